@@ -1,0 +1,132 @@
+//! CAPTCHA / Turnstile: the core builds the siteverify call and interprets its answer; the host
+//! only moves the bytes (Envoy `dispatch_http_call`, Workers `fetch`).
+
+use serde::Deserialize;
+
+use crate::config::{CaptchaDoc, CaptchaProvider, InputOutcome};
+use crate::decision::{Action, Decision, Reason, ReasonCode, TokenCheck, TokenVerdict};
+
+/// Turnstile tokens are at most 2048 characters; longer input is refused unverified.
+pub const MAX_TOKEN_LEN: usize = 2048;
+
+impl CaptchaProvider {
+    /// The provider's public siteverify endpoint (hosts may point elsewhere, e.g. in tests).
+    pub fn siteverify_url(self) -> &'static str {
+        match self {
+            CaptchaProvider::Turnstile => "https://challenges.cloudflare.com/turnstile/v0/siteverify",
+            CaptchaProvider::Recaptcha => "https://www.google.com/recaptcha/api/siteverify",
+            CaptchaProvider::Hcaptcha => "https://api.hcaptcha.com/siteverify",
+        }
+    }
+}
+
+/// The form body of a siteverify POST (`application/x-www-form-urlencoded`), the same for all
+/// three providers.
+pub fn siteverify_body(secret: &str, check: &TokenCheck) -> String {
+    let mut body = String::with_capacity(secret.len() + check.token.len() + 48);
+    body.push_str("secret=");
+    form_encode(&mut body, secret);
+    body.push_str("&response=");
+    form_encode(&mut body, &check.token);
+    if let Some(ip) = &check.remote_ip {
+        body.push_str("&remoteip=");
+        form_encode(&mut body, ip);
+    }
+    body
+}
+
+fn form_encode(out: &mut String, value: &str) {
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push('%');
+            out.push(char::from(b"0123456789ABCDEF"[usize::from(b >> 4)]));
+            out.push(char::from(b"0123456789ABCDEF"[usize::from(b & 15)]));
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct SiteverifyAnswer {
+    success: bool,
+    #[serde(default)]
+    hostname: Option<String>,
+    #[serde(default)]
+    score: Option<f64>,
+    #[serde(default, rename = "error-codes")]
+    error_codes: Vec<String>,
+}
+
+/// Reads a siteverify answer. A non-200 status or unreadable body means the provider was
+/// unavailable, not that the token was bad.
+pub fn interpret_siteverify(captcha: &CaptchaDoc, status: u16, body: &[u8]) -> TokenVerdict {
+    if status != 200 {
+        return TokenVerdict::Unavailable { detail: format!("siteverify answered HTTP {status}") };
+    }
+    let answer: SiteverifyAnswer = match serde_json::from_slice(body) {
+        Ok(a) => a,
+        Err(e) => return TokenVerdict::Unavailable { detail: format!("siteverify answer unreadable: {e}") },
+    };
+    if !answer.success {
+        let codes =
+            if answer.error_codes.is_empty() { "none".to_owned() } else { answer.error_codes.join(",") };
+        return TokenVerdict::Invalid {
+            detail: format!("provider refused the token (error codes: {codes})"),
+        };
+    }
+    if let Some(expected) = &captcha.expected_hostname {
+        if !answer.hostname.as_deref().is_some_and(|h| h.eq_ignore_ascii_case(expected)) {
+            return TokenVerdict::Invalid { detail: "token was issued for another hostname".to_owned() };
+        }
+    }
+    if let Some(min) = captcha.min_score {
+        if answer.score.is_none_or(|s| s < min) {
+            return TokenVerdict::Invalid { detail: format!("score below {min}") };
+        }
+    }
+    TokenVerdict::Valid
+}
+
+/// Completes a `challenge` decision with the verification result.
+pub fn resolve(captcha: Option<&CaptchaDoc>, mut decision: Decision, verdict: &TokenVerdict) -> Decision {
+    if decision.action != Action::Challenge {
+        return decision;
+    }
+    let rule = decision.primary().and_then(|r| r.rule.clone());
+    let satisfy = |decision: &mut Decision, note: &str| {
+        for reason in decision.reasons.iter_mut().filter(|r| r.enforced && r.action == Action::Challenge) {
+            reason.enforced = false;
+            reason.detail = Some(note.to_owned());
+        }
+    };
+    match verdict {
+        TokenVerdict::Valid => satisfy(&mut decision, "token verified"),
+        TokenVerdict::Invalid { detail } => decision.reasons.push(Reason {
+            rule,
+            code: ReasonCode::CaptchaInvalid,
+            action: Action::Block,
+            enforced: true,
+            retry_after_ms: None,
+            number: None,
+            detail: Some(detail.clone()),
+        }),
+        TokenVerdict::Unavailable { detail } => {
+            let block = captcha.is_none_or(|c| c.on_unavailable == InputOutcome::Block);
+            if !block {
+                satisfy(&mut decision, "verification unavailable; allowed by captcha.on_unavailable");
+            }
+            decision.reasons.push(Reason {
+                rule,
+                code: ReasonCode::CaptchaUnavailable,
+                action: if block { Action::Block } else { Action::Allow },
+                enforced: block,
+                retry_after_ms: None,
+                number: None,
+                detail: Some(detail.clone()),
+            });
+        }
+    }
+    decision.settle();
+    decision
+}

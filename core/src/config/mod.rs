@@ -1,0 +1,573 @@
+//! Policy loading: JSON → typed document → checked, compiled [`Policy`].
+
+pub mod error;
+pub mod schema;
+
+use std::collections::HashSet;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+pub use error::{ConfigError, ConfigErrors};
+pub use schema::*;
+
+use crate::limit::{AdjacentParams, BackoffParams, ConversionParams, ConversionScope, GcraParams};
+use crate::phone::{PhoneParser, Region};
+use crate::routes::{HeaderCondition, HostPattern, PathPattern, Route};
+use crate::rules::{parse_prefix, CountrySet, KeyPart, PrefixSet, Rule, RuleKind, TypeSet};
+
+/// Upper bounds that keep one policy's per-request cost and memory predictable.
+const MAX_NUMBERS_LIMIT: u32 = 50;
+const MAX_BODY_LIMIT: u32 = 8 * 1024 * 1024;
+const MAX_SUFFIX_DIGITS: u8 = 4;
+
+/// A loaded policy: everything validated, patterns compiled, ready to judge requests.
+#[derive(Debug)]
+pub struct Policy {
+    pub(crate) shadow: bool,
+    pub(crate) parser: PhoneParser,
+    pub(crate) default_region: Option<Region>,
+    pub(crate) routes: Vec<Route>,
+    pub(crate) inputs: InputsDoc,
+    pub(crate) safelist: PrefixSet,
+    pub(crate) rules: Vec<Rule>,
+    pub(crate) captcha: Option<CaptchaDoc>,
+    pub(crate) store: StoreDoc,
+    /// Fingerprints some rule needs, so others are never computed.
+    pub(crate) uses_ja4h: bool,
+    pub(crate) uses_header_md5: bool,
+}
+
+impl Policy {
+    /// Parses and validates a policy; every problem is reported with its JSON path.
+    pub fn from_json(json: &str) -> Result<Policy, ConfigErrors> {
+        let mut deserializer = serde_json::Deserializer::from_str(json);
+        let doc: PolicyDoc = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+            let path = e.path().to_string();
+            let mut errors = ConfigErrors::default();
+            errors
+                .push(if path == "." { String::new() } else { path }, strip_position(&e.inner().to_string()));
+            errors
+        })?;
+        Policy::compile(&doc)
+    }
+
+    /// Validates a parsed document and compiles it.
+    pub fn compile(doc: &PolicyDoc) -> Result<Policy, ConfigErrors> {
+        let mut errs = ConfigErrors::default();
+        if doc.version != 1 {
+            errs.push(
+                "version",
+                format!("unsupported policy version {}; this build reads version 1", doc.version),
+            );
+        }
+        let default_region = doc.default_region.as_deref().and_then(|code| {
+            let region = Region::from_code(code).filter(|r| r.as_str() != "001");
+            if region.is_none() {
+                errs.push(
+                    "default_region",
+                    format!("{code:?} is not an ISO 3166 region known to the phone metadata"),
+                );
+            }
+            region
+        });
+        let routes = compile_routes(&doc.routes, &mut errs);
+        check_inputs(&doc.inputs, &mut errs);
+        let mut safelist = PrefixSet::default();
+        for (i, entry) in doc.safelist.iter().enumerate() {
+            match parse_prefix(entry) {
+                Ok(digits) => {
+                    safelist.insert(digits);
+                }
+                Err(message) => errs.push(format!("safelist[{i}]"), message),
+            }
+        }
+        let route_ids: Vec<&str> = doc.routes.iter().map(|r| r.id.as_str()).collect();
+        let send_routes: Vec<usize> = doc
+            .routes
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.kind == RouteKind::Send)
+            .map(|(i, _)| i)
+            .collect();
+        let mut seen_ids = HashSet::new();
+        let mut rules = Vec::with_capacity(doc.rules.len());
+        for (i, rule) in doc.rules.iter().enumerate() {
+            let at = format!("rules[{i}]");
+            if !seen_ids.insert(rule.id.as_str()) {
+                errs.push(format!("{at}.id"), format!("duplicate rule id {:?}", rule.id));
+            }
+            if let Some(rule) = compile_rule(rule, &at, &route_ids, &send_routes, doc, &mut errs) {
+                rules.push(rule);
+            }
+        }
+        if let Some(captcha) = &doc.captcha {
+            if captcha.verify_timeout_ms == 0 || captcha.verify_timeout_ms > 30_000 {
+                errs.push("captcha.verify_timeout_ms", "must be between 1 and 30000 milliseconds");
+            }
+            if let Some(score) = captcha.min_score {
+                if !(0.0..=1.0).contains(&score) {
+                    errs.push("captcha.min_score", "must be between 0.0 and 1.0");
+                }
+            }
+        }
+        if doc.store.max_cas_retries > 100 {
+            errs.push("store.max_cas_retries", "must be at most 100");
+        }
+        let uses = |kind: crate::fingerprint::FingerprintKind| {
+            rules.iter().any(|r| match &r.kind {
+                RuleKind::Fingerprint { kind: k, .. } => *k == kind,
+                RuleKind::RateLimit { key, .. } => key.contains(&KeyPart::Fingerprint(kind)),
+                _ => false,
+            })
+        };
+        let uses_ja4h = uses(crate::fingerprint::FingerprintKind::Ja4h);
+        let uses_header_md5 = uses(crate::fingerprint::FingerprintKind::HeaderMd5);
+        if uses_ja4h && !doc.fingerprints.ja4h {
+            errs.push(
+                "fingerprints.ja4h",
+                "a rule uses the ja4h fingerprint: set fingerprints.ja4h to true to opt in \
+                 (JA4H is under the FoxIO License 1.1)",
+            );
+        }
+        if !errs.is_empty() {
+            return Err(errs);
+        }
+        Ok(Policy {
+            shadow: doc.shadow,
+            parser: PhoneParser::new(default_region),
+            default_region,
+            routes,
+            inputs: doc.inputs.clone(),
+            safelist,
+            rules,
+            captcha: doc.captcha.clone(),
+            store: doc.store.clone(),
+            uses_ja4h,
+            uses_header_md5,
+        })
+    }
+
+    /// The body cap hosts enforce while buffering.
+    pub fn max_body_bytes(&self) -> usize {
+        self.inputs.max_body_bytes as usize
+    }
+
+    /// Captcha settings, when the policy has any.
+    pub fn captcha(&self) -> Option<&CaptchaDoc> {
+        self.captcha.as_ref()
+    }
+
+    pub fn default_region(&self) -> Option<&'static str> {
+        self.default_region.map(Region::as_str)
+    }
+
+    pub fn route_ids(&self) -> impl Iterator<Item = &str> {
+        self.routes.iter().map(|r| &*r.id)
+    }
+
+    pub fn rule_ids(&self) -> impl Iterator<Item = &str> {
+        self.rules.iter().map(|r| &*r.id)
+    }
+}
+
+/// serde_json appends " at line L column C"; the JSON path says more.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message.get(..i).unwrap_or(message).to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+fn check_id(id: &str, at: &str, errs: &mut ConfigErrors) {
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !ok {
+        // Ids become metric names and log fields: keep them to a safe alphabet.
+        errs.push(at, format!("id {id:?} must be 1 to 64 characters of a-z, A-Z, 0-9, '-' or '_'"));
+    }
+}
+
+fn compile_routes(docs: &[RouteDoc], errs: &mut ConfigErrors) -> Vec<Route> {
+    if docs.is_empty() {
+        errs.push("routes", "at least one route is needed, or the policy guards nothing");
+    }
+    let mut ids = HashSet::new();
+    let mut routes = Vec::with_capacity(docs.len());
+    for (i, doc) in docs.iter().enumerate() {
+        let at = format!("routes[{i}]");
+        check_id(&doc.id, &format!("{at}.id"), errs);
+        if !ids.insert(doc.id.as_str()) {
+            errs.push(format!("{at}.id"), format!("duplicate route id {:?}", doc.id));
+        }
+        let m = &doc.matcher;
+        let mut hosts = Vec::new();
+        for (j, host) in m.hosts.iter().enumerate() {
+            let host = host.to_ascii_lowercase();
+            if host.is_empty() || host.contains(['/', ' ', ':']) {
+                errs.push(
+                    format!("{at}.match.hosts[{j}]"),
+                    format!("{host:?} is not a host name (no scheme, port or path)"),
+                );
+            } else if let Some(suffix) = host.strip_prefix("*.") {
+                hosts.push(HostPattern::Suffix(format!(".{suffix}")));
+            } else if host.contains('*') {
+                errs.push(format!("{at}.match.hosts[{j}]"), "a wildcard is only allowed as a leading \"*.\"");
+            } else {
+                hosts.push(HostPattern::Exact(host));
+            }
+        }
+        let mut methods = Vec::new();
+        for (j, method) in m.methods.iter().enumerate() {
+            if method.is_empty() || !method.bytes().all(|b| b.is_ascii_alphabetic()) {
+                errs.push(format!("{at}.match.methods[{j}]"), format!("{method:?} is not an HTTP method"));
+            }
+            methods.push(method.to_ascii_uppercase());
+        }
+        let path = match &m.path {
+            None => None,
+            Some(PathMatchDoc::Exact(p)) | Some(PathMatchDoc::Prefix(p)) if !p.starts_with('/') => {
+                errs.push(format!("{at}.match.path"), format!("{p:?} must start with '/'"));
+                None
+            }
+            Some(PathMatchDoc::Exact(p)) => Some(PathPattern::Exact(crate::routes::normalize_path(p))),
+            Some(PathMatchDoc::Prefix(p)) => {
+                // A prefix keeps its trailing slash meaning: "/api/" must not match "/apix".
+                let mut norm = crate::routes::normalize_path(p);
+                if p.ends_with('/') && norm != "/" {
+                    norm.push('/');
+                }
+                Some(PathPattern::Prefix(norm))
+            }
+        };
+        let mut headers = Vec::new();
+        for (j, h) in m.headers.iter().enumerate() {
+            let name = h.name.to_ascii_lowercase();
+            if name.is_empty() || name.contains([':', ' ']) {
+                errs.push(
+                    format!("{at}.match.headers[{j}].name"),
+                    format!("{:?} is not a header name", h.name),
+                );
+            }
+            headers.push(match (&h.equals, &h.prefix) {
+                (None, None) => HeaderCondition::Present(name),
+                (Some(v), None) => HeaderCondition::Equals(name, v.clone()),
+                (None, Some(p)) => HeaderCondition::Prefix(name, p.clone()),
+                (Some(_), Some(_)) => {
+                    errs.push(format!("{at}.match.headers[{j}]"), "set either equals or prefix, not both");
+                    HeaderCondition::Present(name)
+                }
+            });
+        }
+        for (j, status) in doc.success_status.iter().enumerate() {
+            if !(100..=599).contains(status) {
+                errs.push(format!("{at}.success_status[{j}]"), format!("{status} is not an HTTP status"));
+            }
+        }
+        if doc.kind == RouteKind::Send && !doc.success_status.is_empty() {
+            errs.push(format!("{at}.success_status"), "only confirm routes have success statuses");
+        }
+        let extractor = doc.extract.compile(&format!("{at}.extract"), errs);
+        if let Some(extractor) = extractor {
+            routes.push(Route {
+                id: Arc::from(doc.id.as_str()),
+                kind: doc.kind,
+                hosts,
+                methods,
+                path,
+                headers,
+                extractor,
+                success_status: doc.success_status.clone(),
+            });
+        }
+    }
+    routes
+}
+
+fn check_inputs(inputs: &InputsDoc, errs: &mut ConfigErrors) {
+    if inputs.max_body_bytes == 0 || inputs.max_body_bytes > MAX_BODY_LIMIT {
+        errs.push("inputs.max_body_bytes", format!("must be between 1 and {MAX_BODY_LIMIT}"));
+    }
+    if inputs.max_numbers == 0 || inputs.max_numbers > MAX_NUMBERS_LIMIT {
+        errs.push("inputs.max_numbers", format!("must be between 1 and {MAX_NUMBERS_LIMIT}"));
+    }
+}
+
+fn non_zero(value: u32, at: &str, errs: &mut ConfigErrors) -> Option<NonZeroU32> {
+    let nz = NonZeroU32::new(value);
+    if nz.is_none() {
+        errs.push(at, "must be at least 1");
+    }
+    nz
+}
+
+fn seconds_to_ms(seconds: u32) -> u64 {
+    u64::from(seconds) * 1000
+}
+
+fn compile_rule(
+    doc: &RuleDoc,
+    at: &str,
+    route_ids: &[&str],
+    send_routes: &[usize],
+    policy: &PolicyDoc,
+    errs: &mut ConfigErrors,
+) -> Option<Rule> {
+    check_id(&doc.id, &format!("{at}.id"), errs);
+    let mut routes = Vec::new();
+    for (j, id) in doc.routes.iter().enumerate() {
+        match route_ids.iter().position(|r| r == id) {
+            Some(index) if send_routes.contains(&index) => routes.push(index),
+            Some(_) => errs.push(
+                format!("{at}.routes[{j}]"),
+                format!("route {id:?} is a confirm route; rules apply to send routes"),
+            ),
+            None => errs.push(format!("{at}.routes[{j}]"), format!("no route has id {id:?}")),
+        }
+    }
+    if doc.routes.is_empty() {
+        routes = send_routes.to_vec();
+    }
+    let kinds = [
+        doc.country.is_some(),
+        doc.number_type.is_some(),
+        doc.pattern.is_some(),
+        doc.prefix.is_some(),
+        doc.fingerprint.is_some(),
+        doc.captcha.is_some(),
+        doc.rate_limit.is_some(),
+        doc.backoff.is_some(),
+        doc.adjacent.is_some(),
+        doc.conversion.is_some(),
+    ];
+    let count = kinds.iter().filter(|k| **k).count();
+    if count != 1 {
+        errs.push(
+            at,
+            format!(
+                "a rule needs exactly one of country, number_type, pattern, prefix, fingerprint, \
+                 captcha, rate_limit, backoff, adjacent, conversion (found {count})"
+            ),
+        );
+        return None;
+    }
+    let kind = compile_kind(doc, at, errs)?;
+    if doc.action == RuleAction::Challenge && policy.captcha.is_none() {
+        errs.push(
+            format!("{at}.action"),
+            "action challenge needs a top-level \"captcha\" section to verify tokens",
+        );
+    }
+    if matches!(kind, RuleKind::Captcha) && doc.action != RuleAction::Challenge {
+        errs.push(format!("{at}.action"), "a captcha rule's action must be challenge");
+    }
+    if doc.action == RuleAction::Challenge {
+        for &r in &routes {
+            let has_token = policy
+                .routes
+                .get(r)
+                .is_some_and(|route| route.extract.token.is_some() || route.extract.preset.is_some());
+            if !has_token {
+                let id = route_ids.get(r).copied().unwrap_or("?");
+                errs.push(
+                    format!("{at}.action"),
+                    format!(
+                        "route {id:?} has no extract.token source, so a challenge could never be answered"
+                    ),
+                );
+            }
+        }
+    }
+    if doc.action == RuleAction::Throttle && !kind.is_stateful() {
+        errs.push(
+            format!("{at}.action"),
+            "throttle needs a rule with a time component (rate_limit, backoff, adjacent, conversion); use block",
+        );
+    }
+    Some(Rule { id: Arc::from(doc.id.as_str()), action: doc.action, shadow: doc.shadow, routes, kind })
+}
+
+fn compile_kind(doc: &RuleDoc, at: &str, errs: &mut ConfigErrors) -> Option<RuleKind> {
+    if let Some(c) = &doc.country {
+        let mut sets = [CountrySet::default(), CountrySet::default(), CountrySet::default()];
+        for (set, (name, entries)) in
+            sets.iter_mut().zip([("allow", &c.allow), ("deny", &c.deny), ("monitor", &c.monitor)])
+        {
+            for (j, entry) in entries.iter().enumerate() {
+                if let Err(message) = set.add(entry) {
+                    errs.push(format!("{at}.country.{name}[{j}]"), message);
+                }
+            }
+        }
+        if sets.iter().all(CountrySet::is_empty) {
+            errs.push(format!("{at}.country"), "list at least one country in allow, deny or monitor");
+        }
+        let [allow, deny, monitor] = sets;
+        return Some(RuleKind::Country { allow, deny, monitor });
+    }
+    if let Some(t) = &doc.number_type {
+        let (mut allow, mut deny) = (TypeSet::default(), TypeSet::default());
+        t.allow.iter().for_each(|x| allow.insert(*x));
+        t.deny.iter().for_each(|x| deny.insert(*x));
+        if allow.is_empty() && deny.is_empty() {
+            errs.push(format!("{at}.number_type"), "list at least one type in allow or deny");
+        }
+        return Some(RuleKind::NumberType { allow, deny });
+    }
+    if let Some(p) = &doc.pattern {
+        let mut compile = |name: &str, list: &[String]| {
+            list.iter()
+                .enumerate()
+                .filter_map(|(j, src)| match regex_lite::Regex::new(src) {
+                    Ok(re) => Some(re),
+                    Err(e) => {
+                        errs.push(
+                            format!("{at}.pattern.{name}[{j}]"),
+                            format!("invalid regular expression: {e}"),
+                        );
+                        None
+                    }
+                })
+                .collect::<Vec<_>>()
+        };
+        let allow = compile("allow", &p.allow);
+        let deny = compile("deny", &p.deny);
+        if p.allow.is_empty() && p.deny.is_empty() {
+            errs.push(format!("{at}.pattern"), "list at least one pattern in allow or deny");
+        }
+        return Some(RuleKind::Pattern { allow, deny });
+    }
+    if let Some(p) = &doc.prefix {
+        let mut set = PrefixSet::default();
+        for (j, entry) in p.prefixes.iter().enumerate() {
+            match parse_prefix(entry) {
+                Ok(digits) => {
+                    set.insert(digits);
+                }
+                Err(message) => errs.push(format!("{at}.prefix.prefixes[{j}]"), message),
+            }
+        }
+        if p.prefixes.is_empty() {
+            errs.push(format!("{at}.prefix.prefixes"), "list at least one prefix");
+        }
+        return Some(RuleKind::Prefix(set));
+    }
+    if let Some(f) = &doc.fingerprint {
+        if f.deny.is_empty() && !f.missing {
+            errs.push(format!("{at}.fingerprint"), "list fingerprints in deny, or set missing to true");
+        }
+        let deny = f.deny.iter().map(|s| s.trim().to_ascii_lowercase()).collect();
+        return Some(RuleKind::Fingerprint { kind: f.kind, deny, missing: f.missing });
+    }
+    if doc.captcha.is_some() {
+        return Some(RuleKind::Captcha);
+    }
+    if let Some(r) = &doc.rate_limit {
+        let at = format!("{at}.rate_limit");
+        if r.key.is_empty() {
+            errs.push(format!("{at}.key"), "list at least one key part, e.g. [\"client_ip\"]");
+        }
+        let mut key = Vec::with_capacity(r.key.len());
+        for (j, part) in r.key.iter().enumerate() {
+            key.push(match part {
+                KeyPartDoc::ClientIp => KeyPart::ClientIp,
+                KeyPartDoc::Number => KeyPart::Number,
+                KeyPartDoc::Prefix(n) => {
+                    if !(1..=15).contains(n) {
+                        errs.push(format!("{at}.key[{j}].prefix"), "must keep 1 to 15 digits");
+                    }
+                    KeyPart::Prefix(usize::from(*n))
+                }
+                KeyPartDoc::Country => KeyPart::Country,
+                KeyPartDoc::CallingCode => KeyPart::CallingCode,
+                KeyPartDoc::Route => KeyPart::Route,
+                KeyPartDoc::Header(name) => {
+                    if name.is_empty() {
+                        errs.push(format!("{at}.key[{j}].header"), "header name is empty");
+                    }
+                    KeyPart::Header(name.to_ascii_lowercase())
+                }
+                KeyPartDoc::Fingerprint(kind) => KeyPart::Fingerprint(*kind),
+            });
+        }
+        let rate = non_zero(r.rate, &format!("{at}.rate"), errs);
+        let period = non_zero(r.per_seconds, &format!("{at}.per_seconds"), errs);
+        let burst = non_zero(r.burst, &format!("{at}.burst"), errs);
+        let params = GcraParams::new(rate?, period?, burst?);
+        return Some(RuleKind::RateLimit { key, params });
+    }
+    if let Some(b) = &doc.backoff {
+        let at = format!("{at}.backoff");
+        non_zero(b.base_seconds, &format!("{at}.base_seconds"), errs);
+        non_zero(b.factor, &format!("{at}.factor"), errs);
+        if b.max_seconds < b.base_seconds {
+            errs.push(format!("{at}.max_seconds"), "must be at least base_seconds");
+        }
+        if b.reset_after_seconds < b.base_seconds {
+            errs.push(format!("{at}.reset_after_seconds"), "must be at least base_seconds");
+        }
+        return Some(RuleKind::Backoff(BackoffParams {
+            base_ms: seconds_to_ms(b.base_seconds),
+            factor: b.factor,
+            max_ms: seconds_to_ms(b.max_seconds),
+            reset_after_ms: seconds_to_ms(b.reset_after_seconds),
+        }));
+    }
+    if let Some(a) = &doc.adjacent {
+        let at = format!("{at}.adjacent");
+        if !(1..=MAX_SUFFIX_DIGITS).contains(&a.suffix_digits) {
+            errs.push(format!("{at}.suffix_digits"), format!("must be between 1 and {MAX_SUFFIX_DIGITS}"));
+        }
+        if a.max_distinct == 0
+            || u64::from(a.max_distinct) >= 10u64.pow(u32::from(a.suffix_digits.min(MAX_SUFFIX_DIGITS)))
+        {
+            errs.push(
+                format!("{at}.max_distinct"),
+                "must be at least 1 and less than the numbers in one block",
+            );
+        }
+        if a.max_distinct > 256 {
+            errs.push(format!("{at}.max_distinct"), "must be at most 256 (state per block stays small)");
+        }
+        non_zero(a.window_seconds, &format!("{at}.window_seconds"), errs);
+        non_zero(a.block_seconds, &format!("{at}.block_seconds"), errs);
+        non_zero(a.escalation_factor, &format!("{at}.escalation_factor"), errs);
+        if a.max_block_seconds < a.block_seconds {
+            errs.push(format!("{at}.max_block_seconds"), "must be at least block_seconds");
+        }
+        return Some(RuleKind::Adjacent(AdjacentParams {
+            suffix_digits: a.suffix_digits,
+            max_distinct: a.max_distinct,
+            window_ms: seconds_to_ms(a.window_seconds),
+            block_ms: seconds_to_ms(a.block_seconds),
+            escalation_factor: a.escalation_factor,
+            max_block_ms: seconds_to_ms(a.max_block_seconds),
+        }));
+    }
+    if let Some(c) = &doc.conversion {
+        let at = format!("{at}.conversion");
+        let scope = match c.scope {
+            ConversionScopeDoc::Country => ConversionScope::Country,
+            ConversionScopeDoc::Prefix(n) => {
+                if !(2..=15).contains(&n) {
+                    errs.push(format!("{at}.scope.prefix"), "must keep 2 to 15 digits");
+                }
+                ConversionScope::Prefix(n)
+            }
+        };
+        non_zero(c.min_sends, &format!("{at}.min_sends"), errs);
+        if !(c.min_ratio > 0.0 && c.min_ratio <= 1.0) {
+            errs.push(format!("{at}.min_ratio"), "must be greater than 0 and at most 1");
+        }
+        non_zero(c.window_seconds, &format!("{at}.window_seconds"), errs);
+        non_zero(c.block_seconds, &format!("{at}.block_seconds"), errs);
+        return Some(RuleKind::Conversion(ConversionParams {
+            scope,
+            min_sends: c.min_sends,
+            min_ratio: c.min_ratio,
+            window_ms: seconds_to_ms(c.window_seconds),
+            block_ms: seconds_to_ms(c.block_seconds),
+        }));
+    }
+    None
+}

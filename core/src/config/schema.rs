@@ -1,0 +1,417 @@
+//! The policy document as written by operators: plain serde structs, unknown fields rejected.
+//!
+//! These types mirror the JSON one to one; `compile` turns them into the checked, ready-to-run form.
+
+use serde::Deserialize;
+
+use crate::extract::ExtractSpec;
+use crate::fingerprint::FingerprintKind;
+use crate::phone::NumberType;
+
+/// Root of a policy document.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyDoc {
+    /// Format version; only `1` exists.
+    pub version: u32,
+    /// Global shadow switch: every rule only logs what it would have done.
+    #[serde(default)]
+    pub shadow: bool,
+    /// ISO region used to read numbers written without an international prefix (e.g. `"US"`).
+    #[serde(default)]
+    pub default_region: Option<String>,
+    /// Which requests send an SMS and which confirm a code.
+    pub routes: Vec<RouteDoc>,
+    /// What happens to requests whose input cannot be judged.
+    #[serde(default)]
+    pub inputs: InputsDoc,
+    /// Numbers (E.164 or E.164 prefixes) that no rule applies to.
+    #[serde(default)]
+    pub safelist: Vec<String>,
+    /// Rules, evaluated for every number of every guarded request.
+    #[serde(default)]
+    pub rules: Vec<RuleDoc>,
+    /// Token verification for rules whose action is `challenge`.
+    #[serde(default)]
+    pub captcha: Option<CaptchaDoc>,
+    /// Fingerprints that need an explicit opt-in.
+    #[serde(default)]
+    pub fingerprints: FingerprintsDoc,
+    /// Behaviour of the shared counter store.
+    #[serde(default)]
+    pub store: StoreDoc,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RouteKind {
+    /// The request makes origin send an SMS: rules run here.
+    Send,
+    /// The request confirms a received code: its response feeds conversion tracking.
+    Confirm,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteDoc {
+    pub id: String,
+    pub kind: RouteKind,
+    #[serde(rename = "match")]
+    pub matcher: MatchDoc,
+    pub extract: ExtractSpec,
+    /// Confirm routes: response statuses that mean the code was right (default: any 2xx).
+    #[serde(default)]
+    pub success_status: Vec<u16>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatchDoc {
+    /// Host names (`example.com`, `*.example.com`); empty means any host.
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// Methods (`POST`); empty means any method.
+    #[serde(default)]
+    pub methods: Vec<String>,
+    /// Path (without query); absent means any path.
+    #[serde(default)]
+    pub path: Option<PathMatchDoc>,
+    /// Header conditions, all of which must hold.
+    #[serde(default)]
+    pub headers: Vec<HeaderMatchDoc>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum PathMatchDoc {
+    Exact(String),
+    Prefix(String),
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderMatchDoc {
+    pub name: String,
+    /// Exact value; absent means the header only has to be present.
+    #[serde(default)]
+    pub equals: Option<String>,
+    #[serde(default)]
+    pub prefix: Option<String>,
+}
+
+/// What to do with a request that cannot be judged normally.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InputOutcome {
+    /// Answer with the error; origin never sees the request.
+    Block,
+    /// Let the request through; the reason is still reported and counted.
+    Allow,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputsDoc {
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: u32,
+    #[serde(default = "block")]
+    pub on_oversize: InputOutcome,
+    #[serde(default = "block")]
+    pub on_malformed: InputOutcome,
+    #[serde(default = "block")]
+    pub on_unsupported_encoding: InputOutcome,
+    #[serde(default = "block")]
+    pub on_unsupported_content_type: InputOutcome,
+    #[serde(default = "block")]
+    pub on_ambiguous: InputOutcome,
+    #[serde(default = "block")]
+    pub on_unparseable_number: InputOutcome,
+    #[serde(default = "block")]
+    pub on_invalid_number: InputOutcome,
+    #[serde(default = "allow")]
+    pub on_no_number: InputOutcome,
+    #[serde(default = "block")]
+    pub on_too_many_numbers: InputOutcome,
+    #[serde(default = "default_max_numbers")]
+    pub max_numbers: u32,
+}
+
+impl Default for InputsDoc {
+    fn default() -> Self {
+        InputsDoc {
+            max_body_bytes: default_max_body_bytes(),
+            on_oversize: InputOutcome::Block,
+            on_malformed: InputOutcome::Block,
+            on_unsupported_encoding: InputOutcome::Block,
+            on_unsupported_content_type: InputOutcome::Block,
+            on_ambiguous: InputOutcome::Block,
+            on_unparseable_number: InputOutcome::Block,
+            on_invalid_number: InputOutcome::Block,
+            on_no_number: InputOutcome::Allow,
+            on_too_many_numbers: InputOutcome::Block,
+            max_numbers: default_max_numbers(),
+        }
+    }
+}
+
+fn default_max_body_bytes() -> u32 {
+    64 * 1024
+}
+fn default_max_numbers() -> u32 {
+    5
+}
+fn block() -> InputOutcome {
+    InputOutcome::Block
+}
+fn allow() -> InputOutcome {
+    InputOutcome::Allow
+}
+
+/// What a triggered rule does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleAction {
+    /// Only report (counts in metrics and logs, never changes the answer).
+    Log,
+    /// Require a verified CAPTCHA / Turnstile token.
+    Challenge,
+    /// 429 with Retry-After.
+    Throttle,
+    /// 403.
+    Block,
+}
+
+/// One rule: common fields plus exactly one kind.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleDoc {
+    pub id: String,
+    pub action: RuleAction,
+    /// Only report, whatever `action` says.
+    #[serde(default)]
+    pub shadow: bool,
+    /// Route ids the rule applies to; empty means every send route.
+    #[serde(default)]
+    pub routes: Vec<String>,
+    #[serde(default)]
+    pub country: Option<CountryRuleDoc>,
+    #[serde(default)]
+    pub number_type: Option<NumberTypeRuleDoc>,
+    #[serde(default)]
+    pub pattern: Option<PatternRuleDoc>,
+    #[serde(default)]
+    pub prefix: Option<PrefixRuleDoc>,
+    #[serde(default)]
+    pub fingerprint: Option<FingerprintRuleDoc>,
+    #[serde(default)]
+    pub captcha: Option<CaptchaRuleDoc>,
+    #[serde(default)]
+    pub rate_limit: Option<RateLimitDoc>,
+    #[serde(default)]
+    pub backoff: Option<BackoffDoc>,
+    #[serde(default)]
+    pub adjacent: Option<AdjacentDoc>,
+    #[serde(default)]
+    pub conversion: Option<ConversionDoc>,
+}
+
+/// Countries as ISO regions (`"GB"`) or calling codes (`"+44"`).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CountryRuleDoc {
+    /// When non-empty, numbers of any other country trigger the rule.
+    #[serde(default)]
+    pub allow: Vec<String>,
+    /// Numbers of these countries trigger the rule.
+    #[serde(default)]
+    pub deny: Vec<String>,
+    /// Numbers of these countries are reported (never enforced).
+    #[serde(default)]
+    pub monitor: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NumberTypeRuleDoc {
+    #[serde(default)]
+    pub allow: Vec<NumberType>,
+    #[serde(default)]
+    pub deny: Vec<NumberType>,
+}
+
+/// Regular expressions (regex-lite syntax) matched against the E.164 number (`+14155550123`).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatternRuleDoc {
+    /// When non-empty, a number matching none of these triggers the rule.
+    #[serde(default)]
+    pub allow: Vec<String>,
+    /// A number matching any of these triggers the rule.
+    #[serde(default)]
+    pub deny: Vec<String>,
+}
+
+/// E.164 prefixes (`"+4470"`, `"+882"`); the longest matching prefix wins.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrefixRuleDoc {
+    pub prefixes: Vec<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FingerprintRuleDoc {
+    pub kind: FingerprintKind,
+    /// Fingerprints that trigger the rule.
+    #[serde(default)]
+    pub deny: Vec<String>,
+    /// Trigger when the request carries no such fingerprint.
+    #[serde(default)]
+    pub missing: bool,
+}
+
+/// Always triggers: with action `challenge`, the route needs a verified token.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaptchaRuleDoc {}
+
+/// One part of a counter key.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum KeyPartDoc {
+    ClientIp,
+    Number,
+    /// The number minus its last digits: `{"prefix": 8}` keeps the first 8 digits of the E.164 number.
+    Prefix(u8),
+    Country,
+    CallingCode,
+    Route,
+    /// A request header by name (case-insensitive); absent header counts as the empty value.
+    Header(String),
+    Fingerprint(FingerprintKind),
+}
+
+/// GCRA: `rate` requests per `per_seconds` on average, at most `burst` at once.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitDoc {
+    pub key: Vec<KeyPartDoc>,
+    pub rate: u32,
+    pub per_seconds: u32,
+    #[serde(default = "one")]
+    pub burst: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// Per number: after each send the next one waits `base_seconds * factor^(n-1)`, up to `max_seconds`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackoffDoc {
+    pub base_seconds: u32,
+    #[serde(default = "two")]
+    pub factor: u32,
+    pub max_seconds: u32,
+    /// Quiet time after which the sequence starts again.
+    pub reset_after_seconds: u32,
+}
+
+fn two() -> u32 {
+    2
+}
+
+/// Enumeration of adjacent numbers: too many distinct numbers in one block of the last
+/// `suffix_digits` digits within the window blocks the whole block, longer on every repeat.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdjacentDoc {
+    pub suffix_digits: u8,
+    pub max_distinct: u32,
+    pub window_seconds: u32,
+    pub block_seconds: u32,
+    #[serde(default = "two")]
+    pub escalation_factor: u32,
+    pub max_block_seconds: u32,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum ConversionScopeDoc {
+    Country,
+    /// E.164 digits kept (calling code included).
+    Prefix(u8),
+}
+
+/// Sends vs confirmed codes: a scope whose ratio falls under `min_ratio` after `min_sends` sends
+/// within the window is blocked for `block_seconds`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConversionDoc {
+    pub scope: ConversionScopeDoc,
+    pub min_sends: u32,
+    pub min_ratio: f64,
+    pub window_seconds: u32,
+    pub block_seconds: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaptchaProvider {
+    Turnstile,
+    Recaptcha,
+    Hcaptcha,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaptchaDoc {
+    pub provider: CaptchaProvider,
+    /// Siteverify secret; hosts may supply it from their own secret store instead.
+    #[serde(default)]
+    pub secret: Option<String>,
+    #[serde(default = "default_verify_timeout_ms")]
+    pub verify_timeout_ms: u32,
+    /// What a failed or timed-out verification call means.
+    #[serde(default = "block")]
+    pub on_unavailable: InputOutcome,
+    /// When set, the verified token must have been issued for this hostname.
+    #[serde(default)]
+    pub expected_hostname: Option<String>,
+    /// reCAPTCHA v3: minimum score to accept.
+    #[serde(default)]
+    pub min_score: Option<f64>,
+}
+
+fn default_verify_timeout_ms() -> u32 {
+    2000
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FingerprintsDoc {
+    /// JA4H is licensed under the FoxIO License 1.1: computed only with this opt-in.
+    #[serde(default)]
+    pub ja4h: bool,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreDoc {
+    /// What a store failure (or lost compare-and-swap race after every retry) means.
+    #[serde(default = "allow")]
+    pub on_error: InputOutcome,
+    #[serde(default = "default_cas_retries")]
+    pub max_cas_retries: u32,
+}
+
+impl Default for StoreDoc {
+    fn default() -> Self {
+        StoreDoc { on_error: InputOutcome::Allow, max_cas_retries: default_cas_retries() }
+    }
+}
+
+fn default_cas_retries() -> u32 {
+    8
+}

@@ -1,0 +1,388 @@
+//! The decision: a plain value hosts turn into a response, plus its stable JSON error body.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::config::{RouteKind, RuleAction};
+use crate::phone::NumberType;
+use crate::time::ceil_seconds;
+
+/// What the host does with the request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Forward to origin (with the decision headers).
+    Allow,
+    /// Ask for a verified CAPTCHA / Turnstile token.
+    Challenge,
+    /// 429 with Retry-After.
+    Throttle,
+    /// Refuse (403, or the input error's own status).
+    Block,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Allow => "allow",
+            Action::Challenge => "challenge",
+            Action::Throttle => "throttle",
+            Action::Block => "block",
+        }
+    }
+}
+
+/// Stable reason codes: they appear in error bodies, logs and metric names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReasonCode {
+    CountryNotAllowed,
+    CountryDenied,
+    CountryMonitored,
+    NumberTypeNotAllowed,
+    NumberTypeDenied,
+    PatternNotAllowed,
+    PatternDenied,
+    PrefixBlocked,
+    FingerprintDenied,
+    FingerprintMissing,
+    CaptchaRequired,
+    CaptchaInvalid,
+    CaptchaUnavailable,
+    RateLimited,
+    Backoff,
+    AdjacentNumbers,
+    LowConversion,
+    BodyTooLarge,
+    BodyMalformed,
+    UnsupportedEncoding,
+    UnsupportedContentType,
+    AmbiguousField,
+    UnparseableNumber,
+    InvalidNumber,
+    NoNumber,
+    TooManyNumbers,
+    StoreUnavailable,
+}
+
+impl ReasonCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReasonCode::CountryNotAllowed => "country_not_allowed",
+            ReasonCode::CountryDenied => "country_denied",
+            ReasonCode::CountryMonitored => "country_monitored",
+            ReasonCode::NumberTypeNotAllowed => "number_type_not_allowed",
+            ReasonCode::NumberTypeDenied => "number_type_denied",
+            ReasonCode::PatternNotAllowed => "pattern_not_allowed",
+            ReasonCode::PatternDenied => "pattern_denied",
+            ReasonCode::PrefixBlocked => "prefix_blocked",
+            ReasonCode::FingerprintDenied => "fingerprint_denied",
+            ReasonCode::FingerprintMissing => "fingerprint_missing",
+            ReasonCode::CaptchaRequired => "captcha_required",
+            ReasonCode::CaptchaInvalid => "captcha_invalid",
+            ReasonCode::CaptchaUnavailable => "captcha_unavailable",
+            ReasonCode::RateLimited => "rate_limited",
+            ReasonCode::Backoff => "backoff",
+            ReasonCode::AdjacentNumbers => "adjacent_numbers",
+            ReasonCode::LowConversion => "low_conversion",
+            ReasonCode::BodyTooLarge => "body_too_large",
+            ReasonCode::BodyMalformed => "body_malformed",
+            ReasonCode::UnsupportedEncoding => "unsupported_encoding",
+            ReasonCode::UnsupportedContentType => "unsupported_content_type",
+            ReasonCode::AmbiguousField => "ambiguous_field",
+            ReasonCode::UnparseableNumber => "unparseable_number",
+            ReasonCode::InvalidNumber => "invalid_number",
+            ReasonCode::NoNumber => "no_number",
+            ReasonCode::TooManyNumbers => "too_many_numbers",
+            ReasonCode::StoreUnavailable => "store_unavailable",
+        }
+    }
+
+    /// The message clients see; it says what was wrong without naming internals.
+    pub fn message(self) -> &'static str {
+        match self {
+            ReasonCode::CountryNotAllowed | ReasonCode::CountryDenied => {
+                "SMS to this destination country is not available."
+            }
+            ReasonCode::CountryMonitored => "Destination country is monitored.",
+            ReasonCode::NumberTypeNotAllowed | ReasonCode::NumberTypeDenied => {
+                "SMS to this kind of phone number is not available."
+            }
+            ReasonCode::PatternNotAllowed | ReasonCode::PatternDenied | ReasonCode::PrefixBlocked => {
+                "SMS to this phone number is not available."
+            }
+            ReasonCode::FingerprintDenied | ReasonCode::FingerprintMissing => {
+                "This client is not allowed to request SMS."
+            }
+            ReasonCode::CaptchaRequired => "Complete the challenge and send its token.",
+            ReasonCode::CaptchaInvalid => "The challenge token was not accepted.",
+            ReasonCode::CaptchaUnavailable => "The challenge could not be verified; try again.",
+            ReasonCode::RateLimited => "Too many SMS requests; retry later.",
+            ReasonCode::Backoff => "A code was sent to this number recently; retry later.",
+            ReasonCode::AdjacentNumbers => "Too many requests for numbers in this range; retry later.",
+            ReasonCode::LowConversion => "SMS to this destination is paused; retry later.",
+            ReasonCode::BodyTooLarge => "The request body is larger than allowed.",
+            ReasonCode::BodyMalformed => "The request body could not be parsed.",
+            ReasonCode::UnsupportedEncoding => "The request body encoding is not supported.",
+            ReasonCode::UnsupportedContentType => "The request content type is not supported.",
+            ReasonCode::AmbiguousField => "The request contains a field more than once.",
+            ReasonCode::UnparseableNumber => "The phone number could not be read.",
+            ReasonCode::InvalidNumber => "The phone number is not valid.",
+            ReasonCode::NoNumber => "The request contains no phone number.",
+            ReasonCode::TooManyNumbers => "The request contains too many phone numbers.",
+            ReasonCode::StoreUnavailable => "The request could not be checked; retry later.",
+        }
+    }
+
+    /// HTTP status when this reason decides a block.
+    pub fn block_status(self) -> u16 {
+        match self {
+            ReasonCode::BodyTooLarge => 413,
+            ReasonCode::BodyMalformed
+            | ReasonCode::AmbiguousField
+            | ReasonCode::UnparseableNumber
+            | ReasonCode::InvalidNumber
+            | ReasonCode::NoNumber
+            | ReasonCode::TooManyNumbers => 400,
+            ReasonCode::UnsupportedEncoding | ReasonCode::UnsupportedContentType => 415,
+            ReasonCode::StoreUnavailable | ReasonCode::CaptchaUnavailable => 503,
+            _ => 403,
+        }
+    }
+}
+
+/// One finding: which rule (none for input handling), what, and whether it was enforced.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Reason {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<Arc<str>>,
+    pub code: ReasonCode,
+    /// The action this finding asks for (for input handling: block, or allow when configured so).
+    pub action: Action,
+    /// False for shadow / log-only findings: reported, never acted on.
+    pub enforced: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
+    /// The E.164 number the finding is about, when it is about one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub number: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// The number as classified, for logs and the headers forwarded to origin.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NumberFacts {
+    pub e164: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<&'static str>,
+    pub calling_code: u16,
+    pub number_type: NumberType,
+    pub valid: bool,
+}
+
+/// Which route the request matched.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RouteInfo {
+    #[serde(skip)]
+    pub index: usize,
+    pub id: Arc<str>,
+    pub kind: RouteKind,
+}
+
+/// A token the host must verify (siteverify) before the decision is final.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TokenCheck {
+    #[serde(skip)]
+    pub token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote_ip: Option<String>,
+}
+
+/// Outcome of verifying a token, as the core interprets the provider's answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "result")]
+pub enum TokenVerdict {
+    Valid,
+    Invalid {
+        detail: String,
+    },
+    /// The call failed or timed out: the policy's `on_unavailable` decides.
+    Unavailable {
+        detail: String,
+    },
+}
+
+/// The engine's answer for one request.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Decision {
+    pub action: Action,
+    /// HTTP status to answer with (200 for allow: the host forwards instead).
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_seconds: Option<u64>,
+    /// Every finding, enforced and shadow, in evaluation order.
+    pub reasons: Vec<Reason>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route: Option<RouteInfo>,
+    pub numbers: Vec<NumberFacts>,
+    /// Set when the action is `challenge` and the request carries a token to verify.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_check: Option<TokenCheck>,
+}
+
+impl Decision {
+    /// The answer for requests no route guards.
+    pub fn unguarded() -> Decision {
+        Decision {
+            action: Action::Allow,
+            status: 200,
+            retry_after_seconds: None,
+            reasons: Vec::new(),
+            route: None,
+            numbers: Vec::new(),
+            token_check: None,
+        }
+    }
+
+    /// Derives action, status and Retry-After from the reasons: the strongest enforced action
+    /// wins; its first reason names the error.
+    pub(crate) fn settle(&mut self) {
+        let action =
+            self.reasons.iter().filter(|r| r.enforced).map(|r| r.action).max().unwrap_or(Action::Allow);
+        self.action = action;
+        self.status = match (action, self.primary()) {
+            (Action::Allow, _) => 200,
+            (Action::Throttle, _) => 429,
+            (_, Some(reason)) => reason.code.block_status(),
+            (_, None) => 403,
+        };
+        let wait = self
+            .reasons
+            .iter()
+            .filter(|r| r.enforced && r.action == action)
+            .filter_map(|r| r.retry_after_ms)
+            .max();
+        self.retry_after_seconds = match action {
+            Action::Allow | Action::Challenge => None,
+            Action::Throttle | Action::Block => wait.map(ceil_seconds),
+        };
+        if action != Action::Challenge {
+            self.token_check = None;
+        }
+    }
+
+    /// The enforced reason that decides the answer.
+    pub fn primary(&self) -> Option<&Reason> {
+        self.reasons.iter().find(|r| r.enforced && r.action == self.action)
+    }
+
+    /// The stable error code of a non-allow answer.
+    pub fn error_code(&self) -> Option<ReasonCode> {
+        let reason = self.primary()?;
+        // Whatever rule asked for it, a challenge tells the client what to do: solve the CAPTCHA.
+        Some(if self.action == Action::Challenge { ReasonCode::CaptchaRequired } else { reason.code })
+    }
+
+    /// Findings that were reported but not enforced (shadow rules, log actions, allowed inputs).
+    pub fn shadow_reasons(&self) -> impl Iterator<Item = &Reason> {
+        self.reasons.iter().filter(|r| !r.enforced || r.action != self.action)
+    }
+
+    /// JSON error body for a non-allow answer: `{"error": code, "message", "rule", "retry_after"}`.
+    pub fn error_body(&self) -> Option<String> {
+        if self.action == Action::Allow {
+            return None;
+        }
+        let reason = self.primary()?;
+        let code = self.error_code()?;
+        let mut body = String::with_capacity(160);
+        body.push_str("{\"error\":");
+        push_json_string(&mut body, code.as_str());
+        body.push_str(",\"message\":");
+        push_json_string(&mut body, code.message());
+        if let Some(rule) = &reason.rule {
+            body.push_str(",\"rule\":");
+            push_json_string(&mut body, rule);
+        }
+        if let Some(seconds) = self.retry_after_seconds {
+            let _ = write!(body, ",\"retry_after\":{seconds}");
+        }
+        body.push('}');
+        Some(body)
+    }
+
+    /// Headers of the local reply besides content-type.
+    pub fn response_headers(&self) -> Vec<(&'static str, String)> {
+        let mut headers = vec![("content-type", "application/json".to_owned())];
+        if let Some(seconds) = self.retry_after_seconds {
+            headers.push(("retry-after", seconds.to_string()));
+        }
+        headers.push(("x-pumpguard-decision", self.action.as_str().to_owned()));
+        headers
+    }
+
+    /// Headers added to a request forwarded to origin, so origin can log or act on them.
+    pub fn origin_headers(&self) -> Vec<(&'static str, String)> {
+        let mut headers = vec![("x-pumpguard-decision", self.action.as_str().to_owned())];
+        if let Some(number) = self.numbers.first() {
+            if let Some(region) = number.region {
+                headers.push(("x-pumpguard-country", region.to_owned()));
+            }
+            headers.push(("x-pumpguard-number-type", number.number_type.as_str().to_owned()));
+        }
+        let mut shadow = String::new();
+        for reason in self.shadow_reasons() {
+            if !shadow.is_empty() {
+                shadow.push(',');
+            }
+            if let Some(rule) = &reason.rule {
+                shadow.push_str(rule);
+                shadow.push(':');
+            }
+            shadow.push_str(reason.code.as_str());
+        }
+        if !shadow.is_empty() {
+            headers.push(("x-pumpguard-findings", shadow));
+        }
+        headers
+    }
+
+    /// One JSON line describing the decision, for decision logs.
+    pub fn log_line(&self) -> String {
+        serde_json::to_string(self)
+            .unwrap_or_else(|_| String::from("{\"error\":\"unserializable decision\"}"))
+    }
+}
+
+/// Appends `s` as a JSON string literal.
+pub(crate) fn push_json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+impl From<RuleAction> for Action {
+    fn from(action: RuleAction) -> Action {
+        match action {
+            RuleAction::Log => Action::Allow,
+            RuleAction::Challenge => Action::Challenge,
+            RuleAction::Throttle => Action::Throttle,
+            RuleAction::Block => Action::Block,
+        }
+    }
+}

@@ -1,0 +1,583 @@
+//! Request → decision. Three steps, so hosts whose counters live elsewhere (a Worker's Durable
+//! Objects) can run the middle one remotely, grouped by key:
+//!
+//! 1. [`Policy::prepare`]: route, extraction, numbers, stateless rules; lists the counter checks.
+//! 2. [`Policy::run_check`]: one counter check against a [`Store`] (compare-and-swap inside).
+//! 3. [`Policy::conclude`]: folds the check results into the [`Decision`].
+//!
+//! [`Policy::decide`] does all three against one store.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::captcha;
+use crate::config::{InputOutcome, Policy, RouteKind, RuleAction};
+use crate::decision::{
+    Action, Decision, NumberFacts, Reason, ReasonCode, RouteInfo, TokenCheck, TokenVerdict,
+};
+use crate::extract::{ExtractError, RequestParts};
+use crate::fingerprint::{self, FingerprintKind};
+use crate::limit::{ConversionScope, CounterVerdict};
+use crate::phone::PhoneNumber;
+use crate::request::Request;
+use crate::routes::normalize_path;
+use crate::rules::{check_number, KeyPart, NumberFinding, Rule, RuleKind};
+use crate::store::{update, Store, StoreError};
+use crate::time::Timestamp;
+
+/// Header values used in counter keys are cut to this length so keys stay small.
+const MAX_KEY_VALUE_LEN: usize = 128;
+
+/// What a counter check does to its key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CounterOp {
+    Rate,
+    Backoff,
+    Adjacent { suffix: u16 },
+    ConversionSend,
+    ConversionConfirm,
+}
+
+/// One read-modify-write of one counter key, by one rule.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CounterCheck {
+    /// Index of the rule in the policy.
+    pub rule: u16,
+    /// Store key; hosts may shard on it.
+    pub key: String,
+    pub op: CounterOp,
+    /// The E.164 number the check is about, if it is about one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<String>,
+}
+
+/// The outcome of one [`CounterCheck`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckOutcome {
+    Verdict(CounterVerdict),
+    StoreFailed,
+}
+
+/// Result of step 1: either final, or waiting for counter checks.
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    decision: Decision,
+    checks: Vec<CounterCheck>,
+    token: Option<String>,
+    remote_ip: Option<String>,
+}
+
+impl Prepared {
+    /// Counter checks still to run; empty when the decision is already final.
+    pub fn checks(&self) -> &[CounterCheck] {
+        &self.checks
+    }
+}
+
+/// Per-request view of the fingerprints the policy uses.
+struct Fingerprints {
+    ja3: Option<String>,
+    ja4: Option<String>,
+    ja4h: Option<String>,
+    header_md5: Option<String>,
+}
+
+impl Fingerprints {
+    fn of(policy: &Policy, req: &Request<'_>) -> Fingerprints {
+        Fingerprints {
+            ja3: req.tls.ja3.and_then(fingerprint::parse_ja3).map(|f| f.as_str().to_owned()),
+            ja4: req.tls.ja4.and_then(fingerprint::parse_ja4).map(|f| f.as_str().to_owned()),
+            ja4h: policy
+                .uses_ja4h
+                .then(|| fingerprint::ja4h(req.method, req.version, req.headers).as_str().to_owned()),
+            header_md5: policy
+                .uses_header_md5
+                .then(|| fingerprint::header_md5(req.method, req.version, req.headers).as_str().to_owned()),
+        }
+    }
+
+    fn get(&self, kind: FingerprintKind) -> Option<&str> {
+        match kind {
+            FingerprintKind::Ja3 => self.ja3.as_deref(),
+            FingerprintKind::Ja4 => self.ja4.as_deref(),
+            FingerprintKind::Ja4h => self.ja4h.as_deref(),
+            FingerprintKind::HeaderMd5 => self.header_md5.as_deref(),
+        }
+    }
+}
+
+fn input_reason(code: ReasonCode, outcome: InputOutcome, detail: Option<String>) -> Reason {
+    Reason {
+        rule: None,
+        code,
+        action: match outcome {
+            InputOutcome::Block => Action::Block,
+            InputOutcome::Allow => Action::Allow,
+        },
+        enforced: outcome == InputOutcome::Block,
+        retry_after_ms: None,
+        number: None,
+        detail,
+    }
+}
+
+fn number_facts(n: &PhoneNumber) -> NumberFacts {
+    NumberFacts {
+        e164: n.e164().to_owned(),
+        region: n.region().map(|r| r.as_str()),
+        calling_code: n.calling_code(),
+        number_type: n.number_type(),
+        valid: n.is_valid(),
+    }
+}
+
+impl Policy {
+    /// Index of the route guarding this request, judged from its head alone, so hosts can let
+    /// everything else pass without buffering the body.
+    pub fn route_for(&self, req: &Request<'_>) -> Option<usize> {
+        let path = normalize_path(req.path_only());
+        self.routes.iter().position(|r| r.matches(req, &path))
+    }
+
+    /// Judges a request against one store, start to finish.
+    pub fn decide(&self, req: &Request<'_>, now: Timestamp, store: &dyn Store) -> Decision {
+        let prepared = self.prepare(req, now);
+        let results: Vec<CheckOutcome> =
+            prepared.checks.iter().map(|c| self.run_check(c, now, store)).collect();
+        self.conclude(prepared, &results)
+    }
+
+    /// Step 1: everything that needs no counter state.
+    pub fn prepare(&self, req: &Request<'_>, _now: Timestamp) -> Prepared {
+        let Some(route_index) = self.route_for(req) else {
+            return final_decision(Decision::unguarded());
+        };
+        let Some(route) = self.routes.get(route_index) else {
+            return final_decision(Decision::unguarded());
+        };
+        let mut decision = Decision::unguarded();
+        decision.route = Some(RouteInfo { index: route_index, id: route.id.clone(), kind: route.kind });
+        let inputs = &self.inputs;
+
+        if req.body_truncated || req.body.len() > self.max_body_bytes() {
+            let detail = format!("body exceeds {} bytes", self.inputs.max_body_bytes);
+            decision.reasons.push(input_reason(ReasonCode::BodyTooLarge, inputs.on_oversize, Some(detail)));
+            return self.finish(decision);
+        }
+        let parts = RequestParts {
+            content_type: req.header("content-type"),
+            content_encoding: req.header("content-encoding"),
+            query: req.query(),
+            headers: req.headers,
+            body: req.body,
+        };
+        let extracted = match route.extractor.extract(&parts) {
+            Ok(extracted) => extracted,
+            Err(error) => {
+                let (code, outcome) = match &error {
+                    ExtractError::Malformed { .. } => (ReasonCode::BodyMalformed, inputs.on_malformed),
+                    ExtractError::UnsupportedEncoding { .. } => {
+                        (ReasonCode::UnsupportedEncoding, inputs.on_unsupported_encoding)
+                    }
+                    ExtractError::UnsupportedContentType { .. } => {
+                        (ReasonCode::UnsupportedContentType, inputs.on_unsupported_content_type)
+                    }
+                    ExtractError::Ambiguous { .. } => (ReasonCode::AmbiguousField, inputs.on_ambiguous),
+                };
+                decision.reasons.push(input_reason(code, outcome, Some(error.to_string())));
+                return self.finish(decision);
+            }
+        };
+
+        // Parse every candidate; input problems are findings of their own.
+        let mut numbers: Vec<PhoneNumber> = Vec::with_capacity(extracted.numbers.len());
+        if extracted.numbers.len() > inputs.max_numbers as usize {
+            let detail =
+                format!("{} numbers, at most {} allowed", extracted.numbers.len(), inputs.max_numbers);
+            decision.reasons.push(input_reason(
+                ReasonCode::TooManyNumbers,
+                inputs.on_too_many_numbers,
+                Some(detail),
+            ));
+        }
+        for candidate in extracted.numbers.iter().take(inputs.max_numbers as usize) {
+            match self.parser.parse(&candidate.raw) {
+                Ok(number) => {
+                    if !number.is_valid() {
+                        let mut reason =
+                            input_reason(ReasonCode::InvalidNumber, inputs.on_invalid_number, None);
+                        reason.number = Some(number.e164().to_owned());
+                        decision.reasons.push(reason);
+                    }
+                    decision.numbers.push(number_facts(&number));
+                    numbers.push(number);
+                }
+                Err(error) => {
+                    let detail = format!("{}: {error}", candidate.source);
+                    decision.reasons.push(input_reason(
+                        ReasonCode::UnparseableNumber,
+                        inputs.on_unparseable_number,
+                        Some(detail),
+                    ));
+                }
+            }
+        }
+        if route.kind == RouteKind::Confirm {
+            // Confirm routes are never judged; their numbers are kept for `record_response`.
+            decision.reasons.retain(|r| r.code != ReasonCode::InvalidNumber);
+            decision.reasons.iter_mut().for_each(|r| r.enforced = false);
+            return self.finish(decision);
+        }
+        if extracted.numbers.is_empty() {
+            decision.reasons.push(input_reason(ReasonCode::NoNumber, inputs.on_no_number, None));
+        }
+        if has_enforced_block(&decision) {
+            return self.finish(decision);
+        }
+
+        // Safelisted numbers skip every rule; a request of only safelisted numbers skips them all.
+        numbers.retain(|n| self.safelist.longest_match(n.digits()).is_none());
+        if numbers.is_empty() && !extracted.numbers.is_empty() && decision.reasons.is_empty() {
+            return self.finish(decision);
+        }
+
+        let fingerprints = Fingerprints::of(self, req);
+        let mut findings = Vec::new();
+        let mut checks = Vec::new();
+        for (index, rule) in self.rules.iter().enumerate() {
+            if !rule.routes.contains(&route_index) {
+                continue;
+            }
+            let enforced = !self.shadow && !rule.shadow && rule.action != RuleAction::Log;
+            let reason = |code: ReasonCode, number: Option<&PhoneNumber>, detail: Option<String>| Reason {
+                rule: Some(rule.id.clone()),
+                code,
+                action: Action::from(rule.action),
+                enforced: enforced && code != ReasonCode::CountryMonitored,
+                retry_after_ms: None,
+                number: number.map(|n| n.e164().to_owned()),
+                detail,
+            };
+            match &rule.kind {
+                RuleKind::Fingerprint { kind, deny, missing } => match fingerprints.get(*kind) {
+                    None if *missing => {
+                        decision.reasons.push(reason(ReasonCode::FingerprintMissing, None, None))
+                    }
+                    Some(fp) if deny.contains(fp) => decision.reasons.push(reason(
+                        ReasonCode::FingerprintDenied,
+                        None,
+                        Some(fp.to_owned()),
+                    )),
+                    _ => {}
+                },
+                RuleKind::Captcha => decision.reasons.push(reason(ReasonCode::CaptchaRequired, None, None)),
+                kind if kind.is_stateful() => {
+                    self.plan_checks(index, rule, route, req, &numbers, &fingerprints, &mut checks)
+                }
+                kind => {
+                    for number in &numbers {
+                        findings.clear();
+                        check_number(kind, number, &mut findings);
+                        for finding in &findings {
+                            let (code, detail) = describe(*finding, number);
+                            decision.reasons.push(reason(code, Some(number), detail));
+                        }
+                    }
+                }
+            }
+        }
+        let blocked = has_enforced_block(&decision);
+        let challenge_without_token = extracted.token.is_none()
+            && decision.reasons.iter().any(|r| r.enforced && r.action == Action::Challenge);
+        if blocked || challenge_without_token {
+            // Nothing will be sent: leave the counters alone.
+            checks.clear();
+        }
+        let token = extracted.token.filter(|t| !t.is_empty() && t.len() <= captcha::MAX_TOKEN_LEN);
+        let remote_ip = req.client_ip.map(|ip| ip.to_string());
+        Prepared { decision, checks, token, remote_ip }
+    }
+
+    fn finish(&self, mut decision: Decision) -> Prepared {
+        decision.settle();
+        final_decision(decision)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn plan_checks(
+        &self,
+        index: usize,
+        rule: &Rule,
+        route: &crate::routes::Route,
+        req: &Request<'_>,
+        numbers: &[PhoneNumber],
+        fingerprints: &Fingerprints,
+        checks: &mut Vec<CounterCheck>,
+    ) {
+        let Ok(rule_index) = u16::try_from(index) else { return };
+        let mut push = |key: String, op: CounterOp, number: Option<&PhoneNumber>| {
+            if !checks.iter().any(|c| c.key == key) {
+                checks.push(CounterCheck {
+                    rule: rule_index,
+                    key,
+                    op,
+                    number: number.map(|n| n.e164().to_owned()),
+                });
+            }
+        };
+        match &rule.kind {
+            RuleKind::RateLimit { key, .. } => {
+                if key.iter().any(KeyPart::is_per_number) {
+                    for number in numbers {
+                        let k = rate_key(&rule.id, key, route, req, Some(number), fingerprints);
+                        push(k, CounterOp::Rate, Some(number));
+                    }
+                } else {
+                    push(rate_key(&rule.id, key, route, req, None, fingerprints), CounterOp::Rate, None);
+                }
+            }
+            RuleKind::Backoff(_) => {
+                for number in numbers {
+                    push(format!("bo:{}:{}", rule.id, number.digits()), CounterOp::Backoff, Some(number));
+                }
+            }
+            RuleKind::Adjacent(params) => {
+                for number in numbers {
+                    if let Some((block, suffix)) = params.split(number.digits()) {
+                        push(
+                            format!("adj:{}:{block}", rule.id),
+                            CounterOp::Adjacent { suffix },
+                            Some(number),
+                        );
+                    }
+                }
+            }
+            RuleKind::Conversion(params) => {
+                for number in numbers {
+                    let scope = conversion_scope_key(
+                        params.scope,
+                        number.digits(),
+                        number.region().map(|r| r.as_str()),
+                        number.calling_code(),
+                    );
+                    push(format!("cv:{}:{scope}", rule.id), CounterOp::ConversionSend, Some(number));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Step 2: one counter check against the store.
+    pub fn run_check(&self, check: &CounterCheck, now: Timestamp, store: &dyn Store) -> CheckOutcome {
+        let Some(rule) = self.rules.get(usize::from(check.rule)) else {
+            return CheckOutcome::StoreFailed;
+        };
+        let retries = self.store.max_cas_retries;
+        let result: Result<CounterVerdict, StoreError> = match (&rule.kind, check.op) {
+            (RuleKind::RateLimit { params, .. }, CounterOp::Rate) => {
+                update(store, &check.key, retries, |b| params.step(b, now))
+            }
+            (RuleKind::Backoff(params), CounterOp::Backoff) => {
+                update(store, &check.key, retries, |b| params.step(b, now))
+            }
+            (RuleKind::Adjacent(params), CounterOp::Adjacent { suffix }) => {
+                update(store, &check.key, retries, |b| params.step(b, suffix, now))
+            }
+            (RuleKind::Conversion(params), CounterOp::ConversionSend) => {
+                update(store, &check.key, retries, |b| params.step_send(b, now))
+            }
+            (RuleKind::Conversion(params), CounterOp::ConversionConfirm) => {
+                update(store, &check.key, retries, |b| params.step_confirm(b, now))
+            }
+            _ => Err(StoreError::Unavailable),
+        };
+        match result {
+            Ok(verdict) => CheckOutcome::Verdict(verdict),
+            Err(_) => CheckOutcome::StoreFailed,
+        }
+    }
+
+    /// Step 3: folds counter results (in the order of `prepared.checks()`) into the decision.
+    pub fn conclude(&self, prepared: Prepared, results: &[CheckOutcome]) -> Decision {
+        let Prepared { mut decision, checks, token, remote_ip } = prepared;
+        let mut store_failed = false;
+        for (check, outcome) in
+            checks.iter().zip(results.iter().chain(std::iter::repeat(&CheckOutcome::StoreFailed)))
+        {
+            let Some(rule) = self.rules.get(usize::from(check.rule)) else { continue };
+            match outcome {
+                CheckOutcome::Verdict(v) if v.triggered => {
+                    let code = match rule.kind {
+                        RuleKind::Backoff(_) => ReasonCode::Backoff,
+                        RuleKind::Adjacent(_) => ReasonCode::AdjacentNumbers,
+                        RuleKind::Conversion(_) => ReasonCode::LowConversion,
+                        _ => ReasonCode::RateLimited,
+                    };
+                    decision.reasons.push(Reason {
+                        rule: Some(rule.id.clone()),
+                        code,
+                        action: Action::from(rule.action),
+                        enforced: !self.shadow && !rule.shadow && rule.action != RuleAction::Log,
+                        retry_after_ms: v.retry_after_ms,
+                        number: check.number.clone(),
+                        detail: None,
+                    });
+                }
+                CheckOutcome::Verdict(_) => {}
+                CheckOutcome::StoreFailed => store_failed = true,
+            }
+        }
+        if store_failed {
+            decision.reasons.push(input_reason(ReasonCode::StoreUnavailable, self.store.on_error, None));
+        }
+        decision.settle();
+        if decision.action == Action::Challenge {
+            decision.token_check = token.map(|token| TokenCheck { token, remote_ip });
+        }
+        decision
+    }
+
+    /// Completes a challenge with the host's siteverify result.
+    pub fn resolve_token(&self, decision: Decision, verdict: &TokenVerdict) -> Decision {
+        captcha::resolve(self.captcha.as_ref(), decision, verdict)
+    }
+
+    /// Counter checks a confirm route's response causes (empty unless it confirmed a code).
+    pub fn response_checks(&self, decision: &Decision, status: u16) -> Vec<CounterCheck> {
+        let Some(route) = decision.route.as_ref().and_then(|r| self.routes.get(r.index)) else {
+            return Vec::new();
+        };
+        if route.kind != RouteKind::Confirm || !route.is_success(status) {
+            return Vec::new();
+        }
+        let mut checks = Vec::new();
+        for (index, rule) in self.rules.iter().enumerate() {
+            let (RuleKind::Conversion(params), Ok(rule_index)) = (&rule.kind, u16::try_from(index)) else {
+                continue;
+            };
+            for number in &decision.numbers {
+                let digits = number.e164.strip_prefix('+').unwrap_or(&number.e164);
+                let scope = conversion_scope_key(params.scope, digits, number.region, number.calling_code);
+                let key = format!("cv:{}:{scope}", rule.id);
+                if !checks.iter().any(|c: &CounterCheck| c.key == key) {
+                    checks.push(CounterCheck {
+                        rule: rule_index,
+                        key,
+                        op: CounterOp::ConversionConfirm,
+                        number: Some(number.e164.clone()),
+                    });
+                }
+            }
+        }
+        checks
+    }
+
+    /// Feeds a response of a confirm route into conversion tracking.
+    pub fn record_response(&self, decision: &Decision, status: u16, now: Timestamp, store: &dyn Store) {
+        for check in self.response_checks(decision, status) {
+            let _ = self.run_check(&check, now, store);
+        }
+    }
+
+    /// Rule id by index (for hosts that label metrics).
+    pub fn rule_id(&self, index: u16) -> Option<&Arc<str>> {
+        self.rules.get(usize::from(index)).map(|r| &r.id)
+    }
+}
+
+fn final_decision(decision: Decision) -> Prepared {
+    Prepared { decision, checks: Vec::new(), token: None, remote_ip: None }
+}
+
+fn has_enforced_block(decision: &Decision) -> bool {
+    decision.reasons.iter().any(|r| r.enforced && r.action == Action::Block)
+}
+
+fn describe(finding: NumberFinding, number: &PhoneNumber) -> (ReasonCode, Option<String>) {
+    let region = number.region().map(|r| r.as_str()).unwrap_or("unknown");
+    match finding {
+        NumberFinding::CountryNotAllowed => (ReasonCode::CountryNotAllowed, Some(format!("region {region}"))),
+        NumberFinding::CountryDenied => (ReasonCode::CountryDenied, Some(format!("region {region}"))),
+        NumberFinding::CountryMonitored => (ReasonCode::CountryMonitored, Some(format!("region {region}"))),
+        NumberFinding::NumberTypeNotAllowed => {
+            (ReasonCode::NumberTypeNotAllowed, Some(number.number_type().as_str().to_owned()))
+        }
+        NumberFinding::NumberTypeDenied => {
+            (ReasonCode::NumberTypeDenied, Some(number.number_type().as_str().to_owned()))
+        }
+        NumberFinding::PatternNotAllowed => (ReasonCode::PatternNotAllowed, None),
+        NumberFinding::PatternDenied => (ReasonCode::PatternDenied, None),
+        NumberFinding::PrefixBlocked => (ReasonCode::PrefixBlocked, None),
+    }
+}
+
+fn conversion_scope_key(
+    scope: ConversionScope,
+    digits: &str,
+    region: Option<&str>,
+    calling_code: u16,
+) -> String {
+    match scope {
+        ConversionScope::Country => match region {
+            Some(region) => region.to_owned(),
+            None => format!("+{calling_code}"),
+        },
+        ConversionScope::Prefix(n) => digits.get(..usize::from(n)).unwrap_or(digits).to_owned(),
+    }
+}
+
+fn rate_key(
+    rule_id: &str,
+    parts: &[KeyPart],
+    route: &crate::routes::Route,
+    req: &Request<'_>,
+    number: Option<&PhoneNumber>,
+    fingerprints: &Fingerprints,
+) -> String {
+    let mut key = String::with_capacity(48);
+    key.push_str("rl:");
+    key.push_str(rule_id);
+    for part in parts {
+        key.push('|');
+        match part {
+            KeyPart::ClientIp => match req.client_ip {
+                Some(ip) => {
+                    let _ = write!(key, "{ip}");
+                }
+                None => key.push('-'),
+            },
+            KeyPart::Number => key.push_str(number.map(|n| n.digits()).unwrap_or("-")),
+            KeyPart::Prefix(len) => {
+                let digits = number.map(|n| n.digits()).unwrap_or("-");
+                key.push_str(digits.get(..*len).unwrap_or(digits));
+            }
+            KeyPart::Country => match number {
+                Some(n) => match n.region() {
+                    Some(r) => key.push_str(r.as_str()),
+                    None => {
+                        let _ = write!(key, "+{}", n.calling_code());
+                    }
+                },
+                None => key.push('-'),
+            },
+            KeyPart::CallingCode => {
+                let _ = write!(key, "{}", number.map(|n| n.calling_code()).unwrap_or(0));
+            }
+            KeyPart::Route => key.push_str(&route.id),
+            KeyPart::Header(name) => {
+                let value = req.header(name).unwrap_or("");
+                let mut end = value.len().min(MAX_KEY_VALUE_LEN);
+                while !value.is_char_boundary(end) {
+                    end -= 1;
+                }
+                key.push_str(value.get(..end).unwrap_or(""));
+            }
+            KeyPart::Fingerprint(kind) => key.push_str(fingerprints.get(*kind).unwrap_or("-")),
+        }
+    }
+    key
+}

@@ -1,0 +1,34 @@
+//! pumpguard-core: the host-independent SMS pumping defence.
+//!
+//! Sans-I/O: no clock (time comes in as [`Timestamp`]), no host calls, no async, no globals.
+//! Counter state sits behind the synchronous compare-and-swap [`store::Store`] trait, and every
+//! request ends in a [`Decision`] value that hosts turn into a response.
+//!
+//! ```text
+//! Policy::from_json ──► Policy
+//! Request + now + Store ──► Policy::decide ──► Decision ──► host response
+//! ```
+
+pub mod captcha;
+pub mod config;
+pub mod decision;
+pub mod engine;
+pub mod extract;
+pub mod fingerprint;
+pub mod limit;
+pub mod phone;
+pub mod request;
+pub mod routes;
+pub mod rules;
+pub mod scenario;
+pub mod store;
+pub mod time;
+pub mod traffic;
+
+pub use config::{ConfigError, ConfigErrors, Policy};
+pub use decision::{Action, Decision, Reason, ReasonCode, TokenVerdict};
+pub use engine::{CheckOutcome, CounterCheck, Prepared};
+pub use fingerprint::HttpVersion;
+pub use request::{Request, TlsFingerprints};
+pub use store::{MemoryStore, Store};
+pub use time::Timestamp;

@@ -1,0 +1,194 @@
+//! Which requests a policy guards: host, method, normalised path and header conditions.
+
+use std::sync::Arc;
+
+use crate::config::RouteKind;
+use crate::extract::Extractor;
+use crate::request::Request;
+
+#[derive(Debug)]
+pub enum HostPattern {
+    Exact(String),
+    /// `*.example.com`: stored as `.example.com`.
+    Suffix(String),
+}
+
+#[derive(Debug)]
+pub enum PathPattern {
+    Exact(String),
+    Prefix(String),
+}
+
+#[derive(Debug)]
+pub enum HeaderCondition {
+    Present(String),
+    Equals(String, String),
+    Prefix(String, String),
+}
+
+/// A compiled route.
+#[derive(Debug)]
+pub struct Route {
+    pub id: Arc<str>,
+    pub kind: RouteKind,
+    pub hosts: Vec<HostPattern>,
+    /// Upper-case methods.
+    pub methods: Vec<String>,
+    pub path: Option<PathPattern>,
+    pub headers: Vec<HeaderCondition>,
+    pub extractor: Extractor,
+    pub success_status: Vec<u16>,
+}
+
+impl Route {
+    pub fn matches(&self, req: &Request<'_>, normalized_path: &str) -> bool {
+        self.host_matches(req.host())
+            && (self.methods.is_empty() || self.methods.iter().any(|m| m.eq_ignore_ascii_case(req.method)))
+            && self.path_matches(normalized_path)
+            && self.headers.iter().all(|c| c.holds(req))
+    }
+
+    fn host_matches(&self, host: &str) -> bool {
+        self.hosts.is_empty()
+            || self.hosts.iter().any(|p| match p {
+                HostPattern::Exact(h) => h.eq_ignore_ascii_case(host),
+                HostPattern::Suffix(s) => {
+                    host.len() > s.len()
+                        && host.get(host.len() - s.len()..).is_some_and(|tail| tail.eq_ignore_ascii_case(s))
+                }
+            })
+    }
+
+    fn path_matches(&self, path: &str) -> bool {
+        match &self.path {
+            None => true,
+            Some(PathPattern::Exact(p)) => path.eq_ignore_ascii_case(p),
+            Some(PathPattern::Prefix(p)) => {
+                path.len() >= p.len() && path.get(..p.len()).is_some_and(|head| head.eq_ignore_ascii_case(p))
+            }
+        }
+    }
+
+    /// Whether a confirm route's response status means the code was accepted.
+    pub fn is_success(&self, status: u16) -> bool {
+        if self.success_status.is_empty() {
+            (200..300).contains(&status)
+        } else {
+            self.success_status.contains(&status)
+        }
+    }
+}
+
+impl HeaderCondition {
+    fn holds(&self, req: &Request<'_>) -> bool {
+        match self {
+            HeaderCondition::Present(name) => req.header(name).is_some(),
+            HeaderCondition::Equals(name, value) => req.header(name).is_some_and(|v| v.trim() == value),
+            HeaderCondition::Prefix(name, prefix) => {
+                req.header(name).is_some_and(|v| v.trim().starts_with(prefix.as_str()))
+            }
+        }
+    }
+}
+
+/// Canonical form of a path for matching, so `/otp/`, `//otp`, `/a/../otp` and `/%6Ftp` cannot
+/// slip past a rule for `/otp`: percent-decodes unreserved characters, collapses slashes,
+/// resolves dot segments and drops a trailing slash. Matching is then case-insensitive.
+pub fn normalize_path(path: &str) -> String {
+    let decoded = decode_unreserved(path);
+    let mut segments: Vec<&str> = Vec::new();
+    for segment in decoded.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                segments.pop();
+            }
+            s => segments.push(s),
+        }
+    }
+    let mut out = String::with_capacity(decoded.len() + 1);
+    for s in &segments {
+        out.push('/');
+        out.push_str(s);
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
+    out
+}
+
+/// Percent-decodes only unreserved characters (letters, digits, `-._~`); others stay encoded.
+fn decode_unreserved(path: &str) -> std::borrow::Cow<'_, str> {
+    if !path.contains('%') {
+        return std::borrow::Cow::Borrowed(path);
+    }
+    let bytes = path.as_bytes();
+    let mut out = String::with_capacity(path.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let decoded = match (bytes.get(i), bytes.get(i + 1), bytes.get(i + 2)) {
+            (Some(b'%'), Some(h), Some(l)) => hex(*h).zip(hex(*l)).map(|(h, l)| h * 16 + l),
+            _ => None,
+        };
+        match decoded {
+            Some(b) if b.is_ascii_alphanumeric() || b"-._~".contains(&b) => {
+                out.push(char::from(b));
+                i += 3;
+            }
+            Some(b) => {
+                // A reserved character stays escaped, in upper case.
+                out.push('%');
+                out.push(char::from(b"0123456789ABCDEF"[usize::from(b >> 4)]));
+                out.push(char::from(b"0123456789ABCDEF"[usize::from(b & 15)]));
+                i += 3;
+            }
+            None if bytes.get(i) == Some(&b'%') => {
+                // A stray '%' is escaped itself, so decoding twice cannot build a new escape.
+                out.push_str("%25");
+                i += 1;
+            }
+            None => {
+                // Copy one whole UTF-8 character.
+                let rest = path.get(i..).unwrap_or("");
+                let c = rest.chars().next().unwrap_or('\u{FFFD}');
+                out.push(c);
+                i += c.len_utf8().max(1);
+            }
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_path;
+
+    #[test]
+    fn evasive_paths_normalise() {
+        for p in ["/otp", "/otp/", "//otp", "/a/../otp", "/%6Ftp", "/./otp", "/otp?x"] {
+            let p = p.split('?').next().unwrap();
+            assert_eq!(normalize_path(p), "/otp", "{p}");
+        }
+        assert_eq!(normalize_path("/"), "/");
+        assert_eq!(normalize_path("/a%2Fb"), "/a%2Fb");
+        assert_eq!(normalize_path("/ü/%"), "/ü/%25");
+        assert_eq!(normalize_path("/a%2fb"), "/a%2Fb");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn idempotent(p in "[/a-z%.0-9]{0,20}") {
+            let once = normalize_path(&p);
+            proptest::prop_assert_eq!(normalize_path(&once), once.clone());
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! The scenario corpus format and its in-process runner.
+//!
+//! A scenario is a policy, a timed sequence of traffic records and the expected decision of
+//! each. The same files run here (in-memory store, simulated token verification), through a real
+//! Envoy and through a real workerd, so the hosts cannot drift apart.
+//!
+//! Token convention shared by every runner's siteverify (real fake servers in e2e tests):
+//! a token starting with `pass` verifies, `fail` is refused, `slow` times out and anything else
+//! makes the verification call fail (both: unavailable).
+
+use serde::Deserialize;
+
+use crate::decision::{Action, Decision, TokenVerdict};
+use crate::phone::NumberType;
+use crate::store::MemoryStore;
+use crate::traffic::{as_request, TrafficRecord};
+use crate::Policy;
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// The policy document, inline.
+    pub policy: serde_json::Value,
+    /// When set, the policy must fail to load with errors at exactly these JSON paths.
+    #[serde(default)]
+    pub policy_errors: Option<Vec<String>>,
+    #[serde(default)]
+    pub steps: Vec<Step>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    pub request: TrafficRecord,
+    /// Send the same request this many times (same timestamp), each expecting `expect`.
+    #[serde(default = "one")]
+    pub repeat: u32,
+    pub expect: Expect,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// What the decision must look like; absent fields are not checked.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    pub action: Action,
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// Error code of the body (`country_denied`, ...).
+    #[serde(default)]
+    pub error: Option<String>,
+    /// Rule id named in the body.
+    #[serde(default)]
+    pub rule: Option<String>,
+    #[serde(default)]
+    pub retry_after: Option<u64>,
+    /// Findings (`"rule:code"` or `"code"`) that must be among the decision's reasons.
+    #[serde(default)]
+    pub findings: Vec<String>,
+    /// The decision must have no findings at all.
+    #[serde(default)]
+    pub no_findings: bool,
+    /// Region of the first number.
+    #[serde(default)]
+    pub country: Option<String>,
+    #[serde(default)]
+    pub number_type: Option<NumberType>,
+}
+
+/// One executed request and what did not match.
+#[derive(Debug)]
+pub struct StepOutcome {
+    pub step: usize,
+    pub repeat: u32,
+    pub decision: Decision,
+    pub mismatches: Vec<String>,
+}
+
+/// Token verification as the shared convention defines it.
+pub fn simulated_siteverify(token: &str) -> TokenVerdict {
+    if token.starts_with("pass") {
+        TokenVerdict::Valid
+    } else if token.starts_with("fail") {
+        TokenVerdict::Invalid {
+            detail: "provider refused the token (error codes: invalid-input-response)".into(),
+        }
+    } else if token.starts_with("slow") {
+        TokenVerdict::Unavailable { detail: "siteverify timed out".into() }
+    } else {
+        TokenVerdict::Unavailable { detail: "siteverify call failed".into() }
+    }
+}
+
+/// Loads the scenario's policy; `Ok(None)` when the scenario expects (and got) load errors.
+pub fn load_policy(scenario: &Scenario) -> Result<Option<Policy>, String> {
+    let json = scenario.policy.to_string();
+    match (Policy::from_json(&json), &scenario.policy_errors) {
+        (Ok(policy), None) => Ok(Some(policy)),
+        (Ok(_), Some(expected)) => Err(format!("policy loaded, but errors were expected at {expected:?}")),
+        (Err(errors), None) => Err(format!("policy failed to load: {errors}")),
+        (Err(errors), Some(expected)) => {
+            let mut got: Vec<String> = errors.errors.iter().map(|e| e.path.clone()).collect();
+            got.sort();
+            let mut want = expected.clone();
+            want.sort();
+            if got == want {
+                Ok(None)
+            } else {
+                Err(format!("policy errors at {got:?}, expected at {want:?} ({errors})"))
+            }
+        }
+    }
+}
+
+/// Runs every step against a fresh in-memory store.
+pub fn run(scenario: &Scenario) -> Result<Vec<StepOutcome>, String> {
+    let Some(policy) = load_policy(scenario)? else {
+        return Ok(Vec::new());
+    };
+    let store = MemoryStore::new();
+    let mut outcomes = Vec::new();
+    for (index, step) in scenario.steps.iter().enumerate() {
+        let owned = step.request.owned().map_err(|e| format!("step {index}: {e}"))?;
+        let header_refs: Vec<(&str, &str)> =
+            owned.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        for repeat in 0..step.repeat {
+            let now = step.request.at();
+            store.set_now(now);
+            let req = as_request(&step.request, &owned, &header_refs, policy.max_body_bytes());
+            let mut decision = policy.decide(&req, now, &store);
+            if let Some(check) = decision.token_check.clone() {
+                decision = policy.resolve_token(decision, &simulated_siteverify(&check.token));
+            }
+            if let (Some(status), Action::Allow) = (step.request.response_status, decision.action) {
+                policy.record_response(&decision, status, now, &store);
+            }
+            let mismatches = compare(&step.expect, &decision);
+            outcomes.push(StepOutcome { step: index, repeat, decision, mismatches });
+        }
+    }
+    Ok(outcomes)
+}
+
+/// Differences between an expectation and a decision, one line each.
+pub fn compare(expect: &Expect, decision: &Decision) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut check = |what: &str, want: String, got: String| {
+        if want != got {
+            out.push(format!("{what}: expected {want}, got {got}"));
+        }
+    };
+    check("action", expect.action.as_str().to_owned(), decision.action.as_str().to_owned());
+    if let Some(status) = expect.status {
+        check("status", status.to_string(), decision.status.to_string());
+    }
+    if let Some(error) = &expect.error {
+        check("error", error.clone(), decision.error_code().map(|c| c.as_str()).unwrap_or("none").to_owned());
+    }
+    if let Some(rule) = &expect.rule {
+        let got = decision.primary().and_then(|r| r.rule.as_deref()).unwrap_or("none");
+        check("rule", rule.clone(), got.to_owned());
+    }
+    if let Some(retry) = expect.retry_after {
+        check(
+            "retry_after",
+            retry.to_string(),
+            format!("{:?}", decision.retry_after_seconds).replace("Some(", "").replace(')', ""),
+        );
+    }
+    if let Some(country) = &expect.country {
+        let got = decision.numbers.first().and_then(|n| n.region).unwrap_or("none");
+        check("country", country.clone(), got.to_owned());
+    }
+    if let Some(t) = expect.number_type {
+        let got = decision.numbers.first().map(|n| n.number_type.as_str()).unwrap_or("none");
+        check("number_type", t.as_str().to_owned(), got.to_owned());
+    }
+    let labels: Vec<String> = decision
+        .reasons
+        .iter()
+        .map(|r| match &r.rule {
+            Some(rule) => format!("{rule}:{}", r.code.as_str()),
+            None => r.code.as_str().to_owned(),
+        })
+        .collect();
+    for finding in &expect.findings {
+        let found =
+            labels.iter().any(|l| l == finding || l.split_once(':').is_some_and(|(_, code)| code == finding));
+        if !found {
+            out.push(format!("finding {finding} missing (have {labels:?})"));
+        }
+    }
+    if expect.no_findings && !labels.is_empty() {
+        out.push(format!("expected no findings, got {labels:?}"));
+    }
+    out
+}

@@ -1,0 +1,127 @@
+//! The traffic record: one captured request as JSON. `pumpguard replay` reads them as JSON lines
+//! and the scenario corpus is made of them, so every host is tested with the same requests.
+//!
+//! ```json
+//! {"at_ms": 1000, "client_ip": "203.0.113.7", "method": "POST", "host": "app.example.com",
+//!  "path": "/api/otp", "version": "HTTP/1.1",
+//!  "headers": [["content-type", "application/json"]], "body": "{\"phone\":\"+14155550123\"}",
+//!  "tls": {"ja3": "…", "ja4": "…"}, "response_status": 200}
+//! ```
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::fingerprint::HttpVersion;
+use crate::request::{Request, TlsFingerprints};
+use crate::time::Timestamp;
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsRecord {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ja3: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ja4: Option<String>,
+}
+
+/// One request as captured.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrafficRecord {
+    /// Milliseconds since the Unix epoch (scenarios use small offsets from 0).
+    #[serde(default)]
+    pub at_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_ip: Option<IpAddr>,
+    pub method: String,
+    pub host: String,
+    /// Path with query string.
+    pub path: String,
+    /// `HTTP/1.0`, `HTTP/1.1` (default), `HTTP/2`, `HTTP/3`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Header name/value pairs in the order received.
+    #[serde(default)]
+    pub headers: Vec<(String, String)>,
+    /// Body as UTF-8 text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// Body as hex, for bytes that are not UTF-8 (exclusive with `body`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_hex: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsRecord>,
+    /// For confirm routes: the status origin answered with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_status: Option<u16>,
+}
+
+/// A record's parts in the shapes [`Request`] borrows.
+pub struct OwnedRequest {
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub version: HttpVersion,
+}
+
+impl TrafficRecord {
+    pub fn at(&self) -> Timestamp {
+        Timestamp::from_millis(self.at_ms)
+    }
+
+    /// Decodes the body and version; the error says what in the record is wrong.
+    pub fn owned(&self) -> Result<OwnedRequest, String> {
+        let body = match (&self.body, &self.body_hex) {
+            (Some(_), Some(_)) => return Err("set body or body_hex, not both".to_owned()),
+            (Some(text), None) => text.as_bytes().to_vec(),
+            (None, Some(hex)) => {
+                decode_hex(hex).ok_or_else(|| "body_hex is not an even number of hex digits".to_owned())?
+            }
+            (None, None) => Vec::new(),
+        };
+        let version = match &self.version {
+            None => HttpVersion::Http11,
+            Some(v) => HttpVersion::from_protocol(v).ok_or_else(|| format!("unknown HTTP version {v:?}"))?,
+        };
+        let headers = self.headers.iter().map(|(n, v)| (n.to_ascii_lowercase(), v.clone())).collect();
+        Ok(OwnedRequest { headers, body, version })
+    }
+}
+
+/// Builds the borrowed [`Request`] from a record and its decoded parts.
+pub fn as_request<'a>(
+    record: &'a TrafficRecord,
+    owned: &'a OwnedRequest,
+    header_refs: &'a [(&'a str, &'a str)],
+    max_body: usize,
+) -> Request<'a> {
+    let truncated = owned.body.len() > max_body;
+    Request {
+        method: &record.method,
+        authority: &record.host,
+        path: &record.path,
+        version: owned.version,
+        headers: header_refs,
+        body: owned.body.get(..max_body).unwrap_or(&owned.body),
+        body_truncated: truncated,
+        client_ip: record.client_ip,
+        tls: TlsFingerprints {
+            ja3: record.tls.as_ref().and_then(|t| t.ja3.as_deref()),
+            ja4: record.tls.as_ref().and_then(|t| t.ja4.as_deref()),
+        },
+    }
+}
+
+fn decode_hex(hex: &str) -> Option<Vec<u8>> {
+    let bytes = hex.as_bytes();
+    if bytes.len() % 2 != 0 {
+        return None;
+    }
+    bytes
+        .chunks(2)
+        .map(|pair| {
+            let s = std::str::from_utf8(pair).ok()?;
+            u8::from_str_radix(s, 16).ok()
+        })
+        .collect()
+}

@@ -1,0 +1,1 @@
+//! Cloudflare Worker adapter: filled in by the worker work.

@@ -1,0 +1,1 @@
+//! Envoy / Istio adapter: filled in by the filter work.

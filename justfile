@@ -1,0 +1,56 @@
+# pumpguard tasks. `just` alone lists them; `just ready` runs exactly what CI runs.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+root := justfile_directory()
+venv := root / ".venv"
+cargo := "cargo"
+wasm_targets := "wasm32-unknown-unknown wasm32-wasip1"
+
+# List the recipes.
+default:
+    @just --list --unsorted
+
+# Install what builds and tests need: Rust wasm targets and components (idempotent).
+setup:
+    rustup target add {{wasm_targets}}
+    rustup component add clippy rustfmt
+
+# Build every crate natively.
+build *flags:
+    {{cargo}} build --workspace {{flags}}
+
+# Build the core for both wasm targets (it must stay free of host calls and clocks).
+check-wasm:
+    {{cargo}} build -p pumpguard-core --release --target wasm32-unknown-unknown
+    {{cargo}} build -p pumpguard-core --release --target wasm32-wasip1
+
+# Formatting and clippy with warnings as errors.
+lint:
+    {{cargo}} fmt --all -- --check
+    {{cargo}} clippy --workspace --all-targets -- -D warnings
+
+# Unit, property and scenario tests of the core, and the CLI tests.
+test-core *flags:
+    {{cargo}} test --workspace {{flags}}
+
+# Validate the shipped example policy and replay the example traffic through the CLI.
+test-examples:
+    {{cargo}} run -q -p pumpguard-cli -- check examples/policy.json
+    {{cargo}} run -q -p pumpguard-cli -- replay --policy examples/policy.json examples/traffic.jsonl > /dev/null
+
+# Every test: lint, wasm builds, core + scenarios, CLI on the examples.
+test: lint check-wasm test-core test-examples
+
+# What CI runs: setup, then every test.
+ready: setup test
+
+# Demo: judge a mix of legitimate sign-ups and a pumping campaign with the example policy.
+demo:
+    {{cargo}} run -q -p pumpguard-cli -- check examples/policy.json
+    {{cargo}} run -q -p pumpguard-cli -- replay --policy examples/policy.json examples/traffic.jsonl \
+        | python3 scripts/demo_table.py
+
+# Criterion benchmark of one full decision, natively (prints the ratio to a baseline).
+bench-core *flags:
+    {{cargo}} bench -p pumpguard-core --bench decision {{flags}}
