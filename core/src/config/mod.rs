@@ -399,7 +399,7 @@ fn compile_kind(doc: &RuleDoc, at: &str, errs: &mut ConfigErrors) -> Option<Rule
                 }
             }
         }
-        if sets.iter().all(CountrySet::is_empty) {
+        if c.allow.is_empty() && c.deny.is_empty() && c.monitor.is_empty() {
             errs.push(format!("{at}.country"), "list at least one country in allow, deny or monitor");
         }
         let [allow, deny, monitor] = sets;

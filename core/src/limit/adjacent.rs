@@ -69,8 +69,7 @@ impl AdjacentParams {
         if state.blocked_until > now_ms {
             return Change::Keep(CounterVerdict::trigger(state.blocked_until - now_ms));
         }
-        let window_start = now_ms.saturating_sub(self.window_ms);
-        state.seen.retain(|(s, at)| *at > window_start && *s != suffix);
+        state.seen.retain(|(s, at)| at.saturating_add(self.window_ms) > now_ms && *s != suffix);
         state.seen.push((suffix, now_ms));
         let verdict = if state.seen.len() as u64 > u64::from(self.max_distinct) {
             state.strikes = state.strikes.saturating_add(1);
