@@ -51,6 +51,11 @@ demo:
     {{cargo}} run -q -p pumpguard-cli -- replay --policy examples/policy.json examples/traffic.jsonl \
         | python3 scripts/demo_table.py
 
-# Criterion benchmark of one full decision, natively (prints the ratio to a baseline).
+# Benchmark one full decision: criterion natively, then the same loop native vs wasm (V8 via node WASI), with their ratio.
 bench-core *flags:
     {{cargo}} bench -p pumpguard-core --bench decision {{flags}}
+    {{cargo}} build -q --release -p pumpguard-bench
+    {{cargo}} build -q --release -p pumpguard-bench --target wasm32-wasip1
+    python3 scripts/bench_ratio.py \
+        "target/release/decision-loop" \
+        "node --no-warnings bench/run-wasm.mjs target/wasm32-wasip1/release/decision-loop.wasm"

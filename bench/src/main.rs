@@ -1,0 +1,56 @@
+//! Times full decisions in a loop and prints the median ns per decision as one JSON line.
+//! The same source runs natively and as wasm32-wasip1 (under node's WASI, i.e. V8 like Envoy),
+//! so `just bench-core` can print their ratio from one run.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Instant;
+
+use pumpguard_core::{HttpVersion, MemoryStore, Policy, Request, Timestamp, TlsFingerprints};
+
+#[path = "lib_fixture.rs"]
+mod fixture;
+
+const BATCH: u32 = 2_000;
+const BATCHES: usize = 31;
+
+fn main() {
+    let Ok(policy) = Policy::from_json(fixture::POLICY) else {
+        eprintln!("benchmark policy does not load");
+        std::process::exit(1);
+    };
+    let store = MemoryStore::new();
+    let req = Request {
+        method: "POST",
+        authority: "app.example.com",
+        path: "/api/otp/send",
+        version: HttpVersion::Http11,
+        headers: &fixture::HEADERS,
+        body: fixture::BODY.as_bytes(),
+        body_truncated: false,
+        client_ip: Some(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 7))),
+        tls: TlsFingerprints { ja3: Some("0123456789abcdef0123456789abcdef"), ja4: None },
+    };
+    let mut now = 1_763_800_000_000u64;
+    let mut samples = Vec::with_capacity(BATCHES);
+    let mut allowed = 0u64;
+    for batch in 0..BATCHES + 3 {
+        let start = Instant::now();
+        for _ in 0..BATCH {
+            now += 1;
+            store.set_now(Timestamp::from_millis(now));
+            let decision = policy.decide(&req, Timestamp::from_millis(now), &store);
+            allowed += u64::from(decision.action == pumpguard_core::Action::Allow);
+        }
+        let per = start.elapsed().as_nanos() as f64 / f64::from(BATCH);
+        if batch >= 3 {
+            samples.push(per); // the first batches warm caches and lazy state
+        }
+    }
+    samples.sort_by(|a, b| a.total_cmp(b));
+    let median = samples.get(samples.len() / 2).copied().unwrap_or(f64::NAN);
+    println!(
+        "{{\"target\":\"{}\",\"median_ns\":{median:.1},\"min_ns\":{:.1},\"allowed\":{allowed}}}",
+        std::env::consts::ARCH,
+        samples.first().copied().unwrap_or(f64::NAN)
+    );
+}
