@@ -20,7 +20,7 @@ pub struct GcraParams {
 impl GcraParams {
     pub fn new(rate: NonZeroU32, period_seconds: NonZeroU32, burst: NonZeroU32) -> GcraParams {
         let emission_us = (u64::from(period_seconds.get()) * 1_000_000 / u64::from(rate.get())).max(1);
-        GcraParams { emission_us, tolerance_us: emission_us * u64::from(burst.get() - 1) }
+        GcraParams { emission_us, tolerance_us: emission_us.saturating_mul(u64::from(burst.get() - 1)) }
     }
 
     pub fn step(&self, stored: Option<&[u8]>, now: Timestamp) -> Change<CounterVerdict> {
@@ -32,7 +32,7 @@ impl GcraParams {
             let wait_us = ahead - self.tolerance_us;
             return Change::Keep(CounterVerdict::trigger(wait_us.div_ceil(1000)));
         }
-        let new_tat = tat + self.emission_us;
+        let new_tat = tat.saturating_add(self.emission_us);
         Change::Write {
             value: Writer::default().u64(new_tat).finish(),
             // Once now passes the arrival time the state equals a fresh key: let it expire then.

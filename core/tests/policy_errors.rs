@@ -1,0 +1,211 @@
+//! One row per bad policy: the exact path and the message that must be reported.
+
+use pumpguard_core::Policy;
+use serde_json::{json, Value};
+
+fn base() -> Value {
+    json!({
+        "version": 1,
+        "routes": [{"id": "otp", "kind": "send", "match": {"path": {"exact": "/otp"}}, "extract": {"json_keys": ["phone"]}}],
+        "rules": []
+    })
+}
+
+fn with(patch: impl FnOnce(&mut Value)) -> String {
+    let mut doc = base();
+    patch(&mut doc);
+    doc.to_string()
+}
+
+fn rule(r: Value) -> String {
+    with(|d| d["rules"] = json!([r]))
+}
+
+#[test]
+fn every_bad_input_is_reported_where_it_is() {
+    let rows: Vec<(String, &str, &str)> = vec![
+        (with(|d| d["version"] = json!(2)), "version", "unsupported policy version 2"),
+        (with(|d| d["extra"] = json!(1)), "extra", "unknown field `extra`"),
+        (with(|d| d["default_region"] = json!("ZZ")), "default_region", "\"ZZ\" is not an ISO 3166 region"),
+        (with(|d| d["routes"] = json!([])), "routes", "at least one route is needed"),
+        (with(|d| d["routes"][0]["kind"] = json!("sned")), "routes[0].kind", "unknown variant `sned`"),
+        (
+            with(|d| d["routes"][0]["match"]["path"] = json!({"exact": "otp"})),
+            "routes[0].match.path",
+            "must start with '/'",
+        ),
+        (
+            with(|d| d["routes"][0]["match"]["hosts"] = json!(["a.*.com"])),
+            "routes[0].match.hosts[0]",
+            "wildcard is only allowed",
+        ),
+        (with(|d| d["routes"][0]["id"] = json!("has space")), "routes[0].id", "must be 1 to 64 characters"),
+        (
+            with(|d| d["inputs"] = json!({"max_body_bytes": 0})),
+            "inputs.max_body_bytes",
+            "must be between 1 and",
+        ),
+        (
+            with(|d| d["inputs"] = json!({"on_oversize": "maybe"})),
+            "inputs.on_oversize",
+            "unknown variant `maybe`",
+        ),
+        (with(|d| d["safelist"] = json!(["15005550006"])), "safelist[0]", "must start with '+'"),
+        (rule(json!({"id": "r", "action": "block"})), "rules[0]", "needs exactly one of"),
+        (
+            rule(
+                json!({"id": "r", "action": "block", "country": {"deny": ["US"]}, "prefix": {"prefixes": ["+1"]}}),
+            ),
+            "rules[0]",
+            "(found 2)",
+        ),
+        (
+            rule(json!({"id": "r", "action": "block", "country": {"deny": ["+999"]}})),
+            "rules[0].country.deny[0]",
+            "not an assigned calling code",
+        ),
+        (
+            rule(json!({"id": "r", "action": "block", "country": {}})),
+            "rules[0].country",
+            "list at least one country",
+        ),
+        (
+            rule(json!({"id": "r", "action": "block", "number_type": {"deny": ["premium"]}})),
+            "rules[0].number_type.deny[0]",
+            "unknown variant `premium`",
+        ),
+        (
+            rule(json!({"id": "r", "action": "block", "pattern": {"deny": ["("]}})),
+            "rules[0].pattern.deny[0]",
+            "invalid regular expression",
+        ),
+        (
+            rule(json!({"id": "r", "action": "block", "prefix": {"prefixes": ["+44a"]}})),
+            "rules[0].prefix.prefixes[0]",
+            "1 to 15 digits",
+        ),
+        (
+            rule(json!({"id": "r", "action": "throttle", "country": {"deny": ["US"]}})),
+            "rules[0].action",
+            "throttle needs a rule with a time component",
+        ),
+        (
+            rule(json!({"id": "r", "action": "challenge", "captcha": {}})),
+            "rules[0].action",
+            "needs a top-level \"captcha\" section",
+        ),
+        (
+            rule(
+                json!({"id": "r", "action": "block", "rate_limit": {"key": [], "rate": 1, "per_seconds": 1}}),
+            ),
+            "rules[0].rate_limit.key",
+            "at least one key part",
+        ),
+        (
+            rule(
+                json!({"id": "r", "action": "block", "rate_limit": {"key": ["ip"], "rate": 1, "per_seconds": 1}}),
+            ),
+            "rules[0].rate_limit.key[0]",
+            "unknown variant `ip`",
+        ),
+        (
+            rule(
+                json!({"id": "r", "action": "block", "rate_limit": {"key": [{"prefix": 0}], "rate": 1, "per_seconds": 1}}),
+            ),
+            "rules[0].rate_limit.key[0].prefix",
+            "1 to 15 digits",
+        ),
+        (
+            rule(
+                json!({"id": "r", "action": "block", "rate_limit": {"key": ["number"], "rate": 1, "per_seconds": 0}}),
+            ),
+            "rules[0].rate_limit.per_seconds",
+            "must be at least 1",
+        ),
+        (
+            rule(
+                json!({"id": "r", "action": "block", "backoff": {"base_seconds": 10, "max_seconds": 5, "reset_after_seconds": 60}}),
+            ),
+            "rules[0].backoff.max_seconds",
+            "at least base_seconds",
+        ),
+        (
+            rule(
+                json!({"id": "r", "action": "block", "adjacent": {"suffix_digits": 5, "max_distinct": 3, "window_seconds": 1, "block_seconds": 1, "max_block_seconds": 1}}),
+            ),
+            "rules[0].adjacent.suffix_digits",
+            "between 1 and 4",
+        ),
+        (
+            rule(
+                json!({"id": "r", "action": "block", "adjacent": {"suffix_digits": 1, "max_distinct": 10, "window_seconds": 1, "block_seconds": 1, "max_block_seconds": 1}}),
+            ),
+            "rules[0].adjacent.max_distinct",
+            "less than the numbers in one block",
+        ),
+        (
+            rule(
+                json!({"id": "r", "action": "block", "conversion": {"scope": "country", "min_sends": 1, "min_ratio": 1.5, "window_seconds": 1, "block_seconds": 1}}),
+            ),
+            "rules[0].conversion.min_ratio",
+            "greater than 0 and at most 1",
+        ),
+        (
+            rule(json!({"id": "r", "action": "block", "routes": ["nope"], "country": {"deny": ["US"]}})),
+            "rules[0].routes[0]",
+            "no route has id \"nope\"",
+        ),
+        (
+            rule(json!({"id": "r", "action": "block", "fingerprint": {"kind": "ja4h", "deny": ["x"]}})),
+            "fingerprints.ja4h",
+            "opt in",
+        ),
+        (
+            rule(json!({"id": "r", "action": "block", "fingerprint": {"kind": "ja3"}})),
+            "rules[0].fingerprint",
+            "list fingerprints in deny",
+        ),
+        (
+            with(|d| d["captcha"] = json!({"provider": "turnstile", "verify_timeout_ms": 0})),
+            "captcha.verify_timeout_ms",
+            "between 1 and 30000",
+        ),
+        (
+            with(|d| d["captcha"] = json!({"provider": "friendly"})),
+            "captcha.provider",
+            "unknown variant `friendly`",
+        ),
+    ];
+    let mut problems = Vec::new();
+    for (json, path, message) in &rows {
+        match Policy::from_json(json) {
+            Ok(_) => problems.push(format!("{path}: loaded, expected an error containing {message:?}")),
+            Err(errors) => {
+                let hit = errors.errors.iter().any(|e| e.path == *path && e.message.contains(message));
+                if !hit {
+                    problems.push(format!("{path}: expected {message:?}, got {errors}"));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn duplicate_ids_are_refused() {
+    let json = with(|d| {
+        d["rules"] = json!([
+            {"id": "r", "action": "block", "country": {"deny": ["US"]}},
+            {"id": "r", "action": "block", "country": {"deny": ["CA"]}}
+        ])
+    });
+    let errors = Policy::from_json(&json).err().expect("duplicate rule ids must not load");
+    assert_eq!(errors.errors[0].path, "rules[1].id");
+}
+
+#[test]
+fn the_example_policy_loads() {
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/policy.json")).unwrap();
+    Policy::from_json(&text).unwrap();
+}
