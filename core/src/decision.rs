@@ -231,6 +231,9 @@ pub struct Decision {
     /// Set when the action is `challenge` and the request carries a token to verify.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_check: Option<TokenCheck>,
+    /// Local replies carry `x-pumpguard-findings` (the policy's `expose_findings`).
+    #[serde(skip)]
+    pub expose_findings: bool,
 }
 
 impl Decision {
@@ -244,6 +247,7 @@ impl Decision {
             route: None,
             numbers: Vec::new(),
             token_check: None,
+            expose_findings: false,
         }
     }
 
@@ -314,13 +318,18 @@ impl Decision {
         Some(body)
     }
 
-    /// Headers of the local reply besides content-type.
+    /// Headers of the local reply (content-type included).
     pub fn response_headers(&self) -> Vec<(&'static str, String)> {
         let mut headers = vec![("content-type", "application/json".to_owned())];
         if let Some(seconds) = self.retry_after_seconds {
             headers.push(("retry-after", seconds.to_string()));
         }
         headers.push(("x-pumpguard-decision", self.action.as_str().to_owned()));
+        if self.expose_findings {
+            if let Some(findings) = self.findings_header() {
+                headers.push(("x-pumpguard-findings", findings));
+            }
+        }
         headers
     }
 
@@ -333,21 +342,26 @@ impl Decision {
             }
             headers.push(("x-pumpguard-number-type", number.number_type.as_str().to_owned()));
         }
-        let mut shadow = String::new();
-        for reason in self.shadow_reasons() {
-            if !shadow.is_empty() {
-                shadow.push(',');
-            }
-            if let Some(rule) = &reason.rule {
-                shadow.push_str(rule);
-                shadow.push(':');
-            }
-            shadow.push_str(reason.code.as_str());
-        }
-        if !shadow.is_empty() {
-            headers.push(("x-pumpguard-findings", shadow));
+        if let Some(findings) = self.findings_header() {
+            headers.push(("x-pumpguard-findings", findings));
         }
         headers
+    }
+
+    /// Every finding as `rule:code` (or `code` for input handling), comma-separated.
+    pub fn findings_header(&self) -> Option<String> {
+        let mut out = String::new();
+        for reason in &self.reasons {
+            if !out.is_empty() {
+                out.push(',');
+            }
+            if let Some(rule) = &reason.rule {
+                out.push_str(rule);
+                out.push(':');
+            }
+            out.push_str(reason.code.as_str());
+        }
+        (!out.is_empty()).then_some(out)
     }
 
     /// One JSON line describing the decision, for decision logs.

@@ -160,6 +160,7 @@ impl Policy {
             return final_decision(Decision::unguarded());
         };
         let mut decision = Decision::unguarded();
+        decision.expose_findings = self.expose_findings;
         decision.route = Some(RouteInfo { index: route_index, id: route.id.clone(), kind: route.kind });
         let inputs = &self.inputs;
 

@@ -35,6 +35,7 @@ pub struct Policy {
     /// Fingerprints some rule needs, so others are never computed.
     pub(crate) uses_ja4h: bool,
     pub(crate) uses_header_md5: bool,
+    pub(crate) expose_findings: bool,
 }
 
 impl Policy {
@@ -144,6 +145,7 @@ impl Policy {
             store: doc.store.clone(),
             uses_ja4h,
             uses_header_md5,
+            expose_findings: doc.expose_findings,
         })
     }
 

@@ -40,6 +40,10 @@ pub struct PolicyDoc {
     /// Behaviour of the shared counter store.
     #[serde(default)]
     pub store: StoreDoc,
+    /// Also send `x-pumpguard-findings` on local replies (tests, debugging). Off by default: it
+    /// tells clients which shadow rules they tripped.
+    #[serde(default)]
+    pub expose_findings: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
