@@ -1,0 +1,72 @@
+//! The three-step API (prepare → run_check → conclude) decides exactly as `decide`, and the
+//! bounded bucket store decides exactly as a plain map while nothing is evicted.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use pumpguard_core::store::BucketedStore;
+use pumpguard_core::{HttpVersion, MemoryStore, Policy, Request, Timestamp, TlsFingerprints};
+
+fn policy() -> Policy {
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/policy.json")).unwrap();
+    Policy::from_json(&text).unwrap()
+}
+
+fn request<'a>(body: &'a str, headers: &'a [(&'a str, &'a str)], ip: u8) -> Request<'a> {
+    Request {
+        method: "POST",
+        authority: "app.example.com",
+        path: "/api/otp/send",
+        version: HttpVersion::Http11,
+        headers,
+        body: body.as_bytes(),
+        body_truncated: false,
+        client_ip: Some(IpAddr::V4(Ipv4Addr::new(198, 51, 100, ip))),
+        tls: TlsFingerprints::default(),
+    }
+}
+
+fn numbers() -> Vec<String> {
+    let mut out = Vec::new();
+    for i in 0..60u32 {
+        out.push(format!("+1415555{:04}", 1000 + (i * 7) % 40));
+        out.push(format!("+4477009{:05}", i % 9));
+    }
+    out
+}
+
+#[test]
+fn three_steps_equal_decide() {
+    let policy = policy();
+    let (a, b) = (MemoryStore::new(), MemoryStore::new());
+    let headers = [("content-type", "application/json")];
+    for (i, number) in numbers().iter().enumerate() {
+        let body = format!("{{\"phone\":\"{number}\"}}");
+        let req = request(&body, &headers, (i % 3) as u8);
+        let now = Timestamp::from_millis(1_000 * i as u64);
+        a.set_now(now);
+        b.set_now(now);
+        let whole = policy.decide(&req, now, &a);
+        let prepared = policy.prepare(&req, now);
+        let outcomes: Vec<_> = prepared.checks().iter().map(|c| policy.run_check(c, now, &b)).collect();
+        let stepped = policy.conclude(prepared, &outcomes);
+        assert_eq!(whole, stepped, "request {i}");
+    }
+}
+
+#[test]
+fn bucketed_store_equals_plain_store_without_eviction() {
+    let policy = policy();
+    let (plain, inner) = (MemoryStore::new(), MemoryStore::new());
+    let headers = [("content-type", "application/json")];
+    for (i, number) in numbers().iter().enumerate() {
+        let body = format!("{{\"phone\":\"{number}\"}}");
+        let req = request(&body, &headers, (i % 3) as u8);
+        let now = Timestamp::from_millis(1_000 * i as u64);
+        plain.set_now(now);
+        inner.set_now(now);
+        let bucketed = BucketedStore::new(&inner, 64, 64, 42, now);
+        assert_eq!(policy.decide(&req, now, &plain), policy.decide(&req, now, &bucketed), "request {i}");
+    }
+    assert!(inner.len() <= 64);
+}
