@@ -1,6 +1,8 @@
 //! The three-step API (prepare → run_check → conclude) decides exactly as `decide`, and the
 //! bounded bucket store decides exactly as a plain map while nothing is evicted.
 
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // test code: failing loudly is the point
+
 use std::net::{IpAddr, Ipv4Addr};
 
 use pumpguard_core::store::BucketedStore;

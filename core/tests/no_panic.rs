@@ -1,6 +1,8 @@
 //! Whatever a client sends, deciding never panics (a panic kills the wasm VM and all traffic),
 //! and shadow mode never changes the answer.
 
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // test code: failing loudly is the point
+
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::OnceLock;
 

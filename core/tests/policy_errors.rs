@@ -1,5 +1,7 @@
 //! One row per bad policy: the exact path and the message that must be reported.
 
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // test code: failing loudly is the point
+
 use pumpguard_core::Policy;
 use serde_json::{json, Value};
 
@@ -199,7 +201,7 @@ fn duplicate_ids_are_refused() {
             {"id": "r", "action": "block", "country": {"deny": ["CA"]}}
         ])
     });
-    let errors = Policy::from_json(&json).err().expect("duplicate rule ids must not load");
+    let errors = Policy::from_json(&json).expect_err("duplicate rule ids must not load");
     assert_eq!(errors.errors[0].path, "rules[1].id");
 }
 

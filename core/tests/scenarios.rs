@@ -1,5 +1,7 @@
 //! Runs every scenario of `tests/scenarios/` in process: the reference the hosts are held to.
 
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // test code: failing loudly is the point
+
 use std::path::{Path, PathBuf};
 
 use pumpguard_core::scenario::{run, Scenario};
