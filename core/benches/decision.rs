@@ -2,6 +2,8 @@
 //! kind, counters in the in-memory store) on a ~200-byte JSON OTP request, next to a baseline
 //! measured in the same run: the route lookup alone.
 
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // benchmark setup: failing loudly is the point
+
 use std::net::{IpAddr, Ipv4Addr};
 
 use criterion::{criterion_group, criterion_main, Criterion};

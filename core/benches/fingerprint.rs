@@ -1,5 +1,7 @@
 //! Per-request fingerprint cost on a realistic browser request (10 headers after pseudo-headers).
 
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // benchmark setup: failing loudly is the point
+
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
