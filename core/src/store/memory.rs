@@ -75,7 +75,18 @@ impl Store for MemoryStore {
         }
         let mut next = self.next_version.borrow_mut();
         *next = next.wrapping_add(1);
-        entries.insert(key.to_owned(), Entry { value: value.to_vec(), version: *next, expires_at });
+        match entries.get_mut(key) {
+            // Overwrite in place: no new key allocation for the common update.
+            Some(entry) => {
+                entry.value.clear();
+                entry.value.extend_from_slice(value);
+                entry.version = *next;
+                entry.expires_at = expires_at;
+            }
+            None => {
+                entries.insert(key.to_owned(), Entry { value: value.to_vec(), version: *next, expires_at });
+            }
+        }
         Ok(())
     }
 }
