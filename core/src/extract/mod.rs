@@ -1,73 +1,126 @@
-//! TEMPORARY stub, replaced by the streaming extractor.
-#![allow(clippy::unwrap_used)]
-use crate::config::ConfigErrors;
+//! Pulling phone numbers (and the CAPTCHA token) out of HTTP requests.
+//!
+//! ```text
+//! ExtractSpec ──compile──► Extractor ──extract(RequestParts)──► Extracted { numbers, token }
+//! ```
+//!
+//! The principle throughout: if the origin might read a different number than we do (duplicate
+//! keys, an odd separator, a float where digits were expected), we say so with
+//! [`ExtractError::Ambiguous`] rather than guess, because a guess is a bypass. Bodies are read
+//! by allocation-free scanners (no JSON tree is built); only returned strings are allocated.
 
-#[derive(Clone, Debug, Default, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ExtractSpec {
-    #[serde(default)]
-    pub preset: Option<Preset>,
-    #[serde(default)]
-    pub json_paths: Vec<String>,
-    #[serde(default)]
-    pub json_keys: Vec<String>,
-    #[serde(default)]
-    pub form_fields: Vec<String>,
-    #[serde(default)]
-    pub query_params: Vec<String>,
-    #[serde(default)]
-    pub token: Option<TokenSource>,
-}
-#[derive(Clone, Copy, Debug, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Preset {
-    Cognito,
-    SnsPublish,
-    TwilioVerify,
-    Firebase,
-}
-#[derive(Clone, Debug, serde::Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-pub enum TokenSource {
-    Header(String),
-    FormField(String),
-    JsonPath(String),
-}
+mod form;
+mod json;
+mod media;
+mod multipart;
+mod names;
+mod path;
+mod plan;
+mod preset;
+mod spec;
 
-#[derive(Clone, Debug)]
-pub struct Extractor {
-    spec: ExtractSpec,
-}
-impl ExtractSpec {
-    pub fn compile(&self, _path: &str, _errs: &mut ConfigErrors) -> Option<Extractor> {
-        Some(Extractor { spec: self.clone() })
-    }
-}
+#[cfg(test)]
+mod proptests;
+#[cfg(test)]
+mod tests;
+
+use core::fmt;
+
+pub use preset::Preset;
+pub use spec::{ExtractSpec, NameValueSpec, TokenSource};
+
+use media::BodyKind;
+use plan::{FieldPlan, JsonPlan};
+
+/// The parts of a request extraction reads; the host fills it from its own request type.
+#[derive(Clone, Copy, Debug)]
 pub struct RequestParts<'a> {
+    /// Raw `Content-Type` header value, e.g. `application/json; charset=utf-8`.
     pub content_type: Option<&'a str>,
+    /// Raw `Content-Encoding` header value.
     pub content_encoding: Option<&'a str>,
+    /// Raw query string without `?`, possibly empty.
     pub query: &'a str,
+    /// Headers with lower-case names, in request order (for header token sources).
     pub headers: &'a [(&'a str, &'a str)],
+    /// The whole body (its size cap is enforced before extraction).
     pub body: &'a [u8],
 }
+
+/// Where a candidate number was found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// A JSON value, by its concrete path: `$.user.phone`, `$.UserAttributes[1].Value`.
+    Json(String),
+    /// A urlencoded or multipart form field, by its decoded name.
+    Form(String),
+    /// A query parameter, by its decoded name.
+    Query(String),
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Json(path) => write!(f, "json:{path}"),
+            Source::Form(name) => write!(f, "form:{name}"),
+            Source::Query(name) => write!(f, "query:{name}"),
+        }
+    }
+}
+
+/// A value that may be a phone number: the text as the origin would see it, after JSON or
+/// percent decoding, not yet parsed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Candidate {
     pub raw: String,
-    pub source: String,
+    pub source: Source,
 }
+
+/// Everything extracted from one request. Empty values are not candidates.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Extracted {
+    /// In request order: query string first, then body.
     pub numbers: Vec<Candidate>,
+    /// The CAPTCHA token, verbatim (it is verified elsewhere).
     pub token: Option<String>,
 }
+
+impl Extracted {
+    /// Records a token; a second, different one is ambiguous. `place` says where this one was,
+    /// and is only spelled out for the error.
+    pub(crate) fn offer_token(
+        &mut self,
+        token: String,
+        place: impl FnOnce() -> String,
+    ) -> Result<(), ExtractError> {
+        match &self.token {
+            Some(existing) if *existing != token => Err(ExtractError::Ambiguous {
+                detail: format!("two different CAPTCHA tokens (the second in {})", place()),
+            }),
+            Some(_) => Ok(()),
+            None => {
+                self.token = Some(token);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Why a request could not be read. Hosts map each to a policy outcome.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ExtractError {
+    /// The body (or query string) does not parse as its content type says.
     Malformed { detail: String },
+    /// A `Content-Encoding` other than identity: bodies are not decompressed.
     UnsupportedEncoding { encoding: String },
+    /// A body this route reads from, in a type or charset it cannot read.
     UnsupportedContentType { content_type: String },
+    /// The origin might see a different value than we do.
     Ambiguous { detail: String },
 }
+
 impl ExtractError {
+    /// Stable snake_case code for logs and responses.
     pub fn code(&self) -> &'static str {
         match self {
             ExtractError::Malformed { .. } => "body_malformed",
@@ -77,73 +130,82 @@ impl ExtractError {
         }
     }
 }
-impl core::fmt::Display for ExtractError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "{self:?}")
+
+impl fmt::Display for ExtractError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExtractError::Malformed { detail } => write!(f, "malformed request: {detail}"),
+            ExtractError::UnsupportedEncoding { encoding } => {
+                write!(f, "body has Content-Encoding {encoding:?}; only identity bodies are read")
+            }
+            ExtractError::UnsupportedContentType { content_type } if content_type.is_empty() => {
+                write!(f, "body has no Content-Type, so its phone number cannot be read")
+            }
+            ExtractError::UnsupportedContentType { content_type } => {
+                write!(f, "body has Content-Type {content_type:?}, which this route does not read")
+            }
+            ExtractError::Ambiguous { detail } => write!(f, "ambiguous request: {detail}"),
+        }
     }
 }
+
+impl std::error::Error for ExtractError {}
+
+/// A compiled [`ExtractSpec`], ready to run on requests.
+#[derive(Clone, Debug)]
+pub struct Extractor {
+    json: JsonPlan,
+    form: FieldPlan,
+    query: FieldPlan,
+    /// Lower-cased header name of the token.
+    token_header: Option<Box<str>>,
+}
+
 impl Extractor {
+    /// Reads every configured source of `req`.
     pub fn extract(&self, req: &RequestParts<'_>) -> Result<Extracted, ExtractError> {
         let mut out = Extracted::default();
-        if let Some(enc) = req.content_encoding {
-            if !enc.eq_ignore_ascii_case("identity") {
-                return Err(ExtractError::UnsupportedEncoding { encoding: enc.into() });
+        let reads_body = !req.body.is_empty() && (self.json.is_active() || self.form.is_active());
+        if reads_body {
+            if let Some(encoding) = req.content_encoding {
+                if !media::is_identity(encoding) {
+                    return Err(ExtractError::UnsupportedEncoding { encoding: encoding.to_owned() });
+                }
             }
         }
-        let ct = req.content_type.unwrap_or("").to_ascii_lowercase();
-        if req.body.is_empty() {
-            return Ok(out);
-        }
-        if ct.starts_with("application/json") {
-            let v: serde_json::Value = serde_json::from_slice(req.body)
-                .map_err(|e| ExtractError::Malformed { detail: e.to_string() })?;
-            fn walk(v: &serde_json::Value, keys: &[String], out: &mut Vec<Candidate>) {
-                match v {
-                    serde_json::Value::Object(m) => {
-                        for (k, x) in m {
-                            if keys.contains(k) {
-                                if let Some(s) = x.as_str() {
-                                    out.push(Candidate { raw: s.into(), source: k.clone() });
-                                }
-                            }
-                            walk(x, keys, out)
-                        }
-                    }
-                    serde_json::Value::Array(a) => {
-                        for x in a {
-                            walk(x, keys, out)
-                        }
-                    }
-                    _ => {}
-                }
+        let body_kind = if reads_body {
+            let unsupported = || ExtractError::UnsupportedContentType {
+                content_type: req.content_type.unwrap_or_default().to_owned(),
+            };
+            let kind = media::classify(req.content_type.ok_or_else(unsupported)?)?;
+            let readable = match kind {
+                BodyKind::Json => self.json.is_active(),
+                BodyKind::Form | BodyKind::Multipart { .. } => self.form.is_active(),
+                BodyKind::Other => false,
+            };
+            if !readable {
+                return Err(unsupported());
             }
-            let mut keys = self.spec.json_keys.clone();
-            keys.extend(self.spec.json_paths.iter().cloned());
-            walk(&v, &keys, &mut out.numbers);
-            if let Some(TokenSource::JsonPath(p)) = &self.spec.token {
-                out.token = v.get(p).and_then(|t| t.as_str()).map(String::from);
-            }
-        } else if ct.starts_with("application/x-www-form-urlencoded") {
-            let s = core::str::from_utf8(req.body)
-                .map_err(|e| ExtractError::Malformed { detail: e.to_string() })?;
-            for pair in s.split('&') {
-                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-                let v = v.replace('+', " ").replace("%2B", "+");
-                if self.spec.form_fields.iter().any(|f| f == k) {
-                    out.numbers.push(Candidate { raw: v.clone(), source: k.into() });
-                }
-                if let Some(TokenSource::FormField(t)) = &self.spec.token {
-                    if t == k {
-                        out.token = Some(v)
-                    }
-                }
-            }
+            Some(kind)
         } else {
-            return Err(ExtractError::UnsupportedContentType { content_type: ct });
+            None
+        };
+
+        if self.query.is_active() && !req.query.is_empty() {
+            form::scan(req.query.as_bytes(), &self.query, form::Origin::Query, &mut out)?;
         }
-        if let Some(TokenSource::Header(h)) = &self.spec.token {
-            out.token =
-                req.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(h)).map(|(_, v)| v.to_string());
+        if let Some(name) = &self.token_header {
+            for (_, value) in req.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)) {
+                out.offer_token((*value).to_owned(), || format!("header {name}"))?;
+            }
+        }
+        match body_kind {
+            Some(BodyKind::Json) => json::scan(&self.json, req.body, &mut out)?,
+            Some(BodyKind::Form) => form::scan(req.body, &self.form, form::Origin::Form, &mut out)?,
+            Some(BodyKind::Multipart { boundary }) => {
+                multipart::scan(req.body, boundary, &self.form, &mut out)?
+            }
+            Some(BodyKind::Other) | None => {}
         }
         Ok(out)
     }

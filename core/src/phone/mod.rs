@@ -1,8 +1,46 @@
-//! TEMPORARY stub over the `phonenumber` crate, replaced by the table-driven fast path.
-#![allow(clippy::unwrap_used)]
+//! E.164 normalisation and number classification, table-driven.
+//!
+//! Behaves like libphonenumber's `parse` + `getRegionCodeForNumber` + `getNumberType` +
+//! `isValidNumber` on its metadata (taken from the `phonenumber` crate at build time), but the
+//! request path runs no regex engine and decodes nothing: `build.rs` compiles every metadata
+//! pattern into static digit automata (see `tables`). About 240 KB of tables; one parse is a
+//! few hundred instructions.
+//!
+//! Pipeline: `normalize` (input text → ASCII digits) → `parse` (international prefix, calling
+//! code, national prefix) → `number` (region, type, validity).
+//!
+//! # Differences from the `phonenumber` crate
+//!
+//! That crate was the reference, but it departs from libphonenumber in ways that matter for
+//! real numbers (an Indian mobile "91..." loses its first two digits, "+86 138..." parsed with
+//! default region US loses its "1", Russian "8 800" toll-free numbers lose their 8, Italian
+//! fixed lines have type unknown, ...). We follow libphonenumber instead; every difference is
+//! one of the bugs listed (and reproduced by a model) in `tests/phone_support/crate_model.rs`,
+//! and `tests/phone_oracle.rs` checks us against a regex-based transcription of
+//! libphonenumber. Our input handling also differs from both, on purpose:
+//!
+//! - Letters are never accepted (except `tel:` and extension labels): no vanity-number
+//!   conversion, no skipping of leading text such as "Phone:". They give `NotANumber`.
+//! - Any Unicode decimal digit is a digit (the crate rejects all but ASCII).
+//! - Any whitespace and invisible formatting character (zero-width space, bidi marks, BOM) is
+//!   ignored, like the punctuation libphonenumber ignores; `x` and `~` only mark extensions.
+//! - The non-geographic region "001" is a region of numbers (+800, ...) but not a default:
+//!   `PhoneParser::new(Some(001))` behaves as `new(None)`, and its `calling_code()` is 0.
+//! - At most 1000 bytes and 64 digits of input (`TooLong` beyond).
 
-use phonenumber::metadata::DATABASE;
+mod digits;
+mod error;
+mod normalize;
+mod number;
+mod parse;
+mod region;
+mod tables;
 
+pub use error::PhoneError;
+pub use number::PhoneNumber;
+pub use region::{regions_for_calling_code, Region};
+
+/// libphonenumber's number types.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NumberType {
@@ -21,6 +59,7 @@ pub enum NumberType {
 }
 
 impl NumberType {
+    /// Every type; the generated tables rely on this order.
     pub const ALL: [NumberType; 12] = [
         NumberType::FixedLine,
         NumberType::Mobile,
@@ -35,6 +74,8 @@ impl NumberType {
         NumberType::Voicemail,
         NumberType::Unknown,
     ];
+
+    /// The snake_case name, as serialised.
     pub fn as_str(self) -> &'static str {
         match self {
             NumberType::FixedLine => "fixed_line",
@@ -53,130 +94,32 @@ impl NumberType {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Region(&'static str);
-impl Region {
-    pub fn from_code(code: &str) -> Option<Region> {
-        let up = code.to_ascii_uppercase();
-        DATABASE.by_id(up.as_str()).map(|m| Region(m.id()))
-    }
-    pub fn as_str(self) -> &'static str {
-        self.0
-    }
-    pub fn calling_code(self) -> u16 {
-        DATABASE.by_id(self.0).map(|m| m.country_code()).unwrap_or(0)
-    }
-}
-pub fn regions_for_calling_code(cc: u16) -> &'static [Region] {
-    if DATABASE.by_code(&cc).is_some() {
-        &[Region("XX")]
-    } else {
-        &[]
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PhoneNumber {
-    e164: String,
-    national: String,
-    cc: u16,
-    region: Option<Region>,
-    ty: NumberType,
-    valid: bool,
-}
-impl PhoneNumber {
-    pub fn e164(&self) -> &str {
-        &self.e164
-    }
-    pub fn digits(&self) -> &str {
-        &self.e164[1..]
-    }
-    pub fn national_number(&self) -> &str {
-        &self.national
-    }
-    pub fn calling_code(&self) -> u16 {
-        self.cc
-    }
-    pub fn region(&self) -> Option<Region> {
-        self.region
-    }
-    pub fn number_type(&self) -> NumberType {
-        self.ty
-    }
-    pub fn is_valid(&self) -> bool {
-        self.valid
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PhoneError {
-    Empty,
-    NotANumber,
-    TooShort,
-    TooLong,
-    InvalidCallingCode,
-    NoDefaultRegion,
-}
-impl PhoneError {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PhoneError::Empty => "empty",
-            PhoneError::NotANumber => "not_a_number",
-            PhoneError::TooShort => "too_short",
-            PhoneError::TooLong => "too_long",
-            PhoneError::InvalidCallingCode => "invalid_calling_code",
-            PhoneError::NoDefaultRegion => "no_default_region",
-        }
-    }
-}
-impl core::fmt::Display for PhoneError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-#[derive(Debug)]
+/// Parses user input into E.164 for one configured default region. Cheap to create and to
+/// share; holds no tables of its own.
+#[derive(Clone, Copy, Debug)]
 pub struct PhoneParser {
-    default: Option<phonenumber::country::Id>,
+    default_territory: Option<usize>,
 }
+
 impl PhoneParser {
+    /// `default_region` is the region assumed for numbers written without a calling code.
+    /// "001" is not a region numbers can be written in, so it counts as no default (as in
+    /// libphonenumber).
     pub fn new(default_region: Option<Region>) -> PhoneParser {
-        PhoneParser { default: default_region.and_then(|r| r.0.parse().ok()) }
+        PhoneParser { default_territory: default_region.and_then(Region::territory_index) }
     }
+
+    /// Parses `raw` as typed by a user: any Unicode decimal digits, common separators, a
+    /// leading '+' or the default region's international prefix, a national prefix, an
+    /// extension (ignored) or a `tel:` URI. Numbers that are not valid still parse when they
+    /// have a calling code and a plausible length; check [`PhoneNumber::is_valid`].
     pub fn parse(&self, raw: &str) -> Result<PhoneNumber, PhoneError> {
-        let cleaned: String = raw
-            .trim_start_matches("tel:")
-            .chars()
-            .map(|c| {
-                if ('\u{FF10}'..='\u{FF19}').contains(&c) {
-                    char::from(b'0' + (c as u32 - 0xFF10) as u8)
-                } else {
-                    c
-                }
-            })
-            .collect();
-        if cleaned.trim().is_empty() {
-            return Err(PhoneError::Empty);
-        }
-        let n = phonenumber::parse(self.default, &cleaned).map_err(|_| PhoneError::NotANumber)?;
-        let e164 = n.format().mode(phonenumber::Mode::E164).to_string();
-        let ty = match n.number_type(&DATABASE) {
-            phonenumber::Type::FixedLine => NumberType::FixedLine,
-            phonenumber::Type::Mobile => NumberType::Mobile,
-            phonenumber::Type::FixedLineOrMobile => NumberType::FixedLineOrMobile,
-            phonenumber::Type::TollFree => NumberType::TollFree,
-            phonenumber::Type::PremiumRate => NumberType::PremiumRate,
-            phonenumber::Type::SharedCost => NumberType::SharedCost,
-            phonenumber::Type::Voip => NumberType::Voip,
-            phonenumber::Type::PersonalNumber => NumberType::PersonalNumber,
-            phonenumber::Type::Pager => NumberType::Pager,
-            phonenumber::Type::Uan => NumberType::Uan,
-            phonenumber::Type::Voicemail => NumberType::Voicemail,
-            _ => NumberType::Unknown,
-        };
-        let region = n.country().id().and_then(|id| Region::from_code(id.as_ref()));
-        let cc = n.code().value();
-        let national = e164[1 + cc.to_string().len()..].to_string();
-        Ok(PhoneNumber { valid: n.is_valid(), e164, national, cc, region, ty })
+        let scanned = normalize::scan(raw)?;
+        let default = self.default_territory.and_then(tables::territory);
+        let parsed = parse::parse(&scanned, default)?;
+        Ok(PhoneNumber::classify(&parsed))
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,91 @@
+//! Presets: where well-known SMS-sending APIs carry the phone number and the CAPTCHA token.
+//!
+//! A preset only says where to look in a request; matching the route (host, method, path,
+//! `X-Amz-Target`) is the route's business. A preset adds to the explicit sources of the same
+//! spec, and an explicit `token` replaces the preset's.
+
+use super::plan::ValueFilter;
+
+/// A request shape of a well-known API, named in the policy as `"preset": "cognito"` etc.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Preset {
+    /// Amazon Cognito user pools API (AWS JSON 1.1 body, `Content-Type:
+    /// application/x-amz-json-1.1`, `X-Amz-Target: AWSCognitoIdentityProviderService.<Op>`).
+    /// Numbers: the `phone_number` entry of the `UserAttributes` name/value array
+    /// (`{"Name": "phone_number", "Value": "+1..."}`; `SignUp`, `UpdateUserAttributes`), and the
+    /// top-level `Username` when it starts with `+` (`ForgotPassword`,
+    /// `ResendConfirmationCode`, or `SignUp` in pools where the phone number is the user name;
+    /// Cognito takes phone numbers only in E.164 there, so other user names are left alone).
+    /// Token: none.
+    Cognito,
+    /// Amazon SNS `Publish` (also `CreateSMSSandboxPhoneNumber`): `PhoneNumber` as a query
+    /// parameter (`?Action=Publish&PhoneNumber=...`), as a form field (the query API POSTed as
+    /// `application/x-www-form-urlencoded`) and as a top-level JSON key. Token: none.
+    SnsPublish,
+    /// Twilio Verify `POST /v2/Services/{ServiceSid}/Verifications` (form-encoded): the form
+    /// field `To`, unless it holds an `@` (with `Channel=email` it is an e-mail address).
+    /// Token: none.
+    TwilioVerify,
+    /// Firebase Authentication / Identity Platform (JSON): `phoneNumber`
+    /// (`v1/accounts:sendVerificationCode`) and `phoneEnrollmentInfo.phoneNumber`
+    /// (`v2/accounts/mfaEnrollment:start`). Token: `recaptchaToken` and
+    /// `phoneEnrollmentInfo.recaptchaToken`.
+    Firebase,
+}
+
+/// A name/value pair array a preset reads.
+pub(crate) struct PresetPairs {
+    pub(crate) array: &'static str,
+    pub(crate) name_key: &'static str,
+    pub(crate) value_key: &'static str,
+    pub(crate) names: &'static [&'static str],
+}
+
+/// Everything one preset adds to a spec.
+pub(crate) struct PresetSources {
+    pub(crate) json_paths: &'static [(&'static str, ValueFilter)],
+    pub(crate) json_name_value: &'static [PresetPairs],
+    pub(crate) form_fields: &'static [(&'static str, ValueFilter)],
+    pub(crate) query_params: &'static [(&'static str, ValueFilter)],
+    pub(crate) token_json_paths: &'static [&'static str],
+}
+
+impl Preset {
+    pub(crate) fn sources(self) -> PresetSources {
+        const NONE: PresetSources = PresetSources {
+            json_paths: &[],
+            json_name_value: &[],
+            form_fields: &[],
+            query_params: &[],
+            token_json_paths: &[],
+        };
+        match self {
+            Preset::Cognito => PresetSources {
+                json_paths: &[("Username", ValueFilter::LeadingPlus)],
+                json_name_value: &[PresetPairs {
+                    array: "UserAttributes",
+                    name_key: "Name",
+                    value_key: "Value",
+                    names: &["phone_number"],
+                }],
+                ..NONE
+            },
+            Preset::SnsPublish => PresetSources {
+                json_paths: &[("PhoneNumber", ValueFilter::Any)],
+                form_fields: &[("PhoneNumber", ValueFilter::Any)],
+                query_params: &[("PhoneNumber", ValueFilter::Any)],
+                ..NONE
+            },
+            Preset::TwilioVerify => PresetSources { form_fields: &[("To", ValueFilter::NoAtSign)], ..NONE },
+            Preset::Firebase => PresetSources {
+                json_paths: &[
+                    ("phoneNumber", ValueFilter::Any),
+                    ("phoneEnrollmentInfo.phoneNumber", ValueFilter::Any),
+                ],
+                token_json_paths: &["recaptchaToken", "phoneEnrollmentInfo.recaptchaToken"],
+                ..NONE
+            },
+        }
+    }
+}

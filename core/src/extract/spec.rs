@@ -1,0 +1,366 @@
+//! The `extract` section of a route: its configuration types and their validation into an
+//! [`Extractor`].
+
+use super::names::{fold_owned, MAX_NAME_LEN};
+use super::path::{self, Step};
+use super::plan::{bit, FieldPlan, JsonPlan, PairPlan, ValueFilter, MAX_NAMES, MAX_PAIR_SPECS};
+use super::preset::Preset;
+use super::Extractor;
+use crate::config::ConfigErrors;
+
+/// Where a route's requests carry phone numbers and the CAPTCHA token.
+///
+/// Every source listed is read; a preset adds its own sources to these. Names (JSON keys, form
+/// fields, query parameters, pair names) match ASCII case-insensitively.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtractSpec {
+    /// A well-known API's request shape; see [`Preset`] for what each one reads.
+    #[serde(default)]
+    pub preset: Option<Preset>,
+    /// JSON paths of numbers: `"phone"`, `"user.phone"`, `"recipients[*].to"`, `"data[0].msisdn"`.
+    #[serde(default)]
+    pub json_paths: Vec<String>,
+    /// JSON keys whose values are numbers wherever they appear in the document.
+    #[serde(default)]
+    pub json_keys: Vec<String>,
+    /// Arrays of `{Name, Value}` pair objects, as in Cognito's `UserAttributes`.
+    #[serde(default)]
+    pub json_name_value: Vec<NameValueSpec>,
+    /// Fields of `application/x-www-form-urlencoded` and `multipart/form-data` bodies.
+    #[serde(default)]
+    pub form_fields: Vec<String>,
+    /// Query string parameters, read whatever the body is.
+    #[serde(default)]
+    pub query_params: Vec<String>,
+    /// Where the CAPTCHA/Turnstile token is; replaces a preset's token source.
+    #[serde(default)]
+    pub token: Option<TokenSource>,
+}
+
+/// An array of pair objects such as `"UserAttributes": [{"Name": "phone_number", "Value": "+1..."}]`:
+/// the `value_key` of every element whose `name_key` is one of `names` is a number.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NameValueSpec {
+    /// JSON path of the array, e.g. `"UserAttributes"` (same syntax as `json_paths`).
+    pub array: String,
+    /// The key holding each element's name.
+    #[serde(default = "default_name_key")]
+    pub name_key: String,
+    /// The key holding each element's value.
+    #[serde(default = "default_value_key")]
+    pub value_key: String,
+    /// Names whose value is a phone number, e.g. `["phone_number"]`.
+    pub names: Vec<String>,
+}
+
+fn default_name_key() -> String {
+    "Name".to_owned()
+}
+
+fn default_value_key() -> String {
+    "Value".to_owned()
+}
+
+/// Where the CAPTCHA token is; written `{"header": "cf-turnstile-response"}`,
+/// `{"form_field": "cf-turnstile-response"}` or `{"json_path": "captcha.token"}`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum TokenSource {
+    /// A request header (matched case-insensitively).
+    Header(String),
+    /// A field of a urlencoded or multipart body.
+    FormField(String),
+    /// A JSON path, same syntax as `json_paths`.
+    JsonPath(String),
+}
+
+impl ExtractSpec {
+    /// Validates the spec and compiles it. Every problem is pushed onto `errs` under `path`
+    /// (the JSON path of this spec in the policy, e.g. `routes[0].extract`); `None` if any.
+    pub fn compile(&self, path: &str, errs: &mut ConfigErrors) -> Option<Extractor> {
+        let before = errs.errors.len();
+        let mut json = JsonPlan::default();
+        let mut form = FieldPlan::default();
+        let mut query = FieldPlan::default();
+
+        // The preset goes first, so a conflict with it is reported at the explicit entry.
+        if let Some(preset) = self.preset {
+            add_preset(
+                preset,
+                self.token.is_none(),
+                &mut json,
+                &mut form,
+                &mut query,
+                &format!("{path}.preset"),
+                errs,
+            );
+        }
+
+        // Explicit number nodes, to report two spellings of one path.
+        let mut path_nodes: Vec<usize> = Vec::new();
+        for (i, p) in self.json_paths.iter().enumerate() {
+            let at = format!("{path}.json_paths[{i}]");
+            let Some(node) = compile_path(&mut json, p, &at, errs) else { continue };
+            if let Some(j) = path_nodes.iter().position(|&n| n == node) {
+                errs.push(
+                    at,
+                    format!("{p:?} is the same path as json_paths[{j}] (keys match case-insensitively)"),
+                );
+            }
+            path_nodes.push(node);
+            json.mark_number(node, ValueFilter::Any);
+        }
+
+        for name in checked_names(&self.json_keys, &format!("{path}.json_keys"), "JSON key", errs) {
+            json.keys.insert(fold_owned(name));
+        }
+
+        let mut pair_nodes: Vec<usize> = Vec::new();
+        for (i, spec) in self.json_name_value.iter().enumerate() {
+            let at = format!("{path}.json_name_value[{i}]");
+            let node = compile_path(&mut json, &spec.array, &format!("{at}.array"), errs);
+            let name_key_ok = check_name(&spec.name_key, &format!("{at}.name_key"), "name key", errs);
+            let value_key_ok = check_name(&spec.value_key, &format!("{at}.value_key"), "value key", errs);
+            if name_key_ok && value_key_ok && fold_owned(&spec.name_key) == fold_owned(&spec.value_key) {
+                errs.push(
+                    format!("{at}.value_key"),
+                    format!(
+                        "{:?} is also the name key; the name and the value need two different keys",
+                        spec.value_key
+                    ),
+                );
+            }
+            if spec.names.is_empty() {
+                errs.push(format!("{at}.names"), "no names listed; expected e.g. [\"phone_number\"]");
+            }
+            let names = checked_names(&spec.names, &format!("{at}.names"), "pair name", errs);
+            let Some(node) = node else { continue };
+            if let Some(j) = pair_nodes.iter().position(|&n| n == node) {
+                errs.push(
+                    format!("{at}.array"),
+                    format!("json_name_value[{j}] already reads this array; list every name in one entry"),
+                );
+                continue;
+            }
+            pair_nodes.push(node);
+            add_pairs(&mut json, node, &spec.name_key, &spec.value_key, &names, &at, errs);
+        }
+
+        for name in checked_names(&self.form_fields, &format!("{path}.form_fields"), "form field", errs) {
+            form.insert(name, ValueFilter::Any);
+        }
+        for name in
+            checked_names(&self.query_params, &format!("{path}.query_params"), "query parameter", errs)
+        {
+            query.insert(name, ValueFilter::Any);
+        }
+
+        let mut token_header = None;
+        match &self.token {
+            None => {}
+            Some(TokenSource::Header(name)) => {
+                let at = format!("{path}.token.header");
+                if name.is_empty() || !name.bytes().all(is_header_name_byte) {
+                    errs.push(
+                        at,
+                        format!("{name:?} is not an HTTP header name (letters, digits and !#$%&'*+-.^_`|~)"),
+                    );
+                } else {
+                    token_header = Some(name.to_ascii_lowercase().into_boxed_str());
+                }
+            }
+            Some(TokenSource::FormField(name)) => {
+                let at = format!("{path}.token.form_field");
+                if check_name(name, &at, "form field", errs) {
+                    let folded = fold_owned(name);
+                    if form.names.find(&folded).is_some() {
+                        errs.push(at, format!("{name:?} is also in form_fields; the token and the number need different fields"));
+                    }
+                    form.token = Some(folded);
+                }
+            }
+            Some(TokenSource::JsonPath(p)) => {
+                let at = format!("{path}.token.json_path");
+                if let Some(node) = compile_path(&mut json, p, &at, errs) {
+                    if path_nodes.contains(&node) {
+                        errs.push(
+                            at,
+                            format!(
+                                "{p:?} is also in json_paths; the token and the number need different paths"
+                            ),
+                        );
+                    }
+                    json.mark_token(node);
+                }
+            }
+        }
+
+        let has_numbers = json.number_nodes != 0
+            || !json.keys.is_empty()
+            || !json.pairs.is_empty()
+            || !form.names.is_empty()
+            || !query.names.is_empty();
+        if !has_numbers && errs.errors.len() == before {
+            errs.push(
+                path,
+                "no phone number source: set \"preset\" or at least one of json_paths, json_keys, \
+                 json_name_value, form_fields, query_params",
+            );
+        }
+        for (len, list) in [
+            (json.keys.len(), "json_keys"),
+            (form.names.len(), "form_fields"),
+            (query.names.len(), "query_params"),
+        ] {
+            if len > MAX_NAMES {
+                errs.push(
+                    format!("{path}.{list}"),
+                    format!("{len} names; at most {MAX_NAMES} (a preset's count too)"),
+                );
+            }
+        }
+
+        if errs.errors.len() > before {
+            return None;
+        }
+        json.finish();
+        Some(Extractor { json, form, query, token_header })
+    }
+}
+
+/// Parses a configured path into the trie; reports problems at `at`.
+fn compile_path(json: &mut JsonPlan, p: &str, at: &str, errs: &mut ConfigErrors) -> Option<usize> {
+    let steps = match path::parse(p) {
+        Ok(steps) => steps,
+        Err(message) => {
+            errs.push(at, format!("{p:?}: {message}"));
+            return None;
+        }
+    };
+    for step in &steps {
+        if let Step::Key(k) = step {
+            if fold_owned(k).len() > MAX_NAME_LEN {
+                errs.push(at, format!("key {k:?} is longer than {MAX_NAME_LEN} bytes"));
+                return None;
+            }
+        }
+    }
+    let node = json.insert_path(&steps);
+    if node.is_none() {
+        errs.push(at, "too many JSON path steps in this spec (at most 63 distinct steps, presets included)");
+    }
+    node
+}
+
+/// Adds a pair spec at `node`, merging with one already there (a preset's) when the keys agree.
+fn add_pairs(
+    json: &mut JsonPlan,
+    node: usize,
+    name_key: &str,
+    value_key: &str,
+    names: &[&str],
+    at: &str,
+    errs: &mut ConfigErrors,
+) {
+    let (name_key, value_key) = (fold_owned(name_key), fold_owned(value_key));
+    let here = json.nodes.get(node).map_or(0, |n| u64::from(n.pairs));
+    let existing = (0..json.pairs.len()).find(|&i| here & bit(i) != 0);
+    let index = match existing.and_then(|i| Some((i, json.pairs.get(i)?))) {
+        Some((i, p)) if p.name_key == name_key && p.value_key == value_key => i,
+        Some(_) => {
+            errs.push(format!("{at}.array"), "another name/value entry reads this array with different keys");
+            return;
+        }
+        None if json.pairs.len() >= MAX_PAIR_SPECS => {
+            errs.push(at, format!("too many name/value arrays; at most {MAX_PAIR_SPECS}, presets included"));
+            return;
+        }
+        None => {
+            json.pairs.push(PairPlan { name_key, value_key, names: Default::default() });
+            let i = json.pairs.len() - 1;
+            if let (Some(n), Ok(b)) = (json.nodes.get_mut(node), u8::try_from(bit(i))) {
+                n.pairs |= b;
+            }
+            i
+        }
+    };
+    if let Some(pair) = json.pairs.get_mut(index) {
+        for name in names {
+            pair.names.insert(fold_owned(name));
+        }
+    }
+}
+
+fn add_preset(
+    preset: Preset,
+    with_token: bool,
+    json: &mut JsonPlan,
+    form: &mut FieldPlan,
+    query: &mut FieldPlan,
+    at: &str,
+    errs: &mut ConfigErrors,
+) {
+    let sources = preset.sources();
+    for (p, filter) in sources.json_paths {
+        if let Some(node) = compile_path(json, p, at, errs) {
+            json.mark_number(node, *filter);
+        }
+    }
+    for pairs in sources.json_name_value {
+        if let Some(node) = compile_path(json, pairs.array, at, errs) {
+            add_pairs(json, node, pairs.name_key, pairs.value_key, pairs.names, at, errs);
+        }
+    }
+    for (name, filter) in sources.form_fields {
+        form.insert(name, *filter);
+    }
+    for (name, filter) in sources.query_params {
+        query.insert(name, *filter);
+    }
+    if with_token {
+        for p in sources.token_json_paths {
+            if let Some(node) = compile_path(json, p, at, errs) {
+                json.mark_token(node);
+            }
+        }
+    }
+}
+
+fn check_name(name: &str, at: &str, what: &str, errs: &mut ConfigErrors) -> bool {
+    if name.is_empty() {
+        errs.push(at, format!("empty {what}; expected a name such as \"phone\""));
+        return false;
+    }
+    let len = fold_owned(name).len();
+    if len > MAX_NAME_LEN {
+        errs.push(at, format!("{what} is {len} bytes long; at most {MAX_NAME_LEN}"));
+        return false;
+    }
+    true
+}
+
+/// The valid, distinct names of a list; reports the others at `at[i]`.
+fn checked_names<'a>(list: &'a [String], at: &str, what: &str, errs: &mut ConfigErrors) -> Vec<&'a str> {
+    let mut kept: Vec<(usize, Box<[u8]>, &str)> = Vec::new();
+    let field = at.rsplit('.').next().unwrap_or(at);
+    for (i, name) in list.iter().enumerate() {
+        let at_i = format!("{at}[{i}]");
+        if !check_name(name, &at_i, what, errs) {
+            continue;
+        }
+        let folded = fold_owned(name);
+        if let Some((j, _, _)) = kept.iter().find(|(_, f, _)| *f == folded) {
+            errs.push(at_i, format!("{name:?} repeats {field}[{j}] (names match case-insensitively)"));
+            continue;
+        }
+        kept.push((i, folded, name));
+    }
+    kept.into_iter().map(|(_, _, name)| name).collect()
+}
+
+/// RFC 9110 `tchar`.
+fn is_header_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
