@@ -8,6 +8,7 @@
 //! [`Policy::decide`] does all three against one store.
 
 use std::fmt::Write as _;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -51,7 +52,7 @@ pub struct CounterCheck {
     pub op: CounterOp,
     /// The E.164 number the check is about, if it is about one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub number: Option<String>,
+    pub number: Option<Arc<str>>,
 }
 
 /// The outcome of one [`CounterCheck`].
@@ -247,6 +248,8 @@ impl Policy {
         }
 
         let fingerprints = Fingerprints::of(self, req);
+        // Shared by every check about a number, so planning copies no strings.
+        let e164s: Vec<Arc<str>> = numbers.iter().map(|n| Arc::from(n.e164())).collect();
         let mut findings = Vec::new();
         let mut checks = Vec::new();
         for (index, rule) in self.rules.iter().enumerate() {
@@ -277,7 +280,7 @@ impl Policy {
                 },
                 RuleKind::Captcha => decision.reasons.push(reason(ReasonCode::CaptchaRequired, None, None)),
                 kind if kind.is_stateful() => {
-                    self.plan_checks(index, rule, route, req, &numbers, &fingerprints, &mut checks)
+                    self.plan_checks(index, rule, route, req, &numbers, &e164s, &fingerprints, &mut checks)
                 }
                 kind => {
                     for number in &numbers {
@@ -299,7 +302,7 @@ impl Policy {
             checks.clear();
         }
         let token = extracted.token.filter(|t| !t.is_empty() && t.len() <= captcha::MAX_TOKEN_LEN);
-        let remote_ip = req.client_ip.map(|ip| ip.to_string());
+        let remote_ip = token.as_ref().and(req.client_ip).map(|ip| ip.to_string());
         Prepared { decision, checks, token, remote_ip }
     }
 
@@ -316,56 +319,49 @@ impl Policy {
         route: &crate::routes::Route,
         req: &Request<'_>,
         numbers: &[PhoneNumber],
+        e164s: &[Arc<str>],
         fingerprints: &Fingerprints,
         checks: &mut Vec<CounterCheck>,
     ) {
         let Ok(rule_index) = u16::try_from(index) else { return };
-        let mut push = |key: String, op: CounterOp, number: Option<&PhoneNumber>| {
+        let mut push = |key: String, op: CounterOp, number: Option<usize>| {
             if !checks.iter().any(|c| c.key == key) {
-                checks.push(CounterCheck {
-                    rule: rule_index,
-                    key,
-                    op,
-                    number: number.map(|n| n.e164().to_owned()),
-                });
+                let number = number.and_then(|i| e164s.get(i)).cloned();
+                checks.push(CounterCheck { rule: rule_index, key, op, number });
             }
         };
         match &rule.kind {
             RuleKind::RateLimit { key, .. } => {
                 if key.iter().any(KeyPart::is_per_number) {
-                    for number in numbers {
+                    for (i, number) in numbers.iter().enumerate() {
                         let k = rate_key(&rule.id, key, route, req, Some(number), fingerprints);
-                        push(k, CounterOp::Rate, Some(number));
+                        push(k, CounterOp::Rate, Some(i));
                     }
                 } else {
                     push(rate_key(&rule.id, key, route, req, None, fingerprints), CounterOp::Rate, None);
                 }
             }
             RuleKind::Backoff(_) => {
-                for number in numbers {
-                    push(format!("bo:{}:{}", rule.id, number.digits()), CounterOp::Backoff, Some(number));
+                for (i, number) in numbers.iter().enumerate() {
+                    push(format!("bo:{}:{}", rule.id, number.digits()), CounterOp::Backoff, Some(i));
                 }
             }
             RuleKind::Adjacent(params) => {
-                for number in numbers {
+                for (i, number) in numbers.iter().enumerate() {
                     if let Some((block, suffix)) = params.split(number.digits()) {
-                        push(
-                            format!("adj:{}:{block}", rule.id),
-                            CounterOp::Adjacent { suffix },
-                            Some(number),
-                        );
+                        push(format!("adj:{}:{block}", rule.id), CounterOp::Adjacent { suffix }, Some(i));
                     }
                 }
             }
             RuleKind::Conversion(params) => {
-                for number in numbers {
+                for (i, number) in numbers.iter().enumerate() {
                     let scope = conversion_scope_key(
                         params.scope,
                         number.digits(),
                         number.region().map(|r| r.as_str()),
                         number.calling_code(),
                     );
-                    push(format!("cv:{}:{scope}", rule.id), CounterOp::ConversionSend, Some(number));
+                    push(format!("cv:{}:{scope}", rule.id), CounterOp::ConversionSend, Some(i));
                 }
             }
             _ => {}
@@ -424,7 +420,7 @@ impl Policy {
                         action: Action::from(rule.action),
                         enforced: !self.shadow && !rule.shadow && rule.action != RuleAction::Log,
                         retry_after_ms: v.retry_after_ms,
-                        number: check.number.clone(),
+                        number: check.number.as_deref().map(str::to_owned),
                         detail: None,
                     });
                 }
@@ -469,7 +465,7 @@ impl Policy {
                         rule: rule_index,
                         key,
                         op: CounterOp::ConversionConfirm,
-                        number: Some(number.e164.clone()),
+                        number: Some(Arc::from(number.e164.as_str())),
                     });
                 }
             }
@@ -531,6 +527,23 @@ fn conversion_scope_key(
     }
 }
 
+/// Dotted-quad text of `ip`, as `Display` writes it but without the formatting machinery, which
+/// costs more than the rest of the key on the hot path.
+fn push_ipv4(key: &mut String, ip: std::net::Ipv4Addr) {
+    for (i, octet) in ip.octets().into_iter().enumerate() {
+        if i > 0 {
+            key.push('.');
+        }
+        if octet >= 100 {
+            key.push(char::from(b'0' + octet / 100));
+        }
+        if octet >= 10 {
+            key.push(char::from(b'0' + octet / 10 % 10));
+        }
+        key.push(char::from(b'0' + octet % 10));
+    }
+}
+
 fn rate_key(
     rule_id: &str,
     parts: &[KeyPart],
@@ -546,6 +559,7 @@ fn rate_key(
         key.push('|');
         match part {
             KeyPart::ClientIp => match req.client_ip {
+                Some(IpAddr::V4(ip)) => push_ipv4(&mut key, ip),
                 Some(ip) => {
                     let _ = write!(key, "{ip}");
                 }
@@ -581,4 +595,20 @@ fn rate_key(
         }
     }
     key
+}
+
+#[cfg(test)]
+mod ip_text_tests {
+    use super::push_ipv4;
+    use std::net::Ipv4Addr;
+
+    #[test]
+    fn ipv4_text_matches_display() {
+        for ip in [[0, 0, 0, 0], [255, 255, 255, 255], [10, 0, 99, 100], [198, 51, 100, 7], [1, 20, 200, 9]] {
+            let ip = Ipv4Addr::from(ip);
+            let mut key = String::new();
+            push_ipv4(&mut key, ip);
+            assert_eq!(key, ip.to_string());
+        }
+    }
 }

@@ -13,7 +13,7 @@ pub use schema::*;
 use crate::limit::{AdjacentParams, BackoffParams, ConversionParams, ConversionScope, GcraParams};
 use crate::phone::{PhoneParser, Region};
 use crate::routes::{HeaderCondition, HostPattern, PathPattern, Route};
-use crate::rules::{parse_prefix, CountrySet, KeyPart, PrefixSet, Rule, RuleKind, TypeSet};
+use crate::rules::{parse_prefix, CountrySet, KeyPart, NumberPattern, PrefixSet, Rule, RuleKind, TypeSet};
 
 /// Upper bounds that keep one policy's per-request cost and memory predictable.
 const MAX_NUMBERS_LIMIT: u32 = 50;
@@ -420,7 +420,7 @@ fn compile_kind(doc: &RuleDoc, at: &str, errs: &mut ConfigErrors) -> Option<Rule
         let mut compile = |name: &str, list: &[String]| {
             list.iter()
                 .enumerate()
-                .filter_map(|(j, src)| match regex_lite::Regex::new(src) {
+                .filter_map(|(j, src)| match NumberPattern::new(src) {
                     Ok(re) => Some(re),
                     Err(e) => {
                         errs.push(

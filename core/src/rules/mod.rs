@@ -2,9 +2,11 @@
 //! through `limit` and the store.
 
 mod country;
+mod pattern;
 mod prefix;
 
 pub use country::CountrySet;
+pub use pattern::NumberPattern;
 pub use prefix::{parse_prefix, PrefixSet};
 
 use std::collections::HashSet;
@@ -30,7 +32,7 @@ pub struct Rule {
 pub enum RuleKind {
     Country { allow: CountrySet, deny: CountrySet, monitor: CountrySet },
     NumberType { allow: TypeSet, deny: TypeSet },
-    Pattern { allow: Vec<regex_lite::Regex>, deny: Vec<regex_lite::Regex> },
+    Pattern { allow: Vec<NumberPattern>, deny: Vec<NumberPattern> },
     Prefix(PrefixSet),
     Fingerprint { kind: FingerprintKind, deny: HashSet<String>, missing: bool },
     Captcha,
