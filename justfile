@@ -6,6 +6,11 @@ root := justfile_directory()
 venv := root / ".venv"
 cargo := "cargo"
 wasm_targets := "wasm32-unknown-unknown wasm32-wasip1"
+target_dir := env("CARGO_TARGET_DIR", root / "target")
+
+# Host tasks live beside this file, one module per host.
+import? 'just/envoy.just'
+import? 'just/worker.just'
 
 # List the recipes.
 default:

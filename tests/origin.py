@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""Test and demo origin: the upstream behind Envoy and the Worker.
+
+- Answers every request with the status in `x-test-origin-status` (default 200).
+- Copies every `x-pumpguard-*` request header into its response, so a test sees what the guard
+  forwarded.
+- Reads the whole body (Content-Length or chunked) and appends one JSON line per request to
+  `--log`, so a test can check that origin saw nothing of a blocked request.
+- `GET /__origin/requests` returns the recorded requests; `GET /__origin/health` answers 200.
+
+Usage: origin.py --port 18080 [--log FILE]
+"""
+
+import argparse
+import json
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+LOCK = threading.Lock()
+SEEN = []
+
+
+def read_body(handler):
+    if handler.headers.get("transfer-encoding", "").lower() == "chunked":
+        body = b""
+        while True:
+            size_line = handler.rfile.readline().strip()
+            size = int(size_line.split(b";")[0], 16)
+            if size == 0:
+                # Trailers end with an empty line.
+                while handler.rfile.readline().strip():
+                    pass
+                return body
+            body += handler.rfile.read(size)
+            handler.rfile.readline()
+    length = int(handler.headers.get("content-length") or 0)
+    return handler.rfile.read(length) if length else b""
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    log_path = None
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def handle_any(self):
+        body = read_body(self)
+        if self.path == "/__origin/health":
+            return self.reply(200, b'{"ok":true}', [])
+        if self.path == "/__origin/requests":
+            with LOCK:
+                data = json.dumps(SEEN).encode()
+            return self.reply(200, data, [])
+        record = {
+            "method": self.command,
+            "path": self.path,
+            "headers": [[k.lower(), v] for k, v in self.headers.items()],
+            "body": body.decode("utf-8", "replace"),
+        }
+        with LOCK:
+            SEEN.append(record)
+            if self.log_path:
+                with open(self.log_path, "a", encoding="utf-8") as log:
+                    log.write(json.dumps(record) + "\n")
+        status = int(self.headers.get("x-test-origin-status") or 200)
+        reflected = [(k, v) for k, v in self.headers.items() if k.lower().startswith("x-pumpguard-")]
+        self.reply(status, json.dumps({"origin": "ok", "received_bytes": len(body)}).encode(), reflected)
+
+    def reply(self, status, body, headers):
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        for name, value in headers:
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = handle_any
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--log")
+    args = parser.parse_args()
+    Handler.log_path = args.log
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    server.daemon_threads = True
+    print(f"origin listening on 127.0.0.1:{args.port}", file=sys.stderr, flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
