@@ -3,7 +3,8 @@
 
 - Answers every request with the status in `x-test-origin-status` (default 200).
 - Copies every `x-pumpguard-*` request header into its response, so a test sees what the guard
-  forwarded.
+  forwarded, and marks its own answers with `x-test-origin: ok` (local replies of the guard lack
+  it).
 - Reads the whole body (Content-Length or chunked) and appends one JSON line per request to
   `--log`, so a test can check that origin saw nothing of a blocked request.
 - `GET /__origin/requests` returns the recorded requests; `GET /__origin/health` answers 200.
@@ -66,6 +67,7 @@ class Handler(BaseHTTPRequestHandler):
                     log.write(json.dumps(record) + "\n")
         status = int(self.headers.get("x-test-origin-status") or 200)
         reflected = [(k, v) for k, v in self.headers.items() if k.lower().startswith("x-pumpguard-")]
+        reflected.append(("x-test-origin", "ok"))
         self.reply(status, json.dumps({"origin": "ok", "received_bytes": len(body)}).encode(), reflected)
 
     def reply(self, status, body, headers):

@@ -3,6 +3,10 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::process::ExitCode;
+use std::time::Duration;
+
+mod http;
+mod over_http;
 
 use pumpguard_core::decision::TokenVerdict;
 use pumpguard_core::scenario::{self, simulated_siteverify, Scenario};
@@ -18,8 +22,17 @@ usage:
       decision per line on stdout and a summary per action and reason on stderr.
       MODE says how CAPTCHA tokens verify: convention (default: pass*/fail*/other), valid,
       invalid, unavailable.
-  pumpguard scenarios FILE.json...
-      Run scenario files (policy + requests + expected decisions); exit 1 on any mismatch.";
+  pumpguard scenarios [HOST OPTIONS] FILE.json...
+      Run scenario files (policy + requests + expected decisions); exit 1 on any mismatch.
+      In process by default; with --target, over HTTP against a host already loaded with the
+      scenario's policy (docs/host-tests.md). Host options:
+        --target http://HOST:PORT   send every step there
+        --client-ip-header NAME     header carrying the record's client_ip
+        --ja3-header NAME, --ja4-header NAME   headers carrying the record's TLS fingerprints
+        --clock-header NAME         header carrying the record's at_ms (the host's test clock)
+        --timeout-ms N              per request (default 10000)
+  pumpguard scenario-policy FILE.json
+      Print a scenario's policy with expose_findings on, for loading into a host under test.";
 
 /// Exit status for bad usage or unreadable input, as distinct from an invalid policy (1).
 const EXIT_USAGE: u8 = 2;
@@ -30,6 +43,7 @@ fn main() -> ExitCode {
         Some("check") => check(&args[1..]),
         Some("replay") => replay(&args[1..]),
         Some("scenarios") => scenarios(&args[1..]),
+        Some("scenario-policy") => scenario_policy(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)
@@ -190,21 +204,84 @@ fn replay(args: &[String]) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn scenarios(files: &[String]) -> Result<ExitCode, String> {
+fn read_scenario(file: &str) -> Result<Scenario, String> {
+    serde_json::from_str(&read(file)?).map_err(|e| format!("{file}: not a scenario: {e}"))
+}
+
+fn scenario_policy(args: &[String]) -> Result<ExitCode, String> {
+    let [file] = args else { return Err(format!("scenario-policy takes one scenario file\n{USAGE}")) };
+    let mut policy = read_scenario(file)?.policy;
+    if let Some(fields) = policy.as_object_mut() {
+        fields.insert("expose_findings".to_owned(), serde_json::Value::Bool(true));
+    }
+    println!("{policy}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Parsed `scenarios` arguments: host options (when `--target` is given) and files.
+fn scenario_args(args: &[String]) -> Result<(Option<over_http::HostOptions>, Vec<String>), String> {
+    let (mut target, mut client_ip, mut ja3, mut ja4, mut clock) = (None, None, None, None, None);
+    let mut timeout = Duration::from_secs(10);
+    let mut files = Vec::new();
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        let mut value = || rest.next().cloned().ok_or_else(|| format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--target" => target = Some(over_http::Target::parse(&value()?)?),
+            "--client-ip-header" => client_ip = Some(value()?),
+            "--ja3-header" => ja3 = Some(value()?),
+            "--ja4-header" => ja4 = Some(value()?),
+            "--clock-header" => clock = Some(value()?),
+            "--timeout-ms" => {
+                let ms = value()?;
+                timeout = Duration::from_millis(ms.parse().map_err(|_| format!("--timeout-ms: {ms:?}"))?);
+            }
+            flag if flag.starts_with("--") => return Err(format!("unknown option {flag}\n{USAGE}")),
+            file => files.push(file.to_owned()),
+        }
+    }
+    let host_only = client_ip.is_some() || ja3.is_some() || ja4.is_some() || clock.is_some();
+    let options = match target {
+        Some(target) => Some(over_http::HostOptions {
+            target,
+            client_ip_header: client_ip,
+            ja3_header: ja3,
+            ja4_header: ja4,
+            clock_header: clock,
+            timeout,
+        }),
+        None if host_only => return Err("host options need --target".to_owned()),
+        None => None,
+    };
+    Ok((options, files))
+}
+
+fn scenarios(args: &[String]) -> Result<ExitCode, String> {
+    let (host, files) = scenario_args(args)?;
     if files.is_empty() {
         return Err(format!("scenarios takes one or more files\n{USAGE}"));
     }
-    let (mut passed, mut failed) = (0u32, 0u32);
-    for file in files {
-        let scenario: Scenario =
-            serde_json::from_str(&read(file)?).map_err(|e| format!("{file}: not a scenario: {e}"))?;
-        let problems: Vec<String> = match scenario::run(&scenario) {
-            Err(e) => vec![e],
-            Ok(outcomes) => outcomes
-                .iter()
-                .filter(|o| !o.mismatches.is_empty())
-                .map(|o| format!("step {} (repeat {}): {}", o.step, o.repeat, o.mismatches.join("; ")))
-                .collect(),
+    let (mut passed, mut failed, mut skipped) = (0u32, 0u32, 0u32);
+    for file in &files {
+        let scenario = read_scenario(file)?;
+        let problems: Vec<String> = match &host {
+            Some(options) => match over_http::run(&scenario, options) {
+                Err(e) => vec![e],
+                Ok(over_http::ScenarioRun::Ran(problems)) => problems,
+                Ok(over_http::ScenarioRun::Skipped) => {
+                    skipped += 1;
+                    println!("SKIP {file} ({}): expects the host to refuse its policy", scenario.name);
+                    continue;
+                }
+            },
+            None => match scenario::run(&scenario) {
+                Err(e) => vec![e],
+                Ok(outcomes) => outcomes
+                    .iter()
+                    .filter(|o| !o.mismatches.is_empty())
+                    .map(|o| format!("step {} (repeat {}): {}", o.step, o.repeat, o.mismatches.join("; ")))
+                    .collect(),
+            },
         };
         if problems.is_empty() {
             passed += 1;
@@ -216,6 +293,6 @@ fn scenarios(files: &[String]) -> Result<ExitCode, String> {
             }
         }
     }
-    println!("scenarios: {passed} passed, {failed} failed");
+    println!("scenarios: {passed} passed, {failed} failed, {skipped} skipped");
     Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

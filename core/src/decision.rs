@@ -326,6 +326,7 @@ impl Decision {
         }
         headers.push(("x-pumpguard-decision", self.action.as_str().to_owned()));
         if self.expose_findings {
+            self.push_number_headers(&mut headers);
             if let Some(findings) = self.findings_header() {
                 headers.push(("x-pumpguard-findings", findings));
             }
@@ -333,15 +334,20 @@ impl Decision {
         headers
     }
 
-    /// Headers added to a request forwarded to origin, so origin can log or act on them.
-    pub fn origin_headers(&self) -> Vec<(&'static str, String)> {
-        let mut headers = vec![("x-pumpguard-decision", self.action.as_str().to_owned())];
+    /// Country and type of the first number.
+    fn push_number_headers(&self, headers: &mut Vec<(&'static str, String)>) {
         if let Some(number) = self.numbers.first() {
             if let Some(region) = number.region {
                 headers.push(("x-pumpguard-country", region.to_owned()));
             }
             headers.push(("x-pumpguard-number-type", number.number_type.as_str().to_owned()));
         }
+    }
+
+    /// Headers added to a request forwarded to origin, so origin can log or act on them.
+    pub fn origin_headers(&self) -> Vec<(&'static str, String)> {
+        let mut headers = vec![("x-pumpguard-decision", self.action.as_str().to_owned())];
+        self.push_number_headers(&mut headers);
         if let Some(findings) = self.findings_header() {
             headers.push(("x-pumpguard-findings", findings));
         }
