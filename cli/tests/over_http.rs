@@ -4,6 +4,8 @@
 //! test origin answers). Every scenario of the corpus must pass through it, so the runner and the
 //! contract are checked before any real host is involved.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
