@@ -344,7 +344,9 @@ impl Decision {
         }
     }
 
-    /// Headers added to a request forwarded to origin, so origin can log or act on them.
+    /// Headers added to a request forwarded to origin, so origin can log or act on them. Hosts
+    /// first remove every [`DECISION_HEADERS`] name the client sent, so origin never mistakes a
+    /// client's own `x-pumpguard-country` for ours.
     pub fn origin_headers(&self) -> Vec<(&'static str, String)> {
         let mut headers = vec![("x-pumpguard-decision", self.action.as_str().to_owned())];
         self.push_number_headers(&mut headers);
@@ -377,6 +379,10 @@ impl Decision {
     }
 }
 
+/// Every header name [`Decision::origin_headers`] may set.
+pub const DECISION_HEADERS: [&str; 4] =
+    ["x-pumpguard-decision", "x-pumpguard-country", "x-pumpguard-number-type", "x-pumpguard-findings"];
+
 /// Appends `s` as a JSON string literal.
 pub(crate) fn push_json_string(out: &mut String, s: &str) {
     out.push('"');
@@ -403,6 +409,37 @@ impl From<RuleAction> for Action {
             RuleAction::Challenge => Action::Challenge,
             RuleAction::Throttle => Action::Throttle,
             RuleAction::Block => Action::Block,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origin_headers_are_all_listed_as_decision_headers() {
+        let mut decision = Decision::unguarded();
+        decision.numbers.push(NumberFacts {
+            e164: "+14155550123".into(),
+            region: Some("US"),
+            calling_code: 1,
+            number_type: NumberType::FixedLineOrMobile,
+            valid: true,
+        });
+        decision.reasons.push(Reason {
+            rule: Some("geo".into()),
+            code: ReasonCode::CountryMonitored,
+            action: Action::Allow,
+            enforced: false,
+            retry_after_ms: None,
+            number: None,
+            detail: None,
+        });
+        let headers = decision.origin_headers();
+        assert_eq!(headers.len(), DECISION_HEADERS.len());
+        for (name, _) in headers {
+            assert!(DECISION_HEADERS.contains(&name), "{name}");
         }
     }
 }
