@@ -1,1 +1,13 @@
-//! Envoy / Istio adapter: filled in by the filter work.
+//! pumpguard for Envoy / Istio: a thin proxy-wasm adapter over `pumpguard-core`.
+//!
+//! - [`config`]: the plugin configuration (policy + host settings), every error with its path.
+//! - [`store`]: core's compare-and-swap store over proxy-wasm shared data.
+//! - [`adapter`]: the held request, client address, metric names (host-independent, tested natively).
+//! - `host` (wasm32 only): the root and HTTP contexts that move bytes between Envoy and the core.
+
+pub mod adapter;
+pub mod config;
+pub mod store;
+
+#[cfg(target_arch = "wasm32")]
+mod host;

@@ -1,0 +1,291 @@
+//! The plugin configuration: one JSON document wrapping the policy with the Envoy-side settings.
+//!
+//! ```json
+//! {"name": "pumpguard", "policy": {...},
+//!  "siteverify": {"cluster": "turnstile", "authority": "challenges.cloudflare.com",
+//!                 "path": "/turnstile/v0/siteverify"},
+//!  "store": {"namespace": "pg", "buckets": 4096, "entries_per_bucket": 16},
+//!  "tls_headers": {"ja3": "x-ja3", "ja4": "x-ja4"},
+//!  "test_clock_header": null, "log_decisions": true}
+//! ```
+//!
+//! Every problem is reported with its JSON path; policy problems carry `policy.` before the
+//! policy's own path (`policy.rules[1].rate_limit.rate`).
+
+use pumpguard_core::{ConfigErrors, Policy};
+use serde::Deserialize;
+
+/// Upper bounds that keep shared memory bounded and predictable.
+pub const MAX_BUCKETS: u32 = 1 << 20;
+pub const MAX_ENTRIES_PER_BUCKET: u16 = 1024;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HostConfigDoc {
+    policy: serde_json::Value,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    siteverify: Option<SiteverifyDoc>,
+    #[serde(default)]
+    store: StoreDoc,
+    #[serde(default)]
+    tls_headers: TlsHeadersDoc,
+    #[serde(default)]
+    test_clock_header: Option<String>,
+    #[serde(default = "yes")]
+    log_decisions: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Where token verification goes (an Envoy cluster speaking the siteverify protocol).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteverifyDoc {
+    /// Envoy cluster name.
+    pub cluster: String,
+    /// `:authority` of the call, e.g. `challenges.cloudflare.com`.
+    pub authority: String,
+    /// Path of the siteverify endpoint, e.g. `/turnstile/v0/siteverify`.
+    pub path: String,
+    /// Secret; overrides the policy's `captcha.secret` (keep it out of the shared policy file).
+    #[serde(default)]
+    pub secret: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoreDoc {
+    #[serde(default)]
+    namespace: Option<String>,
+    #[serde(default = "default_buckets")]
+    buckets: u32,
+    #[serde(default = "default_entries")]
+    entries_per_bucket: u16,
+    #[serde(default)]
+    seed: Option<u64>,
+}
+
+impl Default for StoreDoc {
+    fn default() -> Self {
+        StoreDoc {
+            namespace: None,
+            buckets: default_buckets(),
+            entries_per_bucket: default_entries(),
+            seed: None,
+        }
+    }
+}
+
+fn default_buckets() -> u32 {
+    4096
+}
+
+fn default_entries() -> u16 {
+    16
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TlsHeadersDoc {
+    #[serde(default)]
+    ja3: Option<String>,
+    #[serde(default)]
+    ja4: Option<String>,
+}
+
+/// The checked plugin configuration.
+#[derive(Debug)]
+pub struct HostConfig {
+    pub policy: Policy,
+    /// Metric label and log prefix.
+    pub name: String,
+    pub siteverify: Option<SiteverifyDoc>,
+    /// Prefix of every shared-data key of this plugin.
+    pub namespace: String,
+    pub buckets: u32,
+    pub entries_per_bucket: u16,
+    /// Bucket hash seed; `None`: generated once per Envoy process and kept in shared data.
+    pub seed: Option<u64>,
+    pub ja3_header: Option<String>,
+    pub ja4_header: Option<String>,
+    pub test_clock_header: Option<String>,
+    pub log_decisions: bool,
+}
+
+fn valid_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+fn valid_header_name(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with(':')
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+impl HostConfig {
+    /// Parses and checks the plugin configuration; every error names its JSON path.
+    pub fn from_json(bytes: &[u8]) -> Result<HostConfig, ConfigErrors> {
+        let mut errors = ConfigErrors::default();
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let doc: HostConfigDoc = match serde_path_to_error::deserialize(&mut de) {
+            Ok(doc) => doc,
+            Err(e) => {
+                let path = e.path().to_string();
+                let message = e.inner().to_string();
+                let message = match message.rfind(" at line ") {
+                    Some(i) => message.get(..i).unwrap_or(&message).to_owned(),
+                    None => message,
+                };
+                errors.push(if path == "." { String::new() } else { path }, message);
+                return Err(errors);
+            }
+        };
+        let name = doc.name.unwrap_or_else(|| "pumpguard".to_owned());
+        if !valid_label(&name) {
+            errors.push("name", "must be 1-64 characters of a-z, 0-9, '-' and '_'");
+        }
+        let namespace = doc.store.namespace.unwrap_or_else(|| name.clone());
+        if !valid_label(&namespace) {
+            errors.push("store.namespace", "must be 1-64 characters of a-z, 0-9, '-' and '_'");
+        }
+        if doc.store.buckets == 0 || doc.store.buckets > MAX_BUCKETS {
+            errors.push("store.buckets", format!("must be between 1 and {MAX_BUCKETS}"));
+        }
+        if doc.store.entries_per_bucket == 0 || doc.store.entries_per_bucket > MAX_ENTRIES_PER_BUCKET {
+            errors
+                .push("store.entries_per_bucket", format!("must be between 1 and {MAX_ENTRIES_PER_BUCKET}"));
+        }
+        for (path, value) in [
+            ("tls_headers.ja3", &doc.tls_headers.ja3),
+            ("tls_headers.ja4", &doc.tls_headers.ja4),
+            ("test_clock_header", &doc.test_clock_header),
+        ] {
+            if value.as_deref().is_some_and(|v| !valid_header_name(v)) {
+                errors.push(path, "must be a lower-case header name");
+            }
+        }
+        if let Some(sv) = &doc.siteverify {
+            if sv.cluster.is_empty() {
+                errors.push("siteverify.cluster", "must name an Envoy cluster");
+            }
+            if sv.authority.is_empty() {
+                errors.push("siteverify.authority", "must not be empty");
+            }
+            if !sv.path.starts_with('/') {
+                errors.push("siteverify.path", "must start with '/'");
+            }
+        }
+        let policy = match Policy::from_json(&doc.policy.to_string()) {
+            Ok(policy) => Some(policy),
+            Err(policy_errors) => {
+                for e in policy_errors.errors {
+                    let path =
+                        if e.path.is_empty() { "policy".to_owned() } else { format!("policy.{}", e.path) };
+                    errors.push(path, e.message);
+                }
+                None
+            }
+        };
+        match policy {
+            Some(policy) if errors.is_empty() => Ok(HostConfig {
+                policy,
+                name,
+                siteverify: doc.siteverify,
+                namespace,
+                buckets: doc.store.buckets,
+                entries_per_bucket: doc.store.entries_per_bucket,
+                seed: doc.store.seed,
+                ja3_header: doc.tls_headers.ja3,
+                ja4_header: doc.tls_headers.ja4,
+                test_clock_header: doc.test_clock_header,
+                log_decisions: doc.log_decisions,
+            }),
+            _ => Err(errors),
+        }
+    }
+
+    /// The siteverify secret: the host setting wins over the policy's.
+    pub fn siteverify_secret(&self) -> Option<&str> {
+        self.siteverify
+            .as_ref()
+            .and_then(|s| s.secret.as_deref())
+            .or_else(|| self.policy.captcha().and_then(|c| c.secret.as_deref()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POLICY: &str = r#"{"version":1,"routes":[{"id":"otp","kind":"send","match":{"path":{"exact":"/otp"}},"extract":{"json_keys":["phone"]}}]}"#;
+
+    fn paths(json: &str) -> Vec<String> {
+        match HostConfig::from_json(json.as_bytes()) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.errors.into_iter().map(|e| e.path).collect(),
+        }
+    }
+
+    #[test]
+    fn minimal_config_has_defaults() {
+        let cfg = HostConfig::from_json(format!(r#"{{"policy":{POLICY}}}"#).as_bytes());
+        let cfg = cfg.ok();
+        assert_eq!(cfg.as_ref().map(|c| c.name.as_str()), Some("pumpguard"));
+        assert_eq!(cfg.as_ref().map(|c| c.namespace.as_str()), Some("pumpguard"));
+        assert_eq!(cfg.as_ref().map(|c| c.buckets), Some(4096));
+        assert_eq!(cfg.as_ref().map(|c| c.log_decisions), Some(true));
+        assert_eq!(cfg.as_ref().and_then(|c| c.test_clock_header.clone()), None);
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        let cases: Vec<(String, Vec<&str>)> = vec![
+            ("not json".to_owned(), vec![""]),
+            ("{}".to_owned(), vec![""]),
+            (format!(r#"{{"policy":{POLICY},"extra":1}}"#), vec!["extra"]),
+            (format!(r#"{{"policy":{POLICY},"store":{{"buckets":0}}}}"#), vec!["store.buckets"]),
+            (format!(r#"{{"policy":{POLICY},"store":{{"entries_per_bucket":2000}}}}"#), vec!["store.entries_per_bucket"]),
+            (format!(r#"{{"policy":{POLICY},"store":{{"buckets":"many"}}}}"#), vec!["store.buckets"]),
+            (format!(r#"{{"policy":{POLICY},"store":{{"namespace":"a.b"}}}}"#), vec!["store.namespace"]),
+            (format!(r#"{{"policy":{POLICY},"name":""}}"#), vec!["name", "store.namespace"]),
+            (format!(r#"{{"policy":{POLICY},"tls_headers":{{"ja3":"X-JA3"}}}}"#), vec!["tls_headers.ja3"]),
+            (format!(r#"{{"policy":{POLICY},"tls_headers":{{"ja5":"x"}}}}"#), vec!["tls_headers.ja5"]),
+            (format!(r#"{{"policy":{POLICY},"test_clock_header":":path"}}"#), vec!["test_clock_header"]),
+            (
+                format!(r#"{{"policy":{POLICY},"siteverify":{{"cluster":"","authority":"a","path":"x"}}}}"#),
+                vec!["siteverify.cluster", "siteverify.path"],
+            ),
+            (r#"{"policy":{"version":2,"routes":[{"id":"o","kind":"send","match":{},"extract":{"json_keys":["p"]}}]}}"#.to_owned(), vec!["policy.version"]),
+            (
+                r#"{"policy":{"version":1,"routes":[],"rules":[{"id":"r","action":"block","bogus":{}}]}}"#.to_owned(),
+                vec!["policy.rules[0].bogus"],
+            ),
+        ];
+        for (json, want) in cases {
+            let mut got = paths(&json);
+            got.sort();
+            let mut want: Vec<String> = want.into_iter().map(str::to_owned).collect();
+            want.sort();
+            assert_eq!(got, want, "config {json}");
+        }
+    }
+
+    #[test]
+    fn host_secret_wins() {
+        let policy = r#"{"version":1,"routes":[{"id":"otp","kind":"send","match":{},"extract":{"json_keys":["phone"]}}],"captcha":{"provider":"turnstile","secret":"from-policy"}}"#;
+        let with = format!(
+            r#"{{"policy":{policy},"siteverify":{{"cluster":"c","authority":"a","path":"/p","secret":"host"}}}}"#
+        );
+        let without = format!(r#"{{"policy":{policy}}}"#);
+        let a = HostConfig::from_json(with.as_bytes()).map_err(|e| e.to_string());
+        let b = HostConfig::from_json(without.as_bytes()).map_err(|e| e.to_string());
+        assert_eq!(a.as_ref().map(|c| c.siteverify_secret()), Ok(Some("host")));
+        assert_eq!(b.as_ref().map(|c| c.siteverify_secret()), Ok(Some("from-policy")));
+    }
+}

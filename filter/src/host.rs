@@ -1,0 +1,445 @@
+//! The proxy-wasm contexts: move bytes between Envoy and the core, nothing else.
+//!
+//! Request flow: headers → if no route guards the request, forward at once (never buffered);
+//! otherwise pause (`allow_on_headers_stop_iteration` lets the body still arrive while the
+//! headers are held) and collect the body up to the policy's cap; at end of stream (or at the
+//! trailers, or as soon as the cap is passed) the core decides. Allow: decision headers are
+//! added and the request resumes. Anything else: a local reply, so origin never sees any part of
+//! the request. A challenge with a token first calls siteverify (`dispatch_http_call`).
+//!
+//! Every host call goes through the SDK functions that return `Result`; a failed call takes the
+//! documented outcome (see docs/envoy.md, "Failure policy") instead of panicking.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+use std::rc::Rc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use proxy_wasm::hostcalls;
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType, MetricType, Status};
+use pumpguard_core::captcha::{interpret_siteverify, siteverify_body};
+use pumpguard_core::config::RouteKind;
+use pumpguard_core::decision::DECISION_HEADERS;
+use pumpguard_core::store::BucketedStore;
+use pumpguard_core::{Action as Verdict, Decision, HttpVersion, Timestamp, TokenVerdict};
+
+use crate::adapter::{metric_names, parse_client_ip, Held};
+use crate::config::HostConfig;
+use crate::store::{shared_seed, SharedData, SharedDataStore, SharedError};
+
+proxy_wasm::main! {{
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root { plugin: None }) });
+}}
+
+/// Shared data through the host.
+struct HostShared;
+
+impl SharedData for HostShared {
+    fn get(&self, key: &str) -> Result<(Option<Vec<u8>>, Option<u32>), SharedError> {
+        hostcalls::get_shared_data(key).map_err(|_| SharedError::Other)
+    }
+
+    fn set(&self, key: &str, value: &[u8], cas: u32) -> Result<(), SharedError> {
+        match hostcalls::set_shared_data(key, Some(value), Some(cas)) {
+            Ok(()) => Ok(()),
+            Err(Status::CasMismatch) => Err(SharedError::CasMismatch),
+            Err(_) => Err(SharedError::Other),
+        }
+    }
+}
+
+fn log(level: LogLevel, message: &str) {
+    let _ = hostcalls::log(level, message);
+}
+
+fn host_now() -> Timestamp {
+    let ms = hostcalls::get_current_time()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0);
+    Timestamp::from_millis(ms)
+}
+
+fn property_text(path: Vec<&str>) -> Option<String> {
+    match hostcalls::get_property(path) {
+        Ok(Some(bytes)) => String::from_utf8(bytes).ok(),
+        _ => None,
+    }
+}
+
+/// One configured plugin, shared by the HTTP contexts of one worker thread.
+struct Plugin {
+    cfg: HostConfig,
+    seed: u64,
+    metrics: RefCell<HashMap<String, u32>>,
+}
+
+impl Plugin {
+    fn count(&self, decision: &Decision) {
+        for name in metric_names(&self.cfg.name, decision) {
+            let id = {
+                let cached = self.metrics.borrow().get(&name).copied();
+                match cached {
+                    Some(id) => Some(id),
+                    None => match hostcalls::define_metric(MetricType::Counter, &name) {
+                        Ok(id) => {
+                            self.metrics.borrow_mut().insert(name, id);
+                            Some(id)
+                        }
+                        Err(_) => None,
+                    },
+                }
+            };
+            if let Some(id) = id {
+                let _ = hostcalls::increment_metric(id, 1);
+            }
+        }
+    }
+
+    fn log_decision(&self, decision: &Decision) {
+        if self.cfg.log_decisions && (decision.action != Verdict::Allow || !decision.reasons.is_empty()) {
+            log(LogLevel::Info, &format!("pumpguard[{}] decision {}", self.cfg.name, decision.log_line()));
+        }
+    }
+
+    fn with_store<T>(&self, now: Timestamp, f: impl FnOnce(&BucketedStore<'_>) -> T) -> T {
+        let shared = HostShared;
+        let raw = SharedDataStore { shared: &shared, namespace: &self.cfg.namespace };
+        let store = BucketedStore::new(&raw, self.cfg.buckets, self.cfg.entries_per_bucket, self.seed, now);
+        f(&store)
+    }
+}
+
+struct Root {
+    plugin: Option<Rc<Plugin>>,
+}
+
+impl Context for Root {}
+
+impl RootContext for Root {
+    fn on_configure(&mut self, size: usize) -> bool {
+        let bytes = match hostcalls::get_buffer(BufferType::PluginConfiguration, 0, size) {
+            Ok(Some(bytes)) => bytes,
+            _ => Vec::new(),
+        };
+        let cfg = match HostConfig::from_json(&bytes) {
+            Ok(cfg) => cfg,
+            Err(errors) => {
+                log(LogLevel::Critical, &format!("pumpguard: plugin configuration refused: {errors}"));
+                for e in &errors.errors {
+                    let path = if e.path.is_empty() { "(document)" } else { e.path.as_str() };
+                    log(
+                        LogLevel::Critical,
+                        &format!("pumpguard: configuration error at {path}: {}", e.message),
+                    );
+                }
+                return false;
+            }
+        };
+        let fresh = cfg.seed.unwrap_or_else(|| {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u64(host_now().as_millis());
+            h.finish()
+        });
+        let seed = match cfg.seed {
+            Some(seed) => seed,
+            None => match shared_seed(&HostShared, &cfg.namespace, fresh) {
+                Ok(seed) => seed,
+                Err(_) => {
+                    log(LogLevel::Critical, "pumpguard: shared data unavailable for the bucket seed");
+                    return false;
+                }
+            },
+        };
+        log(
+            LogLevel::Info,
+            &format!(
+                "pumpguard[{}]: configured: {} routes, {} rules, {} buckets x {} entries",
+                cfg.name,
+                cfg.policy.route_ids().count(),
+                cfg.policy.rule_ids().count(),
+                cfg.buckets,
+                cfg.entries_per_bucket
+            ),
+        );
+        self.plugin = Some(Rc::new(Plugin { cfg, seed, metrics: RefCell::new(HashMap::new()) }));
+        true
+    }
+
+    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+        Some(Box::new(Stream {
+            plugin: self.plugin.clone(),
+            held: Held::default(),
+            now: Timestamp::default(),
+            phase: Phase::Headers,
+            pending: None,
+            confirm: None,
+        }))
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Headers,
+    /// Guarded: collecting the body.
+    Buffering,
+    /// Waiting for siteverify.
+    Verifying,
+    /// Decided (forwarded or answered).
+    Done,
+}
+
+struct Stream {
+    plugin: Option<Rc<Plugin>>,
+    held: Held,
+    now: Timestamp,
+    phase: Phase,
+    /// The challenge decision waiting for siteverify.
+    pending: Option<Decision>,
+    /// A forwarded confirm-route decision whose response feeds conversion tracking.
+    confirm: Option<Decision>,
+}
+
+impl Stream {
+    /// Answers locally with a fixed error when the host itself failed us (fail closed).
+    fn host_failure(&mut self, what: &str) -> Action {
+        log(LogLevel::Error, &format!("pumpguard: host call failed: {what}; answering 503"));
+        self.phase = Phase::Done;
+        let body =
+            br#"{"error":"store_unavailable","message":"The request could not be checked; retry later."}"#;
+        let _ = hostcalls::send_http_response(
+            503,
+            vec![("content-type", "application/json"), ("x-pumpguard-decision", "block")],
+            Some(body),
+        );
+        Action::Pause
+    }
+
+    fn judge(&mut self, plugin: &Plugin) -> Action {
+        let policy = &plugin.cfg.policy;
+        let cap = policy.max_body_bytes();
+        let decision = {
+            let mut refs = Vec::with_capacity(self.held.headers.len());
+            let req = self.held.view(&mut refs, cap);
+            plugin.with_store(self.now, |store| policy.decide(&req, self.now, store))
+        };
+        if let Some(check) = decision.token_check.as_ref() {
+            match self.dispatch_siteverify(plugin, check) {
+                Ok(()) => {
+                    self.pending = Some(decision);
+                    self.phase = Phase::Verifying;
+                    return Action::Pause;
+                }
+                Err(detail) => {
+                    let decision = policy.resolve_token(decision, &TokenVerdict::Unavailable { detail });
+                    return self.act(plugin, decision, false);
+                }
+            }
+        }
+        self.act(plugin, decision, false)
+    }
+
+    fn dispatch_siteverify(
+        &self,
+        plugin: &Plugin,
+        check: &pumpguard_core::decision::TokenCheck,
+    ) -> Result<(), String> {
+        let sv = plugin.cfg.siteverify.as_ref().ok_or("no siteverify cluster configured")?;
+        let secret = plugin.cfg.siteverify_secret().ok_or("no siteverify secret configured")?;
+        let timeout_ms = plugin.cfg.policy.captcha().map(|c| c.verify_timeout_ms).unwrap_or(2000);
+        let body = siteverify_body(secret, check);
+        hostcalls::dispatch_http_call(
+            &sv.cluster,
+            vec![
+                (":method", "POST"),
+                (":path", &sv.path),
+                (":authority", &sv.authority),
+                ("content-type", "application/x-www-form-urlencoded"),
+            ],
+            Some(body.as_bytes()),
+            vec![],
+            Duration::from_millis(u64::from(timeout_ms)),
+        )
+        .map(|_| ())
+        .map_err(|status| format!("siteverify call not dispatched ({status:?})"))
+    }
+
+    /// Carries out a final decision. `resumed`: we are in a callout, the request is paused.
+    fn act(&mut self, plugin: &Plugin, decision: Decision, resumed: bool) -> Action {
+        self.phase = Phase::Done;
+        plugin.count(&decision);
+        plugin.log_decision(&decision);
+        if decision.action == Verdict::Allow {
+            for (name, value) in decision.origin_headers() {
+                if hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(&value)).is_err() {
+                    return self.host_failure("set request header");
+                }
+            }
+            if decision.route.as_ref().is_some_and(|r| r.kind == RouteKind::Confirm) {
+                self.confirm = Some(decision);
+            }
+            if resumed {
+                let _ = hostcalls::resume_http_request();
+            }
+            return Action::Continue;
+        }
+        let headers = decision.response_headers();
+        let header_refs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let body = decision.error_body().unwrap_or_default();
+        let status = u32::from(decision.status);
+        if hostcalls::send_http_response(status, header_refs, Some(body.as_bytes())).is_err() {
+            let _ = hostcalls::reset_http_request();
+        }
+        Action::Pause
+    }
+
+    fn read_body(&mut self, plugin: &Plugin, body_size: usize) -> bool {
+        let cap = plugin.cfg.policy.max_body_bytes();
+        let have = self.held.body.len();
+        let want = body_size.min(cap.saturating_add(1));
+        if want <= have {
+            return true;
+        }
+        match hostcalls::get_buffer(BufferType::HttpRequestBody, have, want - have) {
+            Ok(Some(chunk)) => {
+                self.held.push_body(&chunk, cap);
+                true
+            }
+            Ok(None) => true,
+            Err(_) => false,
+        }
+    }
+}
+
+impl Context for Stream {
+    fn on_http_call_response(&mut self, _token: u32, num_headers: usize, body_size: usize, _trailers: usize) {
+        let (Some(plugin), Some(decision)) = (self.plugin.clone(), self.pending.take()) else {
+            return;
+        };
+        let policy = &plugin.cfg.policy;
+        let status = if num_headers == 0 {
+            None
+        } else {
+            hostcalls::get_map_value(MapType::HttpCallResponseHeaders, ":status")
+                .ok()
+                .flatten()
+                .and_then(|s| s.parse::<u16>().ok())
+        };
+        let verdict = match (status, policy.captcha()) {
+            (None, _) => {
+                TokenVerdict::Unavailable { detail: "siteverify call failed or timed out".to_owned() }
+            }
+            (Some(_), None) => TokenVerdict::Unavailable { detail: "no captcha settings".to_owned() },
+            (Some(status), Some(captcha)) => {
+                let body = match hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size) {
+                    Ok(Some(body)) => body,
+                    _ => Vec::new(),
+                };
+                interpret_siteverify(captcha, status, &body)
+            }
+        };
+        let decision = policy.resolve_token(decision, &verdict);
+        self.act(&plugin, decision, true);
+    }
+}
+
+impl HttpContext for Stream {
+    fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        let Some(plugin) = self.plugin.clone() else { return Action::Continue };
+        let cfg = &plugin.cfg;
+        let map = match hostcalls::get_map(MapType::HttpRequestHeaders) {
+            Ok(map) => map,
+            Err(_) => return self.host_failure("read request headers"),
+        };
+        // Names we set for origin must never come from the client; the test clock never reaches origin.
+        for (name, _) in &map {
+            let ours = DECISION_HEADERS.contains(&name.as_str())
+                || cfg.test_clock_header.as_deref() == Some(name.as_str());
+            if ours && hostcalls::remove_map_value(MapType::HttpRequestHeaders, name).is_err() {
+                return self.host_failure("remove request header");
+            }
+        }
+        let (held, clock) = Held::from_headers(cfg, map);
+        self.held = held;
+        self.now = match (clock, cfg.test_clock_header.is_some()) {
+            (Some(ms), true) => Timestamp::from_millis(ms),
+            _ => host_now(),
+        };
+        let guarded = {
+            let mut refs = Vec::with_capacity(self.held.headers.len());
+            let req = self.held.view(&mut refs, 0);
+            cfg.policy.route_for(&req).is_some()
+        };
+        if !guarded {
+            self.phase = Phase::Done;
+            for (name, value) in Decision::unguarded().origin_headers() {
+                if hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(&value)).is_err() {
+                    return self.host_failure("set request header");
+                }
+            }
+            return Action::Continue;
+        }
+        self.held.client_ip = property_text(vec!["source", "address"]).as_deref().and_then(parse_client_ip);
+        self.held.version =
+            property_text(vec!["request", "protocol"]).as_deref().and_then(HttpVersion::from_protocol);
+        if end_of_stream {
+            return self.judge(&plugin);
+        }
+        self.phase = Phase::Buffering;
+        Action::Pause
+    }
+
+    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        let Some(plugin) = self.plugin.clone() else { return Action::Continue };
+        match self.phase {
+            Phase::Buffering => {}
+            Phase::Headers | Phase::Done => return Action::Continue,
+            Phase::Verifying => return Action::Pause,
+        }
+        if !self.read_body(&plugin, body_size) {
+            return self.host_failure("read request body");
+        }
+        if end_of_stream || self.held.truncated {
+            return self.judge(&plugin);
+        }
+        Action::Pause
+    }
+
+    fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
+        let Some(plugin) = self.plugin.clone() else { return Action::Continue };
+        match self.phase {
+            Phase::Buffering => self.judge(&plugin),
+            Phase::Verifying => Action::Pause,
+            Phase::Headers | Phase::Done => Action::Continue,
+        }
+    }
+
+    fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        let (Some(plugin), Some(decision)) = (self.plugin.clone(), self.confirm.take()) else {
+            return Action::Continue;
+        };
+        let status = hostcalls::get_map_value(MapType::HttpResponseHeaders, ":status")
+            .ok()
+            .flatten()
+            .and_then(|s| s.parse::<u16>().ok());
+        if let Some(status) = status {
+            let policy = &plugin.cfg.policy;
+            let checks = policy.response_checks(&decision, status);
+            if !checks.is_empty() {
+                plugin.with_store(self.now, |store| {
+                    for check in &checks {
+                        let _ = policy.run_check(check, self.now, store);
+                    }
+                });
+            }
+        }
+        Action::Continue
+    }
+}
