@@ -251,7 +251,7 @@ impl Policy {
         // Shared by every check about a number, so planning copies no strings.
         let e164s: Vec<Arc<str>> = numbers.iter().map(|n| Arc::from(n.e164())).collect();
         let mut findings = Vec::new();
-        let mut checks = Vec::new();
+        let mut checks = Vec::with_capacity(self.rules.len() * numbers.len().max(1));
         for (index, rule) in self.rules.iter().enumerate() {
             if !rule.routes.contains(&route_index) {
                 continue;
@@ -343,13 +343,13 @@ impl Policy {
             }
             RuleKind::Backoff(_) => {
                 for (i, number) in numbers.iter().enumerate() {
-                    push(format!("bo:{}:{}", rule.id, number.digits()), CounterOp::Backoff, Some(i));
+                    push(counter_key("bo:", &rule.id, number.digits()), CounterOp::Backoff, Some(i));
                 }
             }
             RuleKind::Adjacent(params) => {
                 for (i, number) in numbers.iter().enumerate() {
                     if let Some((block, suffix)) = params.split(number.digits()) {
-                        push(format!("adj:{}:{block}", rule.id), CounterOp::Adjacent { suffix }, Some(i));
+                        push(counter_key("adj:", &rule.id, block), CounterOp::Adjacent { suffix }, Some(i));
                     }
                 }
             }
@@ -361,7 +361,7 @@ impl Policy {
                         number.region().map(|r| r.as_str()),
                         number.calling_code(),
                     );
-                    push(format!("cv:{}:{scope}", rule.id), CounterOp::ConversionSend, Some(i));
+                    push(counter_key("cv:", &rule.id, &scope), CounterOp::ConversionSend, Some(i));
                 }
             }
             _ => {}
@@ -459,7 +459,7 @@ impl Policy {
             for number in &decision.numbers {
                 let digits = number.e164.strip_prefix('+').unwrap_or(&number.e164);
                 let scope = conversion_scope_key(params.scope, digits, number.region, number.calling_code);
-                let key = format!("cv:{}:{scope}", rule.id);
+                let key = counter_key("cv:", &rule.id, &scope);
                 if !checks.iter().any(|c: &CounterCheck| c.key == key) {
                     checks.push(CounterCheck {
                         rule: rule_index,
@@ -525,6 +525,16 @@ fn conversion_scope_key(
         },
         ConversionScope::Prefix(n) => digits.get(..usize::from(n)).unwrap_or(digits).to_owned(),
     }
+}
+
+/// `<kind><rule id>:<subject>`, sized once: `format!` costs more than the rest of planning.
+fn counter_key(kind: &str, rule_id: &str, subject: &str) -> String {
+    let mut key = String::with_capacity(kind.len() + rule_id.len() + 1 + subject.len());
+    key.push_str(kind);
+    key.push_str(rule_id);
+    key.push(':');
+    key.push_str(subject);
+    key
 }
 
 /// Dotted-quad text of `ip`, as `Display` writes it but without the formatting machinery, which

@@ -33,9 +33,17 @@ impl<'a> Reader<'a> {
     }
 }
 
-#[derive(Default)]
 pub(crate) struct Writer {
     bytes: Vec<u8>,
+}
+
+/// Room for every fixed-size counter state, so encoding allocates once.
+const TYPICAL_STATE_BYTES: usize = 32;
+
+impl Default for Writer {
+    fn default() -> Writer {
+        Writer { bytes: Vec::with_capacity(TYPICAL_STATE_BYTES) }
+    }
 }
 
 impl Writer {

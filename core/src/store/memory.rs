@@ -69,21 +69,24 @@ impl Store for MemoryStore {
     ) -> Result<(), StoreError> {
         let now = *self.now.borrow();
         let mut entries = self.entries.borrow_mut();
-        let current = entries.get(key).filter(|e| e.expires_at > now).map(|e| e.version);
-        if current != expected {
-            return Err(StoreError::Conflict);
-        }
         let mut next = self.next_version.borrow_mut();
-        *next = next.wrapping_add(1);
+        // One lookup for the common update of a live key; a second only to insert.
         match entries.get_mut(key) {
-            // Overwrite in place: no new key allocation for the common update.
             Some(entry) => {
+                let current = (entry.expires_at > now).then_some(entry.version);
+                if current != expected {
+                    return Err(StoreError::Conflict);
+                }
+                *next = next.wrapping_add(1);
+                // Overwrite in place: no new key allocation.
                 entry.value.clear();
                 entry.value.extend_from_slice(value);
                 entry.version = *next;
                 entry.expires_at = expires_at;
             }
+            None if expected.is_some() => return Err(StoreError::Conflict),
             None => {
+                *next = next.wrapping_add(1);
                 entries.insert(key.to_owned(), Entry { value: value.to_vec(), version: *next, expires_at });
             }
         }
