@@ -1,0 +1,99 @@
+//! The `pumpguard` commands as operators run them: exit codes, what goes to stdout and stderr.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn repo(path: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(path).to_string_lossy().into_owned()
+}
+
+fn pumpguard(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pumpguard")).args(args).output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn scratch(name: &str, contents: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("pumpguard-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, contents).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn check_accepts_the_example_policy() {
+    let out = pumpguard(&["check", &repo("examples/policy.json")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains(": ok ("), "{}", text(&out.stdout));
+}
+
+#[test]
+fn check_names_every_error_by_json_path_and_exits_1() {
+    let scenario: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo("tests/scenarios/067-bad-policy-every-error-named.json")).unwrap(),
+    )
+    .unwrap();
+    let policy = scratch("bad-policy.json", &scenario["policy"].to_string());
+    let out = pumpguard(&["check", &policy]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    for path in scenario["policy_errors"].as_array().unwrap() {
+        assert!(stderr.contains(&format!("  {}: ", path.as_str().unwrap())), "{path} missing in:\n{stderr}");
+    }
+    assert!(stderr.contains("3 error(s)"), "{stderr}");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    for args in [&[][..], &["check"][..], &["frobnicate"][..], &["check", "/nonexistent/policy.json"][..]] {
+        let out = pumpguard(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out.stderr));
+        assert!(text(&out.stderr).starts_with("pumpguard: "), "{args:?}");
+    }
+    let out = pumpguard(&["scenarios", "--client-ip-header", "x-forwarded-for", "f.json"]);
+    assert_eq!(out.status.code(), Some(2), "host options without --target");
+}
+
+#[test]
+fn replay_prints_one_decision_per_record_and_a_summary() {
+    let traffic = repo("examples/traffic.jsonl");
+    let records = std::fs::read_to_string(&traffic).unwrap().lines().filter(|l| !l.trim().is_empty()).count();
+    let out = pumpguard(&["replay", "--policy", &repo("examples/policy.json"), &traffic]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let lines: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), records);
+    assert!(lines.iter().all(|l| l["decision"]["action"].is_string()));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("summary by action:") && stderr.contains("summary by reason:"), "{stderr}");
+}
+
+#[test]
+fn replay_reports_the_line_of_a_bad_record() {
+    let traffic = scratch("bad.jsonl", "{\"method\":\"POST\",\"host\":\"a\",\"path\":\"/\"}\nnot json\n");
+    let out = pumpguard(&["replay", "--policy", &repo("examples/policy.json"), &traffic]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("bad.jsonl:2: not a traffic record"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn scenarios_in_process_pass_and_a_mismatch_fails() {
+    let out = pumpguard(&["scenarios", &repo("tests/scenarios/001-allow-valid-number.json")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let mut scenario: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo("tests/scenarios/005-country-deny-list.json")).unwrap(),
+    )
+    .unwrap();
+    for step in scenario["steps"].as_array_mut().unwrap() {
+        step["expect"]["action"] = "allow".into();
+    }
+    let file = scratch("wrong-expectation.json", &scenario.to_string());
+    let out = pumpguard(&["scenarios", &file]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stdout).contains("action: expected allow, got block"), "{}", text(&out.stdout));
+}
