@@ -1,1 +1,28 @@
-//! Cloudflare Worker adapter: filled in by the worker work.
+//! pumpguard on Cloudflare Workers: a thin adapter over `pumpguard-core`.
+//!
+//! ```text
+//! request ─► entry (fetch handler) ─► Policy::prepare ─► CounterChecks grouped by shard
+//!                                        │                 └─► one Durable Object round trip per shard
+//!                                        │                      (CounterShard: Policy::run_check on its store)
+//!                                        └─► Policy::conclude ─► siteverify (challenge with a token)
+//!                                              ─► local reply (core's status, headers, body) or forward to origin
+//! ```
+//!
+//! The modules without a host dependency (settings, sharding, the shard's store, the wire format,
+//! the local replies, logs) build and are tested natively; the fetch handler and the Durable Object
+//! exist only on `wasm32`.
+
+pub mod logs;
+pub mod policy_source;
+pub mod reply;
+pub mod settings;
+pub mod shard;
+pub mod shard_store;
+pub mod wire;
+
+#[cfg(target_arch = "wasm32")]
+mod entry;
+#[cfg(target_arch = "wasm32")]
+mod host;
+#[cfg(target_arch = "wasm32")]
+mod object;

@@ -1,0 +1,336 @@
+//! The fetch handler: request → core → local reply or origin.
+
+use std::net::IpAddr;
+
+use futures_util::StreamExt;
+use pumpguard_core::{
+    Action, Decision, HttpVersion, Policy, Request as CoreRequest, Timestamp, TlsFingerprints,
+};
+use worker::js_sys::Uint8Array;
+use worker::wasm_bindgen::JsValue;
+use worker::{
+    console_error, console_log, console_warn, event, AnalyticsEngineDataPointBuilder, Context, Env, Fetch,
+    Headers, Request, RequestInit, RequestRedirect, Response, Result,
+};
+
+use crate::host::{self, cf_object, js_number, js_string};
+use crate::logs::{self, ClientFacts};
+use crate::policy_source::Loaded;
+use crate::reply::{self, LocalReply, DECISION_HEADER_NAMES};
+use crate::settings::{names, parse_clock, FailMode, Settings};
+
+#[event(fetch)]
+pub async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    match handle(req, &env).await {
+        Ok(response) => Ok(response),
+        Err(e) => {
+            console_error!(
+                "{}",
+                logs::event_line("internal_error", serde_json::json!({ "why": e.to_string() }))
+            );
+            local(reply::origin_unreachable())
+        }
+    }
+}
+
+/// The parts of the incoming request the adapter needs, read once.
+struct Incoming {
+    method: String,
+    authority: String,
+    path_and_query: String,
+    url: String,
+    /// Request headers without the test clock header.
+    headers: Vec<(String, String)>,
+    now_ms: u64,
+    client: ClientFacts,
+    client_ip: Option<IpAddr>,
+    version: HttpVersion,
+    ja3: Option<String>,
+    ja4: Option<String>,
+}
+
+fn incoming(req: &Request, settings: &Settings) -> Result<Incoming> {
+    let url = req.url()?;
+    let path_and_query = match url.query() {
+        Some(query) => format!("{}?{query}", url.path()),
+        None => url.path().to_owned(),
+    };
+    let mut headers: Vec<(String, String)> = req.headers().entries().collect();
+    let mut now_ms = host::now_ms();
+    if let Some(name) = &settings.test_clock_header {
+        if let Some(position) = headers.iter().position(|(n, _)| n == name) {
+            let (_, value) = headers.remove(position);
+            if let Some(ms) = parse_clock(&value) {
+                now_ms = ms;
+            }
+        }
+    }
+    let header = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+    let cf = cf_object(req);
+    let ip_text = header(&settings.client_ip_header);
+    let client_ip = ip_text.as_deref().and_then(|ip| ip.trim().parse::<IpAddr>().ok());
+    let trusted = |name: &Option<String>| name.as_deref().and_then(header).filter(|v| !v.is_empty());
+    let ja3 = trusted(&settings.ja3_header).or_else(|| js_string(&cf, &["botManagement", "ja3Hash"]));
+    let ja4 = trusted(&settings.ja4_header).or_else(|| js_string(&cf, &["botManagement", "ja4"]));
+    let version = js_string(&cf, &["httpProtocol"])
+        .and_then(|p| HttpVersion::from_protocol(&p))
+        .unwrap_or(HttpVersion::Http11);
+    let client = ClientFacts {
+        ip: ip_text,
+        country: js_string(&cf, &["country"]),
+        asn: js_number(&cf, &["asn"])
+            .and_then(|n| (n >= 0.0 && n <= f64::from(u32::MAX)).then_some(n as u32)),
+        colo: js_string(&cf, &["colo"]),
+    };
+    let authority = header("host").unwrap_or_else(|| {
+        let host = url.host_str().unwrap_or_default();
+        match url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_owned(),
+        }
+    });
+    Ok(Incoming {
+        method: req.inner().method(),
+        authority,
+        path_and_query,
+        url: url.to_string(),
+        headers,
+        now_ms,
+        client,
+        client_ip,
+        version,
+        ja3,
+        ja4,
+    })
+}
+
+impl Incoming {
+    fn core<'a>(
+        &'a self,
+        header_refs: &'a [(&'a str, &'a str)],
+        body: &'a [u8],
+        truncated: bool,
+    ) -> CoreRequest<'a> {
+        CoreRequest {
+            method: &self.method,
+            authority: &self.authority,
+            path: &self.path_and_query,
+            version: self.version,
+            headers: header_refs,
+            body,
+            body_truncated: truncated,
+            client_ip: self.client_ip,
+            tls: TlsFingerprints { ja3: self.ja3.as_deref(), ja4: self.ja4.as_deref() },
+        }
+    }
+}
+
+async fn handle(mut req: Request, env: &Env) -> Result<Response> {
+    let settings = host::settings(env);
+    let loaded = host::policy(env, None).await;
+    let incoming = incoming(&req, &settings)?;
+    let (policy_id, policy) = match loaded {
+        Loaded::Ready { id, policy } => (id, policy),
+        Loaded::Unusable { why, paths, .. } => {
+            let open = settings.fail_mode == FailMode::Open;
+            console_error!(
+                "{}",
+                logs::event_line(
+                    "policy_unusable",
+                    serde_json::json!({
+                        "why": why, "paths": paths, "fail_mode": if open { "open" } else { "closed" },
+                        "method": incoming.method, "path": incoming.path_and_query, "client": incoming.client,
+                    })
+                )
+            );
+            if !open {
+                return local(reply::policy_unavailable());
+            }
+            let body = req.inner().body().map(JsValue::from);
+            return forward(&settings, &incoming, &[], body).await;
+        }
+    };
+
+    let header_refs: Vec<(&str, &str)> =
+        incoming.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    if policy.route_for(&incoming.core(&header_refs, &[], false)).is_none() {
+        // Unguarded: straight through, the body streamed, never buffered.
+        let body = req.inner().body().map(JsValue::from);
+        return forward(&settings, &incoming, &Decision::unguarded().origin_headers(), body).await;
+    }
+
+    let cap = policy.max_body_bytes();
+    let mut body = CappedBody::read(&mut req, &incoming.headers, cap).await?;
+    let decision = judge(env, &settings, policy_id, &policy, &incoming, &header_refs, &body).await;
+    if logs::should_log(&decision) {
+        let line = logs::decision_line(&decision, &incoming.client, incoming.now_ms);
+        if decision.action == Action::Allow {
+            console_log!("{line}");
+        } else {
+            console_warn!("{line}");
+        }
+    }
+    write_data_point(env, &decision, &incoming.client);
+    if let Some(reply) = reply::for_decision(&decision) {
+        return local(reply);
+    }
+
+    let bytes = body.whole().await?;
+    let forwarded_body = (!bytes.is_empty()).then(|| JsValue::from(Uint8Array::from(bytes.as_slice())));
+    let response = forward(&settings, &incoming, &decision.origin_headers(), forwarded_body).await?;
+    let confirm = policy.response_checks(&decision, response.status_code());
+    if !confirm.is_empty() {
+        // Awaited, not deferred: the next request of the same client must see the confirmation.
+        let outcomes = host::run_checks(env, &settings, policy_id, incoming.now_ms, &confirm).await;
+        if outcomes.iter().any(|o| matches!(o, pumpguard_core::CheckOutcome::StoreFailed)) {
+            console_error!("{}", logs::event_line("confirmation_not_recorded", serde_json::json!({})));
+        }
+    }
+    Ok(response)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn judge(
+    env: &Env,
+    settings: &Settings,
+    policy_id: u64,
+    policy: &Policy,
+    incoming: &Incoming,
+    header_refs: &[(&str, &str)],
+    body: &CappedBody,
+) -> Decision {
+    let now = Timestamp::from_millis(incoming.now_ms);
+    let request = incoming.core(header_refs, body.judged(policy.max_body_bytes()), body.truncated);
+    let prepared = policy.prepare(&request, now);
+    let outcomes = host::run_checks(env, settings, policy_id, incoming.now_ms, prepared.checks()).await;
+    let decision = policy.conclude(prepared, &outcomes);
+    match (decision.action, &decision.token_check) {
+        (Action::Challenge, Some(check)) => {
+            let verdict = host::siteverify(env, settings, policy.captcha(), check).await;
+            policy.resolve_token(decision, &verdict)
+        }
+        _ => decision,
+    }
+}
+
+/// The request body, read up to the policy's cap (plus one byte, to know it is over).
+struct CappedBody {
+    bytes: Vec<u8>,
+    truncated: bool,
+    rest: Option<worker::ByteStream>,
+}
+
+impl CappedBody {
+    async fn read(req: &mut Request, headers: &[(String, String)], cap: usize) -> Result<CappedBody> {
+        if req.inner().body().is_none() {
+            return Ok(CappedBody { bytes: Vec::new(), truncated: false, rest: None });
+        }
+        let mut stream = req.stream()?;
+        let declared = headers
+            .iter()
+            .find(|(n, _)| n == "content-length")
+            .and_then(|(_, v)| v.trim().parse::<u64>().ok());
+        if declared.is_some_and(|len| len > cap as u64) {
+            // Over the cap by its own account: not read unless it is forwarded.
+            return Ok(CappedBody { bytes: Vec::new(), truncated: true, rest: Some(stream) });
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            bytes.extend_from_slice(&chunk?);
+            if bytes.len() > cap {
+                return Ok(CappedBody { bytes, truncated: true, rest: Some(stream) });
+            }
+        }
+        Ok(CappedBody { bytes, truncated: false, rest: None })
+    }
+
+    fn judged(&self, cap: usize) -> &[u8] {
+        self.bytes.get(..cap.min(self.bytes.len())).unwrap_or(&self.bytes)
+    }
+
+    /// The whole body, for forwarding (reads what is left when the body was over the cap and
+    /// the policy still allows it).
+    async fn whole(&mut self) -> Result<Vec<u8>> {
+        if let Some(mut rest) = self.rest.take() {
+            while let Some(chunk) = rest.next().await {
+                self.bytes.extend_from_slice(&chunk?);
+            }
+        }
+        Ok(std::mem::take(&mut self.bytes))
+    }
+}
+
+/// Sends the request on to origin with the decision headers; origin's answer is returned as is
+/// (redirects included: they are the client's to follow).
+async fn forward(
+    settings: &Settings,
+    incoming: &Incoming,
+    decision_headers: &[(&'static str, String)],
+    body: Option<JsValue>,
+) -> Result<Response> {
+    let (url, to_configured_origin) = match settings.origin_for(&incoming.path_and_query) {
+        Some(url) => (url, true),
+        // No origin configured: on a Cloudflare route, fetching the request's own URL reaches
+        // the zone's origin.
+        None => (incoming.url.clone(), false),
+    };
+    let headers = Headers::new();
+    for (name, value) in &incoming.headers {
+        if DECISION_HEADER_NAMES.contains(&name.as_str()) || (to_configured_origin && name == "host") {
+            continue;
+        }
+        headers.append(name, value)?;
+    }
+    if to_configured_origin {
+        headers.set("x-forwarded-host", &incoming.authority)?;
+    }
+    for (name, value) in decision_headers {
+        headers.set(name, value)?;
+    }
+    let mut init = RequestInit::new();
+    init.with_method(incoming.method.clone().into())
+        .with_headers(headers)
+        .with_redirect(RequestRedirect::Manual);
+    if !matches!(incoming.method.as_str(), "GET" | "HEAD") {
+        init.with_body(body);
+    }
+    let request = Request::new_with_init(&url, &init)?;
+    match Fetch::Request(request).send().await {
+        Ok(response) => Ok(response),
+        Err(e) => {
+            console_error!(
+                "{}",
+                logs::event_line(
+                    "origin_unreachable",
+                    serde_json::json!({ "url": url, "why": e.to_string() })
+                )
+            );
+            local(reply::origin_unreachable())
+        }
+    }
+}
+
+fn local(reply: LocalReply) -> Result<Response> {
+    let headers = Headers::new();
+    for (name, value) in &reply.headers {
+        headers.set(name, value)?;
+    }
+    Ok(Response::from_bytes(reply.body.into_bytes())?.with_status(reply.status).with_headers(headers))
+}
+
+fn write_data_point(env: &Env, decision: &Decision, client: &ClientFacts) {
+    let Ok(dataset) = env.analytics_engine(names::ANALYTICS) else { return };
+    let point = logs::data_point(decision, client);
+    let blobs: Vec<&str> = point.blobs.iter().map(String::as_str).collect();
+    let written = AnalyticsEngineDataPointBuilder::new()
+        .indexes([point.index.as_str()])
+        .blobs(blobs)
+        .doubles(point.doubles.iter().copied())
+        .write_to(&dataset);
+    if let Err(e) = written {
+        console_warn!(
+            "{}",
+            logs::event_line("analytics_write_failed", serde_json::json!({ "why": e.to_string() }))
+        );
+    }
+}

@@ -1,0 +1,267 @@
+//! What the fetch handler and the Durable Object share on workerd: reading vars, the per-isolate
+//! settings and policy caches, the shard round trips, the siteverify callout.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use futures_util::future::{join_all, select, Either};
+use pumpguard_core::config::CaptchaDoc;
+use pumpguard_core::decision::{TokenCheck, TokenVerdict};
+use pumpguard_core::{captcha, CheckOutcome, CounterCheck};
+use worker::js_sys::{self, Reflect};
+use worker::wasm_bindgen::{JsCast, JsValue};
+use worker::{
+    console_error, console_warn, AbortController, Delay, Env, Fetch, Headers, Method, Request, RequestInit,
+};
+
+use crate::logs::event_line;
+use crate::policy_source::{self, Loaded};
+use crate::settings::{names, Settings};
+use crate::shard::{group, shard_name};
+use crate::wire::{ShardRequest, ShardResponse, SHARD_URL};
+
+/// A var, secret or object var as text (objects as their JSON), `None` when unset or empty.
+pub fn raw_var(env: &Env, name: &str) -> Option<String> {
+    let value = Reflect::get(env.as_ref(), &JsValue::from_str(name)).ok()?;
+    if let Some(text) = value.as_string() {
+        return Some(text).filter(|t| !t.trim().is_empty());
+    }
+    if value.is_object() && !value.is_function() {
+        // A `[vars]` table in wrangler.toml arrives as an object; KV namespaces and other
+        // bindings are objects too, but they stringify to `{}`, which no policy is.
+        let text: String = js_sys::JSON::stringify(&value).ok()?.into();
+        return Some(text).filter(|t| t != "{}");
+    }
+    None
+}
+
+/// Milliseconds since the epoch (advances only across I/O inside a request, as on Workers).
+pub fn now_ms() -> u64 {
+    let ms = js_sys::Date::now();
+    if ms.is_finite() && ms > 0.0 {
+        ms as u64
+    } else {
+        0
+    }
+}
+
+thread_local! {
+    static SETTINGS: RefCell<Option<Rc<Settings>>> = const { RefCell::new(None) };
+    static POLICY: RefCell<Option<CachedPolicy>> = const { RefCell::new(None) };
+}
+
+/// Settings of this isolate (vars do not change while an isolate lives).
+pub fn settings(env: &Env) -> Rc<Settings> {
+    if let Some(settings) = SETTINGS.with(|s| s.borrow().clone()) {
+        return settings;
+    }
+    let (settings, warnings) = Settings::read(|name| raw_var(env, name));
+    for warning in warnings {
+        console_warn!("{}", event_line("setting_ignored", serde_json::json!({ "why": warning })));
+    }
+    let settings = Rc::new(settings);
+    SETTINGS.with(|s| *s.borrow_mut() = Some(settings.clone()));
+    settings
+}
+
+#[derive(Clone)]
+struct CachedPolicy {
+    loaded: Loaded,
+    /// Where the text came from: a var is fixed for the isolate, KV is read again after a while.
+    from_kv: bool,
+    loaded_at_ms: u64,
+}
+
+/// How long a policy read from KV is used before KV is read again.
+const KV_POLICY_TTL_MS: u64 = 60_000;
+
+/// The policy of this isolate: validated once per text; an unusable one is logged when loaded.
+/// `must_be` (a shard checking the caller's policy id) forces a fresh read when it differs.
+pub async fn policy(env: &Env, must_be: Option<u64>) -> Loaded {
+    let now = now_ms();
+    if let Some(cached) = POLICY.with(|p| p.borrow().clone()) {
+        let fresh = !cached.from_kv || now.saturating_sub(cached.loaded_at_ms) < KV_POLICY_TTL_MS;
+        let matches = must_be.is_none_or(|id| id == cached.loaded.id());
+        if fresh && (matches || !cached.from_kv) {
+            return cached.loaded;
+        }
+    }
+    let (text, from_kv) = match raw_var(env, names::POLICY) {
+        Some(text) => (Some(text), false),
+        None => (kv_policy(env).await, true),
+    };
+    let previous = POLICY.with(|p| p.borrow().as_ref().map(|c| c.loaded.id()));
+    let id = text.as_deref().map(policy_source::policy_id);
+    let loaded = match (previous, id) {
+        // Same text as before: keep the compiled policy.
+        (Some(prev), Some(id)) if prev == id => {
+            POLICY.with(|p| p.borrow().as_ref().map(|c| c.loaded.clone()))
+        }
+        _ => None,
+    };
+    let loaded = loaded.unwrap_or_else(|| {
+        let loaded = policy_source::load(text.as_deref());
+        if let Loaded::Unusable { why, paths, .. } = &loaded {
+            console_error!(
+                "{}",
+                event_line("policy_unusable", serde_json::json!({ "why": why, "paths": paths }))
+            );
+        }
+        loaded
+    });
+    POLICY.with(|p| {
+        *p.borrow_mut() = Some(CachedPolicy { loaded: loaded.clone(), from_kv, loaded_at_ms: now });
+    });
+    loaded
+}
+
+async fn kv_policy(env: &Env) -> Option<String> {
+    let kv = env.kv(names::POLICY_KV).ok()?;
+    let key = raw_var(env, names::POLICY_KV_KEY).unwrap_or_else(|| "policy".to_owned());
+    match kv.get(&key).text().await {
+        Ok(text) => text,
+        Err(e) => {
+            console_error!(
+                "{}",
+                event_line("policy_kv_unreadable", serde_json::json!({ "why": e.to_string() }))
+            );
+            None
+        }
+    }
+}
+
+/// Runs counter checks on their shards: one round trip per shard, all shards at once. Results are
+/// in the order of `checks`; a shard that fails yields `StoreFailed` for its checks.
+pub async fn run_checks(
+    env: &Env,
+    settings: &Settings,
+    policy_id: u64,
+    now_ms: u64,
+    checks: &[CounterCheck],
+) -> Vec<CheckOutcome> {
+    let mut outcomes = vec![CheckOutcome::StoreFailed; checks.len()];
+    if checks.is_empty() {
+        return outcomes;
+    }
+    let groups = group(settings.shard_seed, checks.iter().map(|c| c.key.as_str()), settings.shards);
+    let calls = groups.iter().map(|(shard, positions)| {
+        let batch: Vec<CounterCheck> = positions.iter().filter_map(|&p| checks.get(p).cloned()).collect();
+        shard_call(env, *shard, ShardRequest { policy_id, now_ms, checks: batch })
+    });
+    let answers = join_all(calls).await;
+    for ((_, positions), answer) in groups.iter().zip(answers) {
+        let results = answer.into_outcomes(positions.len());
+        for (&position, outcome) in positions.iter().zip(results) {
+            if let Some(slot) = outcomes.get_mut(position) {
+                *slot = outcome;
+            }
+        }
+    }
+    outcomes
+}
+
+async fn shard_call(env: &Env, shard: u32, request: ShardRequest) -> ShardResponse {
+    match try_shard_call(env, shard, &request).await {
+        Ok(answer) => answer,
+        Err(e) => {
+            console_error!(
+                "{}",
+                event_line("shard_failed", serde_json::json!({ "shard": shard, "why": e.to_string() }))
+            );
+            ShardResponse::Refused(e.to_string())
+        }
+    }
+}
+
+async fn try_shard_call(env: &Env, shard: u32, request: &ShardRequest) -> worker::Result<ShardResponse> {
+    let namespace = env.durable_object(names::SHARD_BINDING)?;
+    let stub = namespace.id_from_name(&shard_name(shard))?.get_stub()?;
+    let body = serde_json::to_string(request).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post).with_body(Some(JsValue::from_str(&body)));
+    let mut response = stub.fetch_with_request(Request::new_with_init(SHARD_URL, &init)?).await?;
+    let bytes = response.bytes().await?;
+    let answer: ShardResponse =
+        serde_json::from_slice(&bytes).map_err(|e| worker::Error::RustError(format!("shard answer: {e}")))?;
+    if let ShardResponse::Refused(why) = &answer {
+        console_error!("{}", event_line("shard_refused", serde_json::json!({ "shard": shard, "why": why })));
+    }
+    Ok(answer)
+}
+
+/// Verifies a token at siteverify within the policy's `verify_timeout_ms`. A timeout, a failed
+/// call or an unreadable answer is `Unavailable` (the policy's `on_unavailable` decides).
+pub async fn siteverify(
+    env: &Env,
+    settings: &Settings,
+    captcha: Option<&CaptchaDoc>,
+    check: &TokenCheck,
+) -> TokenVerdict {
+    let Some(captcha) = captcha else {
+        return TokenVerdict::Unavailable { detail: "policy has no captcha section".to_owned() };
+    };
+    let secret = raw_var(env, names::CAPTCHA_SECRET).or_else(|| captcha.secret.clone());
+    let Some(secret) = secret else {
+        return TokenVerdict::Unavailable {
+            detail: format!("no siteverify secret (set captcha.secret or {})", names::CAPTCHA_SECRET),
+        };
+    };
+    let url = settings.siteverify_url.clone().unwrap_or_else(|| captcha.provider.siteverify_url().to_owned());
+    let controller = AbortController::default();
+    let signal = controller.signal();
+    let call = Box::pin(async {
+        let headers = Headers::new();
+        headers.set("content-type", "application/x-www-form-urlencoded")?;
+        let mut init = RequestInit::new();
+        init.with_method(Method::Post)
+            .with_headers(headers)
+            .with_body(Some(JsValue::from_str(&captcha::siteverify_body(&secret, check))));
+        let request = Request::new_with_init(&url, &init)?;
+        let mut response = Fetch::Request(request).send_with_signal(&signal).await?;
+        let status = response.status_code();
+        let body = response.bytes().await?;
+        Ok::<_, worker::Error>((status, body))
+    });
+    let timeout = Delay::from(Duration::from_millis(u64::from(captcha.verify_timeout_ms)));
+    let verdict = match select(call, timeout).await {
+        Either::Left((Ok((status, body)), _)) => captcha::interpret_siteverify(captcha, status, &body),
+        Either::Left((Err(e), _)) => {
+            TokenVerdict::Unavailable { detail: format!("siteverify call failed: {e}") }
+        }
+        Either::Right(((), _)) => {
+            controller.abort();
+            TokenVerdict::Unavailable {
+                detail: format!("siteverify timed out after {} ms", captcha.verify_timeout_ms),
+            }
+        }
+    };
+    verdict
+}
+
+/// Reads a string property path (`["botManagement", "ja3Hash"]`) of a JS object.
+pub fn js_string(object: &JsValue, path: &[&str]) -> Option<String> {
+    js_value(object, path)?.as_string()
+}
+
+/// Reads a numeric property path of a JS object.
+pub fn js_number(object: &JsValue, path: &[&str]) -> Option<f64> {
+    js_value(object, path)?.as_f64()
+}
+
+fn js_value(object: &JsValue, path: &[&str]) -> Option<JsValue> {
+    let mut value = object.clone();
+    for name in path {
+        if !value.is_object() {
+            return None;
+        }
+        value = Reflect::get(&value, &JsValue::from_str(name)).ok()?;
+    }
+    (!value.is_undefined() && !value.is_null()).then_some(value)
+}
+
+/// `request.cf` as a plain JS value (undefined outside Cloudflare's edge).
+pub fn cf_object(request: &Request) -> JsValue {
+    Reflect::get(request.inner().unchecked_ref::<JsValue>(), &JsValue::from_str("cf"))
+        .unwrap_or(JsValue::UNDEFINED)
+}

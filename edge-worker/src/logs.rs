@@ -1,0 +1,132 @@
+//! Structured logs (one JSON line per event, read with `wrangler tail` / Logpush) and the
+//! Workers Analytics Engine data point of each judged request.
+
+use pumpguard_core::{Action, Decision};
+use serde::Serialize;
+
+/// Facts about the client from `request.cf` and the connecting IP, for logs only (the core does
+/// not judge them).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ClientFacts {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub asn: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub colo: Option<String>,
+}
+
+/// Whether a decision is logged: every non-allow, and allows that carry findings (shadow rules,
+/// log actions, inputs allowed by configuration).
+pub fn should_log(decision: &Decision) -> bool {
+    decision.action != Action::Allow || !decision.reasons.is_empty()
+}
+
+/// `{"event":"pumpguard.decision","at_ms":…,"client":{…},"decision":{…core log_line…}}`.
+pub fn decision_line(decision: &Decision, client: &ClientFacts, at_ms: u64) -> String {
+    let client = serde_json::to_string(client).unwrap_or_else(|_| "{}".to_owned());
+    let decision = decision.log_line();
+    let mut line = String::with_capacity(64 + client.len() + decision.len());
+    line.push_str("{\"event\":\"pumpguard.decision\",\"at_ms\":");
+    line.push_str(&at_ms.to_string());
+    line.push_str(",\"client\":");
+    line.push_str(&client);
+    line.push_str(",\"decision\":");
+    line.push_str(&decision);
+    line.push('}');
+    line
+}
+
+/// A host event worth a line of its own (policy problems, store failures, origin errors).
+pub fn event_line(event: &str, fields: serde_json::Value) -> String {
+    let mut object = serde_json::Map::new();
+    object.insert("event".to_owned(), serde_json::Value::String(format!("pumpguard.{event}")));
+    if let serde_json::Value::Object(fields) = fields {
+        object.extend(fields);
+    }
+    serde_json::Value::Object(object).to_string()
+}
+
+/// One Analytics Engine data point per judged request.
+///
+/// blobs: route, action, error code (or `-`), first number's region (or `-`), client country
+/// (or `-`); doubles: 1 (count), status, number of findings; index: the route id.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DataPoint {
+    pub index: String,
+    pub blobs: Vec<String>,
+    pub doubles: Vec<f64>,
+}
+
+pub fn data_point(decision: &Decision, client: &ClientFacts) -> DataPoint {
+    let route = decision.route.as_ref().map_or_else(|| "-".to_owned(), |r| r.id.to_string());
+    let code = decision.error_code().map_or("-", |c| c.as_str()).to_owned();
+    let region = decision.numbers.first().and_then(|n| n.region).unwrap_or("-").to_owned();
+    let country = client.country.clone().unwrap_or_else(|| "-".to_owned());
+    DataPoint {
+        index: route.clone(),
+        blobs: vec![route, decision.action.as_str().to_owned(), code, region, country],
+        doubles: vec![1.0, f64::from(decision.status), decision.reasons.len() as f64],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pumpguard_core::{MemoryStore, Policy, Request, Timestamp};
+
+    fn blocked() -> Decision {
+        let policy = Policy::from_json(
+            r#"{"version":1,"default_region":"US",
+                "routes":[{"id":"otp","kind":"send","match":{"path":{"exact":"/otp"}},"extract":{"json_keys":["phone"]}}],
+                "rules":[{"id":"no-gb","action":"block","country":{"deny":["GB"]}}]}"#,
+        )
+        .unwrap();
+        let headers = [("content-type", "application/json")];
+        let request = Request {
+            method: "POST",
+            authority: "x",
+            path: "/otp",
+            version: pumpguard_core::HttpVersion::Http11,
+            headers: &headers,
+            body: br#"{"phone":"+447400123456"}"#,
+            body_truncated: false,
+            client_ip: None,
+            tls: Default::default(),
+        };
+        policy.decide(&request, Timestamp::from_millis(0), &MemoryStore::new())
+    }
+
+    #[test]
+    fn decision_line_is_one_json_object() {
+        let decision = blocked();
+        assert!(should_log(&decision));
+        let client = ClientFacts {
+            ip: Some("198.51.100.7".into()),
+            country: Some("NL".into()),
+            asn: Some(64500),
+            colo: None,
+        };
+        let line = decision_line(&decision, &client, 42);
+        let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(value["event"], "pumpguard.decision");
+        assert_eq!(value["at_ms"], 42);
+        assert_eq!(value["client"]["asn"], 64500);
+        assert_eq!(value["decision"]["action"], "block");
+        assert!(!should_log(&Decision::unguarded()));
+    }
+
+    #[test]
+    fn event_lines_and_data_points() {
+        let line = event_line("policy_invalid", serde_json::json!({"paths": ["version"]}));
+        let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(value["event"], "pumpguard.policy_invalid");
+        assert_eq!(value["paths"][0], "version");
+        let point = data_point(&blocked(), &ClientFacts::default());
+        assert_eq!(point.index, "otp");
+        assert_eq!(point.blobs, vec!["otp", "block", "country_denied", "GB", "-"]);
+        assert_eq!(point.doubles, vec![1.0, 403.0, 1.0]);
+    }
+}

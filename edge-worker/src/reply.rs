@@ -1,0 +1,102 @@
+//! Local replies: exactly the core's status, headers and JSON body, so a block from the Worker
+//! is byte-for-byte the block from the Envoy filter.
+
+use pumpguard_core::{Action, Decision};
+
+/// A reply the Worker answers itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LocalReply {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: String,
+}
+
+/// The local reply for a decision, or `None` when the request goes to origin.
+pub fn for_decision(decision: &Decision) -> Option<LocalReply> {
+    if decision.action == Action::Allow {
+        return None;
+    }
+    let body = decision.error_body().unwrap_or_else(|| String::from("{\"error\":\"blocked\"}"));
+    Some(LocalReply { status: decision.status, headers: decision.response_headers(), body })
+}
+
+/// Stable error code of the answer given while no valid policy is loaded (fail closed).
+pub const POLICY_UNAVAILABLE: &str = "policy_unavailable";
+
+/// The reply while the policy cannot be used and the fail mode is closed: 503, like a store
+/// failure with `on_error: block`.
+pub fn policy_unavailable() -> LocalReply {
+    LocalReply {
+        status: 503,
+        headers: vec![
+            ("content-type", "application/json".to_owned()),
+            ("x-pumpguard-decision", Action::Block.as_str().to_owned()),
+        ],
+        body: format!(
+            "{{\"error\":\"{POLICY_UNAVAILABLE}\",\"message\":\"The request could not be checked; retry later.\"}}"
+        ),
+    }
+}
+
+/// The reply when origin cannot be reached.
+pub fn origin_unreachable() -> LocalReply {
+    LocalReply {
+        status: 502,
+        headers: vec![("content-type", "application/json".to_owned())],
+        body: "{\"error\":\"origin_unreachable\",\"message\":\"The service is unavailable; retry later.\"}"
+            .to_owned(),
+    }
+}
+
+/// Headers the Worker sets on requests it forwards (the core's `origin_headers`), and the names it
+/// removes first, so a client can never hand origin a decision of its own.
+pub const DECISION_HEADER_NAMES: [&str; 4] =
+    ["x-pumpguard-decision", "x-pumpguard-country", "x-pumpguard-number-type", "x-pumpguard-findings"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pumpguard_core::{MemoryStore, Policy, Request, Timestamp};
+
+    #[test]
+    fn blocks_carry_the_core_answer() {
+        let policy = Policy::from_json(
+            r#"{"version":1,"default_region":"US",
+                "routes":[{"id":"otp","kind":"send","match":{"path":{"exact":"/otp"}},"extract":{"json_keys":["phone"]}}],
+                "rules":[{"id":"no-gb","action":"block","country":{"deny":["GB"]}}]}"#,
+        )
+        .unwrap();
+        let headers = [("content-type", "application/json")];
+        let request = Request {
+            method: "POST",
+            authority: "x",
+            path: "/otp",
+            version: pumpguard_core::HttpVersion::Http11,
+            headers: &headers,
+            body: br#"{"phone":"+447400123456"}"#,
+            body_truncated: false,
+            client_ip: None,
+            tls: Default::default(),
+        };
+        let decision = policy.decide(&request, Timestamp::from_millis(0), &MemoryStore::new());
+        let reply = for_decision(&decision).unwrap();
+        assert_eq!(reply.status, decision.status);
+        assert_eq!(reply.headers, decision.response_headers());
+        assert_eq!(Some(reply.body), decision.error_body());
+        let unguarded = Request { path: "/other", ..request };
+        assert_eq!(
+            for_decision(&policy.decide(&unguarded, Timestamp::from_millis(0), &MemoryStore::new())),
+            None
+        );
+    }
+
+    #[test]
+    fn policy_unavailable_is_a_json_503() {
+        let reply = policy_unavailable();
+        assert_eq!(reply.status, 503);
+        let body: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+        assert_eq!(body["error"], POLICY_UNAVAILABLE);
+        let body: serde_json::Value = serde_json::from_str(&origin_unreachable().body).unwrap();
+        assert_eq!(body["error"], "origin_unreachable");
+    }
+}

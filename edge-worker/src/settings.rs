@@ -1,0 +1,207 @@
+//! Host settings of the Worker, read once per isolate from wrangler vars / secrets.
+//!
+//! Every name is documented in docs/worker.md. Test hooks and trusted headers are off unless set.
+
+use crate::shard::{DEFAULT_SHARDS, MAX_SHARDS};
+
+/// What guarded requests get while the policy cannot be used (missing or invalid).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailMode {
+    /// Answer 503 `policy_unavailable` (the default: an invalid policy never allows everything).
+    Closed,
+    /// Forward to origin unjudged (logged every time).
+    Open,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// Where allowed requests go: scheme, host and optional port (and base path), no trailing `/`.
+    pub origin_url: Option<String>,
+    pub fail_mode: FailMode,
+    pub shards: u32,
+    pub shard_seed: u64,
+    /// Siteverify endpoint; `None`: the policy's provider's public endpoint.
+    pub siteverify_url: Option<String>,
+    /// Test hook: the request header whose value replaces the clock (never in production).
+    pub test_clock_header: Option<String>,
+    /// Trusted request header carrying the client IP, for deployments behind another proxy
+    /// (and tests); default `cf-connecting-ip`.
+    pub client_ip_header: String,
+    /// Trusted headers carrying JA3 / JA4 when no Bot Management data is there (another proxy
+    /// in front, or tests). Off by default: a client could send them itself.
+    pub ja3_header: Option<String>,
+    pub ja4_header: Option<String>,
+}
+
+/// Names of the vars and bindings.
+pub mod names {
+    pub const POLICY: &str = "PUMPGUARD_POLICY";
+    pub const POLICY_KV: &str = "PUMPGUARD_POLICY_KV";
+    pub const POLICY_KV_KEY: &str = "PUMPGUARD_POLICY_KEY";
+    pub const ORIGIN_URL: &str = "PUMPGUARD_ORIGIN_URL";
+    pub const FAIL_MODE: &str = "PUMPGUARD_FAIL_MODE";
+    pub const SHARDS: &str = "PUMPGUARD_SHARDS";
+    pub const SHARD_SEED: &str = "PUMPGUARD_SHARD_SEED";
+    pub const SITEVERIFY_URL: &str = "PUMPGUARD_SITEVERIFY_URL";
+    pub const CAPTCHA_SECRET: &str = "PUMPGUARD_CAPTCHA_SECRET";
+    pub const TEST_CLOCK_HEADER: &str = "PUMPGUARD_TEST_CLOCK_HEADER";
+    pub const CLIENT_IP_HEADER: &str = "PUMPGUARD_CLIENT_IP_HEADER";
+    pub const JA3_HEADER: &str = "PUMPGUARD_JA3_HEADER";
+    pub const JA4_HEADER: &str = "PUMPGUARD_JA4_HEADER";
+    pub const SHARD_BINDING: &str = "PUMPGUARD_SHARD";
+    pub const ANALYTICS: &str = "PUMPGUARD_ANALYTICS";
+    pub const RATE_LIMITER: &str = "PUMPGUARD_RATE_LIMITER";
+}
+
+impl Settings {
+    /// Reads the settings through `var` (name → value); returns them with one warning per value
+    /// that was set but unusable (the default is used instead and the warning logged).
+    pub fn read(var: impl Fn(&str) -> Option<String>) -> (Settings, Vec<String>) {
+        let mut warnings = Vec::new();
+        let text = |name: &str| var(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let header = |name: &str| text(name).map(|v| v.to_ascii_lowercase());
+        let fail_mode = match text(names::FAIL_MODE).as_deref() {
+            None | Some("closed") => FailMode::Closed,
+            Some("open") => FailMode::Open,
+            Some(other) => {
+                warnings.push(format!(
+                    "{}: {other:?} is neither \"closed\" nor \"open\"; using closed",
+                    names::FAIL_MODE
+                ));
+                FailMode::Closed
+            }
+        };
+        let shards = match text(names::SHARDS) {
+            None => DEFAULT_SHARDS,
+            Some(v) => match v.parse::<u32>() {
+                Ok(n) if (1..=MAX_SHARDS).contains(&n) => n,
+                _ => {
+                    warnings.push(format!(
+                        "{}: {v:?} is not a number from 1 to {MAX_SHARDS}; using {DEFAULT_SHARDS}",
+                        names::SHARDS
+                    ));
+                    DEFAULT_SHARDS
+                }
+            },
+        };
+        let shard_seed = match text(names::SHARD_SEED) {
+            None => 0,
+            Some(v) => match v.parse::<u64>() {
+                Ok(n) => n,
+                Err(_) => {
+                    warnings
+                        .push(format!("{}: {v:?} is not an unsigned integer; using 0", names::SHARD_SEED));
+                    0
+                }
+            },
+        };
+        let url = |name: &str, warnings: &mut Vec<String>| {
+            let value = text(name)?;
+            if value.starts_with("http://") || value.starts_with("https://") {
+                Some(value.trim_end_matches('/').to_owned())
+            } else {
+                warnings.push(format!("{name}: {value:?} is not an http(s) URL; ignored"));
+                None
+            }
+        };
+        let origin_url = url(names::ORIGIN_URL, &mut warnings);
+        let siteverify_url = url(names::SITEVERIFY_URL, &mut warnings);
+        let settings = Settings {
+            origin_url,
+            fail_mode,
+            shards,
+            shard_seed,
+            siteverify_url,
+            test_clock_header: header(names::TEST_CLOCK_HEADER),
+            client_ip_header: header(names::CLIENT_IP_HEADER)
+                .unwrap_or_else(|| "cf-connecting-ip".to_owned()),
+            ja3_header: header(names::JA3_HEADER),
+            ja4_header: header(names::JA4_HEADER),
+        };
+        (settings, warnings)
+    }
+
+    /// The origin URL for a request path (path includes the query string).
+    pub fn origin_for(&self, path_and_query: &str) -> Option<String> {
+        let base = self.origin_url.as_deref()?;
+        let mut url = String::with_capacity(base.len() + path_and_query.len());
+        url.push_str(base);
+        if !path_and_query.starts_with('/') {
+            url.push('/');
+        }
+        url.push_str(path_and_query);
+        Some(url)
+    }
+}
+
+/// Parses a test clock header value (milliseconds since the epoch).
+pub fn parse_clock(value: &str) -> Option<u64> {
+    value.trim().parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn read(pairs: &[(&str, &str)]) -> (Settings, Vec<String>) {
+        let map: HashMap<String, String> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Settings::read(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_are_safe() {
+        let (s, warnings) = read(&[]);
+        assert!(warnings.is_empty());
+        assert_eq!(s.fail_mode, FailMode::Closed);
+        assert_eq!(s.shards, DEFAULT_SHARDS);
+        assert_eq!(s.test_clock_header, None);
+        assert_eq!(s.ja3_header, None);
+        assert_eq!(s.ja4_header, None);
+        assert_eq!(s.client_ip_header, "cf-connecting-ip");
+        assert_eq!(s.origin_for("/x"), None);
+    }
+
+    #[test]
+    fn values_are_read_and_normalised() {
+        let (s, warnings) = read(&[
+            (names::ORIGIN_URL, "http://127.0.0.1:18080/"),
+            (names::FAIL_MODE, "open"),
+            (names::SHARDS, "4"),
+            (names::SHARD_SEED, "99"),
+            (names::SITEVERIFY_URL, "http://127.0.0.1:1/siteverify"),
+            (names::TEST_CLOCK_HEADER, "X-PumpGuard-Test-Now-Ms"),
+            (names::JA3_HEADER, "x-ja3"),
+            (names::JA4_HEADER, " x-ja4 "),
+        ]);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(s.origin_for("/api/otp?a=1").as_deref(), Some("http://127.0.0.1:18080/api/otp?a=1"));
+        assert_eq!(s.fail_mode, FailMode::Open);
+        assert_eq!((s.shards, s.shard_seed), (4, 99));
+        assert_eq!(s.test_clock_header.as_deref(), Some("x-pumpguard-test-now-ms"));
+        assert_eq!(s.ja4_header.as_deref(), Some("x-ja4"));
+        assert_eq!(s.siteverify_url.as_deref(), Some("http://127.0.0.1:1/siteverify"));
+    }
+
+    #[test]
+    fn bad_values_fall_back_with_a_warning() {
+        let (s, warnings) = read(&[
+            (names::FAIL_MODE, "maybe"),
+            (names::SHARDS, "0"),
+            (names::SHARD_SEED, "-1"),
+            (names::ORIGIN_URL, "ftp://x"),
+        ]);
+        assert_eq!(warnings.len(), 4, "{warnings:?}");
+        assert_eq!(s.fail_mode, FailMode::Closed);
+        assert_eq!(s.shards, DEFAULT_SHARDS);
+        assert_eq!(s.origin_url, None);
+    }
+
+    #[test]
+    fn clock_values() {
+        assert_eq!(parse_clock(" 1000 "), Some(1000));
+        assert_eq!(parse_clock("-1"), None);
+        assert_eq!(parse_clock("soon"), None);
+    }
+}

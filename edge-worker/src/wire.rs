@@ -1,0 +1,65 @@
+//! What the fetch handler and a counter shard (Durable Object) send each other: JSON, one
+//! request per shard per judged request.
+
+use pumpguard_core::{CheckOutcome, CounterCheck};
+use serde::{Deserialize, Serialize};
+
+/// Path of the shard's one endpoint (the host part of the URL is ignored by Durable Objects).
+pub const SHARD_URL: &str = "https://pumpguard-shard/checks";
+
+/// Counter checks for one shard.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+pub struct ShardRequest {
+    /// Identity of the policy the checks were planned with (see `policy_source::policy_id`); the
+    /// shard runs them only with the same policy, since checks refer to rules by index.
+    pub policy_id: u64,
+    /// The request's time, milliseconds since the epoch: counters follow the fetch handler's clock.
+    pub now_ms: u64,
+    pub checks: Vec<CounterCheck>,
+}
+
+/// The shard's answer: one outcome per check, in order, or why it ran none.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "snake_case")]
+pub enum ShardResponse {
+    Outcomes(Vec<CheckOutcome>),
+    /// The shard could not run the checks (policy missing, different or invalid; bad request).
+    Refused(String),
+}
+
+impl ShardResponse {
+    /// Outcomes for `expected` checks; anything else (refusal, wrong count) counts as a store
+    /// failure for each of them, which the policy's `store.on_error` then decides.
+    pub fn into_outcomes(self, expected: usize) -> Vec<CheckOutcome> {
+        match self {
+            ShardResponse::Outcomes(outcomes) if outcomes.len() == expected => outcomes,
+            _ => vec![CheckOutcome::StoreFailed; expected],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrong_count_or_refusal_fails_every_check() {
+        let failed = ShardResponse::Refused("policy mismatch".into()).into_outcomes(2);
+        assert_eq!(failed, vec![CheckOutcome::StoreFailed; 2]);
+        let short = ShardResponse::Outcomes(vec![CheckOutcome::StoreFailed]).into_outcomes(3);
+        assert_eq!(short.len(), 3);
+    }
+
+    #[test]
+    fn round_trips_as_json() {
+        let json = r#"{"policy_id":1,"now_ms":5,"checks":[{"rule":0,"key":"rl:x|1","op":"rate"}]}"#;
+        let request: ShardRequest = serde_json::from_str(json).unwrap();
+        assert_eq!(request.checks.len(), 1);
+        let back = serde_json::to_string(&request).unwrap();
+        assert_eq!(back, json);
+        let outcomes = ShardResponse::Outcomes(vec![CheckOutcome::StoreFailed]);
+        let text = serde_json::to_string(&outcomes).unwrap();
+        let parsed: ShardResponse = serde_json::from_str(&text).unwrap();
+        assert_eq!(parsed, outcomes);
+    }
+}
