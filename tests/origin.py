@@ -9,7 +9,11 @@
   `--log`, so a test can check that origin saw nothing of a blocked request.
 - `GET /__origin/requests` returns the recorded requests; `GET /__origin/health` answers 200.
 
-Usage: origin.py --port 18080 [--log FILE]
+- `--demo`: also prints `would send SMS to <number>` for every request whose JSON or form body
+  has a `phone` field (the demo's OTP endpoint), and `code confirmed for <number>` on
+  `/api/otp/verify`.
+
+Usage: origin.py --port 18080 [--log FILE] [--demo]
 """
 
 import argparse
@@ -39,9 +43,24 @@ def read_body(handler):
     return handler.rfile.read(length) if length else b""
 
 
+def demo_phone(headers, body):
+    text = body.decode("utf-8", "replace")
+    ctype = headers.get("content-type", "")
+    try:
+        if "json" in ctype:
+            value = json.loads(text).get("phone")
+        else:
+            from urllib.parse import parse_qs
+            value = (parse_qs(text).get("phone") or [None])[0]
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     log_path = None
+    demo = False
 
     def log_message(self, fmt, *args):
         pass
@@ -65,6 +84,12 @@ class Handler(BaseHTTPRequestHandler):
             if self.log_path:
                 with open(self.log_path, "a", encoding="utf-8") as log:
                     log.write(json.dumps(record) + "\n")
+        if self.demo:
+            phone = demo_phone(self.headers, body)
+            if phone:
+                what = "code confirmed for" if self.path.startswith("/api/otp/verify") else "would send SMS to"
+                print(f"origin: {what} {phone} (pumpguard: {self.headers.get('x-pumpguard-decision', '-')}, "
+                      f"country {self.headers.get('x-pumpguard-country', '-')})", flush=True)
         status = int(self.headers.get("x-test-origin-status") or 200)
         reflected = [(k, v) for k, v in self.headers.items() if k.lower().startswith("x-pumpguard-")]
         reflected.append(("x-test-origin", "ok"))
@@ -86,8 +111,10 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--log")
+    parser.add_argument("--demo", action="store_true", help="print the SMS the OTP endpoint would send")
     args = parser.parse_args()
     Handler.log_path = args.log
+    Handler.demo = args.demo
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
     print(f"origin listening on 127.0.0.1:{args.port}", file=sys.stderr, flush=True)

@@ -6,7 +6,7 @@
 //!                 "path": "/turnstile/v0/siteverify"},
 //!  "store": {"namespace": "pg", "buckets": 4096, "entries_per_bucket": 16},
 //!  "tls_headers": {"ja3": "x-ja3", "ja4": "x-ja4"},
-//!  "test_clock_header": null, "log_decisions": true}
+//!  "test_clock_header": null, "log_decisions": true, "hold_headers": true}
 //! ```
 //!
 //! Every problem is reported with its JSON path; policy problems carry `policy.` before the
@@ -35,6 +35,8 @@ struct HostConfigDoc {
     test_clock_header: Option<String>,
     #[serde(default = "yes")]
     log_decisions: bool,
+    #[serde(default = "yes")]
+    hold_headers: bool,
 }
 
 fn yes() -> bool {
@@ -114,6 +116,12 @@ pub struct HostConfig {
     pub ja4_header: Option<String>,
     pub test_clock_header: Option<String>,
     pub log_decisions: bool,
+    /// Hold the request headers while the body is judged (needs the Wasm filter's
+    /// `allow_on_headers_stop_iteration: true`). Off: headers go upstream at once and only the
+    /// body is held, for hosts that cannot set that field (Istio's WasmPlugin); origin may then
+    /// see the headers of a blocked request (then a reset), never its body, and guarded requests
+    /// carry no decision headers.
+    pub hold_headers: bool,
 }
 
 fn valid_label(s: &str) -> bool {
@@ -205,6 +213,7 @@ impl HostConfig {
                 ja4_header: doc.tls_headers.ja4,
                 test_clock_header: doc.test_clock_header,
                 log_decisions: doc.log_decisions,
+                hold_headers: doc.hold_headers,
             }),
             _ => Err(errors),
         }

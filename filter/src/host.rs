@@ -177,6 +177,7 @@ impl RootContext for Root {
             phase: Phase::Headers,
             pending: None,
             confirm: None,
+            headers_sent: false,
         }))
     }
 
@@ -205,6 +206,8 @@ struct Stream {
     pending: Option<Decision>,
     /// A forwarded confirm-route decision whose response feeds conversion tracking.
     confirm: Option<Decision>,
+    /// The headers went upstream before the decision (`hold_headers: false`).
+    headers_sent: bool,
 }
 
 impl Stream {
@@ -277,7 +280,9 @@ impl Stream {
         plugin.count(&decision);
         plugin.log_decision(&decision);
         if decision.action == Verdict::Allow {
-            for (name, value) in decision.origin_headers() {
+            // Headers already upstream cannot be changed (the SDK would panic on the host's refusal).
+            let headers = if self.headers_sent { Vec::new() } else { decision.origin_headers() };
+            for (name, value) in headers {
                 if hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(&value)).is_err() {
                     return self.host_failure("set request header");
                 }
@@ -393,6 +398,10 @@ impl HttpContext for Stream {
             return self.judge(&plugin);
         }
         self.phase = Phase::Buffering;
+        if !cfg.hold_headers {
+            self.headers_sent = true;
+            return Action::Continue;
+        }
         Action::Pause
     }
 

@@ -1,0 +1,706 @@
+#!/usr/bin/env python3
+"""End-to-end tests of the built filter in a real Envoy (`just e2e-envoy`).
+
+One Envoy (`--concurrency 2`) is started with one listener per scenario of tests/scenarios/
+(each its own plugin config and shared-data namespace), plus listeners for the checks the
+corpus cannot express: chunked and split bodies, HTTP/2 with trailers, oversized bodies, origin
+sees nothing of a blocked request, exact counting under concurrency, siteverify timeout,
+client address from x-forwarded-for, metrics. Policies the corpus expects to be refused, and a
+bad host setting, are checked with `envoy --mode validate`, as is every shipped Envoy config.
+The TLS fingerprint test runs envoy/envoy-tls.yaml with a certificate made here by openssl.
+
+Usage: e2e.py --envoy BIN --wasm FILE --cli BIN [--work DIR] [--only SUBSTRING]
+Prints one line per check and finally `e2e-envoy: N passed, M failed`.
+"""
+
+import argparse
+import concurrent.futures
+import glob
+import json
+import os
+import re
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+import traceback
+import urllib.parse
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import envoylib as L  # noqa: E402
+
+ROOT = L.ROOT
+CLOCK = "x-pumpguard-test-now-ms"
+# The scenario listeners have no header_mutation: the runner's headers stand in for Envoy's.
+TLS_HEADERS = {"ja3": "x-ja3", "ja4": "x-ja4"}
+RESULTS = {"passed": 0, "failed": 0}
+FAILURES = []
+
+
+def check(name, ok, detail=""):
+    if ok:
+        RESULTS["passed"] += 1
+        print(f"ok    {name}", flush=True)
+    else:
+        RESULTS["failed"] += 1
+        FAILURES.append(name)
+        print(f"FAIL  {name}" + (f"\n      {detail}" if detail else ""), flush=True)
+    return ok
+
+
+# ---------------------------------------------------------------- fake siteverify
+
+class Siteverify:
+    """The token convention of core/src/scenario.rs: pass* valid, fail* refused, slow* answers
+    after the policy's timeout, anything else HTTP 500."""
+
+    def __init__(self, slow_seconds):
+        self.slow_seconds = slow_seconds
+        self.seen = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                length = int(self.headers.get("content-length") or 0)
+                form = urllib.parse.parse_qs(self.rfile.read(length).decode())
+                token = (form.get("response") or [""])[0]
+                outer.seen.append({"path": self.path, "host": self.headers.get("host"),
+                                   "content_type": self.headers.get("content-type"),
+                                   "form": {k: v[0] for k, v in form.items()}})
+                if token.startswith("slow"):
+                    time.sleep(outer.slow_seconds)
+                if token.startswith("pass") or token.startswith("slow"):
+                    status, body = 200, {"success": True, "hostname": "app.example.com"}
+                elif token.startswith("fail"):
+                    status, body = 200, {"success": False, "error-codes": ["invalid-input-response"]}
+                else:
+                    status, body = 500, {"error": "boom"}
+                data = json.dumps(body).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("content-type", "application/json")
+                    self.send_header("content-length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+# ---------------------------------------------------------------- HTTP helpers
+
+def http1(port, method, path, headers=(), body=b"", chunks=None, timeout=20):
+    """Raw HTTP/1.1 request; `chunks`: send the body as these chunked-encoding pieces.
+    Returns (status, headers dict, body bytes)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        head = f"{method} {path} HTTP/1.1\r\nhost: app.example.com\r\nconnection: close\r\n"
+        for k, v in headers:
+            head += f"{k}: {v}\r\n"
+        if chunks is not None:
+            head += "transfer-encoding: chunked\r\n\r\n"
+            s.sendall(head.encode())
+            for c in chunks:
+                s.sendall(b"%x\r\n%s\r\n" % (len(c), c))
+                time.sleep(0.01)  # let Envoy see separate reads; no assertion depends on it
+            s.sendall(b"0\r\n\r\n")
+        else:
+            head += f"content-length: {len(body)}\r\n\r\n"
+            s.sendall(head.encode() + body)
+        data = b""
+        while True:
+            try:
+                got = s.recv(65536)
+            except ConnectionResetError:
+                break
+            if not got:
+                break
+            data += got
+    finally:
+        s.close()
+    return parse_response(data)
+
+
+def http1_split(port, path, headers, parts, timeout=20):
+    """Content-Length body written in several separate sends."""
+    body = b"".join(parts)
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        head = f"POST {path} HTTP/1.1\r\nhost: app.example.com\r\nconnection: close\r\n"
+        for k, v in headers:
+            head += f"{k}: {v}\r\n"
+        head += f"content-length: {len(body)}\r\n\r\n"
+        s.sendall(head.encode())
+        for p in parts:
+            time.sleep(0.01)
+            s.sendall(p)
+        data = b""
+        while True:
+            got = s.recv(65536)
+            if not got:
+                break
+            data += got
+    finally:
+        s.close()
+    return parse_response(data)
+
+
+def parse_response(data):
+    head, _, rest = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    if not lines or not lines[0].startswith("HTTP/"):
+        return 0, {}, data
+    status = int(lines[0].split()[1])
+    hdrs = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        hdrs[k.strip().lower()] = v.strip()
+    if hdrs.get("transfer-encoding", "").lower() == "chunked":
+        body, buf = b"", rest
+        while buf:
+            size_line, _, buf = buf.partition(b"\r\n")
+            size = int(size_line.split(b";")[0] or b"0", 16)
+            if size == 0:
+                break
+            body += buf[:size]
+            buf = buf[size + 2:]
+        rest = body
+    return status, hdrs, rest
+
+
+def origin_requests(origin_port):
+    with urllib.request.urlopen(f"http://127.0.0.1:{origin_port}/__origin/requests", timeout=10) as r:
+        return json.loads(r.read())
+
+
+def origin_saw(origin_port, test_id):
+    return [r for r in origin_requests(origin_port) if any(k == "x-test-id" and v == test_id for k, v in r["headers"])]
+
+
+# ---------------------------------------------------------------- policies of the extra checks
+
+def extra_policy():
+    return {
+        "version": 1,
+        "default_region": "US",
+        "expose_findings": True,
+        "routes": [
+            {"id": "otp", "kind": "send", "match": {"methods": ["POST"], "path": {"exact": "/api/otp"}},
+             "extract": {"json_keys": ["phone"], "form_fields": ["phone"],
+                         "token": {"header": "cf-turnstile-response"}}},
+        ],
+        "inputs": {"max_body_bytes": 256, "on_oversize": "block"},
+        "rules": [
+            {"id": "geo", "action": "block", "country": {"allow": ["US", "CA", "GB", "DE", "FR"]}},
+            {"id": "per-number", "action": "throttle",
+             "rate_limit": {"key": ["number"], "rate": 1, "per_seconds": 3600, "burst": 20}},
+            {"id": "per-ip", "action": "throttle",
+             "rate_limit": {"key": ["client_ip"], "rate": 1, "per_seconds": 3600, "burst": 2}},
+            {"id": "watch-de", "action": "block", "shadow": True, "country": {"deny": ["DE"]}},
+        ],
+    }
+
+
+def captcha_policy(on_unavailable, timeout_ms):
+    return {
+        "version": 1,
+        "default_region": "US",
+        "expose_findings": True,
+        "routes": [{"id": "otp", "kind": "send", "match": {"methods": ["POST"], "path": {"exact": "/api/otp"}},
+                    "extract": {"json_keys": ["phone"], "token": {"header": "cf-turnstile-response"}}}],
+        "rules": [{"id": "captcha", "action": "challenge", "captcha": {}}],
+        "captcha": {"provider": "turnstile", "secret": "test-secret", "verify_timeout_ms": timeout_ms,
+                    "on_unavailable": on_unavailable},
+    }
+
+
+# ---------------------------------------------------------------- the checks
+
+class Harness:
+    def __init__(self, args):
+        self.args = args
+        self.work = args.work
+        shutil.rmtree(self.work, ignore_errors=True)
+        os.makedirs(self.work)
+        self.procs = L.Procs(os.path.join(self.work, "logs"))
+        self.scenarios = sorted(glob.glob(os.path.join(ROOT, "tests/scenarios/*.json")))
+        if args.only:
+            self.scenarios = [s for s in self.scenarios if args.only in s]
+
+    def cli(self, *argv):
+        return subprocess.run([self.args.cli, *argv], capture_output=True, text=True)
+
+    def validate(self, config, name):
+        path = os.path.join(self.work, name + ".json")
+        with open(path, "w") as f:
+            json.dump(config, f)
+        return self.validate_file(path)
+
+    def validate_file(self, path):
+        r = subprocess.run([self.args.envoy, "--mode", "validate", "-c", path, "-l", "info"],
+                           capture_output=True, text=True, cwd=ROOT)
+        return r.returncode, r.stdout + r.stderr
+
+    def single_config(self, plugin_json):
+        return L.bootstrap([L.listener("l", 1, [L.wasm_filter(plugin_json, self.args.wasm)])],
+                           [L.cluster("origin", 2)], 3)
+
+    # -- configs refused at load time
+    def check_refused_policies(self, policy_error_scenarios):
+        for path in policy_error_scenarios:
+            s = json.load(open(path))
+            name = os.path.basename(path)
+            rc, log = self.validate(self.single_config(L.plugin_config(s["policy"], "bad")), "refused-" + name)
+            critical = [l for l in log.splitlines() if "critical" in l and "pumpguard" in l]
+            missing = [p for p in s["policy_errors"] if not any(f"policy.{p}:" in l for l in critical)]
+            check(f"refused policy {name}: validate fails naming {s['policy_errors']}",
+                  rc != 0 and not missing, f"rc={rc} missing={missing}\n" + "\n".join(critical[-5:]))
+        rc, log = self.validate(self.single_config(json.dumps(
+            {"policy": extra_policy(), "store": {"buckets": 0}})), "refused-host-setting")
+        check("refused host setting: validate fails naming store.buckets",
+              rc != 0 and "store.buckets" in log, log[-2000:])
+
+    def certs(self):
+        """A self-signed certificate made now, for the TLS configs."""
+        certs = os.path.join(self.work, "certs")
+        key, crt = os.path.join(certs, "server.key"), os.path.join(certs, "server.crt")
+        if not os.path.exists(crt):
+            os.makedirs(certs, exist_ok=True)
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", crt,
+                            "-days", "1", "-subj", "/CN=app.example.com"], check=True, capture_output=True)
+        return key, crt
+
+    def shipped(self, rel, ports=None):
+        """A shipped config with the built module and the generated certificate (and ports) swapped in."""
+        key, crt = self.certs()
+        text = open(os.path.join(ROOT, rel)).read()
+        text = (text.replace("envoy/pumpguard.wasm", self.args.wasm)
+                .replace("envoy/certs/server.crt", crt).replace("envoy/certs/server.key", key))
+        for old, new in (ports or {}).items():
+            text = text.replace(f"port_value: {old}", f"port_value: {new}")
+        path = os.path.join(self.work, os.path.basename(rel))
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def check_shipped_configs(self):
+        import yaml
+        for rel in ["envoy/envoy.yaml", "envoy/envoy-tls.yaml"]:
+            rc, log = self.validate_file(self.shipped(rel))
+            check(f"envoy --mode validate {rel}", rc == 0, log[-3000:])
+        istio = os.path.join(ROOT, "tests/envoy/istio_check.py")
+        r = subprocess.run([sys.executable, istio, "--envoy", self.args.envoy, "--wasm", self.args.wasm,
+                            "--work", self.work], capture_output=True, text=True, cwd=ROOT)
+        check("istio: WasmPlugin pins the module by sha256; EnvoyFilter (ECDS) filter config validates in Envoy",
+              r.returncode == 0, (r.stdout + r.stderr)[-3000:])
+        doc = yaml.safe_load(open(os.path.join(ROOT, "envoy/envoy.yaml")))
+        hcm = doc["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+        value = hcm["http_filters"][0]["typed_config"]["config"]["configuration"]["value"]
+        policy = json.load(open(os.path.join(ROOT, "examples/policy.json")))
+        check("envoy/envoy.yaml embeds examples/policy.json", json.loads(value)["policy"] == policy)
+
+    # -- the big run
+    def run_main(self):
+        scen = []
+        refused = []
+        for path in self.scenarios:
+            s = json.load(open(path))
+            if s.get("policy_errors"):
+                refused.append(path)
+                continue
+            r = self.cli("scenario-policy", path)
+            if r.returncode != 0:
+                check(f"scenario-policy {os.path.basename(path)}", False, r.stderr)
+                continue
+            scen.append((path, json.loads(r.stdout), L.free_port()))
+        if not self.args.only or "refused" in self.args.only:
+            self.check_refused_policies(refused)
+        if not self.args.only:
+            self.check_shipped_configs()
+
+        timeouts = [p.get("captcha", {}).get("verify_timeout_ms", 2000) for _, p, _ in scen] + [2000]
+        self.siteverify = Siteverify(slow_seconds=max(timeouts) / 1000 + 1.0)
+        sv = {"cluster": "siteverify", "authority": "challenges.cloudflare.com", "path": "/turnstile/v0/siteverify"}
+        self.origin_port = L.free_port()
+        admin = L.free_port()
+        self.admin = admin
+        listeners = []
+        for i, (path, policy, port) in enumerate(scen):
+            name = "s" + os.path.basename(path).split("-")[0]
+            listeners.append(L.listener(name, port, [L.wasm_filter(L.plugin_config(policy, name, sv, tls_headers=TLS_HEADERS), self.args.wasm)]))
+        self.ports = {}
+        extras = {
+            "extra": extra_policy(),
+            "cap-closed": captcha_policy("block", 300),
+            "cap-open": captcha_policy("allow", 300),
+        }
+        for name, policy in extras.items():
+            port = L.free_port()
+            self.ports[name] = port
+            listeners.append(L.listener(name, port, [L.wasm_filter(L.plugin_config(policy, name, sv, tls_headers=TLS_HEADERS), self.args.wasm)]))
+        # As under Istio's WasmPlugin: no allow_on_headers_stop_iteration, so hold_headers is off.
+        self.ports["nohold"] = L.free_port()
+        listeners.append(L.listener("nohold", self.ports["nohold"], [L.wasm_filter(
+            L.plugin_config(extra_policy(), "nohold", sv, hold_headers=False), self.args.wasm, hold_headers=False)]))
+        self.ports["bare"] = L.free_port()
+        listeners.append(L.listener("bare", self.ports["bare"], []))
+        config = L.bootstrap(listeners, [L.cluster("origin", self.origin_port),
+                                         L.cluster("siteverify", self.siteverify.port)], admin)
+        cfg_path = os.path.join(self.work, "envoy-e2e.json")
+        with open(cfg_path, "w") as f:
+            json.dump(config, f, indent=1)
+
+        self.procs.start("origin", [sys.executable, os.path.join(ROOT, "tests/origin.py"), "--port",
+                                    str(self.origin_port), "--log", os.path.join(self.work, "origin.jsonl")])
+        self.procs.start("envoy", [self.args.envoy, "-c", cfg_path, "--concurrency", "2", "-l", "info",
+                                   "--base-id", str(admin), "--disable-hot-restart"])
+        L.wait_http(f"http://127.0.0.1:{self.origin_port}/__origin/health", self.procs, "origin")
+        L.wait_envoy_ready(admin, self.procs)
+        print(f"envoy ready with {len(listeners)} listeners", flush=True)
+
+        for path, _, port in scen:
+            r = self.cli("scenarios", "--target", f"http://127.0.0.1:{port}", "--client-ip-header", "x-forwarded-for",
+                         "--ja3-header", "x-ja3", "--ja4-header", "x-ja4", "--clock-header", CLOCK, path)
+            check(f"scenario {os.path.basename(path)}", r.returncode == 0, (r.stdout + r.stderr).strip()[-3000:])
+
+        if not self.args.only:
+            self.check_bodies()
+            self.check_nohold()
+            self.check_http2()
+            self.check_concurrency()
+            self.check_client_ip()
+            self.check_captcha()
+            self.check_metrics()
+            self.check_alive()
+
+    def otp_headers(self, test_id, at=1000, ip="198.51.100.1", ctype="application/json"):
+        return [("content-type", ctype), ("x-test-id", test_id), ("x-forwarded-for", ip), (CLOCK, str(at))]
+
+    def check_bodies(self):
+        port = self.ports["extra"]
+        bad = b'{"phone": "+2348031234567"}'
+        good = b'{"phone": "+14155550100"}'
+        # chunked, 1-3 byte chunks
+        pieces = [bad[i:i + 3] for i in range(0, len(bad), 3)]
+        st, h, body = http1(port, "POST", "/api/otp", self.otp_headers("chunk-bad", ip="198.51.100.11"), chunks=pieces)
+        check("chunked body, blocked number: 403 country_not_allowed",
+              st == 403 and b"country_not_allowed" in body, f"{st} {body[:200]}")
+        check("chunked body, blocked: origin saw nothing", not origin_saw(self.origin_port, "chunk-bad"))
+        pieces = [good[i:i + 2] for i in range(0, len(good), 2)]
+        st, h, body = http1(port, "POST", "/api/otp", self.otp_headers("chunk-good", ip="198.51.100.12"), chunks=pieces)
+        seen = origin_saw(self.origin_port, "chunk-good")
+        check("chunked body, valid number: forwarded whole with x-pumpguard-decision: allow",
+              st == 200 and len(seen) == 1 and seen[0]["body"] == good.decode()
+              and ["x-pumpguard-decision", "allow"] in seen[0]["headers"], f"{st} {seen}")
+        # Content-Length body split across writes
+        parts = [bad[:5], bad[5:9], bad[9:]]
+        st, h, body = http1_split(port, "/api/otp", self.otp_headers("split-bad", ip="198.51.100.13"), parts)
+        check("split body, blocked number: 403 and origin saw nothing",
+              st == 403 and not origin_saw(self.origin_port, "split-bad"), f"{st} {body[:200]}")
+        parts = [good[:1], good[1:20], good[20:]]
+        st, h, body = http1_split(port, "/api/otp", self.otp_headers("split-good", ip="198.51.100.14"), parts)
+        seen = origin_saw(self.origin_port, "split-good")
+        check("split body, valid number: forwarded whole", st == 200 and len(seen) == 1
+              and seen[0]["body"] == good.decode(), f"{st} {seen}")
+        # oversize: over the policy's 256-byte cap, as one body and chunked
+        big = b'{"phone": "+14155550101", "pad": "' + b"x" * 400 + b'"}'
+        st, h, body = http1(port, "POST", "/api/otp", self.otp_headers("big", ip="198.51.100.15"), body=big)
+        check("oversized body: 413 body_too_large, origin saw nothing",
+              st == 413 and b"body_too_large" in body and not origin_saw(self.origin_port, "big"), f"{st} {body[:200]}")
+        pieces = [big[i:i + 50] for i in range(0, len(big), 50)]
+        st, h, body = http1(port, "POST", "/api/otp", self.otp_headers("big-chunked", ip="198.51.100.16"), chunks=pieces)
+        check("oversized chunked body: 413, origin saw nothing",
+              st == 413 and not origin_saw(self.origin_port, "big-chunked"), f"{st} {body[:200]}")
+        # origin sees nothing of any blocked request: header-only (no body) and with a body
+        st, h, body = http1(port, "POST", "/api/otp", self.otp_headers("malformed", ip="198.51.100.17"), body=b'{"phone":')
+        check("blocked malformed body: 400 body_malformed, origin saw nothing",
+              st == 400 and b"body_malformed" in body and not origin_saw(self.origin_port, "malformed"),
+              f"{st} {body[:200]}")
+        # unguarded requests pass untouched and unbuffered
+        st, h, body = http1(port, "GET", "/health", [("x-test-id", "unguarded")])
+        seen = origin_saw(self.origin_port, "unguarded")
+        check("unguarded request forwarded with x-pumpguard-decision: allow",
+              st == 200 and len(seen) == 1 and ["x-pumpguard-decision", "allow"] in seen[0]["headers"])
+        # a client cannot pass its own decision headers to origin
+        st, h, body = http1(port, "GET", "/health", [("x-test-id", "forged"), ("x-pumpguard-country", "US"),
+                                                        ("x-pumpguard-decision", "allow-forged")])
+        seen = origin_saw(self.origin_port, "forged")
+        names = [k for k, v in seen[0]["headers"]] if seen else []
+        check("client-sent x-pumpguard-* decision headers are stripped",
+              len(seen) == 1 and "x-pumpguard-country" not in names
+              and ["x-pumpguard-decision", "allow-forged"] not in seen[0]["headers"], str(seen))
+        # the test clock header never reaches origin
+        check("test clock header stripped before origin",
+              all(CLOCK not in [k for k, v in r["headers"]] for r in origin_requests(self.origin_port)))
+
+    def check_nohold(self):
+        port = self.ports["nohold"]
+        bad = b'{"phone": "+2348031234567"}'
+        good = b'{"phone": "+14155550106"}'
+        pieces = [bad[i:i + 4] for i in range(0, len(bad), 4)]
+        st, h, body = http1(port, "POST", "/api/otp", self.otp_headers("nohold-bad", ip="198.51.100.41"), chunks=pieces)
+        check("hold_headers off (no allow_on_headers_stop_iteration): block still answered, origin saw no body",
+              st == 403 and b"country_not_allowed" in body and not origin_saw(self.origin_port, "nohold-bad"),
+              f"{st} {body[:200]}")
+        st, h, body = http1(port, "POST", "/api/otp", self.otp_headers("nohold-good", ip="198.51.100.42"), body=good)
+        seen = origin_saw(self.origin_port, "nohold-good")
+        check("hold_headers off: valid request forwarded whole",
+              st == 200 and len(seen) == 1 and seen[0]["body"] == good.decode(), f"{st} {seen}")
+
+    def check_http2(self):
+        try:
+            import h2.connection
+            import h2.config
+            import h2.events
+        except ImportError:
+            check("HTTP/2 with trailers (python h2 installed)", False, "h2 not importable")
+            return
+        port = self.ports["extra"]
+
+        def h2_post(test_id, body_parts, ip, trailers=True):
+            s = socket.create_connection(("127.0.0.1", port), timeout=20)
+            conn = h2.connection.H2Connection(config=h2.config.H2Configuration(client_side=True))
+            conn.initiate_connection()
+            s.sendall(conn.data_to_send())
+            sid = conn.get_next_available_stream_id()
+            conn.send_headers(sid, [(":method", "POST"), (":path", "/api/otp"), (":scheme", "http"),
+                                    (":authority", "app.example.com"), ("content-type", "application/json"),
+                                    ("x-test-id", test_id), ("x-forwarded-for", ip), (CLOCK, "1000")])
+            for p in body_parts:
+                conn.send_data(sid, p)
+                s.sendall(conn.data_to_send())
+            if trailers:
+                conn.send_headers(sid, [("x-checksum", "abc")], end_stream=True)
+            else:
+                conn.end_stream(sid)
+            s.sendall(conn.data_to_send())
+            status, data, done = None, b"", False
+            while not done:
+                raw = s.recv(65536)
+                if not raw:
+                    break
+                for ev in conn.receive_data(raw):
+                    if isinstance(ev, h2.events.ResponseReceived):
+                        status = int(dict(ev.headers)[b":status"])
+                    elif isinstance(ev, h2.events.DataReceived):
+                        data += ev.data
+                        conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+                    elif isinstance(ev, (h2.events.StreamEnded, h2.events.StreamReset)):
+                        done = True
+                s.sendall(conn.data_to_send())
+            s.close()
+            return status, data
+
+        bad = b'{"phone": "+2348031234567"}'
+        good = b'{"phone": "+14155550102"}'
+        st, data = h2_post("h2-bad", [bad[:10], bad[10:]], "198.51.100.21")
+        check("HTTP/2 with trailers, blocked number: 403 and origin saw nothing",
+              st == 403 and not origin_saw(self.origin_port, "h2-bad"), f"{st} {data[:200]}")
+        st, data = h2_post("h2-good", [good[:10], good[10:]], "198.51.100.22")
+        seen = origin_saw(self.origin_port, "h2-good")
+        check("HTTP/2 with trailers, valid number: forwarded whole",
+              st == 200 and len(seen) == 1 and seen[0]["body"] == good.decode(), f"{st} {data[:200]} {seen}")
+        st, data = h2_post("h2-notrailers", [good], "198.51.100.23", trailers=False)
+        check("HTTP/2 without trailers: forwarded", st == 200, f"{st}")
+
+    def check_concurrency(self):
+        port = self.ports["extra"]
+        n, number, at = 60, "+14155550177", 5000
+        # Exact answer from the core, in process, sequentially.
+        records = os.path.join(self.work, "concurrency.jsonl")
+        with open(records, "w") as f:
+            for i in range(n):
+                f.write(json.dumps({"at_ms": at, "client_ip": f"203.0.113.{i + 1}", "method": "POST",
+                                    "host": "app.example.com", "path": "/api/otp",
+                                    "headers": [["content-type", "application/json"]],
+                                    "body": json.dumps({"phone": number})}) + "\n")
+        pol = os.path.join(self.work, "extra-policy.json")
+        with open(pol, "w") as f:
+            json.dump(extra_policy(), f)
+        r = self.cli("replay", "--policy", pol, records)
+        expected = sum(1 for line in r.stdout.splitlines() if line.strip() and json.loads(line)["decision"]["action"] == "allow")
+
+        def one(i):
+            st, h, body = http1(port, "POST", "/api/otp",
+                                self.otp_headers(f"conc-{i}", at=at, ip=f"203.0.113.{i + 1}"),
+                                body=json.dumps({"phone": number}).encode())
+            return st
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=32) as pool:
+            statuses = list(pool.map(one, range(n)))
+        allowed = statuses.count(200)
+        check(f"concurrency: {n} parallel sends to one number over 2 workers allow exactly {expected}",
+              r.returncode == 0 and 0 < expected < n and allowed == expected and statuses.count(429) == n - expected,
+              f"expected {expected} allowed, got {allowed}; statuses {sorted(set(statuses))} {r.stderr[-300:]}")
+
+    def check_client_ip(self):
+        port = self.ports["extra"]
+        ip = "192.0.2.55"
+        sts = []
+        for i in range(3):
+            st, h, body = http1(port, "POST", "/api/otp", self.otp_headers(f"ip-{i}", at=7000, ip=ip),
+                                body=json.dumps({"phone": f"+1415555020{i}"}).encode())
+            sts.append((st, body))
+        st, h, body = http1(port, "POST", "/api/otp", self.otp_headers("ip-other", at=7000, ip="192.0.2.56"),
+                            body=b'{"phone": "+14155550209"}')
+        check("client address from x-forwarded-for (1 trusted hop): per-IP limit counts that address",
+              [s for s, _ in sts] == [200, 200, 429] and b"per-ip" in sts[2][1] and st == 200,
+              f"{sts} other={st}")
+
+    def check_captcha(self):
+        before = len(self.siteverify.seen)
+        st, h, body = http1(self.ports["cap-closed"], "POST", "/api/otp",
+                            self.otp_headers("cap-slow", ip="198.51.100.31") + [("cf-turnstile-response", "slow-x")],
+                            body=b'{"phone": "+14155550103"}')
+        check("siteverify timeout (300 ms), on_unavailable block: 503 captcha_unavailable, origin saw nothing",
+              st == 503 and b"captcha_unavailable" in body and not origin_saw(self.origin_port, "cap-slow"),
+              f"{st} {body[:200]}")
+        st, h, body = http1(self.ports["cap-open"], "POST", "/api/otp",
+                            self.otp_headers("cap-slow-open", ip="198.51.100.32") + [("cf-turnstile-response", "slow-y")],
+                            body=b'{"phone": "+14155550104"}')
+        check("siteverify timeout, on_unavailable allow: forwarded",
+              st == 200 and len(origin_saw(self.origin_port, "cap-slow-open")) == 1, f"{st} {body[:200]}")
+        st, h, body = http1(self.ports["cap-closed"], "POST", "/api/otp",
+                            self.otp_headers("cap-pass", ip="198.51.100.33") + [("cf-turnstile-response", "pass-z")],
+                            body=b'{"phone": "+14155550105"}')
+        calls = [c for c in self.siteverify.seen[before:] if c["form"].get("response") == "pass-z"]
+        check("siteverify call speaks the protocol (POST form: secret, response, remoteip)",
+              st == 200 and len(calls) == 1 and calls[0]["form"].get("secret") == "test-secret"
+              and calls[0]["form"].get("remoteip") == "198.51.100.33"
+              and calls[0]["path"] == "/turnstile/v0/siteverify"
+              and calls[0]["content_type"] == "application/x-www-form-urlencoded", f"{st} {calls}")
+
+    def check_metrics(self):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.admin}/stats/prometheus", timeout=10) as r:
+            text = r.read().decode()
+        lines = [l for l in text.splitlines() if "pumpguard_decisions" in l and not l.startswith("#")]
+        want = re.compile(r'pumpguard_decisions\{(?=.*plugin="extra")(?=.*action="block")'
+                          r'(?=.*reason="country_not_allowed")(?=.*rule="geo")(?=.*country="NG")'
+                          r'(?=.*mode="enforced").*\} [1-9]')
+        shadow = re.compile(r'pumpguard_decisions\{(?=.*plugin="s039")(?=.*mode="shadow").*\} [1-9]')
+        throttle = re.compile(r'pumpguard_decisions\{(?=.*plugin="extra")(?=.*action="throttle")(?=.*rule="per-number").*\} [1-9]')
+        check("metrics: /stats/prometheus has pumpguard_decisions with plugin/action/reason/rule/country/mode labels",
+              any(want.search(l) for l in lines), "\n".join(lines[:20]))
+        check("metrics: shadow findings counted separately (mode=\"shadow\")", any(shadow.search(l) for l in lines),
+              "\n".join(l for l in lines if "s039" in l))
+        check("metrics: throttles counted by rule", any(throttle.search(l) for l in lines))
+        log = open(os.path.join(self.work, "logs", "envoy.log"), encoding="utf-8", errors="replace").read()
+        dl = [l for l in log.splitlines() if "pumpguard[extra] decision {" in l]
+        parsed = []
+        for l in dl:
+            try:
+                parsed.append(json.loads(l.split(" decision ", 1)[1]))
+            except ValueError:
+                pass
+        check("decision log: one JSON line per non-allow decision",
+              any(p.get("action") == "block" for p in parsed) and len(parsed) == len(dl), f"{len(dl)} lines")
+
+    def check_alive(self):
+        log = open(os.path.join(self.work, "logs", "envoy.log"), encoding="utf-8", errors="replace").read()
+        bad = [l for l in log.splitlines() if "panicked" in l or "Function: proxy_on" in l or "wasm trap" in l.lower()]
+        check("no wasm panic or VM failure in the Envoy log", not bad, "\n".join(bad[:10]))
+
+    # -- TLS fingerprints through envoy/envoy-tls.yaml
+    def run_tls(self):
+        tls_port, admin, origin = L.free_port(), L.free_port(), L.free_port()
+        cfg = self.shipped("envoy/envoy-tls.yaml", {10443: tls_port, 9902: admin, 18080: origin})
+        key, crt = self.certs()
+        procs = L.Procs(os.path.join(self.work, "logs-tls"))
+        try:
+            procs.start("origin", [sys.executable, os.path.join(ROOT, "tests/origin.py"), "--port", str(origin)])
+            procs.start("envoy", [self.args.envoy, "-c", cfg, "--concurrency", "1", "-l", "info",
+                                  "--base-id", str(admin), "--disable-hot-restart"])
+            L.wait_http(f"http://127.0.0.1:{origin}/__origin/health", procs, "origin")
+            L.wait_envoy_ready(admin, procs)
+            ctx = ssl.create_default_context(cafile=crt)
+            ctx.check_hostname = False
+
+            def send(test_id, extra):
+                raw = socket.create_connection(("127.0.0.1", tls_port), timeout=20)
+                s = ctx.wrap_socket(raw, server_hostname="app.example.com")
+                body = b'{"phone": "+14155550123"}'
+                head = ("POST /api/otp/send HTTP/1.1\r\nhost: app.example.com\r\nconnection: close\r\n"
+                        "content-type: application/json\r\nx-test-id: %s\r\n%scontent-length: %d\r\n\r\n"
+                        % (test_id, "".join(f"{k}: {v}\r\n" for k, v in extra), len(body)))
+                s.sendall(head.encode() + body)
+                data = b""
+                while True:
+                    got = s.recv(65536)
+                    if not got:
+                        break
+                    data += got
+                s.close()
+                return parse_response(data)
+
+            st, h, body = send("tls-1", [])
+            seen = origin_saw(origin, "tls-1")
+            hdrs = dict(seen[0]["headers"]) if seen else {}
+            ja3, ja4 = hdrs.get("x-ja3", ""), hdrs.get("x-ja4", "")
+            check("TLS: tls_inspector JA3/JA4 reach the filter (fingerprint-missing rules pass) and origin",
+                  st == 200 and re.fullmatch(r"[0-9a-f]{32}", ja3) is not None
+                  and re.fullmatch(r"t1[23][di]\d{4}[0-9a-z]{2}_[0-9a-f]{12}_[0-9a-f]{12}", ja4) is not None,
+                  f"{st} {body[:200]} ja3={ja3!r} ja4={ja4!r}")
+            forged = "0123456789abcdef0123456789abcdef"
+            st, h, body = send("tls-2", [("x-ja3", forged), ("x-ja4", "t13d1516h2_8daaf6152771_02713d6af862")])
+            seen = origin_saw(origin, "tls-2")
+            hdrs = dict(seen[0]["headers"]) if seen else {}
+            check("TLS: a client cannot forge x-ja3/x-ja4 (denied forged JA3 not seen; Envoy overwrote them)",
+                  st == 200 and hdrs.get("x-ja3") == ja3 and hdrs.get("x-ja4") == ja4, f"{st} {body[:200]} {hdrs}")
+        except Exception:
+            check("TLS e2e ran", False, traceback.format_exc())
+            procs.dump_logs()
+        finally:
+            procs.stop()
+
+    def close(self, dump):
+        if dump:
+            self.procs.dump_logs(60)
+        self.procs.stop()
+        if getattr(self, "siteverify", None):
+            self.siteverify.stop()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--envoy", required=True)
+    ap.add_argument("--wasm", required=True)
+    ap.add_argument("--cli", required=True)
+    ap.add_argument("--work", default=os.path.join(ROOT, "target", "e2e-envoy"))
+    ap.add_argument("--only")
+    args = ap.parse_args()
+    args.wasm = os.path.abspath(args.wasm)
+    h = Harness(args)
+    try:
+        h.run_main()
+        if not args.only or "tls" in args.only:
+            h.run_tls()
+    except Exception:
+        check("harness ran to the end", False, traceback.format_exc())
+    finally:
+        h.close(dump=RESULTS["failed"] > 0)
+    if FAILURES:
+        print("failed: " + ", ".join(FAILURES), file=sys.stderr)
+    print(f"e2e-envoy: {RESULTS['passed']} passed, {RESULTS['failed']} failed")
+    sys.exit(1 if RESULTS["failed"] else 0)
+
+
+if __name__ == "__main__":
+    main()

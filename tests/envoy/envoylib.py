@@ -1,0 +1,217 @@
+"""Shared pieces of the Envoy harness, demo and benchmark: config rendering and process control.
+
+Envoy reads JSON as YAML, so configs are rendered as JSON from Python dicts. Every server
+listens on 127.0.0.1 only, starts detached (its own session), is recorded by PID and stopped by
+PID; readiness is polled, never assumed from elapsed time.
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# Metric names are pumpguard.decisions.plugin.P.action.A.reason.R.rule.U.country.C.mode.M;
+# each tag regex removes its `.name.value` pair (first group) and keeps the value (second).
+STATS_TAGS = [
+    {"tag_name": tag, "regex": r"^wasmcustom\.pumpguard\.decisions.*?(\.%s\.([^.]+))" % key}
+    for tag, key in [
+        ("plugin", "plugin"),
+        ("action", "action"),
+        ("reason", "reason"),
+        ("rule", "rule"),
+        ("country", "country"),
+        ("mode", "mode"),
+    ]
+]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def plugin_config(policy, name, siteverify=None, test_clock=True, tls_headers=None, buckets=1024, entries=16,
+                  hold_headers=True):
+    cfg = {
+        "name": name,
+        "policy": policy,
+        "store": {"namespace": name, "buckets": buckets, "entries_per_bucket": entries},
+        "log_decisions": True,
+    }
+    if not hold_headers:
+        cfg["hold_headers"] = False
+    if siteverify:
+        cfg["siteverify"] = siteverify
+    if test_clock:
+        cfg["test_clock_header"] = "x-pumpguard-test-now-ms"
+    if tls_headers:
+        cfg["tls_headers"] = tls_headers
+    return json.dumps(cfg)
+
+
+def wasm_filter(plugin_json, wasm_path, vm_id="pumpguard", hold_headers=True):
+    return {
+        "name": "envoy.filters.http.wasm",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
+            "config": {
+                "name": "pumpguard",
+                "root_id": "pumpguard",
+                # A crashed VM is reloaded; the request that crashed it fails closed.
+                "failure_policy": "FAIL_RELOAD",
+                # Pause at the headers and still receive the body: origin sees nothing of a block.
+                "allow_on_headers_stop_iteration": hold_headers,
+                "configuration": {"@type": "type.googleapis.com/google.protobuf.StringValue", "value": plugin_json},
+                "vm_config": {
+                    "vm_id": vm_id,
+                    "runtime": "envoy.wasm.runtime.v8",
+                    "code": {"local": {"filename": wasm_path}},
+                },
+            },
+        },
+    }
+
+
+ROUTER = {
+    "name": "envoy.filters.http.router",
+    "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"},
+}
+
+
+def listener(name, port, http_filters, cluster="origin", codec="AUTO", trusted_hops=1):
+    hcm = {
+        "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+        "stat_prefix": name,
+        "codec_type": codec,
+        # The client address comes from the connection, or from x-forwarded-for past one
+        # trusted hop (the test runner stands in for a load balancer in front of Envoy).
+        "use_remote_address": True,
+        "xff_num_trusted_hops": trusted_hops,
+        "route_config": {
+            "name": name,
+            "virtual_hosts": [
+                {"name": name, "domains": ["*"], "routes": [{"match": {"prefix": "/"}, "route": {"cluster": cluster}}]}
+            ],
+        },
+        "http_filters": list(http_filters) + [ROUTER],
+    }
+    return {
+        "name": name,
+        "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
+        "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}],
+    }
+
+
+def cluster(name, port, http2=False, timeout="5s"):
+    c = {
+        "name": name,
+        "type": "STATIC",
+        "connect_timeout": "1s",
+        "load_assignment": {
+            "cluster_name": name,
+            "endpoints": [
+                {"lb_endpoints": [{"endpoint": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": port}}}}]}
+            ],
+        },
+    }
+    if http2:
+        c["typed_extension_protocol_options"] = {
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+                "explicit_http_config": {"http2_protocol_options": {}},
+            }
+        }
+    return c
+
+
+def bootstrap(listeners, clusters, admin_port):
+    return {
+        "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}},
+        "stats_config": {"stats_tags": STATS_TAGS},
+        "static_resources": {"listeners": listeners, "clusters": clusters},
+    }
+
+
+class Procs:
+    """Processes started detached, stopped by PID."""
+
+    def __init__(self, logdir):
+        self.logdir = logdir
+        self.procs = []  # (name, Popen, log path)
+        os.makedirs(logdir, exist_ok=True)
+
+    def start(self, name, argv, cwd=ROOT):
+        log_path = os.path.join(self.logdir, name + ".log")
+        log = open(log_path, "wb")
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                cwd=cwd, start_new_session=True)
+        log.close()
+        self.procs.append((name, proc, log_path))
+        return proc
+
+    def alive(self, name):
+        return any(n == name and p.poll() is None for n, p, _ in self.procs)
+
+    def stop(self, name=None):
+        for n, proc, _ in list(self.procs):
+            if name is not None and n != name:
+                continue
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+            self.procs.remove((n, proc, _))
+
+    def dump_logs(self, tail=80, out=sys.stderr):
+        for n, _, path in self.procs:
+            try:
+                with open(path, "rb") as f:
+                    lines = f.read().decode("utf-8", "replace").splitlines()
+            except OSError:
+                continue
+            print(f"----- {n} log ({path}), last {tail} lines -----", file=out)
+            for line in lines[-tail:]:
+                print(line, file=out)
+
+
+def wait_http(url, procs=None, name=None, attempts=600):
+    """Polls until url answers (any HTTP status); fails early if the process died."""
+    for _ in range(attempts):
+        if procs is not None and name is not None and not procs.alive(name):
+            raise RuntimeError(f"{name} exited before it was ready")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                return r.status
+        except urllib.error.HTTPError as e:
+            return e.code
+        except (urllib.error.URLError, ConnectionError, socket.timeout, OSError):
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} never became ready")
+
+
+def wait_envoy_ready(admin_port, procs, name="envoy"):
+    for _ in range(1200):
+        if not procs.alive(name):
+            raise RuntimeError("envoy exited before it was ready")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/ready", timeout=2) as r:
+                if r.status == 200 and r.read().strip() == b"LIVE":
+                    return
+        except (urllib.error.URLError, ConnectionError, socket.timeout, OSError):
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("envoy never became ready")
