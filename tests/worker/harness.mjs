@@ -1,0 +1,248 @@
+// Shared pieces of the Worker e2e tests: the built Worker in Miniflare (workerd), the test origin
+// (tests/origin.py), a fake siteverify, and the scenario runner of the CLI.
+//
+// Every server listens on 127.0.0.1 only, is started detached from the test's own event loop
+// where it is a child process, and is stopped by PID (or `dispose()`) when the test ends.
+
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import http from "node:http";
+import net from "node:net";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { Miniflare } from "miniflare";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const root = path.resolve(here, "..", "..");
+export const buildDir = process.env.PUMPGUARD_WORKER_BUILD ?? path.join(root, "edge-worker", "build");
+export const cli = process.env.PUMPGUARD_CLI ?? path.join(root, "target", "debug", "pumpguard");
+export const scenarioDir = path.join(root, "tests", "scenarios");
+
+// Trusted headers the tests use for what Cloudflare's edge would supply.
+export const CLOCK_HEADER = "x-pumpguard-test-now-ms";
+export const JA3_HEADER = "x-test-ja3";
+export const JA4_HEADER = "x-test-ja4";
+
+export async function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitFor(check, what, attempts = 200) {
+  let last;
+  for (let i = 0; i < attempts; i++) {
+    try {
+      if (await check()) return;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${what} did not become ready${last ? `: ${last.message}` : ""}`);
+}
+
+/** tests/origin.py on a free port; `stop()` ends it, `requests()` is what it received. */
+export async function startOrigin() {
+  const port = await freePort();
+  const log = [];
+  const child = spawn("python3", [path.join(root, "tests", "origin.py"), "--port", String(port)], {
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  child.stdout.on("data", (d) => log.push(String(d)));
+  child.stderr.on("data", (d) => log.push(String(d)));
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitFor(async () => (await fetch(`${url}/__origin/health`)).ok, "origin");
+  } catch (e) {
+    killGroup(child);
+    throw new Error(`${e.message}\norigin log:\n${log.join("")}`);
+  }
+  return {
+    url,
+    log,
+    async requests() {
+      return (await fetch(`${url}/__origin/requests`)).json();
+    },
+    stop() {
+      killGroup(child);
+    },
+  };
+}
+
+function killGroup(child) {
+  if (child.exitCode === null && child.signalCode === null) {
+    try {
+      process.kill(-child.pid, "SIGTERM");
+    } catch {
+      child.kill("SIGTERM");
+    }
+  }
+}
+
+/**
+ * A fake siteverify following the corpus' token convention (core/src/scenario.rs): `pass*`
+ * verifies, `fail*` is refused, `slow*` answers after `slowMs`, anything else gets HTTP 500.
+ */
+export async function startSiteverify() {
+  const calls = [];
+  const pending = new Set();
+  const fake = { slowMs: 3000, calls, url: "" };
+  const server = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (c) => (body += c));
+    req.on("end", () => {
+      const form = new URLSearchParams(body);
+      const token = form.get("response") ?? "";
+      calls.push({ method: req.method, contentType: req.headers["content-type"], form: Object.fromEntries(form) });
+      const answer = (status, json) => {
+        res.writeHead(status, { "content-type": "application/json" });
+        res.end(JSON.stringify(json));
+      };
+      if (token.startsWith("pass")) answer(200, { success: true, hostname: "app.example.com", "error-codes": [] });
+      else if (token.startsWith("fail")) answer(200, { success: false, "error-codes": ["invalid-input-response"] });
+      else if (token.startsWith("slow")) {
+        const timer = setTimeout(() => {
+          pending.delete(timer);
+          answer(200, { success: true, "error-codes": [] });
+        }, fake.slowMs);
+        pending.add(timer);
+      } else answer(500, { error: "fake siteverify failure" });
+    });
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  fake.url = `http://127.0.0.1:${server.address().port}/siteverify`;
+  fake.stop = () =>
+    new Promise((resolve) => {
+      for (const timer of pending) clearTimeout(timer);
+      server.closeAllConnections?.();
+      server.close(() => resolve());
+    });
+  return fake;
+}
+
+/** The Worker's console output (workerd's stdout and stderr), kept for assertions and dumps. */
+class WorkerLog {
+  constructor() {
+    this.lines = [];
+  }
+  attach(stdout, stderr) {
+    for (const stream of [stdout, stderr]) {
+      let rest = "";
+      stream.on("data", (chunk) => {
+        rest += chunk;
+        const parts = rest.split("\n");
+        rest = parts.pop();
+        for (const line of parts) {
+          this.lines.push(line);
+          if (process.env.PUMPGUARD_TEST_VERBOSE) process.stderr.write(`${line}\n`);
+        }
+      });
+    }
+  }
+}
+
+/**
+ * The built Worker in workerd, listening on 127.0.0.1. `vars` are extra bindings; `persist` a
+ * directory for Durable Object storage (default: in memory, fresh per instance).
+ */
+export async function startWorker({ policy, origin, siteverify, vars = {}, persist, script } = {}) {
+  const bindings = {
+    PUMPGUARD_ORIGIN_URL: origin,
+    PUMPGUARD_TEST_CLOCK_HEADER: CLOCK_HEADER,
+    PUMPGUARD_JA3_HEADER: JA3_HEADER,
+    PUMPGUARD_JA4_HEADER: JA4_HEADER,
+    ...(siteverify ? { PUMPGUARD_SITEVERIFY_URL: siteverify } : {}),
+    ...(policy === undefined ? {} : { PUMPGUARD_POLICY: typeof policy === "string" ? policy : JSON.stringify(policy) }),
+    ...vars,
+  };
+  for (const [k, v] of Object.entries(bindings)) if (v === undefined) delete bindings[k];
+  const log = new WorkerLog();
+  const options = script
+    ? { modules: true, script, bindings }
+    : {
+        modules: true,
+        modulesRoot: buildDir,
+        scriptPath: path.join(buildDir, "index.js"),
+        modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
+        compatibilityDate: "2025-09-01",
+        durableObjects: { PUMPGUARD_SHARD: { className: "CounterShard", useSQLite: true } },
+        bindings,
+      };
+  if (persist) options.durableObjectsPersist = persist;
+  const mf = new Miniflare({
+    ...options,
+    host: "127.0.0.1",
+    port: 0,
+    handleRuntimeStdio: (stdout, stderr) => log.attach(stdout, stderr),
+  });
+  let url;
+  try {
+    url = (await mf.ready).href.replace(/\/$/, "");
+  } catch (e) {
+    await mf.dispose().catch(() => {});
+    throw new Error(`workerd did not start: ${e.message}\n${log.lines.join("\n")}`);
+  }
+  return { mf, url, log, stop: () => mf.dispose() };
+}
+
+/** A scenario file's policy with expose_findings forced on, from the CLI. */
+export async function scenarioPolicy(file) {
+  const { code, stdout, stderr } = await run(cli, ["scenario-policy", file]);
+  if (code !== 0) throw new Error(`scenario-policy ${file} exited ${code}: ${stderr}`);
+  return stdout;
+}
+
+/** Runs the scenario's steps over HTTP against `target`; resolves with exit code and output. */
+export function runScenario(target, file) {
+  return run(cli, [
+    "scenarios",
+    "--target", target,
+    "--client-ip-header", "cf-connecting-ip",
+    "--ja3-header", JA3_HEADER,
+    "--ja4-header", JA4_HEADER,
+    "--clock-header", CLOCK_HEADER,
+    file,
+  ]);
+}
+
+export function run(command, args, options = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], ...options });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+export function scenarioFiles() {
+  return fs
+    .readdirSync(scenarioDir)
+    .filter((f) => f.endsWith(".json"))
+    .sort()
+    .map((f) => path.join(scenarioDir, f));
+}
+
+/** JSON log lines of one event the Worker printed. */
+export function events(log, name) {
+  return log.lines
+    .map((line) => {
+      const start = line.indexOf("{");
+      if (start < 0) return null;
+      try {
+        return JSON.parse(line.slice(start));
+      } catch {
+        return null;
+      }
+    })
+    .filter((e) => e && e.event === name);
+}
