@@ -76,6 +76,32 @@ export async function startOrigin() {
   };
 }
 
+/**
+ * An in-process origin for load: answers every request 200 `{"origin":"sink"}` after reading the
+ * body. (tests/origin.py's listen backlog drops connections under heavy concurrency.)
+ */
+export async function startSink() {
+  let count = 0;
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      count++;
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end('{"origin":"sink"}');
+    });
+  });
+  await new Promise((resolve) => server.listen({ port: 0, host: "127.0.0.1", backlog: 4096 }, resolve));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    count: () => count,
+    stop: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections?.();
+        server.close(() => resolve());
+      }),
+  };
+}
+
 function killGroup(child) {
   if (child.exitCode === null && child.signalCode === null) {
     try {
@@ -152,7 +178,7 @@ class WorkerLog {
  * The built Worker in workerd, listening on 127.0.0.1. `vars` are extra bindings; `persist` a
  * directory for Durable Object storage (default: in memory, fresh per instance).
  */
-export async function startWorker({ policy, origin, siteverify, vars = {}, persist, script } = {}) {
+export async function startWorker({ policy, origin, siteverify, vars = {}, persist, script, shards = true } = {}) {
   const bindings = {
     PUMPGUARD_ORIGIN_URL: origin,
     PUMPGUARD_TEST_CLOCK_HEADER: CLOCK_HEADER,
@@ -172,7 +198,7 @@ export async function startWorker({ policy, origin, siteverify, vars = {}, persi
         scriptPath: path.join(buildDir, "index.js"),
         modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
         compatibilityDate: "2025-09-01",
-        durableObjects: { PUMPGUARD_SHARD: { className: "CounterShard", useSQLite: true } },
+        durableObjects: shards ? { PUMPGUARD_SHARD: { className: "CounterShard", useSQLite: true } } : {},
         bindings,
       };
   if (persist) options.durableObjectsPersist = persist;

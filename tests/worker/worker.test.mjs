@@ -1,0 +1,327 @@
+// Host checks of the Worker in workerd beyond the scenario corpus: forwarding intact, Durable
+// Object counters exact under concurrency and across a restart, invalid / missing policy, the
+// Turnstile callout, test hooks off by default, structured logs.
+
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import http from "node:http";
+import { CLOCK_HEADER, JA3_HEADER, events, startOrigin, startSink, startSiteverify, startWorker } from "./harness.mjs";
+
+const route = (id, kind, exact, extra = {}) => ({
+  id,
+  kind,
+  match: { methods: ["POST"], path: { exact } },
+  extract: { json_keys: ["phone"], ...extra },
+});
+
+const basePolicy = (rules, more = {}) => ({
+  version: 1,
+  default_region: "US",
+  routes: [route("otp", "send", "/api/otp", { token: { header: "cf-turnstile-response" } }), route("verify", "confirm", "/api/otp/verify")],
+  rules,
+  ...more,
+});
+
+const perIp = (burst) => ({
+  id: "per-ip",
+  action: "throttle",
+  rate_limit: { key: ["client_ip"], rate: 1, per_seconds: 3600, burst },
+});
+
+let origin;
+let siteverify;
+before(async () => {
+  origin = await startOrigin();
+  siteverify = await startSiteverify();
+});
+after(async () => {
+  origin?.stop();
+  await siteverify?.stop();
+});
+
+async function withWorker(options, body) {
+  const worker = await startWorker({ origin: origin.url, siteverify: siteverify.url, ...options });
+  try {
+    await body(worker);
+  } catch (e) {
+    e.message += `\nworker log:\n${worker.log.lines.join("\n")}`;
+    throw e;
+  } finally {
+    await worker.stop();
+  }
+}
+
+function otp(worker, { ip = "198.51.100.7", phone = "+14155550123", at = 1000, headers = {}, path: p = "/api/otp" } = {}) {
+  return fetch(`${worker.url}${p}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "cf-connecting-ip": ip, [CLOCK_HEADER]: String(at), ...headers },
+    body: JSON.stringify({ phone }),
+  });
+}
+
+function rawRequest(url, { method, headers, body }) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, headers }, (res) => {
+      let text = "";
+      res.on("data", (c) => (text += c));
+      res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, body: text }));
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+async function originRequestsSince(count) {
+  return (await origin.requests()).slice(count);
+}
+
+describe("forwarding", () => {
+  test("allowed and unguarded requests reach origin intact, with the decision headers", async () => {
+    await withWorker({ policy: basePolicy([]) }, async (worker) => {
+      const seen = (await origin.requests()).length;
+      // Unguarded, binary body larger than any cap, odd path and query.
+      const binary = Buffer.alloc(300_000);
+      for (let i = 0; i < binary.length; i++) binary[i] = (i * 31 + 7) % 256;
+      const unguarded = await fetch(`${worker.url}/upload/a%20b/../c?x=1&y=%2F&y=2`, {
+        method: "PUT",
+        headers: { "content-type": "application/octet-stream", "x-custom": "one", "x-pumpguard-decision": "block" },
+        body: binary,
+      });
+      assert.equal(unguarded.status, 200);
+      assert.equal((await unguarded.json()).received_bytes, binary.length);
+
+      // Guarded and allowed: JSON body, origin's own status comes back.
+      // node:http, because fetch does not let a caller set Host.
+      const body = JSON.stringify({ phone: "+14155550123", note: "ünïcode" });
+      const allowed = await rawRequest(`${worker.url}/api/otp?lang=en`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "x-custom": "two",
+          "x-test-origin-status": "201",
+          "x-pumpguard-findings": "spoofed:by_client",
+          host: "app.example.com",
+        },
+        body,
+      });
+      assert.equal(allowed.status, 201);
+      assert.equal(allowed.headers["x-pumpguard-decision"], "allow");
+      assert.equal(allowed.headers["x-pumpguard-findings"], undefined, "client's findings header removed");
+
+      const [first, second] = await originRequestsSince(seen);
+      const header = (r, n) => r.headers.filter(([k]) => k === n).map(([, v]) => v);
+      assert.equal(first.method, "PUT");
+      assert.equal(first.path, "/upload/c?x=1&y=%2F&y=2");
+      assert.deepEqual(header(first, "x-custom"), ["one"]);
+      assert.deepEqual(header(first, "x-pumpguard-decision"), ["allow"], "client's decision header replaced");
+      assert.equal(second.method, "POST");
+      assert.equal(second.path, "/api/otp?lang=en");
+      assert.equal(second.body, body);
+      assert.deepEqual(header(second, "x-custom"), ["two"]);
+      assert.deepEqual(header(second, "x-forwarded-host"), ["app.example.com"]);
+      assert.deepEqual(header(second, "x-pumpguard-country"), ["US"]);
+      assert.deepEqual(header(second, CLOCK_HEADER), [], "test clock header never reaches origin");
+    });
+  });
+
+  test("a body over the cap that the policy allows is forwarded whole", async () => {
+    const policy = basePolicy([], { inputs: { max_body_bytes: 64, on_oversize: "allow" } });
+    await withWorker({ policy }, async (worker) => {
+      const body = JSON.stringify({ phone: "+14155550123", pad: "x".repeat(100_000) });
+      const response = await fetch(`${worker.url}/api/otp`, { method: "POST", headers: { "content-type": "application/json" }, body });
+      assert.equal(response.status, 200);
+      assert.equal((await response.json()).received_bytes, body.length);
+    });
+  });
+
+  test("origin sees nothing of a blocked request; the block is the core's answer", async () => {
+    const policy = basePolicy([{ id: "no-gb", action: "block", country: { deny: ["GB"] } }]);
+    await withWorker({ policy }, async (worker) => {
+      const seen = (await origin.requests()).length;
+      const response = await otp(worker, { phone: "+447400123456" });
+      assert.equal(response.status, 403);
+      assert.equal(response.headers.get("content-type"), "application/json");
+      assert.equal(response.headers.get("x-pumpguard-decision"), "block");
+      assert.deepEqual(await response.json(), {
+        error: "country_denied",
+        message: "SMS to this destination country is not available.",
+        rule: "no-gb",
+      });
+      assert.equal((await originRequestsSince(seen)).length, 0);
+      const [line] = events(worker.log, "pumpguard.decision");
+      assert.ok(line, "a structured log line for the block");
+      assert.equal(line.decision.action, "block");
+      assert.equal(line.client.ip, "198.51.100.7");
+      assert.ok("country" in line.client && "asn" in line.client, "request.cf facts logged");
+    });
+  });
+});
+
+describe("Durable Object counters", () => {
+  test("exact under concurrent requests: one key, and many keys over many shards", async () => {
+    const sink = await startSink();
+    after(() => sink.stop());
+    await withWorker({ policy: basePolicy([perIp(10)]), origin: sink.url, vars: { PUMPGUARD_SHARDS: "8" } }, async (worker) => {
+      const statuses = await Promise.all(Array.from({ length: 60 }, () => otp(worker).then((r) => r.status)));
+      assert.equal(statuses.filter((s) => s === 200).length, 10, `statuses ${statuses}`);
+      assert.equal(statuses.filter((s) => s === 429).length, 50);
+
+      const ips = Array.from({ length: 12 }, (_, i) => `203.0.113.${i + 1}`);
+      const requests = ips.flatMap((ip) => Array.from({ length: 13 }, () => ({ ip })));
+      const results = await Promise.all(requests.map(({ ip }) => otp(worker, { ip }).then((r) => [ip, r.status])));
+      for (const ip of ips) {
+        const mine = results.filter(([i]) => i === ip).map(([, s]) => s);
+        assert.equal(mine.filter((s) => s === 200).length, 10, `${ip}: ${mine}`);
+        assert.equal(mine.filter((s) => s === 429).length, 3, `${ip}: ${mine}`);
+      }
+      assert.equal(sink.count(), 10 + ips.length * 10, "origin saw exactly the allowed requests");
+    });
+  });
+
+  test("counters survive a workerd restart (Durable Object storage)", async () => {
+    const persist = fs.mkdtempSync(path.join(os.tmpdir(), "pumpguard-do-"));
+    try {
+      const policy = basePolicy([perIp(5)]);
+      await withWorker({ policy, persist }, async (worker) => {
+        for (let i = 0; i < 3; i++) assert.equal((await otp(worker)).status, 200);
+      });
+      await withWorker({ policy, persist }, async (worker) => {
+        const statuses = [];
+        for (let i = 0; i < 4; i++) statuses.push((await otp(worker)).status);
+        assert.deepEqual(statuses, [200, 200, 429, 429]);
+      });
+    } finally {
+      fs.rmSync(persist, { recursive: true, force: true });
+    }
+  });
+
+  test("a shard that cannot be reached is a store failure, decided by store.on_error", async () => {
+    // No Durable Object binding at all: every check fails. With a working store the second
+    // request would be throttled (burst 1).
+    for (const [onError, status] of [["allow", 200], ["block", 503]]) {
+      const policy = basePolicy([perIp(1)], { store: { on_error: onError } });
+      await withWorker({ policy, shards: false }, async (worker) => {
+        for (let i = 0; i < 2; i++) {
+          const response = await otp(worker);
+          assert.equal(response.status, status, onError);
+          if (status === 503) assert.equal((await response.json()).error, "store_unavailable");
+        }
+        assert.ok(events(worker.log, "pumpguard.shard_failed").length > 0);
+      });
+    }
+  });
+});
+
+describe("policy", () => {
+  const invalid = { version: 1, routes: [], rules: [{ id: "x", action: "explode" }] };
+
+  test("an invalid policy fails closed by default and the log names the paths", async () => {
+    await withWorker({ policy: invalid }, async (worker) => {
+      const seen = (await origin.requests()).length;
+      for (const p of ["/api/otp", "/anything"]) {
+        const response = await otp(worker, { path: p });
+        assert.equal(response.status, 503);
+        assert.equal((await response.json()).error, "policy_unavailable");
+      }
+      assert.equal((await originRequestsSince(seen)).length, 0);
+      const line = events(worker.log, "pumpguard.policy_unusable").find((e) => e.path === "/api/otp");
+      assert.deepEqual(line.paths, ["rules[0].action"]);
+      assert.match(line.why, /^invalid policy: /);
+      assert.equal(line.fail_mode, "closed");
+    });
+  });
+
+  test("PUMPGUARD_FAIL_MODE=open forwards unjudged, logged", async () => {
+    await withWorker({ policy: invalid, vars: { PUMPGUARD_FAIL_MODE: "open" } }, async (worker) => {
+      const response = await otp(worker);
+      assert.equal(response.status, 200);
+      assert.equal((await response.json()).origin, "ok");
+      const line = events(worker.log, "pumpguard.policy_unusable").find((e) => e.path === "/api/otp");
+      assert.equal(line.fail_mode, "open");
+    });
+  });
+
+  test("no policy at all is never allow-all", async () => {
+    await withWorker({}, async (worker) => {
+      assert.equal((await otp(worker)).status, 503);
+      assert.match(events(worker.log, "pumpguard.policy_unusable")[0].why, /no policy configured/);
+    });
+  });
+
+  test("a policy given as an object var (a wrangler [vars] table) loads too", async () => {
+    const policy = basePolicy([{ id: "no-gb", action: "block", country: { deny: ["GB"] } }]);
+    await withWorker({ vars: { PUMPGUARD_POLICY: policy } }, async (worker) => {
+      assert.equal((await otp(worker, { phone: "+447400123456" })).status, 403);
+      assert.equal((await otp(worker)).status, 200);
+    });
+  });
+});
+
+describe("Turnstile", () => {
+  const captchaPolicy = (onUnavailable, more = {}) =>
+    basePolicy([{ id: "captcha", action: "challenge", captcha: {} }], {
+      captcha: { provider: "turnstile", secret: "policy-secret", verify_timeout_ms: 300, on_unavailable: onUnavailable, ...more },
+    });
+  const withToken = (worker, token) => otp(worker, { headers: { "cf-turnstile-response": token } });
+
+  test("success, refusal, failure and timeout against the fake siteverify", async () => {
+    siteverify.slowMs = 1500;
+    await withWorker({ policy: captchaPolicy("block") }, async (worker) => {
+      const calls = siteverify.calls.length;
+      const ok = await withToken(worker, "pass-123");
+      assert.equal(ok.status, 200);
+      const call = siteverify.calls[calls];
+      assert.equal(call.method, "POST");
+      assert.equal(call.contentType, "application/x-www-form-urlencoded");
+      assert.deepEqual(call.form, { secret: "policy-secret", response: "pass-123", remoteip: "198.51.100.7" });
+
+      const refused = await withToken(worker, "fail-1");
+      assert.equal(refused.status, 403);
+      assert.equal((await refused.json()).error, "captcha_invalid");
+
+      const broken = await withToken(worker, "boom");
+      assert.equal(broken.status, 503);
+      assert.equal((await broken.json()).error, "captcha_unavailable");
+
+      const slow = await withToken(worker, "slow-1");
+      assert.equal(slow.status, 503);
+      assert.equal((await slow.json()).error, "captcha_unavailable");
+
+      const none = await otp(worker);
+      assert.equal(none.status, 403);
+      assert.equal(none.headers.get("x-pumpguard-decision"), "challenge");
+      assert.equal((await none.json()).error, "captcha_required");
+    });
+  });
+
+  test("on_unavailable allow lets a timed-out verification through; the secret var wins", async () => {
+    siteverify.slowMs = 1500;
+    await withWorker({ policy: captchaPolicy("allow"), vars: { PUMPGUARD_CAPTCHA_SECRET: "secret-from-env" } }, async (worker) => {
+      const calls = siteverify.calls.length;
+      assert.equal((await withToken(worker, "slow-2")).status, 200);
+      assert.equal(siteverify.calls[calls].form.secret, "secret-from-env");
+    });
+  });
+});
+
+describe("test hooks and trusted headers are off by default", () => {
+  test("without the settings the clock header and x-test-ja3 are ignored", async () => {
+    const policy = basePolicy([
+      perIp(1),
+      { id: "bots", action: "block", fingerprint: { kind: "ja3", deny: ["e7d705a3286e19ea42f587b344ee6865"] } },
+    ]);
+    const vars = { PUMPGUARD_TEST_CLOCK_HEADER: undefined, PUMPGUARD_JA3_HEADER: undefined, PUMPGUARD_JA4_HEADER: undefined };
+    await withWorker({ policy, vars }, async (worker) => {
+      const seen = (await origin.requests()).length;
+      const first = await otp(worker, { at: 0, headers: { [JA3_HEADER]: "e7d705a3286e19ea42f587b344ee6865" } });
+      assert.equal(first.status, 200, "a client-sent JA3 header is not trusted");
+      // A clock far in the future would refill the bucket; ignored, so the limit holds.
+      assert.equal((await otp(worker, { at: 10_000_000_000 })).status, 429);
+      const [forwarded] = await originRequestsSince(seen);
+      assert.ok(forwarded.headers.some(([k]) => k === CLOCK_HEADER), "forwarded like any other header");
+    });
+  });
+});
