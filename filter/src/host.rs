@@ -107,7 +107,7 @@ impl Plugin {
 
     fn with_store<T>(&self, now: Timestamp, f: impl FnOnce(&BucketedStore<'_>) -> T) -> T {
         let shared = HostShared;
-        let raw = SharedDataStore { shared: &shared, namespace: &self.cfg.namespace };
+        let raw = SharedDataStore::new(&shared, &self.cfg.namespace);
         let store = BucketedStore::new(&raw, self.cfg.buckets, self.cfg.entries_per_bucket, self.seed, now);
         f(&store)
     }
@@ -357,6 +357,9 @@ impl Context for Stream {
 
 impl HttpContext for Stream {
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        if cfg!(feature = "bench-floor") {
+            return Action::Continue;
+        }
         let Some(plugin) = self.plugin.clone() else { return Action::Continue };
         let cfg = &plugin.cfg;
         let map = match hostcalls::get_map(MapType::HttpRequestHeaders) {

@@ -11,6 +11,8 @@
 //! The store is always wrapped in core's `BucketedStore`, so only a fixed set of keys
 //! (`<namespace>:pg:b:<n>`) ever exists, whatever the traffic.
 
+use std::cell::RefCell;
+
 use pumpguard_core::store::{Store, StoreError, Version, Versioned};
 use pumpguard_core::Timestamp;
 
@@ -32,12 +34,22 @@ pub trait SharedData {
 }
 
 /// Core's store over shared data, every key under `<namespace>:`.
+///
+/// Core's `BucketedStore` reads a bucket, and reads it again inside `put` to merge its entry:
+/// the second read is served from the first (one-shot, dropped by every write). A stale copy
+/// is harmless: the write carries the cas of that read, so the host refuses it and core's
+/// retry loop reads afresh.
 pub struct SharedDataStore<'a, S: SharedData> {
-    pub shared: &'a S,
-    pub namespace: &'a str,
+    shared: &'a S,
+    namespace: &'a str,
+    last: RefCell<Option<(String, Versioned)>>,
 }
 
-impl<S: SharedData> SharedDataStore<'_, S> {
+impl<'a, S: SharedData> SharedDataStore<'a, S> {
+    pub fn new(shared: &'a S, namespace: &'a str) -> SharedDataStore<'a, S> {
+        SharedDataStore { shared, namespace, last: RefCell::new(None) }
+    }
+
     fn key(&self, key: &str) -> String {
         let mut full = String::with_capacity(self.namespace.len() + 1 + key.len());
         full.push_str(self.namespace);
@@ -49,8 +61,18 @@ impl<S: SharedData> SharedDataStore<'_, S> {
 
 impl<S: SharedData> Store for SharedDataStore<'_, S> {
     fn get(&self, key: &str) -> Result<Option<Versioned>, StoreError> {
-        match self.shared.get(&self.key(key)) {
-            Ok((Some(value), Some(version))) if !value.is_empty() => Ok(Some(Versioned { value, version })),
+        let full = self.key(key);
+        if let Some((cached_key, value)) = self.last.borrow_mut().take() {
+            if cached_key == full {
+                return Ok(Some(value));
+            }
+        }
+        match self.shared.get(&full) {
+            Ok((Some(value), Some(version))) if !value.is_empty() => {
+                let read = Versioned { value, version };
+                *self.last.borrow_mut() = Some((full, read.clone()));
+                Ok(Some(read))
+            }
             // An empty value is never written; a value without cas cannot be compared-and-swapped.
             Ok(_) => Ok(None),
             Err(_) => Err(StoreError::Unavailable),
@@ -65,6 +87,7 @@ impl<S: SharedData> Store for SharedDataStore<'_, S> {
         expected: Option<Version>,
     ) -> Result<(), StoreError> {
         // Version 0 would mean "no check": never pass it.
+        *self.last.borrow_mut() = None;
         let cas = match expected {
             Some(0) | None => ABSENT_CAS,
             Some(v) => v,
@@ -106,10 +129,12 @@ pub(crate) mod fake {
     pub struct FakeShared {
         pub map: RefCell<HashMap<String, (Vec<u8>, u32)>>,
         next: Cell<u32>,
+        pub gets: Cell<usize>,
     }
 
     impl SharedData for FakeShared {
         fn get(&self, key: &str) -> Result<(Option<Vec<u8>>, Option<u32>), SharedError> {
+            self.gets.set(self.gets.get() + 1);
             Ok(match self.map.borrow().get(key) {
                 Some((v, cas)) => (Some(v.clone()), Some(*cas)),
                 None => (None, None),
@@ -143,7 +168,7 @@ mod tests {
     #[test]
     fn create_of_a_key_someone_created_meanwhile_conflicts() {
         let shared = FakeShared::default();
-        let store = SharedDataStore { shared: &shared, namespace: "t" };
+        let store = SharedDataStore::new(&shared, "t");
         let t = Timestamp::from_millis(10);
         // Both writers saw "missing"; the second must lose, not overwrite.
         assert_eq!(store.put("k", b"1", t, None), Ok(()));
@@ -159,7 +184,7 @@ mod tests {
     fn interleaved_increments_are_exact() {
         // Two "threads" that read, then write in turn: every increment lands exactly once.
         let shared = FakeShared::default();
-        let store = SharedDataStore { shared: &shared, namespace: "t" };
+        let store = SharedDataStore::new(&shared, "t");
         let t = Timestamp::from_millis(10);
         let incr = |store: &SharedDataStore<'_, FakeShared>| {
             pumpguard_core::store::update(store, "n", 100, |cur| {
@@ -185,7 +210,7 @@ mod tests {
     #[test]
     fn memory_is_bounded_whatever_the_key_count() {
         let shared = FakeShared::default();
-        let store = SharedDataStore { shared: &shared, namespace: "t" };
+        let store = SharedDataStore::new(&shared, "t");
         let now = Timestamp::from_millis(0);
         let buckets = BucketedStore::new(&store, 8, 4, 1, now);
         for i in 0..5_000u64 {
@@ -194,6 +219,34 @@ mod tests {
         let map = shared.map.borrow();
         assert!(map.len() <= 8, "{} keys", map.len());
         assert!(map.values().all(|(v, _)| v.len() <= 4 * (18 + 8)));
+    }
+
+    #[test]
+    fn bucket_update_reads_shared_data_once_and_a_stale_copy_is_refused() {
+        let shared = FakeShared::default();
+        let now = Timestamp::from_millis(0);
+        let incr = |store: &dyn Store| {
+            pumpguard_core::store::update(store, "k", 8, |cur| pumpguard_core::store::Change::Write {
+                value: vec![cur.and_then(|b| b.first().copied()).unwrap_or(0) + 1],
+                expires_at: now.plus_millis(1000),
+                result: (),
+            })
+        };
+        let raw = SharedDataStore::new(&shared, "t");
+        let buckets = BucketedStore::new(&raw, 1, 8, 0, now);
+        assert_eq!(incr(&buckets), Ok(()));
+        let before = shared.gets.get();
+        assert_eq!(incr(&buckets), Ok(()));
+        assert_eq!(shared.gets.get() - before, 1, "one host read per update");
+        // Someone else writes between our read and our write: the cached copy is stale.
+        let other = SharedDataStore::new(&shared, "t");
+        let stale = raw.get("pg:b:0").ok().flatten();
+        assert_eq!(BucketedStore::new(&other, 1, 8, 0, now).get("k").map(|v| v.is_some()), Ok(true));
+        assert_eq!(incr(&BucketedStore::new(&other, 1, 8, 0, now)), Ok(()));
+        *raw.last.borrow_mut() = stale.map(|v| ("t:pg:b:0".to_owned(), v));
+        assert_eq!(incr(&buckets), Ok(()), "the retry reads afresh");
+        let value = BucketedStore::new(&other, 1, 8, 0, now).get("k").ok().flatten().map(|v| v.value);
+        assert_eq!(value, Some(vec![4]));
     }
 
     #[test]

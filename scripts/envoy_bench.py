@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""`just bench-envoy`: what the filter costs in a real Envoy.
+
+One Envoy, one worker (`--concurrency 1`, pinned to CPU 1), two listeners with the same route
+to the same upstream: one with the filter, one without. The upstream is a second Envoy answering
+every request itself (`direct_response`, pinned with wrk to CPU 0), so the proxy under test is
+the bottleneck. wrk sends a ~200-byte JSON OTP POST to the guarded route; the filter runs the
+whole example policy (stateless rules plus three shared-data counters, limits raised so every
+request is allowed and forwarded, as in normal traffic). Runs alternate between the two
+listeners (filter, bare, filter, bare, ...) so drift hits both. Two modes:
+
+- throughput: 16 connections; req/s of each, and the ratio (goal >= 0.95);
+- latency: 1 connection; p50 / p99 of each, and the p50 added by the filter (goal <= 25 us).
+
+Usage: envoy_bench.py --envoy BIN --wasm FILE [--work DIR] [--seconds N] [--rounds N]
+"""
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "envoy"))
+import envoylib as L  # noqa: E402
+
+BODY = json.dumps({"phone": "+14155550123", "email": "jane.doe@example.com", "locale": "en-US",
+                   "channel": "sms", "client": "web/4.18.2", "device_id": "3f2b8c1e-9d7a-4e6b-a1c2-5f0e8d7b6a49",
+                   "terms": True, "marketing": False})
+
+
+def bench_policy(variant="full"):
+    policy = json.load(open(os.path.join(L.ROOT, "examples/policy.json")))
+    if variant == "route-only":
+        policy["rules"] = []
+        return policy
+    rules = []
+    for rule in policy["rules"]:
+        if "rate_limit" in rule:
+            rule["rate_limit"].update({"rate": 1000000000, "per_seconds": 1, "burst": 1000000000})
+            rule.pop("shadow", None)
+            if rule["id"] == "suspicious-asn-challenge":
+                continue
+        if any(k in rule for k in ("backoff", "adjacent", "conversion")):
+            continue  # one number sent again and again would trip these: not normal traffic
+        if variant == "stateless" and "rate_limit" in rule:
+            continue
+        rules.append(rule)
+    policy["rules"] = rules
+    return policy
+
+
+def parse_wrk(text):
+    def dur(v):
+        m = re.fullmatch(r"([\d.]+)(us|ms|s)", v)
+        if not m:
+            return float("nan")
+        return float(m.group(1)) * {"us": 1, "ms": 1000, "s": 1e6}[m.group(2)]
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+    p = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", text, re.M))
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+    errors = re.search(r"Socket errors: (.*)", text)
+    return {"rps": rps, "p50": dur(p.get("50", "")), "p99": dur(p.get("99", "")),
+            "non2xx": int(non2xx.group(1)) if non2xx else 0, "errors": errors.group(1) if errors else ""}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--envoy", required=True)
+    ap.add_argument("--wasm", required=True)
+    ap.add_argument("--floor-wasm", help="the bench-floor build: a wasm filter that forwards everything untouched")
+    ap.add_argument("--work", default=os.path.join(L.ROOT, "target", "bench-envoy"))
+    ap.add_argument("--seconds", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--policy", choices=["full", "stateless", "route-only", "unguarded"], default="full",
+                    help="full: the example policy's rules; stateless: without counters; route-only: no rules; "
+                         "unguarded: full policy, requests to a path no route guards")
+    args = ap.parse_args()
+    os.makedirs(args.work, exist_ok=True)
+    path = "/api/profile" if args.policy == "unguarded" else "/api/otp/send"
+    up_port, up_admin, front_admin, with_port, bare_port, floor_port = (L.free_port() for _ in range(6))
+
+    upstream = L.bootstrap([{
+        "name": "up", "address": {"socket_address": {"address": "127.0.0.1", "port_value": up_port}},
+        "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+            "stat_prefix": "up",
+            "route_config": {"virtual_hosts": [{"name": "up", "domains": ["*"], "routes": [
+                {"match": {"prefix": "/"}, "direct_response": {"status": 200, "body": {"inline_string": '{"sent":true}'}}}]}]},
+            "http_filters": [L.ROUTER]}}]}]}], [], up_admin)
+    plugin = json.dumps({"name": "bench", "policy": bench_policy(args.policy), "store": {"namespace": "bench"}, "log_decisions": True})
+    front = L.bootstrap([
+        L.listener("with_filter", with_port, [L.wasm_filter(plugin, os.path.abspath(args.wasm))], cluster="upstream", trusted_hops=0),
+        L.listener("without_filter", bare_port, [], cluster="upstream", trusted_hops=0),
+    ] + ([L.listener("floor", floor_port, [L.wasm_filter(plugin, os.path.abspath(args.floor_wasm), vm_id="floor")],
+                     cluster="upstream", trusted_hops=0)] if args.floor_wasm else []),
+        [L.cluster("upstream", up_port)], front_admin)
+    for name, cfg in (("upstream", upstream), ("front", front)):
+        with open(os.path.join(args.work, name + ".json"), "w") as f:
+            json.dump(cfg, f)
+    lua = os.path.join(args.work, "post.lua")
+    with open(lua, "w") as f:
+        f.write('wrk.method = "POST"\nwrk.body = %s\nwrk.headers["content-type"] = "application/json"\n'
+                'wrk.headers["host"] = "app.example.com"\n' % json.dumps(BODY))
+
+    procs = L.Procs(os.path.join(args.work, "logs"))
+    try:
+        procs.start("upstream", ["taskset", "-c", "0", args.envoy, "-c", os.path.join(args.work, "upstream.json"),
+                                 "--concurrency", "1", "--disable-hot-restart", "-l", "warning"])
+        procs.start("front", ["taskset", "-c", "1", args.envoy, "-c", os.path.join(args.work, "front.json"),
+                              "--concurrency", "1", "--disable-hot-restart", "-l", "warning"])
+        L.wait_envoy_ready(up_admin, procs, "upstream")
+        L.wait_envoy_ready(front_admin, procs, "front")
+        # The filter must really judge and allow: one request, checked.
+        req = urllib.request.Request(f"http://127.0.0.1:{with_port}{path}", data=BODY.encode(), method="POST",
+                                     headers={"content-type": "application/json", "host": "app.example.com"})
+        with urllib.request.urlopen(req, timeout=5) as r:
+            decision = r.headers.get("x-pumpguard-decision")
+            if r.status != 200 or r.read() != b'{"sent":true}':
+                sys.exit("bench-envoy: the guarded request did not reach the upstream")
+        print(f"policy variant {args.policy}, POST {path}; body {len(BODY)} bytes; filter {os.path.getsize(args.wasm)} bytes; "
+              f"one worker on CPU 1; wrk + upstream on CPU 0; {args.rounds} interleaved rounds of {args.seconds}s")
+
+        def wrk(port, conns):
+            out = subprocess.run(["taskset", "-c", "0", "wrk", "-t1", f"-c{conns}", f"-d{args.seconds}s", "--latency",
+                                  "-s", lua, f"http://127.0.0.1:{port}{path}"],
+                                 capture_output=True, text=True, check=True).stdout
+            return parse_wrk(out)
+
+        wrk(with_port, 4)  # warm-up of both paths
+        wrk(bare_port, 4)
+        ports = {"bare": bare_port, "filter": with_port}
+        labels = {"bare": "without filter", "filter": "with filter", "floor": "no-op wasm"}
+        if args.floor_wasm:
+            ports["floor"] = floor_port
+            wrk(floor_port, 4)
+        results = {}
+        for mode, conns in (("throughput", 16), ("latency", 1)):
+            runs = {name: [] for name in ports}
+            for _ in range(args.rounds):
+                for name, port in ports.items():
+                    runs[name].append(wrk(port, conns))
+            results[mode] = runs
+        bad = [r for m in results.values() for rs in m.values() for r in rs if r["non2xx"] or r["errors"]]
+        if bad:
+            print(f"bench-envoy: some runs had non-2xx responses or socket errors: {bad}")
+        med = lambda rs, k: statistics.median(r[k] for r in rs)  # noqa: E731
+        print(f"\n{'mode':<11} {'listener':<15} {'req/s':>9} {'p50 us':>8} {'p99 us':>8}   (median of {args.rounds})")
+        for mode, runs in results.items():
+            for name in runs:
+                rs = runs[name]
+                label = labels[name]
+                print(f"{mode:<11} {label:<15} {med(rs, 'rps'):>9.0f} {med(rs, 'p50'):>8.0f} {med(rs, 'p99'):>8.0f}"
+                      "   runs: " + ", ".join("%.0f" % r["rps"] for r in rs))
+        t, l = results["throughput"], results["latency"]
+        ratio = med(t["filter"], "rps") / med(t["bare"], "rps")
+        added = med(l["filter"], "p50") - med(l["bare"], "p50")
+        added_cpu = 1e6 / med(t["filter"], "rps") - 1e6 / med(t["bare"], "rps")
+        print(f"\nthroughput ratio (with / without filter): {ratio:.3f}   (goal >= 0.95)")
+        print(f"p50 added at 1 connection: {added:.1f} us   (goal <= 25 us)")
+        print(f"worker time added per request (from the 16-connection throughput): {added_cpu:.1f} us")
+        if args.floor_wasm:
+            f = med(t["floor"], "rps")
+            print(f"no-op wasm filter (Envoy's wasm machinery alone): ratio {f / med(t['bare'], 'rps'):.3f}, "
+                  f"{1e6 / f - 1e6 / med(t['bare'], 'rps'):.1f} us per request, "
+                  f"p50 +{med(l['floor'], 'p50') - med(l['bare'], 'p50'):.1f} us; "
+                  f"pumpguard over the no-op: ratio {med(t['filter'], 'rps') / f:.3f}, "
+                  f"{1e6 / med(t['filter'], 'rps') - 1e6 / f:.1f} us per request")
+        with urllib.request.urlopen(f"http://127.0.0.1:{front_admin}/stats/prometheus", timeout=5) as r:
+            prom = [l for l in r.read().decode().splitlines() if l.startswith("pumpguard_decisions{")]
+        print("filter decisions: " + "; ".join(prom))
+    except Exception:
+        procs.dump_logs()
+        raise
+    finally:
+        procs.stop()
+
+
+if __name__ == "__main__":
+    main()
