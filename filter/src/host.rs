@@ -394,9 +394,14 @@ impl HttpContext for Stream {
             }
             return Action::Continue;
         }
-        self.held.client_ip = property_text(vec!["source", "address"]).as_deref().and_then(parse_client_ip);
-        self.held.version =
-            property_text(vec!["request", "protocol"]).as_deref().and_then(HttpVersion::from_protocol);
+        if cfg.needs_client_ip {
+            self.held.client_ip =
+                property_text(vec!["source", "address"]).as_deref().and_then(parse_client_ip);
+        }
+        if cfg.needs_version {
+            self.held.version =
+                property_text(vec!["request", "protocol"]).as_deref().and_then(HttpVersion::from_protocol);
+        }
         if end_of_stream {
             return self.judge(&plugin);
         }

@@ -32,10 +32,19 @@ STATS_TAGS = [
 ]
 
 
+_HANDED_OUT = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port free now on 127.0.0.1 and never handed out before by this process (the kernel
+    readily returns the same ephemeral port twice)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def plugin_config(policy, name, siteverify=None, test_clock=True, tls_headers=None, buckets=1024, entries=16,
