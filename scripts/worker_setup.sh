@@ -14,8 +14,8 @@ if [ -z "$bindgen_version" ]; then
   exit 1
 fi
 
-have_version() { # binary, wanted version
-  [ -x "$1" ] && "$1" --version 2>/dev/null | grep -q -- " $2\$\| $2 "
+have_version() { # binary, wanted version ("0.8.7" or "name 0.8.7" on the first line)
+  [ -x "$1" ] && "$1" --version 2>/dev/null | head -n 1 | tr ' ' '\n' | grep -qx -- "$2"
 }
 
 if ! have_version "$tools/bin/wasm-bindgen" "$bindgen_version"; then
