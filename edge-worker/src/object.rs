@@ -7,6 +7,8 @@
 
 use std::cell::Cell;
 
+use worker::ListOptions;
+
 use pumpguard_core::{CheckOutcome, Timestamp};
 use worker::js_sys::{Map, Object, Reflect};
 use worker::wasm_bindgen::JsValue;
@@ -20,6 +22,9 @@ use crate::wire::{ShardRequest, ShardResponse};
 
 /// Entries kept in memory per shard before the copy is dropped (storage keeps everything).
 const MAX_CACHED_ENTRIES: usize = 50_000;
+/// A shard with at most this many stored entries is read whole on its first request, so new keys
+/// need no storage read.
+const MAX_LISTED_ENTRIES: usize = 20_000;
 /// How often (in request time) expired entries are dropped from memory and storage.
 const SWEEP_EVERY_MS: u64 = 60_000;
 
@@ -29,11 +34,19 @@ pub struct CounterShard {
     env: Env,
     store: ShardStore,
     last_sweep_ms: Cell<u64>,
+    /// The whole-shard listing was tried (it is tried once per object lifetime).
+    listed: Cell<bool>,
 }
 
 impl DurableObject for CounterShard {
     fn new(state: State, env: Env) -> Self {
-        CounterShard { state, env, store: ShardStore::new(), last_sweep_ms: Cell::new(0) }
+        CounterShard {
+            state,
+            env,
+            store: ShardStore::new(),
+            last_sweep_ms: Cell::new(0),
+            listed: Cell::new(false),
+        }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -58,6 +71,9 @@ impl CounterShard {
             Loaded::Unusable { why, .. } => return ShardResponse::Refused(why),
         };
         let storage = self.state.storage();
+        if !self.listed.replace(true) {
+            self.list_whole_shard().await;
+        }
         let unknown = self.store.unknown(request.checks.iter().map(|c| c.key.as_str()));
         if !unknown.is_empty() {
             let keys: Vec<String> = unknown.iter().map(|k| storage_key(k)).collect();
@@ -82,14 +98,44 @@ impl CounterShard {
                     return ShardResponse::Refused("could not build the storage write".to_owned());
                 }
             }
-            if let Err(e) = storage.put_multiple_raw(object).await {
-                // Memory is ahead of storage now; drop it so the next request reads storage.
+            // Not awaited: workerd's output gate holds this answer (and every later one) until
+            // the write is durable, and a failed write resets the object, so nothing unpersisted
+            // is ever acknowledged. Awaiting would only add latency.
+            if let Err(e) = storage.as_raw().put_multiple(object.into()) {
                 self.store.forget_all();
-                return ShardResponse::Refused(format!("storage write failed: {e}"));
+                return ShardResponse::Refused(format!("storage write failed: {e:?}"));
             }
         }
         self.maintain(now).await;
         ShardResponse::Outcomes(outcomes)
+    }
+
+    /// Reads the whole shard into memory when it is small enough (one list instead of a read per
+    /// new key from then on).
+    async fn list_whole_shard(&self) {
+        let storage = self.state.storage();
+        let options =
+            ListOptions::new().prefix(crate::shard_store::STORAGE_PREFIX).limit(MAX_LISTED_ENTRIES + 1);
+        let listed = match storage.list_with_options(options).await {
+            Ok(map) => map,
+            Err(e) => {
+                console_error!(
+                    "{}",
+                    event_line("shard_list_failed", serde_json::json!({ "why": e.to_string() }))
+                );
+                return;
+            }
+        };
+        if listed.size() as usize > MAX_LISTED_ENTRIES {
+            return;
+        }
+        let mut pairs: Vec<(String, Option<String>)> = Vec::with_capacity(listed.size() as usize);
+        listed.for_each(&mut |value, key| {
+            if let Some(key) = key.as_string() {
+                pairs.push((key, value.as_string()));
+            }
+        });
+        self.store.load_all(pairs.iter().map(|(k, v)| (k.as_str(), v.as_deref())));
     }
 
     /// Drops expired entries now and then, and the whole copy when it grows too large.

@@ -29,6 +29,9 @@ pub struct ShardStore {
     /// Keys whose storage state is known (loaded, or found absent).
     known: RefCell<HashSet<String>>,
     dirty: RefCell<HashSet<String>>,
+    /// Memory holds every entry storage holds (the shard was listed whole): keys not in memory
+    /// are absent, no storage read needed.
+    complete: Cell<bool>,
     now: Cell<Timestamp>,
     next_version: Cell<Version>,
 }
@@ -43,8 +46,34 @@ impl ShardStore {
         self.now.set(now);
     }
 
-    /// Keys among `keys` whose stored state has not been read yet, deduplicated.
+    /// Loads the whole shard as listed from storage (`(storage key, value)` pairs) and marks the
+    /// copy complete, so later keys need no storage read. Entries already in memory win.
+    pub fn load_all<'e>(&self, listed: impl IntoIterator<Item = (&'e str, Option<&'e str>)>) {
+        for (storage_key, value) in listed {
+            if let Some(key) = counter_key(storage_key) {
+                self.loaded(key, value);
+            }
+        }
+        self.complete.set(true);
+    }
+
+    /// Whether memory holds everything storage holds.
+    pub fn is_complete(&self) -> bool {
+        self.complete.get()
+    }
+
+    /// Keys among `keys` whose stored state has not been read yet, deduplicated. With a complete
+    /// copy there are none: unseen keys are marked known-absent on the way.
     pub fn unknown<'k>(&self, keys: impl IntoIterator<Item = &'k str>) -> Vec<String> {
+        if self.complete.get() {
+            let mut known = self.known.borrow_mut();
+            for key in keys {
+                if !known.contains(key) {
+                    known.insert(key.to_owned());
+                }
+            }
+            return Vec::new();
+        }
         let known = self.known.borrow();
         let mut out: Vec<String> = Vec::new();
         for key in keys {
@@ -91,7 +120,8 @@ impl ShardStore {
         for key in &expired {
             entries.remove(key);
         }
-        // Keys found absent are forgotten too, so `known` stays as small as the live entries.
+        // Keys found absent are forgotten too, so `known` stays as small as the live entries
+        // (a complete copy stays complete: what is forgotten is absent from storage too).
         known.retain(|k| entries.contains_key(k));
         let mut out: Vec<String> = expired.iter().map(|k| storage_key(k)).collect();
         out.sort();
@@ -104,6 +134,7 @@ impl ShardStore {
         if self.dirty.borrow().is_empty() {
             self.entries.borrow_mut().clear();
             self.known.borrow_mut().clear();
+            self.complete.set(false);
         }
     }
 
@@ -288,6 +319,23 @@ mod tests {
         // A later load never overwrites newer memory.
         second.loaded("n", Some(&encode(&[1], t(1000))));
         assert_eq!(second.get("n").unwrap().unwrap().value, vec![4]);
+    }
+
+    #[test]
+    fn a_complete_copy_needs_no_reads() {
+        let store = ShardStore::new();
+        let stored = encode(&[7], t(100));
+        store.load_all([(storage_key("a").as_str(), Some(stored.as_str())), ("not-a-counter", None)]);
+        assert!(store.is_complete());
+        assert!(store.unknown(["a", "b"]).is_empty());
+        store.set_now(t(1));
+        assert_eq!(store.get("a").unwrap().unwrap().value, vec![7]);
+        assert_eq!(store.get("b"), Ok(None));
+        store.put("b", b"x", t(100), None).unwrap();
+        store.take_dirty();
+        store.forget_all();
+        assert!(!store.is_complete());
+        assert_eq!(store.unknown(["a"]), vec!["a".to_owned()]);
     }
 
     #[test]
