@@ -16,7 +16,7 @@ use worker::{
 use crate::host::{self, cf_object, js_number, js_string};
 use crate::logs::{self, ClientFacts};
 use crate::policy_source::Loaded;
-use crate::reply::{self, LocalReply, DECISION_HEADER_NAMES};
+use crate::reply::{self, LocalReply, DECISION_HEADER_NAMES, NOT_FORWARDED};
 use crate::settings::{names, parse_clock, FailMode, Settings};
 
 #[event(fetch)]
@@ -276,7 +276,11 @@ async fn forward(
     };
     let headers = Headers::new();
     for (name, value) in &incoming.headers {
-        if DECISION_HEADER_NAMES.contains(&name.as_str()) || (to_configured_origin && name == "host") {
+        let name_str = name.as_str();
+        if DECISION_HEADER_NAMES.contains(&name_str)
+            || NOT_FORWARDED.contains(&name_str)
+            || (to_configured_origin && name_str == "host")
+        {
             continue;
         }
         headers.append(name, value)?;

@@ -48,6 +48,29 @@ pub fn origin_unreachable() -> LocalReply {
     }
 }
 
+/// The reply when the Worker itself failed (an unexpected host error; logged).
+pub fn internal_error() -> LocalReply {
+    LocalReply {
+        status: 500,
+        headers: vec![("content-type", "application/json".to_owned())],
+        body: "{\"error\":\"internal_error\",\"message\":\"The request could not be handled; retry later.\"}"
+            .to_owned(),
+    }
+}
+
+/// Hop-by-hop headers (RFC 9110 §7.6.1) and the length, which the forwarded request gets anew.
+pub const NOT_FORWARDED: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "content-length",
+    "expect",
+];
+
 /// Headers the Worker sets on requests it forwards (the core's `origin_headers`), and the names it
 /// removes first, so a client can never hand origin a decision of its own.
 pub const DECISION_HEADER_NAMES: [&str; 4] =
@@ -98,5 +121,8 @@ mod tests {
         assert_eq!(body["error"], POLICY_UNAVAILABLE);
         let body: serde_json::Value = serde_json::from_str(&origin_unreachable().body).unwrap();
         assert_eq!(body["error"], "origin_unreachable");
+        let body: serde_json::Value = serde_json::from_str(&internal_error().body).unwrap();
+        assert_eq!(body["error"], "internal_error");
+        assert_eq!(internal_error().status, 500);
     }
 }

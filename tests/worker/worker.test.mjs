@@ -127,6 +127,33 @@ describe("forwarding", () => {
     });
   });
 
+  test("a chunked guarded body is judged and forwarded intact", async () => {
+    const policy = basePolicy([{ id: "no-gb", action: "block", country: { deny: ["GB"] } }]);
+    await withWorker({ policy }, async (worker) => {
+      const send = (phone) =>
+        new Promise((resolve, reject) => {
+          const req = http.request(`${worker.url}/api/otp`, { method: "POST", headers: { "content-type": "application/json" } }, (res) => {
+            let text = "";
+            res.on("data", (c) => (text += c));
+            res.on("end", () => resolve({ status: res.statusCode, body: text }));
+          });
+          req.on("error", reject);
+          // No content-length: node sends it chunked, in three pieces.
+          req.write('{"phone":');
+          req.write(`"${phone}",`);
+          req.end('"pad":"tail"}');
+        });
+      const seen = (await origin.requests()).length;
+      const blocked = await send("+447400123456");
+      assert.equal(blocked.status, 403, "the number in the middle chunk was read");
+      const allowed = await send("+14155550123");
+      assert.equal(allowed.status, 200);
+      const forwarded = await originRequestsSince(seen);
+      assert.equal(forwarded.length, 1);
+      assert.equal(forwarded[0].body, '{"phone":"+14155550123","pad":"tail"}');
+    });
+  });
+
   test("a body over the cap that the policy allows is forwarded whole", async () => {
     const policy = basePolicy([], { inputs: { max_body_bytes: 64, on_oversize: "allow" } });
     await withWorker({ policy }, async (worker) => {
