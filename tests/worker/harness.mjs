@@ -178,7 +178,7 @@ class WorkerLog {
  * The built Worker in workerd, listening on 127.0.0.1. `vars` are extra bindings; `persist` a
  * directory for Durable Object storage (default: in memory, fresh per instance).
  */
-export async function startWorker({ policy, origin, siteverify, vars = {}, persist, script, shards = true } = {}) {
+export async function startWorker({ policy, origin, siteverify, vars = {}, persist, script, shards = true, analytics = false } = {}) {
   const bindings = {
     PUMPGUARD_ORIGIN_URL: origin,
     PUMPGUARD_TEST_CLOCK_HEADER: CLOCK_HEADER,
@@ -202,8 +202,22 @@ export async function startWorker({ policy, origin, siteverify, vars = {}, persi
         bindings,
       };
   if (persist) options.durableObjectsPersist = persist;
+  let config = options;
+  if (analytics) {
+    // A stand-in Analytics Engine dataset (a wrapped binding) that prints every data point.
+    const fake = `export default function () {
+      return { writeDataPoint(point) { console.log("{\\"event\\":\\"test.analytics\\",\\"point\\":" + JSON.stringify(point) + "}"); } };
+    }`;
+    config = {
+      workers: [
+        { name: "pumpguard", ...options, wrappedBindings: { PUMPGUARD_ANALYTICS: { scriptName: "fake-analytics" } } },
+        { name: "fake-analytics", modules: true, script: fake },
+      ],
+    };
+    if (persist) config.durableObjectsPersist = persist;
+  }
   const mf = new Miniflare({
-    ...options,
+    ...config,
     host: "127.0.0.1",
     port: 0,
     handleRuntimeStdio: (stdout, stderr) => log.attach(stdout, stderr),

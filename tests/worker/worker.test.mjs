@@ -187,6 +187,23 @@ describe("forwarding", () => {
   });
 });
 
+describe("analytics", () => {
+  test("every judged request writes one Analytics Engine data point", async () => {
+    const policy = basePolicy([{ id: "no-gb", action: "block", country: { deny: ["GB"] } }]);
+    await withWorker({ policy, analytics: true }, async (worker) => {
+      assert.equal((await otp(worker, { phone: "+447400123456" })).status, 403);
+      assert.equal((await otp(worker)).status, 200);
+      await fetch(`${worker.url}/unguarded`);
+      const points = events(worker.log, "test.analytics").map((e) => e.point);
+      assert.equal(points.length, 2, JSON.stringify(points));
+      assert.deepEqual(points[0].indexes, ["otp"]);
+      assert.deepEqual(points[0].blobs, ["otp", "block", "country_denied", "GB", points[0].blobs[4]]);
+      assert.deepEqual(points[0].doubles, [1, 403, 1]);
+      assert.deepEqual(points[1].blobs.slice(0, 4), ["otp", "allow", "-", "US"]);
+    });
+  });
+});
+
 describe("Durable Object counters", () => {
   test("exact under concurrent requests: one key, and many keys over many shards", async () => {
     const sink = await startSink();
