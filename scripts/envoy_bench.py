@@ -53,6 +53,13 @@ def bench_policy(variant="full"):
     return policy
 
 
+def cpu_seconds(pid):
+    """User + system CPU time of a process so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def parse_wrk(text):
     def dur(v):
         m = re.fullmatch(r"([\d.]+)(us|ms|s)", v)
@@ -63,7 +70,8 @@ def parse_wrk(text):
     p = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", text, re.M))
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
     errors = re.search(r"Socket errors: (.*)", text)
-    return {"rps": rps, "p50": dur(p.get("50", "")), "p99": dur(p.get("99", "")),
+    total = int(re.search(r"(\d+) requests in", text).group(1))
+    return {"rps": rps, "requests": total, "p50": dur(p.get("50", "")), "p99": dur(p.get("99", "")),
             "non2xx": int(non2xx.group(1)) if non2xx else 0, "errors": errors.group(1) if errors else ""}
 
 
@@ -75,9 +83,10 @@ def main():
     ap.add_argument("--work", default=os.path.join(L.ROOT, "target", "bench-envoy"))
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--policy", choices=["full", "stateless", "route-only", "unguarded"], default="full",
+    ap.add_argument("--policy", choices=["full", "stateless", "route-only", "unguarded", "nohold"], default="full",
                     help="full: the example policy's rules; stateless: without counters; route-only: no rules; "
-                         "unguarded: full policy, requests to a path no route guards")
+                         "unguarded: full policy, requests to a path no route guards; "
+                         "nohold: full policy with hold_headers off (as under Istio's WasmPlugin)")
     args = ap.parse_args()
     os.makedirs(args.work, exist_ok=True)
     path = "/api/profile" if args.policy == "unguarded" else "/api/otp/send"
@@ -91,9 +100,12 @@ def main():
             "route_config": {"virtual_hosts": [{"name": "up", "domains": ["*"], "routes": [
                 {"match": {"prefix": "/"}, "direct_response": {"status": 200, "body": {"inline_string": '{"sent":true}'}}}]}]},
             "http_filters": [L.ROUTER]}}]}]}], [], up_admin)
-    plugin = json.dumps({"name": "bench", "policy": bench_policy(args.policy), "store": {"namespace": "bench"}, "log_decisions": True})
+    hold = args.policy != "nohold"
+    plugin = json.dumps({"name": "bench", "policy": bench_policy(args.policy), "store": {"namespace": "bench"},
+                         "log_decisions": True, "hold_headers": hold})
     front = L.bootstrap([
-        L.listener("with_filter", with_port, [L.wasm_filter(plugin, os.path.abspath(args.wasm))], cluster="upstream", trusted_hops=0),
+        L.listener("with_filter", with_port, [L.wasm_filter(plugin, os.path.abspath(args.wasm), hold_headers=hold)],
+                   cluster="upstream", trusted_hops=0),
         L.listener("without_filter", bare_port, [], cluster="upstream", trusted_hops=0),
     ] + ([L.listener("floor", floor_port, [L.wasm_filter(plugin, os.path.abspath(args.floor_wasm), vm_id="floor")],
                      cluster="upstream", trusted_hops=0)] if args.floor_wasm else []),
@@ -124,11 +136,16 @@ def main():
         print(f"policy variant {args.policy}, POST {path}; body {len(BODY)} bytes; filter {os.path.getsize(args.wasm)} bytes; "
               f"one worker on CPU 1; wrk + upstream on CPU 0; {args.rounds} interleaved rounds of {args.seconds}s")
 
+        front_pid = [p for n, p, _ in procs.procs if n == "front"][0].pid
+
         def wrk(port, conns):
+            before = cpu_seconds(front_pid)
             out = subprocess.run(["taskset", "-c", "0", "wrk", "-t1", f"-c{conns}", f"-d{args.seconds}s", "--latency",
                                   "-s", lua, f"http://127.0.0.1:{port}{path}"],
                                  capture_output=True, text=True, check=True).stdout
-            return parse_wrk(out)
+            result = parse_wrk(out)
+            result["cpu_us"] = (cpu_seconds(front_pid) - before) * 1e6 / max(result["requests"], 1)
+            return result
 
         wrk(with_port, 4)  # warm-up of both paths
         wrk(bare_port, 4)
@@ -148,12 +165,14 @@ def main():
         if bad:
             print(f"bench-envoy: some runs had non-2xx responses or socket errors: {bad}")
         med = lambda rs, k: statistics.median(r[k] for r in rs)  # noqa: E731
-        print(f"\n{'mode':<11} {'listener':<15} {'req/s':>9} {'p50 us':>8} {'p99 us':>8}   (median of {args.rounds})")
+        print(f"\n{'mode':<11} {'listener':<15} {'req/s':>9} {'p50 us':>8} {'p99 us':>8} {'cpu us/req':>10}"
+              f"   (median of {args.rounds}; cpu = the proxy's user+system time per request)")
         for mode, runs in results.items():
             for name in runs:
                 rs = runs[name]
                 label = labels[name]
                 print(f"{mode:<11} {label:<15} {med(rs, 'rps'):>9.0f} {med(rs, 'p50'):>8.0f} {med(rs, 'p99'):>8.0f}"
+                      f" {med(rs, 'cpu_us'):>10.1f}"
                       "   runs: " + ", ".join("%.0f" % r["rps"] for r in rs))
         t, l = results["throughput"], results["latency"]
         ratio = med(t["filter"], "rps") / med(t["bare"], "rps")
@@ -162,13 +181,18 @@ def main():
         print(f"\nthroughput ratio (with / without filter): {ratio:.3f}   (goal >= 0.95)")
         print(f"p50 added at 1 connection: {added:.1f} us   (goal <= 25 us)")
         print(f"worker time added per request (from the 16-connection throughput): {added_cpu:.1f} us")
+        cpu_added = med(t["filter"], "cpu_us") - med(t["bare"], "cpu_us")
+        print(f"proxy CPU added per request (measured, 16 connections): {cpu_added:.1f} us "
+              f"({med(t['bare'], 'cpu_us'):.1f} -> {med(t['filter'], 'cpu_us'):.1f})")
         if args.floor_wasm:
             f = med(t["floor"], "rps")
             print(f"no-op wasm filter (Envoy's wasm machinery alone): ratio {f / med(t['bare'], 'rps'):.3f}, "
                   f"{1e6 / f - 1e6 / med(t['bare'], 'rps'):.1f} us per request, "
                   f"p50 +{med(l['floor'], 'p50') - med(l['bare'], 'p50'):.1f} us; "
                   f"pumpguard over the no-op: ratio {med(t['filter'], 'rps') / f:.3f}, "
-                  f"{1e6 / med(t['filter'], 'rps') - 1e6 / f:.1f} us per request")
+                  f"{1e6 / med(t['filter'], 'rps') - 1e6 / f:.1f} us per request; CPU per request: no-op "
+                  f"+{med(t['floor'], 'cpu_us') - med(t['bare'], 'cpu_us'):.1f} us, pumpguard "
+                  f"+{cpu_added:.1f} us over no filter")
         with urllib.request.urlopen(f"http://127.0.0.1:{front_admin}/stats/prometheus", timeout=5) as r:
             prom = [l for l in r.read().decode().splitlines() if l.startswith("pumpguard_decisions{")]
         print("filter decisions: " + "; ".join(prom))
