@@ -12,9 +12,6 @@ use std::collections::{HashMap, HashSet};
 use pumpguard_core::store::{StoreError, Version, Versioned};
 use pumpguard_core::{Store, Timestamp};
 
-/// Prefix of every key in Durable Object storage, so other data can never collide.
-pub const STORAGE_PREFIX: &str = "c:";
-
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Entry {
     value: Vec<u8>,
@@ -46,13 +43,11 @@ impl ShardStore {
         self.now.set(now);
     }
 
-    /// Loads the whole shard as listed from storage (`(storage key, value)` pairs) and marks the
+    /// Loads the whole shard as read from storage (`(key, stored value)` pairs) and marks the
     /// copy complete, so later keys need no storage read. Entries already in memory win.
     pub fn load_all<'e>(&self, listed: impl IntoIterator<Item = (&'e str, Option<&'e str>)>) {
-        for (storage_key, value) in listed {
-            if let Some(key) = counter_key(storage_key) {
-                self.loaded(key, value);
-            }
+        for (key, value) in listed {
+            self.loaded(key, value);
         }
         self.complete.set(true);
     }
@@ -96,22 +91,23 @@ impl ShardStore {
         }
     }
 
-    /// Entries written since the last call, encoded for storage: `(storage key, value)`.
-    pub fn take_dirty(&self) -> Vec<(String, String)> {
+    /// Entries written since the last call, encoded for storage: `(key, stored value, expiry)`.
+    pub fn take_dirty(&self) -> Vec<(String, String, Timestamp)> {
         let dirty = std::mem::take(&mut *self.dirty.borrow_mut());
         let entries = self.entries.borrow();
-        let mut out: Vec<(String, String)> = dirty
+        let mut out: Vec<(String, String, Timestamp)> = dirty
             .into_iter()
             .filter_map(|key| {
                 let entry = entries.get(&key)?;
-                Some((storage_key(&key), encode(&entry.value, entry.expires_at)))
+                let stored = encode(&entry.value, entry.expires_at);
+                Some((key, stored, entry.expires_at))
             })
             .collect();
         out.sort();
         out
     }
 
-    /// Forgets entries expired at `now`; returns their storage keys, to delete from storage.
+    /// Forgets entries expired at `now`; returns their keys.
     pub fn sweep(&self, now: Timestamp) -> Vec<String> {
         let mut entries = self.entries.borrow_mut();
         let mut known = self.known.borrow_mut();
@@ -123,7 +119,7 @@ impl ShardStore {
         // Keys found absent are forgotten too, so `known` stays as small as the live entries
         // (a complete copy stays complete: what is forgotten is absent from storage too).
         known.retain(|k| entries.contains_key(k));
-        let mut out: Vec<String> = expired.iter().map(|k| storage_key(k)).collect();
+        let mut out = expired;
         out.sort();
         out
     }
@@ -201,19 +197,6 @@ impl Store for ShardStore {
     }
 }
 
-/// The storage key of a counter key.
-pub fn storage_key(key: &str) -> String {
-    let mut out = String::with_capacity(STORAGE_PREFIX.len() + key.len());
-    out.push_str(STORAGE_PREFIX);
-    out.push_str(key);
-    out
-}
-
-/// The counter key of a storage key, if it is one.
-pub fn counter_key(storage_key: &str) -> Option<&str> {
-    storage_key.strip_prefix(STORAGE_PREFIX)
-}
-
 /// Stored form of an entry: `<expires_at ms>:<value as lower-case hex>`.
 pub fn encode(value: &[u8], expires_at: Timestamp) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -261,8 +244,6 @@ mod tests {
         assert_eq!(decode("1:0"), None);
         assert_eq!(decode("1:zz"), None);
         assert_eq!(decode("nocolon"), None);
-        assert_eq!(counter_key(&storage_key("rl:a|b")), Some("rl:a|b"));
-        assert_eq!(counter_key("other"), None);
     }
 
     #[test]
@@ -287,7 +268,7 @@ mod tests {
         assert_eq!(v.value, b"a");
         assert_eq!(store.put("k", b"b", t(100), Some(v.version.wrapping_add(7))), Err(StoreError::Conflict));
         store.put("k", b"b", t(100), Some(v.version)).unwrap();
-        assert_eq!(store.take_dirty(), vec![(storage_key("k"), encode(b"b", t(100)))]);
+        assert_eq!(store.take_dirty(), vec![("k".to_owned(), encode(b"b", t(100)), t(100))]);
         assert!(store.take_dirty().is_empty());
     }
 
@@ -307,8 +288,8 @@ mod tests {
         let persisted = first.take_dirty();
         // Second object (after eviction) reads storage and continues from 3.
         let second = ShardStore::new();
-        let (key, stored) = persisted.first().cloned().unwrap();
-        second.loaded(counter_key(&key).unwrap(), Some(&stored));
+        let (key, stored, _) = persisted.first().cloned().unwrap();
+        second.loaded(&key, Some(&stored));
         second.set_now(t(6));
         let n = update(&second, "n", 8, |b| {
             let n = b.map_or(0, |b| b.first().copied().unwrap_or(0)) + 1;
@@ -325,7 +306,7 @@ mod tests {
     fn a_complete_copy_needs_no_reads() {
         let store = ShardStore::new();
         let stored = encode(&[7], t(100));
-        store.load_all([(storage_key("a").as_str(), Some(stored.as_str())), ("not-a-counter", None)]);
+        store.load_all([("a", Some(stored.as_str())), ("absent", None)]);
         assert!(store.is_complete());
         assert!(store.unknown(["a", "b"]).is_empty());
         store.set_now(t(1));
@@ -348,7 +329,7 @@ mod tests {
         assert_eq!(store.get("a"), Ok(None));
         // Writing over an expired entry expects it absent.
         store.put("a", b"z", t(30), None).unwrap();
-        assert_eq!(store.sweep(t(40)), vec![storage_key("a")]);
+        assert_eq!(store.sweep(t(40)), vec!["a".to_owned()]);
         assert_eq!(store.len(), 1);
         assert_eq!(store.unknown(["a", "b", "c"]), vec!["a".to_owned(), "c".to_owned()]);
         store.take_dirty();
