@@ -12,7 +12,8 @@ limit=$((1024 * 1024))
 
 stale=1
 if [ "${1:-}" != "--force" ] && [ -f "$out/index_bg.wasm" ] && [ -f "$out/index.js" ]; then
-  newer=$(find "$root/core/src" "$root/core/Cargo.toml" "$root/edge-worker/src" "$root/edge-worker/Cargo.toml" \
+  newer=$(find "$root/core/src" "$root/core/build" "$root/core/build.rs" "$root/core/Cargo.toml" \
+    "$root/edge-worker/src" "$root/edge-worker/Cargo.toml" \
     "$root/Cargo.lock" "$root/Cargo.toml" -newer "$out/index_bg.wasm" -print -quit)
   [ -z "$newer" ] && stale=0
 fi
