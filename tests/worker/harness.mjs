@@ -178,7 +178,7 @@ class WorkerLog {
  * The built Worker in workerd, listening on 127.0.0.1. `vars` are extra bindings; `persist` a
  * directory for Durable Object storage (default: in memory, fresh per instance).
  */
-export async function startWorker({ policy, origin, siteverify, vars = {}, persist, script, shards = true, analytics = false } = {}) {
+export async function startWorker({ policy, origin, siteverify, vars = {}, persist, script, shards = true, analytics = false, kv = false } = {}) {
   const bindings = {
     PUMPGUARD_ORIGIN_URL: origin,
     PUMPGUARD_TEST_CLOCK_HEADER: CLOCK_HEADER,
@@ -202,6 +202,7 @@ export async function startWorker({ policy, origin, siteverify, vars = {}, persi
         bindings,
       };
   if (persist) options.durableObjectsPersist = persist;
+  if (kv) options.kvNamespaces = ["PUMPGUARD_POLICY_KV"];
   let config = options;
   if (analytics) {
     // A stand-in Analytics Engine dataset (a wrapped binding) that prints every data point.

@@ -295,6 +295,23 @@ describe("policy", () => {
     });
   });
 
+  test("the policy can come from KV (Worker and shards both read it)", async () => {
+    const policy = basePolicy([perIp(2), { id: "no-gb", action: "block", country: { deny: ["GB"] } }]);
+    await withWorker({ kv: true, vars: { PUMPGUARD_POLICY_KEY: "pumpguard/policy" } }, async (worker) => {
+      const kv = await worker.mf.getKVNamespace("PUMPGUARD_POLICY_KV");
+      await kv.put("pumpguard/policy", JSON.stringify(policy));
+      assert.equal((await otp(worker, { phone: "+447400123456" })).status, 403);
+      assert.deepEqual([(await otp(worker)).status, (await otp(worker)).status, (await otp(worker)).status], [200, 200, 429]);
+    });
+    await withWorker({ kv: true }, async (worker) => {
+      const kv = await worker.mf.getKVNamespace("PUMPGUARD_POLICY_KV");
+      await kv.put("policy", JSON.stringify({ ...basePolicy([]), version: 2 }));
+      assert.equal((await otp(worker)).status, 503);
+      const line = events(worker.log, "pumpguard.policy_unusable").find((e) => e.path === "/api/otp");
+      assert.deepEqual(line.paths, ["version"]);
+    });
+  });
+
   test("a policy given as an object var (a wrangler [vars] table) loads too", async () => {
     const policy = basePolicy([{ id: "no-gb", action: "block", country: { deny: ["GB"] } }]);
     await withWorker({ vars: { PUMPGUARD_POLICY: policy } }, async (worker) => {
