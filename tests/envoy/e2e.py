@@ -38,6 +38,8 @@ ROOT = L.ROOT
 CLOCK = "x-pumpguard-test-now-ms"
 # The scenario listeners have no header_mutation: the runner's headers stand in for Envoy's.
 TLS_HEADERS = {"ja3": "x-ja3", "ja4": "x-ja4"}
+# Concurrency check: CONC_SENDS sends for one number over CONC_CONNS keep-alive connections.
+CONC_BURST, CONC_SENDS, CONC_CONNS = 400, 1000, 16
 RESULTS = {"passed": 0, "failed": 0}
 FAILURES = []
 
@@ -219,6 +221,17 @@ def extra_policy():
     }
 
 
+def concurrency_policy(burst):
+    return {
+        "version": 1,
+        "default_region": "US",
+        "routes": [{"id": "otp", "kind": "send", "match": {"methods": ["POST"], "path": {"exact": "/api/otp"}},
+                    "extract": {"json_keys": ["phone"]}}],
+        "rules": [{"id": "per-number", "action": "throttle",
+                   "rate_limit": {"key": ["number"], "rate": 1, "per_seconds": 3600, "burst": burst}}],
+    }
+
+
 def captcha_policy(on_unavailable, timeout_ms):
     return {
         "version": 1,
@@ -351,11 +364,13 @@ class Harness:
             "extra": extra_policy(),
             "cap-closed": captcha_policy("block", 300),
             "cap-open": captcha_policy("allow", 300),
+            "conc": concurrency_policy(CONC_BURST),
         }
         for name, policy in extras.items():
             port = L.free_port()
             self.ports[name] = port
-            listeners.append(L.listener(name, port, [L.wasm_filter(L.plugin_config(policy, name, sv, tls_headers=TLS_HEADERS), self.args.wasm)]))
+            # The concurrency check needs an upstream faster than the Python origin.
+            listeners.append(L.listener(name, port, direct=name == "conc", http_filters=[L.wasm_filter(L.plugin_config(policy, name, sv, tls_headers=TLS_HEADERS), self.args.wasm)]))
         # As under Istio's WasmPlugin: no allow_on_headers_stop_iteration, so hold_headers is off.
         self.ports["nohold"] = L.free_port()
         listeners.append(L.listener("nohold", self.ports["nohold"], [L.wasm_filter(
@@ -522,33 +537,52 @@ class Harness:
         check("HTTP/2 without trailers: forwarded", st == 200, f"{st}")
 
     def check_concurrency(self):
-        port = self.ports["extra"]
-        n, number, at = 60, "+14155550177", 5000
-        # Exact answer from the core, in process, sequentially.
+        import http.client
+        port = self.ports["conc"]
+        number, at = "+14155550177", 5000
+        # The exact answer, from the core in process, sequentially.
         records = os.path.join(self.work, "concurrency.jsonl")
         with open(records, "w") as f:
-            for i in range(n):
-                f.write(json.dumps({"at_ms": at, "client_ip": f"203.0.113.{i + 1}", "method": "POST",
-                                    "host": "app.example.com", "path": "/api/otp",
-                                    "headers": [["content-type", "application/json"]],
+            for i in range(CONC_SENDS):
+                f.write(json.dumps({"at_ms": at, "client_ip": "203.0.113.1", "method": "POST", "host": "app.example.com",
+                                    "path": "/api/otp", "headers": [["content-type", "application/json"]],
                                     "body": json.dumps({"phone": number})}) + "\n")
-        pol = os.path.join(self.work, "extra-policy.json")
+        pol = os.path.join(self.work, "concurrency-policy.json")
         with open(pol, "w") as f:
-            json.dump(extra_policy(), f)
+            json.dump(concurrency_policy(CONC_BURST), f)
         r = self.cli("replay", "--policy", pol, records)
-        expected = sum(1 for line in r.stdout.splitlines() if line.strip() and json.loads(line)["decision"]["action"] == "allow")
+        expected = sum(1 for line in r.stdout.splitlines()
+                       if line.strip() and json.loads(line)["decision"]["action"] == "allow")
 
-        def one(i):
-            st, h, body = http1(port, "POST", "/api/otp",
-                                self.otp_headers(f"conc-{i}", at=at, ip=f"203.0.113.{i + 1}"),
-                                body=json.dumps({"phone": number}).encode())
-            return st
+        def per_worker():
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.admin}/stats?filter=^listener\\.127\\.0\\.0\\.1_{port}"
+                                        r"\.worker_\d+\.downstream_cx_total$", timeout=10) as r:
+                return {m.group(1): int(m.group(2)) for m in re.finditer(r"(worker_\d+)\.downstream_cx_total: (\d+)", r.read().decode())}
 
-        with concurrent.futures.ThreadPoolExecutor(max_workers=32) as pool:
-            statuses = list(pool.map(one, range(n)))
+        # curl's parallel mode (C, libcurl multi) keeps CONC_CONNS requests in flight, fast
+        # enough that both workers run their compare-and-swap loops on the same key at once.
+        cfg = os.path.join(self.work, "concurrency.curl")
+        body = json.dumps({"phone": number})
+        with open(cfg, "w") as f:
+            for i in range(CONC_SENDS):
+                if i:
+                    f.write("next\n")
+                f.write(f'url = "http://127.0.0.1:{port}/api/otp"\nrequest = "POST"\noutput = "/dev/null"\n'
+                        f'header = "content-type: application/json"\nheader = "{CLOCK}: {at}"\n'
+                        f'header = "x-forwarded-for: 198.18.{i // 250}.{i % 250 + 1}"\n'
+                        f'data-binary = {json.dumps(body)}\nwrite-out = "%{{http_code}}\\n"\n')
+        before = per_worker()
+        out = subprocess.run(["curl", "-s", "--parallel", "--parallel-immediate", "--parallel-max", str(CONC_CONNS),
+                              "-K", cfg], capture_output=True, text=True)
+        statuses = [int(x) for x in out.stdout.split()]
+        after = per_worker()
+        busy = [w for w in after if after[w] > before.get(w, 0)]
+        check("concurrency: the parallel sends were served by both Envoy workers", len(busy) == 2, f"{before} -> {after}")
         allowed = statuses.count(200)
-        check(f"concurrency: {n} parallel sends to one number over 2 workers allow exactly {expected}",
-              r.returncode == 0 and 0 < expected < n and allowed == expected and statuses.count(429) == n - expected,
+        check(f"concurrency: {CONC_SENDS} sends to one number on {CONC_CONNS} parallel connections over 2 workers "
+              f"allow exactly {expected} (as the core in sequence)",
+              r.returncode == 0 and expected == CONC_BURST and allowed == expected
+              and statuses.count(429) == CONC_SENDS - expected,
               f"expected {expected} allowed, got {allowed}; statuses {sorted(set(statuses))} {r.stderr[-300:]}")
 
     def check_client_ip(self):
@@ -596,7 +630,7 @@ class Harness:
                           r'(?=.*reason="country_not_allowed")(?=.*rule="geo")(?=.*country="NG")'
                           r'(?=.*mode="enforced").*\} [1-9]')
         shadow = re.compile(r'pumpguard_decisions\{(?=.*plugin="s039")(?=.*mode="shadow").*\} [1-9]')
-        throttle = re.compile(r'pumpguard_decisions\{(?=.*plugin="extra")(?=.*action="throttle")(?=.*rule="per-number").*\} [1-9]')
+        throttle = re.compile(r'pumpguard_decisions\{(?=.*plugin="conc")(?=.*action="throttle")(?=.*rule="per-number").*\} [1-9]')
         check("metrics: /stats/prometheus has pumpguard_decisions with plugin/action/reason/rule/country/mode labels",
               any(want.search(l) for l in lines), "\n".join(lines[:20]))
         check("metrics: shadow findings counted separately (mode=\"shadow\")", any(shadow.search(l) for l in lines),

@@ -95,7 +95,7 @@ ROUTER = {
 }
 
 
-def listener(name, port, http_filters, cluster="origin", codec="AUTO", trusted_hops=1):
+def listener(name, port, http_filters, cluster="origin", codec="AUTO", trusted_hops=1, direct=False):
     hcm = {
         "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
         "stat_prefix": name,
@@ -107,7 +107,10 @@ def listener(name, port, http_filters, cluster="origin", codec="AUTO", trusted_h
         "route_config": {
             "name": name,
             "virtual_hosts": [
-                {"name": name, "domains": ["*"], "routes": [{"match": {"prefix": "/"}, "route": {"cluster": cluster}}]}
+                {"name": name, "domains": ["*"], "routes": [{"match": {"prefix": "/"}, **(
+                    # Answered by Envoy itself, after every filter (the body is judged by then).
+                    {"direct_response": {"status": 200, "body": {"inline_string": "sent"}}} if direct
+                    else {"route": {"cluster": cluster}})}]}
             ],
         },
         "http_filters": list(http_filters) + [ROUTER],
