@@ -454,6 +454,13 @@ class Harness:
         seen = origin_saw(self.origin_port, "unguarded")
         check("unguarded request forwarded with x-pumpguard-decision: allow",
               st == 200 and len(seen) == 1 and ["x-pumpguard-decision", "allow"] in seen[0]["headers"])
+        # ... and never buffered: a body over Envoy's 1 MiB buffer limit streams through
+        big_unguarded = b"x" * (2 * 1024 * 1024)
+        st, h, body = http1(port, "POST", "/upload", [("x-test-id", "unguarded-big"),
+                                                      ("content-type", "application/octet-stream")], body=big_unguarded)
+        seen = origin_saw(self.origin_port, "unguarded-big")
+        check("unguarded 2 MiB body streams through (never buffered: Envoy would answer 413)",
+              st == 200 and len(seen) == 1 and len(seen[0]["body"]) == len(big_unguarded), f"{st} {body[:200]}")
         # a client cannot pass its own decision headers to origin
         st, h, body = http1(port, "GET", "/health", [("x-test-id", "forged"), ("x-pumpguard-country", "US"),
                                                         ("x-pumpguard-decision", "allow-forged")])
