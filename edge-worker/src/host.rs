@@ -91,6 +91,15 @@ pub async fn policy(env: &Env, must_be: Option<u64>) -> Loaded {
         Some(text) => (Some(text), false),
         None => (kv_policy(env).await, true),
     };
+    if from_kv && text.is_none() {
+        // KV unreadable or the key gone: keep a policy that was good rather than fail everything.
+        if let Some(cached) = POLICY.with(|p| p.borrow().clone()) {
+            if let Loaded::Ready { .. } = cached.loaded {
+                POLICY.with(|p| *p.borrow_mut() = Some(CachedPolicy { loaded_at_ms: now, ..cached.clone() }));
+                return cached.loaded;
+            }
+        }
+    }
     let previous = POLICY.with(|p| p.borrow().as_ref().map(|c| c.loaded.id()));
     let id = text.as_deref().map(policy_source::policy_id);
     let loaded = match (previous, id) {
