@@ -35,16 +35,34 @@ STATS_TAGS = [
 _HANDED_OUT = set()
 
 
+def _ephemeral_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = (int(x) for x in f.read().split())
+            return low, high
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port():
-    """A port free now on 127.0.0.1 and never handed out before by this process (the kernel
-    readily returns the same ephemeral port twice)."""
-    while True:
+    """A port free now on 127.0.0.1, below the kernel's ephemeral range (so no outgoing
+    connection on this machine is given it before our server binds it), and never handed out
+    before by this process."""
+    import random
+    low, _ = _ephemeral_range()
+    top = max(low - 1, 11000)
+    for _ in range(10000):
+        port = random.randint(10000, top)
+        if port in _HANDED_OUT:
+            continue
         with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port not in _HANDED_OUT:
-            _HANDED_OUT.add(port)
-            return port
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 def plugin_config(policy, name, siteverify=None, test_clock=True, tls_headers=None, buckets=1024, entries=16,
