@@ -399,6 +399,7 @@ class Harness:
         if not self.args.only:
             self.check_bodies()
             self.check_nohold()
+            self.check_expect_continue()
             self.check_http2()
             self.check_concurrency()
             self.check_client_ip()
@@ -472,6 +473,18 @@ class Harness:
         # the test clock header never reaches origin
         check("test clock header stripped before origin",
               all(CLOCK not in [k for k, v in r["headers"]] for r in origin_requests(self.origin_port)))
+
+    def check_expect_continue(self):
+        # curl sends `Expect: 100-continue` for larger bodies and waits for the interim answer.
+        body = json.dumps({"phone": "+14155550188", "pad": "p" * 3000})
+        path = os.path.join(self.work, "expect.json")
+        with open(path, "w") as f:
+            f.write(body)
+        r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "content-type: application/json",
+                            "-H", "Expect: 100-continue", "--data-binary", "@" + path,
+                            f"http://127.0.0.1:{self.ports['conc']}/api/otp"], capture_output=True, text=True)
+        check("Expect: 100-continue with a 3 kB guarded body: judged and forwarded", r.stdout == "200",
+              r.stdout + r.stderr)
 
     def check_nohold(self):
         port = self.ports["nohold"]
