@@ -20,6 +20,7 @@ import json
 import os
 import re
 import statistics
+import time
 import subprocess
 import sys
 import urllib.request
@@ -80,6 +81,9 @@ def main():
     ap.add_argument("--envoy", required=True)
     ap.add_argument("--wasm", required=True)
     ap.add_argument("--floor-wasm", help="the bench-floor build: a wasm filter that forwards everything untouched")
+    ap.add_argument("--timing-wasm", help="the bench-timing build: reports time spent inside the VM per phase")
+    ap.add_argument("--extra-wasm", action="append", default=[], metavar="LABEL=FILE",
+                    help="another module on a listener of its own (e.g. a build to compare)")
     ap.add_argument("--work", default=os.path.join(L.ROOT, "target", "bench-envoy"))
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=3)
@@ -91,6 +95,8 @@ def main():
     os.makedirs(args.work, exist_ok=True)
     path = "/api/profile" if args.policy == "unguarded" else "/api/otp/send"
     up_port, up_admin, front_admin, with_port, bare_port, floor_port = (L.free_port() for _ in range(6))
+    extras = [(e.split("=", 1)[0], os.path.abspath(e.split("=", 1)[1]), L.free_port()) for e in args.extra_wasm]
+    timing_port = L.free_port()
 
     upstream = L.bootstrap([{
         "name": "up", "address": {"socket_address": {"address": "127.0.0.1", "port_value": up_port}},
@@ -108,7 +114,12 @@ def main():
                    cluster="upstream", trusted_hops=0),
         L.listener("without_filter", bare_port, [], cluster="upstream", trusted_hops=0),
     ] + ([L.listener("floor", floor_port, [L.wasm_filter(plugin, os.path.abspath(args.floor_wasm), vm_id="floor")],
-                     cluster="upstream", trusted_hops=0)] if args.floor_wasm else []),
+                     cluster="upstream", trusted_hops=0)] if args.floor_wasm else [])
+      + [L.listener(f"extra{i}", port, [L.wasm_filter(plugin, wasm, vm_id=f"extra{i}", hold_headers=hold)],
+                    cluster="upstream", trusted_hops=0) for i, (_, wasm, port) in enumerate(extras)]
+      + ([L.listener("timing", timing_port, [L.wasm_filter(plugin, os.path.abspath(args.timing_wasm), vm_id="timing",
+                                                          hold_headers=hold)], cluster="upstream", trusted_hops=0)]
+         if args.timing_wasm else []),
         [L.cluster("upstream", up_port)], front_admin)
     for name, cfg in (("upstream", upstream), ("front", front)):
         with open(os.path.join(args.work, name + ".json"), "w") as f:
@@ -154,6 +165,10 @@ def main():
         if args.floor_wasm:
             ports["floor"] = floor_port
             wrk(floor_port, 4)
+        for label, _, port in extras:
+            ports[label] = port
+            labels[label] = label[:15]
+            wrk(port, 4)
         results = {}
         for mode, conns in (("throughput", 16), ("latency", 1)):
             runs = {name: [] for name in ports}
@@ -196,6 +211,19 @@ def main():
         with urllib.request.urlopen(f"http://127.0.0.1:{front_admin}/stats/prometheus", timeout=5) as r:
             prom = [l for l in r.read().decode().splitlines() if l.startswith("pumpguard_decisions{")]
         print("filter decisions: " + "; ".join(prom))
+        if args.timing_wasm:
+            wrk(timing_port, 16)
+            time.sleep(6)  # histograms reach the admin endpoint at the stats flush (every 5 s)
+            with urllib.request.urlopen(f"http://127.0.0.1:{front_admin}/stats?filter=pumpguard\\.bench", timeout=5) as r:
+                text = r.read().decode()
+            print("time inside the VM per guarded request (bench-timing build, 16 connections), P50 / P90 in us:")
+            for name, phase in (("headers_ns", "request headers (read, route, address, clock)"),
+                                ("body_ns", "request body (read; judge and act at end of stream)"),
+                                ("judge_ns", "  of which judge: core decision + counters in shared data"),
+                                ("act_ns", "  of which act: origin headers, metric, log")):
+                m = re.search(name + r": .*?P50\(([\d.]+),.*?P90\(([\d.]+),", text)
+                if m:
+                    print(f"  {phase:<55} {float(m.group(1)) / 1000:6.1f} / {float(m.group(2)) / 1000:6.1f}")
     except Exception:
         procs.dump_logs()
         raise

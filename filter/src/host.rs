@@ -63,6 +63,23 @@ fn host_now() -> Timestamp {
     Timestamp::from_millis(ms)
 }
 
+/// `bench-timing` only: records the time since `started` into the histogram `name`.
+fn record_elapsed(name: &str, started: Option<std::time::SystemTime>) {
+    let Some(started) = started else { return };
+    let elapsed = hostcalls::get_current_time().ok().and_then(|t| t.duration_since(started).ok());
+    if let (Some(elapsed), Ok(id)) = (elapsed, hostcalls::define_metric(MetricType::Histogram, name)) {
+        let _ = hostcalls::record_metric(id, u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX));
+    }
+}
+
+fn bench_clock() -> Option<std::time::SystemTime> {
+    if cfg!(feature = "bench-timing") {
+        hostcalls::get_current_time().ok()
+    } else {
+        None
+    }
+}
+
 fn property_text(path: Vec<&str>) -> Option<String> {
     match hostcalls::get_property(path) {
         Ok(Some(bytes)) => String::from_utf8(bytes).ok(),
@@ -228,11 +245,13 @@ impl Stream {
     fn judge(&mut self, plugin: &Plugin) -> Action {
         let policy = &plugin.cfg.policy;
         let cap = policy.max_body_bytes();
+        let started = bench_clock();
         let decision = {
             let mut refs = Vec::with_capacity(self.held.headers.len());
             let req = self.held.view(&mut refs, cap);
             plugin.with_store(self.now, |store| policy.decide(&req, self.now, store))
         };
+        record_elapsed("pumpguard.bench.judge_ns", started);
         if let Some(check) = decision.token_check.as_ref() {
             match self.dispatch_siteverify(plugin, check) {
                 Ok(()) => {
@@ -276,6 +295,13 @@ impl Stream {
 
     /// Carries out a final decision. `resumed`: we are in a callout, the request is paused.
     fn act(&mut self, plugin: &Plugin, decision: Decision, resumed: bool) -> Action {
+        let started = bench_clock();
+        let action = self.carry_out(plugin, decision, resumed);
+        record_elapsed("pumpguard.bench.act_ns", started);
+        action
+    }
+
+    fn carry_out(&mut self, plugin: &Plugin, decision: Decision, resumed: bool) -> Action {
         self.phase = Phase::Done;
         plugin.count(&decision);
         plugin.log_decision(&decision);
@@ -355,9 +381,14 @@ impl Context for Stream {
     }
 }
 
-impl HttpContext for Stream {
-    fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+impl Stream {
+    fn request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
         if cfg!(feature = "bench-floor") {
+            if cfg!(feature = "bench-hostcalls") {
+                for _ in 0..20 {
+                    let _ = hostcalls::get_current_time();
+                }
+            }
             return Action::Continue;
         }
         let Some(plugin) = self.plugin.clone() else { return Action::Continue };
@@ -413,7 +444,7 @@ impl HttpContext for Stream {
         Action::Pause
     }
 
-    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+    fn request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
         let Some(plugin) = self.plugin.clone() else { return Action::Continue };
         match self.phase {
             Phase::Buffering => {}
@@ -427,6 +458,22 @@ impl HttpContext for Stream {
             return self.judge(&plugin);
         }
         Action::Pause
+    }
+}
+
+impl HttpContext for Stream {
+    fn on_http_request_headers(&mut self, num_headers: usize, end_of_stream: bool) -> Action {
+        let started = bench_clock();
+        let action = self.request_headers(num_headers, end_of_stream);
+        record_elapsed("pumpguard.bench.headers_ns", started);
+        action
+    }
+
+    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        let started = bench_clock();
+        let action = self.request_body(body_size, end_of_stream);
+        record_elapsed("pumpguard.bench.body_ns", started);
+        action
     }
 
     fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
