@@ -9,15 +9,18 @@ wasm_targets := "wasm32-unknown-unknown wasm32-wasip1"
 target_dir := env("CARGO_TARGET_DIR", root / "target")
 
 # Host tasks live beside this file, one module per host.
-import? 'just/envoy.just'
-import? 'just/worker.just'
+import 'just/envoy.just'
+import 'just/worker.just'
 
 # List the recipes.
 default:
     @just --list --unsorted
 
-# Install what builds and tests need: Rust wasm targets and components (idempotent).
-setup:
+# Install what builds and tests need (idempotent): Rust wasm targets and components, Envoy, the Worker toolchain.
+setup: setup-rust setup-envoy setup-worker
+
+# Rust wasm targets and the lint components.
+setup-rust:
     rustup target add {{wasm_targets}}
     rustup component add clippy rustfmt
 
@@ -44,14 +47,17 @@ test-examples:
     {{cargo}} run -q -p pumpguard-cli -- check examples/policy.json
     {{cargo}} run -q -p pumpguard-cli -- replay --policy examples/policy.json examples/traffic.jsonl > /dev/null
 
-# Every test: lint, wasm builds, core + scenarios, CLI on the examples.
-test: lint check-wasm test-core test-examples
+# Every test: lint, wasm builds, core + scenarios, CLI on the examples, then every scenario through a real Envoy and a real workerd.
+test: lint check-wasm test-core test-examples test-filter test-worker e2e-envoy e2e-worker
 
 # What CI runs: setup, then every test.
 ready: setup test
 
-# Demo: judge a mix of legitimate sign-ups and a pumping campaign with the example policy.
-demo:
+# Demo: Envoy with the filter in front of a demo OTP origin; legitimate sign-ups and a pumping campaign, then a summary.
+demo: demo-envoy
+
+# The same mix judged by the CLI alone (no proxy): the example policy replayed over the example traffic.
+demo-replay:
     {{cargo}} run -q -p pumpguard-cli -- check examples/policy.json
     {{cargo}} run -q -p pumpguard-cli -- replay --policy examples/policy.json examples/traffic.jsonl \
         | python3 scripts/demo_table.py
