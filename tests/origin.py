@@ -57,6 +57,11 @@ def demo_phone(headers, body):
     return value if isinstance(value, str) else None
 
 
+class Server(ThreadingHTTPServer):
+    # Load tests open many connections at once; the default listen backlog of 5 drops some.
+    request_queue_size = 128
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     log_path = None
@@ -115,7 +120,7 @@ def main():
     args = parser.parse_args()
     Handler.log_path = args.log
     Handler.demo = args.demo
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    server = Server(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
     print(f"origin listening on 127.0.0.1:{args.port}", file=sys.stderr, flush=True)
     server.serve_forever()
