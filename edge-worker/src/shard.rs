@@ -8,17 +8,7 @@ pub const DEFAULT_SHARDS: u32 = 32;
 /// Upper bound on `PUMPGUARD_SHARDS`.
 pub const MAX_SHARDS: u32 = 4096;
 
-/// Stable 64-bit hash of a key: FNV-1a over seed and key, then an avalanche so every bit mixes.
-pub fn key_hash(seed: u64, key: &str) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325 ^ seed;
-    for byte in key.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    hash ^= hash >> 33;
-    hash = hash.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    hash ^ (hash >> 33)
-}
+pub use pumpguard_core::store::key_hash;
 
 /// Shard index of `key` among `shards` (at least one).
 pub fn shard_of(seed: u64, key: &str, shards: u32) -> u32 {

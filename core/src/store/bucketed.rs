@@ -47,15 +47,7 @@ impl<'s> BucketedStore<'s> {
     }
 
     fn key_hash(&self, key: &str) -> u64 {
-        // FNV-1a over the seed and the key, then a final avalanche so low bits are well mixed.
-        let mut hash: u64 = 0xcbf2_9ce4_8422_2325 ^ self.seed;
-        for byte in key.bytes() {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
-        hash ^= hash >> 33;
-        hash = hash.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        hash ^ (hash >> 33)
+        super::key_hash(self.seed, key)
     }
 
     fn bucket_key(&self, key_hash: u64) -> String {

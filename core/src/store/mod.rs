@@ -46,6 +46,20 @@ pub trait Store {
     ) -> Result<(), StoreError>;
 }
 
+/// Stable seeded 64-bit hash of a counter key, for hosts that spread keys over a fixed set of
+/// places (buckets, shards): FNV-1a over seed and key, then an avalanche so low bits mix well.
+/// A private seed per deployment keeps anyone from aiming many keys at one place.
+pub fn key_hash(seed: u64, key: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325 ^ seed;
+    for byte in key.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash ^= hash >> 33;
+    hash = hash.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    hash ^ (hash >> 33)
+}
+
 /// What a read-modify-write step decided to do with the value it read.
 pub enum Change<T> {
     /// Leave the stored value as it is.
