@@ -20,6 +20,9 @@ pub mod shard;
 pub mod shard_store;
 pub mod wire;
 
+#[cfg(test)]
+mod test_support;
+
 #[cfg(target_arch = "wasm32")]
 mod entry;
 #[cfg(target_arch = "wasm32")]

@@ -75,28 +75,10 @@ pub fn data_point(decision: &Decision, client: &ClientFacts) -> DataPoint {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pumpguard_core::{MemoryStore, Policy, Request, Timestamp};
+    use crate::test_support::{decide_gb_number, gb_block_policy};
 
     fn blocked() -> Decision {
-        let policy = Policy::from_json(
-            r#"{"version":1,"default_region":"US",
-                "routes":[{"id":"otp","kind":"send","match":{"path":{"exact":"/otp"}},"extract":{"json_keys":["phone"]}}],
-                "rules":[{"id":"no-gb","action":"block","country":{"deny":["GB"]}}]}"#,
-        )
-        .unwrap();
-        let headers = [("content-type", "application/json")];
-        let request = Request {
-            method: "POST",
-            authority: "x",
-            path: "/otp",
-            version: pumpguard_core::HttpVersion::Http11,
-            headers: &headers,
-            body: br#"{"phone":"+447400123456"}"#,
-            body_truncated: false,
-            client_ip: None,
-            tls: Default::default(),
-        };
-        policy.decide(&request, Timestamp::from_millis(0), &MemoryStore::new())
+        decide_gb_number(&gb_block_policy(), "/otp")
     }
 
     #[test]

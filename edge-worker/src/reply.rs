@@ -79,38 +79,17 @@ pub const DECISION_HEADER_NAMES: [&str; 4] =
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pumpguard_core::{MemoryStore, Policy, Request, Timestamp};
+    use crate::test_support::{decide_gb_number, gb_block_policy};
 
     #[test]
     fn blocks_carry_the_core_answer() {
-        let policy = Policy::from_json(
-            r#"{"version":1,"default_region":"US",
-                "routes":[{"id":"otp","kind":"send","match":{"path":{"exact":"/otp"}},"extract":{"json_keys":["phone"]}}],
-                "rules":[{"id":"no-gb","action":"block","country":{"deny":["GB"]}}]}"#,
-        )
-        .unwrap();
-        let headers = [("content-type", "application/json")];
-        let request = Request {
-            method: "POST",
-            authority: "x",
-            path: "/otp",
-            version: pumpguard_core::HttpVersion::Http11,
-            headers: &headers,
-            body: br#"{"phone":"+447400123456"}"#,
-            body_truncated: false,
-            client_ip: None,
-            tls: Default::default(),
-        };
-        let decision = policy.decide(&request, Timestamp::from_millis(0), &MemoryStore::new());
+        let policy = gb_block_policy();
+        let decision = decide_gb_number(&policy, "/otp");
         let reply = for_decision(&decision).unwrap();
         assert_eq!(reply.status, decision.status);
         assert_eq!(reply.headers, decision.response_headers());
         assert_eq!(Some(reply.body), decision.error_body());
-        let unguarded = Request { path: "/other", ..request };
-        assert_eq!(
-            for_decision(&policy.decide(&unguarded, Timestamp::from_millis(0), &MemoryStore::new())),
-            None
-        );
+        assert_eq!(for_decision(&decide_gb_number(&policy, "/other")), None);
     }
 
     #[test]
