@@ -84,7 +84,9 @@ fn request_parts(record: &TrafficRecord, options: &HostOptions) -> Result<(Heade
     extra(&options.ja3_header, tls.and_then(|t| t.ja3.clone()));
     extra(&options.ja4_header, tls.and_then(|t| t.ja4.clone()));
     extra(&options.clock_header, Some(record.at_ms.to_string()));
-    extra(&Some(ORIGIN_STATUS_HEADER.to_owned()), record.response_status.map(|s| s.to_string()));
+    if let Some(status) = record.response_status {
+        headers.push((ORIGIN_STATUS_HEADER.to_owned(), status.to_string()));
+    }
     Ok((headers, owned.body))
 }
 
