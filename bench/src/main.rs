@@ -2,6 +2,8 @@
 //! The same source runs natively and as wasm32-wasip1 (under node's WASI, i.e. V8 like Envoy),
 //! so `just bench-core` can print their ratio from one run.
 
+#![forbid(unsafe_code)]
+
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
 

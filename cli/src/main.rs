@@ -1,5 +1,7 @@
 //! `pumpguard`: check policies, replay captured traffic, run scenario files.
 
+#![forbid(unsafe_code)]
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::process::ExitCode;

@@ -9,6 +9,8 @@
 //! Request + now + Store ──► Policy::decide ──► Decision ──► host response
 //! ```
 
+#![forbid(unsafe_code)]
+
 pub mod captcha;
 pub mod config;
 pub mod decision;

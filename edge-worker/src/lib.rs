@@ -12,6 +12,8 @@
 //! the local replies, logs) build and are tested natively; the fetch handler and the Durable Object
 //! exist only on `wasm32`.
 
+#![forbid(unsafe_code)]
+
 pub mod logs;
 pub mod policy_source;
 pub mod reply;

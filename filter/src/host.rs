@@ -7,27 +7,28 @@
 //! added and the request resumes. Anything else: a local reply, so origin never sees any part of
 //! the request. A challenge with a token first calls siteverify (`dispatch_http_call`).
 //!
-//! Every host call goes through the SDK functions that return `Result`; a failed call takes the
+//! Every host call goes through `abi`, which returns every status; a failed call takes the
 //! documented outcome (see docs/envoy.md, "Failure policy") instead of panicking.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 use std::rc::Rc;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
-use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType, MetricType, Status};
+use proxy_wasm::types::{Action, ContextType};
 use pumpguard_core::captcha::{interpret_siteverify, siteverify_body};
 use pumpguard_core::config::RouteKind;
 use pumpguard_core::decision::DECISION_HEADERS;
 use pumpguard_core::store::BucketedStore;
 use pumpguard_core::{Action as Verdict, Decision, HttpVersion, Timestamp, TokenVerdict};
 
+use crate::abi::{self, Buffer, Headers, Level, Metric, Status};
 use crate::adapter::{metric_names, parse_client_ip, Held};
 use crate::config::HostConfig;
 use crate::store::{shared_seed, SharedData, SharedDataStore, SharedError};
+use crate::wire;
 
 proxy_wasm::main! {{
     proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root { plugin: None }) });
@@ -38,50 +39,45 @@ struct HostShared;
 
 impl SharedData for HostShared {
     fn get(&self, key: &str) -> Result<(Option<Vec<u8>>, Option<u32>), SharedError> {
-        hostcalls::get_shared_data(key).map_err(|_| SharedError::Other)
+        abi::shared_get(key).map_err(|_| SharedError::Other)
     }
 
     fn set(&self, key: &str, value: &[u8], cas: u32) -> Result<(), SharedError> {
-        match hostcalls::set_shared_data(key, Some(value), Some(cas)) {
+        match abi::shared_set(key, value, cas) {
             Ok(()) => Ok(()),
-            Err(Status::CasMismatch) => Err(SharedError::CasMismatch),
+            Err(Status::CAS_MISMATCH) => Err(SharedError::CasMismatch),
             Err(_) => Err(SharedError::Other),
         }
     }
 }
 
-fn log(level: LogLevel, message: &str) {
-    let _ = hostcalls::log(level, message);
+fn log(level: Level, message: &str) {
+    let _ = abi::log(level, message);
 }
 
 fn host_now() -> Timestamp {
-    let ms = hostcalls::get_current_time()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0);
-    Timestamp::from_millis(ms)
+    Timestamp::from_millis(abi::now_nanos().map(|ns| ns / 1_000_000).unwrap_or(0))
 }
 
 /// `bench-timing` only: records the time since `started` into the histogram `name`.
-fn record_elapsed(name: &str, started: Option<std::time::SystemTime>) {
+fn record_elapsed(name: &str, started: Option<u64>) {
     let Some(started) = started else { return };
-    let elapsed = hostcalls::get_current_time().ok().and_then(|t| t.duration_since(started).ok());
-    if let (Some(elapsed), Ok(id)) = (elapsed, hostcalls::define_metric(MetricType::Histogram, name)) {
-        let _ = hostcalls::record_metric(id, u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX));
+    let elapsed = abi::now_nanos().map(|now| now.saturating_sub(started));
+    if let (Ok(elapsed), Ok(id)) = (elapsed, abi::define_metric(Metric::Histogram, name)) {
+        let _ = abi::record_metric(id, elapsed);
     }
 }
 
-fn bench_clock() -> Option<std::time::SystemTime> {
+fn bench_clock() -> Option<u64> {
     if cfg!(feature = "bench-timing") {
-        hostcalls::get_current_time().ok()
+        abi::now_nanos().ok()
     } else {
         None
     }
 }
 
-fn property_text(path: Vec<&str>) -> Option<String> {
-    match hostcalls::get_property(path) {
+fn property_text(path: &[&str]) -> Option<String> {
+    match abi::property(path) {
         Ok(Some(bytes)) => String::from_utf8(bytes).ok(),
         _ => None,
     }
@@ -101,7 +97,7 @@ impl Plugin {
                 let cached = self.metrics.borrow().get(&name).copied();
                 match cached {
                     Some(id) => Some(id),
-                    None => match hostcalls::define_metric(MetricType::Counter, &name) {
+                    None => match abi::define_metric(Metric::Counter, &name) {
                         Ok(id) => {
                             self.metrics.borrow_mut().insert(name, id);
                             Some(id)
@@ -111,14 +107,14 @@ impl Plugin {
                 }
             };
             if let Some(id) = id {
-                let _ = hostcalls::increment_metric(id, 1);
+                let _ = abi::increment_metric(id, 1);
             }
         }
     }
 
     fn log_decision(&self, decision: &Decision) {
         if self.cfg.log_decisions && (decision.action != Verdict::Allow || !decision.reasons.is_empty()) {
-            log(LogLevel::Info, &format!("pumpguard[{}] decision {}", self.cfg.name, decision.log_line()));
+            log(Level::Info, &format!("pumpguard[{}] decision {}", self.cfg.name, decision.log_line()));
         }
     }
 
@@ -138,20 +134,17 @@ impl Context for Root {}
 
 impl RootContext for Root {
     fn on_configure(&mut self, size: usize) -> bool {
-        let bytes = match hostcalls::get_buffer(BufferType::PluginConfiguration, 0, size) {
+        let bytes = match abi::buffer(Buffer::PluginConfiguration, 0, size) {
             Ok(Some(bytes)) => bytes,
             _ => Vec::new(),
         };
         let cfg = match HostConfig::from_json(&bytes) {
             Ok(cfg) => cfg,
             Err(errors) => {
-                log(LogLevel::Critical, &format!("pumpguard: plugin configuration refused: {errors}"));
+                log(Level::Critical, &format!("pumpguard: plugin configuration refused: {errors}"));
                 for e in &errors.errors {
                     let path = if e.path.is_empty() { "(document)" } else { e.path.as_str() };
-                    log(
-                        LogLevel::Critical,
-                        &format!("pumpguard: configuration error at {path}: {}", e.message),
-                    );
+                    log(Level::Critical, &format!("pumpguard: configuration error at {path}: {}", e.message));
                 }
                 return false;
             }
@@ -166,13 +159,13 @@ impl RootContext for Root {
             None => match shared_seed(&HostShared, &cfg.namespace, fresh) {
                 Ok(seed) => seed,
                 Err(_) => {
-                    log(LogLevel::Critical, "pumpguard: shared data unavailable for the bucket seed");
+                    log(Level::Critical, "pumpguard: shared data unavailable for the bucket seed");
                     return false;
                 }
             },
         };
         log(
-            LogLevel::Info,
+            Level::Info,
             &format!(
                 "pumpguard[{}]: configured: {} routes, {} rules, {} buckets x {} entries",
                 cfg.name,
@@ -230,15 +223,14 @@ struct Stream {
 impl Stream {
     /// Answers locally with a fixed error when the host itself failed us (fail closed).
     fn host_failure(&mut self, what: &str) -> Action {
-        log(LogLevel::Error, &format!("pumpguard: host call failed: {what}; answering 503"));
+        log(Level::Error, &format!("pumpguard: host call failed: {what}; answering 503"));
         self.phase = Phase::Done;
         let body =
             br#"{"error":"store_unavailable","message":"The request could not be checked; retry later."}"#;
-        let _ = hostcalls::send_http_response(
-            503,
-            vec![("content-type", "application/json"), ("x-pumpguard-decision", "block")],
-            Some(body),
-        );
+        let headers = [("content-type", "application/json"), ("x-pumpguard-decision", "block")];
+        if abi::send_response(503, "pumpguard_host_failure", &headers, body).is_err() {
+            let _ = abi::reset_request();
+        }
         Action::Pause
     }
 
@@ -277,7 +269,8 @@ impl Stream {
         let secret = plugin.cfg.siteverify_secret().ok_or("no siteverify secret configured")?;
         let timeout_ms = plugin.cfg.policy.captcha().map(|c| c.verify_timeout_ms).unwrap_or(2000);
         let body = siteverify_body(secret, check);
-        hostcalls::dispatch_http_call(
+        // The SDK's call, not `abi`'s: its dispatcher must register the token (see `abi`).
+        proxy_wasm::hostcalls::dispatch_http_call(
             &sv.cluster,
             vec![
                 (":method", "POST"),
@@ -306,18 +299,20 @@ impl Stream {
         plugin.count(&decision);
         plugin.log_decision(&decision);
         if decision.action == Verdict::Allow {
-            // Headers already upstream cannot be changed (the SDK would panic on the host's refusal).
+            // Headers already upstream cannot be changed: the host would refuse.
             let headers = if self.headers_sent { Vec::new() } else { decision.origin_headers() };
             for (name, value) in headers {
-                if hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(&value)).is_err() {
+                // Client-sent copies were removed at the headers, so adding cannot duplicate.
+                if abi::add_header(Headers::Request, name, &value).is_err() {
                     return self.host_failure("set request header");
                 }
             }
             if decision.route.as_ref().is_some_and(|r| r.kind == RouteKind::Confirm) {
                 self.confirm = Some(decision);
             }
-            if resumed {
-                let _ = hostcalls::resume_http_request();
+            if resumed && abi::resume_request().is_err() {
+                log(Level::Error, "pumpguard: resuming the request failed; resetting it");
+                let _ = abi::reset_request();
             }
             return Action::Continue;
         }
@@ -325,8 +320,9 @@ impl Stream {
         let header_refs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
         let body = decision.error_body().unwrap_or_default();
         let status = u32::from(decision.status);
-        if hostcalls::send_http_response(status, header_refs, Some(body.as_bytes())).is_err() {
-            let _ = hostcalls::reset_http_request();
+        let details = decision.error_code().map_or("pumpguard", |c| c.as_str());
+        if abi::send_response(status, details, &header_refs, body.as_bytes()).is_err() {
+            let _ = abi::reset_request();
         }
         Action::Pause
     }
@@ -338,7 +334,7 @@ impl Stream {
         if want <= have {
             return true;
         }
-        match hostcalls::get_buffer(BufferType::HttpRequestBody, have, want - have) {
+        match abi::buffer(Buffer::RequestBody, have, want - have) {
             Ok(Some(chunk)) => {
                 self.held.push_body(&chunk, cap);
                 true
@@ -355,21 +351,14 @@ impl Context for Stream {
             return;
         };
         let policy = &plugin.cfg.policy;
-        let status = if num_headers == 0 {
-            None
-        } else {
-            hostcalls::get_map_value(MapType::HttpCallResponseHeaders, ":status")
-                .ok()
-                .flatten()
-                .and_then(|s| s.parse::<u16>().ok())
-        };
+        let status = if num_headers == 0 { None } else { status_of(Headers::HttpCallResponse) };
         let verdict = match (status, policy.captcha()) {
             (None, _) => {
                 TokenVerdict::Unavailable { detail: "siteverify call failed or timed out".to_owned() }
             }
             (Some(_), None) => TokenVerdict::Unavailable { detail: "no captcha settings".to_owned() },
             (Some(status), Some(captcha)) => {
-                let body = match hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size) {
+                let body = match abi::buffer(Buffer::HttpCallResponseBody, 0, body_size) {
                     Ok(Some(body)) => body,
                     _ => Vec::new(),
                 };
@@ -386,25 +375,31 @@ impl Stream {
         if cfg!(feature = "bench-floor") {
             if cfg!(feature = "bench-hostcalls") {
                 for _ in 0..20 {
-                    let _ = hostcalls::get_current_time();
+                    let _ = abi::now_nanos();
                 }
             }
             return Action::Continue;
         }
         let Some(plugin) = self.plugin.clone() else { return Action::Continue };
         let cfg = &plugin.cfg;
-        let map = match hostcalls::get_map(MapType::HttpRequestHeaders) {
-            Ok(map) => map,
+        let raw = match abi::header_pairs(Headers::Request) {
+            Ok(raw) => raw,
             Err(_) => return self.host_failure("read request headers"),
         };
+        let Some(pairs) = wire::decode_pairs(&raw) else {
+            return self.host_failure("decode request headers");
+        };
         // Names we set for origin must never come from the client; the test clock never reaches origin.
-        for (name, _) in &map {
-            let ours = DECISION_HEADERS.contains(&name.as_str())
-                || cfg.test_clock_header.as_deref() == Some(name.as_str());
-            if ours && hostcalls::remove_map_value(MapType::HttpRequestHeaders, name).is_err() {
+        for (name, _) in &pairs {
+            let ours = DECISION_HEADERS.iter().any(|h| h.as_bytes() == *name)
+                || cfg.test_clock_header.as_deref().is_some_and(|h| h.as_bytes() == *name);
+            if ours && abi::remove_header(Headers::Request, name).is_err() {
                 return self.host_failure("remove request header");
             }
         }
+        // The core judges text; values that are not UTF-8 (obs-text) are judged with U+FFFD
+        // in place of the bad bytes and forwarded untouched.
+        let map = pairs.into_iter().map(|(n, v)| (wire::text(n), wire::text(v))).collect();
         let (held, clock) = Held::from_headers(cfg, map);
         self.held = held;
         self.now = match (clock, cfg.test_clock_header.is_some()) {
@@ -419,19 +414,18 @@ impl Stream {
         if !guarded {
             self.phase = Phase::Done;
             for (name, value) in Decision::unguarded().origin_headers() {
-                if hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(&value)).is_err() {
+                if abi::add_header(Headers::Request, name, &value).is_err() {
                     return self.host_failure("set request header");
                 }
             }
             return Action::Continue;
         }
         if cfg.needs_client_ip {
-            self.held.client_ip =
-                property_text(vec!["source", "address"]).as_deref().and_then(parse_client_ip);
+            self.held.client_ip = property_text(&["source", "address"]).as_deref().and_then(parse_client_ip);
         }
         if cfg.needs_version {
             self.held.version =
-                property_text(vec!["request", "protocol"]).as_deref().and_then(HttpVersion::from_protocol);
+                property_text(&["request", "protocol"]).as_deref().and_then(HttpVersion::from_protocol);
         }
         if end_of_stream {
             return self.judge(&plugin);
@@ -489,11 +483,7 @@ impl HttpContext for Stream {
         let (Some(plugin), Some(decision)) = (self.plugin.clone(), self.confirm.take()) else {
             return Action::Continue;
         };
-        let status = hostcalls::get_map_value(MapType::HttpResponseHeaders, ":status")
-            .ok()
-            .flatten()
-            .and_then(|s| s.parse::<u16>().ok());
-        if let Some(status) = status {
+        if let Some(status) = status_of(Headers::Response) {
             let policy = &plugin.cfg.policy;
             let checks = policy.response_checks(&decision, status);
             if !checks.is_empty() {
@@ -506,4 +496,10 @@ impl HttpContext for Stream {
         }
         Action::Continue
     }
+}
+
+/// The `:status` of a response header map.
+fn status_of(map: Headers) -> Option<u16> {
+    let value = abi::header_value(map, ":status").ok().flatten()?;
+    std::str::from_utf8(&value).ok()?.parse().ok()
 }

@@ -3,11 +3,17 @@
 //! - [`config`]: the plugin configuration (policy + host settings), every error with its path.
 //! - [`store`]: core's compare-and-swap store over proxy-wasm shared data.
 //! - [`adapter`]: the held request, client address, metric names (host-independent, tested natively).
+//! - [`wire`]: the ABI's header-map and property-path formats, decoded without trusting the host.
+//! - `abi` (wasm32 only): the host calls, every status returned (the crate's only `unsafe`).
 //! - `host` (wasm32 only): the root and HTTP contexts that move bytes between Envoy and the core.
 
 pub mod adapter;
 pub mod config;
 pub mod store;
+pub mod wire;
+
+#[cfg(target_arch = "wasm32")]
+mod abi;
 
 #[cfg(target_arch = "wasm32")]
 mod host;

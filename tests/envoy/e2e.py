@@ -126,7 +126,8 @@ def http1(port, method, path, headers=(), body=b"", chunks=None, timeout=20):
             s.sendall(b"0\r\n\r\n")
         else:
             head += f"content-length: {len(body)}\r\n\r\n"
-            s.sendall(head.encode() + body)
+            # latin-1: one byte per character, so a test can send obs-text (bytes >= 0x80)
+            s.sendall(head.encode("latin-1") + body)
         data = b""
         while True:
             try:
@@ -470,6 +471,19 @@ class Harness:
         check("client-sent x-pumpguard-* decision headers are stripped",
               len(seen) == 1 and "x-pumpguard-country" not in names
               and ["x-pumpguard-decision", "allow-forged"] not in seen[0]["headers"], str(seen))
+        # header values that are not UTF-8 (obs-text, allowed by HTTP/1.1) are judged, not fatal
+        latin1 = [("x-display-name", "Jos\xe9 M\xfcller"), ("user-agent", "Caf\xe9Bot/1.0")]
+        st, h, body = http1(port, "POST", "/api/otp", self.otp_headers("latin1-good", ip="198.51.100.18") + latin1,
+                            body=good)
+        seen = origin_saw(self.origin_port, "latin1-good")
+        check("non-UTF-8 header values: valid number judged and forwarded with the bytes intact",
+              st == 200 and len(seen) == 1 and ["x-display-name", "Jos\xe9 M\xfcller"] in seen[0]["headers"],
+              f"{st} {body[:200]} {seen}")
+        st, h, body = http1(port, "POST", "/api/otp", self.otp_headers("latin1-bad", ip="198.51.100.19") + latin1,
+                            body=bad)
+        check("non-UTF-8 header values: blocked number still blocked, origin saw nothing",
+              st == 403 and b"country_not_allowed" in body and not origin_saw(self.origin_port, "latin1-bad"),
+              f"{st} {body[:200]}")
         # the test clock header never reaches origin
         check("test clock header stripped before origin",
               all(CLOCK not in [k for k, v in r["headers"]] for r in origin_requests(self.origin_port)))

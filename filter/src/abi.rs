@@ -1,0 +1,284 @@
+//! The host calls the filter makes, straight against the proxy-wasm ABI 0.2.1.
+//!
+//! The SDK's wrappers panic on any status they do not expect and decode header maps with
+//! `String::from_utf8(..).unwrap()`: one request whose header value carries a byte ≥ 0x80
+//! (HTTP/1 obs-text, which Envoy accepts) killed the VM. These wrappers return every status to
+//! the caller, keep host bytes as bytes (see `wire`), and declare statuses as `u32` so a value
+//! the ABI does not list cannot become an invalid enum. The SDK still provides the context
+//! dispatch, the allocator the host fills, and `dispatch_http_call` (the SDK's dispatcher must
+//! register the callout token to route its answer back to the stream).
+//!
+//! This is the crate's only `unsafe` code: every block hands the host pointers to live local
+//! buffers and, for returned data, takes ownership of memory the host allocated through the
+//! SDK's `proxy_on_memory_allocate` (a boxed `[u8]` of exactly the returned size).
+#![allow(unsafe_code)]
+
+use std::ptr::{null, null_mut};
+
+use crate::wire;
+
+/// A host status other than OK (ABI `WasmResult`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Status(pub u32);
+
+impl Status {
+    pub const CAS_MISMATCH: Status = Status(8);
+}
+
+const OK: u32 = 0;
+const NOT_FOUND: u32 = 1;
+
+pub type HostResult<T> = Result<T, Status>;
+
+/// proxy-wasm `MapType`.
+#[derive(Clone, Copy, Debug)]
+#[repr(u32)]
+pub enum Headers {
+    Request = 0,
+    Response = 2,
+    HttpCallResponse = 6,
+}
+
+/// proxy-wasm `BufferType`.
+#[derive(Clone, Copy, Debug)]
+#[repr(u32)]
+pub enum Buffer {
+    RequestBody = 0,
+    HttpCallResponseBody = 4,
+    PluginConfiguration = 7,
+}
+
+/// proxy-wasm `LogLevel`.
+#[derive(Clone, Copy, Debug)]
+#[repr(u32)]
+pub enum Level {
+    Info = 2,
+    Error = 4,
+    Critical = 5,
+}
+
+/// proxy-wasm `MetricType`.
+#[derive(Clone, Copy, Debug)]
+#[repr(u32)]
+pub enum Metric {
+    Counter = 0,
+    Histogram = 2,
+}
+
+const STREAM_HTTP_REQUEST: u32 = 0;
+
+#[link(wasm_import_module = "env")]
+extern "C" {
+    fn proxy_log(level: u32, message_data: *const u8, message_size: usize) -> u32;
+    fn proxy_get_current_time_nanoseconds(return_time: *mut u64) -> u32;
+    fn proxy_get_buffer_bytes(
+        buffer_type: u32,
+        start: usize,
+        max_size: usize,
+        return_data: *mut *mut u8,
+        return_size: *mut usize,
+    ) -> u32;
+    fn proxy_get_header_map_pairs(map_type: u32, return_data: *mut *mut u8, return_size: *mut usize) -> u32;
+    fn proxy_get_header_map_value(
+        map_type: u32,
+        key_data: *const u8,
+        key_size: usize,
+        return_data: *mut *mut u8,
+        return_size: *mut usize,
+    ) -> u32;
+    fn proxy_add_header_map_value(
+        map_type: u32,
+        key_data: *const u8,
+        key_size: usize,
+        value_data: *const u8,
+        value_size: usize,
+    ) -> u32;
+    fn proxy_remove_header_map_value(map_type: u32, key_data: *const u8, key_size: usize) -> u32;
+    fn proxy_get_property(
+        path_data: *const u8,
+        path_size: usize,
+        return_data: *mut *mut u8,
+        return_size: *mut usize,
+    ) -> u32;
+    fn proxy_get_shared_data(
+        key_data: *const u8,
+        key_size: usize,
+        return_data: *mut *mut u8,
+        return_size: *mut usize,
+        return_cas: *mut u32,
+    ) -> u32;
+    fn proxy_set_shared_data(
+        key_data: *const u8,
+        key_size: usize,
+        value_data: *const u8,
+        value_size: usize,
+        cas: u32,
+    ) -> u32;
+    fn proxy_continue_stream(stream_type: u32) -> u32;
+    fn proxy_close_stream(stream_type: u32) -> u32;
+    #[allow(clippy::too_many_arguments)]
+    fn proxy_send_local_response(
+        status_code: u32,
+        details_data: *const u8,
+        details_size: usize,
+        body_data: *const u8,
+        body_size: usize,
+        headers_data: *const u8,
+        headers_size: usize,
+        grpc_status: i32,
+    ) -> u32;
+    fn proxy_define_metric(
+        metric_type: u32,
+        name_data: *const u8,
+        name_size: usize,
+        return_id: *mut u32,
+    ) -> u32;
+    fn proxy_increment_metric(metric_id: u32, offset: i64) -> u32;
+    fn proxy_record_metric(metric_id: u32, value: u64) -> u32;
+}
+
+fn check(status: u32) -> HostResult<()> {
+    if status == OK {
+        Ok(())
+    } else {
+        Err(Status(status))
+    }
+}
+
+/// Takes ownership of bytes the host returned (null: no data).
+///
+/// SAFETY: `data` is null or was allocated by the SDK's `proxy_on_memory_allocate(size)`, which
+/// returns a leaked `Box<[u8]>` of exactly `size` bytes; the host fills all of it.
+unsafe fn host_bytes(data: *mut u8, size: usize) -> Option<Vec<u8>> {
+    if data.is_null() {
+        None
+    } else {
+        Some(Vec::from_raw_parts(data, size, size))
+    }
+}
+
+/// Calls a host function that returns data through `(data, size)` out-pointers.
+/// `NotFound` is "no data"; every other failure is the caller's to handle.
+fn returned(call: impl FnOnce(*mut *mut u8, *mut usize) -> u32) -> HostResult<Option<Vec<u8>>> {
+    let mut data: *mut u8 = null_mut();
+    let mut size: usize = 0;
+    match call(&mut data, &mut size) {
+        // SAFETY: on OK the host set `data`/`size` to its allocation (or left null).
+        OK => Ok(unsafe { host_bytes(data, size) }),
+        NOT_FOUND => Ok(None),
+        status => Err(Status(status)),
+    }
+}
+
+pub fn log(level: Level, message: &str) -> HostResult<()> {
+    // SAFETY: the message outlives the call.
+    check(unsafe { proxy_log(level as u32, message.as_ptr(), message.len()) })
+}
+
+pub fn now_nanos() -> HostResult<u64> {
+    let mut nanos = 0u64;
+    // SAFETY: `nanos` is a live local.
+    check(unsafe { proxy_get_current_time_nanoseconds(&mut nanos) })?;
+    Ok(nanos)
+}
+
+pub fn buffer(buffer: Buffer, start: usize, max_size: usize) -> HostResult<Option<Vec<u8>>> {
+    // SAFETY: the out-pointers are live locals of `returned`.
+    returned(|data, size| unsafe { proxy_get_buffer_bytes(buffer as u32, start, max_size, data, size) })
+}
+
+/// The whole header map, serialized (decode with `wire::decode_pairs`).
+pub fn header_pairs(map: Headers) -> HostResult<Vec<u8>> {
+    // SAFETY: the out-pointers are live locals of `returned`.
+    returned(|data, size| unsafe { proxy_get_header_map_pairs(map as u32, data, size) })
+        .map(Option::unwrap_or_default)
+}
+
+pub fn header_value(map: Headers, name: &str) -> HostResult<Option<Vec<u8>>> {
+    // SAFETY: `name` outlives the call; the out-pointers are live locals of `returned`.
+    returned(|data, size| unsafe {
+        proxy_get_header_map_value(map as u32, name.as_ptr(), name.len(), data, size)
+    })
+}
+
+pub fn add_header(map: Headers, name: &str, value: &str) -> HostResult<()> {
+    // SAFETY: name and value outlive the call.
+    check(unsafe {
+        proxy_add_header_map_value(map as u32, name.as_ptr(), name.len(), value.as_ptr(), value.len())
+    })
+}
+
+pub fn remove_header(map: Headers, name: &[u8]) -> HostResult<()> {
+    // SAFETY: `name` outlives the call.
+    check(unsafe { proxy_remove_header_map_value(map as u32, name.as_ptr(), name.len()) })
+}
+
+pub fn property(path: &[&str]) -> HostResult<Option<Vec<u8>>> {
+    let path = wire::encode_path(path);
+    // SAFETY: `path` outlives the call; the out-pointers are live locals of `returned`.
+    returned(|data, size| unsafe { proxy_get_property(path.as_ptr(), path.len(), data, size) })
+}
+
+/// A shared-data value and its compare-and-swap version; a missing key is `(None, None)`.
+pub fn shared_get(key: &str) -> HostResult<(Option<Vec<u8>>, Option<u32>)> {
+    let mut data: *mut u8 = null_mut();
+    let mut size: usize = 0;
+    let mut cas: u32 = 0;
+    // SAFETY: `key` outlives the call; the out-pointers are live locals.
+    match unsafe { proxy_get_shared_data(key.as_ptr(), key.len(), &mut data, &mut size, &mut cas) } {
+        // SAFETY: on OK the host set `data`/`size` to its allocation (or left null).
+        OK => Ok((unsafe { host_bytes(data, size) }, (cas != 0).then_some(cas))),
+        NOT_FOUND => Ok((None, None)),
+        status => Err(Status(status)),
+    }
+}
+
+pub fn shared_set(key: &str, value: &[u8], cas: u32) -> HostResult<()> {
+    // SAFETY: key and value outlive the call.
+    check(unsafe { proxy_set_shared_data(key.as_ptr(), key.len(), value.as_ptr(), value.len(), cas) })
+}
+
+pub fn resume_request() -> HostResult<()> {
+    // SAFETY: no pointers.
+    check(unsafe { proxy_continue_stream(STREAM_HTTP_REQUEST) })
+}
+
+pub fn reset_request() -> HostResult<()> {
+    // SAFETY: no pointers.
+    check(unsafe { proxy_close_stream(STREAM_HTTP_REQUEST) })
+}
+
+/// A local reply. `details` shows in Envoy's `%RESPONSE_CODE_DETAILS%`.
+pub fn send_response(status: u32, details: &str, headers: &[(&str, &str)], body: &[u8]) -> HostResult<()> {
+    let headers = wire::encode_pairs(headers);
+    // SAFETY: details, body and headers outlive the call; -1 is "not a gRPC reply".
+    check(unsafe {
+        proxy_send_local_response(
+            status,
+            details.as_ptr(),
+            details.len(),
+            if body.is_empty() { null() } else { body.as_ptr() },
+            body.len(),
+            headers.as_ptr(),
+            headers.len(),
+            -1,
+        )
+    })
+}
+
+pub fn define_metric(kind: Metric, name: &str) -> HostResult<u32> {
+    let mut id = 0u32;
+    // SAFETY: `name` outlives the call; `id` is a live local.
+    check(unsafe { proxy_define_metric(kind as u32, name.as_ptr(), name.len(), &mut id) })?;
+    Ok(id)
+}
+
+pub fn increment_metric(id: u32, by: i64) -> HostResult<()> {
+    // SAFETY: no pointers.
+    check(unsafe { proxy_increment_metric(id, by) })
+}
+
+pub fn record_metric(id: u32, value: u64) -> HostResult<()> {
+    // SAFETY: no pointers.
+    check(unsafe { proxy_record_metric(id, value) })
+}
