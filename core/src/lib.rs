@@ -27,7 +27,7 @@ pub mod store;
 pub mod time;
 pub mod traffic;
 
-pub use config::{ConfigError, ConfigErrors, Policy};
+pub use config::{ConfigError, ConfigErrors, Policy, RequestNeeds};
 pub use decision::{Action, Decision, Reason, ReasonCode, TokenVerdict};
 pub use engine::{CheckOutcome, CounterCheck, Prepared};
 pub use fingerprint::HttpVersion;

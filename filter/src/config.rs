@@ -12,7 +12,7 @@
 //! Every problem is reported with its JSON path; policy problems carry `policy.` before the
 //! policy's own path (`policy.rules[1].rate_limit.rate`).
 
-use pumpguard_core::{ConfigErrors, Policy};
+use pumpguard_core::{ConfigErrors, Policy, RequestNeeds};
 use serde::Deserialize;
 
 /// Upper bounds that keep shared memory bounded and predictable.
@@ -122,11 +122,9 @@ pub struct HostConfig {
     /// see the headers of a blocked request (then a reset), never its body, and guarded requests
     /// carry no decision headers.
     pub hold_headers: bool,
-    /// The policy can use the client address (a `client_ip` key part, or siteverify's
-    /// `remoteip`): only then is `source.address` read.
-    pub needs_client_ip: bool,
-    /// The policy can use the HTTP version (JA4H, header MD5): only then is it read.
-    pub needs_version: bool,
+    /// What the policy reads besides headers and body: `source.address` and `request.protocol`
+    /// are each a host call per request, made only when the policy needs them.
+    pub needs: RequestNeeds,
 }
 
 fn valid_label(s: &str) -> bool {
@@ -195,9 +193,6 @@ impl HostConfig {
             }
         }
         let policy_text = doc.policy.to_string();
-        // Conservative: a mention anywhere (even in a string) only costs one host call per request.
-        let needs_version = policy_text.contains("\"ja4h\"") || policy_text.contains("\"header_md5\"");
-        let mentions_ip = policy_text.contains("\"client_ip\"");
         let policy = match Policy::from_json(&policy_text) {
             Ok(policy) => Some(policy),
             Err(policy_errors) => {
@@ -222,8 +217,7 @@ impl HostConfig {
                 test_clock_header: doc.test_clock_header,
                 log_decisions: doc.log_decisions,
                 hold_headers: doc.hold_headers,
-                needs_client_ip: mentions_ip || policy.captcha().is_some(),
-                needs_version,
+                needs: policy.request_needs(),
                 policy,
             }),
             _ => Err(errors),
@@ -299,12 +293,12 @@ mod tests {
     #[test]
     fn host_reads_only_what_the_policy_can_use() {
         let plain = HostConfig::from_json(format!(r#"{{"policy":{POLICY}}}"#).as_bytes()).ok();
-        assert_eq!(plain.as_ref().map(|c| (c.needs_client_ip, c.needs_version)), Some((false, false)));
+        assert_eq!(plain.as_ref().map(|c| (c.needs.client_ip, c.needs.http_version)), Some((false, false)));
         let policy = r#"{"version":1,"fingerprints":{"ja4h":true},"routes":[{"id":"o","kind":"send","match":{},"extract":{"json_keys":["p"]}}],
             "rules":[{"id":"r","action":"throttle","rate_limit":{"key":["client_ip",{"fingerprint":"ja4h"}],"rate":1,"per_seconds":1,"burst":1}}]}"#;
         let both =
             HostConfig::from_json(format!(r#"{{"policy":{policy}}}"#).as_bytes()).map_err(|e| e.to_string());
-        assert_eq!(both.map(|c| (c.needs_client_ip, c.needs_version)), Ok((true, true)));
+        assert_eq!(both.map(|c| (c.needs.client_ip, c.needs.http_version)), Ok((true, true)));
     }
 
     #[test]

@@ -20,6 +20,13 @@ const MAX_NUMBERS_LIMIT: u32 = 50;
 const MAX_BODY_LIMIT: u32 = 8 * 1024 * 1024;
 const MAX_SUFFIX_DIGITS: u8 = 4;
 
+/// Request facts a policy may read that a host has to fetch separately ([`Policy::request_needs`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequestNeeds {
+    pub client_ip: bool,
+    pub http_version: bool,
+}
+
 /// A loaded policy: everything validated, patterns compiled, ready to judge requests.
 #[derive(Debug)]
 pub struct Policy {
@@ -157,6 +164,21 @@ impl Policy {
     /// Captcha settings, when the policy has any.
     pub fn captcha(&self) -> Option<&CaptchaDoc> {
         self.captcha.as_ref()
+    }
+
+    /// The request facts this policy reads besides method, authority, path, headers and body,
+    /// so a host can skip fetching what nothing reads (in Envoy each is a host call).
+    pub fn request_needs(&self) -> RequestNeeds {
+        let keyed_by_ip = self
+            .rules
+            .iter()
+            .any(|r| matches!(&r.kind, RuleKind::RateLimit { key, .. } if key.contains(&KeyPart::ClientIp)));
+        RequestNeeds {
+            // Rate-limit keys, and siteverify's `remoteip`.
+            client_ip: keyed_by_ip || self.captcha.is_some(),
+            // JA4H and the header MD5 include the HTTP version.
+            http_version: self.uses_ja4h || self.uses_header_md5,
+        }
     }
 
     pub fn default_region(&self) -> Option<&'static str> {
