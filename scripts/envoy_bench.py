@@ -208,6 +208,11 @@ def main():
                   f"{1e6 / med(t['filter'], 'rps') - 1e6 / f:.1f} us per request; CPU per request: no-op "
                   f"+{med(t['floor'], 'cpu_us') - med(t['bare'], 'cpu_us'):.1f} us, pumpguard "
                   f"+{cpu_added:.1f} us over no filter")
+        for label, _, _ in extras:
+            x = med(t[label], "rps")
+            print(f"{label}: ratio {x / med(t['bare'], 'rps'):.3f}, {1e6 / x - 1e6 / med(t['bare'], 'rps'):.1f} us "
+                  f"per request, p50 +{med(l[label], 'p50') - med(l['bare'], 'p50'):.1f} us, CPU per request "
+                  f"+{med(t[label], 'cpu_us') - med(t['bare'], 'cpu_us'):.1f} us over no filter")
         with urllib.request.urlopen(f"http://127.0.0.1:{front_admin}/stats/prometheus", timeout=5) as r:
             prom = [l for l in r.read().decode().splitlines() if l.startswith("pumpguard_decisions{")]
         print("filter decisions: " + "; ".join(prom))

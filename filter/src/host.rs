@@ -373,6 +373,9 @@ impl Context for Stream {
 impl Stream {
     fn request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
         if cfg!(feature = "bench-floor") {
+            if cfg!(feature = "bench-floor-hold") && !end_of_stream {
+                return Action::Pause;
+            }
             if cfg!(feature = "bench-hostcalls") {
                 for _ in 0..20 {
                     let _ = abi::now_nanos();
@@ -420,10 +423,10 @@ impl Stream {
             }
             return Action::Continue;
         }
-        if cfg.needs_client_ip {
+        if cfg.needs.client_ip {
             self.held.client_ip = property_text(&["source", "address"]).as_deref().and_then(parse_client_ip);
         }
-        if cfg.needs_version {
+        if cfg.needs.http_version {
             self.held.version =
                 property_text(&["request", "protocol"]).as_deref().and_then(HttpVersion::from_protocol);
         }
@@ -439,6 +442,9 @@ impl Stream {
     }
 
     fn request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        if cfg!(feature = "bench-floor-hold") {
+            return if end_of_stream { Action::Continue } else { Action::Pause };
+        }
         let Some(plugin) = self.plugin.clone() else { return Action::Continue };
         match self.phase {
             Phase::Buffering => {}
