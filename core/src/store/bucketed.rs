@@ -6,6 +6,8 @@
 //! write and capped at `max_entries` (the entry expiring soonest is evicted). Memory therefore
 //! stays at most `buckets * max_entries` entries whatever the traffic.
 
+use std::cell::RefCell;
+
 use super::{Store, StoreError, Version, Versioned};
 use crate::time::Timestamp;
 
@@ -19,6 +21,11 @@ pub struct BucketedStore<'s> {
     max_entries: usize,
     seed: u64,
     now: Timestamp,
+    /// Buckets `get` read (by index), kept for the `put` that follows: a counter check reads,
+    /// then writes, and reading the bucket again would cost a second host call. A copy that went
+    /// stale meanwhile is harmless: the write carries the version it was read at, so the inner
+    /// store refuses it as a conflict and the caller reads afresh.
+    read: RefCell<Vec<(u64, Option<Versioned>)>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,6 +50,7 @@ impl<'s> BucketedStore<'s> {
             max_entries: usize::from(max_entries.max(1)),
             seed,
             now,
+            read: RefCell::new(Vec::new()),
         }
     }
 
@@ -50,8 +58,21 @@ impl<'s> BucketedStore<'s> {
         super::key_hash(self.seed, key)
     }
 
-    fn bucket_key(&self, key_hash: u64) -> String {
-        format!("{BUCKET_KEY_PREFIX}{}", key_hash % u64::from(self.buckets))
+    fn bucket_index(&self, key_hash: u64) -> u64 {
+        key_hash % u64::from(self.buckets)
+    }
+
+    fn bucket_key(index: u64) -> String {
+        format!("{BUCKET_KEY_PREFIX}{index}")
+    }
+
+    /// The bucket as `get` last read it, or as the inner store has it now.
+    fn bucket_for_write(&self, index: u64) -> Result<Option<Versioned>, StoreError> {
+        let mut read = self.read.borrow_mut();
+        match read.iter().position(|(i, _)| *i == index) {
+            Some(at) => Ok(read.swap_remove(at).1),
+            None => self.inner.get(&Self::bucket_key(index)),
+        }
     }
 
     fn live(&self, entry: &Entry) -> bool {
@@ -101,13 +122,18 @@ fn encode(entries: &[Entry]) -> Vec<u8> {
 impl Store for BucketedStore<'_> {
     fn get(&self, key: &str) -> Result<Option<Versioned>, StoreError> {
         let hash = self.key_hash(key);
-        let Some(bucket) = self.inner.get(&self.bucket_key(hash))? else {
-            return Ok(None);
-        };
-        Ok(decode(&bucket.value)
-            .into_iter()
-            .find(|e| e.key_hash == hash && self.live(e))
-            .map(|e| Versioned { value: e.value, version: bucket.version }))
+        let index = self.bucket_index(hash);
+        let bucket = self.inner.get(&Self::bucket_key(index))?;
+        let found = bucket.as_ref().and_then(|bucket| {
+            decode(&bucket.value)
+                .into_iter()
+                .find(|e| e.key_hash == hash && self.live(e))
+                .map(|e| Versioned { value: e.value, version: bucket.version })
+        });
+        let mut read = self.read.borrow_mut();
+        read.retain(|(i, _)| *i != index);
+        read.push((index, bucket));
+        Ok(found)
     }
 
     fn put(
@@ -118,8 +144,8 @@ impl Store for BucketedStore<'_> {
         expected: Option<Version>,
     ) -> Result<(), StoreError> {
         let hash = self.key_hash(key);
-        let bucket_key = self.bucket_key(hash);
-        let bucket = self.inner.get(&bucket_key)?;
+        let index = self.bucket_index(hash);
+        let bucket = self.bucket_for_write(index)?;
         let bucket_version = bucket.as_ref().map(|b| b.version);
         let mut entries = bucket.map(|b| decode(&b.value)).unwrap_or_default();
         let ours_live = entries.iter().any(|e| e.key_hash == hash && self.live(e));
@@ -142,6 +168,7 @@ impl Store for BucketedStore<'_> {
         }
         entries.push(Entry { key_hash: hash, expires_at: expires_at.as_millis(), value: value.to_vec() });
         let bucket_expiry = entries.iter().map(|e| e.expires_at).max().unwrap_or(0);
+        let bucket_key = Self::bucket_key(index);
         self.inner.put(&bucket_key, &encode(&entries), Timestamp::from_millis(bucket_expiry), bucket_version)
     }
 }
@@ -183,6 +210,65 @@ mod tests {
         store.put("b", b"x", now.plus_millis(100), None).ok();
         let stale = read.map(|v| v.version);
         assert_eq!(store.put("a", b"2", now.plus_millis(100), stale), Err(StoreError::Conflict));
+    }
+
+    /// Counts the reads that reach the inner store.
+    struct CountingReads<'a> {
+        inner: &'a MemoryStore,
+        reads: std::cell::Cell<usize>,
+    }
+
+    impl Store for CountingReads<'_> {
+        fn get(&self, key: &str) -> Result<Option<Versioned>, StoreError> {
+            self.reads.set(self.reads.get() + 1);
+            self.inner.get(key)
+        }
+
+        fn put(
+            &self,
+            key: &str,
+            value: &[u8],
+            expires_at: Timestamp,
+            expected: Option<Version>,
+        ) -> Result<(), StoreError> {
+            self.inner.put(key, value, expires_at, expected)
+        }
+    }
+
+    #[test]
+    fn a_read_then_write_reads_the_bucket_once() {
+        let memory = MemoryStore::new();
+        let inner = CountingReads { inner: &memory, reads: std::cell::Cell::new(0) };
+        let now = Timestamp::from_millis(0);
+        let store = BucketedStore::new(&inner, 8, 8, 3, now);
+        assert_eq!(store.get("a"), Ok(None));
+        assert_eq!(store.put("a", b"1", now.plus_millis(100), None), Ok(()));
+        let read = store.get("a").ok().flatten().map(|v| v.version);
+        assert_eq!(store.put("a", b"2", now.plus_millis(100), read), Ok(()));
+        assert_eq!(inner.reads.get(), 2, "one read per get, none for the puts that follow");
+        // A put without a get before it reads the bucket itself.
+        assert_eq!(store.put("b", b"1", now.plus_millis(100), None), Ok(()));
+        assert_eq!(inner.reads.get(), 3);
+    }
+
+    #[test]
+    fn a_bucket_changed_since_the_read_refuses_the_write() {
+        let inner = MemoryStore::new();
+        let now = Timestamp::from_millis(0);
+        let ours = BucketedStore::new(&inner, 1, 8, 0, now);
+        let theirs = BucketedStore::new(&inner, 1, 8, 0, now);
+        // Creating: we saw no entry, another writer created the bucket meanwhile.
+        assert_eq!(ours.get("a"), Ok(None));
+        assert_eq!(theirs.put("b", b"x", now.plus_millis(100), None), Ok(()));
+        assert_eq!(ours.put("a", b"1", now.plus_millis(100), None), Err(StoreError::Conflict));
+        // Updating: we read version v, another writer wrote the bucket meanwhile.
+        let read = ours.get("b").ok().flatten().map(|v| v.version);
+        assert_eq!(theirs.put("c", b"y", now.plus_millis(100), None), Ok(()));
+        assert_eq!(ours.put("b", b"2", now.plus_millis(100), read), Err(StoreError::Conflict));
+        // The retry reads afresh and succeeds; nothing the other writer wrote is lost.
+        let fresh = ours.get("b").ok().flatten().map(|v| v.version);
+        assert_eq!(ours.put("b", b"2", now.plus_millis(100), fresh), Ok(()));
+        assert_eq!(ours.get("c").ok().flatten().map(|v| v.value), Some(b"y".to_vec()));
     }
 
     #[test]
