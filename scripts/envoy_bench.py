@@ -76,12 +76,38 @@ def parse_wrk(text):
             "non2xx": int(non2xx.group(1)) if non2xx else 0, "errors": errors.group(1) if errors else ""}
 
 
+HOST_CALL_KINDS = ["none", "clock", "header", "headers", "property", "shared-get", "shared-set", "add-header", "metric"]
+
+
+def price_host_calls(args, wrk, port, lua):
+    """The bench-hostcalls module makes 20 calls of the kind `x-bench-call` names per request;
+    the proxy CPU per request over `none` (same run, interleaved), divided by 20, prices one call."""
+    scripts = {}
+    for kind in HOST_CALL_KINDS:
+        scripts[kind] = os.path.join(args.work, f"price-{kind}.lua")
+        with open(lua) as src, open(scripts[kind], "w") as f:
+            f.write(src.read() + f'wrk.headers["x-bench-call"] = "{kind}"\n')
+    wrk(port, 4, scripts["none"])
+    runs = {kind: [] for kind in HOST_CALL_KINDS}
+    for _ in range(args.rounds):
+        for kind in HOST_CALL_KINDS:
+            runs[kind].append(wrk(port, 16, scripts[kind])["cpu_us"])
+    base = statistics.median(runs["none"])
+    print(f"\nproxy CPU per request with 20 host calls of one kind, minus a request with none "
+          f"({base:.1f} us), / 20; median of {args.rounds} interleaved rounds:")
+    for kind in HOST_CALL_KINDS[1:]:
+        per_call = (statistics.median(runs[kind]) - base) / 20
+        print(f"  {kind:<11} {per_call:6.2f} us per call   runs: " + ", ".join(f"{r:.1f}" for r in runs[kind]))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--envoy", required=True)
     ap.add_argument("--wasm", required=True)
     ap.add_argument("--floor-wasm", help="the bench-floor build: a wasm filter that forwards everything untouched")
     ap.add_argument("--timing-wasm", help="the bench-timing build: reports time spent inside the VM per phase")
+    ap.add_argument("--price-wasm", help="the bench-hostcalls build: instead of the comparison, price each kind of "
+                    "host call (20 per request) against a request that makes none")
     ap.add_argument("--extra-wasm", action="append", default=[], metavar="LABEL=FILE",
                     help="another module on a listener of its own (e.g. a build to compare)")
     ap.add_argument("--work", default=os.path.join(L.ROOT, "target", "bench-envoy"))
@@ -96,7 +122,7 @@ def main():
     path = "/api/profile" if args.policy == "unguarded" else "/api/otp/send"
     up_port, up_admin, front_admin, with_port, bare_port, floor_port = (L.free_port() for _ in range(6))
     extras = [(e.split("=", 1)[0], os.path.abspath(e.split("=", 1)[1]), L.free_port()) for e in args.extra_wasm]
-    timing_port = L.free_port()
+    timing_port, price_port = L.free_port(), L.free_port()
 
     upstream = L.bootstrap([{
         "name": "up", "address": {"socket_address": {"address": "127.0.0.1", "port_value": up_port}},
@@ -117,6 +143,8 @@ def main():
                      cluster="upstream", trusted_hops=0)] if args.floor_wasm else [])
       + [L.listener(f"extra{i}", port, [L.wasm_filter(plugin, wasm, vm_id=f"extra{i}", hold_headers=hold)],
                     cluster="upstream", trusted_hops=0) for i, (_, wasm, port) in enumerate(extras)]
+      + ([L.listener("price", price_port, [L.wasm_filter(plugin, os.path.abspath(args.price_wasm), vm_id="price")],
+                     cluster="upstream", trusted_hops=0)] if args.price_wasm else [])
       + ([L.listener("timing", timing_port, [L.wasm_filter(plugin, os.path.abspath(args.timing_wasm), vm_id="timing",
                                                           hold_headers=hold)], cluster="upstream", trusted_hops=0)]
          if args.timing_wasm else []),
@@ -149,15 +177,17 @@ def main():
 
         front_pid = [p for n, p, _ in procs.procs if n == "front"][0].pid
 
-        def wrk(port, conns):
+        def wrk(port, conns, script=lua):
             before = cpu_seconds(front_pid)
             out = subprocess.run(["taskset", "-c", "0", "wrk", "-t1", f"-c{conns}", f"-d{args.seconds}s", "--latency",
-                                  "-s", lua, f"http://127.0.0.1:{port}{path}"],
+                                  "-s", script, f"http://127.0.0.1:{port}{path}"],
                                  capture_output=True, text=True, check=True).stdout
             result = parse_wrk(out)
             result["cpu_us"] = (cpu_seconds(front_pid) - before) * 1e6 / max(result["requests"], 1)
             return result
 
+        if args.price_wasm:
+            return price_host_calls(args, wrk, price_port, lua)
         wrk(with_port, 4)  # warm-up of both paths
         wrk(bare_port, 4)
         ports = {"bare": bare_port, "filter": with_port}

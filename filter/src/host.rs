@@ -377,9 +377,7 @@ impl Stream {
                 return Action::Pause;
             }
             if cfg!(feature = "bench-hostcalls") {
-                for _ in 0..20 {
-                    let _ = abi::now_nanos();
-                }
+                price_host_calls();
             }
             return Action::Continue;
         }
@@ -508,4 +506,24 @@ impl HttpContext for Stream {
 fn status_of(map: Headers) -> Option<u16> {
     let value = abi::header_value(map, ":status").ok().flatten()?;
     std::str::from_utf8(&value).ok()?.parse().ok()
+}
+
+/// `bench-hostcalls` only: 20 host calls of the kind the request's `x-bench-call` header names,
+/// so `bench-envoy --price-host-calls` can price each kind against `none`.
+fn price_host_calls() {
+    let kind = abi::header_value(Headers::Request, "x-bench-call").ok().flatten().unwrap_or_default();
+    for i in 0..20u32 {
+        let _ = match kind.as_slice() {
+            b"clock" => abi::now_nanos().map(drop),
+            b"headers" => abi::header_pairs(Headers::Request).map(drop),
+            b"header" => abi::header_value(Headers::Request, "content-type").map(drop),
+            b"property" => abi::property(&["source", "address"]).map(drop),
+            b"shared-get" => abi::shared_get("bench:price").map(drop),
+            b"shared-set" => abi::shared_set("bench:price", &[0u8; 400], 0),
+            b"add-header" => abi::add_header(Headers::Request, "x-bench-added", "value"),
+            b"metric" => abi::define_metric(Metric::Counter, "pumpguard.bench.price")
+                .and_then(|id| abi::increment_metric(id, i64::from(i))),
+            _ => Ok(()),
+        };
+    }
 }
