@@ -256,8 +256,11 @@ def main():
                                 ("body_ns", "request body (read; judge and act at end of stream)"),
                                 ("judge_ns", "  of which judge: core decision + counters in shared data"),
                                 ("act_ns", "  of which act: origin headers, metric, log")):
-                m = re.search(name + r": .*?P50\(([\d.]+),.*?P90\(([\d.]+),", text)
-                if m:
+                # Pxx(interval, cumulative): the cumulative value, as the interval may be empty
+                m = re.search(name + r": .*?P50\([^,]*,([\d.]+)\).*?P90\([^,]*,([\d.]+)\)", text)
+                if not m:
+                    print(f"  {phase:<55} (no histogram {name} at the admin endpoint)")
+                else:
                     print(f"  {phase:<55} {float(m.group(1)) / 1000:6.1f} / {float(m.group(2)) / 1000:6.1f}")
     except Exception:
         procs.dump_logs()
