@@ -31,6 +31,9 @@ use crate::store::{shared_seed, SharedData, SharedDataStore, SharedError};
 use crate::wire;
 
 proxy_wasm::main! {{
+    // Once per VM instance (each worker thread has its own): a reload after a crash, or a new
+    // VM after a vm_config change, shows in the log; a policy update does not start one.
+    log(Level::Info, "pumpguard: VM started");
     proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root { plugin: None }) });
 }}
 

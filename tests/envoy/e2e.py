@@ -738,6 +738,97 @@ class Harness:
         finally:
             procs.stop()
 
+    # -- counters across a policy update and a new VM (listeners from a watched LDS file)
+    def run_reload(self):
+        port, admin, origin = L.free_port(), L.free_port(), L.free_port()
+        work = os.path.join(self.work, "reload")
+        os.makedirs(work, exist_ok=True)
+        lds = os.path.join(work, "lds.json")
+
+        def write_lds(policy, vm_configuration):
+            plugin = L.plugin_config(policy, "reload")
+            flt = L.wasm_filter(plugin, self.args.wasm, vm_id="reload")
+            if vm_configuration:
+                # A different VM configuration makes Envoy start a new VM for the same vm_id.
+                flt["typed_config"]["config"]["vm_config"]["configuration"] = {
+                    "@type": "type.googleapis.com/google.protobuf.StringValue", "value": vm_configuration}
+            listener = {"@type": "type.googleapis.com/envoy.config.listener.v3.Listener",
+                        **L.listener("reload", port, [flt])}
+            with open(lds + ".tmp", "w") as f:
+                json.dump({"resources": [listener]}, f)
+            os.replace(lds + ".tmp", lds)  # Envoy watches for the file being moved into place
+
+        def lds_updates():
+            with urllib.request.urlopen(f"http://127.0.0.1:{admin}/stats?filter=listener_manager.lds.update_success",
+                                        timeout=5) as r:
+                m = re.search(r"update_success: (\d+)", r.read().decode())
+            return int(m.group(1)) if m else 0
+
+        def wait_update(before):
+            for _ in range(200):
+                if lds_updates() > before:
+                    return True
+                time.sleep(0.05)
+            return False
+
+        def send(test_id):
+            body = b'{"phone": "+14155550142"}'
+            for _ in range(100):  # the listener may still be (re)starting
+                try:
+                    return http1(port, "POST", "/api/otp", self.otp_headers(test_id, ip="198.51.100.40"), body=body)[0]
+                except OSError:
+                    time.sleep(0.05)
+            return None
+
+        policy = concurrency_policy(3)
+        write_lds(policy, None)
+        boot = L.bootstrap([], [L.cluster("origin", origin)], admin)
+        del boot["static_resources"]["listeners"]
+        boot["node"] = {"id": "e2e-reload", "cluster": "e2e"}
+        boot["dynamic_resources"] = {"lds_config": {"path_config_source": {"path": lds}, "resource_api_version": "V3"}}
+        cfg = os.path.join(work, "envoy.json")
+        with open(cfg, "w") as f:
+            json.dump(boot, f)
+        procs = L.Procs(os.path.join(self.work, "logs-reload"))
+        try:
+            procs.start("origin", [sys.executable, os.path.join(ROOT, "tests/origin.py"), "--port", str(origin)])
+            procs.start("envoy", [self.args.envoy, "-c", cfg, "--concurrency", "1", "-l", "info",
+                                  "--base-id", str(admin), "--disable-hot-restart"])
+            L.wait_http(f"http://127.0.0.1:{origin}/__origin/health", procs, "origin")
+            L.wait_envoy_ready(admin, procs)
+            logfile = os.path.join(self.work, "logs-reload", "envoy.log")
+
+            def vm_starts():
+                """VMs started on worker threads (the main thread also starts one to check each config)."""
+                lines = open(logfile, encoding="utf-8", errors="replace").read().splitlines()
+                thread = lambda line: line.split("][", 2)[1] if line.count("][") >= 2 else ""  # noqa: E731
+                main = {thread(l) for l in lines if "starting main dispatch loop" in l}
+                return sum(1 for l in lines if "pumpguard: VM started" in l and thread(l) not in main)
+
+            first = [send(f"reload-{i}") for i in range(3)]
+            vms = vm_starts()
+            # A policy update (a shadow rule added): the same VM gets a new plugin configuration.
+            updated = json.loads(json.dumps(policy))
+            updated["rules"].append({"id": "watch", "action": "block", "shadow": True, "country": {"deny": ["NG"]}})
+            before = lds_updates()
+            write_lds(updated, None)
+            applied = wait_update(before)
+            after_policy = send("reload-3")
+            check("policy update through LDS: applied to the running VM, and the counter kept (4th send of burst 3 "
+                  "throttled)", first == [200, 200, 200] and applied and after_policy == 429 and vm_starts() == vms > 0,
+                  f"{first} {applied} {after_policy} VM starts {vms} -> {vm_starts()}")
+            before = lds_updates()
+            write_lds(updated, "new-vm")
+            applied = wait_update(before)
+            after_vm = send("reload-4")
+            check("new VM for the same vm_id: counters kept in the process's shared data (still throttled)",
+                  applied and after_vm == 429 and vm_starts() > vms, f"{applied} {after_vm} VM starts {vms} -> {vm_starts()}")
+        except Exception:
+            check("reload e2e ran", False, traceback.format_exc())
+            procs.dump_logs()
+        finally:
+            procs.stop()
+
     def close(self, dump):
         if dump:
             self.procs.dump_logs(60)
@@ -760,6 +851,8 @@ def main():
         h.run_main()
         if not args.only or "tls" in args.only:
             h.run_tls()
+        if not args.only or "reload" in args.only:
+            h.run_reload()
     except Exception:
         check("harness ran to the end", False, traceback.format_exc())
     finally:
