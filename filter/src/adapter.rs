@@ -36,7 +36,7 @@ pub struct Held {
 impl Held {
     /// Splits the host's header map: pseudo-headers into their fields, the configured TLS
     /// fingerprint headers (set by Envoy, never by the client) into `ja3` / `ja4`, the test
-    /// clock out; returns the test clock value when configured and present.
+    /// clock and the headers Envoy added out; returns the test clock value when configured and present.
     pub fn from_headers(cfg: &HostConfig, map: Vec<(String, String)>) -> (Held, Option<u64>) {
         let mut held = Held { headers: Vec::with_capacity(map.len()), ..Held::default() };
         let mut clock = None;
@@ -49,6 +49,7 @@ impl Held {
                 n if cfg.ja3_header.as_deref() == Some(n) => held.ja3 = Some(value),
                 n if cfg.ja4_header.as_deref() == Some(n) => held.ja4 = Some(value),
                 n if cfg.test_clock_header.as_deref() == Some(n) => clock = parse_clock(&value),
+                n if cfg.proxy_added_headers.iter().any(|h| h == n) => {}
                 _ => held.headers.push((name, value)),
             }
         }
@@ -165,6 +166,8 @@ mod tests {
             ("content-type".to_owned(), "application/json".to_owned()),
             ("x-ja3".to_owned(), "abc".to_owned()),
             ("x-clock".to_owned(), "1234".to_owned()),
+            ("x-forwarded-proto".to_owned(), "http".to_owned()),
+            ("x-request-id".to_owned(), "5b0c7c2e-1f7e-4d4e-9d55-0d1f0e3c2a11".to_owned()),
         ];
         let (held, clock) = Held::from_headers(&c, map);
         assert_eq!(clock, Some(1234));

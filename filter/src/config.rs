@@ -37,10 +37,20 @@ struct HostConfigDoc {
     log_decisions: bool,
     #[serde(default = "yes")]
     hold_headers: bool,
+    #[serde(default = "default_proxy_added_headers")]
+    proxy_added_headers: Vec<String>,
 }
 
 fn yes() -> bool {
     true
+}
+
+/// Request headers Envoy's connection manager sets itself before any filter runs (at the edge
+/// it replaces whatever a client sent there).
+fn default_proxy_added_headers() -> Vec<String> {
+    ["x-request-id", "x-forwarded-proto", "x-envoy-external-address", "x-envoy-internal"]
+        .map(str::to_owned)
+        .to_vec()
 }
 
 /// Where token verification goes (an Envoy cluster speaking the siteverify protocol).
@@ -122,6 +132,9 @@ pub struct HostConfig {
     /// see the headers of a blocked request (then a reset), never its body, and guarded requests
     /// carry no decision headers.
     pub hold_headers: bool,
+    /// Headers Envoy adds before any filter: left out of what the core judges (fingerprints,
+    /// header conditions) so it sees the request as the client sent it; forwarded unchanged.
+    pub proxy_added_headers: Vec<String>,
     /// What the policy reads besides headers and body: `source.address` and `request.protocol`
     /// are each a host call per request, made only when the policy needs them.
     pub needs: RequestNeeds,
@@ -181,6 +194,11 @@ impl HostConfig {
                 errors.push(path, "must be a lower-case header name");
             }
         }
+        for (i, name) in doc.proxy_added_headers.iter().enumerate() {
+            if !valid_header_name(name) {
+                errors.push(format!("proxy_added_headers[{i}]"), "must be a lower-case header name");
+            }
+        }
         if let Some(sv) = &doc.siteverify {
             if sv.cluster.is_empty() {
                 errors.push("siteverify.cluster", "must name an Envoy cluster");
@@ -217,6 +235,7 @@ impl HostConfig {
                 test_clock_header: doc.test_clock_header,
                 log_decisions: doc.log_decisions,
                 hold_headers: doc.hold_headers,
+                proxy_added_headers: doc.proxy_added_headers,
                 needs: policy.request_needs(),
                 policy,
             }),
@@ -271,6 +290,7 @@ mod tests {
             (format!(r#"{{"policy":{POLICY},"tls_headers":{{"ja3":"X-JA3"}}}}"#), vec!["tls_headers.ja3"]),
             (format!(r#"{{"policy":{POLICY},"tls_headers":{{"ja5":"x"}}}}"#), vec!["tls_headers.ja5"]),
             (format!(r#"{{"policy":{POLICY},"test_clock_header":":path"}}"#), vec!["test_clock_header"]),
+            (format!(r#"{{"policy":{POLICY},"proxy_added_headers":["x-ok","X-Bad"]}}"#), vec!["proxy_added_headers[1]"]),
             (
                 format!(r#"{{"policy":{POLICY},"siteverify":{{"cluster":"","authority":"a","path":"x"}}}}"#),
                 vec!["siteverify.cluster", "siteverify.path"],
