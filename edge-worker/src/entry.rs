@@ -6,11 +6,12 @@ use futures_util::StreamExt;
 use pumpguard_core::{
     Action, Decision, HttpVersion, Policy, Request as CoreRequest, Timestamp, TlsFingerprints,
 };
-use worker::js_sys::Uint8Array;
-use worker::wasm_bindgen::JsValue;
+use worker::js_sys::{self, Uint8Array};
+use worker::wasm_bindgen::{JsCast, JsValue};
+use worker::wasm_bindgen_futures::JsFuture;
 use worker::{
-    console_error, console_log, console_warn, event, AnalyticsEngineDataPointBuilder, Context, Env, Fetch,
-    Headers, Request, RequestInit, RequestRedirect, Response, Result,
+    console_error, console_log, console_warn, event, web_sys, AnalyticsEngineDataPointBuilder, Context, Env,
+    Request, Result,
 };
 
 use crate::host::{self, cf_object, js_number, js_string};
@@ -19,8 +20,11 @@ use crate::policy_source::Loaded;
 use crate::reply::{self, LocalReply, DECISION_HEADER_NAMES, NOT_FORWARDED};
 use crate::settings::{names, parse_clock, FailMode, Settings};
 
+/// Answers with JS `Response` objects, never `worker::Response`: workers-rs rebuilds a
+/// `worker::Response` into a new JS one with `unwrap`, which panics on a status the constructor
+/// refuses (an origin answering 600), so origin's answer is handed back as it came.
 #[event(fetch)]
-pub async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+pub async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<web_sys::Response> {
     match handle(req, &env).await {
         Ok(response) => Ok(response),
         Err(e) => {
@@ -28,7 +32,7 @@ pub async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
                 "{}",
                 logs::event_line("internal_error", serde_json::json!({ "why": e.to_string() }))
             );
-            local(reply::origin_unreachable())
+            local(reply::internal_error())
         }
     }
 }
@@ -125,7 +129,7 @@ impl Incoming {
     }
 }
 
-async fn handle(mut req: Request, env: &Env) -> Result<Response> {
+async fn handle(mut req: Request, env: &Env) -> Result<web_sys::Response> {
     let settings = host::settings(env);
     let loaded = host::policy(env, None).await;
     let incoming = incoming(&req, &settings)?;
@@ -178,7 +182,7 @@ async fn handle(mut req: Request, env: &Env) -> Result<Response> {
     let bytes = body.whole().await?;
     let forwarded_body = (!bytes.is_empty()).then(|| JsValue::from(Uint8Array::from(bytes.as_slice())));
     let response = forward(&settings, &incoming, &decision.origin_headers(), forwarded_body).await?;
-    let confirm = policy.response_checks(&decision, response.status_code());
+    let confirm = policy.response_checks(&decision, response.status());
     if !confirm.is_empty() {
         // Awaited, not deferred: the next request of the same client must see the confirmation.
         let outcomes = host::run_checks(env, &settings, policy_id, incoming.now_ms, &confirm).await;
@@ -261,20 +265,21 @@ impl CappedBody {
 }
 
 /// Sends the request on to origin with the decision headers; origin's answer is returned as is
-/// (redirects included: they are the client's to follow).
+/// (redirects included: they are the client's to follow). Built on the JS objects: workers-rs'
+/// `Method` turns every method it does not list (PURGE, PROPFIND, ...) into GET.
 async fn forward(
     settings: &Settings,
     incoming: &Incoming,
     decision_headers: &[(&'static str, String)],
     body: Option<JsValue>,
-) -> Result<Response> {
+) -> Result<web_sys::Response> {
     let (url, to_configured_origin) = match settings.origin_for(&incoming.path_and_query) {
         Some(url) => (url, true),
         // No origin configured: on a Cloudflare route, fetching the request's own URL reaches
         // the zone's origin.
         None => (incoming.url.clone(), false),
     };
-    let headers = Headers::new();
+    let headers = web_sys::Headers::new()?;
     for (name, value) in &incoming.headers {
         let name_str = name.as_str();
         if DECISION_HEADER_NAMES.contains(&name_str)
@@ -291,17 +296,20 @@ async fn forward(
     for (name, value) in decision_headers {
         headers.set(name, value)?;
     }
-    let mut init = RequestInit::new();
-    init.with_method(incoming.method.clone().into())
-        .with_headers(headers)
-        .with_redirect(RequestRedirect::Manual);
-    if !matches!(incoming.method.as_str(), "GET" | "HEAD") {
-        init.with_body(body);
+    let init = web_sys::RequestInit::new();
+    init.set_method(&incoming.method);
+    init.set_headers(&headers);
+    init.set_redirect(web_sys::RequestRedirect::Manual);
+    if let Some(body) = body.filter(|_| !matches!(incoming.method.as_str(), "GET" | "HEAD")) {
+        init.set_body(&body);
     }
-    let request = Request::new_with_init(&url, &init)?;
-    match Fetch::Request(request).send().await {
+    let request = web_sys::Request::new_with_str_and_init(&url, &init)?;
+    let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+    let sent = JsFuture::from(global.fetch_with_request(&request)).await;
+    match sent.and_then(|response| response.dyn_into::<web_sys::Response>()) {
         Ok(response) => Ok(response),
         Err(e) => {
+            let e = worker::Error::from(e);
             console_error!(
                 "{}",
                 logs::event_line(
@@ -314,12 +322,15 @@ async fn forward(
     }
 }
 
-fn local(reply: LocalReply) -> Result<Response> {
-    let headers = Headers::new();
+fn local(reply: LocalReply) -> Result<web_sys::Response> {
+    let headers = web_sys::Headers::new()?;
     for (name, value) in &reply.headers {
         headers.set(name, value)?;
     }
-    Ok(Response::from_bytes(reply.body.into_bytes())?.with_status(reply.status).with_headers(headers))
+    let init = web_sys::ResponseInit::new();
+    init.set_status(reply.status);
+    init.set_headers(&headers);
+    Ok(web_sys::Response::new_with_opt_str_and_init(Some(&reply.body), &init)?)
 }
 
 fn write_data_point(env: &Env, decision: &Decision, client: &ClientFacts) {
