@@ -125,6 +125,12 @@ pub fn metric_names(plugin: &str, decision: &Decision) -> Vec<String> {
     names
 }
 
+/// The counter for requests answered 503 because a host call failed: a decision counter with
+/// reason `host_call_failed`, so it gets the same labels.
+pub fn host_failure_metric(plugin: &str) -> String {
+    name(plugin, "block", "host_call_failed", "none", "none", "enforced")
+}
+
 fn name(plugin: &str, action: &str, reason: &str, rule: &str, country: &str, mode: &str) -> String {
     format!(
         "pumpguard.decisions.plugin.{plugin}.action.{action}.reason.{reason}.rule.{rule}.country.{country}.mode.{mode}"
@@ -204,6 +210,14 @@ mod tests {
                 "pumpguard.decisions.plugin.p.action.block.reason.country_not_allowed.rule.geo.country.DE.mode.enforced",
                 "pumpguard.decisions.plugin.p.action.block.reason.country_denied.rule.watch.country.DE.mode.shadow",
             ]
+        );
+    }
+
+    #[test]
+    fn host_failures_share_the_decision_labels() {
+        assert_eq!(
+            host_failure_metric("p"),
+            "pumpguard.decisions.plugin.p.action.block.reason.host_call_failed.rule.none.country.none.mode.enforced"
         );
     }
 

@@ -25,7 +25,7 @@ use pumpguard_core::store::BucketedStore;
 use pumpguard_core::{Action as Verdict, Decision, HttpVersion, Timestamp, TokenVerdict};
 
 use crate::abi::{self, Buffer, Headers, Level, Metric, Status};
-use crate::adapter::{metric_names, parse_client_ip, Held};
+use crate::adapter::{host_failure_metric, metric_names, parse_client_ip, Held};
 use crate::config::HostConfig;
 use crate::store::{shared_seed, SharedData, SharedDataStore, SharedError};
 use crate::wire;
@@ -96,23 +96,28 @@ struct Plugin {
 impl Plugin {
     fn count(&self, decision: &Decision) {
         for name in metric_names(&self.cfg.name, decision) {
-            let id = {
-                let cached = self.metrics.borrow().get(&name).copied();
-                match cached {
-                    Some(id) => Some(id),
-                    None => match abi::define_metric(Metric::Counter, &name) {
-                        Ok(id) => {
-                            self.metrics.borrow_mut().insert(name, id);
-                            Some(id)
-                        }
-                        Err(_) => None,
-                    },
-                }
-            };
-            if let Some(id) = id {
-                let _ = abi::increment_metric(id, 1);
-            }
+            self.increment(name);
         }
+    }
+
+    /// Counts a request answered 503 because a host call failed (see `Stream::host_failure`).
+    fn count_host_failure(&self) {
+        self.increment(host_failure_metric(&self.cfg.name));
+    }
+
+    fn increment(&self, name: String) {
+        let cached = self.metrics.borrow().get(&name).copied();
+        let id = match cached {
+            Some(id) => id,
+            None => match abi::define_metric(Metric::Counter, &name) {
+                Ok(id) => {
+                    self.metrics.borrow_mut().insert(name, id);
+                    id
+                }
+                Err(_) => return,
+            },
+        };
+        let _ = abi::increment_metric(id, 1);
     }
 
     fn log_decision(&self, decision: &Decision) {
@@ -227,6 +232,9 @@ impl Stream {
     /// Answers locally with a fixed error when the host itself failed us (fail closed).
     fn host_failure(&mut self, what: &str) -> Action {
         log(Level::Error, &format!("pumpguard: host call failed: {what}; answering 503"));
+        if let Some(plugin) = &self.plugin {
+            plugin.count_host_failure();
+        }
         self.phase = Phase::Done;
         let body =
             br#"{"error":"store_unavailable","message":"The request could not be checked; retry later."}"#;
