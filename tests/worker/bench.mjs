@@ -16,7 +16,10 @@
 // process goes through Miniflare's dev-registry proxy, itself a Durable Object in the front
 // process; probe.bench measures that hop with it.
 //
-// Usage: node bench.mjs [--duration S] [--connections N] [--rounds N] [--stateless] [--compare DIR]
+// Usage: node bench.mjs [--duration S] [--connections N] [--rounds N] [--rate R] [--stateless] [--compare DIR]
+//   --rate R: at most R requests per second in all (autocannon's overallRate): every worker then
+//   runs at the same load, so CPU per request compares fairly on a busy box (throughput then says
+//   nothing).
 //   --compare DIR: also measure the Worker built in DIR (another `just build-worker` output, e.g.
 //   of the previous commit), both ways, in the same run: before/after figures of a change.
 // Bounded: rounds × workers × duration seconds of load on 127.0.0.1 only.
@@ -38,6 +41,7 @@ const opt = (name, dflt) => (arg(name) === undefined ? dflt : Number(arg(name)))
 const duration = opt("duration", 10);
 const connections = opt("connections", 16);
 const rounds = opt("rounds", 2);
+const rate = opt("rate", 0);
 // --stateless: only the stateless rules (no counters, so no Durable Object round trip).
 const stateless = args.includes("--stateless");
 const compareDir = arg("compare") && path.resolve(root, arg("compare"));
@@ -132,6 +136,7 @@ async function load(url, host, seconds) {
     url: `${url}/api/otp`,
     connections,
     duration: seconds,
+    ...(rate ? { overallRate: rate } : {}),
     method: "POST",
     headers: { host, "content-type": "application/json" },
     requests: [
@@ -287,13 +292,18 @@ try {
   fs.rmSync(registry, { recursive: true, force: true });
 }
 
+// Median over the rounds: one round disturbed by other work on the box moves it least.
 const avg = (name, key) => {
-  const xs = rows.filter((r) => r.name === name).map((r) => r[key]);
-  return xs.reduce((a, b) => a + b, 0) / xs.length;
+  const xs = rows
+    .filter((r) => r.name === name)
+    .map((r) => r[key])
+    .sort((a, b) => a - b);
+  const mid = Math.floor(xs.length / 2);
+  return xs.length % 2 ? xs[mid] : (xs[mid - 1] + xs[mid]) / 2;
 };
 const ms = (x) => x.toFixed(3);
 console.log(
-  `autocannon: ${connections} connections, ${rounds} interleaved rounds of ${duration} s per worker, same origin; CPU from /proc of each workerd`,
+  `autocannon: ${connections} connections${rate ? ` at ${rate} req/s in all` : ""}, ${rounds} interleaved rounds of ${duration} s per worker, same origin; CPU from /proc of each workerd`,
 );
 console.log("worker           round   req/s  lat mean ms   p50   p99  errors  front CPU ms/req  shards CPU ms/req");
 for (const r of rows) {
