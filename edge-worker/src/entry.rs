@@ -229,15 +229,26 @@ impl CappedBody {
         if req.inner().body().is_none() {
             return Ok(CappedBody { bytes: Vec::new(), truncated: false, rest: None });
         }
-        let mut stream = req.stream()?;
         let declared = headers
             .iter()
             .find(|(n, _)| n == "content-length")
             .and_then(|(_, v)| v.trim().parse::<u64>().ok());
-        if declared.is_some_and(|len| len > cap as u64) {
+        let chunked = headers.iter().any(|(n, _)| n == "transfer-encoding");
+        match declared {
             // Over the cap by its own account: not read unless it is forwarded.
-            return Ok(CappedBody { bytes: Vec::new(), truncated: true, rest: Some(stream) });
+            Some(len) if len > cap as u64 => {
+                return Ok(CappedBody { bytes: Vec::new(), truncated: true, rest: Some(req.stream()?) });
+            }
+            // Within the cap by its own account and framed by that length (no chunked encoding,
+            // which would win over it): read at once, much cheaper than chunk by chunk.
+            Some(_) if !chunked => {
+                let bytes = req.bytes().await?;
+                let truncated = bytes.len() > cap;
+                return Ok(CappedBody { bytes, truncated, rest: None });
+            }
+            _ => {}
         }
+        let mut stream = req.stream()?;
         let mut bytes = Vec::new();
         while let Some(chunk) = stream.next().await {
             bytes.extend_from_slice(&chunk?);
