@@ -22,7 +22,7 @@ use crate::logs::event_line;
 use crate::policy_source::{self, Loaded};
 use crate::settings::{names, Settings};
 use crate::shard::{group, shard_name};
-use crate::wire::{ShardRequest, ShardResponse, SHARD_URL};
+use crate::wire::{fits_header, ShardRequest, ShardResponse, PAYLOAD_HEADER, SHARD_URL};
 
 /// A var, secret or object var as text (objects as their JSON), `None` when unset or empty.
 pub fn raw_var(env: &Env, name: &str) -> Option<String> {
@@ -193,13 +193,22 @@ async fn try_shard_call(env: &Env, shard: u32, request: &ShardRequest) -> worker
     let namespace = env.durable_object(names::SHARD_BINDING)?;
     let namespace: &DurableObjectNamespace = namespace.as_ref().unchecked_ref();
     let stub = namespace.get_by_name(&shard_name(shard))?;
-    let body = serde_json::to_string(request).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let json = serde_json::to_string(request).map_err(|e| worker::Error::RustError(e.to_string()))?;
     let init = web_sys::RequestInit::new();
     init.set_method("POST");
-    init.set_body(&JsValue::from_str(&body));
+    if fits_header(&json) {
+        let headers = web_sys::Headers::new()?;
+        headers.set(PAYLOAD_HEADER, &json)?;
+        init.set_headers(&headers);
+    } else {
+        init.set_body(&JsValue::from_str(&json));
+    }
     let call = web_sys::Request::new_with_str_and_init(SHARD_URL, &init)?;
     let response: web_sys::Response = JsFuture::from(stub.fetch_with_request(&call)?).await?.dyn_into()?;
-    let text = JsFuture::from(response.text()?).await?.as_string().unwrap_or_default();
+    let text = match response.headers().get(PAYLOAD_HEADER)? {
+        Some(text) => text,
+        None => JsFuture::from(response.text()?).await?.as_string().unwrap_or_default(),
+    };
     let answer: ShardResponse =
         serde_json::from_str(&text).map_err(|e| worker::Error::RustError(format!("shard answer: {e}")))?;
     if let ShardResponse::Refused(why) = &answer {

@@ -15,7 +15,7 @@ use std::cell::Cell;
 
 use pumpguard_core::{CheckOutcome, Timestamp};
 use worker::{
-    console_error, durable_object, DurableObject, Env, Request, Response, Result, SqlStorage,
+    console_error, durable_object, DurableObject, Env, Headers, Request, Response, Result, SqlStorage,
     SqlStorageValue, State,
 };
 
@@ -23,7 +23,7 @@ use crate::host;
 use crate::logs::event_line;
 use crate::policy_source::Loaded;
 use crate::shard_store::{decode, ShardStore};
-use crate::wire::{ShardRequest, ShardResponse};
+use crate::wire::{fits_header, ShardRequest, ShardResponse, PAYLOAD_HEADER};
 
 /// Entries kept in memory per shard before the copy is dropped (storage keeps everything).
 const MAX_CACHED_ENTRIES: usize = 50_000;
@@ -59,14 +59,24 @@ impl DurableObject for CounterShard {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let answer = match req.bytes().await {
-            Ok(bytes) => match serde_json::from_slice::<ShardRequest>(&bytes) {
+        let payload = match req.headers().get(PAYLOAD_HEADER)? {
+            Some(text) => Ok(text),
+            None => req.text().await,
+        };
+        let answer = match payload {
+            Ok(text) => match serde_json::from_str::<ShardRequest>(&text) {
                 Ok(request) => self.run(request).await,
                 Err(e) => ShardResponse::Refused(format!("unreadable request: {e}")),
             },
             Err(e) => ShardResponse::Refused(format!("unreadable request: {e}")),
         };
-        Response::from_json(&answer)
+        let json = serde_json::to_string(&answer).map_err(|e| worker::Error::RustError(e.to_string()))?;
+        if fits_header(&json) {
+            let headers = Headers::new();
+            headers.set(PAYLOAD_HEADER, &json)?;
+            return Ok(Response::empty()?.with_headers(headers));
+        }
+        Response::ok(json)
     }
 }
 

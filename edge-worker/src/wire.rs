@@ -7,6 +7,19 @@ use serde::{Deserialize, Serialize};
 /// Path of the shard's one endpoint (the host part of the URL is ignored by Durable Objects).
 pub const SHARD_URL: &str = "https://pumpguard-shard/checks";
 
+/// Header carrying a [`ShardRequest`] (and, on the answer, a [`ShardResponse`]) when its JSON
+/// fits, so neither side reads a body stream: that costs more CPU than the checks themselves.
+pub const PAYLOAD_HEADER: &str = "x-pumpguard-shard";
+
+/// Longest JSON sent in [`PAYLOAD_HEADER`]; longer payloads (hundreds of checks) go as the body.
+pub const MAX_HEADER_PAYLOAD: usize = 8 * 1024;
+
+/// Whether `json` can travel in [`PAYLOAD_HEADER`]: short, and ASCII (serde_json escapes control
+/// characters but writes other characters raw, and a header value is bytes, not text).
+pub fn fits_header(json: &str) -> bool {
+    json.len() <= MAX_HEADER_PAYLOAD && json.is_ascii()
+}
+
 /// Counter checks for one shard.
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
 pub struct ShardRequest {
@@ -48,6 +61,17 @@ mod tests {
         assert_eq!(failed, vec![CheckOutcome::StoreFailed; 2]);
         let short = ShardResponse::Outcomes(vec![CheckOutcome::StoreFailed]).into_outcomes(3);
         assert_eq!(short.len(), 3);
+    }
+
+    #[test]
+    fn only_short_ascii_payloads_go_in_the_header() {
+        assert!(fits_header(r#"{"policy_id":1,"now_ms":5,"checks":[]}"#));
+        assert!(!fits_header("{\"key\":\"rl:x|Jos\u{FFFD}\"}"));
+        assert!(fits_header(&"a".repeat(MAX_HEADER_PAYLOAD)));
+        assert!(!fits_header(&"a".repeat(MAX_HEADER_PAYLOAD + 1)));
+        // Control characters are escaped by serde_json, so they never reach a header raw.
+        let json = serde_json::to_string("a\r\nb\u{7f}").unwrap();
+        assert!(fits_header(&json), "{json}");
     }
 
     #[test]
