@@ -8,8 +8,8 @@
 //!                                              ─► local reply (core's status, headers, body) or forward to origin
 //! ```
 //!
-//! The modules without a host dependency (settings, sharding, the shard's store, the wire format,
-//! the local replies, logs) build and are tested natively; the fetch handler and the Durable Object
+//! The modules without a host dependency (settings, sharding, the shard's store, its sweep plan,
+//! the wire format, the local replies, logs) build and are tested natively; the fetch handler and the Durable Object
 //! exist only on `wasm32`.
 
 #![forbid(unsafe_code)]
@@ -20,6 +20,7 @@ pub mod reply;
 pub mod settings;
 pub mod shard;
 pub mod shard_store;
+pub mod sweep;
 pub mod wire;
 
 #[cfg(test)]

@@ -6,12 +6,15 @@
 //! gate holds the answer until the write is durable, and a failed write resets the object, so a
 //! restart or eviction loses nothing that was acknowledged.
 //!
-//! Storage: one SQLite table, `pg_counters(k TEXT PRIMARY KEY, v TEXT, e INTEGER) WITHOUT ROWID`,
+//! Storage: the SQLite table `pg_counters(k TEXT PRIMARY KEY, v TEXT, e INTEGER) WITHOUT ROWID`,
 //! where `v` is [`shard_store::encode`](crate::shard_store::encode)'s form and `e` the expiry, so
-//! expired rows are deleted with one statement (once a minute, a scan: no index to maintain on
-//! every write) whether or not the object holds them in memory.
+//! expired rows are deleted with one statement (a scan: no index to maintain on every write)
+//! whether or not the object holds them in memory. That sweep is the object's alarm, planned by
+//! [`sweep`](crate::sweep) in request time; `pg_meta` keeps the pending sweep's cutoff (key
+//! `sweep_at`), which the alarm needs and the runtime does not keep.
 
 use std::cell::Cell;
+use std::time::Duration;
 
 use pumpguard_core::{CheckOutcome, Timestamp};
 use worker::{
@@ -23,6 +26,7 @@ use crate::host;
 use crate::logs::event_line;
 use crate::policy_source::Loaded;
 use crate::shard_store::{decode, ShardStore};
+use crate::sweep;
 use crate::wire::{fits_header, ShardRequest, ShardResponse, PAYLOAD_HEADER};
 
 /// Entries kept in memory per shard before the copy is dropped (storage keeps everything).
@@ -30,11 +34,10 @@ const MAX_CACHED_ENTRIES: usize = 50_000;
 /// A shard with at most this many stored rows is read whole on its first request, so new keys
 /// need no storage read.
 const MAX_LISTED_ENTRIES: i64 = 20_000;
-/// How often (in request time) expired entries are dropped from memory and storage.
-const SWEEP_EVERY_MS: u64 = 60_000;
 
-const SCHEMA: [&str; 1] = [
+const SCHEMA: [&str; 2] = [
     "CREATE TABLE IF NOT EXISTS pg_counters (k TEXT PRIMARY KEY, v TEXT NOT NULL, e INTEGER NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS pg_meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL) WITHOUT ROWID",
 ];
 
 #[durable_object]
@@ -42,9 +45,12 @@ pub struct CounterShard {
     state: State,
     env: Env,
     store: ShardStore,
-    last_sweep_ms: Cell<u64>,
-    /// Schema created and the whole-shard listing tried (once per object lifetime).
-    ready: Cell<bool>,
+    /// Tables created and the pending sweep known (once per object lifetime).
+    opened: Cell<bool>,
+    /// The whole-shard listing tried (once per object lifetime, on its first checks).
+    listed: Cell<bool>,
+    /// Cutoff (request time) of the pending sweep alarm; `None`: no alarm pending.
+    sweep_at: Cell<Option<u64>>,
 }
 
 impl DurableObject for CounterShard {
@@ -53,9 +59,35 @@ impl DurableObject for CounterShard {
             state,
             env,
             store: ShardStore::new(),
-            last_sweep_ms: Cell::new(0),
-            ready: Cell::new(false),
+            opened: Cell::new(false),
+            listed: Cell::new(false),
+            sweep_at: Cell::new(None),
         }
+    }
+
+    /// The sweep: deletes every row expired by the planned cutoff, from storage and memory, and
+    /// plans the next sweep while rows remain. An error makes the runtime retry the alarm.
+    async fn alarm(&self) -> Result<Response> {
+        let sql = self.state.storage().sql();
+        for statement in SCHEMA {
+            sql.exec(statement, None)?;
+        }
+        let cutoff = read_sweep_at(&sql)?.unwrap_or_else(host::now_ms);
+        sql.exec("DELETE FROM pg_counters WHERE e <= ?", vec![int(cutoff)?])?;
+        self.store.sweep(Timestamp::from_millis(cutoff));
+        let earliest = match sql.exec("SELECT MIN(e) FROM pg_counters", None)?.raw().next().transpose()? {
+            Some(row) => integer(row.first()),
+            None => None,
+        };
+        let every = host::settings(&self.env).sweep_every_ms;
+        match sweep::after_sweep(cutoff, earliest, every) {
+            Some(at) => self.plan_sweep(&sql, cutoff, at).await,
+            None => {
+                sql.exec("DELETE FROM pg_meta WHERE k = 'sweep_at'", None)?;
+                self.sweep_at.set(None);
+            }
+        }
+        Response::ok("")
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -96,13 +128,18 @@ impl CounterShard {
             }
             Loaded::Unusable { why, .. } => return ShardResponse::Refused(why),
         };
-        // From here on nothing awaits: the checks and their write are one atomic step.
-        let sql = self.state.storage().sql();
-        if !self.ready.get() {
-            if let Err(e) = self.prepare(&sql) {
+        if !self.opened.get() {
+            if let Err(e) = self.open().await {
                 return ShardResponse::Refused(format!("storage unavailable: {e}"));
             }
-            self.ready.set(true);
+        }
+        // From here on nothing awaits until the checks' writes are done: they are one atomic step.
+        let sql = self.state.storage().sql();
+        if !self.listed.get() {
+            if let Err(e) = self.list(&sql) {
+                return ShardResponse::Refused(format!("storage unavailable: {e}"));
+            }
+            self.listed.set(true);
         }
         let unknown = self.store.unknown(request.checks.iter().map(|c| c.key.as_str()));
         if !unknown.is_empty() {
@@ -114,7 +151,9 @@ impl CounterShard {
         self.store.set_now(now);
         let outcomes: Vec<CheckOutcome> =
             request.checks.iter().map(|check| policy.run_check(check, now, &self.store)).collect();
-        for (key, value, expires_at) in self.store.take_dirty() {
+        let dirty = self.store.take_dirty();
+        let earliest = dirty.iter().map(|(_, _, expires_at)| expires_at.as_millis()).min();
+        for (key, value, expires_at) in dirty {
             let Ok(expiry) =
                 SqlStorageValue::try_from_i64(i64::try_from(expires_at.as_millis()).unwrap_or(i64::MAX))
             else {
@@ -130,15 +169,63 @@ impl CounterShard {
                 return ShardResponse::Refused(format!("storage write failed: {e}"));
             }
         }
-        self.maintain(&sql, now);
+        self.bound_memory(now);
+        // Counted and written: a sweep that cannot be planned now loses nothing (the next write
+        // plans it again).
+        if let Some(earliest) = earliest {
+            let every = host::settings(&self.env).sweep_every_ms;
+            if let Some(at) = sweep::after_write(request.now_ms, earliest, self.sweep_at.get(), every) {
+                self.plan_sweep(&sql, request.now_ms, at).await;
+            }
+        }
         ShardResponse::Outcomes(outcomes)
     }
 
-    /// Creates the table, and reads the whole shard when it is small enough.
-    fn prepare(&self, sql: &SqlStorage) -> Result<()> {
+    /// Creates the tables and learns whether a sweep is pending (the runtime's alarm, with the
+    /// cutoff kept in `pg_meta`).
+    async fn open(&self) -> Result<()> {
+        let sql = self.state.storage().sql();
         for statement in SCHEMA {
             sql.exec(statement, None)?;
         }
+        let stored = read_sweep_at(&sql)?;
+        let alarm = self.state.storage().get_alarm().await?;
+        self.sweep_at.set(match (alarm, stored) {
+            (None, _) => None,
+            (Some(_), Some(at)) => Some(at),
+            (Some(wall), None) => u64::try_from(wall).ok(),
+        });
+        self.opened.set(true);
+        Ok(())
+    }
+
+    /// Plans the sweep at `at` (request time) from `now`: its cutoff in `pg_meta`, then the alarm
+    /// in as many wall-clock milliseconds as request time has to pass.
+    async fn plan_sweep(&self, sql: &SqlStorage, now: u64, at: u64) {
+        let planned = match int(at) {
+            Ok(value) => {
+                sql.exec("INSERT OR REPLACE INTO pg_meta (k, v) VALUES ('sweep_at', ?)", vec![value])
+            }
+            Err(e) => Err(e),
+        };
+        let alarm = match planned {
+            Ok(_) => self.state.storage().set_alarm(Duration::from_millis(at.saturating_sub(now))).await,
+            Err(e) => Err(e),
+        };
+        match alarm {
+            Ok(()) => self.sweep_at.set(Some(at)),
+            Err(e) => {
+                self.sweep_at.set(None);
+                console_error!(
+                    "{}",
+                    event_line("shard_sweep_unplanned", serde_json::json!({ "why": e.to_string() }))
+                );
+            }
+        }
+    }
+
+    /// Reads the whole shard when it is small enough, so new keys need no storage read.
+    fn list(&self, sql: &SqlStorage) -> Result<()> {
         let count = sql.exec("SELECT COUNT(*) FROM pg_counters", None)?.raw().next().transpose()?;
         let rows = match count.as_deref() {
             Some([SqlStorageValue::Integer(n)]) => *n,
@@ -178,26 +265,33 @@ impl CounterShard {
         Ok(())
     }
 
-    /// Drops expired entries now and then (memory and storage), and the in-memory copy when it
-    /// grows too large.
-    fn maintain(&self, sql: &SqlStorage, now: Timestamp) {
-        let due = now.as_millis().saturating_sub(self.last_sweep_ms.get()) >= SWEEP_EVERY_MS;
-        if !due && self.store.len() <= MAX_CACHED_ENTRIES {
-            return;
-        }
-        self.last_sweep_ms.set(now.as_millis());
-        self.store.sweep(now);
-        let cutoff = i64::try_from(now.as_millis()).unwrap_or(i64::MAX);
-        if let Ok(cutoff) = SqlStorageValue::try_from_i64(cutoff) {
-            if let Err(e) = sql.exec("DELETE FROM pg_counters WHERE e <= ?", vec![cutoff]) {
-                console_error!(
-                    "{}",
-                    event_line("shard_sweep_failed", serde_json::json!({ "why": e.to_string() }))
-                );
-            }
+    /// Bounds memory: past the limit, expired entries are dropped, then the whole copy if still
+    /// too large (storage keeps everything; the sweep alarm deletes expired rows).
+    fn bound_memory(&self, now: Timestamp) {
+        if self.store.len() > MAX_CACHED_ENTRIES {
+            self.store.sweep(now);
         }
         if self.store.len() > MAX_CACHED_ENTRIES {
             self.store.forget_all();
         }
     }
+}
+
+/// The pending sweep's cutoff, as stored in `pg_meta`.
+fn read_sweep_at(sql: &SqlStorage) -> Result<Option<u64>> {
+    let row = sql.exec("SELECT v FROM pg_meta WHERE k = 'sweep_at'", None)?.raw().next().transpose()?;
+    Ok(row.and_then(|row| integer(row.first())))
+}
+
+fn integer(value: Option<&SqlStorageValue>) -> Option<u64> {
+    match value {
+        Some(SqlStorageValue::Integer(n)) => u64::try_from(*n).ok(),
+        Some(SqlStorageValue::Float(n)) if n.is_finite() && *n >= 0.0 => Some(*n as u64),
+        _ => None,
+    }
+}
+
+/// A millisecond time as a SQL integer (JavaScript's safe integers only).
+fn int(ms: u64) -> Result<SqlStorageValue> {
+    SqlStorageValue::try_from_i64(i64::try_from(ms).unwrap_or(i64::MAX))
 }

@@ -3,6 +3,7 @@
 //! Every name is documented in docs/worker.md. Test hooks and trusted headers are off unless set.
 
 use crate::shard::{DEFAULT_SHARDS, MAX_SHARDS};
+use crate::sweep::{DEFAULT_SWEEP_EVERY_MS, MAX_SWEEP_EVERY_MS, MIN_SWEEP_EVERY_MS};
 
 /// What guarded requests get while the policy cannot be used (missing or invalid).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,6 +32,8 @@ pub struct Settings {
     /// in front, or tests). Off by default: a client could send them itself.
     pub ja3_header: Option<String>,
     pub ja4_header: Option<String>,
+    /// Shortest time between two sweeps of one counter shard (its alarm).
+    pub sweep_every_ms: u64,
 }
 
 /// Names of the vars and bindings.
@@ -48,6 +51,7 @@ pub mod names {
     pub const CLIENT_IP_HEADER: &str = "PUMPGUARD_CLIENT_IP_HEADER";
     pub const JA3_HEADER: &str = "PUMPGUARD_JA3_HEADER";
     pub const JA4_HEADER: &str = "PUMPGUARD_JA4_HEADER";
+    pub const SWEEP_EVERY_MS: &str = "PUMPGUARD_SWEEP_EVERY_MS";
     pub const SHARD_BINDING: &str = "PUMPGUARD_SHARD";
     pub const ANALYTICS: &str = "PUMPGUARD_ANALYTICS";
     pub const RATE_LIMITER: &str = "PUMPGUARD_RATE_LIMITER";
@@ -95,6 +99,19 @@ impl Settings {
                 }
             },
         };
+        let sweep_every_ms = match text(names::SWEEP_EVERY_MS) {
+            None => DEFAULT_SWEEP_EVERY_MS,
+            Some(v) => match v.parse::<u64>() {
+                Ok(n) if (MIN_SWEEP_EVERY_MS..=MAX_SWEEP_EVERY_MS).contains(&n) => n,
+                _ => {
+                    warnings.push(format!(
+                        "{}: {v:?} is not a number from {MIN_SWEEP_EVERY_MS} to {MAX_SWEEP_EVERY_MS}; using {DEFAULT_SWEEP_EVERY_MS}",
+                        names::SWEEP_EVERY_MS
+                    ));
+                    DEFAULT_SWEEP_EVERY_MS
+                }
+            },
+        };
         let url = |name: &str, warnings: &mut Vec<String>| {
             let value = text(name)?;
             if value.starts_with("http://") || value.starts_with("https://") {
@@ -117,6 +134,7 @@ impl Settings {
                 .unwrap_or_else(|| "cf-connecting-ip".to_owned()),
             ja3_header: header(names::JA3_HEADER),
             ja4_header: header(names::JA4_HEADER),
+            sweep_every_ms,
         };
         (settings, warnings)
     }
@@ -161,6 +179,7 @@ mod tests {
         assert_eq!(s.ja4_header, None);
         assert_eq!(s.client_ip_header, "cf-connecting-ip");
         assert_eq!(s.origin_for("/x"), None);
+        assert_eq!(s.sweep_every_ms, DEFAULT_SWEEP_EVERY_MS);
     }
 
     #[test]
@@ -174,6 +193,7 @@ mod tests {
             (names::TEST_CLOCK_HEADER, "X-PumpGuard-Test-Now-Ms"),
             (names::JA3_HEADER, "x-ja3"),
             (names::JA4_HEADER, " x-ja4 "),
+            (names::SWEEP_EVERY_MS, "250"),
         ]);
         assert!(warnings.is_empty(), "{warnings:?}");
         assert_eq!(s.origin_for("/api/otp?a=1").as_deref(), Some("http://127.0.0.1:18080/api/otp?a=1"));
@@ -182,6 +202,7 @@ mod tests {
         assert_eq!(s.test_clock_header.as_deref(), Some("x-pumpguard-test-now-ms"));
         assert_eq!(s.ja4_header.as_deref(), Some("x-ja4"));
         assert_eq!(s.siteverify_url.as_deref(), Some("http://127.0.0.1:1/siteverify"));
+        assert_eq!(s.sweep_every_ms, 250);
     }
 
     #[test]
@@ -191,8 +212,10 @@ mod tests {
             (names::SHARDS, "0"),
             (names::SHARD_SEED, "-1"),
             (names::ORIGIN_URL, "ftp://x"),
+            (names::SWEEP_EVERY_MS, "5"),
         ]);
-        assert_eq!(warnings.len(), 4, "{warnings:?}");
+        assert_eq!(warnings.len(), 5, "{warnings:?}");
+        assert_eq!(s.sweep_every_ms, DEFAULT_SWEEP_EVERY_MS);
         assert_eq!(s.fail_mode, FailMode::Closed);
         assert_eq!(s.shards, DEFAULT_SHARDS);
         assert_eq!(s.origin_url, None);

@@ -8,6 +8,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import http from "node:http";
+import { spawnSync } from "node:child_process";
 import { CLOCK_HEADER, JA3_HEADER, events, startOrigin, startSink, startSiteverify, startWorker } from "./harness.mjs";
 
 const route = (id, kind, exact, extra = {}) => ({
@@ -236,6 +237,60 @@ describe("Durable Object counters", () => {
         const statuses = [];
         for (let i = 0; i < 4; i++) statuses.push((await otp(worker)).status);
         assert.deepEqual(statuses, [200, 200, 429, 429]);
+      });
+    } finally {
+      fs.rmSync(persist, { recursive: true, force: true });
+    }
+  });
+
+  test("an idle shard deletes its expired rows by alarm, and plans no sweep once none are left", async () => {
+    // What the shard stored, read from workerd's SQLite files under the persist directory (read
+    // only, while workerd runs): the object's rows, and the namespace's alarm table.
+    const persist = fs.mkdtempSync(path.join(os.tmpdir(), "pumpguard-do-"));
+    const files = (dir) => fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(path.join(dir, e.name)) : [path.join(dir, e.name)]));
+    const query = (file, sql) => {
+      const script = "import json, sqlite3, sys\nc = sqlite3.connect('file:' + sys.argv[1] + '?mode=ro', uri=True)\nprint(json.dumps(c.execute(sys.argv[2]).fetchall()))";
+      const done = spawnSync("python3", ["-c", script, file, sql], { encoding: "utf8" });
+      if (done.status !== 0) throw new Error(`sqlite ${file}: ${done.stderr}`);
+      return JSON.parse(done.stdout);
+    };
+    const shardFile = () => files(persist).find((f) => f.endsWith(".sqlite") && path.basename(f) !== "metadata.sqlite");
+    const keys = () => query(shardFile(), "SELECT k FROM pg_counters ORDER BY k").map(([k]) => k);
+    const alarms = () => query(files(persist).find((f) => path.basename(f) === "metadata.sqlite"), "SELECT scheduled_time FROM _cf_ALARM WHERE scheduled_time IS NOT NULL");
+    const until = async (what, check) => {
+      for (let i = 0; i < 300; i++) {
+        if (check()) return;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.fail(`${what}: not within 30 s`);
+    };
+    // A row that expires a second after a send (per IP), and one an hour after (per number).
+    const short = { id: "short", action: "throttle", rate_limit: { key: ["client_ip"], rate: 1, per_seconds: 1, burst: 1 } };
+    const long = { id: "long", action: "throttle", rate_limit: { key: ["number"], rate: 1, per_seconds: 3600, burst: 3 } };
+    const vars = { PUMPGUARD_SHARDS: "1", PUMPGUARD_SWEEP_EVERY_MS: "200" };
+    try {
+      await withWorker({ policy: basePolicy([short, long]), persist, vars }, async (worker) => {
+        // Request time is the test clock: the sweep follows it, not the wall clock.
+        const at = 1_000_000;
+        assert.equal((await otp(worker, { ip: "192.0.2.1", at })).status, 200);
+        assert.deepEqual(keys(), ["rl:long|14155550123", "rl:short|192.0.2.1"]);
+        // No request comes: the alarm deletes the expired row and keeps the live one.
+        await until("the expired row deleted", () => !keys().includes("rl:short|192.0.2.1"));
+        assert.deepEqual(keys(), ["rl:long|14155550123"]);
+        assert.equal(alarms().length, 1, "a sweep is planned while a row remains");
+        // The kept row still counts: burst 3 per number, one already sent.
+        const statuses = [];
+        for (const ip of ["192.0.2.2", "192.0.2.3", "192.0.2.4"]) statuses.push((await otp(worker, { ip, at })).status);
+        assert.deepEqual(statuses, [200, 200, 429]);
+      });
+      fs.rmSync(persist, { recursive: true, force: true });
+      fs.mkdirSync(persist);
+      await withWorker({ policy: basePolicy([short]), persist, vars }, async (worker) => {
+        assert.equal((await otp(worker, { ip: "192.0.2.5", at: 1_000_000 })).status, 200);
+        assert.deepEqual(keys(), ["rl:short|192.0.2.5"]);
+        await until("the last row deleted", () => keys().length === 0);
+        await until("no sweep planned once no row is left", () => alarms().length === 0);
+        assert.deepEqual(query(shardFile(), "SELECT k FROM pg_meta"), []);
       });
     } finally {
       fs.rmSync(persist, { recursive: true, force: true });
