@@ -2,7 +2,6 @@
 
 use std::net::IpAddr;
 
-use futures_util::StreamExt;
 use pumpguard_core::{
     Action, Decision, HttpVersion, Policy, Request as CoreRequest, Timestamp, TlsFingerprints,
 };
@@ -164,7 +163,7 @@ async fn handle(mut req: Request, env: &Env) -> Result<web_sys::Response> {
     }
 
     let cap = policy.max_body_bytes();
-    let mut body = CappedBody::read(&mut req, &incoming.headers, cap).await?;
+    let body = CappedBody::read(&mut req, &incoming.headers, cap).await?;
     let decision = judge(env, &settings, policy_id, &policy, &incoming, &header_refs, &body).await;
     if logs::should_log(&decision) {
         let line = logs::decision_line(&decision, &incoming.client, incoming.now_ms);
@@ -179,9 +178,7 @@ async fn handle(mut req: Request, env: &Env) -> Result<web_sys::Response> {
         return local(reply);
     }
 
-    let bytes = body.whole().await?;
-    let forwarded_body = (!bytes.is_empty()).then(|| JsValue::from(Uint8Array::from(bytes.as_slice())));
-    let response = forward(&settings, &incoming, &decision.origin_headers(), forwarded_body).await?;
+    let response = forward(&settings, &incoming, &decision.origin_headers(), body.forwarded()).await?;
     let confirm = policy.response_checks(&decision, response.status());
     if !confirm.is_empty() {
         // Awaited, not deferred: the next request of the same client must see the confirmation.
@@ -217,61 +214,75 @@ async fn judge(
     }
 }
 
-/// The request body, read up to the policy's cap (plus one byte, to know it is over).
+/// The request body, read up to the policy's cap (plus one chunk, to know it is over), and what
+/// to forward when the policy lets it through: never the whole of an oversized body in memory.
 struct CappedBody {
     bytes: Vec<u8>,
     truncated: bool,
-    rest: Option<worker::ByteStream>,
+    /// A stream of the whole body from its first byte, when `bytes` is not all of it: the
+    /// request's own stream (nothing read) or the other branch of a tee.
+    whole: Option<web_sys::ReadableStream>,
 }
 
 impl CappedBody {
     async fn read(req: &mut Request, headers: &[(String, String)], cap: usize) -> Result<CappedBody> {
-        if req.inner().body().is_none() {
-            return Ok(CappedBody { bytes: Vec::new(), truncated: false, rest: None });
-        }
+        let Some(stream) = req.inner().body() else {
+            return Ok(CappedBody { bytes: Vec::new(), truncated: false, whole: None });
+        };
         let declared = headers
             .iter()
             .find(|(n, _)| n == "content-length")
             .and_then(|(_, v)| v.trim().parse::<u64>().ok());
         let chunked = headers.iter().any(|(n, _)| n == "transfer-encoding");
         match declared {
-            // Over the cap by its own account: not read unless it is forwarded.
+            // Over the cap by its own account: not read, and forwarded as it came if allowed.
             Some(len) if len > cap as u64 => {
-                return Ok(CappedBody { bytes: Vec::new(), truncated: true, rest: Some(req.stream()?) });
+                return Ok(CappedBody { bytes: Vec::new(), truncated: true, whole: Some(stream) });
             }
             // Within the cap by its own account and framed by that length (no chunked encoding,
             // which would win over it): read at once, much cheaper than chunk by chunk.
             Some(_) if !chunked => {
                 let bytes = req.bytes().await?;
                 let truncated = bytes.len() > cap;
-                return Ok(CappedBody { bytes, truncated, rest: None });
+                return Ok(CappedBody { bytes, truncated, whole: None });
             }
             _ => {}
         }
-        let mut stream = req.stream()?;
+        // Length unknown: one branch of a tee is read chunk by chunk up to the cap; the other
+        // carries the whole body to origin if the policy allows it (the tee holds at most what
+        // was read here).
+        let branches = stream.tee();
+        let (mine, other): (web_sys::ReadableStream, web_sys::ReadableStream) =
+            (branches.get(0).unchecked_into(), branches.get(1).unchecked_into());
+        let reader: web_sys::ReadableStreamDefaultReader = mine.get_reader().unchecked_into();
         let mut bytes = Vec::new();
-        while let Some(chunk) = stream.next().await {
-            bytes.extend_from_slice(&chunk?);
+        loop {
+            let next = JsFuture::from(reader.read()).await?;
+            if js_sys::Reflect::get(&next, &JsValue::from_str("done"))?.as_bool().unwrap_or(true) {
+                break;
+            }
+            let chunk = js_sys::Reflect::get(&next, &JsValue::from_str("value"))?;
+            bytes.extend_from_slice(&Uint8Array::new(&chunk).to_vec());
             if bytes.len() > cap {
-                return Ok(CappedBody { bytes, truncated: true, rest: Some(stream) });
+                // The promise only settles the cancellation; nothing waits on it.
+                let _ = reader.cancel();
+                return Ok(CappedBody { bytes, truncated: true, whole: Some(other) });
             }
         }
-        Ok(CappedBody { bytes, truncated: false, rest: None })
+        let _ = other.cancel();
+        Ok(CappedBody { bytes, truncated: false, whole: None })
     }
 
     fn judged(&self, cap: usize) -> &[u8] {
         self.bytes.get(..cap.min(self.bytes.len())).unwrap_or(&self.bytes)
     }
 
-    /// The whole body, for forwarding (reads what is left when the body was over the cap and
-    /// the policy still allows it).
-    async fn whole(&mut self) -> Result<Vec<u8>> {
-        if let Some(mut rest) = self.rest.take() {
-            while let Some(chunk) = rest.next().await {
-                self.bytes.extend_from_slice(&chunk?);
-            }
+    /// What to forward: the bytes read when they are the whole body, else the stream of it.
+    fn forwarded(self) -> Option<JsValue> {
+        match self.whole {
+            Some(stream) => Some(stream.into()),
+            None => (!self.bytes.is_empty()).then(|| Uint8Array::from(self.bytes.as_slice()).into()),
         }
-        Ok(std::mem::take(&mut self.bytes))
     }
 }
 

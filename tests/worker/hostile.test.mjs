@@ -228,6 +228,53 @@ describe("hostile input through workerd", () => {
     await stillServes("10 MB body");
   });
 
+  test("a 10 MB body the policy allows goes to origin whole and streamed, declared or chunked", async () => {
+    // An origin that only hashes what it receives (tests/origin.py would log 10 MB per request).
+    const got = [];
+    const counter = http.createServer((req, res) => {
+      const hash = crypto.createHash("sha256");
+      let bytes = 0;
+      req.on("data", (c) => {
+        bytes += c.length;
+        hash.update(c);
+      });
+      req.on("end", () => {
+        got.push({ bytes, sha: hash.digest("hex"), length: req.headers["content-length"] });
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end("{}");
+      });
+    });
+    await new Promise((resolve) => counter.listen(0, "127.0.0.1", resolve));
+    const allow = { ...policy, inputs: { on_oversize: "allow" } };
+    const other = await startWorker({ policy: allow, origin: `http://127.0.0.1:${counter.address().port}` });
+    try {
+      const size = 10 * 1024 * 1024;
+      const body = crypto.randomBytes(size);
+      body.write('{"phone":"+14155550123","pad":"', 0);
+      const sha = crypto.createHash("sha256").update(body).digest("hex");
+      const post = (headers) =>
+        new Promise((resolve, reject) => {
+          const req = http.request(`${other.url}/api/otp`, { method: "POST", headers: { "content-type": "application/json", ...headers } }, (res) => {
+            res.resume();
+            res.on("end", () => resolve(res.statusCode));
+          });
+          req.on("error", reject);
+          for (let i = 0; i < size; i += 1024 * 1024) req.write(body.subarray(i, i + 1024 * 1024));
+          req.end();
+        });
+      assert.equal(await post({ "content-length": String(size) }), 200);
+      assert.equal(await post({}), 200);
+      assert.deepEqual(got.map((g) => [g.bytes, g.sha]), [[size, sha], [size, sha]]);
+      assert.equal(got[0].length, String(size), "a declared length is kept");
+      const broken = other.log.lines.filter((line) => BROKEN.some((re) => re.test(line)));
+      assert.deepEqual(broken, [], other.log.lines.join("\n"));
+    } finally {
+      await other.stop();
+      counter.closeAllConnections?.();
+      await new Promise((resolve) => counter.close(resolve));
+    }
+  });
+
   test("absurdly long headers: judged when workerd accepts them, refused by workerd otherwise", async () => {
     const seen = (await origin.requests()).length;
     // 32 KiB in a key header: judged and counted like any value (the key keeps a bounded prefix).
