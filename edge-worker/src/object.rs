@@ -34,6 +34,8 @@ const MAX_CACHED_ENTRIES: usize = 50_000;
 /// A shard with at most this many stored rows is read whole on its first request, so new keys
 /// need no storage read.
 const MAX_LISTED_ENTRIES: i64 = 20_000;
+/// Most `?` one statement may bind: Durable Object SQLite refuses more ("too many SQL variables").
+const MAX_BOUND_PARAMETERS: usize = 100;
 
 const SCHEMA: [&str; 2] = [
     "CREATE TABLE IF NOT EXISTS pg_counters (k TEXT PRIMARY KEY, v TEXT NOT NULL, e INTEGER NOT NULL) WITHOUT ROWID",
@@ -245,16 +247,20 @@ impl CounterShard {
         Ok(())
     }
 
-    /// Reads the rows of keys not seen yet (absent ones are remembered as absent).
+    /// Reads the rows of keys not seen yet (absent ones are remembered as absent), at most
+    /// [`MAX_BOUND_PARAMETERS`] keys per statement.
     fn read(&self, sql: &SqlStorage, keys: &[String]) -> Result<()> {
-        let placeholders = vec!["?"; keys.len()].join(",");
-        let query = format!("SELECT k, v FROM pg_counters WHERE k IN ({placeholders})");
-        let bindings: Vec<SqlStorageValue> = keys.iter().map(|k| SqlStorageValue::from(k.as_str())).collect();
         let mut found: Vec<(String, String)> = Vec::new();
-        for row in sql.exec(&query, bindings)?.raw() {
-            let row = row?;
-            if let (Some(k), Some(v)) = (text(row.first()), text(row.get(1))) {
-                found.push((k.to_owned(), v.to_owned()));
+        for batch in keys.chunks(MAX_BOUND_PARAMETERS) {
+            let placeholders = vec!["?"; batch.len()].join(",");
+            let query = format!("SELECT k, v FROM pg_counters WHERE k IN ({placeholders})");
+            let bindings: Vec<SqlStorageValue> =
+                batch.iter().map(|k| SqlStorageValue::from(k.as_str())).collect();
+            for row in sql.exec(&query, bindings)?.raw() {
+                let row = row?;
+                if let (Some(k), Some(v)) = (text(row.first()), text(row.get(1))) {
+                    found.push((k.to_owned(), v.to_owned()));
+                }
             }
         }
         for key in keys {

@@ -259,6 +259,35 @@ describe("Durable Object counters", () => {
     }
   });
 
+  test("a shard too large to list reads 500 unknown keys of one request in batches of 100", async () => {
+    // Over 20,000 rows, a restarted shard reads keys on first use instead of listing them all;
+    // one statement binds at most 100 keys in Durable Object SQLite, and a request brings 500:
+    // ten per-number rules, 50 numbers, one shard.
+    const persist = fs.mkdtempSync(path.join(os.tmpdir(), "pumpguard-do-"));
+    const rules = Array.from({ length: 10 }, (_, i) => ({ id: `once-${i}`, action: "throttle", rate_limit: { key: ["number"], rate: 1, per_seconds: 3600, burst: 1 } }));
+    const bulk = { id: "bulk", kind: "send", match: { methods: ["POST"], path: { exact: "/api/bulk" } }, extract: { json_paths: ["to[*]"] } };
+    const policy = { ...basePolicy(rules), routes: [bulk], inputs: { max_numbers: 50 }, store: { on_error: "block" } };
+    const numbers = (from) => Array.from({ length: 50 }, (_, i) => `+1415555${String(from + i).padStart(4, "0")}`);
+    const send = (worker, to) =>
+      fetch(`${worker.url}/api/bulk`, {
+        method: "POST",
+        headers: { "content-type": "application/json", [CLOCK_HEADER]: "1000" },
+        body: JSON.stringify({ to }),
+      }).then((r) => r.status);
+    const vars = { PUMPGUARD_SHARDS: "1" };
+    try {
+      await withWorker({ policy, persist, vars }, async (worker) => {
+        for (let batch = 0; batch < 41; batch++) assert.equal(await send(worker, numbers(batch * 50)), 200, `batch ${batch}`);
+      });
+      await withWorker({ policy, persist, vars }, async (worker) => {
+        assert.equal(await send(worker, numbers(5000)), 200, "500 new keys read from storage");
+        assert.equal(await send(worker, numbers(100)), 429, "500 stored keys read and counted");
+      });
+    } finally {
+      fs.rmSync(persist, { recursive: true, force: true });
+    }
+  });
+
   test("an idle shard deletes its expired rows by alarm, and plans no sweep once none are left", async () => {
     // What the shard stored, read from workerd's SQLite files under the persist directory (read
     // only, while workerd runs): the object's rows, and the namespace's alarm table.
