@@ -79,8 +79,8 @@ export default {
   },
 };`;
 
-// The pass-through plus two Durable Object round trips in parallel, each with a small JSON body
-// both ways, like pumpguard's two shard calls.
+// The pass-through plus two Durable Object round trips in parallel, shaped like pumpguard's two
+// shard calls: a small JSON payload in a request header, the answer in a response header.
 const probe = `
 export default {
   async fetch(request, env) {
@@ -88,8 +88,11 @@ export default {
     const body = await request.text();
     const call = (name) =>
       env.NOP.get(env.NOP.idFromName(name))
-        .fetch("https://nop/checks", { method: "POST", body: '{"policy_id":1,"now_ms":1,"checks":[{"rule":2,"key":"rl:x","op":"rate"}]}' })
-        .then((r) => r.text());
+        .fetch("https://nop/checks", {
+          method: "POST",
+          headers: { "x-pumpguard-shard": '{"policy_id":1,"now_ms":1,"checks":[{"rule":2,"key":"rl:per-ip|198.51.0.1","op":"rate"}]}' },
+        })
+        .then((r) => r.headers.get("x-pumpguard-shard"));
     await Promise.all([call("a" + (body.length % 7)), call("b" + (body.length % 5))]);
     return fetch(env.PUMPGUARD_ORIGIN_URL + url.pathname + url.search, { method: "POST", headers: request.headers, body });
   },
@@ -98,9 +101,9 @@ export default {
 const nop = `
 import { DurableObject } from "cloudflare:workers";
 export class Nop extends DurableObject {
-  async fetch(request) {
-    await request.text();
-    return new Response('{"outcomes":[{"allowed":true}]}');
+  fetch(request) {
+    request.headers.get("x-pumpguard-shard");
+    return new Response(null, { headers: { "x-pumpguard-shard": '{"outcomes":[{"verdict":{"allowed":true}}]}' } });
   }
 }
 export default { fetch() { return new Response("nop"); } };`;
