@@ -330,6 +330,9 @@ class Harness:
         value = hcm["http_filters"][0]["typed_config"]["config"]["configuration"]["value"]
         policy = json.load(open(os.path.join(ROOT, "examples/policy.json")))
         check("envoy/envoy.yaml embeds examples/policy.json", json.loads(value)["policy"] == policy)
+        skip = hcm["route_config"]["virtual_hosts"][0]["routes"][0]
+        check("envoy/envoy.yaml skips the filter under /static/ exactly as the e2e skip listener does",
+              skip == L.skip_route("/static/"), json.dumps(skip))
 
     # -- the big run
     def run_main(self):
@@ -376,6 +379,10 @@ class Harness:
         self.ports["nohold"] = L.free_port()
         listeners.append(L.listener("nohold", self.ports["nohold"], [L.wasm_filter(
             L.plugin_config(extra_policy(), "nohold", sv, hold_headers=False), self.args.wasm, hold_headers=False)]))
+        # As in envoy/envoy.yaml: requests under /static/ skip the filter (and the VM) altogether.
+        self.ports["skip"] = L.free_port()
+        listeners.append(L.listener("skip", self.ports["skip"], [L.wasm_filter(
+            L.plugin_config(extra_policy(), "skip", sv), self.args.wasm)], skip_prefixes=["/static/"]))
         self.ports["bare"] = L.free_port()
         listeners.append(L.listener("bare", self.ports["bare"], []))
         config = L.bootstrap(listeners, [L.cluster("origin", self.origin_port),
@@ -400,6 +407,7 @@ class Harness:
         if not self.args.only:
             self.check_bodies()
             self.check_nohold()
+            self.check_route_skip()
             self.check_expect_continue()
             self.check_http2()
             self.check_concurrency()
@@ -513,6 +521,28 @@ class Harness:
         seen = origin_saw(self.origin_port, "nohold-good")
         check("hold_headers off: valid request forwarded whole",
               st == 200 and len(seen) == 1 and seen[0]["body"] == good.decode(), f"{st} {seen}")
+
+    def check_route_skip(self):
+        port = self.ports["skip"]
+        forged = [("x-pumpguard-decision", "allow"), ("x-pumpguard-country", "US")]
+
+        def pumpguard_headers(test_id):
+            seen = origin_saw(self.origin_port, test_id)
+            # The test clock header is a test-only setting, only the filter removes it.
+            return seen and [(k, v) for k, v in seen[0]["headers"] if k.startswith("x-pumpguard-") and k != CLOCK]
+
+        st, _, _ = http1(port, "GET", "/static/app.js", self.otp_headers("skip-static") + forged)
+        got = pumpguard_headers("skip-static")
+        check("route that skips the filter: forwarded, client-forged pumpguard headers removed, none added",
+              st == 200 and got == [], f"{st} {got}")
+        st, _, _ = http1(port, "GET", "/api/profile", self.otp_headers("skip-other") + forged)
+        got = pumpguard_headers("skip-other")
+        check("other routes of that listener still enter the filter (unguarded: its own header, forged ones gone)",
+              st == 200 and got == [("x-pumpguard-decision", "allow")], f"{st} {got}")
+        st, _, body = http1(port, "POST", "/api/otp", self.otp_headers("skip-otp", ip="198.51.100.43"),
+                            body=b'{"phone": "+2348031234567"}')
+        check("other routes of that listener are still judged (block)",
+              st == 403 and not origin_saw(self.origin_port, "skip-otp"), f"{st} {body[:200]}")
 
     def check_http2(self):
         try:

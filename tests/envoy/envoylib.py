@@ -84,7 +84,14 @@ def plugin_config(policy, name, siteverify=None, test_clock=True, tls_headers=No
     return json.dumps(cfg)
 
 
-def wasm_filter(plugin_json, wasm_path, vm_id="pumpguard", hold_headers=True):
+def wasm_filter(plugin_json, wasm_path, vm_id="pumpguard", hold_headers=True, env=None):
+    vm_config = {
+        "vm_id": vm_id,
+        "runtime": "envoy.wasm.runtime.v8",
+        "code": {"local": {"filename": wasm_path}},
+    }
+    if env:
+        vm_config["environment_variables"] = {"key_values": env}
     return {
         "name": "envoy.filters.http.wasm",
         "typed_config": {
@@ -97,11 +104,7 @@ def wasm_filter(plugin_json, wasm_path, vm_id="pumpguard", hold_headers=True):
                 # Pause at the headers and still receive the body: origin sees nothing of a block.
                 "allow_on_headers_stop_iteration": hold_headers,
                 "configuration": {"@type": "type.googleapis.com/google.protobuf.StringValue", "value": plugin_json},
-                "vm_config": {
-                    "vm_id": vm_id,
-                    "runtime": "envoy.wasm.runtime.v8",
-                    "code": {"local": {"filename": wasm_path}},
-                },
+                "vm_config": vm_config,
             },
         },
     }
@@ -113,7 +116,24 @@ ROUTER = {
 }
 
 
-def listener(name, port, http_filters, cluster="origin", codec="AUTO", trusted_hops=1, direct=False):
+# The headers pumpguard sets for origin (core's DECISION_HEADERS).
+DECISION_HEADERS = ["x-pumpguard-decision", "x-pumpguard-country", "x-pumpguard-number-type", "x-pumpguard-findings"]
+
+
+def skip_route(prefix, cluster="origin"):
+    """A route whose requests skip the wasm filter, as in envoy/envoy.yaml: pumpguard's headers
+    are removed there, so a client cannot forge them for origin."""
+    return {
+        "match": {"prefix": prefix},
+        "route": {"cluster": cluster},
+        "typed_per_filter_config": {"envoy.filters.http.wasm": {
+            "@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig", "disabled": True}},
+        "request_headers_to_remove": DECISION_HEADERS,
+    }
+
+
+def listener(name, port, http_filters, cluster="origin", codec="AUTO", trusted_hops=1, direct=False,
+             skip_prefixes=()):
     hcm = {
         "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
         "stat_prefix": name,
@@ -125,7 +145,8 @@ def listener(name, port, http_filters, cluster="origin", codec="AUTO", trusted_h
         "route_config": {
             "name": name,
             "virtual_hosts": [
-                {"name": name, "domains": ["*"], "routes": [{"match": {"prefix": "/"}, **(
+                {"name": name, "domains": ["*"], "routes": [skip_route(p, cluster) for p in skip_prefixes] + [
+                    {"match": {"prefix": "/"}, **(
                     # Answered by Envoy itself, after every filter (the body is judged by then).
                     {"direct_response": {"status": 200, "body": {"inline_string": "sent"}}} if direct
                     else {"route": {"cluster": cluster}})}]}
