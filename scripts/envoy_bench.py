@@ -110,6 +110,8 @@ def main():
                     "host call (20 per request) against a request that makes none")
     ap.add_argument("--extra-wasm", action="append", default=[], metavar="LABEL=FILE",
                     help="another module on a listener of its own (e.g. a build to compare)")
+    ap.add_argument("--stages-wasm", help="the bench-stages build: one more listener per stage at which a request's "
+                    "work stops (headers-read, headers, body-read, judge), to price each stage whole")
     ap.add_argument("--work", default=os.path.join(L.ROOT, "target", "bench-envoy"))
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=3)
@@ -121,8 +123,13 @@ def main():
     os.makedirs(args.work, exist_ok=True)
     path = "/api/profile" if args.policy == "unguarded" else "/api/otp/send"
     up_port, up_admin, front_admin, with_port, bare_port, floor_port = (L.free_port() for _ in range(6))
-    extras = [(e.split("=", 1)[0], os.path.abspath(e.split("=", 1)[1]), L.free_port()) for e in args.extra_wasm]
-    timing_port, price_port = L.free_port(), L.free_port()
+    extras = [(e.split("=", 1)[0], os.path.abspath(e.split("=", 1)[1]), L.free_port(), None) for e in args.extra_wasm]
+    if args.stages_wasm:
+        extras += [(f"to {stage}", os.path.abspath(args.stages_wasm), L.free_port(), {"PUMPGUARD_BENCH_STOP": stage})
+                   for stage in ("headers-read", "headers", "body-read", "judge")]
+    timing_port, price_port, skip_port = L.free_port(), L.free_port(), L.free_port()
+    # Unguarded traffic can also skip the filter in Envoy's route (as envoy/envoy.yaml does for /static/).
+    skipping = args.policy == "unguarded"
 
     upstream = L.bootstrap([{
         "name": "up", "address": {"socket_address": {"address": "127.0.0.1", "port_value": up_port}},
@@ -141,8 +148,10 @@ def main():
         L.listener("without_filter", bare_port, [], cluster="upstream", trusted_hops=0),
     ] + ([L.listener("floor", floor_port, [L.wasm_filter(plugin, os.path.abspath(args.floor_wasm), vm_id="floor")],
                      cluster="upstream", trusted_hops=0)] if args.floor_wasm else [])
-      + [L.listener(f"extra{i}", port, [L.wasm_filter(plugin, wasm, vm_id=f"extra{i}", hold_headers=hold)],
-                    cluster="upstream", trusted_hops=0) for i, (_, wasm, port) in enumerate(extras)]
+      + [L.listener(f"extra{i}", port, [L.wasm_filter(plugin, wasm, vm_id=f"extra{i}", hold_headers=hold, env=env)],
+                    cluster="upstream", trusted_hops=0) for i, (_, wasm, port, env) in enumerate(extras)]
+      + ([L.listener("skipped", skip_port, [L.wasm_filter(plugin, os.path.abspath(args.wasm), vm_id="skipped")],
+                     cluster="upstream", trusted_hops=0, skip_prefixes=[path])] if skipping else [])
       + ([L.listener("price", price_port, [L.wasm_filter(plugin, os.path.abspath(args.price_wasm), vm_id="price")],
                      cluster="upstream", trusted_hops=0)] if args.price_wasm else [])
       + ([L.listener("timing", timing_port, [L.wasm_filter(plugin, os.path.abspath(args.timing_wasm), vm_id="timing",
@@ -195,7 +204,11 @@ def main():
         if args.floor_wasm:
             ports["floor"] = floor_port
             wrk(floor_port, 4)
-        for label, _, port in extras:
+        if skipping:
+            ports["skipped"] = skip_port
+            labels["skipped"] = "route skips it"
+            wrk(skip_port, 4)
+        for label, _, port, _ in extras:
             ports[label] = port
             labels[label] = label[:15]
             wrk(port, 4)
@@ -238,7 +251,7 @@ def main():
                   f"{1e6 / med(t['filter'], 'rps') - 1e6 / f:.1f} us per request; CPU per request: no-op "
                   f"+{med(t['floor'], 'cpu_us') - med(t['bare'], 'cpu_us'):.1f} us, pumpguard "
                   f"+{cpu_added:.1f} us over no filter")
-        for label, _, _ in extras:
+        for label in ["skipped"] * skipping + [label for label, _, _, _ in extras]:
             x = med(t[label], "rps")
             print(f"{label}: ratio {x / med(t['bare'], 'rps'):.3f}, {1e6 / x - 1e6 / med(t['bare'], 'rps'):.1f} us "
                   f"per request, p50 +{med(l[label], 'p50') - med(l['bare'], 'p50'):.1f} us, CPU per request "

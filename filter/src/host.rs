@@ -91,6 +91,7 @@ struct Plugin {
     cfg: HostConfig,
     seed: u64,
     metrics: RefCell<HashMap<String, u32>>,
+    stop: BenchStop,
 }
 
 impl Plugin {
@@ -138,6 +139,35 @@ struct Root {
     plugin: Option<Rc<Plugin>>,
 }
 
+/// `bench-stages` only: where a request's work stops (the VM's `PUMPGUARD_BENCH_STOP`), so each
+/// stage's whole cost, inside and outside the VM, shows as the difference between two listeners.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum BenchStop {
+    /// Read the header map, then forward.
+    HeadersRead,
+    /// The whole headers phase, then forward at the body without reading it.
+    Headers,
+    /// Read the body too, then forward without judging.
+    BodyRead,
+    /// Judge too, then forward without acting on the decision.
+    Judge,
+    /// The real filter.
+    Never,
+}
+
+fn bench_stop() -> BenchStop {
+    if !cfg!(feature = "bench-stages") {
+        return BenchStop::Never;
+    }
+    match std::env::var("PUMPGUARD_BENCH_STOP").as_deref() {
+        Ok("headers-read") => BenchStop::HeadersRead,
+        Ok("headers") => BenchStop::Headers,
+        Ok("body-read") => BenchStop::BodyRead,
+        Ok("judge") => BenchStop::Judge,
+        _ => BenchStop::Never,
+    }
+}
+
 impl Context for Root {}
 
 impl RootContext for Root {
@@ -183,7 +213,7 @@ impl RootContext for Root {
                 cfg.entries_per_bucket
             ),
         );
-        self.plugin = Some(Rc::new(Plugin { cfg, seed, metrics: RefCell::new(HashMap::new()) }));
+        self.plugin = Some(Rc::new(Plugin { cfg, seed, metrics: RefCell::new(HashMap::new()), stop: bench_stop() }));
         true
     }
 
@@ -196,6 +226,7 @@ impl RootContext for Root {
             pending: None,
             confirm: None,
             headers_sent: false,
+            stop: self.plugin.as_ref().map_or(BenchStop::Never, |p| p.stop),
         }))
     }
 
@@ -226,6 +257,7 @@ struct Stream {
     confirm: Option<Decision>,
     /// The headers went upstream before the decision (`hold_headers: false`).
     headers_sent: bool,
+    stop: BenchStop,
 }
 
 impl Stream {
@@ -255,6 +287,10 @@ impl Stream {
             plugin.with_store(self.now, |store| policy.decide(&req, self.now, store))
         };
         record_elapsed("pumpguard.bench.judge_ns", started);
+        if self.stop == BenchStop::Judge {
+            std::hint::black_box(&decision);
+            return Action::Continue;
+        }
         if let Some(check) = decision.token_check.as_ref() {
             match self.dispatch_siteverify(plugin, check) {
                 Ok(()) => {
@@ -398,6 +434,9 @@ impl Stream {
             Ok(raw) => raw,
             Err(_) => return self.host_failure("read request headers"),
         };
+        if self.stop == BenchStop::HeadersRead {
+            return Action::Continue;
+        }
         let Some(pairs) = wire::decode_pairs(&raw) else {
             return self.host_failure("decode request headers");
         };
@@ -460,8 +499,14 @@ impl Stream {
             Phase::Headers | Phase::Done => return Action::Continue,
             Phase::Verifying => return Action::Pause,
         }
+        if self.stop == BenchStop::Headers {
+            return Action::Continue;
+        }
         if !self.read_body(&plugin, body_size) {
             return self.host_failure("read request body");
+        }
+        if self.stop == BenchStop::BodyRead && end_of_stream {
+            return Action::Continue;
         }
         if end_of_stream || self.held.truncated {
             return self.judge(&plugin);
