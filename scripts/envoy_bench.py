@@ -111,7 +111,9 @@ def main():
     ap.add_argument("--extra-wasm", action="append", default=[], metavar="LABEL=FILE",
                     help="another module on a listener of its own (e.g. a build to compare)")
     ap.add_argument("--stages-wasm", help="the bench-stages build: one more listener per stage at which a request's "
-                    "work stops (headers-read, headers, body-read, judge), to price each stage whole")
+                    "work stops, to price each stage whole")
+    ap.add_argument("--stages", default="clock,one-header,headers-read,headers,body-read,judge,counted",
+                    help="with --stages-wasm: the stages, comma-separated")
     ap.add_argument("--work", default=os.path.join(L.ROOT, "target", "bench-envoy"))
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=3)
@@ -126,7 +128,7 @@ def main():
     extras = [(e.split("=", 1)[0], os.path.abspath(e.split("=", 1)[1]), L.free_port(), None) for e in args.extra_wasm]
     if args.stages_wasm:
         extras += [(f"to {stage}", os.path.abspath(args.stages_wasm), L.free_port(), {"PUMPGUARD_BENCH_STOP": stage})
-                   for stage in ("headers-read", "headers", "body-read", "judge")]
+                   for stage in args.stages.split(",")]
     timing_port, price_port, skip_port = L.free_port(), L.free_port(), L.free_port()
     # Unguarded traffic can also skip the filter in Envoy's route (as envoy/envoy.yaml does for /static/).
     skipping = args.policy == "unguarded"

@@ -143,6 +143,10 @@ struct Root {
 /// stage's whole cost, inside and outside the VM, shows as the difference between two listeners.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum BenchStop {
+    /// One host call that returns no data (the clock), then forward.
+    Clock,
+    /// Read one header's value (`:path`), then forward.
+    OneHeader,
     /// Read the header map, then forward.
     HeadersRead,
     /// The whole headers phase, then forward at the body without reading it.
@@ -151,6 +155,8 @@ enum BenchStop {
     BodyRead,
     /// Judge too, then forward without acting on the decision.
     Judge,
+    /// Judge, count and log the decision, then forward without adding the origin headers.
+    Counted,
     /// The real filter.
     Never,
 }
@@ -160,10 +166,13 @@ fn bench_stop() -> BenchStop {
         return BenchStop::Never;
     }
     match std::env::var("PUMPGUARD_BENCH_STOP").as_deref() {
+        Ok("clock") => BenchStop::Clock,
+        Ok("one-header") => BenchStop::OneHeader,
         Ok("headers-read") => BenchStop::HeadersRead,
         Ok("headers") => BenchStop::Headers,
         Ok("body-read") => BenchStop::BodyRead,
         Ok("judge") => BenchStop::Judge,
+        Ok("counted") => BenchStop::Counted,
         _ => BenchStop::Never,
     }
 }
@@ -213,7 +222,8 @@ impl RootContext for Root {
                 cfg.entries_per_bucket
             ),
         );
-        self.plugin = Some(Rc::new(Plugin { cfg, seed, metrics: RefCell::new(HashMap::new()), stop: bench_stop() }));
+        self.plugin =
+            Some(Rc::new(Plugin { cfg, seed, metrics: RefCell::new(HashMap::new()), stop: bench_stop() }));
         true
     }
 
@@ -345,6 +355,9 @@ impl Stream {
         self.phase = Phase::Done;
         plugin.count(&decision);
         plugin.log_decision(&decision);
+        if self.stop == BenchStop::Counted {
+            return Action::Continue;
+        }
         if decision.action == Verdict::Allow {
             // Headers already upstream cannot be changed: the host would refuse.
             let headers = if self.headers_sent { Vec::new() } else { decision.origin_headers() };
@@ -430,6 +443,16 @@ impl Stream {
         }
         let Some(plugin) = self.plugin.clone() else { return Action::Continue };
         let cfg = &plugin.cfg;
+        match self.stop {
+            BenchStop::Clock => {
+                return std::hint::black_box(abi::now_nanos()).map_or(Action::Continue, |_| Action::Continue)
+            }
+            BenchStop::OneHeader => {
+                return std::hint::black_box(abi::header_value(Headers::Request, ":path"))
+                    .map_or(Action::Continue, |_| Action::Continue)
+            }
+            _ => {}
+        }
         let raw = match abi::header_pairs(Headers::Request) {
             Ok(raw) => raw,
             Err(_) => return self.host_failure("read request headers"),
