@@ -2,7 +2,8 @@
 """Checks envoy/istio/: both manifests parse, pin the module by sha256 (the pin script writes the
 built module's digest into copies), the EnvoyFilter's ECDS Wasm config sets
 allow_on_headers_stop_iteration and validates in a real Envoy (with the remote module swapped
-for the local build), and the WasmPlugin's pluginConfig is a valid plugin configuration.
+for the local build), its route patch disables that filter and removes pumpguard's headers in a
+route Envoy accepts, and the WasmPlugin's pluginConfig is a valid plugin configuration.
 
 Usage: istio_check.py --envoy BIN --wasm FILE --work DIR
 """
@@ -47,6 +48,7 @@ docs = list(yaml.safe_load_all(open(copies[1])))
 ef = docs[0]
 ext = [p for p in ef["spec"]["configPatches"] if p["applyTo"] == "EXTENSION_CONFIG"]
 http = [p for p in ef["spec"]["configPatches"] if p["applyTo"] == "HTTP_FILTER"]
+skips = [p for p in ef["spec"]["configPatches"] if p["applyTo"] == "HTTP_ROUTE"]
 if len(ext) != 1 or len(http) != 1:
     problems.append("EnvoyFilter needs one EXTENSION_CONFIG and one HTTP_FILTER patch")
 else:
@@ -70,6 +72,24 @@ else:
     r = subprocess.run([args.envoy, "--mode", "validate", "-c", path], capture_output=True, text=True)
     if r.returncode != 0:
         problems.append("EnvoyFilter Wasm config refused by envoy --mode validate:\n" + (r.stdout + r.stderr)[-2000:])
+    # The optional route patch: it must disable the filter the HTTP_FILTER patch inserts, remove
+    # pumpguard's headers, and make a route Envoy accepts next to that filter.
+    for skip in skips:
+        patch = skip["patch"]["value"]
+        if list(patch.get("typed_per_filter_config", {})) != [value["name"]]:
+            problems.append(f"HTTP_ROUTE patch must disable the filter named {value['name']}")
+        if patch.get("request_headers_to_remove") != L.DECISION_HEADERS:
+            problems.append("HTTP_ROUTE patch must remove pumpguard's headers: " + ", ".join(L.DECISION_HEADERS))
+        boot["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]["route_config"][
+            "virtual_hosts"][0]["routes"].insert(0, {"match": {"prefix": "/static/"}, "route": {"cluster": "origin"},
+                                                     **patch})
+        path = os.path.join(work, "envoyfilter-route-bootstrap.json")
+        json.dump(boot, open(path, "w"))
+        r = subprocess.run([args.envoy, "--mode", "validate", "-c", path], capture_output=True, text=True)
+        if r.returncode != 0:
+            problems.append("EnvoyFilter route patch refused by envoy --mode validate:\n" + (r.stdout + r.stderr)[-2000:])
+    if not skips:
+        problems.append("EnvoyFilter should show the HTTP_ROUTE patch that skips the filter")
     # The WasmPlugin's pluginConfig, loaded by the same module.
     wp_boot = L.bootstrap([L.listener("gw", 1, [L.wasm_filter(json.dumps(wp["spec"]["pluginConfig"]), os.path.abspath(args.wasm),
                                                              hold_headers=False)])],
