@@ -1,16 +1,14 @@
 //! The host calls the filter makes, straight against the proxy-wasm ABI 0.2.1.
 //!
-//! The SDK's wrappers panic on any status they do not expect and decode header maps with
-//! `String::from_utf8(..).unwrap()`: one request whose header value carries a byte ≥ 0x80
+//! The proxy-wasm SDK's wrappers panic on any status they do not expect and decode header maps
+//! with `String::from_utf8(..).unwrap()`: one request whose header value carries a byte ≥ 0x80
 //! (HTTP/1 obs-text, which Envoy accepts) killed the VM. These wrappers return every status to
 //! the caller, keep host bytes as bytes (see `wire`), and declare statuses as `u32` so a value
-//! the ABI does not list cannot become an invalid enum. The SDK still provides the context
-//! dispatch, the allocator the host fills, and `dispatch_http_call` (the SDK's dispatcher must
-//! register the callout token to route its answer back to the stream).
+//! the ABI does not list cannot become an invalid enum. The exports Envoy calls are in `exports`.
 //!
-//! This is the crate's only `unsafe` code: every block hands the host pointers to live local
-//! buffers and, for returned data, takes ownership of memory the host allocated through the
-//! SDK's `proxy_on_memory_allocate` (a boxed `[u8]` of exactly the returned size).
+//! Every `unsafe` block here hands the host pointers to live local buffers and, for returned
+//! data, takes ownership of memory the host allocated through `exports::proxy_on_memory_allocate`
+//! (a boxed `[u8]` of exactly the returned size).
 #![allow(unsafe_code)]
 
 use std::ptr::{null, null_mut};
@@ -29,6 +27,14 @@ const OK: u32 = 0;
 const NOT_FOUND: u32 = 1;
 
 pub type HostResult<T> = Result<T, Status>;
+
+/// What a stream callback tells the host (ABI `FilterHeadersStatus` and kin).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Action {
+    Continue = 0,
+    Pause = 1,
+}
 
 /// proxy-wasm `MapType`.
 #[derive(Clone, Copy, Debug)]
@@ -134,6 +140,20 @@ extern "C" {
         return_id: *mut u32,
     ) -> u32;
     fn proxy_increment_metric(metric_id: u32, offset: i64) -> u32;
+    fn proxy_set_effective_context(context_id: u32) -> u32;
+    #[allow(clippy::too_many_arguments)]
+    fn proxy_http_call(
+        upstream_data: *const u8,
+        upstream_size: usize,
+        headers_data: *const u8,
+        headers_size: usize,
+        body_data: *const u8,
+        body_size: usize,
+        trailers_data: *const u8,
+        trailers_size: usize,
+        timeout_ms: u32,
+        return_token: *mut u32,
+    ) -> u32;
     fn proxy_record_metric(metric_id: u32, value: u64) -> u32;
 }
 
@@ -147,7 +167,7 @@ fn check(status: u32) -> HostResult<()> {
 
 /// Takes ownership of bytes the host returned (null: no data).
 ///
-/// SAFETY: `data` is null or was allocated by the SDK's `proxy_on_memory_allocate(size)`, which
+/// SAFETY: `data` is null or was allocated by `exports::proxy_on_memory_allocate(size)`, which
 /// returns a leaked `Box<[u8]>` of exactly `size` bytes; the host fills all of it.
 unsafe fn host_bytes(data: *mut u8, size: usize) -> Option<Vec<u8>> {
     if data.is_null() {
@@ -281,4 +301,33 @@ pub fn increment_metric(id: u32, by: i64) -> HostResult<()> {
 pub fn record_metric(id: u32, value: u64) -> HostResult<()> {
     // SAFETY: no pointers.
     check(unsafe { proxy_record_metric(id, value) })
+}
+
+/// Makes `context_id` the context later calls act on (a callout answer arrives on the root).
+pub fn set_effective_context(context_id: u32) -> HostResult<()> {
+    // SAFETY: no pointers.
+    check(unsafe { proxy_set_effective_context(context_id) })
+}
+
+/// An HTTP call to `cluster`; the answer comes to `proxy_on_http_call_response` with the token.
+pub fn http_call(cluster: &str, headers: &[(&str, &str)], body: &[u8], timeout_ms: u32) -> HostResult<u32> {
+    let headers = wire::encode_pairs(headers);
+    let trailers = wire::encode_pairs(&[]);
+    let mut token = 0u32;
+    // SAFETY: every buffer outlives the call; `token` is a live local.
+    check(unsafe {
+        proxy_http_call(
+            cluster.as_ptr(),
+            cluster.len(),
+            headers.as_ptr(),
+            headers.len(),
+            if body.is_empty() { null() } else { body.as_ptr() },
+            body.len(),
+            trailers.as_ptr(),
+            trailers.len(),
+            timeout_ms,
+            &mut token,
+        )
+    })?;
+    Ok(token)
 }

@@ -5,37 +5,34 @@
 //! headers are held) and collect the body up to the policy's cap; at end of stream (or at the
 //! trailers, or as soon as the cap is passed) the core decides. Allow: decision headers are
 //! added and the request resumes. Anything else: a local reply, so origin never sees any part of
-//! the request. A challenge with a token first calls siteverify (`dispatch_http_call`).
+//! the request. A challenge with a token first calls siteverify (`abi::http_call`).
 //!
 //! Every host call goes through `abi`, which returns every status; a failed call takes the
-//! documented outcome (see docs/envoy.md, "Failure policy") instead of panicking.
+//! documented outcome (see docs/envoy.md, "Failure policy") instead of panicking. Envoy's calls
+//! reach these contexts through `exports`.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 use std::rc::Rc;
-use std::time::Duration;
 
-use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{Action, ContextType};
 use pumpguard_core::captcha::{interpret_siteverify, siteverify_body};
 use pumpguard_core::config::RouteKind;
 use pumpguard_core::decision::DECISION_HEADERS;
 use pumpguard_core::store::BucketedStore;
 use pumpguard_core::{Action as Verdict, Decision, HttpVersion, Timestamp, TokenVerdict};
 
-use crate::abi::{self, Buffer, Headers, Level, Metric, Status};
+use crate::abi::{self, Action, Buffer, Headers, Level, Metric, Status};
 use crate::adapter::{host_failure_metric, metric_names, parse_client_ip, Held};
 use crate::config::HostConfig;
 use crate::store::{shared_seed, SharedData, SharedDataStore, SharedError};
 use crate::wire;
 
-proxy_wasm::main! {{
-    // Once per VM instance (each worker thread has its own): a reload after a crash, or a new
-    // VM after a vm_config change, shows in the log; a policy update does not start one.
+/// Once per VM instance (each worker thread has its own): a reload after a crash, or a new VM
+/// after a vm_config change, shows in the log; a policy update does not start one.
+pub fn vm_started() {
     log(Level::Info, "pumpguard: VM started");
-    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root { plugin: None }) });
-}}
+}
 
 /// Shared data through the host.
 struct HostShared;
@@ -135,7 +132,9 @@ impl Plugin {
     }
 }
 
-struct Root {
+/// The plugin's root context: its configuration, shared by the streams it creates.
+#[derive(Default)]
+pub struct Root {
     plugin: Option<Rc<Plugin>>,
 }
 
@@ -177,10 +176,8 @@ fn bench_stop() -> BenchStop {
     }
 }
 
-impl Context for Root {}
-
-impl RootContext for Root {
-    fn on_configure(&mut self, size: usize) -> bool {
+impl Root {
+    pub fn configure(&mut self, size: usize) -> bool {
         let bytes = match abi::buffer(Buffer::PluginConfiguration, 0, size) {
             Ok(Some(bytes)) => bytes,
             _ => Vec::new(),
@@ -227,8 +224,8 @@ impl RootContext for Root {
         true
     }
 
-    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(Stream {
+    pub fn new_stream(&self) -> Stream {
+        Stream {
             plugin: self.plugin.clone(),
             held: Held::default(),
             now: Timestamp::default(),
@@ -237,11 +234,8 @@ impl RootContext for Root {
             confirm: None,
             headers_sent: false,
             stop: self.plugin.as_ref().map_or(BenchStop::Never, |p| p.stop),
-        }))
-    }
-
-    fn get_type(&self) -> Option<ContextType> {
-        Some(ContextType::HttpContext)
+            callout: None,
+        }
     }
 }
 
@@ -256,7 +250,8 @@ enum Phase {
     Done,
 }
 
-struct Stream {
+/// One HTTP stream (request and response) through the filter.
+pub struct Stream {
     plugin: Option<Rc<Plugin>>,
     held: Held,
     now: Timestamp,
@@ -268,9 +263,15 @@ struct Stream {
     /// The headers went upstream before the decision (`hold_headers: false`).
     headers_sent: bool,
     stop: BenchStop,
+    /// The token of a siteverify call just dispatched, for `exports` to route its answer here.
+    callout: Option<u32>,
 }
 
 impl Stream {
+    pub fn take_callout(&mut self) -> Option<u32> {
+        self.callout.take()
+    }
+
     /// Answers locally with a fixed error when the host itself failed us (fail closed).
     fn host_failure(&mut self, what: &str) -> Action {
         log(Level::Error, &format!("pumpguard: host call failed: {what}; answering 503"));
@@ -318,7 +319,7 @@ impl Stream {
     }
 
     fn dispatch_siteverify(
-        &self,
+        &mut self,
         plugin: &Plugin,
         check: &pumpguard_core::decision::TokenCheck,
     ) -> Result<(), String> {
@@ -326,21 +327,16 @@ impl Stream {
         let secret = plugin.cfg.siteverify_secret().ok_or("no siteverify secret configured")?;
         let timeout_ms = plugin.cfg.policy.captcha().map(|c| c.verify_timeout_ms).unwrap_or(2000);
         let body = siteverify_body(secret, check);
-        // The SDK's call, not `abi`'s: its dispatcher must register the token (see `abi`).
-        proxy_wasm::hostcalls::dispatch_http_call(
-            &sv.cluster,
-            vec![
-                (":method", "POST"),
-                (":path", &sv.path),
-                (":authority", &sv.authority),
-                ("content-type", "application/x-www-form-urlencoded"),
-            ],
-            Some(body.as_bytes()),
-            vec![],
-            Duration::from_millis(u64::from(timeout_ms)),
-        )
-        .map(|_| ())
-        .map_err(|status| format!("siteverify call not dispatched ({status:?})"))
+        let headers = [
+            (":method", "POST"),
+            (":path", sv.path.as_str()),
+            (":authority", sv.authority.as_str()),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ];
+        let token = abi::http_call(&sv.cluster, &headers, body.as_bytes(), timeout_ms)
+            .map_err(|Status(status)| format!("siteverify call not dispatched (host status {status})"))?;
+        self.callout = Some(token);
+        Ok(())
     }
 
     /// Carries out a final decision. `resumed`: we are in a callout, the request is paused.
@@ -405,8 +401,9 @@ impl Stream {
     }
 }
 
-impl Context for Stream {
-    fn on_http_call_response(&mut self, _token: u32, num_headers: usize, body_size: usize, _trailers: usize) {
+impl Stream {
+    /// The siteverify answer (no headers: the call failed or timed out).
+    pub fn on_siteverify_response(&mut self, num_headers: usize, body_size: usize) {
         let (Some(plugin), Some(decision)) = (self.plugin.clone(), self.pending.take()) else {
             return;
         };
@@ -538,22 +535,22 @@ impl Stream {
     }
 }
 
-impl HttpContext for Stream {
-    fn on_http_request_headers(&mut self, num_headers: usize, end_of_stream: bool) -> Action {
+impl Stream {
+    pub fn on_request_headers(&mut self, num_headers: usize, end_of_stream: bool) -> Action {
         let started = bench_clock();
         let action = self.request_headers(num_headers, end_of_stream);
         record_elapsed("pumpguard.bench.headers_ns", started);
         action
     }
 
-    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+    pub fn on_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
         let started = bench_clock();
         let action = self.request_body(body_size, end_of_stream);
         record_elapsed("pumpguard.bench.body_ns", started);
         action
     }
 
-    fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
+    pub fn on_request_trailers(&mut self) -> Action {
         let Some(plugin) = self.plugin.clone() else { return Action::Continue };
         match self.phase {
             Phase::Buffering => self.judge(&plugin),
@@ -562,7 +559,7 @@ impl HttpContext for Stream {
         }
     }
 
-    fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+    pub fn on_response_headers(&mut self) -> Action {
         let (Some(plugin), Some(decision)) = (self.plugin.clone(), self.confirm.take()) else {
             return Action::Continue;
         };

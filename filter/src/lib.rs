@@ -4,7 +4,8 @@
 //! - [`store`]: core's compare-and-swap store over proxy-wasm shared data.
 //! - [`adapter`]: the held request, client address, metric names (host-independent, tested natively).
 //! - [`wire`]: the ABI's header-map and property-path formats, decoded without trusting the host.
-//! - `abi` (wasm32 only): the host calls, every status returned (the crate's only `unsafe`).
+//! - `abi` (wasm32 only): the host calls, every status returned (with `exports`, the crate's only `unsafe`).
+//! - `exports` (wasm32 only): the ABI functions Envoy calls, and the registry of contexts.
 //! - `host` (wasm32 only): the root and HTTP contexts that move bytes between Envoy and the core.
 
 pub mod adapter;
@@ -14,6 +15,9 @@ pub mod wire;
 
 #[cfg(target_arch = "wasm32")]
 mod abi;
+
+#[cfg(target_arch = "wasm32")]
+mod exports;
 
 #[cfg(target_arch = "wasm32")]
 mod host;

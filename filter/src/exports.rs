@@ -1,0 +1,155 @@
+//! The functions Envoy calls: proxy-wasm ABI 0.2.1 exports, and the registry of contexts.
+//!
+//! Only the callbacks the filter uses are exported. Envoy skips a callback a module does not
+//! export, so no response body, trailer, log or done call enters the VM for nothing, and each
+//! such call costs a guarded request CPU (see docs/envoy.md, "Performance"). None of these
+//! functions panics: an unknown context id (a host bug) gets the callback's neutral answer.
+//!
+//! `#[no_mangle]` counts as unsafe code to the compiler: this module and `abi` are the only ones
+//! allowed it. There is no other `unsafe` here.
+#![allow(unsafe_code)]
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use crate::abi::{self, Action};
+use crate::host::{Root, Stream};
+
+#[derive(Default)]
+struct Contexts {
+    roots: HashMap<u32, Root>,
+    streams: HashMap<u32, Stream>,
+    /// Siteverify calls in flight: token → the stream waiting for the answer.
+    callouts: HashMap<u32, u32>,
+}
+
+thread_local! {
+    static CONTEXTS: RefCell<Contexts> = RefCell::new(Contexts::default());
+}
+
+/// Runs `f` on the registry. The registry is never borrowed twice, because Envoy defers local
+/// replies and resumptions until a callback returns. If it ever were, `f` does not run and
+/// the caller answers with its neutral value, rather than panicking.
+fn with_contexts<T>(f: impl FnOnce(&mut Contexts) -> T) -> Option<T> {
+    CONTEXTS.with(|cell| cell.try_borrow_mut().ok().map(|mut contexts| f(&mut contexts)))
+}
+
+/// Runs a stream callback, and registers the siteverify call it may have dispatched so that
+/// the answer finds the stream.
+fn with_stream(id: u32, f: impl FnOnce(&mut Stream) -> Action) -> u32 {
+    let action = with_contexts(|c| {
+        let stream = c.streams.get_mut(&id)?;
+        let action = f(stream);
+        if let Some(token) = stream.take_callout() {
+            c.callouts.insert(token, id);
+        }
+        Some(action)
+    });
+    action.flatten().unwrap_or(Action::Continue) as u32
+}
+
+#[no_mangle]
+pub extern "C" fn proxy_abi_version_0_2_1() {}
+
+#[cfg(target_os = "wasi")]
+extern "C" {
+    fn __wasm_call_ctors();
+}
+
+/// WASI reactor start, once per VM instance: runs the module's static constructors (for the
+/// standard library). Envoy calls `proxy_on_vm_start` again for every new plugin configuration.
+#[no_mangle]
+pub extern "C" fn _initialize() {
+    // SAFETY: called once by the host before any other export, as WASI reactors require.
+    #[cfg(target_os = "wasi")]
+    unsafe {
+        __wasm_call_ctors();
+    }
+    crate::host::vm_started();
+}
+
+/// Memory the host fills with returned data. `abi` takes it back as a `Vec` of exactly `size`
+/// bytes, so this must stay a boxed slice of exactly that length.
+#[no_mangle]
+pub extern "C" fn proxy_on_memory_allocate(size: usize) -> *mut u8 {
+    Box::into_raw(vec![0u8; size].into_boxed_slice()).cast::<u8>()
+}
+
+#[no_mangle]
+pub extern "C" fn proxy_on_vm_start(_root_id: u32, _vm_configuration_size: usize) -> u32 {
+    1
+}
+
+#[no_mangle]
+pub extern "C" fn proxy_on_configure(root_id: u32, plugin_configuration_size: usize) -> u32 {
+    let configured =
+        with_contexts(|c| c.roots.get_mut(&root_id).map(|root| root.configure(plugin_configuration_size)));
+    u32::from(configured.flatten().unwrap_or(false))
+}
+
+#[no_mangle]
+pub extern "C" fn proxy_on_context_create(id: u32, root_id: u32) {
+    let _ = with_contexts(|c| {
+        if root_id == 0 {
+            c.roots.insert(id, Root::default());
+        } else if let Some(root) = c.roots.get(&root_id) {
+            let stream = root.new_stream();
+            c.streams.insert(id, stream);
+        }
+    });
+}
+
+#[no_mangle]
+pub extern "C" fn proxy_on_request_headers(id: u32, num_headers: usize, end_of_stream: u32) -> u32 {
+    with_stream(id, |s| s.on_request_headers(num_headers, end_of_stream != 0))
+}
+
+#[no_mangle]
+pub extern "C" fn proxy_on_request_body(id: u32, body_size: usize, end_of_stream: u32) -> u32 {
+    with_stream(id, |s| s.on_request_body(body_size, end_of_stream != 0))
+}
+
+#[no_mangle]
+pub extern "C" fn proxy_on_request_trailers(id: u32, _num_trailers: usize) -> u32 {
+    with_stream(id, Stream::on_request_trailers)
+}
+
+#[no_mangle]
+pub extern "C" fn proxy_on_response_headers(id: u32, _num_headers: usize, _end_of_stream: u32) -> u32 {
+    with_stream(id, Stream::on_response_headers)
+}
+
+/// A siteverify answer. The host calls this on the root context: the token names the stream.
+#[no_mangle]
+pub extern "C" fn proxy_on_http_call_response(
+    _root_id: u32,
+    token: u32,
+    num_headers: usize,
+    body_size: usize,
+    _num_trailers: usize,
+) {
+    let _ = with_contexts(|c| {
+        let id = c.callouts.remove(&token)?;
+        let stream = c.streams.get_mut(&id)?;
+        // Local replies, header changes and resuming apply to the effective context.
+        if abi::set_effective_context(id).is_ok() {
+            stream.on_siteverify_response(num_headers, body_size);
+        } else {
+            let _ = abi::log(
+                abi::Level::Error,
+                "pumpguard: siteverify answer for a stream the host no longer has",
+            );
+        }
+        Some(())
+    });
+}
+
+#[no_mangle]
+pub extern "C" fn proxy_on_delete(id: u32) {
+    let _ = with_contexts(|c| {
+        if c.streams.remove(&id).is_none() {
+            c.roots.remove(&id);
+        }
+        c.callouts.retain(|_, stream| *stream != id);
+    });
+}
