@@ -140,7 +140,7 @@ pub struct Root {
 
 /// `bench-stages` only: where a request's work stops (the VM's `PUMPGUARD_BENCH_STOP`), so each
 /// stage's whole cost, inside and outside the VM, shows as the difference between two listeners.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum BenchStop {
     /// One host call that returns no data (the clock), then forward.
     Clock,
@@ -233,7 +233,6 @@ impl Root {
             pending: None,
             confirm: None,
             headers_sent: false,
-            stop: self.plugin.as_ref().map_or(BenchStop::Never, |p| p.stop),
             callout: None,
         }
     }
@@ -262,12 +261,17 @@ pub struct Stream {
     confirm: Option<Decision>,
     /// The headers went upstream before the decision (`hold_headers: false`).
     headers_sent: bool,
-    stop: BenchStop,
     /// The token of a siteverify call just dispatched, for `exports` to route its answer here.
     callout: Option<u32>,
 }
 
 impl Stream {
+    /// `bench-stages` only: whether this request's work stops at `stage`. Constant `false` in
+    /// every other build, so the checks compile away.
+    fn stops_at(&self, stage: BenchStop) -> bool {
+        cfg!(feature = "bench-stages") && self.plugin.as_ref().is_some_and(|p| p.stop == stage)
+    }
+
     pub fn take_callout(&mut self) -> Option<u32> {
         self.callout.take()
     }
@@ -298,7 +302,7 @@ impl Stream {
             plugin.with_store(self.now, |store| policy.decide(&req, self.now, store))
         };
         record_elapsed("pumpguard.bench.judge_ns", started);
-        if self.stop == BenchStop::Judge {
+        if self.stops_at(BenchStop::Judge) {
             std::hint::black_box(&decision);
             return Action::Continue;
         }
@@ -351,7 +355,7 @@ impl Stream {
         self.phase = Phase::Done;
         plugin.count(&decision);
         plugin.log_decision(&decision);
-        if self.stop == BenchStop::Counted {
+        if self.stops_at(BenchStop::Counted) {
             return Action::Continue;
         }
         if decision.action == Verdict::Allow {
@@ -440,21 +444,19 @@ impl Stream {
         }
         let Some(plugin) = self.plugin.clone() else { return Action::Continue };
         let cfg = &plugin.cfg;
-        match self.stop {
-            BenchStop::Clock => {
-                return std::hint::black_box(abi::now_nanos()).map_or(Action::Continue, |_| Action::Continue)
-            }
-            BenchStop::OneHeader => {
-                return std::hint::black_box(abi::header_value(Headers::Request, ":path"))
-                    .map_or(Action::Continue, |_| Action::Continue)
-            }
-            _ => {}
+        if self.stops_at(BenchStop::Clock) {
+            let _ = std::hint::black_box(abi::now_nanos());
+            return Action::Continue;
+        }
+        if self.stops_at(BenchStop::OneHeader) {
+            let _ = std::hint::black_box(abi::header_value(Headers::Request, ":path"));
+            return Action::Continue;
         }
         let raw = match abi::header_pairs(Headers::Request) {
             Ok(raw) => raw,
             Err(_) => return self.host_failure("read request headers"),
         };
-        if self.stop == BenchStop::HeadersRead {
+        if self.stops_at(BenchStop::HeadersRead) {
             return Action::Continue;
         }
         let Some(pairs) = wire::decode_pairs(&raw) else {
@@ -519,13 +521,13 @@ impl Stream {
             Phase::Headers | Phase::Done => return Action::Continue,
             Phase::Verifying => return Action::Pause,
         }
-        if self.stop == BenchStop::Headers {
+        if self.stops_at(BenchStop::Headers) {
             return Action::Continue;
         }
         if !self.read_body(&plugin, body_size) {
             return self.host_failure("read request body");
         }
-        if self.stop == BenchStop::BodyRead && end_of_stream {
+        if self.stops_at(BenchStop::BodyRead) && end_of_stream {
             return Action::Continue;
         }
         if end_of_stream || self.held.truncated {
