@@ -31,6 +31,18 @@ os.makedirs(work, exist_ok=True)
 problems = []
 digest = hashlib.sha256(open(args.wasm, "rb").read()).hexdigest()
 copies = []
+
+
+def validate(boot, name, refused):
+    """Writes `boot` as work/NAME.json; a refusal by `envoy --mode validate` is a problem."""
+    path = os.path.join(work, name + ".json")
+    json.dump(boot, open(path, "w"))
+    r = subprocess.run([args.envoy, "--mode", "validate", "-c", path], capture_output=True, text=True)
+    if r.returncode != 0:
+        problems.append(refused + ":\n" + (r.stdout + r.stderr)[-2000:])
+
+
+
 for name in ["wasmplugin.yaml", "envoyfilter.yaml"]:
     dst = os.path.join(work, name)
     shutil.copy(os.path.join(L.ROOT, "envoy/istio", name), dst)
@@ -67,11 +79,7 @@ else:
     sv_cluster = plugin["siteverify"]["cluster"]
     boot = L.bootstrap([L.listener("gw", 1, [{"name": value["name"], "typed_config": wasm_cfg}])],
                        [L.cluster("origin", 2), L.cluster(sv_cluster, 3)], 4)
-    path = os.path.join(work, "envoyfilter-bootstrap.json")
-    json.dump(boot, open(path, "w"))
-    r = subprocess.run([args.envoy, "--mode", "validate", "-c", path], capture_output=True, text=True)
-    if r.returncode != 0:
-        problems.append("EnvoyFilter Wasm config refused by envoy --mode validate:\n" + (r.stdout + r.stderr)[-2000:])
+    validate(boot, "envoyfilter-bootstrap", "EnvoyFilter Wasm config refused by envoy --mode validate")
     # The optional route patch: it must disable the filter the HTTP_FILTER patch inserts, remove
     # pumpguard's headers, and make a route Envoy accepts next to that filter.
     for skip in skips:
@@ -83,22 +91,14 @@ else:
         boot["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]["route_config"][
             "virtual_hosts"][0]["routes"].insert(0, {"match": {"prefix": "/static/"}, "route": {"cluster": "origin"},
                                                      **patch})
-        path = os.path.join(work, "envoyfilter-route-bootstrap.json")
-        json.dump(boot, open(path, "w"))
-        r = subprocess.run([args.envoy, "--mode", "validate", "-c", path], capture_output=True, text=True)
-        if r.returncode != 0:
-            problems.append("EnvoyFilter route patch refused by envoy --mode validate:\n" + (r.stdout + r.stderr)[-2000:])
+        validate(boot, "envoyfilter-route-bootstrap", "EnvoyFilter route patch refused by envoy --mode validate")
     if not skips:
         problems.append("EnvoyFilter should show the HTTP_ROUTE patch that skips the filter")
     # The WasmPlugin's pluginConfig, loaded by the same module.
     wp_boot = L.bootstrap([L.listener("gw", 1, [L.wasm_filter(json.dumps(wp["spec"]["pluginConfig"]), os.path.abspath(args.wasm),
                                                              hold_headers=False)])],
                           [L.cluster("origin", 2), L.cluster(sv_cluster, 3)], 4)
-    path = os.path.join(work, "wasmplugin-bootstrap.json")
-    json.dump(wp_boot, open(path, "w"))
-    r = subprocess.run([args.envoy, "--mode", "validate", "-c", path], capture_output=True, text=True)
-    if r.returncode != 0:
-        problems.append("WasmPlugin pluginConfig refused:\n" + (r.stdout + r.stderr)[-2000:])
+    validate(wp_boot, "wasmplugin-bootstrap", "WasmPlugin pluginConfig refused")
 for p in problems:
     print(p)
 sys.exit(1 if problems else 0)
