@@ -34,14 +34,12 @@ fn main() {
     };
     let memory = MemoryStore::new();
     let (median, min, allowed) = time_decisions(|now| {
-        memory.set_now(now);
         policy.decide(&req, now, &memory)
     });
     // As the Envoy filter stores counters: fixed buckets of compact entries over a plain map.
     let shared = MemoryStore::new();
     let (bucketed_median, _, _) = time_decisions(|now| {
-        shared.set_now(now);
-        let store = BucketedStore::new(&shared, 4096, 16, 7, now);
+        let store = BucketedStore::new(&shared, 4096, 16, 7);
         policy.decide(&req, now, &store)
     });
     println!(

@@ -160,7 +160,6 @@ fn replay(args: &[String]) -> Result<ExitCode, String> {
         let owned = record.owned().map_err(|e| format!("{traffic_path}:{line_no}: {e}"))?;
         let refs: Vec<(&str, &str)> = owned.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
         let now = record.at();
-        store.set_now(now);
         let req = as_request(&record, &owned, &refs, policy.max_body_bytes());
         let mut decision = policy.decide(&req, now, &store);
         if let Some(check) = decision.token_check.clone() {
@@ -169,6 +168,7 @@ fn replay(args: &[String]) -> Result<ExitCode, String> {
                 TokenMode::Fixed(f) => f(&check.token),
             };
             decision = policy.resolve_token(decision, &verdict);
+            decision = policy.commit(decision, now, &store);
         }
         if let (Some(status), Action::Allow) = (record.response_status, decision.action) {
             policy.record_response(&decision, status, now, &store);

@@ -63,7 +63,6 @@ fn handle(policy: &Policy, store: &MemoryStore, mut stream: TcpStream) {
     let Some(raw) = read_request(&mut BufReader::new(clone)) else { return };
     let get = |name: &str| raw.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
     let now = Timestamp::from_millis(get(CLOCK).and_then(|v| v.parse().ok()).unwrap_or(0));
-    store.set_now(now);
     // The host's own inputs never reach the core as client headers.
     let headers: Vec<(&str, &str)> = raw
         .headers
@@ -86,6 +85,7 @@ fn handle(policy: &Policy, store: &MemoryStore, mut stream: TcpStream) {
     let mut decision = policy.decide(&req, now, store);
     if let Some(check) = decision.token_check.clone() {
         decision = policy.resolve_token(decision, &simulated_siteverify(&check.token));
+        decision = policy.commit(decision, now, store);
     }
     let owned = |list: Vec<(&'static str, String)>| -> Vec<(String, String)> {
         list.into_iter().map(|(n, v)| (n.to_owned(), v)).collect()

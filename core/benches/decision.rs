@@ -36,7 +36,6 @@ fn decision(c: &mut Criterion) {
     group.bench_function("full_decision", |b| {
         b.iter(|| {
             now += 1;
-            store.set_now(Timestamp::from_millis(now));
             policy.decide(std::hint::black_box(&req), Timestamp::from_millis(now), &store)
         })
     });

@@ -234,6 +234,11 @@ pub struct Decision {
     /// Local replies carry `x-pumpguard-findings` (the policy's `expose_findings`).
     #[serde(skip)]
     pub expose_findings: bool,
+    /// Counter checks to run for real once the request is known to go to origin (see
+    /// `Policy::commit`): until then they only ran against an overlay, so a refused request
+    /// writes no counter.
+    #[serde(skip)]
+    pub(crate) commits: Vec<crate::engine::CounterCheck>,
 }
 
 impl Decision {
@@ -248,7 +253,14 @@ impl Decision {
             numbers: Vec::new(),
             token_check: None,
             expose_findings: false,
+            commits: Vec::new(),
         }
+    }
+
+    /// Counter checks to run once the request goes to origin ([`crate::Policy::commit`], or a
+    /// host's remote store followed by [`crate::Policy::settle_commits`]); empty when none.
+    pub fn pending_commits(&self) -> &[crate::engine::CounterCheck] {
+        &self.commits
     }
 
     /// Derives action, status and Retry-After from the reasons: the strongest enforced action

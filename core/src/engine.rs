@@ -1,11 +1,19 @@
-//! Request → decision. Three steps, so hosts whose counters live elsewhere (a Worker's Durable
-//! Objects) can run the middle one remotely, grouped by key:
+//! Request → decision. Steps, so hosts whose counters live elsewhere (a Worker's Durable
+//! Objects) can run the counter steps remotely, grouped by key:
 //!
 //! 1. [`Policy::prepare`]: route, extraction, numbers, stateless rules; lists the counter checks.
-//! 2. [`Policy::run_check`]: one counter check against a [`Store`] (compare-and-swap inside).
-//! 3. [`Policy::conclude`]: folds the check results into the [`Decision`].
+//! 2. [`Policy::peek_checks`]: the checks against an [`Overlay`] of the store: what they would
+//!    conclude, writing nothing.
+//! 3. [`Policy::conclude`]: folds the peeked results into the [`Decision`].
+//! 4. (hosts) a challenge's token is verified: [`Policy::resolve_token`].
+//! 5. [`Policy::commit`]: only for a request that goes to origin, the checks run for real
+//!    ([`Policy::run_check`], compare-and-swap inside); a counter another request exhausted in
+//!    between still refuses ([`Policy::settle_commits`]).
 //!
-//! [`Policy::decide`] does all three against one store.
+//! So counters count SMS that are sent: a request refused by any rule, or whose token fails,
+//! writes no counter. Refused floods can neither wash other keys out of a bounded store, nor
+//! push a victim's number into backoff, nor run up a store that bills writes.
+//! [`Policy::decide`] does every step against one store.
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
@@ -25,7 +33,7 @@ use crate::phone::PhoneNumber;
 use crate::request::Request;
 use crate::routes::normalize_path;
 use crate::rules::{check_number, KeyPart, NumberFinding, Rule, RuleKind};
-use crate::store::{update, Store, StoreError};
+use crate::store::{update, Overlay, Store, StoreError};
 use crate::time::Timestamp;
 
 /// Header values used in counter keys are cut to this length so keys stay small.
@@ -40,6 +48,11 @@ pub enum CounterOp {
     Adjacent { suffix: u16 },
     ConversionSend,
     ConversionConfirm,
+    /// A send to one number went to origin: a confirmation of it may be credited once.
+    ConversionSentNumber,
+    /// A confirmation of one number: not triggered when it matched a send, so its scope is
+    /// credited (see [`Policy::credit_checks`]).
+    ConversionConfirmNumber,
 }
 
 /// One read-modify-write of one counter key, by one rule.
@@ -61,6 +74,9 @@ pub struct CounterCheck {
 pub enum CheckOutcome {
     Verdict(CounterVerdict),
     StoreFailed,
+    /// The check does not fit the policy it was run with (rule index or operation): planned
+    /// with another policy. Judged as a store failure, reported apart.
+    Mismatch,
 }
 
 /// Result of step 1: either final, or waiting for counter checks.
@@ -144,12 +160,75 @@ impl Policy {
         self.routes.iter().position(|r| r.matches(req, &path))
     }
 
-    /// Judges a request against one store, start to finish.
+    /// Judges a request against one store, start to finish. A challenge whose token still has
+    /// to be verified comes back uncommitted: the host verifies it, then
+    /// [`Policy::resolve_token`] and [`Policy::commit`].
     pub fn decide(&self, req: &Request<'_>, now: Timestamp, store: &dyn Store) -> Decision {
+        let decision = self.judge(req, now, store);
+        if decision.token_check.is_some() {
+            return decision;
+        }
+        self.commit(decision, now, store)
+    }
+
+    /// Steps 1–3 against one store: the decision, with the counter writes still pending.
+    pub fn judge(&self, req: &Request<'_>, now: Timestamp, store: &dyn Store) -> Decision {
         let prepared = self.prepare(req, now);
-        let results: Vec<CheckOutcome> =
-            prepared.checks.iter().map(|c| self.run_check(c, now, store)).collect();
+        let results = self.peek_checks(&prepared.checks, now, store);
         self.conclude(prepared, &results)
+    }
+
+    /// Step 2: what `checks` would conclude, in order, run against an overlay of `store`: later
+    /// checks see earlier ones (two numbers of one prefix count twice), `store` is never written.
+    pub fn peek_checks(&self, checks: &[CounterCheck], now: Timestamp, store: &dyn Store) -> Vec<CheckOutcome> {
+        if checks.is_empty() {
+            return Vec::new();
+        }
+        let overlay = Overlay::new(store);
+        checks.iter().map(|c| self.run_check(c, now, &overlay)).collect()
+    }
+
+    /// Step 5: runs the decision's pending counter writes against `store` and folds what they
+    /// found in ([`Policy::settle_commits`]). For a request that goes to origin these are all
+    /// its checks; for a refused one only the blocks its refusal starts (usually none).
+    pub fn commit(&self, decision: Decision, now: Timestamp, store: &dyn Store) -> Decision {
+        if decision.commits.is_empty() {
+            return decision;
+        }
+        let results: Vec<CheckOutcome> =
+            decision.commits.iter().map(|c| self.run_check(c, now, store)).collect();
+        self.settle_commits(decision, &results)
+    }
+
+    /// Folds the results of the decision's pending commits (in the order of
+    /// [`Decision::pending_commits`]) into it. A counter that refuses now was exhausted by a
+    /// concurrent request since the peek: the request is refused after all.
+    pub fn settle_commits(&self, mut decision: Decision, results: &[CheckOutcome]) -> Decision {
+        let checks = std::mem::take(&mut decision.commits);
+        if decision.action != Action::Allow {
+            return decision;
+        }
+        // Findings the peek reported are in already; what is new here is a refusal a concurrent
+        // request caused since (a challenge the token satisfied stays satisfied), or a failure.
+        let mut store_failed = false;
+        for (check, outcome) in checks.iter().zip(results.iter().chain(std::iter::repeat(&CheckOutcome::StoreFailed))) {
+            match outcome {
+                CheckOutcome::Verdict(v) if v.triggered => {
+                    let Some(rule) = self.rules.get(usize::from(check.rule)) else { continue };
+                    let refuses = !self.shadow
+                        && !rule.shadow
+                        && matches!(rule.action, RuleAction::Block | RuleAction::Throttle);
+                    if refuses && !is_bookkeeping(check.op) {
+                        decision.reasons.push(self.counter_reason(rule, check, v));
+                    }
+                }
+                CheckOutcome::Verdict(_) => {}
+                CheckOutcome::StoreFailed | CheckOutcome::Mismatch => store_failed = true,
+            }
+        }
+        self.report_store_failure(&mut decision, store_failed);
+        decision.settle();
+        decision
     }
 
     /// Step 1: everything that needs no counter state.
@@ -228,13 +307,15 @@ impl Policy {
                 }
             }
         }
-        if route.kind == RouteKind::Confirm {
-            // Confirm routes are never judged; their numbers are kept for `record_response`.
+        let confirm = route.kind == RouteKind::Confirm;
+        if confirm {
+            // Origin must see every confirm: input findings are reported, never enforced (see
+            // `finish`). Its numbers are kept for `record_response`; only rate limits that name
+            // the route run on it.
             decision.reasons.retain(|r| r.code != ReasonCode::InvalidNumber);
             decision.reasons.iter_mut().for_each(|r| r.enforced = false);
-            return self.finish(decision);
         }
-        if extracted.numbers.is_empty() {
+        if extracted.numbers.is_empty() && !confirm {
             decision.reasons.push(input_reason(ReasonCode::NoNumber, inputs.on_no_number, None));
         }
         if has_enforced_block(&decision) {
@@ -246,6 +327,8 @@ impl Policy {
         if numbers.is_empty() && !extracted.numbers.is_empty() && decision.reasons.is_empty() {
             return self.finish(decision);
         }
+        // Empty and over-long tokens are never verified: such a request carries no token.
+        let token = extracted.token.filter(|t| !t.is_empty() && t.len() <= captcha::MAX_TOKEN_LEN);
 
         let fingerprints = Fingerprints::of(self, req);
         // Shared by every check about a number, so planning copies no strings.
@@ -295,18 +378,21 @@ impl Policy {
             }
         }
         let blocked = has_enforced_block(&decision);
-        let challenge_without_token = extracted.token.is_none()
-            && decision.reasons.iter().any(|r| r.enforced && r.action == Action::Challenge);
+        let challenge_without_token =
+            token.is_none() && decision.reasons.iter().any(|r| r.enforced && r.action == Action::Challenge);
         if blocked || challenge_without_token {
-            // Nothing will be sent: leave the counters alone.
+            // Nothing will be sent: no counter needs even a look.
             checks.clear();
         }
-        let token = extracted.token.filter(|t| !t.is_empty() && t.len() <= captcha::MAX_TOKEN_LEN);
         let remote_ip = token.as_ref().and(req.client_ip).map(|ip| ip.to_string());
         Prepared { decision, checks, token, remote_ip }
     }
 
     fn finish(&self, mut decision: Decision) -> Prepared {
+        if decision.route.as_ref().is_some_and(|r| r.kind == RouteKind::Confirm) {
+            // Origin must see every confirm (see `prepare`).
+            decision.reasons.iter_mut().filter(|r| r.rule.is_none()).for_each(|r| r.enforced = false);
+        }
         decision.settle();
         final_decision(decision)
     }
@@ -324,21 +410,24 @@ impl Policy {
         checks: &mut Vec<CounterCheck>,
     ) {
         let Ok(rule_index) = u16::try_from(index) else { return };
+        // One check per number, even where numbers share a key (a prefix, a country, the
+        // client): a limit counts SMS, so five numbers of one range in one request count five
+        // times. The same number twice is one SMS.
         let mut push = |key: String, op: CounterOp, number: Option<usize>| {
-            if !checks.iter().any(|c| c.key == key) {
-                let number = number.and_then(|i| e164s.get(i)).cloned();
+            let number = number.and_then(|i| e164s.get(i)).cloned();
+            if !checks.iter().any(|c| c.rule == rule_index && c.key == key && c.op == op && c.number == number) {
                 checks.push(CounterCheck { rule: rule_index, key, op, number });
             }
         };
         match &rule.kind {
             RuleKind::RateLimit { key, .. } => {
-                if key.iter().any(KeyPart::is_per_number) {
-                    for (i, number) in numbers.iter().enumerate() {
-                        let k = rate_key(&rule.id, key, route, req, Some(number), fingerprints);
-                        push(k, CounterOp::Rate, Some(i));
-                    }
-                } else {
+                let per_number = key.iter().any(KeyPart::is_per_number);
+                if numbers.is_empty() {
                     push(rate_key(&rule.id, key, route, req, None, fingerprints), CounterOp::Rate, None);
+                }
+                for (i, number) in numbers.iter().enumerate() {
+                    let k = rate_key(&rule.id, key, route, req, per_number.then_some(number), fingerprints);
+                    push(k, CounterOp::Rate, Some(i));
                 }
             }
             RuleKind::Backoff(_) => {
@@ -362,6 +451,7 @@ impl Policy {
                         number.calling_code(),
                     );
                     push(counter_key("cv:", &rule.id, &scope), CounterOp::ConversionSend, Some(i));
+                    push(counter_key("cvn:", &rule.id, number.digits()), CounterOp::ConversionSentNumber, Some(i));
                 }
             }
             _ => {}
@@ -371,26 +461,32 @@ impl Policy {
     /// Step 2: one counter check against the store.
     pub fn run_check(&self, check: &CounterCheck, now: Timestamp, store: &dyn Store) -> CheckOutcome {
         let Some(rule) = self.rules.get(usize::from(check.rule)) else {
-            return CheckOutcome::StoreFailed;
+            return CheckOutcome::Mismatch;
         };
-        let retries = self.store.max_cas_retries;
+        let (key, retries) = (check.key.as_str(), self.store.max_cas_retries);
         let result: Result<CounterVerdict, StoreError> = match (&rule.kind, check.op) {
             (RuleKind::RateLimit { params, .. }, CounterOp::Rate) => {
-                update(store, &check.key, retries, |b| params.step(b, now))
+                update(store, key, now, retries, |b| params.step(b, now))
             }
             (RuleKind::Backoff(params), CounterOp::Backoff) => {
-                update(store, &check.key, retries, |b| params.step(b, now))
+                update(store, key, now, retries, |b| params.step(b, now))
             }
             (RuleKind::Adjacent(params), CounterOp::Adjacent { suffix }) => {
-                update(store, &check.key, retries, |b| params.step(b, suffix, now))
+                update(store, key, now, retries, |b| params.step(b, suffix, now))
             }
             (RuleKind::Conversion(params), CounterOp::ConversionSend) => {
-                update(store, &check.key, retries, |b| params.step_send(b, now))
+                update(store, key, now, retries, |b| params.step_send(b, now))
             }
             (RuleKind::Conversion(params), CounterOp::ConversionConfirm) => {
-                update(store, &check.key, retries, |b| params.step_confirm(b, now))
+                update(store, key, now, retries, |b| params.step_confirm(b, now))
             }
-            _ => Err(StoreError::Unavailable),
+            (RuleKind::Conversion(params), CounterOp::ConversionSentNumber) => {
+                update(store, key, now, retries, |b| params.step_sent_number(b, now))
+            }
+            (RuleKind::Conversion(params), CounterOp::ConversionConfirmNumber) => {
+                update(store, key, now, retries, |b| params.step_confirm_number(b, now))
+            }
+            _ => return CheckOutcome::Mismatch,
         };
         match result {
             Ok(verdict) => CheckOutcome::Verdict(verdict),
@@ -401,82 +497,159 @@ impl Policy {
     /// Step 3: folds counter results (in the order of `prepared.checks()`) into the decision.
     pub fn conclude(&self, prepared: Prepared, results: &[CheckOutcome]) -> Decision {
         let Prepared { mut decision, checks, token, remote_ip } = prepared;
-        let mut store_failed = false;
-        for (check, outcome) in
-            checks.iter().zip(results.iter().chain(std::iter::repeat(&CheckOutcome::StoreFailed)))
-        {
-            let Some(rule) = self.rules.get(usize::from(check.rule)) else { continue };
-            match outcome {
-                CheckOutcome::Verdict(v) if v.triggered => {
-                    let code = match rule.kind {
-                        RuleKind::Backoff(_) => ReasonCode::Backoff,
-                        RuleKind::Adjacent(_) => ReasonCode::AdjacentNumbers,
-                        RuleKind::Conversion(_) => ReasonCode::LowConversion,
-                        _ => ReasonCode::RateLimited,
-                    };
-                    decision.reasons.push(Reason {
-                        rule: Some(rule.id.clone()),
-                        code,
-                        action: Action::from(rule.action),
-                        enforced: !self.shadow && !rule.shadow && rule.action != RuleAction::Log,
-                        retry_after_ms: v.retry_after_ms,
-                        number: check.number.as_deref().map(str::to_owned),
-                        detail: None,
-                    });
-                }
-                CheckOutcome::Verdict(_) => {}
-                CheckOutcome::StoreFailed => store_failed = true,
-            }
-        }
-        if store_failed {
-            decision.reasons.push(input_reason(ReasonCode::StoreUnavailable, self.store.on_error, None));
-        }
+        self.fold_results(&mut decision, &checks, results);
         decision.settle();
+        decision.commits = if matches!(decision.action, Action::Block | Action::Throttle) {
+            // Nothing goes to origin, so nothing is counted; but a block this request started
+            // must be stored, or the next request would pass.
+            checks
+                .into_iter()
+                .zip(results)
+                .filter(|(_, outcome)| matches!(outcome, CheckOutcome::Verdict(v) if v.escalated))
+                .map(|(check, _)| check)
+                .collect()
+        } else {
+            checks
+        };
         if decision.action == Action::Challenge {
             decision.token_check = token.map(|token| TokenCheck { token, remote_ip });
         }
         decision
     }
 
-    /// Completes a challenge with the host's siteverify result.
-    pub fn resolve_token(&self, decision: Decision, verdict: &TokenVerdict) -> Decision {
-        captcha::resolve(self.captcha.as_ref(), decision, verdict)
+    /// Adds the findings of counter results (in the order of `checks`; missing ones count as
+    /// store failures) to the decision, without settling it.
+    fn fold_results(&self, decision: &mut Decision, checks: &[CounterCheck], results: &[CheckOutcome]) {
+        let mut store_failed = false;
+        for (check, outcome) in
+            checks.iter().zip(results.iter().chain(std::iter::repeat(&CheckOutcome::StoreFailed)))
+        {
+            let Some(rule) = self.rules.get(usize::from(check.rule)) else { continue };
+            if is_bookkeeping(check.op) {
+                // Bookkeeping for conversion credit: never a finding.
+                if !matches!(outcome, CheckOutcome::Verdict(_)) {
+                    store_failed = true;
+                }
+                continue;
+            }
+            match outcome {
+                CheckOutcome::Verdict(v) if v.triggered => {
+                    decision.reasons.push(self.counter_reason(rule, check, v));
+                }
+                CheckOutcome::Verdict(_) => {}
+                CheckOutcome::StoreFailed | CheckOutcome::Mismatch => store_failed = true,
+            }
+        }
+        self.report_store_failure(decision, store_failed);
     }
 
-    /// Counter checks a confirm route's response causes (empty unless it confirmed a code).
+    fn report_store_failure(&self, decision: &mut Decision, failed: bool) {
+        let reported = decision.reasons.iter().any(|r| r.code == ReasonCode::StoreUnavailable);
+        if failed && !reported {
+            decision.reasons.push(input_reason(ReasonCode::StoreUnavailable, self.store.on_error, None));
+        }
+    }
+
+    /// The finding of a counter that triggered.
+    fn counter_reason(&self, rule: &Rule, check: &CounterCheck, v: &CounterVerdict) -> Reason {
+        let code = match rule.kind {
+            RuleKind::Backoff(_) => ReasonCode::Backoff,
+            RuleKind::Adjacent(_) => ReasonCode::AdjacentNumbers,
+            RuleKind::Conversion(_) => ReasonCode::LowConversion,
+            _ => ReasonCode::RateLimited,
+        };
+        Reason {
+            rule: Some(rule.id.clone()),
+            code,
+            action: Action::from(rule.action),
+            enforced: !self.shadow && !rule.shadow && rule.action != RuleAction::Log,
+            retry_after_ms: v.retry_after_ms,
+            number: check.number.as_deref().map(str::to_owned),
+            detail: None,
+        }
+    }
+
+    /// Completes a challenge with the host's siteverify result.
+    /// The decision's counter writes stay pending for [`Policy::commit`]; a refused token
+    /// drops them, so an unsolved challenge counts nothing against anyone.
+    pub fn resolve_token(&self, decision: Decision, verdict: &TokenVerdict) -> Decision {
+        let mut decision = captcha::resolve(self.captcha.as_ref(), decision, verdict);
+        if decision.action != Action::Allow {
+            decision.commits.clear();
+        }
+        decision
+    }
+
+    /// Counter checks a confirm route's response causes: for a confirmed code (a success
+    /// status), one check per conversion rule that matches it against an earlier send to the
+    /// number. Run them, then [`Policy::credit_checks`] with their outcomes. Only a confirm that
+    /// names exactly one number is credited: a body with several (hidden nested keys) would let
+    /// one confirmation open other prefixes.
     pub fn response_checks(&self, decision: &Decision, status: u16) -> Vec<CounterCheck> {
         let Some(route) = decision.route.as_ref().and_then(|r| self.routes.get(r.index)) else {
             return Vec::new();
         };
-        if route.kind != RouteKind::Confirm || !route.is_success(status) {
+        if route.kind != RouteKind::Confirm || !route.is_success(status) || decision.action != Action::Allow {
             return Vec::new();
         }
-        let mut checks = Vec::new();
-        for (index, rule) in self.rules.iter().enumerate() {
-            let (RuleKind::Conversion(params), Ok(rule_index)) = (&rule.kind, u16::try_from(index)) else {
-                continue;
-            };
-            for number in &decision.numbers {
-                let digits = number.e164.strip_prefix('+').unwrap_or(&number.e164);
-                let scope = conversion_scope_key(params.scope, digits, number.region, number.calling_code);
-                let key = counter_key("cv:", &rule.id, &scope);
-                if !checks.iter().any(|c: &CounterCheck| c.key == key) {
-                    checks.push(CounterCheck {
-                        rule: rule_index,
-                        key,
-                        op: CounterOp::ConversionConfirm,
-                        number: Some(Arc::from(number.e164.as_str())),
-                    });
-                }
-            }
+        let Some(first) = decision.numbers.first() else { return Vec::new() };
+        if decision.numbers.iter().any(|n| n.e164 != first.e164) {
+            return Vec::new();
         }
-        checks
+        let digits = first.e164.strip_prefix('+').unwrap_or(&first.e164);
+        let number: Arc<str> = Arc::from(first.e164.as_str());
+        self.rules
+            .iter()
+            .enumerate()
+            .filter(|(_, rule)| matches!(rule.kind, RuleKind::Conversion(_)))
+            .filter_map(|(index, rule)| {
+                Some(CounterCheck {
+                    rule: u16::try_from(index).ok()?,
+                    key: counter_key("cvn:", &rule.id, digits),
+                    op: CounterOp::ConversionConfirmNumber,
+                    number: Some(number.clone()),
+                })
+            })
+            .collect()
     }
 
-    /// Feeds a response of a confirm route into conversion tracking.
+    /// The scope credits earned by [`Policy::response_checks`]' outcomes (in their order): one
+    /// confirmation per matched send, in the scope of the rule that matched it.
+    pub fn credit_checks(
+        &self,
+        decision: &Decision,
+        checks: &[CounterCheck],
+        outcomes: &[CheckOutcome],
+    ) -> Vec<CounterCheck> {
+        let Some(facts) = decision.numbers.first() else { return Vec::new() };
+        let digits = facts.e164.strip_prefix('+').unwrap_or(&facts.e164);
+        checks
+            .iter()
+            .zip(outcomes)
+            .filter(|(check, outcome)| {
+                check.op == CounterOp::ConversionConfirmNumber
+                    && matches!(outcome, CheckOutcome::Verdict(v) if !v.triggered)
+            })
+            .filter_map(|(check, _)| {
+                let rule = self.rules.get(usize::from(check.rule))?;
+                let RuleKind::Conversion(params) = &rule.kind else { return None };
+                let scope = conversion_scope_key(params.scope, digits, facts.region, facts.calling_code);
+                Some(CounterCheck {
+                    rule: check.rule,
+                    key: counter_key("cv:", &rule.id, &scope),
+                    op: CounterOp::ConversionConfirm,
+                    number: check.number.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// Feeds a response of a confirm route into conversion tracking: both rounds against one store.
     pub fn record_response(&self, decision: &Decision, status: u16, now: Timestamp, store: &dyn Store) {
-        for check in self.response_checks(decision, status) {
-            let _ = self.run_check(&check, now, store);
+        let checks = self.response_checks(decision, status);
+        let outcomes: Vec<CheckOutcome> = checks.iter().map(|c| self.run_check(c, now, store)).collect();
+        for credit in self.credit_checks(decision, &checks, &outcomes) {
+            let _ = self.run_check(&credit, now, store);
         }
     }
 
@@ -484,6 +657,11 @@ impl Policy {
     pub fn rule_id(&self, index: u16) -> Option<&Arc<str>> {
         self.rules.get(usize::from(index)).map(|r| &r.id)
     }
+}
+
+/// Checks that only keep the books for conversion credit: never a finding of their own.
+fn is_bookkeeping(op: CounterOp) -> bool {
+    matches!(op, CounterOp::ConversionSentNumber | CounterOp::ConversionConfirmNumber)
 }
 
 fn final_decision(decision: Decision) -> Prepared {
@@ -554,6 +732,18 @@ fn push_ipv4(key: &mut String, ip: std::net::Ipv4Addr) {
     }
 }
 
+/// `ip` with every bit after the first `bits` cleared.
+fn network_v4(ip: std::net::Ipv4Addr, bits: u8) -> std::net::Ipv4Addr {
+    let mask = u32::MAX.checked_shl(32 - u32::from(bits.min(32))).unwrap_or(0);
+    std::net::Ipv4Addr::from(u32::from(ip) & mask)
+}
+
+/// `ip` with every bit after the first `bits` cleared.
+fn network_v6(ip: std::net::Ipv6Addr, bits: u8) -> std::net::Ipv6Addr {
+    let mask = u128::MAX.checked_shl(128 - u32::from(bits.min(128))).unwrap_or(0);
+    std::net::Ipv6Addr::from(u128::from(ip) & mask)
+}
+
 fn rate_key(
     rule_id: &str,
     parts: &[KeyPart],
@@ -568,10 +758,17 @@ fn rate_key(
     for part in parts {
         key.push('|');
         match part {
-            KeyPart::ClientIp => match req.client_ip {
-                Some(IpAddr::V4(ip)) => push_ipv4(&mut key, ip),
-                Some(ip) => {
-                    let _ = write!(key, "{ip}");
+            KeyPart::ClientIp { v4, v6 } => match req.client_ip {
+                Some(IpAddr::V4(ip)) => {
+                    push_ipv4(&mut key, network_v4(ip, *v4));
+                    if *v4 < 32 {
+                        let _ = write!(key, "/{v4}");
+                    }
+                }
+                // One subscriber gets a whole /64 (or more): a full address would give them
+                // 2^64 budgets.
+                Some(IpAddr::V6(ip)) => {
+                    let _ = write!(key, "{}/{v6}", network_v6(ip, *v6));
                 }
                 None => key.push('-'),
             },
@@ -611,6 +808,16 @@ fn rate_key(
 mod ip_text_tests {
     use super::push_ipv4;
     use std::net::Ipv4Addr;
+
+    #[test]
+    fn networks_keep_their_prefix_bits() {
+        use super::{network_v4, network_v6};
+        let v6: std::net::Ipv6Addr = "2001:db8:1:2:3:4:5:6".parse().unwrap();
+        assert_eq!(network_v6(v6, 64).to_string(), "2001:db8:1:2::");
+        assert_eq!(network_v6(v6, 128), v6);
+        assert_eq!(network_v4(Ipv4Addr::new(198, 51, 100, 7), 24), Ipv4Addr::new(198, 51, 100, 0));
+        assert_eq!(network_v4(Ipv4Addr::new(198, 51, 100, 7), 32), Ipv4Addr::new(198, 51, 100, 7));
+    }
 
     #[test]
     fn ipv4_text_matches_display() {

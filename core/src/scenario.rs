@@ -131,11 +131,11 @@ pub fn run(scenario: &Scenario) -> Result<Vec<StepOutcome>, String> {
             owned.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
         for repeat in 0..step.repeat {
             let now = step.request.at();
-            store.set_now(now);
             let req = as_request(&step.request, &owned, &header_refs, policy.max_body_bytes());
             let mut decision = policy.decide(&req, now, &store);
             if let Some(check) = decision.token_check.clone() {
                 decision = policy.resolve_token(decision, &simulated_siteverify(&check.token));
+                decision = policy.commit(decision, now, &store);
             }
             if let (Some(status), Action::Allow) = (step.request.response_status, decision.action) {
                 policy.record_response(&decision, status, now, &store);

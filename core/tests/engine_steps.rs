@@ -1,5 +1,5 @@
-//! The three-step API (prepare → run_check → conclude) decides exactly as `decide`, and the
-//! bounded bucket store decides exactly as a plain map while nothing is evicted.
+//! The step API (prepare → peek → conclude → commit → settle) decides exactly as `decide`, and
+//! the bounded bucket store decides exactly as a plain map while nothing is evicted.
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // test code: failing loudly is the point
 
@@ -46,12 +46,14 @@ fn three_steps_equal_decide() {
         let body = format!("{{\"phone\":\"{number}\"}}");
         let req = request(&body, &headers, (i % 3) as u8);
         let now = Timestamp::from_millis(1_000 * i as u64);
-        a.set_now(now);
-        b.set_now(now);
         let whole = policy.decide(&req, now, &a);
         let prepared = policy.prepare(&req, now);
-        let outcomes: Vec<_> = prepared.checks().iter().map(|c| policy.run_check(c, now, &b)).collect();
-        let stepped = policy.conclude(prepared, &outcomes);
+        let peeked = policy.peek_checks(prepared.checks(), now, &b);
+        let concluded = policy.conclude(prepared, &peeked);
+        // A host with a remote store runs the pending commits itself, then settles them.
+        let commits: Vec<_> =
+            concluded.pending_commits().iter().map(|c| policy.run_check(c, now, &b)).collect();
+        let stepped = policy.settle_commits(concluded, &commits);
         assert_eq!(whole, stepped, "request {i}");
     }
 }
@@ -65,9 +67,7 @@ fn bucketed_store_equals_plain_store_without_eviction() {
         let body = format!("{{\"phone\":\"{number}\"}}");
         let req = request(&body, &headers, (i % 3) as u8);
         let now = Timestamp::from_millis(1_000 * i as u64);
-        plain.set_now(now);
-        inner.set_now(now);
-        let bucketed = BucketedStore::new(&inner, 64, 64, 42, now);
+        let bucketed = BucketedStore::new(&inner, 64, 64, 42);
         assert_eq!(policy.decide(&req, now, &plain), policy.decide(&req, now, &bucketed), "request {i}");
     }
     assert!(inner.len() <= 64);

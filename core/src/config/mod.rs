@@ -10,7 +10,7 @@ use std::sync::Arc;
 pub use error::{ConfigError, ConfigErrors};
 pub use schema::*;
 
-use crate::limit::{AdjacentParams, BackoffParams, ConversionParams, ConversionScope, GcraParams};
+use crate::limit::{AdjacentParams, BackoffParams, ConversionParams, ConversionScope, GcraParams, MAX_HORIZON_SECONDS};
 use crate::phone::{PhoneParser, Region};
 use crate::routes::{HeaderCondition, HostPattern, PathPattern, Route};
 use crate::rules::{parse_prefix, CountrySet, KeyPart, NumberPattern, PrefixSet, Rule, RuleKind, TypeSet};
@@ -172,7 +172,7 @@ impl Policy {
         let keyed_by_ip = self
             .rules
             .iter()
-            .any(|r| matches!(&r.kind, RuleKind::RateLimit { key, .. } if key.contains(&KeyPart::ClientIp)));
+            .any(|r| matches!(&r.kind, RuleKind::RateLimit { key, .. } if key.iter().any(|p| matches!(p, KeyPart::ClientIp { .. }))));
         RequestNeeds {
             // Rate-limit keys, and siteverify's `remoteip`.
             client_ip: keyed_by_ip || self.captcha.is_some(),
@@ -341,10 +341,13 @@ fn compile_rule(
     let mut routes = Vec::new();
     for (j, id) in doc.routes.iter().enumerate() {
         match route_ids.iter().position(|r| r == id) {
-            Some(index) if send_routes.contains(&index) => routes.push(index),
+            Some(index) if send_routes.contains(&index) || doc.rate_limit.is_some() => routes.push(index),
             Some(_) => errs.push(
                 format!("{at}.routes[{j}]"),
-                format!("route {id:?} is a confirm route; rules apply to send routes"),
+                format!(
+                    "route {id:?} is a confirm route; only rate_limit rules apply to confirm routes \
+                     (origin must see every confirm)"
+                ),
             ),
             None => errs.push(format!("{at}.routes[{j}]"), format!("no route has id {id:?}")),
         }
@@ -494,7 +497,16 @@ fn compile_kind(doc: &RuleDoc, at: &str, errs: &mut ConfigErrors) -> Option<Rule
         let mut key = Vec::with_capacity(r.key.len());
         for (j, part) in r.key.iter().enumerate() {
             key.push(match part {
-                KeyPartDoc::ClientIp => KeyPart::ClientIp,
+                KeyPartDoc::ClientIp => KeyPart::ClientIp { v4: 32, v6: 64 },
+                KeyPartDoc::ClientNet(net) => {
+                    if !(1..=32).contains(&net.v4) {
+                        errs.push(format!("{at}.key[{j}].client_net.v4"), "must keep 1 to 32 bits");
+                    }
+                    if !(1..=128).contains(&net.v6) {
+                        errs.push(format!("{at}.key[{j}].client_net.v6"), "must keep 1 to 128 bits");
+                    }
+                    KeyPart::ClientIp { v4: net.v4.clamp(1, 32), v6: net.v6.clamp(1, 128) }
+                }
                 KeyPartDoc::Number => KeyPart::Number,
                 KeyPartDoc::Prefix(n) => {
                     if !(1..=15).contains(n) {
@@ -517,7 +529,17 @@ fn compile_kind(doc: &RuleDoc, at: &str, errs: &mut ConfigErrors) -> Option<Rule
         let rate = non_zero(r.rate, &format!("{at}.rate"), errs);
         let period = non_zero(r.per_seconds, &format!("{at}.per_seconds"), errs);
         let burst = non_zero(r.burst, &format!("{at}.burst"), errs);
-        let params = GcraParams::new(rate?, period?, burst?);
+        let (rate, period, burst) = (rate?, period?, burst?);
+        if GcraParams::horizon_seconds(rate, period, burst) > MAX_HORIZON_SECONDS {
+            errs.push(
+                format!("{at}.per_seconds"),
+                format!(
+                    "per_seconds * burst / rate must be at most {MAX_HORIZON_SECONDS} (ten years); \
+                     a longer limit cannot be represented"
+                ),
+            );
+        }
+        let params = GcraParams::new(rate, period, burst);
         return Some(RuleKind::RateLimit { key, params });
     }
     if let Some(b) = &doc.backoff {
@@ -585,12 +607,19 @@ fn compile_kind(doc: &RuleDoc, at: &str, errs: &mut ConfigErrors) -> Option<Rule
         }
         non_zero(c.window_seconds, &format!("{at}.window_seconds"), errs);
         non_zero(c.block_seconds, &format!("{at}.block_seconds"), errs);
+        non_zero(c.escalation_factor, &format!("{at}.escalation_factor"), errs);
+        let max_block_seconds = c.max_block_seconds.unwrap_or(c.block_seconds.max(86_400));
+        if max_block_seconds < c.block_seconds {
+            errs.push(format!("{at}.max_block_seconds"), "must be at least block_seconds");
+        }
         return Some(RuleKind::Conversion(ConversionParams {
             scope,
             min_sends: c.min_sends,
             min_ratio: c.min_ratio,
             window_ms: seconds_to_ms(c.window_seconds),
             block_ms: seconds_to_ms(c.block_seconds),
+            escalation_factor: c.escalation_factor.max(1),
+            max_block_ms: seconds_to_ms(max_block_seconds),
         }));
     }
     None

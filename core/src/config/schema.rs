@@ -283,7 +283,10 @@ pub struct CaptchaRuleDoc {}
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum KeyPartDoc {
+    /// The client address: IPv4 whole, IPv6 by its /64 (one subscriber's allocation).
     ClientIp,
+    /// The client address cut to a network: `{"client_net": {"v4": 24, "v6": 48}}`.
+    ClientNet(ClientNetDoc),
     Number,
     /// The number minus its last digits: `{"prefix": 8}` keeps the first 8 digits of the E.164 number.
     Prefix(u8),
@@ -293,6 +296,24 @@ pub enum KeyPartDoc {
     /// A request header by name (case-insensitive); absent header counts as the empty value.
     Header(String),
     Fingerprint(FingerprintKind),
+}
+
+/// Prefix lengths of a client network key part.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientNetDoc {
+    #[serde(default = "default_v4_prefix")]
+    pub v4: u8,
+    #[serde(default = "default_v6_prefix")]
+    pub v6: u8,
+}
+
+fn default_v4_prefix() -> u8 {
+    32
+}
+
+fn default_v6_prefix() -> u8 {
+    64
 }
 
 /// GCRA: `rate` requests per `per_seconds` on average, at most `burst` at once.
@@ -358,6 +379,12 @@ pub struct ConversionDoc {
     pub min_ratio: f64,
     pub window_seconds: u32,
     pub block_seconds: u32,
+    /// Each block of a scope that was blocked before lasts this many times longer...
+    #[serde(default = "two")]
+    pub escalation_factor: u32,
+    /// ...up to this long (default: one day, or `block_seconds` when that is longer).
+    #[serde(default)]
+    pub max_block_seconds: Option<u32>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]

@@ -76,16 +76,20 @@ impl AdjacentParams {
             let duration = self.block_duration(state.strikes);
             state.blocked_until = now_ms.saturating_add(duration);
             state.seen.clear();
-            CounterVerdict::trigger(duration)
+            CounterVerdict::escalate(duration)
         } else {
             CounterVerdict::PASS
         };
         // Remember strikes for one maximal block after the last activity, so repeats escalate.
         let expires_at =
             now_ms.saturating_add(self.window_ms).max(state.blocked_until).saturating_add(self.max_block_ms);
+        // A block in force, and the strikes that make the next one longer, must outlive a flood
+        // of other blocks' sightings.
+        let protected_until = if state.strikes > 0 { expires_at } else { 0 };
         Change::Write {
             value: encode(&state),
             expires_at: Timestamp::from_millis(expires_at),
+            protected_until: Timestamp::from_millis(protected_until),
             result: verdict,
         }
     }
@@ -114,8 +118,7 @@ mod tests {
         let hit = |t: u64, digits: &str| {
             let (block, suffix) = p.split(digits).unwrap();
             let now = Timestamp::from_millis(t);
-            store.set_now(now);
-            update(&store, block, 4, |b| p.step(b, suffix, now)).unwrap()
+            update(&store, block, now, 4, |b| p.step(b, suffix, now)).unwrap()
         };
         assert!(!hit(0, "4477009001").triggered);
         assert!(!hit(1, "4477009001").triggered); // same number again is not a new one
@@ -137,8 +140,7 @@ mod tests {
         let store = MemoryStore::new();
         let hit = |t: u64, suffix: u16| {
             let now = Timestamp::from_millis(t);
-            store.set_now(now);
-            update(&store, "b", 4, |b| p.step(b, suffix, now)).unwrap()
+            update(&store, "b", now, 4, |b| p.step(b, suffix, now)).unwrap()
         };
         for (i, s) in [1, 2, 3].iter().enumerate() {
             assert!(!hit(i as u64 * 30_000, *s).triggered);

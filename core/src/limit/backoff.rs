@@ -1,5 +1,9 @@
 //! Exponential backoff between sends to one number: after the n-th send the next one waits
 //! `base * factor^(n-1)`, capped; a quiet period resets the sequence.
+//!
+//! The quiet period is measured from the end of the last required wait, not from the last
+//! send: measured from the send, a `reset_after` shorter than the waits would reset the
+//! sequence each time a client simply waited out its backoff, so it would never escalate.
 
 use super::codec::{Reader, Writer};
 use super::CounterVerdict;
@@ -32,19 +36,30 @@ impl BackoffParams {
             let mut r = Reader::new(b);
             Some((r.u64()?, r.u32()?))
         });
+        let now_ms = now.as_millis();
         let sends = match state {
-            Some((last, sends)) if now.as_millis().saturating_sub(last) < self.reset_after_ms => {
+            Some((last, sends)) => {
                 let ready_at = last.saturating_add(self.wait_after(sends));
-                if now.as_millis() < ready_at {
-                    return Change::Keep(CounterVerdict::trigger(ready_at - now.as_millis()));
+                if now_ms < ready_at {
+                    return Change::Keep(CounterVerdict::trigger(ready_at - now_ms));
                 }
-                sends.saturating_add(1)
+                if now_ms - ready_at < self.reset_after_ms {
+                    sends.saturating_add(1)
+                } else {
+                    1
+                }
             }
-            _ => 1,
+            None => 1,
         };
+        let ready_at = now_ms.saturating_add(self.wait_after(sends));
+        let expires_at = ready_at.saturating_add(self.reset_after_ms);
+        // The wait in force is a refusal; a sequence that has escalated is a penalty the number
+        // earned: both must outlive a flood of other numbers' first sends.
+        let protected_until = if sends > 1 { expires_at } else { ready_at };
         Change::Write {
-            value: Writer::default().u64(now.as_millis()).u32(sends).finish(),
-            expires_at: now.plus_millis(self.reset_after_ms.max(self.wait_after(sends))),
+            value: Writer::default().u64(now_ms).u32(sends).finish(),
+            expires_at: Timestamp::from_millis(expires_at),
+            protected_until: Timestamp::from_millis(protected_until),
             result: CounterVerdict::PASS,
         }
     }
@@ -61,8 +76,7 @@ mod tests {
         let store = MemoryStore::new();
         let hit = |t: u64| {
             let now = Timestamp::from_millis(t);
-            store.set_now(now);
-            update(&store, "n", 4, |b| p.step(b, now)).unwrap()
+            update(&store, "n", now, 4, |b| p.step(b, now)).unwrap()
         };
         assert!(!hit(0).triggered);
         assert_eq!(hit(10_000).retry_after_ms, Some(20_000));
@@ -70,9 +84,28 @@ mod tests {
         assert_eq!(hit(60_000).retry_after_ms, Some(30_000));
         assert!(!hit(90_000).triggered); // 3rd send; next wait capped at 100 s
         assert!(hit(189_999).triggered);
-        assert!(!hit(190_000).triggered);
-        // A quiet hour starts again from the base wait.
-        assert!(!hit(190_000 + 3_600_000).triggered);
-        assert_eq!(hit(190_000 + 3_600_000 + 1).retry_after_ms, Some(29_999));
+        assert!(!hit(190_000).triggered); // 4th send: ready again at 290 s
+        // A quiet hour after the wait ended starts again from the base wait.
+        assert!(!hit(290_000 + 3_600_000).triggered);
+        assert_eq!(hit(290_000 + 3_600_000 + 1).retry_after_ms, Some(29_999));
+    }
+
+    #[test]
+    fn waiting_out_each_backoff_still_escalates_with_a_short_reset() {
+        // base 10 s, factor 2, reset 30 s: once, nine sends over 150 s all passed.
+        let p = BackoffParams { base_ms: 10_000, factor: 2, max_ms: 3_600_000, reset_after_ms: 30_000 };
+        let store = MemoryStore::new();
+        let mut t = 0;
+        let mut waits = Vec::new();
+        for _ in 0..6 {
+            let now = Timestamp::from_millis(t);
+            assert!(!update(&store, "n", now, 4, |b| p.step(b, now)).unwrap().triggered);
+            let early = Timestamp::from_millis(t + 1);
+            let wait = update(&store, "n", early, 4, |b| p.step(b, early)).unwrap().retry_after_ms;
+            let wait = wait.map(|w| w + 1).unwrap_or(0);
+            waits.push(wait / 1000);
+            t += wait; // the client waits exactly as long as it is told
+        }
+        assert_eq!(waits, vec![10, 20, 40, 80, 160, 320]);
     }
 }

@@ -8,6 +8,11 @@ use super::CounterVerdict;
 use crate::store::Change;
 use crate::time::Timestamp;
 
+/// Longest time a limit may remember (`per_seconds * burst / rate`): ten years. A longer
+/// horizon cannot be told from "unlimited" in practice, and near `u64` microseconds the
+/// arithmetic would saturate and let every request pass; the policy loader refuses it.
+pub const MAX_HORIZON_SECONDS: u64 = 10 * 365 * 86_400;
+
 /// `rate` requests per `period` on average, `burst` of them at once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct GcraParams {
@@ -18,9 +23,24 @@ pub struct GcraParams {
 }
 
 impl GcraParams {
+    /// The limit's horizon in seconds (`period * burst / rate`), computed without overflow: the
+    /// loader refuses limits whose horizon exceeds [`MAX_HORIZON_SECONDS`].
+    pub fn horizon_seconds(rate: NonZeroU32, period_seconds: NonZeroU32, burst: NonZeroU32) -> u64 {
+        let horizon = u128::from(period_seconds.get()) * u128::from(burst.get()) / u128::from(rate.get());
+        u64::try_from(horizon).unwrap_or(u64::MAX)
+    }
+
+    /// Exact for every limit within [`MAX_HORIZON_SECONDS`]; beyond it (which the loader refuses)
+    /// the tolerance is clamped to the horizon, so a limit stays a limit and never becomes
+    /// "unlimited" through saturation.
     pub fn new(rate: NonZeroU32, period_seconds: NonZeroU32, burst: NonZeroU32) -> GcraParams {
-        let emission_us = (u64::from(period_seconds.get()) * 1_000_000 / u64::from(rate.get())).max(1);
-        GcraParams { emission_us, tolerance_us: emission_us.saturating_mul(u64::from(burst.get() - 1)) }
+        let max_us = u128::from(MAX_HORIZON_SECONDS) * 1_000_000;
+        let emission = (u128::from(period_seconds.get()) * 1_000_000 / u128::from(rate.get())).clamp(1, max_us);
+        let tolerance = (emission * u128::from(burst.get() - 1)).min(max_us);
+        GcraParams {
+            emission_us: u64::try_from(emission).unwrap_or(u64::MAX),
+            tolerance_us: u64::try_from(tolerance).unwrap_or(u64::MAX),
+        }
     }
 
     pub fn step(&self, stored: Option<&[u8]>, now: Timestamp) -> Change<CounterVerdict> {
@@ -33,10 +53,14 @@ impl GcraParams {
             return Change::Keep(CounterVerdict::trigger(wait_us.div_ceil(1000)));
         }
         let new_tat = tat.saturating_add(self.emission_us);
+        // The next request is refused until the arrival time comes back within the tolerance:
+        // a key that throttles must outlive a flood of other keys.
+        let refuses_until = new_tat.saturating_sub(self.tolerance_us);
         Change::Write {
             value: Writer::default().u64(new_tat).finish(),
             // Once now passes the arrival time the state equals a fresh key: let it expire then.
             expires_at: Timestamp::from_millis(new_tat.div_ceil(1000)),
+            protected_until: Timestamp::from_millis(refuses_until.div_ceil(1000)),
             result: CounterVerdict::PASS,
         }
     }
@@ -53,8 +77,7 @@ mod tests {
 
     fn hit(store: &MemoryStore, params: &GcraParams, now_ms: u64) -> CounterVerdict {
         let now = Timestamp::from_millis(now_ms);
-        store.set_now(now);
-        update(store, "k", 4, |b| params.step(b, now)).unwrap()
+        update(store, "k", now, 4, |b| params.step(b, now)).unwrap()
     }
 
     #[test]
@@ -79,6 +102,21 @@ mod tests {
         let store = MemoryStore::new();
         let allowed = (0..40).map(|i| hit(&store, &params, 59_000 + i * 50)).filter(|v| !v.triggered).count();
         assert_eq!(allowed, 10);
+    }
+
+    #[test]
+    fn a_huge_period_with_a_huge_burst_is_still_a_limit() {
+        // rate 1 per u32::MAX seconds, burst 5000: the tolerance once saturated to "infinite".
+        let params = GcraParams::new(nz(1), nz(u32::MAX), nz(5000));
+        assert!(GcraParams::horizon_seconds(nz(1), nz(u32::MAX), nz(5000)) > MAX_HORIZON_SECONDS);
+        let store = MemoryStore::new();
+        let allowed = (0..5010).filter(|i| !hit(&store, &params, *i).triggered).count();
+        assert!(allowed <= 5000, "{allowed} of 5010 allowed");
+        // Within the horizon (3000 days) the limit is exact.
+        let params = GcraParams::new(nz(1), nz(86_400), nz(3000));
+        let store = MemoryStore::new();
+        let allowed = (0..3010).filter(|i| !hit(&store, &params, *i).triggered).count();
+        assert_eq!(allowed, 3000);
     }
 
     proptest::proptest! {

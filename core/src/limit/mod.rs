@@ -12,7 +12,7 @@ mod gcra;
 pub use adjacent::AdjacentParams;
 pub use backoff::BackoffParams;
 pub use conversion::{ConversionParams, ConversionScope};
-pub use gcra::GcraParams;
+pub use gcra::{GcraParams, MAX_HORIZON_SECONDS};
 
 /// What a counter step concluded for this request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -20,12 +20,22 @@ pub struct CounterVerdict {
     pub triggered: bool,
     /// When the request would be accepted again, in milliseconds from now.
     pub retry_after_ms: Option<u64>,
+    /// The trigger itself changed state that must be stored although the request is refused:
+    /// a new block and its strike. Refusals that only read (an active block, a limit reached)
+    /// leave it false, so a flood the guard already refuses writes nothing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub escalated: bool,
 }
 
 impl CounterVerdict {
-    pub const PASS: CounterVerdict = CounterVerdict { triggered: false, retry_after_ms: None };
+    pub const PASS: CounterVerdict = CounterVerdict { triggered: false, retry_after_ms: None, escalated: false };
 
     pub fn trigger(retry_after_ms: u64) -> CounterVerdict {
-        CounterVerdict { triggered: true, retry_after_ms: Some(retry_after_ms) }
+        CounterVerdict { triggered: true, retry_after_ms: Some(retry_after_ms), escalated: false }
+    }
+
+    /// A trigger that starts a block (see [`CounterVerdict::escalated`]).
+    pub fn escalate(retry_after_ms: u64) -> CounterVerdict {
+        CounterVerdict { triggered: true, retry_after_ms: Some(retry_after_ms), escalated: true }
     }
 }

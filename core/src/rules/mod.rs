@@ -58,7 +58,8 @@ impl RuleKind {
 /// One part of a rate-limit key.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum KeyPart {
-    ClientIp,
+    /// The client address cut to its network: the first `v4` / `v6` bits.
+    ClientIp { v4: u8, v6: u8 },
     Number,
     Prefix(usize),
     Country,

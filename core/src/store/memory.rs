@@ -1,9 +1,9 @@
 //! In-memory store for tests, the CLI and single-threaded hosts.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
-use super::{Store, StoreError, Version, Versioned};
+use super::{Record, Store, StoreError, Version, Versioned};
 use crate::time::Timestamp;
 
 #[derive(Clone, Debug)]
@@ -13,23 +13,18 @@ struct Entry {
     expires_at: Timestamp,
 }
 
-/// A map with versions and expiry. Expired entries read as absent; `sweep` drops them.
+/// A map with versions and expiry. Entries expired at the caller's `now` read as absent;
+/// `sweep` drops them.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     entries: RefCell<HashMap<String, Entry>>,
-    /// Reads treat entries that expired before this time as absent.
-    now: RefCell<Timestamp>,
-    next_version: RefCell<Version>,
+    next_version: Cell<Version>,
+    writes: Cell<u64>,
 }
 
 impl MemoryStore {
     pub fn new() -> MemoryStore {
         MemoryStore::default()
-    }
-
-    /// Tells the store what time it is, so expired entries read as absent.
-    pub fn set_now(&self, now: Timestamp) {
-        *self.now.borrow_mut() = now;
     }
 
     /// Drops every entry expired at `now`; returns how many were dropped.
@@ -47,11 +42,15 @@ impl MemoryStore {
     pub fn is_empty(&self) -> bool {
         self.entries.borrow().is_empty()
     }
+
+    /// Successful writes since the store was made: what a flood costs a store that bills writes.
+    pub fn writes(&self) -> u64 {
+        self.writes.get()
+    }
 }
 
 impl Store for MemoryStore {
-    fn get(&self, key: &str) -> Result<Option<Versioned>, StoreError> {
-        let now = *self.now.borrow();
+    fn get(&self, key: &str, now: Timestamp) -> Result<Option<Versioned>, StoreError> {
         Ok(self
             .entries
             .borrow()
@@ -63,13 +62,12 @@ impl Store for MemoryStore {
     fn put(
         &self,
         key: &str,
-        value: &[u8],
-        expires_at: Timestamp,
+        record: Record<'_>,
         expected: Option<Version>,
+        now: Timestamp,
     ) -> Result<(), StoreError> {
-        let now = *self.now.borrow();
         let mut entries = self.entries.borrow_mut();
-        let mut next = self.next_version.borrow_mut();
+        let version = self.next_version.get().wrapping_add(1);
         // One lookup for the common update of a live key; a second only to insert.
         match entries.get_mut(key) {
             Some(entry) => {
@@ -77,19 +75,22 @@ impl Store for MemoryStore {
                 if current != expected {
                     return Err(StoreError::Conflict);
                 }
-                *next = next.wrapping_add(1);
                 // Overwrite in place: no new key allocation.
                 entry.value.clear();
-                entry.value.extend_from_slice(value);
-                entry.version = *next;
-                entry.expires_at = expires_at;
+                entry.value.extend_from_slice(record.value);
+                entry.version = version;
+                entry.expires_at = record.expires_at;
             }
             None if expected.is_some() => return Err(StoreError::Conflict),
             None => {
-                *next = next.wrapping_add(1);
-                entries.insert(key.to_owned(), Entry { value: value.to_vec(), version: *next, expires_at });
+                entries.insert(
+                    key.to_owned(),
+                    Entry { value: record.value.to_vec(), version, expires_at: record.expires_at },
+                );
             }
         }
+        self.next_version.set(version);
+        self.writes.set(self.writes.get() + 1);
         Ok(())
     }
 }

@@ -5,9 +5,11 @@
 
 mod bucketed;
 mod memory;
+mod overlay;
 
 pub use bucketed::BucketedStore;
 pub use memory::MemoryStore;
+pub use overlay::Overlay;
 
 use crate::time::Timestamp;
 
@@ -30,19 +32,44 @@ pub enum StoreError {
     Unavailable,
 }
 
-/// The one storage interface of the core.
-pub trait Store {
-    /// Current value of `key`, or `None` when absent or expired.
-    fn get(&self, key: &str) -> Result<Option<Versioned>, StoreError>;
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            StoreError::Conflict => "compare-and-swap conflict on every retry",
+            StoreError::Unavailable => "counter store unavailable",
+        })
+    }
+}
 
-    /// Writes `value` if the key is still at `expected` (`None`: the key must still be absent).
-    /// `expires_at` tells the host when the value may be swept.
+impl std::error::Error for StoreError {}
+
+/// A value to store: its bytes, when it may be swept, and until when losing it would let through
+/// traffic it refuses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Record<'a> {
+    pub value: &'a [u8],
+    /// After this time the value reads as absent and may be swept.
+    pub expires_at: Timestamp,
+    /// Until this time the value holds a refusal in force or a penalty that escalates (an active
+    /// block, a pending backoff wait, strikes): a bounded store evicts such values last, and
+    /// never for a value that is mere counting history. At or before `now`: history.
+    pub protected_until: Timestamp,
+}
+
+/// The one storage interface of the core. Time comes in with every call, as everywhere in the
+/// core: a value whose expiry has passed at `now` reads as absent.
+pub trait Store {
+    /// Current value of `key` at `now`, or `None` when absent or expired.
+    fn get(&self, key: &str, now: Timestamp) -> Result<Option<Versioned>, StoreError>;
+
+    /// Writes `record` if the key is still at `expected` (`None`: the key must still be absent,
+    /// or expired at `now`).
     fn put(
         &self,
         key: &str,
-        value: &[u8],
-        expires_at: Timestamp,
+        record: Record<'_>,
         expected: Option<Version>,
+        now: Timestamp,
     ) -> Result<(), StoreError>;
 }
 
@@ -64,8 +91,9 @@ pub fn key_hash(seed: u64, key: &str) -> u64 {
 pub enum Change<T> {
     /// Leave the stored value as it is.
     Keep(T),
-    /// Store this value, valid until the given time.
-    Write { value: Vec<u8>, expires_at: Timestamp, result: T },
+    /// Store this value, valid until `expires_at`, to be spared by eviction until
+    /// `protected_until` (see [`Record`]).
+    Write { value: Vec<u8>, expires_at: Timestamp, protected_until: Timestamp, result: T },
 }
 
 /// Read-modify-write of one key with a bounded compare-and-swap retry loop.
@@ -75,20 +103,22 @@ pub enum Change<T> {
 pub fn update<T>(
     store: &dyn Store,
     key: &str,
+    now: Timestamp,
     max_retries: u32,
     mut step: impl FnMut(Option<&[u8]>) -> Change<T>,
 ) -> Result<T, StoreError> {
     let mut attempts = 0u32;
     loop {
-        let current = store.get(key)?;
+        let current = store.get(key, now)?;
         let (bytes, version) = match &current {
             Some(v) => (Some(v.value.as_slice()), Some(v.version)),
             None => (None, None),
         };
         match step(bytes) {
             Change::Keep(result) => return Ok(result),
-            Change::Write { value, expires_at, result } => {
-                match store.put(key, &value, expires_at, version) {
+            Change::Write { value, expires_at, protected_until, result } => {
+                let record = Record { value: &value, expires_at, protected_until };
+                match store.put(key, record, version, now) {
                     Ok(()) => return Ok(result),
                     Err(StoreError::Conflict) if attempts < max_retries => attempts += 1,
                     Err(e) => return Err(e),
