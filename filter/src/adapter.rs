@@ -3,6 +3,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use pumpguard_core::store::EvictionPressure;
 use pumpguard_core::{Decision, HttpVersion, Request, TlsFingerprints};
 
 use crate::config::HostConfig;
@@ -127,6 +128,19 @@ pub fn metric_names(plugin: &str, decision: &Decision) -> Vec<String> {
 
 /// The counter for requests answered 503 because a host call failed: a decision counter with
 /// reason `host_call_failed`, so it gets the same labels.
+/// Counter names and amounts for what the bounded store gave up (`pumpguard.store.plugin.P.eviction.K`).
+pub fn eviction_metrics(plugin: &str, pressure: &EvictionPressure) -> Vec<(String, u64)> {
+    [
+        ("history_evicted", pressure.history_evicted),
+        ("protected_evicted", pressure.protected_evicted),
+        ("write_dropped", pressure.refused),
+    ]
+    .into_iter()
+    .filter(|(_, amount)| *amount > 0)
+    .map(|(kind, amount)| (format!("pumpguard.store.plugin.{plugin}.eviction.{kind}"), amount))
+    .collect()
+}
+
 pub fn host_failure_metric(plugin: &str) -> String {
     name(plugin, "block", "host_call_failed", "none", "none", "enforced")
 }

@@ -19,11 +19,11 @@ use std::rc::Rc;
 use pumpguard_core::captcha::{interpret_siteverify, siteverify_body};
 use pumpguard_core::config::RouteKind;
 use pumpguard_core::decision::DECISION_HEADERS;
-use pumpguard_core::store::BucketedStore;
+use pumpguard_core::store::{BucketedStore, EvictionPressure};
 use pumpguard_core::{Action as Verdict, Decision, HttpVersion, Timestamp, TokenVerdict};
 
 use crate::abi::{self, Action, Buffer, Headers, Level, Metric, Status};
-use crate::adapter::{host_failure_metric, metric_names, parse_client_ip, Held};
+use crate::adapter::{eviction_metrics, host_failure_metric, metric_names, parse_client_ip, Held};
 use crate::config::HostConfig;
 use crate::store::{shared_seed, SharedData, SharedDataStore, SharedError};
 use crate::wire;
@@ -33,6 +33,9 @@ use crate::wire;
 pub fn vm_started() {
     log(Level::Info, "pumpguard: VM started");
 }
+
+/// Least time between two log lines about a full counter store, per worker thread.
+const PRESSURE_LOG_EVERY_MS: u64 = 10_000;
 
 /// Shared data through the host.
 struct HostShared;
@@ -89,6 +92,8 @@ struct Plugin {
     seed: u64,
     metrics: RefCell<HashMap<String, u32>>,
     stop: BenchStop,
+    /// Eviction losses not yet logged, and when they were last logged (milliseconds).
+    unlogged_pressure: RefCell<(EvictionPressure, u64)>,
 }
 
 impl Plugin {
@@ -104,6 +109,10 @@ impl Plugin {
     }
 
     fn increment(&self, name: String) {
+        self.add(name, 1);
+    }
+
+    fn add(&self, name: String, amount: u64) {
         let cached = self.metrics.borrow().get(&name).copied();
         let id = match cached {
             Some(id) => id,
@@ -115,7 +124,36 @@ impl Plugin {
                 Err(_) => return,
             },
         };
-        let _ = abi::increment_metric(id, 1);
+        let _ = abi::increment_metric(id, i64::try_from(amount).unwrap_or(i64::MAX));
+    }
+
+    /// Counts what the bounded store gave up, and says so in the log at most every
+    /// `PRESSURE_LOG_EVERY_MS`: under a flood a line per request would be the next bill.
+    fn report_pressure(&self, pressure: EvictionPressure, now: Timestamp) {
+        if !pressure.any() {
+            return;
+        }
+        for (name, amount) in eviction_metrics(&self.cfg.name, &pressure) {
+            self.add(name, amount);
+        }
+        let mut unlogged = self.unlogged_pressure.borrow_mut();
+        let (total, last) = &mut *unlogged;
+        total.history_evicted += pressure.history_evicted;
+        total.protected_evicted += pressure.protected_evicted;
+        total.refused += pressure.refused;
+        if now.as_millis().saturating_sub(*last) >= PRESSURE_LOG_EVERY_MS {
+            log(
+                Level::Error,
+                &format!(
+                    "pumpguard[{}]: counter store full: evicted {} history and {} protected entries, \
+                     dropped {} writes since the last report; raise store buckets or \
+                     entries_per_bucket (docs/envoy.md, \"Sizing the counter store\")",
+                    self.cfg.name, total.history_evicted, total.protected_evicted, total.refused
+                ),
+            );
+            *total = EvictionPressure::default();
+            *last = now.as_millis();
+        }
     }
 
     fn log_decision(&self, decision: &Decision) {
@@ -127,8 +165,10 @@ impl Plugin {
     fn with_store<T>(&self, now: Timestamp, f: impl FnOnce(&BucketedStore<'_>) -> T) -> T {
         let shared = HostShared;
         let raw = SharedDataStore::new(&shared, &self.cfg.namespace);
-        let store = BucketedStore::new(&raw, self.cfg.buckets, self.cfg.entries_per_bucket, self.seed, now);
-        f(&store)
+        let store = BucketedStore::new(&raw, self.cfg.buckets, self.cfg.entries_per_bucket, self.seed);
+        let result = f(&store);
+        self.report_pressure(store.pressure(), now);
+        result
     }
 }
 
@@ -219,8 +259,13 @@ impl Root {
                 cfg.entries_per_bucket
             ),
         );
-        self.plugin =
-            Some(Rc::new(Plugin { cfg, seed, metrics: RefCell::new(HashMap::new()), stop: bench_stop() }));
+        self.plugin = Some(Rc::new(Plugin {
+            cfg,
+            seed,
+            metrics: RefCell::new(HashMap::new()),
+            stop: bench_stop(),
+            unlogged_pressure: RefCell::new((EvictionPressure::default(), 0)),
+        }));
         true
     }
 
@@ -315,6 +360,7 @@ impl Stream {
                 }
                 Err(detail) => {
                     let decision = policy.resolve_token(decision, &TokenVerdict::Unavailable { detail });
+                    let decision = plugin.with_store(self.now, |store| policy.commit(decision, self.now, store));
                     return self.act(plugin, decision, false);
                 }
             }
@@ -427,6 +473,8 @@ impl Stream {
             }
         };
         let decision = policy.resolve_token(decision, &verdict);
+        let now = self.now;
+        let decision = plugin.with_store(now, |store| policy.commit(decision, now, store));
         self.act(&plugin, decision, true);
     }
 }
@@ -567,13 +615,8 @@ impl Stream {
         };
         if let Some(status) = status_of(Headers::Response) {
             let policy = &plugin.cfg.policy;
-            let checks = policy.response_checks(&decision, status);
-            if !checks.is_empty() {
-                plugin.with_store(self.now, |store| {
-                    for check in &checks {
-                        let _ = policy.run_check(check, self.now, store);
-                    }
-                });
+            if !policy.response_checks(&decision, status).is_empty() {
+                plugin.with_store(self.now, |store| policy.record_response(&decision, status, self.now, store));
             }
         }
         Action::Continue

@@ -13,7 +13,7 @@
 
 use std::cell::RefCell;
 
-use pumpguard_core::store::{Store, StoreError, Version, Versioned};
+use pumpguard_core::store::{Record, Store, StoreError, Version, Versioned};
 use pumpguard_core::Timestamp;
 
 /// The cas passed when the caller believes the key is missing.
@@ -60,7 +60,9 @@ impl<'a, S: SharedData> SharedDataStore<'a, S> {
 }
 
 impl<S: SharedData> Store for SharedDataStore<'_, S> {
-    fn get(&self, key: &str) -> Result<Option<Versioned>, StoreError> {
+    /// Expiry is the bucketed store's business (it prunes inside its buckets); the bucket keys
+    /// themselves never expire, so `now` is not needed here.
+    fn get(&self, key: &str, _now: Timestamp) -> Result<Option<Versioned>, StoreError> {
         let full = self.key(key);
         if let Some((cached_key, value)) = self.last.borrow_mut().take() {
             if cached_key == full {
@@ -82,10 +84,11 @@ impl<S: SharedData> Store for SharedDataStore<'_, S> {
     fn put(
         &self,
         key: &str,
-        value: &[u8],
-        _expires_at: Timestamp,
+        record: Record<'_>,
         expected: Option<Version>,
+        _now: Timestamp,
     ) -> Result<(), StoreError> {
+        let value = record.value;
         // Version 0 would mean "no check": never pass it.
         *self.last.borrow_mut() = None;
         let cas = match expected {
@@ -165,19 +168,23 @@ mod tests {
     use super::*;
     use pumpguard_core::store::BucketedStore;
 
+    fn rec(value: &[u8], expires_at: Timestamp) -> Record<'_> {
+        Record { value, expires_at, protected_until: Timestamp::default() }
+    }
+
     #[test]
     fn create_of_a_key_someone_created_meanwhile_conflicts() {
         let shared = FakeShared::default();
         let store = SharedDataStore::new(&shared, "t");
         let t = Timestamp::from_millis(10);
         // Both writers saw "missing"; the second must lose, not overwrite.
-        assert_eq!(store.put("k", b"1", t, None), Ok(()));
-        assert_eq!(store.put("k", b"2", t, None), Err(StoreError::Conflict));
-        let read = store.get("k").ok().flatten();
+        assert_eq!(store.put("k", rec(b"1", t), None, t), Ok(()));
+        assert_eq!(store.put("k", rec(b"2", t), None, t), Err(StoreError::Conflict));
+        let read = store.get("k", t).ok().flatten();
         assert_eq!(read.as_ref().map(|v| v.value.clone()), Some(b"1".to_vec()));
         let version = read.map(|v| v.version);
-        assert_eq!(store.put("k", b"3", t, version), Ok(()));
-        assert_eq!(store.put("k", b"4", t, version), Err(StoreError::Conflict));
+        assert_eq!(store.put("k", rec(b"3", t), version, t), Ok(()));
+        assert_eq!(store.put("k", rec(b"4", t), version, t), Err(StoreError::Conflict));
     }
 
     #[test]
@@ -187,23 +194,24 @@ mod tests {
         let store = SharedDataStore::new(&shared, "t");
         let t = Timestamp::from_millis(10);
         let incr = |store: &SharedDataStore<'_, FakeShared>| {
-            pumpguard_core::store::update(store, "n", 100, |cur| {
+            pumpguard_core::store::update(store, "n", t, 100, |cur| {
                 let n = cur.map(|b| b.first().copied().unwrap_or(0)).unwrap_or(0);
                 pumpguard_core::store::Change::Write {
                     value: vec![n + 1],
                     expires_at: t.plus_millis(1000),
+                    protected_until: Timestamp::default(),
                     result: n + 1,
                 }
             })
         };
         for _ in 0..50 {
             // A stale read followed by someone else's write forces the retry path.
-            let stale = store.get("n").ok().flatten();
+            let stale = store.get("n", t).ok().flatten();
             let _ = incr(&store);
             let v = stale.map(|s| s.version);
-            assert!(store.put("n", b"x", t, v).is_err());
+            assert!(store.put("n", rec(b"x", t), v, t).is_err());
         }
-        let got = store.get("n").ok().flatten().map(|v| v.value);
+        let got = store.get("n", t).ok().flatten().map(|v| v.value);
         assert_eq!(got, Some(vec![50]));
     }
 
@@ -212,13 +220,14 @@ mod tests {
         let shared = FakeShared::default();
         let store = SharedDataStore::new(&shared, "t");
         let now = Timestamp::from_millis(0);
-        let buckets = BucketedStore::new(&store, 8, 4, 1, now);
+        let buckets = BucketedStore::new(&store, 8, 4, 1);
         for i in 0..5_000u64 {
-            let _ = buckets.put(&format!("rl:x|{i}"), b"12345678", now.plus_millis(60_000), None);
+            let _ = buckets.put(&format!("rl:x|{i}"), rec(b"12345678", now.plus_millis(60_000)), None, now);
         }
         let map = shared.map.borrow();
         assert!(map.len() <= 8, "{} keys", map.len());
-        assert!(map.values().all(|(v, _)| v.len() <= 4 * (18 + 8)));
+        // Entry: header 18, protection and last write 16, value 8.
+        assert!(map.values().all(|(v, _)| v.len() <= 4 * (18 + 16 + 8)));
     }
 
     #[test]
@@ -226,26 +235,27 @@ mod tests {
         let shared = FakeShared::default();
         let now = Timestamp::from_millis(0);
         let incr = |store: &dyn Store| {
-            pumpguard_core::store::update(store, "k", 8, |cur| pumpguard_core::store::Change::Write {
+            pumpguard_core::store::update(store, "k", now, 8, |cur| pumpguard_core::store::Change::Write {
                 value: vec![cur.and_then(|b| b.first().copied()).unwrap_or(0) + 1],
                 expires_at: now.plus_millis(1000),
+                protected_until: Timestamp::default(),
                 result: (),
             })
         };
         let raw = SharedDataStore::new(&shared, "t");
-        let buckets = BucketedStore::new(&raw, 1, 8, 0, now);
+        let buckets = BucketedStore::new(&raw, 1, 8, 0);
         assert_eq!(incr(&buckets), Ok(()));
         let before = shared.gets.get();
         assert_eq!(incr(&buckets), Ok(()));
         assert_eq!(shared.gets.get() - before, 1, "one host read per update");
         // Someone else writes between our read and our write: the cached copy is stale.
         let other = SharedDataStore::new(&shared, "t");
-        let stale = raw.get("pg:b:0").ok().flatten();
-        assert_eq!(BucketedStore::new(&other, 1, 8, 0, now).get("k").map(|v| v.is_some()), Ok(true));
-        assert_eq!(incr(&BucketedStore::new(&other, 1, 8, 0, now)), Ok(()));
+        let stale = raw.get("pg:b:0", now).ok().flatten();
+        assert_eq!(BucketedStore::new(&other, 1, 8, 0).get("k", now).map(|v| v.is_some()), Ok(true));
+        assert_eq!(incr(&BucketedStore::new(&other, 1, 8, 0)), Ok(()));
         *raw.last.borrow_mut() = stale.map(|v| ("t:pg:b:0".to_owned(), v));
         assert_eq!(incr(&buckets), Ok(()), "the retry reads afresh");
-        let value = BucketedStore::new(&other, 1, 8, 0, now).get("k").ok().flatten().map(|v| v.value);
+        let value = BucketedStore::new(&other, 1, 8, 0).get("k", now).ok().flatten().map(|v| v.value);
         assert_eq!(value, Some(vec![4]));
     }
 

@@ -7,7 +7,7 @@ mod bucketed;
 mod memory;
 mod overlay;
 
-pub use bucketed::BucketedStore;
+pub use bucketed::{BucketedStore, EvictionPressure};
 pub use memory::MemoryStore;
 pub use overlay::Overlay;
 
