@@ -68,6 +68,7 @@ pub enum Level {
 #[repr(u32)]
 pub enum Metric {
     Counter = 0,
+    #[cfg_attr(not(feature = "bench-timing"), allow(dead_code, reason = "only bench-timing records"))]
     Histogram = 2,
 }
 
@@ -154,6 +155,7 @@ extern "C" {
         timeout_ms: u32,
         return_token: *mut u32,
     ) -> u32;
+    #[cfg_attr(not(feature = "bench-timing"), allow(dead_code, reason = "only bench-timing records"))]
     fn proxy_record_metric(metric_id: u32, value: u64) -> u32;
 }
 
@@ -298,6 +300,7 @@ pub fn increment_metric(id: u32, by: i64) -> HostResult<()> {
     check(unsafe { proxy_increment_metric(id, by) })
 }
 
+#[cfg_attr(not(feature = "bench-timing"), allow(dead_code, reason = "only bench-timing records"))]
 pub fn record_metric(id: u32, value: u64) -> HostResult<()> {
     // SAFETY: no pointers.
     check(unsafe { proxy_record_metric(id, value) })

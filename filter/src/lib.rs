@@ -7,6 +7,7 @@
 //! - `abi` (wasm32 only): the host calls, every status returned (with `exports`, the crate's only `unsafe`).
 //! - `exports` (wasm32 only): the ABI functions Envoy calls, and the registry of contexts.
 //! - `host` (wasm32 only): the root and HTTP contexts that move bytes between Envoy and the core.
+//! - `bench` (wasm32 only): the benchmark hooks `host` calls; no-ops unless a `bench-*` feature is built.
 
 pub mod adapter;
 pub mod config;
@@ -15,6 +16,9 @@ pub mod wire;
 
 #[cfg(target_arch = "wasm32")]
 mod abi;
+
+#[cfg(target_arch = "wasm32")]
+mod bench;
 
 #[cfg(target_arch = "wasm32")]
 mod exports;
