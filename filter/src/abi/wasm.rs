@@ -1,4 +1,4 @@
-//! The host calls the filter makes, straight against the proxy-wasm ABI 0.2.1.
+//! The host calls the filter makes, straight against the proxy-wasm ABI 0.2.1 (wasm32 only).
 //!
 //! The proxy-wasm SDK's wrappers panic on any status they do not expect and decode header maps
 //! with `String::from_utf8(..).unwrap()`: one request whose header value carries a byte ≥ 0x80
@@ -13,64 +13,11 @@
 
 use std::ptr::{null, null_mut};
 
+use super::{Buffer, Headers, HostResult, Level, Metric, Status};
 use crate::wire;
-
-/// A host status other than OK (ABI `WasmResult`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Status(pub u32);
-
-impl Status {
-    pub const CAS_MISMATCH: Status = Status(8);
-}
 
 const OK: u32 = 0;
 const NOT_FOUND: u32 = 1;
-
-pub type HostResult<T> = Result<T, Status>;
-
-/// What a stream callback tells the host (ABI `FilterHeadersStatus` and kin).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u32)]
-pub enum Action {
-    Continue = 0,
-    Pause = 1,
-}
-
-/// proxy-wasm `MapType`.
-#[derive(Clone, Copy, Debug)]
-#[repr(u32)]
-pub enum Headers {
-    Request = 0,
-    Response = 2,
-    HttpCallResponse = 6,
-}
-
-/// proxy-wasm `BufferType`.
-#[derive(Clone, Copy, Debug)]
-#[repr(u32)]
-pub enum Buffer {
-    RequestBody = 0,
-    HttpCallResponseBody = 4,
-    PluginConfiguration = 7,
-}
-
-/// proxy-wasm `LogLevel`.
-#[derive(Clone, Copy, Debug)]
-#[repr(u32)]
-pub enum Level {
-    Info = 2,
-    Error = 4,
-    Critical = 5,
-}
-
-/// proxy-wasm `MetricType`.
-#[derive(Clone, Copy, Debug)]
-#[repr(u32)]
-pub enum Metric {
-    Counter = 0,
-    #[cfg_attr(not(feature = "bench-timing"), allow(dead_code, reason = "only bench-timing records"))]
-    Histogram = 2,
-}
 
 const STREAM_HTTP_REQUEST: u32 = 0;
 
