@@ -262,7 +262,7 @@ pub fn set_effective_context(context_id: u32) -> HostResult<()> {
 /// An HTTP call to `cluster`; the answer comes to `proxy_on_http_call_response` with the token.
 pub fn http_call(cluster: &str, headers: &[(&str, &str)], body: &[u8], timeout_ms: u32) -> HostResult<u32> {
     let headers = wire::encode_pairs(headers);
-    let trailers = wire::encode_pairs(&[]);
+    let trailers = wire::encode_pairs::<&str, &str>(&[]);
     let mut token = 0u32;
     // SAFETY: every buffer outlives the call; `token` is a live local.
     check(unsafe {
