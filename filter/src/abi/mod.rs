@@ -1,11 +1,20 @@
 //! The host calls the filter makes (proxy-wasm ABI 0.2.1), and the ABI's statuses and enums.
 //!
-//! `wasm` makes the calls (wasm32 only, with `exports` the crate's only `unsafe`).
+//! Two twins with the same functions, chosen by target:
+//! - `wasm` (wasm32): the calls into Envoy, every status returned (with `exports`, the crate's
+//!   only `unsafe`);
+//! - `emulator` (native tests): an emulated Envoy that the tests script and that records what
+//!   the filter sent, so `host` and `contexts` run under `cargo test`.
 
 #[cfg(target_arch = "wasm32")]
 mod wasm;
 #[cfg(target_arch = "wasm32")]
 pub use wasm::*;
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+pub mod emulator;
+#[cfg(all(test, not(target_arch = "wasm32")))]
+pub use emulator::*;
 
 /// A host status other than OK (ABI `WasmResult`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
