@@ -6,8 +6,8 @@
 //! such call costs a guarded request CPU (see docs/envoy.md, "Performance"). None of these
 //! functions panics: an unknown context id (a host bug) gets the callback's neutral answer.
 //!
-//! `#[no_mangle]` counts as unsafe code to the compiler: this module and `abi` are the only ones
-//! allowed it. There is no other `unsafe` here.
+//! `#[no_mangle]` counts as unsafe code to the compiler: this module and `abi::wasm` are the only
+//! ones allowed it. There is no other `unsafe` here.
 #![allow(unsafe_code)]
 
 use std::cell::RefCell;

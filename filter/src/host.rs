@@ -9,7 +9,8 @@
 //!
 //! Every host call goes through `abi`, which returns every status; a failed call takes the
 //! documented outcome (see docs/envoy.md, "Failure policy") instead of panicking. Envoy's calls
-//! reach these contexts through `exports`.
+//! reach these contexts through `exports` and the registry in `contexts`; `lifecycle_tests` makes
+//! the same calls natively, against `abi`'s emulator.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
