@@ -1,27 +1,20 @@
-//! The functions Envoy calls: proxy-wasm ABI 0.2.1 exports, and the registry of contexts.
+//! The functions Envoy calls: proxy-wasm ABI 0.2.1 exports, forwarded to the VM's one registry
+//! of contexts (`contexts`).
 //!
 //! Only the callbacks the filter uses are exported. Envoy skips a callback a module does not
 //! export, so no response body, trailer, log or done call enters the VM for nothing, and each
 //! such call costs a guarded request CPU (see docs/envoy.md, "Performance"). None of these
 //! functions panics: an unknown context id (a host bug) gets the callback's neutral answer.
 //!
-//! `#[no_mangle]` counts as unsafe code to the compiler: this module and `abi` are the only ones
-//! allowed it. There is no other `unsafe` here.
+//! `#[no_mangle]` counts as unsafe code to the compiler: this module and `abi::wasm` are the only
+//! ones allowed it. There is no other `unsafe` here.
 #![allow(unsafe_code)]
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 
-use crate::abi::{self, Action};
-use crate::host::{Root, Stream};
-
-#[derive(Default)]
-struct Contexts {
-    roots: HashMap<u32, Root>,
-    streams: HashMap<u32, Stream>,
-    /// Siteverify calls in flight: token → the stream waiting for the answer.
-    callouts: HashMap<u32, u32>,
-}
+use crate::abi::Action;
+use crate::contexts::Contexts;
+use crate::host::Stream;
 
 thread_local! {
     static CONTEXTS: RefCell<Contexts> = RefCell::new(Contexts::default());
@@ -34,18 +27,8 @@ fn with_contexts<T>(f: impl FnOnce(&mut Contexts) -> T) -> Option<T> {
     CONTEXTS.with(|cell| cell.try_borrow_mut().ok().map(|mut contexts| f(&mut contexts)))
 }
 
-/// Runs a stream callback, and registers the siteverify call it may have dispatched so that
-/// the answer finds the stream.
-fn with_stream(id: u32, f: impl FnOnce(&mut Stream) -> Action) -> u32 {
-    let action = with_contexts(|c| {
-        let stream = c.streams.get_mut(&id)?;
-        let action = f(stream);
-        if let Some(token) = stream.take_callout() {
-            c.callouts.insert(token, id);
-        }
-        Some(action)
-    });
-    action.flatten().unwrap_or(Action::Continue) as u32
+fn with_stream(id: u32, callback: impl FnOnce(&mut Stream) -> Action) -> u32 {
+    with_contexts(|c| c.on_stream(id, callback)).unwrap_or(Action::Continue) as u32
 }
 
 #[no_mangle]
@@ -82,21 +65,12 @@ pub extern "C" fn proxy_on_vm_start(_root_id: u32, _vm_configuration_size: usize
 
 #[no_mangle]
 pub extern "C" fn proxy_on_configure(root_id: u32, plugin_configuration_size: usize) -> u32 {
-    let configured =
-        with_contexts(|c| c.roots.get_mut(&root_id).map(|root| root.configure(plugin_configuration_size)));
-    u32::from(configured.flatten().unwrap_or(false))
+    u32::from(with_contexts(|c| c.configure(root_id, plugin_configuration_size)).unwrap_or(false))
 }
 
 #[no_mangle]
 pub extern "C" fn proxy_on_context_create(id: u32, root_id: u32) {
-    let _ = with_contexts(|c| {
-        if root_id == 0 {
-            c.roots.insert(id, Root::default());
-        } else if let Some(root) = c.roots.get(&root_id) {
-            let stream = root.new_stream();
-            c.streams.insert(id, stream);
-        }
-    });
+    let _ = with_contexts(|c| c.create(id, root_id));
 }
 
 #[no_mangle]
@@ -128,28 +102,10 @@ pub extern "C" fn proxy_on_http_call_response(
     body_size: usize,
     _num_trailers: usize,
 ) {
-    let _ = with_contexts(|c| {
-        let id = c.callouts.remove(&token)?;
-        let stream = c.streams.get_mut(&id)?;
-        // Local replies, header changes and resuming apply to the effective context.
-        if abi::set_effective_context(id).is_ok() {
-            stream.on_siteverify_response(num_headers, body_size);
-        } else {
-            let _ = abi::log(
-                abi::Level::Error,
-                "pumpguard: siteverify answer for a stream the host no longer has",
-            );
-        }
-        Some(())
-    });
+    let _ = with_contexts(|c| c.on_http_call_response(token, num_headers, body_size));
 }
 
 #[no_mangle]
 pub extern "C" fn proxy_on_delete(id: u32) {
-    let _ = with_contexts(|c| {
-        if c.streams.remove(&id).is_none() {
-            c.roots.remove(&id);
-        }
-        c.callouts.retain(|_, stream| *stream != id);
-    });
+    let _ = with_contexts(|c| c.delete(id));
 }

@@ -9,7 +9,8 @@
 //!
 //! Every host call goes through `abi`, which returns every status; a failed call takes the
 //! documented outcome (see docs/envoy.md, "Failure policy") instead of panicking. Envoy's calls
-//! reach these contexts through `exports`.
+//! reach these contexts through `exports` and the registry in `contexts`; `lifecycle_tests` makes
+//! the same calls natively, against `abi`'s emulator.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -24,6 +25,7 @@ use pumpguard_core::{Action as Verdict, Decision, HttpVersion, Timestamp, TokenV
 
 use crate::abi::{self, Action, Buffer, Headers, Level, Metric, Status};
 use crate::adapter::{eviction_metrics, host_failure_metric, metric_names, parse_client_ip, Held};
+use crate::bench::{self, Span, Stage};
 use crate::config::HostConfig;
 use crate::store::{shared_seed, SharedData, SharedDataStore, SharedError};
 use crate::wire;
@@ -62,23 +64,6 @@ fn host_now() -> Timestamp {
     Timestamp::from_millis(abi::now_nanos().map(|ns| ns / 1_000_000).unwrap_or(0))
 }
 
-/// `bench-timing` only: records the time since `started` into the histogram `name`.
-fn record_elapsed(name: &str, started: Option<u64>) {
-    let Some(started) = started else { return };
-    let elapsed = abi::now_nanos().map(|now| now.saturating_sub(started));
-    if let (Ok(elapsed), Ok(id)) = (elapsed, abi::define_metric(Metric::Histogram, name)) {
-        let _ = abi::record_metric(id, elapsed);
-    }
-}
-
-fn bench_clock() -> Option<u64> {
-    if cfg!(feature = "bench-timing") {
-        abi::now_nanos().ok()
-    } else {
-        None
-    }
-}
-
 fn property_text(path: &[&str]) -> Option<String> {
     match abi::property(path) {
         Ok(Some(bytes)) => String::from_utf8(bytes).ok(),
@@ -91,7 +76,6 @@ struct Plugin {
     cfg: HostConfig,
     seed: u64,
     metrics: RefCell<HashMap<String, u32>>,
-    stop: BenchStop,
     /// Eviction losses not yet logged, and when they were last logged (milliseconds).
     unlogged_pressure: RefCell<(EvictionPressure, u64)>,
 }
@@ -178,44 +162,6 @@ pub struct Root {
     plugin: Option<Rc<Plugin>>,
 }
 
-/// `bench-stages` only: where a request's work stops (the VM's `PUMPGUARD_BENCH_STOP`), so each
-/// stage's whole cost, inside and outside the VM, shows as the difference between two listeners.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum BenchStop {
-    /// One host call that returns no data (the clock), then forward.
-    Clock,
-    /// Read one header's value (`:path`), then forward.
-    OneHeader,
-    /// Read the header map, then forward.
-    HeadersRead,
-    /// The whole headers phase, then forward at the body without reading it.
-    Headers,
-    /// Read the body too, then forward without judging.
-    BodyRead,
-    /// Judge too, then forward without acting on the decision.
-    Judge,
-    /// Judge, count and log the decision, then forward without adding the origin headers.
-    Counted,
-    /// The real filter.
-    Never,
-}
-
-fn bench_stop() -> BenchStop {
-    if !cfg!(feature = "bench-stages") {
-        return BenchStop::Never;
-    }
-    match std::env::var("PUMPGUARD_BENCH_STOP").as_deref() {
-        Ok("clock") => BenchStop::Clock,
-        Ok("one-header") => BenchStop::OneHeader,
-        Ok("headers-read") => BenchStop::HeadersRead,
-        Ok("headers") => BenchStop::Headers,
-        Ok("body-read") => BenchStop::BodyRead,
-        Ok("judge") => BenchStop::Judge,
-        Ok("counted") => BenchStop::Counted,
-        _ => BenchStop::Never,
-    }
-}
-
 impl Root {
     pub fn configure(&mut self, size: usize) -> bool {
         let bytes = match abi::buffer(Buffer::PluginConfiguration, 0, size) {
@@ -263,7 +209,6 @@ impl Root {
             cfg,
             seed,
             metrics: RefCell::new(HashMap::new()),
-            stop: bench_stop(),
             unlogged_pressure: RefCell::new((EvictionPressure::default(), 0)),
         }));
         true
@@ -311,12 +256,6 @@ pub struct Stream {
 }
 
 impl Stream {
-    /// `bench-stages` only: whether this request's work stops at `stage`. Constant `false` in
-    /// every other build, so the checks compile away.
-    fn stops_at(&self, stage: BenchStop) -> bool {
-        cfg!(feature = "bench-stages") && self.plugin.as_ref().is_some_and(|p| p.stop == stage)
-    }
-
     pub fn take_callout(&mut self) -> Option<u32> {
         self.callout.take()
     }
@@ -340,15 +279,12 @@ impl Stream {
     fn judge(&mut self, plugin: &Plugin) -> Action {
         let policy = &plugin.cfg.policy;
         let cap = policy.max_body_bytes();
-        let started = bench_clock();
-        let decision = {
+        let decision = bench::timed(Span::Judge, || {
             let mut refs = Vec::with_capacity(self.held.headers.len());
             let req = self.held.view(&mut refs, cap);
             plugin.with_store(self.now, |store| policy.decide(&req, self.now, store))
-        };
-        record_elapsed("pumpguard.bench.judge_ns", started);
-        if self.stops_at(BenchStop::Judge) {
-            std::hint::black_box(&decision);
+        });
+        if bench::judged(&decision) {
             return Action::Continue;
         }
         if let Some(check) = decision.token_check.as_ref() {
@@ -391,17 +327,14 @@ impl Stream {
 
     /// Carries out a final decision. `resumed`: we are in a callout, the request is paused.
     fn act(&mut self, plugin: &Plugin, decision: Decision, resumed: bool) -> Action {
-        let started = bench_clock();
-        let action = self.carry_out(plugin, decision, resumed);
-        record_elapsed("pumpguard.bench.act_ns", started);
-        action
+        bench::timed(Span::Act, || self.carry_out(plugin, decision, resumed))
     }
 
     fn carry_out(&mut self, plugin: &Plugin, decision: Decision, resumed: bool) -> Action {
         self.phase = Phase::Done;
         plugin.count(&decision);
         plugin.log_decision(&decision);
-        if self.stops_at(BenchStop::Counted) {
+        if bench::stops_at(Stage::Counted) {
             return Action::Continue;
         }
         if decision.action == Verdict::Allow {
@@ -481,30 +414,19 @@ impl Stream {
 
 impl Stream {
     fn request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
-        if cfg!(feature = "bench-floor") {
-            if cfg!(feature = "bench-floor-hold") && !end_of_stream {
-                return Action::Pause;
-            }
-            if cfg!(feature = "bench-hostcalls") {
-                price_host_calls();
-            }
-            return Action::Continue;
+        if let Some(action) = bench::floor_headers(end_of_stream) {
+            return action;
         }
         let Some(plugin) = self.plugin.clone() else { return Action::Continue };
         let cfg = &plugin.cfg;
-        if self.stops_at(BenchStop::Clock) {
-            let _ = std::hint::black_box(abi::now_nanos());
-            return Action::Continue;
-        }
-        if self.stops_at(BenchStop::OneHeader) {
-            let _ = std::hint::black_box(abi::header_value(Headers::Request, ":path"));
+        if bench::stops_at(Stage::Start) {
             return Action::Continue;
         }
         let raw = match abi::header_pairs(Headers::Request) {
             Ok(raw) => raw,
             Err(_) => return self.host_failure("read request headers"),
         };
-        if self.stops_at(BenchStop::HeadersRead) {
+        if bench::stops_at(Stage::HeadersRead) {
             return Action::Continue;
         }
         let Some(pairs) = wire::decode_pairs(&raw) else {
@@ -560,8 +482,8 @@ impl Stream {
     }
 
     fn request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        if cfg!(feature = "bench-floor-hold") {
-            return if end_of_stream { Action::Continue } else { Action::Pause };
+        if let Some(action) = bench::floor_body(end_of_stream) {
+            return action;
         }
         let Some(plugin) = self.plugin.clone() else { return Action::Continue };
         match self.phase {
@@ -569,13 +491,13 @@ impl Stream {
             Phase::Headers | Phase::Done => return Action::Continue,
             Phase::Verifying => return Action::Pause,
         }
-        if self.stops_at(BenchStop::Headers) {
+        if bench::stops_at(Stage::Headers) {
             return Action::Continue;
         }
         if !self.read_body(&plugin, body_size) {
             return self.host_failure("read request body");
         }
-        if self.stops_at(BenchStop::BodyRead) && end_of_stream {
+        if end_of_stream && bench::stops_at(Stage::BodyRead) {
             return Action::Continue;
         }
         if end_of_stream || self.held.truncated {
@@ -587,17 +509,11 @@ impl Stream {
 
 impl Stream {
     pub fn on_request_headers(&mut self, num_headers: usize, end_of_stream: bool) -> Action {
-        let started = bench_clock();
-        let action = self.request_headers(num_headers, end_of_stream);
-        record_elapsed("pumpguard.bench.headers_ns", started);
-        action
+        bench::timed(Span::Headers, || self.request_headers(num_headers, end_of_stream))
     }
 
     pub fn on_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        let started = bench_clock();
-        let action = self.request_body(body_size, end_of_stream);
-        record_elapsed("pumpguard.bench.body_ns", started);
-        action
+        bench::timed(Span::Body, || self.request_body(body_size, end_of_stream))
     }
 
     pub fn on_request_trailers(&mut self) -> Action {
@@ -627,24 +543,4 @@ impl Stream {
 fn status_of(map: Headers) -> Option<u16> {
     let value = abi::header_value(map, ":status").ok().flatten()?;
     std::str::from_utf8(&value).ok()?.parse().ok()
-}
-
-/// `bench-hostcalls` only: 20 host calls of the kind the request's `x-bench-call` header names,
-/// so `bench-envoy --price-host-calls` can price each kind against `none`.
-fn price_host_calls() {
-    let kind = abi::header_value(Headers::Request, "x-bench-call").ok().flatten().unwrap_or_default();
-    for i in 0..20u32 {
-        let _ = match kind.as_slice() {
-            b"clock" => abi::now_nanos().map(drop),
-            b"headers" => abi::header_pairs(Headers::Request).map(drop),
-            b"header" => abi::header_value(Headers::Request, "content-type").map(drop),
-            b"property" => abi::property(&["source", "address"]).map(drop),
-            b"shared-get" => abi::shared_get("bench:price").map(drop),
-            b"shared-set" => abi::shared_set("bench:price", &[0u8; 400], 0),
-            b"add-header" => abi::add_header(Headers::Request, "x-bench-added", "value"),
-            b"metric" => abi::define_metric(Metric::Counter, "pumpguard.bench.price")
-                .and_then(|id| abi::increment_metric(id, i64::from(i))),
-            _ => Ok(()),
-        };
-    }
 }

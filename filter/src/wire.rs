@@ -27,19 +27,19 @@ pub fn decode_pairs(bytes: &[u8]) -> Option<Vec<(&[u8], &[u8])>> {
     Some(pairs)
 }
 
-/// Serializes a header map in the format `decode_pairs` reads.
-pub fn encode_pairs(pairs: &[(&str, &str)]) -> Vec<u8> {
-    let size = 4 + pairs.iter().map(|(n, v)| n.len() + v.len() + 10).sum::<usize>();
+/// Serializes a header map in the format `decode_pairs` reads (names and values as text or bytes).
+pub fn encode_pairs<N: AsRef<[u8]>, V: AsRef<[u8]>>(pairs: &[(N, V)]) -> Vec<u8> {
+    let size = 4 + pairs.iter().map(|(n, v)| n.as_ref().len() + v.as_ref().len() + 10).sum::<usize>();
     let mut bytes = Vec::with_capacity(size);
     bytes.extend_from_slice(&len_u32(pairs.len()).to_le_bytes());
     for (name, value) in pairs {
-        bytes.extend_from_slice(&len_u32(name.len()).to_le_bytes());
-        bytes.extend_from_slice(&len_u32(value.len()).to_le_bytes());
+        bytes.extend_from_slice(&len_u32(name.as_ref().len()).to_le_bytes());
+        bytes.extend_from_slice(&len_u32(value.as_ref().len()).to_le_bytes());
     }
     for (name, value) in pairs {
-        bytes.extend_from_slice(name.as_bytes());
+        bytes.extend_from_slice(name.as_ref());
         bytes.push(0);
-        bytes.extend_from_slice(value.as_bytes());
+        bytes.extend_from_slice(value.as_ref());
         bytes.push(0);
     }
     bytes
@@ -76,7 +76,7 @@ mod tests {
         let decoded = decode_pairs(&bytes);
         let expected: Vec<(&[u8], &[u8])> = pairs.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())).collect();
         assert_eq!(decoded, Some(expected));
-        assert_eq!(decode_pairs(&encode_pairs(&[])), Some(vec![]));
+        assert_eq!(decode_pairs(&encode_pairs::<&str, &str>(&[])), Some(vec![]));
     }
 
     #[test]

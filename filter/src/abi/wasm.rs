@@ -1,4 +1,4 @@
-//! The host calls the filter makes, straight against the proxy-wasm ABI 0.2.1.
+//! The host calls the filter makes, straight against the proxy-wasm ABI 0.2.1 (wasm32 only).
 //!
 //! The proxy-wasm SDK's wrappers panic on any status they do not expect and decode header maps
 //! with `String::from_utf8(..).unwrap()`: one request whose header value carries a byte ≥ 0x80
@@ -13,63 +13,11 @@
 
 use std::ptr::{null, null_mut};
 
+use super::{Buffer, Headers, HostResult, Level, Metric, Status};
 use crate::wire;
-
-/// A host status other than OK (ABI `WasmResult`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Status(pub u32);
-
-impl Status {
-    pub const CAS_MISMATCH: Status = Status(8);
-}
 
 const OK: u32 = 0;
 const NOT_FOUND: u32 = 1;
-
-pub type HostResult<T> = Result<T, Status>;
-
-/// What a stream callback tells the host (ABI `FilterHeadersStatus` and kin).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u32)]
-pub enum Action {
-    Continue = 0,
-    Pause = 1,
-}
-
-/// proxy-wasm `MapType`.
-#[derive(Clone, Copy, Debug)]
-#[repr(u32)]
-pub enum Headers {
-    Request = 0,
-    Response = 2,
-    HttpCallResponse = 6,
-}
-
-/// proxy-wasm `BufferType`.
-#[derive(Clone, Copy, Debug)]
-#[repr(u32)]
-pub enum Buffer {
-    RequestBody = 0,
-    HttpCallResponseBody = 4,
-    PluginConfiguration = 7,
-}
-
-/// proxy-wasm `LogLevel`.
-#[derive(Clone, Copy, Debug)]
-#[repr(u32)]
-pub enum Level {
-    Info = 2,
-    Error = 4,
-    Critical = 5,
-}
-
-/// proxy-wasm `MetricType`.
-#[derive(Clone, Copy, Debug)]
-#[repr(u32)]
-pub enum Metric {
-    Counter = 0,
-    Histogram = 2,
-}
 
 const STREAM_HTTP_REQUEST: u32 = 0;
 
@@ -154,6 +102,7 @@ extern "C" {
         timeout_ms: u32,
         return_token: *mut u32,
     ) -> u32;
+    #[cfg_attr(not(feature = "bench-timing"), allow(dead_code, reason = "only bench-timing records"))]
     fn proxy_record_metric(metric_id: u32, value: u64) -> u32;
 }
 
@@ -298,6 +247,7 @@ pub fn increment_metric(id: u32, by: i64) -> HostResult<()> {
     check(unsafe { proxy_increment_metric(id, by) })
 }
 
+#[cfg_attr(not(feature = "bench-timing"), allow(dead_code, reason = "only bench-timing records"))]
 pub fn record_metric(id: u32, value: u64) -> HostResult<()> {
     // SAFETY: no pointers.
     check(unsafe { proxy_record_metric(id, value) })
@@ -312,7 +262,7 @@ pub fn set_effective_context(context_id: u32) -> HostResult<()> {
 /// An HTTP call to `cluster`; the answer comes to `proxy_on_http_call_response` with the token.
 pub fn http_call(cluster: &str, headers: &[(&str, &str)], body: &[u8], timeout_ms: u32) -> HostResult<u32> {
     let headers = wire::encode_pairs(headers);
-    let trailers = wire::encode_pairs(&[]);
+    let trailers = wire::encode_pairs::<&str, &str>(&[]);
     let mut token = 0u32;
     // SAFETY: every buffer outlives the call; `token` is a live local.
     check(unsafe {

@@ -1,0 +1,674 @@
+//! The filter's lifecycle below Envoy: `contexts` and `host` driven as Envoy drives them, against
+//! the host emulator (`abi::emulator`). Each test is one path a request can take; the e2e test
+//! (tests/envoy/e2e.py) runs the same paths through a real Envoy with the built module.
+
+use crate::abi::emulator::{self, Call, LocalReply, StreamHost};
+use crate::abi::{Action, Level};
+use crate::adapter::host_failure_metric;
+use crate::contexts::Contexts;
+
+const ROOT: u32 = 1;
+const NOW_MS: u64 = 1_700_000_000_000;
+
+/// Routes of every test policy: a send route (numbers in the JSON body, the Turnstile token in a
+/// header) and a confirm route.
+const ROUTES: &str = r#"[
+    {"id":"otp","kind":"send","match":{"methods":["POST"],"path":{"exact":"/api/otp"}},
+     "extract":{"json_keys":["phone"],"token":{"header":"cf-turnstile-response"}}},
+    {"id":"verify","kind":"confirm","match":{"methods":["POST"],"path":{"exact":"/api/otp/verify"}},
+     "extract":{"json_keys":["phone"]}}]"#;
+
+const GEO: &str = r#"{"id":"geo","action":"block","country":{"allow":["US"]}}"#;
+const WATCH_DE: &str = r#"{"id":"watch","action":"block","shadow":true,"country":{"deny":["DE"]}}"#;
+const ONE_PER_NUMBER: &str = r#"{"id":"per-number","action":"throttle","rate_limit":{"key":["number"],"rate":1,"per_seconds":3600,"burst":1}}"#;
+const CAPTCHA: &str = r#"{"id":"captcha","action":"challenge","captcha":{}}"#;
+const SITEVERIFY: &str = r#""siteverify":{"cluster":"turnstile","authority":"challenges.cloudflare.com","path":"/turnstile/v0/siteverify"}"#;
+
+const US: &str = r#"{"phone":"+14155550123"}"#;
+const DE: &str = r#"{"phone":"+4915112345678"}"#;
+
+/// A plugin configuration: `rules`, `policy_extra` top-level policy fields, `host_extra` host settings.
+fn config(rules: &[&str], policy_extra: &str, host_extra: &str) -> String {
+    let rules = rules.join(",");
+    let policy_extra = if policy_extra.is_empty() { String::new() } else { format!(",{policy_extra}") };
+    let host_extra = if host_extra.is_empty() { String::new() } else { format!(",{host_extra}") };
+    format!(
+        r#"{{"name":"t","policy":{{"version":1,"default_region":"US","routes":{ROUTES},"rules":[{rules}]{policy_extra}}},
+            "store":{{"buckets":64,"entries_per_bucket":8}}{host_extra}}}"#
+    )
+}
+
+fn captcha_config(on_unavailable: &str) -> String {
+    let captcha = format!(
+        r#""captcha":{{"provider":"turnstile","secret":"test-secret","on_unavailable":"{on_unavailable}"}}"#
+    );
+    config(&[CAPTCHA], &captcha, SITEVERIFY)
+}
+
+/// The request headers Envoy hands the filter for a JSON POST.
+fn post(path: &str, extra: &[(&str, &str)]) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut headers = vec![
+        (":authority", "app.example.com"),
+        (":path", path),
+        (":method", "POST"),
+        (":scheme", "http"),
+        ("content-type", "application/json"),
+        ("x-request-id", "5b0c7c2e-1f7e-4d4e-9d55-0d1f0e3c2a11"),
+    ];
+    headers.extend_from_slice(extra);
+    headers.into_iter().map(|(n, v)| (n.as_bytes().to_vec(), v.as_bytes().to_vec())).collect()
+}
+
+/// Envoy, as far as the filter can tell: creates contexts and calls their callbacks in Envoy's
+/// order, entering each stream first; the host calls answer from `emulator`.
+struct Envoy {
+    contexts: Contexts,
+    next_id: u32,
+}
+
+impl Envoy {
+    /// A fresh host whose root context took `config`.
+    fn start(config: &str) -> Envoy {
+        let (envoy, configured) = Envoy::try_start(config);
+        assert!(configured, "configuration refused: {:?}", emulator::with(|h| h.logs.clone()));
+        envoy
+    }
+
+    fn try_start(config: &str) -> (Envoy, bool) {
+        emulator::reset();
+        emulator::with(|h| h.now_nanos = NOW_MS * 1_000_000);
+        let mut envoy = Envoy { contexts: Contexts::default(), next_id: ROOT + 1 };
+        let configured = envoy.add_root(ROOT, config);
+        (envoy, configured)
+    }
+
+    /// Another root context (another worker thread's plugin) on the same host and shared data.
+    fn add_root(&mut self, id: u32, config: &str) -> bool {
+        emulator::with(|h| {
+            h.plugin_configuration = config.as_bytes().to_vec();
+            h.effective = id;
+        });
+        self.contexts.create(id, 0);
+        self.contexts.configure(id, config.len())
+    }
+
+    /// A new stream of `root` whose request carries `headers`.
+    fn open_on(&mut self, root: u32, headers: Vec<(Vec<u8>, Vec<u8>)>) -> u32 {
+        let id = self.next_id;
+        self.next_id += 1;
+        emulator::with(|h| {
+            h.streams.insert(id, StreamHost { request_headers: headers, ..StreamHost::default() })
+        });
+        self.contexts.create(id, root);
+        id
+    }
+
+    fn open(&mut self, headers: Vec<(Vec<u8>, Vec<u8>)>) -> u32 {
+        self.open_on(ROOT, headers)
+    }
+
+    fn callback(&mut self, id: u32, callback: impl FnOnce(&mut crate::host::Stream) -> Action) -> Action {
+        emulator::with(|h| h.effective = id);
+        let action = self.contexts.on_stream(id, callback);
+        emulator::after_callback(id, action);
+        action
+    }
+
+    fn headers(&mut self, id: u32, end_of_stream: bool) -> Action {
+        let count = emulator::with(|h| h.streams.get(&id).map_or(0, |s| s.request_headers.len()));
+        self.callback(id, |s| s.on_request_headers(count, end_of_stream))
+    }
+
+    /// One body chunk; the filter is told the size of everything Envoy holds for it.
+    fn body(&mut self, id: u32, chunk: &[u8], end_of_stream: bool) -> Action {
+        let size = emulator::with(|h| {
+            h.streams.get_mut(&id).map_or(0, |s| {
+                s.buffered_body.extend_from_slice(chunk);
+                s.buffered_body.len()
+            })
+        });
+        self.callback(id, |s| s.on_request_body(size, end_of_stream))
+    }
+
+    fn trailers(&mut self, id: u32) -> Action {
+        self.callback(id, |s| s.on_request_trailers())
+    }
+
+    /// Origin answered `status`.
+    fn response(&mut self, id: u32, status: u16) -> Action {
+        emulator::with(|h| {
+            if let Some(s) = h.streams.get_mut(&id) {
+                s.response_headers = vec![(b":status".to_vec(), status.to_string().into_bytes())];
+            }
+        });
+        self.callback(id, |s| s.on_response_headers())
+    }
+
+    /// Sends a whole HTTP/1 request: headers, then the body in chunks of `chunk` bytes, stopping
+    /// as Envoy does once the filter answered locally. Returns the stream and the last answer.
+    fn send(&mut self, headers: Vec<(Vec<u8>, Vec<u8>)>, body: &[u8], chunk: usize) -> (u32, Action) {
+        let id = self.open(headers);
+        let mut action = self.headers(id, body.is_empty());
+        let mut chunks = body.chunks(chunk).peekable();
+        while let Some(part) = chunks.next() {
+            if self.stream(id).local_reply.is_some() {
+                break;
+            }
+            action = self.body(id, part, chunks.peek().is_none());
+        }
+        (id, action)
+    }
+
+    /// The siteverify answer (`None`: the call failed or timed out), delivered on the root.
+    fn answer(&mut self, token: u32, answer: Option<(u16, &str)>) {
+        let (num_headers, body_size) = emulator::with(|h| {
+            h.effective = ROOT;
+            h.callout_answer = answer.map(|(status, body)| {
+                (vec![(b":status".to_vec(), status.to_string().into_bytes())], body.as_bytes().to_vec())
+            });
+            h.callout_answer.as_ref().map_or((0, 0), |(headers, body)| (headers.len(), body.len()))
+        });
+        self.contexts.on_http_call_response(token, num_headers, body_size);
+        emulator::with(|h| h.callout_answer = None);
+    }
+
+    /// What the host saw of stream `id` so far.
+    fn stream(&self, id: u32) -> StreamHost {
+        emulator::with(|h| h.streams.get(&id).cloned().unwrap_or_default())
+    }
+}
+
+fn added(stream: &StreamHost) -> Vec<(&str, &str)> {
+    stream.added.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect()
+}
+
+fn reply(stream: &StreamHost) -> LocalReply {
+    stream.local_reply.clone().expect("a local reply")
+}
+
+fn body_text(reply: &LocalReply) -> String {
+    String::from_utf8_lossy(&reply.body).into_owned()
+}
+
+fn counter(name: &str) -> i64 {
+    emulator::with(|h| h.counter(name))
+}
+
+fn metric(action: &str, reason: &str, rule: &str, country: &str, mode: &str) -> String {
+    format!("pumpguard.decisions.plugin.t.action.{action}.reason.{reason}.rule.{rule}.country.{country}.mode.{mode}")
+}
+
+fn allowed_us() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("x-pumpguard-decision", "allow"),
+        ("x-pumpguard-country", "US"),
+        ("x-pumpguard-number-type", "fixed_line_or_mobile"),
+    ]
+}
+
+#[test]
+fn unguarded_request_is_forwarded_untouched_but_for_the_decision_header() {
+    let mut envoy = Envoy::start(&config(&[GEO], "", ""));
+    let headers = post("/static/app.js", &[]);
+    let (id, action) = envoy.send(headers.clone(), DE.as_bytes(), 1024);
+    assert_eq!(action, Action::Continue);
+    let stream = envoy.stream(id);
+    assert_eq!(added(&stream), vec![("x-pumpguard-decision", "allow")]);
+    assert!(stream.removed.is_empty());
+    let mut expected = headers;
+    expected.push((b"x-pumpguard-decision".to_vec(), b"allow".to_vec()));
+    assert_eq!(stream.request_headers, expected);
+    assert_eq!(stream.forwarded_body, DE.as_bytes(), "never buffered, forwarded as it came");
+    assert!(stream.local_reply.is_none());
+    assert!(emulator::with(|h| h.counters.is_empty()), "unguarded requests are not decisions");
+}
+
+#[test]
+fn guarded_request_is_held_until_decided() {
+    let mut envoy = Envoy::start(&config(&[GEO], "", ""));
+    let id = envoy.open(post("/api/otp", &[]));
+    assert_eq!(envoy.headers(id, false), Action::Pause);
+    assert!(!envoy.stream(id).headers_upstream);
+    assert_eq!(envoy.body(id, &US.as_bytes()[..10], false), Action::Pause);
+    assert!(envoy.stream(id).forwarded_body.is_empty(), "origin sees nothing before the decision");
+    assert_eq!(envoy.body(id, &US.as_bytes()[10..], true), Action::Continue);
+    let stream = envoy.stream(id);
+    assert_eq!(added(&stream), allowed_us());
+    assert!(stream.headers_upstream);
+    assert_eq!(stream.forwarded_body, US.as_bytes());
+}
+
+#[test]
+fn without_hold_headers_the_headers_go_upstream_first_and_get_no_decision_headers() {
+    let mut envoy = Envoy::start(&config(&[GEO], "", r#""hold_headers":false"#));
+    let id = envoy.open(post("/api/otp", &[]));
+    assert_eq!(envoy.headers(id, false), Action::Continue);
+    assert!(envoy.stream(id).headers_upstream);
+    assert_eq!(envoy.body(id, US.as_bytes(), true), Action::Continue);
+    let stream = envoy.stream(id);
+    assert!(stream.added.is_empty(), "headers already upstream are never changed");
+    assert_eq!(stream.forwarded_body, US.as_bytes());
+    assert_eq!(counter(&metric("allow", "none", "none", "US", "enforced")), 1);
+
+    // A blocked request still gets its local reply; origin saw the headers but no body.
+    let id = envoy.open(post("/api/otp", &[]));
+    assert_eq!(envoy.headers(id, false), Action::Continue);
+    assert_eq!(envoy.body(id, DE.as_bytes(), true), Action::Pause);
+    let stream = envoy.stream(id);
+    assert_eq!(reply(&stream).status, 403);
+    assert!(stream.forwarded_body.is_empty());
+}
+
+#[test]
+fn body_in_one_byte_chunks_is_judged_whole() {
+    let mut envoy = Envoy::start(&config(&[GEO], "", ""));
+    let (id, action) = envoy.send(post("/api/otp", &[]), DE.as_bytes(), 1);
+    assert_eq!(action, Action::Pause);
+    let stream = envoy.stream(id);
+    assert_eq!(reply(&stream).status, 403);
+    assert!(body_text(&reply(&stream)).contains(r#""error":"country_not_allowed""#));
+    let (id, action) = envoy.send(post("/api/otp", &[]), US.as_bytes(), 1);
+    assert_eq!(action, Action::Continue);
+    assert_eq!(envoy.stream(id).forwarded_body, US.as_bytes());
+}
+
+#[test]
+fn body_over_the_cap_is_answered_before_its_end() {
+    let mut envoy = Envoy::start(&config(&[GEO], r#""inputs":{"max_body_bytes":32}"#, ""));
+    let body = format!(r#"{{"phone":"+14155550123","pad":"{}"}}"#, "x".repeat(200));
+    let (id, action) = envoy.send(post("/api/otp", &[]), body.as_bytes(), 10);
+    assert_eq!(action, Action::Pause);
+    let stream = envoy.stream(id);
+    assert_eq!(reply(&stream).status, 413);
+    assert!(body_text(&reply(&stream)).contains("body_too_large"));
+    assert_eq!(stream.buffered_body.len(), 40, "judged at the first chunk past the cap, not at the end");
+    assert!(stream.forwarded_body.is_empty());
+}
+
+#[test]
+fn trailers_decide_an_http2_request() {
+    let mut envoy = Envoy::start(&config(&[GEO], "", ""));
+    let id = envoy.open(post("/api/otp", &[]));
+    assert_eq!(envoy.headers(id, false), Action::Pause);
+    assert_eq!(envoy.body(id, US.as_bytes(), false), Action::Pause);
+    assert_eq!(envoy.trailers(id), Action::Continue);
+    let stream = envoy.stream(id);
+    assert_eq!(added(&stream), allowed_us());
+    assert_eq!(stream.forwarded_body, US.as_bytes());
+
+    let id = envoy.open(post("/api/otp", &[]));
+    envoy.headers(id, false);
+    envoy.body(id, DE.as_bytes(), false);
+    assert_eq!(envoy.trailers(id), Action::Pause);
+    assert_eq!(reply(&envoy.stream(id)).status, 403);
+}
+
+#[test]
+fn blocked_request_gets_a_json_local_reply_and_is_never_resumed() {
+    let mut envoy = Envoy::start(&config(&[GEO], "", ""));
+    let (id, _) = envoy.send(post("/api/otp", &[]), DE.as_bytes(), 1024);
+    let stream = envoy.stream(id);
+    let reply = reply(&stream);
+    assert_eq!(reply.status, 403);
+    assert_eq!(reply.details, "country_not_allowed");
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    assert_eq!(reply.header("x-pumpguard-decision"), Some("block"));
+    assert_eq!(
+        body_text(&reply),
+        r#"{"error":"country_not_allowed","message":"SMS to this destination country is not available.","rule":"geo"}"#
+    );
+    assert_eq!(stream.resumed, 0);
+    assert!(!stream.headers_upstream && stream.forwarded_body.is_empty() && stream.added.is_empty());
+    let logged = emulator::with(|h| h.logs.clone());
+    assert!(logged
+        .iter()
+        .any(|(level, line)| *level == Level::Info && line.starts_with("pumpguard[t] decision {")));
+}
+
+#[test]
+fn client_forged_decision_headers_and_the_test_clock_are_removed() {
+    let mut envoy = Envoy::start(&config(&[GEO], "", r#""test_clock_header":"x-test-now-ms""#));
+    let forged = [
+        ("x-pumpguard-decision", "allow"),
+        ("x-pumpguard-country", "US"),
+        ("x-test-now-ms", "1700000000000"),
+    ];
+    for path in ["/api/otp", "/static/app.js"] {
+        let (id, action) = envoy.send(post(path, &forged), US.as_bytes(), 1024);
+        assert_eq!(action, Action::Continue);
+        let stream = envoy.stream(id);
+        let removed: Vec<&[u8]> = stream.removed.iter().map(Vec::as_slice).collect();
+        assert_eq!(removed, vec![&b"x-pumpguard-decision"[..], b"x-pumpguard-country", b"x-test-now-ms"]);
+        assert_eq!(stream.request_header("x-test-now-ms"), None);
+        let decisions = stream.request_headers.iter().filter(|(n, _)| n == b"x-pumpguard-decision").count();
+        assert_eq!(decisions, 1, "{path}: only ours");
+    }
+}
+
+#[test]
+fn header_values_that_are_not_utf8_are_judged_and_forwarded_byte_for_byte() {
+    let mut envoy = Envoy::start(&config(&[GEO], "", ""));
+    let mut headers = post("/api/otp", &[]);
+    headers.push((b"x-note".to_vec(), b"caf\xe9".to_vec()));
+    let (id, action) = envoy.send(headers, US.as_bytes(), 1024);
+    assert_eq!(action, Action::Continue);
+    assert_eq!(envoy.stream(id).request_header("x-note"), Some(&b"caf\xe9"[..]));
+}
+
+#[test]
+fn metric_names_per_decision() {
+    let mut envoy = Envoy::start(&config(&[GEO, WATCH_DE], "", ""));
+    envoy.send(post("/api/otp", &[]), US.as_bytes(), 1024);
+    envoy.send(post("/api/otp", &[]), US.as_bytes(), 1024);
+    envoy.send(post("/api/otp", &[]), DE.as_bytes(), 1024);
+    let counters = emulator::with(|h| {
+        let mut counters: Vec<(String, i64)> = h.counters.clone().into_iter().collect();
+        counters.sort();
+        counters
+    });
+    assert_eq!(
+        counters,
+        vec![
+            (metric("allow", "none", "none", "US", "enforced"), 2),
+            (metric("block", "country_denied", "watch", "DE", "shadow"), 1),
+            (metric("block", "country_not_allowed", "geo", "DE", "enforced"), 1),
+        ]
+    );
+}
+
+#[test]
+fn counters_are_shared_between_streams_of_every_worker() {
+    let config = config(&[ONE_PER_NUMBER], "", "");
+    let mut envoy = Envoy::start(&config);
+    // A second worker thread: its own plugin instance, the same shared data (and bucket seed).
+    assert!(envoy.add_root(ROOT + 100, &config));
+    let first = envoy.open(post("/api/otp", &[]));
+    let second = envoy.open_on(ROOT + 100, post("/api/otp", &[]));
+    assert_eq!(envoy.headers(first, false), Action::Pause);
+    assert_eq!(envoy.headers(second, false), Action::Pause);
+    assert_eq!(envoy.body(first, US.as_bytes(), true), Action::Continue);
+    assert_eq!(envoy.body(second, US.as_bytes(), true), Action::Pause);
+    let reply = reply(&envoy.stream(second));
+    assert_eq!(reply.status, 429);
+    assert!(reply.header("retry-after").is_some());
+    assert!(body_text(&reply).contains(r#""error":"rate_limited""#));
+    let keys = emulator::with(|h| h.shared.keys().filter(|k| k.starts_with("t:")).count());
+    assert_eq!(keys, 2, "the seed and one bucket, nothing per number");
+}
+
+#[test]
+fn client_address_comes_from_the_source_address_property() {
+    let per_ip = r#"{"id":"per-ip","action":"throttle","rate_limit":{"key":["client_ip"],"rate":1,"per_seconds":3600,"burst":1}}"#;
+    let mut envoy = Envoy::start(&config(&[per_ip], "", ""));
+    let mut from = |address: &str| {
+        emulator::with(|h| h.set_property(&["source", "address"], address));
+        let (id, _) = envoy.send(post("/api/otp", &[]), US.as_bytes(), 1024);
+        envoy.stream(id).local_reply.map_or(200, |r| r.status)
+    };
+    assert_eq!(from("198.51.100.7:5555"), 200);
+    assert_eq!(from("198.51.100.7:6666"), 429, "same address, another port");
+    assert_eq!(from("[2001:db8::1]:5555"), 200);
+}
+
+#[test]
+fn confirm_route_response_status_feeds_conversion() {
+    let conversion = r#"{"id":"conv","action":"block","conversion":{"scope":{"prefix":5},"min_sends":4,"min_ratio":0.5,"window_seconds":3600,"block_seconds":600}}"#;
+    for (confirm_status, fourth_send) in [(200, None), (401, Some(403))] {
+        let mut envoy = Envoy::start(&config(&[conversion], "", ""));
+        let mut last = None;
+        for n in 1..=4 {
+            let phone = format!(r#"{{"phone":"+1415555400{n}"}}"#);
+            let (send, _) = envoy.send(post("/api/otp", &[]), phone.as_bytes(), 1024);
+            last = envoy.stream(send).local_reply.map(|r| r.status);
+            if n < 4 {
+                let (confirm, action) = envoy.send(post("/api/otp/verify", &[]), phone.as_bytes(), 1024);
+                assert_eq!(action, Action::Continue, "confirm routes are never judged");
+                assert_eq!(envoy.response(confirm, confirm_status), Action::Continue);
+            }
+        }
+        assert_eq!(last, fourth_send, "confirms answered {confirm_status}");
+    }
+}
+
+#[test]
+fn challenge_without_token_is_answered_403() {
+    let mut envoy = Envoy::start(&captcha_config("block"));
+    let (id, _) = envoy.send(post("/api/otp", &[]), US.as_bytes(), 1024);
+    let reply = reply(&envoy.stream(id));
+    assert_eq!((reply.status, reply.header("x-pumpguard-decision")), (403, Some("challenge")));
+    assert!(body_text(&reply).contains("captcha_required"));
+    assert!(emulator::with(|h| h.callouts.is_empty()));
+}
+
+/// Sends a request with a token and checks the siteverify call it dispatched; returns its token.
+fn challenged(envoy: &mut Envoy, token: &str) -> (u32, u32) {
+    let (id, action) = envoy.send(post("/api/otp", &[("cf-turnstile-response", token)]), US.as_bytes(), 1024);
+    assert_eq!(action, Action::Pause, "held while siteverify answers");
+    let callout = emulator::with(|h| h.callouts.last().cloned()).expect("a siteverify call");
+    assert_eq!(callout.context, id);
+    assert_eq!(callout.cluster, "turnstile");
+    assert_eq!(callout.timeout_ms, 2000);
+    assert_eq!(callout.body, format!("secret=test-secret&response={token}").into_bytes());
+    let header = |name: &str| callout.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+    assert_eq!(header(":method").as_deref(), Some("POST"));
+    assert_eq!(header(":path").as_deref(), Some("/turnstile/v0/siteverify"));
+    assert_eq!(header(":authority").as_deref(), Some("challenges.cloudflare.com"));
+    assert_eq!(header("content-type").as_deref(), Some("application/x-www-form-urlencoded"));
+    assert!(envoy.stream(id).local_reply.is_none() && !envoy.stream(id).headers_upstream);
+    (id, callout.token)
+}
+
+#[test]
+fn verified_token_resumes_the_request() {
+    let mut envoy = Envoy::start(&captcha_config("block"));
+    let (id, token) = challenged(&mut envoy, "pass-1");
+    envoy.answer(token, Some((200, r#"{"success":true}"#)));
+    let stream = envoy.stream(id);
+    assert_eq!(stream.resumed, 1);
+    assert!(stream.local_reply.is_none());
+    assert_eq!(stream.forwarded_body, US.as_bytes());
+    let mut expected = allowed_us();
+    expected.push(("x-pumpguard-findings", "captcha:captcha_required"));
+    assert_eq!(added(&stream), expected);
+}
+
+#[test]
+fn refused_token_is_answered_403() {
+    let mut envoy = Envoy::start(&captcha_config("block"));
+    let (id, token) = challenged(&mut envoy, "fail-1");
+    envoy.answer(token, Some((200, r#"{"success":false,"error-codes":["invalid-input-response"]}"#)));
+    let stream = envoy.stream(id);
+    assert_eq!(reply(&stream).status, 403);
+    assert!(body_text(&reply(&stream)).contains("captcha_invalid"));
+    assert_eq!(stream.resumed, 0);
+}
+
+#[test]
+fn failed_or_timed_out_siteverify_follows_on_unavailable() {
+    // Block: 503. Allow: resumed and reported. A non-200 answer counts as unavailable too.
+    for (on_unavailable, answer) in [("block", None), ("block", Some((500, "oops"))), ("allow", None)] {
+        let mut envoy = Envoy::start(&captcha_config(on_unavailable));
+        let (id, token) = challenged(&mut envoy, "slow-1");
+        envoy.answer(token, answer);
+        let stream = envoy.stream(id);
+        match on_unavailable {
+            "block" => {
+                assert_eq!(reply(&stream).status, 503);
+                assert!(body_text(&reply(&stream)).contains("captcha_unavailable"));
+                assert_eq!(stream.resumed, 0);
+            }
+            _ => {
+                assert_eq!(stream.resumed, 1);
+                assert!(stream.local_reply.is_none());
+                assert!(added(&stream).contains(&("x-pumpguard-decision", "allow")));
+            }
+        }
+    }
+}
+
+#[test]
+fn siteverify_not_dispatched_follows_on_unavailable_at_once() {
+    let mut envoy = Envoy::start(&captcha_config("block"));
+    emulator::with(|h| h.fail(Call::HttpDispatch));
+    let (id, action) =
+        envoy.send(post("/api/otp", &[("cf-turnstile-response", "pass-1")]), US.as_bytes(), 1024);
+    assert_eq!(action, Action::Pause);
+    assert_eq!(reply(&envoy.stream(id)).status, 503);
+}
+
+#[test]
+fn siteverify_answer_for_a_deleted_stream_is_dropped() {
+    let mut envoy = Envoy::start(&captcha_config("block"));
+    let (id, token) = challenged(&mut envoy, "pass-1");
+    envoy.contexts.delete(id);
+    envoy.answer(token, Some((200, r#"{"success":true}"#)));
+    envoy.answer(token + 1, Some((200, r#"{"success":true}"#)));
+    let stream = envoy.stream(id);
+    assert_eq!((stream.resumed, stream.local_reply.is_none(), stream.added.is_empty()), (0, true, true));
+}
+
+#[test]
+fn failed_resume_resets_the_request() {
+    let mut envoy = Envoy::start(&captcha_config("block"));
+    let (id, token) = challenged(&mut envoy, "pass-1");
+    emulator::with(|h| h.fail(Call::Resume));
+    envoy.answer(token, Some((200, r#"{"success":true}"#)));
+    assert!(envoy.stream(id).reset);
+}
+
+/// Sends a guarded request with `call` failing; returns what the host saw.
+fn with_failing(call: Call, extra_headers: &[(&str, &str)]) -> StreamHost {
+    let mut envoy = Envoy::start(&config(&[GEO], "", ""));
+    emulator::with(|h| h.fail(call));
+    let (id, action) = envoy.send(post("/api/otp", extra_headers), US.as_bytes(), 1024);
+    assert_eq!(action, Action::Pause, "{call:?}");
+    envoy.stream(id)
+}
+
+#[test]
+fn failed_host_call_answers_503_and_counts_host_call_failed() {
+    let cases = [
+        (Call::HeaderPairs, "read request headers", &[][..]),
+        (Call::RemoveHeader, "remove request header", &[("x-pumpguard-decision", "allow")][..]),
+        (Call::Buffer, "read request body", &[][..]),
+        (Call::AddHeader, "set request header", &[][..]),
+    ];
+    for (call, what, extra) in cases {
+        let stream = with_failing(call, extra);
+        let reply = reply(&stream);
+        assert_eq!((reply.status, reply.details.as_str()), (503, "pumpguard_host_failure"), "{call:?}");
+        assert_eq!(reply.header("x-pumpguard-decision"), Some("block"));
+        assert_eq!(
+            body_text(&reply),
+            r#"{"error":"store_unavailable","message":"The request could not be checked; retry later."}"#
+        );
+        assert!(!stream.headers_upstream && stream.forwarded_body.is_empty());
+        assert_eq!(counter(&host_failure_metric("t")), 1, "{call:?}");
+        let error = format!("pumpguard: host call failed: {what}; answering 503");
+        assert!(emulator::with(|h| h.logs.contains(&(Level::Error, error))), "{call:?}");
+    }
+}
+
+#[test]
+fn failed_local_reply_resets_the_request() {
+    let mut envoy = Envoy::start(&config(&[GEO], "", ""));
+    emulator::with(|h| h.fail(Call::SendResponse));
+    let (id, action) = envoy.send(post("/api/otp", &[]), DE.as_bytes(), 1024);
+    assert_eq!(action, Action::Pause);
+    let stream = envoy.stream(id);
+    assert!(stream.reset && !stream.headers_upstream && stream.forwarded_body.is_empty());
+}
+
+#[test]
+fn failed_shared_data_takes_the_policy_store_on_error() {
+    for (on_error, call) in
+        [("allow", Call::SharedGet), ("allow", Call::SharedSet), ("block", Call::SharedGet)]
+    {
+        let store = format!(r#""store":{{"on_error":"{on_error}"}}"#);
+        let mut envoy = Envoy::start(&config(&[ONE_PER_NUMBER], &store, ""));
+        emulator::with(|h| h.fail(call));
+        let (id, _) = envoy.send(post("/api/otp", &[]), US.as_bytes(), 1024);
+        let stream = envoy.stream(id);
+        if on_error == "allow" {
+            assert!(stream.local_reply.is_none(), "{call:?}");
+            assert!(added(&stream).contains(&("x-pumpguard-findings", "store_unavailable")));
+        } else {
+            assert_eq!(reply(&stream).status, 503);
+            assert!(body_text(&reply(&stream)).contains("store_unavailable"));
+            assert_eq!(counter(&host_failure_metric("t")), 0, "a store failure is the policy's call");
+        }
+    }
+}
+
+#[test]
+fn bucket_seed_is_created_once_in_shared_data_and_needs_it() {
+    let config = config(&[GEO], "", "");
+    let mut envoy = Envoy::start(&config);
+    let seed = emulator::with(|h| h.shared.get("t:seed").cloned()).expect("a seed");
+    assert!(envoy.add_root(ROOT + 100, &config));
+    assert_eq!(emulator::with(|h| h.shared.get("t:seed").cloned()), Some(seed), "read, not created again");
+
+    emulator::with(|h| {
+        h.shared.clear();
+        h.fail(Call::SharedGet);
+    });
+    assert!(!envoy.add_root(ROOT + 200, &config));
+    let logged = emulator::with(|h| h.logs.clone());
+    assert!(
+        logged.contains(&(Level::Critical, "pumpguard: shared data unavailable for the bucket seed".into()))
+    );
+}
+
+#[test]
+fn bad_configuration_is_refused_with_its_paths() {
+    let (mut envoy, configured) =
+        Envoy::try_start(r#"{"policy":{"version":2,"routes":[]},"store":{"buckets":0}}"#);
+    assert!(!configured);
+    let logged = emulator::with(|h| h.logs.clone());
+    assert!(logged.iter().any(|(l, m)| *l == Level::Critical && m.contains("at store.buckets")));
+    assert!(logged.iter().any(|(l, m)| *l == Level::Critical && m.contains("at policy.version")));
+    // Streams of an unconfigured root pass untouched.
+    let (id, action) = envoy.send(post("/api/otp", &[]), DE.as_bytes(), 1024);
+    assert_eq!(action, Action::Continue);
+    assert!(envoy.stream(id).added.is_empty());
+}
+
+#[test]
+fn vm_start_is_logged() {
+    emulator::reset();
+    crate::host::vm_started();
+    assert_eq!(emulator::with(|h| h.logs.clone()), vec![(Level::Info, "pumpguard: VM started".to_owned())]);
+}
+
+#[test]
+fn siteverify_answer_for_a_stream_the_host_no_longer_has_is_logged() {
+    let mut envoy = Envoy::start(&captcha_config("block"));
+    let (id, token) = challenged(&mut envoy, "pass-1");
+    emulator::with(|h| h.streams.remove(&id));
+    envoy.answer(token, Some((200, r#"{"success":true}"#)));
+    let error = (Level::Error, "pumpguard: siteverify answer for a stream the host no longer has".to_owned());
+    assert!(emulator::with(|h| h.logs.contains(&error)));
+}
+
+/// `cargo test -p pumpguard-filter --features bench-timing`: the spans keep their metric names.
+#[cfg(feature = "bench-timing")]
+#[test]
+fn bench_timing_records_each_span_under_its_metric_name() {
+    let mut envoy = Envoy::start(&config(&[GEO], "", ""));
+    envoy.send(post("/api/otp", &[]), US.as_bytes(), 4);
+    let mut names = emulator::with(|h| h.histograms.keys().cloned().collect::<Vec<_>>());
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "pumpguard.bench.act_ns",
+            "pumpguard.bench.body_ns",
+            "pumpguard.bench.headers_ns",
+            "pumpguard.bench.judge_ns"
+        ]
+    );
+    assert_eq!(
+        emulator::with(|h| h.histograms.get("pumpguard.bench.body_ns").map(Vec::len)),
+        Some(US.len().div_ceil(4))
+    );
+}
