@@ -89,6 +89,10 @@ fn check(args: &[String]) -> Result<ExitCode, String> {
                 policy.route_ids().count(),
                 policy.rule_ids().count()
             );
+            // Warnings never fail the check: they name settings that load but weaken the guard.
+            for warning in policy.warnings() {
+                eprintln!("{path}: warning: {}: {}", warning.path, warning.message);
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(report) => {

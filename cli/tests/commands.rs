@@ -33,6 +33,22 @@ fn check_accepts_the_example_policy() {
 }
 
 #[test]
+fn check_warns_about_inputs_that_open_a_bypass_but_still_exits_0() {
+    let policy = scratch(
+        "lenient-policy.json",
+        r#"{"version":1,"routes":[{"id":"otp","kind":"send","match":{"path":{"exact":"/otp"}},
+            "extract":{"json_keys":["phone"]}}],"inputs":{"on_too_many_numbers":"allow"}}"#,
+    );
+    let out = pumpguard(&["check", &policy]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("warning: inputs.on_no_number: allow:"), "{stderr}");
+    assert!(stderr.contains("warning: inputs.on_too_many_numbers: allow:"), "{stderr}");
+    let strict = pumpguard(&["check", &repo("examples/policy.json")]);
+    assert!(!text(&strict.stderr).contains("warning"), "{}", text(&strict.stderr));
+}
+
+#[test]
 fn check_names_every_error_by_json_path_and_exits_1() {
     let scenario: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(repo("tests/scenarios/067-bad-policy-every-error-named.json")).unwrap(),

@@ -185,6 +185,57 @@ impl Policy {
         self.default_region.map(Region::as_str)
     }
 
+    /// Settings that load but open a way around the guard, each with its path and why: `check`
+    /// prints them. A policy that sets them on purpose (a route that also serves requests
+    /// without a number) can ignore them.
+    pub fn warnings(&self) -> Vec<ConfigError> {
+        let inputs = &self.inputs;
+        let allowed = [
+            (
+                "inputs.on_no_number",
+                inputs.on_no_number,
+                "a guarded request whose number pumpguard cannot find is forwarded unjudged: any field \
+                 the origin reads but the route's extract does not list is a way past every rule; \
+                 use block unless the route also serves requests without a number",
+            ),
+            (
+                "inputs.on_too_many_numbers",
+                inputs.on_too_many_numbers,
+                "numbers beyond max_numbers are forwarded without being judged",
+            ),
+            (
+                "inputs.on_unparseable_number",
+                inputs.on_unparseable_number,
+                "a number pumpguard cannot parse is forwarded unjudged; origin may still read one",
+            ),
+            (
+                "inputs.on_ambiguous",
+                inputs.on_ambiguous,
+                "with a duplicate key the origin may read another number than the one judged",
+            ),
+            (
+                "inputs.on_malformed",
+                inputs.on_malformed,
+                "a body pumpguard cannot read is forwarded unjudged; lenient origins may still read it",
+            ),
+            (
+                "inputs.on_unsupported_encoding",
+                inputs.on_unsupported_encoding,
+                "a compressed body is forwarded unjudged; origins that decompress read its numbers",
+            ),
+            (
+                "inputs.on_unsupported_content_type",
+                inputs.on_unsupported_content_type,
+                "a body of another content type is forwarded unjudged; lenient origins may still read it",
+            ),
+        ];
+        allowed
+            .into_iter()
+            .filter(|(_, outcome, _)| *outcome == InputOutcome::Allow)
+            .map(|(path, _, why)| ConfigError { path: path.to_owned(), message: format!("allow: {why}") })
+            .collect()
+    }
+
     pub fn route_ids(&self) -> impl Iterator<Item = &str> {
         self.routes.iter().map(|r| &*r.id)
     }

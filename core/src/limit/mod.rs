@@ -1,6 +1,6 @@
 //! Stateful rules as pure read-modify-write steps over encoded counter state.
 //!
-//! Each step takes the stored bytes (or `None`) and `now`, and returns a [`Change`] carrying a
+//! Each step takes the stored bytes (or `None`) and `now`, and returns a [`Change`](crate::store::Change) carrying a
 //! [`CounterVerdict`]; `store::update` runs it under compare-and-swap.
 
 mod adjacent;
