@@ -33,9 +33,7 @@ fn main() {
         tls: TlsFingerprints { ja3: Some("0123456789abcdef0123456789abcdef"), ja4: None },
     };
     let memory = MemoryStore::new();
-    let (median, min, allowed) = time_decisions(|now| {
-        policy.decide(&req, now, &memory)
-    });
+    let (median, min, allowed) = time_decisions(|now| policy.decide(&req, now, &memory));
     // As the Envoy filter stores counters: fixed buckets of compact entries over a plain map.
     let shared = MemoryStore::new();
     let (bucketed_median, _, _) = time_decisions(|now| {

@@ -45,7 +45,9 @@ const MAX_KEY_VALUE_LEN: usize = 128;
 pub enum CounterOp {
     Rate,
     Backoff,
-    Adjacent { suffix: u16 },
+    Adjacent {
+        suffix: u16,
+    },
     ConversionSend,
     ConversionConfirm,
     /// A send to one number went to origin: a confirmation of it may be credited once.
@@ -180,7 +182,12 @@ impl Policy {
 
     /// Step 2: what `checks` would conclude, in order, run against an overlay of `store`: later
     /// checks see earlier ones (two numbers of one prefix count twice), `store` is never written.
-    pub fn peek_checks(&self, checks: &[CounterCheck], now: Timestamp, store: &dyn Store) -> Vec<CheckOutcome> {
+    pub fn peek_checks(
+        &self,
+        checks: &[CounterCheck],
+        now: Timestamp,
+        store: &dyn Store,
+    ) -> Vec<CheckOutcome> {
         if checks.is_empty() {
             return Vec::new();
         }
@@ -211,7 +218,9 @@ impl Policy {
         // Findings the peek reported are in already; what is new here is a refusal a concurrent
         // request caused since (a challenge the token satisfied stays satisfied), or a failure.
         let mut store_failed = false;
-        for (check, outcome) in checks.iter().zip(results.iter().chain(std::iter::repeat(&CheckOutcome::StoreFailed))) {
+        for (check, outcome) in
+            checks.iter().zip(results.iter().chain(std::iter::repeat(&CheckOutcome::StoreFailed)))
+        {
             match outcome {
                 CheckOutcome::Verdict(v) if v.triggered => {
                     let Some(rule) = self.rules.get(usize::from(check.rule)) else { continue };
@@ -415,7 +424,10 @@ impl Policy {
         // times. The same number twice is one SMS.
         let mut push = |key: String, op: CounterOp, number: Option<usize>| {
             let number = number.and_then(|i| e164s.get(i)).cloned();
-            if !checks.iter().any(|c| c.rule == rule_index && c.key == key && c.op == op && c.number == number) {
+            if !checks
+                .iter()
+                .any(|c| c.rule == rule_index && c.key == key && c.op == op && c.number == number)
+            {
                 checks.push(CounterCheck { rule: rule_index, key, op, number });
             }
         };
@@ -451,7 +463,11 @@ impl Policy {
                         number.calling_code(),
                     );
                     push(counter_key("cv:", &rule.id, &scope), CounterOp::ConversionSend, Some(i));
-                    push(counter_key("cvn:", &rule.id, number.digits()), CounterOp::ConversionSentNumber, Some(i));
+                    push(
+                        counter_key("cvn:", &rule.id, number.digits()),
+                        CounterOp::ConversionSentNumber,
+                        Some(i),
+                    );
                 }
             }
             _ => {}

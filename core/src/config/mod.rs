@@ -10,7 +10,9 @@ use std::sync::Arc;
 pub use error::{ConfigError, ConfigErrors};
 pub use schema::*;
 
-use crate::limit::{AdjacentParams, BackoffParams, ConversionParams, ConversionScope, GcraParams, MAX_HORIZON_SECONDS};
+use crate::limit::{
+    AdjacentParams, BackoffParams, ConversionParams, ConversionScope, GcraParams, MAX_HORIZON_SECONDS,
+};
 use crate::phone::{PhoneParser, Region};
 use crate::routes::{HeaderCondition, HostPattern, PathPattern, Route};
 use crate::rules::{parse_prefix, CountrySet, KeyPart, NumberPattern, PrefixSet, Rule, RuleKind, TypeSet};

@@ -85,7 +85,7 @@ mod tests {
         assert!(!hit(90_000).triggered); // 3rd send; next wait capped at 100 s
         assert!(hit(189_999).triggered);
         assert!(!hit(190_000).triggered); // 4th send: ready again at 290 s
-        // A quiet hour after the wait ended starts again from the base wait.
+                                          // A quiet hour after the wait ended starts again from the base wait.
         assert!(!hit(290_000 + 3_600_000).triggered);
         assert_eq!(hit(290_000 + 3_600_000 + 1).retry_after_ms, Some(29_999));
     }

@@ -125,16 +125,17 @@ impl ConversionParams {
         c.sends = c.sends.saturating_add(1);
         let sends = u64::from(c.sends) + u64::from(c.previous_sends);
         let confirms = u64::from(c.confirms) + u64::from(c.previous_confirms);
-        let verdict = if sends >= u64::from(self.min_sends) && (confirms as f64) < self.min_ratio * sends as f64 {
-            let strikes = c.strikes.saturating_add(1);
-            let duration = self.block_duration(strikes);
-            let blocked_until = now_ms.saturating_add(duration);
-            // Start counting afresh once the block ends, so the scope is judged on new traffic.
-            c = Counts { window_start: blocked_until, blocked_until, strikes, ..Counts::default() };
-            CounterVerdict::escalate(duration)
-        } else {
-            CounterVerdict::PASS
-        };
+        let verdict =
+            if sends >= u64::from(self.min_sends) && (confirms as f64) < self.min_ratio * sends as f64 {
+                let strikes = c.strikes.saturating_add(1);
+                let duration = self.block_duration(strikes);
+                let blocked_until = now_ms.saturating_add(duration);
+                // Start counting afresh once the block ends, so the scope is judged on new traffic.
+                c = Counts { window_start: blocked_until, blocked_until, strikes, ..Counts::default() };
+                CounterVerdict::escalate(duration)
+            } else {
+                CounterVerdict::PASS
+            };
         self.write(&c, verdict)
     }
 

@@ -35,7 +35,8 @@ impl GcraParams {
     /// "unlimited" through saturation.
     pub fn new(rate: NonZeroU32, period_seconds: NonZeroU32, burst: NonZeroU32) -> GcraParams {
         let max_us = u128::from(MAX_HORIZON_SECONDS) * 1_000_000;
-        let emission = (u128::from(period_seconds.get()) * 1_000_000 / u128::from(rate.get())).clamp(1, max_us);
+        let emission =
+            (u128::from(period_seconds.get()) * 1_000_000 / u128::from(rate.get())).clamp(1, max_us);
         let tolerance = (emission * u128::from(burst.get() - 1)).min(max_us);
         GcraParams {
             emission_us: u64::try_from(emission).unwrap_or(u64::MAX),

@@ -28,7 +28,8 @@ pub struct CounterVerdict {
 }
 
 impl CounterVerdict {
-    pub const PASS: CounterVerdict = CounterVerdict { triggered: false, retry_after_ms: None, escalated: false };
+    pub const PASS: CounterVerdict =
+        CounterVerdict { triggered: false, retry_after_ms: None, escalated: false };
 
     pub fn trigger(retry_after_ms: u64) -> CounterVerdict {
         CounterVerdict { triggered: true, retry_after_ms: Some(retry_after_ms), escalated: false }

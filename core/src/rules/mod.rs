@@ -59,7 +59,10 @@ impl RuleKind {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum KeyPart {
     /// The client address cut to its network: the first `v4` / `v6` bits.
-    ClientIp { v4: u8, v6: u8 },
+    ClientIp {
+        v4: u8,
+        v6: u8,
+    },
     Number,
     Prefix(usize),
     Country,

@@ -167,7 +167,13 @@ fn decode(bytes: &[u8]) -> Vec<Entry> {
         let Some((value, tail)) = tail.split_at_checked(usize::from(len & !EXTENDED)) else {
             break; // a torn entry: drop it rather than misread the rest
         };
-        entries.push(Entry { key_hash: hash, expires_at: expiry, protected_until, written_at, value: value.to_vec() });
+        entries.push(Entry {
+            key_hash: hash,
+            expires_at: expiry,
+            protected_until,
+            written_at,
+            value: value.to_vec(),
+        });
         rest = tail;
     }
     entries
