@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 
 use pumpguard_core::{
-    Action, Decision, HttpVersion, Policy, Request as CoreRequest, Timestamp, TlsFingerprints,
+    Action, CheckOutcome, Decision, HttpVersion, Policy, Request as CoreRequest, Timestamp, TlsFingerprints,
 };
 use worker::js_sys::{self, Uint8Array};
 use worker::wasm_bindgen::{JsCast, JsValue};
@@ -13,7 +13,7 @@ use worker::{
     Request, Result,
 };
 
-use crate::host::{self, cf_object, js_number, js_string};
+use crate::host::{self, cf_object, js_number, js_string, Round};
 use crate::logs::{self, ClientFacts};
 use crate::policy_source::Loaded;
 use crate::reply::{self, LocalReply, DECISION_HEADER_NAMES, NOT_FORWARDED};
@@ -179,15 +179,32 @@ async fn handle(mut req: Request, env: &Env) -> Result<web_sys::Response> {
     }
 
     let response = forward(&settings, &incoming, &decision.origin_headers(), body.forwarded()).await?;
-    let confirm = policy.response_checks(&decision, response.status());
-    if !confirm.is_empty() {
-        // Awaited, not deferred: the next request of the same client must see the confirmation.
-        let outcomes = host::run_checks(env, &settings, policy_id, incoming.now_ms, &confirm).await;
-        if outcomes.iter().any(|o| matches!(o, pumpguard_core::CheckOutcome::StoreFailed)) {
-            console_error!("{}", logs::event_line("confirmation_not_recorded", serde_json::json!({})));
-        }
-    }
+    record_response(env, &settings, policy_id, &policy, &decision, incoming.now_ms, response.status()).await;
     Ok(response)
+}
+
+/// Feeds a confirm route's answer into conversion tracking: the numbers' checks ("was this number
+/// sent to?"), then the scope credits they earned. Awaited, not deferred: the next request of the
+/// same client must see the confirmation.
+async fn record_response(
+    env: &Env,
+    settings: &Settings,
+    policy_id: u64,
+    policy: &Policy,
+    decision: &Decision,
+    now_ms: u64,
+    status: u16,
+) {
+    let numbers = policy.response_checks(decision, status);
+    if numbers.is_empty() {
+        return;
+    }
+    let matched = host::run_checks(env, settings, policy_id, now_ms, Round::Commit, &numbers).await;
+    let credits = policy.credit_checks(decision, &numbers, &matched);
+    let credited = host::run_checks(env, settings, policy_id, now_ms, Round::Commit, &credits).await;
+    if matched.iter().chain(&credited).any(|o| !matches!(o, CheckOutcome::Verdict(_))) {
+        console_error!("{}", logs::event_line("confirmation_not_recorded", serde_json::json!({})));
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -203,15 +220,32 @@ async fn judge(
     let now = Timestamp::from_millis(incoming.now_ms);
     let request = incoming.core(header_refs, body.judged(policy.max_body_bytes()), body.truncated);
     let prepared = policy.prepare(&request, now);
-    let outcomes = host::run_checks(env, settings, policy_id, incoming.now_ms, prepared.checks()).await;
-    let decision = policy.conclude(prepared, &outcomes);
-    match (decision.action, &decision.token_check) {
+    // Peek: what the counters would say, nothing written, so a refused request costs no write.
+    let peeked =
+        host::run_checks(env, settings, policy_id, incoming.now_ms, Round::Peek, prepared.checks()).await;
+    let decision = policy.conclude(prepared, &peeked);
+    let decision = match (decision.action, &decision.token_check) {
         (Action::Challenge, Some(check)) => {
             let verdict = host::siteverify(env, settings, policy.captcha(), check).await;
             policy.resolve_token(decision, &verdict)
         }
         _ => decision,
+    };
+    // Commit: every check of a request that goes to origin; of a refused one only a block its
+    // refusal starts (usually nothing, so no second round).
+    if decision.pending_commits().is_empty() {
+        return decision;
     }
+    let committed = host::run_checks(
+        env,
+        settings,
+        policy_id,
+        incoming.now_ms,
+        Round::Commit,
+        decision.pending_commits(),
+    )
+    .await;
+    policy.settle_commits(decision, &committed)
 }
 
 /// The request body, read up to the policy's cap (plus one chunk, to know it is over), and what

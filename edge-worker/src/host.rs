@@ -143,13 +143,24 @@ async fn kv_policy(env: &Env) -> Option<String> {
     }
 }
 
+/// What a round of shard calls does with its checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Round {
+    /// What the checks would conclude; nothing is written (`Policy::peek_checks` in the shard).
+    Peek,
+    /// The checks run for real and their writes are stored (`Policy::run_check` in the shard).
+    Commit,
+}
+
 /// Runs counter checks on their shards: one round trip per shard, all shards at once. Results are
-/// in the order of `checks`; a shard that fails yields `StoreFailed` for its checks.
+/// in the order of `checks`; a shard that fails yields `StoreFailed` for its checks. No checks, no
+/// call: a round with nothing to run costs nothing.
 pub async fn run_checks(
     env: &Env,
     settings: &Settings,
     policy_id: u64,
     now_ms: u64,
+    round: Round,
     checks: &[CounterCheck],
 ) -> Vec<CheckOutcome> {
     let mut outcomes = vec![CheckOutcome::StoreFailed; checks.len()];
@@ -159,7 +170,7 @@ pub async fn run_checks(
     let groups = group(settings.shard_seed, checks.iter().map(|c| c.key.as_str()), settings.shards);
     let calls = groups.iter().map(|(shard, positions)| {
         let batch: Vec<CounterCheck> = positions.iter().filter_map(|&p| checks.get(p).cloned()).collect();
-        shard_call(env, *shard, ShardRequest { policy_id, now_ms, checks: batch })
+        shard_call(env, *shard, ShardRequest { policy_id, now_ms, peek: round == Round::Peek, checks: batch })
     });
     let answers = join_all(calls).await;
     for ((_, positions), answer) in groups.iter().zip(answers) {

@@ -2,10 +2,13 @@
 //!
 //! ```text
 //! request ─► entry (fetch handler) ─► Policy::prepare ─► CounterChecks grouped by shard
-//!                                        │                 └─► one Durable Object round trip per shard
-//!                                        │                      (CounterShard: Policy::run_check on its store)
-//!                                        └─► Policy::conclude ─► siteverify (challenge with a token)
-//!                                              ─► local reply (core's status, headers, body) or forward to origin
+//!              peek round: one Durable Object round trip per shard, all at once
+//!                (CounterShard: Policy::peek_checks on an overlay of its store, nothing written)
+//!            ─► Policy::conclude ─► siteverify (challenge with a token) ─► Policy::resolve_token
+//!            ─► commit round, only when Decision::pending_commits() is not empty
+//!                (CounterShard: Policy::run_check, writes stored) ─► Policy::settle_commits
+//!            ─► local reply (core's status, headers, body) or forward to origin
+//!                 confirm route: Policy::response_checks, then Policy::credit_checks (commit rounds)
 //! ```
 //!
 //! The modules without a host dependency (settings, sharding, the shard's store, its sweep plan,

@@ -1,5 +1,8 @@
 //! `CounterShard`: the Durable Object holding one shard of the counters.
 //!
+//! A request comes as a peek (the checks run on an overlay of the store: outcomes, no write) or
+//! as a commit (the checks run for real and what they wrote is stored); see `entry::judge`.
+//!
 //! One event at a time runs inside a Durable Object, and everything here after reading the
 //! request body is synchronous (the SQLite storage API is), so running the core's checks against
 //! the in-memory [`ShardStore`] and persisting what they wrote is one atomic step. workerd's output
@@ -16,7 +19,7 @@
 use std::cell::Cell;
 use std::time::Duration;
 
-use pumpguard_core::{CheckOutcome, Timestamp};
+use pumpguard_core::Timestamp;
 use worker::{
     console_error, durable_object, DurableObject, Env, Headers, Request, Response, Result, SqlStorage,
     SqlStorageValue, State,
@@ -149,10 +152,8 @@ impl CounterShard {
                 return ShardResponse::Refused(format!("storage read failed: {e}"));
             }
         }
-        let now = Timestamp::from_millis(request.now_ms);
-        self.store.set_now(now);
-        let outcomes: Vec<CheckOutcome> =
-            request.checks.iter().map(|check| policy.run_check(check, now, &self.store)).collect();
+        // A peek runs on an overlay and leaves nothing dirty: the loop below writes no row.
+        let outcomes = self.store.run(&policy, &request);
         let dirty = self.store.take_dirty();
         let earliest = dirty.iter().map(|(_, _, expires_at)| expires_at.as_millis()).min();
         for (key, value, expires_at) in dirty {
@@ -171,7 +172,7 @@ impl CounterShard {
                 return ShardResponse::Refused(format!("storage write failed: {e}"));
             }
         }
-        self.bound_memory(now);
+        self.bound_memory(Timestamp::from_millis(request.now_ms));
         // Counted and written: a sweep that cannot be planned now loses nothing (the next write
         // plans it again).
         if let Some(earliest) = earliest {
@@ -271,13 +272,14 @@ impl CounterShard {
         Ok(())
     }
 
-    /// Bounds memory: past the limit, expired entries are dropped, then the whole copy if still
-    /// too large (storage keeps everything; the sweep alarm deletes expired rows).
+    /// Bounds memory: past the limit, expired entries (and keys only known to be absent, which
+    /// peeks leave behind) are dropped, then the whole copy if still too large (storage keeps
+    /// everything; the sweep alarm deletes expired rows).
     fn bound_memory(&self, now: Timestamp) {
-        if self.store.len() > MAX_CACHED_ENTRIES {
+        if self.store.keys_held() > MAX_CACHED_ENTRIES {
             self.store.sweep(now);
         }
-        if self.store.len() > MAX_CACHED_ENTRIES {
+        if self.store.keys_held() > MAX_CACHED_ENTRIES {
             self.store.forget_all();
         }
     }

@@ -1,5 +1,6 @@
 //! What the fetch handler and a counter shard (Durable Object) send each other: JSON, one
-//! request per shard per judged request.
+//! request per shard per round of a judged request (peek, then commit; credit rounds on a
+//! confirm route's response).
 
 use pumpguard_core::{CheckOutcome, CounterCheck};
 use serde::{Deserialize, Serialize};
@@ -28,6 +29,10 @@ pub struct ShardRequest {
     pub policy_id: u64,
     /// The request's time, milliseconds since the epoch: counters follow the fetch handler's clock.
     pub now_ms: u64,
+    /// Only look: the shard runs the checks on an overlay of its store (`Policy::peek_checks`)
+    /// and writes nothing. Absent (false): the checks run for real and their writes are stored.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub peek: bool,
     pub checks: Vec<CounterCheck>,
 }
 
@@ -54,6 +59,7 @@ impl ShardResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pumpguard_core::limit::CounterVerdict;
 
     #[test]
     fn wrong_count_or_refusal_fails_every_check() {
@@ -76,13 +82,26 @@ mod tests {
 
     #[test]
     fn round_trips_as_json() {
+        // A commit round: no `peek` on the wire, the payload as small as before the field.
         let json = r#"{"policy_id":1,"now_ms":5,"checks":[{"rule":0,"key":"rl:x|1","op":"rate"}]}"#;
         let request: ShardRequest = serde_json::from_str(json).unwrap();
         assert_eq!(request.checks.len(), 1);
+        assert!(!request.peek);
         let back = serde_json::to_string(&request).unwrap();
         assert_eq!(back, json);
-        let outcomes = ShardResponse::Outcomes(vec![CheckOutcome::StoreFailed]);
+        let peek = r#"{"policy_id":1,"now_ms":5,"peek":true,"checks":[]}"#;
+        let request: ShardRequest = serde_json::from_str(peek).unwrap();
+        assert!(request.peek);
+        assert_eq!(serde_json::to_string(&request).unwrap(), peek);
+        let outcomes = ShardResponse::Outcomes(vec![
+            CheckOutcome::StoreFailed,
+            CheckOutcome::Mismatch,
+            CheckOutcome::Verdict(CounterVerdict::escalate(900_000)),
+            CheckOutcome::Verdict(CounterVerdict::PASS),
+        ]);
         let text = serde_json::to_string(&outcomes).unwrap();
+        // `escalated` travels only when set.
+        assert_eq!(text.matches("escalated").count(), 1, "{text}");
         let parsed: ShardResponse = serde_json::from_str(&text).unwrap();
         assert_eq!(parsed, outcomes);
     }
