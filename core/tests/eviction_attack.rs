@@ -80,8 +80,8 @@ fn error(decision: &Decision) -> Option<&'static str> {
 /// a block of adjacent numbers blocked. Returns a check that each still holds at `at_ms`.
 fn protect_victims(h: &Harness) -> impl Fn(&Harness, u64) {
     let victim = "+14155550123".to_owned();
-    assert_eq!(h.send(&[victim.clone()], 1, 0).action, Action::Allow);
-    assert_eq!(h.send(&[victim.clone()], 1, 31_000).action, Action::Allow); // 2nd send: next wait 60 s
+    assert_eq!(h.send(std::slice::from_ref(&victim), 1, 0).action, Action::Allow);
+    assert_eq!(h.send(std::slice::from_ref(&victim), 1, 31_000).action, Action::Allow); // 2nd send: next wait 60 s
                                                                             // Twenty sends in the prefix 131055, none confirmed: the twentieth blocks the prefix.
     let mut blocked = None;
     for i in 0..20u32 {
