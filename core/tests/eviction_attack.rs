@@ -82,7 +82,7 @@ fn protect_victims(h: &Harness) -> impl Fn(&Harness, u64) {
     let victim = "+14155550123".to_owned();
     assert_eq!(h.send(std::slice::from_ref(&victim), 1, 0).action, Action::Allow);
     assert_eq!(h.send(std::slice::from_ref(&victim), 1, 31_000).action, Action::Allow); // 2nd send: next wait 60 s
-                                                                            // Twenty sends in the prefix 131055, none confirmed: the twentieth blocks the prefix.
+                                                                                        // Twenty sends in the prefix 131055, none confirmed: the twentieth blocks the prefix.
     let mut blocked = None;
     for i in 0..20u32 {
         let number = format!("+131055{}{:02}{:02}", 5 + i % 4, i, i);
@@ -95,7 +95,11 @@ fn protect_victims(h: &Harness) -> impl Fn(&Harness, u64) {
         assert_eq!(d.action == Action::Block, i == 4, "adjacency send {i}: {d:?}");
     }
     move |h: &Harness, at: u64| {
-        assert_eq!(error(&h.send(&[victim.clone()], 9, at)), Some("backoff"), "the victim's backoff");
+        assert_eq!(
+            error(&h.send(std::slice::from_ref(&victim), 9, at)),
+            Some("backoff"),
+            "the victim's backoff"
+        );
         assert_eq!(error(&h.send(&["+13105599999".to_owned()], 10, at)), Some("low_conversion"));
         assert_eq!(error(&h.send(&["+16175550177".to_owned()], 11, at)), Some("adjacent_numbers"));
     }
