@@ -268,17 +268,13 @@ impl Policy {
         let extracted = match route.extractor.extract(&parts) {
             Ok(extracted) => extracted,
             Err(error) => {
-                let (code, outcome) = match &error {
-                    ExtractError::Malformed { .. } => (ReasonCode::BodyMalformed, inputs.on_malformed),
-                    ExtractError::UnsupportedEncoding { .. } => {
-                        (ReasonCode::UnsupportedEncoding, inputs.on_unsupported_encoding)
-                    }
-                    ExtractError::UnsupportedContentType { .. } => {
-                        (ReasonCode::UnsupportedContentType, inputs.on_unsupported_content_type)
-                    }
-                    ExtractError::Ambiguous { .. } => (ReasonCode::AmbiguousField, inputs.on_ambiguous),
+                let outcome = match &error {
+                    ExtractError::Malformed { .. } => inputs.on_malformed,
+                    ExtractError::UnsupportedEncoding { .. } => inputs.on_unsupported_encoding,
+                    ExtractError::UnsupportedContentType { .. } => inputs.on_unsupported_content_type,
+                    ExtractError::Ambiguous { .. } => inputs.on_ambiguous,
                 };
-                decision.reasons.push(input_reason(code, outcome, Some(error.to_string())));
+                decision.reasons.push(input_reason(error.reason(), outcome, Some(error.to_string())));
                 return self.finish(decision);
             }
         };

@@ -120,14 +120,20 @@ pub enum ExtractError {
 }
 
 impl ExtractError {
-    /// Stable snake_case code for logs and responses.
-    pub fn code(&self) -> &'static str {
+    /// The reason a decision reports for this error.
+    pub fn reason(&self) -> crate::decision::ReasonCode {
+        use crate::decision::ReasonCode;
         match self {
-            ExtractError::Malformed { .. } => "body_malformed",
-            ExtractError::UnsupportedEncoding { .. } => "unsupported_encoding",
-            ExtractError::UnsupportedContentType { .. } => "unsupported_content_type",
-            ExtractError::Ambiguous { .. } => "ambiguous_field",
+            ExtractError::Malformed { .. } => ReasonCode::BodyMalformed,
+            ExtractError::UnsupportedEncoding { .. } => ReasonCode::UnsupportedEncoding,
+            ExtractError::UnsupportedContentType { .. } => ReasonCode::UnsupportedContentType,
+            ExtractError::Ambiguous { .. } => ReasonCode::AmbiguousField,
         }
+    }
+
+    /// Stable snake_case code for logs and responses (the reason's code).
+    pub fn code(&self) -> &'static str {
+        self.reason().as_str()
     }
 }
 
