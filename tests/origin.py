@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Test and demo origin: the upstream behind Envoy and the Worker.
 
-- Answers every request with the status in `x-test-origin-status` (default 200).
+- Answers every request with the status in `x-test-origin-status` (default 200), the extra
+  headers of `x-test-origin-headers` (a JSON object) and the body in `x-test-origin-body` (else
+  its own JSON), so scenarios can script what a confirm route's origin answers.
 - Copies every `x-pumpguard-*` request header into its response, so a test sees what the guard
   forwarded, and marks its own answers with `x-test-origin: ok` (local replies of the guard lack
   it).
@@ -98,7 +100,13 @@ class Handler(BaseHTTPRequestHandler):
         status = int(self.headers.get("x-test-origin-status") or 200)
         reflected = [(k, v) for k, v in self.headers.items() if k.lower().startswith("x-pumpguard-")]
         reflected.append(("x-test-origin", "ok"))
-        self.reply(status, json.dumps({"origin": "ok", "received_bytes": len(body)}).encode(), reflected)
+        # Scenario responses of confirm routes: extra headers and a body of the test's choosing.
+        extra = self.headers.get("x-test-origin-headers")
+        if extra:
+            reflected.extend(json.loads(extra).items())
+        answer = self.headers.get("x-test-origin-body")
+        answer = answer.encode() if answer is not None else json.dumps({"origin": "ok", "received_bytes": len(body)}).encode()
+        self.reply(status, answer, reflected)
 
     def reply(self, status, body, headers):
         self.send_response(status)

@@ -174,8 +174,8 @@ fn replay(args: &[String]) -> Result<ExitCode, String> {
             decision = policy.resolve_token(decision, &verdict);
             decision = policy.commit(decision, now, &store);
         }
-        if let (Some(status), Action::Allow) = (record.response_status, decision.action) {
-            policy.record_response(&decision, status, now, &store);
+        if decision.action == Action::Allow {
+            record.record_confirm(&policy, &decision, &store);
         }
         if decision.route.is_some() {
             *by_action.entry(decision.action.as_str()).or_default() += 1;

@@ -24,6 +24,10 @@ pub struct HostOptions {
 
 /// Header the test origin answers with as its status.
 const ORIGIN_STATUS_HEADER: &str = "x-test-origin-status";
+/// The test origin adds these response headers (a JSON object of name: value).
+const ORIGIN_HEADERS_HEADER: &str = "x-test-origin-headers";
+/// The test origin answers with this body (one line of JSON) instead of its own.
+const ORIGIN_BODY_HEADER: &str = "x-test-origin-body";
 /// Header the test origin marks its own answers with.
 const ORIGIN_MARK_HEADER: &str = "x-test-origin";
 
@@ -86,6 +90,17 @@ fn request_parts(record: &TrafficRecord, options: &HostOptions) -> Result<(Heade
     extra(&options.clock_header, Some(record.at_ms.to_string()));
     if let Some(status) = record.response_status {
         headers.push((ORIGIN_STATUS_HEADER.to_owned(), status.to_string()));
+    }
+    if !record.response_headers.is_empty() {
+        let map: serde_json::Map<String, serde_json::Value> = record
+            .response_headers
+            .iter()
+            .map(|(n, v)| (n.clone(), serde_json::Value::String(v.clone())))
+            .collect();
+        headers.push((ORIGIN_HEADERS_HEADER.to_owned(), serde_json::Value::Object(map).to_string()));
+    }
+    if let Some(body) = &record.response_body {
+        headers.push((ORIGIN_BODY_HEADER.to_owned(), body.clone()));
     }
     Ok((headers, owned.body))
 }

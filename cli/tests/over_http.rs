@@ -92,7 +92,15 @@ fn handle(policy: &Policy, store: &MemoryStore, mut stream: TcpStream) {
     };
     if decision.action == Action::Allow {
         let status = get("x-test-origin-status").and_then(|v| v.parse().ok()).unwrap_or(200);
-        policy.record_response(&decision, status, now, store);
+        // As the test origin answers: extra headers and a scripted body.
+        let extra: Vec<(String, String)> = get("x-test-origin-headers")
+            .and_then(|v| serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(v).ok())
+            .map(|m| m.into_iter().map(|(k, v)| (k, v.as_str().unwrap_or("").to_owned())).collect())
+            .unwrap_or_default();
+        let extra_refs: Vec<(&str, &str)> = extra.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        let body = get("x-test-origin-body").map(str::as_bytes);
+        let response = pumpguard_core::routes::ConfirmResponse { status, headers: &extra_refs, body };
+        policy.record_confirm(&decision, &response, now, store);
         let mut headers =
             if decision.route.is_some() { owned(decision.origin_headers()) } else { Vec::new() };
         headers.push(("x-test-origin".to_owned(), "ok".to_owned()));

@@ -31,7 +31,7 @@ use crate::fingerprint::{self, FingerprintKind};
 use crate::limit::{ConversionScope, CounterVerdict};
 use crate::phone::PhoneNumber;
 use crate::request::Request;
-use crate::routes::normalize_path;
+use crate::routes::{normalize_path, ConfirmResponse};
 use crate::rules::{check_number, KeyPart, NumberFinding, Rule, RuleKind};
 use crate::store::{update, Overlay, Store, StoreError};
 use crate::time::Timestamp;
@@ -597,11 +597,34 @@ impl Policy {
     /// number. Run them, then [`Policy::credit_checks`] with their outcomes. Only a confirm that
     /// names exactly one number is credited: a body with several (hidden nested keys) would let
     /// one confirmation open other prefixes.
+    ///
+    /// Judged from the status alone: a route that also needs a header or the body (see
+    /// [`Policy::confirm_needs_body`]) credits nothing here; use [`Policy::confirm_checks`].
     pub fn response_checks(&self, decision: &Decision, status: u16) -> Vec<CounterCheck> {
+        self.confirm_checks(decision, &ConfirmResponse { status, headers: &[], body: None })
+    }
+
+    /// Whether the response of this decision's route must be read (up to
+    /// [`crate::routes::MAX_CONFIRM_BODY_BYTES`]) to tell a confirmed code.
+    pub fn confirm_needs_body(&self, decision: &Decision) -> bool {
+        decision.action == Action::Allow
+            && decision
+                .route
+                .as_ref()
+                .and_then(|r| self.routes.get(r.index))
+                .is_some_and(|route| route.kind == RouteKind::Confirm && route.success.needs_body())
+    }
+
+    /// [`Policy::response_checks`] judged from everything the host read of the response: status,
+    /// headers and, where the route needs it, the body.
+    pub fn confirm_checks(&self, decision: &Decision, response: &ConfirmResponse<'_>) -> Vec<CounterCheck> {
         let Some(route) = decision.route.as_ref().and_then(|r| self.routes.get(r.index)) else {
             return Vec::new();
         };
-        if route.kind != RouteKind::Confirm || !route.is_success(status) || decision.action != Action::Allow {
+        if route.kind != RouteKind::Confirm
+            || decision.action != Action::Allow
+            || !route.success.holds(response)
+        {
             return Vec::new();
         }
         let Some(first) = decision.numbers.first() else { return Vec::new() };
@@ -658,7 +681,18 @@ impl Policy {
 
     /// Feeds a response of a confirm route into conversion tracking: both rounds against one store.
     pub fn record_response(&self, decision: &Decision, status: u16, now: Timestamp, store: &dyn Store) {
-        let checks = self.response_checks(decision, status);
+        self.record_confirm(decision, &ConfirmResponse { status, headers: &[], body: None }, now, store);
+    }
+
+    /// [`Policy::record_response`] from everything the host read of the response.
+    pub fn record_confirm(
+        &self,
+        decision: &Decision,
+        response: &ConfirmResponse<'_>,
+        now: Timestamp,
+        store: &dyn Store,
+    ) {
+        let checks = self.confirm_checks(decision, response);
         let outcomes: Vec<CheckOutcome> = checks.iter().map(|c| self.run_check(c, now, store)).collect();
         for credit in self.credit_checks(decision, &checks, &outcomes) {
             let _ = self.run_check(&credit, now, store);

@@ -37,7 +37,70 @@ pub struct Route {
     pub path: Option<PathPattern>,
     pub headers: Vec<HeaderCondition>,
     pub extractor: Extractor,
-    pub success_status: Vec<u16>,
+    pub success: ConfirmSuccess,
+}
+
+/// What a confirm route's response must show for its code to count as confirmed.
+#[derive(Debug, Default)]
+pub struct ConfirmSuccess {
+    /// Statuses that mean success; empty: any 2xx.
+    pub statuses: Vec<u16>,
+    /// A response header (lower-case name) that must carry this value.
+    pub header: Option<(String, String)>,
+    /// A field of the JSON body (path segments) that must hold one of these values.
+    pub json: Option<(Vec<String>, Vec<String>)>,
+}
+
+/// How much of a confirm response body a host reads when the route judges success by it.
+pub const MAX_CONFIRM_BODY_BYTES: usize = 16 * 1024;
+
+/// The parts of origin's answer to a confirm a host can hand over. A host that cannot read the
+/// body passes `None`: a route that needs it then credits nothing.
+#[derive(Clone, Copy, Debug)]
+pub struct ConfirmResponse<'a> {
+    pub status: u16,
+    /// Lower-case names.
+    pub headers: &'a [(&'a str, &'a str)],
+    /// The body up to [`MAX_CONFIRM_BODY_BYTES`], when the host read it.
+    pub body: Option<&'a [u8]>,
+}
+
+impl ConfirmSuccess {
+    /// Whether the route needs the response body to judge success.
+    pub fn needs_body(&self) -> bool {
+        self.json.is_some()
+    }
+
+    /// Whether `response` confirms the code.
+    pub fn holds(&self, response: &ConfirmResponse<'_>) -> bool {
+        let status_ok = if self.statuses.is_empty() {
+            (200..300).contains(&response.status)
+        } else {
+            self.statuses.contains(&response.status)
+        };
+        let header_ok = self.header.as_ref().is_none_or(|(name, value)| {
+            response.headers.iter().any(|(n, v)| n.eq_ignore_ascii_case(name) && v.trim() == value)
+        });
+        let json_ok = self.json.as_ref().is_none_or(|(path, values)| {
+            response.body.and_then(|body| json_field(body, path)).is_some_and(|found| values.contains(&found))
+        });
+        status_ok && header_ok && json_ok
+    }
+}
+
+/// The text of a scalar at `path` in a JSON object body (strings as they are, other scalars as
+/// JSON writes them), or `None`.
+fn json_field(body: &[u8], path: &[String]) -> Option<String> {
+    let body = body.get(..MAX_CONFIRM_BODY_BYTES).unwrap_or(body);
+    let mut value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    for segment in path {
+        value = value.get_mut(segment.as_str())?.take();
+    }
+    match value {
+        serde_json::Value::String(s) => Some(s),
+        serde_json::Value::Bool(_) | serde_json::Value::Number(_) => Some(value.to_string()),
+        _ => None,
+    }
 }
 
 impl Route {
@@ -69,13 +132,10 @@ impl Route {
         }
     }
 
-    /// Whether a confirm route's response status means the code was accepted.
+    /// Whether a confirm route's response status alone means the code was accepted (false when
+    /// the route also needs a header or the body).
     pub fn is_success(&self, status: u16) -> bool {
-        if self.success_status.is_empty() {
-            (200..300).contains(&status)
-        } else {
-            self.success_status.contains(&status)
-        }
+        self.success.holds(&ConfirmResponse { status, headers: &[], body: None })
     }
 }
 

@@ -137,8 +137,8 @@ pub fn run(scenario: &Scenario) -> Result<Vec<StepOutcome>, String> {
                 decision = policy.resolve_token(decision, &simulated_siteverify(&check.token));
                 decision = policy.commit(decision, now, &store);
             }
-            if let (Some(status), Action::Allow) = (step.request.response_status, decision.action) {
-                policy.record_response(&decision, status, now, &store);
+            if decision.action == Action::Allow {
+                step.request.record_confirm(&policy, &decision, &store);
             }
             let mismatches = compare(&step.expect, &Observed::of(&decision));
             outcomes.push(StepOutcome { step: index, repeat, decision, mismatches });

@@ -55,6 +55,12 @@ pub struct TrafficRecord {
     /// For confirm routes: the status origin answered with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_status: Option<u16>,
+    /// For confirm routes: headers origin answered with (what `success_header` reads).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub response_headers: Vec<(String, String)>,
+    /// For confirm routes: the body origin answered with (what `success_json` reads).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_body: Option<String>,
 }
 
 /// A record's parts in the shapes [`Request`] borrows.
@@ -67,6 +73,25 @@ pub struct OwnedRequest {
 impl TrafficRecord {
     pub fn at(&self) -> Timestamp {
         Timestamp::from_millis(self.at_ms)
+    }
+
+    /// Records a confirm-route decision's response into conversion tracking, as a host would
+    /// from origin's answer (status 200 when the record gives none).
+    pub fn record_confirm(
+        &self,
+        policy: &crate::Policy,
+        decision: &crate::Decision,
+        store: &dyn crate::Store,
+    ) {
+        let Some(status) = self.response_status else { return };
+        let headers: Vec<(&str, &str)> =
+            self.response_headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        let response = crate::routes::ConfirmResponse {
+            status,
+            headers: &headers,
+            body: self.response_body.as_deref().map(str::as_bytes),
+        };
+        policy.record_confirm(decision, &response, self.at(), store);
     }
 
     /// Decodes the body and version; the error says what in the record is wrong.

@@ -14,7 +14,7 @@ use crate::limit::{
     AdjacentParams, BackoffParams, ConversionParams, ConversionScope, GcraParams, MAX_HORIZON_SECONDS,
 };
 use crate::phone::{PhoneParser, Region};
-use crate::routes::{HeaderCondition, HostPattern, PathPattern, Route};
+use crate::routes::{ConfirmSuccess, HeaderCondition, HostPattern, PathPattern, Route};
 use crate::rules::{parse_prefix, CountrySet, KeyPart, NumberPattern, PrefixSet, Rule, RuleKind, TypeSet};
 
 /// Upper bounds that keep one policy's per-request cost and memory predictable.
@@ -344,6 +344,35 @@ fn compile_routes(docs: &[RouteDoc], errs: &mut ConfigErrors) -> Vec<Route> {
         if doc.kind == RouteKind::Send && !doc.success_status.is_empty() {
             errs.push(format!("{at}.success_status"), "only confirm routes have success statuses");
         }
+        if doc.kind == RouteKind::Send && (doc.success_header.is_some() || doc.success_json.is_some()) {
+            errs.push(at.clone(), "only confirm routes have success_header or success_json");
+        }
+        let success_header = doc.success_header.as_ref().map(|h| {
+            if h.name.is_empty() || h.name.contains([':', ' ']) {
+                errs.push(format!("{at}.success_header.name"), format!("{:?} is not a header name", h.name));
+            }
+            (h.name.to_ascii_lowercase(), h.equals.clone())
+        });
+        // Twilio Verify answers 200 to a wrong code, with "status": "pending": a confirm route
+        // reading it judges success from the body unless told otherwise.
+        let twilio_default = (doc.kind == RouteKind::Confirm
+            && doc.extract.preset == Some(crate::extract::Preset::TwilioVerify)
+            && doc.success_json.is_none()
+            && doc.success_header.is_none())
+        .then(|| SuccessJsonDoc { field: "status".to_owned(), equals: vec!["approved".to_owned()] });
+        let success_json = doc.success_json.as_ref().or(twilio_default.as_ref()).map(|j| {
+            let path: Vec<String> = j.field.split('.').map(str::to_owned).collect();
+            if path.iter().any(String::is_empty) {
+                errs.push(
+                    format!("{at}.success_json.field"),
+                    "a dotted path of non-empty keys, e.g. \"status\"",
+                );
+            }
+            if j.equals.is_empty() {
+                errs.push(format!("{at}.success_json.equals"), "list at least one value");
+            }
+            (path, j.equals.clone())
+        });
         let extractor = doc.extract.compile(&format!("{at}.extract"), errs);
         if let Some(extractor) = extractor {
             routes.push(Route {
@@ -354,7 +383,11 @@ fn compile_routes(docs: &[RouteDoc], errs: &mut ConfigErrors) -> Vec<Route> {
                 path,
                 headers,
                 extractor,
-                success_status: doc.success_status.clone(),
+                success: ConfirmSuccess {
+                    statuses: doc.success_status.clone(),
+                    header: success_header,
+                    json: success_json,
+                },
             });
         }
     }

@@ -66,6 +66,30 @@ pub struct RouteDoc {
     /// Confirm routes: response statuses that mean the code was right (default: any 2xx).
     #[serde(default)]
     pub success_status: Vec<u16>,
+    /// Confirm routes: a response header origin sets only for a right code.
+    #[serde(default)]
+    pub success_header: Option<SuccessHeaderDoc>,
+    /// Confirm routes: a field of the JSON response body that names a right code (for APIs that
+    /// answer 200 to a wrong code too, such as Twilio Verify's VerificationCheck).
+    #[serde(default)]
+    pub success_json: Option<SuccessJsonDoc>,
+}
+
+/// `{"name": "x-otp-result", "equals": "ok"}`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuccessHeaderDoc {
+    pub name: String,
+    pub equals: String,
+}
+
+/// `{"field": "status", "equals": ["approved"]}`: a dotted path into the response body's JSON
+/// object, and the values (strings, or `true`/`false`/numbers written as text) that mean success.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuccessJsonDoc {
+    pub field: String,
+    pub equals: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
