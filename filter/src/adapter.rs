@@ -1,8 +1,10 @@
-//! Host-independent pieces of the adapter: the held request, client address, metric names.
+//! Host-independent pieces of the adapter: the held request, client address, metric names,
+//! decision log lines.
 //! No rule logic here: everything about judging is the core's.
 
 use std::net::{IpAddr, SocketAddr};
 
+use pumpguard_core::decision_log::Summary;
 use pumpguard_core::store::EvictionPressure;
 use pumpguard_core::{Decision, HttpVersion, Request, TlsFingerprints};
 
@@ -126,8 +128,6 @@ pub fn metric_names(plugin: &str, decision: &Decision) -> Vec<String> {
     names
 }
 
-/// The counter for requests answered 503 because a host call failed: a decision counter with
-/// reason `host_call_failed`, so it gets the same labels.
 /// Counter names and amounts for what the bounded store gave up (`pumpguard.store.plugin.P.eviction.K`).
 pub fn eviction_metrics(plugin: &str, pressure: &EvictionPressure) -> Vec<(String, u64)> {
     [
@@ -141,8 +141,36 @@ pub fn eviction_metrics(plugin: &str, pressure: &EvictionPressure) -> Vec<(Strin
     .collect()
 }
 
+/// The counter for requests answered 503 because a host call failed: a decision counter with
+/// reason `host_call_failed`, so it gets the same labels.
 pub fn host_failure_metric(plugin: &str) -> String {
     name(plugin, "block", "host_call_failed", "none", "none", "enforced")
+}
+
+/// A decision's log line: `pumpguard[<plugin>] decision {json}`. Similar decisions the limiter
+/// suppressed since the shape's last line go in as the JSON field `suppressed_before`, so the
+/// line stays one JSON object for log pipelines.
+pub fn decision_line(plugin: &str, decision_json: &str, suppressed_before: u64) -> String {
+    let mut line = format!("pumpguard[{plugin}] decision ");
+    match decision_json.strip_suffix('}') {
+        Some(open) if suppressed_before > 0 => {
+            line.push_str(open);
+            if open.trim_end() != "{" {
+                line.push(',');
+            }
+            line.push_str("\"suppressed_before\":");
+            line.push_str(&suppressed_before.to_string());
+            line.push('}');
+        }
+        _ => line.push_str(decision_json),
+    }
+    line
+}
+
+/// The line reporting decisions the limiter suppressed and no written line carried:
+/// `pumpguard[<plugin>] decision summary {json}` (core's `Summary::log_line`).
+pub fn summary_line(plugin: &str, summary: &Summary) -> String {
+    format!("pumpguard[{plugin}] decision summary {}", summary.log_line())
 }
 
 fn name(plugin: &str, action: &str, reason: &str, rule: &str, country: &str, mode: &str) -> String {
@@ -233,6 +261,18 @@ mod tests {
             host_failure_metric("p"),
             "pumpguard.decisions.plugin.p.action.block.reason.host_call_failed.rule.none.country.none.mode.enforced"
         );
+    }
+
+    #[test]
+    fn decision_line_carries_the_suppressed_count_as_a_json_field() {
+        let json = r#"{"action":"block","status":403}"#;
+        assert_eq!(decision_line("p", json, 0), format!("pumpguard[p] decision {json}"));
+        let line = decision_line("p", json, 995);
+        assert_eq!(line, r#"pumpguard[p] decision {"action":"block","status":403,"suppressed_before":995}"#);
+        let value: serde_json::Value =
+            serde_json::from_str(line.split_once(" decision ").map_or("", |(_, j)| j)).unwrap_or_default();
+        assert_eq!(value["suppressed_before"], 995);
+        assert_eq!(decision_line("p", "{}", 2), r#"pumpguard[p] decision {"suppressed_before":2}"#);
     }
 
     #[test]

@@ -6,12 +6,14 @@
 //!                 "path": "/turnstile/v0/siteverify"},
 //!  "store": {"namespace": "pg", "buckets": 4096, "entries_per_bucket": 16},
 //!  "tls_headers": {"ja3": "x-ja3", "ja4": "x-ja4"},
-//!  "test_clock_header": null, "log_decisions": true, "hold_headers": true}
+//!  "test_clock_header": null, "log_decisions": true,
+//!  "decision_log": {"burst": 5, "window_ms": 10000, "max_shapes": 256}, "hold_headers": true}
 //! ```
 //!
 //! Every problem is reported with its JSON path; policy problems carry `policy.` before the
 //! policy's own path (`policy.rules[1].rate_limit.rate`).
 
+use pumpguard_core::decision_log::DecisionLogLimits;
 use pumpguard_core::{ConfigErrors, Policy, RequestNeeds};
 use serde::Deserialize;
 
@@ -35,6 +37,8 @@ struct HostConfigDoc {
     test_clock_header: Option<String>,
     #[serde(default = "yes")]
     log_decisions: bool,
+    #[serde(default)]
+    decision_log: DecisionLogLimits,
     #[serde(default = "yes")]
     hold_headers: bool,
     #[serde(default = "default_proxy_added_headers")]
@@ -126,6 +130,9 @@ pub struct HostConfig {
     pub ja4_header: Option<String>,
     pub test_clock_header: Option<String>,
     pub log_decisions: bool,
+    /// How many decision lines each worker writes per shape of decision (see core's
+    /// `decision_log`): under a flood, a few lines and a count instead of a line per request.
+    pub decision_log: DecisionLogLimits,
     /// Hold the request headers while the body is judged (needs the Wasm filter's
     /// `allow_on_headers_stop_iteration: true`). Off: headers go upstream at once and only the
     /// body is held, for hosts that cannot set that field (Istio's WasmPlugin); origin may then
@@ -185,6 +192,11 @@ impl HostConfig {
             errors
                 .push("store.entries_per_bucket", format!("must be between 1 and {MAX_ENTRIES_PER_BUCKET}"));
         }
+        if let Err(limit_errors) = doc.decision_log.validate() {
+            for e in limit_errors.errors {
+                errors.push(format!("decision_log.{}", e.path), e.message);
+            }
+        }
         for (path, value) in [
             ("tls_headers.ja3", &doc.tls_headers.ja3),
             ("tls_headers.ja4", &doc.tls_headers.ja4),
@@ -234,6 +246,7 @@ impl HostConfig {
                 ja4_header: doc.tls_headers.ja4,
                 test_clock_header: doc.test_clock_header,
                 log_decisions: doc.log_decisions,
+                decision_log: doc.decision_log,
                 hold_headers: doc.hold_headers,
                 proxy_added_headers: doc.proxy_added_headers,
                 needs: policy.request_needs(),
@@ -273,6 +286,7 @@ mod tests {
         assert_eq!(cfg.as_ref().map(|c| c.namespace.as_str()), Some("pumpguard"));
         assert_eq!(cfg.as_ref().map(|c| c.buckets), Some(4096));
         assert_eq!(cfg.as_ref().map(|c| c.log_decisions), Some(true));
+        assert_eq!(cfg.as_ref().map(|c| c.decision_log), Some(DecisionLogLimits::default()));
         assert_eq!(cfg.as_ref().and_then(|c| c.test_clock_header.clone()), None);
     }
 
@@ -291,6 +305,12 @@ mod tests {
             (format!(r#"{{"policy":{POLICY},"tls_headers":{{"ja5":"x"}}}}"#), vec!["tls_headers.ja5"]),
             (format!(r#"{{"policy":{POLICY},"test_clock_header":":path"}}"#), vec!["test_clock_header"]),
             (format!(r#"{{"policy":{POLICY},"proxy_added_headers":["x-ok","X-Bad"]}}"#), vec!["proxy_added_headers[1]"]),
+            (
+                format!(r#"{{"policy":{POLICY},"decision_log":{{"window_ms":0,"max_shapes":0}}}}"#),
+                vec!["decision_log.window_ms", "decision_log.max_shapes"],
+            ),
+            (format!(r#"{{"policy":{POLICY},"decision_log":{{"bursts":1}}}}"#), vec!["decision_log.bursts"]),
+            (format!(r#"{{"policy":{POLICY},"decision_log":{{"burst":-1}}}}"#), vec!["decision_log.burst"]),
             (
                 format!(r#"{{"policy":{POLICY},"siteverify":{{"cluster":"","authority":"a","path":"x"}}}}"#),
                 vec!["siteverify.cluster", "siteverify.path"],

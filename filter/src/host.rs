@@ -20,11 +20,14 @@ use std::rc::Rc;
 use pumpguard_core::captcha::{interpret_siteverify, siteverify_body};
 use pumpguard_core::config::RouteKind;
 use pumpguard_core::decision::DECISION_HEADERS;
+use pumpguard_core::decision_log::{Admit, DecisionLog};
 use pumpguard_core::store::{BucketedStore, EvictionPressure};
 use pumpguard_core::{Action as Verdict, Decision, HttpVersion, Timestamp, TokenVerdict};
 
 use crate::abi::{self, Action, Buffer, Headers, Level, Metric, Status};
-use crate::adapter::{eviction_metrics, host_failure_metric, metric_names, parse_client_ip, Held};
+use crate::adapter::{
+    decision_line, eviction_metrics, host_failure_metric, metric_names, parse_client_ip, summary_line, Held,
+};
 use crate::bench::{self, Span, Stage};
 use crate::config::HostConfig;
 use crate::store::{shared_seed, SharedData, SharedDataStore, SharedError};
@@ -78,6 +81,8 @@ struct Plugin {
     metrics: RefCell<HashMap<String, u32>>,
     /// Eviction losses not yet logged, and when they were last logged (milliseconds).
     unlogged_pressure: RefCell<(EvictionPressure, u64)>,
+    /// Which decision lines this worker writes: under a flood, a few per shape and a count.
+    decision_log: RefCell<DecisionLog>,
 }
 
 impl Plugin {
@@ -140,9 +145,20 @@ impl Plugin {
         }
     }
 
-    fn log_decision(&self, decision: &Decision) {
-        if self.cfg.log_decisions && (decision.action != Verdict::Allow || !decision.reasons.is_empty()) {
-            log(Level::Info, &format!("pumpguard[{}] decision {}", self.cfg.name, decision.log_line()));
+    /// Logs a decision that is not a plain allow, as far as the decision log's limits let it;
+    /// metrics count every decision whatever is logged.
+    fn log_decision(&self, decision: &Decision, now: Timestamp) {
+        if !self.cfg.log_decisions || (decision.action == Verdict::Allow && decision.reasons.is_empty()) {
+            return;
+        }
+        let mut limiter = self.decision_log.borrow_mut();
+        if let Admit::Write { suppressed_before } = limiter.admit_decision(decision, now) {
+            log(Level::Info, &decision_line(&self.cfg.name, &decision.log_line(), suppressed_before));
+        }
+        // The filter has no timer: windows that closed are reported with the next decision.
+        // Flushing after every admit also keeps the limiter's summary queue from overflowing.
+        for summary in limiter.flush(now) {
+            log(Level::Info, &summary_line(&self.cfg.name, &summary));
         }
     }
 
@@ -153,6 +169,16 @@ impl Plugin {
         let result = f(&store);
         self.report_pressure(store.pressure(), now);
         result
+    }
+}
+
+impl Drop for Plugin {
+    /// Reports the suppressed decisions still pending: the plugin was replaced by a policy update
+    /// (its last stream has ended) or its root context deleted.
+    fn drop(&mut self) {
+        for summary in self.decision_log.get_mut().flush_all() {
+            log(Level::Info, &summary_line(&self.cfg.name, &summary));
+        }
     }
 }
 
@@ -205,11 +231,15 @@ impl Root {
                 cfg.entries_per_bucket
             ),
         );
+        let decision_log = RefCell::new(DecisionLog::new(cfg.decision_log));
+        // A policy update replaces the plugin; the old one logs its pending counts when its last
+        // stream ends (`Drop for Plugin`).
         self.plugin = Some(Rc::new(Plugin {
             cfg,
             seed,
             metrics: RefCell::new(HashMap::new()),
             unlogged_pressure: RefCell::new((EvictionPressure::default(), 0)),
+            decision_log,
         }));
         true
     }
@@ -296,7 +326,8 @@ impl Stream {
                 }
                 Err(detail) => {
                     let decision = policy.resolve_token(decision, &TokenVerdict::Unavailable { detail });
-                    let decision = plugin.with_store(self.now, |store| policy.commit(decision, self.now, store));
+                    let decision =
+                        plugin.with_store(self.now, |store| policy.commit(decision, self.now, store));
                     return self.act(plugin, decision, false);
                 }
             }
@@ -333,7 +364,7 @@ impl Stream {
     fn carry_out(&mut self, plugin: &Plugin, decision: Decision, resumed: bool) -> Action {
         self.phase = Phase::Done;
         plugin.count(&decision);
-        plugin.log_decision(&decision);
+        plugin.log_decision(&decision, self.now);
         if bench::stops_at(Stage::Counted) {
             return Action::Continue;
         }
@@ -532,7 +563,8 @@ impl Stream {
         if let Some(status) = status_of(Headers::Response) {
             let policy = &plugin.cfg.policy;
             if !policy.response_checks(&decision, status).is_empty() {
-                plugin.with_store(self.now, |store| policy.record_response(&decision, status, self.now, store));
+                plugin
+                    .with_store(self.now, |store| policy.record_response(&decision, status, self.now, store));
             }
         }
         Action::Continue

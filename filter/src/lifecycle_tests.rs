@@ -325,6 +325,101 @@ fn blocked_request_gets_a_json_local_reply_and_is_never_resumed() {
         .any(|(level, line)| *level == Level::Info && line.starts_with("pumpguard[t] decision {")));
 }
 
+/// The decision log as written: (decision lines, summary lines), each line's JSON.
+fn decision_log() -> (Vec<serde_json::Value>, Vec<serde_json::Value>) {
+    let (mut decisions, mut summaries) = (Vec::new(), Vec::new());
+    for (level, line) in emulator::with(|h| h.logs.clone()) {
+        if let Some(json) = line.strip_prefix("pumpguard[t] decision summary ") {
+            summaries.push(serde_json::from_str(json).expect("a JSON summary"));
+        } else if let Some(json) = line.strip_prefix("pumpguard[t] decision ") {
+            assert_eq!(level, Level::Info);
+            decisions.push(serde_json::from_str(json).expect("a JSON decision"));
+        }
+    }
+    (decisions, summaries)
+}
+
+/// Decisions the log accounts for: one per written line, plus every count it reported.
+fn logged_or_counted(decisions: &[serde_json::Value], summaries: &[serde_json::Value]) -> u64 {
+    let carried: u64 = decisions.iter().filter_map(|d| d["suppressed_before"].as_u64()).sum();
+    let summarised: u64 = summaries.iter().filter_map(|s| s["suppressed"].as_u64()).sum();
+    decisions.len() as u64 + carried + summarised
+}
+
+/// Sends a request and frees its stream, as Envoy does once it is answered.
+fn send_and_free(envoy: &mut Envoy, body: &str) -> u16 {
+    let (id, _) = envoy.send(post("/api/otp", &[]), body.as_bytes(), 1024);
+    let status = envoy.stream(id).local_reply.map_or(200, |r| r.status as u16);
+    envoy.contexts.delete(id);
+    status
+}
+
+fn advance_clock(ms: u64) {
+    emulator::with(|h| h.now_nanos += ms * 1_000_000);
+}
+
+#[test]
+fn a_flood_of_refused_requests_writes_a_few_decision_lines_and_every_one_is_counted() {
+    let limits = r#""decision_log":{"burst":5,"window_ms":10000,"max_shapes":256}"#;
+    let mut envoy = Envoy::start(&config(&[GEO, ONE_PER_NUMBER], "", limits));
+    for _ in 0..1000 {
+        assert_eq!(send_and_free(&mut envoy, DE), 403);
+    }
+    let (decisions, summaries) = decision_log();
+    assert_eq!((decisions.len(), summaries.len()), (5, 0), "the burst, the rest counted");
+
+    // Next window. No timer: the summary of the geo flood comes with the next logged decision,
+    // here a throttle (another shape, so its own line).
+    advance_clock(10_000);
+    assert_eq!(send_and_free(&mut envoy, US), 200, "a plain allow is not logged");
+    assert_eq!(send_and_free(&mut envoy, US), 429);
+    let (decisions, summaries) = decision_log();
+    assert_eq!((decisions.len(), summaries.len()), (6, 1));
+    assert_eq!(summaries[0]["suppressed"], 995);
+    assert!(summaries[0]["example"].as_str().is_some_and(|e| e.contains("country_not_allowed")));
+
+    // Another 1000 in this window, then one in the next: its line carries their count.
+    for _ in 0..1000 {
+        assert_eq!(send_and_free(&mut envoy, DE), 403);
+    }
+    advance_clock(10_000);
+    assert_eq!(send_and_free(&mut envoy, DE), 403);
+    let (decisions, summaries) = decision_log();
+    assert_eq!((decisions.len(), summaries.len()), (12, 1));
+    assert_eq!(decisions.last().map(|d| d["suppressed_before"].clone()), Some(995.into()));
+    assert!(decisions[..11].iter().all(|d| d.get("suppressed_before").is_none()));
+
+    // Metrics stay per request, and the log accounts for every decision it was asked to log.
+    let geo = counter(&metric("block", "country_not_allowed", "geo", "DE", "enforced"));
+    let throttled = counter(&metric("throttle", "rate_limited", "per-number", "US", "enforced"));
+    assert_eq!((geo, throttled), (2001, 1));
+    assert_eq!(logged_or_counted(&decisions, &summaries), 2002);
+}
+
+#[test]
+fn decision_log_burst_zero_writes_every_line() {
+    let mut envoy = Envoy::start(&config(&[GEO], "", r#""decision_log":{"burst":0}"#));
+    for _ in 0..20 {
+        send_and_free(&mut envoy, DE);
+    }
+    let (decisions, summaries) = decision_log();
+    assert_eq!((decisions.len(), summaries.len()), (20, 0));
+}
+
+#[test]
+fn a_replaced_plugin_reports_what_it_suppressed() {
+    let config = config(&[GEO], "", r#""decision_log":{"burst":2}"#);
+    let mut envoy = Envoy::start(&config);
+    for _ in 0..10 {
+        send_and_free(&mut envoy, DE);
+    }
+    // A policy update: the root is configured again and the old plugin goes.
+    assert!(envoy.add_root(ROOT, &config));
+    let (decisions, summaries) = decision_log();
+    assert_eq!((decisions.len(), summaries.len()), (2, 1));
+    assert_eq!(summaries[0]["suppressed"], 8);
+}
+
 #[test]
 fn client_forged_decision_headers_and_the_test_clock_are_removed() {
     let mut envoy = Envoy::start(&config(&[GEO], "", r#""test_clock_header":"x-test-now-ms""#));
