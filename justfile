@@ -47,11 +47,11 @@ test-examples:
     {{cargo}} run -q -p pumpguard-cli -- check examples/policy.json
     {{cargo}} run -q -p pumpguard-cli -- replay --policy examples/policy.json examples/traffic.jsonl > /dev/null
 
-# Every test: lint, wasm builds, core + scenarios, CLI on the examples, then every scenario through a real Envoy and a real workerd.
-test: lint check-wasm test-core test-examples test-filter test-worker e2e-envoy e2e-worker
+# Every test: installs what they need (idempotent, quick once done), then lint, wasm builds, core + scenarios, CLI on the examples, and every scenario through a real Envoy and a real workerd.
+test: setup lint check-wasm test-core test-examples test-filter test-worker e2e-envoy e2e-worker
 
-# What CI runs: setup, then every test.
-ready: setup test
+# What CI runs: every test (which installs what it needs first).
+ready: test
 
 # Demo: Envoy with the filter in front of a demo OTP origin; legitimate sign-ups and a pumping campaign, then a summary.
 demo: demo-envoy
