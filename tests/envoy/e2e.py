@@ -5,7 +5,8 @@ One Envoy (`--concurrency 2`) is started with one listener per scenario of tests
 (each its own plugin config and shared-data namespace), plus listeners for the checks the
 corpus cannot express: chunked and split bodies, HTTP/2 with trailers, oversized bodies, origin
 sees nothing of a blocked request, exact counting under concurrency, siteverify timeout,
-client address from x-forwarded-for, metrics. Policies the corpus expects to be refused, and a
+client address from x-forwarded-for, metrics, blocks holding through an eviction flood of a tiny
+store (with the decision log bounded). Policies the corpus expects to be refused, and a
 bad host setting, are checked with `envoy --mode validate`, as is every shipped Envoy config.
 The TLS fingerprint test runs envoy/envoy-tls.yaml with a certificate made here by openssl.
 
@@ -40,6 +41,9 @@ CLOCK = "x-pumpguard-test-now-ms"
 TLS_HEADERS = {"ja3": "x-ja3", "ja4": "x-ja4"}
 # Concurrency check: CONC_SENDS sends for one number over CONC_CONNS keep-alive connections.
 CONC_BURST, CONC_SENDS, CONC_CONNS = 400, 1000, 16
+# Eviction flood: a store of EVICT_BUCKETS x EVICT_ENTRIES entries, EVICT_FLOOD allowed sends of
+# distinct numbers from distinct addresses over EVICT_CONNS keep-alive connections.
+EVICT_BUCKETS, EVICT_ENTRIES, EVICT_FLOOD, EVICT_CONNS = 16, 4, 3000, 8
 RESULTS = {"passed": 0, "failed": 0}
 FAILURES = []
 
@@ -233,6 +237,52 @@ def concurrency_policy(burst):
     }
 
 
+def eviction_policy():
+    """Like examples/policy.json: per-IP and per-number limits, backoff, adjacency, conversion by
+    prefix; min_sends is lower than the example's to keep the setup short. And a shadow rule that
+    reports every request of the flood, as in the incident whose decision log ran to 450 MiB."""
+    return {
+        "version": 1,
+        "default_region": "US",
+        "routes": [{"id": "otp", "kind": "send", "match": {"methods": ["POST"], "path": {"exact": "/api/otp"}},
+                    "extract": {"json_keys": ["phone"]}}],
+        "rules": [
+            {"id": "geo", "action": "block", "country": {"allow": ["US", "CA", "GB", "DE", "FR"]}},
+            {"id": "per-ip", "action": "throttle",
+             "rate_limit": {"key": ["client_ip"], "rate": 10, "per_seconds": 3600, "burst": 5}},
+            {"id": "per-number", "action": "throttle",
+             "rate_limit": {"key": ["number"], "rate": 5, "per_seconds": 600, "burst": 3}},
+            {"id": "resend-backoff", "action": "throttle",
+             "backoff": {"base_seconds": 30, "factor": 2, "max_seconds": 3600, "reset_after_seconds": 86400}},
+            {"id": "enumeration", "action": "block",
+             "adjacent": {"suffix_digits": 2, "max_distinct": 4, "window_seconds": 600, "block_seconds": 900,
+                          "escalation_factor": 2, "max_block_seconds": 86400}},
+            {"id": "conversion", "action": "block",
+             "conversion": {"scope": {"prefix": 6}, "min_sends": 8, "min_ratio": 0.2, "window_seconds": 3600,
+                            "block_seconds": 3600}},
+            {"id": "flood-watch", "action": "block", "shadow": True, "country": {"deny": ["US"]}},
+        ],
+    }
+
+
+# US area codes for the flood's numbers; none is used by the blocks the flood must not wash out.
+FLOOD_AREAS = ("201 202 203 205 206 207 208 209 210 213 214 215 216 217 218 219 224 225 228 229 231 234 239 "
+               "240 248 251 252 253 254 256 260 262 267 269 270 276 281 301 302 303 304 305 307 308 309 310 "
+               "313 314 315 316 317 318 319 320 321 323 330 334 336 337").split()
+
+
+def flood_numbers(count, rng):
+    """`count` distinct US numbers, each in its own conversion scope (area code and the first two
+    digits of the exchange) and so its own adjacency block: the flood trips no rule, it only writes."""
+    scopes = [(area, ee) for area in FLOOD_AREAS for ee in range(20, 100)]
+    rng.shuffle(scopes)
+    numbers = []
+    for area, ee in scopes[:count]:
+        last = rng.choice([d for d in range(10) if not (ee % 10 == 1 and d == 1)])  # no N11 exchange
+        numbers.append(f"+1{area}{ee}{last}{rng.randrange(10000):04d}")
+    return numbers
+
+
 def captcha_policy(on_unavailable, timeout_ms):
     return {
         "version": 1,
@@ -330,6 +380,10 @@ class Harness:
         value = hcm["http_filters"][0]["typed_config"]["config"]["configuration"]["value"]
         policy = json.load(open(os.path.join(ROOT, "examples/policy.json")))
         check("envoy/envoy.yaml embeds examples/policy.json", json.loads(value)["policy"] == policy)
+        for rel in ["envoy/envoy.yaml", "envoy/envoy-tls.yaml"]:
+            tags = yaml.safe_load(open(os.path.join(ROOT, rel)))["stats_config"]["stats_tags"]
+            check(f"{rel} tags metrics as the e2e Envoy does (decisions and store: plugin label)",
+                  tags == L.STATS_TAGS, json.dumps(tags))
         skip = hcm["route_config"]["virtual_hosts"][0]["routes"][0]
         check("envoy/envoy.yaml skips the filter under /static/ exactly as the e2e skip listener does",
               skip == L.skip_route("/static/"), json.dumps(skip))
@@ -385,6 +439,12 @@ class Harness:
             L.plugin_config(extra_policy(), "skip", sv), self.args.wasm)], skip_prefixes=["/static/"]))
         self.ports["bare"] = L.free_port()
         listeners.append(L.listener("bare", self.ports["bare"], []))
+        # A deliberately small store (64 entries) for the eviction flood; a fixed seed keeps the
+        # bucket layout the same from run to run. Answered by Envoy itself: the flood is fast.
+        self.ports["evict"] = L.free_port()
+        listeners.append(L.listener("evict", self.ports["evict"], direct=True, http_filters=[L.wasm_filter(
+            L.plugin_config(eviction_policy(), "evict", buckets=EVICT_BUCKETS, entries=EVICT_ENTRIES, seed=7),
+            self.args.wasm)]))
         config = L.bootstrap(listeners, [L.cluster("origin", self.origin_port),
                                          L.cluster("siteverify", self.siteverify.port)], admin)
         cfg_path = os.path.join(self.work, "envoy-e2e.json")
@@ -414,6 +474,9 @@ class Harness:
             self.check_client_ip()
             self.check_captcha()
             self.check_metrics()
+        if not self.args.only or "evict" in self.args.only:
+            self.check_eviction_flood()
+        if not self.args.only:
             self.check_alive()
 
     def otp_headers(self, test_id, at=1000, ip="198.51.100.1", ctype="application/json"):
@@ -710,6 +773,146 @@ class Harness:
                 pass
         check("decision log: one JSON line per non-allow decision",
               any(p.get("action") == "block" for p in parsed) and len(parsed) == len(dl), f"{len(dl)} lines")
+
+    def stats(self, pattern):
+        """Envoy's counters whose full name matches `pattern`, by name."""
+        query = urllib.parse.urlencode({"filter": pattern})
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.admin}/stats?{query}", timeout=10) as r:
+            text = r.read().decode()
+        return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\S+): (\d+)$", text, re.M)}
+
+    def envoy_log_lines(self, needle):
+        path = os.path.join(self.work, "logs", "envoy.log")
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return sum(1 for line in f if needle in line)
+
+    def settled_log_lines(self, needle):
+        """Lines containing `needle`, once Envoy's log stopped growing with them."""
+        last = -1
+        for _ in range(40):
+            now = self.envoy_log_lines(needle)
+            if now == last:
+                return now
+            last = now
+            time.sleep(0.25)
+        return last
+
+    def check_eviction_flood(self):
+        """Blocks and throttles hold while a flood of allowed sends fills a 64-entry store with
+        history; the store says so in its eviction metrics; the decision log stays bounded."""
+        import http.client
+        import random
+        port = self.ports["evict"]
+        t0 = 1_000_000_000  # the listener's own test clock, in ms
+
+        # Keep-alive connections: Envoy closes a `connection: close` exchange after its 1 s delayed
+        # close when the answer came from the route (direct_response), which would slow the setup.
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+
+        def send(number, ip, at, via=None):
+            """(status, refusing rule, retry-after); only the status when sent `via` a flood connection."""
+            body = json.dumps({"phone": number})
+            headers = {"content-type": "application/json", "x-forwarded-for": ip, CLOCK: str(at)}
+            (via or conn).request("POST", "/api/otp", body=body, headers=headers)
+            r = (via or conn).getresponse()
+            data = r.read()
+            if via is not None:
+                return r.status
+            rule = ""
+            try:
+                rule = json.loads(data).get("rule", "") if r.status != 200 else ""
+            except ValueError:
+                pass
+            return r.status, rule, r.getheader("retry-after")
+
+        # Setup, each phase 31 s after the last so the earlier phase's backoff waits (30 s) no
+        # longer protect its entries: the setup's own writes must not crowd each other out. Until a
+        # block starts, its counts are history that 64 entries cannot keep for long, so each
+        # phase's requests follow one another.
+        setup = []
+        # An adjacency block: a fifth number in one block of a hundred.
+        setup += [("adjacency", f"+121255501{10 + i}", f"198.18.1.{i + 1}", t0) for i in range(5)]
+        # A conversion block on the prefix 131255: its eighth send, nothing confirmed.
+        setup += [("conversion", f"+1312555{i}123", f"198.18.2.{i + 1}", t0 + 31_000) for i in range(8)]
+        # A number in backoff: its second send after the first wait, so the next waits 60 s.
+        setup.append(("backoff", "+14158675309", "198.18.4.1", t0 + 31_000))
+        setup.append(("backoff", "+14158675309", "198.18.4.2", t0 + 62_000))
+        # A throttled client address: its sixth number is refused below.
+        setup += [("per-ip", f"+161720{i}4567", "198.18.3.1", t0 + 62_000) for i in range(5)]
+        got = [(what, send(number, ip, at)[:2]) for what, number, ip, at in setup]
+        want = ([("adjacency", (200, ""))] * 4 + [("adjacency", (403, "enumeration"))]
+                + [("conversion", (200, ""))] * 7 + [("conversion", (403, "conversion"))]
+                + [("backoff", (200, ""))] * 2 + [("per-ip", (200, ""))] * 5)
+        check("eviction flood setup: adjacency and conversion blocks started, an address at its limit, "
+              "a number in backoff", got == want, f"{got}")
+
+        flood_start, flood_ms = t0 + 63_000, 28_000
+        probe_at = t0 + 92_000
+        probes = [
+            ("adjacency block", "+12125550115", "198.18.5.1", (403, "enumeration")),
+            ("conversion block", "+13125558123", "198.18.5.2", (403, "conversion")),
+            ("throttled address", "+16172064567", "198.18.3.1", (429, "per-ip")),
+            ("number in backoff", "+14158675309", "198.18.5.3", (429, "resend-backoff")),
+        ]
+        # A refused request writes no counter, so probing before the flood changes nothing.
+        before = [send(number, ip, probe_at) for _, number, ip, _ in probes]
+
+        rng = random.Random(20240601)
+        numbers = flood_numbers(EVICT_FLOOD, rng)
+        ips = [f"10.{a >> 16}.{(a >> 8) & 255}.{a & 255}" for a in rng.sample(range(1, 1 << 24), EVICT_FLOOD)]
+        eviction = r"^wasmcustom\.pumpguard\.store\.plugin\.evict\.eviction\."
+        shadow = r"^wasmcustom\.pumpguard\.decisions\.plugin\.evict\..*\.mode\.shadow$"
+        needle = "pumpguard[evict] decision"
+        pressure_before = self.stats(eviction)
+        shadow_before = sum(self.stats(shadow).values())
+        lines_before = self.settled_log_lines(needle)
+
+        def flood(part):
+            via = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+            statuses = []
+            try:
+                for i in range(part, EVICT_FLOOD, EVICT_CONNS):
+                    statuses.append(send(numbers[i], ips[i], flood_start + i * flood_ms // EVICT_FLOOD, via))
+            finally:
+                via.close()
+            return statuses
+
+        started = time.monotonic()
+        with concurrent.futures.ThreadPoolExecutor(EVICT_CONNS) as pool:
+            statuses = [st for part in pool.map(flood, range(EVICT_CONNS)) for st in part]
+        took = time.monotonic() - started
+        lines = self.settled_log_lines(needle) - lines_before
+        logged_before = sum(self.stats(shadow).values()) - shadow_before
+        pressure = {name.rsplit(".", 1)[1]: value - pressure_before.get(name, 0)
+                    for name, value in self.stats(eviction).items()}
+        after = [send(number, ip, probe_at) for _, number, ip, _ in probes]
+        conn.close()
+
+        check(f"eviction flood: {EVICT_FLOOD} sends of distinct numbers from distinct addresses all allowed "
+              f"({took:.1f} s)", statuses.count(200) == EVICT_FLOOD, f"{sorted(set(statuses))}")
+        check(f"eviction flood: the {EVICT_BUCKETS}x{EVICT_ENTRIES}-entry store evicted history and was under "
+              f"pressure {pressure}",
+              pressure.get("history_evicted", 0) > 0 and pressure.get("write_dropped", 0)
+              + pressure.get("protected_evicted", 0) > 0, f"{pressure}")
+        for (name, _, _, (status, rule)), was, now in zip(probes, before, after):
+            check(f"eviction flood: the {name} holds ({status} {rule}, same answer and retry-after as before)",
+                  was == now and was[:2] == (status, rule), f"before {was}, after {now}")
+        # Two workers, each at most `burst` lines and one summary per shape and 10 s window.
+        windows = -(-flood_ms // 10_000) + 1
+        bound = 2 * windows * (5 + 1)
+        check(f"eviction flood: decision log bounded: {lines} lines for {logged_before} decisions that were one "
+              f"line each before (at most {bound}: burst 5 per 10 s per worker, plus summaries)",
+              lines <= bound and logged_before > EVICT_FLOOD // 2,
+              f"{lines} lines, {logged_before} shadow findings")
+        pressure_metric = re.compile(r'^pumpguard_store_eviction_history_evicted\{plugin="evict"\} [1-9]', re.M)
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.admin}/stats/prometheus", timeout=10) as r:
+            prom = r.read().decode()
+        check("metrics: eviction counters in /stats/prometheus with a plugin label",
+              pressure_metric.search(prom) is not None,
+              "\n".join(l for l in prom.splitlines() if "pumpguard_store" in l)[:2000])
+        self.eviction_numbers = {"requests": EVICT_FLOOD, "lines": lines, "logged_before": logged_before,
+                                 "pressure": pressure, "seconds": took}
+        print(f"      eviction flood numbers: {json.dumps(self.eviction_numbers)}", flush=True)
 
     def check_alive(self):
         log = open(os.path.join(self.work, "logs", "envoy.log"), encoding="utf-8", errors="replace").read()

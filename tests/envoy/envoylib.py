@@ -17,12 +17,14 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-# Metric names are pumpguard.decisions.plugin.P.action.A.reason.R.rule.U.country.C.mode.M;
-# each tag regex removes its `.name.value` pair (first group) and keeps the value (second).
+# Metric names are pumpguard.decisions.plugin.P.action.A.reason.R.rule.U.country.C.mode.M and
+# pumpguard.store.plugin.P.eviction.K; each tag regex removes its `.name.value` pair (first
+# group) and keeps the value (second). One `plugin` regex covers both families.
 STATS_TAGS = [
+    {"tag_name": "plugin", "regex": r"^wasmcustom\.pumpguard\.(?:decisions|store).*?(\.plugin\.([^.]+))"},
+] + [
     {"tag_name": tag, "regex": r"^wasmcustom\.pumpguard\.decisions.*?(\.%s\.([^.]+))" % key}
     for tag, key in [
-        ("plugin", "plugin"),
         ("action", "action"),
         ("reason", "reason"),
         ("rule", "rule"),
@@ -66,13 +68,15 @@ def free_port():
 
 
 def plugin_config(policy, name, siteverify=None, test_clock=True, tls_headers=None, buckets=1024, entries=16,
-                  hold_headers=True):
+                  hold_headers=True, seed=None):
     cfg = {
         "name": name,
         "policy": policy,
         "store": {"namespace": name, "buckets": buckets, "entries_per_bucket": entries},
         "log_decisions": True,
     }
+    if seed is not None:
+        cfg["store"]["seed"] = seed
     if not hold_headers:
         cfg["hold_headers"] = False
     if siteverify:
