@@ -7,13 +7,20 @@ use super::CounterVerdict;
 use crate::store::Change;
 use crate::time::Timestamp;
 
+/// A compiled `adjacent` rule; durations in milliseconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AdjacentParams {
+    /// Trailing digits that vary within one block, 1 to 4.
     pub suffix_digits: u8,
+    /// Distinct suffixes one block may see within the window.
     pub max_distinct: u32,
+    /// Window in which distinct suffixes are counted.
     pub window_ms: u64,
+    /// Length of the first block.
     pub block_ms: u64,
+    /// Each further block lasts this many times longer...
     pub escalation_factor: u32,
+    /// ...up to this long.
     pub max_block_ms: u64,
 }
 
@@ -63,6 +70,8 @@ impl AdjacentParams {
         duration.min(self.max_block_ms)
     }
 
+    /// One number (`suffix`) of this block: refused while the block is blocked; more than
+    /// `max_distinct` distinct suffixes within the window start a block, longer on every repeat.
     pub fn step(&self, stored: Option<&[u8]>, suffix: u16, now: Timestamp) -> Change<CounterVerdict> {
         let now_ms = now.as_millis();
         let mut state = stored.and_then(decode).unwrap_or_default();
@@ -80,9 +89,14 @@ impl AdjacentParams {
         } else {
             CounterVerdict::PASS
         };
-        // Remember strikes for one maximal block after the last activity, so repeats escalate.
-        let expires_at =
-            now_ms.saturating_add(self.window_ms).max(state.blocked_until).saturating_add(self.max_block_ms);
+        // Sightings matter for the window only; strikes are remembered for one longest block after
+        // the last activity, so repeats escalate.
+        let window_end = now_ms.saturating_add(self.window_ms);
+        let expires_at = if state.strikes > 0 {
+            window_end.max(state.blocked_until).saturating_add(self.max_block_ms)
+        } else {
+            window_end
+        };
         // A block in force, and the strikes that make the next one longer, must outlive a flood
         // of other blocks' sightings.
         let protected_until = if state.strikes > 0 { expires_at } else { 0 };

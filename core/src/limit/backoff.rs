@@ -10,11 +10,16 @@ use super::CounterVerdict;
 use crate::store::Change;
 use crate::time::Timestamp;
 
+/// A compiled `backoff` rule; durations in milliseconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BackoffParams {
+    /// Wait after the first send.
     pub base_ms: u64,
+    /// Each further wait is this many times the previous one.
     pub factor: u32,
+    /// Longest wait.
     pub max_ms: u64,
+    /// Quiet time, counted from the end of the last required wait, after which the sequence restarts.
     pub reset_after_ms: u64,
 }
 
@@ -31,6 +36,7 @@ impl BackoffParams {
         wait.min(self.max_ms)
     }
 
+    /// One send to the number: refused while its wait is in force, else counted.
     pub fn step(&self, stored: Option<&[u8]>, now: Timestamp) -> Change<CounterVerdict> {
         let state = stored.and_then(|b| {
             let mut r = Reader::new(b);
@@ -53,9 +59,10 @@ impl BackoffParams {
         };
         let ready_at = now_ms.saturating_add(self.wait_after(sends));
         let expires_at = ready_at.saturating_add(self.reset_after_ms);
-        // The wait in force is a refusal; a sequence that has escalated is a penalty the number
-        // earned: both must outlive a flood of other numbers' first sends.
-        let protected_until = if sends > 1 { expires_at } else { ready_at };
+        // A sequence that has escalated is a penalty the number earned: it must outlive a flood of
+        // other numbers' first sends. A first send's wait is not: a flood of distinct numbers
+        // would fill the store with nothing but protected first waits.
+        let protected_until = if sends > 1 { expires_at } else { 0 };
         Change::Write {
             value: Writer::default().u64(now_ms).u32(sends).finish(),
             expires_at: Timestamp::from_millis(expires_at),
