@@ -30,7 +30,7 @@ struct HostConfigDoc {
     #[serde(default)]
     siteverify: Option<SiteverifyDoc>,
     #[serde(default)]
-    store: StoreDoc,
+    store: BucketStoreDoc,
     #[serde(default)]
     tls_headers: TlsHeadersDoc,
     #[serde(default)]
@@ -74,7 +74,7 @@ pub struct SiteverifyDoc {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct StoreDoc {
+struct BucketStoreDoc {
     #[serde(default)]
     namespace: Option<String>,
     #[serde(default = "default_buckets")]
@@ -85,9 +85,9 @@ struct StoreDoc {
     seed: Option<u64>,
 }
 
-impl Default for StoreDoc {
+impl Default for BucketStoreDoc {
     fn default() -> Self {
-        StoreDoc {
+        BucketStoreDoc {
             namespace: None,
             buckets: default_buckets(),
             entries_per_bucket: default_entries(),

@@ -2,8 +2,10 @@
 //! of contexts (`contexts`).
 //!
 //! Only the callbacks the filter uses are exported. Envoy skips a callback a module does not
-//! export, so no response body, trailer, log or done call enters the VM for nothing, and each
-//! such call costs a guarded request CPU (see docs/envoy.md, "Performance"). None of these
+//! export, so no response trailer, log or done call enters the VM for nothing, and each such
+//! call costs a guarded request CPU (see docs/envoy.md, "Performance"). The response body is
+//! exported for confirm routes that judge success from origin's answer (`success_json`); every
+//! other stream returns from it at once. None of these
 //! functions panics: an unknown context id (a host bug) gets the callback's neutral answer.
 //!
 //! `#[no_mangle]` counts as unsafe code to the compiler: this module and `abi::wasm` are the only
@@ -89,8 +91,13 @@ pub extern "C" fn proxy_on_request_trailers(id: u32, _num_trailers: usize) -> u3
 }
 
 #[no_mangle]
-pub extern "C" fn proxy_on_response_headers(id: u32, _num_headers: usize, _end_of_stream: u32) -> u32 {
-    with_stream(id, Stream::on_response_headers)
+pub extern "C" fn proxy_on_response_headers(id: u32, _num_headers: usize, end_of_stream: u32) -> u32 {
+    with_stream(id, |s| s.on_response_headers(end_of_stream != 0))
+}
+
+#[no_mangle]
+pub extern "C" fn proxy_on_response_body(id: u32, body_size: usize, end_of_stream: u32) -> u32 {
+    with_stream(id, |s| s.on_response_body(body_size, end_of_stream != 0))
 }
 
 /// A siteverify answer. The host calls this on the root context: the token names the stream.

@@ -21,6 +21,7 @@ use pumpguard_core::captcha::{interpret_siteverify, siteverify_body};
 use pumpguard_core::config::RouteKind;
 use pumpguard_core::decision::DECISION_HEADERS;
 use pumpguard_core::decision_log::{Admit, DecisionLog};
+use pumpguard_core::routes::{ConfirmResponse, MAX_CONFIRM_BODY_BYTES};
 use pumpguard_core::store::{BucketedStore, EvictionPressure};
 use pumpguard_core::{Action as Verdict, Decision, HttpVersion, Timestamp, TokenVerdict};
 
@@ -252,6 +253,7 @@ impl Root {
             phase: Phase::Headers,
             pending: None,
             confirm: None,
+            confirm_answer: None,
             headers_sent: false,
             callout: None,
         }
@@ -279,6 +281,8 @@ pub struct Stream {
     pending: Option<Decision>,
     /// A forwarded confirm-route decision whose response feeds conversion tracking.
     confirm: Option<Decision>,
+    /// A confirm's answer whose body is still arriving (routes judged by `success_json`).
+    confirm_answer: Option<ConfirmAnswer>,
     /// The headers went upstream before the decision (`hold_headers: false`).
     headers_sent: bool,
     /// The token of a siteverify call just dispatched, for `exports` to route its answer here.
@@ -556,19 +560,71 @@ impl Stream {
         }
     }
 
-    pub fn on_response_headers(&mut self) -> Action {
+    /// A forwarded confirm's answer: its status and headers, and where the route judges success
+    /// from the body, the body as it passes (never held: origin's answer is not delayed).
+    pub fn on_response_headers(&mut self, end_of_stream: bool) -> Action {
         let (Some(plugin), Some(decision)) = (self.plugin.clone(), self.confirm.take()) else {
             return Action::Continue;
         };
-        if let Some(status) = status_of(Headers::Response) {
-            let policy = &plugin.cfg.policy;
-            if !policy.response_checks(&decision, status).is_empty() {
-                plugin
-                    .with_store(self.now, |store| policy.record_response(&decision, status, self.now, store));
+        let Some(status) = status_of(Headers::Response) else { return Action::Continue };
+        let headers = abi::header_pairs(Headers::Response)
+            .ok()
+            .and_then(|raw| {
+                wire::decode_pairs(&raw).map(|pairs| {
+                    pairs.into_iter().map(|(n, v)| (wire::text(n), wire::text(v))).collect::<Vec<_>>()
+                })
+            })
+            .unwrap_or_default();
+        let answer = ConfirmAnswer { decision, status, headers, body: Vec::new() };
+        if plugin.cfg.policy.confirm_needs_body(&answer.decision) && !end_of_stream {
+            self.confirm_answer = Some(answer);
+        } else {
+            self.record_confirm(&plugin, &answer);
+        }
+        Action::Continue
+    }
+
+    /// Collects a confirm's answer up to the core's cap; records the confirmation at its end.
+    pub fn on_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        let (Some(plugin), Some(answer)) = (self.plugin.clone(), self.confirm_answer.as_mut()) else {
+            return Action::Continue;
+        };
+        let room = MAX_CONFIRM_BODY_BYTES.saturating_sub(answer.body.len());
+        if room > 0 {
+            // Each call holds the chunk Envoy is about to pass on.
+            if let Ok(Some(chunk)) = abi::buffer(Buffer::ResponseBody, 0, body_size.min(room)) {
+                answer.body.extend_from_slice(&chunk);
+            }
+        }
+        if end_of_stream {
+            if let Some(answer) = self.confirm_answer.take() {
+                self.record_confirm(&plugin, &answer);
             }
         }
         Action::Continue
     }
+
+    fn record_confirm(&self, plugin: &Plugin, answer: &ConfirmAnswer) {
+        let policy = &plugin.cfg.policy;
+        let headers: Vec<(&str, &str)> =
+            answer.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        let body = policy.confirm_needs_body(&answer.decision).then_some(answer.body.as_slice());
+        let response = ConfirmResponse { status: answer.status, headers: &headers, body };
+        if !policy.confirm_checks(&answer.decision, &response).is_empty() {
+            plugin.with_store(self.now, |store| {
+                policy.record_confirm(&answer.decision, &response, self.now, store)
+            });
+        }
+    }
+}
+
+/// Origin's answer to a forwarded confirm, as far as the route needs it.
+struct ConfirmAnswer {
+    decision: Decision,
+    status: u16,
+    headers: Vec<(String, String)>,
+    /// Up to `MAX_CONFIRM_BODY_BYTES`, when the route judges success from the body.
+    body: Vec<u8>,
 }
 
 /// The `:status` of a response header map.

@@ -134,14 +134,32 @@ impl Envoy {
         self.callback(id, |s| s.on_request_trailers())
     }
 
-    /// Origin answered `status`.
+    /// Origin answered `status`, without a body.
     fn response(&mut self, id: u32, status: u16) -> Action {
+        self.response_with(id, status, &[], &[])
+    }
+
+    /// Origin answered `status` with `headers` and a body in `chunks`; returns the last answer.
+    fn response_with(&mut self, id: u32, status: u16, headers: &[(&str, &str)], chunks: &[&[u8]]) -> Action {
         emulator::with(|h| {
             if let Some(s) = h.streams.get_mut(&id) {
                 s.response_headers = vec![(b":status".to_vec(), status.to_string().into_bytes())];
+                for (n, v) in headers {
+                    s.response_headers.push((n.as_bytes().to_vec(), v.as_bytes().to_vec()));
+                }
             }
         });
-        self.callback(id, |s| s.on_response_headers())
+        let mut action = self.callback(id, |s| s.on_response_headers(chunks.is_empty()));
+        for (i, chunk) in chunks.iter().enumerate() {
+            emulator::with(|h| {
+                if let Some(s) = h.streams.get_mut(&id) {
+                    s.response_body = chunk.to_vec();
+                }
+            });
+            let last = i + 1 == chunks.len();
+            action = self.callback(id, |s| s.on_response_body(chunk.len(), last));
+        }
+        action
     }
 
     /// Sends a whole HTTP/1 request: headers, then the body in chunks of `chunk` bytes, stopping
@@ -522,6 +540,66 @@ fn confirm_route_response_status_feeds_conversion() {
             }
         }
         assert_eq!(last, fourth_send, "confirms answered {confirm_status}");
+    }
+}
+
+#[test]
+fn confirm_judged_by_its_response_body_credits_only_a_right_code() {
+    let routes = ROUTES.replace(
+        r#""extract":{"json_keys":["phone"]}}]"#,
+        r#""extract":{"json_keys":["phone"]},"success_json":{"field":"status","equals":["approved"]}}]"#,
+    );
+    let conversion = r#"{"id":"conv","action":"block","conversion":{"scope":"country","min_sends":3,"min_ratio":0.3,"window_seconds":3600,"block_seconds":600}}"#;
+    let config = format!(
+        r#"{{"name":"t","policy":{{"version":1,"default_region":"US","routes":{routes},"rules":[{conversion}]}},
+            "store":{{"buckets":64,"entries_per_bucket":8}}}}"#
+    );
+    let mut envoy = Envoy::start(&config);
+    let send = |envoy: &mut Envoy, n: u32| {
+        let phone = format!(r#"{{"phone":"+1415555400{n}"}}"#);
+        let (id, _) = envoy.send(post("/api/otp", &[]), phone.as_bytes(), 1024);
+        (envoy.stream(id).local_reply.map(|r| r.status), phone)
+    };
+    // A wrong code: Twilio-style 200 with "pending", in two chunks. Not credited.
+    let (first, phone) = send(&mut envoy, 1);
+    assert_eq!(first, None);
+    let (confirm, _) = envoy.send(post("/api/otp/verify", &[]), phone.as_bytes(), 1024);
+    let chunks: [&[u8]; 2] = [br#"{"status":"pend"#, br#"ing"}"#];
+    assert_eq!(
+        envoy.response_with(confirm, 200, &[("content-type", "application/json")], &chunks),
+        Action::Continue
+    );
+    // A right code, "approved": credited.
+    let (second, phone) = send(&mut envoy, 2);
+    assert_eq!(second, None);
+    let (confirm, _) = envoy.send(post("/api/otp/verify", &[]), phone.as_bytes(), 1024);
+    let chunks: [&[u8]; 2] = [br#"{"sid":"VE1","sta"#, br#"tus":"approved"}"#];
+    envoy.response_with(confirm, 200, &[], &chunks);
+    // 3 sends, 1 confirmed: 1 >= 0.3 * 3, open. 4 sends, 1 confirmed: under, blocked. Had the
+    // pending check been credited, the fourth would pass too.
+    assert_eq!(send(&mut envoy, 3).0, None);
+    assert_eq!(send(&mut envoy, 4).0, Some(403));
+}
+
+#[test]
+fn confirm_judged_by_a_response_header() {
+    let routes = ROUTES.replace(
+        r#""extract":{"json_keys":["phone"]}}]"#,
+        r#""extract":{"json_keys":["phone"]},"success_header":{"name":"x-otp-result","equals":"valid"}}]"#,
+    );
+    let conversion = r#"{"id":"conv","action":"block","conversion":{"scope":"country","min_sends":2,"min_ratio":0.5,"window_seconds":3600,"block_seconds":600}}"#;
+    let config = format!(
+        r#"{{"name":"t","policy":{{"version":1,"default_region":"US","routes":{routes},"rules":[{conversion}]}},
+            "store":{{"buckets":64,"entries_per_bucket":8}}}}"#
+    );
+    for (header, second) in [("valid", None), ("invalid", Some(403))] {
+        let mut envoy = Envoy::start(&config);
+        let phone = r#"{"phone":"+14155554001"}"#;
+        envoy.send(post("/api/otp", &[]), phone.as_bytes(), 1024);
+        let (confirm, _) = envoy.send(post("/api/otp/verify", &[]), phone.as_bytes(), 1024);
+        envoy.response_with(confirm, 200, &[("x-otp-result", header)], &[]);
+        let (id, _) = envoy.send(post("/api/otp", &[]), br#"{"phone":"+14155554002"}"#, 1024);
+        assert_eq!(envoy.stream(id).local_reply.map(|r| r.status), second, "x-otp-result: {header}");
     }
 }
 

@@ -56,6 +56,8 @@ pub struct StreamHost {
     /// Body bytes that went upstream.
     pub forwarded_body: Vec<u8>,
     pub response_headers: HeaderMap,
+    /// Response body bytes Envoy holds for the filter (the chunk being delivered).
+    pub response_body: Vec<u8>,
     /// Headers the filter added, in order.
     pub added: Vec<(String, String)>,
     /// Header names the filter removed, in order.
@@ -222,6 +224,10 @@ pub fn buffer(buffer: Buffer, start: usize, max_size: usize) -> HostResult<Optio
             Buffer::PluginConfiguration => part(&h.plugin_configuration, start, max_size),
             Buffer::RequestBody => match h.stream() {
                 Some(stream) => part(&stream.buffered_body, start, max_size),
+                None => Ok(None),
+            },
+            Buffer::ResponseBody => match h.stream() {
+                Some(stream) => part(&stream.response_body, start, max_size),
                 None => Ok(None),
             },
             Buffer::HttpCallResponseBody => match &h.callout_answer {

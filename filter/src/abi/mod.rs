@@ -48,6 +48,7 @@ pub enum Headers {
 #[repr(u32)]
 pub enum Buffer {
     RequestBody = 0,
+    ResponseBody = 1,
     HttpCallResponseBody = 4,
     PluginConfiguration = 7,
 }
