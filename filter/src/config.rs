@@ -72,6 +72,8 @@ pub struct SiteverifyDoc {
     pub secret: Option<String>,
 }
 
+/// The plugin's bounded counter store in shared data (not the policy's `store`, which says how
+/// a store failure is judged).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct BucketStoreDoc {
