@@ -2,6 +2,8 @@
 
 use std::net::IpAddr;
 
+use pumpguard_core::config::RouteKind;
+use pumpguard_core::routes::{ConfirmResponse, MAX_CONFIRM_BODY_BYTES};
 use pumpguard_core::{
     Action, CheckOutcome, Decision, HttpVersion, Policy, Request as CoreRequest, Timestamp, TlsFingerprints,
 };
@@ -179,23 +181,31 @@ async fn handle(mut req: Request, env: &Env) -> Result<web_sys::Response> {
     }
 
     let response = forward(&settings, &incoming, &decision.origin_headers(), body.forwarded()).await?;
-    record_response(env, &settings, policy_id, &policy, &decision, incoming.now_ms, response.status()).await;
+    let confirm = decision.route.as_ref().is_some_and(|r| r.kind == RouteKind::Confirm);
+    if confirm && decision.action == Action::Allow {
+        record_confirm(env, &settings, policy_id, &policy, &decision, incoming.now_ms, &response).await;
+    }
     Ok(response)
 }
 
 /// Feeds a confirm route's answer into conversion tracking: the numbers' checks ("was this number
 /// sent to?"), then the scope credits they earned. Awaited, not deferred: the next request of the
 /// same client must see the confirmation.
-async fn record_response(
+async fn record_confirm(
     env: &Env,
     settings: &Settings,
     policy_id: u64,
     policy: &Policy,
     decision: &Decision,
     now_ms: u64,
-    status: u16,
+    response: &web_sys::Response,
 ) {
-    let numbers = policy.response_checks(decision, status);
+    // The route may judge a header or a JSON field of the answer, not only its status.
+    let headers = header_pairs(&response.headers());
+    let header_refs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    let body = if policy.confirm_needs_body(decision) { confirm_body(response).await } else { None };
+    let answer = ConfirmResponse { status: response.status(), headers: &header_refs, body: body.as_deref() };
+    let numbers = policy.confirm_checks(decision, &answer);
     if numbers.is_empty() {
         return;
     }
@@ -205,6 +215,40 @@ async fn record_response(
     if matched.iter().chain(&credited).any(|o| !matches!(o, CheckOutcome::Verdict(_))) {
         console_error!("{}", logs::event_line("confirmation_not_recorded", serde_json::json!({})));
     }
+}
+
+/// A JS `Headers` as `(name, value)` pairs (the Fetch API lowercases names), read without
+/// workers-rs' iterator, which unwraps.
+fn header_pairs(headers: &web_sys::Headers) -> Vec<(String, String)> {
+    let Ok(Some(entries)) = js_sys::try_iter(headers) else { return Vec::new() };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let pair: js_sys::Array = entry.dyn_into().ok()?;
+            Some((pair.get(0).as_string()?, pair.get(1).as_string()?))
+        })
+        .collect()
+}
+
+/// The start of origin's answer (at least `MAX_CONFIRM_BODY_BYTES` of it, when it is that long),
+/// read from a clone so the client still gets the whole body; `None` when it cannot be read
+/// (the route then credits nothing).
+async fn confirm_body(response: &web_sys::Response) -> Option<Vec<u8>> {
+    let copy = web_sys::Response::clone(response).ok()?;
+    let reader: web_sys::ReadableStreamDefaultReader = copy.body()?.get_reader().unchecked_into();
+    let mut bytes = Vec::new();
+    while bytes.len() < MAX_CONFIRM_BODY_BYTES {
+        let next = JsFuture::from(reader.read()).await.ok()?;
+        if js_sys::Reflect::get(&next, &JsValue::from_str("done")).ok()?.as_bool().unwrap_or(true) {
+            return Some(bytes);
+        }
+        let chunk = js_sys::Reflect::get(&next, &JsValue::from_str("value")).ok()?;
+        bytes.extend_from_slice(&Uint8Array::new(&chunk).to_vec());
+    }
+    // Enough read: the rest goes only to the client's branch. The promise only settles the
+    // cancellation; nothing waits on it.
+    let _ = reader.cancel();
+    Some(bytes)
 }
 
 #[allow(clippy::too_many_arguments)]

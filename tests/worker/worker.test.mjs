@@ -204,6 +204,58 @@ describe("forwarding", () => {
   });
 });
 
+describe("conversion feedback", () => {
+  // A confirm route judged by a JSON field of origin's answer (as Twilio's VerificationCheck
+  // answers a wrong code: 200 and "status": "pending"). The origin answers what the test asks
+  // for in x-answer; a big answer pads the JSON past the 16 KiB the Worker reads of it.
+  const policy = {
+    version: 1,
+    default_region: "US",
+    routes: [
+      route("otp", "send", "/api/otp"),
+      { ...route("verify", "confirm", "/api/otp/verify"), success_json: { field: "status", equals: ["approved"] } },
+    ],
+    rules: [{ id: "conv", action: "block", conversion: { scope: "country", min_sends: 3, min_ratio: 0.5, window_seconds: 3600, block_seconds: 600 } }],
+  };
+  const bigPad = "x".repeat(40_000);
+  async function startJsonOrigin() {
+    const server = http.createServer((req, res) => {
+      req.resume();
+      req.on("end", () => {
+        const answer = req.headers["x-answer"] ?? "approved";
+        const body = answer === "big" ? JSON.stringify({ status: "approved", pad: bigPad }) : JSON.stringify({ status: answer });
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(body);
+      });
+    });
+    await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+    return { url: `http://127.0.0.1:${server.address().port}`, stop: () => new Promise((resolve) => server.close(() => resolve())) };
+  }
+  const verify = (worker, phone, answer, at) => otp(worker, { path: "/api/otp/verify", phone, at, headers: { "x-answer": answer } });
+
+  test("a confirm is credited only when origin's JSON says so, and the client gets origin's whole answer", async () => {
+    const jsonOrigin = await startJsonOrigin();
+    after(() => jsonOrigin.stop());
+    for (const [second, third] of [["approved", 200], ["pending", 403]]) {
+      await withWorker({ policy, origin: jsonOrigin.url }, async (worker) => {
+        assert.equal((await otp(worker, { phone: "+14155550101", at: 1 })).status, 200);
+        const approved = await verify(worker, "+14155550101", "approved", 2);
+        assert.deepEqual(await approved.json(), { status: "approved" });
+        assert.equal((await otp(worker, { phone: "+14155550102", at: 3 })).status, 200);
+        assert.equal((await verify(worker, "+14155550102", second, 4)).status, 200);
+        // Three sends: one confirmation of three is under the ratio, two are not.
+        const send = await otp(worker, { phone: "+14155550103", at: 5 });
+        assert.equal(send.status, third, `second confirm ${second}`);
+        if (third === 403) assert.equal((await send.json()).error, "low_conversion");
+        // An answer longer than what the Worker reads of it reaches the client whole.
+        const big = await verify(worker, "+14155550103", "big", 6);
+        assert.equal(big.status, 200);
+        assert.deepEqual(await big.json(), { status: "approved", pad: bigPad });
+      });
+    }
+  });
+});
+
 describe("analytics", () => {
   test("every judged request writes one Analytics Engine data point", async () => {
     const policy = basePolicy([{ id: "no-gb", action: "block", country: { deny: ["GB"] } }]);
