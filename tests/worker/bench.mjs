@@ -6,8 +6,9 @@
 //              pass.bench                a JavaScript pass-through Worker (the baseline)
 //              pumpguard.guard.bench     pumpguard, its CounterShard objects in the same process
 //              pumpguard.split.bench     pumpguard, its CounterShard objects in the shards process
-//              probe.bench               the pass-through plus two parallel calls to a no-op
-//                                        Durable Object in the shards process
+//              probe.bench               the pass-through plus two rounds (peek, commit) of two
+//                                        parallel calls to a no-op Durable Object in the shards
+//                                        process
 //              compare.*.bench           the same two for the --compare build
 //   shards — the CounterShard objects of the split workers and the no-op objects of probe.bench
 // On Cloudflare a Durable Object's CPU is billed to the object, not to the Worker: split.bench
@@ -47,7 +48,8 @@ const stateless = args.includes("--stateless");
 const compareDir = arg("compare") && path.resolve(root, arg("compare"));
 
 // A policy that judges every request fully and lets it through: number parsing and rules, two
-// counter checks (per IP, per number) on their Durable Object shards, then the origin. A store
+// counter checks (per IP, per number) on their Durable Object shards, peeked then committed (two
+// rounds), then the origin. A store
 // failure blocks (503), so a shard call that fails shows up as an error, never as a fast allow.
 const policy = {
   version: 1,
@@ -79,21 +81,25 @@ export default {
   },
 };`;
 
-// The pass-through plus two Durable Object round trips in parallel, shaped like pumpguard's two
-// shard calls: a small JSON payload in a request header, the answer in a response header.
+// The pass-through plus the Durable Object round trips of an allowed request, shaped like
+// pumpguard's shard calls: a peek round of two parallel calls, then a commit round of two, each
+// a small JSON payload in a request header and the answer in a response header.
 const probe = `
 export default {
   async fetch(request, env) {
     const url = new URL(request.url);
     const body = await request.text();
-    const call = (name) =>
+    const checks = '"checks":[{"rule":2,"key":"rl:per-ip|198.51.0.1","op":"rate"}]}';
+    const call = (name, peek) =>
       env.NOP.get(env.NOP.idFromName(name))
         .fetch("https://nop/checks", {
           method: "POST",
-          headers: { "x-pumpguard-shard": '{"policy_id":1,"now_ms":1,"checks":[{"rule":2,"key":"rl:per-ip|198.51.0.1","op":"rate"}]}' },
+          headers: { "x-pumpguard-shard": '{"policy_id":1,"now_ms":1,' + (peek ? '"peek":true,' : "") + checks },
         })
         .then((r) => r.headers.get("x-pumpguard-shard"));
-    await Promise.all([call("a" + (body.length % 7)), call("b" + (body.length % 5))]);
+    const names = ["a" + (body.length % 7), "b" + (body.length % 5)];
+    await Promise.all(names.map((name) => call(name, true)));
+    await Promise.all(names.map((name) => call(name, false)));
     return fetch(env.PUMPGUARD_ORIGIN_URL + url.pathname + url.search, { method: "POST", headers: request.headers, body });
   },
 };`;
@@ -318,7 +324,7 @@ const pass = { rps: avg("pass-through", "rps"), mean: avg("pass-through", "mean"
 const probeRow = stateless ? null : { front: avg("do-probe", "front"), shards: avg("do-probe", "shards") };
 if (probeRow) {
   console.log(
-    `two no-op Durable Object round trips (do-probe): front workerd +${ms(probeRow.front - pass.cpu)} ms over the pass-through, shards workerd ${ms(probeRow.shards)} ms`,
+    `four no-op Durable Object round trips, two rounds of two (do-probe): front workerd +${ms(probeRow.front - pass.cpu)} ms over the pass-through, shards workerd ${ms(probeRow.shards)} ms`,
   );
 }
 for (const [label] of builds) {
@@ -337,7 +343,7 @@ for (const [label] of builds) {
   const workerLow = added - split.shards;
   const workerHigh = added - (split.shards - probeRow.shards);
   console.log(
-    `  Durable Objects (shards workerd) CPU per request: ${ms(split.shards)} ms for its shard calls (idle during the pass-through: ${ms(avg("pass-through", "shards"))} ms), ${ms(split.shards - probeRow.shards)} ms over two no-op calls`,
+    `  Durable Objects (shards workerd) CPU per request: ${ms(split.shards)} ms for its shard calls (idle during the pass-through: ${ms(avg("pass-through", "shards"))} ms), ${ms(split.shards - probeRow.shards)} ms over four no-op calls`,
   );
   console.log(
     `  Worker's own CPU per request, added over the pass-through: ${ms(workerLow)} to ${ms(workerHigh)} ms (goal <= 1 ms)`,
