@@ -24,6 +24,7 @@ pub enum Action {
 }
 
 impl Action {
+    /// The lower-case name (`allow`, `challenge`, `throttle`, `block`), as in `x-pumpguard-decision`.
     pub fn as_str(self) -> &'static str {
         match self {
             Action::Allow => "allow",
@@ -38,36 +39,64 @@ impl Action {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReasonCode {
+    /// The number's country is not in a `country` rule's non-empty `allow`.
     CountryNotAllowed,
+    /// The number's country is in a `country` rule's `deny`.
     CountryDenied,
+    /// The number's country is in a `country` rule's `monitor`: report-only.
     CountryMonitored,
+    /// The number type is not in a `number_type` rule's non-empty `allow`.
     NumberTypeNotAllowed,
+    /// The number type is in a `number_type` rule's `deny`.
     NumberTypeDenied,
+    /// The E.164 number matches no regex of a `pattern` rule's non-empty `allow`.
     PatternNotAllowed,
+    /// The E.164 number matches a regex of a `pattern` rule's `deny`.
     PatternDenied,
+    /// The number starts with a prefix of a `prefix` rule.
     PrefixBlocked,
+    /// The request's fingerprint is in a `fingerprint` rule's `deny`.
     FingerprintDenied,
+    /// The request carries no fingerprint of the kind a `fingerprint` rule with `missing: true` reads.
     FingerprintMissing,
+    /// A challenge: the client must send a verified CAPTCHA / Turnstile token.
     CaptchaRequired,
+    /// The provider refused the token, or its hostname or score did not pass.
     CaptchaInvalid,
+    /// The verification call failed or timed out; `captcha.on_unavailable` decides.
     CaptchaUnavailable,
+    /// A `rate_limit` rule's key has no budget left.
     RateLimited,
+    /// The number was sent to again before its backoff wait had passed.
     Backoff,
+    /// Too many distinct numbers of one block within the window: the block is blocked.
     AdjacentNumbers,
+    /// Confirmed codes per send in the scope fell under `min_ratio`: the scope is blocked.
     LowConversion,
+    /// Body over `inputs.max_body_bytes`.
     BodyTooLarge,
+    /// Body that cannot be read as its content type.
     BodyMalformed,
+    /// Any `content-encoding` but identity.
     UnsupportedEncoding,
+    /// A body of a content type the route does not read, or none.
     UnsupportedContentType,
+    /// Duplicate JSON key or form field: origin might read another value than the guard.
     AmbiguousField,
+    /// A candidate number that does not parse.
     UnparseableNumber,
+    /// Parsed, but not a valid number per libphonenumber.
     InvalidNumber,
+    /// No number in a guarded request.
     NoNumber,
+    /// More than `inputs.max_numbers` numbers.
     TooManyNumbers,
+    /// The counter store failed, or a compare-and-swap race was lost after every retry.
     StoreUnavailable,
 }
 
 impl ReasonCode {
+    /// The stable snake_case code, e.g. `rate_limited`.
     pub fn as_str(self) -> &'static str {
         match self {
             ReasonCode::CountryNotAllowed => "country_not_allowed",
@@ -156,18 +185,22 @@ impl ReasonCode {
 /// One finding: which rule (none for input handling), what, and whether it was enforced.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Reason {
+    /// Id of the rule that found it; `None` for input handling.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rule: Option<Arc<str>>,
+    /// What was found.
     pub code: ReasonCode,
     /// The action this finding asks for (for input handling: block, or allow when configured so).
     pub action: Action,
     /// False for shadow / log-only findings: reported, never acted on.
     pub enforced: bool,
+    /// How long until a retry can pass, in milliseconds; only for findings with a time component.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after_ms: Option<u64>,
     /// The E.164 number the finding is about, when it is about one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub number: Option<String>,
+    /// Specifics for logs (what failed, which source); never in the error body.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
 }
@@ -175,28 +208,38 @@ pub struct Reason {
 /// The number as classified, for logs and the headers forwarded to origin.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct NumberFacts {
+    /// The number in E.164 form (`+14155550123`).
     pub e164: String,
+    /// ISO region that claims the number; `None` when no region does (unassigned range, invalid).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub region: Option<&'static str>,
+    /// Country calling code (`1`, `44`).
     pub calling_code: u16,
+    /// Type as libphonenumber classifies it.
     pub number_type: NumberType,
+    /// Valid per libphonenumber; an invalid number also carries an `invalid_number` finding.
     pub valid: bool,
 }
 
 /// Which route the request matched.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RouteInfo {
+    /// Position of the route in the policy's `routes`.
     #[serde(skip)]
     pub index: usize,
+    /// The route's id.
     pub id: Arc<str>,
+    /// Whether the route sends an SMS or confirms a code.
     pub kind: RouteKind,
 }
 
 /// A token the host must verify (siteverify) before the decision is final.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct TokenCheck {
+    /// The token as the client sent it (never empty, at most 2048 bytes).
     #[serde(skip)]
     pub token: String,
+    /// The client address for siteverify's `remoteip`, when the host supplied one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remote_ip: Option<String>,
 }
@@ -205,12 +248,16 @@ pub struct TokenCheck {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "result")]
 pub enum TokenVerdict {
+    /// The provider accepted the token, and its hostname and score where the policy checks them.
     Valid,
+    /// The token was refused: `captcha_invalid`.
     Invalid {
+        /// Why, for logs.
         detail: String,
     },
     /// The call failed or timed out: the policy's `on_unavailable` decides.
     Unavailable {
+        /// What failed, for logs.
         detail: String,
     },
 }
@@ -218,15 +265,19 @@ pub enum TokenVerdict {
 /// The engine's answer for one request.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Decision {
+    /// What the host does: the strongest enforced action among the reasons.
     pub action: Action,
     /// HTTP status to answer with (200 for allow: the host forwards instead).
     pub status: u16,
+    /// `Retry-After` in whole seconds, rounded up; for throttles and timed blocks only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after_seconds: Option<u64>,
     /// Every finding, enforced and shadow, in evaluation order.
     pub reasons: Vec<Reason>,
+    /// The route the request matched; `None` when no route guards it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub route: Option<RouteInfo>,
+    /// The numbers parsed from the request (at most `inputs.max_numbers`), as classified.
     pub numbers: Vec<NumberFacts>,
     /// Set when the action is `challenge` and the request carries a token to verify.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -43,12 +43,18 @@ const MAX_KEY_VALUE_LEN: usize = 128;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CounterOp {
+    /// A GCRA step on a `rate_limit` key.
     Rate,
+    /// A backoff step on one number's key.
     Backoff,
+    /// An adjacency step: one number, by its suffix, in its block's key.
     Adjacent {
+        /// The number's last `suffix_digits` digits, as an integer.
         suffix: u16,
     },
+    /// A send counted against a conversion scope.
     ConversionSend,
+    /// A confirmed code credited to a conversion scope.
     ConversionConfirm,
     /// A send to one number went to origin: a confirmation of it may be credited once.
     ConversionSentNumber,
@@ -64,6 +70,7 @@ pub struct CounterCheck {
     pub rule: u16,
     /// Store key; hosts may shard on it.
     pub key: String,
+    /// What the check does to its key.
     pub op: CounterOp,
     /// The E.164 number the check is about, if it is about one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -74,7 +81,9 @@ pub struct CounterCheck {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CheckOutcome {
+    /// The step ran: what it concluded.
     Verdict(CounterVerdict),
+    /// The store failed, or the compare-and-swap race was lost after every retry.
     StoreFailed,
     /// The check does not fit the policy it was run with (rule index or operation): planned
     /// with another policy. Judged as a store failure, reported apart.

@@ -7,18 +7,22 @@ use crate::fingerprint::HttpVersion;
 /// TLS fingerprints handed over by the proxy that terminated TLS (never taken from client headers).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TlsFingerprints<'a> {
+    /// JA3 hash as the proxy reported it; a malformed value is treated as absent.
     pub ja3: Option<&'a str>,
+    /// JA4 fingerprint as the proxy reported it; a malformed value is treated as absent.
     pub ja4: Option<&'a str>,
 }
 
 /// One request as the host saw it. Borrowed, so hosts build it without copying.
 #[derive(Clone, Copy, Debug)]
 pub struct Request<'a> {
+    /// HTTP method as received (`POST`).
     pub method: &'a str,
     /// Host / `:authority`, possibly with a port.
     pub authority: &'a str,
     /// Path including the query string.
     pub path: &'a str,
+    /// HTTP version the client spoke to the first proxy; JA4H and the header MD5 hash it.
     pub version: HttpVersion,
     /// Header names as received (lower-case through most proxies), in the order received.
     pub headers: &'a [(&'a str, &'a str)],
@@ -26,7 +30,10 @@ pub struct Request<'a> {
     pub body: &'a [u8],
     /// The host stopped reading after `max_body_bytes`: the body is over the cap.
     pub body_truncated: bool,
+    /// The client's address; `None` when the host does not know it or did not fetch it
+    /// ([`crate::RequestNeeds`]).
     pub client_ip: Option<IpAddr>,
+    /// TLS fingerprints from the proxy that terminated TLS.
     pub tls: TlsFingerprints<'a>,
 }
 

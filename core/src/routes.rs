@@ -6,37 +6,53 @@ use crate::config::RouteKind;
 use crate::extract::Extractor;
 use crate::request::Request;
 
+/// A compiled host condition, lower-case and without port.
 #[derive(Debug)]
 pub enum HostPattern {
+    /// The host itself.
     Exact(String),
     /// `*.example.com`: stored as `.example.com`.
     Suffix(String),
 }
 
+/// A compiled path condition on the normalised path, compared case-insensitively.
 #[derive(Debug)]
 pub enum PathPattern {
+    /// The whole path.
     Exact(String),
+    /// The path's start; keeps a configured trailing `/`.
     Prefix(String),
 }
 
+/// A compiled request header condition; the name is lower-case, the value trimmed before comparing.
 #[derive(Debug)]
 pub enum HeaderCondition {
+    /// The header is present.
     Present(String),
+    /// The header's value equals this.
     Equals(String, String),
+    /// The header's value starts with this.
     Prefix(String, String),
 }
 
 /// A compiled route.
 #[derive(Debug)]
 pub struct Route {
+    /// The policy's route id.
     pub id: Arc<str>,
+    /// Whether the route sends an SMS or confirms a code.
     pub kind: RouteKind,
+    /// Host conditions, any of which may match; empty means any host.
     pub hosts: Vec<HostPattern>,
     /// Upper-case methods.
     pub methods: Vec<String>,
+    /// Path condition; `None` means any path.
     pub path: Option<PathPattern>,
+    /// Header conditions, all of which must hold.
     pub headers: Vec<HeaderCondition>,
+    /// Where the route's numbers and token are.
     pub extractor: Extractor,
+    /// What a confirm route's response must show; unused on send routes.
     pub success: ConfirmSuccess,
 }
 
@@ -58,6 +74,7 @@ pub const MAX_CONFIRM_BODY_BYTES: usize = 16 * 1024;
 /// body passes `None`: a route that needs it then credits nothing.
 #[derive(Clone, Copy, Debug)]
 pub struct ConfirmResponse<'a> {
+    /// HTTP status of the response.
     pub status: u16,
     /// Lower-case names.
     pub headers: &'a [(&'a str, &'a str)],
@@ -104,6 +121,7 @@ fn json_field(body: &[u8], path: &[String]) -> Option<String> {
 }
 
 impl Route {
+    /// Whether every condition holds for `req`; `normalized_path` is its path after [`normalize_path`].
     pub fn matches(&self, req: &Request<'_>, normalized_path: &str) -> bool {
         self.host_matches(req.host())
             && (self.methods.is_empty() || self.methods.iter().any(|m| m.eq_ignore_ascii_case(req.method)))

@@ -16,10 +16,13 @@ use crate::store::MemoryStore;
 use crate::traffic::{as_request, TrafficRecord};
 use crate::Policy;
 
+/// One scenario file: a policy, and requests with the decision each must get.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
+    /// Short name, shown in reports.
     pub name: String,
+    /// What the scenario shows, in a sentence or two.
     #[serde(default)]
     pub description: String,
     /// The policy document, inline.
@@ -27,17 +30,21 @@ pub struct Scenario {
     /// When set, the policy must fail to load with errors at exactly these JSON paths.
     #[serde(default)]
     pub policy_errors: Option<Vec<String>>,
+    /// Requests in order; each is judged against the store the previous ones left.
     #[serde(default)]
     pub steps: Vec<Step>,
 }
 
+/// One request and the decision it must get.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Step {
+    /// The request, with its timestamp.
     pub request: TrafficRecord,
     /// Send the same request this many times (same timestamp), each expecting `expect`.
     #[serde(default = "one")]
     pub repeat: u32,
+    /// What every repeat's decision must look like.
     pub expect: Expect,
 }
 
@@ -49,7 +56,9 @@ fn one() -> u32 {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
+    /// The decision's action; always checked.
     pub action: Action,
+    /// HTTP status of the answer.
     #[serde(default)]
     pub status: Option<u16>,
     /// Error code of the body (`country_denied`, ...).
@@ -58,6 +67,7 @@ pub struct Expect {
     /// Rule id named in the body.
     #[serde(default)]
     pub rule: Option<String>,
+    /// `Retry-After` in seconds.
     #[serde(default)]
     pub retry_after: Option<u64>,
     /// Findings (`"rule:code"` or `"code"`) that must be among the decision's reasons.
@@ -69,6 +79,7 @@ pub struct Expect {
     /// Region of the first number.
     #[serde(default)]
     pub country: Option<String>,
+    /// Type of the first number.
     #[serde(default)]
     pub number_type: Option<NumberType>,
 }
@@ -76,9 +87,13 @@ pub struct Expect {
 /// One executed request and what did not match.
 #[derive(Debug)]
 pub struct StepOutcome {
+    /// Index of the step in the scenario.
     pub step: usize,
+    /// Which repeat of the step, from 0.
     pub repeat: u32,
+    /// The decision the request got.
     pub decision: Decision,
+    /// How it differs from the expectation, one line each; empty when it matched.
     pub mismatches: Vec<String>,
 }
 
@@ -153,20 +168,24 @@ pub fn run(scenario: &Scenario) -> Result<Vec<StepOutcome>, String> {
 pub struct Observed {
     /// `None` when the answer did not say (a host bug the comparison reports).
     pub action: Option<Action>,
+    /// HTTP status of the answer.
     pub status: u16,
     /// Error code of the body.
     pub error: Option<String>,
     /// Rule named in the body.
     pub rule: Option<String>,
+    /// `Retry-After` in seconds.
     pub retry_after: Option<u64>,
     /// Every finding as `rule:code` or `code`.
     pub findings: Vec<String>,
     /// Region of the first number.
     pub country: Option<String>,
+    /// Type of the first number, as the policy spells it (`mobile`).
     pub number_type: Option<String>,
 }
 
 impl Observed {
+    /// What a host's answer would show of `decision`.
     pub fn of(decision: &Decision) -> Observed {
         let first = decision.numbers.first();
         Observed {

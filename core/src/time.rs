@@ -5,14 +5,17 @@
 pub struct Timestamp(u64);
 
 impl Timestamp {
+    /// `ms` milliseconds after the Unix epoch.
     pub const fn from_millis(ms: u64) -> Timestamp {
         Timestamp(ms)
     }
 
+    /// Milliseconds since the Unix epoch.
     pub const fn as_millis(self) -> u64 {
         self.0
     }
 
+    /// `ms` milliseconds later, saturating at the end of time.
     pub const fn plus_millis(self, ms: u64) -> Timestamp {
         Timestamp(self.0.saturating_add(ms))
     }

@@ -16,11 +16,14 @@ use crate::fingerprint::HttpVersion;
 use crate::request::{Request, TlsFingerprints};
 use crate::time::Timestamp;
 
+/// TLS fingerprints of a captured request, as the proxy that terminated TLS reported them.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsRecord {
+    /// JA3 hash; absent when the proxy reported none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ja3: Option<String>,
+    /// JA4 fingerprint; absent when the proxy reported none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ja4: Option<String>,
 }
@@ -32,9 +35,12 @@ pub struct TrafficRecord {
     /// Milliseconds since the Unix epoch (scenarios use small offsets from 0).
     #[serde(default)]
     pub at_ms: u64,
+    /// Client address; absent when unknown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_ip: Option<IpAddr>,
+    /// HTTP method (`POST`).
     pub method: String,
+    /// Host / `:authority`, possibly with a port.
     pub host: String,
     /// Path with query string.
     pub path: String,
@@ -50,6 +56,7 @@ pub struct TrafficRecord {
     /// Body as hex, for bytes that are not UTF-8 (exclusive with `body`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_hex: Option<String>,
+    /// TLS fingerprints; absent when the request carried none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsRecord>,
     /// For confirm routes: the status origin answered with.
@@ -65,12 +72,16 @@ pub struct TrafficRecord {
 
 /// A record's parts in the shapes [`Request`] borrows.
 pub struct OwnedRequest {
+    /// Header pairs in record order, names lower-cased.
     pub headers: Vec<(String, String)>,
+    /// The decoded body (`body` or `body_hex`; empty without either).
     pub body: Vec<u8>,
+    /// HTTP version; HTTP/1.1 when the record gives none.
     pub version: HttpVersion,
 }
 
 impl TrafficRecord {
+    /// The record's time (`at_ms`).
     pub fn at(&self) -> Timestamp {
         Timestamp::from_millis(self.at_ms)
     }

@@ -24,14 +24,17 @@ impl fmt::Display for ConfigError {
 /// Every problem found while loading one policy; a policy with any error never loads.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ConfigErrors {
+    /// The problems, in the order they were found.
     pub errors: Vec<ConfigError>,
 }
 
 impl ConfigErrors {
+    /// Records a problem at `path` (a JSON path; empty for the document itself).
     pub fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
         self.errors.push(ConfigError { path: path.into(), message: message.into() });
     }
 
+    /// True when no problem was found.
     pub fn is_empty(&self) -> bool {
         self.errors.is_empty()
     }

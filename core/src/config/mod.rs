@@ -25,7 +25,9 @@ const MAX_SUFFIX_DIGITS: u8 = 4;
 /// Request facts a policy may read that a host has to fetch separately ([`Policy::request_needs`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RequestNeeds {
+    /// The client address: a rate-limit key reads it, or CAPTCHA verification sends it (`remoteip`).
     pub client_ip: bool,
+    /// The HTTP version: a rule uses JA4H or the header MD5, which both hash it.
     pub http_version: bool,
 }
 
@@ -183,6 +185,7 @@ impl Policy {
         }
     }
 
+    /// The ISO region numbers without an international prefix are read in, if the policy sets one.
     pub fn default_region(&self) -> Option<&'static str> {
         self.default_region.map(Region::as_str)
     }
@@ -238,10 +241,12 @@ impl Policy {
             .collect()
     }
 
+    /// Route ids, in policy order.
     pub fn route_ids(&self) -> impl Iterator<Item = &str> {
         self.routes.iter().map(|r| &*r.id)
     }
 
+    /// Rule ids, in policy order.
     pub fn rule_ids(&self) -> impl Iterator<Item = &str> {
         self.rules.iter().map(|r| &*r.id)
     }

@@ -46,6 +46,7 @@ pub struct PolicyDoc {
     pub expose_findings: bool,
 }
 
+/// What a route's requests do: make origin send an SMS, or confirm a received code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RouteKind {
@@ -55,13 +56,18 @@ pub enum RouteKind {
     Confirm,
 }
 
+/// One route: which requests it matches and where their numbers are.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouteDoc {
+    /// Unique id (1 to 64 of `A-Za-z0-9-_`): rules name it in `routes`; logs and metrics show it.
     pub id: String,
+    /// Whether the route sends an SMS or confirms a code.
     pub kind: RouteKind,
+    /// Request conditions (JSON `match`); the first route whose conditions all hold wins.
     #[serde(rename = "match")]
     pub matcher: MatchDoc,
+    /// Where the numbers (and a CAPTCHA token) are in the request; see `docs/extraction.md`.
     pub extract: ExtractSpec,
     /// Confirm routes: response statuses that mean the code was right (default: any 2xx).
     #[serde(default)]
@@ -79,7 +85,9 @@ pub struct RouteDoc {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SuccessHeaderDoc {
+    /// Response header name (case-insensitive).
     pub name: String,
+    /// The value (surrounding blanks ignored) that means the code was right.
     pub equals: String,
 }
 
@@ -88,10 +96,13 @@ pub struct SuccessHeaderDoc {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SuccessJsonDoc {
+    /// Dotted path of object keys, e.g. `status` or `data.result`.
     pub field: String,
+    /// Values that mean the code was right; at least one.
     pub equals: Vec<String>,
 }
 
+/// A route's request conditions (JSON `match`): every condition given must hold.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MatchDoc {
@@ -109,20 +120,28 @@ pub struct MatchDoc {
     pub headers: Vec<HeaderMatchDoc>,
 }
 
+/// A path condition, compared after normalisation (percent-decoding of unreserved characters,
+/// `//` collapsed, `.`/`..` resolved, trailing `/` dropped) and case-insensitively.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum PathMatchDoc {
+    /// `{"exact": "/p"}`: the whole path.
     Exact(String),
+    /// `{"prefix": "/p/"}`: the path starts with this; the prefix keeps a trailing `/`, so
+    /// `/api/` does not match `/apix`.
     Prefix(String),
 }
 
+/// A request header condition: `equals`, `prefix`, or neither (the header must be present).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HeaderMatchDoc {
+    /// Header name (case-insensitive).
     pub name: String,
     /// Exact value; absent means the header only has to be present.
     #[serde(default)]
     pub equals: Option<String>,
+    /// Value prefix; set either this or `equals`, not both.
     #[serde(default)]
     pub prefix: Option<String>,
 }
@@ -137,29 +156,45 @@ pub enum InputOutcome {
     Allow,
 }
 
+/// Outcomes of requests that cannot be judged normally (JSON `inputs`); each case has its own
+/// error code and status when blocked.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InputsDoc {
+    /// Largest body read, in bytes (1 to 8 MiB; default 65536).
     #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: u32,
+    /// Body over `max_body_bytes`: `body_too_large`, 413.
     #[serde(default = "block")]
     pub on_oversize: InputOutcome,
+    /// Body that cannot be read as its content type: `body_malformed`, 400.
     #[serde(default = "block")]
     pub on_malformed: InputOutcome,
+    /// Any `content-encoding` but identity: `unsupported_encoding`, 415.
     #[serde(default = "block")]
     pub on_unsupported_encoding: InputOutcome,
+    /// Body of a content type the route does not read, or none: `unsupported_content_type`, 415.
     #[serde(default = "block")]
     pub on_unsupported_content_type: InputOutcome,
+    /// Duplicate JSON key or form field, so origin might read another value than the guard:
+    /// `ambiguous_field`, 400.
     #[serde(default = "block")]
     pub on_ambiguous: InputOutcome,
+    /// A number that does not parse: `unparseable_number`, 400.
     #[serde(default = "block")]
     pub on_unparseable_number: InputOutcome,
+    /// Parsed, but not a valid number per libphonenumber: `invalid_number`, 400. Allowed through, it
+    /// is still judged by the rules.
     #[serde(default = "block")]
     pub on_invalid_number: InputOutcome,
+    /// No number in a guarded request: `no_number`, 400. Defaults to `allow` because some routes
+    /// (Cognito's `SignUp`) also serve requests without one.
     #[serde(default = "allow")]
     pub on_no_number: InputOutcome,
+    /// More than `max_numbers` numbers: `too_many_numbers`, 400.
     #[serde(default = "block")]
     pub on_too_many_numbers: InputOutcome,
+    /// Most numbers judged per request (1 to 50; default 5); further ones are never judged.
     #[serde(default = "default_max_numbers")]
     pub max_numbers: u32,
 }
@@ -213,7 +248,9 @@ pub enum RuleAction {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleDoc {
+    /// Unique id (1 to 64 of `A-Za-z0-9-_`), used in logs, error bodies and metric names.
     pub id: String,
+    /// What the rule does when it fires.
     pub action: RuleAction,
     /// Only report, whatever `action` says.
     #[serde(default)]
@@ -221,24 +258,34 @@ pub struct RuleDoc {
     /// Route ids the rule applies to; empty means every send route.
     #[serde(default)]
     pub routes: Vec<String>,
+    /// Kind `country`: the number's country.
     #[serde(default)]
     pub country: Option<CountryRuleDoc>,
+    /// Kind `number_type`: the number's libphonenumber type.
     #[serde(default)]
     pub number_type: Option<NumberTypeRuleDoc>,
+    /// Kind `pattern`: regular expressions on the E.164 number.
     #[serde(default)]
     pub pattern: Option<PatternRuleDoc>,
+    /// Kind `prefix`: E.164 prefixes.
     #[serde(default)]
     pub prefix: Option<PrefixRuleDoc>,
+    /// Kind `fingerprint`: the request's client fingerprint.
     #[serde(default)]
     pub fingerprint: Option<FingerprintRuleDoc>,
+    /// Kind `captcha`: the route needs a token (action must be `challenge`).
     #[serde(default)]
     pub captcha: Option<CaptchaRuleDoc>,
+    /// Kind `rate_limit`: a GCRA limit per key.
     #[serde(default)]
     pub rate_limit: Option<RateLimitDoc>,
+    /// Kind `backoff`: a growing wait between sends to one number.
     #[serde(default)]
     pub backoff: Option<BackoffDoc>,
+    /// Kind `adjacent`: too many distinct numbers of one block.
     #[serde(default)]
     pub adjacent: Option<AdjacentDoc>,
+    /// Kind `conversion`: too few confirmed codes per send in one scope.
     #[serde(default)]
     pub conversion: Option<ConversionDoc>,
 }
@@ -258,11 +305,14 @@ pub struct CountryRuleDoc {
     pub monitor: Vec<String>,
 }
 
+/// Number types as libphonenumber classifies them (`mobile`, `premium_rate`, `voip`, …).
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NumberTypeRuleDoc {
+    /// When non-empty, numbers of any other type trigger the rule.
     #[serde(default)]
     pub allow: Vec<NumberType>,
+    /// Numbers of these types trigger the rule.
     #[serde(default)]
     pub deny: Vec<NumberType>,
 }
@@ -283,12 +333,15 @@ pub struct PatternRuleDoc {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PrefixRuleDoc {
+    /// `+` and 1 to 15 digits each; a number starting with any of them triggers the rule.
     pub prefixes: Vec<String>,
 }
 
+/// Fingerprints of one kind to deny, or its absence.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FingerprintRuleDoc {
+    /// Which fingerprint the rule reads.
     pub kind: FingerprintKind,
     /// Fingerprints that trigger the rule.
     #[serde(default)]
@@ -311,14 +364,19 @@ pub enum KeyPartDoc {
     ClientIp,
     /// The client address cut to a network: `{"client_net": {"v4": 24, "v6": 48}}`.
     ClientNet(ClientNetDoc),
+    /// The number (E.164 digits).
     Number,
     /// The number minus its last digits: `{"prefix": 8}` keeps the first 8 digits of the E.164 number.
     Prefix(u8),
+    /// The number's ISO region, or its calling code when no region claims it.
     Country,
+    /// The number's calling code.
     CallingCode,
+    /// The id of the matched route.
     Route,
     /// A request header by name (case-insensitive); absent header counts as the empty value.
     Header(String),
+    /// A client fingerprint (`ja3`, `ja4`, `ja4h`, `header_md5`); absent counts as `-`.
     Fingerprint(FingerprintKind),
 }
 
@@ -326,8 +384,10 @@ pub enum KeyPartDoc {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientNetDoc {
+    /// Leading bits kept of an IPv4 address, 1 to 32 (default 32).
     #[serde(default = "default_v4_prefix")]
     pub v4: u8,
+    /// Leading bits kept of an IPv6 address, 1 to 128 (default 64).
     #[serde(default = "default_v6_prefix")]
     pub v6: u8,
 }
@@ -344,9 +404,13 @@ fn default_v6_prefix() -> u8 {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitDoc {
+    /// What one counter is kept per (at least one part): `["client_ip", {"prefix": 8}]`.
     pub key: Vec<KeyPartDoc>,
+    /// Sends allowed per `per_seconds` on average (at least 1).
     pub rate: u32,
+    /// Period of `rate`, in seconds; `per_seconds * burst / rate` must stay within ten years.
     pub per_seconds: u32,
+    /// Sends allowed at once (default 1).
     #[serde(default = "one")]
     pub burst: u32,
 }
@@ -359,9 +423,12 @@ fn one() -> u32 {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BackoffDoc {
+    /// Wait after the first send, in seconds (at least 1).
     pub base_seconds: u32,
+    /// Each further wait is this many times the previous one (default 2).
     #[serde(default = "two")]
     pub factor: u32,
+    /// Longest wait, in seconds (at least `base_seconds`).
     pub max_seconds: u32,
     /// Quiet time after which the sequence starts again.
     pub reset_after_seconds: u32,
@@ -376,18 +443,26 @@ fn two() -> u32 {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AdjacentDoc {
+    /// Trailing digits that vary within one block, 1 to 4: `2` makes blocks of 100 numbers.
     pub suffix_digits: u8,
+    /// Distinct numbers one block may see within the window (1 to 256, fewer than the block holds).
     pub max_distinct: u32,
+    /// Window over which distinct numbers are counted, in seconds.
     pub window_seconds: u32,
+    /// Length of the first block, in seconds.
     pub block_seconds: u32,
+    /// Each further block lasts this many times longer (default 2)...
     #[serde(default = "two")]
     pub escalation_factor: u32,
+    /// ...up to this long, in seconds (at least `block_seconds`).
     pub max_block_seconds: u32,
 }
 
+/// Which numbers a conversion rule counts and blocks together.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum ConversionScopeDoc {
+    /// The number's ISO region, or its calling code when no region claims it.
     Country,
     /// E.164 digits kept (calling code included).
     Prefix(u8),
@@ -398,10 +473,15 @@ pub enum ConversionScopeDoc {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConversionDoc {
+    /// `"country"` or `{"prefix": N}`.
     pub scope: ConversionScopeDoc,
+    /// Sends in the scope (current and previous window) before the ratio is judged (at least 1).
     pub min_sends: u32,
+    /// Confirmed codes per send under which the scope is blocked (over 0, at most 1).
     pub min_ratio: f64,
+    /// Counting window, in seconds; counts cover the current and the previous window.
     pub window_seconds: u32,
+    /// Length of the first block, in seconds.
     pub block_seconds: u32,
     /// Each block of a scope that was blocked before lasts this many times longer...
     #[serde(default = "two")]
@@ -411,21 +491,28 @@ pub struct ConversionDoc {
     pub max_block_seconds: Option<u32>,
 }
 
+/// Token verification service; all speak the siteverify protocol.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CaptchaProvider {
+    /// Cloudflare Turnstile.
     Turnstile,
+    /// Google reCAPTCHA.
     Recaptcha,
+    /// hCaptcha.
     Hcaptcha,
 }
 
+/// Token verification (JSON `captcha`): the core interprets the answer, the host makes the call.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CaptchaDoc {
+    /// Which service verifies tokens.
     pub provider: CaptchaProvider,
     /// Siteverify secret; hosts may supply it from their own secret store instead.
     #[serde(default)]
     pub secret: Option<String>,
+    /// Timeout of the verification call, in milliseconds (1 to 30000; default 2000).
     #[serde(default = "default_verify_timeout_ms")]
     pub verify_timeout_ms: u32,
     /// What a failed or timed-out verification call means.
@@ -443,6 +530,7 @@ fn default_verify_timeout_ms() -> u32 {
     2000
 }
 
+/// Fingerprints that need an explicit opt-in (JSON `fingerprints`).
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FingerprintsDoc {
@@ -451,12 +539,14 @@ pub struct FingerprintsDoc {
     pub ja4h: bool,
 }
 
+/// Counter store behaviour (JSON `store`).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreDoc {
     /// What a store failure (or lost compare-and-swap race after every retry) means.
     #[serde(default = "allow")]
     pub on_error: InputOutcome,
+    /// Compare-and-swap retries per counter per request (at most 100; default 8).
     #[serde(default = "default_cas_retries")]
     pub max_cas_retries: u32,
 }

@@ -72,7 +72,9 @@ impl fmt::Display for Source {
 /// percent decoding, not yet parsed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Candidate {
+    /// The decoded text.
     pub raw: String,
+    /// Where in the request it was found.
     pub source: Source,
 }
 
@@ -110,13 +112,25 @@ impl Extracted {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ExtractError {
     /// The body (or query string) does not parse as its content type says.
-    Malformed { detail: String },
+    Malformed {
+        /// What does not parse, for logs.
+        detail: String,
+    },
     /// A `Content-Encoding` other than identity: bodies are not decompressed.
-    UnsupportedEncoding { encoding: String },
+    UnsupportedEncoding {
+        /// The encoding as the request names it (`gzip`).
+        encoding: String,
+    },
     /// A body this route reads from, in a type or charset it cannot read.
-    UnsupportedContentType { content_type: String },
+    UnsupportedContentType {
+        /// The `Content-Type` as sent; empty when the request has none.
+        content_type: String,
+    },
     /// The origin might see a different value than we do.
-    Ambiguous { detail: String },
+    Ambiguous {
+        /// What could be read two ways, for logs.
+        detail: String,
+    },
 }
 
 impl ExtractError {

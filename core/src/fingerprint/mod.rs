@@ -30,9 +30,13 @@ pub use tls::{parse_ja3, parse_ja4, Ja3, Ja4};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FingerprintKind {
+    /// JA3 TLS fingerprint, handed over by the proxy that terminated TLS.
     Ja3,
+    /// JA4 TLS fingerprint, handed over by the proxy that terminated TLS.
     Ja4,
+    /// FoxIO's JA4H HTTP fingerprint; computed only when the policy opts in (FoxIO License 1.1).
     Ja4h,
+    /// pumpguard's own licence-free header fingerprint ([`header_md5`]).
     HeaderMd5,
 }
 
@@ -57,9 +61,13 @@ impl core::fmt::Display for FingerprintKind {
 /// HTTP version of the request as the client spoke it to the first proxy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum HttpVersion {
+    /// HTTP/1.0.
     Http10,
+    /// HTTP/1.1.
     Http11,
+    /// HTTP/2.
     Http2,
+    /// HTTP/3.
     Http3,
 }
 

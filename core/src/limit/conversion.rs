@@ -7,20 +7,28 @@ use super::CounterVerdict;
 use crate::store::Change;
 use crate::time::Timestamp;
 
+/// Which numbers a conversion rule counts and blocks together.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConversionScope {
+    /// The number's ISO region, or its calling code when no region claims it.
     Country,
     /// First N digits of the E.164 number (calling code included).
     Prefix(u8),
 }
 
+/// A compiled `conversion` rule; durations in milliseconds.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ConversionParams {
+    /// Which numbers are counted together.
     pub scope: ConversionScope,
+    /// Sends (current and previous window) before the ratio is judged.
     pub min_sends: u32,
+    /// Confirmed codes per send under which the scope is blocked, in (0, 1].
     pub min_ratio: f64,
+    /// Counting window; counts cover the current and the previous one.
     pub window_ms: u64,
+    /// Length of the first block.
     pub block_ms: u64,
     /// Each block of a scope that blocked before lasts this many times longer...
     pub escalation_factor: u32,

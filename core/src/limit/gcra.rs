@@ -44,6 +44,8 @@ impl GcraParams {
         }
     }
 
+    /// One send on the key: refused, with the exact wait, when the key has no room left;
+    /// otherwise counted.
     pub fn step(&self, stored: Option<&[u8]>, now: Timestamp) -> Change<CounterVerdict> {
         let now_us = now.as_millis().saturating_mul(1000);
         let stored_tat = stored.and_then(|b| Reader::new(b).u64()).unwrap_or(0);

@@ -17,6 +17,8 @@ pub use gcra::{GcraParams, MAX_HORIZON_SECONDS};
 /// What a counter step concluded for this request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CounterVerdict {
+    /// The step refuses the request (limit reached, wait or block in force); for a confirmation
+    /// matched against sends, that there was no send to credit.
     pub triggered: bool,
     /// When the request would be accepted again, in milliseconds from now.
     pub retry_after_ms: Option<u64>,
@@ -28,9 +30,11 @@ pub struct CounterVerdict {
 }
 
 impl CounterVerdict {
+    /// Nothing triggered.
     pub const PASS: CounterVerdict =
         CounterVerdict { triggered: false, retry_after_ms: None, escalated: false };
 
+    /// A refusal: the request would be accepted again in `retry_after_ms` milliseconds.
     pub fn trigger(retry_after_ms: u64) -> CounterVerdict {
         CounterVerdict { triggered: true, retry_after_ms: Some(retry_after_ms), escalated: false }
     }

@@ -3,15 +3,22 @@
 /// Why `PhoneParser::parse` rejected an input. `as_str` codes are stable (logs, metrics).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PhoneError {
+    /// Nothing but blanks and invisible characters.
     Empty,
+    /// Letters, stray symbols, a malformed `tel:` URI, or too few digits to be a number at all.
     NotANumber,
+    /// Too few digits for a number.
     TooShort,
+    /// Too many digits, or over 1000 bytes of input.
     TooLong,
+    /// International format, but no calling code is assigned to the leading digits.
     InvalidCallingCode,
+    /// National format, but the policy sets no `default_region`.
     NoDefaultRegion,
 }
 
 impl PhoneError {
+    /// The stable snake_case code, e.g. `too_short`.
     pub fn as_str(self) -> &'static str {
         match self {
             PhoneError::Empty => "empty",

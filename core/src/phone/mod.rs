@@ -44,17 +44,29 @@ pub use region::{regions_for_calling_code, Region};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NumberType {
+    /// A landline.
     FixedLine,
+    /// A mobile number.
     Mobile,
+    /// Either: the region does not tell them apart (the US, Canada).
     FixedLineOrMobile,
+    /// Free to the caller.
     TollFree,
+    /// Charged above normal rates, part of it paid to the number's owner.
     PremiumRate,
+    /// Cost split between caller and recipient.
     SharedCost,
+    /// Voice over IP.
     Voip,
+    /// Forwarded to a number of the owner's choice (UK `070`).
     PersonalNumber,
+    /// A pager.
     Pager,
+    /// Universal access number: one number for a company, routed to its offices.
     Uan,
+    /// Direct access to a voicemail box.
     Voicemail,
+    /// No type matched: the number is not valid.
     Unknown,
 }
 

@@ -74,6 +74,7 @@ impl PhoneNumber {
         self.text(1 + usize::from(self.calling_code_len))
     }
 
+    /// The country calling code, `1` for "+14155550123".
     pub fn calling_code(&self) -> u16 {
         self.calling_code
     }

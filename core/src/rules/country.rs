@@ -6,6 +6,7 @@
 
 use crate::phone::{PhoneNumber, Region};
 
+/// Countries given as ISO regions and calling codes.
 #[derive(Clone, Debug, Default)]
 pub struct CountrySet {
     regions: Vec<Region>,
@@ -39,11 +40,13 @@ impl CountrySet {
         Ok(())
     }
 
+    /// Whether the number's calling code is in the set, or the region that claims it.
     pub fn contains(&self, number: &PhoneNumber) -> bool {
         self.calling_codes.contains(&number.calling_code())
             || number.region().is_some_and(|r| self.regions.contains(&r))
     }
 
+    /// True when the set holds no region and no calling code.
     pub fn is_empty(&self) -> bool {
         self.regions.is_empty() && self.calling_codes.is_empty()
     }

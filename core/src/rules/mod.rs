@@ -20,25 +20,69 @@ use crate::phone::{NumberType, PhoneNumber};
 /// A rule ready to run.
 #[derive(Debug)]
 pub struct Rule {
+    /// The policy's rule id, as logs, error bodies and metric names show it.
     pub id: Arc<str>,
+    /// What the rule does when it fires.
     pub action: RuleAction,
+    /// The rule's own `shadow`: only report, whatever `action` says.
     pub shadow: bool,
     /// Indexes of the routes the rule applies to.
     pub routes: Vec<usize>,
+    /// What the rule checks.
     pub kind: RuleKind,
 }
 
+/// What a rule checks, with its compiled parameters.
 #[derive(Debug)]
 pub enum RuleKind {
-    Country { allow: CountrySet, deny: CountrySet, monitor: CountrySet },
-    NumberType { allow: TypeSet, deny: TypeSet },
-    Pattern { allow: Vec<NumberPattern>, deny: Vec<NumberPattern> },
+    /// The number's country (ISO region or calling code).
+    Country {
+        /// When non-empty, numbers of any other country fire.
+        allow: CountrySet,
+        /// Numbers of these countries fire.
+        deny: CountrySet,
+        /// Numbers of these countries are only reported.
+        monitor: CountrySet,
+    },
+    /// The number's libphonenumber type.
+    NumberType {
+        /// When non-empty, numbers of any other type fire.
+        allow: TypeSet,
+        /// Numbers of these types fire.
+        deny: TypeSet,
+    },
+    /// Regular expressions on the E.164 number.
+    Pattern {
+        /// When non-empty, a number matching none of these fires.
+        allow: Vec<NumberPattern>,
+        /// A number matching any of these fires.
+        deny: Vec<NumberPattern>,
+    },
+    /// A number starting with any of these E.164 prefixes fires.
     Prefix(PrefixSet),
-    Fingerprint { kind: FingerprintKind, deny: HashSet<String>, missing: bool },
+    /// The request's client fingerprint.
+    Fingerprint {
+        /// Which fingerprint is read.
+        kind: FingerprintKind,
+        /// Values that fire, trimmed and lower-cased.
+        deny: HashSet<String>,
+        /// Also fire when the request carries no such fingerprint.
+        missing: bool,
+    },
+    /// Always fires: with action `challenge`, the route needs a verified token.
     Captcha,
-    RateLimit { key: Vec<KeyPart>, params: GcraParams },
+    /// A GCRA limit per key.
+    RateLimit {
+        /// Parts of the counter key, in policy order.
+        key: Vec<KeyPart>,
+        /// Rate, period and burst.
+        params: GcraParams,
+    },
+    /// A growing wait between sends to one number.
     Backoff(BackoffParams),
+    /// Too many distinct numbers of one block within a window.
     Adjacent(AdjacentParams),
+    /// Too few confirmed codes per send in one scope.
     Conversion(ConversionParams),
 }
 
@@ -60,16 +104,24 @@ impl RuleKind {
 pub enum KeyPart {
     /// The client address cut to its network: the first `v4` / `v6` bits.
     ClientIp {
+        /// IPv4 bits kept, 1 to 32.
         v4: u8,
+        /// IPv6 bits kept, 1 to 128.
         v6: u8,
     },
+    /// The number's E.164 digits.
     Number,
+    /// The first N E.164 digits (calling code included).
     Prefix(usize),
+    /// The number's ISO region, or `+` and its calling code when no region claims it.
     Country,
+    /// The number's calling code.
     CallingCode,
+    /// The matched route's id.
     Route,
     /// Lower-cased header name.
     Header(String),
+    /// A client fingerprint; `-` when absent.
     Fingerprint(FingerprintKind),
 }
 
@@ -85,14 +137,17 @@ impl KeyPart {
 pub struct TypeSet(u16);
 
 impl TypeSet {
+    /// Adds `t` to the set.
     pub fn insert(&mut self, t: NumberType) {
         self.0 |= 1 << (t as u16);
     }
 
+    /// Whether `t` is in the set.
     pub fn contains(self, t: NumberType) -> bool {
         self.0 & (1 << (t as u16)) != 0
     }
 
+    /// True when the set holds no type.
     pub fn is_empty(self) -> bool {
         self.0 == 0
     }
@@ -101,13 +156,21 @@ impl TypeSet {
 /// Why a stateless rule triggered for a number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NumberFinding {
+    /// The country is not in a non-empty `allow` (`country_not_allowed`).
     CountryNotAllowed,
+    /// The country is in `deny` (`country_denied`).
     CountryDenied,
+    /// The country is in `monitor`: only reported (`country_monitored`).
     CountryMonitored,
+    /// The number type is not in a non-empty `allow` (`number_type_not_allowed`).
     NumberTypeNotAllowed,
+    /// The number type is in `deny` (`number_type_denied`).
     NumberTypeDenied,
+    /// The number matches no pattern of a non-empty `allow` (`pattern_not_allowed`).
     PatternNotAllowed,
+    /// The number matches a `deny` pattern (`pattern_denied`).
     PatternDenied,
+    /// The number starts with a listed prefix (`prefix_blocked`).
     PrefixBlocked,
 }
 

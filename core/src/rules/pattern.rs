@@ -12,11 +12,13 @@ pub struct NumberPattern {
 }
 
 impl NumberPattern {
+    /// Compiles `source` (regex-lite syntax).
     pub fn new(source: &str) -> Result<NumberPattern, regex_lite::Error> {
         let regex = regex_lite::Regex::new(source)?;
         Ok(NumberPattern { regex, required_head: required_head(source).into() })
     }
 
+    /// Whether `e164` (`+` and digits) matches.
     pub fn is_match(&self, e164: &str) -> bool {
         e164.starts_with(&*self.required_head) && self.regex.is_match(e164)
     }

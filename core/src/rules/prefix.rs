@@ -79,10 +79,12 @@ impl PrefixSet {
         best.and_then(|t| self.prefixes.get(t as usize)).map(String::as_str)
     }
 
+    /// Number of distinct prefixes in the set.
     pub fn len(&self) -> usize {
         self.prefixes.len()
     }
 
+    /// True when the set holds no prefix.
     pub fn is_empty(&self) -> bool {
         self.prefixes.is_empty()
     }

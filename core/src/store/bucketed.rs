@@ -47,6 +47,8 @@ impl EvictionPressure {
     }
 }
 
+/// A [`Store`] that keeps every key in one of a fixed set of bucket keys of `inner`, so memory
+/// stays bounded over a store without delete (see the module docs).
 pub struct BucketedStore<'s> {
     inner: &'s dyn Store,
     buckets: u32,

@@ -23,6 +23,7 @@ pub struct MemoryStore {
 }
 
 impl MemoryStore {
+    /// An empty store.
     pub fn new() -> MemoryStore {
         MemoryStore::default()
     }
@@ -35,10 +36,12 @@ impl MemoryStore {
         before - entries.len()
     }
 
+    /// Entries held, expired ones included until [`MemoryStore::sweep`].
     pub fn len(&self) -> usize {
         self.entries.borrow().len()
     }
 
+    /// True when no entry is held, expired or not.
     pub fn is_empty(&self) -> bool {
         self.entries.borrow().is_empty()
     }

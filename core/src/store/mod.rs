@@ -19,7 +19,9 @@ pub type Version = u32;
 /// A stored value and the version it had when read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Versioned {
+    /// The stored bytes.
     pub value: Vec<u8>,
+    /// The version to hand back to [`Store::put`] to overwrite this value.
     pub version: Version,
 }
 
@@ -47,6 +49,7 @@ impl std::error::Error for StoreError {}
 /// traffic it refuses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Record<'a> {
+    /// The bytes to store.
     pub value: &'a [u8],
     /// After this time the value reads as absent and may be swept.
     pub expires_at: Timestamp,
@@ -93,7 +96,16 @@ pub enum Change<T> {
     Keep(T),
     /// Store this value, valid until `expires_at`, to be spared by eviction until
     /// `protected_until` (see [`Record`]).
-    Write { value: Vec<u8>, expires_at: Timestamp, protected_until: Timestamp, result: T },
+    Write {
+        /// The new bytes.
+        value: Vec<u8>,
+        /// After this time the value reads as absent and may be swept.
+        expires_at: Timestamp,
+        /// Until this time eviction spares the value (see [`Record::protected_until`]).
+        protected_until: Timestamp,
+        /// What the step concluded, returned once the write succeeds.
+        result: T,
+    },
 }
 
 /// Read-modify-write of one key with a bounded compare-and-swap retry loop.

@@ -25,6 +25,7 @@ pub struct Overlay<'s> {
 }
 
 impl<'s> Overlay<'s> {
+    /// An overlay with no writes of its own over `inner`.
     pub fn new(inner: &'s dyn Store) -> Overlay<'s> {
         Overlay { inner, written: RefCell::new(Vec::new()) }
     }
