@@ -4,6 +4,36 @@
 use serde::Deserialize;
 
 use crate::config::{CaptchaDoc, CaptchaProvider, InputOutcome};
+
+/// Token verification as the policy configures it, compiled from its `captcha` section.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Captcha {
+    /// Which service verifies tokens.
+    pub provider: CaptchaProvider,
+    /// Siteverify secret; hosts may supply it from their own secret store instead.
+    pub secret: Option<String>,
+    /// Timeout of the verification call, in milliseconds.
+    pub verify_timeout_ms: u32,
+    /// What a failed or timed-out verification call means.
+    pub on_unavailable: InputOutcome,
+    /// When set, the verified token must have been issued for this hostname.
+    pub expected_hostname: Option<String>,
+    /// reCAPTCHA v3: minimum score to accept.
+    pub min_score: Option<f64>,
+}
+
+impl From<&CaptchaDoc> for Captcha {
+    fn from(doc: &CaptchaDoc) -> Captcha {
+        Captcha {
+            provider: doc.provider,
+            secret: doc.secret.clone(),
+            verify_timeout_ms: doc.verify_timeout_ms,
+            on_unavailable: doc.on_unavailable,
+            expected_hostname: doc.expected_hostname.clone(),
+            min_score: doc.min_score,
+        }
+    }
+}
 use crate::decision::{Action, Decision, Reason, ReasonCode, TokenCheck, TokenVerdict};
 
 /// Turnstile tokens are at most 2048 characters; longer input is refused unverified.
@@ -60,7 +90,7 @@ struct SiteverifyAnswer {
 
 /// Reads a siteverify answer. A non-200 status or unreadable body means the provider was
 /// unavailable, not that the token was bad.
-pub fn interpret_siteverify(captcha: &CaptchaDoc, status: u16, body: &[u8]) -> TokenVerdict {
+pub fn interpret_siteverify(captcha: &Captcha, status: u16, body: &[u8]) -> TokenVerdict {
     if status != 200 {
         return TokenVerdict::Unavailable { detail: format!("siteverify answered HTTP {status}") };
     }
@@ -89,7 +119,7 @@ pub fn interpret_siteverify(captcha: &CaptchaDoc, status: u16, body: &[u8]) -> T
 }
 
 /// Completes a `challenge` decision with the verification result.
-pub fn resolve(captcha: Option<&CaptchaDoc>, mut decision: Decision, verdict: &TokenVerdict) -> Decision {
+pub fn resolve(captcha: Option<&Captcha>, mut decision: Decision, verdict: &TokenVerdict) -> Decision {
     if decision.action != Action::Challenge {
         return decision;
     }

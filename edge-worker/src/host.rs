@@ -6,7 +6,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use futures_util::future::{join_all, select, Either};
-use pumpguard_core::config::CaptchaDoc;
+use pumpguard_core::captcha::Captcha;
 use pumpguard_core::decision::{TokenCheck, TokenVerdict};
 use pumpguard_core::{captcha, CheckOutcome, CounterCheck};
 use worker::js_sys::{self, Reflect};
@@ -233,7 +233,7 @@ async fn try_shard_call(env: &Env, shard: u32, request: &ShardRequest) -> worker
 pub async fn siteverify(
     env: &Env,
     settings: &Settings,
-    captcha: Option<&CaptchaDoc>,
+    captcha: Option<&Captcha>,
     check: &TokenCheck,
 ) -> TokenVerdict {
     let Some(captcha) = captcha else {

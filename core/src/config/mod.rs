@@ -41,7 +41,7 @@ pub struct Policy {
     pub(crate) inputs: InputsDoc,
     pub(crate) safelist: PrefixSet,
     pub(crate) rules: Vec<Rule>,
-    pub(crate) captcha: Option<CaptchaDoc>,
+    pub(crate) captcha: Option<crate::captcha::Captcha>,
     pub(crate) store: StoreDoc,
     /// Fingerprints some rule needs, so others are never computed.
     pub(crate) uses_ja4h: bool,
@@ -152,7 +152,7 @@ impl Policy {
             inputs: doc.inputs.clone(),
             safelist,
             rules,
-            captcha: doc.captcha.clone(),
+            captcha: doc.captcha.as_ref().map(crate::captcha::Captcha::from),
             store: doc.store.clone(),
             uses_ja4h,
             uses_header_md5,
@@ -166,7 +166,7 @@ impl Policy {
     }
 
     /// Captcha settings, when the policy has any.
-    pub fn captcha(&self) -> Option<&CaptchaDoc> {
+    pub fn captcha(&self) -> Option<&crate::captcha::Captcha> {
         self.captcha.as_ref()
     }
 
