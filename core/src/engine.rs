@@ -324,7 +324,7 @@ impl Policy {
         let confirm = route.kind == RouteKind::Confirm;
         if confirm {
             // Origin must see every confirm: input findings are reported, never enforced (see
-            // `finish`). Its numbers are kept for `record_response`; only rate limits that name
+            // `finish`). Its numbers are kept for `record_confirm`; only rate limits that name
             // the route run on it.
             decision.reasons.retain(|r| r.code != ReasonCode::InvalidNumber);
             decision.reasons.iter_mut().for_each(|r| r.enforced = false);
@@ -601,18 +601,6 @@ impl Policy {
         decision
     }
 
-    /// Counter checks a confirm route's response causes: for a confirmed code (a success
-    /// status), one check per conversion rule that matches it against an earlier send to the
-    /// number. Run them, then [`Policy::credit_checks`] with their outcomes. Only a confirm that
-    /// names exactly one number is credited: a body with several (hidden nested keys) would let
-    /// one confirmation open other prefixes.
-    ///
-    /// Judged from the status alone: a route that also needs a header or the body (see
-    /// [`Policy::confirm_needs_body`]) credits nothing here; use [`Policy::confirm_checks`].
-    pub fn response_checks(&self, decision: &Decision, status: u16) -> Vec<CounterCheck> {
-        self.confirm_checks(decision, &ConfirmResponse { status, headers: &[], body: None })
-    }
-
     /// Whether the response of this decision's route must be read (up to
     /// [`crate::routes::MAX_CONFIRM_BODY_BYTES`]) to tell a confirmed code.
     pub fn confirm_needs_body(&self, decision: &Decision) -> bool {
@@ -624,8 +612,12 @@ impl Policy {
                 .is_some_and(|route| route.kind == RouteKind::Confirm && route.success.needs_body())
     }
 
-    /// [`Policy::response_checks`] judged from everything the host read of the response: status,
-    /// headers and, where the route needs it, the body.
+    /// Counter checks a confirm route's response causes, judged from everything the host read
+    /// of it (status, headers and, where the route needs it, the body): for a confirmed code,
+    /// one check per conversion rule that matches it against an earlier send to the number.
+    /// Run them, then [`Policy::credit_checks`] with their outcomes. Only a confirm that names
+    /// exactly one number is credited: a body with several (hidden nested keys) would let one
+    /// confirmation open other prefixes.
     pub fn confirm_checks(&self, decision: &Decision, response: &ConfirmResponse<'_>) -> Vec<CounterCheck> {
         let Some(route) = decision.route.as_ref().and_then(|r| self.routes.get(r.index)) else {
             return Vec::new();
@@ -657,7 +649,7 @@ impl Policy {
             .collect()
     }
 
-    /// The scope credits earned by [`Policy::response_checks`]' outcomes (in their order): one
+    /// The scope credits earned by [`Policy::confirm_checks`]' outcomes (in their order): one
     /// confirmation per matched send, in the scope of the rule that matched it.
     pub fn credit_checks(
         &self,
@@ -688,12 +680,7 @@ impl Policy {
             .collect()
     }
 
-    /// Feeds a response of a confirm route into conversion tracking: both rounds against one store.
-    pub fn record_response(&self, decision: &Decision, status: u16, now: Timestamp, store: &dyn Store) {
-        self.record_confirm(decision, &ConfirmResponse { status, headers: &[], body: None }, now, store);
-    }
-
-    /// [`Policy::record_response`] from everything the host read of the response.
+    /// Feeds a confirm route's response into conversion tracking: both rounds against one store.
     pub fn record_confirm(
         &self,
         decision: &Decision,

@@ -149,12 +149,6 @@ impl Route {
             }
         }
     }
-
-    /// Whether a confirm route's response status alone means the code was accepted (false when
-    /// the route also needs a header or the body).
-    pub fn is_success(&self, status: u16) -> bool {
-        self.success.holds(&ConfirmResponse { status, headers: &[], body: None })
-    }
 }
 
 impl HeaderCondition {

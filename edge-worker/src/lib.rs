@@ -8,7 +8,7 @@
 //!            ─► commit round, only when Decision::pending_commits() is not empty
 //!                (CounterShard: Policy::run_check, writes stored) ─► Policy::settle_commits
 //!            ─► local reply (core's status, headers, body) or forward to origin
-//!                 confirm route: Policy::response_checks, then Policy::credit_checks (commit rounds)
+//!                 confirm route: Policy::confirm_checks, then Policy::credit_checks (commit rounds)
 //! ```
 //!
 //! The modules without a host dependency (settings, sharding, the shard's store, its sweep plan,
