@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 
 use pumpguard_core::config::RouteKind;
+use pumpguard_core::decision_log::DecisionLog;
 use pumpguard_core::routes::{ConfirmResponse, MAX_CONFIRM_BODY_BYTES};
 use pumpguard_core::{
     Action, CheckOutcome, Decision, HttpVersion, Policy, Request as CoreRequest, Timestamp, TlsFingerprints,
@@ -20,6 +21,12 @@ use crate::logs::{self, ClientFacts};
 use crate::policy_source::Loaded;
 use crate::reply::{self, LocalReply, DECISION_HEADER_NAMES, NOT_FORWARDED};
 use crate::settings::{names, parse_clock, FailMode, Settings};
+
+thread_local! {
+    /// The isolate's decision log limiter: under a flood, a line per refused request would be the
+    /// next bill (see `logs::limited_lines`).
+    static DECISION_LOG: std::cell::RefCell<Option<DecisionLog>> = const { std::cell::RefCell::new(None) };
+}
 
 /// Answers with JS `Response` objects, never `worker::Response`: workers-rs rebuilds a
 /// `worker::Response` into a new JS one with `unwrap`, which panics on a status the constructor
@@ -167,12 +174,15 @@ async fn handle(mut req: Request, env: &Env) -> Result<web_sys::Response> {
     let cap = policy.max_body_bytes();
     let body = CappedBody::read(&mut req, &incoming.headers, cap).await?;
     let decision = judge(env, &settings, policy_id, &policy, &incoming, &header_refs, &body).await;
-    if logs::should_log(&decision) {
-        let line = logs::decision_line(&decision, &incoming.client, incoming.now_ms);
-        if decision.action == Action::Allow {
-            console_log!("{line}");
-        } else {
-            console_warn!("{line}");
+    let lines = DECISION_LOG.with(|log| {
+        let mut log = log.borrow_mut();
+        let log = log.get_or_insert_with(|| DecisionLog::new(settings.decision_log));
+        logs::limited_lines(log, &decision, &incoming.client, incoming.now_ms)
+    });
+    for (level, line) in lines {
+        match level {
+            logs::Level::Info => console_log!("{line}"),
+            logs::Level::Warn => console_warn!("{line}"),
         }
     }
     write_data_point(env, &decision, &incoming.client);

@@ -1,7 +1,8 @@
 //! Structured logs (one JSON line per event, read with `wrangler tail` / Logpush) and the
 //! Workers Analytics Engine data point of each judged request.
 
-use pumpguard_core::{Action, Decision};
+use pumpguard_core::decision_log::{Admit, DecisionLog};
+use pumpguard_core::{Action, Decision, Timestamp};
 use serde::Serialize;
 
 /// Facts about the client from `request.cf` and the connecting IP, for logs only (the core does
@@ -24,8 +25,45 @@ pub fn should_log(decision: &Decision) -> bool {
     decision.action != Action::Allow || !decision.reasons.is_empty()
 }
 
-/// `{"event":"pumpguard.decision","at_ms":…,"client":{…},"decision":{…core log_line…}}`.
-pub fn decision_line(decision: &Decision, client: &ClientFacts, at_ms: u64) -> String {
+/// Whether a log line is a warning (refusals, suppression summaries) or information.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Warn,
+}
+
+/// The lines to write for one decision under a flood: the decision's own line while its shape
+/// (action and findings) is within the limiter's burst, carrying how many similar decisions were
+/// suppressed before it, and a summary line for each shape whose window closed with decisions
+/// left unreported. Every decision is counted in some line, and in Analytics Engine regardless.
+pub fn limited_lines(
+    log: &mut DecisionLog,
+    decision: &Decision,
+    client: &ClientFacts,
+    at_ms: u64,
+) -> Vec<(Level, String)> {
+    let mut lines = Vec::new();
+    if should_log(decision) {
+        let now = Timestamp::from_millis(at_ms);
+        if let Admit::Write { suppressed_before } = log.admit_decision(decision, now) {
+            let level = if decision.action == Action::Allow { Level::Info } else { Level::Warn };
+            lines.push((level, decision_line(decision, client, at_ms, suppressed_before)));
+        }
+    }
+    for summary in log.flush(Timestamp::from_millis(at_ms)) {
+        lines.push((Level::Warn, summary.log_line()));
+    }
+    lines
+}
+
+/// `{"event":"pumpguard.decision","at_ms":…,"client":{…},"decision":{…core log_line…}}`, with
+/// `"suppressed_before":N` when the limiter held back N similar decisions before this one.
+pub fn decision_line(
+    decision: &Decision,
+    client: &ClientFacts,
+    at_ms: u64,
+    suppressed_before: u64,
+) -> String {
     let client = serde_json::to_string(client).unwrap_or_else(|_| "{}".to_owned());
     let decision = decision.log_line();
     let mut line = String::with_capacity(64 + client.len() + decision.len());
@@ -35,6 +73,10 @@ pub fn decision_line(decision: &Decision, client: &ClientFacts, at_ms: u64) -> S
     line.push_str(&client);
     line.push_str(",\"decision\":");
     line.push_str(&decision);
+    if suppressed_before > 0 {
+        line.push_str(",\"suppressed_before\":");
+        line.push_str(&suppressed_before.to_string());
+    }
     line.push('}');
     line
 }
@@ -91,13 +133,39 @@ mod tests {
             asn: Some(64500),
             colo: None,
         };
-        let line = decision_line(&decision, &client, 42);
+        let line = decision_line(&decision, &client, 42, 0);
         let value: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(value["event"], "pumpguard.decision");
         assert_eq!(value["at_ms"], 42);
         assert_eq!(value["client"]["asn"], 64500);
         assert_eq!(value["decision"]["action"], "block");
         assert!(!should_log(&Decision::unguarded()));
+    }
+
+    #[test]
+    fn a_flood_of_one_refusal_writes_a_bounded_number_of_lines_and_counts_every_decision() {
+        use pumpguard_core::decision_log::DecisionLogLimits;
+        let limits = DecisionLogLimits { burst: 5, window_ms: 10_000, max_shapes: 16 };
+        let mut log = DecisionLog::new(limits);
+        let decision = blocked();
+        let mut lines = Vec::new();
+        // 1,000 refusals a second for 30 s.
+        for i in 0..30_000u64 {
+            lines.extend(limited_lines(&mut log, &decision, &ClientFacts::default(), i));
+        }
+        lines.extend(log.flush_all().into_iter().map(|s| (Level::Warn, s.log_line())));
+        assert!(lines.len() <= 3 * (5 + 1) + 1, "{} lines", lines.len());
+        let counted: u64 = lines
+            .iter()
+            .map(|(_, line)| {
+                let value: serde_json::Value = serde_json::from_str(line).unwrap();
+                match value["event"].as_str() {
+                    Some("pumpguard.decision") => 1 + value["suppressed_before"].as_u64().unwrap_or(0),
+                    _ => value["suppressed"].as_u64().unwrap_or(0),
+                }
+            })
+            .sum();
+        assert_eq!(counted, 30_000);
     }
 
     #[test]

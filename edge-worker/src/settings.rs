@@ -2,6 +2,8 @@
 //!
 //! Every name is documented in docs/worker.md. Test hooks and trusted headers are off unless set.
 
+use pumpguard_core::decision_log::DecisionLogLimits;
+
 use crate::shard::{DEFAULT_SHARDS, MAX_SHARDS};
 use crate::sweep::{DEFAULT_SWEEP_EVERY_MS, MAX_SWEEP_EVERY_MS, MIN_SWEEP_EVERY_MS};
 
@@ -34,6 +36,8 @@ pub struct Settings {
     pub ja4_header: Option<String>,
     /// Shortest time between two sweeps of one counter shard (its alarm).
     pub sweep_every_ms: u64,
+    /// How many decision log lines each shape of decision may write per window, per isolate.
+    pub decision_log: DecisionLogLimits,
 }
 
 /// Names of the vars and bindings.
@@ -52,6 +56,7 @@ pub mod names {
     pub const JA3_HEADER: &str = "PUMPGUARD_JA3_HEADER";
     pub const JA4_HEADER: &str = "PUMPGUARD_JA4_HEADER";
     pub const SWEEP_EVERY_MS: &str = "PUMPGUARD_SWEEP_EVERY_MS";
+    pub const DECISION_LOG: &str = "PUMPGUARD_DECISION_LOG";
     pub const SHARD_BINDING: &str = "PUMPGUARD_SHARD";
     pub const ANALYTICS: &str = "PUMPGUARD_ANALYTICS";
     pub const RATE_LIMITER: &str = "PUMPGUARD_RATE_LIMITER";
@@ -112,6 +117,22 @@ impl Settings {
                 }
             },
         };
+        let decision_log = match text(names::DECISION_LOG) {
+            None => DecisionLogLimits::default(),
+            Some(v) => match serde_json::from_str::<DecisionLogLimits>(&v)
+                .map_err(|e| e.to_string())
+                .and_then(|limits| limits.validate().map(|()| limits).map_err(|errors| errors.to_string()))
+            {
+                Ok(limits) => limits,
+                Err(why) => {
+                    warnings.push(format!(
+                        "{}: {v:?} is not a decision log limit ({why}); using the defaults",
+                        names::DECISION_LOG
+                    ));
+                    DecisionLogLimits::default()
+                }
+            },
+        };
         let url = |name: &str, warnings: &mut Vec<String>| {
             let value = text(name)?;
             if value.starts_with("http://") || value.starts_with("https://") {
@@ -135,6 +156,7 @@ impl Settings {
             ja3_header: header(names::JA3_HEADER),
             ja4_header: header(names::JA4_HEADER),
             sweep_every_ms,
+            decision_log,
         };
         (settings, warnings)
     }
