@@ -19,7 +19,7 @@ use worker::{
 };
 
 use crate::logs::event_line;
-use crate::policy_source::{self, Loaded};
+use crate::policy_source::{self, CachedPolicy, Loaded};
 use crate::settings::{names, Settings};
 use crate::shard::{group, shard_name};
 use crate::wire::{fits_header, ShardRequest, ShardResponse, PAYLOAD_HEADER, SHARD_URL};
@@ -68,50 +68,27 @@ pub fn settings(env: &Env) -> Rc<Settings> {
     settings
 }
 
-#[derive(Clone)]
-struct CachedPolicy {
-    loaded: Loaded,
-    /// Where the text came from: a var is fixed for the isolate, KV is read again after a while.
-    from_kv: bool,
-    loaded_at_ms: u64,
-}
-
-/// How long a policy read from KV is used before KV is read again.
-const KV_POLICY_TTL_MS: u64 = 60_000;
-
 /// The policy of this isolate: validated once per text; an unusable one is logged when loaded.
 /// `must_be` (a shard checking the caller's policy id) forces a fresh read when it differs.
 pub async fn policy(env: &Env, must_be: Option<u64>) -> Loaded {
     let now = now_ms();
-    if let Some(cached) = POLICY.with(|p| p.borrow().clone()) {
-        let fresh = !cached.from_kv || now.saturating_sub(cached.loaded_at_ms) < KV_POLICY_TTL_MS;
-        let matches = must_be.is_none_or(|id| id == cached.loaded.id());
-        if fresh && (matches || !cached.from_kv) {
-            return cached.loaded;
-        }
+    let cached = POLICY.with(|p| p.borrow().clone());
+    if let Some(cached) = cached.as_ref().filter(|c| c.serves(must_be, now)) {
+        return cached.loaded.clone();
     }
     let (text, from_kv) = match raw_var(env, names::POLICY) {
         Some(text) => (Some(text), false),
         None => (kv_policy(env).await, true),
     };
     if from_kv && text.is_none() {
-        // KV unreadable or the key gone: keep a policy that was good rather than fail everything.
-        if let Some(cached) = POLICY.with(|p| p.borrow().clone()) {
-            if let Loaded::Ready { .. } = cached.loaded {
-                POLICY.with(|p| *p.borrow_mut() = Some(CachedPolicy { loaded_at_ms: now, ..cached.clone() }));
-                return cached.loaded;
-            }
+        if let Some(kept) = cached.as_ref().and_then(|c| c.kept_without_text(now)) {
+            let loaded = kept.loaded.clone();
+            POLICY.with(|p| *p.borrow_mut() = Some(kept));
+            return loaded;
         }
     }
-    let previous = POLICY.with(|p| p.borrow().as_ref().map(|c| c.loaded.id()));
     let id = text.as_deref().map(policy_source::policy_id);
-    let loaded = match (previous, id) {
-        // Same text as before: keep the compiled policy.
-        (Some(prev), Some(id)) if prev == id => {
-            POLICY.with(|p| p.borrow().as_ref().map(|c| c.loaded.clone()))
-        }
-        _ => None,
-    };
+    let loaded = cached.as_ref().and_then(|c| c.same_text(id));
     let loaded = loaded.unwrap_or_else(|| {
         let loaded = policy_source::load(text.as_deref());
         if let Loaded::Unusable { why, paths, .. } = &loaded {

@@ -22,6 +22,42 @@ impl Loaded {
     }
 }
 
+/// How long a policy read from KV is used before KV is read again.
+pub const KV_POLICY_TTL_MS: u64 = 60_000;
+
+/// A loaded policy as an isolate keeps it between requests. The rules of when it is used again
+/// live here, as pure functions of `now`, so they are tested natively.
+#[derive(Clone, Debug)]
+pub struct CachedPolicy {
+    pub loaded: Loaded,
+    /// Where the text came from: a var is fixed for the isolate, KV is read again after a while.
+    pub from_kv: bool,
+    pub loaded_at_ms: u64,
+}
+
+impl CachedPolicy {
+    /// Whether this policy answers at `now` without reading the text again. `must_be` is the
+    /// policy a caller (a shard checking the fetch handler's id) needs: a KV policy that is not
+    /// it is read again at once, since KV may have moved on; a var cannot change in an isolate.
+    pub fn serves(&self, must_be: Option<u64>, now_ms: u64) -> bool {
+        let fresh = !self.from_kv || now_ms.saturating_sub(self.loaded_at_ms) < KV_POLICY_TTL_MS;
+        let matches = must_be.is_none_or(|id| id == self.loaded.id());
+        fresh && (matches || !self.from_kv)
+    }
+
+    /// KV gave no text (unreadable, or the key gone): a good policy is kept, refreshed to `now`,
+    /// rather than failing every request; an unusable one is not.
+    pub fn kept_without_text(&self, now_ms: u64) -> Option<CachedPolicy> {
+        matches!(self.loaded, Loaded::Ready { .. })
+            .then(|| CachedPolicy { loaded_at_ms: now_ms, ..self.clone() })
+    }
+
+    /// The compiled policy, when `text_id` names the text it was compiled from (no recompiling).
+    pub fn same_text(&self, text_id: Option<u64>) -> Option<Loaded> {
+        (text_id == Some(self.loaded.id())).then(|| self.loaded.clone())
+    }
+}
+
 /// Identity of a policy text; counter shards check it so that rule indices always mean the same
 /// rules on both sides.
 pub fn policy_id(text: &str) -> u64 {
@@ -54,6 +90,36 @@ mod tests {
     use super::*;
 
     const GOOD: &str = r#"{"version":1,"routes":[{"id":"otp","kind":"send","match":{"path":{"exact":"/otp"}},"extract":{"json_keys":["phone"]}}],"rules":[]}"#;
+
+    fn cached(from_kv: bool, loaded_at_ms: u64) -> CachedPolicy {
+        CachedPolicy { loaded: load(Some(GOOD)), from_kv, loaded_at_ms }
+    }
+
+    #[test]
+    fn a_var_policy_serves_for_the_isolate_a_kv_policy_for_its_ttl() {
+        let id = policy_id(GOOD);
+        assert!(cached(false, 0).serves(None, 10 * KV_POLICY_TTL_MS));
+        assert!(cached(false, 0).serves(Some(id + 1), 0), "a var cannot change: no reread");
+        assert!(cached(true, 1_000).serves(Some(id), 1_000 + KV_POLICY_TTL_MS - 1));
+        assert!(!cached(true, 1_000).serves(None, 1_000 + KV_POLICY_TTL_MS));
+        assert!(!cached(true, 1_000).serves(Some(id + 1), 1_001), "a shard needs another KV policy");
+    }
+
+    #[test]
+    fn an_unreadable_kv_keeps_a_good_policy_only() {
+        let kept = cached(true, 0).kept_without_text(5_000).map(|c| c.loaded_at_ms);
+        assert_eq!(kept, Some(5_000));
+        let bad = CachedPolicy { loaded: load(Some("not json")), from_kv: true, loaded_at_ms: 0 };
+        assert!(bad.kept_without_text(5_000).is_none());
+    }
+
+    #[test]
+    fn the_same_text_is_not_compiled_again() {
+        let c = cached(true, 0);
+        assert!(c.same_text(Some(policy_id(GOOD))).is_some());
+        assert!(c.same_text(Some(policy_id(GOOD) + 1)).is_none());
+        assert!(c.same_text(None).is_none());
+    }
 
     #[test]
     fn good_policy_loads() {
