@@ -175,9 +175,19 @@ impl Policy {
     /// to be verified comes back uncommitted: the host verifies it, then
     /// [`Policy::resolve_token`] and [`Policy::commit`].
     pub fn decide(&self, req: &Request<'_>, now: Timestamp, store: &dyn Store) -> Decision {
-        let decision = self.judge(req, now, store);
+        let prepared = self.prepare(req, now);
+        let overlay = Overlay::new(store);
+        let peeked: Vec<CheckOutcome> =
+            prepared.checks.iter().map(|c| self.run_check(c, now, &overlay)).collect();
+        let mut decision = self.conclude(prepared, &peeked);
         if decision.token_check.is_some() {
             return decision;
+        }
+        if decision.action == Action::Allow {
+            // The commit would write what the overlay holds, key by key, unless another writer
+            // changed a key since: write it, and run for real only the checks of keys that moved.
+            let flushed = overlay.flush(now);
+            decision.commits.retain(|c| !flushed.contains(&c.key));
         }
         self.commit(decision, now, store)
     }
