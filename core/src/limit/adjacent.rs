@@ -60,14 +60,7 @@ impl AdjacentParams {
     }
 
     fn block_duration(&self, strikes: u32) -> u64 {
-        let mut duration = self.block_ms;
-        for _ in 1..strikes {
-            duration = duration.saturating_mul(u64::from(self.escalation_factor));
-            if duration >= self.max_block_ms {
-                return self.max_block_ms;
-            }
-        }
-        duration.min(self.max_block_ms)
+        super::escalated(self.block_ms, self.escalation_factor, strikes, self.max_block_ms)
     }
 
     /// One number (`suffix`) of this block: refused while the block is blocked; more than

@@ -26,14 +26,7 @@ pub struct BackoffParams {
 impl BackoffParams {
     /// Wait required after `sends` sends (sends >= 1).
     fn wait_after(&self, sends: u32) -> u64 {
-        let mut wait = self.base_ms;
-        for _ in 1..sends {
-            wait = wait.saturating_mul(u64::from(self.factor));
-            if wait >= self.max_ms {
-                return self.max_ms;
-            }
-        }
-        wait.min(self.max_ms)
+        super::escalated(self.base_ms, self.factor, sends, self.max_ms)
     }
 
     /// One send to the number: refused while its wait is in force, else counted.

@@ -14,6 +14,19 @@ pub use backoff::BackoffParams;
 pub use conversion::{ConversionParams, ConversionScope};
 pub use gcra::{GcraParams, MAX_HORIZON_SECONDS};
 
+/// `base * factor^(steps - 1)`, capped at `max`: the n-th wait of a backoff, the n-th block of a
+/// scope that keeps offending. Stops multiplying at the cap, so it never overflows.
+pub(crate) fn escalated(base: u64, factor: u32, steps: u32, max: u64) -> u64 {
+    let mut duration = base;
+    for _ in 1..steps {
+        duration = duration.saturating_mul(u64::from(factor));
+        if duration >= max {
+            return max;
+        }
+    }
+    duration.min(max)
+}
+
 /// What a counter step concluded for this request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CounterVerdict {
