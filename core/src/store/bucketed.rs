@@ -146,39 +146,52 @@ fn make_room(entries: &[Entry], newcomer_protected: bool, now: u64) -> Room {
     }
 }
 
-fn decode(bytes: &[u8]) -> Vec<Entry> {
-    let mut entries = Vec::new();
+/// An entry as stored, borrowing its value from the bucket's bytes.
+struct EntryRef<'b> {
+    key_hash: u64,
+    expires_at: u64,
+    protected_until: u64,
+    written_at: u64,
+    value: &'b [u8],
+}
+
+/// The entries of a bucket's bytes, in order; stops at the first torn entry rather than misread
+/// the rest.
+fn entries(bytes: &[u8]) -> impl Iterator<Item = EntryRef<'_>> {
     let mut rest = bytes;
-    while let Some((header, tail)) = rest.split_at_checked(ENTRY_HEADER_LEN) {
-        let (Some(hash), Some(expiry), Some(len)) =
-            (read_u64(header, 0), read_u64(header, 8), header.get(16..18))
-        else {
-            break;
-        };
-        let len = u16::from_le_bytes([len[0], len[1]]);
+    std::iter::from_fn(move || {
+        let (header, tail) = rest.split_at_checked(ENTRY_HEADER_LEN)?;
+        let (key_hash, expires_at) = (read_u64(header, 0)?, read_u64(header, 8)?);
+        let len = header.get(16..18).map(|l| u16::from_le_bytes([l[0], l[1]]))?;
         let (protected_until, written_at, tail) = if len & EXTENDED != 0 {
-            let Some((extension, tail)) = tail.split_at_checked(EXTENSION_LEN) else { break };
-            let (Some(protected_until), Some(written_at)) = (read_u64(extension, 0), read_u64(extension, 8))
-            else {
-                break;
-            };
-            (protected_until, written_at, tail)
+            let (extension, tail) = tail.split_at_checked(EXTENSION_LEN)?;
+            (read_u64(extension, 0)?, read_u64(extension, 8)?, tail)
         } else {
             (0, 0, tail)
         };
-        let Some((value, tail)) = tail.split_at_checked(usize::from(len & !EXTENDED)) else {
-            break; // a torn entry: drop it rather than misread the rest
-        };
-        entries.push(Entry {
-            key_hash: hash,
-            expires_at: expiry,
-            protected_until,
-            written_at,
-            value: value.to_vec(),
-        });
+        let (value, tail) = tail.split_at_checked(usize::from(len & !EXTENDED))?;
         rest = tail;
-    }
-    entries
+        Some(EntryRef { key_hash, expires_at, protected_until, written_at, value })
+    })
+}
+
+fn decode(bytes: &[u8]) -> Vec<Entry> {
+    entries(bytes)
+        .map(|e| Entry {
+            key_hash: e.key_hash,
+            expires_at: e.expires_at,
+            protected_until: e.protected_until,
+            written_at: e.written_at,
+            value: e.value.to_vec(),
+        })
+        .collect()
+}
+
+/// The live value of `key_hash` in a bucket, copying nothing else.
+fn find(bucket: &Versioned, key_hash: u64, now: Timestamp) -> Option<Versioned> {
+    entries(&bucket.value)
+        .find(|e| e.key_hash == key_hash && e.expires_at > now.as_millis())
+        .map(|e| Versioned { value: e.value.to_vec(), version: bucket.version })
 }
 
 fn read_u64(bytes: &[u8], at: usize) -> Option<u64> {
@@ -213,21 +226,13 @@ impl Store for BucketedStore<'_> {
         // A bucket read since the last write to it is served again: a request's checks are
         // peeked, then committed, and the commit must not pay a second host read. A stale copy
         // is refused at the write (its version), which drops it, so the retry reads afresh.
-        let cached = self.read.borrow().iter().find(|(i, _)| *i == index).map(|(_, b)| b.clone());
-        let bucket = match cached {
-            Some(bucket) => bucket,
-            None => {
-                let bucket = self.inner.get(&Self::bucket_key(index), now)?;
-                self.read.borrow_mut().push((index, bucket.clone()));
-                bucket
-            }
-        };
-        Ok(bucket.and_then(|bucket| {
-            decode(&bucket.value)
-                .into_iter()
-                .find(|e| e.key_hash == hash && e.live(now.as_millis()))
-                .map(|e| Versioned { value: e.value, version: bucket.version })
-        }))
+        if let Some((_, bucket)) = self.read.borrow().iter().find(|(i, _)| *i == index) {
+            return Ok(bucket.as_ref().and_then(|b| find(b, hash, now)));
+        }
+        let bucket = self.inner.get(&Self::bucket_key(index), now)?;
+        let found = bucket.as_ref().and_then(|b| find(b, hash, now));
+        self.read.borrow_mut().push((index, bucket));
+        Ok(found)
     }
 
     fn put(
