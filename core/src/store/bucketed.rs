@@ -9,8 +9,8 @@
 //! A full bucket must give something up, and an attacker chooses what arrives: a flood of
 //! distinct numbers leaves long-lived history (backoff, adjacency sightings) in every bucket.
 //! So eviction never trades a refusal in force for history: it evicts the least recently written
-//! history entry; only a protected newcomer may evict a protected entry (the one whose protection
-//! ends first); and a history newcomer that finds nothing but protected entries is not stored.
+//! history entry; among protected entries, the newcomer included, the one whose protection ends
+//! first goes; so a history newcomer that finds nothing but protected entries is not stored.
 //! Every such loss is counted ([`EvictionPressure`]) so hosts can report and size for it.
 
 use std::cell::{Cell, RefCell};
@@ -36,7 +36,8 @@ pub struct EvictionPressure {
     pub history_evicted: u64,
     /// Live protected entries evicted for a protected newcomer (the bucket held nothing else).
     pub protected_evicted: u64,
-    /// History writes not stored: their bucket held only protected entries.
+    /// Writes not stored: their bucket held only protected entries, each protected at least as
+    /// long as the newcomer (always so for history).
     pub refused: u64,
 }
 
@@ -127,7 +128,8 @@ enum Room {
     RefuseNewcomer,
 }
 
-fn make_room(entries: &[Entry], newcomer_protected: bool, now: u64) -> Room {
+/// `newcomer_protected_until` at or before `now`: the newcomer is history.
+fn make_room(entries: &[Entry], newcomer_protected_until: u64, now: u64) -> Room {
     let history = entries
         .iter()
         .enumerate()
@@ -137,12 +139,10 @@ fn make_room(entries: &[Entry], newcomer_protected: bool, now: u64) -> Room {
     if let Some(i) = history {
         return Room::Evict(i, false);
     }
-    if !newcomer_protected {
-        return Room::RefuseNewcomer;
-    }
-    match entries.iter().enumerate().min_by_key(|(_, e)| e.protected_until).map(|(i, _)| i) {
-        Some(i) => Room::Evict(i, true),
-        None => Room::RefuseNewcomer,
+    // Among protected entries the newcomer included, the one whose protection ends first goes.
+    match entries.iter().enumerate().min_by_key(|(_, e)| e.protected_until) {
+        Some((i, e)) if e.protected_until < newcomer_protected_until => Room::Evict(i, true),
+        _ => Room::RefuseNewcomer,
     }
 }
 
@@ -257,10 +257,9 @@ impl Store for BucketedStore<'_> {
             None => {}
         }
         entries.retain(|e| e.key_hash != hash && e.live(now_ms));
-        let newcomer_protected = record.protected_until.as_millis() > now_ms;
         let mut pressure = self.pressure.get();
         while entries.len() >= self.max_entries {
-            match make_room(&entries, newcomer_protected, now_ms) {
+            match make_room(&entries, record.protected_until.as_millis(), now_ms) {
                 Room::Evict(i, protected) => {
                     entries.swap_remove(i);
                     if protected {
@@ -503,5 +502,9 @@ mod tests {
         assert_eq!(value_of(&store, "b1", 4), None);
         assert_eq!(value_of(&store, "b2", 4), Some(b"2".to_vec()));
         assert_eq!(store.pressure().protected_evicted, 1);
+        // A block that would end before every one held is the one that goes.
+        assert_eq!(store.put("b4", protected(b"4", 6_000), None, t(4)), Ok(()));
+        assert_eq!(value_of(&store, "b4", 5), None);
+        assert_eq!(store.pressure().refused, 2);
     }
 }
