@@ -16,8 +16,10 @@ pub enum Preset {
     /// (`{"Name": "phone_number", "Value": "+1..."}`; `SignUp`, `UpdateUserAttributes`), and the
     /// top-level `Username` when it starts with `+` (`ForgotPassword`,
     /// `ResendConfirmationCode`, or `SignUp` in pools where the phone number is the user name;
-    /// Cognito takes phone numbers only in E.164 there, so other user names are left alone).
-    /// Token: none.
+    /// Cognito takes phone numbers only in E.164 there, so other user names are left alone),
+    /// and on the same terms `AuthParameters.USERNAME` (`InitiateAuth` with `USER_AUTH`:
+    /// passwordless SMS sign-in and SMS MFA) and `ChallengeResponses.USERNAME`
+    /// (`RespondToAuthChallenge` answering `SMS_OTP`). Token: none.
     Cognito,
     /// Amazon SNS `Publish` (also `CreateSMSSandboxPhoneNumber`): `PhoneNumber` as a query
     /// parameter (`?Action=Publish&PhoneNumber=...`), as a form field (the query API POSTed as
@@ -29,8 +31,9 @@ pub enum Preset {
     TwilioVerify,
     /// Firebase Authentication / Identity Platform (JSON): `phoneNumber`
     /// (`v1/accounts:sendVerificationCode`) and `phoneEnrollmentInfo.phoneNumber`
-    /// (`v2/accounts/mfaEnrollment:start`). Token: `recaptchaToken` and
-    /// `phoneEnrollmentInfo.recaptchaToken`.
+    /// (`v2/accounts/mfaEnrollment:start`). Token: `recaptchaToken`,
+    /// `phoneEnrollmentInfo.recaptchaToken`, and `captchaResponse` (the JS SDK v10+ under
+    /// reCAPTCHA Enterprise, which sends no `recaptchaToken`).
     Firebase,
 }
 
@@ -62,7 +65,11 @@ impl Preset {
         };
         match self {
             Preset::Cognito => PresetSources {
-                json_paths: &[("Username", ValueFilter::LeadingPlus)],
+                json_paths: &[
+                    ("Username", ValueFilter::LeadingPlus),
+                    ("AuthParameters.USERNAME", ValueFilter::LeadingPlus),
+                    ("ChallengeResponses.USERNAME", ValueFilter::LeadingPlus),
+                ],
                 json_name_value: &[PresetPairs {
                     array: "UserAttributes",
                     name_key: "Name",
@@ -83,7 +90,11 @@ impl Preset {
                     ("phoneNumber", ValueFilter::Any),
                     ("phoneEnrollmentInfo.phoneNumber", ValueFilter::Any),
                 ],
-                token_json_paths: &["recaptchaToken", "phoneEnrollmentInfo.recaptchaToken"],
+                token_json_paths: &[
+                    "recaptchaToken",
+                    "phoneEnrollmentInfo.recaptchaToken",
+                    "captchaResponse",
+                ],
                 ..NONE
             },
         }
