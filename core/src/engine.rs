@@ -236,25 +236,10 @@ impl Policy {
         }
         // Findings the peek reported are in already; what is new here is a refusal a concurrent
         // request caused since (a challenge the token satisfied stays satisfied), or a failure.
-        let mut store_failed = false;
-        for (check, outcome) in
-            checks.iter().zip(results.iter().chain(std::iter::repeat(&CheckOutcome::StoreFailed)))
-        {
-            match outcome {
-                CheckOutcome::Verdict(v) if v.triggered => {
-                    let Some(rule) = self.rules.get(usize::from(check.rule)) else { continue };
-                    let refuses = !self.shadow
-                        && !rule.shadow
-                        && matches!(rule.action, RuleAction::Block | RuleAction::Throttle);
-                    if refuses && !is_bookkeeping(check.op) {
-                        decision.reasons.push(self.counter_reason(rule, check, v));
-                    }
-                }
-                CheckOutcome::Verdict(_) => {}
-                CheckOutcome::StoreFailed | CheckOutcome::Mismatch => store_failed = true,
-            }
-        }
-        self.report_store_failure(&mut decision, store_failed);
+        let refuses = |rule: &Rule| {
+            !self.shadow && !rule.shadow && matches!(rule.action, RuleAction::Block | RuleAction::Throttle)
+        };
+        self.fold_results(&mut decision, &checks, results, refuses);
         decision.settle();
         decision
     }
@@ -528,7 +513,7 @@ impl Policy {
     /// Step 3: folds counter results (in the order of `prepared.checks()`) into the decision.
     pub fn conclude(&self, prepared: Prepared, results: &[CheckOutcome]) -> Decision {
         let Prepared { mut decision, checks, token, remote_ip } = prepared;
-        self.fold_results(&mut decision, &checks, results);
+        self.fold_results(&mut decision, &checks, results, |_| true);
         decision.settle();
         decision.commits = if matches!(decision.action, Action::Block | Action::Throttle) {
             // Nothing goes to origin, so nothing is counted; but a block this request started
@@ -550,22 +535,23 @@ impl Policy {
 
     /// Adds the findings of counter results (in the order of `checks`; missing ones count as
     /// store failures) to the decision, without settling it.
-    fn fold_results(&self, decision: &mut Decision, checks: &[CounterCheck], results: &[CheckOutcome]) {
+    fn fold_results(
+        &self,
+        decision: &mut Decision,
+        checks: &[CounterCheck],
+        results: &[CheckOutcome],
+        finds: impl Fn(&Rule) -> bool,
+    ) {
         let mut store_failed = false;
         for (check, outcome) in
             checks.iter().zip(results.iter().chain(std::iter::repeat(&CheckOutcome::StoreFailed)))
         {
-            let Some(rule) = self.rules.get(usize::from(check.rule)) else { continue };
-            if is_bookkeeping(check.op) {
-                // Bookkeeping for conversion credit: never a finding.
-                if !matches!(outcome, CheckOutcome::Verdict(_)) {
-                    store_failed = true;
-                }
-                continue;
-            }
             match outcome {
-                CheckOutcome::Verdict(v) if v.triggered => {
-                    decision.reasons.push(self.counter_reason(rule, check, v));
+                // Bookkeeping for conversion credit is never a finding.
+                CheckOutcome::Verdict(v) if v.triggered && !is_bookkeeping(check.op) => {
+                    if let Some(rule) = self.rules.get(usize::from(check.rule)).filter(|r| finds(r)) {
+                        decision.reasons.push(self.counter_reason(rule, check, v));
+                    }
                 }
                 CheckOutcome::Verdict(_) => {}
                 CheckOutcome::StoreFailed | CheckOutcome::Mismatch => store_failed = true,
