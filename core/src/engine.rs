@@ -597,15 +597,24 @@ impl Policy {
         decision
     }
 
+    /// Whether origin's answer to this decision's request feeds conversion tracking (a forwarded
+    /// confirm, under a policy with a conversion rule): hosts keep the decision for the response
+    /// only then.
+    pub fn awaits_confirmation(&self, decision: &Decision) -> bool {
+        self.confirm_route(decision).is_some()
+    }
+
     /// Whether the response of this decision's route must be read (up to
     /// [`crate::routes::MAX_CONFIRM_BODY_BYTES`]) to tell a confirmed code.
     pub fn confirm_needs_body(&self, decision: &Decision) -> bool {
-        decision.action == Action::Allow
-            && decision
-                .route
-                .as_ref()
-                .and_then(|r| self.routes.get(r.index))
-                .is_some_and(|route| route.kind == RouteKind::Confirm && route.success.needs_body())
+        self.confirm_route(decision).is_some_and(|route| route.success.needs_body())
+    }
+
+    /// The confirm route of a forwarded decision, when conversion is tracked at all.
+    fn confirm_route(&self, decision: &Decision) -> Option<&crate::routes::Route> {
+        let route = decision.route.as_ref().and_then(|r| self.routes.get(r.index))?;
+        let tracked = self.rules.iter().any(|r| matches!(r.kind, RuleKind::Conversion(_)));
+        (route.kind == RouteKind::Confirm && decision.action == Action::Allow && tracked).then_some(route)
     }
 
     /// Counter checks a confirm route's response causes, judged from everything the host read
@@ -615,13 +624,7 @@ impl Policy {
     /// exactly one number is credited: a body with several (hidden nested keys) would let one
     /// confirmation open other prefixes.
     pub fn confirm_checks(&self, decision: &Decision, response: &ConfirmResponse<'_>) -> Vec<CounterCheck> {
-        let Some(route) = decision.route.as_ref().and_then(|r| self.routes.get(r.index)) else {
-            return Vec::new();
-        };
-        if route.kind != RouteKind::Confirm
-            || decision.action != Action::Allow
-            || !route.success.holds(response)
-        {
+        if !self.confirm_route(decision).is_some_and(|route| route.success.holds(response)) {
             return Vec::new();
         }
         let Some(first) = decision.numbers.first() else { return Vec::new() };

@@ -2,7 +2,6 @@
 
 use std::net::IpAddr;
 
-use pumpguard_core::config::RouteKind;
 use pumpguard_core::decision_log::DecisionLog;
 use pumpguard_core::routes::{ConfirmResponse, MAX_CONFIRM_BODY_BYTES};
 use pumpguard_core::{
@@ -191,8 +190,7 @@ async fn handle(mut req: Request, env: &Env) -> Result<web_sys::Response> {
     }
 
     let response = forward(&settings, &incoming, &decision.origin_headers(), body.forwarded()).await?;
-    let confirm = decision.route.as_ref().is_some_and(|r| r.kind == RouteKind::Confirm);
-    if confirm && decision.action == Action::Allow {
+    if policy.awaits_confirmation(&decision) {
         record_confirm(env, &settings, policy_id, &policy, &decision, incoming.now_ms, &response).await;
     }
     Ok(response)

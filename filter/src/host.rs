@@ -18,7 +18,6 @@ use std::hash::{BuildHasher, Hasher};
 use std::rc::Rc;
 
 use pumpguard_core::captcha::{interpret_siteverify, siteverify_body};
-use pumpguard_core::config::RouteKind;
 use pumpguard_core::decision::DECISION_HEADERS;
 use pumpguard_core::decision_log::{Admit, DecisionLog};
 use pumpguard_core::routes::{ConfirmResponse, MAX_CONFIRM_BODY_BYTES};
@@ -381,7 +380,7 @@ impl Stream {
                     return self.host_failure("set request header");
                 }
             }
-            if decision.route.as_ref().is_some_and(|r| r.kind == RouteKind::Confirm) {
+            if plugin.cfg.policy.awaits_confirmation(&decision) {
                 self.confirm = Some(decision);
             }
             if resumed && abi::resume_request().is_err() {
@@ -610,11 +609,9 @@ impl Stream {
             answer.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
         let body = policy.confirm_needs_body(&answer.decision).then_some(answer.body.as_slice());
         let response = ConfirmResponse { status: answer.status, headers: &headers, body };
-        if !policy.confirm_checks(&answer.decision, &response).is_empty() {
-            plugin.with_store(self.now, |store| {
-                policy.record_confirm(&answer.decision, &response, self.now, store)
-            });
-        }
+        plugin.with_store(self.now, |store| {
+            policy.record_confirm(&answer.decision, &response, self.now, store)
+        });
     }
 }
 
