@@ -11,6 +11,7 @@ target_dir := env("CARGO_TARGET_DIR", root / "target")
 # Host tasks live beside this file, one module per host.
 import 'just/envoy.just'
 import 'just/worker.just'
+import 'just/fuzz.just'
 
 # List the recipes.
 default:
@@ -48,7 +49,7 @@ test-examples:
     {{cargo}} run -q -p pumpguard-cli -- replay --policy examples/policy.json examples/traffic.jsonl > /dev/null
 
 # Every test: installs what they need (idempotent, quick once done), then lint, wasm builds, core + scenarios, CLI on the examples, and every scenario through a real Envoy and a real workerd.
-test: setup lint check-wasm test-core test-examples test-filter test-worker e2e-envoy e2e-worker
+test: setup lint check-wasm test-core test-examples test-filter test-worker e2e-envoy e2e-worker fuzz-smoke
 
 # What CI runs: every test (which installs what it needs first).
 ready: test
