@@ -30,6 +30,7 @@ use crate::extract::{ExtractError, RequestParts};
 use crate::fingerprint::{self, FingerprintKind};
 use crate::limit::{ConversionScope, CounterVerdict};
 use crate::phone::PhoneNumber;
+use crate::phone::PhoneParser;
 use crate::request::Request;
 use crate::routes::{normalize_path, ConfirmResponse};
 use crate::rules::{check_number, KeyPart, NumberFinding, Rule, RuleKind};
@@ -295,7 +296,11 @@ impl Policy {
             ));
         }
         for candidate in extracted.numbers.iter().take(inputs.max_numbers as usize) {
-            match self.parser.parse(&candidate.raw) {
+            let parsed = match candidate.region {
+                Some(region) => PhoneParser::new(Some(region)).parse(&candidate.raw),
+                None => self.parser.parse(&candidate.raw),
+            };
+            match parsed {
                 Ok(number) => {
                     if !number.is_valid() {
                         let mut reason =

@@ -79,7 +79,7 @@ pub(crate) fn take_value(
         out.offer_token(value.clone(), || format!("field {}", label()))?;
     }
     if !value.is_empty() && plan.filter(index).accepts(&value) {
-        out.numbers.push(Candidate { raw: value, source: source(label()) });
+        out.numbers.push(Candidate::new(value, source(label())));
     }
     Ok(())
 }

@@ -476,7 +476,7 @@ impl Scanner<'_> {
             let value = decode_string(self.text, self.src, raw)?;
             if !value.is_empty() && filter.accepts(&value) {
                 let path = self.location(self.frames.len, None);
-                out.numbers.push(Candidate { raw: value, source: Source::Json(path) });
+                out.numbers.push(Candidate::new(value, Source::Json(path)));
             }
         }
         if ctx.nodes & self.plan.token_nodes != 0 {
@@ -518,7 +518,7 @@ impl Scanner<'_> {
             if !number.plain {
                 return Err(not_plain(text, &path));
             }
-            out.numbers.push(Candidate { raw: text.to_owned(), source: Source::Json(path) });
+            out.numbers.push(Candidate::new(text.to_owned(), Source::Json(path)));
         }
         for (slot, pair) in self.pairs.iter_mut().enumerate().take(self.open_pairs) {
             let bit = 1u8 << (slot & 7);
@@ -553,7 +553,7 @@ impl Scanner<'_> {
                 PairValue::Text(raw) => {
                     let value = decode_string(self.text, self.src, raw)?;
                     if !value.is_empty() {
-                        out.numbers.push(Candidate { raw: value, source: Source::Json(path) });
+                        out.numbers.push(Candidate::new(value, Source::Json(path)));
                     }
                 }
                 PairValue::Number { start, end, plain } => {
@@ -561,7 +561,7 @@ impl Scanner<'_> {
                     if !plain {
                         return Err(not_plain(text, &path));
                     }
-                    out.numbers.push(Candidate { raw: text.to_owned(), source: Source::Json(path) });
+                    out.numbers.push(Candidate::new(text.to_owned(), Source::Json(path)));
                 }
                 PairValue::Unseen | PairValue::Other => {}
             }

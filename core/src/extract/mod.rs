@@ -18,6 +18,7 @@ mod path;
 mod plan;
 mod preset;
 mod spec;
+mod split;
 
 #[cfg(test)]
 mod proptests;
@@ -27,7 +28,7 @@ mod tests;
 use core::fmt;
 
 pub use preset::Preset;
-pub use spec::{ExtractSpec, NameValueSpec, TokenSource};
+pub use spec::{ExtractSpec, NameValueSpec, SplitNumberSpec, TokenSource};
 
 use media::BodyKind;
 use plan::{FieldPlan, JsonPlan};
@@ -76,6 +77,16 @@ pub struct Candidate {
     pub raw: String,
     /// Where in the request it was found.
     pub source: Source,
+    /// The region to read it in instead of the policy's `default_region`: set when a split
+    /// number's country part is a region code (`split_numbers`).
+    pub region: Option<crate::phone::Region>,
+}
+
+impl Candidate {
+    /// A value found at `source`, read in the default region.
+    pub fn new(raw: String, source: Source) -> Candidate {
+        Candidate { raw, source, region: None }
+    }
 }
 
 /// Everything extracted from one request. Empty values are not candidates.
@@ -179,6 +190,8 @@ pub struct Extractor {
     query: FieldPlan,
     /// Lower-cased header name of the token.
     token_header: Option<Box<str>>,
+    /// Numbers split over a country part and a national part.
+    split: split::SplitPlan,
 }
 
 impl Extractor {
@@ -226,6 +239,9 @@ impl Extractor {
                 multipart::scan(req.body, boundary, &self.form, &mut out)?
             }
             Some(BodyKind::Other) | None => {}
+        }
+        if !self.split.is_empty() {
+            self.split.join(&mut out)?;
         }
         Ok(out)
     }

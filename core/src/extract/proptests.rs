@@ -319,8 +319,8 @@ proptest! {
         let body = pairs.join("&");
         let ex = compile(r#"{"form_fields": ["mobile"], "query_params": ["mobile"]}"#);
         let from_body = ex.extract(&parts(Some("application/x-www-form-urlencoded"), "", body.as_bytes())).map(|x| x.numbers);
-        prop_assert_eq!(from_body, Ok(vec![Candidate { raw: value.clone(), source: Source::Form("mobile".into()) }]));
+        prop_assert_eq!(from_body, Ok(vec![Candidate::new(value.clone(), Source::Form("mobile".into()))]));
         let from_query = ex.extract(&parts(None, &body, b"")).map(|x| x.numbers);
-        prop_assert_eq!(from_query, Ok(vec![Candidate { raw: value, source: Source::Query("mobile".into()) }]));
+        prop_assert_eq!(from_query, Ok(vec![Candidate::new(value, Source::Query("mobile".into()))]));
     }
 }

@@ -5,6 +5,7 @@ use super::names::{fold_owned, MAX_NAME_LEN};
 use super::path::{self, Step};
 use super::plan::{bit, FieldPlan, JsonPlan, PairPlan, ValueFilter, MAX_NAMES, MAX_PAIR_SPECS};
 use super::preset::Preset;
+use super::split::{SplitPair, SplitPlan, MAX_SPLIT_PAIRS};
 use super::Extractor;
 use crate::config::ConfigErrors;
 
@@ -33,6 +34,9 @@ pub struct ExtractSpec {
     /// Query string parameters, read whatever the body is.
     #[serde(default)]
     pub query_params: Vec<String>,
+    /// Numbers split over a country part and a national part, read as the origin joins them.
+    #[serde(default)]
+    pub split_numbers: Vec<SplitNumberSpec>,
     /// Where the CAPTCHA/Turnstile token is; replaces a preset's token source.
     #[serde(default)]
     pub token: Option<TokenSource>,
@@ -53,6 +57,20 @@ pub struct NameValueSpec {
     pub value_key: String,
     /// Names whose value is a phone number, e.g. `["phone_number"]`.
     pub names: Vec<String>,
+}
+
+/// A number written in two fields of one JSON object, form body or query string:
+/// `{"country": "country_code", "national": "phone"}` reads `{"country_code": "+234", "phone":
+/// "8031234567"}` as +234 803 123 4567. The country part may be a calling code (`+234`, `234`,
+/// `00234`) or a region code (`NG`). Both names are looked for at any JSON depth, in form and
+/// multipart bodies and in the query string.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SplitNumberSpec {
+    /// The field holding the calling code or region code.
+    pub country: String,
+    /// The field holding the rest of the number.
+    pub national: String,
 }
 
 fn default_name_key() -> String {
@@ -157,6 +175,8 @@ impl ExtractSpec {
             query.insert(name, ValueFilter::Any);
         }
 
+        let split = compile_splits(self, path, &mut json, &mut form, &mut query, errs);
+
         let mut token_header = None;
         match &self.token {
             None => {}
@@ -201,12 +221,13 @@ impl ExtractSpec {
             || !json.keys.is_empty()
             || !json.pairs.is_empty()
             || !form.names.is_empty()
-            || !query.names.is_empty();
+            || !query.names.is_empty()
+            || !split.is_empty();
         if !has_numbers && errs.errors.len() == before {
             errs.push(
                 path,
                 "no phone number source: set \"preset\" or at least one of json_paths, json_keys, \
-                 json_name_value, form_fields, query_params",
+                 json_name_value, form_fields, query_params, split_numbers",
             );
         }
         for (len, list) in [
@@ -226,8 +247,90 @@ impl ExtractSpec {
             return None;
         }
         json.finish();
-        Some(Extractor { json, form, query, token_header })
+        Some(Extractor { json, form, query, token_header, split })
     }
+}
+
+/// Validates `split_numbers` and registers both names of each pair as sources of every kind, so
+/// the scanners return them (with their duplicate checks) for the pair to be joined afterwards.
+fn compile_splits(
+    spec: &ExtractSpec,
+    path: &str,
+    json: &mut JsonPlan,
+    form: &mut FieldPlan,
+    query: &mut FieldPlan,
+    errs: &mut ConfigErrors,
+) -> SplitPlan {
+    let mut plan = SplitPlan::default();
+    // The spec index of each kept pair, to name it in errors.
+    let mut kept: Vec<usize> = Vec::new();
+    if spec.split_numbers.len() > MAX_SPLIT_PAIRS {
+        errs.push(
+            format!("{path}.split_numbers"),
+            format!("{} entries; at most {MAX_SPLIT_PAIRS}", spec.split_numbers.len()),
+        );
+        return plan;
+    }
+    let listed: Vec<Box<[u8]>> = spec
+        .json_keys
+        .iter()
+        .chain(&spec.form_fields)
+        .chain(&spec.query_params)
+        .map(|n| fold_owned(n))
+        .collect();
+    for (i, pair) in spec.split_numbers.iter().enumerate() {
+        let at = format!("{path}.split_numbers[{i}]");
+        let country_ok = check_name(&pair.country, &format!("{at}.country"), "country field", errs);
+        let national_ok = check_name(&pair.national, &format!("{at}.national"), "national field", errs);
+        if !(country_ok && national_ok) {
+            continue;
+        }
+        let (country, national) = (fold_owned(&pair.country), fold_owned(&pair.national));
+        if country == national {
+            errs.push(
+                format!("{at}.national"),
+                "the same field as the country part; a pair needs two fields",
+            );
+            continue;
+        }
+        let mut clash = false;
+        for (field, name, folded) in
+            [("country", &pair.country, &country), ("national", &pair.national, &national)]
+        {
+            if listed.contains(folded) {
+                errs.push(
+                    format!("{at}.{field}"),
+                    format!(
+                        "{name:?} is also in json_keys, form_fields or query_params; a field is either a \
+                         whole number or one part of a split one"
+                    ),
+                );
+                clash = true;
+            }
+        }
+        let earlier = plan
+            .pairs
+            .iter()
+            .position(|p| p.national == national || p.national == country || p.country == national);
+        if let Some(j) = earlier.and_then(|k| kept.get(k)) {
+            errs.push(
+                at.clone(),
+                format!("shares a national field with split_numbers[{j}]; each national field has one country part"),
+            );
+            clash = true;
+        }
+        if clash {
+            continue;
+        }
+        for name in [&pair.country, &pair.national] {
+            json.keys.insert(fold_owned(name));
+            form.insert(name, ValueFilter::Any);
+            query.insert(name, ValueFilter::Any);
+        }
+        plan.pairs.push(SplitPair { country, national });
+        kept.push(i);
+    }
+    plan
 }
 
 /// Parses a configured path into the trie; reports problems at `at`.

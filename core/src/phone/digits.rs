@@ -12,7 +12,7 @@ const DECIMAL_ZEROS: [u32; 75] = [
 ];
 
 /// The ASCII digit (`b'0'..=b'9'`) for a Unicode decimal digit.
-pub(super) fn ascii_digit(c: char) -> Option<u8> {
+pub(crate) fn ascii_digit(c: char) -> Option<u8> {
     let code = u32::from(c);
     if code < 0x80 {
         return c.is_ascii_digit().then_some(code as u8);

@@ -29,6 +29,7 @@
 //! - At most 1000 bytes and 64 digits of input (`TooLong` beyond).
 
 mod digits;
+pub(crate) use digits::ascii_digit;
 mod error;
 mod normalize;
 mod number;

@@ -22,20 +22,23 @@ const POLICY: &str = r#"{
     { "id": "form", "kind": "send", "match": { "methods": ["POST"], "path": { "exact": "/form" } },
       "extract": { "form_fields": ["phone"] } },
     { "id": "query", "kind": "send", "match": { "methods": ["GET", "POST"], "path": { "exact": "/query" } },
-      "extract": { "query_params": ["phone"] } }
+      "extract": { "query_params": ["phone"] } },
+    { "id": "split", "kind": "send", "match": { "methods": ["POST"], "path": { "exact": "/split" } },
+      "extract": { "split_numbers": [ { "country": "country_code", "national": "phone" } ] } }
   ],
   "rules": [ { "id": "geo", "action": "block", "country": { "allow": ["US", "CA"] } } ]
 }"#;
 
-/// Valid mobiles of countries the policy does not serve: (calling code, national number).
-const DENIED: &[(&str, &str)] = &[
-    ("234", "8031234567"),
-    ("44", "7700900123"),
-    ("91", "9876543210"),
-    ("63", "9171234567"),
-    ("7", "9123456789"),
-    ("880", "1712345678"),
-    ("1876", "2101234"),
+/// Valid mobiles of countries the policy does not serve: (calling code, national number,
+/// region, national trunk prefix).
+const DENIED: &[(&str, &str, &str, &str)] = &[
+    ("234", "8031234567", "NG", "0"),
+    ("44", "7400123456", "GB", "0"),
+    ("91", "9876543210", "IN", "0"),
+    ("63", "9171234567", "PH", "0"),
+    ("7", "9123456789", "RU", "8"),
+    ("880", "1712345678", "BD", "0"),
+    ("1876", "2101234", "JM", "1"),
 ];
 /// An allowed number that may ride along.
 const ALLOWED: &str = "+12024561111";
@@ -65,10 +68,11 @@ pub fn run(data: &[u8]) -> String {
     let Ok(policy) = Policy::from_json(POLICY) else { panic!("the target's own policy must load") };
     let mut script = Script { data, at: 0 };
     let number = render_number(&mut script);
-    let frame = match script.pick(4) {
+    let frame = match script.pick(5) {
         0 => json_request(&mut script, &number),
         1 => form_request(&mut script, &number, false),
         2 => multipart_request(&mut script, &number),
+        3 => split_request(&mut script),
         _ => form_request(&mut script, &number, true),
     };
     let lines = run::judge_all(&policy, std::slice::from_ref(&frame), &MemoryStore::new());
@@ -88,7 +92,7 @@ pub fn run(data: &[u8]) -> String {
 
 /// The number as a person or a client might write it.
 fn render_number(s: &mut Script<'_>) -> String {
-    let (cc, national) = DENIED[s.pick(DENIED.len())];
+    let (cc, national, _, _) = DENIED[s.pick(DENIED.len())];
     let mut out = String::new();
     if s.chance(24) {
         out.push_str(["tel:", "TEL:", " ", "\u{200b}"][s.pick(4)]);
@@ -224,6 +228,50 @@ fn multipart_request(s: &mut Script<'_>, number: &str) -> Frame {
         path: "/form".into(),
         client_ip: "198.51.100.7".parse().ok(),
         headers: vec![("content-type".into(), format!("multipart/form-data; boundary={boundary}"))],
+        body: body.into_bytes(),
+    }
+}
+
+/// The number over two fields (`split_numbers`): a calling code or region code, and the national
+/// part, maybe with its trunk prefix or in international form.
+fn split_request(s: &mut Script<'_>) -> Frame {
+    let (cc, national, region, trunk) = DENIED[s.pick(DENIED.len())];
+    let country = match s.pick(6) {
+        0 => format!("+{cc}"),
+        1 => cc.to_owned(),
+        2 => format!("00{cc}"),
+        3 => region.to_owned(),
+        4 => region.to_ascii_lowercase(),
+        _ => format!("(+{cc})"),
+    };
+    let national = match s.pick(4) {
+        0 => format!("{trunk}{national}"),
+        1 => format!("+{cc}{national}"),
+        2 => national.chars().flat_map(|c| [c, ' ']).collect::<String>().trim_end().to_owned(),
+        _ => national.to_owned(),
+    };
+    let (body, content_type) = if s.chance(128) {
+        let key = json_escape_all(s, "phone");
+        let country = json_escape_all(s, &country);
+        let national = json_escape_all(s, &national);
+        let body = match s.pick(3) {
+            0 => format!("{{\"country_code\":\"{country}\",\"{key}\":\"{national}\"}}"),
+            1 => format!("{{\"{key}\":\"{national}\",\"country_code\":\"{country}\"}}"),
+            _ => format!("{{\"user\":{{\"country_code\":\"{country}\",\"{key}\":\"{national}\"}}}}"),
+        };
+        (body, "application/json")
+    } else {
+        let key = percent_encode(s, "phone");
+        let country = percent_encode(s, &country);
+        let national = percent_encode(s, &national);
+        (format!("country_code={country}&{key}={national}"), "application/x-www-form-urlencoded")
+    };
+    Frame {
+        advance_ms: 0,
+        method: "POST".into(),
+        path: "/split".into(),
+        client_ip: "198.51.100.7".parse().ok(),
+        headers: vec![("content-type".into(), content_type.into())],
         body: body.into_bytes(),
     }
 }
