@@ -49,7 +49,7 @@ test-examples:
     {{cargo}} run -q -p pumpguard-cli -- replay --policy examples/policy.json examples/traffic.jsonl > /dev/null
 
 # Every test: installs what they need (idempotent, quick once done), then lint, wasm builds, core + scenarios, CLI on the examples, and every scenario through a real Envoy and a real workerd.
-test: setup lint check-wasm test-core test-examples test-filter test-worker e2e-envoy e2e-worker fuzz-smoke
+test: setup lint check-wasm test-core test-examples test-filter test-worker e2e-envoy e2e-worker fuzz-smoke soak-smoke
 
 # What CI runs: every test (which installs what it needs first).
 ready: test
