@@ -114,7 +114,8 @@ def svg_plot(samples, path, title):
     ticks = []
     for i in range(6):
         t = t_max * i / 5
-        ticks.append(f'<text x="{x(t):.0f}" y="{h - pad + 20}" text-anchor="middle">{t / 60:.0f} min</text>')
+        label = f"{t:.0f} s" if t_max < 600 else f"{t / 60:.0f} min"
+        ticks.append(f'<text x="{x(t):.0f}" y="{h - pad + 20}" text-anchor="middle">{label}</text>')
         ticks.append(f'<text x="{pad - 8}" y="{y(rss_max * i / 5, rss_max) + 4:.0f}" text-anchor="end" '
                      f'fill="#1f5fbf">{rss_max * i / 5:.0f}</text>')
         ticks.append(f'<text x="{w - pad + 8}" y="{y(rps_max * i / 5, rps_max) + 4:.0f}" fill="#c0571b">'
