@@ -5,8 +5,9 @@
 //! Envoy and through a real workerd, so the hosts cannot drift apart.
 //!
 //! Token convention shared by every runner's siteverify (real fake servers in e2e tests):
-//! a token starting with `pass` verifies, `fail` is refused, `slow` times out and anything else
-//! makes the verification call fail (both: unavailable).
+//! a token starting with `pass` verifies, `fail` is refused, `slow` times out, `junk` gets an
+//! answer that is not JSON, `shape` JSON without `success`, and anything else makes the
+//! verification call fail (all four: unavailable).
 
 use serde::Deserialize;
 

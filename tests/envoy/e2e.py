@@ -63,7 +63,8 @@ def check(name, ok, detail=""):
 
 class Siteverify:
     """The token convention of core/src/scenario.rs: pass* valid, fail* refused, slow* answers
-    after the policy's timeout, anything else HTTP 500."""
+    after the policy's timeout, junk* a 200 that is not JSON, shape* JSON without `success`,
+    anything else HTTP 500."""
 
     def __init__(self, slow_seconds):
         self.slow_seconds = slow_seconds
@@ -89,12 +90,17 @@ class Siteverify:
                     status, body = 200, {"success": True, "hostname": "app.example.com"}
                 elif token.startswith("fail"):
                     status, body = 200, {"success": False, "error-codes": ["invalid-input-response"]}
+                elif token.startswith("shape"):
+                    status, body = 200, {"ok": True}
                 else:
                     status, body = 500, {"error": "boom"}
                 data = json.dumps(body).encode()
+                ctype = "application/json"
+                if token.startswith("junk"):
+                    status, data, ctype = 200, b"<html><body>502 Bad Gateway</body></html>", "text/html"
                 try:
                     self.send_response(status)
-                    self.send_header("content-type", "application/json")
+                    self.send_header("content-type", ctype)
                     self.send_header("content-length", str(len(data)))
                     self.end_headers()
                     self.wfile.write(data)

@@ -114,7 +114,8 @@ function killGroup(child) {
 
 /**
  * A fake siteverify following the corpus' token convention (core/src/scenario.rs): `pass*`
- * verifies, `fail*` is refused, `slow*` answers after `slowMs`, anything else gets HTTP 500.
+ * verifies, `fail*` is refused, `slow*` answers after `slowMs`, `junk*` gets a 200 that is not JSON,
+ * `shape*` JSON without `success`, anything else gets HTTP 500.
  */
 export async function startSiteverify() {
   const calls = [];
@@ -133,6 +134,11 @@ export async function startSiteverify() {
       };
       if (token.startsWith("pass")) answer(200, { success: true, hostname: "app.example.com", "error-codes": [] });
       else if (token.startsWith("fail")) answer(200, { success: false, "error-codes": ["invalid-input-response"] });
+      else if (token.startsWith("shape")) answer(200, { ok: true });
+      else if (token.startsWith("junk")) {
+        res.writeHead(200, { "content-type": "text/html" });
+        res.end("<html><body>502 Bad Gateway</body></html>");
+      }
       else if (token.startsWith("slow")) {
         const timer = setTimeout(() => {
           pending.delete(timer);

@@ -84,7 +84,10 @@ impl AdjacentParams {
         };
         // Sightings matter for the window only; strikes are remembered for one longest block after
         // the last activity, so repeats escalate.
-        let window_end = now_ms.saturating_add(self.window_ms);
+        // Until the latest sighting leaves the window: after the host clock steps back, sightings
+        // stamped later than `now` are kept, and the record must not expire before them.
+        let latest = state.seen.iter().map(|(_, at)| *at).max().unwrap_or(now_ms).max(now_ms);
+        let window_end = latest.saturating_add(self.window_ms);
         let expires_at = if state.strikes > 0 {
             window_end.max(state.blocked_until).saturating_add(self.max_block_ms)
         } else {
