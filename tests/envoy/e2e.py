@@ -998,15 +998,15 @@ class Harness:
                 json.dump({"resources": [listener]}, f)
             os.replace(lds + ".tmp", lds)  # Envoy watches for the file being moved into place
 
-        def lds_updates():
-            with urllib.request.urlopen(f"http://127.0.0.1:{admin}/stats?filter=listener_manager.lds.update_success",
+        def lds_updates(outcome="update_success"):
+            with urllib.request.urlopen(f"http://127.0.0.1:{admin}/stats?filter=listener_manager.lds.{outcome}",
                                         timeout=5) as r:
-                m = re.search(r"update_success: (\d+)", r.read().decode())
+                m = re.search(outcome + r": (\d+)", r.read().decode())
             return int(m.group(1)) if m else 0
 
-        def wait_update(before):
+        def wait_update(before, outcome="update_success"):
             for _ in range(200):
-                if lds_updates() > before:
+                if lds_updates(outcome) > before:
                     return True
                 time.sleep(0.05)
             return False
@@ -1063,6 +1063,28 @@ class Harness:
             after_vm = send("reload-4")
             check("new VM for the same vm_id: counters kept in the process's shared data (still throttled)",
                   applied and after_vm == 429 and vm_starts() > vms, f"{applied} {after_vm} VM starts {vms} -> {vm_starts()}")
+            # A bad policy pushed at runtime: the plugin refuses it, Envoy rejects the listener update,
+            # and the listener it had keeps judging with its policy and counters.
+            bad = json.loads(json.dumps(updated))
+            bad["rules"].append({"id": "broken", "action": "explode"})
+            before = lds_updates("update_rejected")
+            write_lds(bad, "bad-policy")
+            rejected = wait_update(before, "update_rejected")
+            after_bad = send("reload-5")
+            log = open(logfile, encoding="utf-8", errors="replace").read()
+            check("bad policy pushed at runtime: listener update rejected, the running policy and counters keep "
+                  "judging (still throttled), the log names the bad field",
+                  rejected and after_bad == 429 and "policy.rules[2].action: unknown variant" in log,
+                  f"rejected {rejected}, status {after_bad}")
+            # An Envoy restart: shared data lives in the process, so its counters start empty.
+            write_lds(updated, "new-vm")
+            procs.stop("envoy")
+            procs.start("envoy", [self.args.envoy, "-c", cfg, "--concurrency", "1", "-l", "info",
+                                  "--base-id", str(admin), "--disable-hot-restart"])
+            L.wait_envoy_ready(admin, procs)
+            after_restart = send("reload-6")
+            check("Envoy restart: shared-data counters start empty (the throttled number is allowed again)",
+                  after_restart == 200, f"{after_restart}")
         except Exception:
             check("reload e2e ran", False, traceback.format_exc())
             procs.dump_logs()
