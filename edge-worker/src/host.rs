@@ -73,7 +73,8 @@ pub fn settings(env: &Env) -> Rc<Settings> {
 pub async fn policy(env: &Env, must_be: Option<u64>) -> Loaded {
     let now = now_ms();
     let cached = POLICY.with(|p| p.borrow().clone());
-    if let Some(cached) = cached.as_ref().filter(|c| c.serves(must_be, now)) {
+    let kv_ttl_ms = settings(env).policy_kv_ttl_ms;
+    if let Some(cached) = cached.as_ref().filter(|c| c.serves(must_be, now, kv_ttl_ms)) {
         return cached.loaded.clone();
     }
     let (text, from_kv) = match raw_var(env, names::POLICY) {
@@ -89,16 +90,23 @@ pub async fn policy(env: &Env, must_be: Option<u64>) -> Loaded {
     }
     let id = text.as_deref().map(policy_source::policy_id);
     let loaded = cached.as_ref().and_then(|c| c.same_text(id));
-    let loaded = loaded.unwrap_or_else(|| {
-        let loaded = policy_source::load(text.as_deref());
-        if let Loaded::Unusable { why, paths, .. } = &loaded {
-            console_error!(
-                "{}",
-                event_line("policy_unusable", serde_json::json!({ "why": why, "paths": paths }))
-            );
-        }
-        loaded
-    });
+    let loaded = loaded.unwrap_or_else(|| policy_source::load(text.as_deref()));
+    let kept = cached.as_ref().and_then(|c| c.kept_over(&loaded, now));
+    if let Loaded::Unusable { why, paths, .. } = &loaded {
+        let serving = if kept.is_some() { "last good policy" } else { "none (fail mode)" };
+        console_error!(
+            "{}",
+            event_line(
+                "policy_unusable",
+                serde_json::json!({ "why": why, "paths": paths, "serving": serving })
+            )
+        );
+    }
+    if let Some(kept) = kept {
+        let loaded = kept.loaded.clone();
+        POLICY.with(|p| *p.borrow_mut() = Some(kept));
+        return loaded;
+    }
     POLICY.with(|p| {
         *p.borrow_mut() = Some(CachedPolicy { loaded: loaded.clone(), from_kv, loaded_at_ms: now });
     });

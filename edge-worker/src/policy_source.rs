@@ -22,7 +22,8 @@ impl Loaded {
     }
 }
 
-/// How long a policy read from KV is used before KV is read again.
+/// How long a policy read from KV is used before KV is read again, unless set
+/// (`PUMPGUARD_POLICY_KV_TTL_SECONDS`).
 pub const KV_POLICY_TTL_MS: u64 = 60_000;
 
 /// A loaded policy as an isolate keeps it between requests. The rules of when it is used again
@@ -39,8 +40,8 @@ impl CachedPolicy {
     /// Whether this policy answers at `now` without reading the text again. `must_be` is the
     /// policy a caller (a shard checking the fetch handler's id) needs: a KV policy that is not
     /// it is read again at once, since KV may have moved on; a var cannot change in an isolate.
-    pub fn serves(&self, must_be: Option<u64>, now_ms: u64) -> bool {
-        let fresh = !self.from_kv || now_ms.saturating_sub(self.loaded_at_ms) < KV_POLICY_TTL_MS;
+    pub fn serves(&self, must_be: Option<u64>, now_ms: u64, kv_ttl_ms: u64) -> bool {
+        let fresh = !self.from_kv || now_ms.saturating_sub(self.loaded_at_ms) < kv_ttl_ms;
         let matches = must_be.is_none_or(|id| id == self.loaded.id());
         fresh && (matches || !self.from_kv)
     }
@@ -50,6 +51,15 @@ impl CachedPolicy {
     pub fn kept_without_text(&self, now_ms: u64) -> Option<CachedPolicy> {
         matches!(self.loaded, Loaded::Ready { .. })
             .then(|| CachedPolicy { loaded_at_ms: now_ms, ..self.clone() })
+    }
+
+    /// KV now holds a text that does not load: a good policy is kept, refreshed to `now` (KV is
+    /// read again after the TTL, and the bad text logged again, until it is fixed), as Envoy
+    /// keeps a listener whose update it rejected. A bad push must not take down protection.
+    pub fn kept_over(&self, new: &Loaded, now_ms: u64) -> Option<CachedPolicy> {
+        (self.from_kv && matches!(new, Loaded::Unusable { .. }))
+            .then(|| self.kept_without_text(now_ms))
+            .flatten()
     }
 
     /// The compiled policy, when `text_id` names the text it was compiled from (no recompiling).
@@ -98,11 +108,13 @@ mod tests {
     #[test]
     fn a_var_policy_serves_for_the_isolate_a_kv_policy_for_its_ttl() {
         let id = policy_id(GOOD);
-        assert!(cached(false, 0).serves(None, 10 * KV_POLICY_TTL_MS));
-        assert!(cached(false, 0).serves(Some(id + 1), 0), "a var cannot change: no reread");
-        assert!(cached(true, 1_000).serves(Some(id), 1_000 + KV_POLICY_TTL_MS - 1));
-        assert!(!cached(true, 1_000).serves(None, 1_000 + KV_POLICY_TTL_MS));
-        assert!(!cached(true, 1_000).serves(Some(id + 1), 1_001), "a shard needs another KV policy");
+        let ttl = KV_POLICY_TTL_MS;
+        assert!(cached(false, 0).serves(None, 10 * ttl, ttl));
+        assert!(cached(false, 0).serves(Some(id + 1), 0, ttl), "a var cannot change: no reread");
+        assert!(cached(true, 1_000).serves(Some(id), 1_000 + ttl - 1, ttl));
+        assert!(!cached(true, 1_000).serves(None, 1_000 + ttl, ttl));
+        assert!(!cached(true, 1_000).serves(Some(id + 1), 1_001, ttl), "a shard needs another KV policy");
+        assert!(!cached(true, 1_000).serves(None, 2_000, 1_000), "a shorter TTL reads KV sooner");
     }
 
     #[test]
@@ -111,6 +123,17 @@ mod tests {
         assert_eq!(kept, Some(5_000));
         let bad = CachedPolicy { loaded: load(Some("not json")), from_kv: true, loaded_at_ms: 0 };
         assert!(bad.kept_without_text(5_000).is_none());
+    }
+
+    #[test]
+    fn a_bad_text_in_kv_keeps_a_good_policy() {
+        let bad = load(Some(r#"{"version":1,"routes":[],"rules":[{"id":"x","action":"explode"}]}"#));
+        let kept = cached(true, 0).kept_over(&bad, 9_000);
+        assert_eq!(kept.map(|c| (c.loaded.id(), c.loaded_at_ms)), Some((policy_id(GOOD), 9_000)));
+        assert!(cached(true, 0).kept_over(&load(Some(GOOD)), 9_000).is_none(), "a good new text replaces it");
+        assert!(cached(false, 0).kept_over(&bad, 9_000).is_none(), "a var is not KV");
+        let unusable = CachedPolicy { loaded: load(Some("not json")), from_kv: true, loaded_at_ms: 0 };
+        assert!(unusable.kept_over(&bad, 9_000).is_none());
     }
 
     #[test]

@@ -36,6 +36,8 @@ pub struct Settings {
     pub ja4_header: Option<String>,
     /// Shortest time between two sweeps of one counter shard (its alarm).
     pub sweep_every_ms: u64,
+    /// How long a policy read from KV is used before KV is read again.
+    pub policy_kv_ttl_ms: u64,
     /// How many decision log lines each shape of decision may write per window, per isolate.
     pub decision_log: DecisionLogLimits,
 }
@@ -56,6 +58,7 @@ pub mod names {
     pub const JA3_HEADER: &str = "PUMPGUARD_JA3_HEADER";
     pub const JA4_HEADER: &str = "PUMPGUARD_JA4_HEADER";
     pub const SWEEP_EVERY_MS: &str = "PUMPGUARD_SWEEP_EVERY_MS";
+    pub const POLICY_KV_TTL_SECONDS: &str = "PUMPGUARD_POLICY_KV_TTL_SECONDS";
     pub const DECISION_LOG: &str = "PUMPGUARD_DECISION_LOG";
     pub const SHARD_BINDING: &str = "PUMPGUARD_SHARD";
     pub const ANALYTICS: &str = "PUMPGUARD_ANALYTICS";
@@ -117,6 +120,19 @@ impl Settings {
                 }
             },
         };
+        let policy_kv_ttl_ms = match text(names::POLICY_KV_TTL_SECONDS) {
+            None => crate::policy_source::KV_POLICY_TTL_MS,
+            Some(v) => match v.parse::<u64>() {
+                Ok(n) if (1..=3600).contains(&n) => n * 1000,
+                _ => {
+                    warnings.push(format!(
+                        "{}: {v:?} is not a number of seconds from 1 to 3600; using 60",
+                        names::POLICY_KV_TTL_SECONDS
+                    ));
+                    crate::policy_source::KV_POLICY_TTL_MS
+                }
+            },
+        };
         let decision_log = match text(names::DECISION_LOG) {
             None => DecisionLogLimits::default(),
             Some(v) => match serde_json::from_str::<DecisionLogLimits>(&v)
@@ -156,6 +172,7 @@ impl Settings {
             ja3_header: header(names::JA3_HEADER),
             ja4_header: header(names::JA4_HEADER),
             sweep_every_ms,
+            policy_kv_ttl_ms,
             decision_log,
         };
         (settings, warnings)

@@ -464,6 +464,25 @@ describe("policy", () => {
     });
   });
 
+  test("a bad policy pushed to KV keeps the last good one judging, logged until fixed", async () => {
+    const blocksGb = basePolicy([{ id: "no-gb", action: "block", country: { deny: ["GB"] } }]);
+    await withWorker({ kv: true, vars: { PUMPGUARD_POLICY_KV_TTL_SECONDS: "1" } }, async (worker) => {
+      const kv = await worker.mf.getKVNamespace("PUMPGUARD_POLICY_KV");
+      await kv.put("policy", JSON.stringify(blocksGb));
+      assert.equal((await otp(worker, { phone: "+447400123456" })).status, 403);
+      await kv.put("policy", JSON.stringify(invalid));
+      await new Promise((resolve) => setTimeout(resolve, 1200));
+      assert.equal((await otp(worker, { phone: "+447400123456" })).status, 403, "the good policy still judges");
+      assert.equal((await otp(worker)).status, 200);
+      const line = events(worker.log, "pumpguard.policy_unusable").find((e) => e.serving === "last good policy");
+      assert.ok(line, "the bad text is logged with what is served instead");
+      assert.deepEqual(line.paths, ["rules[0].action"]);
+      await kv.put("policy", JSON.stringify(basePolicy([])));
+      await new Promise((resolve) => setTimeout(resolve, 1200));
+      assert.equal((await otp(worker, { phone: "+447400123456" })).status, 200, "a good new policy takes over");
+    });
+  });
+
   test("a policy given as an object var (a wrangler [vars] table) loads too", async () => {
     const policy = basePolicy([{ id: "no-gb", action: "block", country: { deny: ["GB"] } }]);
     await withWorker({ vars: { PUMPGUARD_POLICY: policy } }, async (worker) => {
