@@ -448,6 +448,7 @@ impl Stream {
 
 impl Stream {
     fn request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        crate::trap::on_request_headers();
         if let Some(action) = bench::floor_headers(end_of_stream) {
             return action;
         }

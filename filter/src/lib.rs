@@ -34,5 +34,8 @@ mod exports;
 #[cfg(any(target_arch = "wasm32", test))]
 mod host;
 
+#[cfg(any(target_arch = "wasm32", test))]
+mod trap;
+
 #[cfg(test)]
 mod lifecycle_tests;

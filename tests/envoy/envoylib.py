@@ -88,7 +88,7 @@ def plugin_config(policy, name, siteverify=None, test_clock=True, tls_headers=No
     return json.dumps(cfg)
 
 
-def wasm_filter(plugin_json, wasm_path, vm_id="pumpguard", hold_headers=True, env=None):
+def wasm_filter(plugin_json, wasm_path, vm_id="pumpguard", hold_headers=True, env=None, failure_policy="FAIL_RELOAD"):
     vm_config = {
         "vm_id": vm_id,
         "runtime": "envoy.wasm.runtime.v8",
@@ -104,7 +104,7 @@ def wasm_filter(plugin_json, wasm_path, vm_id="pumpguard", hold_headers=True, en
                 "name": "pumpguard",
                 "root_id": "pumpguard",
                 # A crashed VM is reloaded; the request that crashed it fails closed.
-                "failure_policy": "FAIL_RELOAD",
+                "failure_policy": failure_policy,
                 # Pause at the headers and still receive the body: origin sees nothing of a block.
                 "allow_on_headers_stop_iteration": hold_headers,
                 "configuration": {"@type": "type.googleapis.com/google.protobuf.StringValue", "value": plugin_json},
