@@ -135,7 +135,29 @@ fn observe(response: &Response) -> (Observed, Vec<String>) {
         number_type: response.header("x-pumpguard-number-type").map(str::to_owned),
         ..Observed::default()
     };
-    if !from_origin {
+    if !from_origin && response.body.trim_ascii_start().starts_with(b"<") {
+        // AWS Query XML (SNS): pumpguard's fields are elements of <Error>.
+        let body = String::from_utf8_lossy(&response.body);
+        let element = |name: &str| {
+            let open = format!("<{name}>");
+            let start = body.find(&open)? + open.len();
+            let end = start + body.get(start..)?.find('<')?;
+            body.get(start..end).map(str::to_owned)
+        };
+        if element("Code").is_none() {
+            problems.push("local reply XML without an <Error><Code>".to_owned());
+        }
+        observed.error = element("PumpguardError");
+        observed.rule = element("PumpguardRule");
+        observed.retry_after = element("RetryAfter").and_then(|v| v.parse().ok());
+        let header_wait = response.header("retry-after").and_then(|v| v.parse::<u64>().ok());
+        if header_wait != observed.retry_after {
+            problems.push(format!(
+                "Retry-After header {header_wait:?} differs from the XML's RetryAfter {:?}",
+                observed.retry_after
+            ));
+        }
+    } else if !from_origin {
         match serde_json::from_slice::<serde_json::Value>(&response.body) {
             Ok(body) => {
                 let text = |key: &str| body.get(key).and_then(|v| v.as_str()).map(str::to_owned);
