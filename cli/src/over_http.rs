@@ -160,6 +160,12 @@ fn observe(response: &Response) -> (Observed, Vec<String>) {
     } else if !from_origin {
         match serde_json::from_slice::<serde_json::Value>(&response.body) {
             Ok(body) => {
+                // Google's error format (Firebase) holds the API's error under `error`, and
+                // pumpguard's fields under `pumpguard`.
+                let body = match body.get("pumpguard") {
+                    Some(ours) if body.get("error").is_some_and(|e| e.is_object()) => ours.clone(),
+                    _ => body,
+                };
                 let text = |key: &str| body.get(key).and_then(|v| v.as_str()).map(str::to_owned);
                 observed.error = text("error");
                 observed.rule = text("rule");

@@ -2,7 +2,7 @@
 //! API's SDKs raise their usual error with pumpguard's reason in it instead of failing to parse.
 //!
 //! Statuses and error codes are chosen so SDKs do not retry a refusal on their own: botocore
-//! retries HTTP 429 and 5xx and throttling codes (`TooManyRequestsException`, `Throttling`,
+//! retries HTTP 500, 502, 503 and 504 (its legacy mode also 429) and throttling codes (`TooManyRequestsException`, `Throttling`,
 //! `LimitExceededException`, …) whatever the status, so the AWS formats answer every rule
 //! refusal with a non-throttling 403 code and carry the wait in the message and `Retry-After`.
 
@@ -27,6 +27,13 @@ pub enum RefusalFormat {
     /// for throttles, 60410 (delivery attempt blocked) for blocks and challenges, 60200
     /// (invalid parameter) for input; pumpguard's statuses.
     Twilio,
+    /// Google's JSON error (Firebase Authentication / Identity Toolkit): `{"error": {"code",
+    /// "message": "<CODE> : <text>", "errors", "status"}}`, status 400 as Firebase answers its own
+    /// errors. The Firebase SDKs map `<CODE>`: `TOO_MANY_ATTEMPTS_TRY_LATER` for throttles and
+    /// timed blocks, `OPERATION_NOT_ALLOWED` for other blocks, `CAPTCHA_CHECK_FAILED` for
+    /// challenges, `INVALID_PHONE_NUMBER` / `MISSING_PHONE_NUMBER` / `INVALID_ARGUMENT` for
+    /// input, `INTERNAL_ERROR` when a service was unavailable.
+    Firebase,
 }
 
 /// Whether a reason is about the request's input rather than a rule.
@@ -51,6 +58,7 @@ impl RefusalFormat {
         let input = code.is_some_and(is_input);
         match self {
             RefusalFormat::Pumpguard | RefusalFormat::Twilio => status,
+            RefusalFormat::Firebase => 400,
             RefusalFormat::AwsJson | RefusalFormat::AwsQuery if input => 400,
             // No 429 and no 5xx: botocore retries both on its own.
             RefusalFormat::AwsJson | RefusalFormat::AwsQuery => 403,
@@ -60,16 +68,27 @@ impl RefusalFormat {
     /// The content type of the error body.
     pub(crate) fn content_type(self) -> &'static str {
         match self {
-            RefusalFormat::Pumpguard | RefusalFormat::Twilio => "application/json",
+            RefusalFormat::Pumpguard | RefusalFormat::Twilio | RefusalFormat::Firebase => "application/json",
             RefusalFormat::AwsJson => "application/x-amz-json-1.1",
             RefusalFormat::AwsQuery => "text/xml",
         }
     }
 
     /// The API's error code for a refusal of `action` for `code`.
-    pub(crate) fn api_code(self, action: Action, code: ReasonCode) -> Option<&'static str> {
+    pub(crate) fn api_code(self, action: Action, code: ReasonCode, timed: bool) -> Option<&'static str> {
         let input = is_input(code);
         match self {
+            RefusalFormat::Firebase => Some(match code {
+                ReasonCode::UnparseableNumber | ReasonCode::InvalidNumber => "INVALID_PHONE_NUMBER",
+                ReasonCode::NoNumber => "MISSING_PHONE_NUMBER",
+                _ if input => "INVALID_ARGUMENT",
+                ReasonCode::StoreUnavailable | ReasonCode::CaptchaUnavailable => "INTERNAL_ERROR",
+                _ if action == Action::Challenge || code == ReasonCode::CaptchaInvalid => {
+                    "CAPTCHA_CHECK_FAILED"
+                }
+                _ if action == Action::Throttle || timed => "TOO_MANY_ATTEMPTS_TRY_LATER",
+                _ => "OPERATION_NOT_ALLOWED",
+            }),
             RefusalFormat::Pumpguard => None,
             RefusalFormat::AwsJson if input => Some("InvalidParameterException"),
             RefusalFormat::AwsJson => Some("ForbiddenException"),
@@ -105,7 +124,7 @@ pub(crate) fn body(decision: &Decision) -> Option<String> {
     let reason = decision.primary()?;
     let code = decision.error_code()?;
     let format = decision.refusal;
-    let api_code = format.api_code(decision.action, code);
+    let api_code = format.api_code(decision.action, code, decision.retry_after_seconds.is_some());
     let mut body = String::with_capacity(256);
     match (format, api_code) {
         (RefusalFormat::AwsQuery, Some(api_code)) => {
@@ -127,6 +146,16 @@ pub(crate) fn body(decision: &Decision) -> Option<String> {
             }
             body.push_str("</Error><RequestId>pumpguard</RequestId></ErrorResponse>");
             return Some(body);
+        }
+        (RefusalFormat::Firebase, Some(api_code)) => {
+            // The SDKs read `error.message` as "<CODE> : <text>"; pumpguard's own fields sit
+            // beside `error`, under `pumpguard`.
+            let _ = write!(body, "{{\"error\":{{\"code\":{},\"message\":", decision.status);
+            push_json_string(&mut body, &format!("{api_code} : {}", full_message(decision, code)));
+            let _ = write!(
+                body,
+                ",\"errors\":[{{\"message\":\"{api_code}\",\"domain\":\"global\",\"reason\":\"invalid\"}}],\"status\":\"INVALID_ARGUMENT\"}},\"pumpguard\":{{"
+            );
         }
         (RefusalFormat::AwsJson, Some(api_code)) => {
             body.push_str("{\"__type\":");
@@ -163,6 +192,9 @@ pub(crate) fn body(decision: &Decision) -> Option<String> {
         let _ = write!(body, ",\"retry_after\":{seconds}");
     }
     body.push('}');
+    if format == RefusalFormat::Firebase {
+        body.push('}');
+    }
     Some(body)
 }
 
@@ -170,9 +202,10 @@ pub(crate) fn body(decision: &Decision) -> Option<String> {
 pub(crate) fn extra_headers(decision: &Decision) -> Option<(&'static str, String)> {
     let code = decision.error_code()?;
     match decision.refusal {
-        RefusalFormat::AwsJson => {
-            decision.refusal.api_code(decision.action, code).map(|c| ("x-amzn-errortype", c.to_owned()))
-        }
+        RefusalFormat::AwsJson => decision
+            .refusal
+            .api_code(decision.action, code, false)
+            .map(|c| ("x-amzn-errortype", c.to_owned())),
         _ => None,
     }
 }
@@ -257,6 +290,25 @@ mod tests {
         assert!(body.starts_with("<ErrorResponse xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/\"><Error><Type>Sender</Type><Code>AuthorizationError</Code><Message>"), "{body}");
         assert!(body.contains("<PumpguardError>rate_limited</PumpguardError><PumpguardRule>per-ip</PumpguardRule><RetryAfter>60</RetryAfter>"), "{body}");
         assert!(d.response_headers().contains(&("content-type", "text/xml".to_owned())));
+    }
+
+    #[test]
+    fn firebase_throttle_is_a_google_error_the_sdk_maps() {
+        let d = refusal(
+            "firebase",
+            &[("content-type", "application/json")],
+            "/v1/accounts:sendVerificationCode?key=k",
+            r#"{"phoneNumber": "+14155550123"}"#,
+        );
+        assert_eq!(d.status, 400);
+        let body: serde_json::Value = serde_json::from_str(&d.error_body().unwrap()).unwrap();
+        assert_eq!(body["error"]["code"], 400);
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.starts_with("TOO_MANY_ATTEMPTS_TRY_LATER : Too many SMS requests"), "{message}");
+        assert_eq!(body["error"]["errors"][0]["message"], "TOO_MANY_ATTEMPTS_TRY_LATER");
+        assert_eq!(body["pumpguard"]["error"], "rate_limited");
+        assert_eq!(body["pumpguard"]["rule"], "per-ip");
+        assert_eq!(body["pumpguard"]["retry_after"], 60);
     }
 
     #[test]

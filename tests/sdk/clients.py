@@ -215,9 +215,22 @@ class Run:
         for path in ["/v1/accounts:sendVerificationCode?key=k", "/v1/accounts%3AsendVerificationCode?key=k"]:
             status, body = post(path, {"phoneNumber": NIGERIA, "captchaResponse": "t", "clientType": "CLIENT_TYPE_WEB",
                                        "recaptchaVersion": "RECAPTCHA_ENTERPRISE"})
-            self.report(f"firebase POST {path.split('?')[0]} (NG): 403 country_not_allowed",
-                        status == 403 and body.get("error") == "country_not_allowed" and body.get("rule") == "geo",
+            name = f"firebase POST {path.split('?')[0]} (NG)"
+            error = body.get("error") if isinstance(body, dict) else None
+            ours = body.get("pumpguard", {}) if isinstance(body, dict) else {}
+            # The Firebase JS SDK reads error.message as "<CODE> : <text>" and maps <CODE>
+            # (OPERATION_NOT_ALLOWED: auth/operation-not-allowed, with <text> as the message).
+            self.report(f"{name}: 400, Google error OPERATION_NOT_ALLOWED with the reason",
+                        status == 400 and isinstance(error, dict)
+                        and error.get("message", "").startswith("OPERATION_NOT_ALLOWED : ")
+                        and "pumpguard: country_not_allowed, rule geo" in error.get("message", ""),
                         f"{status} {body}")
+            self.report(f"{name}: pumpguard's fields", ours.get("error") == "country_not_allowed"
+                        and ours.get("rule") == "geo", f"{body}")
+        status, body = post("/v1/accounts:sendVerificationCode?key=k", {"phoneNumber": us(401)})
+        message = (body.get("error") or {}).get("message", "") if isinstance(body, dict) else ""
+        self.report("firebase sendVerificationCode throttled: TOO_MANY_ATTEMPTS_TRY_LATER",
+                    status == 400 and message.startswith("TOO_MANY_ATTEMPTS_TRY_LATER : "), f"{status} {body}")
 
 
 def run_all(url, origin, report):

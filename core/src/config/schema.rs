@@ -80,7 +80,7 @@ pub struct RouteDoc {
     /// answer 200 to a wrong code too, such as Twilio Verify's VerificationCheck).
     #[serde(default)]
     pub success_json: Option<SuccessJsonDoc>,
-    /// The error format of refusals (`pumpguard`, `aws_json`, `aws_query`, `twilio`); default:
+    /// The error format of refusals (`pumpguard`, `aws_json`, `aws_query`, `twilio`, `firebase`); default:
     /// the preset's API format, else `pumpguard`.
     #[serde(default)]
     pub refusal: Option<crate::refusal::RefusalFormat>,

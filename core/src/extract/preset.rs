@@ -191,8 +191,7 @@ impl Preset {
             Preset::Cognito => RefusalFormat::AwsJson,
             Preset::SnsPublish => RefusalFormat::AwsQuery,
             Preset::TwilioVerify => RefusalFormat::Twilio,
-            // Firebase's SDKs map only their own message codes; pumpguard's JSON stays.
-            Preset::Firebase => RefusalFormat::Pumpguard,
+            Preset::Firebase => RefusalFormat::Firebase,
         }
     }
 }
