@@ -201,6 +201,29 @@ mod tests {
     }
 
     #[test]
+    fn api_format_replies_are_read_too() {
+        let xml = response(
+            403,
+            &[("x-pumpguard-decision", "throttle"), ("retry-after", "20")],
+            "<ErrorResponse><Error><Type>Sender</Type><Code>AuthorizationError</Code><Message>m</Message>\
+             <PumpguardError>rate_limited</PumpguardError><PumpguardRule>a</PumpguardRule>\
+             <RetryAfter>20</RetryAfter></Error></ErrorResponse>",
+        );
+        let google = response(
+            400,
+            &[("x-pumpguard-decision", "throttle"), ("retry-after", "20")],
+            r#"{"error":{"code":400,"message":"TOO_MANY_ATTEMPTS_TRY_LATER : m"},
+                "pumpguard":{"error":"rate_limited","rule":"a","retry_after":20}}"#,
+        );
+        for r in [xml, google] {
+            let (o, problems) = observe(&r);
+            assert!(problems.is_empty(), "{problems:?}");
+            assert_eq!((o.error.as_deref(), o.rule.as_deref()), (Some("rate_limited"), Some("a")));
+            assert_eq!(o.retry_after, Some(20));
+        }
+    }
+
+    #[test]
     fn local_reply_is_read_from_body_and_headers() {
         let r = response(
             429,
