@@ -50,13 +50,20 @@ pub enum HeaderCondition {
     AnyOf(String, Vec<String>),
 }
 
-/// A compiled route.
+/// A compiled JSON body condition: the string at `path` (object keys from the top) is one of
+/// `values`. Presets use it where the API's call names its intent in the body (Cognito's
+/// `ChallengeName`).
 #[derive(Debug)]
-pub struct Route {
-    /// The policy's route id.
-    pub id: Arc<str>,
-    /// Whether the route sends an SMS or confirms a code.
-    pub kind: RouteKind,
+pub struct JsonCondition {
+    /// Object keys from the top of the body.
+    pub path: Vec<String>,
+    /// Values that match, compared exactly.
+    pub values: Vec<String>,
+}
+
+/// One set of request conditions, all of which must hold.
+#[derive(Debug, Default)]
+pub struct Conditions {
     /// Host conditions, any of which may match; empty means any host.
     pub hosts: Vec<HostPattern>,
     /// Upper-case methods.
@@ -67,6 +74,19 @@ pub struct Route {
     pub headers: Vec<HeaderCondition>,
     /// Parameter conditions (query string or urlencoded body), all of which must hold.
     pub params: Vec<ParamCondition>,
+    /// JSON body conditions, all of which must hold.
+    pub json: Vec<JsonCondition>,
+}
+
+/// A compiled route.
+#[derive(Debug)]
+pub struct Route {
+    /// The policy's route id.
+    pub id: Arc<str>,
+    /// Whether the route sends an SMS or confirms a code.
+    pub kind: RouteKind,
+    /// Sets of conditions, any of which may match: the route's `match`, or its preset's.
+    pub conditions: Vec<Conditions>,
     /// How a refusal on this route is written (the protected API's own error format).
     pub refusal: crate::refusal::RefusalFormat,
     /// Where the route's numbers and token are.
@@ -140,16 +160,22 @@ fn json_field(body: &[u8], path: &[String]) -> Option<String> {
 }
 
 impl Route {
-    /// Whether every condition holds for `req`; `paths` are the readings of its path
-    /// ([`path_readings`]), any of which may match. With `head_only`, the body is not read yet:
-    /// a parameter condition the query does not settle holds if a urlencoded body may still
-    /// carry the parameter.
+    /// Whether any set of conditions holds for `req`; `paths` are the readings of its path
+    /// ([`path_readings`]), any of which may match. With `head_only`, the body is not read yet: a
+    /// parameter or JSON condition the head does not settle holds if the body may still do so.
     pub fn matches(&self, req: &Request<'_>, paths: &[String], head_only: bool) -> bool {
+        self.conditions.iter().any(|c| c.hold(req, paths, head_only))
+    }
+}
+
+impl Conditions {
+    fn hold(&self, req: &Request<'_>, paths: &[String], head_only: bool) -> bool {
         self.host_matches(req.host())
             && (self.methods.is_empty() || self.methods.iter().any(|m| m.eq_ignore_ascii_case(req.method)))
             && (self.paths.is_empty() || paths.iter().any(|p| self.path_matches(p)))
             && self.headers.iter().all(|c| c.holds(req))
             && self.params.iter().all(|c| c.holds(req, head_only))
+            && (self.json.is_empty() || json_conditions_hold(&self.json, req, head_only))
     }
 
     fn host_matches(&self, host: &str) -> bool {
@@ -179,6 +205,35 @@ impl Route {
             }
         })
     }
+}
+
+/// Whether every JSON condition holds on the body. Before the body is read, they may still
+/// hold for any JSON body.
+fn json_conditions_hold(conditions: &[JsonCondition], req: &Request<'_>, head_only: bool) -> bool {
+    let json = req.header("content-type").is_some_and(|t| {
+        let t = t.split(';').next().unwrap_or(t).trim().to_ascii_lowercase();
+        t.ends_with("/json") || t.ends_with("+json") || t.starts_with("application/x-amz-json")
+    });
+    if !json {
+        return false;
+    }
+    if head_only {
+        return true;
+    }
+    let Ok(body) = serde_json::from_slice::<serde_json::Value>(req.body) else {
+        // Unreadable: the route's extraction refuses it as malformed, so guard it.
+        return true;
+    };
+    conditions.iter().all(|c| {
+        let mut value = &body;
+        for key in &c.path {
+            match value.get(key.as_str()) {
+                Some(v) => value = v,
+                None => return false,
+            }
+        }
+        value.as_str().is_some_and(|v| c.values.iter().any(|want| want == v))
+    })
 }
 
 impl ParamCondition {

@@ -123,6 +123,11 @@ class Run:
             ClientId="client", ChallengeName="SELECT_CHALLENGE", Session="s" * 20,
             ChallengeResponses={"USERNAME": NIGERIA, "ANSWER": "SMS_OTP"}), attempts,
             "ForbiddenException", 403, "country_not_allowed", "geo", "cognito respond_to_auth_challenge (NG)")
+        out = idp.respond_to_auth_challenge(
+            ClientId="client", ChallengeName="SMS_OTP", Session="s" * 20,
+            ChallengeResponses={"USERNAME": NIGERIA, "SMS_OTP_CODE": "123456"})
+        self.report("cognito respond_to_auth_challenge answering SMS_OTP: a confirm, forwarded",
+                    "ResponseMetadata" in out, str(out))
         out = idp.initiate_auth(ClientId="client", AuthFlow="USER_AUTH",
                                 AuthParameters={"USERNAME": "alice", "PREFERRED_CHALLENGE": "SMS_OTP"})
         self.report("cognito initiate_auth with a user name: forwarded", out.get("Session") == "session", str(out))

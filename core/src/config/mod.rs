@@ -14,7 +14,10 @@ use crate::limit::{
     AdjacentParams, BackoffParams, ConversionParams, ConversionScope, GcraParams, MAX_HORIZON_SECONDS,
 };
 use crate::phone::{PhoneParser, Region};
-use crate::routes::{ConfirmSuccess, HeaderCondition, HostPattern, ParamCondition, PathPattern, Route};
+use crate::routes::{
+    Conditions, ConfirmSuccess, HeaderCondition, HostPattern, JsonCondition, ParamCondition, PathPattern,
+    Route,
+};
 use crate::rules::{parse_prefix, CountrySet, KeyPart, NumberPattern, PrefixSet, Rule, RuleKind, TypeSet};
 
 /// Upper bounds that keep one policy's per-request cost and memory predictable.
@@ -282,10 +285,13 @@ fn compile_routes(docs: &[RouteDoc], errs: &mut ConfigErrors) -> Vec<Route> {
         if !ids.insert(doc.id.as_str()) {
             errs.push(format!("{at}.id"), format!("duplicate route id {:?}", doc.id));
         }
-        let preset_match = doc.extract.preset.map(|p| p.default_match(doc.kind));
-        let (m, match_at) = match (&doc.matcher, &preset_match) {
-            (Some(m), _) => (m, format!("{at}.match")),
-            (None, Some(m)) => (m, format!("{at}.extract.preset")),
+        let conditions = match (&doc.matcher, doc.extract.preset) {
+            (Some(m), _) => vec![compile_match(m, &format!("{at}.match"), errs)],
+            (None, Some(preset)) => preset
+                .default_match(doc.kind)
+                .iter()
+                .map(|m| compile_match(m, &format!("{at}.extract.preset"), errs))
+                .collect(),
             (None, None) => {
                 errs.push(
                     format!("{at}.match"),
@@ -294,7 +300,6 @@ fn compile_routes(docs: &[RouteDoc], errs: &mut ConfigErrors) -> Vec<Route> {
                 continue;
             }
         };
-        let Matcher { hosts, methods, paths, headers, params } = compile_match(m, &match_at, errs);
         for (j, status) in doc.success_status.iter().enumerate() {
             if !(100..=599).contains(status) {
                 errs.push(format!("{at}.success_status[{j}]"), format!("{status} is not an HTTP status"));
@@ -337,11 +342,7 @@ fn compile_routes(docs: &[RouteDoc], errs: &mut ConfigErrors) -> Vec<Route> {
             routes.push(Route {
                 id: Arc::from(doc.id.as_str()),
                 kind: doc.kind,
-                hosts,
-                methods,
-                paths,
-                headers,
-                params,
+                conditions,
                 refusal: doc
                     .refusal
                     .or_else(|| doc.extract.preset.map(|p| p.refusal_format()))
@@ -358,16 +359,7 @@ fn compile_routes(docs: &[RouteDoc], errs: &mut ConfigErrors) -> Vec<Route> {
     routes
 }
 
-/// A route's compiled request conditions.
-struct Matcher {
-    hosts: Vec<HostPattern>,
-    methods: Vec<String>,
-    paths: Vec<PathPattern>,
-    headers: Vec<HeaderCondition>,
-    params: Vec<ParamCondition>,
-}
-
-fn compile_match(m: &MatchDoc, at: &str, errs: &mut ConfigErrors) -> Matcher {
+fn compile_match(m: &MatchDoc, at: &str, errs: &mut ConfigErrors) -> Conditions {
     let mut hosts = Vec::new();
     for (j, host) in m.hosts.iter().enumerate() {
         let host = host.to_ascii_lowercase();
@@ -436,7 +428,21 @@ fn compile_match(m: &MatchDoc, at: &str, errs: &mut ConfigErrors) -> Matcher {
         }
         params.push(ParamCondition { name: p.name.clone(), values: p.any_of.clone() });
     }
-    Matcher { hosts, methods, paths, headers, params }
+    let mut json = Vec::new();
+    for (j, c) in m.json.iter().enumerate() {
+        let path: Vec<String> = c.field.split('.').map(str::to_owned).collect();
+        if path.iter().any(String::is_empty) {
+            errs.push(
+                format!("{at}.json[{j}].field"),
+                "a dotted path of non-empty keys, e.g. \"ChallengeName\"",
+            );
+        }
+        if c.any_of.is_empty() {
+            errs.push(format!("{at}.json[{j}].any_of"), "list at least one value");
+        }
+        json.push(JsonCondition { path, values: c.any_of.clone() });
+    }
+    Conditions { hosts, methods, paths, headers, params, json }
 }
 
 fn compile_path_match(doc: &PathMatchDoc, at: &str, out: &mut Vec<PathPattern>, errs: &mut ConfigErrors) {

@@ -127,6 +127,21 @@ pub struct MatchDoc {
     /// which must hold: `[{"name": "Action", "any_of": ["Publish"]}]`.
     #[serde(default)]
     pub params: Vec<ParamMatchDoc>,
+    /// JSON body conditions, all of which must hold: `[{"field": "ChallengeName", "any_of":
+    /// ["SELECT_CHALLENGE"]}]` (a dotted path of object keys; the value a string, compared
+    /// exactly).
+    #[serde(default)]
+    pub json: Vec<JsonMatchDoc>,
+}
+
+/// A JSON body condition: the string at `field` is one of the values.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonMatchDoc {
+    /// Dotted path of object keys, e.g. `ChallengeName`.
+    pub field: String,
+    /// Values that match; at least one.
+    pub any_of: Vec<String>,
 }
 
 /// A request parameter condition: the parameter (query string or urlencoded body; name and

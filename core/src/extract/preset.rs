@@ -5,7 +5,7 @@
 //! explicit sources of the same spec, and an explicit `token` replaces the preset's.
 
 use super::plan::ValueFilter;
-use crate::config::{HeaderMatchDoc, MatchDoc, ParamMatchDoc, PathMatchDoc, RouteKind};
+use crate::config::{HeaderMatchDoc, JsonMatchDoc, MatchDoc, ParamMatchDoc, PathMatchDoc, RouteKind};
 use crate::refusal::RefusalFormat;
 
 /// A request shape of a well-known API, named in the policy as `"preset": "cognito"` etc.
@@ -103,47 +103,66 @@ impl Preset {
     }
 }
 
-/// `X-Amz-Target` values of the Cognito operations that make Cognito send an SMS.
+/// `X-Amz-Target` values of the Cognito operations that make Cognito send an SMS (besides
+/// `RespondToAuthChallenge` choosing one, below).
 const COGNITO_SEND_OPS: &[&str] = &[
     "SignUp",
     "ResendConfirmationCode",
     "ForgotPassword",
     "InitiateAuth",
-    "RespondToAuthChallenge",
     "UpdateUserAttributes",
     "GetUserAttributeVerificationCode",
 ];
 
-/// `X-Amz-Target` values of the Cognito operations that confirm a code.
+/// `X-Amz-Target` values of the Cognito operations that confirm a code (besides
+/// `RespondToAuthChallenge` answering one, below).
 const COGNITO_CONFIRM_OPS: &[&str] = &["ConfirmSignUp", "ConfirmForgotPassword", "VerifyUserAttribute"];
+
+/// `RespondToAuthChallenge` sends an SMS when it answers `SELECT_CHALLENGE` (with `ANSWER:
+/// SMS_OTP`), and confirms a code when it answers `SMS_OTP` or `SMS_MFA` with the code.
+const COGNITO_CHALLENGE_SENDS: &[&str] = &["SELECT_CHALLENGE"];
+const COGNITO_CHALLENGE_CONFIRMS: &[&str] = &["SMS_OTP", "SMS_MFA"];
 
 impl Preset {
     /// The request conditions of the API calls the preset knows, for a route that gives no
-    /// `match` of its own: send routes match the calls that send an SMS, confirm routes the calls
-    /// that check a code (so Twilio's `VerificationCheck` is never judged as a send).
-    pub fn default_match(self, kind: RouteKind) -> MatchDoc {
-        let post = vec!["POST".to_owned()];
-        let header_any = |name: &str, prefix: &str, ops: &[&str]| HeaderMatchDoc {
-            name: name.to_owned(),
-            equals: None,
-            prefix: None,
-            any_of: Some(ops.iter().map(|op| format!("{prefix}{op}")).collect()),
-        };
+    /// `match` of its own, as sets any of which may match: send routes match the calls that send
+    /// an SMS, confirm routes the calls that check a code (so Twilio's `VerificationCheck`, or
+    /// Cognito's answer to an SMS challenge, is never judged as a send).
+    pub fn default_match(self, kind: RouteKind) -> Vec<MatchDoc> {
+        let post = || vec!["POST".to_owned()];
+        let send = kind == RouteKind::Send;
         let paths = |list: &[&str]| {
             Some(PathMatchDoc::AnyOf(list.iter().map(|p| PathMatchDoc::Pattern((*p).to_owned())).collect()))
         };
-        let send = kind == RouteKind::Send;
         match self {
-            Preset::Cognito => MatchDoc {
-                methods: post,
-                headers: vec![header_any(
-                    "x-amz-target",
-                    "AWSCognitoIdentityProviderService.",
-                    if send { COGNITO_SEND_OPS } else { COGNITO_CONFIRM_OPS },
-                )],
-                ..MatchDoc::default()
-            },
-            Preset::SnsPublish => MatchDoc {
+            Preset::Cognito => {
+                let target = |ops: &[&str]| HeaderMatchDoc {
+                    name: "x-amz-target".to_owned(),
+                    equals: None,
+                    prefix: None,
+                    any_of: Some(
+                        ops.iter().map(|op| format!("AWSCognitoIdentityProviderService.{op}")).collect(),
+                    ),
+                };
+                let (ops, challenges) = if send {
+                    (COGNITO_SEND_OPS, COGNITO_CHALLENGE_SENDS)
+                } else {
+                    (COGNITO_CONFIRM_OPS, COGNITO_CHALLENGE_CONFIRMS)
+                };
+                vec![
+                    MatchDoc { methods: post(), headers: vec![target(ops)], ..MatchDoc::default() },
+                    MatchDoc {
+                        methods: post(),
+                        headers: vec![target(&["RespondToAuthChallenge"])],
+                        json: vec![JsonMatchDoc {
+                            field: "ChallengeName".to_owned(),
+                            any_of: challenges.iter().map(|c| (*c).to_owned()).collect(),
+                        }],
+                        ..MatchDoc::default()
+                    },
+                ]
+            }
+            Preset::SnsPublish => vec![MatchDoc {
                 // The Query API takes GET as well as POST, the action in the query or the body.
                 methods: vec!["GET".to_owned(), "POST".to_owned()],
                 params: vec![ParamMatchDoc {
@@ -155,18 +174,18 @@ impl Preset {
                     },
                 }],
                 ..MatchDoc::default()
-            },
-            Preset::TwilioVerify => MatchDoc {
-                methods: post,
+            }],
+            Preset::TwilioVerify => vec![MatchDoc {
+                methods: post(),
                 path: paths(&[if send {
                     "/v2/Services/*/Verifications"
                 } else {
                     "/v2/Services/*/VerificationCheck"
                 }]),
                 ..MatchDoc::default()
-            },
-            Preset::Firebase => MatchDoc {
-                methods: post,
+            }],
+            Preset::Firebase => vec![MatchDoc {
+                methods: post(),
                 path: if send {
                     paths(&[
                         "/v1/accounts:sendVerificationCode",
@@ -181,7 +200,7 @@ impl Preset {
                     ])
                 },
                 ..MatchDoc::default()
-            },
+            }],
         }
     }
 
