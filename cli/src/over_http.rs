@@ -135,9 +135,37 @@ fn observe(response: &Response) -> (Observed, Vec<String>) {
         number_type: response.header("x-pumpguard-number-type").map(str::to_owned),
         ..Observed::default()
     };
-    if !from_origin {
+    if !from_origin && response.body.trim_ascii_start().starts_with(b"<") {
+        // AWS Query XML (SNS): pumpguard's fields are elements of <Error>.
+        let body = String::from_utf8_lossy(&response.body);
+        let element = |name: &str| {
+            let open = format!("<{name}>");
+            let start = body.find(&open)? + open.len();
+            let end = start + body.get(start..)?.find('<')?;
+            body.get(start..end).map(str::to_owned)
+        };
+        if element("Code").is_none() {
+            problems.push("local reply XML without an <Error><Code>".to_owned());
+        }
+        observed.error = element("PumpguardError");
+        observed.rule = element("PumpguardRule");
+        observed.retry_after = element("RetryAfter").and_then(|v| v.parse().ok());
+        let header_wait = response.header("retry-after").and_then(|v| v.parse::<u64>().ok());
+        if header_wait != observed.retry_after {
+            problems.push(format!(
+                "Retry-After header {header_wait:?} differs from the XML's RetryAfter {:?}",
+                observed.retry_after
+            ));
+        }
+    } else if !from_origin {
         match serde_json::from_slice::<serde_json::Value>(&response.body) {
             Ok(body) => {
+                // Google's error format (Firebase) holds the API's error under `error`, and
+                // pumpguard's fields under `pumpguard`.
+                let body = match body.get("pumpguard") {
+                    Some(ours) if body.get("error").is_some_and(|e| e.is_object()) => ours.clone(),
+                    _ => body,
+                };
                 let text = |key: &str| body.get(key).and_then(|v| v.as_str()).map(str::to_owned);
                 observed.error = text("error");
                 observed.rule = text("rule");
@@ -169,6 +197,29 @@ mod tests {
             status,
             headers: headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
             body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn api_format_replies_are_read_too() {
+        let xml = response(
+            403,
+            &[("x-pumpguard-decision", "throttle"), ("retry-after", "20")],
+            "<ErrorResponse><Error><Type>Sender</Type><Code>AuthorizationError</Code><Message>m</Message>\
+             <PumpguardError>rate_limited</PumpguardError><PumpguardRule>a</PumpguardRule>\
+             <RetryAfter>20</RetryAfter></Error></ErrorResponse>",
+        );
+        let google = response(
+            400,
+            &[("x-pumpguard-decision", "throttle"), ("retry-after", "20")],
+            r#"{"error":{"code":400,"message":"TOO_MANY_ATTEMPTS_TRY_LATER : m"},
+                "pumpguard":{"error":"rate_limited","rule":"a","retry_after":20}}"#,
+        );
+        for r in [xml, google] {
+            let (o, problems) = observe(&r);
+            assert!(problems.is_empty(), "{problems:?}");
+            assert_eq!((o.error.as_deref(), o.rule.as_deref()), (Some("rate_limited"), Some("a")));
+            assert_eq!(o.retry_after, Some(20));
         }
     }
 

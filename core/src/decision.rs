@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::config::{RouteKind, RuleAction};
 use crate::phone::NumberType;
+pub use crate::refusal::RefusalFormat;
 use crate::time::ceil_seconds;
 
 /// What the host does with the request.
@@ -285,6 +286,9 @@ pub struct Decision {
     /// Local replies carry `x-pumpguard-findings` (the policy's `expose_findings`).
     #[serde(skip)]
     pub expose_findings: bool,
+    /// The error format of a refusal: the matched route's.
+    #[serde(skip)]
+    pub refusal: RefusalFormat,
     /// Counter checks to run for real once the request is known to go to origin (see
     /// `Policy::commit`): until then they only ran against an overlay, so a refused request
     /// writes no counter.
@@ -304,6 +308,7 @@ impl Decision {
             numbers: Vec::new(),
             token_check: None,
             expose_findings: false,
+            refusal: RefusalFormat::Pumpguard,
             commits: Vec::new(),
         }
     }
@@ -326,6 +331,9 @@ impl Decision {
             (_, Some(reason)) => reason.code.block_status(),
             (_, None) => 403,
         };
+        if action != Action::Allow {
+            self.status = self.refusal.status(self.status, self.error_code());
+        }
         let wait = self
             .reasons
             .iter()
@@ -358,32 +366,16 @@ impl Decision {
         self.reasons.iter().filter(|r| !r.enforced || r.action != self.action)
     }
 
-    /// JSON error body for a non-allow answer: `{"error": code, "message", "rule", "retry_after"}`.
+    /// Error body for a non-allow answer: pumpguard's JSON `{"error": code, "message", "rule",
+    /// "retry_after"}`, or the route's API error format ([`RefusalFormat`]) carrying the same.
     pub fn error_body(&self) -> Option<String> {
-        if self.action == Action::Allow {
-            return None;
-        }
-        let reason = self.primary()?;
-        let code = self.error_code()?;
-        let mut body = String::with_capacity(160);
-        body.push_str("{\"error\":");
-        push_json_string(&mut body, code.as_str());
-        body.push_str(",\"message\":");
-        push_json_string(&mut body, code.message());
-        if let Some(rule) = &reason.rule {
-            body.push_str(",\"rule\":");
-            push_json_string(&mut body, rule);
-        }
-        if let Some(seconds) = self.retry_after_seconds {
-            let _ = write!(body, ",\"retry_after\":{seconds}");
-        }
-        body.push('}');
-        Some(body)
+        crate::refusal::body(self)
     }
 
     /// Headers of the local reply (content-type included).
     pub fn response_headers(&self) -> Vec<(&'static str, String)> {
-        let mut headers = vec![("content-type", "application/json".to_owned())];
+        let mut headers = vec![("content-type", self.refusal.content_type().to_owned())];
+        headers.extend(crate::refusal::extra_headers(self));
         if let Some(seconds) = self.retry_after_seconds {
             headers.push(("retry-after", seconds.to_string()));
         }

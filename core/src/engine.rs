@@ -32,7 +32,7 @@ use crate::limit::{ConversionScope, CounterVerdict};
 use crate::phone::PhoneNumber;
 use crate::phone::PhoneParser;
 use crate::request::Request;
-use crate::routes::{normalize_path, ConfirmResponse};
+use crate::routes::{path_readings, ConfirmResponse};
 use crate::rules::{check_number, KeyPart, NumberFinding, Rule, RuleKind};
 use crate::store::{update, Overlay, Store, StoreError};
 use crate::time::Timestamp;
@@ -167,9 +167,17 @@ fn number_facts(n: &PhoneNumber) -> NumberFacts {
 impl Policy {
     /// Index of the route guarding this request, judged from its head alone, so hosts can let
     /// everything else pass without buffering the body.
+    /// A route whose parameters a urlencoded body may still carry counts as matching here;
+    /// [`Policy::prepare`] settles it with the body.
     pub fn route_for(&self, req: &Request<'_>) -> Option<usize> {
-        let path = normalize_path(req.path_only());
-        self.routes.iter().position(|r| r.matches(req, &path))
+        let paths = path_readings(req.path_only());
+        self.routes.iter().position(|r| r.matches(req, &paths, true))
+    }
+
+    /// Index of the route guarding this request, body included.
+    fn route_with_body(&self, req: &Request<'_>) -> Option<usize> {
+        let paths = path_readings(req.path_only());
+        self.routes.iter().position(|r| r.matches(req, &paths, false))
     }
 
     /// Judges a request against one store, start to finish. A challenge whose token still has
@@ -247,7 +255,7 @@ impl Policy {
 
     /// Step 1: everything that needs no counter state.
     pub fn prepare(&self, req: &Request<'_>, _now: Timestamp) -> Prepared {
-        let Some(route_index) = self.route_for(req) else {
+        let Some(route_index) = self.route_with_body(req) else {
             return final_decision(Decision::unguarded());
         };
         let Some(route) = self.routes.get(route_index) else {
@@ -255,6 +263,7 @@ impl Policy {
         };
         let mut decision = Decision::unguarded();
         decision.expose_findings = self.expose_findings;
+        decision.refusal = route.refusal;
         decision.route = Some(RouteInfo { index: route_index, id: route.id.clone(), kind: route.kind });
         let inputs = &self.inputs;
 

@@ -21,6 +21,7 @@ pub mod extract;
 pub mod fingerprint;
 pub mod limit;
 pub mod phone;
+pub mod refusal;
 pub mod request;
 pub mod routes;
 pub mod rules;
@@ -30,7 +31,7 @@ pub mod time;
 pub mod traffic;
 
 pub use config::{ConfigError, ConfigErrors, Policy, RequestNeeds};
-pub use decision::{Action, Decision, Reason, ReasonCode, TokenVerdict};
+pub use decision::{Action, Decision, Reason, ReasonCode, RefusalFormat, TokenVerdict};
 pub use engine::{CheckOutcome, CounterCheck, Prepared};
 pub use fingerprint::HttpVersion;
 pub use request::{Request, TlsFingerprints};

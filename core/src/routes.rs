@@ -22,6 +22,19 @@ pub enum PathPattern {
     Exact(String),
     /// The path's start; keeps a configured trailing `/`.
     Prefix(String),
+    /// The path's segments one by one; `None` (written `*`) stands for any one segment.
+    Segments(Vec<Option<String>>),
+}
+
+/// A compiled condition on a request parameter, read from the query string and from a
+/// urlencoded body (AWS Query APIs such as SNS carry `Action` in either): the name and the
+/// values compare case-insensitively, and any reading that holds one of the values matches.
+#[derive(Debug)]
+pub struct ParamCondition {
+    /// The parameter's name.
+    pub name: String,
+    /// Values that match.
+    pub values: Vec<String>,
 }
 
 /// A compiled request header condition; the name is lower-case, the value trimmed before comparing.
@@ -33,6 +46,36 @@ pub enum HeaderCondition {
     Equals(String, String),
     /// The header's value starts with this.
     Prefix(String, String),
+    /// The header's value is one of these.
+    AnyOf(String, Vec<String>),
+}
+
+/// A compiled JSON body condition: the string at `path` (object keys from the top) is one of
+/// `values`. Presets use it where the API's call names its intent in the body (Cognito's
+/// `ChallengeName`).
+#[derive(Debug)]
+pub struct JsonCondition {
+    /// Object keys from the top of the body.
+    pub path: Vec<String>,
+    /// Values that match, compared exactly.
+    pub values: Vec<String>,
+}
+
+/// One set of request conditions, all of which must hold.
+#[derive(Debug, Default)]
+pub struct Conditions {
+    /// Host conditions, any of which may match; empty means any host.
+    pub hosts: Vec<HostPattern>,
+    /// Upper-case methods.
+    pub methods: Vec<String>,
+    /// Path conditions, any of which may match; empty means any path.
+    pub paths: Vec<PathPattern>,
+    /// Header conditions, all of which must hold.
+    pub headers: Vec<HeaderCondition>,
+    /// Parameter conditions (query string or urlencoded body), all of which must hold.
+    pub params: Vec<ParamCondition>,
+    /// JSON body conditions, all of which must hold.
+    pub json: Vec<JsonCondition>,
 }
 
 /// A compiled route.
@@ -42,14 +85,10 @@ pub struct Route {
     pub id: Arc<str>,
     /// Whether the route sends an SMS or confirms a code.
     pub kind: RouteKind,
-    /// Host conditions, any of which may match; empty means any host.
-    pub hosts: Vec<HostPattern>,
-    /// Upper-case methods.
-    pub methods: Vec<String>,
-    /// Path condition; `None` means any path.
-    pub path: Option<PathPattern>,
-    /// Header conditions, all of which must hold.
-    pub headers: Vec<HeaderCondition>,
+    /// Sets of conditions, any of which may match: the route's `match`, or its preset's.
+    pub conditions: Vec<Conditions>,
+    /// How a refusal on this route is written (the protected API's own error format).
+    pub refusal: crate::refusal::RefusalFormat,
     /// Where the route's numbers and token are.
     pub extractor: Extractor,
     /// What a confirm route's response must show; unused on send routes.
@@ -121,12 +160,22 @@ fn json_field(body: &[u8], path: &[String]) -> Option<String> {
 }
 
 impl Route {
-    /// Whether every condition holds for `req`; `normalized_path` is its path after [`normalize_path`].
-    pub fn matches(&self, req: &Request<'_>, normalized_path: &str) -> bool {
+    /// Whether any set of conditions holds for `req`; `paths` are the readings of its path
+    /// ([`path_readings`]), any of which may match. With `head_only`, the body is not read yet: a
+    /// parameter or JSON condition the head does not settle holds if the body may still do so.
+    pub fn matches(&self, req: &Request<'_>, paths: &[String], head_only: bool) -> bool {
+        self.conditions.iter().any(|c| c.hold(req, paths, head_only))
+    }
+}
+
+impl Conditions {
+    fn hold(&self, req: &Request<'_>, paths: &[String], head_only: bool) -> bool {
         self.host_matches(req.host())
             && (self.methods.is_empty() || self.methods.iter().any(|m| m.eq_ignore_ascii_case(req.method)))
-            && self.path_matches(normalized_path)
+            && (self.paths.is_empty() || paths.iter().any(|p| self.path_matches(p)))
             && self.headers.iter().all(|c| c.holds(req))
+            && self.params.iter().all(|c| c.holds(req, head_only))
+            && (self.json.is_empty() || json_conditions_hold(&self.json, req, head_only))
     }
 
     fn host_matches(&self, host: &str) -> bool {
@@ -141,14 +190,109 @@ impl Route {
     }
 
     fn path_matches(&self, path: &str) -> bool {
-        match &self.path {
-            None => true,
-            Some(PathPattern::Exact(p)) => path.eq_ignore_ascii_case(p),
-            Some(PathPattern::Prefix(p)) => {
+        self.paths.iter().any(|pattern| match pattern {
+            PathPattern::Exact(p) => path.eq_ignore_ascii_case(p),
+            PathPattern::Prefix(p) => {
                 path.len() >= p.len() && path.get(..p.len()).is_some_and(|head| head.eq_ignore_ascii_case(p))
+            }
+            PathPattern::Segments(want) => {
+                let mut got = path.split('/').skip(1);
+                want.iter().all(|w| match (w, got.next()) {
+                    (_, None) => false,
+                    (None, Some(seg)) => !seg.is_empty(),
+                    (Some(w), Some(seg)) => seg.eq_ignore_ascii_case(w),
+                }) && got.next().is_none()
+            }
+        })
+    }
+}
+
+/// Whether every JSON condition holds on the body. Before the body is read, they may still
+/// hold for any JSON body.
+fn json_conditions_hold(conditions: &[JsonCondition], req: &Request<'_>, head_only: bool) -> bool {
+    let json = req.header("content-type").is_some_and(|t| {
+        let t = t.split(';').next().unwrap_or(t).trim().to_ascii_lowercase();
+        t.ends_with("/json") || t.ends_with("+json") || t.starts_with("application/x-amz-json")
+    });
+    if !json {
+        return false;
+    }
+    if head_only {
+        return true;
+    }
+    let Ok(body) = serde_json::from_slice::<serde_json::Value>(req.body) else {
+        // Unreadable: the route's extraction refuses it as malformed, so guard it.
+        return true;
+    };
+    conditions.iter().all(|c| {
+        let mut value = &body;
+        for key in &c.path {
+            match value.get(key.as_str()) {
+                Some(v) => value = v,
+                None => return false,
+            }
+        }
+        value.as_str().is_some_and(|v| c.values.iter().any(|want| want == v))
+    })
+}
+
+impl ParamCondition {
+    fn holds(&self, req: &Request<'_>, head_only: bool) -> bool {
+        let form = req.header("content-type").is_some_and(is_urlencoded);
+        if self.found_in(req.query().as_bytes()) {
+            return true;
+        }
+        if head_only {
+            return form;
+        }
+        form && self.found_in(req.body)
+    }
+
+    /// Whether any `name=value` pair of `input` is this parameter with one of the values.
+    fn found_in(&self, input: &[u8]) -> bool {
+        input.split(|&b| b == b'&').any(|pair| {
+            let (name, value) = match pair.iter().position(|&b| b == b'=') {
+                Some(i) => (pair.get(..i).unwrap_or_default(), pair.get(i + 1..).unwrap_or_default()),
+                None => (pair, &[][..]),
+            };
+            let (name, value) = (form_decode(name), form_decode(value));
+            let value = value.trim_ascii();
+            name.eq_ignore_ascii_case(self.name.as_bytes())
+                && self.values.iter().any(|v| value.eq_ignore_ascii_case(v.as_bytes()))
+        })
+    }
+}
+
+/// Whether a content type is `application/x-www-form-urlencoded` (parameters ignored).
+fn is_urlencoded(content_type: &str) -> bool {
+    content_type
+        .split(';')
+        .next()
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+}
+
+/// Percent-decodes a form name or value, `+` as space; a stray `%` stays as it is.
+fn form_decode(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while let Some(&b) = raw.get(i) {
+        let escaped = match (b, raw.get(i + 1).copied().and_then(hex), raw.get(i + 2).copied().and_then(hex))
+        {
+            (b'%', Some(h), Some(l)) => Some(h * 16 + l),
+            _ => None,
+        };
+        match escaped {
+            Some(d) => {
+                out.push(d);
+                i += 3;
+            }
+            None => {
+                out.push(if b == b'+' { b' ' } else { b });
+                i += 1;
             }
         }
     }
+    out
 }
 
 impl HeaderCondition {
@@ -158,6 +302,9 @@ impl HeaderCondition {
             HeaderCondition::Equals(name, value) => req.header(name).is_some_and(|v| v.trim() == value),
             HeaderCondition::Prefix(name, prefix) => {
                 req.header(name).is_some_and(|v| v.trim().starts_with(prefix.as_str()))
+            }
+            HeaderCondition::AnyOf(name, values) => {
+                req.header(name).is_some_and(|v| values.iter().any(|want| v.trim() == want))
             }
         }
     }
@@ -187,6 +334,59 @@ pub fn normalize_path(path: &str) -> String {
         out.push('/');
     }
     out
+}
+
+/// Every reading of a request path an origin may take, normalised: as [`normalize_path`] reads
+/// it, and once and twice fully percent-decoded (an origin or a front end that decodes `%3A`,
+/// `%2F` or a double-encoded `%253A` sees another path), each also without `;` segment
+/// parameters (servlet containers drop `/send;x=1` to `/send`). A guarded route matching any
+/// reading guards the request, so an encoding cannot take a request around its route.
+pub fn path_readings(path: &str) -> Vec<String> {
+    let mut readings = vec![normalize_path(path)];
+    let mut push = |reading: String| {
+        if !readings.contains(&reading) {
+            readings.push(reading);
+        }
+    };
+    let mut decoded = std::borrow::Cow::Borrowed(path);
+    for _ in 0..2 {
+        match decode_all(&decoded) {
+            Some(next) => decoded = std::borrow::Cow::Owned(next),
+            None => break,
+        }
+        push(normalize_path(&decoded));
+    }
+    if path.contains(';') || decoded.contains(';') {
+        for source in [path, &decoded] {
+            let stripped: Vec<&str> =
+                source.split('/').map(|seg| seg.split(';').next().unwrap_or(seg)).collect();
+            push(normalize_path(&stripped.join("/")));
+        }
+    }
+    readings
+}
+
+/// Every `%XX` of `path` decoded (bytes that do not form UTF-8 read as U+FFFD); `None` when
+/// there is nothing to decode.
+fn decode_all(path: &str) -> Option<String> {
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut changed = false;
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match (b, bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(h), Some(l)) => {
+                out.push(h * 16 + l);
+                changed = true;
+                i += 3;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    changed.then(|| String::from_utf8_lossy(&out).into_owned())
 }
 
 /// Percent-decodes only unreserved characters (letters, digits, `-._~`); others stay encoded.
@@ -242,7 +442,21 @@ fn hex(b: u8) -> Option<u8> {
 
 #[cfg(test)]
 mod tests {
-    use super::normalize_path;
+    use super::{normalize_path, path_readings};
+
+    #[test]
+    fn readings_cover_what_origins_decode() {
+        let r = path_readings("/v1/accounts%3AsendVerificationCode");
+        assert!(r.contains(&"/v1/accounts%3AsendVerificationCode".to_owned()), "{r:?}");
+        assert!(r.contains(&"/v1/accounts:sendVerificationCode".to_owned()), "{r:?}");
+        let r = path_readings("/v1/accounts%253AsendVerificationCode");
+        assert!(r.contains(&"/v1/accounts:sendVerificationCode".to_owned()), "{r:?}");
+        let r = path_readings("/api%2Fsend");
+        assert!(r.contains(&"/api/send".to_owned()), "{r:?}");
+        let r = path_readings("/otp;jsessionid=1");
+        assert!(r.contains(&"/otp".to_owned()), "{r:?}");
+        assert_eq!(path_readings("/otp"), vec!["/otp".to_owned()]);
+    }
 
     #[test]
     fn evasive_paths_normalise() {

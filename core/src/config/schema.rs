@@ -65,8 +65,9 @@ pub struct RouteDoc {
     /// Whether the route sends an SMS or confirms a code.
     pub kind: RouteKind,
     /// Request conditions (JSON `match`); the first route whose conditions all hold wins.
-    #[serde(rename = "match")]
-    pub matcher: MatchDoc,
+    /// Optional on a preset route: the preset's own match for the route's kind applies then.
+    #[serde(rename = "match", default)]
+    pub matcher: Option<MatchDoc>,
     /// Where the numbers (and a CAPTCHA token) are in the request; see `docs/extraction.md`.
     pub extract: ExtractSpec,
     /// Confirm routes: response statuses that mean the code was right (default: any 2xx).
@@ -79,6 +80,10 @@ pub struct RouteDoc {
     /// answer 200 to a wrong code too, such as Twilio Verify's VerificationCheck).
     #[serde(default)]
     pub success_json: Option<SuccessJsonDoc>,
+    /// The error format of refusals (`pumpguard`, `aws_json`, `aws_query`, `twilio`, `firebase`); default:
+    /// the preset's API format, else `pumpguard`.
+    #[serde(default)]
+    pub refusal: Option<crate::refusal::RefusalFormat>,
 }
 
 /// `{"name": "x-otp-result", "equals": "ok"}`
@@ -118,6 +123,36 @@ pub struct MatchDoc {
     /// Header conditions, all of which must hold.
     #[serde(default)]
     pub headers: Vec<HeaderMatchDoc>,
+    /// Request parameter conditions, read from the query string and a urlencoded body, all of
+    /// which must hold: `[{"name": "Action", "any_of": ["Publish"]}]`.
+    #[serde(default)]
+    pub params: Vec<ParamMatchDoc>,
+    /// JSON body conditions, all of which must hold: `[{"field": "ChallengeName", "any_of":
+    /// ["SELECT_CHALLENGE"]}]` (a dotted path of object keys; the value a string, compared
+    /// exactly).
+    #[serde(default)]
+    pub json: Vec<JsonMatchDoc>,
+}
+
+/// A JSON body condition: the string at `field` is one of the values.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonMatchDoc {
+    /// Dotted path of object keys, e.g. `ChallengeName`.
+    pub field: String,
+    /// Values that match; at least one.
+    pub any_of: Vec<String>,
+}
+
+/// A request parameter condition: the parameter (query string or urlencoded body; name and
+/// value compared case-insensitively) holds one of the values in some reading.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParamMatchDoc {
+    /// Parameter name.
+    pub name: String,
+    /// Values that match; at least one.
+    pub any_of: Vec<String>,
 }
 
 /// A path condition, compared after normalisation (percent-decoding of unreserved characters,
@@ -130,6 +165,11 @@ pub enum PathMatchDoc {
     /// `{"prefix": "/p/"}`: the path starts with this; the prefix keeps a trailing `/`, so
     /// `/api/` does not match `/apix`.
     Prefix(String),
+    /// `{"pattern": "/v2/Services/*/Verifications"}`: segment by segment, `*` standing for any
+    /// one non-empty segment.
+    Pattern(String),
+    /// `{"any_of": [{"exact": "/a"}, {"pattern": "/b/*"}]}`: any of these conditions.
+    AnyOf(Vec<PathMatchDoc>),
 }
 
 /// A request header condition: `equals`, `prefix`, or neither (the header must be present).
@@ -141,9 +181,12 @@ pub struct HeaderMatchDoc {
     /// Exact value; absent means the header only has to be present.
     #[serde(default)]
     pub equals: Option<String>,
-    /// Value prefix; set either this or `equals`, not both.
+    /// Value prefix; set only one of `equals`, `prefix` and `any_of`.
     #[serde(default)]
     pub prefix: Option<String>,
+    /// The value is one of these.
+    #[serde(default)]
+    pub any_of: Option<Vec<String>>,
 }
 
 /// What to do with a request that cannot be judged normally.

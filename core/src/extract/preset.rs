@@ -1,10 +1,12 @@
 //! Presets: where well-known SMS-sending APIs carry the phone number and the CAPTCHA token.
 //!
-//! A preset only says where to look in a request; matching the route (host, method, path,
-//! `X-Amz-Target`) is the route's business. A preset adds to the explicit sources of the same
-//! spec, and an explicit `token` replaces the preset's.
+//! A preset says where to look in a request, which calls of its API a route matches when the
+//! route gives no `match` of its own, and how refusals are written. A preset adds to the
+//! explicit sources of the same spec, and an explicit `token` replaces the preset's.
 
 use super::plan::ValueFilter;
+use crate::config::{HeaderMatchDoc, JsonMatchDoc, MatchDoc, ParamMatchDoc, PathMatchDoc, RouteKind};
+use crate::refusal::RefusalFormat;
 
 /// A request shape of a well-known API, named in the policy as `"preset": "cognito"` etc.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
@@ -97,6 +99,118 @@ impl Preset {
                 ],
                 ..NONE
             },
+        }
+    }
+}
+
+/// `X-Amz-Target` values of the Cognito operations that make Cognito send an SMS (besides
+/// `RespondToAuthChallenge` choosing one, below).
+const COGNITO_SEND_OPS: &[&str] = &[
+    "SignUp",
+    "ResendConfirmationCode",
+    "ForgotPassword",
+    "InitiateAuth",
+    "UpdateUserAttributes",
+    "GetUserAttributeVerificationCode",
+];
+
+/// `X-Amz-Target` values of the Cognito operations that confirm a code (besides
+/// `RespondToAuthChallenge` answering one, below).
+const COGNITO_CONFIRM_OPS: &[&str] = &["ConfirmSignUp", "ConfirmForgotPassword", "VerifyUserAttribute"];
+
+/// `RespondToAuthChallenge` sends an SMS when it answers `SELECT_CHALLENGE` (with `ANSWER:
+/// SMS_OTP`), and confirms a code when it answers `SMS_OTP` or `SMS_MFA` with the code.
+const COGNITO_CHALLENGE_SENDS: &[&str] = &["SELECT_CHALLENGE"];
+const COGNITO_CHALLENGE_CONFIRMS: &[&str] = &["SMS_OTP", "SMS_MFA"];
+
+impl Preset {
+    /// The request conditions of the API calls the preset knows, for a route that gives no
+    /// `match` of its own, as sets any of which may match: send routes match the calls that send
+    /// an SMS, confirm routes the calls that check a code (so Twilio's `VerificationCheck`, or
+    /// Cognito's answer to an SMS challenge, is never judged as a send).
+    pub fn default_match(self, kind: RouteKind) -> Vec<MatchDoc> {
+        let post = || vec!["POST".to_owned()];
+        let send = kind == RouteKind::Send;
+        let paths = |list: &[&str]| {
+            Some(PathMatchDoc::AnyOf(list.iter().map(|p| PathMatchDoc::Pattern((*p).to_owned())).collect()))
+        };
+        match self {
+            Preset::Cognito => {
+                let target = |ops: &[&str]| HeaderMatchDoc {
+                    name: "x-amz-target".to_owned(),
+                    equals: None,
+                    prefix: None,
+                    any_of: Some(
+                        ops.iter().map(|op| format!("AWSCognitoIdentityProviderService.{op}")).collect(),
+                    ),
+                };
+                let (ops, challenges) = if send {
+                    (COGNITO_SEND_OPS, COGNITO_CHALLENGE_SENDS)
+                } else {
+                    (COGNITO_CONFIRM_OPS, COGNITO_CHALLENGE_CONFIRMS)
+                };
+                vec![
+                    MatchDoc { methods: post(), headers: vec![target(ops)], ..MatchDoc::default() },
+                    MatchDoc {
+                        methods: post(),
+                        headers: vec![target(&["RespondToAuthChallenge"])],
+                        json: vec![JsonMatchDoc {
+                            field: "ChallengeName".to_owned(),
+                            any_of: challenges.iter().map(|c| (*c).to_owned()).collect(),
+                        }],
+                        ..MatchDoc::default()
+                    },
+                ]
+            }
+            Preset::SnsPublish => vec![MatchDoc {
+                // The Query API takes GET as well as POST, the action in the query or the body.
+                methods: vec!["GET".to_owned(), "POST".to_owned()],
+                params: vec![ParamMatchDoc {
+                    name: "Action".to_owned(),
+                    any_of: if send {
+                        vec!["Publish".to_owned(), "CreateSMSSandboxPhoneNumber".to_owned()]
+                    } else {
+                        vec!["VerifySMSSandboxPhoneNumber".to_owned()]
+                    },
+                }],
+                ..MatchDoc::default()
+            }],
+            Preset::TwilioVerify => vec![MatchDoc {
+                methods: post(),
+                path: paths(&[if send {
+                    "/v2/Services/*/Verifications"
+                } else {
+                    "/v2/Services/*/VerificationCheck"
+                }]),
+                ..MatchDoc::default()
+            }],
+            Preset::Firebase => vec![MatchDoc {
+                methods: post(),
+                path: if send {
+                    paths(&[
+                        "/v1/accounts:sendVerificationCode",
+                        "/v2/accounts/mfaEnrollment:start",
+                        "/v2/accounts/mfaSignIn:start",
+                    ])
+                } else {
+                    paths(&[
+                        "/v1/accounts:signInWithPhoneNumber",
+                        "/v2/accounts/mfaEnrollment:finalize",
+                        "/v2/accounts/mfaSignIn:finalize",
+                    ])
+                },
+                ..MatchDoc::default()
+            }],
+        }
+    }
+
+    /// The error format of the preset's API, for the route's refusals.
+    pub fn refusal_format(self) -> RefusalFormat {
+        match self {
+            Preset::Cognito => RefusalFormat::AwsJson,
+            Preset::SnsPublish => RefusalFormat::AwsQuery,
+            Preset::TwilioVerify => RefusalFormat::Twilio,
+            Preset::Firebase => RefusalFormat::Firebase,
         }
     }
 }

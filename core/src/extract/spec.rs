@@ -40,6 +40,11 @@ pub struct ExtractSpec {
     /// Where the CAPTCHA/Turnstile token is; replaces a preset's token source.
     #[serde(default)]
     pub token: Option<TokenSource>,
+    /// Entries of `json_paths`, `form_fields` or `query_params` (written the same way) whose
+    /// values are numbers only when they start with `+`: fields such as a user name that hold a
+    /// phone number in E.164 or anything else (the Cognito preset reads `Username` so).
+    #[serde(default)]
+    pub plus_only: Vec<String>,
 }
 
 /// An array of pair objects such as `"UserAttributes": [{"Name": "phone_number", "Value": "+1..."}]`:
@@ -128,7 +133,7 @@ impl ExtractSpec {
                 );
             }
             path_nodes.push(node);
-            json.mark_number(node, ValueFilter::Any);
+            json.mark_number(node, self.filter_of(p));
         }
 
         for name in checked_names(&self.json_keys, &format!("{path}.json_keys"), "JSON key", errs) {
@@ -167,12 +172,12 @@ impl ExtractSpec {
         }
 
         for name in checked_names(&self.form_fields, &format!("{path}.form_fields"), "form field", errs) {
-            form.insert(name, ValueFilter::Any);
+            form.insert(name, self.filter_of(name));
         }
         for name in
             checked_names(&self.query_params, &format!("{path}.query_params"), "query parameter", errs)
         {
-            query.insert(name, ValueFilter::Any);
+            query.insert(name, self.filter_of(name));
         }
 
         let split = compile_splits(self, path, &mut json, &mut form, &mut query, errs);
@@ -214,6 +219,19 @@ impl ExtractSpec {
                     }
                     json.mark_token(node);
                 }
+            }
+        }
+
+        for (i, name) in self.plus_only.iter().enumerate() {
+            let listed = self.json_paths.contains(name)
+                || [&self.form_fields, &self.query_params]
+                    .iter()
+                    .any(|list| list.iter().any(|n| fold_owned(n) == fold_owned(name)));
+            if !listed {
+                errs.push(
+                    format!("{path}.plus_only[{i}]"),
+                    format!("{name:?} is not in json_paths, form_fields or query_params"),
+                );
             }
         }
 
@@ -331,6 +349,17 @@ fn compile_splits(
         kept.push(i);
     }
     plan
+}
+
+impl ExtractSpec {
+    /// The filter of an explicit source: only values starting with `+` when `plus_only` names it.
+    fn filter_of(&self, name: &str) -> ValueFilter {
+        if self.plus_only.iter().any(|p| p == name || fold_owned(p) == fold_owned(name)) {
+            ValueFilter::LeadingPlus
+        } else {
+            ValueFilter::Any
+        }
+    }
 }
 
 /// Parses a configured path into the trie; reports problems at `at`.

@@ -1,0 +1,247 @@
+"""The real SDKs against a host guarding tests/sdk/policy.json, in front of tests/sdk/fake_apis.py.
+
+Each check makes one SDK call and looks at what the SDK raises or returns (error code, message
+with pumpguard's reason, status), how many HTTP attempts the SDK made (a refusal must not be
+retried into several judged requests), and what origin received.
+"""
+
+import json
+import urllib.error
+import urllib.request
+
+import boto3
+import botocore.config
+from botocore.exceptions import ClientError
+from twilio.base.exceptions import TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client as TwilioClient
+
+NIGERIA = "+2348031234567"
+SERVICE = "VA00000000000000000000000000000000"
+
+
+def us(n):
+    """A distinct valid US number per check, so the per-number limit starts fresh."""
+    return f"+1415555{n:04d}"
+
+
+class Attempts:
+    """Counts the HTTP requests an SDK sends, retries included."""
+
+    def __init__(self):
+        self.count = 0
+
+    def hook(self, **_):
+        self.count += 1
+
+
+def aws_client(service, url, attempts):
+    client = boto3.client(
+        service,
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="AKIDEXAMPLE",
+        aws_secret_access_key="secret",
+        # The SDK's defaults (standard retry mode, 3 attempts): refusals must not be retried.
+        config=botocore.config.Config(connect_timeout=5, read_timeout=10),
+    )
+    client.meta.events.register("before-send", attempts.hook)
+    return client
+
+
+class LocalTwilio(TwilioHttpClient):
+    """Twilio's own HTTP client, pointed at the host under test and counting attempts."""
+
+    def __init__(self, url, attempts):
+        super().__init__(timeout=10)
+        self.url = url
+        self.attempts = attempts
+
+    def request(self, method, url, *args, **kwargs):
+        self.attempts.count += 1
+        url = url.replace("https://verify.twilio.com", self.url)
+        return super().request(method, url, *args, **kwargs)
+
+
+class Run:
+    def __init__(self, url, origin, report):
+        self.url = url
+        self.origin = origin
+        self.report = report
+
+    def origin_requests(self):
+        with urllib.request.urlopen(f"{self.origin}/__origin/requests", timeout=5) as r:
+            return json.load(r)
+
+    def aws_error(self, call, attempts, expect_code, expect_status, reason, rule, name):
+        """Runs `call()` on a client counting into `attempts`; checks the ClientError it must raise."""
+        attempts.count = 0
+        seen = len(self.origin_requests())
+        try:
+            call()
+        except ClientError as e:
+            err = e.response["Error"]
+            meta = e.response["ResponseMetadata"]
+            self.report(f"{name}: raises {expect_code}", err.get("Code") == expect_code, f"{err} {meta}")
+            self.report(f"{name}: status {expect_status}", meta.get("HTTPStatusCode") == expect_status, str(meta))
+            self.report(f"{name}: message names {reason} and rule {rule}",
+                        f"pumpguard: {reason}, rule {rule}" in err.get("Message", ""), err.get("Message", ""))
+            self.report(f"{name}: one attempt, no retry", attempts.count == 1, f"{attempts.count} attempts")
+            self.report(f"{name}: origin saw nothing", len(self.origin_requests()) == seen)
+            return e
+        except Exception as e:  # noqa: BLE001 - any other failure is the finding
+            self.report(f"{name}: raises {expect_code}", False, f"raised {type(e).__name__}: {e}")
+            return None
+        self.report(f"{name}: raises {expect_code}", False, "the call succeeded")
+        return None
+
+    def cognito(self):
+        attempts = Attempts()
+        idp = aws_client("cognito-idp", self.url, attempts)
+
+        def sign_up(number, user="user1"):
+            return idp.sign_up(ClientId="client", Username=user, Password="Passw0rd!",
+                               UserAttributes=[{"Name": "phone_number", "Value": number}])
+
+        out = sign_up(us(101))
+        self.report("cognito sign_up (US): forwarded, parsed", out.get("UserSub") is not None, str(out))
+        e = self.aws_error(lambda: sign_up(NIGERIA), attempts, "ForbiddenException", 403,
+                           "country_not_allowed", "geo", "cognito sign_up (NG)")
+        if e is not None:
+            self.report("cognito sign_up (NG): client.exceptions.ForbiddenException",
+                        isinstance(e, idp.exceptions.ForbiddenException), type(e).__name__)
+        e = self.aws_error(lambda: sign_up(us(101), user="user2"), attempts, "ForbiddenException", 403,
+                           "rate_limited", "per-number", "cognito sign_up throttled")
+        if e is not None:
+            headers = e.response["ResponseMetadata"].get("HTTPHeaders", {})
+            self.report("cognito sign_up throttled: Retry-After", headers.get("retry-after", "").isdigit(), str(headers))
+        self.aws_error(lambda: idp.initiate_auth(
+            ClientId="client", AuthFlow="USER_AUTH",
+            AuthParameters={"USERNAME": NIGERIA, "PREFERRED_CHALLENGE": "SMS_OTP"}), attempts,
+            "ForbiddenException", 403, "country_not_allowed", "geo", "cognito initiate_auth USER_AUTH (NG)")
+        self.aws_error(lambda: idp.respond_to_auth_challenge(
+            ClientId="client", ChallengeName="SELECT_CHALLENGE", Session="s" * 20,
+            ChallengeResponses={"USERNAME": NIGERIA, "ANSWER": "SMS_OTP"}), attempts,
+            "ForbiddenException", 403, "country_not_allowed", "geo", "cognito respond_to_auth_challenge (NG)")
+        out = idp.respond_to_auth_challenge(
+            ClientId="client", ChallengeName="SMS_OTP", Session="s" * 20,
+            ChallengeResponses={"USERNAME": NIGERIA, "SMS_OTP_CODE": "123456"})
+        self.report("cognito respond_to_auth_challenge answering SMS_OTP: a confirm, forwarded",
+                    "ResponseMetadata" in out, str(out))
+        out = idp.initiate_auth(ClientId="client", AuthFlow="USER_AUTH",
+                                AuthParameters={"USERNAME": "alice", "PREFERRED_CHALLENGE": "SMS_OTP"})
+        self.report("cognito initiate_auth with a user name: forwarded", out.get("Session") == "session", str(out))
+        out = idp.confirm_sign_up(ClientId="client", Username=NIGERIA, ConfirmationCode="123456")
+        self.report("cognito confirm_sign_up: a confirm, forwarded", "ResponseMetadata" in out, str(out))
+
+    def baseline(self):
+        """For comparison only: the same throttle answered in pumpguard's own JSON (HTTP 429, a
+        route with `"refusal": "pumpguard"` at /legacy); botocore retries it on its own."""
+        attempts = Attempts()
+        idp = aws_client("cognito-idp", f"{self.url}/legacy", attempts)
+        sign_up = lambda: idp.sign_up(ClientId="client", Username="u", Password="Passw0rd!",  # noqa: E731
+                                      UserAttributes=[{"Name": "phone_number", "Value": us(501)}])
+        sign_up()
+        attempts.count = 0
+        seen = len(self.origin_requests())
+        try:
+            sign_up()
+        except ClientError as e:
+            status = e.response["ResponseMetadata"].get("HTTPStatusCode")
+            print(f"info  baseline: a throttle answered 429 in pumpguard's JSON: boto3 raised "
+                  f"{e.response['Error'].get('Code')!r} after {attempts.count} requests "
+                  f"(status {status}); origin saw {len(self.origin_requests()) - seen}", flush=True)
+
+    def sns(self):
+        attempts = Attempts()
+        sns = aws_client("sns", self.url, attempts)
+        out = sns.publish(PhoneNumber=us(201), Message="code 123456")
+        self.report("sns publish (US): forwarded, parsed", bool(out.get("MessageId")), str(out))
+        e = self.aws_error(lambda: sns.publish(PhoneNumber=NIGERIA, Message="code"), attempts, "AuthorizationError", 403,
+                           "country_not_allowed", "geo", "sns publish (NG)")
+        if e is not None:
+            self.report("sns publish (NG): client.exceptions.AuthorizationErrorException",
+                        isinstance(e, sns.exceptions.AuthorizationErrorException), type(e).__name__)
+            self.report("sns publish (NG): PumpguardError in the error",
+                        e.response["Error"].get("PumpguardError") == "country_not_allowed", str(e.response["Error"]))
+        self.aws_error(lambda: sns.publish(PhoneNumber=us(201), Message="code"), attempts, "AuthorizationError", 403,
+                       "rate_limited", "per-number", "sns publish throttled")
+        out = sns.list_topics()
+        self.report("sns list_topics: not a send, forwarded", "ResponseMetadata" in out, str(out))
+
+    def twilio(self):
+        attempts = Attempts()
+        client = TwilioClient("AC00000000000000000000000000000000", "token",
+                              http_client=LocalTwilio(self.url, attempts))
+        service = client.verify.v2.services(SERVICE)
+        out = service.verifications.create(to=us(301), channel="sms")
+        self.report("twilio verifications.create (US): forwarded, parsed", out.status == "pending", str(out.status))
+
+        def refused(call, status, code, reason, rule, name):
+            attempts.count = 0
+            seen = len(self.origin_requests())
+            try:
+                call()
+            except TwilioRestException as e:
+                self.report(f"{name}: TwilioRestException {status} / {code}", (e.status, e.code) == (status, code),
+                            f"{e.status} {e.code} {e.msg}")
+                self.report(f"{name}: message names {reason} and rule {rule}",
+                            f"pumpguard: {reason}, rule {rule}" in str(e.msg), str(e.msg))
+                self.report(f"{name}: one attempt, no retry", attempts.count == 1, f"{attempts.count} attempts")
+                self.report(f"{name}: origin saw nothing", len(self.origin_requests()) == seen)
+                return
+            except Exception as e:  # noqa: BLE001
+                self.report(f"{name}: TwilioRestException", False, f"{type(e).__name__}: {e}")
+                return
+            self.report(f"{name}: TwilioRestException", False, "the call succeeded")
+
+        refused(lambda: service.verifications.create(to=NIGERIA, channel="sms"), 403, 60410,
+                "country_not_allowed", "geo", "twilio verifications.create (NG)")
+        refused(lambda: service.verifications.create(to=us(301), channel="sms"), 429, 60203,
+                "rate_limited", "per-number", "twilio verifications.create throttled")
+        out = service.verification_checks.create(to=NIGERIA, code="123456")
+        self.report("twilio verification_checks.create: a confirm, not judged as a send",
+                    out.status == "approved", str(out.status))
+
+    def firebase(self):
+        def post(path, body):
+            req = urllib.request.Request(f"{self.url}{path}", data=json.dumps(body).encode(), method="POST",
+                                         headers={"content-type": "application/json"})
+            try:
+                with urllib.request.urlopen(req, timeout=10) as r:
+                    return r.status, json.load(r)
+            except urllib.error.HTTPError as e:
+                return e.code, json.loads(e.read() or b"null")
+
+        status, body = post("/v1/accounts:sendVerificationCode?key=k",
+                            {"phoneNumber": us(401), "recaptchaToken": "t"})
+        self.report("firebase sendVerificationCode (US): forwarded", status == 200 and "sessionInfo" in body,
+                    f"{status} {body}")
+        for path in ["/v1/accounts:sendVerificationCode?key=k", "/v1/accounts%3AsendVerificationCode?key=k"]:
+            status, body = post(path, {"phoneNumber": NIGERIA, "captchaResponse": "t", "clientType": "CLIENT_TYPE_WEB",
+                                       "recaptchaVersion": "RECAPTCHA_ENTERPRISE"})
+            name = f"firebase POST {path.split('?')[0]} (NG)"
+            error = body.get("error") if isinstance(body, dict) else None
+            ours = body.get("pumpguard", {}) if isinstance(body, dict) else {}
+            # The Firebase JS SDK reads error.message as "<CODE> : <text>" and maps <CODE>
+            # (OPERATION_NOT_ALLOWED: auth/operation-not-allowed, with <text> as the message).
+            self.report(f"{name}: 400, Google error OPERATION_NOT_ALLOWED with the reason",
+                        status == 400 and isinstance(error, dict)
+                        and error.get("message", "").startswith("OPERATION_NOT_ALLOWED : ")
+                        and "pumpguard: country_not_allowed, rule geo" in error.get("message", ""),
+                        f"{status} {body}")
+            self.report(f"{name}: pumpguard's fields", ours.get("error") == "country_not_allowed"
+                        and ours.get("rule") == "geo", f"{body}")
+        status, body = post("/v1/accounts:sendVerificationCode?key=k", {"phoneNumber": us(401)})
+        message = (body.get("error") or {}).get("message", "") if isinstance(body, dict) else ""
+        self.report("firebase sendVerificationCode throttled: TOO_MANY_ATTEMPTS_TRY_LATER",
+                    status == 400 and message.startswith("TOO_MANY_ATTEMPTS_TRY_LATER : "), f"{status} {body}")
+
+
+def run_all(url, origin, report):
+    run = Run(url, origin, report)
+    for part in (run.cognito, run.sns, run.twilio, run.firebase, run.baseline):
+        try:
+            part()
+        except Exception as e:  # noqa: BLE001 - an SDK call that failed unexpectedly
+            report(f"{part.__name__}: no unexpected exception", False, f"{type(e).__name__}: {e}")

@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""An origin that answers like the APIs the presets guard, so the real SDKs parse its answers.
+
+- Cognito (`X-Amz-Target: AWSCognitoIdentityProviderService.<Op>`): AWS JSON 1.1 success bodies.
+- SNS Query API (`Action=...` in the query or the urlencoded body): `<PublishResponse>` XML.
+- Twilio Verify (`/v2/Services/<sid>/Verifications` and `/VerificationCheck`): Verification JSON.
+- Firebase (`/v1/accounts:sendVerificationCode`): `{"sessionInfo": ...}`.
+
+Every request is recorded (method, path, headers, body); `GET /__origin/requests` returns them
+and `GET /__origin/health` answers 200. Listens on 127.0.0.1 only.
+
+Usage: fake_apis.py --port PORT
+"""
+
+import argparse
+import json
+import threading
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+LOCK = threading.Lock()
+SEEN = []
+
+
+def verification(sid, form, status):
+    return {
+        "sid": "VE00000000000000000000000000000000",
+        "service_sid": sid,
+        "account_sid": "AC00000000000000000000000000000000",
+        "to": form.get("To", ""),
+        "channel": form.get("Channel", "sms"),
+        "status": status,
+        "valid": status == "approved",
+        "date_created": "2026-01-01T00:00:00Z",
+        "date_updated": "2026-01-01T00:00:00Z",
+        "url": f"https://verify.twilio.com/v2/Services/{sid}/Verifications/VE00000000000000000000000000000000",
+    }
+
+
+def answer(method, path, headers, body):
+    """(status, content type, body) of the API's success answer."""
+    target = headers.get("x-amz-target", "")
+    if target.startswith("AWSCognitoIdentityProviderService."):
+        op = target.split(".", 1)[1]
+        payload = {
+            "SignUp": {"UserConfirmed": False, "UserSub": "00000000-0000-0000-0000-000000000000"},
+            "InitiateAuth": {"ChallengeName": "SMS_OTP", "Session": "session"},
+            "RespondToAuthChallenge": {"ChallengeName": "SMS_OTP", "Session": "session"},
+        }.get(op, {})
+        return 200, "application/x-amz-json-1.1", json.dumps(payload)
+    bare, _, query = path.partition("?")
+    params = dict(urllib.parse.parse_qsl(query))
+    form = {}
+    if "x-www-form-urlencoded" in headers.get("content-type", ""):
+        form = dict(urllib.parse.parse_qsl(body.decode("utf-8", "replace")))
+    action = form.get("Action") or params.get("Action")
+    if action:
+        xml = (
+            f'<{action}Response xmlns="http://sns.amazonaws.com/doc/2010-03-31/">'
+            f"<{action}Result><MessageId>00000000-0000-0000-0000-000000000000</MessageId></{action}Result>"
+            f"<ResponseMetadata><RequestId>origin</RequestId></ResponseMetadata></{action}Response>"
+        )
+        return 200, "text/xml", xml
+    parts = bare.strip("/").split("/")
+    if len(parts) == 4 and parts[:2] == ["v2", "Services"]:
+        if parts[3] == "Verifications":
+            return 201, "application/json", json.dumps(verification(parts[2], form, "pending"))
+        if parts[3] == "VerificationCheck":
+            return 200, "application/json", json.dumps(verification(parts[2], form, "approved"))
+    if "accounts" in bare:
+        return 200, "application/json", json.dumps({"sessionInfo": "session"})
+    return 404, "application/json", json.dumps({"error": "no such API"})
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def handle_any(self):
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length) if length else b""
+        if self.path == "/__origin/health":
+            return self.reply(200, "application/json", b'{"ok":true}')
+        if self.path == "/__origin/requests":
+            with LOCK:
+                return self.reply(200, "application/json", json.dumps(SEEN).encode())
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        with LOCK:
+            SEEN.append({"method": self.command, "path": self.path, "headers": headers,
+                         "body": body.decode("utf-8", "replace")})
+        status, ctype, text = answer(self.command, self.path, headers, body)
+        self.reply(status, ctype, text.encode())
+
+    def reply(self, status, ctype, data):
+        self.send_response(status)
+        self.send_header("content-type", ctype)
+        self.send_header("content-length", str(len(data)))
+        self.send_header("x-test-origin", "ok")
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_PUT = handle_any
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
