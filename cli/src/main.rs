@@ -9,6 +9,7 @@ use std::time::Duration;
 
 mod http;
 mod over_http;
+mod simulate;
 
 use pumpguard_core::decision::TokenVerdict;
 use pumpguard_core::scenario::{self, simulated_siteverify, Scenario};
@@ -34,7 +35,8 @@ usage:
         --clock-header NAME         header carrying the record's at_ms (the host's test clock)
         --timeout-ms N              per request (default 10000)
   pumpguard scenario-policy FILE.json
-      Print a scenario's policy with expose_findings on, for loading into a host under test.";
+      Print a scenario's policy with expose_findings on, for loading into a host under test.
+  pumpguard simulate --policy POLICY.json [OPTIONS]   (see `pumpguard simulate --help`)";
 
 /// Exit status for bad usage or unreadable input, as distinct from an invalid policy (1).
 const EXIT_USAGE: u8 = 2;
@@ -46,6 +48,7 @@ fn main() -> ExitCode {
         Some("replay") => replay(&args[1..]),
         Some("scenarios") => scenarios(&args[1..]),
         Some("scenario-policy") => scenario_policy(&args[1..]),
+        Some("simulate") => simulate::run(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)

@@ -68,10 +68,13 @@ pub fn run(scenario: &Scenario, options: &HostOptions) -> Result<ScenarioRun, St
 }
 
 /// Header name/value pairs in wire order.
-type Headers = Vec<(String, String)>;
+pub(crate) type Headers = Vec<(String, String)>;
 
 /// The record's headers in their order, then the host-facing extras.
-fn request_parts(record: &TrafficRecord, options: &HostOptions) -> Result<(Headers, Vec<u8>), String> {
+pub(crate) fn request_parts(
+    record: &TrafficRecord,
+    options: &HostOptions,
+) -> Result<(Headers, Vec<u8>), String> {
     let owned = record.owned()?;
     let mut headers: Headers = Vec::with_capacity(record.headers.len() + 6);
     if !record.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
@@ -106,7 +109,7 @@ fn request_parts(record: &TrafficRecord, options: &HostOptions) -> Result<(Heade
 }
 
 /// The decision a response shows, plus inconsistencies within the response itself.
-fn observe(response: &Response) -> (Observed, Vec<String>) {
+pub(crate) fn observe(response: &Response) -> (Observed, Vec<String>) {
     let mut problems = Vec::new();
     let from_origin = response.header(ORIGIN_MARK_HEADER).is_some();
     let action = match response.header("x-pumpguard-decision") {

@@ -1,0 +1,136 @@
+//! Where requests come from. Addresses are stand-ins laid out like the real internet is to a
+//! rate limiter: home broadband spreads users over many addresses; a mobile carrier puts
+//! thousands of phones behind a handful of carrier-grade NAT addresses (or gives each an IPv6
+//! /64); an office puts its staff behind one; bots rent datacenter ranges or residential
+//! proxies whose exits are real home connections.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use serde::{Deserialize, Serialize};
+
+use crate::rng::{stable_hash, Rng};
+
+/// How a client reaches the internet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Access {
+    /// Home broadband: an address of its own, shared by the household.
+    Residential,
+    /// A phone on mobile data: a carrier-grade NAT address shared with many, or an IPv6 /64.
+    Cellular,
+    /// An office or campus: one address for everyone there.
+    Office,
+    /// A cloud or hosting provider.
+    Datacenter,
+}
+
+/// Carrier-grade NAT egress addresses per carrier, and carriers per country.
+const CGNAT_ADDRESSES: u64 = 12;
+const CARRIERS: u64 = 3;
+/// Office egress addresses per country.
+const OFFICES: u64 = 60;
+/// Share of cellular sessions that arrive over IPv6 (a /64 of their own).
+const CELLULAR_IPV6_SHARE: f64 = 0.35;
+
+/// Public first octets used for stand-in address space.
+const FIRST_OCTETS: [u8; 24] =
+    [24, 50, 66, 68, 70, 71, 73, 76, 78, 79, 80, 81, 82, 84, 85, 86, 87, 88, 89, 90, 91, 93, 94, 95];
+const DATACENTER_OCTETS: [u8; 6] = [34, 35, 45, 104, 159, 167];
+
+fn country_seed(country: &str) -> u64 {
+    stable_hash(country)
+}
+
+/// An address of one access kind in one country.
+pub fn address(rng: &mut Rng, access: Access, country: &str) -> IpAddr {
+    let seed = country_seed(country);
+    match access {
+        Access::Residential => {
+            // Eight /16s of broadband per country.
+            let block = (seed.wrapping_add(rng.below(8).wrapping_mul(0x9e37))) as usize;
+            let a = FIRST_OCTETS[block % FIRST_OCTETS.len()];
+            let b = ((block / 7) % 256) as u8;
+            IpAddr::V4(Ipv4Addr::new(a, b, rng.below(256) as u8, rng.range(1, 254) as u8))
+        }
+        Access::Cellular => {
+            let carrier = rng.below(CARRIERS);
+            if rng.chance(CELLULAR_IPV6_SHARE) {
+                let prefix = (seed.wrapping_add(carrier) & 0xffff) as u16;
+                IpAddr::V6(Ipv6Addr::new(
+                    0x2600 | (prefix >> 12),
+                    prefix,
+                    rng.below(65536) as u16,
+                    rng.below(65536) as u16,
+                    rng.below(65536) as u16,
+                    rng.below(65536) as u16,
+                    rng.below(65536) as u16,
+                    rng.below(65536) as u16,
+                ))
+            } else {
+                let n = rng.below(CGNAT_ADDRESSES);
+                let a = FIRST_OCTETS[((seed >> 8).wrapping_add(carrier) as usize) % FIRST_OCTETS.len()];
+                let b = ((seed >> 16).wrapping_add(carrier * 31) % 256) as u8;
+                IpAddr::V4(Ipv4Addr::new(a, b, 200 + carrier as u8, 10 + n as u8))
+            }
+        }
+        Access::Office => {
+            let n = rng.below(OFFICES);
+            let a = FIRST_OCTETS[((seed >> 24) as usize + n as usize) % FIRST_OCTETS.len()];
+            IpAddr::V4(Ipv4Addr::new(a, ((seed >> 32) % 256) as u8, (n * 4) as u8, 1))
+        }
+        Access::Datacenter => {
+            let a = *rng.pick(&DATACENTER_OCTETS).unwrap_or(&34);
+            IpAddr::V4(Ipv4Addr::new(a, rng.below(256) as u8, rng.below(256) as u8, rng.range(1, 254) as u8))
+        }
+    }
+}
+
+/// A fixed pool of addresses (a bot's proxies, a few rented servers), drawn once.
+#[derive(Clone, Debug)]
+pub struct Pool {
+    addresses: Vec<IpAddr>,
+}
+
+impl Pool {
+    /// `size` addresses of `access` spread over `countries`.
+    pub fn new(rng: &mut Rng, size: usize, access: Access, countries: &[String]) -> Pool {
+        let addresses = (0..size.max(1))
+            .map(|_| {
+                let country = rng.pick(countries).map(String::as_str).unwrap_or("US");
+                address(rng, access, country)
+            })
+            .collect();
+        Pool { addresses }
+    }
+
+    /// One address of the pool.
+    pub fn pick(&self, rng: &mut Rng) -> IpAddr {
+        rng.pick(&self.addresses).copied().unwrap_or(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)))
+    }
+
+    /// How many addresses the pool has.
+    pub fn len(&self) -> usize {
+        self.addresses.len()
+    }
+
+    /// Whether the pool is empty (never: pools hold at least one address).
+    pub fn is_empty(&self) -> bool {
+        self.addresses.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cellular_v4_addresses_are_few_and_residential_many() {
+        let mut rng = Rng::new(2);
+        let cellular: std::collections::BTreeSet<IpAddr> =
+            (0..2000).map(|_| address(&mut rng, Access::Cellular, "US")).filter(IpAddr::is_ipv4).collect();
+        assert!(cellular.len() <= (CGNAT_ADDRESSES * CARRIERS) as usize, "{}", cellular.len());
+        let home: std::collections::BTreeSet<IpAddr> =
+            (0..2000).map(|_| address(&mut rng, Access::Residential, "US")).collect();
+        assert!(home.len() > 1900);
+    }
+}

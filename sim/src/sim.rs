@@ -1,0 +1,783 @@
+//! The closed loop: every user and every campaign is an actor woken at its own simulated time;
+//! each wake sends at most one request to the [`Guard`] and reacts to the answer (a challenged
+//! user solves the CAPTCHA and comes back, a throttled one waits `Retry-After` if patient
+//! enough, an adaptive campaign backs off, rotates and spreads). Events are ordered by time,
+//! then by creation, so a seed gives one run.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::net::IpAddr;
+
+use pumpguard_core::scenario::Observed;
+use pumpguard_core::traffic::{TlsRecord, TrafficRecord};
+use pumpguard_core::Action;
+
+use crate::clients::{ClientKind, Identity, Outgoing};
+use crate::curve;
+use crate::guard::Guard;
+use crate::mix::{Campaign, CampaignClient, Mix, NumberPlan, TokenPlan};
+use crate::network::{self, Access, Pool};
+use crate::numbers::{self, NumberSource, Wanted};
+use crate::rng::Rng;
+
+/// Who really sent a request: kept beside the traffic, never shown to the guard.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Truth {
+    /// A real user of a segment (index into `mix.legit.segments`).
+    Legit(usize),
+    /// A campaign (index into `mix.campaigns`).
+    Campaign(usize),
+}
+
+/// Whether a request asks for an SMS or confirms a code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Asks for an SMS.
+    Send,
+    /// Confirms a code.
+    Confirm,
+}
+
+/// One request sent and its answer.
+#[derive(Clone, Debug)]
+pub struct Sent {
+    /// When.
+    pub at_ms: u64,
+    /// Who really sent it.
+    pub truth: Truth,
+    /// Send or confirm.
+    pub kind: Kind,
+    /// The number, E.164.
+    pub number: String,
+    /// Its region, per the core's tables.
+    pub country: Option<&'static str>,
+    /// Client family.
+    pub client: &'static str,
+    /// JA4 sent, if any.
+    pub ja4: Option<String>,
+    /// Client address.
+    pub ip: IpAddr,
+    /// The guard's answer.
+    pub verdict: Observed,
+}
+
+/// What happened to one legitimate session.
+#[derive(Clone, Debug, Default)]
+pub struct UserOutcome {
+    /// Segment index.
+    pub segment: usize,
+    /// Country of the number.
+    pub country: &'static str,
+    /// First request.
+    pub first_attempt_ms: u64,
+    /// First request that reached origin, if any.
+    pub first_sms_ms: Option<u64>,
+    /// Was challenged at least once.
+    pub challenged: bool,
+    /// Was throttled at least once.
+    pub throttled: bool,
+    /// Was blocked at least once.
+    pub blocked: bool,
+    /// Confirmed a code.
+    pub confirmed: bool,
+}
+
+/// A finished run.
+pub struct Run {
+    /// The mix it ran.
+    pub mix: Mix,
+    /// Seed.
+    pub seed: u64,
+    /// Every request, in the order sent, with its answer.
+    pub sent: Vec<Sent>,
+    /// The records as sent (same order as `sent`).
+    pub records: Vec<TrafficRecord>,
+    /// One per legitimate session.
+    pub users: Vec<UserOutcome>,
+}
+
+enum Phase {
+    Send,
+    Confirm { wrong_code: bool },
+    Done,
+}
+
+struct User {
+    rng: Rng,
+    segment: usize,
+    number: String,
+    identity: Identity,
+    ip: IpAddr,
+    phase: Phase,
+    token: Option<String>,
+    will_confirm: bool,
+    resends_left: u8,
+    retries_left: u8,
+    patience_ms: u64,
+    block_retry_left: bool,
+    outcome: UserOutcome,
+}
+
+struct Lane {
+    name: String,
+    retired: bool,
+    consecutive_refusals: u32,
+    /// Sequential plans: the last number sent.
+    cursor: Option<String>,
+}
+
+struct Bot {
+    rng: Rng,
+    index: usize,
+    end_ms: u64,
+    pool: Pool,
+    moved_to_proxies: bool,
+    identity: Identity,
+    lanes: Vec<Lane>,
+    rate_factor: f64,
+    replayed_token: String,
+}
+
+enum Actor {
+    User(Box<User>),
+    Bot(Box<Bot>),
+}
+
+enum Wake {
+    Actor(usize),
+    /// A campaign's made-up confirmation of a number it just had sent.
+    FakeConfirm {
+        bot: usize,
+        number: String,
+        ip: IpAddr,
+    },
+}
+
+struct World<'g> {
+    mix: Mix,
+    numbers: NumberSource,
+    guard: &'g mut dyn Guard,
+    queue: BinaryHeap<Reverse<(u64, u64, usize)>>,
+    wakes: Vec<Option<Wake>>,
+    /// `None` only while the actor is being woken.
+    actors: Vec<Option<Actor>>,
+    sent: Vec<Sent>,
+    records: Vec<TrafficRecord>,
+    seq: u64,
+}
+
+/// Runs `mix` against `guard`, deterministically for `seed`.
+pub fn run(mix: &Mix, seed: u64, guard: &mut dyn Guard) -> Result<Run, String> {
+    validate(mix)?;
+    let root = Rng::new(seed);
+    let mut world = World {
+        mix: mix.clone(),
+        numbers: NumberSource::default(),
+        guard,
+        queue: BinaryHeap::new(),
+        wakes: Vec::new(),
+        actors: Vec::new(),
+        sent: Vec::new(),
+        records: Vec::new(),
+        seq: 0,
+    };
+    world.spawn_users(&mut root.fork(1));
+    world.spawn_bots(&root.fork(2));
+    let end_ms = mix.start_ms + hours_ms(mix.hours);
+    while let Some(Reverse((at, _, wake_id))) = world.queue.pop() {
+        // Late retries and confirmations past the end still happen: the period bounds arrivals.
+        if at > end_ms + 3_600_000 {
+            break;
+        }
+        let Some(wake) = world.wakes.get_mut(wake_id).and_then(Option::take) else { continue };
+        match wake {
+            Wake::Actor(actor) => world.wake(actor, at)?,
+            Wake::FakeConfirm { bot, number, ip } => world.fake_confirm(bot, number, ip, at)?,
+        }
+    }
+    let users = world
+        .actors
+        .iter()
+        .filter_map(|a| match a {
+            Some(Actor::User(u)) => Some(u.outcome.clone()),
+            _ => None,
+        })
+        .collect();
+    Ok(Run { mix: world.mix, seed, sent: world.sent, records: world.records, users })
+}
+
+fn hours_ms(hours: f64) -> u64 {
+    (hours.max(0.0) * 3_600_000.0) as u64
+}
+
+fn validate(mix: &Mix) -> Result<(), String> {
+    if !(mix.hours > 0.0 && mix.hours <= 24.0 * 14.0) {
+        return Err(format!("hours: {} is not within (0, 336]", mix.hours));
+    }
+    for (i, c) in mix.legit.countries.iter().enumerate() {
+        if numbers::country(&c.name).is_none() {
+            return Err(format!("legit.countries[{i}]: unknown country {:?}", c.name));
+        }
+    }
+    for (i, c) in mix.campaigns.iter().enumerate() {
+        let countries: Vec<&String> = match &c.numbers {
+            NumberPlan::Mobile { countries }
+            | NumberPlan::Premium { countries }
+            | NumberPlan::Sequential { countries } => countries.iter().collect(),
+            NumberPlan::Prefixes { country, .. } => vec![country],
+        };
+        if countries.is_empty() {
+            return Err(format!("campaigns[{i}].numbers: no country"));
+        }
+        if let Some(bad) = countries.iter().find(|c| numbers::country(c).is_none()) {
+            return Err(format!("campaigns[{i}].numbers: unknown country {bad:?}"));
+        }
+        if c.rate_per_hour <= 0.0 || c.hours <= 0.0 {
+            return Err(format!("campaigns[{i}]: rate_per_hour and hours must be positive"));
+        }
+    }
+    Ok(())
+}
+
+fn jitter_ms(rng: &mut Rng, lo_s: f64, hi_s: f64) -> u64 {
+    ((lo_s + rng.f64() * (hi_s - lo_s)) * 1000.0) as u64
+}
+
+impl World<'_> {
+    fn schedule(&mut self, at: u64, wake: Wake) {
+        let id = self.wakes.len();
+        self.wakes.push(Some(wake));
+        self.seq += 1;
+        self.queue.push(Reverse((at, self.seq, id)));
+    }
+
+    fn spawn_users(&mut self, rng: &mut Rng) {
+        let legit = self.mix.legit.clone();
+        let start = self.mix.start_ms;
+        let end = start + hours_ms(self.mix.hours);
+        let total_weight: f64 = legit.countries.iter().map(|c| c.weight.max(0.0)).sum();
+        if total_weight <= 0.0 || legit.sessions_per_day <= 0.0 {
+            return;
+        }
+        let segment_weights: Vec<f64> = legit.segments.iter().map(|s| s.weight).collect();
+        let mut arrivals: Vec<(u64, &'static numbers::Country)> = Vec::new();
+        for weighted in &legit.countries {
+            let Some(country) = numbers::country(&weighted.name) else { continue };
+            // Non-homogeneous Poisson arrivals by thinning under the curve's peak.
+            let mean_rate_per_ms =
+                legit.sessions_per_day * weighted.weight.max(0.0) / total_weight / 86_400_000.0;
+            let max_rate = mean_rate_per_ms * curve::peak();
+            if max_rate <= 0.0 {
+                continue;
+            }
+            let mut t = start as f64;
+            loop {
+                t += rng.exp(1.0 / max_rate);
+                if t >= end as f64 {
+                    break;
+                }
+                let at = t as u64;
+                if rng.f64() * curve::peak() < curve::demand(at, country.utc_offset_hours) {
+                    arrivals.push((at, country));
+                }
+            }
+        }
+        arrivals.sort_by_key(|(at, c)| (*at, c.code));
+        for (i, (at, country)) in arrivals.into_iter().enumerate() {
+            let mut urng = rng.fork(i as u64 + 1);
+            let segment = urng.weighted(&segment_weights);
+            let Some(seg) = legit.segments.get(segment) else { continue };
+            let Some(number) = self.numbers.draw(&mut urng, country, Wanted::Mobile) else { continue };
+            let kind = if urng.chance(legit.app_share) {
+                if urng.chance(0.55) {
+                    ClientKind::IosApp
+                } else {
+                    ClientKind::AndroidApp
+                }
+            } else {
+                let weights: Vec<f64> = ClientKind::BROWSERS.iter().map(|(_, w)| *w).collect();
+                ClientKind::BROWSERS[urng.weighted(&weights)].0
+            };
+            let identity = Identity::new(&mut urng, kind, country.code, seg.returning, at / 1000);
+            let access = if kind.is_mobile() {
+                if urng.chance(legit.cellular_share) {
+                    Access::Cellular
+                } else {
+                    Access::Residential
+                }
+            } else if urng.chance(legit.office_share) {
+                Access::Office
+            } else {
+                Access::Residential
+            };
+            let ip = network::address(&mut urng, access, country.code);
+            let will_confirm = !urng.chance(seg.never_confirm);
+            let patience_ms = (urng.lognormal(legit.patience_median_s, 0.8) * 1000.0) as u64;
+            let user = User {
+                segment,
+                number,
+                identity,
+                ip,
+                phase: Phase::Send,
+                token: None,
+                will_confirm,
+                resends_left: 2,
+                retries_left: 3,
+                patience_ms,
+                block_retry_left: urng.chance(0.25),
+                outcome: UserOutcome {
+                    segment,
+                    country: country.code,
+                    first_attempt_ms: at,
+                    ..UserOutcome::default()
+                },
+                rng: urng,
+            };
+            let id = self.actors.len();
+            self.actors.push(Some(Actor::User(Box::new(user))));
+            self.schedule(at, Wake::Actor(id));
+        }
+    }
+
+    fn spawn_bots(&mut self, root: &Rng) {
+        for (index, c) in self.mix.campaigns.clone().iter().enumerate() {
+            let mut rng = root.fork(1000 + index as u64);
+            let start = self.mix.start_ms + hours_ms(c.start_hours);
+            let end_ms = start + hours_ms(c.hours);
+            let pool = Pool::new(&mut rng, c.addresses.size, c.addresses.access, &c.addresses.countries);
+            let identity = new_identity(&mut rng, c, start);
+            let lanes = self.lanes(&mut rng, c);
+            let replayed_token = format!("pass-{}", rng.token(40));
+            let bot = Bot {
+                rng,
+                index,
+                end_ms,
+                pool,
+                moved_to_proxies: false,
+                identity,
+                lanes,
+                rate_factor: 1.0,
+                replayed_token,
+            };
+            let id = self.actors.len();
+            self.actors.push(Some(Actor::Bot(Box::new(bot))));
+            self.schedule(start, Wake::Actor(id));
+        }
+    }
+
+    fn lanes(&self, rng: &mut Rng, c: &Campaign) -> Vec<Lane> {
+        let lane = |name: String| Lane { name, retired: false, consecutive_refusals: 0, cursor: None };
+        match &c.numbers {
+            NumberPlan::Mobile { countries }
+            | NumberPlan::Premium { countries }
+            | NumberPlan::Sequential { countries } => countries.iter().map(|c| lane(c.clone())).collect(),
+            NumberPlan::Prefixes { country, count, digits } => {
+                let Some(country) = numbers::country(country) else { return Vec::new() };
+                (0..(*count).max(1))
+                    .filter_map(|_| self.numbers.draw(rng, country, Wanted::Mobile))
+                    .map(|n| lane(n.chars().take(digits + 1).collect()))
+                    .collect()
+            }
+        }
+    }
+
+    fn wake(&mut self, actor: usize, now: u64) -> Result<(), String> {
+        let Some(mut taken) = self.actors.get_mut(actor).and_then(Option::take) else { return Ok(()) };
+        let result = match &mut taken {
+            Actor::User(user) => self.wake_user(actor, user, now),
+            Actor::Bot(bot) => self.wake_bot(actor, bot, now),
+        };
+        self.actors[actor] = Some(taken);
+        result
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &self,
+        rng: &mut Rng,
+        identity: &Identity,
+        ip: IpAddr,
+        at_ms: u64,
+        path: &str,
+        page: &str,
+        body: String,
+        token: Option<&str>,
+        response_status: Option<u16>,
+    ) -> TrafficRecord {
+        let out = Outgoing {
+            host: &self.mix.host,
+            page,
+            body: &body,
+            token: token.map(|t| (self.mix.token_header.as_str(), t)),
+        };
+        let headers = identity.headers(rng, &out);
+        let tls = self.mix.tls_fingerprints.then(|| {
+            let (ja3, ja4) = identity.tls(rng);
+            TlsRecord { ja3: Some(ja3), ja4: Some(ja4) }
+        });
+        TrafficRecord {
+            at_ms,
+            client_ip: Some(ip),
+            method: "POST".to_owned(),
+            host: self.mix.host.clone(),
+            path: path.to_owned(),
+            version: Some(identity.version().to_owned()),
+            headers,
+            body: Some(body),
+            body_hex: None,
+            tls,
+            response_status,
+            response_headers: Vec::new(),
+            response_body: None,
+        }
+    }
+
+    fn send(
+        &mut self,
+        record: TrafficRecord,
+        truth: Truth,
+        kind: Kind,
+        number: &str,
+        client: &'static str,
+    ) -> Result<Observed, String> {
+        let verdict = self.guard.judge(&record)?;
+        let country = self.numbers.classify(number).map(|(r, _)| r);
+        self.sent.push(Sent {
+            at_ms: record.at_ms,
+            truth,
+            kind,
+            number: number.to_owned(),
+            country,
+            client,
+            ja4: record.tls.as_ref().and_then(|t| t.ja4.clone()),
+            ip: record.client_ip.unwrap_or(IpAddr::from([0, 0, 0, 0])),
+            verdict: verdict.clone(),
+        });
+        self.records.push(record);
+        Ok(verdict)
+    }
+
+    fn wake_user(&mut self, id: usize, user: &mut User, now: u64) -> Result<(), String> {
+        let page = self.mix.legit.segments.get(user.segment).map(|s| s.page.clone()).unwrap_or_default();
+        match user.phase {
+            Phase::Done => Ok(()),
+            Phase::Confirm { wrong_code } => {
+                let code = format!("{:06}", user.rng.below(1_000_000));
+                let body = format!("{{\"phone\":\"{}\",\"code\":\"{code}\"}}", user.number);
+                let status = if wrong_code { 400 } else { 200 };
+                let path = self.mix.confirm_path.clone();
+                let record = self.record(
+                    &mut user.rng,
+                    &user.identity,
+                    user.ip,
+                    now,
+                    &path,
+                    &page,
+                    body,
+                    None,
+                    Some(status),
+                );
+                let number = user.number.clone();
+                let verdict = self.send(
+                    record,
+                    Truth::Legit(user.segment),
+                    Kind::Confirm,
+                    &number,
+                    user.identity.label(),
+                )?;
+                if act(&verdict) == Action::Allow && !wrong_code {
+                    user.outcome.confirmed = true;
+                    user.phase = Phase::Done;
+                } else if wrong_code {
+                    user.phase = Phase::Confirm { wrong_code: false };
+                    let at = now + jitter_ms(&mut user.rng, 5.0, 20.0);
+                    self.schedule(at, Wake::Actor(id));
+                } else {
+                    user.phase = Phase::Done;
+                }
+                Ok(())
+            }
+            Phase::Send => {
+                let body = format!("{{\"phone\":\"{}\",\"channel\":\"sms\"}}", user.number);
+                let token = user.token.take();
+                let path = self.mix.send_path.clone();
+                let record = self.record(
+                    &mut user.rng,
+                    &user.identity,
+                    user.ip,
+                    now,
+                    &path,
+                    &page,
+                    body,
+                    token.as_deref(),
+                    None,
+                );
+                let number = user.number.clone();
+                let verdict = self.send(
+                    record,
+                    Truth::Legit(user.segment),
+                    Kind::Send,
+                    &number,
+                    user.identity.label(),
+                )?;
+                let legit = &self.mix.legit;
+                let next: Option<u64> = match act(&verdict) {
+                    Action::Allow => {
+                        user.outcome.first_sms_ms.get_or_insert(now);
+                        let slow = user.resends_left > 0 && user.rng.chance(legit.resend_share);
+                        if slow {
+                            // The code is slow to come: ask again after a while.
+                            user.resends_left -= 1;
+                            Some(now + (user.rng.lognormal(45.0, 0.4) * 1000.0) as u64)
+                        } else if user.will_confirm {
+                            user.phase = Phase::Confirm { wrong_code: user.rng.chance(0.05) };
+                            Some(now + (user.rng.lognormal(25.0, 0.5) * 1000.0) as u64)
+                        } else {
+                            user.phase = Phase::Done;
+                            None
+                        }
+                    }
+                    Action::Challenge => {
+                        user.outcome.challenged = true;
+                        if token.is_none() && user.rng.chance(legit.solve_share) {
+                            user.token = Some(format!("pass-{}", user.rng.token(40)));
+                            Some(now + (user.rng.lognormal(12.0, 0.5) * 1000.0) as u64)
+                        } else {
+                            None
+                        }
+                    }
+                    Action::Throttle => {
+                        user.outcome.throttled = true;
+                        let wait = verdict.retry_after.unwrap_or(60) * 1000;
+                        if user.retries_left > 0 && wait <= user.patience_ms {
+                            user.retries_left -= 1;
+                            Some(now + wait + jitter_ms(&mut user.rng, 1.0, 20.0))
+                        } else {
+                            None
+                        }
+                    }
+                    Action::Block => {
+                        user.outcome.blocked = true;
+                        if user.block_retry_left {
+                            user.block_retry_left = false;
+                            Some(now + jitter_ms(&mut user.rng, 60.0, 300.0))
+                        } else {
+                            None
+                        }
+                    }
+                };
+                match next {
+                    Some(at) => self.schedule(at, Wake::Actor(id)),
+                    None => user.phase = Phase::Done,
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn next_number(&self, bot: &mut Bot) -> Option<(usize, String)> {
+        let campaign = self.mix.campaigns.get(bot.index)?;
+        let live: Vec<usize> = (0..bot.lanes.len()).filter(|&i| !bot.lanes[i].retired).collect();
+        let lane_index = *bot.rng.pick(&live)?;
+        let lane = &mut bot.lanes[lane_index];
+        let number = match &campaign.numbers {
+            NumberPlan::Mobile { .. } => {
+                self.numbers.draw(&mut bot.rng, numbers::country(&lane.name)?, Wanted::Mobile)
+            }
+            NumberPlan::Premium { .. } => {
+                self.numbers.draw(&mut bot.rng, numbers::country(&lane.name)?, Wanted::Premium)
+            }
+            NumberPlan::Sequential { .. } => {
+                let next = match &lane.cursor {
+                    Some(last) => self.numbers.next_after(last, Wanted::Mobile),
+                    None => None,
+                };
+                match next {
+                    Some(n) => Some(n),
+                    None => self.numbers.draw(&mut bot.rng, numbers::country(&lane.name)?, Wanted::Mobile),
+                }
+            }
+            NumberPlan::Prefixes { country, .. } => {
+                let country = numbers::country(country)?;
+                let total =
+                    country.lengths.first().copied().unwrap_or(10) + country.calling_code.to_string().len();
+                self.numbers.draw_with_prefix(&mut bot.rng, &lane.name, total, Wanted::Mobile)
+            }
+        }?;
+        lane.cursor = Some(number.clone());
+        Some((lane_index, number))
+    }
+
+    fn wake_bot(&mut self, id: usize, bot: &mut Bot, now: u64) -> Result<(), String> {
+        let Some(campaign) = self.mix.campaigns.get(bot.index).cloned() else { return Ok(()) };
+        if now >= bot.end_ms {
+            return Ok(());
+        }
+        let Some((lane, number)) = self.next_number(bot) else { return Ok(()) };
+        if matches!(campaign.client, CampaignClient::Rotating) {
+            bot.identity = Identity::rotating(&mut bot.rng, now / 1000);
+        } else if matches!(campaign.client, CampaignClient::Browsers) && bot.rng.chance(0.3) {
+            bot.identity = new_identity(&mut bot.rng, &campaign, now);
+        }
+        let ip = bot.pool.pick(&mut bot.rng);
+        let token = match campaign.tokens {
+            TokenPlan::Replayed => Some(bot.replayed_token.clone()),
+            TokenPlan::None | TokenPlan::Solved => None,
+        };
+        let body = format!("{{\"phone\":\"{number}\",\"channel\":\"sms\"}}");
+        let path = self.mix.send_path.clone();
+        let record =
+            self.record(&mut bot.rng, &bot.identity, ip, now, &path, "/signup", body, token.as_deref(), None);
+        let mut verdict =
+            self.send(record, Truth::Campaign(bot.index), Kind::Send, &number, bot.identity.label())?;
+        if act(&verdict) == Action::Challenge && campaign.tokens == TokenPlan::Solved {
+            // A solving service answers in tens of seconds; the bot resends with the token.
+            let at = now + jitter_ms(&mut bot.rng, 10.0, 40.0);
+            let token = format!("pass-{}", bot.rng.token(40));
+            let body = format!("{{\"phone\":\"{number}\",\"channel\":\"sms\"}}");
+            let record =
+                self.record(&mut bot.rng, &bot.identity, ip, at, &path, "/signup", body, Some(&token), None);
+            verdict =
+                self.send(record, Truth::Campaign(bot.index), Kind::Send, &number, bot.identity.label())?;
+        }
+        let mut pause_ms = 0;
+        match act(&verdict) {
+            Action::Allow => {
+                bot.rate_factor = (bot.rate_factor * 1.05).min(1.0);
+                if let Some(l) = bot.lanes.get_mut(lane) {
+                    l.consecutive_refusals = 0;
+                }
+                if bot.rng.chance(campaign.fake_confirm_share) {
+                    let at = now + jitter_ms(&mut bot.rng, 15.0, 60.0);
+                    self.schedule(at, Wake::FakeConfirm { bot: id, number, ip });
+                }
+            }
+            action if campaign.adaptive => {
+                if let Some(l) = bot.lanes.get_mut(lane) {
+                    l.consecutive_refusals += 1;
+                }
+                match action {
+                    Action::Throttle => {
+                        let wait = verdict.retry_after.unwrap_or(60) * 1000;
+                        pause_ms = wait.min(3_600_000) / 2 + jitter_ms(&mut bot.rng, 0.0, 30.0);
+                        bot.rate_factor = (bot.rate_factor * 0.8).max(0.2);
+                    }
+                    _ => {
+                        bot.rate_factor = (bot.rate_factor * 0.9).max(0.2);
+                        pause_ms = jitter_ms(&mut bot.rng, 5.0, 60.0);
+                    }
+                }
+                self.adapt(bot, &campaign, lane, &verdict, now);
+            }
+            _ => {}
+        }
+        let curve = if campaign.follow_curve { self.legit_demand(now) } else { 1.0 };
+        let rate_per_ms = campaign.rate_per_hour * bot.rate_factor * curve / 3_600_000.0;
+        let gap = if rate_per_ms > 0.0 { bot.rng.exp(1.0 / rate_per_ms) as u64 } else { 3_600_000 };
+        self.schedule(now + pause_ms + gap.max(1), Wake::Actor(id));
+        Ok(())
+    }
+
+    /// An adaptive operator's reaction to a refusal: what real pumping operations do when a
+    /// target pushes back.
+    fn adapt(&self, bot: &mut Bot, campaign: &Campaign, lane: usize, verdict: &Observed, now: u64) {
+        let error = verdict.error.as_deref().unwrap_or("");
+        // Refused per address: move to (more) residential proxies.
+        if matches!(error, "rate_limited" | "backoff")
+            && !bot.moved_to_proxies
+            && campaign.addresses.access == Access::Datacenter
+        {
+            bot.moved_to_proxies = true;
+            let exits: Vec<String> =
+                ["US", "GB", "DE", "FR", "BR", "IN"].iter().map(|s| (*s).to_owned()).collect();
+            bot.pool = Pool::new(&mut bot.rng, 3000, Access::Residential, &exits);
+        }
+        // Refused by what the client looks like: look like a browser.
+        if matches!(
+            error,
+            "fingerprint_denied" | "fingerprint_missing" | "captcha_required" | "captcha_invalid"
+        ) || (matches!(campaign.client, CampaignClient::Fixed { .. }) && bot.rng.chance(0.2))
+        {
+            bot.identity = Identity::rotating(&mut bot.rng, now / 1000);
+        }
+        // Refused for the numbers: after a few in a row, drop that destination while others remain.
+        let number_refusal = matches!(
+            error,
+            "country_not_allowed"
+                | "country_denied"
+                | "number_type_denied"
+                | "number_type_not_allowed"
+                | "pattern_denied"
+                | "pattern_not_allowed"
+                | "prefix_blocked"
+                | "adjacent_numbers"
+                | "low_conversion"
+        );
+        let live = bot.lanes.iter().filter(|l| !l.retired).count();
+        if let Some(l) = bot.lanes.get_mut(lane) {
+            if number_refusal && l.consecutive_refusals >= 3 && live > 1 {
+                l.retired = true;
+            } else if error == "adjacent_numbers" {
+                // Jump elsewhere in the range.
+                l.cursor = None;
+            }
+        }
+    }
+
+    fn legit_demand(&self, now: u64) -> f64 {
+        let total: f64 = self.mix.legit.countries.iter().map(|c| c.weight.max(0.0)).sum();
+        if total <= 0.0 {
+            return 1.0;
+        }
+        self.mix
+            .legit
+            .countries
+            .iter()
+            .filter_map(|c| {
+                numbers::country(&c.name)
+                    .map(|k| c.weight.max(0.0) / total * curve::demand(now, k.utc_offset_hours))
+            })
+            .sum()
+    }
+
+    fn fake_confirm(&mut self, bot_id: usize, number: String, ip: IpAddr, now: u64) -> Result<(), String> {
+        let Some(mut taken) = self.actors.get_mut(bot_id).and_then(Option::take) else { return Ok(()) };
+        let result = if let Actor::Bot(bot) = &mut taken {
+            let body = format!("{{\"phone\":\"{number}\",\"code\":\"{:06}\"}}", bot.rng.below(1_000_000));
+            let path = self.mix.confirm_path.clone();
+            let record =
+                self.record(&mut bot.rng, &bot.identity, ip, now, &path, "/signup", body, None, Some(400));
+            self.send(record, Truth::Campaign(bot.index), Kind::Confirm, &number, bot.identity.label())
+                .map(|_| ())
+        } else {
+            Ok(())
+        };
+        self.actors[bot_id] = Some(taken);
+        result
+    }
+}
+
+fn new_identity(rng: &mut Rng, c: &Campaign, at_ms: u64) -> Identity {
+    match &c.client {
+        CampaignClient::Fixed { client } => Identity::new(
+            rng,
+            *client,
+            c.addresses.countries.first().map(String::as_str).unwrap_or("US"),
+            false,
+            at_ms / 1000,
+        ),
+        CampaignClient::Browsers => {
+            let weights: Vec<f64> = ClientKind::BROWSERS.iter().map(|(_, w)| *w).collect();
+            let kind = ClientKind::BROWSERS[rng.weighted(&weights)].0;
+            let country = rng.pick(&c.addresses.countries).map(String::as_str).unwrap_or("US");
+            let returning = rng.chance(0.3);
+            Identity::new(rng, kind, country, returning, at_ms / 1000)
+        }
+        CampaignClient::Rotating => Identity::rotating(rng, at_ms / 1000),
+    }
+}
+
+/// The answer's action; an answer that names none counts as a refusal.
+fn act(verdict: &Observed) -> Action {
+    verdict.action.unwrap_or(Action::Block)
+}
