@@ -113,7 +113,7 @@ fn write_file(path: &str, text: &str) -> Result<(), String> {
 fn truth_label(run: &Run, truth: &Truth) -> String {
     match truth {
         Truth::Legit(i) => {
-            format!("legit:{}", run.mix.legit.segments.get(*i).map(|s| s.name.as_str()).unwrap_or("?"))
+            format!("legit:{}", run.mix.legit.segment(*i).map(|s| s.name).unwrap_or_else(|| "?".into()))
         }
         Truth::Campaign(i) => {
             format!("campaign:{}", run.mix.campaigns.get(*i).map(|c| c.name.as_str()).unwrap_or("?"))

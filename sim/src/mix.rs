@@ -56,6 +56,56 @@ pub struct Legit {
     pub solve_share: f64,
     /// Median seconds a throttled user is willing to wait.
     pub patience_median_s: f64,
+    /// Crowds behind one address (an office enrolling in SMS sign-in on the same morning, a
+    /// campus, an event's Wi-Fi), each scored as a segment of its own.
+    pub crowds: Vec<Crowd>,
+}
+
+/// Many real users behind a few addresses within a short window.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Crowd {
+    /// Segment name in the scoreboard.
+    pub name: String,
+    /// Start, hours after the period's start.
+    pub start_hours: f64,
+    /// How long the crowd keeps arriving.
+    pub hours: f64,
+    /// How many sessions.
+    pub sessions: usize,
+    /// Country of their numbers and address.
+    pub country: String,
+    /// How many public addresses they share.
+    pub addresses: usize,
+    /// Share of sessions that never enter the code.
+    pub never_confirm: f64,
+    /// The page the form is on (referer).
+    pub page: String,
+}
+
+impl Legit {
+    /// Segment names as the scoreboard lists them: the random segments, then the crowds.
+    pub fn segment_names(&self) -> Vec<String> {
+        self.segments
+            .iter()
+            .map(|s| s.name.clone())
+            .chain(self.crowds.iter().map(|c| c.name.clone()))
+            .collect()
+    }
+
+    /// Segment `index` of [`Legit::segment_names`], crowds seen as segments of returning users.
+    pub fn segment(&self, index: usize) -> Option<Segment> {
+        match self.segments.get(index) {
+            Some(s) => Some(s.clone()),
+            None => self.crowds.get(index.checked_sub(self.segments.len())?).map(|c| Segment {
+                name: c.name.clone(),
+                weight: 0.0,
+                never_confirm: c.never_confirm,
+                returning: true,
+                page: c.page.clone(),
+            }),
+        }
+    }
 }
 
 /// A value with a weight.
@@ -231,6 +281,16 @@ impl Default for Legit {
             resend_share: 0.12,
             solve_share: 0.96,
             patience_median_s: 120.0,
+            crowds: vec![Crowd {
+                name: "office_enrollment".into(),
+                start_hours: 1.5,
+                hours: 0.75,
+                sessions: 70,
+                country: "GB".into(),
+                addresses: 1,
+                never_confirm: 0.03,
+                page: "/settings/security".into(),
+            }],
         }
     }
 }

@@ -118,9 +118,9 @@ impl Scoreboard {
         let mut segments: Vec<SegmentScore> = run
             .mix
             .legit
-            .segments
-            .iter()
-            .map(|s| SegmentScore { name: s.name.clone(), ..SegmentScore::default() })
+            .segment_names()
+            .into_iter()
+            .map(|name| SegmentScore { name, ..SegmentScore::default() })
             .collect();
         for sent in run.sent.iter().filter(|s| s.kind == Kind::Send) {
             let price = prices.of(sent.country);
@@ -253,12 +253,12 @@ impl Scoreboard {
             ));
         }
         out.push_str(&format!(
-            "\nlegitimate users by segment:\n{:<16} {:>8} {:>6} {:>8} {:>8} {:>7} {:>7} {:>7} {:>8} {:>9} {:>9} {:>8}\n",
+            "\nlegitimate users by segment:\n{:<18} {:>8} {:>6} {:>8} {:>8} {:>7} {:>7} {:>7} {:>8} {:>9} {:>9} {:>8}\n",
             "segment", "sessions", "sends", "refused", "share", "chall", "thrott", "delayed", "p50 s", "p90 s", "confirmed", "cost"
         ));
         for s in self.segments.iter().chain(std::iter::once(&self.legit)) {
             out.push_str(&format!(
-                "{:<16} {:>8} {:>6} {:>8} {:>7.2}% {:>7} {:>7} {:>7} {:>8.0} {:>9.0} {:>9} {:>8.2}\n",
+                "{:<18} {:>8} {:>6} {:>8} {:>7.2}% {:>7} {:>7} {:>7} {:>8.0} {:>9.0} {:>9} {:>8.2}\n",
                 s.name,
                 s.sessions,
                 s.sends,

@@ -23,7 +23,7 @@ use crate::rng::Rng;
 /// Who really sent a request: kept beside the traffic, never shown to the guard.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Truth {
-    /// A real user of a segment (index into `mix.legit.segments`).
+    /// A real user of a segment (index into `mix.legit.segment_names()`).
     Legit(usize),
     /// A campaign (index into `mix.campaigns`).
     Campaign(usize),
@@ -283,10 +283,33 @@ impl World<'_> {
             }
         }
         arrivals.sort_by_key(|(at, c)| (*at, c.code));
-        for (i, (at, country)) in arrivals.into_iter().enumerate() {
+        // Crowds behind one address: their sessions are segments after the random ones.
+        let mut crowd_sessions: Vec<(u64, &'static numbers::Country, usize, Option<IpAddr>)> = Vec::new();
+        for (g, crowd) in legit.crowds.iter().enumerate() {
+            let Some(country) = numbers::country(&crowd.country) else { continue };
+            let mut crng = rng.fork(0xc0ffee + g as u64);
+            let pool = Pool::new(
+                &mut crng,
+                crowd.addresses.max(1),
+                Access::Office,
+                std::slice::from_ref(&crowd.country),
+            );
+            let from = start + hours_ms(crowd.start_hours);
+            for _ in 0..crowd.sessions {
+                let at = from + crng.below(hours_ms(crowd.hours).max(1));
+                if at >= end {
+                    continue;
+                }
+                crowd_sessions.push((at, country, legit.segments.len() + g, Some(pool.pick(&mut crng))));
+            }
+        }
+        crowd_sessions.sort_by_key(|(at, c, g, _)| (*at, c.code, *g));
+        let random = arrivals.into_iter().map(|(at, c)| (at, c, usize::MAX, None));
+        for (i, (at, country, fixed_segment, fixed_ip)) in random.chain(crowd_sessions).enumerate() {
             let mut urng = rng.fork(i as u64 + 1);
-            let segment = urng.weighted(&segment_weights);
-            let Some(seg) = legit.segments.get(segment) else { continue };
+            let segment =
+                if fixed_segment == usize::MAX { urng.weighted(&segment_weights) } else { fixed_segment };
+            let Some(seg) = legit.segment(segment) else { continue };
             let Some(number) = self.numbers.draw(&mut urng, country, Wanted::Mobile) else { continue };
             let kind = if urng.chance(legit.app_share) {
                 if urng.chance(0.55) {
@@ -310,7 +333,7 @@ impl World<'_> {
             } else {
                 Access::Residential
             };
-            let ip = network::address(&mut urng, access, country.code);
+            let ip = fixed_ip.unwrap_or_else(|| network::address(&mut urng, access, country.code));
             let will_confirm = !urng.chance(seg.never_confirm);
             let patience_ms = (urng.lognormal(legit.patience_median_s, 0.8) * 1000.0) as u64;
             let user = User {
@@ -458,7 +481,7 @@ impl World<'_> {
     }
 
     fn wake_user(&mut self, id: usize, user: &mut User, now: u64) -> Result<(), String> {
-        let page = self.mix.legit.segments.get(user.segment).map(|s| s.page.clone()).unwrap_or_default();
+        let page = self.mix.legit.segment(user.segment).map(|s| s.page.clone()).unwrap_or_default();
         match user.phase {
             Phase::Done => Ok(()),
             Phase::Confirm { wrong_code } => {
