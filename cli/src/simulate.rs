@@ -149,7 +149,9 @@ pub fn run(args: &[String]) -> Result<ExitCode, String> {
         None => Mix::default(),
     };
     if a.print_mix {
-        println!("{}", serde_json::to_string_pretty(&mix).map_err(|e| e.to_string())?);
+        let text = serde_json::to_string_pretty(&mix).map_err(|e| e.to_string())?;
+        // A closed pipe (`| head`) ends the output, not the program with a panic.
+        let _ = writeln!(std::io::stdout(), "{text}");
         return Ok(ExitCode::SUCCESS);
     }
     if let Some(hours) = a.hours {
@@ -190,7 +192,7 @@ pub fn run(args: &[String]) -> Result<ExitCode, String> {
         None => (sim::run(&mix, a.seed, &mut InProcess::new(policy))?, "in process".to_owned()),
     };
     let board = Scoreboard::of(&run, &prices);
-    print!("{}", board.to_table());
+    let _ = write!(std::io::stdout(), "{}", board.to_table());
     if let Some(path) = &a.out {
         let mut text = String::new();
         for record in &run.records {
@@ -229,6 +231,6 @@ pub fn run(args: &[String]) -> Result<ExitCode, String> {
             ReportInfo { title: &title, policy: policy_path, shadow_rules: &shadow, guard: &guard_label };
         write_file(path, &report::html(&run, &board, &info))?;
     }
-    std::io::stdout().flush().map_err(|e| e.to_string())?;
+    let _ = std::io::stdout().flush();
     Ok(ExitCode::SUCCESS)
 }
