@@ -20,9 +20,10 @@ const USAGE: &str = "\
 usage:
   pumpguard check POLICY.json
       Validate a policy. Exit 0 when it loads, 1 with every error and its JSON path.
-  pumpguard replay --policy POLICY.json [--tokens MODE] TRAFFIC.jsonl
+  pumpguard replay --policy POLICY.json [--tokens MODE] [--report FILE.html] TRAFFIC.jsonl
       Judge each recorded request in order (record timestamps drive time). Prints one JSON
-      decision per line on stdout and a summary per action and reason on stderr.
+      decision per line on stdout and a summary per action and reason on stderr; --report
+      also writes the HTML report of the decisions (docs/simulator.md).
       MODE says how CAPTCHA tokens verify: convention (default: pass*/fail*/other), valid,
       invalid, unavailable.
   pumpguard scenarios [HOST OPTIONS] FILE.json...
@@ -115,10 +116,13 @@ fn replay(args: &[String]) -> Result<ExitCode, String> {
     let mut policy_path = None;
     let mut traffic_path = None;
     let mut tokens = TokenMode::Convention;
+    let mut report_path = None;
+    let mut judged = Vec::new();
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         match arg.as_str() {
             "--policy" => policy_path = rest.next(),
+            "--report" => report_path = rest.next(),
             "--tokens" => {
                 tokens = match rest.next().map(String::as_str) {
                     Some("convention") => TokenMode::Convention,
@@ -201,6 +205,9 @@ fn replay(args: &[String]) -> Result<ExitCode, String> {
             decision.log_line()
         );
         writeln!(out, "{line}").map_err(|e| format!("writing output: {e}"))?;
+        if report_path.is_some() {
+            judged.push((record, decision));
+        }
     }
     eprintln!("summary by action:");
     for (action, count) in &by_action {
@@ -209,6 +216,9 @@ fn replay(args: &[String]) -> Result<ExitCode, String> {
     eprintln!("summary by reason:");
     for (reason, count) in &by_reason {
         eprintln!("  {reason:<48} {count}");
+    }
+    if let Some(path) = report_path {
+        simulate::write_replay_report(path, policy_path, judged)?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -9,9 +9,11 @@ use std::time::Duration;
 
 use pumpguard_core::scenario::Observed;
 use pumpguard_core::traffic::TrafficRecord;
+use pumpguard_core::Decision;
 use pumpguard_sim::guard::{Guard, InProcess};
 use pumpguard_sim::mix::Mix;
 use pumpguard_sim::prices::Prices;
+use pumpguard_sim::replayed;
 use pumpguard_sim::report::{self, ReportInfo};
 use pumpguard_sim::scoreboard::Scoreboard;
 use pumpguard_sim::sim::{self, Kind, Run, Truth};
@@ -118,6 +120,7 @@ fn truth_label(run: &Run, truth: &Truth) -> String {
         Truth::Campaign(i) => {
             format!("campaign:{}", run.mix.campaigns.get(*i).map(|c| c.name.as_str()).unwrap_or("?"))
         }
+        Truth::Unlabelled => "unlabelled".to_owned(),
     }
 }
 
@@ -229,8 +232,21 @@ pub fn run(args: &[String]) -> Result<ExitCode, String> {
         let title = format!("pumpguard simulation: {policy_path}");
         let info =
             ReportInfo { title: &title, policy: policy_path, shadow_rules: &shadow, guard: &guard_label };
-        write_file(path, &report::html(&run, &board, &info))?;
+        write_file(path, &report::html(&run, Some(&board), &info))?;
     }
     let _ = std::io::stdout().flush();
     Ok(ExitCode::SUCCESS)
+}
+
+/// `replay --report`: the report of recorded requests and their decisions, without ground truth.
+pub fn write_replay_report(
+    path: &str,
+    policy_path: &str,
+    judged: Vec<(TrafficRecord, Decision)>,
+) -> Result<(), String> {
+    let shadow = shadow_rules(&crate::read(policy_path)?);
+    let run = replayed::run_of(judged);
+    let title = format!("pumpguard replay: {policy_path}");
+    let info = ReportInfo { title: &title, policy: policy_path, shadow_rules: &shadow, guard: "by replay" };
+    write_file(path, &report::html(&run, None, &info))
 }

@@ -17,6 +17,7 @@ pub mod mix;
 pub mod network;
 pub mod numbers;
 pub mod prices;
+pub mod replayed;
 pub mod report;
 pub mod rng;
 pub mod scoreboard;

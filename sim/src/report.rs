@@ -46,8 +46,30 @@ fn pct(part: u64, whole: u64) -> String {
     }
 }
 
-/// Renders the page.
-pub fn html(run: &Run, board: &Scoreboard, info: &ReportInfo<'_>) -> String {
+/// Who the requests are split by: legitimate and pumped when the ground truth is known, one
+/// group for unlabelled traffic.
+struct Groups {
+    names: &'static [&'static str],
+}
+
+impl Groups {
+    fn of(run: &Run) -> Groups {
+        let labelled = run.sent.iter().any(|s| s.truth != Truth::Unlabelled);
+        Groups { names: if labelled { &["legitimate", "pumped"] } else { &["all"] } }
+    }
+
+    fn labelled(&self) -> bool {
+        self.names.len() == 2
+    }
+
+    fn index(&self, sent: &Sent) -> usize {
+        usize::from(self.labelled() && matches!(sent.truth, Truth::Campaign(_)))
+    }
+}
+
+/// Renders the page. `board` is the scoreboard of a simulated run; recorded traffic has none.
+pub fn html(run: &Run, board: Option<&Scoreboard>, info: &ReportInfo<'_>) -> String {
+    let groups = Groups::of(run);
     let start = run.mix.start_ms;
     let span_ms = ((run.mix.hours * 3_600_000.0) as u64).max(60_000);
     // At most ~360 bars; whole minutes.
@@ -55,15 +77,12 @@ pub fn html(run: &Run, board: &Scoreboard, info: &ReportInfo<'_>) -> String {
     let bins = span_ms.div_ceil(bin_ms) as usize;
     let sends: Vec<&Sent> =
         run.sent.iter().filter(|s| s.kind == Kind::Send && s.at_ms < start + span_ms).collect();
-    let timeline = |pumped: bool| -> Vec<Series<'static>> {
+    let timeline = |group: usize| -> Vec<Series<'static>> {
         ACTIONS
             .iter()
             .map(|(action, name, color)| {
                 let mut values = vec![0u64; bins];
-                for s in sends
-                    .iter()
-                    .filter(|s| matches!(s.truth, Truth::Campaign(_)) == pumped && action_of(s) == *action)
-                {
+                for s in sends.iter().filter(|s| groups.index(s) == group && action_of(s) == *action) {
                     let bin = ((s.at_ms.saturating_sub(start)) / bin_ms) as usize;
                     if let Some(v) = values.get_mut(bin) {
                         *v += 1;
@@ -89,43 +108,6 @@ pub fn html(run: &Run, board: &Scoreboard, info: &ReportInfo<'_>) -> String {
         .collect();
     let minutes = bin_ms / 60_000;
     let per = if minutes == 1 { "minute".to_owned() } else { format!("{minutes} minutes") };
-    let legit_chart = stacked_timeline(
-        &format!("Legitimate SMS requests per {per}, by decision"),
-        &timeline(false),
-        &[],
-        &ticks,
-        230.0,
-    );
-    let pumped_chart = stacked_timeline(
-        &format!("Pumped SMS requests per {per}, by decision (campaign windows above)"),
-        &timeline(true),
-        &bands,
-        &ticks,
-        380.0,
-    );
-
-    // Deciding rules, legitimate vs pumped.
-    let mut rules: BTreeMap<String, [u64; 2]> = BTreeMap::new();
-    for s in &sends {
-        if action_of(s) == Action::Allow {
-            continue;
-        }
-        let label = match (&s.verdict.rule, &s.verdict.error) {
-            (Some(r), Some(e)) => format!("{r} ({e})"),
-            (Some(r), None) => r.clone(),
-            (None, Some(e)) => e.clone(),
-            (None, None) => "(unnamed)".into(),
-        };
-        rules.entry(label).or_default()[usize::from(matches!(s.truth, Truth::Campaign(_)))] += 1;
-    }
-    let mut rule_rows: Vec<(String, Vec<u64>)> = rules.into_iter().map(|(k, v)| (k, v.to_vec())).collect();
-    rule_rows.sort_by(|a, b| b.1.iter().sum::<u64>().cmp(&a.1.iter().sum::<u64>()).then(a.0.cmp(&b.0)));
-    rule_rows.truncate(15);
-    let rules_chart = split_bars(
-        "Refusals by deciding rule (legitimate in red: real users refused)",
-        &[("legitimate", "#e53935"), ("pumped", "#5c6bc0")],
-        &rule_rows,
-    );
 
     let mut page = String::with_capacity(256 * 1024);
     let _ = write!(
@@ -144,16 +126,116 @@ th{{background:#fafafa}} td:first-child,th:first-child{{text-align:left}} .chart
 .ct{{font-size:13px;font-weight:600}} .ax{{font-size:11px;fill:#444}} .bl{{font-size:10px;fill:#4a3aa8}} .note{{color:#666;font-size:12px}}
 </style></head><body>
 <h1>{title}</h1>
-<div class="meta">policy <b>{policy}</b> · judged {guard} · seed {seed} · {hours} h from {start} UTC · {requests} requests</div>
+<div class="meta">policy <b>{policy}</b> · judged {guard}{seed} · {hours:.2} h from {start} UTC · {requests} guarded requests</div>
 "##,
         title = escape(info.title),
         policy = escape(info.policy),
         guard = escape(info.guard),
-        seed = run.seed,
+        seed = if groups.labelled() { format!(" · seed {}", run.seed) } else { String::new() },
         hours = run.mix.hours,
         start = escape(&iso(start)),
         requests = run.sent.len(),
     );
+    match board.filter(|_| groups.labelled()) {
+        Some(board) => push_scoreboard_cards(&mut page, board),
+        None => push_totals_cards(&mut page, &sends),
+    }
+    page.push_str("<h2>Timeline</h2>");
+    if groups.labelled() {
+        page.push_str(&stacked_timeline(
+            &format!("Pumped SMS requests per {per}, by decision (campaign windows above)"),
+            &timeline(1),
+            &bands,
+            &ticks,
+            380.0,
+        ));
+        page.push_str(&stacked_timeline(
+            &format!("Legitimate SMS requests per {per}, by decision"),
+            &timeline(0),
+            &[],
+            &ticks,
+            230.0,
+        ));
+    } else {
+        page.push_str(&stacked_timeline(
+            &format!("SMS requests per {per}, by decision"),
+            &timeline(0),
+            &[],
+            &ticks,
+            300.0,
+        ));
+    }
+    if let Some(board) = board.filter(|_| groups.labelled()) {
+        push_scoreboard_tables(&mut page, run, board);
+    }
+
+    // Deciding rules, per group.
+    let mut rules: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for s in &sends {
+        if action_of(s) == Action::Allow {
+            continue;
+        }
+        let label = match (&s.verdict.rule, &s.verdict.error) {
+            (Some(r), Some(e)) => format!("{r} ({e})"),
+            (Some(r), None) => r.clone(),
+            (None, Some(e)) => e.clone(),
+            (None, None) => "(unnamed)".into(),
+        };
+        let counts = rules.entry(label).or_insert_with(|| vec![0; groups.names.len()]);
+        if let Some(c) = counts.get_mut(groups.index(s)) {
+            *c += 1;
+        }
+    }
+    let mut rule_rows: Vec<(String, Vec<u64>)> = rules.into_iter().collect();
+    rule_rows.sort_by(|a, b| b.1.iter().sum::<u64>().cmp(&a.1.iter().sum::<u64>()).then(a.0.cmp(&b.0)));
+    rule_rows.truncate(15);
+    page.push_str("<h2>Top rules</h2>");
+    page.push_str(&if groups.labelled() {
+        split_bars(
+            "Refusals by deciding rule (legitimate in red: real users refused)",
+            &[("legitimate", "#e53935"), ("pumped", "#5c6bc0")],
+            &rule_rows,
+        )
+    } else {
+        split_bars("Refusals by deciding rule", &[("refused", "#5c6bc0")], &rule_rows)
+    });
+    page.push_str(&breakdown(
+        "Top prefixes (first 5 digits after +)",
+        &sends,
+        &groups,
+        |s| s.number.chars().take(6).collect(),
+        15,
+    ));
+    page.push_str(&breakdown(
+        "Countries",
+        &sends,
+        &groups,
+        |s| s.country.unwrap_or("(invalid)").to_owned(),
+        20,
+    ));
+    page.push_str(&breakdown(
+        "Client fingerprints (client family · JA4)",
+        &sends,
+        &groups,
+        |s| format!("{} · {}", s.client, s.ja4.as_deref().unwrap_or("-")),
+        15,
+    ));
+    page.push_str(&findings_table(&sends, &groups, info.shadow_rules));
+    match board.filter(|_| groups.labelled()) {
+        Some(board) => {
+            let _ = write!(
+                page,
+                "<p class=\"note\">Ground truth (legitimate or which campaign) comes from the simulator and was never shown to the guard. Costs use the price table's estimates ({}).</p>",
+                escape(&board.currency)
+            );
+        }
+        None => page.push_str("<p class=\"note\">Recorded traffic: who sent each request is not known, so nothing here says which refusals were right.</p>"),
+    }
+    page.push_str("</body></html>\n");
+    page
+}
+
+fn push_scoreboard_cards(page: &mut String, board: &Scoreboard) {
     let p = &board.pumped;
     let l = &board.legit;
     let _ = write!(
@@ -182,9 +264,24 @@ th{{background:#fafafa}} td:first-child,th:first-child{{text-align:left}} .chart
         p50 = l.delay_p50_s,
         p90 = l.delay_p90_s,
     );
-    page.push_str("<h2>Timeline</h2>");
-    page.push_str(&pumped_chart);
-    page.push_str(&legit_chart);
+}
+
+fn push_totals_cards(page: &mut String, sends: &[&Sent]) {
+    let count = |action: Action| sends.iter().filter(|s| action_of(s) == action).count() as u64;
+    let total = sends.len() as u64;
+    page.push_str("<div class=\"cards\">");
+    for (action, name, _) in ACTIONS {
+        let n = count(action);
+        let _ = write!(
+            page,
+            "<div class=\"card\"><span>SMS requests {name}</span><b>{}</b>{n} of {total}</div>",
+            pct(n, total)
+        );
+    }
+    page.push_str("</div>\n");
+}
+
+fn push_scoreboard_tables(page: &mut String, run: &Run, board: &Scoreboard) {
     page.push_str("<h2>Scoreboard: campaigns</h2><table><tr><th>campaign</th><th>sends</th><th>reached origin</th><th>share</th><th>blocked</th><th>challenged</th><th>throttled</th><th>cost paid</th><th>cost refused</th><th>top refusing rule</th></tr>");
     for c in board.campaigns.iter().chain(std::iter::once(&board.pumped)) {
         let _ = write!(
@@ -239,90 +336,80 @@ th{{background:#fafafa}} td:first-child,th:first-child{{text-align:left}} .chart
         );
     }
     page.push_str("</table>");
-    page.push_str("<h2>Top rules</h2>");
-    page.push_str(&rules_chart);
-    page.push_str(&breakdown(
-        "Top prefixes (first 5 digits after +)",
-        &sends,
-        |s| s.number.chars().take(6).collect(),
-        15,
-    ));
-    page.push_str(&breakdown("Countries", &sends, |s| s.country.unwrap_or("(invalid)").to_owned(), 20));
-    page.push_str(&breakdown(
-        "Client fingerprints (client family · JA4)",
-        &sends,
-        |s| format!("{} · {}", s.client, s.ja4.as_deref().unwrap_or("-")),
-        15,
-    ));
-    page.push_str(&findings_table(&sends, info.shadow_rules));
-    let _ = write!(
-        page,
-        "<p class=\"note\">Ground truth (legitimate or which campaign) comes from the simulator and was never shown to the guard. Costs use the price table's estimates ({}).</p></body></html>",
-        escape(&board.currency)
-    );
-    page.push('\n');
-    page
 }
 
-/// A table of sends grouped by `key`: legitimate and pumped, refused shares.
-fn breakdown(title: &str, sends: &[&Sent], key: impl Fn(&Sent) -> String, top: usize) -> String {
-    #[derive(Default)]
-    struct Row {
-        legit: u64,
-        legit_refused: u64,
-        pumped: u64,
-        pumped_refused: u64,
-    }
-    let mut rows: BTreeMap<String, Row> = BTreeMap::new();
+/// A table of sends grouped by `key`: per group, requests and the share refused.
+fn breakdown(
+    title: &str,
+    sends: &[&Sent],
+    groups: &Groups,
+    key: impl Fn(&Sent) -> String,
+    top: usize,
+) -> String {
+    // Per row: (requests, refused) per group.
+    let mut rows: BTreeMap<String, Vec<(u64, u64)>> = BTreeMap::new();
     for s in sends {
-        let row = rows.entry(key(s)).or_default();
-        let refused = action_of(s) != Action::Allow;
-        if matches!(s.truth, Truth::Campaign(_)) {
-            row.pumped += 1;
-            row.pumped_refused += u64::from(refused);
-        } else {
-            row.legit += 1;
-            row.legit_refused += u64::from(refused);
+        let row = rows.entry(key(s)).or_insert_with(|| vec![(0, 0); groups.names.len()]);
+        if let Some(cell) = row.get_mut(groups.index(s)) {
+            cell.0 += 1;
+            cell.1 += u64::from(action_of(s) != Action::Allow);
         }
     }
-    let mut rows: Vec<(String, Row)> = rows.into_iter().collect();
-    rows.sort_by(|a, b| (b.1.legit + b.1.pumped).cmp(&(a.1.legit + a.1.pumped)).then(a.0.cmp(&b.0)));
-    let mut out = format!(
-        "<h2>{}</h2><table><tr><th>value</th><th>requests</th><th>legitimate</th><th>legitimate refused</th><th>pumped</th><th>pumped refused</th></tr>",
-        escape(title)
-    );
-    for (name, r) in rows.iter().take(top) {
-        let _ = write!(
-            out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(name),
-            r.legit + r.pumped,
-            r.legit,
-            pct(r.legit_refused, r.legit),
-            r.pumped,
-            pct(r.pumped_refused, r.pumped)
-        );
+    let total = |row: &[(u64, u64)]| row.iter().map(|c| c.0).sum::<u64>();
+    let mut rows: Vec<(String, Vec<(u64, u64)>)> = rows.into_iter().collect();
+    rows.sort_by(|a, b| total(&b.1).cmp(&total(&a.1)).then(a.0.cmp(&b.0)));
+    let mut out = format!("<h2>{}</h2><table><tr><th>value</th>", escape(title));
+    if groups.labelled() {
+        out.push_str("<th>requests</th>");
+    }
+    for name in groups.names {
+        let label = if groups.labelled() { format!("{name} ") } else { String::new() };
+        let _ = write!(out, "<th>{label}requests</th><th>{label}refused</th>");
+    }
+    out.push_str("</tr>");
+    for (name, row) in rows.iter().take(top) {
+        let _ = write!(out, "<tr><td>{}</td>", escape(name));
+        if groups.labelled() {
+            let _ = write!(out, "<td>{}</td>", total(row));
+        }
+        for (requests, refused) in row {
+            let _ = write!(out, "<td>{requests}</td><td>{}</td>", pct(*refused, *requests));
+        }
+        out.push_str("</tr>");
     }
     out.push_str("</table>");
     out
 }
 
-/// Every finding: how often it decided, how often it was only reported, and on whom.
-fn findings_table(sends: &[&Sent], shadow_rules: &[String]) -> String {
-    let mut rows: BTreeMap<String, [u64; 4]> = BTreeMap::new();
+/// Every finding: how often it decided, how often it was only reported, per group.
+fn findings_table(sends: &[&Sent], groups: &Groups, shadow_rules: &[String]) -> String {
+    let n = groups.names.len();
+    let mut rows: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     for s in sends {
-        let pumped = usize::from(matches!(s.truth, Truth::Campaign(_)));
         for finding in &s.verdict.findings {
             let rule = finding.split_once(':').map(|(r, _)| r);
             let deciding =
                 action_of(s) != Action::Allow && rule.is_some() && rule == s.verdict.rule.as_deref();
-            rows.entry(finding.clone()).or_default()[usize::from(!deciding) * 2 + pumped] += 1;
+            let counts = rows.entry(finding.clone()).or_insert_with(|| vec![0; 2 * n]);
+            if let Some(c) = counts.get_mut(usize::from(!deciding) * n + groups.index(s)) {
+                *c += 1;
+            }
         }
     }
     let mut out = String::from(
-        "<h2>Findings: enforced vs reported only</h2><p class=\"note\">Shadow rules and report-only findings never refuse; their columns show what turning them on would touch.</p><table><tr><th>finding</th><th>mode</th><th>decided: legitimate</th><th>decided: pumped</th><th>reported only: legitimate</th><th>reported only: pumped</th></tr>",
+        "<h2>Findings: enforced vs reported only</h2><p class=\"note\">Shadow rules and report-only findings never refuse; their columns show what turning them on would touch.</p><table><tr><th>finding</th><th>mode</th>",
     );
-    for (finding, [dl, dp, rl, rp]) in &rows {
+    for column in ["decided", "reported only"] {
+        for name in groups.names {
+            let _ = write!(
+                out,
+                "<th>{column}{}</th>",
+                if groups.labelled() { format!(": {name}") } else { String::new() }
+            );
+        }
+    }
+    out.push_str("</tr>");
+    for (finding, counts) in &rows {
         let rule = finding.split_once(':').map(|(r, _)| r).unwrap_or("");
         let mode = if shadow_rules.iter().any(|r| r == rule) {
             "shadow"
@@ -331,11 +418,11 @@ fn findings_table(sends: &[&Sent], shadow_rules: &[String]) -> String {
         } else {
             "enforced"
         };
-        let _ = write!(
-            out,
-            "<tr><td>{}</td><td>{mode}</td><td>{dl}</td><td>{dp}</td><td>{rl}</td><td>{rp}</td></tr>",
-            escape(finding)
-        );
+        let _ = write!(out, "<tr><td>{}</td><td>{mode}</td>", escape(finding));
+        for c in counts {
+            let _ = write!(out, "<td>{c}</td>");
+        }
+        out.push_str("</tr>");
     }
     out.push_str("</table>");
     out

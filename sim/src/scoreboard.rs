@@ -150,6 +150,7 @@ impl Scoreboard {
                         }
                     }
                 }
+                Truth::Unlabelled => {}
                 Truth::Legit(i) => {
                     let Some(score) = segments.get_mut(i) else { continue };
                     score.sends += 1;

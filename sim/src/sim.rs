@@ -27,6 +27,8 @@ pub enum Truth {
     Legit(usize),
     /// A campaign (index into `mix.campaigns`).
     Campaign(usize),
+    /// Unknown: recorded traffic replayed without labels.
+    Unlabelled,
 }
 
 /// Whether a request asks for an SMS or confirms a code.

@@ -160,7 +160,7 @@ fn default_mix_scores_every_campaign_and_segment() {
     assert!(json["pumped"]["reached_share"].as_f64().is_some());
     let page = pumpguard_sim::report::html(
         &run,
-        &board,
+        Some(&board),
         &pumpguard_sim::report::ReportInfo {
             title: "t",
             policy: "p",
@@ -172,5 +172,17 @@ fn default_mix_scores_every_campaign_and_segment() {
     // Self-contained: nothing to fetch, nothing to run (the SVG namespace URI is a name, not a fetch).
     for fetch in ["src=", "href=", "<script", "<link", "url("] {
         assert!(!page.contains(fetch), "{fetch} in the report");
+    }
+}
+
+#[test]
+fn written_traffic_replays_to_the_same_answers() {
+    // The records are the whole input: judged again open-loop, in order, by a fresh guard,
+    // they get the answers the closed loop got.
+    let mix = small_mix(&["resi-botnet", "sequential-block", "burst-few-ips"]);
+    let run = sim::run(&mix, 5, &mut InProcess::new(example_policy())).unwrap();
+    let mut fresh = InProcess::new(example_policy());
+    for (record, sent) in run.records.iter().zip(&run.sent) {
+        assert_eq!(pumpguard_sim::guard::Guard::judge(&mut fresh, record).unwrap(), sent.verdict);
     }
 }

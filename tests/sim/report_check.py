@@ -2,10 +2,11 @@
 """Simulates an hour of the default mix against the example policy, then opens the HTML report
 in headless Chromium and checks what it rendered: the screenshot must show the charts' colours
 (allowed, throttled and blocked bars of the timelines, the rule bars), and the page must need
-nothing from the network (Chromium runs with networking pointed nowhere).
+nothing from the network (Chromium runs with networking pointed nowhere). The same for the
+report `replay --report` draws from the simulated traffic, without ground truth.
 
 Usage: report_check.py --cli PUMPGUARD [--work DIR] [--chromium BIN]
-Leaves report.html and report.png in DIR to look at.
+Leaves report.html, replay.html and their .png screenshots in DIR to look at.
 """
 
 import argparse
@@ -23,7 +24,7 @@ COLOURS = {
     "allowed bars": (0x4C, 0xAF, 0x50),
     "throttled bars": (0xFB, 0x8C, 0x00),
     "blocked bars": (0xE5, 0x39, 0x35),
-    "pumped rule bars": (0x5C, 0x6B, 0xC0),
+    "rule bars": (0x5C, 0x6B, 0xC0),
 }
 
 
@@ -93,36 +94,51 @@ def main():
     args = ap.parse_args()
     os.makedirs(args.work, exist_ok=True)
     report = os.path.join(args.work, "report.html")
-    png = os.path.join(args.work, "report.png")
-    r = subprocess.run([args.cli, "simulate", "--policy", os.path.join(ROOT, "examples/policy.json"), "--seed", "1",
-                        "--hours", "1", "--report", report], capture_output=True, text=True)
+    replay = os.path.join(args.work, "replay.html")
+    traffic = os.path.join(args.work, "traffic.jsonl")
+    policy = os.path.join(ROOT, "examples/policy.json")
+    r = subprocess.run([args.cli, "simulate", "--policy", policy, "--seed", "1", "--hours", "1", "--report", report,
+                        "--out", traffic], capture_output=True, text=True)
     if r.returncode != 0:
         print(f"FAIL simulate exited {r.returncode}\n{r.stdout}\n{r.stderr}")
         sys.exit(1)
     print(r.stdout, end="")
+    r = subprocess.run([args.cli, "replay", "--policy", policy, "--report", replay, traffic], capture_output=True, text=True)
+    if r.returncode != 0:
+        print(f"FAIL replay exited {r.returncode}\n{r.stderr[-2000:]}")
+        sys.exit(1)
+    failed = False
+    for page_path in [report, replay]:
+        failed |= not check_page(args, page_path)
+    print(f"report-check: {'FAILED' if failed else 'ok'} (screenshots in {args.work})")
+    sys.exit(1 if failed else 0)
+
+
+def check_page(args, page_path):
+    png = page_path[:-len(".html")] + ".png"
     if os.path.exists(png):
         os.remove(png)
     profile = os.path.join(args.work, "chromium-profile")
     r = subprocess.run([args.chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
                         f"--user-data-dir={profile}", "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
                         "--window-size=1200,2200", "--force-device-scale-factor=0.5", f"--screenshot={png}",
-                        "file://" + os.path.abspath(report)], capture_output=True, text=True, timeout=120)
+                        "file://" + os.path.abspath(page_path)], capture_output=True, text=True, timeout=120)
+    name = os.path.basename(page_path)
     if r.returncode != 0 or not os.path.exists(png):
-        print(f"FAIL chromium exited {r.returncode} without a screenshot\n{r.stderr[-2000:]}")
-        sys.exit(1)
+        print(f"FAIL {name}: chromium exited {r.returncode} without a screenshot\n{r.stderr[-2000:]}")
+        return False
     width, height, counts = count_colours(png)
-    failed = False
-    for name, rgb in COLOURS.items():
+    ok_all = True
+    for what, rgb in COLOURS.items():
         ok = counts[rgb] >= 30
-        failed |= not ok
-        print(f"{'ok  ' if ok else 'FAIL'} {name}: {counts[rgb]} pixels of #{'%02x%02x%02x' % rgb} in the {width}x{height} screenshot")
-    page = open(report, encoding="utf-8").read()
+        ok_all &= ok
+        print(f"{'ok  ' if ok else 'FAIL'} {name}: {what}: {counts[rgb]} pixels of #{'%02x%02x%02x' % rgb} in the {width}x{height} screenshot")
+    page = open(page_path, encoding="utf-8").read()
     for fetch in ["<script", "<link", "src=", "href=", "url("]:
         if fetch in page:
-            failed = True
-            print(f"FAIL the report would fetch or run something: {fetch!r}")
-    print(f"report-check: {'FAILED' if failed else 'ok'} (screenshot: {png})")
-    sys.exit(1 if failed else 0)
+            ok_all = False
+            print(f"FAIL {name}: the page would fetch or run something: {fetch!r}")
+    return ok_all
 
 
 if __name__ == "__main__":
