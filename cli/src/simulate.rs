@@ -27,7 +27,8 @@ pub const USAGE: &str = "\
                      [--json SCORE.json] [--report REPORT.html] [HOST OPTIONS]
       Closed-loop simulation of real users and pumping campaigns (docs/simulator.md): prints
       the scoreboard; --out writes the requests as traffic records, --truth who sent each and
-      the answer it got, --json the scoreboard, --report an HTML page. With --target (and the
+      the answer it got, --json the scoreboard (`-`: on stdout, the table on stderr), --report
+      an HTML page. With --target (and the
       host options of `scenarios`) requests go to a running host loaded with the policy.
   pumpguard simulate --print-mix
       Print the default mix as JSON, a starting point for --mix.";
@@ -195,7 +196,17 @@ pub fn run(args: &[String]) -> Result<ExitCode, String> {
         None => (sim::run(&mix, a.seed, &mut InProcess::new(policy))?, "in process".to_owned()),
     };
     let board = Scoreboard::of(&run, &prices);
-    let _ = write!(std::io::stdout(), "{}", board.to_table());
+    // `--json -` puts the JSON on stdout for scripts; the table then goes to stderr.
+    if a.json.as_deref() == Some("-") {
+        eprint!("{}", board.to_table());
+        let _ = writeln!(
+            std::io::stdout(),
+            "{}",
+            serde_json::to_string_pretty(&board).map_err(|e| e.to_string())?
+        );
+    } else {
+        let _ = write!(std::io::stdout(), "{}", board.to_table());
+    }
     if let Some(path) = &a.out {
         let mut text = String::new();
         for record in &run.records {
@@ -224,7 +235,7 @@ pub fn run(args: &[String]) -> Result<ExitCode, String> {
         }
         write_file(path, &text)?;
     }
-    if let Some(path) = &a.json {
+    if let Some(path) = a.json.as_deref().filter(|p| *p != "-") {
         write_file(path, &serde_json::to_string_pretty(&board).map_err(|e| e.to_string())?)?;
     }
     if let Some(path) = &a.report {
