@@ -400,7 +400,7 @@ impl Identity {
     }
 
     /// The header pairs of one request, in this client's order.
-    pub fn headers(&self, rng: &mut Rng, out: &Outgoing<'_>) -> Vec<(String, String)> {
+    pub fn headers(&self, out: &Outgoing<'_>) -> Vec<(String, String)> {
         let mut headers = Vec::with_capacity(self.order.len());
         let origin = format!("https://{}", out.host);
         for &name in &self.order {
@@ -454,7 +454,6 @@ impl Identity {
                 headers.push((name.to_owned(), value));
             }
         }
-        let _ = rng;
         headers
     }
 
@@ -501,7 +500,7 @@ mod tests {
                 body: "{}",
                 token: Some(("cf-turnstile-response", "pass-x")),
             };
-            let headers = id.headers(&mut rng, &out);
+            let headers = id.headers(&out);
             assert!(headers.iter().any(|(n, _)| n == "user-agent"));
             assert!(headers.iter().any(|(n, v)| n == "cf-turnstile-response" && v == "pass-x"));
         }

@@ -435,7 +435,7 @@ impl World<'_> {
             body: &body,
             token: token.map(|t| (self.mix.token_header.as_str(), t)),
         };
-        let headers = identity.headers(rng, &out);
+        let headers = identity.headers(&out);
         let tls = self.mix.tls_fingerprints.then(|| {
             let (ja3, ja4) = identity.tls(rng);
             TlsRecord { ja3: Some(ja3), ja4: Some(ja4) }
