@@ -425,6 +425,18 @@ pub fn default_campaigns() -> Vec<Campaign> {
             )
         },
         Campaign {
+            tokens: TokenPlan::Solved,
+            adaptive: true,
+            ..campaign(
+                "captcha-farm",
+                "real browser header sets through residential proxies, paying a solving service for every CAPTCHA it is shown",
+                (3.0, 3.0, 100.0),
+                addresses(Access::Residential, 2000, &["US", "GB", "DE", "FR"]),
+                CampaignClient::Browsers,
+                NumberPlan::Mobile { countries: list(&SERVED_HIGH_PRICE) },
+            )
+        },
+        Campaign {
             tokens: TokenPlan::Replayed,
             ..campaign(
                 "captcha-replay",

@@ -60,6 +60,7 @@ pub fn run_of(judged: Vec<(TrafficRecord, Decision)>) -> Run {
             ja4: record.tls.as_ref().and_then(|t| t.ja4.clone()),
             ip: record.client_ip.unwrap_or(std::net::IpAddr::from([0, 0, 0, 0])),
             verdict: Observed::of(&decision),
+            retry_of: None,
         });
         records.push(record);
     }

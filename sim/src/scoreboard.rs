@@ -36,7 +36,8 @@ pub struct Scoreboard {
 pub struct CampaignScore {
     /// Campaign name (`all` for the total).
     pub name: String,
-    /// SMS requests sent (send route).
+    /// SMS attempts (requests to the send route; a send again with a solved CAPTCHA is the
+    /// same attempt).
     pub sends: u64,
     /// Of those, forwarded to origin: SMS sent, paid for.
     pub reached_origin: u64,
@@ -122,8 +123,21 @@ impl Scoreboard {
             .into_iter()
             .map(|name| SegmentScore { name, ..SegmentScore::default() })
             .collect();
-        for sent in run.sent.iter().filter(|s| s.kind == Kind::Send) {
-            let price = prices.of(sent.country);
+        // A campaign's send that came back with a solved CAPTCHA is one attempt: it counts once,
+        // with the answer its last request got.
+        let mut last_of: Vec<usize> = (0..run.sent.len()).collect();
+        for (i, s) in run.sent.iter().enumerate() {
+            if let Some(last) = s.retry_of.and_then(|f| last_of.get_mut(f)) {
+                *last = i;
+            }
+        }
+        for (index, first) in run.sent.iter().enumerate().filter(|(_, s)| s.kind == Kind::Send) {
+            let price = prices.of(first.country);
+            let sent = match first.truth {
+                Truth::Campaign(_) if first.retry_of.is_some() => continue,
+                Truth::Campaign(_) => last_of.get(index).and_then(|&i| run.sent.get(i)).unwrap_or(first),
+                _ => first,
+            };
             let action = sent.verdict.action.unwrap_or(Action::Block);
             match sent.truth {
                 Truth::Campaign(i) => {

@@ -18,7 +18,7 @@ use crate::guard::Guard;
 use crate::mix::{Campaign, CampaignClient, Mix, NumberPlan, TokenPlan};
 use crate::network::{self, Access, Pool};
 use crate::numbers::{self, NumberSource, Wanted};
-use crate::rng::Rng;
+use crate::rng::{stable_hash, Rng};
 
 /// Who really sent a request: kept beside the traffic, never shown to the guard.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -61,6 +61,8 @@ pub struct Sent {
     pub ip: IpAddr,
     /// The guard's answer.
     pub verdict: Observed,
+    /// The same attempt sent again (with a solved CAPTCHA): index of the attempt's first request.
+    pub retry_of: Option<usize>,
 }
 
 /// What happened to one legitimate session.
@@ -153,6 +155,21 @@ enum Wake {
         number: String,
         ip: IpAddr,
     },
+    /// A campaign back from its CAPTCHA-solving service with a token for a challenged send.
+    Solved {
+        bot: usize,
+        retry: Box<SolvedRetry>,
+    },
+}
+
+/// A challenged campaign send, to be sent again with a solved token.
+struct SolvedRetry {
+    lane: usize,
+    number: String,
+    ip: IpAddr,
+    identity: Identity,
+    /// Index of the challenged request in the run's log.
+    first: usize,
 }
 
 struct World<'g> {
@@ -195,6 +212,7 @@ pub fn run(mix: &Mix, seed: u64, guard: &mut dyn Guard) -> Result<Run, String> {
         match wake {
             Wake::Actor(actor) => world.wake(actor, at)?,
             Wake::FakeConfirm { bot, number, ip } => world.fake_confirm(bot, number, ip, at)?,
+            Wake::Solved { bot, retry } => world.solved(bot, *retry, at)?,
         }
     }
     let users = world
@@ -366,7 +384,8 @@ impl World<'_> {
 
     fn spawn_bots(&mut self, root: &Rng) {
         for (index, c) in self.mix.campaigns.clone().iter().enumerate() {
-            let mut rng = root.fork(1000 + index as u64);
+            // Forked by name: adding or reordering campaigns leaves the others' draws alone.
+            let mut rng = root.fork(stable_hash(&c.name));
             let start = self.mix.start_ms + hours_ms(c.start_hours);
             let end_ms = start + hours_ms(c.hours);
             let pool = Pool::new(&mut rng, c.addresses.size, c.addresses.access, &c.addresses.countries);
@@ -477,6 +496,7 @@ impl World<'_> {
             ja4: record.tls.as_ref().and_then(|t| t.ja4.clone()),
             ip: record.client_ip.unwrap_or(IpAddr::from([0, 0, 0, 0])),
             verdict: verdict.clone(),
+            retry_of: None,
         });
         self.records.push(record);
         Ok(verdict)
@@ -653,20 +673,32 @@ impl World<'_> {
         let path = self.mix.send_path.clone();
         let record =
             self.record(&mut bot.rng, &bot.identity, ip, now, &path, "/signup", body, token.as_deref(), None);
-        let mut verdict =
+        let verdict =
             self.send(record, Truth::Campaign(bot.index), Kind::Send, &number, bot.identity.label())?;
-        if act(&verdict) == Action::Challenge && campaign.tokens == TokenPlan::Solved {
-            // A solving service answers in tens of seconds; the bot resends with the token.
+        let pause_ms = if act(&verdict) == Action::Challenge && campaign.tokens == TokenPlan::Solved {
+            // A solving service answers in tens of seconds; the bot then sends again with the
+            // token, while its other sends go on.
             let at = now + jitter_ms(&mut bot.rng, 10.0, 40.0);
-            let token = format!("pass-{}", bot.rng.token(40));
-            let body = format!("{{\"phone\":\"{number}\",\"channel\":\"sms\"}}");
-            let record =
-                self.record(&mut bot.rng, &bot.identity, ip, at, &path, "/signup", body, Some(&token), None);
-            verdict =
-                self.send(record, Truth::Campaign(bot.index), Kind::Send, &number, bot.identity.label())?;
-        }
+            let first = self.sent.len().saturating_sub(1);
+            let retry = SolvedRetry { lane, number, ip, identity: bot.identity.clone(), first };
+            self.schedule(at, Wake::Solved { bot: id, retry: Box::new(retry) });
+            0
+        } else {
+            let answer = Answer { lane, number, ip, verdict: &verdict, now };
+            self.react(id, bot, &campaign, answer)
+        };
+        let curve = if campaign.follow_curve { self.legit_demand(now) } else { 1.0 };
+        let rate_per_ms = campaign.rate_per_hour * bot.rate_factor * curve / 3_600_000.0;
+        let gap = if rate_per_ms > 0.0 { bot.rng.exp(1.0 / rate_per_ms) as u64 } else { 3_600_000 };
+        self.schedule(now + pause_ms + gap.max(1), Wake::Actor(id));
+        Ok(())
+    }
+
+    /// What a campaign does after an answer; returns how long it pauses before its next send.
+    fn react(&mut self, id: usize, bot: &mut Bot, campaign: &Campaign, answer: Answer<'_>) -> u64 {
+        let Answer { lane, number, ip, verdict, now } = answer;
         let mut pause_ms = 0;
-        match act(&verdict) {
+        match act(verdict) {
             Action::Allow => {
                 bot.rate_factor = (bot.rate_factor * 1.05).min(1.0);
                 if let Some(l) = bot.lanes.get_mut(lane) {
@@ -692,15 +724,52 @@ impl World<'_> {
                         pause_ms = jitter_ms(&mut bot.rng, 5.0, 60.0);
                     }
                 }
-                self.adapt(bot, &campaign, lane, &verdict, now);
+                self.adapt(bot, campaign, lane, verdict, now);
             }
             _ => {}
         }
-        let curve = if campaign.follow_curve { self.legit_demand(now) } else { 1.0 };
-        let rate_per_ms = campaign.rate_per_hour * bot.rate_factor * curve / 3_600_000.0;
-        let gap = if rate_per_ms > 0.0 { bot.rng.exp(1.0 / rate_per_ms) as u64 } else { 3_600_000 };
-        self.schedule(now + pause_ms + gap.max(1), Wake::Actor(id));
-        Ok(())
+        pause_ms
+    }
+
+    /// A challenged send again, with a token from the solving service (verified once, like any).
+    fn solved(&mut self, bot_id: usize, retry: SolvedRetry, now: u64) -> Result<(), String> {
+        let SolvedRetry { lane, number, ip, identity, first } = retry;
+        let Some(mut taken) = self.actors.get_mut(bot_id).and_then(Option::take) else { return Ok(()) };
+        let result = match &mut taken {
+            Actor::Bot(bot) => match self.mix.campaigns.get(bot.index).cloned() {
+                Some(campaign) => {
+                    let token = format!("pass-{}", bot.rng.token(40));
+                    let body = format!("{{\"phone\":\"{number}\",\"channel\":\"sms\"}}");
+                    let path = self.mix.send_path.clone();
+                    let record = self.record(
+                        &mut bot.rng,
+                        &identity,
+                        ip,
+                        now,
+                        &path,
+                        "/signup",
+                        body,
+                        Some(&token),
+                        None,
+                    );
+                    self.send(record, Truth::Campaign(bot.index), Kind::Send, &number, identity.label()).map(
+                        |verdict| {
+                            if let Some(sent) = self.sent.last_mut() {
+                                sent.retry_of = Some(first);
+                            }
+                            // The regular sends keep their own schedule; a refusal here slows them
+                            // through the rate factor.
+                            let answer = Answer { lane, number, ip, verdict: &verdict, now };
+                            self.react(bot_id, bot, &campaign, answer);
+                        },
+                    )
+                }
+                None => Ok(()),
+            },
+            Actor::User(_) => Ok(()),
+        };
+        self.actors[bot_id] = Some(taken);
+        result
     }
 
     /// An adaptive operator's reaction to a refusal: what real pumping operations do when a
@@ -800,6 +869,15 @@ fn new_identity(rng: &mut Rng, c: &Campaign, at_ms: u64) -> Identity {
         }
         CampaignClient::Rotating => Identity::rotating(rng, at_ms / 1000),
     }
+}
+
+/// One answer a campaign reacts to.
+struct Answer<'a> {
+    lane: usize,
+    number: String,
+    ip: IpAddr,
+    verdict: &'a Observed,
+    now: u64,
 }
 
 /// The answer's action; an answer that names none counts as a refusal.

@@ -76,7 +76,7 @@ fn ground_truth_never_reaches_the_guard() {
 
 #[test]
 fn challenged_users_come_back_with_a_solved_token() {
-    let mix = small_mix(&["captcha-replay"]);
+    let mix = small_mix(&["captcha-replay", "captcha-farm"]);
     let policy = policy(
         r#"{"id": "human", "action": "challenge", "captcha": {}}"#,
         r#""captcha": {"provider": "turnstile", "secret": "s"},"#,
@@ -100,6 +100,15 @@ fn challenged_users_come_back_with_a_solved_token() {
         .iter()
         .filter(|s| s.truth == Truth::Campaign(i) && s.verdict.error.as_deref() == Some("captcha_invalid"));
     assert_eq!(invalid.count() as u64, replay.sends - 1);
+    // A campaign paying a solving service comes back with a fresh token for each challenge:
+    // every attempt reaches origin, each as two requests counted as one attempt.
+    let (f, _) = campaign(&run.mix, "captcha-farm");
+    let farm = &board.campaigns[f];
+    assert!(farm.sends > 20);
+    assert_eq!((farm.reached_origin, farm.challenged), (farm.sends, 0), "{farm:?}");
+    let requests =
+        run.sent.iter().filter(|s| s.truth == Truth::Campaign(f) && s.kind == Kind::Send).count() as u64;
+    assert_eq!(requests, 2 * farm.sends);
 }
 
 #[test]
