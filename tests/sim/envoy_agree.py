@@ -4,7 +4,8 @@
 For each policy (the shipped example, and the example with an enforced CAPTCHA challenge) one
 Envoy listener with the built filter, fresh counters and the test clock; `pumpguard simulate
 --target` drives it request by request, `pumpguard simulate` (no target) drives the core in
-process, both with the same seed and mix. Every answer (action, status, error, rule,
+process, both with the same seed and mix: the default mix with every campaign from the start,
+so each kind of client, number plan and token behaviour is exercised. Every answer (action, status, error, rule,
 Retry-After, findings) must be the same, request by request; since the loop reacts to those
 answers, any difference would also change the traffic that follows.
 
@@ -87,7 +88,7 @@ def main():
     ap.add_argument("--cli", required=True)
     ap.add_argument("--work", default=os.path.join(ROOT, "target", "sim-envoy"))
     ap.add_argument("--seed", default="11")
-    ap.add_argument("--hours", default="1")
+    ap.add_argument("--hours", default="0.5")
     args = ap.parse_args()
     os.makedirs(args.work, exist_ok=True)
     procs = L.Procs(os.path.join(args.work, "logs"))
@@ -113,9 +114,17 @@ def main():
                               "--base-id", str(admin), "--disable-hot-restart"])
         L.wait_http(f"http://127.0.0.1:{origin_port}/__origin/health", procs, "origin")
         L.wait_envoy_ready(admin, procs)
+        mix = json.loads(subprocess.run([args.cli, "simulate", "--print-mix"], capture_output=True, text=True,
+                                        check=True).stdout)
+        for campaign in mix["campaigns"]:
+            campaign["start_hours"] = 0.0
+        mix_path = os.path.join(args.work, "mix.json")
+        with open(mix_path, "w") as f:
+            json.dump(mix, f)
         for name, port in ports.items():
             policy_path = os.path.join(args.work, f"{name}.json")
-            common = [args.cli, "simulate", "--policy", policy_path, "--seed", args.seed, "--hours", args.hours]
+            common = [args.cli, "simulate", "--policy", policy_path, "--mix", mix_path, "--seed", args.seed,
+                      "--hours", args.hours]
             runs = {}
             for where, extra in [("in-process", []), ("envoy", [
                     "--target", f"http://127.0.0.1:{port}", "--client-ip-header", "x-forwarded-for",
