@@ -5,7 +5,6 @@ use std::rc::Rc;
 
 use pumpguard_core::Policy;
 
-
 /// A loaded policy, or why none is usable; both carry the identity of the text they came from.
 #[derive(Clone, Debug)]
 pub enum Loaded {
