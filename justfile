@@ -13,13 +13,14 @@ import 'just/envoy.just'
 import 'just/worker.just'
 import 'just/fuzz.just'
 import 'just/sdk.just'
+import 'just/fleet.just'
 
 # List the recipes.
 default:
     @just --list --unsorted
 
-# Install what builds and tests need (idempotent): Rust wasm targets and components, Envoy, the Worker toolchain, the SDKs of the real-client tests.
-setup: setup-rust setup-envoy setup-worker setup-sdk
+# Install what builds and tests need (idempotent): Rust wasm targets and components, Envoy, the Worker toolchain, the SDKs of the real-client tests, Redis for the fleet tests.
+setup: setup-rust setup-envoy setup-worker setup-sdk setup-fleet
 
 # Rust wasm targets and the lint components.
 setup-rust:
@@ -49,8 +50,8 @@ test-examples:
     {{cargo}} run -q -p pumpguard-cli -- check examples/policy.json
     {{cargo}} run -q -p pumpguard-cli -- replay --policy examples/policy.json examples/traffic.jsonl > /dev/null
 
-# Every test: installs what they need (idempotent, quick once done), then lint, wasm builds, core + scenarios, CLI on the examples, every scenario through a real Envoy and a real workerd, and the real SDKs through both.
-test: setup lint check-wasm test-core test-examples test-filter test-worker e2e-envoy e2e-worker fuzz-smoke soak-smoke test-sdk
+# Every test: installs what they need (idempotent, quick once done), then lint, wasm builds, core + scenarios, CLI on the examples, every scenario through a real Envoy and a real workerd, the real SDKs through both, and two Envoys sharing counters through the store service over Redis.
+test: setup lint check-wasm test-core test-examples test-filter test-worker e2e-envoy e2e-worker fuzz-smoke soak-smoke test-sdk e2e-fleet
 
 # What CI runs: every test (which installs what it needs first).
 ready: test
