@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use crate::abi::{self, Action, Level};
-use crate::host::{ConfirmRounds, Root, Stream};
+use crate::host::{Root, Stream};
 
 #[derive(Default)]
 pub struct Contexts {
@@ -16,8 +16,6 @@ pub struct Contexts {
     streams: HashMap<u32, Stream>,
     /// Calls in flight (siteverify, remote store rounds): token → the stream waiting for the answer.
     callouts: HashMap<u32, u32>,
-    /// Confirm rounds in flight on a root context: token → the work left. They outlive their stream.
-    confirms: HashMap<u32, ConfirmRounds>,
 }
 
 impl Contexts {
@@ -26,7 +24,7 @@ impl Contexts {
         if root_id == 0 {
             self.roots.insert(id, Root::default());
         } else if let Some(root) = self.roots.get(&root_id) {
-            let stream = root.new_stream(id, root_id);
+            let stream = root.new_stream();
             self.streams.insert(id, stream);
         }
     }
@@ -44,22 +42,12 @@ impl Contexts {
         if let Some(token) = stream.take_callout() {
             self.callouts.insert(token, id);
         }
-        if let Some((token, rounds)) = stream.take_detached() {
-            self.confirms.insert(token, rounds);
-        }
         action
     }
 
     /// The answer of a call a stream dispatched (siteverify, a remote store round). The host
     /// calls it on the root context: the token names the stream.
     pub fn on_http_call_response(&mut self, token: u32, num_headers: usize, body_size: usize) {
-        if let Some(rounds) = self.confirms.remove(&token) {
-            // Made on the root context, which is effective now; the credit round may follow.
-            if let Some((next, rounds)) = rounds.on_answer(num_headers, body_size) {
-                self.confirms.insert(next, rounds);
-            }
-            return;
-        }
         let Some(id) = self.callouts.remove(&token) else { return };
         let Some(stream) = self.streams.get_mut(&id) else { return };
         // Local replies, header changes and resuming apply to the effective context.

@@ -11,9 +11,9 @@
 //! core's steps run apart, each counter round one `abi::http_call` to the store's cluster while
 //! the request is held: prepare → peek round → conclude → [siteverify] → commit round → settle.
 //! A round that fails, times out or answers garbage counts every check as a store failure, which
-//! the policy's `store.on_error` decides. A confirm's rounds are made on the root context
-//! ([`ConfirmRounds`]): they outlive the stream, so origin's answer is never held for them (Envoy
-//! cancels a stream's calls when the stream ends, and does not hold a response at its end).
+//! the policy's `store.on_error` decides. A confirm's response is held (headers and body, up to
+//! its end) while its rounds run, so the next request sees the confirmation: Envoy cancels a
+//! stream's calls when the stream ends, and a body chunk let through would let the headers go.
 //!
 //! Every host call goes through `abi`, which returns every status; a failed call takes the
 //! documented outcome (see docs/envoy.md, "Failure policy") instead of panicking. Envoy's calls
@@ -287,11 +287,8 @@ impl Root {
         true
     }
 
-    pub fn new_stream(&self, id: u32, root_id: u32) -> Stream {
+    pub fn new_stream(&self) -> Stream {
         Stream {
-            id,
-            root_id,
-            detached: None,
             plugin: self.plugin.clone(),
             held: Held::default(),
             now: Timestamp::default(),
@@ -324,108 +321,14 @@ enum Waiting {
     Verify(Decision),
     /// The commit round of the decision's pending checks (remote store).
     Commit(Decision),
-}
-
-/// A confirm's store rounds (its checks, then the credits they earned), made on the root context
-/// so that they outlive the stream.
-pub struct ConfirmRounds {
-    plugin: Rc<Plugin>,
-    decision: Decision,
-    /// The confirm checks of the round in flight; empty for the credit round.
-    checks: Vec<CounterCheck>,
-    now: Timestamp,
-}
-
-impl ConfirmRounds {
-    /// The answer of the round in flight (on the root context): after the confirm
-    /// checks, the credit round they earned, if any, with its token.
-    pub fn on_answer(self, num_headers: usize, body_size: usize) -> Option<(u32, ConfirmRounds)> {
-        let plugin = self.plugin.clone();
-        let outcomes = round_outcomes(&plugin, self.now, num_headers, body_size, self.checks.len());
-        if self.checks.is_empty() {
-            return None;
-        }
-        let credits = plugin.cfg.policy.credit_checks(&self.decision, &self.checks, &outcomes);
-        let remote = plugin.cfg.remote.as_ref()?;
-        if credits.is_empty() {
-            return None;
-        }
-        let token = send_round(&plugin, remote, self.now, false, credits)?;
-        Some((token, ConfirmRounds { checks: Vec::new(), ..self }))
-    }
-}
-
-/// Sends one round of counter checks to the store service on the effective context; `None` when
-/// it could not be sent (counted and logged: the caller takes every check as a store failure).
-fn send_round(
-    plugin: &Plugin,
-    remote: &RemoteStore,
-    now: Timestamp,
-    peek: bool,
-    checks: Vec<CounterCheck>,
-) -> Option<u32> {
-    let request = CheckRequest {
-        policy_id: remote.policy_id,
-        now_ms: now.as_millis(),
-        peek,
-        namespace: Some(plugin.cfg.namespace.clone()),
-        checks,
-    };
-    let Ok(body) = serde_json::to_vec(&request) else {
-        plugin.remote_failed("unencodable", now);
-        return None;
-    };
-    let headers = [
-        (":method", "POST"),
-        (":path", remote.path.as_str()),
-        (":authority", remote.authority.as_str()),
-        ("content-type", "application/json"),
-    ];
-    match abi::http_call(&remote.cluster, &headers, &body, remote.timeout_ms) {
-        Ok(token) => Some(token),
-        Err(_) => {
-            plugin.remote_failed("not_dispatched", now);
-            None
-        }
-    }
-}
-
-/// The outcomes of a store round's answer, one per check; anything but a 200 with exactly that
-/// many outcomes fails them all (counted and logged by kind).
-fn round_outcomes(
-    plugin: &Plugin,
-    now: Timestamp,
-    num_headers: usize,
-    body_size: usize,
-    expected: usize,
-) -> Vec<CheckOutcome> {
-    let failed = |kind: &str| {
-        plugin.remote_failed(kind, now);
-        vec![CheckOutcome::StoreFailed; expected]
-    };
-    if num_headers == 0 {
-        return failed("timeout_or_reset");
-    }
-    if status_of(Headers::HttpCallResponse) != Some(200) {
-        return failed("bad_status");
-    }
-    let body = match abi::buffer(Buffer::HttpCallResponseBody, 0, body_size) {
-        Ok(Some(body)) => body,
-        _ => Vec::new(),
-    };
-    match serde_json::from_slice::<CheckResponse>(&body) {
-        Ok(CheckResponse::Outcomes(outcomes)) if outcomes.len() == expected => outcomes,
-        Ok(CheckResponse::Refused(_)) => failed("refused"),
-        _ => failed("bad_answer"),
-    }
+    /// A confirm's checks (remote store); the response is held.
+    Confirm(Decision, Vec<CounterCheck>),
+    /// The credits they earned (remote store); the response is held.
+    Credit,
 }
 
 /// One HTTP stream (request and response) through the filter.
 pub struct Stream {
-    id: u32,
-    root_id: u32,
-    /// Confirm rounds just dispatched on the root context, for `contexts` to route the answer.
-    detached: Option<(u32, ConfirmRounds)>,
     plugin: Option<Rc<Plugin>>,
     held: Held,
     now: Timestamp,
@@ -536,7 +439,8 @@ impl Stream {
         self.act(plugin, decision, resumed)
     }
 
-    /// Sends one round of counter checks for this stream; false when it could not be sent.
+    /// Sends one round of counter checks to the store service; false when it could not be sent
+    /// (counted and logged: the caller takes every check as a store failure).
     fn dispatch_round(
         &mut self,
         plugin: &Plugin,
@@ -544,10 +448,37 @@ impl Stream {
         peek: bool,
         checks: Vec<CounterCheck>,
     ) -> bool {
-        self.callout = send_round(plugin, remote, self.now, peek, checks);
-        self.callout.is_some()
+        let request = CheckRequest {
+            policy_id: remote.policy_id,
+            now_ms: self.now.as_millis(),
+            peek,
+            namespace: Some(plugin.cfg.namespace.clone()),
+            checks,
+        };
+        let Ok(body) = serde_json::to_vec(&request) else {
+            plugin.remote_failed("unencodable", self.now);
+            return false;
+        };
+        let headers = [
+            (":method", "POST"),
+            (":path", remote.path.as_str()),
+            (":authority", remote.authority.as_str()),
+            ("content-type", "application/json"),
+        ];
+        match abi::http_call(&remote.cluster, &headers, &body, remote.timeout_ms) {
+            Ok(token) => {
+                self.callout = Some(token);
+                true
+            }
+            Err(_) => {
+                plugin.remote_failed("not_dispatched", self.now);
+                false
+            }
+        }
     }
 
+    /// The outcomes of a store round's answer, one per check; anything but a 200 with exactly
+    /// that many outcomes fails them all (counted and logged by kind).
     fn round_outcomes(
         &self,
         plugin: &Plugin,
@@ -555,12 +486,25 @@ impl Stream {
         body_size: usize,
         expected: usize,
     ) -> Vec<CheckOutcome> {
-        round_outcomes(plugin, self.now, num_headers, body_size, expected)
-    }
-
-    /// Confirm rounds dispatched on the root context, for `contexts` to keep until answered.
-    pub fn take_detached(&mut self) -> Option<(u32, ConfirmRounds)> {
-        self.detached.take()
+        let failed = |kind: &str| {
+            plugin.remote_failed(kind, self.now);
+            vec![CheckOutcome::StoreFailed; expected]
+        };
+        if num_headers == 0 {
+            return failed("timeout_or_reset");
+        }
+        if status_of(Headers::HttpCallResponse) != Some(200) {
+            return failed("bad_status");
+        }
+        let body = match abi::buffer(Buffer::HttpCallResponseBody, 0, body_size) {
+            Ok(Some(body)) => body,
+            _ => Vec::new(),
+        };
+        match serde_json::from_slice::<CheckResponse>(&body) {
+            Ok(CheckResponse::Outcomes(outcomes)) if outcomes.len() == expected => outcomes,
+            Ok(CheckResponse::Refused(_)) => failed("refused"),
+            _ => failed("bad_answer"),
+        }
     }
 
     fn dispatch_siteverify(
@@ -665,6 +609,31 @@ impl Stream {
                 let decision = policy.settle_commits(decision, &outcomes);
                 self.act(&plugin, decision, true);
             }
+            Waiting::Confirm(decision, checks) => {
+                let outcomes = self.round_outcomes(&plugin, num_headers, body_size, checks.len());
+                let credits = policy.credit_checks(&decision, &checks, &outcomes);
+                if let (false, Some(remote)) = (credits.is_empty(), plugin.cfg.remote.as_ref()) {
+                    if self.dispatch_round(&plugin, remote, false, credits) {
+                        self.waiting = Some(Waiting::Credit);
+                        return;
+                    }
+                }
+                self.release_response();
+            }
+            Waiting::Credit => {
+                // What the credits found is bookkeeping; only a failure is worth counting.
+                let _ = self.round_outcomes(&plugin, num_headers, body_size, 0);
+                self.release_response();
+            }
+        }
+    }
+
+    /// Lets a confirm's response held for its store rounds go on to the client.
+    fn release_response(&mut self) {
+        self.phase = Phase::Done;
+        if abi::resume_response().is_err() {
+            log(Level::Error, "pumpguard: resuming the response failed; resetting it");
+            let _ = abi::reset_request();
         }
     }
 
@@ -827,7 +796,12 @@ impl Stream {
         let answer = ConfirmAnswer { decision, status, headers, body: Vec::new() };
         if plugin.cfg.policy.confirm_needs_body(&answer.decision) && !end_of_stream {
             self.confirm_answer = Some(answer);
-            Action::Continue
+            // With the remote store the whole answer is held until its rounds are done.
+            if plugin.cfg.remote.is_some() {
+                Action::Pause
+            } else {
+                Action::Continue
+            }
         } else {
             self.record_confirm(&plugin, answer)
         }
@@ -835,14 +809,24 @@ impl Stream {
 
     /// Collects a confirm's answer up to the core's cap; records the confirmation at its end.
     pub fn on_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        if matches!(self.waiting, Some(Waiting::Confirm(..) | Waiting::Credit)) {
+            // Recorded at the headers, rounds in flight: the body waits with them.
+            return Action::Pause;
+        }
         let (Some(plugin), Some(answer)) = (self.plugin.clone(), self.confirm_answer.as_mut()) else {
             return Action::Continue;
         };
-        let room = MAX_CONFIRM_BODY_BYTES.saturating_sub(answer.body.len());
+        let holding = plugin.cfg.remote.is_some();
+        let have = answer.body.len();
+        let room = MAX_CONFIRM_BODY_BYTES.saturating_sub(have);
         if room > 0 {
-            // Each call holds the chunk Envoy is about to pass on.
-            if let Ok(Some(chunk)) = abi::buffer(Buffer::ResponseBody, 0, body_size.min(room)) {
-                answer.body.extend_from_slice(&chunk);
+            // Held, the buffer keeps everything since the headers; let through, each call holds
+            // only the chunk Envoy is about to pass on.
+            let (start, size) = if holding { (have, body_size.saturating_sub(have)) } else { (0, body_size) };
+            if size > 0 {
+                if let Ok(Some(chunk)) = abi::buffer(Buffer::ResponseBody, start, size.min(room)) {
+                    answer.body.extend_from_slice(&chunk);
+                }
             }
         }
         if end_of_stream {
@@ -850,12 +834,17 @@ impl Stream {
                 return self.record_confirm(&plugin, answer);
             }
         }
-        Action::Continue
+        if holding {
+            Action::Pause
+        } else {
+            Action::Continue
+        }
     }
 
-    /// Feeds a confirm's answer into conversion tracking. With the remote store its rounds are
-    /// made on the root context ([`ConfirmRounds`]), and origin's answer goes on at once.
-    fn record_confirm(&mut self, plugin: &Rc<Plugin>, answer: ConfirmAnswer) -> Action {
+    /// Feeds a confirm's answer into conversion tracking. With the remote store its rounds run
+    /// while the response is held (`Pause`): a call still in flight when the stream ends is
+    /// cancelled by the host, and the confirmation would be lost.
+    fn record_confirm(&mut self, plugin: &Plugin, answer: ConfirmAnswer) -> Action {
         let policy = &plugin.cfg.policy;
         let headers: Vec<(&str, &str)> =
             answer.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
@@ -868,21 +857,10 @@ impl Stream {
             return Action::Continue;
         };
         let checks = policy.confirm_checks(&answer.decision, &response);
-        if checks.is_empty() {
+        if checks.is_empty() || !self.dispatch_round(plugin, remote, false, checks.clone()) {
             return Action::Continue;
         }
-        if abi::set_effective_context(self.root_id).is_err() {
-            plugin.remote_failed("not_dispatched", self.now);
-            return Action::Continue;
-        }
-        let token = send_round(plugin, remote, self.now, false, checks.clone());
-        let _ = abi::set_effective_context(self.id);
-        if let Some(token) = token {
-            let rounds =
-                ConfirmRounds { plugin: plugin.clone(), decision: answer.decision, checks, now: self.now };
-            self.detached = Some((token, rounds));
-        }
-        Action::Continue
+        self.wait(Waiting::Confirm(answer.decision, checks))
     }
 }
 

@@ -87,7 +87,6 @@ impl Envoy {
         emulator::with(|h| {
             h.plugin_configuration = config.as_bytes().to_vec();
             h.effective = id;
-            h.roots.push(id);
         });
         self.contexts.create(id, 0);
         self.contexts.configure(id, config.len())
@@ -152,13 +151,18 @@ impl Envoy {
         });
         let mut action = self.callback(id, |s| s.on_response_headers(chunks.is_empty()));
         for (i, chunk) in chunks.iter().enumerate() {
-            emulator::with(|h| {
-                if let Some(s) = h.streams.get_mut(&id) {
-                    s.response_body = chunk.to_vec();
-                }
+            // While the filter holds the response, Envoy buffers it: the buffer grows.
+            let size = emulator::with(|h| {
+                h.streams.get_mut(&id).map_or(0, |s| {
+                    if action == Action::Continue {
+                        s.response_body.clear();
+                    }
+                    s.response_body.extend_from_slice(chunk);
+                    s.response_body.len()
+                })
             });
             let last = i + 1 == chunks.len();
-            action = self.callback(id, |s| s.on_response_body(chunk.len(), last));
+            action = self.callback(id, |s| s.on_response_body(size, last));
         }
         action
     }
@@ -1019,7 +1023,7 @@ fn remote_store_failed_commit_round_follows_on_error() {
 }
 
 #[test]
-fn remote_store_confirm_rounds_run_on_the_root_and_never_hold_the_response() {
+fn remote_store_confirm_rounds_hold_the_response_then_release_it() {
     let conversion = r#"{"id":"conv","action":"block","conversion":{"scope":{"prefix":5},"min_sends":4,"min_ratio":0.5,"window_seconds":3600,"block_seconds":600}}"#;
     for (confirm_status, fourth_send) in [(200, None), (401, Some(403))] {
         let config = remote_config(&[conversion], "");
@@ -1034,21 +1038,46 @@ fn remote_store_confirm_rounds_run_on_the_root_and_never_hold_the_response() {
             if n < 4 {
                 let (confirm, action) = envoy.send(post("/api/otp/verify", &[]), phone.as_bytes(), 1024);
                 assert_eq!(action, Action::Continue, "confirm routes are never judged");
-                assert_eq!(
-                    envoy.response(confirm, confirm_status),
-                    Action::Continue,
-                    "origin's answer goes on"
-                );
-                // The stream ends before the store answers: the rounds belong to the root.
-                envoy.contexts.delete(confirm);
-                let calls = service.pending();
-                assert!(calls.iter().all(|c| c.context == ROOT), "{calls:?}");
+                let held = envoy.response(confirm, confirm_status);
                 let rounds = service.serve(&mut envoy);
-                assert_eq!(rounds, if confirm_status == 200 { 2 } else { 0 }, "confirm, then credit round");
+                if confirm_status == 200 {
+                    assert_eq!((held, rounds), (Action::Pause, 2), "confirm, then credit round");
+                    assert_eq!(envoy.stream(confirm).response_resumed, 1);
+                } else {
+                    assert_eq!((held, rounds), (Action::Continue, 0), "nothing to record");
+                }
             }
         }
         assert_eq!(last, fourth_send, "confirms answered {confirm_status}");
     }
+}
+
+#[test]
+fn remote_store_holds_a_body_judged_confirm_until_its_rounds_are_done() {
+    let routes = ROUTES.replace(
+        r#""extract":{"json_keys":["phone"]}}]"#,
+        r#""extract":{"json_keys":["phone"]},"success_json":{"field":"status","equals":["approved"]}}]"#,
+    );
+    let conversion = r#"{"id":"conv","action":"block","conversion":{"scope":"country","min_sends":2,"min_ratio":0.5,"window_seconds":3600,"block_seconds":600}}"#;
+    let config = format!(
+        r#"{{"name":"t","policy":{{"version":1,"default_region":"US","routes":{routes},"rules":[{conversion}]}},
+            "store":{{"backend":"remote","namespace":"edge","cluster":"pumpguard-store","timeout_ms":300}}}}"#
+    );
+    let mut envoy = Envoy::start(&config);
+    let mut service = StoreService::new(&config);
+    let phone = r#"{"phone":"+14155554001"}"#;
+    envoy.send(post("/api/otp", &[]), phone.as_bytes(), 1024);
+    service.serve(&mut envoy);
+    let (confirm, _) = envoy.send(post("/api/otp/verify", &[]), phone.as_bytes(), 1024);
+    // Every chunk is held (a chunk let through would send the headers too), the body read whole.
+    let chunks: [&[u8]; 3] = [br#"{"sid":"VE1","sta"#, br#"tus":"approved"}"#, b""];
+    assert_eq!(envoy.response_with(confirm, 200, &[], &chunks), Action::Pause);
+    assert_eq!(service.serve(&mut envoy), 2, "confirm, then credit round");
+    assert_eq!(envoy.stream(confirm).response_resumed, 1);
+    // Two sends, one confirmed: 1 >= 0.5 * 2, still open.
+    let (id, _) = envoy.send(post("/api/otp", &[]), r#"{"phone":"+14155554002"}"#.as_bytes(), 1024);
+    service.serve(&mut envoy);
+    assert_eq!(envoy.stream(id).local_reply.map(|r| r.status), None);
 }
 
 #[test]

@@ -90,7 +90,7 @@ impl Settings {
             policies: PathBuf::from(policies),
             key_prefix,
             threads: number("threads", 8, 1, 1024)? as usize,
-            cas_rounds: number("cas-rounds", 8, 1, 100)? as u32,
+            cas_rounds: number("cas-rounds", 16, 1, 100)? as u32,
             drain: Duration::from_millis(number("drain-ms", 5_000, 0, 600_000)?),
         })
     }

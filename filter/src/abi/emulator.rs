@@ -8,8 +8,7 @@
 //! proxy-wasm-cpp-host:
 //!
 //! - Calls act on the effective context. The test enters a stream before each callback; a
-//!   siteverify answer is delivered on the root, so the filter must switch to its stream. A root
-//!   context can be made effective too (calls that must outlive a stream are made on it).
+//!   siteverify answer is delivered on the root, so the filter must switch to its stream.
 //! - The request header map is the filter's to change only while the headers are held: once
 //!   they went upstream, changes are refused (`BadArgument`), as the filter's comments expect.
 //! - The request body buffer holds what Envoy buffered: each chunk since the filter last let
@@ -65,6 +64,8 @@ pub struct StreamHost {
     pub removed: Vec<Vec<u8>>,
     pub local_reply: Option<LocalReply>,
     pub resumed: usize,
+    /// Times the filter let a paused response go on.
+    pub response_resumed: usize,
     pub reset: bool,
 }
 
@@ -113,8 +114,6 @@ pub struct Host {
     pub shared: HashMap<String, (Vec<u8>, u32)>,
     last_cas: u32,
     pub streams: HashMap<u32, StreamHost>,
-    /// Root contexts the test created (calls may be made on them too).
-    pub roots: Vec<u32>,
     /// The context host calls act on.
     pub effective: u32,
     pub callouts: Vec<Callout>,
@@ -320,6 +319,14 @@ pub fn resume_request() -> HostResult<()> {
     })
 }
 
+pub fn resume_response() -> HostResult<()> {
+    host(|h| {
+        let stream = h.stream().ok_or(BAD_ARGUMENT)?;
+        stream.response_resumed += 1;
+        Ok(())
+    })
+}
+
 pub fn reset_request() -> HostResult<()> {
     host(|h| {
         let stream = h.stream().ok_or(BAD_ARGUMENT)?;
@@ -366,7 +373,7 @@ pub fn record_metric(id: u32, value: u64) -> HostResult<()> {
 
 pub fn set_effective_context(context_id: u32) -> HostResult<()> {
     host(|h| {
-        if !h.streams.contains_key(&context_id) && !h.roots.contains(&context_id) {
+        if !h.streams.contains_key(&context_id) {
             return Err(BAD_ARGUMENT);
         }
         h.effective = context_id;
