@@ -98,7 +98,7 @@ struct Plugin {
     /// Which decision lines this worker writes: under a flood, a few per shape and a count.
     decision_log: RefCell<DecisionLog>,
     /// Failed remote store rounds not yet logged, and when they were last logged (milliseconds).
-    unlogged_remote: RefCell<(u64, u64)>,
+    unlogged_remote: RefCell<(u64, Option<u64>)>,
 }
 
 impl Plugin {
@@ -185,7 +185,7 @@ impl Plugin {
         let mut unlogged = self.unlogged_remote.borrow_mut();
         let (count, last) = &mut *unlogged;
         *count += 1;
-        if now.as_millis().saturating_sub(*last) >= REMOTE_LOG_EVERY_MS {
+        if last.is_none_or(|last| now.as_millis().saturating_sub(last) >= REMOTE_LOG_EVERY_MS) {
             log(
                 Level::Error,
                 &format!(
@@ -195,7 +195,7 @@ impl Plugin {
                 ),
             );
             *count = 0;
-            *last = now.as_millis();
+            *last = Some(now.as_millis());
         }
     }
 
@@ -282,7 +282,7 @@ impl Root {
             metrics: RefCell::new(HashMap::new()),
             unlogged_pressure: RefCell::new((EvictionPressure::default(), 0)),
             decision_log,
-            unlogged_remote: RefCell::new((0, 0)),
+            unlogged_remote: RefCell::new((0, None)),
         }));
         true
     }

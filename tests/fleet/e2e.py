@@ -150,7 +150,9 @@ class Harness:
             for name, policy in fleet.items():
                 port = L.free_port()
                 self.ports[proxy][name] = port
-                timeout = 300 if name.startswith("fail") else 1000
+                # Exactness runs 1000 parallel sends on two shared cores: a round may queue for a
+                # while there, and a timed-out round would be a store failure, not a miscount.
+                timeout = 300 if name.startswith("fail") else 5000
                 plugin = F.remote_plugin_config(policy, name, timeout_ms=timeout)
                 # Exactness listeners answer from Envoy itself (fast); failure listeners reach origin,
                 # which echoes the decision headers back.
