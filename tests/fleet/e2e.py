@@ -321,6 +321,52 @@ class Harness:
         check("store service: SIGTERM drains and stops, logged as JSON lines",
               events[:1] == ["started"] and events[-2:] == ["draining", "stopped"], str(events[-5:]))
 
+    # -- Kubernetes and Istio manifests, offline
+    def check_manifests(self):
+        import yaml
+        k8s = os.path.join(ROOT, "envoy/k8s")
+        store_yaml = os.path.join(k8s, "store-service.yaml")
+        r = subprocess.run([sys.executable, "-m", "kubernetes_validate", "--strict", store_yaml],
+                           capture_output=True, text=True)
+        out = r.stdout + r.stderr
+        check("envoy/k8s/store-service.yaml: Namespace, ConfigMap, Deployment, Service, PodDisruptionBudget "
+              "pass kubernetes-validate --strict",
+              r.returncode == 0 and out.count("passed") == 5 and "WARN" not in out and "ERROR" not in out, out[-2000:])
+        docs = {d["kind"]: d for d in yaml.safe_load_all(open(store_yaml))}
+        istio = {d["kind"]: d for d in yaml.safe_load_all(open(os.path.join(k8s, "istio-fleet.yaml")))}
+        svc, dep = docs["Service"], docs["Deployment"]
+        ns, name, port = svc["metadata"]["namespace"], svc["metadata"]["name"], svc["spec"]["ports"][0]["port"]
+        fqdn = f"{name}.{ns}.svc.cluster.local"
+        labels = dep["spec"]["template"]["metadata"]["labels"]
+        check("store Service and PodDisruptionBudget select the Deployment's pods",
+              all(labels.get(k) == v for k, v in svc["spec"]["selector"].items())
+              and docs["PodDisruptionBudget"]["spec"]["selector"]["matchLabels"] == dep["spec"]["selector"]["matchLabels"])
+        probes = dep["spec"]["template"]["spec"]["containers"][0]
+        check("store probes use /healthz and /readyz",
+              probes["livenessProbe"]["httpGet"]["path"] == "/healthz" and probes["readinessProbe"]["httpGet"]["path"] == "/readyz")
+        plugin = istio["WasmPlugin"]["spec"]["pluginConfig"]
+        example = json.load(open(os.path.join(ROOT, "examples/policy.json")))
+        configmap = json.loads(docs["ConfigMap"]["data"]["policy.json"])
+        check("the WasmPlugin's policy, the store's ConfigMap policy and examples/policy.json are one policy",
+              plugin["policy"] == configmap == example)
+        check(f"the WasmPlugin calls the store Service's Istio cluster (outbound|{port}||{fqdn})",
+              plugin["store"]["cluster"] == f"outbound|{port}||{fqdn}" and plugin["store"]["backend"] == "remote")
+        check("the DestinationRule is for the store Service", istio["DestinationRule"]["spec"]["host"] == fqdn)
+        se = istio["ServiceEntry"]["spec"]
+        check("the ServiceEntry names a Redis host, port and TCP protocol",
+              se["hosts"] and se["ports"][0]["protocol"] == "TCP" and se["location"] == "MESH_EXTERNAL")
+        # The plugin configuration as Envoy loads it: the filter's own checks run in validate mode.
+        config = L.bootstrap([L.listener("l", 1, [L.wasm_filter(json.dumps(plugin), self.args.wasm, hold_headers=False)])],
+                             [L.cluster("origin", 2), F.store_cluster([3], plugin["store"]["cluster"])], 4)
+        path = os.path.join(self.work, "istio-fleet-plugin.json")
+        with open(path, "w") as f:
+            json.dump(config, f)
+        r = subprocess.run([self.args.envoy, "--mode", "validate", "-c", path, "-l", "info"],
+                           capture_output=True, text=True, cwd=ROOT)
+        log = r.stdout + r.stderr
+        check("the WasmPlugin's pluginConfig loads in the filter (envoy --mode validate)",
+              r.returncode == 0 and "remote store via cluster outbound|8080||" in log, log[-2000:])
+
     def close(self, dump):
         if dump:
             self.procs.dump_logs(40)
@@ -341,6 +387,8 @@ def main():
     args.wasm = os.path.abspath(args.wasm)
     h = Harness(args)
     try:
+        if not args.only or "manifest" in args.only:
+            h.check_manifests()
         h.start()
         for kind in KINDS:
             if h.wanted(f"exact-{kind}"):
