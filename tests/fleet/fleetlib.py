@@ -118,3 +118,16 @@ def envoy_counter(admin_port, name):
             if k == name:
                 return int(v)
     return 0
+
+
+def policy_id(policy):
+    """pumpguard_core::remote::policy_id of a policy document: the seeded 64-bit FNV-1a hash with
+    an avalanche (core's store::key_hash) over its canonical JSON (keys sorted, no spaces)."""
+    mask = (1 << 64) - 1
+    text = json.dumps(policy, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    h = 0xcbf29ce484222325 ^ 0x7075_6d70_6775_6172
+    for byte in text.encode():
+        h = ((h ^ byte) * 0x100000001b3) & mask
+    h ^= h >> 33
+    h = (h * 0xff51afd7ed558ccd) & mask
+    return h ^ (h >> 33)
