@@ -297,6 +297,7 @@ impl Root {
             confirm: None,
             confirm_answer: None,
             headers_sent: false,
+            store_failed: false,
             callout: None,
         }
     }
@@ -341,6 +342,9 @@ pub struct Stream {
     confirm_answer: Option<ConfirmAnswer>,
     /// The headers went upstream before the decision (`hold_headers: false`).
     headers_sent: bool,
+    /// This request's peek round failed as a whole: its commit round is not attempted (it would
+    /// most likely fail too, and cost another timeout); the checks count as store failures.
+    store_failed: bool,
     /// The token of a siteverify call just dispatched, for `exports` to route its answer here.
     callout: Option<u32>,
 }
@@ -383,6 +387,7 @@ impl Stream {
                 return self.wait(Waiting::Peek(prepared));
             }
             let failed = vec![CheckOutcome::StoreFailed; prepared.checks().len()];
+            self.store_failed = true;
             return self.concluded(plugin, policy.conclude(prepared, &failed), false);
         }
         let decision = bench::timed(Span::Judge, || {
@@ -432,7 +437,7 @@ impl Stream {
         }
         let checks = decision.pending_commits().to_vec();
         let count = checks.len();
-        if self.dispatch_round(plugin, remote, false, checks) {
+        if !self.store_failed && self.dispatch_round(plugin, remote, false, checks) {
             return self.wait(Waiting::Commit(decision));
         }
         let decision = policy.settle_commits(decision, &vec![CheckOutcome::StoreFailed; count]);
@@ -600,6 +605,7 @@ impl Stream {
             }
             Waiting::Peek(prepared) => {
                 let outcomes = self.round_outcomes(&plugin, num_headers, body_size, prepared.checks().len());
+                self.store_failed = outcomes.iter().all(|o| *o == CheckOutcome::StoreFailed);
                 let decision = policy.conclude(prepared, &outcomes);
                 self.concluded(&plugin, decision, true);
             }
