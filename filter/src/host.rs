@@ -324,8 +324,8 @@ enum Waiting {
     Commit(Decision),
     /// A confirm's checks (remote store); the response is held.
     Confirm(Decision, Vec<CounterCheck>),
-    /// The credits they earned (remote store); the response is held.
-    Credit,
+    /// The credits they earned, this many (remote store); the response is held.
+    Credit(usize),
 }
 
 /// One HTTP stream (request and response) through the filter.
@@ -619,16 +619,17 @@ impl Stream {
                 let outcomes = self.round_outcomes(&plugin, num_headers, body_size, checks.len());
                 let credits = policy.credit_checks(&decision, &checks, &outcomes);
                 if let (false, Some(remote)) = (credits.is_empty(), plugin.cfg.remote.as_ref()) {
+                    let count = credits.len();
                     if self.dispatch_round(&plugin, remote, false, credits) {
-                        self.waiting = Some(Waiting::Credit);
+                        self.waiting = Some(Waiting::Credit(count));
                         return;
                     }
                 }
                 self.release_response();
             }
-            Waiting::Credit => {
+            Waiting::Credit(count) => {
                 // What the credits found is bookkeeping; only a failure is worth counting.
-                let _ = self.round_outcomes(&plugin, num_headers, body_size, 0);
+                let _ = self.round_outcomes(&plugin, num_headers, body_size, count);
                 self.release_response();
             }
         }
@@ -815,7 +816,7 @@ impl Stream {
 
     /// Collects a confirm's answer up to the core's cap; records the confirmation at its end.
     pub fn on_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        if matches!(self.waiting, Some(Waiting::Confirm(..) | Waiting::Credit)) {
+        if matches!(self.waiting, Some(Waiting::Confirm(..) | Waiting::Credit(_))) {
             // Recorded at the headers, rounds in flight: the body waits with them.
             return Action::Pause;
         }

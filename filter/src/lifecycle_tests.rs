@@ -1068,6 +1068,7 @@ fn remote_store_holds_a_body_judged_confirm_until_its_rounds_are_done() {
     assert_eq!(envoy.response_with(confirm, 200, &[], &chunks), Action::Pause);
     assert_eq!(service.serve(&mut envoy), 2, "confirm, then credit round");
     assert_eq!(envoy.stream(confirm).response_resumed, 1);
+    assert_eq!(counter("pumpguard.store.plugin.t.remote.bad_answer"), 0, "the credit round's answer fits");
     // Two sends, one confirmed: 1 >= 0.5 * 2, still open.
     let (id, _) = envoy.send(post("/api/otp", &[]), r#"{"phone":"+14155554002"}"#.as_bytes(), 1024);
     service.serve(&mut envoy);

@@ -54,7 +54,7 @@ impl Redis {
             Some(conn) => conn,
             None => self.connect()?,
         };
-        Ok(Session { redis: self, conn: Some(conn) })
+        Ok(Session { redis: self, conn: Some(conn), started: std::time::Instant::now() })
     }
 
     /// Whether Redis answers `PING` (readiness).
@@ -94,6 +94,7 @@ impl Redis {
 pub struct Session<'r> {
     redis: &'r Redis,
     conn: Option<Conn>,
+    started: std::time::Instant,
 }
 
 impl Session<'_> {
@@ -137,10 +138,16 @@ fn jitter_micros(bound: u64) -> u64 {
 }
 
 impl Backend for Session<'_> {
-    fn before_retry(&mut self, round: u32) {
+    fn before_retry(&mut self, round: u32) -> bool {
+        // A request's rounds together get four Redis timeouts: past that the caller has most
+        // likely given up waiting (keep the filter's store.timeout_ms above it).
+        if self.started.elapsed() > self.redis.timeout * 4 {
+            return false;
+        }
         // Up to 100 µs more per round already lost: writers of a hot key spread out.
         let bound = 100 * u64::from(round.min(20));
         std::thread::sleep(Duration::from_micros(jitter_micros(bound)));
+        true
     }
 
     fn get_many(&mut self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, BackendError> {

@@ -52,8 +52,11 @@ pub trait Backend {
     /// Each write, atomically per key: true where it was applied, false where the key changed.
     fn cas_many(&mut self, writes: &[Cas]) -> Result<Vec<bool>, BackendError>;
     /// Called before compare-and-swap round `round` (from 1) runs again: a backend may wait a
-    /// little, so that writers racing for one hot key stop colliding in lockstep.
-    fn before_retry(&mut self, _round: u32) {}
+    /// little, so that writers racing for one hot key stop colliding in lockstep. False: no
+    /// time is left for another round (the keys still pending become store failures).
+    fn before_retry(&mut self, _round: u32) -> bool {
+        true
+    }
 }
 
 /// What a round cost, for metrics.
@@ -182,7 +185,9 @@ pub fn run(
     let mut pending: Vec<&str> = keys;
     for round in 0..max_rounds.max(1) {
         if round > 0 {
-            backend.before_retry(round);
+            if !backend.before_retry(round) {
+                break;
+            }
             read(backend, &pending)?;
         }
         for (check, outcome) in request.checks.iter().zip(outcomes.iter_mut()) {

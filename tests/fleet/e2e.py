@@ -152,7 +152,7 @@ class Harness:
                 self.ports[proxy][name] = port
                 # Exactness runs 1000 parallel sends on two shared cores: a round may queue for a
                 # while there, and a timed-out round would be a store failure, not a miscount.
-                timeout = 300 if name.startswith("fail") else 5000
+                timeout = 1000 if name.startswith("fail") else 5000
                 plugin = F.remote_plugin_config(policy, name, timeout_ms=timeout)
                 # Exactness listeners answer from Envoy itself (fast); failure listeners reach origin,
                 # which echoes the decision headers back.
@@ -269,7 +269,7 @@ class Harness:
 
     def check_failures(self):
         self.expect_outcome("healthy fleet", "+14155550301", True, 2.0)
-        # Slowed: Redis blocked for 2 s; the service's 150 ms Redis timeout answers first.
+        # Slowed: Redis blocked for 2 s; the service's 400 ms Redis timeout answers first.
         sleeper = subprocess.Popen(["redis-cli", "-p", str(self.redis_port), "DEBUG", "SLEEP", "2"],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         time.sleep(0.2)

@@ -51,7 +51,7 @@ def wait_redis(port, procs=None, name=None):
     raise RuntimeError(f"redis on {port} never answered PING")
 
 
-def start_store(procs, name, binary, port, redis_port, policies, timeout_ms=150, threads=8, extra=()):
+def start_store(procs, name, binary, port, redis_port, policies, timeout_ms=400, threads=8, extra=()):
     procs.start(name, [binary, "--listen", f"127.0.0.1:{port}", "--redis", f"127.0.0.1:{redis_port}",
                        "--policies", policies, "--redis-timeout-ms", str(timeout_ms), "--drain-ms", "0",
                        "--threads", str(threads), *extra])
