@@ -22,6 +22,7 @@ pub mod fingerprint;
 pub mod limit;
 pub mod phone;
 pub mod refusal;
+pub mod remote;
 pub mod request;
 pub mod routes;
 pub mod rules;

@@ -155,7 +155,11 @@ pub async fn run_checks(
     let groups = group(settings.shard_seed, checks.iter().map(|c| c.key.as_str()), settings.shards);
     let calls = groups.iter().map(|(shard, positions)| {
         let batch: Vec<CounterCheck> = positions.iter().filter_map(|&p| checks.get(p).cloned()).collect();
-        shard_call(env, *shard, ShardRequest { policy_id, now_ms, peek: round == Round::Peek, checks: batch })
+        shard_call(
+            env,
+            *shard,
+            ShardRequest { policy_id, now_ms, peek: round == Round::Peek, namespace: None, checks: batch },
+        )
     });
     let answers = join_all(calls).await;
     for ((_, positions), answer) in groups.iter().zip(answers) {

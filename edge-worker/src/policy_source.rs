@@ -5,8 +5,6 @@ use std::rc::Rc;
 
 use pumpguard_core::Policy;
 
-use crate::shard::key_hash;
-
 /// A loaded policy, or why none is usable; both carry the identity of the text they came from.
 #[derive(Clone, Debug)]
 pub enum Loaded {
@@ -70,9 +68,7 @@ impl CachedPolicy {
 
 /// Identity of a policy text; counter shards check it so that rule indices always mean the same
 /// rules on both sides.
-pub fn policy_id(text: &str) -> u64 {
-    key_hash(0x7075_6d70_6775_6172, text)
-}
+pub use pumpguard_core::remote::policy_id;
 
 /// Validates a policy text. `None` (no policy configured) is unusable too, never "allow all".
 pub fn load(text: Option<&str>) -> Loaded {

@@ -396,6 +396,7 @@ mod tests {
             policy_id: 1,
             now_ms: at,
             peek,
+            namespace: None,
             checks: checks.to_vec(),
         };
         let peek = batch(true, prepared.checks());

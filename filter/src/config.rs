@@ -5,6 +5,9 @@
 //!  "siteverify": {"cluster": "turnstile", "authority": "challenges.cloudflare.com",
 //!                 "path": "/turnstile/v0/siteverify"},
 //!  "store": {"namespace": "pg", "buckets": 4096, "entries_per_bucket": 16},
+//!  // or, for a fleet of proxies sharing counters through the store service (docs/fleet.md):
+//!  // "store": {"backend": "remote", "namespace": "pg", "cluster": "pumpguard-store",
+//!  //           "authority": "pumpguard-store", "path": "/checks", "timeout_ms": 250},
 //!  "tls_headers": {"ja3": "x-ja3", "ja4": "x-ja4"},
 //!  "test_clock_header": null, "log_decisions": true,
 //!  "decision_log": {"burst": 5, "window_ms": 10000, "max_shapes": 256}, "hold_headers": true}
@@ -14,6 +17,7 @@
 //! policy's own path (`policy.rules[1].rate_limit.rate`).
 
 use pumpguard_core::decision_log::DecisionLogLimits;
+use pumpguard_core::remote::policy_id;
 use pumpguard_core::{ConfigErrors, Policy, RequestNeeds};
 use serde::Deserialize;
 
@@ -72,13 +76,35 @@ pub struct SiteverifyDoc {
     pub secret: Option<String>,
 }
 
-/// The plugin's bounded counter store in shared data (not the policy's `store`, which says how
-/// a store failure is judged).
+/// Where the plugin's counters live.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Backend {
+    /// This Envoy process's shared data, in bounded buckets: one proxy.
+    #[default]
+    SharedData,
+    /// The store service (`pumpguard-store`) over Redis, reached through an Envoy cluster: every
+    /// proxy of a fleet counts against the same counters.
+    Remote,
+}
+
+/// The plugin's counter store (not the policy's `store`, which says how a store failure is
+/// judged): bounded buckets in shared data, or the remote store service.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct BucketStoreDoc {
     #[serde(default)]
+    backend: Backend,
+    #[serde(default)]
     namespace: Option<String>,
+    #[serde(default)]
+    cluster: Option<String>,
+    #[serde(default)]
+    authority: Option<String>,
+    #[serde(default = "default_remote_path")]
+    path: String,
+    #[serde(default = "default_remote_timeout")]
+    timeout_ms: u32,
     #[serde(default = "default_buckets")]
     buckets: u32,
     #[serde(default = "default_entries")]
@@ -90,12 +116,44 @@ struct BucketStoreDoc {
 impl Default for BucketStoreDoc {
     fn default() -> Self {
         BucketStoreDoc {
+            backend: Backend::SharedData,
             namespace: None,
+            cluster: None,
+            authority: None,
+            path: default_remote_path(),
+            timeout_ms: default_remote_timeout(),
             buckets: default_buckets(),
             entries_per_bucket: default_entries(),
             seed: None,
         }
     }
+}
+
+fn default_remote_path() -> String {
+    "/checks".to_owned()
+}
+
+fn default_remote_timeout() -> u32 {
+    250
+}
+
+/// Longest `store.timeout_ms`: a request waits at most this long per store round.
+pub const MAX_REMOTE_TIMEOUT_MS: u32 = 10_000;
+
+/// The remote store service: an Envoy cluster speaking `pumpguard_core::remote` as JSON.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RemoteStore {
+    /// Envoy cluster of the store service.
+    pub cluster: String,
+    /// `:authority` of the calls (default: the cluster name).
+    pub authority: String,
+    /// Path of the checks endpoint.
+    pub path: String,
+    /// Per call: past it the round counts as a store failure (`store.on_error` of the policy).
+    pub timeout_ms: u32,
+    /// `pumpguard_core::remote::policy_id` of the policy's canonical JSON: the service runs the
+    /// checks only with the same policy.
+    pub policy_id: u64,
 }
 
 fn default_buckets() -> u32 {
@@ -126,6 +184,8 @@ pub struct HostConfig {
     pub namespace: String,
     pub buckets: u32,
     pub entries_per_bucket: u16,
+    /// Set when counters live in the remote store service instead of shared data.
+    pub remote: Option<RemoteStore>,
     /// Bucket hash seed; `None`: generated once per Envoy process and kept in shared data.
     pub seed: Option<u64>,
     pub ja3_header: Option<String>,
@@ -224,7 +284,41 @@ impl HostConfig {
                 errors.push("siteverify.path", "must start with '/'");
             }
         }
+        let remote = match doc.store.backend {
+            Backend::SharedData => {
+                for (field, set) in
+                    [("cluster", doc.store.cluster.is_some()), ("authority", doc.store.authority.is_some())]
+                {
+                    if set {
+                        errors.push(format!("store.{field}"), "only for \"backend\": \"remote\"");
+                    }
+                }
+                None
+            }
+            Backend::Remote => {
+                let cluster = doc.store.cluster.clone().unwrap_or_default();
+                if cluster.is_empty() {
+                    errors.push("store.cluster", "must name the Envoy cluster of the store service");
+                }
+                if !doc.store.path.starts_with('/') {
+                    errors.push("store.path", "must start with '/'");
+                }
+                if doc.store.timeout_ms == 0 || doc.store.timeout_ms > MAX_REMOTE_TIMEOUT_MS {
+                    errors.push("store.timeout_ms", format!("must be between 1 and {MAX_REMOTE_TIMEOUT_MS}"));
+                }
+                let authority = doc.store.authority.clone().unwrap_or_else(|| cluster.clone());
+                Some(RemoteStore {
+                    cluster,
+                    authority,
+                    path: doc.store.path.clone(),
+                    timeout_ms: doc.store.timeout_ms,
+                    policy_id: 0,
+                })
+            }
+        };
+        // Keys sorted, no spaces: the store service computes the same text from its copy.
         let policy_text = doc.policy.to_string();
+        let remote = remote.map(|r| RemoteStore { policy_id: policy_id(&policy_text), ..r });
         let policy = match Policy::from_json(&policy_text) {
             Ok(policy) => Some(policy),
             Err(policy_errors) => {
@@ -243,6 +337,7 @@ impl HostConfig {
                 namespace,
                 buckets: doc.store.buckets,
                 entries_per_bucket: doc.store.entries_per_bucket,
+                remote,
                 seed: doc.store.seed,
                 ja3_header: doc.tls_headers.ja3,
                 ja4_header: doc.tls_headers.ja4,
@@ -304,6 +399,13 @@ mod tests {
             (format!(r#"{{"policy":{POLICY},"store":{{"namespace":"a.b"}}}}"#), vec!["store.namespace"]),
             (format!(r#"{{"policy":{POLICY},"name":""}}"#), vec!["name", "store.namespace"]),
             (format!(r#"{{"policy":{POLICY},"tls_headers":{{"ja3":"X-JA3"}}}}"#), vec!["tls_headers.ja3"]),
+            (format!(r#"{{"policy":{POLICY},"store":{{"backend":"remote"}}}}"#), vec!["store.cluster"]),
+            (format!(r#"{{"policy":{POLICY},"store":{{"backend":"redis"}}}}"#), vec!["store.backend"]),
+            (
+                format!(r#"{{"policy":{POLICY},"store":{{"backend":"remote","cluster":"s","path":"x","timeout_ms":0}}}}"#),
+                vec!["store.path", "store.timeout_ms"],
+            ),
+            (format!(r#"{{"policy":{POLICY},"store":{{"cluster":"s"}}}}"#), vec!["store.cluster"]),
             (format!(r#"{{"policy":{POLICY},"tls_headers":{{"ja5":"x"}}}}"#), vec!["tls_headers.ja5"]),
             (format!(r#"{{"policy":{POLICY},"test_clock_header":":path"}}"#), vec!["test_clock_header"]),
             (format!(r#"{{"policy":{POLICY},"proxy_added_headers":["x-ok","X-Bad"]}}"#), vec!["proxy_added_headers[1]"]),
@@ -341,6 +443,24 @@ mod tests {
         let both =
             HostConfig::from_json(format!(r#"{{"policy":{policy}}}"#).as_bytes()).map_err(|e| e.to_string());
         assert_eq!(both.map(|c| (c.needs.client_ip, c.needs.http_version)), Ok((true, true)));
+    }
+
+    #[test]
+    fn remote_store_defaults_and_policy_identity() {
+        let json =
+            format!(r#"{{"policy":{POLICY},"store":{{"backend":"remote","cluster":"pumpguard-store"}}}}"#);
+        let remote = HostConfig::from_json(json.as_bytes()).map_err(|e| e.to_string()).map(|c| c.remote);
+        let value: serde_json::Value = serde_json::from_str(POLICY).unwrap_or_default();
+        let want = RemoteStore {
+            cluster: "pumpguard-store".into(),
+            authority: "pumpguard-store".into(),
+            path: "/checks".into(),
+            timeout_ms: 250,
+            policy_id: policy_id(&value.to_string()),
+        };
+        assert_eq!(remote, Ok(Some(want)));
+        let plain = HostConfig::from_json(format!(r#"{{"policy":{POLICY}}}"#).as_bytes()).map(|c| c.remote);
+        assert_eq!(plain.ok(), Some(None));
     }
 
     #[test]

@@ -100,7 +100,8 @@ pub extern "C" fn proxy_on_response_body(id: u32, body_size: usize, end_of_strea
     with_stream(id, |s| s.on_response_body(body_size, end_of_stream != 0))
 }
 
-/// A siteverify answer. The host calls this on the root context: the token names the stream.
+/// The answer of a call a stream dispatched (siteverify, a remote store round). The host calls
+/// this on the root context: the token names the stream.
 #[no_mangle]
 pub extern "C" fn proxy_on_http_call_response(
     _root_id: u32,

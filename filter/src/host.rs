@@ -7,6 +7,14 @@
 //! added and the request resumes. Anything else: a local reply, so origin never sees any part of
 //! the request. A challenge with a token first calls siteverify (`abi::http_call`).
 //!
+//! With the remote store (`store.backend: "remote"`) the counters live in the store service: the
+//! core's steps run apart, each counter round one `abi::http_call` to the store's cluster while
+//! the request is held: prepare → peek round → conclude → [siteverify] → commit round → settle.
+//! A round that fails, times out or answers garbage counts every check as a store failure, which
+//! the policy's `store.on_error` decides. A confirm's response is held (headers and body, up to
+//! its end) while its rounds run, so the next request sees the confirmation: Envoy cancels a
+//! stream's calls when the stream ends, and a body chunk let through would let the headers go.
+//!
 //! Every host call goes through `abi`, which returns every status; a failed call takes the
 //! documented outcome (see docs/envoy.md, "Failure policy") instead of panicking. Envoy's calls
 //! reach these contexts through `exports` and the registry in `contexts`; `lifecycle_tests` makes
@@ -20,16 +28,19 @@ use std::rc::Rc;
 use pumpguard_core::captcha::{interpret_siteverify, siteverify_body};
 use pumpguard_core::decision::DECISION_HEADERS;
 use pumpguard_core::decision_log::{Admit, DecisionLog};
+use pumpguard_core::remote::{CheckRequest, CheckResponse};
 use pumpguard_core::routes::{ConfirmResponse, MAX_CONFIRM_BODY_BYTES};
 use pumpguard_core::store::{BucketedStore, EvictionPressure};
-use pumpguard_core::{Action as Verdict, Decision, HttpVersion, Timestamp, TokenVerdict};
+use pumpguard_core::{
+    Action as Verdict, CheckOutcome, CounterCheck, Decision, HttpVersion, Prepared, Timestamp, TokenVerdict,
+};
 
 use crate::abi::{self, Action, Buffer, Headers, Level, Metric, Status};
 use crate::adapter::{
     decision_line, eviction_metrics, host_failure_metric, metric_names, parse_client_ip, summary_line, Held,
 };
 use crate::bench::{self, Span, Stage};
-use crate::config::HostConfig;
+use crate::config::{HostConfig, RemoteStore};
 use crate::store::{shared_seed, SharedData, SharedDataStore, SharedError};
 use crate::wire;
 
@@ -41,6 +52,9 @@ pub fn vm_started() {
 
 /// Least time between two log lines about a full counter store, per worker thread.
 const PRESSURE_LOG_EVERY_MS: u64 = 10_000;
+
+/// Least time between two log lines about failed remote store rounds, per worker thread.
+const REMOTE_LOG_EVERY_MS: u64 = 10_000;
 
 /// Shared data through the host.
 struct HostShared;
@@ -83,6 +97,8 @@ struct Plugin {
     unlogged_pressure: RefCell<(EvictionPressure, u64)>,
     /// Which decision lines this worker writes: under a flood, a few per shape and a count.
     decision_log: RefCell<DecisionLog>,
+    /// Failed remote store rounds not yet logged, and when they were last logged (milliseconds).
+    unlogged_remote: RefCell<(u64, Option<u64>)>,
 }
 
 impl Plugin {
@@ -162,6 +178,27 @@ impl Plugin {
         }
     }
 
+    /// Counts a failed remote store round (`pumpguard.store.plugin.P.remote.KIND`) and says so in
+    /// the log at most every `REMOTE_LOG_EVERY_MS`.
+    fn remote_failed(&self, kind: &str, now: Timestamp) {
+        self.increment(format!("pumpguard.store.plugin.{}.remote.{kind}", self.cfg.name));
+        let mut unlogged = self.unlogged_remote.borrow_mut();
+        let (count, last) = &mut *unlogged;
+        *count += 1;
+        if last.is_none_or(|last| now.as_millis().saturating_sub(last) >= REMOTE_LOG_EVERY_MS) {
+            log(
+                Level::Error,
+                &format!(
+                    "pumpguard[{}]: remote store round failed ({kind}); {} failed rounds since the last \
+                     report; judged by the policy's store.on_error (docs/fleet.md, \"Failures\")",
+                    self.cfg.name, *count
+                ),
+            );
+            *count = 0;
+            *last = Some(now.as_millis());
+        }
+    }
+
     fn with_store<T>(&self, now: Timestamp, f: impl FnOnce(&BucketedStore<'_>) -> T) -> T {
         let shared = HostShared;
         let raw = SharedDataStore::new(&shared, &self.cfg.namespace);
@@ -220,15 +257,20 @@ impl Root {
                 }
             },
         };
+        let store = match &cfg.remote {
+            Some(remote) => format!(
+                "remote store via cluster {} (policy id {}, timeout {} ms)",
+                remote.cluster, remote.policy_id, remote.timeout_ms
+            ),
+            None => format!("{} buckets x {} entries", cfg.buckets, cfg.entries_per_bucket),
+        };
         log(
             Level::Info,
             &format!(
-                "pumpguard[{}]: configured: {} routes, {} rules, {} buckets x {} entries",
+                "pumpguard[{}]: configured: {} routes, {} rules, {store}",
                 cfg.name,
                 cfg.policy.route_ids().count(),
                 cfg.policy.rule_ids().count(),
-                cfg.buckets,
-                cfg.entries_per_bucket
             ),
         );
         let decision_log = RefCell::new(DecisionLog::new(cfg.decision_log));
@@ -240,6 +282,7 @@ impl Root {
             metrics: RefCell::new(HashMap::new()),
             unlogged_pressure: RefCell::new((EvictionPressure::default(), 0)),
             decision_log,
+            unlogged_remote: RefCell::new((0, None)),
         }));
         true
     }
@@ -250,10 +293,11 @@ impl Root {
             held: Held::default(),
             now: Timestamp::default(),
             phase: Phase::Headers,
-            pending: None,
+            waiting: None,
             confirm: None,
             confirm_answer: None,
             headers_sent: false,
+            store_failed: false,
             callout: None,
         }
     }
@@ -264,10 +308,24 @@ enum Phase {
     Headers,
     /// Guarded: collecting the body.
     Buffering,
-    /// Waiting for siteverify.
-    Verifying,
+    /// Waiting for a call's answer (siteverify, a remote store round).
+    Waiting,
     /// Decided (forwarded or answered).
     Done,
+}
+
+/// What a stream's call in flight is for.
+enum Waiting {
+    /// The peek round of the request's checks (remote store).
+    Peek(Prepared),
+    /// Siteverify, for a challenge's token.
+    Verify(Decision),
+    /// The commit round of the decision's pending checks (remote store).
+    Commit(Decision),
+    /// A confirm's checks (remote store); the response is held.
+    Confirm(Decision, Vec<CounterCheck>),
+    /// The credits they earned, this many (remote store); the response is held.
+    Credit(usize),
 }
 
 /// One HTTP stream (request and response) through the filter.
@@ -276,14 +334,17 @@ pub struct Stream {
     held: Held,
     now: Timestamp,
     phase: Phase,
-    /// The challenge decision waiting for siteverify.
-    pending: Option<Decision>,
+    /// What the call in flight answers for.
+    waiting: Option<Waiting>,
     /// A forwarded confirm-route decision whose response feeds conversion tracking.
     confirm: Option<Decision>,
     /// A confirm's answer whose body is still arriving (routes judged by `success_json`).
     confirm_answer: Option<ConfirmAnswer>,
     /// The headers went upstream before the decision (`hold_headers: false`).
     headers_sent: bool,
+    /// This request's peek round failed as a whole: its commit round is not attempted (it would
+    /// most likely fail too, and cost another timeout); the checks count as store failures.
+    store_failed: bool,
     /// The token of a siteverify call just dispatched, for `exports` to route its answer here.
     callout: Option<u32>,
 }
@@ -312,6 +373,23 @@ impl Stream {
     fn judge(&mut self, plugin: &Plugin) -> Action {
         let policy = &plugin.cfg.policy;
         let cap = policy.max_body_bytes();
+        if let Some(remote) = &plugin.cfg.remote {
+            let prepared = {
+                let mut refs = Vec::with_capacity(self.held.headers.len());
+                let req = self.held.view(&mut refs, cap);
+                policy.prepare(&req, self.now)
+            };
+            if prepared.checks().is_empty() {
+                return self.concluded(plugin, policy.conclude(prepared, &[]), false);
+            }
+            let checks = prepared.checks().to_vec();
+            if self.dispatch_round(plugin, remote, true, checks) {
+                return self.wait(Waiting::Peek(prepared));
+            }
+            let failed = vec![CheckOutcome::StoreFailed; prepared.checks().len()];
+            self.store_failed = true;
+            return self.concluded(plugin, policy.conclude(prepared, &failed), false);
+        }
         let decision = bench::timed(Span::Judge, || {
             let mut refs = Vec::with_capacity(self.held.headers.len());
             let req = self.held.view(&mut refs, cap);
@@ -320,22 +398,118 @@ impl Stream {
         if bench::judged(&decision) {
             return Action::Continue;
         }
+        self.concluded(plugin, decision, false)
+    }
+
+    /// Holds the request (or a confirm's response) until the call just dispatched answers.
+    fn wait(&mut self, waiting: Waiting) -> Action {
+        self.waiting = Some(waiting);
+        self.phase = Phase::Waiting;
+        Action::Pause
+    }
+
+    /// A concluded decision: its token verified first if it carries one, then committed, then
+    /// carried out. `resumed`: we are in a callout, the request is paused.
+    fn concluded(&mut self, plugin: &Plugin, decision: Decision, resumed: bool) -> Action {
         if let Some(check) = decision.token_check.as_ref() {
             match self.dispatch_siteverify(plugin, check) {
-                Ok(()) => {
-                    self.pending = Some(decision);
-                    self.phase = Phase::Verifying;
-                    return Action::Pause;
-                }
+                Ok(()) => return self.wait(Waiting::Verify(decision)),
                 Err(detail) => {
-                    let decision = policy.resolve_token(decision, &TokenVerdict::Unavailable { detail });
                     let decision =
-                        plugin.with_store(self.now, |store| policy.commit(decision, self.now, store));
-                    return self.act(plugin, decision, false);
+                        plugin.cfg.policy.resolve_token(decision, &TokenVerdict::Unavailable { detail });
+                    return self.commit(plugin, decision, resumed);
                 }
             }
         }
-        self.act(plugin, decision, false)
+        self.commit(plugin, decision, resumed)
+    }
+
+    /// Runs the decision's pending counter writes (none left after `decide` in shared data), then
+    /// carries it out; with the remote store, as a commit round.
+    fn commit(&mut self, plugin: &Plugin, decision: Decision, resumed: bool) -> Action {
+        let policy = &plugin.cfg.policy;
+        let Some(remote) = &plugin.cfg.remote else {
+            let decision = plugin.with_store(self.now, |store| policy.commit(decision, self.now, store));
+            return self.act(plugin, decision, resumed);
+        };
+        if decision.pending_commits().is_empty() {
+            return self.act(plugin, decision, resumed);
+        }
+        let checks = decision.pending_commits().to_vec();
+        let count = checks.len();
+        if !self.store_failed && self.dispatch_round(plugin, remote, false, checks) {
+            return self.wait(Waiting::Commit(decision));
+        }
+        let decision = policy.settle_commits(decision, &vec![CheckOutcome::StoreFailed; count]);
+        self.act(plugin, decision, resumed)
+    }
+
+    /// Sends one round of counter checks to the store service; false when it could not be sent
+    /// (counted and logged: the caller takes every check as a store failure).
+    fn dispatch_round(
+        &mut self,
+        plugin: &Plugin,
+        remote: &RemoteStore,
+        peek: bool,
+        checks: Vec<CounterCheck>,
+    ) -> bool {
+        let request = CheckRequest {
+            policy_id: remote.policy_id,
+            now_ms: self.now.as_millis(),
+            peek,
+            namespace: Some(plugin.cfg.namespace.clone()),
+            checks,
+        };
+        let Ok(body) = serde_json::to_vec(&request) else {
+            plugin.remote_failed("unencodable", self.now);
+            return false;
+        };
+        let headers = [
+            (":method", "POST"),
+            (":path", remote.path.as_str()),
+            (":authority", remote.authority.as_str()),
+            ("content-type", "application/json"),
+        ];
+        match abi::http_call(&remote.cluster, &headers, &body, remote.timeout_ms) {
+            Ok(token) => {
+                self.callout = Some(token);
+                true
+            }
+            Err(_) => {
+                plugin.remote_failed("not_dispatched", self.now);
+                false
+            }
+        }
+    }
+
+    /// The outcomes of a store round's answer, one per check; anything but a 200 with exactly
+    /// that many outcomes fails them all (counted and logged by kind).
+    fn round_outcomes(
+        &self,
+        plugin: &Plugin,
+        num_headers: usize,
+        body_size: usize,
+        expected: usize,
+    ) -> Vec<CheckOutcome> {
+        let failed = |kind: &str| {
+            plugin.remote_failed(kind, self.now);
+            vec![CheckOutcome::StoreFailed; expected]
+        };
+        if num_headers == 0 {
+            return failed("timeout_or_reset");
+        }
+        if status_of(Headers::HttpCallResponse) != Some(200) {
+            return failed("bad_status");
+        }
+        let body = match abi::buffer(Buffer::HttpCallResponseBody, 0, body_size) {
+            Ok(Some(body)) => body,
+            _ => Vec::new(),
+        };
+        match serde_json::from_slice::<CheckResponse>(&body) {
+            Ok(CheckResponse::Outcomes(outcomes)) if outcomes.len() == expected => outcomes,
+            Ok(CheckResponse::Refused(_)) => failed("refused"),
+            _ => failed("bad_answer"),
+        }
     }
 
     fn dispatch_siteverify(
@@ -419,11 +593,64 @@ impl Stream {
 }
 
 impl Stream {
-    /// The siteverify answer (no headers: the call failed or timed out).
-    pub fn on_siteverify_response(&mut self, num_headers: usize, body_size: usize) {
-        let (Some(plugin), Some(decision)) = (self.plugin.clone(), self.pending.take()) else {
+    /// The answer of the call in flight (no headers: the call failed or timed out).
+    pub fn on_callout_response(&mut self, num_headers: usize, body_size: usize) {
+        let (Some(plugin), Some(waiting)) = (self.plugin.clone(), self.waiting.take()) else {
             return;
         };
+        let policy = &plugin.cfg.policy;
+        match waiting {
+            Waiting::Verify(decision) => {
+                self.on_siteverify_response(&plugin, decision, num_headers, body_size)
+            }
+            Waiting::Peek(prepared) => {
+                let outcomes = self.round_outcomes(&plugin, num_headers, body_size, prepared.checks().len());
+                self.store_failed = outcomes.iter().all(|o| *o == CheckOutcome::StoreFailed);
+                let decision = policy.conclude(prepared, &outcomes);
+                self.concluded(&plugin, decision, true);
+            }
+            Waiting::Commit(decision) => {
+                let count = decision.pending_commits().len();
+                let outcomes = self.round_outcomes(&plugin, num_headers, body_size, count);
+                let decision = policy.settle_commits(decision, &outcomes);
+                self.act(&plugin, decision, true);
+            }
+            Waiting::Confirm(decision, checks) => {
+                let outcomes = self.round_outcomes(&plugin, num_headers, body_size, checks.len());
+                let credits = policy.credit_checks(&decision, &checks, &outcomes);
+                if let (false, Some(remote)) = (credits.is_empty(), plugin.cfg.remote.as_ref()) {
+                    let count = credits.len();
+                    if self.dispatch_round(&plugin, remote, false, credits) {
+                        self.waiting = Some(Waiting::Credit(count));
+                        return;
+                    }
+                }
+                self.release_response();
+            }
+            Waiting::Credit(count) => {
+                // What the credits found is bookkeeping; only a failure is worth counting.
+                let _ = self.round_outcomes(&plugin, num_headers, body_size, count);
+                self.release_response();
+            }
+        }
+    }
+
+    /// Lets a confirm's response held for its store rounds go on to the client.
+    fn release_response(&mut self) {
+        self.phase = Phase::Done;
+        if abi::resume_response().is_err() {
+            log(Level::Error, "pumpguard: resuming the response failed; resetting it");
+            let _ = abi::reset_request();
+        }
+    }
+
+    fn on_siteverify_response(
+        &mut self,
+        plugin: &Plugin,
+        decision: Decision,
+        num_headers: usize,
+        body_size: usize,
+    ) {
         let policy = &plugin.cfg.policy;
         let status = if num_headers == 0 { None } else { status_of(Headers::HttpCallResponse) };
         let verdict = match (status, policy.captcha()) {
@@ -440,9 +667,7 @@ impl Stream {
             }
         };
         let decision = policy.resolve_token(decision, &verdict);
-        let now = self.now;
-        let decision = plugin.with_store(now, |store| policy.commit(decision, now, store));
-        self.act(&plugin, decision, true);
+        self.commit(plugin, decision, true);
     }
 }
 
@@ -524,7 +749,7 @@ impl Stream {
         match self.phase {
             Phase::Buffering => {}
             Phase::Headers | Phase::Done => return Action::Continue,
-            Phase::Verifying => return Action::Pause,
+            Phase::Waiting => return Action::Pause,
         }
         if bench::stops_at(Stage::Headers) {
             return Action::Continue;
@@ -555,7 +780,7 @@ impl Stream {
         let Some(plugin) = self.plugin.clone() else { return Action::Continue };
         match self.phase {
             Phase::Buffering => self.judge(&plugin),
-            Phase::Verifying => Action::Pause,
+            Phase::Waiting => Action::Pause,
             Phase::Headers | Phase::Done => Action::Continue,
         }
     }
@@ -578,41 +803,71 @@ impl Stream {
         let answer = ConfirmAnswer { decision, status, headers, body: Vec::new() };
         if plugin.cfg.policy.confirm_needs_body(&answer.decision) && !end_of_stream {
             self.confirm_answer = Some(answer);
+            // With the remote store the whole answer is held until its rounds are done.
+            if plugin.cfg.remote.is_some() {
+                Action::Pause
+            } else {
+                Action::Continue
+            }
         } else {
-            self.record_confirm(&plugin, &answer);
+            self.record_confirm(&plugin, answer)
         }
-        Action::Continue
     }
 
     /// Collects a confirm's answer up to the core's cap; records the confirmation at its end.
     pub fn on_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        if matches!(self.waiting, Some(Waiting::Confirm(..) | Waiting::Credit(_))) {
+            // Recorded at the headers, rounds in flight: the body waits with them.
+            return Action::Pause;
+        }
         let (Some(plugin), Some(answer)) = (self.plugin.clone(), self.confirm_answer.as_mut()) else {
             return Action::Continue;
         };
-        let room = MAX_CONFIRM_BODY_BYTES.saturating_sub(answer.body.len());
+        let holding = plugin.cfg.remote.is_some();
+        let have = answer.body.len();
+        let room = MAX_CONFIRM_BODY_BYTES.saturating_sub(have);
         if room > 0 {
-            // Each call holds the chunk Envoy is about to pass on.
-            if let Ok(Some(chunk)) = abi::buffer(Buffer::ResponseBody, 0, body_size.min(room)) {
-                answer.body.extend_from_slice(&chunk);
+            // Held, the buffer keeps everything since the headers; let through, each call holds
+            // only the chunk Envoy is about to pass on.
+            let (start, size) = if holding { (have, body_size.saturating_sub(have)) } else { (0, body_size) };
+            if size > 0 {
+                if let Ok(Some(chunk)) = abi::buffer(Buffer::ResponseBody, start, size.min(room)) {
+                    answer.body.extend_from_slice(&chunk);
+                }
             }
         }
         if end_of_stream {
             if let Some(answer) = self.confirm_answer.take() {
-                self.record_confirm(&plugin, &answer);
+                return self.record_confirm(&plugin, answer);
             }
         }
-        Action::Continue
+        if holding {
+            Action::Pause
+        } else {
+            Action::Continue
+        }
     }
 
-    fn record_confirm(&self, plugin: &Plugin, answer: &ConfirmAnswer) {
+    /// Feeds a confirm's answer into conversion tracking. With the remote store its rounds run
+    /// while the response is held (`Pause`): a call still in flight when the stream ends is
+    /// cancelled by the host, and the confirmation would be lost.
+    fn record_confirm(&mut self, plugin: &Plugin, answer: ConfirmAnswer) -> Action {
         let policy = &plugin.cfg.policy;
         let headers: Vec<(&str, &str)> =
             answer.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
         let body = policy.confirm_needs_body(&answer.decision).then_some(answer.body.as_slice());
         let response = ConfirmResponse { status: answer.status, headers: &headers, body };
-        plugin.with_store(self.now, |store| {
-            policy.record_confirm(&answer.decision, &response, self.now, store)
-        });
+        let Some(remote) = &plugin.cfg.remote else {
+            plugin.with_store(self.now, |store| {
+                policy.record_confirm(&answer.decision, &response, self.now, store)
+            });
+            return Action::Continue;
+        };
+        let checks = policy.confirm_checks(&answer.decision, &response);
+        if checks.is_empty() || !self.dispatch_round(plugin, remote, false, checks.clone()) {
+            return Action::Continue;
+        }
+        self.wait(Waiting::Confirm(answer.decision, checks))
     }
 }
 

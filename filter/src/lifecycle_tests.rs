@@ -151,13 +151,18 @@ impl Envoy {
         });
         let mut action = self.callback(id, |s| s.on_response_headers(chunks.is_empty()));
         for (i, chunk) in chunks.iter().enumerate() {
-            emulator::with(|h| {
-                if let Some(s) = h.streams.get_mut(&id) {
-                    s.response_body = chunk.to_vec();
-                }
+            // While the filter holds the response, Envoy buffers it: the buffer grows.
+            let size = emulator::with(|h| {
+                h.streams.get_mut(&id).map_or(0, |s| {
+                    if action == Action::Continue {
+                        s.response_body.clear();
+                    }
+                    s.response_body.extend_from_slice(chunk);
+                    s.response_body.len()
+                })
             });
             let last = i + 1 == chunks.len();
-            action = self.callback(id, |s| s.on_response_body(chunk.len(), last));
+            action = self.callback(id, |s| s.on_response_body(size, last));
         }
         action
     }
@@ -819,7 +824,7 @@ fn siteverify_answer_for_a_stream_the_host_no_longer_has_is_logged() {
     let (id, token) = challenged(&mut envoy, "pass-1");
     emulator::with(|h| h.streams.remove(&id));
     envoy.answer(token, Some((200, r#"{"success":true}"#)));
-    let error = (Level::Error, "pumpguard: siteverify answer for a stream the host no longer has".to_owned());
+    let error = (Level::Error, "pumpguard: callout answer for a stream the host no longer has".to_owned());
     assert!(emulator::with(|h| h.logs.contains(&error)));
 }
 
@@ -844,4 +849,235 @@ fn bench_timing_records_each_span_under_its_metric_name() {
         emulator::with(|h| h.histograms.get("pumpguard.bench.body_ns").map(Vec::len)),
         Some(US.len().div_ceil(4))
     );
+}
+
+// ---------------------------------------------------------------- remote store
+
+const STORE_CLUSTER: &str = "pumpguard-store";
+
+/// `config` with its counters in the remote store service instead of shared data.
+fn remote_config(rules: &[&str], policy_extra: &str) -> String {
+    config(rules, policy_extra, "").replace(
+        r#""store":{"buckets":64,"entries_per_bucket":8}"#,
+        r#""store":{"backend":"remote","namespace":"edge","cluster":"pumpguard-store","timeout_ms":300}"#,
+    )
+}
+
+/// The store service, emulated: answers each store call in flight by running its checks with the
+/// core against one store, as `pumpguard-store` does against Redis.
+struct StoreService {
+    policy: pumpguard_core::Policy,
+    policy_id: u64,
+    store: pumpguard_core::MemoryStore,
+    answered: std::collections::HashSet<u32>,
+    /// Every request answered, in order.
+    seen: Vec<pumpguard_core::remote::CheckRequest>,
+}
+
+impl StoreService {
+    fn new(config: &str) -> StoreService {
+        let cfg = crate::config::HostConfig::from_json(config.as_bytes()).expect("config");
+        let policy_id = cfg.remote.as_ref().map(|r| r.policy_id).expect("a remote store");
+        StoreService {
+            policy: cfg.policy,
+            policy_id,
+            store: pumpguard_core::MemoryStore::new(),
+            answered: Default::default(),
+            seen: Vec::new(),
+        }
+    }
+
+    /// The store calls not answered yet.
+    fn pending(&self) -> Vec<emulator::Callout> {
+        emulator::with(|h| h.callouts.clone())
+            .into_iter()
+            .filter(|c| c.cluster == STORE_CLUSTER && !self.answered.contains(&c.token))
+            .collect()
+    }
+
+    /// Answers store calls until none is in flight; returns how many it answered.
+    fn serve(&mut self, envoy: &mut Envoy) -> usize {
+        let mut count = 0;
+        while let Some(call) = self.pending().into_iter().next() {
+            self.answered.insert(call.token);
+            let request: pumpguard_core::remote::CheckRequest =
+                serde_json::from_slice(&call.body).expect("a check request");
+            assert_eq!(request.policy_id, self.policy_id);
+            assert_eq!(request.namespace.as_deref(), Some("edge"));
+            let now = pumpguard_core::Timestamp::from_millis(request.now_ms);
+            let outcomes = if request.peek {
+                self.policy.peek_checks(&request.checks, now, &self.store)
+            } else {
+                request.checks.iter().map(|c| self.policy.run_check(c, now, &self.store)).collect()
+            };
+            let json = serde_json::to_string(&pumpguard_core::remote::CheckResponse::Outcomes(outcomes))
+                .expect("json");
+            self.seen.push(request);
+            envoy.answer(call.token, Some((200, &json)));
+            count += 1;
+        }
+        count
+    }
+}
+
+#[test]
+fn remote_store_runs_a_peek_then_a_commit_round_while_the_request_is_held() {
+    let config = remote_config(&[GEO, ONE_PER_NUMBER], "");
+    let mut envoy = Envoy::start(&config);
+    let mut service = StoreService::new(&config);
+    let (id, action) = envoy.send(post("/api/otp", &[]), US.as_bytes(), 1024);
+    assert_eq!(action, Action::Pause, "held while the store answers");
+    let call = service.pending().pop().expect("a peek round");
+    assert_eq!((call.context, call.timeout_ms), (id, 300));
+    let header = |name: &str| call.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+    assert_eq!(header(":method").as_deref(), Some("POST"));
+    assert_eq!(header(":path").as_deref(), Some("/checks"));
+    assert_eq!(header(":authority").as_deref(), Some(STORE_CLUSTER));
+    assert_eq!(header("content-type").as_deref(), Some("application/json"));
+    assert_eq!(service.serve(&mut envoy), 2, "peek, then commit");
+    assert_eq!(service.seen.iter().map(|r| r.peek).collect::<Vec<_>>(), vec![true, false]);
+    assert_eq!(service.seen[0].now_ms, NOW_MS);
+    let stream = envoy.stream(id);
+    assert_eq!((stream.resumed, stream.local_reply.is_none()), (1, true));
+    assert_eq!(stream.forwarded_body, US.as_bytes());
+    assert_eq!(added(&stream), allowed_us());
+    // The second send to the number is refused at the peek: nothing to commit.
+    let (id, _) = envoy.send(post("/api/otp", &[]), US.as_bytes(), 1024);
+    assert_eq!(service.serve(&mut envoy), 1);
+    assert_eq!(reply(&envoy.stream(id)).status, 429);
+    // Refused before any counter: no call at all.
+    let (id, _) = envoy.send(post("/api/otp", &[]), DE.as_bytes(), 1024);
+    assert_eq!(service.serve(&mut envoy), 0);
+    assert_eq!(reply(&envoy.stream(id)).status, 403);
+}
+
+#[test]
+fn remote_store_failures_take_the_policy_store_on_error_and_are_counted() {
+    let answers: [(Option<(u16, &str)>, &str); 5] = [
+        (None, "timeout_or_reset"),
+        (Some((503, r#"{"refused":"redis: connection refused"}"#)), "bad_status"),
+        (Some((200, "<html>")), "bad_answer"),
+        (Some((200, r#"{"outcomes":[]}"#)), "bad_answer"),
+        (Some((200, r#"{"refused":"policy 1 is not loaded here"}"#)), "refused"),
+    ];
+    for on_error in ["block", "allow"] {
+        for (answer, kind) in answers {
+            let store = format!(r#""store":{{"on_error":"{on_error}"}}"#);
+            let mut envoy = Envoy::start(&remote_config(&[ONE_PER_NUMBER], &store));
+            let (id, _) = envoy.send(post("/api/otp", &[]), US.as_bytes(), 1024);
+            let token = emulator::with(|h| h.callouts.last().map(|c| c.token)).expect("a peek round");
+            envoy.answer(token, answer);
+            // Allowed after all or not: no commit round follows a failed peek round (it would
+            // cost another timeout), so the request is decided at once.
+            assert_eq!(emulator::with(|h| h.callouts.len()), 1, "{kind}");
+            let rounds = 1;
+            let stream = envoy.stream(id);
+            if on_error == "block" {
+                assert_eq!(reply(&stream).status, 503, "{kind}");
+                assert!(body_text(&reply(&stream)).contains("store_unavailable"));
+            } else {
+                assert_eq!(stream.resumed, 1, "{kind}");
+                assert!(added(&stream).contains(&("x-pumpguard-findings", "store_unavailable")));
+            }
+            assert_eq!(counter(&format!("pumpguard.store.plugin.t.remote.{kind}")), rounds, "{kind}");
+            let logged = emulator::with(|h| h.logs.clone());
+            assert!(logged.iter().any(|(l, m)| *l == Level::Error && m.contains(kind)), "{kind}: {logged:?}");
+        }
+    }
+}
+
+#[test]
+fn remote_store_call_not_dispatched_takes_on_error_at_once() {
+    let store = r#""store":{"on_error":"block"}"#;
+    let mut envoy = Envoy::start(&remote_config(&[ONE_PER_NUMBER], store));
+    emulator::with(|h| h.fail(Call::HttpDispatch));
+    let (id, action) = envoy.send(post("/api/otp", &[]), US.as_bytes(), 1024);
+    assert_eq!(action, Action::Pause);
+    assert_eq!(reply(&envoy.stream(id)).status, 503);
+    assert_eq!(counter("pumpguard.store.plugin.t.remote.not_dispatched"), 1);
+}
+
+#[test]
+fn remote_store_failed_commit_round_follows_on_error() {
+    let store = r#""store":{"on_error":"block"}"#;
+    let config = remote_config(&[ONE_PER_NUMBER], store);
+    let mut envoy = Envoy::start(&config);
+    let mut service = StoreService::new(&config);
+    let (id, _) = envoy.send(post("/api/otp", &[]), US.as_bytes(), 1024);
+    let peek = service.pending().pop().expect("peek");
+    service.answered.insert(peek.token);
+    envoy.answer(
+        peek.token,
+        Some((200, r#"{"outcomes":[{"verdict":{"triggered":false,"retry_after_ms":null}}]}"#)),
+    );
+    let commit = service.pending().pop().expect("commit");
+    envoy.answer(commit.token, None);
+    let stream = envoy.stream(id);
+    assert_eq!((reply(&stream).status, stream.resumed), (503, 0));
+}
+
+#[test]
+fn remote_store_confirm_rounds_hold_the_response_then_release_it() {
+    let conversion = r#"{"id":"conv","action":"block","conversion":{"scope":{"prefix":5},"min_sends":4,"min_ratio":0.5,"window_seconds":3600,"block_seconds":600}}"#;
+    for (confirm_status, fourth_send) in [(200, None), (401, Some(403))] {
+        let config = remote_config(&[conversion], "");
+        let mut envoy = Envoy::start(&config);
+        let mut service = StoreService::new(&config);
+        let mut last = None;
+        for n in 1..=4 {
+            let phone = format!(r#"{{"phone":"+1415555400{n}"}}"#);
+            let (send, _) = envoy.send(post("/api/otp", &[]), phone.as_bytes(), 1024);
+            service.serve(&mut envoy);
+            last = envoy.stream(send).local_reply.map(|r| r.status);
+            if n < 4 {
+                let (confirm, action) = envoy.send(post("/api/otp/verify", &[]), phone.as_bytes(), 1024);
+                assert_eq!(action, Action::Continue, "confirm routes are never judged");
+                let held = envoy.response(confirm, confirm_status);
+                let rounds = service.serve(&mut envoy);
+                if confirm_status == 200 {
+                    assert_eq!((held, rounds), (Action::Pause, 2), "confirm, then credit round");
+                    assert_eq!(envoy.stream(confirm).response_resumed, 1);
+                } else {
+                    assert_eq!((held, rounds), (Action::Continue, 0), "nothing to record");
+                }
+            }
+        }
+        assert_eq!(last, fourth_send, "confirms answered {confirm_status}");
+    }
+}
+
+#[test]
+fn remote_store_holds_a_body_judged_confirm_until_its_rounds_are_done() {
+    let routes = ROUTES.replace(
+        r#""extract":{"json_keys":["phone"]}}]"#,
+        r#""extract":{"json_keys":["phone"]},"success_json":{"field":"status","equals":["approved"]}}]"#,
+    );
+    let conversion = r#"{"id":"conv","action":"block","conversion":{"scope":"country","min_sends":2,"min_ratio":0.5,"window_seconds":3600,"block_seconds":600}}"#;
+    let config = format!(
+        r#"{{"name":"t","policy":{{"version":1,"default_region":"US","routes":{routes},"rules":[{conversion}]}},
+            "store":{{"backend":"remote","namespace":"edge","cluster":"pumpguard-store","timeout_ms":300}}}}"#
+    );
+    let mut envoy = Envoy::start(&config);
+    let mut service = StoreService::new(&config);
+    let phone = r#"{"phone":"+14155554001"}"#;
+    envoy.send(post("/api/otp", &[]), phone.as_bytes(), 1024);
+    service.serve(&mut envoy);
+    let (confirm, _) = envoy.send(post("/api/otp/verify", &[]), phone.as_bytes(), 1024);
+    // Every chunk is held (a chunk let through would send the headers too), the body read whole.
+    let chunks: [&[u8]; 3] = [br#"{"sid":"VE1","sta"#, br#"tus":"approved"}"#, b""];
+    assert_eq!(envoy.response_with(confirm, 200, &[], &chunks), Action::Pause);
+    assert_eq!(service.serve(&mut envoy), 2, "confirm, then credit round");
+    assert_eq!(envoy.stream(confirm).response_resumed, 1);
+    assert_eq!(counter("pumpguard.store.plugin.t.remote.bad_answer"), 0, "the credit round's answer fits");
+    // Two sends, one confirmed: 1 >= 0.5 * 2, still open.
+    let (id, _) = envoy.send(post("/api/otp", &[]), r#"{"phone":"+14155554002"}"#.as_bytes(), 1024);
+    service.serve(&mut envoy);
+    assert_eq!(envoy.stream(id).local_reply.map(|r| r.status), None);
+}
+
+#[test]
+fn remote_store_configuration_is_logged() {
+    let _envoy = Envoy::start(&remote_config(&[GEO], ""));
+    let logs = emulator::with(|h| h.logs.clone());
+    assert!(logs.iter().any(|(_, m)| m.contains("remote store via cluster pumpguard-store")), "{logs:?}");
 }

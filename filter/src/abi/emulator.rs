@@ -64,6 +64,8 @@ pub struct StreamHost {
     pub removed: Vec<Vec<u8>>,
     pub local_reply: Option<LocalReply>,
     pub resumed: usize,
+    /// Times the filter let a paused response go on.
+    pub response_resumed: usize,
     pub reset: bool,
 }
 
@@ -313,6 +315,14 @@ pub fn resume_request() -> HostResult<()> {
         let stream = h.stream().ok_or(BAD_ARGUMENT)?;
         stream.resumed += 1;
         forward(stream);
+        Ok(())
+    })
+}
+
+pub fn resume_response() -> HostResult<()> {
+    host(|h| {
+        let stream = h.stream().ok_or(BAD_ARGUMENT)?;
+        stream.response_resumed += 1;
         Ok(())
     })
 }

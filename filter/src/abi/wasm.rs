@@ -20,6 +20,7 @@ const OK: u32 = 0;
 const NOT_FOUND: u32 = 1;
 
 const STREAM_HTTP_REQUEST: u32 = 0;
+const STREAM_HTTP_RESPONSE: u32 = 1;
 
 #[link(wasm_import_module = "env")]
 extern "C" {
@@ -210,6 +211,12 @@ pub fn shared_set(key: &str, value: &[u8], cas: u32) -> HostResult<()> {
 pub fn resume_request() -> HostResult<()> {
     // SAFETY: no pointers.
     check(unsafe { proxy_continue_stream(STREAM_HTTP_REQUEST) })
+}
+
+/// Lets a response the filter paused go on to the client.
+pub fn resume_response() -> HostResult<()> {
+    // SAFETY: no pointers.
+    check(unsafe { proxy_continue_stream(STREAM_HTTP_RESPONSE) })
 }
 
 pub fn reset_request() -> HostResult<()> {

@@ -1,0 +1,386 @@
+//! Runs one round of a request's counter checks against a remote key-value backend with the
+//! core's own steps, in two round trips:
+//!
+//! 1. every key of the round is read at once;
+//! 2. a peek runs the checks on those values ([`Policy::peek_checks`]) and writes nothing; a
+//!    commit runs them for real ([`Policy::run_check`]) on a local copy, then writes each changed
+//!    key with a compare-and-swap against the exact bytes it read.
+//!
+//! A check reads and writes only its own key, so when another replica wrote a key in between,
+//! only that key's checks run again, on a fresh read, up to `max_rounds` times; checks of keys
+//! that still lose are store failures. That keeps several replicas behind one backend exact,
+//! and each write touches one key, so the layout is safe for Redis Cluster.
+//!
+//! Stored bytes: the counter's expiry (request time, milliseconds, u64 big-endian) then the
+//! core's value. A value expired at the request's time reads as absent, whatever the backend's
+//! own expiry (which follows the backend's clock) did with it.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use pumpguard_core::remote::CheckRequest;
+use pumpguard_core::store::{Record, StoreError, Version, Versioned};
+use pumpguard_core::{CheckOutcome, Policy, Store, Timestamp};
+
+/// One compare-and-swap write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cas {
+    /// Full backend key.
+    pub key: String,
+    /// The bytes read (`None`: the key was absent); the write happens only if they are unchanged.
+    pub expected: Option<Vec<u8>>,
+    /// The bytes to store.
+    pub value: Vec<u8>,
+    /// Backend expiry, milliseconds from now (at least 1).
+    pub ttl_ms: u64,
+}
+
+/// Why the backend could not answer (unreachable, timeout, protocol error).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackendError(pub String);
+
+impl std::fmt::Display for BackendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The two operations the runner needs of a backend.
+pub trait Backend {
+    /// The stored bytes of each key, in order.
+    fn get_many(&mut self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, BackendError>;
+    /// Each write, atomically per key: true where it was applied, false where the key changed.
+    fn cas_many(&mut self, writes: &[Cas]) -> Result<Vec<bool>, BackendError>;
+    /// Called before compare-and-swap round `round` (from 1) runs again: a backend may wait a
+    /// little, so that writers racing for one hot key stop colliding in lockstep. False: no
+    /// time is left for another round (the keys still pending become store failures).
+    fn before_retry(&mut self, _round: u32) -> bool {
+        true
+    }
+}
+
+/// What a round cost, for metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RoundStats {
+    /// Compare-and-swap writes another writer beat.
+    pub conflicts: u64,
+    /// Checks reported as store failures because their key kept conflicting.
+    pub gave_up: u64,
+}
+
+/// Encodes a stored value: expiry, then the core's bytes.
+pub fn encode(value: &[u8], expires_at: Timestamp) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + value.len());
+    out.extend_from_slice(&expires_at.as_millis().to_be_bytes());
+    out.extend_from_slice(value);
+    out
+}
+
+/// Decodes stored bytes into the core's value and its expiry; `None` for bytes too short.
+pub fn decode(raw: &[u8]) -> Option<(&[u8], Timestamp)> {
+    let (head, value) = raw.split_at_checked(8)?;
+    let expiry = u64::from_be_bytes(head.try_into().ok()?);
+    Some((value, Timestamp::from_millis(expiry)))
+}
+
+/// One key as the round sees it.
+struct Slot {
+    /// Exactly what the backend held when read.
+    raw: Option<Vec<u8>>,
+    /// The value and its expiry, as the checks left it.
+    current: Option<(Vec<u8>, Timestamp)>,
+    version: Version,
+    written: bool,
+}
+
+/// The round's local copy of its keys: the core's [`Store`] for one synchronous run.
+#[derive(Default)]
+struct Batch {
+    slots: RefCell<HashMap<String, Slot>>,
+}
+
+impl Batch {
+    fn load(&self, key: &str, raw: Option<Vec<u8>>) {
+        let current = raw.as_deref().and_then(decode).map(|(v, e)| (v.to_vec(), e));
+        self.slots.borrow_mut().insert(key.to_owned(), Slot { raw, current, version: 0, written: false });
+    }
+
+    /// The compare-and-swap write of `key`, if its checks changed it.
+    fn write_of(&self, key: &str, full_key: String, now: Timestamp) -> Option<Cas> {
+        let slots = self.slots.borrow();
+        let slot = slots.get(key).filter(|s| s.written)?;
+        let (value, expires_at) = slot.current.as_ref()?;
+        let ttl_ms = expires_at.as_millis().saturating_sub(now.as_millis()).max(1);
+        Some(Cas { key: full_key, expected: slot.raw.clone(), value: encode(value, *expires_at), ttl_ms })
+    }
+}
+
+impl Store for Batch {
+    fn get(&self, key: &str, now: Timestamp) -> Result<Option<Versioned>, StoreError> {
+        let slots = self.slots.borrow();
+        let slot = slots.get(key).ok_or(StoreError::Unavailable)?;
+        Ok(match &slot.current {
+            Some((value, expires_at)) if *expires_at > now => {
+                Some(Versioned { value: value.clone(), version: slot.version })
+            }
+            _ => None,
+        })
+    }
+
+    fn put(
+        &self,
+        key: &str,
+        record: Record<'_>,
+        expected: Option<Version>,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut slots = self.slots.borrow_mut();
+        let slot = slots.get_mut(key).ok_or(StoreError::Unavailable)?;
+        let live = slot.current.as_ref().is_some_and(|(_, e)| *e > now);
+        match (expected, live) {
+            (None, false) => {}
+            (Some(v), true) if v == slot.version => {}
+            _ => return Err(StoreError::Conflict),
+        }
+        slot.current = Some((record.value.to_vec(), record.expires_at));
+        slot.version = slot.version.wrapping_add(1);
+        slot.written = true;
+        Ok(())
+    }
+}
+
+/// Runs `request`'s checks with `policy`; keys are `prefix` + the check's key.
+pub fn run(
+    policy: &Policy,
+    request: &CheckRequest,
+    prefix: &str,
+    backend: &mut dyn Backend,
+    max_rounds: u32,
+) -> Result<(Vec<CheckOutcome>, RoundStats), BackendError> {
+    let now = Timestamp::from_millis(request.now_ms);
+    let mut stats = RoundStats::default();
+    let mut keys: Vec<&str> = Vec::new();
+    for check in &request.checks {
+        if !keys.contains(&check.key.as_str()) {
+            keys.push(&check.key);
+        }
+    }
+    let batch = Batch::default();
+    let full = |key: &str| format!("{prefix}{key}");
+    let read = |backend: &mut dyn Backend, keys: &[&str]| -> Result<(), BackendError> {
+        let values = backend.get_many(&keys.iter().map(|k| full(k)).collect::<Vec<_>>())?;
+        if values.len() != keys.len() {
+            return Err(BackendError("backend answered a different number of keys".to_owned()));
+        }
+        for (key, raw) in keys.iter().zip(values) {
+            batch.load(key, raw);
+        }
+        Ok(())
+    };
+    read(backend, &keys)?;
+    if request.peek {
+        return Ok((policy.peek_checks(&request.checks, now, &batch), stats));
+    }
+    let mut outcomes = vec![CheckOutcome::StoreFailed; request.checks.len()];
+    let mut pending: Vec<&str> = keys;
+    for round in 0..max_rounds.max(1) {
+        if round > 0 {
+            if !backend.before_retry(round) {
+                break;
+            }
+            read(backend, &pending)?;
+        }
+        for (check, outcome) in request.checks.iter().zip(outcomes.iter_mut()) {
+            if pending.contains(&check.key.as_str()) {
+                *outcome = policy.run_check(check, now, &batch);
+            }
+        }
+        let writes: Vec<(&str, Cas)> =
+            pending.iter().filter_map(|k| batch.write_of(k, full(k), now).map(|w| (*k, w))).collect();
+        if writes.is_empty() {
+            return Ok((outcomes, stats));
+        }
+        let cas: Vec<Cas> = writes.iter().map(|(_, w)| w.clone()).collect();
+        let applied = backend.cas_many(&cas)?;
+        if applied.len() != cas.len() {
+            return Err(BackendError("backend answered a different number of writes".to_owned()));
+        }
+        pending = writes.iter().zip(&applied).filter(|(_, ok)| !**ok).map(|((k, _), _)| *k).collect();
+        stats.conflicts += pending.len() as u64;
+        if pending.is_empty() {
+            return Ok((outcomes, stats));
+        }
+    }
+    for (check, outcome) in request.checks.iter().zip(outcomes.iter_mut()) {
+        if pending.contains(&check.key.as_str()) {
+            *outcome = CheckOutcome::StoreFailed;
+            stats.gave_up += 1;
+        }
+    }
+    Ok((outcomes, stats))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pumpguard_core::{MemoryStore, Request};
+
+    /// An in-memory backend; `interfere` lets a test write between the read and the write.
+    #[derive(Default)]
+    struct Fake {
+        data: HashMap<String, Vec<u8>>,
+        interfere: Vec<(String, Vec<u8>)>,
+        reads: usize,
+    }
+
+    impl Backend for Fake {
+        fn get_many(&mut self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, BackendError> {
+            self.reads += 1;
+            let out = keys.iter().map(|k| self.data.get(k).cloned()).collect();
+            for (k, v) in self.interfere.drain(..) {
+                self.data.insert(k, v);
+            }
+            Ok(out)
+        }
+
+        fn cas_many(&mut self, writes: &[Cas]) -> Result<Vec<bool>, BackendError> {
+            Ok(writes
+                .iter()
+                .map(|w| {
+                    if self.data.get(&w.key) == w.expected.as_ref() {
+                        self.data.insert(w.key.clone(), w.value.clone());
+                        true
+                    } else {
+                        false
+                    }
+                })
+                .collect())
+        }
+    }
+
+    const POLICY: &str = r#"{"version":1,
+        "routes":[{"id":"otp","kind":"send","match":{"path":{"exact":"/otp"}},"extract":{"json_keys":["phone"]}}],
+        "rules":[{"id":"per-number","action":"throttle","rate_limit":{"key":["number"],"rate":1,"per_seconds":600,"burst":3}},
+                 {"id":"blocks","action":"block","adjacent":{"suffix_digits":2,"window_seconds":600,"max_distinct":4,"block_seconds":900,"escalation_factor":2,"max_block_seconds":3600}}]}"#;
+
+    fn policy() -> Policy {
+        Policy::from_json(POLICY).unwrap()
+    }
+
+    fn request(phone: &str) -> Request<'static> {
+        let body: &'static str = Box::leak(format!(r#"{{"phone":"{phone}"}}"#).into_boxed_str());
+        Request {
+            method: "POST",
+            authority: "a",
+            path: "/otp",
+            version: pumpguard_core::HttpVersion::Http11,
+            headers: &[("content-type", "application/json")],
+            body: body.as_bytes(),
+            body_truncated: false,
+            client_ip: None,
+            tls: Default::default(),
+        }
+    }
+
+    /// The remote steps (peek round, conclude, commit round, settle) decide as `decide` does on
+    /// one local store.
+    #[test]
+    fn remote_rounds_decide_as_one_local_store() {
+        let policy = policy();
+        let local = MemoryStore::new();
+        let mut fake = Fake::default();
+        let mut refused = 0;
+        for i in 0..40u64 {
+            let phone = format!(
+                "+1415555{:04}",
+                [100, 101, 102, 103, 104, 105, 100, 100, 100, 100][i as usize % 10] + i / 10
+            );
+            let req = request(&phone);
+            let now = Timestamp::from_millis(1_000_000 + i * 1_000);
+            let want = policy.decide(&req, now, &local);
+            let prepared = policy.prepare(&req, now);
+            let peek = CheckRequest {
+                policy_id: 0,
+                now_ms: now.as_millis(),
+                peek: true,
+                namespace: None,
+                checks: prepared.checks().to_vec(),
+            };
+            let (peeked, _) = run(&policy, &peek, "t:", &mut fake, 4).unwrap();
+            let decision = policy.conclude(prepared, &peeked);
+            let commit = CheckRequest {
+                policy_id: 0,
+                now_ms: now.as_millis(),
+                peek: false,
+                namespace: None,
+                checks: decision.pending_commits().to_vec(),
+            };
+            let (committed, _) = run(&policy, &commit, "t:", &mut fake, 4).unwrap();
+            let got = policy.settle_commits(decision, &committed);
+            assert_eq!(
+                (got.action, got.reasons.len()),
+                (want.action, want.reasons.len()),
+                "send {i} {phone}"
+            );
+            refused += usize::from(want.action != pumpguard_core::Action::Allow);
+        }
+        assert!((1..40).contains(&refused), "both allowed and refused sends: {refused} refused");
+        assert!(fake.data.keys().all(|k| k.starts_with("t:")));
+    }
+
+    #[test]
+    fn a_key_written_meanwhile_is_run_again_on_a_fresh_read() {
+        let policy = policy();
+        let mut fake = Fake::default();
+        let req = request("+14155550100");
+        let now = Timestamp::from_millis(5_000);
+        let checks = policy.prepare(&req, now).checks().to_vec();
+        let commit = CheckRequest { policy_id: 0, now_ms: 5_000, peek: false, namespace: None, checks };
+        // Another replica's write lands on the rate key between this round's read and write.
+        let (first, _) = run(&policy, &commit, "t:", &mut fake, 4).unwrap();
+        let rate_key = format!("t:{}", commit.checks[0].key);
+        let other = fake.data.get(&rate_key).cloned().unwrap();
+        fake.data.clear();
+        fake.interfere.push((rate_key.clone(), other.clone()));
+        let (outcomes, stats) = run(&policy, &commit, "t:", &mut fake, 4).unwrap();
+        assert_eq!(stats.conflicts, 1);
+        assert_eq!(outcomes.len(), first.len());
+        assert_ne!(fake.data.get(&rate_key), Some(&other), "the retried write counted on top");
+    }
+
+    #[test]
+    fn keys_that_keep_conflicting_are_store_failures() {
+        struct AlwaysBeaten(Fake);
+        impl Backend for AlwaysBeaten {
+            fn get_many(&mut self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, BackendError> {
+                self.0.get_many(keys)
+            }
+            fn cas_many(&mut self, writes: &[Cas]) -> Result<Vec<bool>, BackendError> {
+                Ok(vec![false; writes.len()])
+            }
+        }
+        let policy = policy();
+        let checks = policy.prepare(&request("+14155550100"), Timestamp::from_millis(1)).checks().to_vec();
+        let n = checks.len();
+        let commit = CheckRequest { policy_id: 0, now_ms: 1, peek: false, namespace: None, checks };
+        let mut backend = AlwaysBeaten(Fake::default());
+        let (outcomes, stats) = run(&policy, &commit, "", &mut backend, 3).unwrap();
+        assert_eq!(outcomes, vec![CheckOutcome::StoreFailed; n]);
+        assert_eq!(stats.gave_up, n as u64);
+        assert_eq!(backend.0.reads, 3);
+    }
+
+    #[test]
+    fn expired_or_short_values_read_as_absent() {
+        assert_eq!(decode(b"short"), None);
+        let raw = encode(b"v", Timestamp::from_millis(10));
+        assert_eq!(decode(&raw), Some((&b"v"[..], Timestamp::from_millis(10))));
+        let batch = Batch::default();
+        batch.load("k", Some(raw));
+        batch.load("g", Some(b"xx".to_vec()));
+        assert!(batch.get("k", Timestamp::from_millis(9)).unwrap().is_some());
+        assert!(batch.get("k", Timestamp::from_millis(10)).unwrap().is_none());
+        assert!(batch.get("g", Timestamp::from_millis(0)).unwrap().is_none());
+        assert_eq!(batch.get("unknown", Timestamp::from_millis(0)), Err(StoreError::Unavailable));
+    }
+}

@@ -1,0 +1,179 @@
+//! The service's state and its endpoints, free of the HTTP server: `/checks` (run one round of a
+//! request's counter checks), `/healthz`, `/readyz`, `/metrics`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use pumpguard_core::remote::{CheckRequest, CheckResponse};
+use serde_json::json;
+
+use crate::log::{self, Throttled};
+use crate::metrics::{Metrics, Outcome, Round};
+use crate::policies::Policies;
+use crate::redis::Redis;
+use crate::runner;
+use crate::settings::Settings;
+
+/// Namespace of requests that name none.
+pub const DEFAULT_NAMESPACE: &str = "default";
+
+/// An HTTP answer: status, content type, body.
+pub struct Answer {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: String,
+}
+
+impl Answer {
+    fn text(status: u16, body: &str) -> Answer {
+        Answer { status, content_type: "text/plain; charset=utf-8", body: body.to_owned() }
+    }
+
+    fn checks(status: u16, response: &CheckResponse) -> Answer {
+        let body = serde_json::to_string(response)
+            .unwrap_or_else(|_| r#"{"refused":"unencodable answer"}"#.to_owned());
+        Answer { status, content_type: "application/json", body }
+    }
+}
+
+/// Everything the request threads share.
+pub struct Service {
+    pub settings: Settings,
+    redis: Redis,
+    policies: RwLock<Arc<Policies>>,
+    pub metrics: Metrics,
+    draining: AtomicBool,
+    redis_log: Throttled,
+    refusal_log: Throttled,
+}
+
+fn valid_namespace(ns: &str) -> bool {
+    !ns.is_empty()
+        && ns.len() <= 64
+        && ns.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+impl Service {
+    pub fn new(settings: Settings, policies: Policies) -> Service {
+        let redis =
+            Redis::new(settings.redis.clone(), settings.redis_password.clone(), settings.redis_timeout);
+        Service {
+            settings,
+            redis,
+            policies: RwLock::new(Arc::new(policies)),
+            metrics: Metrics::default(),
+            draining: AtomicBool::new(false),
+            redis_log: Throttled::default(),
+            refusal_log: Throttled::default(),
+        }
+    }
+
+    fn policies(&self) -> Arc<Policies> {
+        match self.policies.read() {
+            Ok(p) => p.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Reloads the policies; on any error the loaded set stays.
+    pub fn reload(&self) {
+        match Policies::load(&self.settings.policies) {
+            Ok(fresh) => {
+                let ids: Vec<String> = fresh.sources.iter().map(|(id, _)| id.to_string()).collect();
+                if let Ok(mut slot) = self.policies.write() {
+                    *slot = Arc::new(fresh);
+                }
+                log::event("info", "policies_reloaded", json!({ "policy_ids": ids }));
+            }
+            Err(errors) => log::event("error", "policies_reload_refused", json!({ "errors": errors })),
+        }
+    }
+
+    /// From now on readiness fails (SIGTERM): load balancers stop sending before the listener closes.
+    pub fn drain(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+    }
+
+    /// Ready: not draining, and Redis answers.
+    pub fn ready(&self) -> bool {
+        !self.draining.load(Ordering::SeqCst) && self.redis.ping()
+    }
+
+    /// Routes one request.
+    pub fn handle(&self, method: &str, path: &str, body: &[u8]) -> Answer {
+        match (method, path) {
+            ("POST", "/checks") => self.checks(body),
+            ("GET", "/healthz") => Answer::text(200, "ok\n"),
+            ("GET", "/readyz") => {
+                if self.ready() {
+                    Answer::text(200, "ready\n")
+                } else {
+                    Answer::text(503, "not ready\n")
+                }
+            }
+            ("GET", "/metrics") => Answer {
+                status: 200,
+                content_type: "text/plain; version=0.0.4",
+                body: self.metrics.render(self.policies().len(), self.ready()),
+            },
+            _ => Answer::text(404, "not found\n"),
+        }
+    }
+
+    /// One round of counter checks.
+    pub fn checks(&self, body: &[u8]) -> Answer {
+        let started = Instant::now();
+        let request: CheckRequest = match serde_json::from_slice(body) {
+            Ok(request) => request,
+            Err(e) => {
+                self.metrics.request(Round::Commit, Outcome::BadRequest, 0, micros(started));
+                return Answer::checks(400, &CheckResponse::Refused(format!("unreadable request: {e}")));
+            }
+        };
+        let round = if request.peek { Round::Peek } else { Round::Commit };
+        let n = request.checks.len();
+        let finish = |outcome: Outcome, status: u16, response: CheckResponse| {
+            self.metrics.request(round, outcome, n, micros(started));
+            Answer::checks(status, &response)
+        };
+        let namespace = request.namespace.as_deref().unwrap_or(DEFAULT_NAMESPACE);
+        if !valid_namespace(namespace) {
+            let why = "namespace must be 1-64 characters of a-z, 0-9, '-' and '_'".to_owned();
+            return finish(Outcome::BadRequest, 400, CheckResponse::Refused(why));
+        }
+        let Some(policy) = self.policies().get(request.policy_id) else {
+            self.refusal_log.event(
+                "error",
+                "unknown_policy",
+                json!({ "policy_id": request.policy_id, "namespace": namespace,
+                        "hint": "load the caller's policy into --policies, then SIGHUP" }),
+            );
+            let why = format!("policy {} is not loaded here", request.policy_id);
+            return finish(Outcome::UnknownPolicy, 409, CheckResponse::Refused(why));
+        };
+        let prefix = format!("{}{namespace}:", self.settings.key_prefix);
+        let result = self.redis.session().and_then(|mut session| {
+            runner::run(&policy, &request, &prefix, &mut session, self.settings.cas_rounds)
+        });
+        match result {
+            Ok((outcomes, stats)) => {
+                self.metrics.conflicts(stats.conflicts, stats.gave_up);
+                finish(Outcome::Ok, 200, CheckResponse::Outcomes(outcomes))
+            }
+            Err(e) => {
+                self.metrics.redis_error();
+                self.redis_log.event(
+                    "error",
+                    "redis_error",
+                    json!({ "error": e.0, "redis": self.settings.redis }),
+                );
+                finish(Outcome::RedisError, 503, CheckResponse::Refused(e.0))
+            }
+        }
+    }
+}
+
+fn micros(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,142 @@
+//! Configuration from flags, each with an environment variable as its fallback.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Every setting of the service.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// `--listen` / `PUMPGUARD_STORE_LISTEN`: address of the HTTP server.
+    pub listen: String,
+    /// `--redis` / `PUMPGUARD_STORE_REDIS`: `host:port` of Redis or Valkey.
+    pub redis: String,
+    /// `PUMPGUARD_STORE_REDIS_PASSWORD` (environment only, never a flag: flags show in `ps`).
+    pub redis_password: Option<String>,
+    /// `--redis-timeout-ms` / `PUMPGUARD_STORE_REDIS_TIMEOUT_MS`: connect, read and write timeout.
+    pub redis_timeout: Duration,
+    /// `--policies` / `PUMPGUARD_STORE_POLICIES`: a policy file or a directory of them.
+    pub policies: PathBuf,
+    /// `--key-prefix` / `PUMPGUARD_STORE_KEY_PREFIX`: prefix of every Redis key.
+    pub key_prefix: String,
+    /// `--threads` / `PUMPGUARD_STORE_THREADS`: requests handled at once.
+    pub threads: usize,
+    /// `--cas-rounds` / `PUMPGUARD_STORE_CAS_ROUNDS`: compare-and-swap rounds before a key's
+    /// checks are store failures.
+    pub cas_rounds: u32,
+    /// `--drain-ms` / `PUMPGUARD_STORE_DRAIN_MS`: on SIGTERM, how long readiness fails before the
+    /// listener closes (so load balancers stop sending first).
+    pub drain: Duration,
+}
+
+pub const USAGE: &str = "usage: pumpguard-store --policies PATH [--listen ADDR] [--redis HOST:PORT] \
+[--redis-timeout-ms N] [--key-prefix P] [--threads N] [--cas-rounds N] [--drain-ms N]
+Every flag has an environment fallback: PUMPGUARD_STORE_<FLAG> (e.g. PUMPGUARD_STORE_REDIS);
+the Redis password only as PUMPGUARD_STORE_REDIS_PASSWORD. Signals: SIGTERM/SIGINT drain and stop,
+SIGHUP reloads the policies.";
+
+const FLAGS: [&str; 8] =
+    ["listen", "redis", "redis-timeout-ms", "policies", "key-prefix", "threads", "cas-rounds", "drain-ms"];
+
+impl Settings {
+    /// Reads `args` (without the program name), then `env` for what the flags leave out.
+    pub fn parse(args: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Settings, String> {
+        let mut given: Vec<(String, String)> = Vec::new();
+        let mut it = args.iter();
+        while let Some(arg) = it.next() {
+            let Some(flag) = arg.strip_prefix("--") else {
+                return Err(format!("unexpected argument {arg:?}"));
+            };
+            let (name, value) = match flag.split_once('=') {
+                Some((n, v)) => (n.to_owned(), v.to_owned()),
+                None => {
+                    if flag == "help" {
+                        return Err(String::new());
+                    }
+                    (flag.to_owned(), it.next().cloned().ok_or_else(|| format!("--{flag} needs a value"))?)
+                }
+            };
+            if !FLAGS.contains(&name.as_str()) {
+                return Err(format!("unknown flag --{name}"));
+            }
+            given.push((name, value));
+        }
+        let get = |name: &str| -> Option<String> {
+            given
+                .iter()
+                .rev()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+                .or_else(|| env(&format!("PUMPGUARD_STORE_{}", name.to_uppercase().replace('-', "_"))))
+        };
+        let number = |name: &str, default: u64, min: u64, max: u64| -> Result<u64, String> {
+            match get(name) {
+                None => Ok(default),
+                Some(text) => match text.trim().parse::<u64>() {
+                    Ok(n) if (min..=max).contains(&n) => Ok(n),
+                    _ => Err(format!("--{name}: must be a whole number from {min} to {max}, not {text:?}")),
+                },
+            }
+        };
+        let policies = get("policies").ok_or("--policies (or PUMPGUARD_STORE_POLICIES) is required")?;
+        let key_prefix = get("key-prefix").unwrap_or_else(|| "pg:".to_owned());
+        if key_prefix.len() > 64 || key_prefix.contains(['{', '}']) {
+            return Err("--key-prefix: at most 64 characters, no '{' or '}' (they would pin every key to one Cluster slot)".to_owned());
+        }
+        Ok(Settings {
+            listen: get("listen").unwrap_or_else(|| "127.0.0.1:8080".to_owned()),
+            redis: get("redis").unwrap_or_else(|| "127.0.0.1:6379".to_owned()),
+            redis_password: env("PUMPGUARD_STORE_REDIS_PASSWORD").filter(|p| !p.is_empty()),
+            redis_timeout: Duration::from_millis(number("redis-timeout-ms", 250, 1, 60_000)?),
+            policies: PathBuf::from(policies),
+            key_prefix,
+            threads: number("threads", 8, 1, 1024)? as usize,
+            cas_rounds: number("cas-rounds", 16, 1, 100)? as u32,
+            drain: Duration::from_millis(number("drain-ms", 5_000, 0, 600_000)?),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn flags_win_over_environment_and_defaults_fill_the_rest() {
+        let env = |name: &str| match name {
+            "PUMPGUARD_STORE_REDIS" => Some("redis:6379".to_owned()),
+            "PUMPGUARD_STORE_POLICIES" => Some("/etc/pumpguard".to_owned()),
+            "PUMPGUARD_STORE_THREADS" => Some("3".to_owned()),
+            "PUMPGUARD_STORE_REDIS_PASSWORD" => Some("secret".to_owned()),
+            _ => None,
+        };
+        let s = Settings::parse(&args(&["--redis", "10.0.0.1:6380", "--drain-ms=0"]), env).unwrap();
+        assert_eq!(s.redis, "10.0.0.1:6380");
+        assert_eq!(s.policies, PathBuf::from("/etc/pumpguard"));
+        assert_eq!(s.threads, 3);
+        assert_eq!(s.drain, Duration::ZERO);
+        assert_eq!(s.redis_password.as_deref(), Some("secret"));
+        assert_eq!(s.listen, "127.0.0.1:8080");
+        assert_eq!(s.key_prefix, "pg:");
+    }
+
+    #[test]
+    fn every_bad_input_is_named() {
+        let none = |_: &str| None;
+        for (list, want) in [
+            (vec![], "--policies"),
+            (vec!["--policies", "p", "--threads", "0"], "--threads"),
+            (vec!["--policies", "p", "--redis-timeout-ms", "x"], "--redis-timeout-ms"),
+            (vec!["--policies", "p", "--bogus", "1"], "--bogus"),
+            (vec!["--policies"], "--policies needs a value"),
+            (vec!["--policies", "p", "--key-prefix", "{pg}:"], "--key-prefix"),
+            (vec!["stray"], "unexpected argument"),
+        ] {
+            let err = Settings::parse(&args(&list), none).err().unwrap_or_default();
+            assert!(err.contains(want), "{list:?}: {err}");
+        }
+    }
+}

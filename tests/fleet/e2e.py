@@ -1,0 +1,414 @@
+#!/usr/bin/env python3
+"""End-to-end tests of a pumpguard fleet (`just e2e-fleet`): two real Envoy processes
+(`--concurrency 2`) with the filter's remote store, two store-service replicas, one Redis.
+
+- Exactness: for every counter kind (rate limit, backoff, adjacency, conversion) SENDS sends spread
+  over both proxies, in parallel, allow exactly what the core allows them in sequence (which
+  e2e-envoy proves is what one proxy allows); the store cluster spreads each round over both
+  replicas.
+- The scenario corpus passes through the first proxy with every counter in the remote store.
+- Failures: Redis slowed (DEBUG SLEEP), stopped and restarted; a store that never answers; a store
+  answering garbage. Each gets the policy's store.on_error outcome in bounded time (fail closed:
+  503 store_unavailable; fail open: forwarded with the finding), counted by Envoy and the service,
+  and the fleet recovers without restarting Envoy.
+- The store service: metrics, readiness, graceful stop on SIGTERM.
+
+Usage: e2e.py --envoy BIN --wasm FILE --cli BIN --store BIN [--work DIR] [--only SUBSTRING]
+Prints one line per check and finally `e2e-fleet: N passed, M failed`.
+"""
+
+import argparse
+import glob
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import traceback
+import urllib.error
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "envoy"))
+import envoylib as L  # noqa: E402
+import fleetlib as F  # noqa: E402
+import e2e as E  # noqa: E402  (tests/envoy/e2e.py: the fake siteverify, raw HTTP/1)
+
+ROOT = L.ROOT
+CLOCK = "x-pumpguard-test-now-ms"
+SENDS, CONNS = 1000, 16
+RESULTS = {"passed": 0, "failed": 0}
+FAILURES = []
+
+
+def check(name, ok, detail=""):
+    if ok:
+        RESULTS["passed"] += 1
+        print(f"ok    {name}", flush=True)
+    else:
+        RESULTS["failed"] += 1
+        FAILURES.append(name)
+        print(f"FAIL  {name}" + (f"\n      {detail}" if detail else ""), flush=True)
+    return ok
+
+
+def routes():
+    return [{"id": "otp", "kind": "send", "match": {"methods": ["POST"], "path": {"exact": "/api/otp"}},
+             "extract": {"json_keys": ["phone"]}}]
+
+
+def kind_policy(rule, on_error="block"):
+    return {"version": 1, "default_region": "US", "expose_findings": True, "routes": routes(),
+            "store": {"on_error": on_error}, "rules": [rule]}
+
+
+# One policy per counter kind; sends: (number, client address) of each send.
+KINDS = {
+    "rate": ({"id": "per-number", "action": "throttle",
+              "rate_limit": {"key": ["number"], "rate": 1, "per_seconds": 3600, "burst": 100}},
+             lambda i: ("+14155550177", f"198.18.{i // 250}.{i % 250 + 1}")),
+    "rate-ip": ({"id": "per-ip", "action": "throttle",
+                 "rate_limit": {"key": ["client_ip"], "rate": 1, "per_seconds": 3600, "burst": 50}},
+                lambda i: (f"+1415555{1000 + i:04d}", "203.0.113.9")),
+    "backoff": ({"id": "resend", "action": "throttle",
+                 "backoff": {"base_seconds": 60, "factor": 2, "max_seconds": 3600, "reset_after_seconds": 86400}},
+                lambda i: ("+14155550188", f"198.18.{i // 250}.{i % 250 + 1}")),
+    "adjacent": ({"id": "enum", "action": "block",
+                  "adjacent": {"suffix_digits": 3, "max_distinct": 25, "window_seconds": 600, "block_seconds": 900,
+                               "escalation_factor": 2, "max_block_seconds": 3600}},
+                 lambda i: (f"+1415555{2000 + i:04d}", f"198.18.{i // 250}.{i % 250 + 1}")),
+    "conversion": ({"id": "conv", "action": "block",
+                    "conversion": {"scope": {"prefix": 7}, "min_sends": 40, "min_ratio": 0.5,
+                                   "window_seconds": 3600, "block_seconds": 600}},
+                   lambda i: (f"+1415555{3000 + i:04d}", f"198.18.{i // 250}.{i % 250 + 1}")),
+}
+
+
+class Harness:
+    def __init__(self, args):
+        self.args = args
+        self.work = args.work
+        subprocess.run(["rm", "-rf", self.work])
+        os.makedirs(self.work)
+        self.procs = L.Procs(os.path.join(self.work, "logs"))
+        self.policies = os.path.join(self.work, "policies")
+        self.siteverify = None
+
+    def cli(self, *argv):
+        return subprocess.run([self.args.cli, *argv], capture_output=True, text=True)
+
+    def wanted(self, name):
+        return not self.args.only or self.args.only in name
+
+    # -- the fleet
+    def start(self):
+        self.scenarios = []
+        for path in sorted(glob.glob(os.path.join(ROOT, "tests/scenarios/*.json"))):
+            if self.wanted("scenario") or self.args.only in os.path.basename(path):
+                if json.load(open(path)).get("policy_errors"):
+                    continue
+                r = self.cli("scenario-policy", path)
+                if r.returncode != 0:
+                    check(f"scenario-policy {os.path.basename(path)}", False, r.stderr)
+                    continue
+                self.scenarios.append((path, json.loads(r.stdout), L.free_port()))
+        sv = None
+        if self.scenarios:
+            timeouts = [p.get("captcha", {}).get("verify_timeout_ms", 2000) for _, p, _ in self.scenarios] + [2000]
+            self.siteverify = E.Siteverify(slow_seconds=max(timeouts) / 1000 + 1.0)
+            sv = {"cluster": "siteverify", "authority": "challenges.cloudflare.com", "path": "/turnstile/v0/siteverify"}
+
+        # Every policy a proxy uses is loaded into the store service, by its identity.
+        fleet = {f"k-{k}": kind_policy(rule) for k, (rule, _) in KINDS.items()}
+        fleet["fail-closed"] = kind_policy(KINDS["rate"][0], "block")
+        fleet["fail-open"] = kind_policy(KINDS["rate"][0], "allow")
+        for name, policy in fleet.items():
+            F.write_policy(self.policies, name, policy)
+        for path, policy, _ in self.scenarios:
+            F.write_policy(self.policies, "s" + os.path.basename(path).split("-")[0], policy)
+
+        self.redis_port = L.free_port()
+        F.start_redis(self.procs, "redis", self.redis_port, os.path.join(self.work, "redis"))
+        self.store_ports = [L.free_port(), L.free_port()]
+        for i, port in enumerate(self.store_ports):
+            F.start_store(self.procs, f"store{i}", self.args.store, port, self.redis_port, self.policies)
+        self.origin_port = L.free_port()
+        self.procs.start("origin", [sys.executable, os.path.join(ROOT, "tests/origin.py"), "--port",
+                                    str(self.origin_port), "--log", os.path.join(self.work, "origin.jsonl")])
+        L.wait_http(f"http://127.0.0.1:{self.origin_port}/__origin/health", self.procs, "origin")
+        # A store that accepts connections and never answers (the kernel's backlog accepts them).
+        self.silent = socket.socket()
+        self.silent.bind(("127.0.0.1", 0))
+        self.silent.listen(64)
+
+        self.ports = {"a": {}, "b": {}}
+        self.admin = {"a": L.free_port(), "b": L.free_port()}
+        for proxy in ["a", "b"]:
+            listeners = []
+            for name, policy in fleet.items():
+                port = L.free_port()
+                self.ports[proxy][name] = port
+                # Exactness runs 1000 parallel sends on two shared cores: a round may queue for a
+                # while there, and a timed-out round would be a store failure, not a miscount.
+                timeout = 1000 if name.startswith("fail") else 5000
+                plugin = F.remote_plugin_config(policy, name, timeout_ms=timeout)
+                # Exactness listeners answer from Envoy itself (fast); failure listeners reach origin,
+                # which echoes the decision headers back.
+                listeners.append(L.listener(name, port, [L.wasm_filter(plugin, self.args.wasm)],
+                                            direct=name.startswith("k-")))
+            clusters = [F.store_cluster(self.store_ports), L.cluster("origin", self.origin_port),
+                        F.store_cluster([self.silent.getsockname()[1]], "silent-store"),
+                        F.store_cluster([self.origin_port], "garbage-store")]
+            if proxy == "a":
+                for name, cluster in [("silent", "silent-store"), ("garbage", "garbage-store")]:
+                    port = L.free_port()
+                    self.ports[proxy][name] = port
+                    plugin = F.remote_plugin_config(fleet["fail-closed"], "fail-closed", cluster=cluster, timeout_ms=300)
+                    listeners.append(L.listener(name, port, [L.wasm_filter(plugin, self.args.wasm)]))
+                for path, policy, port in self.scenarios:
+                    name = "s" + os.path.basename(path).split("-")[0]
+                    plugin = F.remote_plugin_config(policy, name, siteverify=sv, tls_headers=E.TLS_HEADERS)
+                    listeners.append(L.listener(name, port, [L.wasm_filter(plugin, self.args.wasm)]))
+                if self.siteverify:
+                    clusters.append(L.cluster("siteverify", self.siteverify.port))
+            config = L.bootstrap(listeners, clusters, self.admin[proxy])
+            path = os.path.join(self.work, f"envoy-{proxy}.json")
+            with open(path, "w") as f:
+                json.dump(config, f, indent=1)
+            self.procs.start(f"envoy-{proxy}", [self.args.envoy, "-c", path, "--concurrency", "2", "-l", "info",
+                                                "--base-id", str(self.admin[proxy]), "--disable-hot-restart"])
+        for proxy in ["a", "b"]:
+            L.wait_envoy_ready(self.admin[proxy], self.procs, f"envoy-{proxy}")
+        print(f"fleet ready: 2 envoys, 2 store replicas, redis on {self.redis_port}", flush=True)
+
+    # -- exactness across proxies
+    def check_exact(self, kind):
+        rule, send = KINDS[kind]
+        name = f"k-{kind}"
+        at = 5000
+        records = os.path.join(self.work, f"{name}.jsonl")
+        with open(records, "w") as f:
+            for i in range(SENDS):
+                number, ip = send(i)
+                f.write(json.dumps({"at_ms": at, "client_ip": ip, "method": "POST", "host": "app.example.com",
+                                    "path": "/api/otp", "headers": [["content-type", "application/json"]],
+                                    "body": json.dumps({"phone": number})}) + "\n")
+        pol = os.path.join(self.policies, f"{name}.json")
+        r = self.cli("replay", "--policy", pol, records)
+        expected = sum(1 for line in r.stdout.splitlines()
+                       if line.strip() and json.loads(line)["decision"]["action"] == "allow")
+        cfg = os.path.join(self.work, f"{name}.curl")
+        with open(cfg, "w") as f:
+            for i in range(SENDS):
+                number, ip = send(i)
+                port = self.ports["ab"[i % 2]][name]
+                if i:
+                    f.write("next\n")
+                f.write(f'url = "http://127.0.0.1:{port}/api/otp"\nrequest = "POST"\noutput = "/dev/null"\n'
+                        f'header = "content-type: application/json"\nheader = "{CLOCK}: {at}"\n'
+                        f'header = "x-forwarded-for: {ip}"\n'
+                        f'data-binary = {json.dumps(json.dumps({"phone": number}))}\n'
+                        f'write-out = "%{{local_port}} %{{url}} %{{http_code}}\\n"\n')
+        started = time.time()
+        out = subprocess.run(["curl", "-s", "--parallel", "--parallel-immediate", "--parallel-max", str(CONNS),
+                              "-K", cfg], capture_output=True, text=True)
+        took = time.time() - started
+        lines = [l.split() for l in out.stdout.splitlines() if l.strip()]
+        statuses = [int(parts[-1]) for parts in lines]
+        per_proxy = {p: sum(1 for parts in lines if f":{self.ports[p][name]}/" in parts[1]) for p in "ab"}
+        allowed = statuses.count(200)
+        other = sorted(set(statuses) - {200, 403, 429})
+        check(f"exact {kind}: {SENDS} parallel sends over 2 proxies allow {allowed}, the core in sequence {expected} "
+              f"({per_proxy['a']}/{per_proxy['b']} per proxy, {took:.1f} s)",
+              r.returncode == 0 and 0 < expected < SENDS and allowed == expected and not other
+              and min(per_proxy.values()) >= SENDS // 3,
+              f"statuses {sorted(set(statuses))}; replay rc={r.returncode} {r.stderr[-500:]}")
+
+    def check_replicas_shared_the_work(self):
+        counts = [F.metric(p, 'pumpguard_store_requests_total{round="commit",outcome="ok"}') for p in self.store_ports]
+        check(f"both store replicas ran commit rounds ({counts})", all(c and c > 100 for c in counts), str(counts))
+        conflicts = sum(F.metric(p, "pumpguard_store_cas_conflicts_total") or 0 for p in self.store_ports)
+        gave_up = sum(F.metric(p, "pumpguard_store_cas_gave_up_total") or 0 for p in self.store_ports)
+        print(f"      compare-and-swap conflicts resolved by a fresh round: {conflicts:.0f}; given up: {gave_up:.0f}")
+
+    # -- the corpus
+    def check_scenarios(self):
+        for path, _, port in self.scenarios:
+            r = self.cli("scenarios", "--target", f"http://127.0.0.1:{port}", "--client-ip-header", "x-forwarded-for",
+                         "--ja3-header", "x-ja3", "--ja4-header", "x-ja4", "--clock-header", CLOCK, path)
+            check(f"scenario {os.path.basename(path)} (remote store)", r.returncode == 0,
+                  (r.stdout + r.stderr).strip()[-3000:])
+
+    # -- failures
+    def send(self, listener, number, proxy="a", at=9000, timeout=10):
+        port = self.ports[proxy][listener]
+        started = time.time()
+        st, headers, body = E.http1(port, "POST", "/api/otp",
+                                    [("content-type", "application/json"), (CLOCK, str(at)),
+                                     ("x-forwarded-for", "198.51.100.40")],
+                                    body=json.dumps({"phone": number}).encode(), timeout=timeout)
+        return st, headers, body, time.time() - started
+
+    def expect_outcome(self, what, number, healthy, max_seconds):
+        """fail-closed answers 503 store_unavailable, fail-open forwards with the finding; a healthy
+        store forwards both without it. Both within max_seconds."""
+        st, _, body, took = self.send("fail-closed", number)
+        if healthy:
+            ok = st == 200 and b"store_unavailable" not in body
+        else:
+            ok = st == 503 and b"store_unavailable" in body
+        check(f"{what}: fail-closed answers {st} in {took * 1000:.0f} ms", ok and took < max_seconds,
+              f"{st} {body[:300]}")
+        st, headers, body, took = self.send("fail-open", number)
+        finding = headers.get("x-pumpguard-findings", "")
+        ok = st == 200 and (("store_unavailable" not in finding) if healthy else ("store_unavailable" in finding))
+        check(f"{what}: fail-open forwards ({st}, findings {finding!r}) in {took * 1000:.0f} ms",
+              ok and took < max_seconds, f"{st} {headers} {body[:300]}")
+
+    def check_failures(self):
+        self.expect_outcome("healthy fleet", "+14155550301", True, 2.0)
+        # Slowed: Redis blocked for 2 s; the service's 400 ms Redis timeout answers first.
+        sleeper = subprocess.Popen(["redis-cli", "-p", str(self.redis_port), "DEBUG", "SLEEP", "2"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        time.sleep(0.2)
+        self.expect_outcome("redis slowed (DEBUG SLEEP 2)", "+14155550302", False, 1.0)
+        sleeper.wait(timeout=10)
+        self.expect_outcome("redis awake again", "+14155550303", True, 2.0)
+        # Stopped: connections refused.
+        self.procs.stop("redis")
+        self.expect_outcome("redis stopped", "+14155550304", False, 1.0)
+        ready = [self.readyz(p) for p in self.store_ports]
+        check(f"redis stopped: the replicas report not ready ({ready})", ready == [503, 503])
+        errors = sum(F.metric(p, "pumpguard_store_redis_errors_total") or 0 for p in self.store_ports)
+        check(f"redis errors counted by the service ({errors:.0f})", errors >= 2)
+        # Restarted on the same port: the fleet recovers, Envoy untouched.
+        F.start_redis(self.procs, "redis", self.redis_port, os.path.join(self.work, "redis"))
+        for p in self.store_ports:
+            F.wait_ready(p)
+        self.expect_outcome("redis restarted", "+14155550305", True, 2.0)
+        check("envoys were never restarted", self.procs.alive("envoy-a") and self.procs.alive("envoy-b"))
+        failed = sum(F.envoy_counter(self.admin[p], f"wasmcustom.pumpguard.store.plugin.{n}.remote.bad_status")
+                     for p in "a" for n in ["fail-closed", "fail-open"])
+        check(f"envoy counted the failed store rounds ({failed})", failed >= 4)
+        # A store that never answers: the filter's own 300 ms timeout (Envoy answers the call 504).
+        def failed_rounds():
+            return sum(F.envoy_counter(self.admin["a"], f"wasmcustom.pumpguard.store.plugin.fail-closed.remote.{k}")
+                       for k in ["timeout_or_reset", "bad_status"])
+        before = failed_rounds()
+        st, _, body, took = self.send("silent", "+14155550306")
+        check(f"store never answers: 503 store_unavailable in {took * 1000:.0f} ms (timeout 300 ms)",
+              st == 503 and b"store_unavailable" in body and took < 2.0, f"{st} {body[:200]}")
+        check("the timed-out round is counted", failed_rounds() == before + 1, f"{before} -> {failed_rounds()}")
+        # A store answering garbage (the origin's own JSON).
+        st, _, body, took = self.send("garbage", "+14155550307")
+        garbage = F.envoy_counter(self.admin["a"], "wasmcustom.pumpguard.store.plugin.fail-closed.remote.bad_answer")
+        check(f"store answers garbage: 503 store_unavailable, counted as bad_answer ({garbage})",
+              st == 503 and b"store_unavailable" in body and garbage >= 1, f"{st} {body[:200]}")
+
+    def readyz(self, port):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as r:
+                return r.status
+        except urllib.error.HTTPError as e:
+            return e.code
+
+    def check_service_stops_gracefully(self):
+        self.procs.stop("store1")
+        log = open(os.path.join(self.work, "logs", "store1.log")).read().splitlines()
+        events = [json.loads(l).get("event") for l in log if l.startswith("{")]
+        check("store service: SIGTERM drains and stops, logged as JSON lines",
+              events[:1] == ["started"] and events[-2:] == ["draining", "stopped"], str(events[-5:]))
+
+    # -- Kubernetes and Istio manifests, offline
+    def check_manifests(self):
+        import yaml
+        k8s = os.path.join(ROOT, "envoy/k8s")
+        store_yaml = os.path.join(k8s, "store-service.yaml")
+        r = subprocess.run([sys.executable, "-m", "kubernetes_validate", "--strict", store_yaml],
+                           capture_output=True, text=True)
+        out = r.stdout + r.stderr
+        check("envoy/k8s/store-service.yaml: Namespace, ConfigMap, Deployment, Service, PodDisruptionBudget "
+              "pass kubernetes-validate --strict",
+              r.returncode == 0 and out.count("passed") == 5 and "WARN" not in out and "ERROR" not in out, out[-2000:])
+        docs = {d["kind"]: d for d in yaml.safe_load_all(open(store_yaml))}
+        istio = {d["kind"]: d for d in yaml.safe_load_all(open(os.path.join(k8s, "istio-fleet.yaml")))}
+        svc, dep = docs["Service"], docs["Deployment"]
+        ns, name, port = svc["metadata"]["namespace"], svc["metadata"]["name"], svc["spec"]["ports"][0]["port"]
+        fqdn = f"{name}.{ns}.svc.cluster.local"
+        labels = dep["spec"]["template"]["metadata"]["labels"]
+        check("store Service and PodDisruptionBudget select the Deployment's pods",
+              all(labels.get(k) == v for k, v in svc["spec"]["selector"].items())
+              and docs["PodDisruptionBudget"]["spec"]["selector"]["matchLabels"] == dep["spec"]["selector"]["matchLabels"])
+        probes = dep["spec"]["template"]["spec"]["containers"][0]
+        check("store probes use /healthz and /readyz",
+              probes["livenessProbe"]["httpGet"]["path"] == "/healthz" and probes["readinessProbe"]["httpGet"]["path"] == "/readyz")
+        plugin = istio["WasmPlugin"]["spec"]["pluginConfig"]
+        example = json.load(open(os.path.join(ROOT, "examples/policy.json")))
+        configmap = json.loads(docs["ConfigMap"]["data"]["policy.json"])
+        check("the WasmPlugin's policy, the store's ConfigMap policy and examples/policy.json are one policy",
+              plugin["policy"] == configmap == example)
+        check(f"the WasmPlugin calls the store Service's Istio cluster (outbound|{port}||{fqdn})",
+              plugin["store"]["cluster"] == f"outbound|{port}||{fqdn}" and plugin["store"]["backend"] == "remote")
+        check("the DestinationRule is for the store Service", istio["DestinationRule"]["spec"]["host"] == fqdn)
+        se = istio["ServiceEntry"]["spec"]
+        check("the ServiceEntry names a Redis host, port and TCP protocol",
+              se["hosts"] and se["ports"][0]["protocol"] == "TCP" and se["location"] == "MESH_EXTERNAL")
+        # The plugin configuration as Envoy loads it: the filter's own checks run in validate mode.
+        config = L.bootstrap([L.listener("l", 1, [L.wasm_filter(json.dumps(plugin), self.args.wasm, hold_headers=False)])],
+                             [L.cluster("origin", 2), F.store_cluster([3], plugin["store"]["cluster"])], 4)
+        path = os.path.join(self.work, "istio-fleet-plugin.json")
+        with open(path, "w") as f:
+            json.dump(config, f)
+        r = subprocess.run([self.args.envoy, "--mode", "validate", "-c", path, "-l", "info"],
+                           capture_output=True, text=True, cwd=ROOT)
+        log = r.stdout + r.stderr
+        check("the WasmPlugin's pluginConfig loads in the filter (envoy --mode validate)",
+              r.returncode == 0 and "remote store via cluster outbound|8080||" in log, log[-2000:])
+
+    def close(self, dump):
+        if dump:
+            self.procs.dump_logs(40)
+        self.procs.stop()
+        if self.siteverify:
+            self.siteverify.stop()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--envoy", required=True)
+    ap.add_argument("--wasm", required=True)
+    ap.add_argument("--cli", required=True)
+    ap.add_argument("--store", required=True)
+    ap.add_argument("--work", default=os.path.join(ROOT, "target", "e2e-fleet"))
+    ap.add_argument("--only")
+    args = ap.parse_args()
+    args.wasm = os.path.abspath(args.wasm)
+    h = Harness(args)
+    try:
+        if not args.only or "manifest" in args.only:
+            h.check_manifests()
+        h.start()
+        for kind in KINDS:
+            if h.wanted(f"exact-{kind}"):
+                h.check_exact(kind)
+        if not args.only:
+            h.check_replicas_shared_the_work()
+        h.check_scenarios()
+        if h.wanted("failures"):
+            h.check_failures()
+        if not args.only:
+            h.check_service_stops_gracefully()
+    except Exception:
+        check("harness ran to the end", False, traceback.format_exc())
+    finally:
+        h.close(dump=RESULTS["failed"] > 0)
+    if FAILURES:
+        print("failed: " + ", ".join(FAILURES), file=sys.stderr)
+    print(f"e2e-fleet: {RESULTS['passed']} passed, {RESULTS['failed']} failed")
+    sys.exit(1 if RESULTS["failed"] else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+"""Pieces the fleet e2e test and the fleet benchmark share: Redis and store-service processes, the
+store cluster, plugin configurations with the remote store.
+
+Every server listens on 127.0.0.1 on a free port, starts detached and is stopped by PID
+(envoylib.Procs).
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "envoy"))
+import envoylib as L  # noqa: E402
+
+STORE_CLUSTER = "pumpguard-store"
+
+
+def redis_server_bin():
+    path = shutil.which("redis-server")
+    if not path:
+        raise RuntimeError("redis-server not found: run `just setup-fleet`")
+    return path
+
+
+def start_redis(procs, name, port, workdir):
+    """A Redis with nothing persisted, DEBUG allowed from loopback (for DEBUG SLEEP)."""
+    os.makedirs(workdir, exist_ok=True)
+    procs.start(name, [redis_server_bin(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                       "--appendonly", "no", "--dir", workdir, "--enable-debug-command", "local",
+                       "--maxmemory-policy", "noeviction"])
+    wait_redis(port, procs, name)
+
+
+def redis_cli(port, *args, timeout=10):
+    return subprocess.run(["redis-cli", "-p", str(port), *args], capture_output=True, text=True, timeout=timeout)
+
+
+def wait_redis(port, procs=None, name=None):
+    for _ in range(200):
+        if procs is not None and name is not None and not procs.alive(name):
+            raise RuntimeError(f"{name} exited before it was ready")
+        r = redis_cli(port, "PING")
+        if r.stdout.strip() == "PONG":
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"redis on {port} never answered PING")
+
+
+def start_store(procs, name, binary, port, redis_port, policies, timeout_ms=400, threads=8, extra=()):
+    procs.start(name, [binary, "--listen", f"127.0.0.1:{port}", "--redis", f"127.0.0.1:{redis_port}",
+                       "--policies", policies, "--redis-timeout-ms", str(timeout_ms), "--drain-ms", "0",
+                       "--threads", str(threads), *extra])
+    wait_ready(port, procs, name)
+
+
+def wait_ready(port, procs=None, name=None, attempts=300):
+    for _ in range(attempts):
+        if procs is not None and name is not None and not procs.alive(name):
+            raise RuntimeError(f"{name} exited before it was ready")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, OSError):
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"store service on {port} never became ready")
+
+
+def store_cluster(ports, name=STORE_CLUSTER):
+    """The store service replicas as one Envoy cluster, requests spread round robin."""
+    return {
+        "name": name,
+        "type": "STATIC",
+        "connect_timeout": "0.25s",
+        "lb_policy": "ROUND_ROBIN",
+        "load_assignment": {
+            "cluster_name": name,
+            "endpoints": [{"lb_endpoints": [
+                {"endpoint": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": p}}}}
+                for p in ports]}],
+        },
+    }
+
+
+def remote_plugin_config(policy, name, cluster=STORE_CLUSTER, timeout_ms=1000, **kw):
+    """envoylib's plugin configuration with the counters in the store service."""
+    cfg = json.loads(L.plugin_config(policy, name, **kw))
+    cfg["store"] = {"backend": "remote", "namespace": name, "cluster": cluster, "timeout_ms": timeout_ms}
+    return json.dumps(cfg)
+
+
+def write_policy(directory, name, policy):
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, name + ".json"), "w") as f:
+        json.dump(policy, f)
+
+
+def metric(port, name):
+    """A sample's value from a Prometheus text page (`name` with its labels), or None."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[-1])
+    return None
+
+
+def envoy_counter(admin_port, name):
+    """An Envoy counter by its full name (wasm metrics start with `wasmcustom.`), 0 when absent."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/stats?filter=^{name}$", timeout=5) as r:
+        for line in r.read().decode().splitlines():
+            k, _, v = line.partition(": ")
+            if k == name:
+                return int(v)
+    return 0
+
+
+def policy_id(policy):
+    """pumpguard_core::remote::policy_id of a policy document: the seeded 64-bit FNV-1a hash with
+    an avalanche (core's store::key_hash) over its canonical JSON (keys sorted, no spaces)."""
+    mask = (1 << 64) - 1
+    text = json.dumps(policy, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    h = 0xcbf29ce484222325 ^ 0x7075_6d70_6775_6172
+    for byte in text.encode():
+        h = ((h ^ byte) * 0x100000001b3) & mask
+    h ^= h >> 33
+    h = (h * 0xff51afd7ed558ccd) & mask
+    return h ^ (h >> 33)
