@@ -16,6 +16,7 @@ mod over_http;
 mod progress;
 mod replay;
 mod scenarios;
+mod schema;
 mod simulate;
 
 /// `--version`: the crate's version and the libphonenumber metadata the phone tables come from.
@@ -54,6 +55,7 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "OPTIONS")]
         args: Vec<String>,
     },
+    Schema(schema::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish or powershell) on stdout.
     #[command(
         after_help = "Install, e.g.:\n  pumpguard completions bash > ~/.local/share/bash-completion/completions/pumpguard\n  pumpguard completions zsh > \"${fpath[1]}/_pumpguard\"\n  pumpguard completions fish > ~/.config/fish/completions/pumpguard.fish"
@@ -75,6 +77,7 @@ fn main() -> ExitCode {
         Command::Scenarios(args) => scenarios::run(&args),
         Command::ScenarioPolicy(args) => scenarios::print_policy(&args),
         Command::Simulate { args } => simulate::run(&args),
+        Command::Schema(args) => schema::run(&args),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "pumpguard", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
