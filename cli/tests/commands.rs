@@ -136,6 +136,7 @@ fn help_for_the_tool_and_each_command_ends_with_a_newline() {
         &["scenarios", "--help"],
         &["scenario-policy", "--help"],
         &["completions", "--help"],
+        &["schema", "--help"],
         &["help", "replay"],
     ] {
         let out = pumpguard(args);
