@@ -1,6 +1,10 @@
 //! The policy document as written by operators: plain serde structs, unknown fields rejected.
 //!
 //! These types mirror the JSON one to one; `compile` turns them into the checked, ready-to-run form.
+//!
+//! With the `schema` feature each type also derives `schemars::JsonSchema` (the CLI's
+//! `pumpguard schema`, published as `docs/policy.schema.json`, doc comments as descriptions): a
+//! new type needs the same `cfg_attr` line, then `just policy-schema`.
 
 use serde::Deserialize;
 
@@ -145,6 +149,7 @@ pub struct MatchDoc {
 }
 
 /// A JSON body condition: the string at `field` is one of the values.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JsonMatchDoc {
@@ -156,6 +161,7 @@ pub struct JsonMatchDoc {
 
 /// A request parameter condition: the parameter (query string or urlencoded body; name and
 /// value compared case-insensitively) holds one of the values in some reading.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ParamMatchDoc {
