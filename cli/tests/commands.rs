@@ -113,3 +113,81 @@ fn scenarios_in_process_pass_and_a_mismatch_fails() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stdout).contains("action: expected allow, got block"), "{}", text(&out.stdout));
 }
+
+#[test]
+fn version_names_the_phone_metadata() {
+    let out = pumpguard(&["--version"]);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with(&format!("pumpguard {} (libphonenumber metadata ", env!("CARGO_PKG_VERSION"))),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("metadata unknown"), "Cargo.lock names the phonenumber crate: {stdout}");
+}
+
+#[test]
+fn help_for_the_tool_and_each_command_ends_with_a_newline() {
+    for args in [
+        &["--help"][..],
+        &["help"],
+        &["check", "--help"],
+        &["replay", "--help"],
+        &["scenarios", "--help"],
+        &["scenario-policy", "--help"],
+        &["completions", "--help"],
+        &["schema", "--help"],
+        &["help", "replay"],
+    ] {
+        let out = pumpguard(args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        let stdout = text(&out.stdout);
+        assert!(stdout.contains("Usage: pumpguard"), "{args:?}: {stdout}");
+        assert!(stdout.ends_with('\n'), "{args:?}: the prompt would land on the last line");
+    }
+    assert!(text(&pumpguard(&["replay", "--help"]).stdout).contains("unavailable"), "--tokens values listed");
+}
+
+#[test]
+fn usage_errors_name_the_bad_argument() {
+    let policy = repo("examples/policy.json");
+    let cases: [(&[&str], &str); 4] = [
+        (&["replay", "--policy", &policy, "--tokens", "maybe", "t.jsonl"], "'maybe' for '--tokens"),
+        (&["replay", "t.jsonl"], "--policy <POLICY.json>"),
+        (
+            &["scenarios", "--timeout-ms", "soon", "--target", "http://127.0.0.1:9", "f.json"],
+            "'soon' for '--timeout-ms",
+        ),
+        (&["scenarios", "--target", "https://example.com", "f.json"], "only http:// targets"),
+    ];
+    for (args, named) in cases {
+        let out = pumpguard(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = text(&out.stderr);
+        assert!(stderr.starts_with("pumpguard: ") && stderr.contains(named), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn completions_for_each_shell() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = pumpguard(&["completions", shell]);
+        assert_eq!(out.status.code(), Some(0), "{shell}");
+        let script = text(&out.stdout);
+        assert!(script.contains("scenario-policy") && script.contains("tokens"), "{shell}: {script}");
+    }
+    let bash = scratch("pumpguard.bash", &text(&pumpguard(&["completions", "bash"]).stdout));
+    if let Ok(syntax) = Command::new("bash").args(["-n", &bash]).output() {
+        assert!(syntax.status.success(), "bash -n: {}", text(&syntax.stderr));
+    }
+    assert_eq!(pumpguard(&["completions", "tcsh"]).status.code(), Some(2));
+}
+
+#[test]
+fn replay_shows_no_progress_when_stderr_is_not_a_terminal() {
+    let out =
+        pumpguard(&["replay", "--policy", &repo("examples/policy.json"), &repo("examples/traffic.jsonl")]);
+    let stderr = text(&out.stderr);
+    assert!(!stderr.contains('\r') && !stderr.contains("records,"), "{stderr}");
+    assert!(stderr.starts_with("summary by action:"), "{stderr}");
+}

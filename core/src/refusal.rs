@@ -11,6 +11,7 @@ use std::fmt::Write as _;
 use crate::decision::{push_json_string, Action, Decision, ReasonCode};
 
 /// The error format of a route's refusals (policy: a route's `refusal`; default: its preset's).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RefusalFormat {

@@ -1,6 +1,10 @@
 //! The policy document as written by operators: plain serde structs, unknown fields rejected.
 //!
 //! These types mirror the JSON one to one; `compile` turns them into the checked, ready-to-run form.
+//!
+//! With the `schema` feature each type also derives `schemars::JsonSchema` (the CLI's
+//! `pumpguard schema`, published as `docs/policy.schema.json`, doc comments as descriptions): a
+//! new type needs the same `cfg_attr` line, then `just policy-schema`.
 
 use serde::Deserialize;
 
@@ -9,9 +13,14 @@ use crate::fingerprint::FingerprintKind;
 use crate::phone::NumberType;
 
 /// Root of a policy document.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyDoc {
+    /// The JSON Schema this document follows (`pumpguard schema`, `docs/policy.schema.json`), for
+    /// editors; the loader ignores it.
+    #[serde(default, rename = "$schema")]
+    pub schema: Option<String>,
     /// Format version; only `1` exists.
     pub version: u32,
     /// Global shadow switch: every rule only logs what it would have done.
@@ -47,6 +56,7 @@ pub struct PolicyDoc {
 }
 
 /// What a route's requests do: make origin send an SMS, or confirm a received code.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RouteKind {
@@ -57,6 +67,7 @@ pub enum RouteKind {
 }
 
 /// One route: which requests it matches and where their numbers are.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouteDoc {
@@ -87,6 +98,7 @@ pub struct RouteDoc {
 }
 
 /// `{"name": "x-otp-result", "equals": "ok"}`
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SuccessHeaderDoc {
@@ -98,6 +110,7 @@ pub struct SuccessHeaderDoc {
 
 /// `{"field": "status", "equals": ["approved"]}`: a dotted path into the response body's JSON
 /// object, and the values (strings, or `true`/`false`/numbers written as text) that mean success.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SuccessJsonDoc {
@@ -108,6 +121,7 @@ pub struct SuccessJsonDoc {
 }
 
 /// A route's request conditions (JSON `match`): every condition given must hold.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MatchDoc {
@@ -135,6 +149,7 @@ pub struct MatchDoc {
 }
 
 /// A JSON body condition: the string at `field` is one of the values.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JsonMatchDoc {
@@ -146,6 +161,7 @@ pub struct JsonMatchDoc {
 
 /// A request parameter condition: the parameter (query string or urlencoded body; name and
 /// value compared case-insensitively) holds one of the values in some reading.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ParamMatchDoc {
@@ -157,6 +173,7 @@ pub struct ParamMatchDoc {
 
 /// A path condition, compared after normalisation (percent-decoding of unreserved characters,
 /// `//` collapsed, `.`/`..` resolved, trailing `/` dropped) and case-insensitively.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum PathMatchDoc {
@@ -173,6 +190,7 @@ pub enum PathMatchDoc {
 }
 
 /// A request header condition: `equals`, `prefix`, or neither (the header must be present).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HeaderMatchDoc {
@@ -190,6 +208,7 @@ pub struct HeaderMatchDoc {
 }
 
 /// What to do with a request that cannot be judged normally.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum InputOutcome {
@@ -201,6 +220,7 @@ pub enum InputOutcome {
 
 /// Outcomes of requests that cannot be judged normally (JSON `inputs`); each case has its own
 /// error code and status when blocked.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InputsDoc {
@@ -274,6 +294,7 @@ fn allow() -> InputOutcome {
 }
 
 /// What a triggered rule does.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RuleAction {
@@ -288,6 +309,7 @@ pub enum RuleAction {
 }
 
 /// One rule: common fields plus exactly one kind.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleDoc {
@@ -334,6 +356,7 @@ pub struct RuleDoc {
 }
 
 /// Countries as ISO regions (`"GB"`) or calling codes (`"+44"`).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CountryRuleDoc {
@@ -349,6 +372,7 @@ pub struct CountryRuleDoc {
 }
 
 /// Number types as libphonenumber classifies them (`mobile`, `premium_rate`, `voip`, …).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NumberTypeRuleDoc {
@@ -361,6 +385,7 @@ pub struct NumberTypeRuleDoc {
 }
 
 /// Regular expressions (regex-lite syntax) matched against the E.164 number (`+14155550123`).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PatternRuleDoc {
@@ -373,6 +398,7 @@ pub struct PatternRuleDoc {
 }
 
 /// E.164 prefixes (`"+4470"`, `"+882"`); the longest matching prefix wins.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PrefixRuleDoc {
@@ -381,6 +407,7 @@ pub struct PrefixRuleDoc {
 }
 
 /// Fingerprints of one kind to deny, or its absence.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FingerprintRuleDoc {
@@ -395,11 +422,13 @@ pub struct FingerprintRuleDoc {
 }
 
 /// Always triggers: with action `challenge`, the route needs a verified token.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CaptchaRuleDoc {}
 
 /// One part of a counter key.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum KeyPartDoc {
@@ -424,6 +453,7 @@ pub enum KeyPartDoc {
 }
 
 /// Prefix lengths of a client network key part.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientNetDoc {
@@ -444,6 +474,7 @@ fn default_v6_prefix() -> u8 {
 }
 
 /// GCRA: `rate` requests per `per_seconds` on average, at most `burst` at once.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitDoc {
@@ -463,6 +494,7 @@ fn one() -> u32 {
 }
 
 /// Per number: after each send the next one waits `base_seconds * factor^(n-1)`, up to `max_seconds`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BackoffDoc {
@@ -483,6 +515,7 @@ fn two() -> u32 {
 
 /// Enumeration of adjacent numbers: too many distinct numbers in one block of the last
 /// `suffix_digits` digits within the window blocks the whole block, longer on every repeat.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AdjacentDoc {
@@ -502,6 +535,7 @@ pub struct AdjacentDoc {
 }
 
 /// Which numbers a conversion rule counts and blocks together.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum ConversionScopeDoc {
@@ -513,6 +547,7 @@ pub enum ConversionScopeDoc {
 
 /// Sends vs confirmed codes: a scope whose ratio falls under `min_ratio` after `min_sends` sends
 /// within the window is blocked for `block_seconds`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConversionDoc {
@@ -535,6 +570,7 @@ pub struct ConversionDoc {
 }
 
 /// Token verification service; all speak the siteverify protocol.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CaptchaProvider {
@@ -547,6 +583,7 @@ pub enum CaptchaProvider {
 }
 
 /// Token verification (JSON `captcha`): the core interprets the answer, the host makes the call.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CaptchaDoc {
@@ -574,6 +611,7 @@ fn default_verify_timeout_ms() -> u32 {
 }
 
 /// Fingerprints that need an explicit opt-in (JSON `fingerprints`).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FingerprintsDoc {
@@ -583,6 +621,7 @@ pub struct FingerprintsDoc {
 }
 
 /// Counter store behaviour (JSON `store`).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreDoc {

@@ -9,6 +9,7 @@ use crate::config::{HeaderMatchDoc, JsonMatchDoc, MatchDoc, ParamMatchDoc, PathM
 use crate::refusal::RefusalFormat;
 
 /// A request shape of a well-known API, named in the policy as `"preset": "cognito"` etc.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Preset {

@@ -13,6 +13,7 @@ use crate::config::ConfigErrors;
 ///
 /// Every source listed is read; a preset adds its own sources to these. Names (JSON keys, form
 /// fields, query parameters, pair names) match ASCII case-insensitively.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExtractSpec {
@@ -49,6 +50,7 @@ pub struct ExtractSpec {
 
 /// An array of pair objects such as `"UserAttributes": [{"Name": "phone_number", "Value": "+1..."}]`:
 /// the `value_key` of every element whose `name_key` is one of `names` is a number.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NameValueSpec {
@@ -69,6 +71,7 @@ pub struct NameValueSpec {
 /// "8031234567"}` as +234 803 123 4567. The country part may be a calling code (`+234`, `234`,
 /// `00234`) or a region code (`NG`). Both names are looked for at any JSON depth, in form and
 /// multipart bodies and in the query string.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SplitNumberSpec {
@@ -88,6 +91,7 @@ fn default_value_key() -> String {
 
 /// Where the CAPTCHA token is; written `{"header": "cf-turnstile-response"}`,
 /// `{"form_field": "cf-turnstile-response"}` or `{"json_path": "captcha.token"}`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum TokenSource {

@@ -27,6 +27,7 @@ pub use ja4h::{ja4h, Ja4h};
 pub use tls::{parse_ja3, parse_ja4, Ja3, Ja4};
 
 /// Which fingerprint a policy rule keys on.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FingerprintKind {

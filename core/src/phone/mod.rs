@@ -42,6 +42,7 @@ pub use number::PhoneNumber;
 pub use region::{regions_for_calling_code, Region};
 
 /// libphonenumber's number types.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NumberType {

@@ -1,0 +1,143 @@
+//! `pumpguard replay`: judge recorded traffic in order, record timestamps driving time.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::process::ExitCode;
+
+use clap::ValueEnum;
+use pumpguard_core::decision::TokenVerdict;
+use pumpguard_core::scenario::simulated_siteverify;
+use pumpguard_core::traffic::{as_request, TrafficRecord};
+use pumpguard_core::{Action, MemoryStore};
+
+use crate::load_policy;
+use crate::progress::Progress;
+
+/// Judge each recorded request in order (record timestamps drive time).
+///
+/// Prints one JSON decision per line on stdout and a summary per action and reason on stderr;
+/// --report also writes the HTML report of the decisions (docs/simulator.md).
+/// On a terminal, a long replay shows its progress on stderr (records, records/s, ETA).
+#[derive(clap::Args)]
+pub struct Args {
+    /// The policy to judge with (docs/policy.md).
+    #[arg(long, value_name = "POLICY.json")]
+    policy: String,
+    /// Also write the HTML report of the decisions (docs/simulator.md).
+    #[arg(long, value_name = "FILE.html")]
+    report: Option<String>,
+    /// How CAPTCHA tokens verify.
+    #[arg(long, value_enum, default_value_t = Tokens::Convention)]
+    tokens: Tokens,
+    /// Traffic records, one JSON object per line (docs/traffic.md).
+    #[arg(value_name = "TRAFFIC.jsonl")]
+    traffic: String,
+}
+
+/// What siteverify answers during a replay.
+#[derive(Clone, Copy, ValueEnum)]
+enum Tokens {
+    /// Tokens starting `pass` verify, `fail` are invalid, any other is unavailable.
+    Convention,
+    /// Every token verifies.
+    Valid,
+    /// Every token is invalid.
+    Invalid,
+    /// Siteverify cannot be reached.
+    Unavailable,
+}
+
+impl Tokens {
+    fn verdict(self, token: &str) -> TokenVerdict {
+        match self {
+            Tokens::Convention => simulated_siteverify(token),
+            Tokens::Valid => TokenVerdict::Valid,
+            Tokens::Invalid => TokenVerdict::Invalid { detail: "replay: --tokens invalid".into() },
+            Tokens::Unavailable => {
+                TokenVerdict::Unavailable { detail: "replay: --tokens unavailable".into() }
+            }
+        }
+    }
+}
+
+pub fn run(args: &Args) -> Result<ExitCode, String> {
+    let policy = match load_policy(&args.policy)? {
+        Ok(policy) => policy,
+        Err(report) => {
+            eprint!("{report}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let traffic_path = &args.traffic;
+    let file = std::fs::File::open(traffic_path).map_err(|e| format!("cannot read {traffic_path}: {e}"))?;
+    let total_bytes = file.metadata().map(|m| m.len()).ok();
+    let mut progress = Progress::on_terminal(total_bytes);
+    let store = MemoryStore::new();
+    let mut by_action: BTreeMap<&'static str, u64> = BTreeMap::new();
+    let mut by_reason: BTreeMap<String, u64> = BTreeMap::new();
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let (mut records, mut bytes_read) = (0u64, 0u64);
+    let mut judged = Vec::new();
+    for (index, line) in BufReader::new(file).lines().enumerate() {
+        let line_no = index + 1;
+        let line = line.map_err(|e| format!("{traffic_path}:{line_no}: {e}"))?;
+        bytes_read += line.len() as u64 + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let record: TrafficRecord = serde_json::from_str(&line)
+            .map_err(|e| format!("{traffic_path}:{line_no}: not a traffic record: {e}"))?;
+        let owned = record.owned().map_err(|e| format!("{traffic_path}:{line_no}: {e}"))?;
+        let refs: Vec<(&str, &str)> = owned.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        let now = record.at();
+        let req = as_request(&record, &owned, &refs, policy.max_body_bytes());
+        let mut decision = policy.decide(&req, now, &store);
+        if let Some(check) = decision.token_check.clone() {
+            decision = policy.resolve_token(decision, &args.tokens.verdict(&check.token));
+            decision = policy.commit(decision, now, &store);
+        }
+        if decision.action == Action::Allow {
+            record.record_confirm(&policy, &decision, &store);
+        }
+        if decision.route.is_some() {
+            *by_action.entry(decision.action.as_str()).or_default() += 1;
+            for reason in &decision.reasons {
+                let label = match &reason.rule {
+                    Some(rule) => format!("{rule}:{}", reason.code.as_str()),
+                    None => reason.code.as_str().to_owned(),
+                };
+                let label = if reason.enforced { label } else { format!("{label} (not enforced)") };
+                *by_reason.entry(label).or_default() += 1;
+            }
+        } else {
+            *by_action.entry("unguarded").or_default() += 1;
+        }
+        let line = format!(
+            "{{\"line\":{line_no},\"at_ms\":{},\"method\":{},\"path\":{},\"decision\":{}}}",
+            record.at_ms,
+            serde_json::Value::from(record.method.as_str()),
+            serde_json::Value::from(record.path.as_str()),
+            decision.log_line()
+        );
+        writeln!(out, "{line}").map_err(|e| format!("writing output: {e}"))?;
+        if args.report.is_some() {
+            judged.push((record, decision));
+        }
+        records += 1;
+        progress.update(records, bytes_read);
+    }
+    progress.finish();
+    eprintln!("summary by action:");
+    for (action, count) in &by_action {
+        eprintln!("  {action:<12} {count}");
+    }
+    eprintln!("summary by reason:");
+    for (reason, count) in &by_reason {
+        eprintln!("  {reason:<48} {count}");
+    }
+    if let Some(path) = &args.report {
+        crate::simulate::write_replay_report(path, &args.policy, judged)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
