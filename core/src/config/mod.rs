@@ -1,6 +1,7 @@
 //! Policy loading: JSON → typed document → checked, compiled [`Policy`].
 
 pub mod error;
+mod objects_only;
 pub mod schema;
 
 use std::collections::HashSet;
@@ -19,6 +20,7 @@ use crate::routes::{
     Route,
 };
 use crate::rules::{parse_prefix, CountrySet, KeyPart, NumberPattern, PrefixSet, Rule, RuleKind, TypeSet};
+use objects_only::ObjectsOnly;
 
 /// Upper bounds that keep one policy's per-request cost and memory predictable.
 const MAX_NUMBERS_LIMIT: u32 = 50;
@@ -56,13 +58,16 @@ impl Policy {
     /// Parses and validates a policy; every problem is reported with its JSON path.
     pub fn from_json(json: &str) -> Result<Policy, ConfigErrors> {
         let mut deserializer = serde_json::Deserializer::from_str(json);
-        let doc: PolicyDoc = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
-            let path = e.path().to_string();
-            let mut errors = ConfigErrors::default();
-            errors
-                .push(if path == "." { String::new() } else { path }, strip_position(&e.inner().to_string()));
-            errors
-        })?;
+        let doc: PolicyDoc =
+            serde_path_to_error::deserialize(ObjectsOnly(&mut deserializer)).map_err(|e| {
+                let path = e.path().to_string();
+                let mut errors = ConfigErrors::default();
+                errors.push(
+                    if path == "." { String::new() } else { path },
+                    strip_position(&e.inner().to_string()),
+                );
+                errors
+            })?;
         Policy::compile(&doc)
     }
 
