@@ -219,10 +219,15 @@ class Harness:
         statuses = [int(parts[-1]) for parts in lines]
         per_proxy = {p: sum(1 for parts in lines if f":{self.ports[p][name]}/" in parts[1]) for p in "ab"}
         allowed = statuses.count(200)
-        other = sorted(set(statuses) - {200, 403, 429})
+        # A round that times out on an overloaded machine is a store failure, answered by the
+        # policy's store.on_error (block: 503) and never counted: it may cost the count a slot it
+        # would have taken, but can never add one. A few are tolerated; more is a finding.
+        failed = statuses.count(503)
+        other = sorted(set(statuses) - {200, 403, 429, 503})
         check(f"exact {kind}: {SENDS} parallel sends over 2 proxies allow {allowed}, the core in sequence {expected} "
-              f"({per_proxy['a']}/{per_proxy['b']} per proxy, {took:.1f} s)",
-              r.returncode == 0 and 0 < expected < SENDS and allowed == expected and not other
+              f"({per_proxy['a']}/{per_proxy['b']} per proxy, {took:.1f} s, {failed} store failures)",
+              r.returncode == 0 and 0 < expected < SENDS and expected - failed <= allowed <= expected
+              and failed <= SENDS // 100 and not other
               and min(per_proxy.values()) >= SENDS // 3,
               f"statuses {sorted(set(statuses))}; replay rc={r.returncode} {r.stderr[-500:]}")
 
