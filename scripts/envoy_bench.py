@@ -133,14 +133,7 @@ def main():
     # Unguarded traffic can also skip the filter in Envoy's route (as envoy/envoy.yaml does for /static/).
     skipping = args.policy == "unguarded"
 
-    upstream = L.bootstrap([{
-        "name": "up", "address": {"socket_address": {"address": "127.0.0.1", "port_value": up_port}},
-        "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": {
-            "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
-            "stat_prefix": "up",
-            "route_config": {"virtual_hosts": [{"name": "up", "domains": ["*"], "routes": [
-                {"match": {"prefix": "/"}, "direct_response": {"status": 200, "body": {"inline_string": '{"sent":true}'}}}]}]},
-            "http_filters": [L.ROUTER]}}]}]}], [], up_admin)
+    upstream = L.answering_upstream(up_port, up_admin)
     hold = args.policy != "nohold"
     plugin = json.dumps({"name": "bench", "policy": bench_policy(args.policy), "store": {"namespace": "bench"},
                          "log_decisions": True, "hold_headers": hold})

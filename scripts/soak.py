@@ -151,14 +151,7 @@ def main():
     args = ap.parse_args()
     os.makedirs(args.work, exist_ok=True)
     up_port, up_admin, front_port, front_admin = (L.free_port() for _ in range(4))
-    upstream = L.bootstrap([{
-        "name": "up", "address": {"socket_address": {"address": "127.0.0.1", "port_value": up_port}},
-        "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": {
-            "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
-            "stat_prefix": "up",
-            "route_config": {"virtual_hosts": [{"name": "up", "domains": ["*"], "routes": [
-                {"match": {"prefix": "/"}, "direct_response": {"status": 200, "body": {"inline_string": '{"sent":true}'}}}]}]},
-            "http_filters": [L.ROUTER]}}]}]}], [], up_admin)
+    upstream = L.answering_upstream(up_port, up_admin)
     policy = soak_policy()
     plugin = json.dumps({"name": "soak", "policy": policy,
                          "store": {"namespace": "soak", "buckets": BUCKETS, "entries_per_bucket": ENTRIES},

@@ -187,6 +187,19 @@ def cluster(name, port, http2=False, timeout="5s"):
     return c
 
 
+def answering_upstream(port, admin_port):
+    """An Envoy that answers every request itself with `{"sent":true}`: an upstream for load runs
+    that costs next to nothing, so the proxy under test is the bottleneck."""
+    return bootstrap([{
+        "name": "up", "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
+        "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+            "stat_prefix": "up",
+            "route_config": {"virtual_hosts": [{"name": "up", "domains": ["*"], "routes": [
+                {"match": {"prefix": "/"}, "direct_response": {"status": 200, "body": {"inline_string": '{"sent":true}'}}}]}]},
+            "http_filters": [ROUTER]}}]}]}], [], admin_port)
+
+
 def bootstrap(listeners, clusters, admin_port):
     return {
         "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}},
