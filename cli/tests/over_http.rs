@@ -82,11 +82,7 @@ fn handle(policy: &Policy, store: &MemoryStore, mut stream: TcpStream) {
         client_ip: get("x-forwarded-for").and_then(|v| v.parse::<IpAddr>().ok()),
         tls: TlsFingerprints { ja3: get("x-ja3"), ja4: get("x-ja4") },
     };
-    let mut decision = policy.decide(&req, now, store);
-    if let Some(check) = decision.token_check.clone() {
-        decision = policy.resolve_token(decision, &simulated_siteverify(&check.token));
-        decision = policy.commit(decision, now, store);
-    }
+    let decision = policy.decide_verified(&req, now, store, simulated_siteverify);
     let owned = |list: Vec<(&'static str, String)>| -> Vec<(String, String)> {
         list.into_iter().map(|(n, v)| (n.to_owned(), v)).collect()
     };

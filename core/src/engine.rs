@@ -201,6 +201,21 @@ impl Policy {
         self.commit(decision, now, store)
     }
 
+    /// [`Policy::decide`] with the token verified in line, as in-process runners (scenarios, the
+    /// simulator, fuzzing) do: `verify` answers for siteverify, then the request is committed.
+    pub fn decide_verified(
+        &self,
+        req: &Request<'_>,
+        now: Timestamp,
+        store: &dyn Store,
+        verify: impl FnOnce(&str) -> TokenVerdict,
+    ) -> Decision {
+        let decision = self.decide(req, now, store);
+        let Some(check) = decision.token_check.clone() else { return decision };
+        let decision = self.resolve_token(decision, &verify(&check.token));
+        self.commit(decision, now, store)
+    }
+
     /// Steps 1–3 against one store: the decision, with the counter writes still pending.
     pub fn judge(&self, req: &Request<'_>, now: Timestamp, store: &dyn Store) -> Decision {
         let prepared = self.prepare(req, now);

@@ -148,11 +148,7 @@ pub fn run(scenario: &Scenario) -> Result<Vec<StepOutcome>, String> {
         for repeat in 0..step.repeat {
             let now = step.request.at();
             let req = as_request(&step.request, &owned, &header_refs, policy.max_body_bytes());
-            let mut decision = policy.decide(&req, now, &store);
-            if let Some(check) = decision.token_check.clone() {
-                decision = policy.resolve_token(decision, &simulated_siteverify(&check.token));
-                decision = policy.commit(decision, now, &store);
-            }
+            let decision = policy.decide_verified(&req, now, &store, simulated_siteverify);
             if decision.action == Action::Allow {
                 step.request.record_confirm(&policy, &decision, &store);
             }

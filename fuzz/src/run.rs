@@ -39,11 +39,7 @@ fn judge(policy: &Policy, frame: &Frame, now: Timestamp, store: &dyn Store) -> S
         client_ip: frame.client_ip,
         tls: TlsFingerprints::default(),
     };
-    let mut decision = policy.decide(&req, now, store);
-    if let Some(check) = decision.token_check.clone() {
-        decision = policy.resolve_token(decision, &simulated_siteverify(&check.token));
-        decision = policy.commit(decision, now, store);
-    }
+    let decision = policy.decide_verified(&req, now, store, simulated_siteverify);
     if decision.action == Action::Allow && policy.awaits_confirmation(&decision) {
         // Origin answers 200 with a body that says the code was right.
         let response = ConfirmResponse {

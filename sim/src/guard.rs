@@ -37,18 +37,16 @@ impl Guard for InProcess {
         let refs: Vec<(&str, &str)> = owned.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
         let now = record.at();
         let req = as_request(record, &owned, &refs, self.policy.max_body_bytes());
-        let mut decision = self.policy.decide(&req, now, &self.store);
-        if let Some(check) = decision.token_check.clone() {
-            let verdict = if self.spent_tokens.insert(check.token.clone()) {
-                simulated_siteverify(&check.token)
+        let spent_tokens = &mut self.spent_tokens;
+        let decision = self.policy.decide_verified(&req, now, &self.store, |token| {
+            if spent_tokens.insert(token.to_owned()) {
+                simulated_siteverify(token)
             } else {
                 TokenVerdict::Invalid {
                     detail: "provider refused the token (error codes: timeout-or-duplicate)".into(),
                 }
-            };
-            decision = self.policy.resolve_token(decision, &verdict);
-            decision = self.policy.commit(decision, now, &self.store);
-        }
+            }
+        });
         if decision.action == Action::Allow {
             record.record_confirm(&self.policy, &decision, &self.store);
         }
