@@ -44,19 +44,7 @@ CONC_BURST, CONC_SENDS, CONC_CONNS = 400, 1000, 16
 # Eviction flood: a store of EVICT_BUCKETS x EVICT_ENTRIES entries, EVICT_FLOOD allowed sends of
 # distinct numbers from distinct addresses over EVICT_CONNS keep-alive connections.
 EVICT_BUCKETS, EVICT_ENTRIES, EVICT_FLOOD, EVICT_CONNS = 16, 4, 3000, 8
-RESULTS = {"passed": 0, "failed": 0}
-FAILURES = []
-
-
-def check(name, ok, detail=""):
-    if ok:
-        RESULTS["passed"] += 1
-        print(f"ok    {name}", flush=True)
-    else:
-        RESULTS["failed"] += 1
-        FAILURES.append(name)
-        print(f"FAIL  {name}" + (f"\n      {detail}" if detail else ""), flush=True)
-    return ok
+RESULTS, FAILURES, check = L.RESULTS, L.FAILURES, L.check
 
 
 # ---------------------------------------------------------------- fake siteverify

@@ -34,6 +34,22 @@ STATS_TAGS = [
 ]
 
 
+# The e2e harnesses' tally: one line per check, `ok` or `FAIL` with its detail.
+RESULTS = {"passed": 0, "failed": 0}
+FAILURES = []
+
+
+def check(name, ok, detail=""):
+    if ok:
+        RESULTS["passed"] += 1
+        print(f"ok    {name}", flush=True)
+    else:
+        RESULTS["failed"] += 1
+        FAILURES.append(name)
+        print(f"FAIL  {name}" + (f"\n      {detail}" if detail else ""), flush=True)
+    return ok
+
+
 _HANDED_OUT = set()
 
 

@@ -39,19 +39,7 @@ import e2e as E  # noqa: E402  (tests/envoy/e2e.py: the fake siteverify, raw HTT
 ROOT = L.ROOT
 CLOCK = "x-pumpguard-test-now-ms"
 SENDS, CONNS = 1000, 16
-RESULTS = {"passed": 0, "failed": 0}
-FAILURES = []
-
-
-def check(name, ok, detail=""):
-    if ok:
-        RESULTS["passed"] += 1
-        print(f"ok    {name}", flush=True)
-    else:
-        RESULTS["failed"] += 1
-        FAILURES.append(name)
-        print(f"FAIL  {name}" + (f"\n      {detail}" if detail else ""), flush=True)
-    return ok
+RESULTS, FAILURES, check = L.RESULTS, L.FAILURES, L.check
 
 
 def routes():
