@@ -137,6 +137,7 @@ impl Incoming {
 }
 
 async fn handle(mut req: Request, env: &Env) -> Result<web_sys::Response> {
+    crate::trap::on_request(req.headers());
     let settings = host::settings(env);
     let loaded = host::policy(env, None).await;
     let incoming = incoming(&req, &settings)?;

@@ -158,6 +158,7 @@ pub async fn run_checks(
         shard_call(
             env,
             *shard,
+            settings.shard_timeout_ms,
             ShardRequest { policy_id, now_ms, peek: round == Round::Peek, namespace: None, checks: batch },
         )
     });
@@ -173,8 +174,16 @@ pub async fn run_checks(
     outcomes
 }
 
-async fn shard_call(env: &Env, shard: u32, request: ShardRequest) -> ShardResponse {
-    match try_shard_call(env, shard, &request).await {
+/// One shard's answer within `timeout_ms`. A shard that does not answer in time fails its checks
+/// (`store.on_error`); a commit it still applies later counts, as a lost answer of any store would.
+async fn shard_call(env: &Env, shard: u32, timeout_ms: u64, request: ShardRequest) -> ShardResponse {
+    let call = Box::pin(try_shard_call(env, shard, &request));
+    let timeout = Delay::from(Duration::from_millis(timeout_ms));
+    let answer = match select(call, timeout).await {
+        Either::Left((answer, _)) => answer,
+        Either::Right(((), _)) => Err(worker::Error::RustError(format!("no answer within {timeout_ms} ms"))),
+    };
+    match answer {
         Ok(answer) => answer,
         Err(e) => {
             console_error!(
@@ -196,13 +205,14 @@ async fn try_shard_call(env: &Env, shard: u32, request: &ShardRequest) -> worker
     let json = serde_json::to_string(request).map_err(|e| worker::Error::RustError(e.to_string()))?;
     let init = web_sys::RequestInit::new();
     init.set_method("POST");
+    let headers = web_sys::Headers::new()?;
     if fits_header(&json) {
-        let headers = web_sys::Headers::new()?;
         headers.set(PAYLOAD_HEADER, &json)?;
-        init.set_headers(&headers);
     } else {
         init.set_body(&JsValue::from_str(&json));
     }
+    crate::trap::pass_to_shard(&headers)?;
+    init.set_headers(&headers);
     let call = web_sys::Request::new_with_str_and_init(SHARD_URL, &init)?;
     let response: web_sys::Response = JsFuture::from(stub.fetch_with_request(&call)?).await?.dyn_into()?;
     let text = match response.headers().get(PAYLOAD_HEADER)? {

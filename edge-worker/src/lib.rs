@@ -35,3 +35,5 @@ mod entry;
 mod host;
 #[cfg(target_arch = "wasm32")]
 mod object;
+#[cfg(target_arch = "wasm32")]
+mod trap;

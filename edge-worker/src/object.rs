@@ -96,6 +96,7 @@ impl DurableObject for CounterShard {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
+        crate::trap::in_shard(req.headers()).await;
         let payload = match req.headers().get(PAYLOAD_HEADER)? {
             Some(text) => Ok(text),
             None => req.text().await,

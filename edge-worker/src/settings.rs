@@ -40,7 +40,18 @@ pub struct Settings {
     pub policy_kv_ttl_ms: u64,
     /// How many decision log lines each shape of decision may write per window, per isolate.
     pub decision_log: DecisionLogLimits,
+    /// How long one counter shard round trip may take before its checks count as a store
+    /// failure (`store.on_error`): a stuck Durable Object must not hold the request.
+    pub shard_timeout_ms: u64,
 }
+
+/// Default of `PUMPGUARD_SHARD_TIMEOUT_MS`: far above a healthy round trip (tens of
+/// milliseconds, a few hundred to a Durable Object on another continent), far below a client's
+/// patience.
+pub const DEFAULT_SHARD_TIMEOUT_MS: u64 = 2_000;
+/// Bounds of `PUMPGUARD_SHARD_TIMEOUT_MS`.
+pub const MIN_SHARD_TIMEOUT_MS: u64 = 10;
+pub const MAX_SHARD_TIMEOUT_MS: u64 = 30_000;
 
 /// Names of the vars and bindings.
 pub mod names {
@@ -58,6 +69,7 @@ pub mod names {
     pub const JA3_HEADER: &str = "PUMPGUARD_JA3_HEADER";
     pub const JA4_HEADER: &str = "PUMPGUARD_JA4_HEADER";
     pub const SWEEP_EVERY_MS: &str = "PUMPGUARD_SWEEP_EVERY_MS";
+    pub const SHARD_TIMEOUT_MS: &str = "PUMPGUARD_SHARD_TIMEOUT_MS";
     pub const POLICY_KV_TTL_SECONDS: &str = "PUMPGUARD_POLICY_KV_TTL_SECONDS";
     pub const DECISION_LOG: &str = "PUMPGUARD_DECISION_LOG";
     pub const SHARD_BINDING: &str = "PUMPGUARD_SHARD";
@@ -120,6 +132,19 @@ impl Settings {
                 }
             },
         };
+        let shard_timeout_ms = match text(names::SHARD_TIMEOUT_MS) {
+            None => DEFAULT_SHARD_TIMEOUT_MS,
+            Some(v) => match v.parse::<u64>() {
+                Ok(n) if (MIN_SHARD_TIMEOUT_MS..=MAX_SHARD_TIMEOUT_MS).contains(&n) => n,
+                _ => {
+                    warnings.push(format!(
+                        "{}: {v:?} is not a number of milliseconds from {MIN_SHARD_TIMEOUT_MS} to {MAX_SHARD_TIMEOUT_MS}; using {DEFAULT_SHARD_TIMEOUT_MS}",
+                        names::SHARD_TIMEOUT_MS
+                    ));
+                    DEFAULT_SHARD_TIMEOUT_MS
+                }
+            },
+        };
         let policy_kv_ttl_ms = match text(names::POLICY_KV_TTL_SECONDS) {
             None => crate::policy_source::KV_POLICY_TTL_MS,
             Some(v) => match v.parse::<u64>() {
@@ -174,6 +199,7 @@ impl Settings {
             sweep_every_ms,
             policy_kv_ttl_ms,
             decision_log,
+            shard_timeout_ms,
         };
         (settings, warnings)
     }
@@ -219,6 +245,7 @@ mod tests {
         assert_eq!(s.client_ip_header, "cf-connecting-ip");
         assert_eq!(s.origin_for("/x"), None);
         assert_eq!(s.sweep_every_ms, DEFAULT_SWEEP_EVERY_MS);
+        assert_eq!(s.shard_timeout_ms, DEFAULT_SHARD_TIMEOUT_MS);
     }
 
     #[test]
@@ -233,6 +260,7 @@ mod tests {
             (names::JA3_HEADER, "x-ja3"),
             (names::JA4_HEADER, " x-ja4 "),
             (names::SWEEP_EVERY_MS, "250"),
+            (names::SHARD_TIMEOUT_MS, "150"),
         ]);
         assert!(warnings.is_empty(), "{warnings:?}");
         assert_eq!(s.origin_for("/api/otp?a=1").as_deref(), Some("http://127.0.0.1:18080/api/otp?a=1"));
@@ -242,6 +270,7 @@ mod tests {
         assert_eq!(s.ja4_header.as_deref(), Some("x-ja4"));
         assert_eq!(s.siteverify_url.as_deref(), Some("http://127.0.0.1:1/siteverify"));
         assert_eq!(s.sweep_every_ms, 250);
+        assert_eq!(s.shard_timeout_ms, 150);
     }
 
     #[test]
@@ -252,9 +281,11 @@ mod tests {
             (names::SHARD_SEED, "-1"),
             (names::ORIGIN_URL, "ftp://x"),
             (names::SWEEP_EVERY_MS, "5"),
+            (names::SHARD_TIMEOUT_MS, "0"),
         ]);
-        assert_eq!(warnings.len(), 5, "{warnings:?}");
+        assert_eq!(warnings.len(), 6, "{warnings:?}");
         assert_eq!(s.sweep_every_ms, DEFAULT_SWEEP_EVERY_MS);
+        assert_eq!(s.shard_timeout_ms, DEFAULT_SHARD_TIMEOUT_MS);
         assert_eq!(s.fail_mode, FailMode::Closed);
         assert_eq!(s.shards, DEFAULT_SHARDS);
         assert_eq!(s.origin_url, None);

@@ -184,7 +184,7 @@ class WorkerLog {
  * The built Worker in workerd, listening on 127.0.0.1. `vars` are extra bindings; `persist` a
  * directory for Durable Object storage (default: in memory, fresh per instance).
  */
-export async function startWorker({ policy, origin, siteverify, vars = {}, persist, script, shards = true, analytics = false, kv = false } = {}) {
+export async function startWorker({ policy, origin, siteverify, vars = {}, persist, script, shards = true, analytics = false, kv = false, build = buildDir } = {}) {
   const bindings = {
     PUMPGUARD_ORIGIN_URL: origin,
     PUMPGUARD_TEST_CLOCK_HEADER: CLOCK_HEADER,
@@ -200,8 +200,8 @@ export async function startWorker({ policy, origin, siteverify, vars = {}, persi
     ? { modules: true, script, bindings }
     : {
         modules: true,
-        modulesRoot: buildDir,
-        scriptPath: path.join(buildDir, "index.js"),
+        modulesRoot: build,
+        scriptPath: path.join(build, "index.js"),
         modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
         compatibilityDate: "2025-09-01",
         durableObjects: shards ? { PUMPGUARD_SHARD: { className: "CounterShard", useSQLite: true } } : {},
