@@ -60,6 +60,10 @@ pub enum ReasonCode {
     FingerprintDenied,
     /// The request carries no fingerprint of the kind a `fingerprint` rule with `missing: true` reads.
     FingerprintMissing,
+    /// The request lacks a header a `client` rule lists in `missing_headers`.
+    ClientHeaderMissing,
+    /// The request's `user-agent` falls in a class a `client` rule lists.
+    ClientUserAgent,
     /// A challenge: the client must send a verified CAPTCHA / Turnstile token.
     CaptchaRequired,
     /// The provider refused the token, or its hostname or score did not pass.
@@ -110,6 +114,8 @@ impl ReasonCode {
             ReasonCode::PrefixBlocked => "prefix_blocked",
             ReasonCode::FingerprintDenied => "fingerprint_denied",
             ReasonCode::FingerprintMissing => "fingerprint_missing",
+            ReasonCode::ClientHeaderMissing => "client_header_missing",
+            ReasonCode::ClientUserAgent => "client_user_agent",
             ReasonCode::CaptchaRequired => "captcha_required",
             ReasonCode::CaptchaInvalid => "captcha_invalid",
             ReasonCode::CaptchaUnavailable => "captcha_unavailable",
@@ -143,7 +149,10 @@ impl ReasonCode {
             ReasonCode::PatternNotAllowed | ReasonCode::PatternDenied | ReasonCode::PrefixBlocked => {
                 "SMS to this phone number is not available."
             }
-            ReasonCode::FingerprintDenied | ReasonCode::FingerprintMissing => {
+            ReasonCode::FingerprintDenied
+            | ReasonCode::FingerprintMissing
+            | ReasonCode::ClientHeaderMissing
+            | ReasonCode::ClientUserAgent => {
                 "This client is not allowed to request SMS."
             }
             ReasonCode::CaptchaRequired => "Complete the challenge and send its token.",

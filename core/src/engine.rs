@@ -33,7 +33,7 @@ use crate::phone::PhoneNumber;
 use crate::phone::PhoneParser;
 use crate::request::Request;
 use crate::routes::{path_readings, ConfirmResponse};
-use crate::rules::{check_number, KeyPart, NumberFinding, Rule, RuleKind};
+use crate::rules::{self, check_number, KeyPart, NumberFinding, Rule, RuleKind};
 use crate::store::{update, Overlay, Store, StoreError};
 use crate::time::Timestamp;
 
@@ -399,6 +399,24 @@ impl Policy {
                     )),
                     _ => {}
                 },
+                RuleKind::Client { missing_headers, user_agents } => {
+                    for name in missing_headers {
+                        if rules::lacks_header(req.headers, name) {
+                            decision.reasons.push(reason(ReasonCode::ClientHeaderMissing, None, Some(name.clone())));
+                        }
+                    }
+                    if !user_agents.is_empty() {
+                        for class in rules::classify_user_agent(rules::user_agent(req.headers)) {
+                            if user_agents.contains(&class) {
+                                decision.reasons.push(reason(
+                                    ReasonCode::ClientUserAgent,
+                                    None,
+                                    Some(class.as_str().to_owned()),
+                                ));
+                            }
+                        }
+                    }
+                }
                 RuleKind::Captcha => decision.reasons.push(reason(ReasonCode::CaptchaRequired, None, None)),
                 kind if kind.is_stateful() => {
                     self.plan_checks(index, rule, route, req, &numbers, &e164s, &fingerprints, &mut checks)

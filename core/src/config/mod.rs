@@ -20,6 +20,7 @@ use crate::routes::{
     Route,
 };
 use crate::rules::{parse_prefix, CountrySet, KeyPart, NumberPattern, PrefixSet, Rule, RuleKind, TypeSet};
+use crate::extract::is_header_name_byte;
 use objects_only::ObjectsOnly;
 
 /// Upper bounds that keep one policy's per-request cost and memory predictable.
@@ -546,6 +547,7 @@ fn compile_rule(
         doc.pattern.is_some(),
         doc.prefix.is_some(),
         doc.fingerprint.is_some(),
+        doc.client.is_some(),
         doc.captcha.is_some(),
         doc.rate_limit.is_some(),
         doc.backoff.is_some(),
@@ -558,7 +560,7 @@ fn compile_rule(
             at,
             format!(
                 "a rule needs exactly one of country, number_type, pattern, prefix, fingerprint, \
-                 captcha, rate_limit, backoff, adjacent, conversion (found {count})"
+                 client, captcha, rate_limit, backoff, adjacent, conversion (found {count})"
             ),
         );
         return None;
@@ -670,6 +672,20 @@ fn compile_kind(doc: &RuleDoc, at: &str, errs: &mut ConfigErrors) -> Option<Rule
         }
         let deny = f.deny.iter().map(|s| s.trim().to_ascii_lowercase()).collect();
         return Some(RuleKind::Fingerprint { kind: f.kind, deny, missing: f.missing });
+    }
+    if let Some(c) = &doc.client {
+        let mut missing_headers = Vec::with_capacity(c.missing_headers.len());
+        for (j, name) in c.missing_headers.iter().enumerate() {
+            let lowered = name.trim().to_ascii_lowercase();
+            if lowered.is_empty() || !lowered.bytes().all(is_header_name_byte) {
+                errs.push(format!("{at}.client.missing_headers[{j}]"), "must be an HTTP header name");
+            }
+            missing_headers.push(lowered);
+        }
+        if c.missing_headers.is_empty() && c.user_agents.is_empty() {
+            errs.push(format!("{at}.client"), "list headers in missing_headers or classes in user_agents");
+        }
+        return Some(RuleKind::Client { missing_headers, user_agents: c.user_agents.clone() });
     }
     if doc.captcha.is_some() {
         return Some(RuleKind::Captcha);

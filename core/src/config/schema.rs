@@ -338,6 +338,9 @@ pub struct RuleDoc {
     /// Kind `fingerprint`: the request's client fingerprint.
     #[serde(default)]
     pub fingerprint: Option<FingerprintRuleDoc>,
+    /// Kind `client`: headers the request lacks, the class of its `user-agent`.
+    #[serde(default)]
+    pub client: Option<ClientRuleDoc>,
     /// Kind `captcha`: the route needs a token (action must be `challenge`).
     #[serde(default)]
     pub captcha: Option<CaptchaRuleDoc>,
@@ -404,6 +407,20 @@ pub struct PatternRuleDoc {
 pub struct PrefixRuleDoc {
     /// `+` and 1 to 15 digits each; a number starting with any of them triggers the rule.
     pub prefixes: Vec<String>,
+}
+
+/// What the request says about the software that sent it; the rule fires on any listed sign.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientRuleDoc {
+    /// Header names (any case); a request without one of them, or with it empty, fires.
+    #[serde(default)]
+    pub missing_headers: Vec<String>,
+    /// `user-agent` classes that fire: `empty`, `http_library`, `app_http_library`, `cli`,
+    /// `headless`, `bot`.
+    #[serde(default)]
+    pub user_agents: Vec<crate::rules::UserAgentClass>,
 }
 
 /// Fingerprints of one kind to deny, or its absence.

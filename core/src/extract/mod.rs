@@ -28,6 +28,7 @@ mod tests;
 use core::fmt;
 
 pub use preset::Preset;
+pub(crate) use spec::is_header_name_byte;
 pub use spec::{ExtractSpec, NameValueSpec, SplitNumberSpec, TokenSource};
 
 use media::BodyKind;

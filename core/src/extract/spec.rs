@@ -497,6 +497,6 @@ fn checked_names<'a>(list: &'a [String], at: &str, what: &str, errs: &mut Config
 }
 
 /// RFC 9110 `tchar`.
-fn is_header_name_byte(b: u8) -> bool {
+pub(crate) fn is_header_name_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }

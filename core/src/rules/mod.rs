@@ -1,10 +1,12 @@
 //! Compiled rules and the stateless checks. Stateful rules (counters) are run by the engine
 //! through `limit` and the store.
 
+mod client;
 mod country;
 mod pattern;
 mod prefix;
 
+pub use client::{classify as classify_user_agent, lacks_header, user_agent, UserAgentClass};
 pub use country::CountrySet;
 pub use pattern::NumberPattern;
 pub use prefix::{parse_prefix, PrefixSet};
@@ -68,6 +70,13 @@ pub enum RuleKind {
         deny: HashSet<String>,
         /// Also fire when the request carries no such fingerprint.
         missing: bool,
+    },
+    /// What the request says about the software that sent it.
+    Client {
+        /// Lower-case header names; the request lacking any of them fires.
+        missing_headers: Vec<String>,
+        /// `user-agent` classes that fire.
+        user_agents: Vec<UserAgentClass>,
     },
     /// Always fires: with action `challenge`, the route needs a verified token.
     Captcha,

@@ -1,0 +1,217 @@
+//! The `client` rule: what the request says about the software that sent it. Browsers and the
+//! apps of a site send headers a bare script leaves out (a cookie, `accept-language`), and HTTP
+//! libraries, command-line tools, headless browsers and crawlers name themselves in
+//! `user-agent`. Neither proves anything alone (a script can send any header), which is why the
+//! usual action of a `client` rule is `challenge`, not `block`.
+
+/// What kind of software a `user-agent` names.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserAgentClass {
+    /// No `user-agent` header, or a blank one.
+    Empty,
+    /// A general-purpose HTTP library of a scripting or server language (`python-requests`,
+    /// `Go-http-client`, `axios`, `node-fetch`, `Java`, `Apache-HttpClient`, `curl` as a library
+    /// is `cli`). Mobile networking stacks apps use (`okhttp`, `CFNetwork`, `Dart`) are
+    /// `app_http_library`, so a site whose own app sends them can leave them alone.
+    HttpLibrary,
+    /// A mobile app networking stack: `okhttp`, `CFNetwork`, `Dart`, `Dalvik`.
+    AppHttpLibrary,
+    /// A command-line tool: `curl`, `Wget`, `HTTPie`, `PowerShell`, `xh`.
+    Cli,
+    /// A headless or automated browser that says so: `HeadlessChrome`, `PhantomJS`.
+    Headless,
+    /// A crawler or monitoring robot (`Googlebot`, `bingbot`, anything naming itself a bot,
+    /// spider or crawler).
+    Bot,
+}
+
+impl UserAgentClass {
+    /// The policy spelling, also the finding's detail.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserAgentClass::Empty => "empty",
+            UserAgentClass::HttpLibrary => "http_library",
+            UserAgentClass::AppHttpLibrary => "app_http_library",
+            UserAgentClass::Cli => "cli",
+            UserAgentClass::Headless => "headless",
+            UserAgentClass::Bot => "bot",
+        }
+    }
+}
+
+/// Product names (before the `/version`, compared ignoring ASCII case) per class.
+const HTTP_LIBRARIES: &[&str] = &[
+    "python-requests",
+    "python-urllib",
+    "python-httpx",
+    "aiohttp",
+    "httpx",
+    "urllib3",
+    "go-http-client",
+    "java",
+    "apache-httpclient",
+    "jakarta commons-httpclient",
+    "axios",
+    "node-fetch",
+    "undici",
+    "node",
+    "got",
+    "superagent",
+    "ruby",
+    "faraday",
+    "httparty",
+    "rest-client",
+    "guzzlehttp",
+    "php",
+    "libwww-perl",
+    "lwp::simple",
+    "winhttp",
+    "reqwest",
+    "hyper",
+    "restsharp",
+    "scrapy",
+    "mechanize",
+];
+const APP_HTTP_LIBRARIES: &[&str] = &["okhttp", "cfnetwork", "dart", "dalvik", "alamofire"];
+const CLIS: &[&str] = &["curl", "wget", "httpie", "xh", "powershell", "wget2", "aria2"];
+const HEADLESS: &[&str] = &["headlesschrome", "phantomjs", "headlessfirefox"];
+
+/// The classes a `user-agent` value falls in (several are possible: `curl` and `bot` rarely, but
+/// nothing forbids it). `None` is an absent header.
+pub fn classify(user_agent: Option<&str>) -> Vec<UserAgentClass> {
+    let value = user_agent.map(str::trim).unwrap_or("");
+    if value.is_empty() {
+        return vec![UserAgentClass::Empty];
+    }
+    let mut classes = Vec::new();
+    let lowered = value.to_ascii_lowercase();
+    let products: Vec<&str> = product_names(&lowered).collect();
+    let named = |list: &[&str]| products.iter().any(|p| list.contains(p));
+    if named(HTTP_LIBRARIES) {
+        classes.push(UserAgentClass::HttpLibrary);
+    }
+    if named(APP_HTTP_LIBRARIES) {
+        classes.push(UserAgentClass::AppHttpLibrary);
+    }
+    if named(CLIS) {
+        classes.push(UserAgentClass::Cli);
+    }
+    if named(HEADLESS) {
+        classes.push(UserAgentClass::Headless);
+    }
+    if ["bot", "spider", "crawler"].iter().any(|w| names_itself(&lowered, w)) {
+        classes.push(UserAgentClass::Bot);
+    }
+    classes
+}
+
+/// The product names of a lower-cased user agent: each `name/version` token's name, outside
+/// parenthesised comments (`Mozilla/5.0 (X11; Linux) Chrome/120` → `mozilla`, `chrome`). A value
+/// with no `/` at all (`curl`, `python-requests`) is one name.
+fn product_names(lowered: &str) -> impl Iterator<Item = &str> {
+    let mut depth = 0usize;
+    let mut outside = Vec::new();
+    let mut start = None;
+    for (i, c) in lowered.char_indices() {
+        match c {
+            '(' => {
+                if let Some(s) = start.take() {
+                    outside.push(&lowered[s..i]);
+                }
+                depth += 1;
+            }
+            ')' => depth = depth.saturating_sub(1),
+            c if c.is_whitespace() => {
+                if let Some(s) = start.take() {
+                    outside.push(&lowered[s..i]);
+                }
+            }
+            _ if depth == 0 && start.is_none() => start = Some(i),
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        outside.push(&lowered[s..]);
+    }
+    outside.into_iter().map(|token| token.split('/').next().unwrap_or(token)).filter(|n| !n.is_empty())
+}
+
+/// Whether a word of the value ends in `word` (`googlebot`, `bingbot/2.0`, `+http://…/bot.html`
+/// do; `Abbotsford` does not: the word must end there).
+fn names_itself(lowered: &str, word: &str) -> bool {
+    lowered.match_indices(word).any(|(at, _)| {
+        let end = at + word.len();
+        lowered[end..].chars().next().is_none_or(|c| !c.is_ascii_alphanumeric())
+    })
+}
+
+/// Whether the request lacks the header `name` (lower-case), or carries it only empty.
+pub fn lacks_header(headers: &[(&str, &str)], name: &str) -> bool {
+    !headers.iter().any(|(n, v)| n.eq_ignore_ascii_case(name) && !v.trim().is_empty())
+}
+
+/// The first `user-agent` value of the request.
+pub fn user_agent<'a>(headers: &[(&'a str, &'a str)]) -> Option<&'a str> {
+    headers.iter().find(|(n, _)| n.eq_ignore_ascii_case("user-agent")).map(|(_, v)| *v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use UserAgentClass::*;
+
+    #[test]
+    fn classes_of_common_agents() {
+        let cases: &[(Option<&str>, &[UserAgentClass])] = &[
+            (None, &[Empty]),
+            (Some("  "), &[Empty]),
+            (Some("python-requests/2.31.0"), &[HttpLibrary]),
+            (Some("Go-http-client/2.0"), &[HttpLibrary]),
+            (Some("axios/1.6.7"), &[HttpLibrary]),
+            (Some("Java/17.0.2"), &[HttpLibrary]),
+            (Some("curl/8.5.0"), &[Cli]),
+            (Some("Wget/1.21.4"), &[Cli]),
+            (Some("okhttp/4.12.0"), &[AppHttpLibrary]),
+            (Some("MyApp/3.2 CFNetwork/1490.0.4 Darwin/23.2.0"), &[AppHttpLibrary]),
+            (
+                Some("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0.0.0 Safari/537.36"),
+                &[Headless],
+            ),
+            (Some("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"), &[Bot]),
+            (Some("Mozilla/5.0 (compatible; bingbot/2.0)"), &[Bot]),
+            (
+                Some("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"),
+                &[],
+            ),
+            (
+                Some("Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Mobile/15E148 Safari/604.1"),
+                &[],
+            ),
+            // A comment naming a library is not the product: browsers on Java-named devices stay browsers.
+            (Some("Mozilla/5.0 (Linux; Java; Android 14) Chrome/120.0"), &[]),
+            (Some("Mozilla/5.0 (Abbotsford Kiosk) Firefox/121.0"), &[]),
+        ];
+        for (ua, expected) in cases {
+            assert_eq!(classify(*ua), *expected, "{ua:?}");
+        }
+    }
+
+    #[test]
+    fn header_presence_ignores_case_and_blank_values() {
+        let headers = [("Cookie", "sid=1"), ("accept-language", "  ")];
+        assert!(!lacks_header(&headers, "cookie"));
+        assert!(lacks_header(&headers, "accept-language"));
+        assert!(lacks_header(&headers, "origin"));
+        assert_eq!(user_agent(&[("User-Agent", "curl/8")]), Some("curl/8"));
+    }
+
+    #[test]
+    fn hostile_values_do_not_panic() {
+        for ua in ["(((", ")))/", "/", "a/b/c (d (e) f", "bot", "\u{ff0f}bot", "é/é (ü) bot"] {
+            let _ = classify(Some(ua));
+        }
+        assert_eq!(classify(Some("bot")), vec![Bot]);
+    }
+}
