@@ -152,9 +152,7 @@ impl ReasonCode {
             ReasonCode::FingerprintDenied
             | ReasonCode::FingerprintMissing
             | ReasonCode::ClientHeaderMissing
-            | ReasonCode::ClientUserAgent => {
-                "This client is not allowed to request SMS."
-            }
+            | ReasonCode::ClientUserAgent => "This client is not allowed to request SMS.",
             ReasonCode::CaptchaRequired => "Complete the challenge and send its token.",
             ReasonCode::CaptchaInvalid => "The challenge token was not accepted.",
             ReasonCode::CaptchaUnavailable => "The challenge could not be verified; try again.",

@@ -402,7 +402,11 @@ impl Policy {
                 RuleKind::Client { missing_headers, user_agents } => {
                     for name in missing_headers {
                         if rules::lacks_header(req.headers, name) {
-                            decision.reasons.push(reason(ReasonCode::ClientHeaderMissing, None, Some(name.clone())));
+                            decision.reasons.push(reason(
+                                ReasonCode::ClientHeaderMissing,
+                                None,
+                                Some(name.clone()),
+                            ));
                         }
                     }
                     if !user_agents.is_empty() {
@@ -562,7 +566,13 @@ impl Policy {
         let Prepared { mut decision, checks, token, remote_ip } = prepared;
         self.fold_results(&mut decision, &checks, results, |_| true);
         decision.settle();
-        decision.commits = if matches!(decision.action, Action::Block | Action::Throttle) {
+        // Only a request that goes to origin, or may once its token verifies, counts. A
+        // challenge without a token is a refusal like a block: counting it would let anyone who
+        // never solves a challenge spend a real user's budget (a counter rule that challenges
+        // would otherwise charge every unsolved attempt to the number it names).
+        let may_be_sent =
+            decision.action == Action::Allow || (decision.action == Action::Challenge && token.is_some());
+        decision.commits = if !may_be_sent {
             // Nothing goes to origin, so nothing is counted; but a block this request started
             // must be stored, or the next request would pass.
             checks

@@ -789,7 +789,12 @@ impl World<'_> {
         // Refused by what the client looks like: look like a browser.
         if matches!(
             error,
-            "fingerprint_denied" | "fingerprint_missing" | "client_header_missing" | "client_user_agent" | "captcha_required" | "captcha_invalid"
+            "fingerprint_denied"
+                | "fingerprint_missing"
+                | "client_header_missing"
+                | "client_user_agent"
+                | "captcha_required"
+                | "captcha_invalid"
         ) || (matches!(campaign.client, CampaignClient::Fixed { .. }) && bot.rng.chance(0.2))
         {
             bot.identity = Identity::rotating(&mut bot.rng, now / 1000);

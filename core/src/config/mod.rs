@@ -11,6 +11,7 @@ use std::sync::Arc;
 pub use error::{ConfigError, ConfigErrors};
 pub use schema::*;
 
+use crate::extract::is_header_name_byte;
 use crate::limit::{
     AdjacentParams, BackoffParams, ConversionParams, ConversionScope, GcraParams, MAX_HORIZON_SECONDS,
 };
@@ -20,7 +21,6 @@ use crate::routes::{
     Route,
 };
 use crate::rules::{parse_prefix, CountrySet, KeyPart, NumberPattern, PrefixSet, Rule, RuleKind, TypeSet};
-use crate::extract::is_header_name_byte;
 use objects_only::ObjectsOnly;
 
 /// Upper bounds that keep one policy's per-request cost and memory predictable.
