@@ -64,6 +64,10 @@ pub enum ReasonCode {
     ClientHeaderMissing,
     /// The request's `user-agent` falls in a class a `client` rule lists.
     ClientUserAgent,
+    /// The client connects from another country than the number's (`client_country` rule).
+    ClientCountryMismatch,
+    /// No client country, and a `client_country` rule with `missing: true`.
+    ClientCountryMissing,
     /// A challenge: the client must send a verified CAPTCHA / Turnstile token.
     CaptchaRequired,
     /// The provider refused the token, or its hostname or score did not pass.
@@ -116,6 +120,8 @@ impl ReasonCode {
             ReasonCode::FingerprintMissing => "fingerprint_missing",
             ReasonCode::ClientHeaderMissing => "client_header_missing",
             ReasonCode::ClientUserAgent => "client_user_agent",
+            ReasonCode::ClientCountryMismatch => "client_country_mismatch",
+            ReasonCode::ClientCountryMissing => "client_country_missing",
             ReasonCode::CaptchaRequired => "captcha_required",
             ReasonCode::CaptchaInvalid => "captcha_invalid",
             ReasonCode::CaptchaUnavailable => "captcha_unavailable",
@@ -153,6 +159,9 @@ impl ReasonCode {
             | ReasonCode::FingerprintMissing
             | ReasonCode::ClientHeaderMissing
             | ReasonCode::ClientUserAgent => "This client is not allowed to request SMS.",
+            ReasonCode::ClientCountryMismatch | ReasonCode::ClientCountryMissing => {
+                "SMS to this number is not available from where this request comes."
+            }
             ReasonCode::CaptchaRequired => "Complete the challenge and send its token.",
             ReasonCode::CaptchaInvalid => "The challenge token was not accepted.",
             ReasonCode::CaptchaUnavailable => "The challenge could not be verified; try again.",

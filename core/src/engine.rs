@@ -421,6 +421,31 @@ impl Policy {
                         }
                     }
                 }
+                RuleKind::ClientCountry { header, missing } => {
+                    match rules::client_country(req.headers, header) {
+                        rules::ClientCountry::Known(client) => {
+                            for number in &numbers {
+                                let region = number.region().map(|r| r.as_str());
+                                if rules::client_country_differs(client, region) {
+                                    let detail = format!(
+                                        "client {}, number {}",
+                                        client.to_ascii_uppercase(),
+                                        region.unwrap_or("none")
+                                    );
+                                    decision.reasons.push(reason(
+                                        ReasonCode::ClientCountryMismatch,
+                                        Some(number),
+                                        Some(detail),
+                                    ));
+                                }
+                            }
+                        }
+                        rules::ClientCountry::Unknown if *missing => {
+                            decision.reasons.push(reason(ReasonCode::ClientCountryMissing, None, None))
+                        }
+                        rules::ClientCountry::Unknown => {}
+                    }
+                }
                 RuleKind::Captcha => decision.reasons.push(reason(ReasonCode::CaptchaRequired, None, None)),
                 kind if kind.is_stateful() => {
                     self.plan_checks(index, rule, route, req, &numbers, &e164s, &fingerprints, &mut checks)

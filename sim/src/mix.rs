@@ -28,6 +28,9 @@ pub struct Mix {
     pub token_header: String,
     /// Whether requests carry the TLS fingerprints the edge would compute (JA3, JA4).
     pub tls_fingerprints: bool,
+    /// The header in which the edge in front names the country it geolocates the client
+    /// address to (`cf-ipcountry` on Cloudflare); `null`: no such header.
+    pub edge_country_header: Option<String>,
     /// The real users.
     pub legit: Legit,
     /// Pumping campaigns.
@@ -56,6 +59,9 @@ pub struct Legit {
     pub solve_share: f64,
     /// Median seconds a throttled user is willing to wait.
     pub patience_median_s: f64,
+    /// Share of sessions from another country than the number's: travellers on foreign
+    /// networks (roaming mobile data mostly exits at home), expatriates keeping their number.
+    pub abroad_share: f64,
     /// Crowds behind one address (an office enrolling in SMS sign-in on the same morning, a
     /// campus, an event's Wi-Fi), each scored as a segment of its own.
     pub crowds: Vec<Crowd>,
@@ -226,6 +232,18 @@ pub enum NumberPlan {
     },
 }
 
+impl NumberPlan {
+    /// The countries the plan draws numbers of.
+    pub fn countries(&self) -> Vec<String> {
+        match self {
+            NumberPlan::Mobile { countries }
+            | NumberPlan::Premium { countries }
+            | NumberPlan::Sequential { countries } => countries.clone(),
+            NumberPlan::Prefixes { country, .. } => vec![country.clone()],
+        }
+    }
+}
+
 /// A campaign's CAPTCHA behaviour.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -281,6 +299,7 @@ impl Default for Legit {
             resend_share: 0.12,
             solve_share: 0.96,
             patience_median_s: 120.0,
+            abroad_share: 0.03,
             crowds: vec![Crowd {
                 name: "office_enrollment".into(),
                 start_hours: 1.5,
@@ -305,6 +324,7 @@ impl Default for Mix {
             confirm_path: "/api/otp/verify".into(),
             token_header: "cf-turnstile-response".into(),
             tls_fingerprints: true,
+            edge_country_header: Some("cf-ipcountry".into()),
             legit: Legit::default(),
             campaigns: default_campaigns(),
         }

@@ -85,37 +85,66 @@ pub fn address(rng: &mut Rng, access: Access, country: &str) -> IpAddr {
     }
 }
 
+/// Where real users connect from when not at home: travel destinations and the countries
+/// expatriates of the served markets live in.
+const ABROAD: [&str; 12] = ["US", "GB", "DE", "FR", "CA", "ES", "IT", "NL", "PT", "CH", "AE", "MX"];
+
+/// A country other than `home` a real user connects from when abroad.
+pub fn abroad(rng: &mut Rng, home: &str) -> &'static str {
+    let others: Vec<&'static str> = ABROAD.iter().copied().filter(|c| *c != home).collect();
+    rng.pick(&others).copied().unwrap_or("ES")
+}
+
+/// A client address and the country an edge geolocates it to (what `cf-ipcountry` says).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Exit {
+    /// The address the site sees.
+    pub ip: IpAddr,
+    /// Its country, as the edge geolocates it.
+    pub country: String,
+}
+
+impl Exit {
+    /// An address of `access` in `country`.
+    pub fn new(rng: &mut Rng, access: Access, country: &str) -> Exit {
+        Exit { ip: address(rng, access, country), country: country.to_owned() }
+    }
+}
+
 /// A fixed pool of addresses (a bot's proxies, a few rented servers), drawn once.
 #[derive(Clone, Debug)]
 pub struct Pool {
-    addresses: Vec<IpAddr>,
+    exits: Vec<Exit>,
 }
 
 impl Pool {
     /// `size` addresses of `access` spread over `countries`.
     pub fn new(rng: &mut Rng, size: usize, access: Access, countries: &[String]) -> Pool {
-        let addresses = (0..size.max(1))
+        let exits = (0..size.max(1))
             .map(|_| {
-                let country = rng.pick(countries).map(String::as_str).unwrap_or("US");
-                address(rng, access, country)
+                let country = rng.pick(countries).map(String::as_str).unwrap_or("US").to_owned();
+                Exit::new(rng, access, &country)
             })
             .collect();
-        Pool { addresses }
+        Pool { exits }
     }
 
     /// One address of the pool.
-    pub fn pick(&self, rng: &mut Rng) -> IpAddr {
-        rng.pick(&self.addresses).copied().unwrap_or(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)))
+    pub fn pick(&self, rng: &mut Rng) -> Exit {
+        rng.pick(&self.exits).cloned().unwrap_or_else(|| Exit {
+            ip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
+            country: "US".to_owned(),
+        })
     }
 
     /// How many addresses the pool has.
     pub fn len(&self) -> usize {
-        self.addresses.len()
+        self.exits.len()
     }
 
     /// Whether the pool is empty (never: pools hold at least one address).
     pub fn is_empty(&self) -> bool {
-        self.addresses.is_empty()
+        self.exits.is_empty()
     }
 }
 

@@ -16,7 +16,7 @@ use crate::clients::{ClientKind, Identity, Outgoing};
 use crate::curve;
 use crate::guard::Guard;
 use crate::mix::{Campaign, CampaignClient, Mix, NumberPlan, TokenPlan};
-use crate::network::{self, Access, Pool};
+use crate::network::{self, Access, Exit, Pool};
 use crate::numbers::{self, NumberSource, Wanted};
 use crate::rng::{stable_hash, Rng};
 
@@ -111,7 +111,7 @@ struct User {
     segment: usize,
     number: String,
     identity: Identity,
-    ip: IpAddr,
+    ip: Exit,
     phase: Phase,
     token: Option<String>,
     will_confirm: bool,
@@ -136,6 +136,7 @@ struct Bot {
     end_ms: u64,
     pool: Pool,
     moved_to_proxies: bool,
+    exits_in_number_countries: bool,
     identity: Identity,
     lanes: Vec<Lane>,
     rate_factor: f64,
@@ -153,7 +154,7 @@ enum Wake {
     FakeConfirm {
         bot: usize,
         number: String,
-        ip: IpAddr,
+        ip: Exit,
     },
     /// A campaign back from its CAPTCHA-solving service with a token for a challenged send.
     Solved {
@@ -166,7 +167,7 @@ enum Wake {
 struct SolvedRetry {
     lane: usize,
     number: String,
-    ip: IpAddr,
+    ip: Exit,
     identity: Identity,
     /// Index of the challenged request in the run's log.
     first: usize,
@@ -304,7 +305,7 @@ impl World<'_> {
         }
         arrivals.sort_by_key(|(at, c)| (*at, c.code));
         // Crowds behind one address: their sessions are segments after the random ones.
-        let mut crowd_sessions: Vec<(u64, &'static numbers::Country, usize, Option<IpAddr>)> = Vec::new();
+        let mut crowd_sessions: Vec<(u64, &'static numbers::Country, usize, Option<Exit>)> = Vec::new();
         for (g, crowd) in legit.crowds.iter().enumerate() {
             let Some(country) = numbers::country(&crowd.country) else { continue };
             let mut crng = rng.fork(0xc0ffee + g as u64);
@@ -353,7 +354,13 @@ impl World<'_> {
             } else {
                 Access::Residential
             };
-            let ip = fixed_ip.unwrap_or_else(|| network::address(&mut urng, access, country.code));
+            let ip = fixed_ip.unwrap_or_else(|| {
+                // Travellers on foreign Wi-Fi and expatriates keeping their home number connect
+                // from another country than their number's.
+                let abroad = urng.chance(legit.abroad_share);
+                let from = if abroad { network::abroad(&mut urng, country.code) } else { country.code };
+                Exit::new(&mut urng, access, from)
+            });
             let will_confirm = !urng.chance(seg.never_confirm);
             let patience_ms = (urng.lognormal(legit.patience_median_s, 0.8) * 1000.0) as u64;
             let user = User {
@@ -398,6 +405,7 @@ impl World<'_> {
                 end_ms,
                 pool,
                 moved_to_proxies: false,
+                exits_in_number_countries: false,
                 identity,
                 lanes,
                 rate_factor: 1.0,
@@ -440,7 +448,7 @@ impl World<'_> {
         &self,
         rng: &mut Rng,
         identity: &Identity,
-        ip: IpAddr,
+        ip: &Exit,
         at_ms: u64,
         path: &str,
         page: &str,
@@ -454,14 +462,18 @@ impl World<'_> {
             body: &body,
             token: token.map(|t| (self.mix.token_header.as_str(), t)),
         };
-        let headers = identity.headers(&out);
+        let mut headers = identity.headers(&out);
+        if let Some(name) = &self.mix.edge_country_header {
+            // Added by the edge in front of the site, after the client's own headers.
+            headers.push((name.clone(), ip.country.clone()));
+        }
         let tls = self.mix.tls_fingerprints.then(|| {
             let (ja3, ja4) = identity.tls(rng);
             TlsRecord { ja3: Some(ja3), ja4: Some(ja4) }
         });
         TrafficRecord {
             at_ms,
-            client_ip: Some(ip),
+            client_ip: Some(ip.ip),
             method: "POST".to_owned(),
             host: self.mix.host.clone(),
             path: path.to_owned(),
@@ -514,7 +526,7 @@ impl World<'_> {
                 let record = self.record(
                     &mut user.rng,
                     &user.identity,
-                    user.ip,
+                    &user.ip,
                     now,
                     &path,
                     &page,
@@ -549,7 +561,7 @@ impl World<'_> {
                 let record = self.record(
                     &mut user.rng,
                     &user.identity,
-                    user.ip,
+                    &user.ip,
                     now,
                     &path,
                     &page,
@@ -672,7 +684,7 @@ impl World<'_> {
         let body = format!("{{\"phone\":\"{number}\",\"channel\":\"sms\"}}");
         let path = self.mix.send_path.clone();
         let record =
-            self.record(&mut bot.rng, &bot.identity, ip, now, &path, "/signup", body, token.as_deref(), None);
+            self.record(&mut bot.rng, &bot.identity, &ip, now, &path, "/signup", body, token.as_deref(), None);
         let verdict =
             self.send(record, Truth::Campaign(bot.index), Kind::Send, &number, bot.identity.label())?;
         let pause_ms = if act(&verdict) == Action::Challenge && campaign.tokens == TokenPlan::Solved {
@@ -744,7 +756,7 @@ impl World<'_> {
                     let record = self.record(
                         &mut bot.rng,
                         &identity,
-                        ip,
+                        &ip,
                         now,
                         &path,
                         "/signup",
@@ -785,6 +797,15 @@ impl World<'_> {
             let exits: Vec<String> =
                 ["US", "GB", "DE", "FR", "BR", "IN"].iter().map(|s| (*s).to_owned()).collect();
             bot.pool = Pool::new(&mut bot.rng, 3000, Access::Residential, &exits);
+        }
+        // Refused for connecting from elsewhere than the numbers' countries: rent exits in
+        // those countries (residential proxy services sell addresses by country).
+        if error == "client_country_mismatch" && !bot.exits_in_number_countries {
+            bot.exits_in_number_countries = true;
+            let countries = campaign.numbers.countries();
+            if !countries.is_empty() {
+                bot.pool = Pool::new(&mut bot.rng, 3000, Access::Residential, &countries);
+            }
         }
         // Refused by what the client looks like: look like a browser.
         if matches!(
@@ -839,13 +860,13 @@ impl World<'_> {
             .sum()
     }
 
-    fn fake_confirm(&mut self, bot_id: usize, number: String, ip: IpAddr, now: u64) -> Result<(), String> {
+    fn fake_confirm(&mut self, bot_id: usize, number: String, ip: Exit, now: u64) -> Result<(), String> {
         let Some(mut taken) = self.actors.get_mut(bot_id).and_then(Option::take) else { return Ok(()) };
         let result = if let Actor::Bot(bot) = &mut taken {
             let body = format!("{{\"phone\":\"{number}\",\"code\":\"{:06}\"}}", bot.rng.below(1_000_000));
             let path = self.mix.confirm_path.clone();
             let record =
-                self.record(&mut bot.rng, &bot.identity, ip, now, &path, "/signup", body, None, Some(400));
+                self.record(&mut bot.rng, &bot.identity, &ip, now, &path, "/signup", body, None, Some(400));
             self.send(record, Truth::Campaign(bot.index), Kind::Confirm, &number, bot.identity.label())
                 .map(|_| ())
         } else {
@@ -880,7 +901,7 @@ fn new_identity(rng: &mut Rng, c: &Campaign, at_ms: u64) -> Identity {
 struct Answer<'a> {
     lane: usize,
     number: String,
-    ip: IpAddr,
+    ip: Exit,
     verdict: &'a Observed,
     now: u64,
 }

@@ -548,6 +548,7 @@ fn compile_rule(
         doc.prefix.is_some(),
         doc.fingerprint.is_some(),
         doc.client.is_some(),
+        doc.client_country.is_some(),
         doc.captcha.is_some(),
         doc.rate_limit.is_some(),
         doc.backoff.is_some(),
@@ -560,7 +561,7 @@ fn compile_rule(
             at,
             format!(
                 "a rule needs exactly one of country, number_type, pattern, prefix, fingerprint, \
-                 client, captcha, rate_limit, backoff, adjacent, conversion (found {count})"
+                 client, client_country, captcha, rate_limit, backoff, adjacent, conversion (found {count})"
             ),
         );
         return None;
@@ -686,6 +687,13 @@ fn compile_kind(doc: &RuleDoc, at: &str, errs: &mut ConfigErrors) -> Option<Rule
             errs.push(format!("{at}.client"), "list headers in missing_headers or classes in user_agents");
         }
         return Some(RuleKind::Client { missing_headers, user_agents: c.user_agents.clone() });
+    }
+    if let Some(c) = &doc.client_country {
+        let header = c.header.trim().to_ascii_lowercase();
+        if header.is_empty() || !header.bytes().all(is_header_name_byte) {
+            errs.push(format!("{at}.client_country.header"), "must be an HTTP header name");
+        }
+        return Some(RuleKind::ClientCountry { header, missing: c.missing });
     }
     if doc.captcha.is_some() {
         return Some(RuleKind::Captcha);

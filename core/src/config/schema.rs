@@ -341,6 +341,9 @@ pub struct RuleDoc {
     /// Kind `client`: headers the request lacks, the class of its `user-agent`.
     #[serde(default)]
     pub client: Option<ClientRuleDoc>,
+    /// Kind `client_country`: the client's country (a header the edge sets) against the number's.
+    #[serde(default)]
+    pub client_country: Option<ClientCountryRuleDoc>,
     /// Kind `captcha`: the route needs a token (action must be `challenge`).
     #[serde(default)]
     pub captcha: Option<CaptchaRuleDoc>,
@@ -421,6 +424,24 @@ pub struct ClientRuleDoc {
     /// `headless`, `bot`.
     #[serde(default)]
     pub user_agents: Vec<crate::rules::UserAgentClass>,
+}
+
+/// The client's country, from a header a trusted edge sets, against the number's country.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientCountryRuleDoc {
+    /// The header carrying the client's ISO country code; default `cf-ipcountry` (Cloudflare).
+    /// Only a header the edge in front sets (and overwrites) can be trusted.
+    #[serde(default = "default_client_country_header")]
+    pub header: String,
+    /// Also fire when the header is absent or names no country (`XX`, `T1`).
+    #[serde(default)]
+    pub missing: bool,
+}
+
+fn default_client_country_header() -> String {
+    "cf-ipcountry".to_owned()
 }
 
 /// Fingerprints of one kind to deny, or its absence.

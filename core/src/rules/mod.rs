@@ -2,11 +2,13 @@
 //! through `limit` and the store.
 
 mod client;
+mod client_country;
 mod country;
 mod pattern;
 mod prefix;
 
 pub use client::{classify as classify_user_agent, lacks_header, user_agent, UserAgentClass};
+pub use client_country::{client_country, differs as client_country_differs, ClientCountry};
 pub use country::CountrySet;
 pub use pattern::NumberPattern;
 pub use prefix::{parse_prefix, PrefixSet};
@@ -77,6 +79,13 @@ pub enum RuleKind {
         missing_headers: Vec<String>,
         /// `user-agent` classes that fire.
         user_agents: Vec<UserAgentClass>,
+    },
+    /// The client's country (from a header the edge sets) against the number's.
+    ClientCountry {
+        /// Lower-case name of the header carrying the client's country.
+        header: String,
+        /// Also fire when the header is absent or names no country.
+        missing: bool,
     },
     /// Always fires: with action `challenge`, the route needs a verified token.
     Captcha,

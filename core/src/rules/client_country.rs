@@ -1,0 +1,58 @@
+//! The `client_country` rule: the country the client connects from, as the edge in front
+//! geolocated it (`cf-ipcountry` on Cloudflare, `cloudfront-viewer-country` on CloudFront, or
+//! any header a trusted proxy sets), against the country of the number it asks an SMS for.
+//! Real users mostly ask for codes to their own country's numbers from their own country;
+//! proxy networks pick exit addresses anywhere. Travellers and expatriates differ too, which is
+//! why the usual action is `challenge`.
+
+/// What the header says about the client's country.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientCountry<'a> {
+    /// An ISO 3166-1 alpha-2 code, upper-cased.
+    Known(&'a str),
+    /// No header, or a value that names no country (`XX` unknown, `T1` Tor, anything not two
+    /// letters).
+    Unknown,
+}
+
+/// Reads the first `header` (lower-case name) of the request.
+pub fn client_country<'a>(headers: &[(&'a str, &'a str)], header: &str) -> ClientCountry<'a> {
+    let Some((_, value)) = headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(header)) else {
+        return ClientCountry::Unknown;
+    };
+    let value = value.trim();
+    let two_letters = value.len() == 2 && value.bytes().all(|b| b.is_ascii_alphabetic());
+    if !two_letters || value.eq_ignore_ascii_case("xx") || value.eq_ignore_ascii_case("t1") {
+        return ClientCountry::Unknown;
+    }
+    ClientCountry::Known(value)
+}
+
+/// Whether a known client country differs from the number's region (`None`: a number no
+/// single region claims, such as `+882`, which never matches a client).
+pub fn differs(client: &str, number_region: Option<&str>) -> bool {
+    number_region.is_none_or(|region| !region.eq_ignore_ascii_case(client))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_values() {
+        let read = |v: &str| client_country(&[("CF-IPCountry", v)], "cf-ipcountry");
+        assert_eq!(read("gb"), ClientCountry::Known("gb"));
+        assert_eq!(read(" DE "), ClientCountry::Known("DE"));
+        for unknown in ["XX", "T1", "", "GBR", "1A", "é"] {
+            assert_eq!(read(unknown), ClientCountry::Unknown, "{unknown:?}");
+        }
+        assert_eq!(client_country(&[], "cf-ipcountry"), ClientCountry::Unknown);
+    }
+
+    #[test]
+    fn comparison_ignores_case() {
+        assert!(!differs("gb", Some("GB")));
+        assert!(differs("US", Some("CA")));
+        assert!(differs("US", None));
+    }
+}
