@@ -50,6 +50,7 @@ test-core *flags:
 # Validate the shipped example policy and replay the example traffic through the CLI.
 test-examples:
     {{cargo}} run -q -p pumpguard-cli -- check examples/policy.json
+    for policy in policies/*.json; do {{cargo}} run -q -p pumpguard-cli -- check "$policy"; done
     {{cargo}} run -q -p pumpguard-cli -- replay --policy examples/policy.json examples/traffic.jsonl > /dev/null
 
 # Every test: installs what they need (idempotent, quick once done), then lint, wasm builds, core + scenarios, CLI on the examples, alert rules, dashboard and policy schema, the simulator (report in Chromium, agreement with Envoy), every scenario through a real Envoy and a real workerd, every rule and dashboard query against a real Prometheus, fuzz and soak smokes, the real SDKs through both, and two Envoys sharing counters through the store service over Redis.

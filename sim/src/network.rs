@@ -131,10 +131,9 @@ impl Pool {
 
     /// One address of the pool.
     pub fn pick(&self, rng: &mut Rng) -> Exit {
-        rng.pick(&self.exits).cloned().unwrap_or_else(|| Exit {
-            ip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
-            country: "US".to_owned(),
-        })
+        rng.pick(&self.exits)
+            .cloned()
+            .unwrap_or_else(|| Exit { ip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), country: "US".to_owned() })
     }
 
     /// How many addresses the pool has.

@@ -683,8 +683,17 @@ impl World<'_> {
         };
         let body = format!("{{\"phone\":\"{number}\",\"channel\":\"sms\"}}");
         let path = self.mix.send_path.clone();
-        let record =
-            self.record(&mut bot.rng, &bot.identity, &ip, now, &path, "/signup", body, token.as_deref(), None);
+        let record = self.record(
+            &mut bot.rng,
+            &bot.identity,
+            &ip,
+            now,
+            &path,
+            "/signup",
+            body,
+            token.as_deref(),
+            None,
+        );
         let verdict =
             self.send(record, Truth::Campaign(bot.index), Kind::Send, &number, bot.identity.label())?;
         let pause_ms = if act(&verdict) == Action::Challenge && campaign.tokens == TokenPlan::Solved {

@@ -44,7 +44,7 @@ def embedded_policies(node):
 
 def shipped():
     """(name, policy) of every policy the loader must take."""
-    for path in sorted(glob.glob(os.path.join(ROOT, "examples", "**", "*.json"), recursive=True)):
+    for path in sorted(glob.glob(os.path.join(ROOT, "examples", "**", "*.json"), recursive=True)) + sorted(glob.glob(os.path.join(ROOT, "policies", "*.json"))):
         with open(path) as f:
             doc = json.load(f)
         if is_policy(doc):
