@@ -113,6 +113,7 @@ struct Fingerprints {
     ja4: Option<String>,
     ja4h: Option<String>,
     header_md5: Option<String>,
+    header_set: Option<String>,
 }
 
 impl Fingerprints {
@@ -126,6 +127,9 @@ impl Fingerprints {
             header_md5: policy
                 .uses_header_md5
                 .then(|| fingerprint::header_md5(req.method, req.version, req.headers).as_str().to_owned()),
+            header_set: policy
+                .uses_header_set
+                .then(|| fingerprint::header_set(req.method, req.version, req.headers).as_str().to_owned()),
         }
     }
 
@@ -135,6 +139,7 @@ impl Fingerprints {
             FingerprintKind::Ja4 => self.ja4.as_deref(),
             FingerprintKind::Ja4h => self.ja4h.as_deref(),
             FingerprintKind::HeaderMd5 => self.header_md5.as_deref(),
+            FingerprintKind::HeaderSet => self.header_set.as_deref(),
         }
     }
 }

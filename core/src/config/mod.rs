@@ -52,6 +52,7 @@ pub struct Policy {
     /// Fingerprints some rule needs, so others are never computed.
     pub(crate) uses_ja4h: bool,
     pub(crate) uses_header_md5: bool,
+    pub(crate) uses_header_set: bool,
     pub(crate) expose_findings: bool,
 }
 
@@ -143,6 +144,7 @@ impl Policy {
         };
         let uses_ja4h = uses(crate::fingerprint::FingerprintKind::Ja4h);
         let uses_header_md5 = uses(crate::fingerprint::FingerprintKind::HeaderMd5);
+        let uses_header_set = uses(crate::fingerprint::FingerprintKind::HeaderSet);
         if uses_ja4h && !doc.fingerprints.ja4h {
             errs.push(
                 "fingerprints.ja4h",
@@ -165,6 +167,7 @@ impl Policy {
             store: doc.store.clone(),
             uses_ja4h,
             uses_header_md5,
+            uses_header_set,
             expose_findings: doc.expose_findings,
         })
     }
@@ -189,8 +192,8 @@ impl Policy {
         RequestNeeds {
             // Rate-limit keys, and siteverify's `remoteip`.
             client_ip: keyed_by_ip || self.captcha.is_some(),
-            // JA4H and the header MD5 include the HTTP version.
-            http_version: self.uses_ja4h || self.uses_header_md5,
+            // JA4H and the header hashes include the HTTP version.
+            http_version: self.uses_ja4h || self.uses_header_md5 || self.uses_header_set,
         }
     }
 

@@ -124,6 +124,35 @@ fn write_canonical<S: ByteSink>(sink: &mut S, method: &str, version: HttpVersion
     sink.put(trim_blanks(accept_encoding.unwrap_or_default()).as_bytes());
 }
 
+/// `header_set`: the lower-case hex MD5 of `METHOD "|" VERSION "|" NAMES`, where `NAMES` are the
+/// names [`header_md5`] includes, ASCII lower-cased, **sorted and without repeats**, joined
+/// with `,`; no header value. What a client sends, not in which order or how often: a bot
+/// that rotates its header order, or a host that sorts headers (a Worker's `Headers`), hashes
+/// alike. Public contract like [`header_md5`].
+pub fn header_set(method: &str, version: HttpVersion, headers: &[(&str, &str)]) -> HeaderHash {
+    let mut names: Vec<String> = headers
+        .iter()
+        .filter(|(name, _)| !LoweredName::new(name).is_excluded())
+        .map(|(name, _)| name.to_ascii_lowercase())
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    let mut md5 = Md5::new();
+    md5.put(method.as_bytes());
+    md5.put(b"|");
+    md5.put(version.as_str().as_bytes());
+    md5.put(b"|");
+    for (i, name) in names.iter().enumerate() {
+        if i > 0 {
+            md5.put(b",");
+        }
+        md5.put(name.as_bytes());
+    }
+    let mut hex = [b'0'; 32];
+    write_lower_hex(&md5.finalize(), &mut hex);
+    HeaderHash(AsciiArray(hex))
+}
+
 /// Longest name kept whole in [`LoweredName`]; every excluded name and prefix is shorter.
 const LOWERED_NAME_CAPACITY: usize = 64;
 
@@ -188,6 +217,22 @@ mod tests {
         let mut bytes = Vec::new();
         write_canonical(&mut bytes, method, version, headers);
         String::from_utf8(bytes).unwrap()
+    }
+
+    #[test]
+    fn header_set_ignores_order_repeats_values_and_excluded_names() {
+        let a = [("User-Agent", "x"), ("accept", "*/*"), ("accept-language", "en"), ("cookie", "a=1")];
+        let b = [("accept-language", "de"), ("accept", "text/html"), ("accept", "*/*"), ("user-agent", "y")];
+        fn set(h: &[(&str, &str)]) -> String {
+            header_set("POST", HttpVersion::Http2, h).as_str().to_owned()
+        }
+        assert_eq!(set(&a), set(&b));
+        assert_ne!(set(&a), set(&a[..2]));
+        assert_ne!(set(&a), header_set("POST", HttpVersion::Http11, &a).as_str());
+        // Known value: MD5 of "POST|HTTP/2|accept,accept-language,user-agent".
+        let mut hex = [b'0'; 32];
+        write_lower_hex(&Md5::digest(b"POST|HTTP/2|accept,accept-language,user-agent"), &mut hex);
+        assert_eq!(set(&a).as_bytes(), hex);
     }
 
     const BROWSER_HTTP2: [(&str, &str); 10] = [

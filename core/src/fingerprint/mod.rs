@@ -8,6 +8,7 @@
 //! | --- | --- | --- |
 //! | [`FingerprintKind::Ja4h`] | method, version, headers | [`ja4h`] |
 //! | [`FingerprintKind::HeaderMd5`] | method, version, headers | [`header_md5`] |
+//! | [`FingerprintKind::HeaderSet`] | method, version, header names | [`header_set`] |
 //! | [`FingerprintKind::Ja3`] | trusted proxy-set value | [`parse_ja3`] |
 //! | [`FingerprintKind::Ja4`] | trusted proxy-set value | [`parse_ja4`] |
 //!
@@ -22,7 +23,9 @@ mod header_hash;
 mod ja4h;
 mod tls;
 
-pub use header_hash::{header_md5, HeaderHash, HEADER_MD5_EXCLUDED_NAMES, HEADER_MD5_EXCLUDED_PREFIXES};
+pub use header_hash::{
+    header_md5, header_set, HeaderHash, HEADER_MD5_EXCLUDED_NAMES, HEADER_MD5_EXCLUDED_PREFIXES,
+};
 pub use ja4h::{ja4h, Ja4h};
 pub use tls::{parse_ja3, parse_ja4, Ja3, Ja4};
 
@@ -39,6 +42,8 @@ pub enum FingerprintKind {
     Ja4h,
     /// pumpguard's own licence-free header fingerprint ([`header_md5`]).
     HeaderMd5,
+    /// The same names as [`header_md5`], order and repeats ignored, no values ([`header_set`]).
+    HeaderSet,
 }
 
 impl FingerprintKind {
@@ -49,6 +54,7 @@ impl FingerprintKind {
             FingerprintKind::Ja4 => "ja4",
             FingerprintKind::Ja4h => "ja4h",
             FingerprintKind::HeaderMd5 => "header_md5",
+            FingerprintKind::HeaderSet => "header_set",
         }
     }
 }

@@ -40,7 +40,9 @@ mod tests {
 
     #[test]
     fn header_values() {
-        let read = |v: &str| client_country(&[("CF-IPCountry", v)], "cf-ipcountry");
+        fn read(v: &str) -> ClientCountry<'_> {
+            client_country(&[("CF-IPCountry", v)], "cf-ipcountry")
+        }
         assert_eq!(read("gb"), ClientCountry::Known("gb"));
         assert_eq!(read(" DE "), ClientCountry::Known("DE"));
         for unknown in ["XX", "T1", "", "GBR", "1A", "é"] {
