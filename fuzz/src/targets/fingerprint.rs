@@ -2,9 +2,9 @@
 //!
 //! Input: frames; each frame's headers are fingerprinted under every HTTP version, and each header
 //! value is parsed as a JA3 and a JA4. Properties: no panic; the same headers give the same
-//! fingerprints; JA4H output is ASCII.
+//! fingerprints; JA4H output is ASCII; `header_set` is the same for the headers in reverse order.
 
-use pumpguard_core::fingerprint::{header_md5, ja4h, parse_ja3, parse_ja4, HttpVersion};
+use pumpguard_core::fingerprint::{header_md5, header_set, ja4h, parse_ja3, parse_ja4, HttpVersion};
 
 use crate::frame;
 
@@ -21,7 +21,14 @@ pub fn run(data: &[u8]) -> String {
             assert!(a.as_str().is_ascii(), "JA4H is not ASCII: {:?}", a.as_str());
             let md5 = header_md5(&frame.method, version, &headers);
             assert_eq!(md5.as_str(), header_md5(&frame.method, version, &headers).as_str());
-            lines.push(format!("{} {}", a.as_str(), md5.as_str()));
+            let set = header_set(&frame.method, version, &headers);
+            let reversed: Vec<(&str, &str)> = headers.iter().rev().copied().collect();
+            assert_eq!(
+                set.as_str(),
+                header_set(&frame.method, version, &reversed).as_str(),
+                "header_set depends on order"
+            );
+            lines.push(format!("{} {} {}", a.as_str(), md5.as_str(), set.as_str()));
         }
         for (_, value) in &headers {
             lines.push(format!("{:?} {:?}", parse_ja3(value).is_some(), parse_ja4(value).is_some()));
