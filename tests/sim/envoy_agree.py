@@ -35,8 +35,8 @@ class Siteverify:
     once; a second use is refused (`timeout-or-duplicate`); anything else is refused."""
 
     def __init__(self):
-        seen = set()
-        lock = threading.Lock()
+        seen = self.seen = set()
+        lock = self.lock = threading.Lock()
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -67,13 +67,20 @@ class Siteverify:
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
+    def forget(self):
+        """A new run with the same seed draws the same tokens: each run starts with none seen."""
+        with self.lock:
+            self.seen.clear()
+
 
 def policies():
     example = json.load(open(os.path.join(ROOT, "examples/policy.json")))
     example["expose_findings"] = True
     challenge = json.loads(json.dumps(example))
     challenge["rules"].append({"id": "human", "action": "challenge", "captcha": {}})
-    return {"example": example, "example-challenge": challenge}
+    recommended = json.load(open(os.path.join(ROOT, "policies/recommended.json")))
+    recommended["expose_findings"] = True
+    return {"example": example, "example-challenge": challenge, "recommended": recommended}
 
 
 def load_truth(path):
@@ -129,6 +136,7 @@ def main():
             for where, extra in [("in-process", []), ("envoy", [
                     "--target", f"http://127.0.0.1:{port}", "--client-ip-header", "x-forwarded-for",
                     "--ja3-header", "x-ja3", "--ja4-header", "x-ja4", "--clock-header", CLOCK])]:
+                siteverify.forget()
                 truth = os.path.join(args.work, f"{name}-{where}.truth.jsonl")
                 score = os.path.join(args.work, f"{name}-{where}.score.json")
                 r = subprocess.run(common + extra + ["--truth", truth, "--json", score], capture_output=True, text=True)
