@@ -81,6 +81,11 @@ fn run() -> i32 {
     let threads = settings.threads;
     let service = Arc::new(Service::new(settings, policies));
     let stop = Arc::new(AtomicBool::new(false));
+    {
+        // Until Redis is reachable readiness fails; requests are served (and fail) meanwhile.
+        let (service, stop) = (service.clone(), stop.clone());
+        std::thread::spawn(move || warm_until_done(&service, &stop));
+    }
     let workers: Vec<_> = (0..threads)
         .map(|_| {
             let (service, server, stop) = (service.clone(), server.clone(), stop.clone());
@@ -108,6 +113,25 @@ fn run() -> i32 {
     }
     log::event("info", "stopped", json!({}));
     0
+}
+
+/// Warms the Redis pool, retrying every 200 ms while Redis cannot be reached.
+fn warm_until_done(service: &Service, stop: &AtomicBool) {
+    let mut logged = false;
+    while !stop.load(Ordering::SeqCst) {
+        match service.warm() {
+            Ok(()) => {
+                log::event("info", "redis_warm", json!({ "connections": service.settings.threads }));
+                return;
+            }
+            Err(e) if !logged => {
+                log::event("warn", "redis_not_warm", json!({ "error": e, "retry_ms": 200 }));
+                logged = true;
+            }
+            Err(_) => {}
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 /// One request thread: answers until `stop`, finishing the request in hand.

@@ -44,6 +44,8 @@ pub struct Service {
     policies: RwLock<Arc<Policies>>,
     pub metrics: Metrics,
     draining: AtomicBool,
+    /// The Redis pool was filled and the script loaded once ([`Service::warm`]).
+    warmed: AtomicBool,
     redis_log: Throttled,
     refusal_log: Throttled,
 }
@@ -56,14 +58,19 @@ fn valid_namespace(ns: &str) -> bool {
 
 impl Service {
     pub fn new(settings: Settings, policies: Policies) -> Service {
-        let redis =
-            Redis::new(settings.redis.clone(), settings.redis_password.clone(), settings.redis_timeout);
+        let redis = Redis::new(
+            settings.redis.clone(),
+            settings.redis_password.clone(),
+            settings.redis_timeout,
+            settings.threads,
+        );
         Service {
             settings,
             redis,
             policies: RwLock::new(Arc::new(policies)),
             metrics: Metrics::default(),
             draining: AtomicBool::new(false),
+            warmed: AtomicBool::new(false),
             redis_log: Throttled::default(),
             refusal_log: Throttled::default(),
         }
@@ -95,9 +102,17 @@ impl Service {
         self.draining.store(true, Ordering::SeqCst);
     }
 
-    /// Ready: not draining, and Redis answers.
+    /// Opens a connection per request thread and loads the script; readiness waits for it, so
+    /// a load balancer sends the first burst to a replica that needs no connect or script load.
+    pub fn warm(&self) -> Result<(), String> {
+        self.redis.warm().map_err(|e| e.0)?;
+        self.warmed.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Ready: warmed once, not draining, and Redis answers.
     pub fn ready(&self) -> bool {
-        !self.draining.load(Ordering::SeqCst) && self.redis.ping()
+        self.warmed.load(Ordering::SeqCst) && !self.draining.load(Ordering::SeqCst) && self.redis.ping()
     }
 
     /// Routes one request.

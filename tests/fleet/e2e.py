@@ -39,6 +39,7 @@ import e2e as E  # noqa: E402  (tests/envoy/e2e.py: the fake siteverify, raw HTT
 ROOT = L.ROOT
 CLOCK = "x-pumpguard-test-now-ms"
 SENDS, CONNS = 1000, 16
+STORE_FAILURES_TOLERATED = 2  # per 1,000-send burst; see check_exact
 RESULTS, FAILURES, check = L.RESULTS, L.FAILURES, L.check
 
 
@@ -170,6 +171,12 @@ class Harness:
         for proxy in ["a", "b"]:
             L.wait_envoy_ready(self.admin[proxy], self.procs, f"envoy-{proxy}")
         print(f"fleet ready: 2 envoys, 2 store replicas, redis on {self.redis_port}", flush=True)
+        # Ready replicas hold their Redis pool (one connection per request thread, 8 each) and
+        # the script: the first burst below makes no connect and no SCRIPT LOAD.
+        info = dict(l.split(":", 1) for l in F.redis_cli(self.redis_port, "INFO").stdout.splitlines() if ":" in l)
+        clients, scripts = int(info.get("connected_clients", 0)), int(info.get("number_of_cached_scripts", 0))
+        check(f"ready replicas are warm: {clients} Redis connections (2 x 8 wanted), {scripts} script loaded",
+              clients >= 16 and scripts == 1, str(info)[:500])
 
     # -- exactness across proxies
     def check_exact(self, kind):
@@ -207,15 +214,19 @@ class Harness:
         statuses = [int(parts[-1]) for parts in lines]
         per_proxy = {p: sum(1 for parts in lines if f":{self.ports[p][name]}/" in parts[1]) for p in "ab"}
         allowed = statuses.count(200)
-        # A round that times out on an overloaded machine is a store failure, answered by the
-        # policy's store.on_error (block: 503) and never counted: it may cost the count a slot it
-        # would have taken, but can never add one. A few are tolerated; more is a finding.
+        # A store failure is answered by the policy's store.on_error (block: 503) and never
+        # counted: it may cost the count a slot it would have taken, but can never add one. The
+        # replicas report ready only with their Redis pool filled and the script loaded, so a
+        # burst right after start needs no connect or script load: none is expected. At most
+        # STORE_FAILURES_TOLERATED remain allowed because the service's Redis timeout (400 ms)
+        # is wall time on two cores shared with other work: a Redis descheduled that long is the
+        # machine's, not the fleet's, and any such failure is printed.
         failed = statuses.count(503)
         other = sorted(set(statuses) - {200, 403, 429, 503})
         check(f"exact {kind}: {SENDS} parallel sends over 2 proxies allow {allowed}, the core in sequence {expected} "
               f"({per_proxy['a']}/{per_proxy['b']} per proxy, {took:.1f} s, {failed} store failures)",
               r.returncode == 0 and 0 < expected < SENDS and expected - failed <= allowed <= expected
-              and failed <= SENDS // 100 and not other
+              and failed <= STORE_FAILURES_TOLERATED and not other
               and min(per_proxy.values()) >= SENDS // 3,
               f"statuses {sorted(set(statuses))}; replay rc={r.returncode} {r.stderr[-500:]}")
 
