@@ -40,6 +40,7 @@ use crate::adapter::{
     decision_line, eviction_metrics, host_failure_metric, metric_names, parse_client_ip, summary_line, Held,
 };
 use crate::bench::{self, Span, Stage};
+use crate::block_cache::BlockCache;
 use crate::config::{HostConfig, RemoteStore};
 use crate::store::{shared_seed, SharedData, SharedDataStore, SharedError};
 use crate::wire;
@@ -99,6 +100,8 @@ struct Plugin {
     decision_log: RefCell<DecisionLog>,
     /// Failed remote store rounds not yet logged, and when they were last logged (milliseconds).
     unlogged_remote: RefCell<(u64, Option<u64>)>,
+    /// The remote store's "blocked until T" answers (empty and unused with shared data).
+    blocks: RefCell<BlockCache>,
 }
 
 impl Plugin {
@@ -274,6 +277,7 @@ impl Root {
             ),
         );
         let decision_log = RefCell::new(DecisionLog::new(cfg.decision_log));
+        let block_cache_entries = cfg.remote.as_ref().map_or(0, |r| r.block_cache_entries as usize);
         // A policy update replaces the plugin; the old one logs its pending counts when its last
         // stream ends (`Drop for Plugin`).
         self.plugin = Some(Rc::new(Plugin {
@@ -283,6 +287,7 @@ impl Root {
             unlogged_pressure: RefCell::new((EvictionPressure::default(), 0)),
             decision_log,
             unlogged_remote: RefCell::new((0, None)),
+            blocks: RefCell::new(BlockCache::new(block_cache_entries)),
         }));
         true
     }
@@ -381,6 +386,13 @@ impl Stream {
             };
             if prepared.checks().is_empty() {
                 return self.concluded(plugin, policy.conclude(prepared, &[]), false);
+            }
+            let cached = plugin.blocks.borrow_mut().answer(prepared.checks(), self.now);
+            if let Some(outcomes) = cached {
+                // Every check is blocked past now by the store's own earlier answer.
+                plugin
+                    .increment(format!("pumpguard.store.plugin.{}.remote.block_cache_hit", plugin.cfg.name));
+                return self.concluded(plugin, policy.conclude(prepared, &outcomes), false);
             }
             let checks = prepared.checks().to_vec();
             if self.dispatch_round(plugin, remote, true, checks) {
@@ -606,6 +618,13 @@ impl Stream {
             Waiting::Peek(prepared) => {
                 let outcomes = self.round_outcomes(&plugin, num_headers, body_size, prepared.checks().len());
                 self.store_failed = outcomes.iter().all(|o| *o == CheckOutcome::StoreFailed);
+                let learned = plugin.blocks.borrow_mut().learn(prepared.checks(), &outcomes, self.now);
+                if learned > 0 {
+                    plugin.add(
+                        format!("pumpguard.store.plugin.{}.remote.block_cache_stored", plugin.cfg.name),
+                        learned as u64,
+                    );
+                }
                 let decision = policy.conclude(prepared, &outcomes);
                 self.concluded(&plugin, decision, true);
             }

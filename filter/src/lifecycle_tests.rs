@@ -1081,3 +1081,77 @@ fn remote_store_configuration_is_logged() {
     let logs = emulator::with(|h| h.logs.clone());
     assert!(logs.iter().any(|(_, m)| m.contains("remote store via cluster pumpguard-store")), "{logs:?}");
 }
+
+#[test]
+fn remote_store_blocked_scope_repeats_are_answered_from_the_block_cache_until_its_end() {
+    let config = remote_config(&[ONE_PER_NUMBER], "");
+    let mut envoy = Envoy::start(&config);
+    let mut service = StoreService::new(&config);
+    let send = |envoy: &mut Envoy, service: &mut StoreService| {
+        let (id, _) = envoy.send(post("/api/otp", &[]), US.as_bytes(), 1024);
+        let rounds = service.serve(envoy);
+        let stream = envoy.stream(id);
+        let status = stream.local_reply.as_ref().map_or(200, |r| r.status as u16);
+        let retry = stream.local_reply.as_ref().and_then(|r| r.header("retry-after").map(str::to_owned));
+        (status, rounds, retry)
+    };
+    assert_eq!(send(&mut envoy, &mut service).0, 200);
+    // The first refusal asks the store; the block it answers is kept until its end.
+    let (status, rounds, retry) = send(&mut envoy, &mut service);
+    assert_eq!((status, rounds), (429, 1));
+    assert_eq!(counter("pumpguard.store.plugin.t.remote.block_cache_stored"), 1);
+    for i in 0..5 {
+        let (status, rounds, again) = send(&mut envoy, &mut service);
+        assert_eq!((status, rounds), (429, 0), "repeat {i}: no store round");
+        assert_eq!(again, retry, "the same wait as the store's: repeats never extend it");
+    }
+    assert_eq!(counter("pumpguard.store.plugin.t.remote.block_cache_hit"), 5);
+    // Just before the end the cache still answers; at the end the store is asked (and allows).
+    advance_clock(3_600_000 - 1);
+    assert_eq!(send(&mut envoy, &mut service), (429, 0, Some("1".to_owned())));
+    advance_clock(1);
+    assert_eq!(send(&mut envoy, &mut service), (200, 2, None));
+    let (status, rounds, _) = send(&mut envoy, &mut service);
+    assert_eq!((status, rounds), (429, 1), "a new block: asked once, then kept again");
+    assert_eq!(counter("pumpguard.store.plugin.t.remote.block_cache_hit"), 6);
+}
+
+#[test]
+fn remote_store_block_cache_off_asks_the_store_every_time() {
+    let config = remote_config(&[ONE_PER_NUMBER], "")
+        .replace(r#""timeout_ms":300}"#, r#""timeout_ms":300,"block_cache_entries":0}"#);
+    assert!(config.contains("block_cache_entries"));
+    let mut envoy = Envoy::start(&config);
+    let mut service = StoreService::new(&config);
+    for want in [2, 1, 1, 1] {
+        let (_, _) = envoy.send(post("/api/otp", &[]), US.as_bytes(), 1024);
+        assert_eq!(service.serve(&mut envoy), want);
+    }
+    assert_eq!(counter("pumpguard.store.plugin.t.remote.block_cache_hit"), 0);
+}
+
+#[test]
+fn remote_store_block_cache_never_keeps_a_block_the_store_did_not_store() {
+    // An adjacency block started by this request (escalated) is proposed by the peek round and
+    // stored only by the commit round: when that round fails, nothing is cached.
+    let adjacent = r#"{"id":"enum","action":"block","adjacent":{"suffix_digits":2,"window_seconds":600,"max_distinct":1,"block_seconds":900,"escalation_factor":2,"max_block_seconds":3600}}"#;
+    let config = remote_config(&[adjacent], "");
+    let mut envoy = Envoy::start(&config);
+    let mut service = StoreService::new(&config);
+    let body = |n: u32| format!(r#"{{"phone":"+1415555{n:04}"}}"#);
+    let (_, _) = envoy.send(post("/api/otp", &[]), body(100).as_bytes(), 1024);
+    assert_eq!(service.serve(&mut envoy), 2);
+    let (id, _) = envoy.send(post("/api/otp", &[]), body(101).as_bytes(), 1024);
+    let peek = service.pending().pop().expect("peek");
+    service.answered.insert(peek.token);
+    let json = r#"{"outcomes":[{"verdict":{"triggered":true,"retry_after_ms":900000,"escalated":true}}]}"#;
+    envoy.answer(peek.token, Some((200, json)));
+    let commit = service.pending().pop().expect("the block's commit round");
+    service.answered.insert(commit.token);
+    envoy.answer(commit.token, None);
+    assert_eq!(reply(&envoy.stream(id)).status, 403);
+    assert_eq!(counter("pumpguard.store.plugin.t.remote.block_cache_stored"), 0);
+    // The next number asks the store again.
+    let (_, _) = envoy.send(post("/api/otp", &[]), body(102).as_bytes(), 1024);
+    assert!(service.serve(&mut envoy) >= 1);
+}

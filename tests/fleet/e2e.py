@@ -237,6 +237,24 @@ class Harness:
         gave_up = sum(F.metric(p, "pumpguard_store_cas_gave_up_total") or 0 for p in self.store_ports)
         print(f"      compare-and-swap conflicts resolved by a fresh round: {conflicts:.0f}; given up: {gave_up:.0f}")
 
+    # -- the block cache
+    def check_block_cache(self):
+        """Repeats of a number its backoff refuses are answered by each Envoy worker's cache of
+        "blocked until T" answers: at most one peek round per worker learns the block."""
+        def peeks():
+            return sum(F.metric(p, 'pumpguard_store_requests_total{round="peek",outcome="ok"}') or 0
+                       for p in self.store_ports)
+        hits = "wasmcustom.pumpguard.store.plugin.k-backoff.remote.block_cache_hit"
+        number, repeats = "+14155550999", 20
+        first = self.send("k-backoff", number)[0]
+        before, hits_before = peeks(), F.envoy_counter(self.admin["a"], hits)
+        statuses = [self.send("k-backoff", number)[0] for _ in range(repeats)]
+        rounds, hit = peeks() - before, F.envoy_counter(self.admin["a"], hits) - hits_before
+        check(f"block cache: {repeats} repeats of a backed-off number made {rounds:.0f} store rounds "
+              f"(at most one per Envoy worker), {hit} answered from the cache",
+              first == 200 and statuses == [429] * repeats and rounds <= 2 and hit >= repeats - 2,
+              f"first {first}, statuses {sorted(set(statuses))}")
+
     # -- the corpus
     def check_scenarios(self):
         for path, _, port in self.scenarios:
@@ -399,6 +417,8 @@ def main():
                 h.check_exact(kind)
         if not args.only:
             h.check_replicas_shared_the_work()
+        if h.wanted("block-cache"):
+            h.check_block_cache()
         h.check_scenarios()
         if h.wanted("failures"):
             h.check_failures()
