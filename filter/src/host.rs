@@ -28,7 +28,8 @@ use std::rc::Rc;
 use pumpguard_core::captcha::{interpret_siteverify, siteverify_body};
 use pumpguard_core::decision::DECISION_HEADERS;
 use pumpguard_core::decision_log::{Admit, DecisionLog};
-use pumpguard_core::remote::{CheckRequest, CheckResponse};
+use pumpguard_core::limit::CounterVerdict;
+use pumpguard_core::remote::{CheckRequest, CheckResponse, COMMITTED_HEADER, COMMIT_IF_PASS_HEADER};
 use pumpguard_core::routes::{ConfirmResponse, MAX_CONFIRM_BODY_BYTES};
 use pumpguard_core::store::{BucketedStore, EvictionPressure};
 use pumpguard_core::{
@@ -323,6 +324,9 @@ enum Phase {
 enum Waiting {
     /// The peek round of the request's checks (remote store).
     Peek(Prepared),
+    /// A peek round asked to commit when every check passes, with the decision every check
+    /// passing gives (remote store).
+    PeekCommit(Prepared, Decision),
     /// Siteverify, for a challenge's token.
     Verify(Decision),
     /// The commit round of the decision's pending checks (remote store).
@@ -395,8 +399,19 @@ impl Stream {
                 return self.concluded(plugin, policy.conclude(prepared, &outcomes), false);
             }
             let checks = prepared.checks().to_vec();
-            if self.dispatch_round(plugin, remote, true, checks) {
-                return self.wait(Waiting::Peek(prepared));
+            // A request every check would let through goes to origin with all of them committed:
+            // the service may commit them in the peek round itself, saving the commit round.
+            let passing = vec![CheckOutcome::Verdict(CounterVerdict::PASS); checks.len()];
+            let if_pass = policy.conclude(prepared.clone(), &passing);
+            let one_round = if_pass.action == Verdict::Allow
+                && if_pass.token_check.is_none()
+                && if_pass.pending_commits() == prepared.checks();
+            if self.dispatch_round_with(plugin, remote, true, one_round, checks) {
+                return self.wait(if one_round {
+                    Waiting::PeekCommit(prepared, if_pass)
+                } else {
+                    Waiting::Peek(prepared)
+                });
             }
             let failed = vec![CheckOutcome::StoreFailed; prepared.checks().len()];
             self.store_failed = true;
@@ -456,6 +471,21 @@ impl Stream {
         self.act(plugin, decision, resumed)
     }
 
+    /// A peek round's outcomes (`prepared`'s checks): the blocks among them learnt, the request
+    /// concluded.
+    fn peek_answered(&mut self, plugin: &Plugin, prepared: Prepared, outcomes: Vec<CheckOutcome>) {
+        self.store_failed = outcomes.iter().all(|o| *o == CheckOutcome::StoreFailed);
+        let learned = plugin.blocks.borrow_mut().learn(prepared.checks(), &outcomes, self.now);
+        if learned > 0 {
+            plugin.add(
+                format!("pumpguard.store.plugin.{}.remote.block_cache_stored", plugin.cfg.name),
+                learned as u64,
+            );
+        }
+        let decision = plugin.cfg.policy.conclude(prepared, &outcomes);
+        self.concluded(plugin, decision, true);
+    }
+
     /// Sends one round of counter checks to the store service; false when it could not be sent
     /// (counted and logged: the caller takes every check as a store failure).
     fn dispatch_round(
@@ -463,6 +493,19 @@ impl Stream {
         plugin: &Plugin,
         remote: &RemoteStore,
         peek: bool,
+        checks: Vec<CounterCheck>,
+    ) -> bool {
+        self.dispatch_round_with(plugin, remote, peek, false, checks)
+    }
+
+    /// [`Stream::dispatch_round`]; `commit_if_pass` asks a peek round to commit when every check
+    /// passes ([`COMMIT_IF_PASS_HEADER`]; a service that does not know it answers a plain peek).
+    fn dispatch_round_with(
+        &mut self,
+        plugin: &Plugin,
+        remote: &RemoteStore,
+        peek: bool,
+        commit_if_pass: bool,
         checks: Vec<CounterCheck>,
     ) -> bool {
         let request = CheckRequest {
@@ -476,12 +519,15 @@ impl Stream {
             plugin.remote_failed("unencodable", self.now);
             return false;
         };
-        let headers = [
+        let mut headers = vec![
             (":method", "POST"),
             (":path", remote.path.as_str()),
             (":authority", remote.authority.as_str()),
             ("content-type", "application/json"),
         ];
+        if commit_if_pass {
+            headers.push((COMMIT_IF_PASS_HEADER, "1"));
+        }
         match abi::http_call(&remote.cluster, &headers, &body, remote.timeout_ms) {
             Ok(token) => {
                 self.callout = Some(token);
@@ -615,18 +661,24 @@ impl Stream {
             Waiting::Verify(decision) => {
                 self.on_siteverify_response(&plugin, decision, num_headers, body_size)
             }
+            Waiting::PeekCommit(prepared, if_pass) => {
+                let outcomes = self.round_outcomes(&plugin, num_headers, body_size, prepared.checks().len());
+                let committed = abi::header_value(Headers::HttpCallResponse, COMMITTED_HEADER)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|v| v == b"1");
+                if committed {
+                    // The checks ran for real: settled as a commit round's answer would be.
+                    plugin.increment(format!("pumpguard.store.plugin.{}.remote.one_round", plugin.cfg.name));
+                    let decision = policy.settle_commits(if_pass, &outcomes);
+                    self.act(&plugin, decision, true);
+                    return;
+                }
+                self.peek_answered(&plugin, prepared, outcomes);
+            }
             Waiting::Peek(prepared) => {
                 let outcomes = self.round_outcomes(&plugin, num_headers, body_size, prepared.checks().len());
-                self.store_failed = outcomes.iter().all(|o| *o == CheckOutcome::StoreFailed);
-                let learned = plugin.blocks.borrow_mut().learn(prepared.checks(), &outcomes, self.now);
-                if learned > 0 {
-                    plugin.add(
-                        format!("pumpguard.store.plugin.{}.remote.block_cache_stored", plugin.cfg.name),
-                        learned as u64,
-                    );
-                }
-                let decision = policy.conclude(prepared, &outcomes);
-                self.concluded(&plugin, decision, true);
+                self.peek_answered(&plugin, prepared, outcomes);
             }
             Waiting::Commit(decision) => {
                 let count = decision.pending_commits().len();

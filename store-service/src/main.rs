@@ -145,11 +145,18 @@ fn serve(service: &Service, server: &tiny_http::Server, stop: &AtomicBool) {
         let mut body = Vec::new();
         let read = request.as_reader().take(MAX_BODY).read_to_end(&mut body);
         let answer = match read {
-            Ok(_) => service.handle(request.method().as_str(), request.url(), &body),
+            Ok(_) => {
+                let commit_if_pass = request
+                    .headers()
+                    .iter()
+                    .any(|h| h.field.equiv(service::COMMIT_IF_PASS_HEADER) && h.value.as_str() == "1");
+                service.handle(request.method().as_str(), request.url(), &body, commit_if_pass)
+            }
             Err(_) => service::Answer {
                 status: 400,
                 content_type: "text/plain",
                 body: "unreadable body\n".to_owned(),
+                committed: false,
             },
         };
         let mut response = tiny_http::Response::from_string(answer.body).with_status_code(answer.status);
@@ -157,6 +164,12 @@ fn serve(service: &Service, server: &tiny_http::Server, stop: &AtomicBool) {
             tiny_http::Header::from_bytes(&b"content-type"[..], answer.content_type.as_bytes())
         {
             response.add_header(header);
+        }
+        if answer.committed {
+            if let Ok(header) = tiny_http::Header::from_bytes(service::COMMITTED_HEADER.as_bytes(), &b"1"[..])
+            {
+                response.add_header(header);
+            }
         }
         let _ = request.respond(response);
     }
