@@ -231,8 +231,13 @@ class Harness:
               f"statuses {sorted(set(statuses))}; replay rc={r.returncode} {r.stderr[-500:]}")
 
     def check_replicas_shared_the_work(self):
-        counts = [F.metric(p, 'pumpguard_store_requests_total{round="commit",outcome="ok"}') for p in self.store_ports]
-        check(f"both store replicas ran commit rounds ({counts})", all(c and c > 100 for c in counts), str(counts))
+        # Commits: commit rounds, and peek rounds that committed at once (every check passing).
+        counts = [sum(F.metric(p, f'pumpguard_store_requests_total{{round="{r}",outcome="ok"}}') or 0
+                      for r in ["commit", "peek_commit"]) for p in self.store_ports]
+        one_round = [F.metric(p, 'pumpguard_store_requests_total{round="peek_commit",outcome="ok"}') or 0
+                     for p in self.store_ports]
+        check(f"both store replicas committed checks ({counts}; {one_round} of them in the peek round)",
+              all(c > 100 for c in counts) and all(c > 0 for c in one_round), str(counts))
         conflicts = sum(F.metric(p, "pumpguard_store_cas_conflicts_total") or 0 for p in self.store_ports)
         gave_up = sum(F.metric(p, "pumpguard_store_cas_gave_up_total") or 0 for p in self.store_ports)
         print(f"      compare-and-swap conflicts resolved by a fresh round: {conflicts:.0f}; given up: {gave_up:.0f}")
