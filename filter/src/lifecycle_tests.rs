@@ -1229,3 +1229,20 @@ fn remote_store_commit_if_pass_is_asked_only_when_every_check_passing_goes_to_or
     assert_eq!(service.pending().len(), 0, "no commit round after a committed peek");
     assert_eq!(reply(&envoy.stream(id)).status, 503);
 }
+
+#[test]
+fn remote_store_block_cache_is_off_under_a_test_clock() {
+    // A test clock lets requests jump back past a block's end the store already forgot.
+    let config = config(&[ONE_PER_NUMBER], "", r#""test_clock_header":"x-test-now-ms""#).replace(
+        r#""store":{"buckets":64,"entries_per_bucket":8}"#,
+        r#""store":{"backend":"remote","namespace":"edge","cluster":"pumpguard-store","timeout_ms":300}"#,
+    );
+    assert!(config.contains("remote"));
+    let mut envoy = Envoy::start(&config);
+    let mut service = StoreService::new(&config);
+    for want in [1, 1, 1] {
+        let (_, _) = envoy.send(post("/api/otp", &[]), US.as_bytes(), 1024);
+        assert_eq!(service.serve(&mut envoy), want);
+    }
+    assert_eq!(counter("pumpguard.store.plugin.t.remote.block_cache_hit"), 0);
+}

@@ -156,6 +156,11 @@ class Harness:
                     self.ports[proxy][name] = port
                     plugin = F.remote_plugin_config(fleet["fail-closed"], "fail-closed", cluster=cluster, timeout_ms=300)
                     listeners.append(L.listener(name, port, [L.wasm_filter(plugin, self.args.wasm)]))
+                # The block cache is off under the test clock: this listener runs on real time.
+                port = L.free_port()
+                self.ports[proxy]["block-cache"] = port
+                plugin = F.remote_plugin_config(fleet["k-backoff"], "block-cache", timeout_ms=5000, test_clock=False)
+                listeners.append(L.listener("block-cache", port, [L.wasm_filter(plugin, self.args.wasm)], direct=True))
                 for path, policy, port in self.scenarios:
                     name = "s" + os.path.basename(path).split("-")[0]
                     plugin = F.remote_plugin_config(policy, name, siteverify=sv, tls_headers=E.TLS_HEADERS)
@@ -170,7 +175,8 @@ class Harness:
                                                 "--base-id", str(self.admin[proxy]), "--disable-hot-restart"])
         for proxy in ["a", "b"]:
             L.wait_envoy_ready(self.admin[proxy], self.procs, f"envoy-{proxy}")
-        print(f"fleet ready: 2 envoys, 2 store replicas, redis on {self.redis_port}", flush=True)
+        server = os.path.basename(F.redis_server_bin())
+        print(f"fleet ready: 2 envoys, 2 store replicas, {server} on {self.redis_port}", flush=True)
         # Ready replicas hold their Redis pool (one connection per request thread, 8 each) and
         # the script: the first burst below makes no connect and no SCRIPT LOAD.
         info = dict(l.split(":", 1) for l in F.redis_cli(self.redis_port, "INFO").stdout.splitlines() if ":" in l)
@@ -249,11 +255,11 @@ class Harness:
         def peeks():
             return sum(F.metric(p, 'pumpguard_store_requests_total{round="peek",outcome="ok"}') or 0
                        for p in self.store_ports)
-        hits = "wasmcustom.pumpguard.store.plugin.k-backoff.remote.block_cache_hit"
+        hits = "wasmcustom.pumpguard.store.plugin.block-cache.remote.block_cache_hit"
         number, repeats = "+14155550999", 20
-        first = self.send("k-backoff", number)[0]
+        first = self.send("block-cache", number)[0]
         before, hits_before = peeks(), F.envoy_counter(self.admin["a"], hits)
-        statuses = [self.send("k-backoff", number)[0] for _ in range(repeats)]
+        statuses = [self.send("block-cache", number)[0] for _ in range(repeats)]
         rounds, hit = peeks() - before, F.envoy_counter(self.admin["a"], hits) - hits_before
         check(f"block cache: {repeats} repeats of a backed-off number made {rounds:.0f} store rounds "
               f"(at most one per Envoy worker), {hit} answered from the cache",
@@ -410,7 +416,9 @@ def main():
     ap.add_argument("--store", required=True)
     ap.add_argument("--work", default=os.path.join(ROOT, "target", "e2e-fleet"))
     ap.add_argument("--only")
+    ap.add_argument("--redis-server", help="the Redis-protocol server to run (default: redis-server on PATH)")
     args = ap.parse_args()
+    F.REDIS_SERVER = args.redis_server
     args.wasm = os.path.abspath(args.wasm)
     h = Harness(args)
     try:
