@@ -113,6 +113,10 @@ def main():
         print(f"remote store over shared data: p50 +{remote['p50'] - shared['p50']:.0f} us (goal <= 300), "
               f"p99 +{remote['p99'] - shared['p99']:.0f} us (goal <= 1000); "
               f"p50 ratio {remote['p50'] / shared['p50']:.2f}x, req/s ratio {remote['rps'] / shared['rps']:.2f}x")
+        rounds = {r: F.metric(store_port, f'pumpguard_store_requests_total{{round="{r}",outcome="ok"}}') or 0
+                  for r in ["peek", "commit", "peek_commit"]}
+        print("store rounds of the remote listener: " + ", ".join(f"{r} {n:.0f}" for r, n in rounds.items())
+              + " (peek_commit: a request in one round)")
 
         # -- one replica's counter checks per second
         rules = [i for i, r in enumerate(policy["rules"]) if "rate_limit" in r][:1]

@@ -24,6 +24,15 @@ pub fn fits_header(json: &str) -> bool {
     json.len() <= MAX_HEADER_PAYLOAD && json.is_ascii()
 }
 
+/// Request header of a peek round (value `1`) asking the store to commit the checks at once when
+/// every one passes: the commit round the caller would send next, saved. A store that does not
+/// know it answers the peek.
+pub const COMMIT_IF_PASS_HEADER: &str = "x-pumpguard-commit-if-pass";
+
+/// Answer header (value `1`): the round asked with [`COMMIT_IF_PASS_HEADER`] committed; its
+/// outcomes are the commit's.
+pub const COMMITTED_HEADER: &str = "x-pumpguard-committed";
+
 /// Identity of a policy text: a remote store runs checks only with the policy they were planned
 /// with, since checks name rules by index.
 pub fn policy_id(text: &str) -> u64 {

@@ -105,6 +105,8 @@ struct BucketStoreDoc {
     path: String,
     #[serde(default = "default_remote_timeout")]
     timeout_ms: u32,
+    #[serde(default)]
+    block_cache_entries: Option<u32>,
     #[serde(default = "default_buckets")]
     buckets: u32,
     #[serde(default = "default_entries")]
@@ -122,6 +124,7 @@ impl Default for BucketStoreDoc {
             authority: None,
             path: default_remote_path(),
             timeout_ms: default_remote_timeout(),
+            block_cache_entries: None,
             buckets: default_buckets(),
             entries_per_bucket: default_entries(),
             seed: None,
@@ -136,6 +139,12 @@ fn default_remote_path() -> String {
 fn default_remote_timeout() -> u32 {
     250
 }
+
+/// Default `store.block_cache_entries` (remote store): blocked scopes remembered per VM.
+pub const DEFAULT_BLOCK_CACHE_ENTRIES: u32 = 1024;
+
+/// Largest `store.block_cache_entries`.
+pub const MAX_BLOCK_CACHE_ENTRIES: u32 = 1 << 20;
 
 /// Longest `store.timeout_ms`: a request waits at most this long per store round.
 pub const MAX_REMOTE_TIMEOUT_MS: u32 = 10_000;
@@ -154,6 +163,8 @@ pub struct RemoteStore {
     /// `pumpguard_core::remote::policy_id` of the policy's canonical JSON: the service runs the
     /// checks only with the same policy.
     pub policy_id: u64,
+    /// Most "blocked until T" answers kept per VM (`block_cache`); 0: none.
+    pub block_cache_entries: u32,
 }
 
 fn default_buckets() -> u32 {
@@ -286,9 +297,11 @@ impl HostConfig {
         }
         let remote = match doc.store.backend {
             Backend::SharedData => {
-                for (field, set) in
-                    [("cluster", doc.store.cluster.is_some()), ("authority", doc.store.authority.is_some())]
-                {
+                for (field, set) in [
+                    ("cluster", doc.store.cluster.is_some()),
+                    ("authority", doc.store.authority.is_some()),
+                    ("block_cache_entries", doc.store.block_cache_entries.is_some()),
+                ] {
                     if set {
                         errors.push(format!("store.{field}"), "only for \"backend\": \"remote\"");
                     }
@@ -307,12 +320,21 @@ impl HostConfig {
                     errors.push("store.timeout_ms", format!("must be between 1 and {MAX_REMOTE_TIMEOUT_MS}"));
                 }
                 let authority = doc.store.authority.clone().unwrap_or_else(|| cluster.clone());
+                let block_cache_entries =
+                    doc.store.block_cache_entries.unwrap_or(DEFAULT_BLOCK_CACHE_ENTRIES);
+                if block_cache_entries > MAX_BLOCK_CACHE_ENTRIES {
+                    errors.push(
+                        "store.block_cache_entries",
+                        format!("must be between 0 (off) and {MAX_BLOCK_CACHE_ENTRIES}"),
+                    );
+                }
                 Some(RemoteStore {
                     cluster,
                     authority,
                     path: doc.store.path.clone(),
                     timeout_ms: doc.store.timeout_ms,
                     policy_id: 0,
+                    block_cache_entries,
                 })
             }
         };
@@ -457,8 +479,19 @@ mod tests {
             path: "/checks".into(),
             timeout_ms: 250,
             policy_id: policy_id(&value.to_string()),
+            block_cache_entries: DEFAULT_BLOCK_CACHE_ENTRIES,
         };
         assert_eq!(remote, Ok(Some(want)));
+        for (entries, ok) in [("0", true), ("1048576", true), ("1048577", false)] {
+            let json = format!(
+                r#"{{"policy":{POLICY},"store":{{"backend":"remote","cluster":"c","block_cache_entries":{entries}}}}}"#
+            );
+            let got = HostConfig::from_json(json.as_bytes()).map_err(|e| e.to_string());
+            assert_eq!(got.is_ok(), ok, "{entries}: {:?}", got.err());
+        }
+        let shared = format!(r#"{{"policy":{POLICY},"store":{{"block_cache_entries":8}}}}"#);
+        let refused = HostConfig::from_json(shared.as_bytes()).map(|_| ()).map_err(|e| e.to_string());
+        assert!(refused.as_ref().is_err_and(|e| e.contains("store.block_cache_entries")), "{refused:?}");
         let plain = HostConfig::from_json(format!(r#"{{"policy":{POLICY}}}"#).as_bytes()).map(|c| c.remote);
         assert_eq!(plain.ok(), Some(None));
     }

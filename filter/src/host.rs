@@ -28,7 +28,8 @@ use std::rc::Rc;
 use pumpguard_core::captcha::{interpret_siteverify, siteverify_body};
 use pumpguard_core::decision::DECISION_HEADERS;
 use pumpguard_core::decision_log::{Admit, DecisionLog};
-use pumpguard_core::remote::{CheckRequest, CheckResponse};
+use pumpguard_core::limit::CounterVerdict;
+use pumpguard_core::remote::{CheckRequest, CheckResponse, COMMITTED_HEADER, COMMIT_IF_PASS_HEADER};
 use pumpguard_core::routes::{ConfirmResponse, MAX_CONFIRM_BODY_BYTES};
 use pumpguard_core::store::{BucketedStore, EvictionPressure};
 use pumpguard_core::{
@@ -40,6 +41,7 @@ use crate::adapter::{
     decision_line, eviction_metrics, host_failure_metric, metric_names, parse_client_ip, summary_line, Held,
 };
 use crate::bench::{self, Span, Stage};
+use crate::block_cache::BlockCache;
 use crate::config::{HostConfig, RemoteStore};
 use crate::store::{shared_seed, SharedData, SharedDataStore, SharedError};
 use crate::wire;
@@ -99,6 +101,8 @@ struct Plugin {
     decision_log: RefCell<DecisionLog>,
     /// Failed remote store rounds not yet logged, and when they were last logged (milliseconds).
     unlogged_remote: RefCell<(u64, Option<u64>)>,
+    /// The remote store's "blocked until T" answers (empty and unused with shared data).
+    blocks: RefCell<BlockCache>,
 }
 
 impl Plugin {
@@ -274,6 +278,12 @@ impl Root {
             ),
         );
         let decision_log = RefCell::new(DecisionLog::new(cfg.decision_log));
+        // The cache assumes time only moves forward; a test clock lets each request jump back
+        // past a block's end after the store already forgot it, so it is off under one.
+        let block_cache_entries = match (&cfg.remote, &cfg.test_clock_header) {
+            (Some(remote), None) => remote.block_cache_entries as usize,
+            _ => 0,
+        };
         // A policy update replaces the plugin; the old one logs its pending counts when its last
         // stream ends (`Drop for Plugin`).
         self.plugin = Some(Rc::new(Plugin {
@@ -283,6 +293,7 @@ impl Root {
             unlogged_pressure: RefCell::new((EvictionPressure::default(), 0)),
             decision_log,
             unlogged_remote: RefCell::new((0, None)),
+            blocks: RefCell::new(BlockCache::new(block_cache_entries)),
         }));
         true
     }
@@ -318,6 +329,9 @@ enum Phase {
 enum Waiting {
     /// The peek round of the request's checks (remote store).
     Peek(Prepared),
+    /// A peek round asked to commit when every check passes, with the decision every check
+    /// passing gives (remote store).
+    PeekCommit(Prepared, Decision),
     /// Siteverify, for a challenge's token.
     Verify(Decision),
     /// The commit round of the decision's pending checks (remote store).
@@ -382,9 +396,27 @@ impl Stream {
             if prepared.checks().is_empty() {
                 return self.concluded(plugin, policy.conclude(prepared, &[]), false);
             }
+            let cached = plugin.blocks.borrow_mut().answer(prepared.checks(), self.now);
+            if let Some(outcomes) = cached {
+                // Every check is blocked past now by the store's own earlier answer.
+                plugin
+                    .increment(format!("pumpguard.store.plugin.{}.remote.block_cache_hit", plugin.cfg.name));
+                return self.concluded(plugin, policy.conclude(prepared, &outcomes), false);
+            }
             let checks = prepared.checks().to_vec();
-            if self.dispatch_round(plugin, remote, true, checks) {
-                return self.wait(Waiting::Peek(prepared));
+            // A request every check would let through goes to origin with all of them committed:
+            // the service may commit them in the peek round itself, saving the commit round.
+            let passing = vec![CheckOutcome::Verdict(CounterVerdict::PASS); checks.len()];
+            let if_pass = policy.conclude(prepared.clone(), &passing);
+            let one_round = if_pass.action == Verdict::Allow
+                && if_pass.token_check.is_none()
+                && if_pass.pending_commits() == prepared.checks();
+            if self.dispatch_round_with(plugin, remote, true, one_round, checks) {
+                return self.wait(if one_round {
+                    Waiting::PeekCommit(prepared, if_pass)
+                } else {
+                    Waiting::Peek(prepared)
+                });
             }
             let failed = vec![CheckOutcome::StoreFailed; prepared.checks().len()];
             self.store_failed = true;
@@ -444,6 +476,21 @@ impl Stream {
         self.act(plugin, decision, resumed)
     }
 
+    /// A peek round's outcomes (`prepared`'s checks): the blocks among them learnt, the request
+    /// concluded.
+    fn peek_answered(&mut self, plugin: &Plugin, prepared: Prepared, outcomes: Vec<CheckOutcome>) {
+        self.store_failed = outcomes.iter().all(|o| *o == CheckOutcome::StoreFailed);
+        let learned = plugin.blocks.borrow_mut().learn(prepared.checks(), &outcomes, self.now);
+        if learned > 0 {
+            plugin.add(
+                format!("pumpguard.store.plugin.{}.remote.block_cache_stored", plugin.cfg.name),
+                learned as u64,
+            );
+        }
+        let decision = plugin.cfg.policy.conclude(prepared, &outcomes);
+        self.concluded(plugin, decision, true);
+    }
+
     /// Sends one round of counter checks to the store service; false when it could not be sent
     /// (counted and logged: the caller takes every check as a store failure).
     fn dispatch_round(
@@ -451,6 +498,19 @@ impl Stream {
         plugin: &Plugin,
         remote: &RemoteStore,
         peek: bool,
+        checks: Vec<CounterCheck>,
+    ) -> bool {
+        self.dispatch_round_with(plugin, remote, peek, false, checks)
+    }
+
+    /// [`Stream::dispatch_round`]; `commit_if_pass` asks a peek round to commit when every check
+    /// passes ([`COMMIT_IF_PASS_HEADER`]; a service that does not know it answers a plain peek).
+    fn dispatch_round_with(
+        &mut self,
+        plugin: &Plugin,
+        remote: &RemoteStore,
+        peek: bool,
+        commit_if_pass: bool,
         checks: Vec<CounterCheck>,
     ) -> bool {
         let request = CheckRequest {
@@ -464,12 +524,15 @@ impl Stream {
             plugin.remote_failed("unencodable", self.now);
             return false;
         };
-        let headers = [
+        let mut headers = vec![
             (":method", "POST"),
             (":path", remote.path.as_str()),
             (":authority", remote.authority.as_str()),
             ("content-type", "application/json"),
         ];
+        if commit_if_pass {
+            headers.push((COMMIT_IF_PASS_HEADER, "1"));
+        }
         match abi::http_call(&remote.cluster, &headers, &body, remote.timeout_ms) {
             Ok(token) => {
                 self.callout = Some(token);
@@ -603,11 +666,24 @@ impl Stream {
             Waiting::Verify(decision) => {
                 self.on_siteverify_response(&plugin, decision, num_headers, body_size)
             }
+            Waiting::PeekCommit(prepared, if_pass) => {
+                let outcomes = self.round_outcomes(&plugin, num_headers, body_size, prepared.checks().len());
+                let committed = abi::header_value(Headers::HttpCallResponse, COMMITTED_HEADER)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|v| v == b"1");
+                if committed {
+                    // The checks ran for real: settled as a commit round's answer would be.
+                    plugin.increment(format!("pumpguard.store.plugin.{}.remote.one_round", plugin.cfg.name));
+                    let decision = policy.settle_commits(if_pass, &outcomes);
+                    self.act(&plugin, decision, true);
+                    return;
+                }
+                self.peek_answered(&plugin, prepared, outcomes);
+            }
             Waiting::Peek(prepared) => {
                 let outcomes = self.round_outcomes(&plugin, num_headers, body_size, prepared.checks().len());
-                self.store_failed = outcomes.iter().all(|o| *o == CheckOutcome::StoreFailed);
-                let decision = policy.conclude(prepared, &outcomes);
-                self.concluded(&plugin, decision, true);
+                self.peek_answered(&plugin, prepared, outcomes);
             }
             Waiting::Commit(decision) => {
                 let count = decision.pending_commits().len();

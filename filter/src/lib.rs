@@ -2,6 +2,7 @@
 //!
 //! - [`config`]: the plugin configuration (policy + host settings), every error with its path.
 //! - [`store`]: core's compare-and-swap store over proxy-wasm shared data.
+//! - [`block_cache`]: the remote store's "blocked until T" answers, kept per VM.
 //! - [`adapter`]: the held request, client address, metric names (host-independent, tested natively).
 //! - [`wire`]: the ABI's header-map and property-path formats, decoded without trusting the host.
 //! - `abi`: the host calls, every status returned: into Envoy on wasm32 (with `exports`, the
@@ -15,6 +16,7 @@
 //! `lifecycle_tests` drives them there as Envoy would.
 
 pub mod adapter;
+pub mod block_cache;
 pub mod config;
 pub mod store;
 pub mod wire;

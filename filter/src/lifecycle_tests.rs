@@ -184,10 +184,17 @@ impl Envoy {
 
     /// The siteverify answer (`None`: the call failed or timed out), delivered on the root.
     fn answer(&mut self, token: u32, answer: Option<(u16, &str)>) {
+        self.answer_with(token, answer, &[]);
+    }
+
+    /// [`Envoy::answer`] with more response headers.
+    fn answer_with(&mut self, token: u32, answer: Option<(u16, &str)>, headers: &[(&str, &str)]) {
         let (num_headers, body_size) = emulator::with(|h| {
             h.effective = ROOT;
             h.callout_answer = answer.map(|(status, body)| {
-                (vec![(b":status".to_vec(), status.to_string().into_bytes())], body.as_bytes().to_vec())
+                let mut all = vec![(b":status".to_vec(), status.to_string().into_bytes())];
+                all.extend(headers.iter().map(|(n, v)| (n.as_bytes().to_vec(), v.as_bytes().to_vec())));
+                (all, body.as_bytes().to_vec())
             });
             h.callout_answer.as_ref().map_or((0, 0), |(headers, body)| (headers.len(), body.len()))
         });
@@ -872,6 +879,10 @@ struct StoreService {
     answered: std::collections::HashSet<u32>,
     /// Every request answered, in order.
     seen: Vec<pumpguard_core::remote::CheckRequest>,
+    /// Honours `x-pumpguard-commit-if-pass` (a service that predates it answers the peek).
+    commit_if_pass: bool,
+    /// Peek rounds that committed.
+    one_rounds: usize,
 }
 
 impl StoreService {
@@ -884,6 +895,8 @@ impl StoreService {
             store: pumpguard_core::MemoryStore::new(),
             answered: Default::default(),
             seen: Vec::new(),
+            commit_if_pass: true,
+            one_rounds: 0,
         }
     }
 
@@ -905,15 +918,30 @@ impl StoreService {
             assert_eq!(request.policy_id, self.policy_id);
             assert_eq!(request.namespace.as_deref(), Some("edge"));
             let now = pumpguard_core::Timestamp::from_millis(request.now_ms);
-            let outcomes = if request.peek {
+            let asked = call
+                .headers
+                .iter()
+                .any(|(n, v)| n == pumpguard_core::remote::COMMIT_IF_PASS_HEADER && v == "1");
+            let mut outcomes = if request.peek {
                 self.policy.peek_checks(&request.checks, now, &self.store)
             } else {
                 request.checks.iter().map(|c| self.policy.run_check(c, now, &self.store)).collect()
             };
+            let pass = outcomes
+                .iter()
+                .all(|o| matches!(o, pumpguard_core::CheckOutcome::Verdict(v) if !v.triggered));
+            let committed = request.peek && asked && self.commit_if_pass && pass;
+            if committed {
+                outcomes =
+                    request.checks.iter().map(|c| self.policy.run_check(c, now, &self.store)).collect();
+                self.one_rounds += 1;
+            }
             let json = serde_json::to_string(&pumpguard_core::remote::CheckResponse::Outcomes(outcomes))
                 .expect("json");
             self.seen.push(request);
-            envoy.answer(call.token, Some((200, &json)));
+            let headers: &[(&str, &str)] =
+                if committed { &[(pumpguard_core::remote::COMMITTED_HEADER, "1")] } else { &[] };
+            envoy.answer_with(call.token, Some((200, &json)), headers);
             count += 1;
         }
         count
@@ -934,8 +962,10 @@ fn remote_store_runs_a_peek_then_a_commit_round_while_the_request_is_held() {
     assert_eq!(header(":path").as_deref(), Some("/checks"));
     assert_eq!(header(":authority").as_deref(), Some(STORE_CLUSTER));
     assert_eq!(header("content-type").as_deref(), Some("application/json"));
-    assert_eq!(service.serve(&mut envoy), 2, "peek, then commit");
-    assert_eq!(service.seen.iter().map(|r| r.peek).collect::<Vec<_>>(), vec![true, false]);
+    assert_eq!(service.serve(&mut envoy), 1, "one peek round that committed");
+    assert_eq!(service.one_rounds, 1);
+    assert_eq!(counter("pumpguard.store.plugin.t.remote.one_round"), 1);
+    assert_eq!(service.seen.iter().map(|r| r.peek).collect::<Vec<_>>(), vec![true]);
     assert_eq!(service.seen[0].now_ms, NOW_MS);
     let stream = envoy.stream(id);
     assert_eq!((stream.resumed, stream.local_reply.is_none()), (1, true));
@@ -1080,4 +1110,139 @@ fn remote_store_configuration_is_logged() {
     let _envoy = Envoy::start(&remote_config(&[GEO], ""));
     let logs = emulator::with(|h| h.logs.clone());
     assert!(logs.iter().any(|(_, m)| m.contains("remote store via cluster pumpguard-store")), "{logs:?}");
+}
+
+#[test]
+fn remote_store_blocked_scope_repeats_are_answered_from_the_block_cache_until_its_end() {
+    let config = remote_config(&[ONE_PER_NUMBER], "");
+    let mut envoy = Envoy::start(&config);
+    let mut service = StoreService::new(&config);
+    let send = |envoy: &mut Envoy, service: &mut StoreService| {
+        let (id, _) = envoy.send(post("/api/otp", &[]), US.as_bytes(), 1024);
+        let rounds = service.serve(envoy);
+        let stream = envoy.stream(id);
+        let status = stream.local_reply.as_ref().map_or(200, |r| r.status as u16);
+        let retry = stream.local_reply.as_ref().and_then(|r| r.header("retry-after").map(str::to_owned));
+        (status, rounds, retry)
+    };
+    assert_eq!(send(&mut envoy, &mut service).0, 200);
+    // The first refusal asks the store; the block it answers is kept until its end.
+    let (status, rounds, retry) = send(&mut envoy, &mut service);
+    assert_eq!((status, rounds), (429, 1));
+    assert_eq!(counter("pumpguard.store.plugin.t.remote.block_cache_stored"), 1);
+    for i in 0..5 {
+        let (status, rounds, again) = send(&mut envoy, &mut service);
+        assert_eq!((status, rounds), (429, 0), "repeat {i}: no store round");
+        assert_eq!(again, retry, "the same wait as the store's: repeats never extend it");
+    }
+    assert_eq!(counter("pumpguard.store.plugin.t.remote.block_cache_hit"), 5);
+    // Just before the end the cache still answers; at the end the store is asked (and allows).
+    advance_clock(3_600_000 - 1);
+    assert_eq!(send(&mut envoy, &mut service), (429, 0, Some("1".to_owned())));
+    advance_clock(1);
+    assert_eq!(send(&mut envoy, &mut service), (200, 1, None));
+    let (status, rounds, _) = send(&mut envoy, &mut service);
+    assert_eq!((status, rounds), (429, 1), "a new block: asked once, then kept again");
+    assert_eq!(counter("pumpguard.store.plugin.t.remote.block_cache_hit"), 6);
+}
+
+#[test]
+fn remote_store_block_cache_off_asks_the_store_every_time() {
+    let config = remote_config(&[ONE_PER_NUMBER], "")
+        .replace(r#""timeout_ms":300}"#, r#""timeout_ms":300,"block_cache_entries":0}"#);
+    assert!(config.contains("block_cache_entries"));
+    let mut envoy = Envoy::start(&config);
+    let mut service = StoreService::new(&config);
+    for want in [1, 1, 1, 1] {
+        let (_, _) = envoy.send(post("/api/otp", &[]), US.as_bytes(), 1024);
+        assert_eq!(service.serve(&mut envoy), want);
+    }
+    assert_eq!(counter("pumpguard.store.plugin.t.remote.block_cache_hit"), 0);
+}
+
+#[test]
+fn remote_store_block_cache_never_keeps_a_block_the_store_did_not_store() {
+    // An adjacency block started by this request (escalated) is proposed by the peek round and
+    // stored only by the commit round: when that round fails, nothing is cached.
+    let adjacent = r#"{"id":"enum","action":"block","adjacent":{"suffix_digits":2,"window_seconds":600,"max_distinct":1,"block_seconds":900,"escalation_factor":2,"max_block_seconds":3600}}"#;
+    let config = remote_config(&[adjacent], "");
+    let mut envoy = Envoy::start(&config);
+    let mut service = StoreService::new(&config);
+    let body = |n: u32| format!(r#"{{"phone":"+1415555{n:04}"}}"#);
+    let (_, _) = envoy.send(post("/api/otp", &[]), body(100).as_bytes(), 1024);
+    assert_eq!(service.serve(&mut envoy), 1);
+    let (id, _) = envoy.send(post("/api/otp", &[]), body(101).as_bytes(), 1024);
+    let peek = service.pending().pop().expect("peek");
+    service.answered.insert(peek.token);
+    let json = r#"{"outcomes":[{"verdict":{"triggered":true,"retry_after_ms":900000,"escalated":true}}]}"#;
+    envoy.answer(peek.token, Some((200, json)));
+    let commit = service.pending().pop().expect("the block's commit round");
+    service.answered.insert(commit.token);
+    envoy.answer(commit.token, None);
+    assert_eq!(reply(&envoy.stream(id)).status, 403);
+    assert_eq!(counter("pumpguard.store.plugin.t.remote.block_cache_stored"), 0);
+    // The next number asks the store again.
+    let (_, _) = envoy.send(post("/api/otp", &[]), body(102).as_bytes(), 1024);
+    assert!(service.serve(&mut envoy) >= 1);
+}
+
+#[test]
+fn remote_store_without_commit_if_pass_gets_a_peek_then_a_commit_round() {
+    // A store service that predates commit-if-pass ignores the header and answers the peek.
+    let config = remote_config(&[GEO, ONE_PER_NUMBER], "");
+    let mut envoy = Envoy::start(&config);
+    let mut service = StoreService::new(&config);
+    service.commit_if_pass = false;
+    let (id, _) = envoy.send(post("/api/otp", &[]), US.as_bytes(), 1024);
+    let call = service.pending().pop().expect("a peek round");
+    assert!(call.headers.iter().any(|(n, v)| n == "x-pumpguard-commit-if-pass" && v == "1"));
+    assert_eq!(service.serve(&mut envoy), 2, "peek, then commit");
+    assert_eq!(service.seen.iter().map(|r| r.peek).collect::<Vec<_>>(), vec![true, false]);
+    assert_eq!(added(&envoy.stream(id)), allowed_us());
+    let (id, _) = envoy.send(post("/api/otp", &[]), US.as_bytes(), 1024);
+    assert_eq!(service.serve(&mut envoy), 1);
+    assert_eq!(reply(&envoy.stream(id)).status, 429);
+}
+
+#[test]
+fn remote_store_commit_if_pass_is_asked_only_when_every_check_passing_goes_to_origin() {
+    let config = remote_config(&[ONE_PER_NUMBER], r#""store":{"on_error":"block"}"#);
+    let mut envoy = Envoy::start(&config);
+    let mut service = StoreService::new(&config);
+    let (_, _) = envoy.send(post("/api/otp", &[]), US.as_bytes(), 1024);
+    assert_eq!(service.serve(&mut envoy), 1);
+    // The same number again: the peek refuses, nothing is committed, the answer is a plain peek.
+    let (id, _) = envoy.send(post("/api/otp", &[]), US.as_bytes(), 1024);
+    assert_eq!(service.serve(&mut envoy), 1);
+    assert_eq!((service.one_rounds, reply(&envoy.stream(id)).status), (1, 429));
+    // A committed round whose check lost its race (store failure) is settled by on_error.
+    let other = US.replace("0123", "0199");
+    assert_ne!(other, US);
+    let (id, _) = envoy.send(post("/api/otp", &[]), other.as_bytes(), 1024);
+    let call = service.pending().pop().expect("peek");
+    service.answered.insert(call.token);
+    envoy.answer_with(
+        call.token,
+        Some((200, r#"{"outcomes":["store_failed"]}"#)),
+        &[("x-pumpguard-committed", "1")],
+    );
+    assert_eq!(service.pending().len(), 0, "no commit round after a committed peek");
+    assert_eq!(reply(&envoy.stream(id)).status, 503);
+}
+
+#[test]
+fn remote_store_block_cache_is_off_under_a_test_clock() {
+    // A test clock lets requests jump back past a block's end the store already forgot.
+    let config = config(&[ONE_PER_NUMBER], "", r#""test_clock_header":"x-test-now-ms""#).replace(
+        r#""store":{"buckets":64,"entries_per_bucket":8}"#,
+        r#""store":{"backend":"remote","namespace":"edge","cluster":"pumpguard-store","timeout_ms":300}"#,
+    );
+    assert!(config.contains("remote"));
+    let mut envoy = Envoy::start(&config);
+    let mut service = StoreService::new(&config);
+    for want in [1, 1, 1] {
+        let (_, _) = envoy.send(post("/api/otp", &[]), US.as_bytes(), 1024);
+        assert_eq!(service.serve(&mut envoy), want);
+    }
+    assert_eq!(counter("pumpguard.store.plugin.t.remote.block_cache_hit"), 0);
 }

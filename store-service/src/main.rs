@@ -81,6 +81,11 @@ fn run() -> i32 {
     let threads = settings.threads;
     let service = Arc::new(Service::new(settings, policies));
     let stop = Arc::new(AtomicBool::new(false));
+    {
+        // Until Redis is reachable readiness fails; requests are served (and fail) meanwhile.
+        let (service, stop) = (service.clone(), stop.clone());
+        std::thread::spawn(move || warm_until_done(&service, &stop));
+    }
     let workers: Vec<_> = (0..threads)
         .map(|_| {
             let (service, server, stop) = (service.clone(), server.clone(), stop.clone());
@@ -110,6 +115,25 @@ fn run() -> i32 {
     0
 }
 
+/// Warms the Redis pool, retrying every 200 ms while Redis cannot be reached.
+fn warm_until_done(service: &Service, stop: &AtomicBool) {
+    let mut logged = false;
+    while !stop.load(Ordering::SeqCst) {
+        match service.warm() {
+            Ok(()) => {
+                log::event("info", "redis_warm", json!({ "connections": service.settings.threads }));
+                return;
+            }
+            Err(e) if !logged => {
+                log::event("warn", "redis_not_warm", json!({ "error": e, "retry_ms": 200 }));
+                logged = true;
+            }
+            Err(_) => {}
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// One request thread: answers until `stop`, finishing the request in hand.
 fn serve(service: &Service, server: &tiny_http::Server, stop: &AtomicBool) {
     while !stop.load(Ordering::SeqCst) {
@@ -121,11 +145,18 @@ fn serve(service: &Service, server: &tiny_http::Server, stop: &AtomicBool) {
         let mut body = Vec::new();
         let read = request.as_reader().take(MAX_BODY).read_to_end(&mut body);
         let answer = match read {
-            Ok(_) => service.handle(request.method().as_str(), request.url(), &body),
+            Ok(_) => {
+                let commit_if_pass = request
+                    .headers()
+                    .iter()
+                    .any(|h| h.field.equiv(service::COMMIT_IF_PASS_HEADER) && h.value.as_str() == "1");
+                service.handle(request.method().as_str(), request.url(), &body, commit_if_pass)
+            }
             Err(_) => service::Answer {
                 status: 400,
                 content_type: "text/plain",
                 body: "unreadable body\n".to_owned(),
+                committed: false,
             },
         };
         let mut response = tiny_http::Response::from_string(answer.body).with_status_code(answer.status);
@@ -133,6 +164,12 @@ fn serve(service: &Service, server: &tiny_http::Server, stop: &AtomicBool) {
             tiny_http::Header::from_bytes(&b"content-type"[..], answer.content_type.as_bytes())
         {
             response.add_header(header);
+        }
+        if answer.committed {
+            if let Ok(header) = tiny_http::Header::from_bytes(service::COMMITTED_HEADER.as_bytes(), &b"1"[..])
+            {
+                response.add_header(header);
+            }
         }
         let _ = request.respond(response);
     }

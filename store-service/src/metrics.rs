@@ -10,13 +10,18 @@ pub enum Round {
     Peek,
     /// Checks run for real.
     Commit,
+    /// A peek whose checks all passed, committed in the same round (`x-pumpguard-commit-if-pass`).
+    PeekCommit,
 }
+
+const ROUNDS: usize = 3;
 
 impl Round {
     fn index(self) -> usize {
         self as usize
     }
-    const ALL: [(Round, &'static str); 2] = [(Round::Peek, "peek"), (Round::Commit, "commit")];
+    const ALL: [(Round, &'static str); ROUNDS] =
+        [(Round::Peek, "peek"), (Round::Commit, "commit"), (Round::PeekCommit, "peek_commit")];
 }
 
 /// How a request to `/checks` ended.
@@ -47,14 +52,14 @@ const BUCKETS: [f64; 12] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
 /// Every metric of the service.
 #[derive(Default)]
 pub struct Metrics {
-    requests: [[AtomicU64; 4]; 2],
-    checks: [AtomicU64; 2],
+    requests: [[AtomicU64; 4]; ROUNDS],
+    checks: [AtomicU64; ROUNDS],
     conflicts: AtomicU64,
     gave_up: AtomicU64,
     redis_errors: AtomicU64,
-    latency_buckets: [[AtomicU64; 12]; 2],
-    latency_count: [AtomicU64; 2],
-    latency_sum_us: [AtomicU64; 2],
+    latency_buckets: [[AtomicU64; 12]; ROUNDS],
+    latency_count: [AtomicU64; ROUNDS],
+    latency_sum_us: [AtomicU64; ROUNDS],
 }
 
 fn add(counter: &AtomicU64, n: u64) {

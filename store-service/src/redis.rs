@@ -20,6 +20,8 @@ pub struct Redis {
     addr: String,
     password: Option<String>,
     timeout: Duration,
+    /// Most idle connections kept: one per request thread (more would only be held open).
+    max_idle: usize,
     idle: Mutex<Vec<Conn>>,
     /// SHA1 of [`CAS_SCRIPT`] as Redis reported it (`SCRIPT LOAD`).
     sha: Mutex<Option<String>>,
@@ -30,9 +32,40 @@ fn error(what: impl std::fmt::Display) -> BackendError {
 }
 
 impl Redis {
-    /// A pool for `addr` (`host:port`); nothing is connected yet.
-    pub fn new(addr: String, password: Option<String>, timeout: Duration) -> Redis {
-        Redis { addr, password, timeout, idle: Mutex::new(Vec::new()), sha: Mutex::new(None) }
+    /// A pool for `addr` (`host:port`) keeping at most `max_idle` idle connections; nothing is
+    /// connected yet (see [`Redis::warm`]).
+    pub fn new(addr: String, password: Option<String>, timeout: Duration, max_idle: usize) -> Redis {
+        Redis {
+            addr,
+            password,
+            timeout,
+            max_idle: max_idle.max(1),
+            idle: Mutex::new(Vec::new()),
+            sha: Mutex::new(None),
+        }
+    }
+
+    /// Fills the pool to `max_idle` connections and loads the compare-and-swap script, so a
+    /// burst of requests right after start finds both ready: otherwise every request thread
+    /// connects (and AUTHs) and loads the script while the burst's other rounds wait on Redis.
+    pub fn warm(&self) -> Result<(), BackendError> {
+        let idle = self.idle.lock().map(|idle| idle.len()).unwrap_or(0);
+        let mut fresh = Vec::new();
+        for _ in idle..self.max_idle {
+            fresh.push(self.connect()?);
+        }
+        if let Some(conn) = fresh.first_mut() {
+            self.load_script(conn)?;
+        } else {
+            let mut session = self.session()?;
+            let conn = session.conn()?;
+            self.load_script(conn)?;
+        }
+        if let Ok(mut pool) = self.idle.lock() {
+            let room = self.max_idle.saturating_sub(pool.len());
+            pool.extend(fresh.into_iter().take(room));
+        }
+        Ok(())
     }
 
     fn connect(&self) -> Result<Conn, BackendError> {
@@ -113,6 +146,16 @@ impl Session<'_> {
             Err(e) => {
                 // A timed-out or broken connection may still deliver a late reply: never reuse it.
                 self.conn = None;
+                // A connection Redis closed (a restart, a failover) means the idle ones are
+                // closed too: drop them, so the next requests connect afresh instead of each
+                // failing once on a dead pooled connection.
+                let timed_out =
+                    matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut);
+                if !timed_out {
+                    if let Ok(mut idle) = self.redis.idle.lock() {
+                        idle.clear();
+                    }
+                }
                 Err(error(e))
             }
         }
@@ -126,7 +169,9 @@ impl Session<'_> {
 impl Drop for Session<'_> {
     fn drop(&mut self) {
         if let (Some(conn), Ok(mut idle)) = (self.conn.take(), self.redis.idle.lock()) {
-            idle.push(conn);
+            if idle.len() < self.redis.max_idle {
+                idle.push(conn);
+            }
         }
     }
 }

@@ -59,9 +59,12 @@ pub trait Backend {
     }
 }
 
-/// What a round cost, for metrics.
+/// What a round did and cost, for the answer and for metrics.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RoundStats {
+    /// A peek round run with `commit_if_pass` found every check passing and committed them:
+    /// the outcomes are the commit's.
+    pub committed: bool,
     /// Compare-and-swap writes another writer beat.
     pub conflicts: u64,
     /// Checks reported as store failures because their key kept conflicting.
@@ -150,12 +153,18 @@ impl Store for Batch {
 }
 
 /// Runs `request`'s checks with `policy`; keys are `prefix` + the check's key.
+///
+/// `commit_if_pass` (peek rounds only): when every check passes the peek, they are committed
+/// at once on the values already read, as the caller's commit round would have committed them
+/// (a request no counter refuses goes to origin with every check committed), saving it a round
+/// trip; [`RoundStats::committed`] says so. Otherwise the peek's outcomes are answered.
 pub fn run(
     policy: &Policy,
     request: &CheckRequest,
     prefix: &str,
     backend: &mut dyn Backend,
     max_rounds: u32,
+    commit_if_pass: bool,
 ) -> Result<(Vec<CheckOutcome>, RoundStats), BackendError> {
     let now = Timestamp::from_millis(request.now_ms);
     let mut stats = RoundStats::default();
@@ -179,7 +188,13 @@ pub fn run(
     };
     read(backend, &keys)?;
     if request.peek {
-        return Ok((policy.peek_checks(&request.checks, now, &batch), stats));
+        let peeked = policy.peek_checks(&request.checks, now, &batch);
+        let pass = peeked.iter().all(|o| matches!(o, CheckOutcome::Verdict(v) if !v.triggered));
+        if !(commit_if_pass && pass) {
+            return Ok((peeked, stats));
+        }
+        // The peek wrote nothing (an overlay): the commit runs on exactly what was read.
+        stats.committed = true;
     }
     let mut outcomes = vec![CheckOutcome::StoreFailed; request.checks.len()];
     let mut pending: Vec<&str> = keys;
@@ -306,7 +321,7 @@ mod tests {
                 namespace: None,
                 checks: prepared.checks().to_vec(),
             };
-            let (peeked, _) = run(&policy, &peek, "t:", &mut fake, 4).unwrap();
+            let (peeked, _) = run(&policy, &peek, "t:", &mut fake, 4, false).unwrap();
             let decision = policy.conclude(prepared, &peeked);
             let commit = CheckRequest {
                 policy_id: 0,
@@ -315,7 +330,7 @@ mod tests {
                 namespace: None,
                 checks: decision.pending_commits().to_vec(),
             };
-            let (committed, _) = run(&policy, &commit, "t:", &mut fake, 4).unwrap();
+            let (committed, _) = run(&policy, &commit, "t:", &mut fake, 4, false).unwrap();
             let got = policy.settle_commits(decision, &committed);
             assert_eq!(
                 (got.action, got.reasons.len()),
@@ -337,15 +352,38 @@ mod tests {
         let checks = policy.prepare(&req, now).checks().to_vec();
         let commit = CheckRequest { policy_id: 0, now_ms: 5_000, peek: false, namespace: None, checks };
         // Another replica's write lands on the rate key between this round's read and write.
-        let (first, _) = run(&policy, &commit, "t:", &mut fake, 4).unwrap();
+        let (first, _) = run(&policy, &commit, "t:", &mut fake, 4, false).unwrap();
         let rate_key = format!("t:{}", commit.checks[0].key);
         let other = fake.data.get(&rate_key).cloned().unwrap();
         fake.data.clear();
         fake.interfere.push((rate_key.clone(), other.clone()));
-        let (outcomes, stats) = run(&policy, &commit, "t:", &mut fake, 4).unwrap();
+        let (outcomes, stats) = run(&policy, &commit, "t:", &mut fake, 4, false).unwrap();
         assert_eq!(stats.conflicts, 1);
         assert_eq!(outcomes.len(), first.len());
         assert_ne!(fake.data.get(&rate_key), Some(&other), "the retried write counted on top");
+    }
+
+    #[test]
+    fn commit_if_pass_commits_a_passing_peek_and_only_a_passing_one() {
+        let policy = policy();
+        let mut fake = Fake::default();
+        let checks = policy.prepare(&request("+14155550100"), Timestamp::from_millis(1)).checks().to_vec();
+        let peek = CheckRequest { policy_id: 0, now_ms: 1, peek: true, namespace: None, checks };
+        // Burst 3: three peeks commit, the fourth is refused and writes nothing.
+        for i in 0..3 {
+            let (outcomes, stats) = run(&policy, &peek, "t:", &mut fake, 4, true).unwrap();
+            assert!(stats.committed, "send {i}");
+            assert!(outcomes.iter().all(|o| matches!(o, CheckOutcome::Verdict(v) if !v.triggered)));
+        }
+        let before = fake.data.clone();
+        let (outcomes, stats) = run(&policy, &peek, "t:", &mut fake, 4, true).unwrap();
+        assert!(!stats.committed);
+        assert!(outcomes.iter().any(|o| matches!(o, CheckOutcome::Verdict(v) if v.triggered)));
+        assert_eq!(fake.data, before, "a refused peek writes nothing");
+        // Without the ask, a passing peek writes nothing either.
+        let mut fresh = Fake::default();
+        let (_, stats) = run(&policy, &peek, "t:", &mut fresh, 4, false).unwrap();
+        assert!(!stats.committed && fresh.data.is_empty());
     }
 
     #[test]
@@ -364,7 +402,7 @@ mod tests {
         let n = checks.len();
         let commit = CheckRequest { policy_id: 0, now_ms: 1, peek: false, namespace: None, checks };
         let mut backend = AlwaysBeaten(Fake::default());
-        let (outcomes, stats) = run(&policy, &commit, "", &mut backend, 3).unwrap();
+        let (outcomes, stats) = run(&policy, &commit, "", &mut backend, 3, false).unwrap();
         assert_eq!(outcomes, vec![CheckOutcome::StoreFailed; n]);
         assert_eq!(stats.gave_up, n as u64);
         assert_eq!(backend.0.reads, 3);

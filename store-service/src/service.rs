@@ -6,6 +6,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use pumpguard_core::remote::{CheckRequest, CheckResponse};
+pub use pumpguard_core::remote::{COMMITTED_HEADER, COMMIT_IF_PASS_HEADER};
 use serde_json::json;
 
 use crate::log::{self, Throttled};
@@ -18,22 +19,23 @@ use crate::settings::Settings;
 /// Namespace of requests that name none.
 pub const DEFAULT_NAMESPACE: &str = "default";
 
-/// An HTTP answer: status, content type, body.
+/// An HTTP answer: status, content type, body, and whether a peek round committed.
 pub struct Answer {
     pub status: u16,
     pub content_type: &'static str,
     pub body: String,
+    pub committed: bool,
 }
 
 impl Answer {
     fn text(status: u16, body: &str) -> Answer {
-        Answer { status, content_type: "text/plain; charset=utf-8", body: body.to_owned() }
+        Answer { status, content_type: "text/plain; charset=utf-8", body: body.to_owned(), committed: false }
     }
 
     fn checks(status: u16, response: &CheckResponse) -> Answer {
         let body = serde_json::to_string(response)
             .unwrap_or_else(|_| r#"{"refused":"unencodable answer"}"#.to_owned());
-        Answer { status, content_type: "application/json", body }
+        Answer { status, content_type: "application/json", body, committed: false }
     }
 }
 
@@ -44,6 +46,8 @@ pub struct Service {
     policies: RwLock<Arc<Policies>>,
     pub metrics: Metrics,
     draining: AtomicBool,
+    /// The Redis pool was filled and the script loaded once ([`Service::warm`]).
+    warmed: AtomicBool,
     redis_log: Throttled,
     refusal_log: Throttled,
 }
@@ -56,14 +60,19 @@ fn valid_namespace(ns: &str) -> bool {
 
 impl Service {
     pub fn new(settings: Settings, policies: Policies) -> Service {
-        let redis =
-            Redis::new(settings.redis.clone(), settings.redis_password.clone(), settings.redis_timeout);
+        let redis = Redis::new(
+            settings.redis.clone(),
+            settings.redis_password.clone(),
+            settings.redis_timeout,
+            settings.threads,
+        );
         Service {
             settings,
             redis,
             policies: RwLock::new(Arc::new(policies)),
             metrics: Metrics::default(),
             draining: AtomicBool::new(false),
+            warmed: AtomicBool::new(false),
             redis_log: Throttled::default(),
             refusal_log: Throttled::default(),
         }
@@ -95,15 +104,23 @@ impl Service {
         self.draining.store(true, Ordering::SeqCst);
     }
 
-    /// Ready: not draining, and Redis answers.
-    pub fn ready(&self) -> bool {
-        !self.draining.load(Ordering::SeqCst) && self.redis.ping()
+    /// Opens a connection per request thread and loads the script; readiness waits for it, so
+    /// a load balancer sends the first burst to a replica that needs no connect or script load.
+    pub fn warm(&self) -> Result<(), String> {
+        self.redis.warm().map_err(|e| e.0)?;
+        self.warmed.store(true, Ordering::SeqCst);
+        Ok(())
     }
 
-    /// Routes one request.
-    pub fn handle(&self, method: &str, path: &str, body: &[u8]) -> Answer {
+    /// Ready: warmed once, not draining, and Redis answers.
+    pub fn ready(&self) -> bool {
+        self.warmed.load(Ordering::SeqCst) && !self.draining.load(Ordering::SeqCst) && self.redis.ping()
+    }
+
+    /// Routes one request; `commit_if_pass`: the request carried [`COMMIT_IF_PASS_HEADER`].
+    pub fn handle(&self, method: &str, path: &str, body: &[u8], commit_if_pass: bool) -> Answer {
         match (method, path) {
-            ("POST", "/checks") => self.checks(body),
+            ("POST", "/checks") => self.checks(body, commit_if_pass),
             ("GET", "/healthz") => Answer::text(200, "ok\n"),
             ("GET", "/readyz") => {
                 if self.ready() {
@@ -116,13 +133,14 @@ impl Service {
                 status: 200,
                 content_type: "text/plain; version=0.0.4",
                 body: self.metrics.render(self.policies().len(), self.ready()),
+                committed: false,
             },
             _ => Answer::text(404, "not found\n"),
         }
     }
 
     /// One round of counter checks.
-    pub fn checks(&self, body: &[u8]) -> Answer {
+    pub fn checks(&self, body: &[u8], commit_if_pass: bool) -> Answer {
         let started = Instant::now();
         let request: CheckRequest = match serde_json::from_slice(body) {
             Ok(request) => request,
@@ -131,7 +149,7 @@ impl Service {
                 return Answer::checks(400, &CheckResponse::Refused(format!("unreadable request: {e}")));
             }
         };
-        let round = if request.peek { Round::Peek } else { Round::Commit };
+        let mut round = if request.peek { Round::Peek } else { Round::Commit };
         let n = request.checks.len();
         let finish = |outcome: Outcome, status: u16, response: CheckResponse| {
             self.metrics.request(round, outcome, n, micros(started));
@@ -154,12 +172,18 @@ impl Service {
         };
         let prefix = format!("{}{namespace}:", self.settings.key_prefix);
         let result = self.redis.session().and_then(|mut session| {
-            runner::run(&policy, &request, &prefix, &mut session, self.settings.cas_rounds)
+            runner::run(&policy, &request, &prefix, &mut session, self.settings.cas_rounds, commit_if_pass)
         });
         match result {
             Ok((outcomes, stats)) => {
                 self.metrics.conflicts(stats.conflicts, stats.gave_up);
-                finish(Outcome::Ok, 200, CheckResponse::Outcomes(outcomes))
+                if stats.committed {
+                    round = Round::PeekCommit;
+                }
+                self.metrics.request(round, Outcome::Ok, n, micros(started));
+                let mut answer = Answer::checks(200, &CheckResponse::Outcomes(outcomes));
+                answer.committed = stats.committed;
+                answer
             }
             Err(e) => {
                 self.metrics.redis_error();

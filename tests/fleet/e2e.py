@@ -39,6 +39,7 @@ import e2e as E  # noqa: E402  (tests/envoy/e2e.py: the fake siteverify, raw HTT
 ROOT = L.ROOT
 CLOCK = "x-pumpguard-test-now-ms"
 SENDS, CONNS = 1000, 16
+STORE_FAILURES_TOLERATED = 2  # per 1,000-send burst; see check_exact
 RESULTS, FAILURES, check = L.RESULTS, L.FAILURES, L.check
 
 
@@ -155,6 +156,11 @@ class Harness:
                     self.ports[proxy][name] = port
                     plugin = F.remote_plugin_config(fleet["fail-closed"], "fail-closed", cluster=cluster, timeout_ms=300)
                     listeners.append(L.listener(name, port, [L.wasm_filter(plugin, self.args.wasm)]))
+                # The block cache is off under the test clock: this listener runs on real time.
+                port = L.free_port()
+                self.ports[proxy]["block-cache"] = port
+                plugin = F.remote_plugin_config(fleet["k-backoff"], "block-cache", timeout_ms=5000, test_clock=False)
+                listeners.append(L.listener("block-cache", port, [L.wasm_filter(plugin, self.args.wasm)], direct=True))
                 for path, policy, port in self.scenarios:
                     name = "s" + os.path.basename(path).split("-")[0]
                     plugin = F.remote_plugin_config(policy, name, siteverify=sv, tls_headers=E.TLS_HEADERS)
@@ -169,7 +175,14 @@ class Harness:
                                                 "--base-id", str(self.admin[proxy]), "--disable-hot-restart"])
         for proxy in ["a", "b"]:
             L.wait_envoy_ready(self.admin[proxy], self.procs, f"envoy-{proxy}")
-        print(f"fleet ready: 2 envoys, 2 store replicas, redis on {self.redis_port}", flush=True)
+        server = os.path.basename(F.redis_server_bin())
+        print(f"fleet ready: 2 envoys, 2 store replicas, {server} on {self.redis_port}", flush=True)
+        # Ready replicas hold their Redis pool (one connection per request thread, 8 each) and
+        # the script: the first burst below makes no connect and no SCRIPT LOAD.
+        info = dict(l.split(":", 1) for l in F.redis_cli(self.redis_port, "INFO").stdout.splitlines() if ":" in l)
+        clients, scripts = int(info.get("connected_clients", 0)), int(info.get("number_of_cached_scripts", 0))
+        check(f"ready replicas are warm: {clients} Redis connections (2 x 8 wanted), {scripts} script loaded",
+              clients >= 16 and scripts == 1, str(info)[:500])
 
     # -- exactness across proxies
     def check_exact(self, kind):
@@ -207,24 +220,51 @@ class Harness:
         statuses = [int(parts[-1]) for parts in lines]
         per_proxy = {p: sum(1 for parts in lines if f":{self.ports[p][name]}/" in parts[1]) for p in "ab"}
         allowed = statuses.count(200)
-        # A round that times out on an overloaded machine is a store failure, answered by the
-        # policy's store.on_error (block: 503) and never counted: it may cost the count a slot it
-        # would have taken, but can never add one. A few are tolerated; more is a finding.
+        # A store failure is answered by the policy's store.on_error (block: 503) and never
+        # counted: it may cost the count a slot it would have taken, but can never add one. The
+        # replicas report ready only with their Redis pool filled and the script loaded, so a
+        # burst right after start needs no connect or script load: none is expected. At most
+        # STORE_FAILURES_TOLERATED remain allowed because the service's Redis timeout (400 ms)
+        # is wall time on two cores shared with other work: a Redis descheduled that long is the
+        # machine's, not the fleet's, and any such failure is printed.
         failed = statuses.count(503)
         other = sorted(set(statuses) - {200, 403, 429, 503})
         check(f"exact {kind}: {SENDS} parallel sends over 2 proxies allow {allowed}, the core in sequence {expected} "
               f"({per_proxy['a']}/{per_proxy['b']} per proxy, {took:.1f} s, {failed} store failures)",
               r.returncode == 0 and 0 < expected < SENDS and expected - failed <= allowed <= expected
-              and failed <= SENDS // 100 and not other
+              and failed <= STORE_FAILURES_TOLERATED and not other
               and min(per_proxy.values()) >= SENDS // 3,
               f"statuses {sorted(set(statuses))}; replay rc={r.returncode} {r.stderr[-500:]}")
 
     def check_replicas_shared_the_work(self):
-        counts = [F.metric(p, 'pumpguard_store_requests_total{round="commit",outcome="ok"}') for p in self.store_ports]
-        check(f"both store replicas ran commit rounds ({counts})", all(c and c > 100 for c in counts), str(counts))
+        # Commits: commit rounds, and peek rounds that committed at once (every check passing).
+        counts = [sum(F.metric(p, f'pumpguard_store_requests_total{{round="{r}",outcome="ok"}}') or 0
+                      for r in ["commit", "peek_commit"]) for p in self.store_ports]
+        one_round = [F.metric(p, 'pumpguard_store_requests_total{round="peek_commit",outcome="ok"}') or 0
+                     for p in self.store_ports]
+        check(f"both store replicas committed checks ({counts}; {one_round} of them in the peek round)",
+              all(c > 100 for c in counts) and all(c > 0 for c in one_round), str(counts))
         conflicts = sum(F.metric(p, "pumpguard_store_cas_conflicts_total") or 0 for p in self.store_ports)
         gave_up = sum(F.metric(p, "pumpguard_store_cas_gave_up_total") or 0 for p in self.store_ports)
         print(f"      compare-and-swap conflicts resolved by a fresh round: {conflicts:.0f}; given up: {gave_up:.0f}")
+
+    # -- the block cache
+    def check_block_cache(self):
+        """Repeats of a number its backoff refuses are answered by each Envoy worker's cache of
+        "blocked until T" answers: at most one peek round per worker learns the block."""
+        def peeks():
+            return sum(F.metric(p, 'pumpguard_store_requests_total{round="peek",outcome="ok"}') or 0
+                       for p in self.store_ports)
+        hits = "wasmcustom.pumpguard.store.plugin.block-cache.remote.block_cache_hit"
+        number, repeats = "+14155550999", 20
+        first = self.send("block-cache", number)[0]
+        before, hits_before = peeks(), F.envoy_counter(self.admin["a"], hits)
+        statuses = [self.send("block-cache", number)[0] for _ in range(repeats)]
+        rounds, hit = peeks() - before, F.envoy_counter(self.admin["a"], hits) - hits_before
+        check(f"block cache: {repeats} repeats of a backed-off number made {rounds:.0f} store rounds "
+              f"(at most one per Envoy worker), {hit} answered from the cache",
+              first == 200 and statuses == [429] * repeats and rounds <= 2 and hit >= repeats - 2,
+              f"first {first}, statuses {sorted(set(statuses))}")
 
     # -- the corpus
     def check_scenarios(self):
@@ -376,7 +416,9 @@ def main():
     ap.add_argument("--store", required=True)
     ap.add_argument("--work", default=os.path.join(ROOT, "target", "e2e-fleet"))
     ap.add_argument("--only")
+    ap.add_argument("--redis-server", help="the Redis-protocol server to run (default: redis-server on PATH)")
     args = ap.parse_args()
+    F.REDIS_SERVER = args.redis_server
     args.wasm = os.path.abspath(args.wasm)
     h = Harness(args)
     try:
@@ -388,6 +430,8 @@ def main():
                 h.check_exact(kind)
         if not args.only:
             h.check_replicas_shared_the_work()
+        if h.wanted("block-cache"):
+            h.check_block_cache()
         h.check_scenarios()
         if h.wanted("failures"):
             h.check_failures()

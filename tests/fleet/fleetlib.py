@@ -20,7 +20,13 @@ import envoylib as L  # noqa: E402
 STORE_CLUSTER = "pumpguard-store"
 
 
+# The server binary: Debian's redis-server unless a run names another (Valkey's valkey-server).
+REDIS_SERVER = None
+
+
 def redis_server_bin():
+    if REDIS_SERVER:
+        return REDIS_SERVER
     path = shutil.which("redis-server")
     if not path:
         raise RuntimeError("redis-server not found: run `just setup-fleet`")
