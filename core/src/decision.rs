@@ -348,6 +348,8 @@ impl Decision {
         self.status = match (action, self.primary()) {
             (Action::Allow, _) => 200,
             (Action::Throttle, _) => 429,
+            // Whatever asked for it (a rule, or an invalid number), a challenge is 403 captcha_required.
+            (Action::Challenge, _) => 403,
             (_, Some(reason)) => reason.code.block_status(),
             (_, None) => 403,
         };
