@@ -1,5 +1,6 @@
 //! Generates the phone-number tables (`$OUT_DIR/phone_tables.rs`) from the libphonenumber
-//! metadata shipped in the `phonenumber` crate, which is only a build dependency.
+//! metadata committed in `core/metadata/` (refreshed by scripts/update_metadata.py), read with
+//! the `phonenumber` crate's XML loader, which is only a build dependency.
 //!
 //! Every national-number, leading-digits, international-prefix and national-prefix pattern is
 //! compiled here into static automata over digits, so the runtime never runs a regex engine or
@@ -29,7 +30,12 @@ fn main() {
     for file in ["build/pattern.rs", "build/program.rs"] {
         println!("cargo:rerun-if-changed={file}");
     }
-    let territories = metadata::load();
+    for file in ["metadata/PhoneNumberMetadata.xml", "metadata/VERSION"] {
+        println!("cargo:rerun-if-changed={file}");
+    }
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("metadata");
+    let territories = metadata::load(&dir);
+    println!("cargo:rustc-env=PUMPGUARD_PHONE_METADATA_VERSION={}", metadata::version(&dir));
     let generated = emit::generate(&territories);
     let out_dir = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
     let path = std::path::Path::new(&out_dir).join("phone_tables.rs");

@@ -123,7 +123,7 @@ fn version_names_the_phone_metadata() {
         stdout.starts_with(&format!("pumpguard {} (libphonenumber metadata ", env!("CARGO_PKG_VERSION"))),
         "{stdout}"
     );
-    assert!(!stdout.contains("metadata unknown"), "Cargo.lock names the phonenumber crate: {stdout}");
+    assert!(!stdout.contains("metadata unknown"), "core/metadata/VERSION names the release: {stdout}");
 }
 
 #[test]

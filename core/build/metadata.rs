@@ -1,9 +1,11 @@
-//! Reads the libphonenumber metadata out of the `phonenumber` crate into plain data, applying
-//! the defaults that libphonenumber's own metadata builder applies (and that crate does not):
+//! Reads the libphonenumber metadata committed in `core/metadata/` (upstream's
+//! PhoneNumberMetadata.xml format, parsed by the `phonenumber` crate's loader) into plain data,
+//! applying the defaults that libphonenumber's own metadata builder applies (and that crate does not):
 //! the general description's possible lengths are the union of the number types' lengths, and
 //! the national prefix doubles as the national prefix for parsing when none is given.
 
-use phonenumber::metadata::{Descriptor, DATABASE};
+use phonenumber::metadata::{Database, Descriptor};
+use std::path::Path;
 
 /// Number types in the order the classifier's accept mask uses (bit 0 is the general desc).
 pub const TYPE_NAMES: [&str; 10] = [
@@ -52,14 +54,29 @@ fn desc(d: &Descriptor) -> Desc {
     }
 }
 
+/// The committed metadata's release (`core/metadata/VERSION`, written by
+/// scripts/update_metadata.py with the XML).
+pub fn version(dir: &Path) -> String {
+    let text = std::fs::read_to_string(dir.join("VERSION")).expect("read core/metadata/VERSION");
+    let version = text.trim().to_owned();
+    assert!(
+        !version.is_empty() && version.bytes().all(|b| b.is_ascii_digit() || b == b'.'),
+        "core/metadata/VERSION must hold a release such as 9.0.43, not {version:?}"
+    );
+    version
+}
+
 /// All territories ordered by calling code, then as libphonenumber lists the regions of a
 /// calling code (main country first).
-pub fn load() -> Vec<Territory> {
-    // `DATABASE.iter()` yields one entry per region id, which loses all but one of the
+pub fn load(dir: &Path) -> Vec<Territory> {
+    let xml = std::fs::read_to_string(dir.join("PhoneNumberMetadata.xml"))
+        .expect("read core/metadata/PhoneNumberMetadata.xml");
+    let database = Database::parse(xml).expect("core/metadata/PhoneNumberMetadata.xml loads");
+    // `database.iter()` yields one entry per region id, which loses all but one of the
     // non-geographic "001" entries; the per-calling-code index has them all.
     let mut out = Vec::new();
     for code in 1..1000u16 {
-        for meta in DATABASE.by_code(&code).unwrap_or_default() {
+        for meta in database.by_code(&code).unwrap_or_default() {
             let d = meta.descriptors();
             let types: Vec<Option<Desc>> = [
                 d.fixed_line(),

@@ -299,6 +299,9 @@ pub struct Decision {
     /// Set when the action is `challenge` and the request carries a token to verify.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_check: Option<TokenCheck>,
+    /// The libphonenumber metadata release the numbers were classified with
+    /// ([`crate::phone::METADATA_VERSION`]), so a log line says which tables judged it.
+    pub phone_metadata: &'static str,
     /// Local replies carry `x-pumpguard-findings` (the policy's `expose_findings`).
     #[serde(skip)]
     pub expose_findings: bool,
@@ -323,6 +326,7 @@ impl Decision {
             route: None,
             numbers: Vec::new(),
             token_check: None,
+            phone_metadata: crate::phone::METADATA_VERSION,
             expose_findings: false,
             refusal: RefusalFormat::Pumpguard,
             commits: Vec::new(),
@@ -344,6 +348,8 @@ impl Decision {
         self.status = match (action, self.primary()) {
             (Action::Allow, _) => 200,
             (Action::Throttle, _) => 429,
+            // Whatever asked for it (a rule, or an invalid number), a challenge is 403 captcha_required.
+            (Action::Challenge, _) => 403,
             (_, Some(reason)) => reason.code.block_status(),
             (_, None) => 403,
         };

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::captcha;
-use crate::config::{InputOutcome, Policy, RouteKind, RuleAction};
+use crate::config::{InputOutcome, InvalidNumberOutcome, Policy, RouteKind, RuleAction};
 use crate::decision::{
     Action, Decision, NumberFacts, Reason, ReasonCode, RouteInfo, TokenCheck, TokenVerdict,
 };
@@ -156,6 +156,24 @@ fn input_reason(code: ReasonCode, outcome: InputOutcome, detail: Option<String>)
         retry_after_ms: None,
         number: None,
         detail,
+    }
+}
+
+/// The `invalid_number` finding for `number`, as `inputs.on_invalid_number` asks.
+fn invalid_number_reason(outcome: InvalidNumberOutcome, number: &PhoneNumber) -> Reason {
+    let (action, enforced) = match outcome {
+        InvalidNumberOutcome::Block => (Action::Block, true),
+        InvalidNumberOutcome::Challenge => (Action::Challenge, true),
+        InvalidNumberOutcome::Allow => (Action::Allow, false),
+    };
+    Reason {
+        rule: None,
+        code: ReasonCode::InvalidNumber,
+        action,
+        enforced,
+        retry_after_ms: None,
+        number: Some(number.e164().to_owned()),
+        detail: None,
     }
 }
 
@@ -332,10 +350,7 @@ impl Policy {
             match parsed {
                 Ok(number) => {
                     if !number.is_valid() {
-                        let mut reason =
-                            input_reason(ReasonCode::InvalidNumber, inputs.on_invalid_number, None);
-                        reason.number = Some(number.e164().to_owned());
-                        decision.reasons.push(reason);
+                        decision.reasons.push(invalid_number_reason(inputs.on_invalid_number, &number));
                     }
                     decision.numbers.push(number_facts(&number));
                     numbers.push(number);

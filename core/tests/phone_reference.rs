@@ -10,7 +10,8 @@
 mod phone_support;
 
 use phone_support::crate_model;
-use phonenumber::{metadata::DATABASE, Mode};
+use phone_support::database;
+use phonenumber::Mode;
 use proptest::prelude::*;
 use pumpguard_core::phone::{PhoneParser, Region};
 
@@ -34,12 +35,14 @@ fn type_name(t: phonenumber::Type) -> &'static str {
 
 fn reference(default: Option<&str>, input: &str) -> crate_model::Outcome {
     let country = default.map(|d| d.parse().expect("region id"));
-    let n = phonenumber::parse(country, input).map_err(|_| ())?;
+    let n = phonenumber::parse_with(database(), country, input).map_err(|_| ())?;
     Ok((
         n.format().mode(Mode::E164).to_string(),
-        n.is_valid(),
-        type_name(n.number_type(&DATABASE)),
-        n.country().id().map(|c| c.as_ref().to_owned()),
+        n.is_valid_with(database()),
+        type_name(n.number_type(database())),
+        n.metadata(database())
+            .and_then(|m| m.id().parse::<phonenumber::country::Id>().ok())
+            .map(|c| c.as_ref().to_owned()),
     ))
 }
 

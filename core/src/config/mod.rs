@@ -94,6 +94,7 @@ impl Policy {
         });
         let routes = compile_routes(&doc.routes, &mut errs);
         check_inputs(&doc.inputs, &mut errs);
+        check_invalid_number_challenge(doc, &mut errs);
         let mut safelist = PrefixSet::default();
         for (i, entry) in doc.safelist.iter().enumerate() {
             match parse_prefix(entry) {
@@ -493,6 +494,29 @@ fn compile_path_match(doc: &PathMatchDoc, at: &str, out: &mut Vec<PathPattern>, 
                 }
             }
             out.push(PathPattern::Segments(segments));
+        }
+    }
+}
+
+/// `inputs.on_invalid_number: "challenge"` needs what a challenging rule needs: tokens to verify
+/// and, on every send route, a place to read them from.
+fn check_invalid_number_challenge(doc: &PolicyDoc, errs: &mut ConfigErrors) {
+    if doc.inputs.on_invalid_number != InvalidNumberOutcome::Challenge {
+        return;
+    }
+    let at = "inputs.on_invalid_number";
+    if doc.captcha.is_none() {
+        errs.push(at, "challenge needs a top-level \"captcha\" section to verify tokens");
+    }
+    for route in doc.routes.iter().filter(|r| r.kind == RouteKind::Send) {
+        if route.extract.token.is_none() && route.extract.preset.is_none() {
+            errs.push(
+                at,
+                format!(
+                    "route {:?} has no extract.token source, so a challenge could never be answered",
+                    route.id
+                ),
+            );
         }
     }
 }

@@ -218,6 +218,23 @@ pub enum InputOutcome {
     Allow,
 }
 
+/// What to do with a number that parses but is not valid (`inputs.on_invalid_number`): the input
+/// outcomes, plus `challenge`, since such a number may be a real one in a range newer than the
+/// metadata.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvalidNumberOutcome {
+    /// Answer with the error; origin never sees the request.
+    #[default]
+    Block,
+    /// Require a verified CAPTCHA token (needs the top-level `captcha` section and a token
+    /// source on every send route); the rules still judge the number by its calling code.
+    Challenge,
+    /// Let the request through; the reason is still reported and the rules still judge it.
+    Allow,
+}
+
 /// Outcomes of requests that cannot be judged normally (JSON `inputs`); each case has its own
 /// error code and status when blocked.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -246,10 +263,11 @@ pub struct InputsDoc {
     /// A number that does not parse: `unparseable_number`, 400.
     #[serde(default = "block")]
     pub on_unparseable_number: InputOutcome,
-    /// Parsed, but not a valid number per libphonenumber: `invalid_number`, 400. Allowed through, it
-    /// is still judged by the rules.
-    #[serde(default = "block")]
-    pub on_invalid_number: InputOutcome,
+    /// Parsed, but not a valid number per libphonenumber: `invalid_number`, 400; or `challenge`
+    /// (403 `captcha_required` without a token). Allowed through or challenged, it is still judged
+    /// by the rules.
+    #[serde(default)]
+    pub on_invalid_number: InvalidNumberOutcome,
     /// No number in a guarded request: `no_number`, 400. Defaults to `allow` because some routes
     /// (Cognito's `SignUp`) also serve requests without one.
     #[serde(default = "allow")]
@@ -272,7 +290,7 @@ impl Default for InputsDoc {
             on_unsupported_content_type: InputOutcome::Block,
             on_ambiguous: InputOutcome::Block,
             on_unparseable_number: InputOutcome::Block,
-            on_invalid_number: InputOutcome::Block,
+            on_invalid_number: InvalidNumberOutcome::Block,
             on_no_number: InputOutcome::Allow,
             on_too_many_numbers: InputOutcome::Block,
             max_numbers: default_max_numbers(),

@@ -1,9 +1,9 @@
 //! E.164 normalisation and number classification, table-driven.
 //!
 //! Behaves like libphonenumber's `parse` + `getRegionCodeForNumber` + `getNumberType` +
-//! `isValidNumber` on its metadata (taken from the `phonenumber` crate at build time), but the
-//! request path runs no regex engine and decodes nothing: `build.rs` compiles every metadata
-//! pattern into static digit automata (see `tables`). About 240 KB of tables; one parse is a
+//! `isValidNumber` on its metadata ([`METADATA_VERSION`], committed in `core/metadata/`), but
+//! the request path runs no regex engine and decodes nothing: `build.rs` compiles every
+//! metadata pattern into static digit automata (see `tables`). About 240 KB of tables; one parse is a
 //! few hundred instructions.
 //!
 //! Pipeline: `normalize` (input text → ASCII digits) → `parse` (international prefix, calling
@@ -40,6 +40,10 @@ mod tables;
 pub use error::PhoneError;
 pub use number::PhoneNumber;
 pub use region::{regions_for_calling_code, Region};
+
+/// The libphonenumber metadata release the tables are built from (`core/metadata/VERSION`,
+/// refreshed with the XML by scripts/update_metadata.py).
+pub const METADATA_VERSION: &str = env!("PUMPGUARD_PHONE_METADATA_VERSION");
 
 /// libphonenumber's number types.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]

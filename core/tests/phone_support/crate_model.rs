@@ -21,13 +21,14 @@
 //! 9. After '+' a leading international prefix of the default region is also stripped.
 #![allow(dead_code)]
 
-use phonenumber::metadata::{Metadata, DATABASE};
+use super::database;
+use phonenumber::metadata::Metadata;
 
 fn meta_by_id(id: &str) -> Option<&'static Metadata> {
     if id == "001" {
         return None;
     }
-    DATABASE.by_id(id)
+    database().by_id(id)
 }
 
 /// `(e164, valid, type, region)` or an error.
@@ -64,7 +65,7 @@ pub fn parse(default: Option<&str>, input: &str) -> Outcome {
         }
         let found = (1..=3).find_map(|len| {
             let c: u16 = national[..len].parse().ok()?;
-            DATABASE.by_code(&c).map(|_| (c, len))
+            database().by_code(&c).map(|_| (c, len))
         });
         let (c, len) = found.ok_or(())?;
         code = c;
@@ -142,9 +143,9 @@ fn national_number(meta: &Metadata, national: &str) -> String {
 }
 
 fn source_for(code: u16, national: &str) -> Option<&'static Metadata> {
-    let regions = DATABASE.region(&code)?;
+    let regions = database().region(&code)?;
     if regions.len() == 1 {
-        return DATABASE.by_code(&code).and_then(|m| m.into_iter().next());
+        return database().by_code(&code).and_then(|m| m.into_iter().next());
     }
     regions.into_iter().filter_map(meta_by_id).find(|meta| match meta.leading_digits() {
         Some(ld) => ld.find(national).is_some_and(|m| m.start() == 0),

@@ -6,7 +6,7 @@
 
 pub mod crate_model;
 
-use phonenumber::metadata::{Descriptor, DATABASE};
+use phonenumber::metadata::{Database, Descriptor};
 use regex_lite::Regex;
 use std::collections::BTreeMap;
 
@@ -60,6 +60,16 @@ pub struct Oracle {
     by_code: BTreeMap<u16, Vec<usize>>,
 }
 
+/// The metadata the core's tables are built from (`core/metadata/`), loaded by the
+/// `phonenumber` crate, whose built-in database may be an older release.
+pub fn database() -> &'static Database {
+    static DATABASE: std::sync::OnceLock<Database> = std::sync::OnceLock::new();
+    DATABASE.get_or_init(|| {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/metadata/PhoneNumberMetadata.xml");
+        Database::load(path).expect("core/metadata/PhoneNumberMetadata.xml loads")
+    })
+}
+
 fn strip(p: &str) -> String {
     p.chars().filter(|c| !c.is_whitespace()).collect()
 }
@@ -77,7 +87,7 @@ impl Oracle {
         let mut territories = Vec::new();
         let mut by_code: BTreeMap<u16, Vec<usize>> = BTreeMap::new();
         for code in 1..1000u16 {
-            for meta in DATABASE.by_code(&code).unwrap_or_default() {
+            for meta in database().by_code(&code).unwrap_or_default() {
                 let d = meta.descriptors();
                 let descs = [
                     d.fixed_line(),
