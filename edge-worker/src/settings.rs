@@ -119,32 +119,26 @@ impl Settings {
                 }
             },
         };
-        let sweep_every_ms = match text(names::SWEEP_EVERY_MS) {
-            None => DEFAULT_SWEEP_EVERY_MS,
+        // A number within bounds, or the default with a warning.
+        let mut bounded = |name: &str, min: u64, max: u64, default: u64| match text(name) {
+            None => default,
             Some(v) => match v.parse::<u64>() {
-                Ok(n) if (MIN_SWEEP_EVERY_MS..=MAX_SWEEP_EVERY_MS).contains(&n) => n,
+                Ok(n) if (min..=max).contains(&n) => n,
                 _ => {
-                    warnings.push(format!(
-                        "{}: {v:?} is not a number from {MIN_SWEEP_EVERY_MS} to {MAX_SWEEP_EVERY_MS}; using {DEFAULT_SWEEP_EVERY_MS}",
-                        names::SWEEP_EVERY_MS
-                    ));
-                    DEFAULT_SWEEP_EVERY_MS
+                    warnings
+                        .push(format!("{name}: {v:?} is not a number from {min} to {max}; using {default}"));
+                    default
                 }
             },
         };
-        let shard_timeout_ms = match text(names::SHARD_TIMEOUT_MS) {
-            None => DEFAULT_SHARD_TIMEOUT_MS,
-            Some(v) => match v.parse::<u64>() {
-                Ok(n) if (MIN_SHARD_TIMEOUT_MS..=MAX_SHARD_TIMEOUT_MS).contains(&n) => n,
-                _ => {
-                    warnings.push(format!(
-                        "{}: {v:?} is not a number of milliseconds from {MIN_SHARD_TIMEOUT_MS} to {MAX_SHARD_TIMEOUT_MS}; using {DEFAULT_SHARD_TIMEOUT_MS}",
-                        names::SHARD_TIMEOUT_MS
-                    ));
-                    DEFAULT_SHARD_TIMEOUT_MS
-                }
-            },
-        };
+        let sweep_every_ms =
+            bounded(names::SWEEP_EVERY_MS, MIN_SWEEP_EVERY_MS, MAX_SWEEP_EVERY_MS, DEFAULT_SWEEP_EVERY_MS);
+        let shard_timeout_ms = bounded(
+            names::SHARD_TIMEOUT_MS,
+            MIN_SHARD_TIMEOUT_MS,
+            MAX_SHARD_TIMEOUT_MS,
+            DEFAULT_SHARD_TIMEOUT_MS,
+        );
         let policy_kv_ttl_ms = match text(names::POLICY_KV_TTL_SECONDS) {
             None => crate::policy_source::KV_POLICY_TTL_MS,
             Some(v) => match v.parse::<u64>() {

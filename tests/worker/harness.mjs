@@ -240,6 +240,20 @@ export async function startWorker({ policy, origin, siteverify, vars = {}, persi
 }
 
 /** A scenario file's policy with expose_findings forced on, from the CLI. */
+/** Runs `body(worker)` against a Worker started with `options`, stops it after, and adds the
+ * Worker's log to a failure's message. */
+export async function withStartedWorker(options, body) {
+  const worker = await startWorker(options);
+  try {
+    await body(worker);
+  } catch (e) {
+    e.message += `\nworker log:\n${worker.log.lines.join("\n")}`;
+    throw e;
+  } finally {
+    await worker.stop();
+  }
+}
+
 export async function scenarioPolicy(file) {
   const { code, stdout, stderr } = await run(cli, ["scenario-policy", file]);
   if (code !== 0) throw new Error(`scenario-policy ${file} exited ${code}: ${stderr}`);

@@ -6,7 +6,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
-import { CLOCK_HEADER, events, root, startOrigin, startWorker } from "./harness.mjs";
+import { CLOCK_HEADER, events, root, startOrigin, withStartedWorker } from "./harness.mjs";
 
 const TRAP = "x-pumpguard-test-trap";
 const trapBuild = process.env.PUMPGUARD_WORKER_TRAP_BUILD ?? path.join(root, "target", "worker-test-trap");
@@ -32,16 +32,8 @@ after(async () => {
   await origin.stop();
 });
 
-async function withTrapWorker(options, body) {
-  const worker = await startWorker({ origin: origin.url, build: trapBuild, ...options });
-  try {
-    await body(worker);
-  } catch (e) {
-    e.message += `\nworker log:\n${worker.log.lines.join("\n")}`;
-    throw e;
-  } finally {
-    await worker.stop();
-  }
+function withTrapWorker(options, body) {
+  return withStartedWorker({ origin: origin.url, build: trapBuild, ...options }, body);
 }
 
 function send(worker, phone, fault, signal) {

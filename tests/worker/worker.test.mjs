@@ -9,7 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import http from "node:http";
 import { spawnSync } from "node:child_process";
-import { CLOCK_HEADER, JA3_HEADER, events, startOrigin, startSink, startSiteverify, startWorker } from "./harness.mjs";
+import { CLOCK_HEADER, JA3_HEADER, events, startOrigin, startSink, startSiteverify, withStartedWorker } from "./harness.mjs";
 
 const route = (id, kind, exact, extra = {}) => ({
   id,
@@ -43,16 +43,8 @@ after(async () => {
   await siteverify?.stop();
 });
 
-async function withWorker(options, body) {
-  const worker = await startWorker({ origin: origin.url, siteverify: siteverify.url, ...options });
-  try {
-    await body(worker);
-  } catch (e) {
-    e.message += `\nworker log:\n${worker.log.lines.join("\n")}`;
-    throw e;
-  } finally {
-    await worker.stop();
-  }
+function withWorker(options, body) {
+  return withStartedWorker({ origin: origin.url, siteverify: siteverify.url, ...options }, body);
 }
 
 function otp(worker, { ip = "198.51.100.7", phone = "+14155550123", at = 1000, headers = {}, path: p = "/api/otp" } = {}) {
