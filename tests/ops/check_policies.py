@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Every policy the project ships validates against docs/policy.schema.json, checked by
-check-jsonschema (PyPI): examples/**/*.json policies, the policies in the Envoy and Istio configs,
+check-jsonschema (PyPI): examples/**/*.json and policies/*.json policies, the policies in the Envoy and Istio configs,
 and every scenario policy the loader takes. Scenario policies the loader refuses are listed with
 whether the schema refuses them too (the schema checks shape only; values are the loader's).
 
@@ -44,7 +44,9 @@ def embedded_policies(node):
 
 def shipped():
     """(name, policy) of every policy the loader must take."""
-    for path in sorted(glob.glob(os.path.join(ROOT, "examples", "**", "*.json"), recursive=True)) + sorted(glob.glob(os.path.join(ROOT, "policies", "*.json"))):
+    paths = sorted(glob.glob(os.path.join(ROOT, "examples", "**", "*.json"), recursive=True))
+    paths += sorted(glob.glob(os.path.join(ROOT, "policies", "*.json")))
+    for path in paths:
         with open(path) as f:
             doc = json.load(f)
         if is_policy(doc):
@@ -87,7 +89,7 @@ def main():
     ap.add_argument("--work", default=os.path.join(ROOT, "target", "ops-policies"))
     args = ap.parse_args()
     must_pass = write_all(list(shipped()), os.path.join(args.work, "shipped"))
-    kinds = {"examples": 0, "envoy": 0, "tests": 0}
+    kinds = {"examples": 0, "policies": 0, "envoy": 0, "tests": 0}
     for name, _ in must_pass:
         kinds[name.split("/")[0]] += 1
     result = subprocess.run([args.check_jsonschema, "--schemafile", SCHEMA, *[p for _, p in must_pass]],
@@ -100,7 +102,8 @@ def main():
         print(report)
         sys.exit(f"check-policies: shipped policies the schema refuses (see above)")
     print(f"check-policies: {len(must_pass)} policies valid against docs/policy.schema.json "
-          f"({kinds['examples']} examples, {kinds['envoy']} in Envoy/Istio configs, {kinds['tests']} scenarios)")
+          f"({kinds['examples']} examples, {kinds['policies']} recommended, {kinds['envoy']} in Envoy/Istio configs, "
+          f"{kinds['tests']} scenarios)")
     refused = write_all(list(refused_scenarios()), os.path.join(args.work, "refused"))
     caught = []
     for name, path in refused:
