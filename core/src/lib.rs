@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod block_cache;
 pub mod captcha;
 pub mod config;
 pub mod decision;

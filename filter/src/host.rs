@@ -41,10 +41,10 @@ use crate::adapter::{
     decision_line, eviction_metrics, host_failure_metric, metric_names, parse_client_ip, summary_line, Held,
 };
 use crate::bench::{self, Span, Stage};
-use crate::block_cache::BlockCache;
 use crate::config::{HostConfig, RemoteStore};
 use crate::store::{shared_seed, SharedData, SharedDataStore, SharedError};
 use crate::wire;
+use pumpguard_core::block_cache::BlockCache;
 
 /// Once per VM instance (each worker thread has its own): a reload after a crash, or a new VM
 /// after a vm_config change, shows in the log; a policy update does not start one.

@@ -16,7 +16,6 @@
 //! `lifecycle_tests` drives them there as Envoy would.
 
 pub mod adapter;
-pub mod block_cache;
 pub mod config;
 pub mod store;
 pub mod wire;

@@ -1,5 +1,6 @@
-//! Per-VM cache of "blocked until T" answers of the remote store, so a scope the store already
-//! refuses costs no round trip while its refusal lasts.
+//! A host's cache of "blocked until T" answers of a remote store (the Envoy filter keeps one per
+//! VM), so a scope the store already refuses costs no round trip while its refusal lasts. Which
+//! refusals qualify is counter knowledge, so it lives here, beside the counters.
 //!
 //! Only answers that cannot end before T are kept: a check the store answered `triggered`,
 //! with a wait (`retry_after_ms > 0`), that its own answer did not create (`escalated` false,
@@ -10,13 +11,13 @@
 //! again. A request is answered from the cache only when every one of its checks is.
 //!
 //! What the cache cannot see: a block lifted in Redis by hand, or counters lost with Redis,
-//! still refuse on this proxy until T (`store.block_cache_entries: 0` turns it off).
+//! still refuse on this host until T (`store.block_cache_entries: 0` turns it off).
 
 use std::collections::{HashMap, VecDeque};
 
-use pumpguard_core::engine::CounterOp;
-use pumpguard_core::limit::CounterVerdict;
-use pumpguard_core::{CheckOutcome, CounterCheck, Timestamp};
+use crate::engine::CounterOp;
+use crate::limit::CounterVerdict;
+use crate::{CheckOutcome, CounterCheck, Timestamp};
 
 /// Bounded map of check identity → blocked until (milliseconds); the oldest entry goes first.
 pub struct BlockCache {
@@ -54,6 +55,7 @@ impl BlockCache {
         self.entries.len()
     }
 
+    /// Whether no entry is kept.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
