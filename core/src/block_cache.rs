@@ -39,7 +39,9 @@ fn identity(check: &CounterCheck) -> Option<String> {
         CounterOp::ConversionSend => "conversion",
         CounterOp::ConversionConfirm
         | CounterOp::ConversionSentNumber
-        | CounterOp::ConversionConfirmNumber => return None,
+        | CounterOp::ConversionConfirmNumber
+        | CounterOp::TrustSend
+        | CounterOp::TrustConfirm => return None,
     };
     Some(format!("{}|{kind}|{}", check.rule, check.key))
 }

@@ -236,6 +236,9 @@ pub struct NumberFacts {
     pub number_type: NumberType,
     /// Valid per libphonenumber; an invalid number also carries an `invalid_number` finding.
     pub valid: bool,
+    /// The policy's reputation rule trusts the number (it confirmed a code recently).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub trusted: bool,
 }
 
 /// Which route the request matched.
@@ -503,6 +506,7 @@ mod tests {
             calling_code: 1,
             number_type: NumberType::FixedLineOrMobile,
             valid: true,
+            trusted: false,
         });
         decision.reasons.push(Reason {
             rule: Some("geo".into()),

@@ -423,6 +423,7 @@ mod tests {
             calling_code: 44,
             number_type: NumberType::Mobile,
             valid: true,
+            trusted: false,
         });
         decision
     }

@@ -62,6 +62,10 @@ pub enum CounterOp {
     /// A confirmation of one number: not triggered when it matched a send, so its scope is
     /// credited (see [`Policy::credit_checks`]).
     ConversionConfirmNumber,
+    /// A send to one number: `triggered` tells that the number is trusted (never a refusal).
+    TrustSend,
+    /// A confirmation of one number origin accepted: earns trust when it matches a send.
+    TrustConfirm,
 }
 
 /// One read-modify-write of one counter key, by one rule.
@@ -184,6 +188,7 @@ fn number_facts(n: &PhoneNumber) -> NumberFacts {
         calling_code: n.calling_code(),
         number_type: n.number_type(),
         valid: n.is_valid(),
+        trusted: false,
     }
 }
 
@@ -287,8 +292,57 @@ impl Policy {
             !self.shadow && !rule.shadow && matches!(rule.action, RuleAction::Block | RuleAction::Throttle)
         };
         self.fold_results(&mut decision, &checks, results, refuses);
+        self.spare_trusted(&mut decision, &checks, results);
         decision.settle();
         decision
+    }
+
+    /// Whether `reason` comes from a rule that spares trusted numbers.
+    fn spares_trusted(&self, reason: &Reason) -> bool {
+        reason
+            .rule
+            .as_ref()
+            .and_then(|id| self.rules.iter().find(|rule| rule.id == *id))
+            .is_some_and(|rule| rule.skip_trusted)
+    }
+
+    /// Marks the numbers the reputation checks found trusted, and stops enforcing the findings
+    /// of `skip_trusted` rules about them: a finding about one number when that number is
+    /// trusted, a finding about the whole request (the client, its address) only when every
+    /// number of the request is.
+    fn spare_trusted(&self, decision: &mut Decision, checks: &[CounterCheck], results: &[CheckOutcome]) {
+        let trusted: Vec<&str> = checks
+            .iter()
+            .zip(results)
+            .filter(|(check, outcome)| {
+                check.op == CounterOp::TrustSend && matches!(outcome, CheckOutcome::Verdict(v) if v.triggered)
+            })
+            .filter_map(|(check, _)| check.number.as_deref())
+            .collect();
+        if trusted.is_empty() {
+            return;
+        }
+        for facts in &mut decision.numbers {
+            facts.trusted = trusted.contains(&facts.e164.as_str());
+        }
+        let every_number = decision.numbers.iter().all(|n| n.trusted);
+        for i in 0..decision.reasons.len() {
+            let Some(reason) = decision.reasons.get(i) else { break };
+            if !reason.enforced || !self.spares_trusted(reason) {
+                continue;
+            }
+            let spared = match &reason.number {
+                Some(number) => trusted.contains(&number.as_str()),
+                None => every_number,
+            };
+            if let (true, Some(reason)) = (spared, decision.reasons.get_mut(i)) {
+                reason.enforced = false;
+                reason.detail = Some(match reason.detail.take() {
+                    Some(detail) => format!("{detail}; spared: trusted number"),
+                    None => "spared: trusted number".to_owned(),
+                });
+            }
+        }
     }
 
     /// Step 1: everything that needs no counter state.
@@ -482,9 +536,13 @@ impl Policy {
                 }
             }
         }
-        let blocked = has_enforced_block(&decision);
+        // A finding of a rule that spares trusted numbers is settled only once the reputation
+        // check has answered: until then it cannot cut the counter checks short.
+        let trust_checked = checks.iter().any(|c| c.op == CounterOp::TrustSend);
+        let settled = |r: &&Reason| r.enforced && !(trust_checked && self.spares_trusted(r));
+        let blocked = decision.reasons.iter().filter(settled).any(|r| r.action == Action::Block);
         let challenge_without_token =
-            token.is_none() && decision.reasons.iter().any(|r| r.enforced && r.action == Action::Challenge);
+            token.is_none() && decision.reasons.iter().filter(settled).any(|r| r.action == Action::Challenge);
         if blocked || challenge_without_token {
             // Nothing will be sent: no counter needs even a look.
             checks.clear();
@@ -550,6 +608,11 @@ impl Policy {
                     }
                 }
             }
+            RuleKind::Reputation(_) => {
+                for (i, number) in numbers.iter().enumerate() {
+                    push(counter_key("tr:", &rule.id, number.digits()), CounterOp::TrustSend, Some(i));
+                }
+            }
             RuleKind::Conversion(params) => {
                 for (i, number) in numbers.iter().enumerate() {
                     let scope = conversion_scope_key(
@@ -598,6 +661,12 @@ impl Policy {
             (RuleKind::Conversion(params), CounterOp::ConversionConfirmNumber) => {
                 update(store, key, now, retries, |b| params.step_confirm_number(b, now))
             }
+            (RuleKind::Reputation(params), CounterOp::TrustSend) => {
+                update(store, key, now, retries, |b| params.step_send(b, now))
+            }
+            (RuleKind::Reputation(params), CounterOp::TrustConfirm) => {
+                update(store, key, now, retries, |b| params.step_confirm(b, now))
+            }
             _ => return CheckOutcome::Mismatch,
         };
         match result {
@@ -610,6 +679,7 @@ impl Policy {
     pub fn conclude(&self, prepared: Prepared, results: &[CheckOutcome]) -> Decision {
         let Prepared { mut decision, checks, token, remote_ip } = prepared;
         self.fold_results(&mut decision, &checks, results, |_| true);
+        self.spare_trusted(&mut decision, &checks, results);
         decision.settle();
         // Only a request that goes to origin, or may once its token verifies, counts. A
         // challenge without a token is a refusal like a block: counting it would let anyone who
@@ -715,7 +785,8 @@ impl Policy {
     /// The confirm route of a forwarded decision, when conversion is tracked at all.
     fn confirm_route(&self, decision: &Decision) -> Option<&crate::routes::Route> {
         let route = decision.route.as_ref().and_then(|r| self.routes.get(r.index))?;
-        let tracked = self.rules.iter().any(|r| matches!(r.kind, RuleKind::Conversion(_)));
+        let tracked =
+            self.rules.iter().any(|r| matches!(r.kind, RuleKind::Conversion(_) | RuleKind::Reputation(_)));
         (route.kind == RouteKind::Confirm && decision.action == Action::Allow && tracked).then_some(route)
     }
 
@@ -738,12 +809,16 @@ impl Policy {
         self.rules
             .iter()
             .enumerate()
-            .filter(|(_, rule)| matches!(rule.kind, RuleKind::Conversion(_)))
             .filter_map(|(index, rule)| {
+                let (kind, op) = match rule.kind {
+                    RuleKind::Conversion(_) => ("cvn:", CounterOp::ConversionConfirmNumber),
+                    RuleKind::Reputation(_) => ("tr:", CounterOp::TrustConfirm),
+                    _ => return None,
+                };
                 Some(CounterCheck {
                     rule: u16::try_from(index).ok()?,
-                    key: counter_key("cvn:", &rule.id, digits),
-                    op: CounterOp::ConversionConfirmNumber,
+                    key: counter_key(kind, &rule.id, digits),
+                    op,
                     number: Some(number.clone()),
                 })
             })
@@ -804,7 +879,13 @@ impl Policy {
 
 /// Checks that only keep the books for conversion credit: never a finding of their own.
 fn is_bookkeeping(op: CounterOp) -> bool {
-    matches!(op, CounterOp::ConversionSentNumber | CounterOp::ConversionConfirmNumber)
+    matches!(
+        op,
+        CounterOp::ConversionSentNumber
+            | CounterOp::ConversionConfirmNumber
+            | CounterOp::TrustSend
+            | CounterOp::TrustConfirm
+    )
 }
 
 fn final_decision(decision: Decision) -> Prepared {

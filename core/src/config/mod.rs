@@ -13,7 +13,8 @@ pub use schema::*;
 
 use crate::extract::is_header_name_byte;
 use crate::limit::{
-    AdjacentParams, BackoffParams, ConversionParams, ConversionScope, GcraParams, MAX_HORIZON_SECONDS,
+    AdjacentParams, BackoffParams, ConversionParams, ConversionScope, GcraParams, ReputationParams,
+    MAX_HORIZON_SECONDS,
 };
 use crate::phone::{PhoneParser, Region};
 use crate::routes::{
@@ -123,6 +124,7 @@ impl Policy {
                 rules.push(rule);
             }
         }
+        check_reputation(doc, &mut errs);
         if let Some(captcha) = &doc.captcha {
             if captcha.verify_timeout_ms == 0 || captcha.verify_timeout_ms > 30_000 {
                 errs.push("captcha.verify_timeout_ms", "must be between 1 and 30000 milliseconds");
@@ -538,6 +540,26 @@ fn non_zero(value: u32, at: &str, errs: &mut ConfigErrors) -> Option<NonZeroU32>
     nz
 }
 
+/// At most one `reputation` rule (trust means one thing per policy), and `skip_trusted` only
+/// where one exists: without it no number is ever trusted, and the flag would silently do nothing.
+fn check_reputation(doc: &PolicyDoc, errs: &mut ConfigErrors) {
+    let reputation: Vec<usize> =
+        doc.rules.iter().enumerate().filter(|(_, r)| r.reputation.is_some()).map(|(i, _)| i).collect();
+    for &i in reputation.iter().skip(1) {
+        errs.push(format!("rules[{i}].reputation"), "a policy has at most one reputation rule");
+    }
+    if reputation.is_empty() {
+        for (i, rule) in doc.rules.iter().enumerate() {
+            if rule.skip_trusted {
+                errs.push(
+                    format!("rules[{i}].skip_trusted"),
+                    "no rule of kind reputation tells which numbers are trusted; add one or drop skip_trusted",
+                );
+            }
+        }
+    }
+}
+
 fn seconds_to_ms(seconds: u32) -> u64 {
     u64::from(seconds) * 1000
 }
@@ -581,6 +603,7 @@ fn compile_rule(
         doc.backoff.is_some(),
         doc.adjacent.is_some(),
         doc.conversion.is_some(),
+        doc.reputation.is_some(),
     ];
     let count = kinds.iter().filter(|k| **k).count();
     if count != 1 {
@@ -588,7 +611,8 @@ fn compile_rule(
             at,
             format!(
                 "a rule needs exactly one of country, number_type, pattern, prefix, fingerprint, \
-                 client, client_country, captcha, rate_limit, backoff, adjacent, conversion (found {count})"
+                 client, client_country, captcha, rate_limit, backoff, adjacent, conversion, reputation \
+                 (found {count})"
             ),
         );
         return None;
@@ -626,7 +650,25 @@ fn compile_rule(
             "throttle needs a rule with a time component (rate_limit, backoff, adjacent, conversion); use block",
         );
     }
-    Some(Rule { id: Arc::from(doc.id.as_str()), action: doc.action, shadow: doc.shadow, routes, kind })
+    if matches!(kind, RuleKind::Reputation(_)) {
+        if doc.action != RuleAction::Log {
+            errs.push(
+                format!("{at}.action"),
+                "a reputation rule only reports which numbers are trusted: action must be log",
+            );
+        }
+        if doc.skip_trusted {
+            errs.push(format!("{at}.skip_trusted"), "a reputation rule cannot skip the numbers it trusts");
+        }
+    }
+    Some(Rule {
+        id: Arc::from(doc.id.as_str()),
+        action: doc.action,
+        shadow: doc.shadow,
+        skip_trusted: doc.skip_trusted,
+        routes,
+        kind,
+    })
 }
 
 fn compile_kind(doc: &RuleDoc, at: &str, errs: &mut ConfigErrors) -> Option<RuleKind> {
@@ -858,5 +900,24 @@ fn compile_kind(doc: &RuleDoc, at: &str, errs: &mut ConfigErrors) -> Option<Rule
             max_block_ms: seconds_to_ms(max_block_seconds),
         }));
     }
+    if let Some(r) = &doc.reputation {
+        let at = format!("{at}.reputation");
+        if !(60..=MAX_TRUST_SECONDS).contains(&r.trust_seconds) {
+            errs.push(
+                format!("{at}.trust_seconds"),
+                format!("must be between 60 and {MAX_TRUST_SECONDS} (a year)"),
+            );
+        }
+        if !(10..=86_400).contains(&r.confirm_within_seconds) {
+            errs.push(format!("{at}.confirm_within_seconds"), "must be between 10 and 86400 (a day)");
+        }
+        return Some(RuleKind::Reputation(ReputationParams {
+            trust_ms: seconds_to_ms(r.trust_seconds),
+            confirm_within_ms: seconds_to_ms(r.confirm_within_seconds),
+        }));
+    }
     None
 }
+
+/// Longest trust a confirmation can earn.
+const MAX_TRUST_SECONDS: u32 = 366 * 86_400;

@@ -341,6 +341,10 @@ pub struct RuleDoc {
     /// Route ids the rule applies to; empty means every send route.
     #[serde(default)]
     pub routes: Vec<String>,
+    /// Spare numbers the policy's `reputation` rule trusts (recently confirmed): the rule still
+    /// counts them, but does not act on them.
+    #[serde(default)]
+    pub skip_trusted: bool,
     /// Kind `country`: the number's country.
     #[serde(default)]
     pub country: Option<CountryRuleDoc>,
@@ -377,6 +381,31 @@ pub struct RuleDoc {
     /// Kind `conversion`: too few confirmed codes per send in one scope.
     #[serde(default)]
     pub conversion: Option<ConversionDoc>,
+    /// Kind `reputation`: numbers that recently confirmed a code are trusted (action `log`).
+    #[serde(default)]
+    pub reputation: Option<ReputationDoc>,
+}
+
+/// How numbers earn trust: a code entered (origin accepted the confirm) soon after a send to the
+/// number went to origin.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReputationDoc {
+    /// How long a confirmation keeps the number trusted; default 30 days.
+    #[serde(default = "default_trust_seconds")]
+    pub trust_seconds: u32,
+    /// A confirmation earns trust only this soon after a send to the number; default 1 hour.
+    #[serde(default = "default_confirm_within_seconds")]
+    pub confirm_within_seconds: u32,
+}
+
+fn default_trust_seconds() -> u32 {
+    30 * 86_400
+}
+
+fn default_confirm_within_seconds() -> u32 {
+    3_600
 }
 
 /// Countries as ISO regions (`"GB"`) or calling codes (`"+44"`).

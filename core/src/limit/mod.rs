@@ -8,11 +8,13 @@ mod backoff;
 pub(crate) mod codec;
 mod conversion;
 mod gcra;
+mod reputation;
 
 pub use adjacent::AdjacentParams;
 pub use backoff::BackoffParams;
 pub use conversion::{ConversionParams, ConversionScope};
 pub use gcra::{GcraParams, MAX_HORIZON_SECONDS};
+pub use reputation::ReputationParams;
 
 /// `base * factor^(steps - 1)`, capped at `max`: the n-th wait of a backoff, the n-th block of a
 /// scope that keeps offending. Stops multiplying at the cap, so it never overflows.

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use crate::config::RuleAction;
 use crate::fingerprint::FingerprintKind;
-use crate::limit::{AdjacentParams, BackoffParams, ConversionParams, GcraParams};
+use crate::limit::{AdjacentParams, BackoffParams, ConversionParams, GcraParams, ReputationParams};
 use crate::phone::{NumberType, PhoneNumber};
 
 /// A rule ready to run.
@@ -30,6 +30,8 @@ pub struct Rule {
     pub action: RuleAction,
     /// The rule's own `shadow`: only report, whatever `action` says.
     pub shadow: bool,
+    /// Numbers the policy's reputation rule trusts are spared (counted, never acted on).
+    pub skip_trusted: bool,
     /// Indexes of the routes the rule applies to.
     pub routes: Vec<usize>,
     /// What the rule checks.
@@ -102,6 +104,8 @@ pub enum RuleKind {
     Adjacent(AdjacentParams),
     /// Too few confirmed codes per send in one scope.
     Conversion(ConversionParams),
+    /// Which numbers recently confirmed a code, so `skip_trusted` rules spare them.
+    Reputation(ReputationParams),
 }
 
 impl RuleKind {
@@ -113,6 +117,7 @@ impl RuleKind {
                 | RuleKind::Backoff(_)
                 | RuleKind::Adjacent(_)
                 | RuleKind::Conversion(_)
+                | RuleKind::Reputation(_)
         )
     }
 }

@@ -1,0 +1,137 @@
+//! Number reputation: a number whose owner recently entered a code it was sent is trusted for a
+//! while, so rules that judge a whole scope (a prefix's conversion, a country's volume, the
+//! client's location) can spare returning users in a scope under attack.
+//!
+//! Trust is earned only by a confirmation that origin accepted *and* that follows a send to the
+//! same number which went to origin within `confirm_within`: a confirm without such a send (made
+//! up, or replayed long after) earns nothing. Losing an entry (expiry, eviction) only withdraws
+//! trust, so the number is judged like any other: entries need no protection from eviction.
+
+use super::codec::{Reader, Writer};
+use super::CounterVerdict;
+use crate::store::Change;
+use crate::time::Timestamp;
+
+/// A compiled `reputation` rule; durations in milliseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReputationParams {
+    /// How long a confirmation keeps the number trusted.
+    pub trust_ms: u64,
+    /// A confirmation earns trust only this soon after a send to the number went to origin.
+    pub confirm_within_ms: u64,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct State {
+    /// Last send to the number that went to origin, not yet matched by a confirmation.
+    last_sent: Option<u64>,
+    /// Trusted until then (0: never confirmed).
+    trusted_until: u64,
+}
+
+/// `last_sent` when there is none: time 0 is a real instant (tests start there).
+const NO_SEND: u64 = u64::MAX;
+
+fn decode(bytes: &[u8]) -> Option<State> {
+    let mut r = Reader::new(bytes);
+    let last_sent = r.u64()?;
+    Some(State { last_sent: (last_sent != NO_SEND).then_some(last_sent), trusted_until: r.u64()? })
+}
+
+impl ReputationParams {
+    fn write(&self, s: State, result: CounterVerdict) -> Change<CounterVerdict> {
+        let pending_until = s.last_sent.map_or(0, |t| t.saturating_add(self.confirm_within_ms));
+        Change::Write {
+            value: Writer::default().u64(s.last_sent.unwrap_or(NO_SEND)).u64(s.trusted_until).finish(),
+            expires_at: Timestamp::from_millis(pending_until.max(s.trusted_until)),
+            protected_until: Timestamp::from_millis(0),
+            result,
+        }
+    }
+
+    /// A send to the number: reports whether the number is trusted (`triggered`, never a
+    /// refusal: the engine reads it as a fact) and remembers the send, so a confirmation soon
+    /// after can earn trust. Committed only for sends that go to origin.
+    pub fn step_send(&self, stored: Option<&[u8]>, now: Timestamp) -> Change<CounterVerdict> {
+        let now_ms = now.as_millis();
+        let mut s = stored.and_then(decode).unwrap_or_default();
+        let trusted = s.trusted_until > now_ms;
+        s.last_sent = Some(now_ms);
+        let verdict = CounterVerdict { triggered: trusted, retry_after_ms: None, escalated: false };
+        self.write(s, verdict)
+    }
+
+    /// A confirmation origin accepted: trusts the number when a send to it went to origin within
+    /// `confirm_within`. The send is used up, so one send earns one confirmation's trust.
+    /// `triggered` tells that no send matched.
+    pub fn step_confirm(&self, stored: Option<&[u8]>, now: Timestamp) -> Change<CounterVerdict> {
+        let now_ms = now.as_millis();
+        let Some(mut s) = stored.and_then(decode) else {
+            return Change::Keep(CounterVerdict { triggered: true, retry_after_ms: None, escalated: false });
+        };
+        let matched = s.last_sent.is_some_and(|t| t <= now_ms && now_ms - t <= self.confirm_within_ms);
+        if !matched {
+            return Change::Keep(CounterVerdict { triggered: true, retry_after_ms: None, escalated: false });
+        }
+        s.last_sent = None;
+        s.trusted_until = s.trusted_until.max(now_ms.saturating_add(self.trust_ms));
+        self.write(s, CounterVerdict::PASS)
+    }
+
+    /// Whether the stored state trusts the number at `now`, without changing anything.
+    pub fn trusted(stored: Option<&[u8]>, now: Timestamp) -> bool {
+        stored.and_then(decode).is_some_and(|s| s.trusted_until > now.as_millis())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{update, MemoryStore};
+
+    const P: ReputationParams = ReputationParams { trust_ms: 86_400_000, confirm_within_ms: 600_000 };
+
+    fn send(store: &MemoryStore, t: u64) -> bool {
+        let now = Timestamp::from_millis(t);
+        update(store, "n", now, 4, |b| P.step_send(b, now)).map(|v| v.triggered).unwrap_or(false)
+    }
+
+    fn confirm(store: &MemoryStore, t: u64) -> bool {
+        let now = Timestamp::from_millis(t);
+        update(store, "n", now, 4, |b| P.step_confirm(b, now)).map(|v| !v.triggered).unwrap_or(false)
+    }
+
+    #[test]
+    fn a_confirmed_send_trusts_the_number_for_a_while() {
+        let store = MemoryStore::new();
+        assert!(!send(&store, 0));
+        assert!(confirm(&store, 30_000));
+        assert!(send(&store, 3_600_000));
+        assert!(send(&store, 30_000 + 86_399_999));
+        assert!(!send(&store, 30_000 + 86_400_000));
+    }
+
+    #[test]
+    fn a_confirmation_without_a_recent_send_earns_nothing() {
+        let store = MemoryStore::new();
+        assert!(!confirm(&store, 1_000), "no send at all");
+        assert!(!send(&store, 10_000));
+        assert!(!confirm(&store, 10_000 + 600_001), "too late");
+        assert!(!send(&store, 20_000_000));
+    }
+
+    #[test]
+    fn one_send_earns_one_confirmation() {
+        let store = MemoryStore::new();
+        send(&store, 0);
+        assert!(confirm(&store, 1_000));
+        assert!(!confirm(&store, 2_000), "the send was used up");
+    }
+
+    #[test]
+    fn torn_state_reads_as_unknown() {
+        let now = Timestamp::from_millis(5);
+        assert!(!ReputationParams::trusted(Some(&[1, 2, 3]), now));
+        assert!(matches!(P.step_confirm(Some(&[9; 3]), now), Change::Keep(v) if v.triggered));
+    }
+}
