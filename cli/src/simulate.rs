@@ -121,6 +121,9 @@ fn truth_label(run: &Run, truth: &Truth) -> String {
         Truth::Campaign(i) => {
             format!("campaign:{}", run.mix.campaigns.get(*i).map(|c| c.name.as_str()).unwrap_or("?"))
         }
+        Truth::History(i) => {
+            format!("history:{}", run.mix.legit.segment(*i).map(|s| s.name).unwrap_or_else(|| "?".into()))
+        }
         Truth::Unlabelled => "unlabelled".to_owned(),
     }
 }

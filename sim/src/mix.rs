@@ -62,6 +62,11 @@ pub struct Legit {
     /// Share of sessions from another country than the number's: travellers on foreign
     /// networks (roaming mobile data mostly exits at home), expatriates keeping their number.
     pub abroad_share: f64,
+    /// Share of returning users (the random segments marked `returning`) who confirmed an SMS
+    /// code within the `history_days` before the period: the guard has seen them before.
+    pub history_share: f64,
+    /// How far back that history reaches, in days.
+    pub history_days: f64,
     /// Crowds behind one address (an office enrolling in SMS sign-in on the same morning, a
     /// campus, an event's Wi-Fi), each scored as a segment of its own.
     pub crowds: Vec<Crowd>,
@@ -300,6 +305,8 @@ impl Default for Legit {
             solve_share: 0.96,
             patience_median_s: 120.0,
             abroad_share: 0.03,
+            history_share: 0.6,
+            history_days: 30.0,
             crowds: vec![Crowd {
                 name: "office_enrollment".into(),
                 start_hours: 1.5,

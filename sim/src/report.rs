@@ -75,8 +75,11 @@ pub fn html(run: &Run, board: Option<&Scoreboard>, info: &ReportInfo<'_>) -> Str
     // At most ~360 bars; whole minutes.
     let bin_ms = (span_ms / 360).div_ceil(60_000).max(1) * 60_000;
     let bins = span_ms.div_ceil(bin_ms) as usize;
-    let sends: Vec<&Sent> =
-        run.sent.iter().filter(|s| s.kind == Kind::Send && s.at_ms < start + span_ms).collect();
+    let sends: Vec<&Sent> = run
+        .sent
+        .iter()
+        .filter(|s| s.kind == Kind::Send && (start..start + span_ms).contains(&s.at_ms))
+        .collect();
     let timeline = |group: usize| -> Vec<Series<'static>> {
         ACTIONS
             .iter()

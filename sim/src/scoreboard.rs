@@ -164,7 +164,7 @@ impl Scoreboard {
                         }
                     }
                 }
-                Truth::Unlabelled => {}
+                Truth::Unlabelled | Truth::History(_) => {}
                 Truth::Legit(i) => {
                     let Some(score) = segments.get_mut(i) else { continue };
                     score.sends += 1;

@@ -29,6 +29,9 @@ pub enum Truth {
     Campaign(usize),
     /// Unknown: recorded traffic replayed without labels.
     Unlabelled,
+    /// A returning user of a segment signing in before the period (`legit.history_share`): it
+    /// gives the guard the memory a live site has, and is never scored.
+    History(usize),
 }
 
 /// Whether a request asks for an SMS or confirms a code.
@@ -156,6 +159,11 @@ enum Wake {
         number: String,
         ip: Exit,
     },
+    /// A returning user's earlier sign-in, before the period: a send, then its code entered.
+    History {
+        user: usize,
+        confirm: bool,
+    },
     /// A campaign back from its CAPTCHA-solving service with a token for a challenged send.
     Solved {
         bot: usize,
@@ -214,6 +222,7 @@ pub fn run(mix: &Mix, seed: u64, guard: &mut dyn Guard) -> Result<Run, String> {
             Wake::Actor(actor) => world.wake(actor, at)?,
             Wake::FakeConfirm { bot, number, ip } => world.fake_confirm(bot, number, ip, at)?,
             Wake::Solved { bot, retry } => world.solved(bot, *retry, at)?,
+            Wake::History { user, confirm } => world.history(user, confirm, at)?,
         }
     }
     let users = world
@@ -384,6 +393,17 @@ impl World<'_> {
                 rng: urng,
             };
             let id = self.actors.len();
+            // Drawn last, so the history leaves every other draw of the session as it was.
+            let mut user = user;
+            let history_days = legit.history_days.max(0.0);
+            let seen_before = seg.returning
+                && segment < legit.segments.len()
+                && history_days > 0.0
+                && user.rng.chance(legit.history_share);
+            if seen_before {
+                let back_ms = jitter_ms(&mut user.rng, 7_200.0, history_days * 86_400.0);
+                self.schedule(at.saturating_sub(back_ms), Wake::History { user: id, confirm: false });
+            }
             self.actors.push(Some(Actor::User(Box::new(user))));
             self.schedule(at, Wake::Actor(id));
         }
@@ -630,6 +650,48 @@ impl World<'_> {
                 Ok(())
             }
         }
+    }
+
+    /// A returning user's earlier sign-in: the send from home, then (if it went through) the
+    /// code entered half a minute later. Refused history is simply not retried.
+    fn history(&mut self, id: usize, confirm: bool, now: u64) -> Result<(), String> {
+        let Some(Some(Actor::User(mut user))) = self.actors.get_mut(id).map(Option::take) else {
+            return Ok(());
+        };
+        let result = self.history_step(id, &mut user, confirm, now);
+        self.actors[id] = Some(Actor::User(user));
+        result
+    }
+
+    fn history_step(&mut self, id: usize, user: &mut User, confirm: bool, now: u64) -> Result<(), String> {
+        let page = self.mix.legit.segment(user.segment).map(|s| s.page.clone()).unwrap_or_default();
+        let home = user.outcome.country;
+        let ip = if user.ip.country == home {
+            user.ip.clone()
+        } else {
+            Exit::new(&mut user.rng, Access::Residential, home)
+        };
+        let number = user.number.clone();
+        let (path, body, status, kind) = if confirm {
+            let code = format!("{:06}", user.rng.below(1_000_000));
+            let body = format!("{{\"phone\":\"{number}\",\"code\":\"{code}\"}}");
+            (self.mix.confirm_path.clone(), body, Some(200), Kind::Confirm)
+        } else {
+            (
+                self.mix.send_path.clone(),
+                format!("{{\"phone\":\"{number}\",\"channel\":\"sms\"}}"),
+                None,
+                Kind::Send,
+            )
+        };
+        let record = self.record(&mut user.rng, &user.identity, &ip, now, &path, &page, body, None, status);
+        let verdict =
+            self.send(record, Truth::History(user.segment), kind, &number, user.identity.label())?;
+        if !confirm && act(&verdict) == Action::Allow {
+            let at = now + (user.rng.lognormal(25.0, 0.5) * 1000.0) as u64;
+            self.schedule(at, Wake::History { user: id, confirm: true });
+        }
+        Ok(())
     }
 
     fn next_number(&self, bot: &mut Bot) -> Option<(usize, String)> {
