@@ -136,6 +136,7 @@ pub(crate) fn observe(response: &Response) -> (Observed, Vec<String>) {
             .unwrap_or_default(),
         country: response.header("x-pumpguard-country").map(str::to_owned),
         number_type: response.header("x-pumpguard-number-type").map(str::to_owned),
+        risk: response.header("x-pumpguard-risk").and_then(|r| r.trim().parse().ok()),
         ..Observed::default()
     };
     if !from_origin && response.body.trim_ascii_start().starts_with(b"<") {

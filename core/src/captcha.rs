@@ -140,6 +140,7 @@ pub fn resolve(captcha: Option<&Captcha>, mut decision: Decision, verdict: &Toke
             retry_after_ms: None,
             number: None,
             detail: Some(detail.clone()),
+            spared: false,
         }),
         TokenVerdict::Unavailable { detail } => {
             let block = captcha.is_none_or(|c| c.on_unavailable == InputOutcome::Block);
@@ -154,6 +155,7 @@ pub fn resolve(captcha: Option<&Captcha>, mut decision: Decision, verdict: &Toke
                 retry_after_ms: None,
                 number: None,
                 detail: Some(detail.clone()),
+                spared: false,
             });
         }
     }

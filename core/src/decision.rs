@@ -102,6 +102,9 @@ pub enum ReasonCode {
     TooManyNumbers,
     /// The counter store failed, or a compare-and-swap race was lost after every retry.
     StoreUnavailable,
+    /// The weights of the rules that fired add up to the policy's `risk.challenge_at` or
+    /// `risk.block_at`.
+    RiskScore,
 }
 
 impl ReasonCode {
@@ -139,6 +142,7 @@ impl ReasonCode {
             ReasonCode::NoNumber => "no_number",
             ReasonCode::TooManyNumbers => "too_many_numbers",
             ReasonCode::StoreUnavailable => "store_unavailable",
+            ReasonCode::RiskScore => "risk_score",
         }
     }
 
@@ -179,6 +183,7 @@ impl ReasonCode {
             ReasonCode::NoNumber => "The request contains no phone number.",
             ReasonCode::TooManyNumbers => "The request contains too many phone numbers.",
             ReasonCode::StoreUnavailable => "The request could not be checked; retry later.",
+            ReasonCode::RiskScore => "SMS could not be sent for this request.",
         }
     }
 
@@ -220,6 +225,9 @@ pub struct Reason {
     /// Specifics for logs (what failed, which source); never in the error body.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// The rule spares the number it found this about: the policy's reputation rule trusts it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub spared: bool,
 }
 
 /// The number as classified, for logs and the headers forwarded to origin.
@@ -302,6 +310,9 @@ pub struct Decision {
     /// Set when the action is `challenge` and the request carries a token to verify.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_check: Option<TokenCheck>,
+    /// The request's risk score, under a policy with a `risk` section (send routes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub risk: Option<u32>,
     /// The libphonenumber metadata release the numbers were classified with
     /// ([`crate::phone::METADATA_VERSION`]), so a log line says which tables judged it.
     pub phone_metadata: &'static str,
@@ -329,6 +340,7 @@ impl Decision {
             route: None,
             numbers: Vec::new(),
             token_check: None,
+            risk: None,
             phone_metadata: crate::phone::METADATA_VERSION,
             expose_findings: false,
             refusal: RefusalFormat::Pumpguard,
@@ -410,6 +422,9 @@ impl Decision {
             if let Some(findings) = self.findings_header() {
                 headers.push(("x-pumpguard-findings", findings));
             }
+            if let Some(risk) = self.risk {
+                headers.push(("x-pumpguard-risk", risk.to_string()));
+            }
         }
         headers
     }
@@ -432,6 +447,9 @@ impl Decision {
         self.push_number_headers(&mut headers);
         if let Some(findings) = self.findings_header() {
             headers.push(("x-pumpguard-findings", findings));
+        }
+        if let Some(risk) = self.risk {
+            headers.push(("x-pumpguard-risk", risk.to_string()));
         }
         headers
     }
@@ -460,8 +478,13 @@ impl Decision {
 }
 
 /// Every header name [`Decision::origin_headers`] may set.
-pub const DECISION_HEADERS: [&str; 4] =
-    ["x-pumpguard-decision", "x-pumpguard-country", "x-pumpguard-number-type", "x-pumpguard-findings"];
+pub const DECISION_HEADERS: [&str; 5] = [
+    "x-pumpguard-decision",
+    "x-pumpguard-country",
+    "x-pumpguard-number-type",
+    "x-pumpguard-findings",
+    "x-pumpguard-risk",
+];
 
 /// Appends `s` as a JSON string literal.
 pub(crate) fn push_json_string(out: &mut String, s: &str) {
@@ -516,7 +539,9 @@ mod tests {
             retry_after_ms: None,
             number: None,
             detail: None,
+            spared: false,
         });
+        decision.risk = Some(40);
         let headers = decision.origin_headers();
         assert_eq!(headers.len(), DECISION_HEADERS.len());
         for (name, _) in headers {

@@ -406,6 +406,7 @@ mod tests {
             retry_after_ms: None,
             number: None,
             detail: None,
+            spared: false,
         }
     }
 

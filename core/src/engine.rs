@@ -160,6 +160,7 @@ fn input_reason(code: ReasonCode, outcome: InputOutcome, detail: Option<String>)
         retry_after_ms: None,
         number: None,
         detail,
+        spared: false,
     }
 }
 
@@ -178,6 +179,7 @@ fn invalid_number_reason(outcome: InvalidNumberOutcome, number: &PhoneNumber) ->
         retry_after_ms: None,
         number: Some(number.e164().to_owned()),
         detail: None,
+        spared: false,
     }
 }
 
@@ -297,6 +299,48 @@ impl Policy {
         decision
     }
 
+    /// Adds up the `risk` weights of the rules that fired (each once, however many numbers or
+    /// keys it fired for: a second number must not double a weight), and turns a sum over a
+    /// threshold into a finding of its own. Shadow rules and spared findings add nothing.
+    /// Judged once, when counters have answered; a token that later satisfies the challenge
+    /// satisfies this finding like any other.
+    fn score_risk(&self, decision: &mut Decision) {
+        let Some(thresholds) = self.risk else { return };
+        if decision.route.as_ref().is_none_or(|r| r.kind != RouteKind::Send) {
+            return;
+        }
+        let mut fired: Vec<&Rule> = Vec::new();
+        for reason in decision.reasons.iter().filter(|r| !r.spared) {
+            let rule = reason.rule.as_ref().and_then(|id| self.rules.iter().find(|rule| rule.id == *id));
+            if let Some(rule) = rule.filter(|r| r.risk > 0 && !r.shadow) {
+                if !fired.iter().any(|f| f.id == rule.id) {
+                    fired.push(rule);
+                }
+            }
+        }
+        let score = fired.iter().fold(0u32, |sum, rule| sum.saturating_add(rule.risk));
+        decision.risk = Some(score);
+        let action = match (thresholds.block_at, thresholds.challenge_at) {
+            (Some(block), _) if score >= block => Action::Block,
+            (_, Some(challenge)) if score >= challenge => Action::Challenge,
+            _ => return,
+        };
+        let mut detail = format!("risk {score}:");
+        for rule in &fired {
+            let _ = write!(detail, " {} {}", rule.id, rule.risk);
+        }
+        decision.reasons.push(Reason {
+            rule: None,
+            code: ReasonCode::RiskScore,
+            action,
+            enforced: !self.shadow,
+            retry_after_ms: None,
+            number: None,
+            detail: Some(detail),
+            spared: false,
+        });
+    }
+
     /// Whether `reason` comes from a rule that spares trusted numbers.
     fn spares_trusted(&self, reason: &Reason) -> bool {
         reason
@@ -328,7 +372,8 @@ impl Policy {
         let every_number = decision.numbers.iter().all(|n| n.trusted);
         for i in 0..decision.reasons.len() {
             let Some(reason) = decision.reasons.get(i) else { break };
-            if !reason.enforced || !self.spares_trusted(reason) {
+            // Log-only findings are marked too: a spared finding adds no risk.
+            if reason.spared || !self.spares_trusted(reason) {
                 continue;
             }
             let spared = match &reason.number {
@@ -337,6 +382,7 @@ impl Policy {
             };
             if let (true, Some(reason)) = (spared, decision.reasons.get_mut(i)) {
                 reason.enforced = false;
+                reason.spared = true;
                 reason.detail = Some(match reason.detail.take() {
                     Some(detail) => format!("{detail}; spared: trusted number"),
                     None => "spared: trusted number".to_owned(),
@@ -460,6 +506,7 @@ impl Policy {
                 retry_after_ms: None,
                 number: number.map(|n| n.e164().to_owned()),
                 detail,
+                spared: false,
             };
             match &rule.kind {
                 RuleKind::Fingerprint { kind, deny, missing } => match fingerprints.get(*kind) {
@@ -680,6 +727,7 @@ impl Policy {
         let Prepared { mut decision, checks, token, remote_ip } = prepared;
         self.fold_results(&mut decision, &checks, results, |_| true);
         self.spare_trusted(&mut decision, &checks, results);
+        self.score_risk(&mut decision);
         decision.settle();
         // Only a request that goes to origin, or may once its token verifies, counts. A
         // challenge without a token is a refusal like a block: counting it would let anyone who
@@ -755,6 +803,7 @@ impl Policy {
             retry_after_ms: v.retry_after_ms,
             number: check.number.as_deref().map(str::to_owned),
             detail: None,
+            spared: false,
         }
     }
 

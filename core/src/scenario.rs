@@ -83,6 +83,9 @@ pub struct Expect {
     /// Type of the first number.
     #[serde(default)]
     pub number_type: Option<NumberType>,
+    /// The request's risk score (`x-pumpguard-risk`).
+    #[serde(default)]
+    pub risk: Option<u32>,
 }
 
 /// One executed request and what did not match.
@@ -179,6 +182,8 @@ pub struct Observed {
     pub country: Option<String>,
     /// Type of the first number, as the policy spells it (`mobile`).
     pub number_type: Option<String>,
+    /// The risk score, under a policy that scores risk.
+    pub risk: Option<u32>,
 }
 
 impl Observed {
@@ -197,6 +202,7 @@ impl Observed {
                 .unwrap_or_default(),
             country: first.and_then(|n| n.region).map(str::to_owned),
             number_type: first.map(|n| n.number_type.as_str().to_owned()),
+            risk: decision.risk,
         }
     }
 }
@@ -228,6 +234,9 @@ pub fn compare(expect: &Expect, got: &Observed) -> Vec<String> {
     }
     if let Some(t) = expect.number_type {
         check("number_type", t.as_str().to_owned(), got.number_type.as_deref());
+    }
+    if let Some(risk) = expect.risk {
+        check("risk", risk.to_string(), got.risk.map(|r| r.to_string()).as_deref());
     }
     let labels = &got.findings;
     for finding in &expect.findings {

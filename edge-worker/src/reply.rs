@@ -73,8 +73,7 @@ pub const NOT_FORWARDED: [&str; 9] = [
 
 /// Headers the Worker sets on requests it forwards (the core's `origin_headers`), and the names it
 /// removes first, so a client can never hand origin a decision of its own.
-pub const DECISION_HEADER_NAMES: [&str; 4] =
-    ["x-pumpguard-decision", "x-pumpguard-country", "x-pumpguard-number-type", "x-pumpguard-findings"];
+pub use pumpguard_core::decision::DECISION_HEADERS as DECISION_HEADER_NAMES;
 
 #[cfg(test)]
 mod tests {

@@ -137,7 +137,8 @@ ROUTER = {
 
 
 # The headers pumpguard sets for origin (core's DECISION_HEADERS).
-DECISION_HEADERS = ["x-pumpguard-decision", "x-pumpguard-country", "x-pumpguard-number-type", "x-pumpguard-findings"]
+DECISION_HEADERS = ["x-pumpguard-decision", "x-pumpguard-country", "x-pumpguard-number-type", "x-pumpguard-findings",
+                    "x-pumpguard-risk"]
 
 
 def skip_route(prefix, cluster="origin"):

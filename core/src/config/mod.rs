@@ -55,6 +55,7 @@ pub struct Policy {
     pub(crate) uses_header_md5: bool,
     pub(crate) uses_header_set: bool,
     pub(crate) expose_findings: bool,
+    pub(crate) risk: Option<RiskThresholds>,
 }
 
 impl Policy {
@@ -125,6 +126,7 @@ impl Policy {
             }
         }
         check_reputation(doc, &mut errs);
+        let risk = check_risk(doc, &mut errs);
         if let Some(captcha) = &doc.captcha {
             if captcha.verify_timeout_ms == 0 || captcha.verify_timeout_ms > 30_000 {
                 errs.push("captcha.verify_timeout_ms", "must be between 1 and 30000 milliseconds");
@@ -172,6 +174,7 @@ impl Policy {
             uses_header_md5,
             uses_header_set,
             expose_findings: doc.expose_findings,
+            risk,
         })
     }
 
@@ -540,6 +543,72 @@ fn non_zero(value: u32, at: &str, errs: &mut ConfigErrors) -> Option<NonZeroU32>
     nz
 }
 
+/// Compiled `risk` thresholds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct RiskThresholds {
+    pub(crate) challenge_at: Option<u32>,
+    pub(crate) block_at: Option<u32>,
+}
+
+/// Highest weight a rule may add, and so the scale thresholds are on.
+const MAX_RISK_WEIGHT: u32 = 1000;
+
+/// Risk weights only where thresholds read them, thresholds only where some rule has weight,
+/// a challenge only where a token can answer it: anything else would silently score nothing.
+fn check_risk(doc: &PolicyDoc, errs: &mut ConfigErrors) -> Option<RiskThresholds> {
+    for (i, rule) in doc.rules.iter().enumerate() {
+        if rule.risk > MAX_RISK_WEIGHT {
+            errs.push(format!("rules[{i}].risk"), format!("must be between 0 and {MAX_RISK_WEIGHT}"));
+        } else if rule.risk > 0 && doc.risk.is_none() {
+            errs.push(
+                format!("rules[{i}].risk"),
+                "a risk weight needs a top-level \"risk\" section with challenge_at or block_at",
+            );
+        }
+        if rule.risk > 0 && rule.reputation.is_some() {
+            errs.push(format!("rules[{i}].risk"), "a reputation rule never fires, so it cannot add risk");
+        }
+    }
+    let risk = doc.risk.as_ref()?;
+    let (challenge_at, block_at) = (risk.challenge_at, risk.block_at);
+    if challenge_at.is_none() && block_at.is_none() {
+        errs.push("risk", "set challenge_at, block_at or both");
+    }
+    for (name, value) in [("challenge_at", challenge_at), ("block_at", block_at)] {
+        if value.is_some_and(|v| v == 0) {
+            errs.push(format!("risk.{name}"), "must be at least 1 (0 would act on every request)");
+        }
+    }
+    if let (Some(c), Some(b)) = (challenge_at, block_at) {
+        if b <= c {
+            errs.push("risk.block_at", "must be greater than challenge_at");
+        }
+    }
+    if !doc.rules.iter().any(|r| r.risk > 0) {
+        errs.push("risk", "no rule has a risk weight; give rules a \"risk\" to score with");
+    }
+    if challenge_at.is_some() {
+        if doc.captcha.is_none() {
+            errs.push(
+                "risk.challenge_at",
+                "a challenge needs a top-level \"captcha\" section to verify tokens",
+            );
+        }
+        for route in doc.routes.iter().filter(|r| r.kind == RouteKind::Send) {
+            if route.extract.token.is_none() && route.extract.preset.is_none() {
+                errs.push(
+                    "risk.challenge_at",
+                    format!(
+                        "route {:?} has no extract.token source, so a challenge could never be answered",
+                        route.id
+                    ),
+                );
+            }
+        }
+    }
+    Some(RiskThresholds { challenge_at, block_at })
+}
+
 /// At most one `reputation` rule (trust means one thing per policy), and `skip_trusted` only
 /// where one exists: without it no number is ever trusted, and the flag would silently do nothing.
 fn check_reputation(doc: &PolicyDoc, errs: &mut ConfigErrors) {
@@ -666,6 +735,7 @@ fn compile_rule(
         action: doc.action,
         shadow: doc.shadow,
         skip_trusted: doc.skip_trusted,
+        risk: doc.risk.min(MAX_RISK_WEIGHT),
         routes,
         kind,
     })

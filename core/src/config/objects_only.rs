@@ -93,13 +93,16 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for ObjectsOnly<D> {
         self.0.deserialize_map(AnObject(visitor))
     }
 
+    /// An enum is a string (a variant without data) or an object of exactly one key (a variant
+    /// with data), as the schema says: serde_json would also take `{"client_ip": null}` for the
+    /// string form, which the schema refuses.
     fn deserialize_enum<V: Visitor<'de>>(
         self,
-        name: &'static str,
-        variants: &'static [&'static str],
+        _name: &'static str,
+        _variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, D::Error> {
-        self.0.deserialize_enum(name, variants, Wrap(visitor))
+        self.0.deserialize_any(EnumShape(visitor))
     }
 
     fn is_human_readable(&self) -> bool {
@@ -253,6 +256,104 @@ impl<'de, A: VariantAccess<'de>> VariantAccess<'de> for Wrap<A> {
     }
 }
 
+/// The visitor of an enum: a string names a variant without data; an object of one key names a
+/// variant with data.
+struct EnumShape<V>(V);
+
+impl<'de, V: Visitor<'de>> Visitor<'de> for EnumShape<V> {
+    type Value = V::Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a string, or an object with one key")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<V::Value, E> {
+        self.0.visit_enum(de::value::StrDeserializer::<E>::new(v))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<V::Value, A::Error> {
+        self.0.visit_enum(OneEntry(map))
+    }
+}
+
+/// An enum written as an object: its one key is the variant, its value the variant's data.
+struct OneEntry<A>(A);
+
+impl<'de, A: MapAccess<'de>> EnumAccess<'de> for OneEntry<A> {
+    type Error = A::Error;
+    type Variant = OneEntry<A>;
+
+    fn variant_seed<T: DeserializeSeed<'de>>(mut self, seed: T) -> Result<(T::Value, OneEntry<A>), A::Error> {
+        match self.0.next_key_seed(seed)? {
+            Some(variant) => Ok((variant, self)),
+            None => Err(de::Error::invalid_length(0, &"an object with one key")),
+        }
+    }
+}
+
+impl<'de, A: MapAccess<'de>> OneEntry<A> {
+    /// The variant's data, then nothing more in the object.
+    fn value<T: DeserializeSeed<'de>>(mut self, seed: T) -> Result<T::Value, A::Error> {
+        let value = self.0.next_value_seed(seed)?;
+        match self.0.next_key::<de::IgnoredAny>()? {
+            None => Ok(value),
+            Some(_) => Err(de::Error::invalid_length(2, &"an object with one key")),
+        }
+    }
+}
+
+impl<'de, A: MapAccess<'de>> VariantAccess<'de> for OneEntry<A> {
+    type Error = A::Error;
+
+    fn unit_variant(self) -> Result<(), A::Error> {
+        Err(de::Error::invalid_type(de::Unexpected::Map, &"a string naming the variant"))
+    }
+
+    fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value, A::Error> {
+        self.value(Seed(seed))
+    }
+
+    fn tuple_variant<V: Visitor<'de>>(self, len: usize, visitor: V) -> Result<V::Value, A::Error> {
+        self.value(TupleSeed { len, visitor })
+    }
+
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, A::Error> {
+        self.value(StructSeed { fields, visitor })
+    }
+}
+
+/// A tuple variant's data, read through [`ObjectsOnly`].
+struct TupleSeed<V> {
+    len: usize,
+    visitor: V,
+}
+
+impl<'de, V: Visitor<'de>> DeserializeSeed<'de> for TupleSeed<V> {
+    type Value = V::Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<V::Value, D::Error> {
+        ObjectsOnly(d).deserialize_tuple(self.len, self.visitor)
+    }
+}
+
+/// A struct variant's data, read through [`ObjectsOnly`] (so as an object only).
+struct StructSeed<V> {
+    fields: &'static [&'static str],
+    visitor: V,
+}
+
+impl<'de, V: Visitor<'de>> DeserializeSeed<'de> for StructSeed<V> {
+    type Value = V::Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<V::Value, D::Error> {
+        ObjectsOnly(d).deserialize_struct("", self.fields, self.visitor)
+    }
+}
+
 /// The visitor of a struct: maps only, and errors say "an object" rather than a type name.
 struct AnObject<V>(V);
 
@@ -296,5 +397,26 @@ mod tests {
         }
         let whole = Policy::from_json("[1, [], []]").err().map(|e| e.errors.len());
         assert_eq!(whole, Some(1));
+    }
+
+    #[test]
+    fn an_enum_is_a_string_or_an_object_of_one_key() {
+        let policy = |key: &str| {
+            POLICY.replace(
+                r#""rules":["#,
+                &format!(
+                    r#""rules":[{{"id":"r","action":"log","rate_limit":{{"key":[{key}],"rate":1,"per_seconds":60,"burst":1}}}},"#
+                ),
+            )
+        };
+        for good in [r#""client_ip""#, r#"{"prefix": 8}"#, r#"{"client_net": {"v4": 24}}"#] {
+            assert!(Policy::from_json(&policy(good)).is_ok(), "{good}");
+        }
+        for bad in [r#"{"client_ip": null}"#, r#"{"prefix": 8, "number": null}"#, "{}", "[]", "3"] {
+            let errors = Policy::from_json(&policy(bad)).err().map(|e| e.errors);
+            let paths: Vec<String> = errors.iter().flatten().map(|e| e.path.clone()).collect();
+            assert_eq!(paths.len(), 1, "{bad}");
+            assert!(paths.iter().all(|p| p.starts_with("rules[0].rate_limit.key[0]")), "{bad}: {paths:?}");
+        }
     }
 }

@@ -53,6 +53,24 @@ pub struct PolicyDoc {
     /// tells clients which shadow rules they tripped.
     #[serde(default)]
     pub expose_findings: bool,
+    /// A per-request risk score: the `risk` weights of the rules that fired add up, and
+    /// thresholds turn the sum into a challenge or a block.
+    #[serde(default)]
+    pub risk: Option<RiskDoc>,
+}
+
+/// Thresholds on the sum of the `risk` weights of the rules a request fires (each rule once).
+/// Send routes only; the score goes to origin in `x-pumpguard-risk` and to the decision log.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RiskDoc {
+    /// From this score on, the request needs a verified CAPTCHA token.
+    #[serde(default)]
+    pub challenge_at: Option<u32>,
+    /// From this score on, the request is refused (403 `risk_score`).
+    #[serde(default)]
+    pub block_at: Option<u32>,
 }
 
 /// What a route's requests do: make origin send an SMS, or confirm a received code.
@@ -341,6 +359,10 @@ pub struct RuleDoc {
     /// Route ids the rule applies to; empty means every send route.
     #[serde(default)]
     pub routes: Vec<String>,
+    /// Added to the request's risk score when the rule fires (see the top-level `risk`); 0 to
+    /// 1000. A rule that only scores has action `log`.
+    #[serde(default)]
+    pub risk: u32,
     /// Spare numbers the policy's `reputation` rule trusts (recently confirmed): the rule still
     /// counts them, but does not act on them.
     #[serde(default)]

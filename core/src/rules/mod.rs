@@ -32,6 +32,8 @@ pub struct Rule {
     pub shadow: bool,
     /// Numbers the policy's reputation rule trusts are spared (counted, never acted on).
     pub skip_trusted: bool,
+    /// Added to the request's risk score when the rule fires.
+    pub risk: u32,
     /// Indexes of the routes the rule applies to.
     pub routes: Vec<usize>,
     /// What the rule checks.
