@@ -41,7 +41,9 @@ fn identity(check: &CounterCheck) -> Option<String> {
         | CounterOp::ConversionSentNumber
         | CounterOp::ConversionConfirmNumber
         | CounterOp::TrustSend
-        | CounterOp::TrustConfirm => return None,
+        | CounterOp::TrustConfirm
+        // A surge refusal may be a challenge or a block: the cached wait would not say which.
+        | CounterOp::SurgeSend => return None,
     };
     Some(format!("{}|{kind}|{}", check.rule, check.key))
 }
@@ -138,6 +140,7 @@ mod tests {
     }
 
     const BLOCKED: CheckOutcome = CheckOutcome::Verdict(CounterVerdict {
+        severe: false,
         triggered: true,
         retry_after_ms: Some(1_000),
         escalated: false,

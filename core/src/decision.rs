@@ -82,6 +82,8 @@ pub enum ReasonCode {
     AdjacentNumbers,
     /// Confirmed codes per send in the scope fell under `min_ratio`: the scope is blocked.
     LowConversion,
+    /// Sends to the scope this window are far over its rolling baseline (`surge` rule).
+    VolumeSurge,
     /// Body over `inputs.max_body_bytes`.
     BodyTooLarge,
     /// Body that cannot be read as its content type.
@@ -132,6 +134,7 @@ impl ReasonCode {
             ReasonCode::Backoff => "backoff",
             ReasonCode::AdjacentNumbers => "adjacent_numbers",
             ReasonCode::LowConversion => "low_conversion",
+            ReasonCode::VolumeSurge => "volume_surge",
             ReasonCode::BodyTooLarge => "body_too_large",
             ReasonCode::BodyMalformed => "body_malformed",
             ReasonCode::UnsupportedEncoding => "unsupported_encoding",
@@ -173,6 +176,7 @@ impl ReasonCode {
             ReasonCode::Backoff => "A code was sent to this number recently; retry later.",
             ReasonCode::AdjacentNumbers => "Too many requests for numbers in this range; retry later.",
             ReasonCode::LowConversion => "SMS to this destination is paused; retry later.",
+            ReasonCode::VolumeSurge => "SMS to this destination is unusually busy; retry later.",
             ReasonCode::BodyTooLarge => "The request body is larger than allowed.",
             ReasonCode::BodyMalformed => "The request body could not be parsed.",
             ReasonCode::UnsupportedEncoding => "The request body encoding is not supported.",

@@ -66,6 +66,8 @@ pub enum CounterOp {
     TrustSend,
     /// A confirmation of one number origin accepted: earns trust when it matches a send.
     TrustConfirm,
+    /// A send counted against a scope's rolling baseline.
+    SurgeSend,
 }
 
 /// One read-modify-write of one counter key, by one rule.
@@ -655,6 +657,17 @@ impl Policy {
                     }
                 }
             }
+            RuleKind::Surge(params) => {
+                for (i, number) in numbers.iter().enumerate() {
+                    let scope = conversion_scope_key(
+                        params.scope,
+                        number.digits(),
+                        number.region().map(|r| r.as_str()),
+                        number.calling_code(),
+                    );
+                    push(counter_key("sg:", &rule.id, &scope), CounterOp::SurgeSend, Some(i));
+                }
+            }
             RuleKind::Reputation(_) => {
                 for (i, number) in numbers.iter().enumerate() {
                     push(counter_key("tr:", &rule.id, number.digits()), CounterOp::TrustSend, Some(i));
@@ -707,6 +720,9 @@ impl Policy {
             }
             (RuleKind::Conversion(params), CounterOp::ConversionConfirmNumber) => {
                 update(store, key, now, retries, |b| params.step_confirm_number(b, now))
+            }
+            (RuleKind::Surge(params), CounterOp::SurgeSend) => {
+                update(store, key, now, retries, |b| params.step_send(b, now))
             }
             (RuleKind::Reputation(params), CounterOp::TrustSend) => {
                 update(store, key, now, retries, |b| params.step_send(b, now))
@@ -793,12 +809,15 @@ impl Policy {
             RuleKind::Backoff(_) => ReasonCode::Backoff,
             RuleKind::Adjacent(_) => ReasonCode::AdjacentNumbers,
             RuleKind::Conversion(_) => ReasonCode::LowConversion,
+            RuleKind::Surge(_) => ReasonCode::VolumeSurge,
             _ => ReasonCode::RateLimited,
         };
+        // A scope that keeps offending is blocked, whatever the rule's first answer is.
+        let action = if v.severe { Action::Block } else { Action::from(rule.action) };
         Reason {
             rule: Some(rule.id.clone()),
             code,
-            action: Action::from(rule.action),
+            action,
             enforced: !self.shadow && !rule.shadow && rule.action != RuleAction::Log,
             retry_after_ms: v.retry_after_ms,
             number: check.number.as_deref().map(str::to_owned),

@@ -14,7 +14,7 @@ pub use schema::*;
 use crate::extract::is_header_name_byte;
 use crate::limit::{
     AdjacentParams, BackoffParams, ConversionParams, ConversionScope, GcraParams, ReputationParams,
-    MAX_HORIZON_SECONDS,
+    SurgeParams, MAX_HORIZON_SECONDS,
 };
 use crate::phone::{PhoneParser, Region};
 use crate::routes::{
@@ -673,6 +673,7 @@ fn compile_rule(
         doc.adjacent.is_some(),
         doc.conversion.is_some(),
         doc.reputation.is_some(),
+        doc.surge.is_some(),
     ];
     let count = kinds.iter().filter(|k| **k).count();
     if count != 1 {
@@ -680,8 +681,8 @@ fn compile_rule(
             at,
             format!(
                 "a rule needs exactly one of country, number_type, pattern, prefix, fingerprint, \
-                 client, client_country, captcha, rate_limit, backoff, adjacent, conversion, reputation \
-                 (found {count})"
+                 client, client_country, captcha, rate_limit, backoff, adjacent, conversion, reputation, \
+                 surge (found {count})"
             ),
         );
         return None;
@@ -968,6 +969,47 @@ fn compile_kind(doc: &RuleDoc, at: &str, errs: &mut ConfigErrors) -> Option<Rule
             block_ms: seconds_to_ms(c.block_seconds),
             escalation_factor: c.escalation_factor.max(1),
             max_block_ms: seconds_to_ms(max_block_seconds),
+        }));
+    }
+    if let Some(g) = &doc.surge {
+        let at = format!("{at}.surge");
+        let scope = match g.scope {
+            ConversionScopeDoc::Country => ConversionScope::Country,
+            ConversionScopeDoc::Prefix(n) => {
+                if !(2..=15).contains(&n) {
+                    errs.push(format!("{at}.scope.prefix"), "must keep 2 to 15 digits");
+                }
+                ConversionScope::Prefix(n)
+            }
+        };
+        non_zero(g.window_seconds, &format!("{at}.window_seconds"), errs);
+        if !(1..=1000).contains(&g.history_windows) {
+            errs.push(format!("{at}.history_windows"), "must be between 1 and 1000");
+        }
+        if g.min_history_windows > g.history_windows {
+            errs.push(format!("{at}.min_history_windows"), "must be at most history_windows");
+        }
+        if !(g.factor > 1.0 && g.factor <= 1000.0) {
+            errs.push(format!("{at}.factor"), "must be over 1 and at most 1000");
+        }
+        non_zero(g.floor, &format!("{at}.floor"), errs);
+        if g.block_after_windows == Some(0) {
+            errs.push(format!("{at}.block_after_windows"), "must be at least 1, or absent");
+        }
+        if g.block_after_windows.is_some() && doc.action != RuleAction::Challenge {
+            errs.push(
+                format!("{at}.block_after_windows"),
+                "escalating to a block only makes sense for a rule whose action is challenge",
+            );
+        }
+        return Some(RuleKind::Surge(SurgeParams {
+            scope,
+            window_ms: seconds_to_ms(g.window_seconds),
+            history_windows: g.history_windows.max(1),
+            min_history_windows: g.min_history_windows,
+            factor: g.factor,
+            floor: g.floor,
+            block_after_windows: g.block_after_windows,
         }));
     }
     if let Some(r) = &doc.reputation {

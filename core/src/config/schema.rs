@@ -406,6 +406,54 @@ pub struct RuleDoc {
     /// Kind `reputation`: numbers that recently confirmed a code are trusted (action `log`).
     #[serde(default)]
     pub reputation: Option<ReputationDoc>,
+    /// Kind `surge`: sends per scope against the scope's own rolling baseline.
+    #[serde(default)]
+    pub surge: Option<SurgeDoc>,
+}
+
+/// Sends to one scope per window against a moving average of its past windows: a window over
+/// `max(floor, factor × baseline)` deviates, and sends past that are refused (the rule's
+/// action; a block once `block_after_windows` windows in a row deviated).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SurgeDoc {
+    /// `"country"` or `{"prefix": N}`.
+    pub scope: ConversionScopeDoc,
+    /// Counting window, in seconds (default one hour).
+    #[serde(default = "default_surge_window")]
+    pub window_seconds: u32,
+    /// How many past windows the baseline averages over (default 24).
+    #[serde(default = "default_surge_history")]
+    pub history_windows: u32,
+    /// Windows learned before the scope is judged (default 3).
+    #[serde(default = "default_surge_min_history")]
+    pub min_history_windows: u32,
+    /// A window deviates past this many times its baseline (over 1; default 3).
+    #[serde(default = "default_surge_factor")]
+    pub factor: f64,
+    /// Fewest sends per window that can deviate (at least 1).
+    pub floor: u32,
+    /// Deviating windows in a row after which sends are blocked, whatever `action` says;
+    /// absent: never.
+    #[serde(default)]
+    pub block_after_windows: Option<u32>,
+}
+
+fn default_surge_window() -> u32 {
+    3_600
+}
+
+fn default_surge_history() -> u32 {
+    24
+}
+
+fn default_surge_min_history() -> u32 {
+    3
+}
+
+fn default_surge_factor() -> f64 {
+    3.0
 }
 
 /// How numbers earn trust: a code entered (origin accepted the confirm) soon after a send to the

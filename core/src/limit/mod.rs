@@ -9,12 +9,14 @@ pub(crate) mod codec;
 mod conversion;
 mod gcra;
 mod reputation;
+mod surge;
 
 pub use adjacent::AdjacentParams;
 pub use backoff::BackoffParams;
 pub use conversion::{ConversionParams, ConversionScope};
 pub use gcra::{GcraParams, MAX_HORIZON_SECONDS};
 pub use reputation::ReputationParams;
+pub use surge::SurgeParams;
 
 /// `base * factor^(steps - 1)`, capped at `max`: the n-th wait of a backoff, the n-th block of a
 /// scope that keeps offending. Stops multiplying at the cap, so it never overflows.
@@ -42,20 +44,33 @@ pub struct CounterVerdict {
     /// leave it false, so a flood the guard already refuses writes nothing.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub escalated: bool,
+    /// The scope keeps offending: the rule asks for a block whatever its own action.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub severe: bool,
 }
 
 impl CounterVerdict {
     /// Nothing triggered.
     pub const PASS: CounterVerdict =
-        CounterVerdict { triggered: false, retry_after_ms: None, escalated: false };
+        CounterVerdict { triggered: false, retry_after_ms: None, escalated: false, severe: false };
 
     /// A refusal: the request would be accepted again in `retry_after_ms` milliseconds.
     pub fn trigger(retry_after_ms: u64) -> CounterVerdict {
-        CounterVerdict { triggered: true, retry_after_ms: Some(retry_after_ms), escalated: false }
+        CounterVerdict {
+            triggered: true,
+            retry_after_ms: Some(retry_after_ms),
+            escalated: false,
+            severe: false,
+        }
     }
 
     /// A trigger that starts a block (see [`CounterVerdict::escalated`]).
     pub fn escalate(retry_after_ms: u64) -> CounterVerdict {
-        CounterVerdict { triggered: true, retry_after_ms: Some(retry_after_ms), escalated: true }
+        CounterVerdict {
+            triggered: true,
+            retry_after_ms: Some(retry_after_ms),
+            escalated: true,
+            severe: false,
+        }
     }
 }

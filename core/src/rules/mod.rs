@@ -18,7 +18,9 @@ use std::sync::Arc;
 
 use crate::config::RuleAction;
 use crate::fingerprint::FingerprintKind;
-use crate::limit::{AdjacentParams, BackoffParams, ConversionParams, GcraParams, ReputationParams};
+use crate::limit::{
+    AdjacentParams, BackoffParams, ConversionParams, GcraParams, ReputationParams, SurgeParams,
+};
 use crate::phone::{NumberType, PhoneNumber};
 
 /// A rule ready to run.
@@ -108,6 +110,8 @@ pub enum RuleKind {
     Conversion(ConversionParams),
     /// Which numbers recently confirmed a code, so `skip_trusted` rules spare them.
     Reputation(ReputationParams),
+    /// Sends per scope against the scope's rolling baseline.
+    Surge(SurgeParams),
 }
 
 impl RuleKind {
@@ -120,6 +124,7 @@ impl RuleKind {
                 | RuleKind::Adjacent(_)
                 | RuleKind::Conversion(_)
                 | RuleKind::Reputation(_)
+                | RuleKind::Surge(_)
         )
     }
 }
