@@ -37,10 +37,11 @@ fn recommended_policy_holds_its_floor_on_the_default_mix() {
         board.pumped.reached_share,
         board.campaigns.iter().map(|c| (c.name.as_str(), c.reached_share)).collect::<Vec<_>>()
     );
-    // Seed 1 measured 0.341 / 0.0014 / 0.049 when this floor was set.
+    // Seed 1 measured 0.341 / 0.0016 / 0.021 when this floor was set (0.049 challenged before
+    // trusted numbers and the risk score).
     assert!(board.pumped.reached_share <= 0.38, "{summary}");
     assert!(refused <= 0.003, "{summary}");
-    assert!(challenged <= 0.06, "{summary}");
+    assert!(challenged <= 0.03, "{summary}");
     // What the request itself or a burst gives away is stopped whole.
     for campaign in ["premium-ranges", "irsf-unserved", "sequential-block", "burst-few-ips", "adaptive-irsf"]
     {
