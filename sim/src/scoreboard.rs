@@ -154,11 +154,15 @@ impl Scoreboard {
                     }
                     if action != Action::Allow {
                         score.cost_refused += price;
-                        let rule = sent
-                            .verdict
-                            .rule
-                            .clone()
-                            .unwrap_or_else(|| sent.verdict.error.clone().unwrap_or_default());
+                        // A refusal no single rule asked for (the risk score) is named by its finding.
+                        let risk = sent.verdict.findings.iter().any(|f| f == "risk_score");
+                        let rule = sent.verdict.rule.clone().unwrap_or_else(|| {
+                            if risk {
+                                "risk_score".to_owned()
+                            } else {
+                                sent.verdict.error.clone().unwrap_or_default()
+                            }
+                        });
                         if let Some(rules) = refusing_rules.get_mut(i) {
                             *rules.entry(rule).or_default() += 1;
                         }
