@@ -6,7 +6,10 @@
    the remote store (one store-service replica, release build, one Redis). wrk sends the bench-envoy
    OTP POST on one connection; the policy is bench-envoy's (its rate limits raised so every request
    is allowed, so the remote path makes both rounds, peek and commit). Interleaved rounds; the
-   median p50 / p99 of each, and what the remote store adds over shared data.
+   median p50 / p99 of each, and what the remote store adds over shared data. A fourth listener,
+   "null store", sends its checks to a cluster that Envoy answers itself from memory (one round,
+   no outcome it can use: `store.on_error: allow` lets the request through): the floor one
+   remote call costs on this machine, whatever the store behind it does.
 2. Store throughput: wrk straight at one replica pinned to one CPU, commit rounds of CHECKS rate
    checks on keys never seen before; counter checks/s = requests/s x CHECKS.
 3. Redis memory: NUMBERS numbers' per-number counters written through the service; used_memory
@@ -35,6 +38,25 @@ CHECKS = 4
 NUMBERS = 20000
 
 
+def null_store_listener(port):
+    """A store that answers every round at once from Envoy's memory, committed and with no
+    outcome: the filter counts the checks as failed and `store.on_error: allow` decides."""
+    hcm = {
+        "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+        "stat_prefix": "null_store",
+        "route_config": {"name": "null_store", "virtual_hosts": [{"name": "null_store", "domains": ["*"], "routes": [
+            {"match": {"prefix": "/"},
+             "response_headers_to_add": [{"header": {"key": "x-pumpguard-committed", "value": "1"}}],
+             "direct_response": {"status": 200, "body": {"inline_string": '{"outcomes":[]}'}}}]}]},
+        "http_filters": [L.ROUTER],
+    }
+    return {
+        "name": "null_store",
+        "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
+        "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}],
+    }
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--envoy", required=True)
@@ -58,7 +80,9 @@ def main():
         redis_port, store_port, admin = L.free_port(), L.free_port(), L.free_port()
         F.start_redis(procs, "redis", redis_port, os.path.join(args.work, "redis"))
         F.start_store(procs, "store", args.store, store_port, redis_port, policies, threads=4)
-        ports = {"no filter": L.free_port(), "shared data": L.free_port(), "remote store": L.free_port()}
+        ports = {"no filter": L.free_port(), "shared data": L.free_port(), "remote store": L.free_port(),
+                 "null store": L.free_port()}
+        null_port = L.free_port()
         listeners = [
             L.listener("bare", ports["no filter"], [], direct=True),
             L.listener("shared", ports["shared data"],
@@ -66,8 +90,13 @@ def main():
             L.listener("remote", ports["remote store"],
                        [L.wasm_filter(F.remote_plugin_config(policy, "remote", timeout_ms=1000, test_clock=False),
                                       args.wasm)], direct=True),
+            L.listener("null", ports["null store"],
+                       [L.wasm_filter(F.remote_plugin_config(policy, "null", cluster="null_store", timeout_ms=1000,
+                                                             test_clock=False), args.wasm)], direct=True),
+            null_store_listener(null_port),
         ]
-        config = L.bootstrap(listeners, [F.store_cluster([store_port])], admin)
+        config = L.bootstrap(listeners, [F.store_cluster([store_port]), F.store_cluster([null_port], name="null_store")],
+                             admin)
         cfg_path = os.path.join(args.work, "envoy.json")
         with open(cfg_path, "w") as f:
             json.dump(config, f)
@@ -86,7 +115,7 @@ def main():
         # Both filters judged and allowed their request (the decision counters say so).
         with urllib.request.urlopen(f"http://127.0.0.1:{admin}/stats?filter=^wasmcustom.pumpguard.decisions", timeout=5) as r:
             stats = r.read().decode()
-        for plugin in ["shared", "remote"]:
+        for plugin in ["shared", "remote", "null"]:
             if not any(f".plugin.{plugin}.action.allow." in l and not l.endswith(": 0") for l in stats.splitlines()):
                 sys.exit(f"bench-fleet: {plugin}: the request was not judged and allowed\n{stats}")
 
@@ -109,10 +138,13 @@ def main():
         for name, t in table.items():
             bad = sum(r["non2xx"] for r in runs[name])
             print(f"{name:14} {t['p50']:9.0f} {t['p99']:9.0f} {t['rps']:9.0f}" + (f"  ({bad} non-2xx)" if bad else ""))
-        shared, remote = table["shared data"], table["remote store"]
+        shared, remote, null = table["shared data"], table["remote store"], table["null store"]
         print(f"remote store over shared data: p50 +{remote['p50'] - shared['p50']:.0f} us (goal <= 300), "
               f"p99 +{remote['p99'] - shared['p99']:.0f} us (goal <= 1000); "
               f"p50 ratio {remote['p50'] / shared['p50']:.2f}x, req/s ratio {remote['rps'] / shared['rps']:.2f}x")
+        print(f"one remote call's floor (null store over shared data): p50 +{null['p50'] - shared['p50']:.0f} us, "
+              f"p99 +{null['p99'] - shared['p99']:.0f} us; the store service and Redis add "
+              f"p50 +{remote['p50'] - null['p50']:.0f} us over it")
         rounds = {r: F.metric(store_port, f'pumpguard_store_requests_total{{round="{r}",outcome="ok"}}') or 0
                   for r in ["peek", "commit", "peek_commit"]}
         print("store rounds of the remote listener: " + ", ".join(f"{r} {n:.0f}" for r, n in rounds.items())
