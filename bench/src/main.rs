@@ -31,6 +31,7 @@ fn main() {
         body_truncated: false,
         client_ip: Some(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 7))),
         tls: TlsFingerprints { ja3: Some("0123456789abcdef0123456789abcdef"), ja4: None },
+        edge: Default::default(),
     };
     let memory = MemoryStore::new();
     let (median, min, allowed) = time_decisions(|now| policy.decide(&req, now, &memory));

@@ -18,6 +18,9 @@ pub struct HostOptions {
     pub client_ip_header: Option<String>,
     pub ja3_header: Option<String>,
     pub ja4_header: Option<String>,
+    /// Headers carrying the record's `edge` signals, as a trusted proxy in front would set them.
+    pub bot_score_header: Option<String>,
+    pub verified_bot_header: Option<String>,
     pub clock_header: Option<String>,
     pub timeout: Duration,
 }
@@ -90,6 +93,9 @@ pub(crate) fn request_parts(
     let tls = record.tls.as_ref();
     extra(&options.ja3_header, tls.and_then(|t| t.ja3.clone()));
     extra(&options.ja4_header, tls.and_then(|t| t.ja4.clone()));
+    let edge = record.edge.as_ref();
+    extra(&options.bot_score_header, edge.and_then(|e| e.bot_score).map(|s| s.to_string()));
+    extra(&options.verified_bot_header, edge.and_then(|e| e.verified_bot).map(|v| v.to_string()));
     extra(&options.clock_header, Some(record.at_ms.to_string()));
     if let Some(status) = record.response_status {
         headers.push((ORIGIN_STATUS_HEADER.to_owned(), status.to_string()));

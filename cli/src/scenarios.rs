@@ -30,6 +30,12 @@ pub struct Args {
     /// Header carrying the record's JA4 fingerprint.
     #[arg(long, value_name = "NAME", requires = "target", help_heading = "Host options")]
     ja4_header: Option<String>,
+    /// Header carrying the record's edge.bot_score.
+    #[arg(long, value_name = "NAME", requires = "target", help_heading = "Host options")]
+    bot_score_header: Option<String>,
+    /// Header carrying the record's edge.verified_bot (`true` / `false`).
+    #[arg(long, value_name = "NAME", requires = "target", help_heading = "Host options")]
+    verified_bot_header: Option<String>,
     /// Header carrying the record's at_ms (the host's test clock).
     #[arg(long, value_name = "NAME", requires = "target", help_heading = "Host options")]
     clock_header: Option<String>,
@@ -71,6 +77,8 @@ fn host_options(args: &Args) -> Option<over_http::HostOptions> {
         client_ip_header: args.client_ip_header.clone(),
         ja3_header: args.ja3_header.clone(),
         ja4_header: args.ja4_header.clone(),
+        bot_score_header: args.bot_score_header.clone(),
+        verified_bot_header: args.verified_bot_header.clone(),
         clock_header: args.clock_header.clone(),
         timeout: Duration::from_millis(args.timeout_ms),
     })

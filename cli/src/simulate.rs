@@ -190,6 +190,9 @@ pub fn run(args: &[String]) -> Result<ExitCode, String> {
                 client_ip_header: a.client_ip_header.clone(),
                 ja3_header: a.ja3_header.clone(),
                 ja4_header: a.ja4_header.clone(),
+                // Simulated traffic carries no edge signals.
+                bot_score_header: None,
+                verified_bot_header: None,
                 clock_header: a.clock_header.clone(),
                 timeout: Duration::from_millis(a.timeout_ms.unwrap_or(10_000)),
             };

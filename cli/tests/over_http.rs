@@ -13,7 +13,9 @@ use std::process::Command;
 use std::thread;
 
 use pumpguard_core::scenario::{simulated_siteverify, Scenario};
-use pumpguard_core::{Action, HttpVersion, MemoryStore, Policy, Request, Timestamp, TlsFingerprints};
+use pumpguard_core::{
+    Action, EdgeSignals, HttpVersion, MemoryStore, Policy, Request, Timestamp, TlsFingerprints,
+};
 
 const CLOCK: &str = "x-pumpguard-test-now-ms";
 
@@ -67,7 +69,10 @@ fn handle(policy: &Policy, store: &MemoryStore, mut stream: TcpStream) {
     let headers: Vec<(&str, &str)> = raw
         .headers
         .iter()
-        .filter(|(n, _)| n != CLOCK && n != "x-forwarded-for" && n != "x-ja3" && n != "x-ja4")
+        .filter(|(n, _)| {
+            ![CLOCK, "x-forwarded-for", "x-ja3", "x-ja4", "x-bot-score", "x-verified-bot"]
+                .contains(&n.as_str())
+        })
         .map(|(n, v)| (n.as_str(), v.as_str()))
         .collect();
     let max = policy.max_body_bytes();
@@ -81,6 +86,10 @@ fn handle(policy: &Policy, store: &MemoryStore, mut stream: TcpStream) {
         body_truncated: raw.body.len() > max,
         client_ip: get("x-forwarded-for").and_then(|v| v.parse::<IpAddr>().ok()),
         tls: TlsFingerprints { ja3: get("x-ja3"), ja4: get("x-ja4") },
+        edge: EdgeSignals {
+            bot_score: get("x-bot-score").and_then(EdgeSignals::parse_bot_score),
+            verified_bot: get("x-verified-bot").and_then(EdgeSignals::parse_verified_bot),
+        },
     };
     let decision = policy.decide_verified(&req, now, store, simulated_siteverify);
     let owned = |list: Vec<(&'static str, String)>| -> Vec<(String, String)> {
@@ -158,6 +167,10 @@ fn every_scenario_passes_over_http_against_the_reference_host() {
             "x-ja3",
             "--ja4-header",
             "x-ja4",
+            "--bot-score-header",
+            "x-bot-score",
+            "--verified-bot-header",
+            "x-verified-bot",
             "--clock-header",
             CLOCK,
             file,

@@ -25,6 +25,7 @@ fn decision(c: &mut Criterion) {
         body_truncated: false,
         client_ip: Some(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 7))),
         tls: TlsFingerprints { ja3: Some("0123456789abcdef0123456789abcdef"), ja4: None },
+        edge: Default::default(),
     };
     let mut now = 1_763_800_000_000u64;
     let mut group = c.benchmark_group("decision");

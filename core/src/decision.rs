@@ -68,6 +68,10 @@ pub enum ReasonCode {
     ClientCountryMismatch,
     /// No client country, and a `client_country` rule with `missing: true`.
     ClientCountryMissing,
+    /// The edge's bot score is below a `bot_score` rule's `below`.
+    BotScoreLow,
+    /// No bot score from the edge, and a `bot_score` rule with `missing: true`.
+    BotScoreMissing,
     /// A challenge: the client must send a verified CAPTCHA / Turnstile token.
     CaptchaRequired,
     /// The provider refused the token, or its hostname or score did not pass.
@@ -127,6 +131,8 @@ impl ReasonCode {
             ReasonCode::ClientUserAgent => "client_user_agent",
             ReasonCode::ClientCountryMismatch => "client_country_mismatch",
             ReasonCode::ClientCountryMissing => "client_country_missing",
+            ReasonCode::BotScoreLow => "bot_score_low",
+            ReasonCode::BotScoreMissing => "bot_score_missing",
             ReasonCode::CaptchaRequired => "captcha_required",
             ReasonCode::CaptchaInvalid => "captcha_invalid",
             ReasonCode::CaptchaUnavailable => "captcha_unavailable",
@@ -166,6 +172,9 @@ impl ReasonCode {
             | ReasonCode::FingerprintMissing
             | ReasonCode::ClientHeaderMissing
             | ReasonCode::ClientUserAgent => "This client is not allowed to request SMS.",
+            ReasonCode::BotScoreLow | ReasonCode::BotScoreMissing => {
+                "This client is not allowed to request SMS."
+            }
             ReasonCode::ClientCountryMismatch | ReasonCode::ClientCountryMissing => {
                 "SMS to this number is not available from where this request comes."
             }

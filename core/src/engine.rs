@@ -569,6 +569,11 @@ impl Policy {
                         rules::ClientCountry::Unknown => {}
                     }
                 }
+                RuleKind::BotScore(bot_score) => {
+                    if let Some((code, detail)) = bot_score.judge(&req.edge) {
+                        decision.reasons.push(reason(code, None, detail));
+                    }
+                }
                 RuleKind::Captcha => decision.reasons.push(reason(ReasonCode::CaptchaRequired, None, None)),
                 kind if kind.is_stateful() => {
                     self.plan_checks(index, rule, route, req, &numbers, &e164s, &fingerprints, &mut checks)

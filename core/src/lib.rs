@@ -36,6 +36,6 @@ pub use config::{ConfigError, ConfigErrors, Policy, RequestNeeds};
 pub use decision::{Action, Decision, Reason, ReasonCode, RefusalFormat, TokenVerdict};
 pub use engine::{CheckOutcome, CounterCheck, Prepared};
 pub use fingerprint::HttpVersion;
-pub use request::{Request, TlsFingerprints};
+pub use request::{EdgeSignals, Request, TlsFingerprints};
 pub use store::{MemoryStore, Store};
 pub use time::Timestamp;

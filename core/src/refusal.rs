@@ -247,6 +247,7 @@ mod tests {
             body_truncated: false,
             client_ip: None,
             tls: Default::default(),
+            edge: Default::default(),
         };
         let first = policy.decide(&req, Timestamp::from_millis(0), &store);
         assert_eq!(first.action, crate::Action::Allow, "{first:?}");

@@ -5,7 +5,8 @@
 //! {"at_ms": 1000, "client_ip": "203.0.113.7", "method": "POST", "host": "app.example.com",
 //!  "path": "/api/otp", "version": "HTTP/1.1",
 //!  "headers": [["content-type", "application/json"]], "body": "{\"phone\":\"+14155550123\"}",
-//!  "tls": {"ja3": "…", "ja4": "…"}, "response_status": 200}
+//!  "tls": {"ja3": "…", "ja4": "…"}, "edge": {"bot_score": 12, "verified_bot": false},
+//!  "response_status": 200}
 //! ```
 
 use std::net::IpAddr;
@@ -13,7 +14,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use crate::fingerprint::HttpVersion;
-use crate::request::{Request, TlsFingerprints};
+use crate::request::{EdgeSignals, Request, TlsFingerprints};
 use crate::time::Timestamp;
 
 /// TLS fingerprints of a captured request, as the proxy that terminated TLS reported them.
@@ -26,6 +27,28 @@ pub struct TlsRecord {
     /// JA4 fingerprint; absent when the proxy reported none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ja4: Option<String>,
+}
+
+/// Bot signals of a captured request, as the edge in front reported them.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EdgeRecord {
+    /// Bot score, 1 (surely automated) to 99 (surely human); absent when the edge gave none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bot_score: Option<u8>,
+    /// Whether the edge verified the client as a known good bot; absent when it said nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified_bot: Option<bool>,
+}
+
+impl EdgeRecord {
+    /// The signals as the core reads them: a score outside 1 to 99 is no score, as on every host.
+    pub fn signals(&self) -> EdgeSignals {
+        EdgeSignals {
+            bot_score: self.bot_score.filter(|score| (1..=99).contains(score)),
+            verified_bot: self.verified_bot,
+        }
+    }
 }
 
 /// One request as captured.
@@ -59,6 +82,9 @@ pub struct TrafficRecord {
     /// TLS fingerprints; absent when the request carried none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsRecord>,
+    /// Bot signals of the edge in front; absent when it gave none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edge: Option<EdgeRecord>,
     /// For confirm routes: the status origin answered with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_status: Option<u16>,
@@ -145,6 +171,7 @@ pub fn as_request<'a>(
             ja3: record.tls.as_ref().and_then(|t| t.ja3.as_deref()),
             ja4: record.tls.as_ref().and_then(|t| t.ja4.as_deref()),
         },
+        edge: record.edge.as_ref().map(EdgeRecord::signals).unwrap_or_default(),
     }
 }
 

@@ -25,6 +25,7 @@ fn request<'a>(body: &'a str, headers: &'a [(&'a str, &'a str)], ip: u8) -> Requ
         body_truncated: false,
         client_ip: Some(IpAddr::V4(Ipv4Addr::new(198, 51, 100, ip))),
         tls: TlsFingerprints::default(),
+        edge: Default::default(),
     }
 }
 

@@ -48,6 +48,7 @@ impl Harness {
             body_truncated: false,
             client_ip: Some(IpAddr::V4(Ipv4Addr::from(ip))),
             tls: TlsFingerprints::default(),
+            edge: Default::default(),
         };
         let store = BucketedStore::new(&self.inner, 4096, 16, 0x5eed);
         let decision = self.policy.decide(&req, Timestamp::from_millis(at_ms), &store);

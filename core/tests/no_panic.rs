@@ -7,7 +7,9 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::OnceLock;
 
 use proptest::prelude::*;
-use pumpguard_core::{Action, HttpVersion, MemoryStore, Policy, Request, Timestamp, TlsFingerprints};
+use pumpguard_core::{
+    Action, EdgeSignals, HttpVersion, MemoryStore, Policy, Request, Timestamp, TlsFingerprints,
+};
 
 fn policy(shadow: bool) -> &'static Policy {
     static PLAIN: OnceLock<Policy> = OnceLock::new();
@@ -21,6 +23,11 @@ fn load(shadow: bool) -> Policy {
     doc["shadow"] = serde_json::Value::Bool(shadow);
     doc["rules"][5]["rate_limit"]["rate"] = 2.into();
     doc["rules"][5]["rate_limit"]["burst"] = 2.into();
+    // Host-supplied edge signals are judged too (any u8, not only 1 to 99).
+    if let Some(rules) = doc["rules"].as_array_mut() {
+        rules.push(serde_json::json!({"id": "edge-bot", "action": "log",
+            "bot_score": {"below": 30, "missing": true, "verified_bots": "judge"}}));
+    }
     Policy::from_json(&doc.to_string()).unwrap()
 }
 
@@ -55,6 +62,8 @@ proptest! {
         extra in proptest::collection::vec(("[a-z\\-]{1,12}", prop_oneof!["[ -~]{0,40}", "\\PC{0,40}", "[\u{fffd}a-z]{0,20}"]), 0..6),
         ja3 in proptest::option::of("[0-9a-fA-F]{0,40}"),
         ja4 in proptest::option::of("[ -~]{0,40}"),
+        bot_score in proptest::option::of(any::<u8>()),
+        verified_bot in proptest::option::of(any::<bool>()),
         now in 0u64..u64::MAX / 2,
     ) {
         let policy = policy(false);
@@ -71,6 +80,7 @@ proptest! {
             body_truncated: truncated,
             client_ip: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
             tls: TlsFingerprints { ja3: ja3.as_deref(), ja4: ja4.as_deref() },
+            edge: EdgeSignals { bot_score, verified_bot },
         };
         let decision = policy.decide(&req, Timestamp::from_millis(now), &store);
         prop_assert_eq!(decision.action == Action::Allow, decision.error_body().is_none());
@@ -91,6 +101,7 @@ proptest! {
                 method: "POST", authority: "app.example.com", path: "/api/otp/send",
                 version: HttpVersion::Http11, headers: &headers, body: body.as_bytes(),
                 body_truncated: false, client_ip: None, tls: TlsFingerprints::default(),
+                edge: Default::default(),
             };
             let d = shadow.decide(&req, Timestamp::from_millis(i as u64), &store);
             // Only input handling (invalid numbers) is enforced in shadow mode.

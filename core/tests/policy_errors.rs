@@ -67,6 +67,26 @@ fn every_bad_input_is_reported_where_it_is() {
             "not an assigned calling code",
         ),
         (
+            rule(json!({"id": "r", "action": "block", "bot_score": {"below": 1}})),
+            "rules[0].bot_score.below",
+            "must be between 2 and 99",
+        ),
+        (
+            rule(json!({"id": "r", "action": "block", "bot_score": {"below": 300}})),
+            "rules[0].bot_score.below",
+            "expected u8",
+        ),
+        (
+            rule(json!({"id": "r", "action": "block", "bot_score": {"below": 30, "verified_bots": "allow"}})),
+            "rules[0].bot_score.verified_bots",
+            "unknown variant `allow`",
+        ),
+        (
+            rule(json!({"id": "r", "action": "throttle", "bot_score": {"below": 30}})),
+            "rules[0].action",
+            "throttle needs a rule with a time component",
+        ),
+        (
             rule(json!({"id": "r", "action": "block", "country": {}})),
             "rules[0].country",
             "list at least one country",

@@ -5,7 +5,8 @@ use std::net::IpAddr;
 use pumpguard_core::decision_log::DecisionLog;
 use pumpguard_core::routes::{ConfirmResponse, MAX_CONFIRM_BODY_BYTES};
 use pumpguard_core::{
-    Action, CheckOutcome, Decision, HttpVersion, Policy, Request as CoreRequest, Timestamp, TlsFingerprints,
+    Action, CheckOutcome, Decision, EdgeSignals, HttpVersion, Policy, Request as CoreRequest, Timestamp,
+    TlsFingerprints,
 };
 use worker::js_sys::{self, Uint8Array};
 use worker::wasm_bindgen::{JsCast, JsValue};
@@ -15,7 +16,7 @@ use worker::{
     Request, Result,
 };
 
-use crate::host::{self, cf_object, js_number, js_string, Round};
+use crate::host::{self, cf_object, js_bool, js_number, js_string, Round};
 use crate::logs::{self, ClientFacts};
 use crate::policy_source::Loaded;
 use crate::reply::{self, LocalReply, DECISION_HEADER_NAMES, NOT_FORWARDED};
@@ -58,6 +59,7 @@ struct Incoming {
     version: HttpVersion,
     ja3: Option<String>,
     ja4: Option<String>,
+    edge: EdgeSignals,
 }
 
 fn incoming(req: &Request, settings: &Settings) -> Result<Incoming> {
@@ -83,6 +85,17 @@ fn incoming(req: &Request, settings: &Settings) -> Result<Incoming> {
     let trusted = |name: &Option<String>| name.as_deref().and_then(header).filter(|v| !v.is_empty());
     let ja3 = trusted(&settings.ja3_header).or_else(|| js_string(&cf, &["botManagement", "ja3Hash"]));
     let ja4 = trusted(&settings.ja4_header).or_else(|| js_string(&cf, &["botManagement", "ja4"]));
+    // Bot Management's verdict: a configured trusted header wins, as for JA3 / JA4.
+    let edge = EdgeSignals {
+        bot_score: match trusted(&settings.bot_score_header) {
+            Some(text) => EdgeSignals::parse_bot_score(&text),
+            None => js_number(&cf, &["botManagement", "score"]).and_then(EdgeSignals::bot_score_of),
+        },
+        verified_bot: match trusted(&settings.verified_bot_header) {
+            Some(text) => EdgeSignals::parse_verified_bot(&text),
+            None => js_bool(&cf, &["botManagement", "verifiedBot"]),
+        },
+    };
     let version = js_string(&cf, &["httpProtocol"])
         .and_then(|p| HttpVersion::from_protocol(&p))
         .unwrap_or(HttpVersion::Http11);
@@ -112,6 +125,7 @@ fn incoming(req: &Request, settings: &Settings) -> Result<Incoming> {
         version,
         ja3,
         ja4,
+        edge,
     })
 }
 
@@ -132,6 +146,7 @@ impl Incoming {
             body_truncated: truncated,
             client_ip: self.client_ip,
             tls: TlsFingerprints { ja3: self.ja3.as_deref(), ja4: self.ja4.as_deref() },
+            edge: self.edge,
         }
     }
 }

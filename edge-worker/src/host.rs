@@ -286,6 +286,11 @@ pub fn js_number(object: &JsValue, path: &[&str]) -> Option<f64> {
     js_value(object, path)?.as_f64()
 }
 
+/// Reads a boolean property path of a JS object.
+pub fn js_bool(object: &JsValue, path: &[&str]) -> Option<bool> {
+    js_value(object, path)?.as_bool()
+}
+
 fn js_value(object: &JsValue, path: &[&str]) -> Option<JsValue> {
     let mut value = object.clone();
     for name in path {

@@ -34,6 +34,10 @@ pub struct Settings {
     /// in front, or tests). Off by default: a client could send them itself.
     pub ja3_header: Option<String>,
     pub ja4_header: Option<String>,
+    /// Trusted headers carrying a bot score and verified-bot flag when no Bot Management data
+    /// is there (another proxy in front, or tests). Off by default, as the JA3 / JA4 ones.
+    pub bot_score_header: Option<String>,
+    pub verified_bot_header: Option<String>,
     /// Shortest time between two sweeps of one counter shard (its alarm).
     pub sweep_every_ms: u64,
     /// How long a policy read from KV is used before KV is read again.
@@ -68,6 +72,8 @@ pub mod names {
     pub const CLIENT_IP_HEADER: &str = "PUMPGUARD_CLIENT_IP_HEADER";
     pub const JA3_HEADER: &str = "PUMPGUARD_JA3_HEADER";
     pub const JA4_HEADER: &str = "PUMPGUARD_JA4_HEADER";
+    pub const BOT_SCORE_HEADER: &str = "PUMPGUARD_BOT_SCORE_HEADER";
+    pub const VERIFIED_BOT_HEADER: &str = "PUMPGUARD_VERIFIED_BOT_HEADER";
     pub const SWEEP_EVERY_MS: &str = "PUMPGUARD_SWEEP_EVERY_MS";
     pub const SHARD_TIMEOUT_MS: &str = "PUMPGUARD_SHARD_TIMEOUT_MS";
     pub const POLICY_KV_TTL_SECONDS: &str = "PUMPGUARD_POLICY_KV_TTL_SECONDS";
@@ -190,6 +196,8 @@ impl Settings {
                 .unwrap_or_else(|| "cf-connecting-ip".to_owned()),
             ja3_header: header(names::JA3_HEADER),
             ja4_header: header(names::JA4_HEADER),
+            bot_score_header: header(names::BOT_SCORE_HEADER),
+            verified_bot_header: header(names::VERIFIED_BOT_HEADER),
             sweep_every_ms,
             policy_kv_ttl_ms,
             decision_log,
@@ -236,6 +244,7 @@ mod tests {
         assert_eq!(s.test_clock_header, None);
         assert_eq!(s.ja3_header, None);
         assert_eq!(s.ja4_header, None);
+        assert_eq!((s.bot_score_header.as_deref(), s.verified_bot_header.as_deref()), (None, None));
         assert_eq!(s.client_ip_header, "cf-connecting-ip");
         assert_eq!(s.origin_for("/x"), None);
         assert_eq!(s.sweep_every_ms, DEFAULT_SWEEP_EVERY_MS);
@@ -253,6 +262,8 @@ mod tests {
             (names::TEST_CLOCK_HEADER, "X-PumpGuard-Test-Now-Ms"),
             (names::JA3_HEADER, "x-ja3"),
             (names::JA4_HEADER, " x-ja4 "),
+            (names::BOT_SCORE_HEADER, "X-Bot-Score"),
+            (names::VERIFIED_BOT_HEADER, "x-verified-bot"),
             (names::SWEEP_EVERY_MS, "250"),
             (names::SHARD_TIMEOUT_MS, "150"),
         ]);
@@ -262,6 +273,8 @@ mod tests {
         assert_eq!((s.shards, s.shard_seed), (4, 99));
         assert_eq!(s.test_clock_header.as_deref(), Some("x-pumpguard-test-now-ms"));
         assert_eq!(s.ja4_header.as_deref(), Some("x-ja4"));
+        assert_eq!(s.bot_score_header.as_deref(), Some("x-bot-score"));
+        assert_eq!(s.verified_bot_header.as_deref(), Some("x-verified-bot"));
         assert_eq!(s.siteverify_url.as_deref(), Some("http://127.0.0.1:1/siteverify"));
         assert_eq!(s.sweep_every_ms, 250);
         assert_eq!(s.shard_timeout_ms, 150);

@@ -390,6 +390,7 @@ mod tests {
             body_truncated: false,
             client_ip: ip.parse().ok(),
             tls: Default::default(),
+            edge: Default::default(),
         };
         let prepared = policy.prepare(&request, t(at));
         let batch = |peek: bool, checks: &[pumpguard_core::CounterCheck]| ShardRequest {

@@ -25,6 +25,7 @@ pub fn decide_gb_number(policy: &Policy, path: &str) -> Decision {
         body_truncated: false,
         client_ip: None,
         tls: Default::default(),
+        edge: Default::default(),
     };
     policy.decide(&request, Timestamp::from_millis(0), &MemoryStore::new())
 }

@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use pumpguard_core::decision_log::Summary;
 use pumpguard_core::store::EvictionPressure;
-use pumpguard_core::{Decision, HttpVersion, Request, TlsFingerprints};
+use pumpguard_core::{Decision, EdgeSignals, HttpVersion, Request, TlsFingerprints};
 
 use crate::config::HostConfig;
 
@@ -30,6 +30,8 @@ pub struct Held {
     pub headers: Vec<(String, String)>,
     pub ja3: Option<String>,
     pub ja4: Option<String>,
+    /// From the configured edge headers (a trusted proxy in front); unparseable values are none.
+    pub edge: EdgeSignals,
     pub body: Vec<u8>,
     pub truncated: bool,
     pub client_ip: Option<IpAddr>,
@@ -38,7 +40,8 @@ pub struct Held {
 
 impl Held {
     /// Splits the host's header map: pseudo-headers into their fields, the configured TLS
-    /// fingerprint headers (set by Envoy, never by the client) into `ja3` / `ja4`, the test
+    /// fingerprint headers (set by Envoy, never by the client) into `ja3` / `ja4`, the edge
+    /// headers (set by a trusted proxy in front) into `edge`, the test
     /// clock and the headers Envoy added out; returns the test clock value when configured and present.
     pub fn from_headers(cfg: &HostConfig, map: Vec<(String, String)>) -> (Held, Option<u64>) {
         let mut held = Held { headers: Vec::with_capacity(map.len()), ..Held::default() };
@@ -51,6 +54,12 @@ impl Held {
                 n if n.starts_with(':') => {}
                 n if cfg.ja3_header.as_deref() == Some(n) => held.ja3 = Some(value),
                 n if cfg.ja4_header.as_deref() == Some(n) => held.ja4 = Some(value),
+                n if cfg.bot_score_header.as_deref() == Some(n) => {
+                    held.edge.bot_score = EdgeSignals::parse_bot_score(&value)
+                }
+                n if cfg.verified_bot_header.as_deref() == Some(n) => {
+                    held.edge.verified_bot = EdgeSignals::parse_verified_bot(&value)
+                }
                 n if cfg.test_clock_header.as_deref() == Some(n) => clock = parse_clock(&value),
                 n if cfg.proxy_added_headers.iter().any(|h| h == n) => {}
                 _ => held.headers.push((name, value)),
@@ -83,6 +92,7 @@ impl Held {
             body_truncated: self.truncated,
             client_ip: self.client_ip,
             tls: TlsFingerprints { ja3: self.ja3.as_deref(), ja4: self.ja4.as_deref() },
+            edge: self.edge,
         }
     }
 }
@@ -185,8 +195,9 @@ mod tests {
     use pumpguard_core::{MemoryStore, Timestamp};
 
     fn cfg(policy: &str) -> HostConfig {
-        let json =
-            format!(r#"{{"policy":{policy},"tls_headers":{{"ja3":"x-ja3"}},"test_clock_header":"x-clock"}}"#);
+        let json = format!(
+            r#"{{"policy":{policy},"tls_headers":{{"ja3":"x-ja3"}},"edge_headers":{{"bot_score":"x-bot-score","verified_bot":"x-verified-bot"}},"test_clock_header":"x-clock"}}"#
+        );
         match HostConfig::from_json(json.as_bytes()) {
             Ok(c) => c,
             Err(e) => unreachable!("{e}"),
@@ -213,6 +224,8 @@ mod tests {
             (":authority".to_owned(), "a.example".to_owned()),
             ("content-type".to_owned(), "application/json".to_owned()),
             ("x-ja3".to_owned(), "abc".to_owned()),
+            ("x-bot-score".to_owned(), "12".to_owned()),
+            ("x-verified-bot".to_owned(), "false".to_owned()),
             ("x-clock".to_owned(), "1234".to_owned()),
             ("x-forwarded-proto".to_owned(), "http".to_owned()),
             ("x-request-id".to_owned(), "5b0c7c2e-1f7e-4d4e-9d55-0d1f0e3c2a11".to_owned()),
@@ -220,6 +233,7 @@ mod tests {
         let (held, clock) = Held::from_headers(&c, map);
         assert_eq!(clock, Some(1234));
         assert_eq!(held.ja3.as_deref(), Some("abc"));
+        assert_eq!(held.edge, EdgeSignals { bot_score: Some(12), verified_bot: Some(false) });
         assert_eq!(held.headers, vec![("content-type".to_owned(), "application/json".to_owned())]);
         assert_eq!(
             (held.method.as_str(), held.path.as_str(), held.authority.as_str()),

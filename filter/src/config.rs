@@ -9,6 +9,7 @@
 //!  // "store": {"backend": "remote", "namespace": "pg", "cluster": "pumpguard-store",
 //!  //           "authority": "pumpguard-store", "path": "/checks", "timeout_ms": 250},
 //!  "tls_headers": {"ja3": "x-ja3", "ja4": "x-ja4"},
+//!  "edge_headers": {"bot_score": "x-bot-score", "verified_bot": "x-verified-bot"},
 //!  "test_clock_header": null, "log_decisions": true,
 //!  "decision_log": {"burst": 5, "window_ms": 10000, "max_shapes": 256}, "hold_headers": true}
 //! ```
@@ -37,6 +38,8 @@ struct HostConfigDoc {
     store: BucketStoreDoc,
     #[serde(default)]
     tls_headers: TlsHeadersDoc,
+    #[serde(default)]
+    edge_headers: EdgeHeadersDoc,
     #[serde(default)]
     test_clock_header: Option<String>,
     #[serde(default = "yes")]
@@ -184,6 +187,17 @@ struct TlsHeadersDoc {
     ja4: Option<String>,
 }
 
+/// Headers carrying a bot score and verified-bot flag, set by a trusted proxy in front (Envoy
+/// computes neither). Only safe when that proxy sets or overwrites them on every request.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EdgeHeadersDoc {
+    #[serde(default)]
+    bot_score: Option<String>,
+    #[serde(default)]
+    verified_bot: Option<String>,
+}
+
 /// The checked plugin configuration.
 #[derive(Debug)]
 pub struct HostConfig {
@@ -201,6 +215,9 @@ pub struct HostConfig {
     pub seed: Option<u64>,
     pub ja3_header: Option<String>,
     pub ja4_header: Option<String>,
+    /// Trusted headers of the edge's bot score (1 to 99) and verified-bot flag.
+    pub bot_score_header: Option<String>,
+    pub verified_bot_header: Option<String>,
     pub test_clock_header: Option<String>,
     pub log_decisions: bool,
     /// How many decision lines each worker writes per shape of decision (see core's
@@ -273,6 +290,8 @@ impl HostConfig {
         for (path, value) in [
             ("tls_headers.ja3", &doc.tls_headers.ja3),
             ("tls_headers.ja4", &doc.tls_headers.ja4),
+            ("edge_headers.bot_score", &doc.edge_headers.bot_score),
+            ("edge_headers.verified_bot", &doc.edge_headers.verified_bot),
             ("test_clock_header", &doc.test_clock_header),
         ] {
             if value.as_deref().is_some_and(|v| !valid_header_name(v)) {
@@ -363,6 +382,8 @@ impl HostConfig {
                 seed: doc.store.seed,
                 ja3_header: doc.tls_headers.ja3,
                 ja4_header: doc.tls_headers.ja4,
+                bot_score_header: doc.edge_headers.bot_score,
+                verified_bot_header: doc.edge_headers.verified_bot,
                 test_clock_header: doc.test_clock_header,
                 log_decisions: doc.log_decisions,
                 decision_log: doc.decision_log,
@@ -429,6 +450,8 @@ mod tests {
             ),
             (format!(r#"{{"policy":{POLICY},"store":{{"cluster":"s"}}}}"#), vec!["store.cluster"]),
             (format!(r#"{{"policy":{POLICY},"tls_headers":{{"ja5":"x"}}}}"#), vec!["tls_headers.ja5"]),
+            (format!(r#"{{"policy":{POLICY},"edge_headers":{{"bot_score":"X-Bot"}}}}"#), vec!["edge_headers.bot_score"]),
+            (format!(r#"{{"policy":{POLICY},"edge_headers":{{"score":"x"}}}}"#), vec!["edge_headers.score"]),
             (format!(r#"{{"policy":{POLICY},"test_clock_header":":path"}}"#), vec!["test_clock_header"]),
             (format!(r#"{{"policy":{POLICY},"proxy_added_headers":["x-ok","X-Bad"]}}"#), vec!["proxy_added_headers[1]"]),
             (

@@ -38,6 +38,7 @@ fn judge(policy: &Policy, frame: &Frame, now: Timestamp, store: &dyn Store) -> S
         body_truncated: frame.body.len() > max_body,
         client_ip: frame.client_ip,
         tls: TlsFingerprints::default(),
+        edge: Default::default(),
     };
     let decision = policy.decide_verified(&req, now, store, simulated_siteverify);
     if decision.action == Action::Allow && policy.awaits_confirmation(&decision) {

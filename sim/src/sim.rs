@@ -502,6 +502,7 @@ impl World<'_> {
             body: Some(body),
             body_hex: None,
             tls,
+            edge: None,
             response_status,
             response_headers: Vec::new(),
             response_body: None,

@@ -294,6 +294,7 @@ mod tests {
             body_truncated: false,
             client_ip: None,
             tls: Default::default(),
+            edge: Default::default(),
         }
     }
 

@@ -39,6 +39,8 @@ ROOT = L.ROOT
 CLOCK = "x-pumpguard-test-now-ms"
 # The scenario listeners have no header_mutation: the runner's headers stand in for Envoy's.
 TLS_HEADERS = {"ja3": "x-ja3", "ja4": "x-ja4"}
+# Likewise for the bot signals a trusted proxy in front would set (records' `edge`).
+EDGE_HEADERS = {"bot_score": "x-bot-score", "verified_bot": "x-verified-bot"}
 # Concurrency check: CONC_SENDS sends for one number over CONC_CONNS keep-alive connections.
 CONC_BURST, CONC_SENDS, CONC_CONNS = 400, 1000, 16
 # Eviction flood: a store of EVICT_BUCKETS x EVICT_ENTRIES entries, EVICT_FLOOD allowed sends of
@@ -410,7 +412,8 @@ class Harness:
         listeners = []
         for i, (path, policy, port) in enumerate(scen):
             name = "s" + os.path.basename(path).split("-")[0]
-            listeners.append(L.listener(name, port, [L.wasm_filter(L.plugin_config(policy, name, sv, tls_headers=TLS_HEADERS), self.args.wasm)]))
+            listeners.append(L.listener(name, port, [L.wasm_filter(L.plugin_config(
+                policy, name, sv, tls_headers=TLS_HEADERS, edge_headers=EDGE_HEADERS), self.args.wasm)]))
         self.ports = {}
         extras = {
             "extra": extra_policy(),
@@ -455,7 +458,9 @@ class Harness:
 
         for path, _, port in scen:
             r = self.cli("scenarios", "--target", f"http://127.0.0.1:{port}", "--client-ip-header", "x-forwarded-for",
-                         "--ja3-header", "x-ja3", "--ja4-header", "x-ja4", "--clock-header", CLOCK, path)
+                         "--ja3-header", "x-ja3", "--ja4-header", "x-ja4",
+                         "--bot-score-header", EDGE_HEADERS["bot_score"],
+                         "--verified-bot-header", EDGE_HEADERS["verified_bot"], "--clock-header", CLOCK, path)
             check(f"scenario {os.path.basename(path)}", r.returncode == 0, (r.stdout + r.stderr).strip()[-3000:])
 
         if not self.args.only:

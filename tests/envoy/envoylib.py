@@ -84,7 +84,7 @@ def free_port():
 
 
 def plugin_config(policy, name, siteverify=None, test_clock=True, tls_headers=None, buckets=1024, entries=16,
-                  hold_headers=True, seed=None):
+                  hold_headers=True, seed=None, edge_headers=None):
     cfg = {
         "name": name,
         "policy": policy,
@@ -101,6 +101,8 @@ def plugin_config(policy, name, siteverify=None, test_clock=True, tls_headers=No
         cfg["test_clock_header"] = "x-pumpguard-test-now-ms"
     if tls_headers:
         cfg["tls_headers"] = tls_headers
+    if edge_headers:
+        cfg["edge_headers"] = edge_headers
     return json.dumps(cfg)
 
 

@@ -22,6 +22,15 @@ export const scenarioDir = path.join(root, "tests", "scenarios");
 export const CLOCK_HEADER = "x-pumpguard-test-now-ms";
 export const JA3_HEADER = "x-test-ja3";
 export const JA4_HEADER = "x-test-ja4";
+export const BOT_SCORE_HEADER = "x-test-bot-score";
+export const VERIFIED_BOT_HEADER = "x-test-verified-bot";
+
+/**
+ * `request.cf` of a zone without Bot Management, for the scenario corpus: Miniflare's placeholder
+ * carries a bot score (99) and a JA3 that would stand in for every record that has none, so the
+ * records' own signals arrive through the trusted headers above and nothing else.
+ */
+export const CF_WITHOUT_BOT_MANAGEMENT = { country: "US", asn: 395747, colo: "DFW", httpProtocol: "HTTP/1.1" };
 
 export async function freePort() {
   return new Promise((resolve, reject) => {
@@ -182,14 +191,17 @@ class WorkerLog {
 
 /**
  * The built Worker in workerd, listening on 127.0.0.1. `vars` are extra bindings; `persist` a
- * directory for Durable Object storage (default: in memory, fresh per instance).
+ * directory for Durable Object storage (default: in memory, fresh per instance); `cf` the
+ * `request.cf` of requests over HTTP (default: Miniflare's placeholder).
  */
-export async function startWorker({ policy, origin, siteverify, vars = {}, persist, script, shards = true, analytics = false, kv = false, build = buildDir } = {}) {
+export async function startWorker({ policy, origin, siteverify, vars = {}, persist, script, shards = true, analytics = false, kv = false, build = buildDir, cf } = {}) {
   const bindings = {
     PUMPGUARD_ORIGIN_URL: origin,
     PUMPGUARD_TEST_CLOCK_HEADER: CLOCK_HEADER,
     PUMPGUARD_JA3_HEADER: JA3_HEADER,
     PUMPGUARD_JA4_HEADER: JA4_HEADER,
+    PUMPGUARD_BOT_SCORE_HEADER: BOT_SCORE_HEADER,
+    PUMPGUARD_VERIFIED_BOT_HEADER: VERIFIED_BOT_HEADER,
     ...(siteverify ? { PUMPGUARD_SITEVERIFY_URL: siteverify } : {}),
     ...(policy === undefined ? {} : { PUMPGUARD_POLICY: typeof policy === "string" ? policy : JSON.stringify(policy) }),
     ...vars,
@@ -223,6 +235,7 @@ export async function startWorker({ policy, origin, siteverify, vars = {}, persi
     };
     if (persist) config.durableObjectsPersist = persist;
   }
+  if (cf !== undefined) config = { ...config, cf };
   const mf = new Miniflare({
     ...config,
     host: "127.0.0.1",
@@ -268,6 +281,8 @@ export function runScenario(target, file) {
     "--client-ip-header", "cf-connecting-ip",
     "--ja3-header", JA3_HEADER,
     "--ja4-header", JA4_HEADER,
+    "--bot-score-header", BOT_SCORE_HEADER,
+    "--verified-bot-header", VERIFIED_BOT_HEADER,
     "--clock-header", CLOCK_HEADER,
     file,
   ]);

@@ -6,7 +6,16 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { events, runScenario, scenarioFiles, scenarioPolicy, startOrigin, startSiteverify, startWorker } from "./harness.mjs";
+import {
+  CF_WITHOUT_BOT_MANAGEMENT,
+  events,
+  runScenario,
+  scenarioFiles,
+  scenarioPolicy,
+  startOrigin,
+  startSiteverify,
+  startWorker,
+} from "./harness.mjs";
 
 let origin;
 let siteverify;
@@ -51,7 +60,7 @@ describe("scenario corpus through workerd", () => {
       const policy = JSON.parse(await scenarioPolicy(file));
       const timeout = policy.captcha?.verify_timeout_ms ?? 2000;
       siteverify.slowMs = timeout + 1000;
-      const worker = await startWorker({ policy, origin: origin.url, siteverify: siteverify.url });
+      const worker = await startWorker({ policy, origin: origin.url, siteverify: siteverify.url, cf: CF_WITHOUT_BOT_MANAGEMENT });
       try {
         const { code, stdout, stderr } = await runScenario(worker.url, file);
         assert.equal(code, 0, `runner exited ${code}\n${stdout}\n${stderr}\nworker log:\n${worker.log.lines.join("\n")}`);

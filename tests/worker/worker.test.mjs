@@ -9,7 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import http from "node:http";
 import { spawnSync } from "node:child_process";
-import { CLOCK_HEADER, JA3_HEADER, events, startOrigin, startSink, startSiteverify, withStartedWorker } from "./harness.mjs";
+import { BOT_SCORE_HEADER, CLOCK_HEADER, JA3_HEADER, VERIFIED_BOT_HEADER, events, startOrigin, startSink, startSiteverify, withStartedWorker } from "./harness.mjs";
 
 const route = (id, kind, exact, extra = {}) => ({
   id,
@@ -527,6 +527,49 @@ describe("Turnstile", () => {
       const calls = siteverify.calls.length;
       assert.equal((await withToken(worker, "slow-2")).status, 200);
       assert.equal(siteverify.calls[calls].form.secret, "secret-from-env");
+    });
+  });
+});
+
+describe("Bot Management signals from request.cf", () => {
+  // As Cloudflare hands them over on a zone with Bot Management; no trusted headers configured.
+  const vars = { PUMPGUARD_BOT_SCORE_HEADER: undefined, PUMPGUARD_VERIFIED_BOT_HEADER: undefined };
+  const edgeOtp = (worker, botManagement, { phone = "+14155550123", headers = {} } = {}) =>
+    worker.mf.dispatchFetch(`${worker.url}/api/otp`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "cf-connecting-ip": "198.51.100.7", [CLOCK_HEADER]: "1000", ...headers },
+      body: JSON.stringify({ phone }),
+      cf: { botManagement },
+    });
+
+  test("botManagement.score and verifiedBot feed a bot_score rule; client headers do not", async () => {
+    const policy = basePolicy([{ id: "edge-bot", action: "block", bot_score: { below: 30 } }]);
+    await withWorker({ policy, vars }, async (worker) => {
+      const low = await edgeOtp(worker, { score: 5, verifiedBot: false });
+      assert.equal(low.status, 403);
+      assert.equal((await low.json()).error, "bot_score_low");
+      assert.equal((await edgeOtp(worker, { score: 80, verifiedBot: false }, { phone: "+14155550124" })).status, 200);
+      const crawler = await edgeOtp(worker, { score: 1, verifiedBot: true }, { phone: "+14155550125" });
+      assert.equal(crawler.status, 200, "verified bots are skipped by default");
+      const forged = await edgeOtp(worker, { score: 5, verifiedBot: false }, {
+        phone: "+14155550126",
+        headers: { [BOT_SCORE_HEADER]: "99", [VERIFIED_BOT_HEADER]: "true" },
+      });
+      assert.equal(forged.status, 403, "a client-sent score header is not trusted");
+    });
+  });
+
+  test("without Bot Management on the zone there is no score: only missing: true fires", async () => {
+    const policy = basePolicy([
+      { id: "edge-bot", action: "block", bot_score: { below: 30 } },
+      { id: "no-score", action: "log", bot_score: { below: 30, missing: true } },
+    ], { expose_findings: true });
+    await withWorker({ policy, vars }, async (worker) => {
+      for (const botManagement of [undefined, { score: 0, verifiedBot: false }]) {
+        const response = await edgeOtp(worker, botManagement);
+        assert.equal(response.status, 200, JSON.stringify(botManagement));
+        assert.equal(response.headers.get("x-pumpguard-findings"), "no-score:bot_score_missing");
+      }
     });
   });
 });

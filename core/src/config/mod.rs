@@ -22,6 +22,7 @@ use crate::routes::{
     Route,
 };
 use crate::rules::{parse_prefix, CountrySet, KeyPart, NumberPattern, PrefixSet, Rule, RuleKind, TypeSet};
+use crate::rules::{BotScoreRule, BOT_SCORE_BELOW_RANGE};
 use objects_only::ObjectsOnly;
 
 /// Upper bounds that keep one policy's per-request cost and memory predictable.
@@ -667,6 +668,7 @@ fn compile_rule(
         doc.fingerprint.is_some(),
         doc.client.is_some(),
         doc.client_country.is_some(),
+        doc.bot_score.is_some(),
         doc.captcha.is_some(),
         doc.rate_limit.is_some(),
         doc.backoff.is_some(),
@@ -681,8 +683,8 @@ fn compile_rule(
             at,
             format!(
                 "a rule needs exactly one of country, number_type, pattern, prefix, fingerprint, \
-                 client, client_country, captcha, rate_limit, backoff, adjacent, conversion, reputation, \
-                 surge (found {count})"
+                 client, client_country, bot_score, captcha, rate_limit, backoff, adjacent, conversion, \
+                 reputation, surge (found {count})"
             ),
         );
         return None;
@@ -834,6 +836,13 @@ fn compile_kind(doc: &RuleDoc, at: &str, errs: &mut ConfigErrors) -> Option<Rule
             errs.push(format!("{at}.client_country.header"), "must be an HTTP header name");
         }
         return Some(RuleKind::ClientCountry { header, missing: c.missing });
+    }
+    if let Some(b) = &doc.bot_score {
+        if !BOT_SCORE_BELOW_RANGE.contains(&b.below) {
+            errs.push(format!("{at}.bot_score.below"), "must be between 2 and 99 (scores run from 1 to 99)");
+        }
+        let rule = BotScoreRule { below: b.below, missing: b.missing, verified_bots: b.verified_bots };
+        return Some(RuleKind::BotScore(rule));
     }
     if doc.captcha.is_some() {
         return Some(RuleKind::Captcha);

@@ -388,6 +388,9 @@ pub struct RuleDoc {
     /// Kind `client_country`: the client's country (a header the edge sets) against the number's.
     #[serde(default)]
     pub client_country: Option<ClientCountryRuleDoc>,
+    /// Kind `bot_score`: the bot score the edge in front gives the client (Cloudflare Bot Management).
+    #[serde(default)]
+    pub bot_score: Option<BotScoreRuleDoc>,
     /// Kind `captcha`: the route needs a token (action must be `challenge`).
     #[serde(default)]
     pub captcha: Option<CaptchaRuleDoc>,
@@ -559,6 +562,23 @@ pub struct ClientCountryRuleDoc {
 
 fn default_client_country_header() -> String {
     "cf-ipcountry".to_owned()
+}
+
+/// The bot score the edge gives the client, on Cloudflare's scale: 1 surely automated, 99
+/// surely human (Cloudflare Bot Management on a Worker; a trusted proxy's header on Envoy).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BotScoreRuleDoc {
+    /// A score below this fires (2 to 99; Cloudflare counts 1 to 29 as likely automated).
+    pub below: u8,
+    /// Also fire when the request carries no score (no Bot Management, or none computed).
+    #[serde(default)]
+    pub missing: bool,
+    /// Clients the edge verified as known good bots (search engines, monitors): `skip`
+    /// (default) leaves them alone, `judge` judges their score like any other.
+    #[serde(default)]
+    pub verified_bots: crate::rules::VerifiedBots,
 }
 
 /// Fingerprints of one kind to deny, or its absence.

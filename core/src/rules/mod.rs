@@ -1,12 +1,14 @@
 //! Compiled rules and the stateless checks. Stateful rules (counters) are run by the engine
 //! through `limit` and the store.
 
+mod bot_score;
 mod client;
 mod client_country;
 mod country;
 mod pattern;
 mod prefix;
 
+pub use bot_score::{BotScoreRule, VerifiedBots, BELOW_RANGE as BOT_SCORE_BELOW_RANGE};
 pub use client::{classify as classify_user_agent, lacks_header, user_agent, UserAgentClass};
 pub use client_country::{client_country, differs as client_country_differs, ClientCountry};
 pub use country::CountrySet;
@@ -93,6 +95,8 @@ pub enum RuleKind {
         /// Also fire when the header is absent or names no country.
         missing: bool,
     },
+    /// The edge's bot score (Cloudflare Bot Management, or a trusted proxy's header).
+    BotScore(BotScoreRule),
     /// Always fires: with action `challenge`, the route needs a verified token.
     Captcha,
     /// A GCRA limit per key.
