@@ -664,12 +664,7 @@ impl Policy {
             }
             RuleKind::Surge(params) => {
                 for (i, number) in numbers.iter().enumerate() {
-                    let scope = conversion_scope_key(
-                        params.scope,
-                        number.digits(),
-                        number.region().map(|r| r.as_str()),
-                        number.calling_code(),
-                    );
+                    let scope = number_scope_key(params.scope, number);
                     push(counter_key("sg:", &rule.id, &scope), CounterOp::SurgeSend, Some(i));
                 }
             }
@@ -680,12 +675,7 @@ impl Policy {
             }
             RuleKind::Conversion(params) => {
                 for (i, number) in numbers.iter().enumerate() {
-                    let scope = conversion_scope_key(
-                        params.scope,
-                        number.digits(),
-                        number.region().map(|r| r.as_str()),
-                        number.calling_code(),
-                    );
+                    let scope = number_scope_key(params.scope, number);
                     push(counter_key("cv:", &rule.id, &scope), CounterOp::ConversionSend, Some(i));
                     push(
                         counter_key("cvn:", &rule.id, number.digits()),
@@ -985,6 +975,11 @@ fn describe(finding: NumberFinding, number: &PhoneNumber) -> (ReasonCode, Option
         NumberFinding::PatternDenied => (ReasonCode::PatternDenied, None),
         NumberFinding::PrefixBlocked => (ReasonCode::PrefixBlocked, None),
     }
+}
+
+/// The scope (`country` or a prefix) `number` is counted in.
+fn number_scope_key(scope: ConversionScope, number: &PhoneNumber) -> String {
+    conversion_scope_key(scope, number.digits(), number.region().map(|r| r.as_str()), number.calling_code())
 }
 
 fn conversion_scope_key(

@@ -950,15 +950,7 @@ fn compile_kind(doc: &RuleDoc, at: &str, errs: &mut ConfigErrors) -> Option<Rule
     }
     if let Some(c) = &doc.conversion {
         let at = format!("{at}.conversion");
-        let scope = match c.scope {
-            ConversionScopeDoc::Country => ConversionScope::Country,
-            ConversionScopeDoc::Prefix(n) => {
-                if !(2..=15).contains(&n) {
-                    errs.push(format!("{at}.scope.prefix"), "must keep 2 to 15 digits");
-                }
-                ConversionScope::Prefix(n)
-            }
-        };
+        let scope = compile_scope(&c.scope, &at, errs);
         non_zero(c.min_sends, &format!("{at}.min_sends"), errs);
         if !(c.min_ratio > 0.0 && c.min_ratio <= 1.0) {
             errs.push(format!("{at}.min_ratio"), "must be greater than 0 and at most 1");
@@ -982,15 +974,7 @@ fn compile_kind(doc: &RuleDoc, at: &str, errs: &mut ConfigErrors) -> Option<Rule
     }
     if let Some(g) = &doc.surge {
         let at = format!("{at}.surge");
-        let scope = match g.scope {
-            ConversionScopeDoc::Country => ConversionScope::Country,
-            ConversionScopeDoc::Prefix(n) => {
-                if !(2..=15).contains(&n) {
-                    errs.push(format!("{at}.scope.prefix"), "must keep 2 to 15 digits");
-                }
-                ConversionScope::Prefix(n)
-            }
-        };
+        let scope = compile_scope(&g.scope, &at, errs);
         non_zero(g.window_seconds, &format!("{at}.window_seconds"), errs);
         if !(1..=1000).contains(&g.history_windows) {
             errs.push(format!("{at}.history_windows"), "must be between 1 and 1000");
@@ -1038,6 +1022,19 @@ fn compile_kind(doc: &RuleDoc, at: &str, errs: &mut ConfigErrors) -> Option<Rule
         }));
     }
     None
+}
+
+/// A counting scope: a country, or a prefix of 2 to 15 digits.
+fn compile_scope(doc: &ConversionScopeDoc, at: &str, errs: &mut ConfigErrors) -> ConversionScope {
+    match *doc {
+        ConversionScopeDoc::Country => ConversionScope::Country,
+        ConversionScopeDoc::Prefix(n) => {
+            if !(2..=15).contains(&n) {
+                errs.push(format!("{at}.scope.prefix"), "must keep 2 to 15 digits");
+            }
+            ConversionScope::Prefix(n)
+        }
+    }
 }
 
 /// Longest trust a confirmation can earn.
