@@ -102,6 +102,11 @@ pub enum ReasonCode {
     TooManyNumbers,
     /// The counter store failed, or a compare-and-swap race was lost after every retry.
     StoreUnavailable,
+    /// A `number_intel` rule fired on what the provider said of the number.
+    NumberIntel,
+    /// A number lookup failed, timed out or answered garbage; `number_intel.on_unavailable`
+    /// decides.
+    NumberIntelUnavailable,
 }
 
 impl ReasonCode {
@@ -139,6 +144,8 @@ impl ReasonCode {
             ReasonCode::NoNumber => "no_number",
             ReasonCode::TooManyNumbers => "too_many_numbers",
             ReasonCode::StoreUnavailable => "store_unavailable",
+            ReasonCode::NumberIntel => "number_intel",
+            ReasonCode::NumberIntelUnavailable => "number_intel_unavailable",
         }
     }
 
@@ -178,7 +185,10 @@ impl ReasonCode {
             ReasonCode::InvalidNumber => "The phone number is not valid.",
             ReasonCode::NoNumber => "The request contains no phone number.",
             ReasonCode::TooManyNumbers => "The request contains too many phone numbers.",
-            ReasonCode::StoreUnavailable => "The request could not be checked; retry later.",
+            ReasonCode::StoreUnavailable | ReasonCode::NumberIntelUnavailable => {
+                "The request could not be checked; retry later."
+            }
+            ReasonCode::NumberIntel => "SMS to this phone number is not available.",
         }
     }
 
@@ -193,7 +203,9 @@ impl ReasonCode {
             | ReasonCode::NoNumber
             | ReasonCode::TooManyNumbers => 400,
             ReasonCode::UnsupportedEncoding | ReasonCode::UnsupportedContentType => 415,
-            ReasonCode::StoreUnavailable | ReasonCode::CaptchaUnavailable => 503,
+            ReasonCode::StoreUnavailable
+            | ReasonCode::CaptchaUnavailable
+            | ReasonCode::NumberIntelUnavailable => 503,
             _ => 403,
         }
     }
@@ -316,6 +328,16 @@ pub struct Decision {
     /// writes no counter.
     #[serde(skip)]
     pub(crate) commits: Vec<crate::engine::CounterCheck>,
+    /// Numbers the host must look up at the number-intelligence provider before the decision is
+    /// final (after a token check, if any); answers go to `Policy::resolve_lookups`.
+    #[serde(skip)]
+    pub lookups: Vec<crate::intel::NumberLookup>,
+    /// The request's token, kept while lookups are pending: a challenge they ask for needs it.
+    #[serde(skip)]
+    pub(crate) held_token: Option<TokenCheck>,
+    /// The request's token was verified valid: a later challenge is already answered.
+    #[serde(skip)]
+    pub(crate) token_verified: bool,
 }
 
 impl Decision {
@@ -333,6 +355,9 @@ impl Decision {
             expose_findings: false,
             refusal: RefusalFormat::Pumpguard,
             commits: Vec::new(),
+            lookups: Vec::new(),
+            held_token: None,
+            token_verified: false,
         }
     }
 

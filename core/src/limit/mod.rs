@@ -42,20 +42,28 @@ pub struct CounterVerdict {
     /// leave it false, so a flood the guard already refuses writes nothing.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub escalated: bool,
+    /// A number-intelligence cache read: the cached answer, `None` on a miss.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intel: Option<crate::intel::IntelFacts>,
 }
 
 impl CounterVerdict {
     /// Nothing triggered.
     pub const PASS: CounterVerdict =
-        CounterVerdict { triggered: false, retry_after_ms: None, escalated: false };
+        CounterVerdict { triggered: false, retry_after_ms: None, escalated: false, intel: None };
 
     /// A refusal: the request would be accepted again in `retry_after_ms` milliseconds.
     pub fn trigger(retry_after_ms: u64) -> CounterVerdict {
-        CounterVerdict { triggered: true, retry_after_ms: Some(retry_after_ms), escalated: false }
+        CounterVerdict {
+            triggered: true,
+            retry_after_ms: Some(retry_after_ms),
+            escalated: false,
+            intel: None,
+        }
     }
 
     /// A trigger that starts a block (see [`CounterVerdict::escalated`]).
     pub fn escalate(retry_after_ms: u64) -> CounterVerdict {
-        CounterVerdict { triggered: true, retry_after_ms: Some(retry_after_ms), escalated: true }
+        CounterVerdict { triggered: true, retry_after_ms: Some(retry_after_ms), escalated: true, intel: None }
     }
 }

@@ -57,7 +57,8 @@ impl ReputationParams {
         let mut s = stored.and_then(decode).unwrap_or_default();
         let trusted = s.trusted_until > now_ms;
         s.last_sent = Some(now_ms);
-        let verdict = CounterVerdict { triggered: trusted, retry_after_ms: None, escalated: false };
+        let verdict =
+            CounterVerdict { triggered: trusted, retry_after_ms: None, escalated: false, intel: None };
         self.write(s, verdict)
     }
 
@@ -67,11 +68,21 @@ impl ReputationParams {
     pub fn step_confirm(&self, stored: Option<&[u8]>, now: Timestamp) -> Change<CounterVerdict> {
         let now_ms = now.as_millis();
         let Some(mut s) = stored.and_then(decode) else {
-            return Change::Keep(CounterVerdict { triggered: true, retry_after_ms: None, escalated: false });
+            return Change::Keep(CounterVerdict {
+                triggered: true,
+                retry_after_ms: None,
+                escalated: false,
+                intel: None,
+            });
         };
         let matched = s.last_sent.is_some_and(|t| t <= now_ms && now_ms - t <= self.confirm_within_ms);
         if !matched {
-            return Change::Keep(CounterVerdict { triggered: true, retry_after_ms: None, escalated: false });
+            return Change::Keep(CounterVerdict {
+                triggered: true,
+                retry_after_ms: None,
+                escalated: false,
+                intel: None,
+            });
         }
         s.last_sent = None;
         s.trusted_until = s.trusted_until.max(now_ms.saturating_add(self.trust_ms));

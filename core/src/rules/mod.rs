@@ -106,6 +106,8 @@ pub enum RuleKind {
     Conversion(ConversionParams),
     /// Which numbers recently confirmed a code, so `skip_trusted` rules spare them.
     Reputation(ReputationParams),
+    /// What the number-intelligence provider says of the number (looked up by the host).
+    NumberIntel(crate::intel::IntelRule),
 }
 
 impl RuleKind {
