@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::thread;
 
-use pumpguard_core::scenario::{simulated_siteverify, Scenario};
+use pumpguard_core::scenario::{simulated_lookup, simulated_siteverify, Scenario};
 use pumpguard_core::{Action, HttpVersion, MemoryStore, Policy, Request, Timestamp, TlsFingerprints};
 
 const CLOCK: &str = "x-pumpguard-test-now-ms";
@@ -82,7 +82,8 @@ fn handle(policy: &Policy, store: &MemoryStore, mut stream: TcpStream) {
         client_ip: get("x-forwarded-for").and_then(|v| v.parse::<IpAddr>().ok()),
         tls: TlsFingerprints { ja3: get("x-ja3"), ja4: get("x-ja4") },
     };
-    let decision = policy.decide_verified(&req, now, store, simulated_siteverify);
+    let decision =
+        policy.decide_with(&req, now, store, simulated_siteverify, |lookup| simulated_lookup(policy, lookup));
     let owned = |list: Vec<(&'static str, String)>| -> Vec<(String, String)> {
         list.into_iter().map(|(n, v)| (n.to_owned(), v)).collect()
     };
