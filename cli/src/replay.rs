@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::ValueEnum;
 use pumpguard_core::decision::TokenVerdict;
-use pumpguard_core::scenario::simulated_siteverify;
+use pumpguard_core::scenario::{simulated_lookup, simulated_siteverify};
 use pumpguard_core::traffic::{as_request, TrafficRecord};
 use pumpguard_core::{Action, MemoryStore};
 
@@ -16,7 +16,8 @@ use crate::progress::Progress;
 /// Judge each recorded request in order (record timestamps drive time).
 ///
 /// Prints one JSON decision per line on stdout and a summary per action and reason on stderr;
-/// --report also writes the HTML report of the decisions (docs/simulator.md).
+/// --report also writes the HTML report of the decisions (docs/simulator.md). Number lookups
+/// (a policy's number_intel) get the scenario corpus' fake provider's answers (docs/policy.md).
 /// On a terminal, a long replay shows its progress on stderr (records, records/s, ETA).
 #[derive(clap::Args)]
 pub struct Args {
@@ -92,11 +93,13 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
         let refs: Vec<(&str, &str)> = owned.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
         let now = record.at();
         let req = as_request(&record, &owned, &refs, policy.max_body_bytes());
-        let mut decision = policy.decide(&req, now, &store);
-        if let Some(check) = decision.token_check.clone() {
-            decision = policy.resolve_token(decision, &args.tokens.verdict(&check.token));
-            decision = policy.commit(decision, now, &store);
-        }
+        let decision = policy.decide_with(
+            &req,
+            now,
+            &store,
+            |token| args.tokens.verdict(token),
+            |lookup| simulated_lookup(&policy, lookup),
+        );
         if decision.action == Action::Allow {
             record.record_confirm(&policy, &decision, &store);
         }

@@ -42,6 +42,8 @@ fn identity(check: &CounterCheck) -> Option<String> {
         | CounterOp::ConversionConfirmNumber
         | CounterOp::TrustSend
         | CounterOp::TrustConfirm
+        | CounterOp::IntelRead
+        | CounterOp::IntelStore(_)
         // A surge refusal may be a challenge or a block: the cached wait would not say which.
         | CounterOp::SurgeSend => return None,
     };
@@ -71,7 +73,16 @@ impl BlockCache {
         }
         let now = now.as_millis();
         let mut outcomes = Vec::with_capacity(checks.len());
+        // A number-intelligence cache read decides nothing once every counter refuses: answered
+        // as a miss, it leaves the cache in use for policies that look numbers up.
+        if checks.iter().all(|c| c.op == CounterOp::IntelRead) {
+            return None;
+        }
         for check in checks {
+            if check.op == CounterOp::IntelRead {
+                outcomes.push(CheckOutcome::Verdict(CounterVerdict::PASS));
+                continue;
+            }
             let id = identity(check)?;
             let &(until, _) = self.entries.get(&id)?;
             if until <= now {
@@ -144,6 +155,7 @@ mod tests {
         triggered: true,
         retry_after_ms: Some(1_000),
         escalated: false,
+        intel: None,
     });
 
     #[test]

@@ -111,6 +111,11 @@ pub enum ReasonCode {
     /// The weights of the rules that fired add up to the policy's `risk.challenge_at` or
     /// `risk.block_at`.
     RiskScore,
+    /// A `number_intel` rule fired on what the provider said of the number.
+    NumberIntel,
+    /// A number lookup failed, timed out or answered garbage; `number_intel.on_unavailable`
+    /// decides.
+    NumberIntelUnavailable,
 }
 
 impl ReasonCode {
@@ -152,6 +157,8 @@ impl ReasonCode {
             ReasonCode::TooManyNumbers => "too_many_numbers",
             ReasonCode::StoreUnavailable => "store_unavailable",
             ReasonCode::RiskScore => "risk_score",
+            ReasonCode::NumberIntel => "number_intel",
+            ReasonCode::NumberIntelUnavailable => "number_intel_unavailable",
         }
     }
 
@@ -195,8 +202,11 @@ impl ReasonCode {
             ReasonCode::InvalidNumber => "The phone number is not valid.",
             ReasonCode::NoNumber => "The request contains no phone number.",
             ReasonCode::TooManyNumbers => "The request contains too many phone numbers.",
-            ReasonCode::StoreUnavailable => "The request could not be checked; retry later.",
+            ReasonCode::StoreUnavailable | ReasonCode::NumberIntelUnavailable => {
+                "The request could not be checked; retry later."
+            }
             ReasonCode::RiskScore => "SMS could not be sent for this request.",
+            ReasonCode::NumberIntel => "SMS to this phone number is not available.",
         }
     }
 
@@ -211,7 +221,9 @@ impl ReasonCode {
             | ReasonCode::NoNumber
             | ReasonCode::TooManyNumbers => 400,
             ReasonCode::UnsupportedEncoding | ReasonCode::UnsupportedContentType => 415,
-            ReasonCode::StoreUnavailable | ReasonCode::CaptchaUnavailable => 503,
+            ReasonCode::StoreUnavailable
+            | ReasonCode::CaptchaUnavailable
+            | ReasonCode::NumberIntelUnavailable => 503,
             _ => 403,
         }
     }
@@ -340,6 +352,16 @@ pub struct Decision {
     /// writes no counter.
     #[serde(skip)]
     pub(crate) commits: Vec<crate::engine::CounterCheck>,
+    /// Numbers the host must look up at the number-intelligence provider before the decision is
+    /// final (after a token check, if any); answers go to `Policy::resolve_lookups`.
+    #[serde(skip)]
+    pub lookups: Vec<crate::intel::NumberLookup>,
+    /// The request's token, kept while lookups are pending: a challenge they ask for needs it.
+    #[serde(skip)]
+    pub(crate) held_token: Option<TokenCheck>,
+    /// The request's token was verified valid: a later challenge is already answered.
+    #[serde(skip)]
+    pub(crate) token_verified: bool,
 }
 
 impl Decision {
@@ -358,6 +380,9 @@ impl Decision {
             expose_findings: false,
             refusal: RefusalFormat::Pumpguard,
             commits: Vec::new(),
+            lookups: Vec::new(),
+            held_token: None,
+            token_verified: false,
         }
     }
 

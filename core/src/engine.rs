@@ -68,6 +68,11 @@ pub enum CounterOp {
     TrustConfirm,
     /// A send counted against a scope's rolling baseline.
     SurgeSend,
+    /// Reads the number's cached number-intelligence answer (`CounterVerdict::intel`); writes
+    /// nothing.
+    IntelRead,
+    /// Caches a fresh number-intelligence answer for the number.
+    IntelStore(crate::intel::IntelFacts),
 }
 
 /// One read-modify-write of one counter key, by one rule.
@@ -221,7 +226,7 @@ impl Policy {
         let peeked: Vec<CheckOutcome> =
             prepared.checks.iter().map(|c| self.run_check(c, now, &overlay)).collect();
         let mut decision = self.conclude(prepared, &peeked);
-        if decision.token_check.is_some() {
+        if decision.token_check.is_some() || !decision.lookups.is_empty() {
             return decision;
         }
         if decision.action == Action::Allow {
@@ -235,16 +240,43 @@ impl Policy {
 
     /// [`Policy::decide`] with the token verified in line, as in-process runners (scenarios, the
     /// simulator, fuzzing) do: `verify` answers for siteverify, then the request is committed.
+    /// A policy that looks numbers up finds no provider here ([`Policy::decide_with`] has one).
     pub fn decide_verified(
         &self,
         req: &Request<'_>,
         now: Timestamp,
         store: &dyn Store,
-        verify: impl FnOnce(&str) -> TokenVerdict,
+        verify: impl FnMut(&str) -> TokenVerdict,
     ) -> Decision {
-        let decision = self.decide(req, now, store);
-        let Some(check) = decision.token_check.clone() else { return decision };
-        let decision = self.resolve_token(decision, &verify(&check.token));
+        self.decide_with(req, now, store, verify, |_| crate::intel::LookupAnswer::Unavailable {
+            detail: "no number-intelligence provider in this runner".to_owned(),
+        })
+    }
+
+    /// [`Policy::decide`] with the host's callouts made in line: `verify` answers for siteverify,
+    /// `lookup` for the number-intelligence provider, in the order a host makes them (a token
+    /// before any lookup; a lookup that asks for a challenge, then the token), then the request
+    /// is committed.
+    pub fn decide_with(
+        &self,
+        req: &Request<'_>,
+        now: Timestamp,
+        store: &dyn Store,
+        mut verify: impl FnMut(&str) -> TokenVerdict,
+        mut lookup: impl FnMut(&crate::intel::NumberLookup) -> crate::intel::LookupAnswer,
+    ) -> Decision {
+        let mut decision = self.decide(req, now, store);
+        // At most: the token, the lookups, the token again for a challenge the lookups asked for.
+        for _ in 0..4 {
+            if let Some(check) = decision.token_check.clone() {
+                decision = self.resolve_token(decision, &verify(&check.token));
+            } else if !decision.lookups.is_empty() {
+                let answers: Vec<_> = decision.lookups.iter().map(&mut lookup).collect();
+                decision = self.resolve_lookups(decision, &answers);
+            } else {
+                break;
+            }
+        }
         self.commit(decision, now, store)
     }
 
@@ -306,8 +338,11 @@ impl Policy {
     /// threshold into a finding of its own. Shadow rules and spared findings add nothing.
     /// Judged once, when counters have answered; a token that later satisfies the challenge
     /// satisfies this finding like any other.
-    fn score_risk(&self, decision: &mut Decision) {
+    /// Judged again when fresh number-intelligence answers add findings: the earlier score's
+    /// finding is replaced.
+    pub(crate) fn score_risk(&self, decision: &mut Decision) {
         let Some(thresholds) = self.risk else { return };
+        decision.reasons.retain(|r| r.code != ReasonCode::RiskScore);
         if decision.route.as_ref().is_none_or(|r| r.kind != RouteKind::Send) {
             return;
         }
@@ -575,6 +610,7 @@ impl Policy {
                     }
                 }
                 RuleKind::Captcha => decision.reasons.push(reason(ReasonCode::CaptchaRequired, None, None)),
+                RuleKind::NumberIntel(_) => self.plan_intel_reads(index, &numbers, &e164s, &mut checks),
                 kind if kind.is_stateful() => {
                     self.plan_checks(index, rule, route, req, &numbers, &e164s, &fingerprints, &mut checks)
                 }
@@ -725,6 +761,15 @@ impl Policy {
             (RuleKind::Reputation(params), CounterOp::TrustConfirm) => {
                 update(store, key, now, retries, |b| params.step_confirm(b, now))
             }
+            (RuleKind::NumberIntel(_), CounterOp::IntelRead) => {
+                update(store, key, now, retries, crate::intel::read_step)
+            }
+            (RuleKind::NumberIntel(_), CounterOp::IntelStore(facts)) => match &self.number_intel {
+                Some(provider) => update(store, key, now, retries, |_| {
+                    crate::intel::store_step(facts, provider.cache_ms, now)
+                }),
+                None => return CheckOutcome::Mismatch,
+            },
             _ => return CheckOutcome::Mismatch,
         };
         match result {
@@ -738,6 +783,7 @@ impl Policy {
         let Prepared { mut decision, checks, token, remote_ip } = prepared;
         self.fold_results(&mut decision, &checks, results, |_| true);
         self.spare_trusted(&mut decision, &checks, results);
+        let intel = self.fold_cached_intel(&mut decision, &checks, results);
         self.score_risk(&mut decision);
         decision.settle();
         // Only a request that goes to origin, or may once its token verifies, counts. A
@@ -758,8 +804,10 @@ impl Policy {
         } else {
             checks
         };
+        let token = token.map(|token| TokenCheck { token, remote_ip });
+        self.plan_lookups(&mut decision, intel, token.as_ref());
         if decision.action == Action::Challenge {
-            decision.token_check = token.map(|token| TokenCheck { token, remote_ip });
+            decision.token_check = token;
         }
         decision
     }
@@ -785,6 +833,8 @@ impl Policy {
                     }
                 }
                 CheckOutcome::Verdict(_) => {}
+                // An unreadable cache costs a lookup, not the request.
+                _ if matches!(check.op, CounterOp::IntelRead | CounterOp::IntelStore(_)) => {}
                 CheckOutcome::StoreFailed | CheckOutcome::Mismatch => store_failed = true,
             }
         }
@@ -826,8 +876,11 @@ impl Policy {
     /// drops them, so an unsolved challenge counts nothing against anyone.
     pub fn resolve_token(&self, decision: Decision, verdict: &TokenVerdict) -> Decision {
         let mut decision = captcha::resolve(self.captcha.as_ref(), decision, verdict);
+        decision.token_verified |= *verdict == TokenVerdict::Valid;
         if decision.action != Action::Allow {
-            decision.commits.clear();
+            // Answers already paid for stay cached whatever the token.
+            decision.commits.retain(|c| matches!(c.op, CounterOp::IntelStore(_)));
+            decision.lookups.clear();
         }
         decision
     }
@@ -948,6 +1001,8 @@ fn is_bookkeeping(op: CounterOp) -> bool {
             | CounterOp::ConversionConfirmNumber
             | CounterOp::TrustSend
             | CounterOp::TrustConfirm
+            | CounterOp::IntelRead
+            | CounterOp::IntelStore(_)
     )
 }
 

@@ -20,6 +20,7 @@ pub mod decision_log;
 pub mod engine;
 pub mod extract;
 pub mod fingerprint;
+pub mod intel;
 pub mod limit;
 pub mod phone;
 pub mod refusal;

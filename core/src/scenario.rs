@@ -8,10 +8,14 @@
 //! a token starting with `pass` verifies, `fail` is refused, `slow` times out, `junk` gets an
 //! answer that is not JSON, `shape` JSON without `success`, and anything else makes the
 //! verification call fail (all four: unavailable).
+//!
+//! Number-intelligence convention, shared the same way ([`simulated_provider`]; the e2e fake is
+//! `tests/lookup.py`): Twilio Lookup v2 answers chosen by the number's last two digits.
 
 use serde::Deserialize;
 
 use crate::decision::{Action, Decision, TokenVerdict};
+use crate::intel::{LookupAnswer, NumberLookup};
 use crate::phone::NumberType;
 use crate::store::MemoryStore;
 use crate::traffic::{as_request, TrafficRecord};
@@ -116,6 +120,48 @@ pub fn simulated_siteverify(token: &str) -> TokenVerdict {
     }
 }
 
+/// The corpus' fake number-intelligence provider, by the number's last two digits: `99` high
+/// pumping risk (95, mobile), `98` a non-fixed VoIP line (risk 20), `97` unreachable (risk 10),
+/// `96` no answer in time (`None`), `95` HTTP 500, `94` a page that is not JSON, `93` a risk
+/// score that is not a number; any other number low risk (5), mobile and active. The answer is
+/// the status and body a Twilio Lookup v2 call
+/// (`Fields=line_type_intelligence,sms_pumping_risk,line_status`) would get.
+pub fn simulated_provider(e164: &str) -> Option<(u16, String)> {
+    let tail = e164.get(e164.len().saturating_sub(2)..).unwrap_or("");
+    let answer = |risk: serde_json::Value, line_type: &str, status: &str| {
+        let body = serde_json::json!({
+            "phone_number": e164,
+            "valid": true,
+            "line_type_intelligence": {"type": line_type, "carrier_name": "Fake Carrier", "error_code": null},
+            "sms_pumping_risk": {"sms_pumping_risk_score": risk, "error_code": null},
+            "line_status": {"status": status, "error_code": null},
+        });
+        Some((200, body.to_string()))
+    };
+    match tail {
+        "99" => answer(95.into(), "mobile", "active"),
+        "98" => answer(20.into(), "nonFixedVoip", "active"),
+        "97" => answer(10.into(), "mobile", "unreachable"),
+        "96" => None,
+        "95" => Some((500, "{\"code\":20500,\"message\":\"Internal Server Error\"}".to_owned())),
+        "94" => Some((200, "<html><body>502 Bad Gateway</body></html>".to_owned())),
+        "93" => answer("high".into(), "mobile", "active"),
+        _ => answer(5.into(), "mobile", "active"),
+    }
+}
+
+/// A lookup as in-process runners make it: [`simulated_provider`]'s answer read with the
+/// policy's own mapping; no answer is a timeout.
+pub fn simulated_lookup(policy: &Policy, lookup: &NumberLookup) -> LookupAnswer {
+    let Some(provider) = policy.number_intel() else {
+        return LookupAnswer::Unavailable { detail: "policy has no number_intel section".to_owned() };
+    };
+    match simulated_provider(&lookup.e164) {
+        Some((status, body)) => provider.interpret(status, body.as_bytes()),
+        None => LookupAnswer::Unavailable { detail: format!("no answer within {} ms", provider.timeout_ms) },
+    }
+}
+
 /// Loads the scenario's policy; `Ok(None)` when the scenario expects (and got) load errors.
 pub fn load_policy(scenario: &Scenario) -> Result<Option<Policy>, String> {
     let json = scenario.policy.to_string();
@@ -151,7 +197,9 @@ pub fn run(scenario: &Scenario) -> Result<Vec<StepOutcome>, String> {
         for repeat in 0..step.repeat {
             let now = step.request.at();
             let req = as_request(&step.request, &owned, &header_refs, policy.max_body_bytes());
-            let decision = policy.decide_verified(&req, now, &store, simulated_siteverify);
+            let decision = policy.decide_with(&req, now, &store, simulated_siteverify, |lookup| {
+                simulated_lookup(&policy, lookup)
+            });
             if decision.action == Action::Allow {
                 step.request.record_confirm(&policy, &decision, &store);
             }

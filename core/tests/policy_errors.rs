@@ -197,6 +197,74 @@ fn every_bad_input_is_reported_where_it_is() {
             "captcha.provider",
             "unknown variant `friendly`",
         ),
+        (
+            with(|d| d["number_intel"] = json!({"url": "ftp://lookup.example/{e164}"})),
+            "number_intel.url",
+            "only https and http",
+        ),
+        (
+            with(|d| d["number_intel"] = json!({"url": "https://lookup.example/v1/"})),
+            "number_intel.url",
+            "must contain {e164}",
+        ),
+        (
+            with(|d| d["number_intel"] = json!({"url": "https://l.example/{e164}", "cache_seconds": 10})),
+            "number_intel.cache_seconds",
+            "between 60 and 2592000",
+        ),
+        (
+            with(|d| d["number_intel"] = json!({"url": "https://l.example/{e164}", "timeout_ms": 0})),
+            "number_intel.timeout_ms",
+            "between 1 and 30000",
+        ),
+        (
+            with(|d| {
+                d["number_intel"] = json!({"url": "https://l.example/{e164}", "headers": {"bad name": "x"}})
+            }),
+            "number_intel.headers.bad name",
+            "header name",
+        ),
+        (
+            with(|d| {
+                d["number_intel"] =
+                    json!({"url": "https://l.example/{e164}", "response": {"risk_score": "risk"}})
+            }),
+            "number_intel.response.risk_score",
+            "not a JSON pointer",
+        ),
+        (
+            with(|d| {
+                d["number_intel"] = json!({"url": "https://l.example/{e164}", "on_unavailable": "challenge"})
+            }),
+            "number_intel.on_unavailable",
+            "needs a top-level \"captcha\"",
+        ),
+        (
+            rule(json!({"id": "r", "action": "block", "number_intel": {"min_risk": 75}})),
+            "rules[0].number_intel",
+            "needs a top-level \"number_intel\" section",
+        ),
+        (
+            rule(json!({"id": "r", "action": "block", "number_intel": {"line_types": ["satellite"]}})),
+            "rules[0].number_intel.line_types[0]",
+            "unknown variant `satellite`",
+        ),
+        (
+            with(|d| {
+                d["number_intel"] = json!({"url": "https://l.example/{e164}"});
+                d["rules"] = json!([{"id": "r", "action": "block", "number_intel": {"unreachable": true, "min_risk": 101}}]);
+            }),
+            "rules[0].number_intel.unreachable",
+            "number_intel.response.reachable is not set",
+        ),
+        (
+            with(|d| {
+                d["number_intel"] = json!({"url": "https://l.example/{e164}"});
+                d["rules"] = json!([{"id": "r", "action": "throttle", "number_intel": {"min_risk": 80}}]);
+            }),
+            "rules[0].action",
+            "throttle needs a rule with a time component",
+        ),
     ];
     let mut problems = Vec::new();
     for (json, path, message) in &rows {

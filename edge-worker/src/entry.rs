@@ -291,14 +291,22 @@ async fn judge(
     // Peek: what the counters would say, nothing written, so a refused request costs no write.
     let peeked =
         host::run_checks(env, settings, policy_id, incoming.now_ms, Round::Peek, prepared.checks()).await;
-    let decision = policy.conclude(prepared, &peeked);
-    let decision = match (decision.action, &decision.token_check) {
-        (Action::Challenge, Some(check)) => {
+    let mut decision = policy.conclude(prepared, &peeked);
+    // The callouts, in the core's order: a token before any lookup (a refused token costs no
+    // lookup), then the numbers' lookups at once, then a token a lookup's challenge asks for.
+    for _ in 0..4 {
+        if let (Action::Challenge, Some(check)) = (decision.action, &decision.token_check) {
             let verdict = host::siteverify(env, settings, policy.captcha(), check).await;
-            policy.resolve_token(decision, &verdict)
+            decision = policy.resolve_token(decision, &verdict);
+        } else if !decision.lookups.is_empty() {
+            let calls =
+                decision.lookups.iter().map(|l| host::number_lookup(env, settings, policy.number_intel(), l));
+            let answers = futures_util::future::join_all(calls).await;
+            decision = policy.resolve_lookups(decision, &answers);
+        } else {
+            break;
         }
-        _ => decision,
-    };
+    }
     // Commit: every check of a request that goes to origin; of a refused one only a block its
     // refusal starts (usually nothing, so no second round).
     if decision.pending_commits().is_empty() {

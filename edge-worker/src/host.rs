@@ -2,12 +2,14 @@
 //! settings and policy caches, the shard round trips, the siteverify callout.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::Duration;
 
 use futures_util::future::{join_all, select, Either};
 use pumpguard_core::captcha::Captcha;
 use pumpguard_core::decision::{TokenCheck, TokenVerdict};
+use pumpguard_core::intel::{self, LookupAnswer, NumberIntel, NumberLookup};
 use pumpguard_core::{captcha, CheckOutcome, CounterCheck};
 use worker::js_sys::{self, Reflect};
 use worker::wasm_bindgen::{JsCast, JsValue};
@@ -274,6 +276,62 @@ pub async fn siteverify(
         }
     };
     verdict
+}
+
+/// Looks one number up at the policy's number-intelligence provider within its `timeout_ms`
+/// (`GET`, the policy's headers with `PUMPGUARD_NUMBER_INTEL_HEADERS` over them). A timeout, a
+/// failed call or an unreadable answer is `Unavailable` (`number_intel.on_unavailable` decides).
+pub async fn number_lookup(
+    env: &Env,
+    settings: &Settings,
+    provider: Option<&NumberIntel>,
+    lookup: &NumberLookup,
+) -> LookupAnswer {
+    let Some(provider) = provider else {
+        return LookupAnswer::Unavailable { detail: "policy has no number_intel section".to_owned() };
+    };
+    let mut request = provider.request(lookup);
+    if let Some(template) = &settings.number_intel_url {
+        request.url = intel::expand_template(template, &lookup.e164);
+    }
+    let host_headers: BTreeMap<String, String> = match raw_var(env, names::NUMBER_INTEL_HEADERS) {
+        Some(json) => match serde_json::from_str(&json) {
+            Ok(headers) => headers,
+            Err(e) => {
+                return LookupAnswer::Unavailable {
+                    detail: format!("{} is not a JSON object of strings: {e}", names::NUMBER_INTEL_HEADERS),
+                }
+            }
+        },
+        None => BTreeMap::new(),
+    };
+    let headers = intel::merge_headers(&request.headers, &host_headers);
+    let controller = AbortController::default();
+    let signal = controller.signal();
+    let call = Box::pin(async {
+        let js_headers = Headers::new();
+        for (name, value) in &headers {
+            js_headers.set(name, value)?;
+        }
+        let mut init = RequestInit::new();
+        init.with_method(Method::Get).with_headers(js_headers);
+        let call = Request::new_with_init(&request.url, &init)?;
+        let mut response = Fetch::Request(call).send_with_signal(&signal).await?;
+        let status = response.status_code();
+        let body = response.bytes().await?;
+        Ok::<_, worker::Error>((status, body))
+    });
+    let timeout = Delay::from(Duration::from_millis(u64::from(provider.timeout_ms)));
+    // Bound before returning: the call borrows the request, headers and signal above.
+    let answer = match select(call, timeout).await {
+        Either::Left((Ok((status, body)), _)) => provider.interpret(status, &body),
+        Either::Left((Err(e), _)) => LookupAnswer::Unavailable { detail: format!("lookup failed: {e}") },
+        Either::Right(((), _)) => {
+            controller.abort();
+            LookupAnswer::Unavailable { detail: format!("lookup timed out after {} ms", provider.timeout_ms) }
+        }
+    };
+    answer
 }
 
 /// Reads a string property path (`["botManagement", "ja3Hash"]`) of a JS object.

@@ -5,6 +5,7 @@
 //!              peek round: one Durable Object round trip per shard, all at once
 //!                (CounterShard: Policy::peek_checks on an overlay of its store, nothing written)
 //!            ─► Policy::conclude ─► siteverify (challenge with a token) ─► Policy::resolve_token
+//!            ─► number lookups (Decision::lookups, all at once) ─► Policy::resolve_lookups
 //!            ─► commit round, only when Decision::pending_commits() is not empty
 //!                (CounterShard: Policy::run_check, writes stored) ─► Policy::settle_commits
 //!            ─► local reply (core's status, headers, body) or forward to origin

@@ -47,6 +47,9 @@ pub struct Settings {
     /// How long one counter shard round trip may take before its checks count as a store
     /// failure (`store.on_error`): a stuck Durable Object must not hold the request.
     pub shard_timeout_ms: u64,
+    /// Number-intelligence URL template (with `{e164}`) in place of the policy's
+    /// `number_intel.url` (tests, a regional endpoint).
+    pub number_intel_url: Option<String>,
 }
 
 /// Default of `PUMPGUARD_SHARD_TIMEOUT_MS`: far above a healthy round trip (tens of
@@ -68,6 +71,8 @@ pub mod names {
     pub const SHARD_SEED: &str = "PUMPGUARD_SHARD_SEED";
     pub const SITEVERIFY_URL: &str = "PUMPGUARD_SITEVERIFY_URL";
     pub const CAPTCHA_SECRET: &str = "PUMPGUARD_CAPTCHA_SECRET";
+    pub const NUMBER_INTEL_URL: &str = "PUMPGUARD_NUMBER_INTEL_URL";
+    pub const NUMBER_INTEL_HEADERS: &str = "PUMPGUARD_NUMBER_INTEL_HEADERS";
     pub const TEST_CLOCK_HEADER: &str = "PUMPGUARD_TEST_CLOCK_HEADER";
     pub const CLIENT_IP_HEADER: &str = "PUMPGUARD_CLIENT_IP_HEADER";
     pub const JA3_HEADER: &str = "PUMPGUARD_JA3_HEADER";
@@ -185,6 +190,13 @@ impl Settings {
         };
         let origin_url = url(names::ORIGIN_URL, &mut warnings);
         let siteverify_url = url(names::SITEVERIFY_URL, &mut warnings);
+        let number_intel_url = url(names::NUMBER_INTEL_URL, &mut warnings).filter(|u| {
+            let ok = u.contains(pumpguard_core::intel::E164_PLACEHOLDER);
+            if !ok {
+                warnings.push(format!("{}: {u:?} has no {{e164}}; ignored", names::NUMBER_INTEL_URL));
+            }
+            ok
+        });
         let settings = Settings {
             origin_url,
             fail_mode,
@@ -202,6 +214,7 @@ impl Settings {
             policy_kv_ttl_ms,
             decision_log,
             shard_timeout_ms,
+            number_intel_url,
         };
         (settings, warnings)
     }
@@ -266,8 +279,10 @@ mod tests {
             (names::VERIFIED_BOT_HEADER, "x-verified-bot"),
             (names::SWEEP_EVERY_MS, "250"),
             (names::SHARD_TIMEOUT_MS, "150"),
+            (names::NUMBER_INTEL_URL, "http://127.0.0.1:2/v2/PhoneNumbers/{e164}"),
         ]);
         assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(s.number_intel_url.as_deref(), Some("http://127.0.0.1:2/v2/PhoneNumbers/{e164}"));
         assert_eq!(s.origin_for("/api/otp?a=1").as_deref(), Some("http://127.0.0.1:18080/api/otp?a=1"));
         assert_eq!(s.fail_mode, FailMode::Open);
         assert_eq!((s.shards, s.shard_seed), (4, 99));
@@ -289,8 +304,10 @@ mod tests {
             (names::ORIGIN_URL, "ftp://x"),
             (names::SWEEP_EVERY_MS, "5"),
             (names::SHARD_TIMEOUT_MS, "0"),
+            (names::NUMBER_INTEL_URL, "http://127.0.0.1:2/lookup"),
         ]);
-        assert_eq!(warnings.len(), 6, "{warnings:?}");
+        assert_eq!(warnings.len(), 7, "{warnings:?}");
+        assert_eq!(s.number_intel_url, None);
         assert_eq!(s.sweep_every_ms, DEFAULT_SWEEP_EVERY_MS);
         assert_eq!(s.shard_timeout_ms, DEFAULT_SHARD_TIMEOUT_MS);
         assert_eq!(s.fail_mode, FailMode::Closed);

@@ -4,6 +4,8 @@
 //! {"name": "pumpguard", "policy": {...},
 //!  "siteverify": {"cluster": "turnstile", "authority": "challenges.cloudflare.com",
 //!                 "path": "/turnstile/v0/siteverify"},
+//!  // the policy's number-intelligence provider, when it has a `number_intel` section:
+//!  "number_intel": {"cluster": "twilio_lookup", "headers": {"authorization": "Basic ..."}},
 //!  "store": {"namespace": "pg", "buckets": 4096, "entries_per_bucket": 16},
 //!  // or, for a fleet of proxies sharing counters through the store service (docs/fleet.md):
 //!  // "store": {"backend": "remote", "namespace": "pg", "cluster": "pumpguard-store",
@@ -34,6 +36,8 @@ struct HostConfigDoc {
     name: Option<String>,
     #[serde(default)]
     siteverify: Option<SiteverifyDoc>,
+    #[serde(default)]
+    number_intel: Option<NumberIntelDoc>,
     #[serde(default)]
     store: BucketStoreDoc,
     #[serde(default)]
@@ -77,6 +81,20 @@ pub struct SiteverifyDoc {
     /// Secret; overrides the policy's `captcha.secret` (keep it out of the shared policy file).
     #[serde(default)]
     pub secret: Option<String>,
+}
+
+/// Where number lookups go (an Envoy cluster reaching the policy's `number_intel.url` host).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NumberIntelDoc {
+    /// Envoy cluster name.
+    pub cluster: String,
+    /// `:authority` of the call; default: the host of the policy's `number_intel.url`.
+    #[serde(default)]
+    pub authority: Option<String>,
+    /// Request headers over the policy's (credentials: keep them out of the shared policy file).
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
 }
 
 /// Where the plugin's counters live.
@@ -205,6 +223,8 @@ pub struct HostConfig {
     /// Metric label and log prefix.
     pub name: String,
     pub siteverify: Option<SiteverifyDoc>,
+    /// Where number lookups go; set exactly when the policy has a `number_intel` section.
+    pub number_intel: Option<NumberIntelDoc>,
     /// Prefix of every shared-data key of this plugin.
     pub namespace: String,
     pub buckets: u32,
@@ -314,6 +334,23 @@ impl HostConfig {
                 errors.push("siteverify.path", "must start with '/'");
             }
         }
+        if let Some(ni) = &doc.number_intel {
+            if ni.cluster.is_empty() {
+                errors.push("number_intel.cluster", "must name an Envoy cluster");
+            }
+            if ni.authority.as_deref().is_some_and(str::is_empty) {
+                errors.push("number_intel.authority", "must not be empty");
+            }
+            for (name, value) in &ni.headers {
+                let lowered = name.to_ascii_lowercase();
+                if !valid_header_name(&lowered) || value.chars().any(char::is_control) {
+                    errors.push(
+                        format!("number_intel.headers.{name}"),
+                        "must be a header name and a plain value",
+                    );
+                }
+            }
+        }
         let remote = match doc.store.backend {
             Backend::SharedData => {
                 for (field, set) in [
@@ -371,10 +408,22 @@ impl HostConfig {
                 None
             }
         };
+        if let Some(policy) = &policy {
+            match (policy.number_intel().is_some(), doc.number_intel.is_some()) {
+                (true, false) => errors.push(
+                    "number_intel",
+                    "the policy looks numbers up (policy.number_intel): name the provider's Envoy cluster in \
+                     number_intel.cluster",
+                ),
+                (false, true) => errors.push("number_intel", "the policy has no number_intel section to serve"),
+                _ => {}
+            }
+        }
         match policy {
             Some(policy) if errors.is_empty() => Ok(HostConfig {
                 name,
                 siteverify: doc.siteverify,
+                number_intel: doc.number_intel,
                 namespace,
                 buckets: doc.store.buckets,
                 entries_per_bucket: doc.store.entries_per_bucket,
@@ -410,6 +459,9 @@ mod tests {
     use super::*;
 
     const POLICY: &str = r#"{"version":1,"routes":[{"id":"otp","kind":"send","match":{"path":{"exact":"/otp"}},"extract":{"json_keys":["phone"]}}]}"#;
+    const INTEL: &str = r#"{"version":1,"routes":[{"id":"otp","kind":"send","match":{},"extract":{"json_keys":["phone"]}}],
+        "number_intel":{"url":"https://lookups.twilio.com/v2/PhoneNumbers/{e164}"},
+        "rules":[{"id":"intel","action":"block","number_intel":{"min_risk":80}}]}"#;
 
     fn paths(json: &str) -> Vec<String> {
         match HostConfig::from_json(json.as_bytes()) {
@@ -469,6 +521,13 @@ mod tests {
                 r#"{"policy":{"version":1,"routes":[],"rules":[{"id":"r","action":"block","bogus":{}}]}}"#.to_owned(),
                 vec!["policy.rules[0].bogus"],
             ),
+            (format!(r#"{{"policy":{POLICY},"number_intel":{{"cluster":"lookup"}}}}"#), vec!["number_intel"]),
+            (format!(r#"{{"policy":{INTEL}}}"#), vec!["number_intel"]),
+            (
+                format!(r#"{{"policy":{INTEL},"number_intel":{{"cluster":"","headers":{{"Bad Name":"x"}}}}}}"#),
+                vec!["number_intel.cluster", "number_intel.headers.Bad Name"],
+            ),
+            (format!(r#"{{"policy":{INTEL},"number_intel":{{"cluster":"lookup"}}}}"#), vec![]),
         ];
         for (json, want) in cases {
             let mut got = paths(&json);

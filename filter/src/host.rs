@@ -9,7 +9,9 @@
 //!
 //! With the remote store (`store.backend: "remote"`) the counters live in the store service: the
 //! core's steps run apart, each counter round one `abi::http_call` to the store's cluster while
-//! the request is held: prepare → peek round → conclude → [siteverify] → commit round → settle.
+//! the request is held: prepare → peek round → conclude → [siteverify] → [number lookups] →
+//! commit round → settle. Number lookups (`abi::http_call` to the policy's provider cluster, one
+//! at a time) come after any token check and before the commit, in either store mode.
 //! A round that fails, times out or answers garbage counts every check as a store failure, which
 //! the policy's `store.on_error` decides. A confirm's response is held (headers and body, up to
 //! its end) while its rounds run, so the next request sees the confirmation: Envoy cancels a
@@ -28,6 +30,7 @@ use std::rc::Rc;
 use pumpguard_core::captcha::{interpret_siteverify, siteverify_body};
 use pumpguard_core::decision::DECISION_HEADERS;
 use pumpguard_core::decision_log::{Admit, DecisionLog};
+use pumpguard_core::intel::{self, LookupAnswer, NumberLookup, MAX_ANSWER_BYTES};
 use pumpguard_core::limit::CounterVerdict;
 use pumpguard_core::remote::{CheckRequest, CheckResponse, COMMITTED_HEADER, COMMIT_IF_PASS_HEADER};
 use pumpguard_core::routes::{ConfirmResponse, MAX_CONFIRM_BODY_BYTES};
@@ -110,6 +113,11 @@ impl Plugin {
         for name in metric_names(&self.cfg.name, decision) {
             self.increment(name);
         }
+    }
+
+    /// Counts a number lookup by outcome (`found`, `unavailable`): each one is billed.
+    fn count_lookup(&self, outcome: &str) {
+        self.increment(format!("pumpguard.number_intel.plugin.{}.lookup.{outcome}", self.cfg.name));
     }
 
     /// Counts a request answered 503 because a host call failed (see `Stream::host_failure`).
@@ -331,9 +339,11 @@ enum Waiting {
     Peek(Prepared),
     /// A peek round asked to commit when every check passes, with the decision every check
     /// passing gives (remote store).
-    PeekCommit(Prepared, Decision),
+    PeekCommit(Prepared, Box<Decision>),
     /// Siteverify, for a challenge's token.
     Verify(Decision),
+    /// One of the decision's number lookups: the answers so far, in its order.
+    Lookup(Decision, Vec<LookupAnswer>),
     /// The commit round of the decision's pending checks (remote store).
     Commit(Decision),
     /// A confirm's checks (remote store); the response is held.
@@ -410,10 +420,11 @@ impl Stream {
             let if_pass = policy.conclude(prepared.clone(), &passing);
             let one_round = if_pass.action == Verdict::Allow
                 && if_pass.token_check.is_none()
+                && if_pass.lookups.is_empty()
                 && if_pass.pending_commits() == prepared.checks();
             if self.dispatch_round_with(plugin, remote, true, one_round, checks) {
                 return self.wait(if one_round {
-                    Waiting::PeekCommit(prepared, if_pass)
+                    Waiting::PeekCommit(prepared, Box::new(if_pass))
                 } else {
                     Waiting::Peek(prepared)
                 });
@@ -449,11 +460,54 @@ impl Stream {
                 Err(detail) => {
                     let decision =
                         plugin.cfg.policy.resolve_token(decision, &TokenVerdict::Unavailable { detail });
-                    return self.commit(plugin, decision, resumed);
+                    return self.concluded(plugin, decision, resumed);
                 }
             }
         }
+        if !decision.lookups.is_empty() {
+            return self.look_up(plugin, decision, Vec::new(), resumed);
+        }
         self.commit(plugin, decision, resumed)
+    }
+
+    /// The decision's next number lookup, one at a time (a request names one number, nearly
+    /// always); once every one answered, the answers are folded in and the decision goes on
+    /// (a challenge they ask for has its token verified next).
+    fn look_up(
+        &mut self,
+        plugin: &Plugin,
+        decision: Decision,
+        mut answers: Vec<LookupAnswer>,
+        resumed: bool,
+    ) -> Action {
+        while let Some(lookup) = decision.lookups.get(answers.len()) {
+            match self.dispatch_lookup(plugin, lookup) {
+                Ok(()) => return self.wait(Waiting::Lookup(decision, answers)),
+                Err(detail) => {
+                    plugin.count_lookup("unavailable");
+                    answers.push(LookupAnswer::Unavailable { detail });
+                }
+            }
+        }
+        let decision = plugin.cfg.policy.resolve_lookups(decision, &answers);
+        self.concluded(plugin, decision, resumed)
+    }
+
+    fn dispatch_lookup(&mut self, plugin: &Plugin, lookup: &NumberLookup) -> Result<(), String> {
+        let (Some(host), Some(provider)) = (&plugin.cfg.number_intel, plugin.cfg.policy.number_intel())
+        else {
+            return Err("no number_intel cluster configured".to_owned());
+        };
+        let request = provider.request(lookup);
+        let authority = host.authority.as_deref().unwrap_or(&request.authority);
+        let extra = intel::merge_headers(&request.headers, &host.headers);
+        let mut headers =
+            vec![(":method", "GET"), (":path", request.path.as_str()), (":authority", authority)];
+        headers.extend(extra.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+        let token = abi::http_call(&host.cluster, &headers, &[], provider.timeout_ms)
+            .map_err(|Status(status)| format!("lookup not dispatched (host status {status})"))?;
+        self.callout = Some(token);
+        Ok(())
     }
 
     /// Runs the decision's pending counter writes (none left after `decide` in shared data), then
@@ -666,6 +720,30 @@ impl Stream {
             Waiting::Verify(decision) => {
                 self.on_siteverify_response(&plugin, decision, num_headers, body_size)
             }
+            Waiting::Lookup(decision, mut answers) => {
+                let answer = match (num_headers, policy.number_intel()) {
+                    (0, Some(provider)) => LookupAnswer::Unavailable {
+                        detail: format!("lookup failed or timed out ({} ms)", provider.timeout_ms),
+                    },
+                    (_, Some(provider)) => {
+                        let status = status_of(Headers::HttpCallResponse).unwrap_or(0);
+                        let want = body_size.min(MAX_ANSWER_BYTES + 1);
+                        let body = match abi::buffer(Buffer::HttpCallResponseBody, 0, want) {
+                            Ok(Some(body)) => body,
+                            _ => Vec::new(),
+                        };
+                        provider.interpret(status, &body)
+                    }
+                    (_, None) => LookupAnswer::Unavailable { detail: "no number_intel settings".to_owned() },
+                };
+                plugin.count_lookup(if matches!(answer, LookupAnswer::Found(_)) {
+                    "found"
+                } else {
+                    "unavailable"
+                });
+                answers.push(answer);
+                self.look_up(&plugin, decision, answers, true);
+            }
             Waiting::PeekCommit(prepared, if_pass) => {
                 let outcomes = self.round_outcomes(&plugin, num_headers, body_size, prepared.checks().len());
                 let committed = abi::header_value(Headers::HttpCallResponse, COMMITTED_HEADER)
@@ -675,7 +753,7 @@ impl Stream {
                 if committed {
                     // The checks ran for real: settled as a commit round's answer would be.
                     plugin.increment(format!("pumpguard.store.plugin.{}.remote.one_round", plugin.cfg.name));
-                    let decision = policy.settle_commits(if_pass, &outcomes);
+                    let decision = policy.settle_commits(*if_pass, &outcomes);
                     self.act(&plugin, decision, true);
                     return;
                 }
@@ -743,7 +821,7 @@ impl Stream {
             }
         };
         let decision = policy.resolve_token(decision, &verdict);
-        self.commit(plugin, decision, true);
+        self.concluded(plugin, decision, true);
     }
 }
 

@@ -1246,3 +1246,151 @@ fn remote_store_block_cache_is_off_under_a_test_clock() {
     }
     assert_eq!(counter("pumpguard.store.plugin.t.remote.block_cache_hit"), 0);
 }
+
+const INTEL_RULE: &str = r#"{"id":"intel","action":"block","number_intel":{"min_risk":75}}"#;
+const LOOKUP_CLUSTER: &str = "twilio_lookup";
+
+/// A policy that looks numbers up (`on_unavailable` as given), the host naming the cluster and
+/// a credential over the policy's; `policy_extra` and `host_extra` as for [`config`].
+fn intel_config_with(rules: &[&str], on_unavailable: &str, policy_extra: &str, host_extra: &str) -> String {
+    let intel = format!(
+        r#""number_intel":{{"url":"https://lookups.twilio.com/v2/PhoneNumbers/{{e164}}?Fields=sms_pumping_risk",
+            "headers":{{"authorization":"Basic policy","x-extra":"kept"}},"timeout_ms":400,"cache_seconds":600,
+            "on_unavailable":"{on_unavailable}"}}{policy_extra}"#
+    );
+    let host = format!(
+        r#""number_intel":{{"cluster":"{LOOKUP_CLUSTER}","headers":{{"Authorization":"Basic host"}}}}{host_extra}"#
+    );
+    config(rules, &intel, &host)
+}
+
+fn intel_config(rules: &[&str], on_unavailable: &str) -> String {
+    intel_config_with(rules, on_unavailable, "", "")
+}
+
+/// The lookup calls dispatched so far.
+fn lookups() -> Vec<emulator::Callout> {
+    emulator::with(|h| h.callouts.clone()).into_iter().filter(|c| c.cluster == LOOKUP_CLUSTER).collect()
+}
+
+fn twilio(risk: u8) -> String {
+    format!(r#"{{"phone_number":"+14155550123","sms_pumping_risk":{{"sms_pumping_risk_score":{risk}}}}}"#)
+}
+
+#[test]
+fn a_lookup_holds_the_request_and_its_answer_decides() {
+    let mut envoy = Envoy::start(&intel_config(&[INTEL_RULE], "allow"));
+    let (id, action) = envoy.send(post("/api/otp", &[]), US.as_bytes(), 1024);
+    assert_eq!(action, Action::Pause, "held while the provider answers");
+    let call = lookups().pop().expect("a lookup");
+    assert_eq!((call.context, call.timeout_ms, call.body.is_empty()), (id, 400, true));
+    let header = |name: &str| call.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+    assert_eq!(header(":method").as_deref(), Some("GET"));
+    assert_eq!(header(":path").as_deref(), Some("/v2/PhoneNumbers/%2B14155550123?Fields=sms_pumping_risk"));
+    assert_eq!(header(":authority").as_deref(), Some("lookups.twilio.com"));
+    assert_eq!(header("authorization").as_deref(), Some("Basic host"), "the host's credential wins");
+    assert_eq!(header("x-extra").as_deref(), Some("kept"));
+    envoy.answer(call.token, Some((200, &twilio(92))));
+    let refused = reply(&envoy.stream(id));
+    assert_eq!(refused.status, 403);
+    assert!(body_text(&refused).contains("number_intel"));
+    assert_eq!(counter("pumpguard.number_intel.plugin.t.lookup.found"), 1);
+    // Cached in shared data: the same number again is refused without a call.
+    let (id, _) = envoy.send(post("/api/otp", &[]), US.as_bytes(), 1024);
+    assert_eq!(reply(&envoy.stream(id)).status, 403);
+    assert_eq!(lookups().len(), 1);
+}
+
+#[test]
+fn a_clean_answer_resumes_the_request() {
+    let mut envoy = Envoy::start(&intel_config(&[INTEL_RULE], "block"));
+    let (id, _) = envoy.send(post("/api/otp", &[]), US.as_bytes(), 1024);
+    let call = lookups().pop().expect("a lookup");
+    envoy.answer(call.token, Some((200, &twilio(5))));
+    let stream = envoy.stream(id);
+    assert_eq!((stream.resumed, stream.local_reply.is_none()), (1, true));
+    assert_eq!(stream.forwarded_body, US.as_bytes());
+    assert_eq!(added(&stream), allowed_us());
+}
+
+#[test]
+fn a_failed_timed_out_or_garbage_lookup_follows_on_unavailable() {
+    let answers: [Option<(u16, &str)>; 4] =
+        [None, Some((500, "{}")), Some((200, "<html>")), Some((200, r#"{"sms_pumping_risk":"high"}"#))];
+    for on_unavailable in ["block", "allow"] {
+        for answer in answers {
+            let mut envoy = Envoy::start(&intel_config(&[INTEL_RULE], on_unavailable));
+            let (id, _) = envoy.send(post("/api/otp", &[]), US.as_bytes(), 1024);
+            let call = lookups().pop().expect("a lookup");
+            envoy.answer(call.token, answer);
+            let stream = envoy.stream(id);
+            if on_unavailable == "block" {
+                assert_eq!(reply(&stream).status, 503, "{answer:?}");
+                assert!(body_text(&reply(&stream)).contains("number_intel_unavailable"));
+            } else {
+                assert_eq!(stream.resumed, 1, "{answer:?}");
+                assert!(added(&stream).contains(&("x-pumpguard-findings", "number_intel_unavailable")));
+            }
+            assert_eq!(counter("pumpguard.number_intel.plugin.t.lookup.unavailable"), 1);
+        }
+    }
+}
+
+#[test]
+fn a_lookup_not_dispatched_follows_on_unavailable_at_once() {
+    let mut envoy = Envoy::start(&intel_config(&[INTEL_RULE], "block"));
+    emulator::with(|h| h.fail(Call::HttpDispatch));
+    let (id, action) = envoy.send(post("/api/otp", &[]), US.as_bytes(), 1024);
+    assert_eq!(action, Action::Pause);
+    assert_eq!(reply(&envoy.stream(id)).status, 503);
+}
+
+#[test]
+fn a_refused_request_is_never_looked_up() {
+    let mut envoy = Envoy::start(&intel_config(&[GEO, INTEL_RULE], "allow"));
+    let (id, _) = envoy.send(post("/api/otp", &[]), DE.as_bytes(), 1024);
+    assert_eq!(reply(&envoy.stream(id)).status, 403);
+    assert!(lookups().is_empty());
+}
+
+#[test]
+fn a_token_is_verified_before_any_lookup() {
+    let captcha = r#","captcha":{"provider":"turnstile","secret":"test-secret","on_unavailable":"block"}"#;
+    let config = intel_config_with(&[CAPTCHA, INTEL_RULE], "allow", captcha, &format!(",{SITEVERIFY}"));
+    let mut envoy = Envoy::start(&config);
+    let (id, token) = challenged(&mut envoy, "fail-1");
+    envoy.answer(token, Some((200, r#"{"success":false}"#)));
+    assert_eq!(reply(&envoy.stream(id)).status, 403);
+    assert!(lookups().is_empty(), "a refused token costs no lookup");
+    let (id, token) = challenged(&mut envoy, "pass-1");
+    envoy.answer(token, Some((200, r#"{"success":true}"#)));
+    let call = lookups().pop().expect("a lookup after the token");
+    envoy.answer(call.token, Some((200, &twilio(10))));
+    assert_eq!(envoy.stream(id).resumed, 1);
+}
+
+#[test]
+fn remote_store_caches_lookups_through_its_rounds() {
+    let intel =
+        r#""number_intel":{"url":"https://lookups.twilio.com/v2/PhoneNumbers/{e164}","timeout_ms":400}"#;
+    let config = remote_config(&[ONE_PER_NUMBER, INTEL_RULE], intel).replace(
+        r#""timeout_ms":300}"#,
+        &format!(r#""timeout_ms":300}},"number_intel":{{"cluster":"{LOOKUP_CLUSTER}"}}"#),
+    );
+    let mut envoy = Envoy::start(&config);
+    let mut service = StoreService::new(&config);
+    let (id, _) = envoy.send(post("/api/otp", &[]), US.as_bytes(), 1024);
+    assert_eq!(service.serve(&mut envoy), 1, "the peek round");
+    let call = lookups().pop().expect("a lookup after the peek");
+    envoy.answer(call.token, Some((200, &twilio(5))));
+    assert_eq!(service.serve(&mut envoy), 1, "the commit round, with the answer to cache");
+    assert_eq!(envoy.stream(id).resumed, 1);
+    let commit = service.seen.last().expect("a commit");
+    assert!(commit.checks.iter().any(|c| matches!(c.op, pumpguard_core::engine::CounterOp::IntelStore(_))));
+    // The same number an hour later (its rate limit open again): cached, no second lookup.
+    advance_clock(3_600_000);
+    let (id, _) = envoy.send(post("/api/otp", &[]), US.as_bytes(), 1024);
+    service.serve(&mut envoy);
+    assert_eq!(lookups().len(), 1);
+    assert_eq!(envoy.stream(id).resumed, 1);
+}

@@ -1,10 +1,10 @@
-//! Judges a sequence of frames as a host does: decide, verify a token, commit, and feed a
-//! confirm route's answer into conversion tracking. Returns one line per decision, so two runs
-//! (or two builds) can be compared.
+//! Judges a sequence of frames as a host does: decide, verify a token, look numbers up (the
+//! corpus' fake provider), commit, and feed a confirm route's answer into conversion tracking.
+//! Returns one line per decision, so two runs (or two builds) can be compared.
 
 use pumpguard_core::fingerprint::HttpVersion;
 use pumpguard_core::routes::ConfirmResponse;
-use pumpguard_core::scenario::simulated_siteverify;
+use pumpguard_core::scenario::{simulated_lookup, simulated_siteverify};
 use pumpguard_core::{Action, Policy, Request, Store, Timestamp, TlsFingerprints};
 
 use crate::frame::Frame;
@@ -40,7 +40,8 @@ fn judge(policy: &Policy, frame: &Frame, now: Timestamp, store: &dyn Store) -> S
         tls: TlsFingerprints::default(),
         edge: Default::default(),
     };
-    let decision = policy.decide_verified(&req, now, store, simulated_siteverify);
+    let decision =
+        policy.decide_with(&req, now, store, simulated_siteverify, |lookup| simulated_lookup(policy, lookup));
     if decision.action == Action::Allow && policy.awaits_confirmation(&decision) {
         // Origin answers 200 with a body that says the code was right.
         let response = ConfirmResponse {

@@ -13,6 +13,7 @@
 pub mod clients;
 pub mod curve;
 pub mod guard;
+pub mod intel;
 pub mod mix;
 pub mod network;
 pub mod numbers;

@@ -35,6 +35,9 @@ pub struct Mix {
     pub legit: Legit,
     /// Pumping campaigns.
     pub campaigns: Vec<Campaign>,
+    /// The number-intelligence provider the guard's host may ask, modelled by how good it is
+    /// (an assumption, see docs/simulator.md); `null`: no provider (every lookup times out).
+    pub number_intel: Option<crate::intel::IntelModel>,
 }
 
 /// The legitimate population.
@@ -334,6 +337,7 @@ impl Default for Mix {
             edge_country_header: Some("cf-ipcountry".into()),
             legit: Legit::default(),
             campaigns: default_campaigns(),
+            number_intel: None,
         }
     }
 }

@@ -64,7 +64,7 @@ pub fn run_of(judged: Vec<(TrafficRecord, Decision)>) -> Run {
         });
         records.push(record);
     }
-    Run { mix, seed: 0, sent, records, users: Vec::new() }
+    Run { mix, seed: 0, sent, records, users: Vec::new(), number_lookups: 0 }
 }
 
 #[cfg(test)]

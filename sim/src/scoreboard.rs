@@ -29,6 +29,8 @@ pub struct Scoreboard {
     pub legit: SegmentScore,
     /// One row per legitimate segment.
     pub segments: Vec<SegmentScore>,
+    /// Lookups made at the modelled number-intelligence provider (each one billed).
+    pub number_lookups: u64,
 }
 
 /// What a campaign got.
@@ -246,6 +248,7 @@ impl Scoreboard {
             campaigns,
             legit,
             segments,
+            number_lookups: run.number_lookups,
         }
     }
 
@@ -291,6 +294,9 @@ impl Scoreboard {
                 s.confirmed,
                 s.cost
             ));
+        }
+        if self.number_lookups > 0 {
+            out.push_str(&format!("\nnumber lookups: {}\n", self.number_lookups));
         }
         out
     }

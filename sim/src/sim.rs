@@ -15,6 +15,7 @@ use pumpguard_core::Action;
 use crate::clients::{ClientKind, Identity, Outgoing};
 use crate::curve;
 use crate::guard::Guard;
+use crate::intel::Provider;
 use crate::mix::{Campaign, CampaignClient, Mix, NumberPlan, TokenPlan};
 use crate::network::{self, Access, Exit, Pool};
 use crate::numbers::{self, NumberSource, Wanted};
@@ -101,6 +102,8 @@ pub struct Run {
     pub records: Vec<TrafficRecord>,
     /// One per legitimate session.
     pub users: Vec<UserOutcome>,
+    /// Lookups the guard made at the modelled number-intelligence provider (each one billed).
+    pub number_lookups: u64,
 }
 
 enum Phase {
@@ -192,6 +195,8 @@ struct World<'g> {
     sent: Vec<Sent>,
     records: Vec<TrafficRecord>,
     seq: u64,
+    /// The number-intelligence provider, outside the guard (`mix.number_intel`).
+    provider: Option<Provider>,
 }
 
 /// Runs `mix` against `guard`, deterministically for `seed`.
@@ -208,6 +213,8 @@ pub fn run(mix: &Mix, seed: u64, guard: &mut dyn Guard) -> Result<Run, String> {
         sent: Vec::new(),
         records: Vec::new(),
         seq: 0,
+        // Its own stream: drawing nothing from the others, it leaves a run without it unchanged.
+        provider: mix.number_intel.map(|model| Provider::new(model, root.fork(3).next_u64())),
     };
     world.spawn_users(&mut root.fork(1));
     world.spawn_bots(&root.fork(2));
@@ -233,7 +240,8 @@ pub fn run(mix: &Mix, seed: u64, guard: &mut dyn Guard) -> Result<Run, String> {
             _ => None,
         })
         .collect();
-    Ok(Run { mix: world.mix, seed, sent: world.sent, records: world.records, users })
+    let number_lookups = world.provider.as_ref().map_or(0, |p| p.calls);
+    Ok(Run { mix: world.mix, seed, sent: world.sent, records: world.records, users, number_lookups })
 }
 
 fn hours_ms(hours: f64) -> u64 {
@@ -264,6 +272,13 @@ fn validate(mix: &Mix) -> Result<(), String> {
         }
         if c.rate_per_hour <= 0.0 || c.hours <= 0.0 {
             return Err(format!("campaigns[{i}]: rate_per_hour and hours must be positive"));
+        }
+    }
+    if let Some(model) = &mix.number_intel {
+        for (name, share) in [("detects", model.detects), ("false_flags", model.false_flags)] {
+            if !(0.0..=1.0).contains(&share) {
+                return Err(format!("number_intel.{name}: {share} is not a share from 0 to 1"));
+            }
         }
     }
     Ok(())
@@ -517,7 +532,15 @@ impl World<'_> {
         number: &str,
         client: &'static str,
     ) -> Result<Observed, String> {
-        let verdict = self.guard.judge(&record)?;
+        let verdict = match self.provider.as_mut() {
+            Some(provider) => {
+                if matches!(truth, Truth::Campaign(_)) {
+                    provider.pumped(number);
+                }
+                self.guard.judge_with(&record, &mut |e164| Some(provider.answer(e164)))?
+            }
+            None => self.guard.judge(&record)?,
+        };
         let country = self.numbers.classify(number).map(|(r, _)| r);
         self.sent.push(Sent {
             at_ms: record.at_ms,
@@ -904,6 +927,7 @@ impl World<'_> {
                 | "prefix_blocked"
                 | "adjacent_numbers"
                 | "low_conversion"
+                | "number_intel"
         );
         let live = bot.lanes.iter().filter(|l| !l.retired).count();
         if let Some(l) = bot.lanes.get_mut(lane) {

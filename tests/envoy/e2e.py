@@ -46,6 +46,8 @@ CONC_BURST, CONC_SENDS, CONC_CONNS = 400, 1000, 16
 # Eviction flood: a store of EVICT_BUCKETS x EVICT_ENTRIES entries, EVICT_FLOOD allowed sends of
 # distinct numbers from distinct addresses over EVICT_CONNS keep-alive connections.
 EVICT_BUCKETS, EVICT_ENTRIES, EVICT_FLOOD, EVICT_CONNS = 16, 4, 3000, 8
+# Number lookups: the extra checks' timeout; the fake provider's slow answers come well after it.
+INTEL_TIMEOUT_MS = 300
 RESULTS, FAILURES, check = L.RESULTS, L.FAILURES, L.check
 
 
@@ -279,6 +281,29 @@ def flood_numbers(count, rng):
     return numbers
 
 
+def intel_policy(on_unavailable):
+    """Numbers looked up at the fake provider (tests/lookup.py): flagged ones blocked."""
+    return {
+        "version": 1,
+        "default_region": "US",
+        "expose_findings": True,
+        "routes": [{"id": "otp", "kind": "send", "match": {"methods": ["POST"], "path": {"exact": "/api/otp"}},
+                    "extract": {"json_keys": ["phone"]}}],
+        "number_intel": {
+            "url": "https://lookups.twilio.com/v2/PhoneNumbers/{e164}?Fields=line_type_intelligence,sms_pumping_risk,line_status",
+            "headers": {"authorization": "Basic from-policy"},
+            "timeout_ms": INTEL_TIMEOUT_MS, "cache_seconds": 600, "on_unavailable": on_unavailable,
+            "response": {"risk_score": "/sms_pumping_risk/sms_pumping_risk_score",
+                         "line_type": "/line_type_intelligence/type", "reachable": "/line_status/status"},
+        },
+        "rules": [
+            {"id": "geo", "action": "block", "country": {"allow": ["US"]}},
+            {"id": "intel", "action": "block",
+             "number_intel": {"min_risk": 75, "line_types": ["nonFixedVoip"], "unreachable": True}},
+        ],
+    }
+
+
 def captcha_policy(on_unavailable, timeout_ms):
     return {
         "version": 1,
@@ -406,6 +431,11 @@ class Harness:
         timeouts = [p.get("captcha", {}).get("verify_timeout_ms", 2000) for _, p, _ in scen] + [2000]
         self.siteverify = Siteverify(slow_seconds=max(timeouts) / 1000 + 1.0)
         sv = {"cluster": "siteverify", "authority": "challenges.cloudflare.com", "path": "/turnstile/v0/siteverify"}
+        # The fake number-intelligence provider, behind one cluster every listener that looks
+        # numbers up names (the plugin config carries it only where the policy has number_intel).
+        intel_timeouts = [p.get("number_intel", {}).get("timeout_ms", 1500) for _, p, _ in scen] + [INTEL_TIMEOUT_MS]
+        self.lookup_port = L.free_port()
+        ni = {"cluster": "lookup"}
         self.origin_port = L.free_port()
         admin = L.free_port()
         self.admin = admin
@@ -413,19 +443,22 @@ class Harness:
         for i, (path, policy, port) in enumerate(scen):
             name = "s" + os.path.basename(path).split("-")[0]
             listeners.append(L.listener(name, port, [L.wasm_filter(L.plugin_config(
-                policy, name, sv, tls_headers=TLS_HEADERS, edge_headers=EDGE_HEADERS), self.args.wasm)]))
+                policy, name, sv, tls_headers=TLS_HEADERS, edge_headers=EDGE_HEADERS, number_intel=ni),
+                self.args.wasm)]))
         self.ports = {}
         extras = {
             "extra": extra_policy(),
             "cap-closed": captcha_policy("block", 300),
             "cap-open": captcha_policy("allow", 300),
             "conc": concurrency_policy(CONC_BURST),
+            "intel-open": intel_policy("allow"),
+            "intel-closed": intel_policy("block"),
         }
         for name, policy in extras.items():
             port = L.free_port()
             self.ports[name] = port
             # The concurrency check needs an upstream faster than the Python origin.
-            listeners.append(L.listener(name, port, direct=name == "conc", http_filters=[L.wasm_filter(L.plugin_config(policy, name, sv, tls_headers=TLS_HEADERS), self.args.wasm)]))
+            listeners.append(L.listener(name, port, direct=name == "conc", http_filters=[L.wasm_filter(L.plugin_config(policy, name, sv, tls_headers=TLS_HEADERS, number_intel=ni), self.args.wasm)]))
         # As under Istio's WasmPlugin: no allow_on_headers_stop_iteration, so hold_headers is off.
         self.ports["nohold"] = L.free_port()
         listeners.append(L.listener("nohold", self.ports["nohold"], [L.wasm_filter(
@@ -443,7 +476,8 @@ class Harness:
             L.plugin_config(eviction_policy(), "evict", buckets=EVICT_BUCKETS, entries=EVICT_ENTRIES, seed=7),
             self.args.wasm)]))
         config = L.bootstrap(listeners, [L.cluster("origin", self.origin_port),
-                                         L.cluster("siteverify", self.siteverify.port)], admin)
+                                         L.cluster("siteverify", self.siteverify.port),
+                                         L.cluster("lookup", self.lookup_port)], admin)
         cfg_path = os.path.join(self.work, "envoy-e2e.json")
         with open(cfg_path, "w") as f:
             json.dump(config, f, indent=1)
@@ -452,7 +486,10 @@ class Harness:
                                     str(self.origin_port), "--log", os.path.join(self.work, "origin.jsonl")])
         self.procs.start("envoy", [self.args.envoy, "-c", cfg_path, "--concurrency", "2", "-l", "info",
                                    "--base-id", str(admin), "--disable-hot-restart"])
+        self.procs.start("lookup", [sys.executable, os.path.join(ROOT, "tests/lookup.py"), "--port", str(self.lookup_port),
+                                    "--slow-seconds", str(max(intel_timeouts) / 1000 + 1.0)])
         L.wait_http(f"http://127.0.0.1:{self.origin_port}/__origin/health", self.procs, "origin")
+        L.wait_http(f"http://127.0.0.1:{self.lookup_port}/__lookup/health", self.procs, "lookup")
         L.wait_envoy_ready(admin, self.procs)
         print(f"envoy ready with {len(listeners)} listeners", flush=True)
 
@@ -472,6 +509,7 @@ class Harness:
             self.check_concurrency()
             self.check_client_ip()
             self.check_captcha()
+            self.check_number_intel()
             self.check_metrics()
         if not self.args.only or "evict" in self.args.only:
             self.check_eviction_flood()
@@ -747,6 +785,57 @@ class Harness:
               and calls[0]["form"].get("remoteip") == "198.51.100.33"
               and calls[0]["path"] == "/turnstile/v0/siteverify"
               and calls[0]["content_type"] == "application/x-www-form-urlencoded", f"{st} {calls}")
+
+    def lookups_of(self, number):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.lookup_port}/__lookup/calls", timeout=10) as r:
+            return [c for c in json.loads(r.read()) if c["number"] == number]
+
+    def check_number_intel(self):
+        port, closed = self.ports["intel-open"], self.ports["intel-closed"]
+        otp = lambda port, test_id, phone, at=1000: http1(port, "POST", "/api/otp", self.otp_headers(test_id, at=at),
+                                                        body=json.dumps({"phone": phone}).encode())
+        for phone, what in [("+14155550199", "high risk"), ("+14155550198", "non-fixed VoIP"),
+                            ("+14155550197", "unreachable")]:
+            st, h, body = otp(port, "intel-" + phone, phone)
+            check(f"number intel: {what} number blocked 403 number_intel, origin saw nothing",
+                  st == 403 and b'"number_intel"' in body and not origin_saw(self.origin_port, "intel-" + phone),
+                  f"{st} {body[:200]}")
+        st, h, body = otp(port, "intel-clean", "+14155550123")
+        check("number intel: a clean number is forwarded", st == 200
+              and len(origin_saw(self.origin_port, "intel-clean")) == 1, f"{st} {body[:200]}")
+        calls = self.lookups_of("+14155550123")
+        check("number intel: the lookup is a GET of the policy's path with the policy's credentials",
+              len(calls) == 1 and calls[0]["path"].startswith("/v2/PhoneNumbers/%2B14155550123?Fields=")
+              and calls[0]["headers"].get("authorization") == "Basic from-policy"
+              and calls[0]["headers"].get("host") == "lookups.twilio.com", json.dumps(calls))
+        st1, _, _ = otp(port, "intel-again", "+14155550199", at=300_000)
+        st2, _, _ = otp(port, "intel-again-clean", "+14155550123", at=300_000)
+        check("number intel: a cached answer (shared data) decides again without a second call",
+              (st1, st2) == (403, 200) and len(self.lookups_of("+14155550199")) == 1
+              and len(self.lookups_of("+14155550123")) == 1,
+              f"{st1} {st2} {len(self.lookups_of('+14155550199'))} {len(self.lookups_of('+14155550123'))}")
+        st, h, body = otp(port, "intel-refused", "+4915112345699")
+        check("number intel: a request another rule refuses is never looked up",
+              st == 403 and b"country_not_allowed" in body and not self.lookups_of("+4915112345699"),
+              f"{st} {body[:200]}")
+        for phone, what in [("+14155550296", "timeout"), ("+14155550295", "HTTP 500"),
+                            ("+14155550294", "not JSON"), ("+14155550293", "risk not a number")]:
+            started = time.monotonic()
+            st, h, body = otp(closed, "intel-closed-" + phone, phone)
+            took = time.monotonic() - started
+            check(f"number intel: {what}, on_unavailable block: 503 number_intel_unavailable, origin saw nothing",
+                  st == 503 and b"number_intel_unavailable" in body
+                  and not origin_saw(self.origin_port, "intel-closed-" + phone), f"{st} {body[:200]}")
+            if what == "timeout":
+                check("number intel: the timeout is the policy's, not the provider's delay", took < 1.5, f"{took:.2f} s")
+            st, h, body = otp(port, "intel-open-" + phone, phone.replace("+1415555", "+1415556"))
+            check(f"number intel: {what}, on_unavailable allow: forwarded, reporting number_intel_unavailable",
+                  st == 200 and "number_intel_unavailable" in h.get("x-pumpguard-findings", ""), f"{st} {h}")
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.admin}/stats?filter=number_intel", timeout=10) as r:
+            stats = r.read().decode()
+        check("number intel: lookups counted by outcome (found, unavailable)",
+              re.search(r"number_intel\.plugin\.intel-open\.lookup\.found: [1-9]", stats)
+              and re.search(r"number_intel\.plugin\.intel-closed\.lookup\.unavailable: [1-9]", stats), stats[-1500:])
 
     def check_metrics(self):
         with urllib.request.urlopen(f"http://127.0.0.1:{self.admin}/stats/prometheus", timeout=10) as r:

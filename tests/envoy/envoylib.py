@@ -84,7 +84,7 @@ def free_port():
 
 
 def plugin_config(policy, name, siteverify=None, test_clock=True, tls_headers=None, buckets=1024, entries=16,
-                  hold_headers=True, seed=None, edge_headers=None):
+                  hold_headers=True, seed=None, edge_headers=None, number_intel=None):
     cfg = {
         "name": name,
         "policy": policy,
@@ -97,6 +97,9 @@ def plugin_config(policy, name, siteverify=None, test_clock=True, tls_headers=No
         cfg["hold_headers"] = False
     if siteverify:
         cfg["siteverify"] = siteverify
+    # Only a policy that looks numbers up may name a provider cluster.
+    if number_intel and policy.get("number_intel"):
+        cfg["number_intel"] = number_intel
     if test_clock:
         cfg["test_clock_header"] = "x-pumpguard-test-now-ms"
     if tls_headers:

@@ -1,5 +1,6 @@
 // Shared pieces of the Worker e2e tests: the built Worker in Miniflare (workerd), the test origin
-// (tests/origin.py), a fake siteverify, and the scenario runner of the CLI.
+// (tests/origin.py), a fake siteverify, the fake number-intelligence provider (tests/lookup.py),
+// and the scenario runner of the CLI.
 //
 // Every server listens on 127.0.0.1 only, is started detached from the test's own event loop
 // where it is a child process, and is stopped by PID (or `dispose()`) when the test ends.
@@ -78,6 +79,38 @@ export async function startOrigin() {
     log,
     async requests() {
       return (await fetch(`${url}/__origin/requests`)).json();
+    },
+    stop() {
+      killGroup(child);
+    },
+  };
+}
+
+/**
+ * tests/lookup.py on a free port: the corpus' fake number-intelligence provider. `template` is
+ * the URL template for PUMPGUARD_NUMBER_INTEL_URL; `calls()` what it was asked; `stop()` ends it.
+ */
+export async function startLookup({ slowSeconds = 3 } = {}) {
+  const port = await freePort();
+  const log = [];
+  const child = spawn(
+    "python3",
+    [path.join(root, "tests", "lookup.py"), "--port", String(port), "--slow-seconds", String(slowSeconds)],
+    { stdio: ["ignore", "pipe", "pipe"], detached: true },
+  );
+  child.stdout.on("data", (d) => log.push(String(d)));
+  child.stderr.on("data", (d) => log.push(String(d)));
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitFor(async () => (await fetch(`${url}/__lookup/health`)).ok, "lookup provider");
+  } catch (e) {
+    killGroup(child);
+    throw new Error(`${e.message}\nlookup provider log:\n${log.join("")}`);
+  }
+  return {
+    template: `${url}/v2/PhoneNumbers/{e164}?Fields=line_type_intelligence,sms_pumping_risk,line_status`,
+    async calls() {
+      return (await fetch(`${url}/__lookup/calls`)).json();
     },
     stop() {
       killGroup(child);
@@ -194,7 +227,7 @@ class WorkerLog {
  * directory for Durable Object storage (default: in memory, fresh per instance); `cf` the
  * `request.cf` of requests over HTTP (default: Miniflare's placeholder).
  */
-export async function startWorker({ policy, origin, siteverify, vars = {}, persist, script, shards = true, analytics = false, kv = false, build = buildDir, cf } = {}) {
+export async function startWorker({ policy, origin, siteverify, lookup, vars = {}, persist, script, shards = true, analytics = false, kv = false, build = buildDir, cf } = {}) {
   const bindings = {
     PUMPGUARD_ORIGIN_URL: origin,
     PUMPGUARD_TEST_CLOCK_HEADER: CLOCK_HEADER,
@@ -203,6 +236,7 @@ export async function startWorker({ policy, origin, siteverify, vars = {}, persi
     PUMPGUARD_BOT_SCORE_HEADER: BOT_SCORE_HEADER,
     PUMPGUARD_VERIFIED_BOT_HEADER: VERIFIED_BOT_HEADER,
     ...(siteverify ? { PUMPGUARD_SITEVERIFY_URL: siteverify } : {}),
+    ...(lookup ? { PUMPGUARD_NUMBER_INTEL_URL: lookup } : {}),
     ...(policy === undefined ? {} : { PUMPGUARD_POLICY: typeof policy === "string" ? policy : JSON.stringify(policy) }),
     ...vars,
   };

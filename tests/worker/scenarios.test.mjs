@@ -1,6 +1,7 @@
 // Every scenario of tests/scenarios through the built Worker in workerd: one Worker per scenario
 // (its policy in a binding, fresh Durable Object state), the test origin behind it, the fake
-// siteverify for challenges, and the CLI's runner sending the steps over HTTP/1.1.
+// siteverify for challenges, the fake number-intelligence provider for lookups, and the CLI's
+// runner sending the steps over HTTP/1.1.
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -12,6 +13,7 @@ import {
   runScenario,
   scenarioFiles,
   scenarioPolicy,
+  startLookup,
   startOrigin,
   startSiteverify,
   startWorker,
@@ -19,13 +21,16 @@ import {
 
 let origin;
 let siteverify;
+let lookup;
 before(async () => {
   origin = await startOrigin();
   siteverify = await startSiteverify();
+  lookup = await startLookup();
 });
 after(async () => {
   origin?.stop();
   await siteverify?.stop();
+  lookup?.stop();
 });
 
 describe("scenario corpus through workerd", () => {
@@ -60,7 +65,7 @@ describe("scenario corpus through workerd", () => {
       const policy = JSON.parse(await scenarioPolicy(file));
       const timeout = policy.captcha?.verify_timeout_ms ?? 2000;
       siteverify.slowMs = timeout + 1000;
-      const worker = await startWorker({ policy, origin: origin.url, siteverify: siteverify.url, cf: CF_WITHOUT_BOT_MANAGEMENT });
+      const worker = await startWorker({ policy, origin: origin.url, siteverify: siteverify.url, lookup: lookup.template, cf: CF_WITHOUT_BOT_MANAGEMENT });
       try {
         const { code, stdout, stderr } = await runScenario(worker.url, file);
         assert.equal(code, 0, `runner exited ${code}\n${stdout}\n${stderr}\nworker log:\n${worker.log.lines.join("\n")}`);

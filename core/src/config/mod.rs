@@ -57,6 +57,7 @@ pub struct Policy {
     pub(crate) uses_header_set: bool,
     pub(crate) expose_findings: bool,
     pub(crate) risk: Option<RiskThresholds>,
+    pub(crate) number_intel: Option<crate::intel::NumberIntel>,
 }
 
 impl Policy {
@@ -115,6 +116,9 @@ impl Policy {
             .filter(|(_, r)| r.kind == RouteKind::Send)
             .map(|(i, _)| i)
             .collect();
+        let number_intel =
+            doc.number_intel.as_ref().and_then(|d| crate::intel::NumberIntel::compile(d, &mut errs));
+        check_intel_challenge(doc, &mut errs);
         let mut seen_ids = HashSet::new();
         let mut rules = Vec::with_capacity(doc.rules.len());
         for (i, rule) in doc.rules.iter().enumerate() {
@@ -122,7 +126,9 @@ impl Policy {
             if !seen_ids.insert(rule.id.as_str()) {
                 errs.push(format!("{at}.id"), format!("duplicate rule id {:?}", rule.id));
             }
-            if let Some(rule) = compile_rule(rule, &at, &route_ids, &send_routes, doc, &mut errs) {
+            if let Some(rule) =
+                compile_rule(rule, &at, &route_ids, &send_routes, doc, number_intel.as_ref(), &mut errs)
+            {
                 rules.push(rule);
             }
         }
@@ -176,7 +182,13 @@ impl Policy {
             uses_header_set,
             expose_findings: doc.expose_findings,
             risk,
+            number_intel,
         })
+    }
+
+    /// Number-intelligence provider settings, when the policy has any.
+    pub fn number_intel(&self) -> Option<&crate::intel::NumberIntel> {
+        self.number_intel.as_ref()
     }
 
     /// The body cap hosts enforce while buffering.
@@ -544,6 +556,28 @@ fn non_zero(value: u32, at: &str, errs: &mut ConfigErrors) -> Option<NonZeroU32>
     nz
 }
 
+/// `number_intel.on_unavailable: "challenge"` needs what a challenging rule needs.
+fn check_intel_challenge(doc: &PolicyDoc, errs: &mut ConfigErrors) {
+    if doc.number_intel.as_ref().is_none_or(|n| n.on_unavailable != IntelOutcome::Challenge) {
+        return;
+    }
+    let at = "number_intel.on_unavailable";
+    if doc.captcha.is_none() {
+        errs.push(at, "challenge needs a top-level \"captcha\" section to verify tokens");
+    }
+    for route in doc.routes.iter().filter(|r| r.kind == RouteKind::Send) {
+        if route.extract.token.is_none() && route.extract.preset.is_none() {
+            errs.push(
+                at,
+                format!(
+                    "route {:?} has no extract.token source, so a challenge could never be answered",
+                    route.id
+                ),
+            );
+        }
+    }
+}
+
 /// Compiled `risk` thresholds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct RiskThresholds {
@@ -640,6 +674,7 @@ fn compile_rule(
     route_ids: &[&str],
     send_routes: &[usize],
     policy: &PolicyDoc,
+    provider: Option<&crate::intel::NumberIntel>,
     errs: &mut ConfigErrors,
 ) -> Option<Rule> {
     check_id(&doc.id, &format!("{at}.id"), errs);
@@ -676,6 +711,7 @@ fn compile_rule(
         doc.conversion.is_some(),
         doc.reputation.is_some(),
         doc.surge.is_some(),
+        doc.number_intel.is_some(),
     ];
     let count = kinds.iter().filter(|k| **k).count();
     if count != 1 {
@@ -684,12 +720,15 @@ fn compile_rule(
             format!(
                 "a rule needs exactly one of country, number_type, pattern, prefix, fingerprint, \
                  client, client_country, bot_score, captcha, rate_limit, backoff, adjacent, conversion, \
-                 reputation, surge (found {count})"
+                 reputation, surge, number_intel (found {count})"
             ),
         );
         return None;
     }
-    let kind = compile_kind(doc, at, errs)?;
+    let kind = match &doc.number_intel {
+        Some(intel) => RuleKind::NumberIntel(crate::intel::IntelRule::compile(intel, at, provider, errs)),
+        None => compile_kind(doc, at, errs)?,
+    };
     if doc.action == RuleAction::Challenge && policy.captcha.is_none() {
         errs.push(
             format!("{at}.action"),

@@ -53,6 +53,10 @@ pub struct PolicyDoc {
     /// tells clients which shadow rules they tripped.
     #[serde(default)]
     pub expose_findings: bool,
+    /// A number-intelligence provider the host asks about numbers that would otherwise be sent
+    /// (line type, reachability, an SMS pumping risk score), for rules of kind `number_intel`.
+    #[serde(default)]
+    pub number_intel: Option<NumberIntelDoc>,
     /// A per-request risk score: the `risk` weights of the rules that fired add up, and
     /// thresholds turn the sum into a challenge or a block.
     #[serde(default)]
@@ -409,6 +413,9 @@ pub struct RuleDoc {
     /// Kind `reputation`: numbers that recently confirmed a code are trusted (action `log`).
     #[serde(default)]
     pub reputation: Option<ReputationDoc>,
+    /// Kind `number_intel`: what the policy's number-intelligence provider says of the number.
+    #[serde(default)]
+    pub number_intel: Option<NumberIntelRuleDoc>,
     /// Kind `surge`: sends per scope against the scope's own rolling baseline.
     #[serde(default)]
     pub surge: Option<SurgeDoc>,
@@ -816,4 +823,103 @@ impl Default for StoreDoc {
 
 fn default_cas_retries() -> u32 {
     8
+}
+
+/// What a failed number lookup (timeout, error, an answer that cannot be read) means
+/// (`number_intel.on_unavailable`).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IntelOutcome {
+    /// Send as if the provider had found nothing; the failure is still reported and counted.
+    #[default]
+    Allow,
+    /// Require a verified CAPTCHA token (needs the top-level `captcha` section).
+    Challenge,
+    /// Refuse with 503 `number_intel_unavailable`.
+    Block,
+}
+
+/// The provider's answer mapped to what rules read: a JSON pointer (RFC 6901) per fact. A fact
+/// whose pointer is unset, or whose value is absent or `null`, is unknown.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NumberIntelResponseDoc {
+    /// Pumping risk score, a number from 0 to 100 (Twilio Lookup:
+    /// `/sms_pumping_risk/sms_pumping_risk_score`).
+    #[serde(default)]
+    pub risk_score: Option<String>,
+    /// Line type, a string (Twilio Lookup: `/line_type_intelligence/type`); read as Twilio names
+    /// them, case and separators ignored; any other value is `other`.
+    #[serde(default)]
+    pub line_type: Option<String>,
+    /// Reachability: a boolean, or a status string (`active`/`reachable` or
+    /// `inactive`/`unreachable`; others unknown), e.g. Twilio Lookup's `/line_status/status`.
+    #[serde(default)]
+    pub reachable: Option<String>,
+}
+
+impl Default for NumberIntelResponseDoc {
+    fn default() -> Self {
+        NumberIntelResponseDoc {
+            risk_score: Some("/sms_pumping_risk/sms_pumping_risk_score".to_owned()),
+            line_type: Some("/line_type_intelligence/type".to_owned()),
+            reachable: None,
+        }
+    }
+}
+
+/// The number-intelligence provider (JSON `number_intel`): the host calls it (`GET`) for each
+/// number a request would otherwise send to and that is not in the cache, like siteverify.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NumberIntelDoc {
+    /// `http(s)://host/path?query` with `{e164}` where the number goes (percent-encoded), e.g.
+    /// `https://lookups.twilio.com/v2/PhoneNumbers/{e164}?Fields=line_type_intelligence,sms_pumping_risk`.
+    pub url: String,
+    /// Request headers, e.g. `authorization`; hosts may supply them from their own secret store
+    /// instead (keep credentials out of a shared policy file).
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// Timeout of one lookup, in milliseconds (1 to 30000; default 1500).
+    #[serde(default = "default_lookup_timeout_ms")]
+    pub timeout_ms: u32,
+    /// How long an answer is kept per number in the counter store, in seconds (60 to 2592000,
+    /// 30 days; default 86400). Cache entries may be evicted: that only costs a lookup.
+    #[serde(default = "default_lookup_cache_seconds")]
+    pub cache_seconds: u32,
+    /// What a lookup that fails, times out or answers something unreadable means.
+    #[serde(default)]
+    pub on_unavailable: IntelOutcome,
+    /// Where the facts are in the provider's JSON answer (default: Twilio Lookup v2's risk score
+    /// and line type).
+    #[serde(default)]
+    pub response: NumberIntelResponseDoc,
+}
+
+fn default_lookup_timeout_ms() -> u32 {
+    1500
+}
+
+fn default_lookup_cache_seconds() -> u32 {
+    86_400
+}
+
+/// Fires on what the provider said of the number: any one listed condition is enough.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NumberIntelRuleDoc {
+    /// A risk score at or over this (0 to 100) fires.
+    #[serde(default)]
+    pub min_risk: Option<u8>,
+    /// These line types fire (`landline`, `mobile`, `fixedVoip`, `nonFixedVoip`, `personal`,
+    /// `tollFree`, `premium`, `sharedCost`, `uan`, `voicemail`, `pager`, `unknown`, `other`).
+    #[serde(default)]
+    pub line_types: Vec<crate::intel::LineType>,
+    /// A number the provider finds unreachable fires.
+    #[serde(default)]
+    pub unreachable: bool,
 }

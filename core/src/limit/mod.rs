@@ -47,12 +47,20 @@ pub struct CounterVerdict {
     /// The scope keeps offending: the rule asks for a block whatever its own action.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub severe: bool,
+    /// A number-intelligence cache read: the cached answer, `None` on a miss.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intel: Option<crate::intel::IntelFacts>,
 }
 
 impl CounterVerdict {
     /// Nothing triggered.
-    pub const PASS: CounterVerdict =
-        CounterVerdict { triggered: false, retry_after_ms: None, escalated: false, severe: false };
+    pub const PASS: CounterVerdict = CounterVerdict {
+        triggered: false,
+        retry_after_ms: None,
+        escalated: false,
+        severe: false,
+        intel: None,
+    };
 
     /// A refusal: the request would be accepted again in `retry_after_ms` milliseconds.
     pub fn trigger(retry_after_ms: u64) -> CounterVerdict {
@@ -61,6 +69,7 @@ impl CounterVerdict {
             retry_after_ms: Some(retry_after_ms),
             escalated: false,
             severe: false,
+            intel: None,
         }
     }
 
@@ -71,6 +80,7 @@ impl CounterVerdict {
             retry_after_ms: Some(retry_after_ms),
             escalated: true,
             severe: false,
+            intel: None,
         }
     }
 }

@@ -116,6 +116,8 @@ pub enum RuleKind {
     Reputation(ReputationParams),
     /// Sends per scope against the scope's rolling baseline.
     Surge(SurgeParams),
+    /// What the number-intelligence provider says of the number (looked up by the host).
+    NumberIntel(crate::intel::IntelRule),
 }
 
 impl RuleKind {

@@ -1,0 +1,320 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
+
+use std::cell::Cell;
+
+use super::*;
+use crate::decision::{Action, ReasonCode, TokenVerdict};
+use crate::scenario::simulated_lookup;
+use crate::{HttpVersion, MemoryStore, Policy, Request, TlsFingerprints};
+
+fn policy(rules: &str, extra: &str) -> Policy {
+    let json = format!(
+        r#"{{"version":1,"routes":[{{"id":"otp","kind":"send","match":{{}},
+            "extract":{{"json_keys":["phone","phone2"],"token":{{"header":"cf-turnstile-response"}}}}}}],
+            "number_intel":{{"url":"https://lookups.twilio.com/v2/PhoneNumbers/{{e164}}?Fields=line_type_intelligence,sms_pumping_risk",
+              "headers":{{"Authorization":"Basic abc"}},
+              "response":{{"risk_score":"/sms_pumping_risk/sms_pumping_risk_score",
+                "line_type":"/line_type_intelligence/type","reachable":"/line_status/status"}}{extra}}},
+            "captcha":{{"provider":"turnstile","secret":"s"}},
+            "rules":[{rules}]}}"#
+    );
+    Policy::from_json(&json).unwrap()
+}
+
+const RISKY: &str = r#"{"id":"intel","action":"block","number_intel":{"min_risk":75,"line_types":["nonFixedVoip"],"unreachable":true}}"#;
+
+fn request<'a>(body: &'a str, headers: &'a [(&'a str, &'a str)]) -> Request<'a> {
+    Request {
+        method: "POST",
+        authority: "app.example.com",
+        path: "/api/otp",
+        version: HttpVersion::Http11,
+        headers,
+        body: body.as_bytes(),
+        body_truncated: false,
+        client_ip: None,
+        tls: TlsFingerprints::default(),
+        edge: Default::default(),
+    }
+}
+
+const JSON: [(&str, &str); 1] = [("content-type", "application/json")];
+
+/// Decides with the corpus' fake provider, counting its calls.
+fn decide(policy: &Policy, store: &MemoryStore, body: &str, calls: &Cell<u32>) -> crate::Decision {
+    decide_at(policy, store, body, &JSON, 0, calls)
+}
+
+fn decide_at(
+    policy: &Policy,
+    store: &MemoryStore,
+    body: &str,
+    headers: &[(&str, &str)],
+    now_ms: u64,
+    calls: &Cell<u32>,
+) -> crate::Decision {
+    let req = request(body, headers);
+    policy.decide_with(
+        &req,
+        Timestamp::from_millis(now_ms),
+        store,
+        crate::scenario::simulated_siteverify,
+        |l| {
+            calls.set(calls.get() + 1);
+            simulated_lookup(policy, l)
+        },
+    )
+}
+
+fn codes(d: &crate::Decision) -> Vec<&'static str> {
+    d.reasons.iter().map(|r| r.code.as_str()).collect()
+}
+
+#[test]
+fn line_types_read_as_twilio_names_them() {
+    assert_eq!(LineType::from_provider("nonFixedVoip"), LineType::NonFixedVoip);
+    assert_eq!(LineType::from_provider("NON_FIXED_VOIP"), LineType::NonFixedVoip);
+    assert_eq!(LineType::from_provider("toll-free"), LineType::TollFree);
+    assert_eq!(LineType::from_provider("FIXED_LINE"), LineType::Landline);
+    assert_eq!(LineType::from_provider("satellite"), LineType::Other);
+    for t in LINE_TYPES {
+        assert_eq!(LineType::from_code(t.code()), Some(t));
+        assert_eq!(LineType::from_provider(t.as_str()), t);
+    }
+}
+
+#[test]
+fn cached_facts_round_trip_and_foreign_values_miss() {
+    let facts = IntelFacts { risk: Some(92), line_type: Some(LineType::Mobile), reachable: Some(false) };
+    assert_eq!(IntelFacts::decode(&facts.encode()), Some(facts));
+    assert_eq!(IntelFacts::decode(&IntelFacts::default().encode()), Some(IntelFacts::default()));
+    assert_eq!(IntelFacts::decode(b"\x02abc"), None);
+    assert_eq!(IntelFacts::decode(b""), None);
+}
+
+#[test]
+fn the_request_carries_the_number_encoded_and_the_headers() {
+    let p = policy(RISKY, "");
+    let request = p.number_intel().unwrap().request(&NumberLookup { e164: "+14155550123".into() });
+    assert_eq!(request.authority, "lookups.twilio.com");
+    assert_eq!(
+        request.path,
+        "/v2/PhoneNumbers/%2B14155550123?Fields=line_type_intelligence,sms_pumping_risk"
+    );
+    assert_eq!(
+        request.url,
+        "https://lookups.twilio.com/v2/PhoneNumbers/%2B14155550123?Fields=line_type_intelligence,sms_pumping_risk"
+    );
+    assert_eq!(request.headers, vec![("authorization".to_owned(), "Basic abc".to_owned())]);
+    let host = [("Authorization".to_owned(), "Basic host".to_owned())].into_iter().collect();
+    assert_eq!(merge_headers(&request.headers, &host), vec![("authorization".into(), "Basic host".into())]);
+}
+
+#[test]
+fn answers_are_read_by_the_mapping_and_garbage_is_unavailable() {
+    let p = policy(RISKY, "");
+    let intel = p.number_intel().unwrap();
+    let found = |body: &str| intel.interpret(200, body.as_bytes());
+    assert_eq!(
+        found(
+            r#"{"sms_pumping_risk":{"sms_pumping_risk_score":92.4},"line_type_intelligence":{"type":"mobile"}}"#
+        ),
+        LookupAnswer::Found(IntelFacts {
+            risk: Some(92),
+            line_type: Some(LineType::Mobile),
+            reachable: None
+        })
+    );
+    assert_eq!(
+        found(r#"{"sms_pumping_risk":null,"line_status":{"status":"inactive"}}"#),
+        LookupAnswer::Found(IntelFacts { reachable: Some(false), ..IntelFacts::default() })
+    );
+    for garbage in [
+        "<html>",
+        "{}",
+        r#"{"sms_pumping_risk":{"sms_pumping_risk_score":"high"}}"#,
+        r#"{"sms_pumping_risk":{"sms_pumping_risk_score":101}}"#,
+        r#"{"line_type_intelligence":{"type":7}}"#,
+    ] {
+        assert!(matches!(found(garbage), LookupAnswer::Unavailable { .. }), "{garbage}");
+    }
+    assert!(matches!(intel.interpret(500, b"{}"), LookupAnswer::Unavailable { .. }));
+    assert!(matches!(intel.interpret(429, b"{}"), LookupAnswer::Unavailable { .. }));
+}
+
+#[test]
+fn a_risky_number_is_blocked_and_a_clean_one_sent_once_looked_up() {
+    let p = policy(RISKY, "");
+    let store = MemoryStore::new();
+    let calls = Cell::new(0);
+    let d = decide(&p, &store, r#"{"phone":"+14155550199"}"#, &calls);
+    assert_eq!(d.action, Action::Block);
+    assert_eq!(d.error_code(), Some(ReasonCode::NumberIntel));
+    let reason = d.primary().unwrap();
+    assert_eq!(
+        reason.detail.as_deref(),
+        Some("risk score at or over 75 (risk 95, line type mobile, reachable)")
+    );
+    let d = decide(&p, &store, r#"{"phone":"+14155550123"}"#, &calls);
+    assert_eq!((d.action, codes(&d)), (Action::Allow, vec![]));
+    assert_eq!(calls.get(), 2);
+    for (number, code) in [("+14155550198", "number_intel"), ("+14155550197", "number_intel")] {
+        let d = decide(&p, &store, &format!(r#"{{"phone":"{number}"}}"#), &calls);
+        assert_eq!(codes(&d), vec![code], "{number}");
+    }
+}
+
+#[test]
+fn a_cached_answer_costs_no_second_lookup_until_it_expires() {
+    let p = policy(RISKY, r#","cache_seconds":600"#);
+    let store = MemoryStore::new();
+    let calls = Cell::new(0);
+    for body in [r#"{"phone":"+14155550199"}"#, r#"{"phone":"+14155550123"}"#] {
+        let first = decide(&p, &store, body, &calls);
+        let again = decide_at(&p, &store, body, &JSON, 599_000, &calls);
+        assert_eq!(first.action, again.action);
+        assert_eq!(first.reasons, again.reasons);
+    }
+    assert_eq!(calls.get(), 2, "both numbers cached, the refused one too");
+    decide_at(&p, &store, r#"{"phone":"+14155550199"}"#, &JSON, 600_000, &calls);
+    assert_eq!(calls.get(), 3, "expired");
+}
+
+#[test]
+fn the_same_number_twice_is_one_lookup_and_a_second_number_is_looked_up_too() {
+    let p = policy(RISKY, "");
+    let store = MemoryStore::new();
+    let calls = Cell::new(0);
+    let d = decide(&p, &store, r#"{"phone":"+14155550123","phone2":"+14155550123"}"#, &calls);
+    assert_eq!((d.action, calls.get()), (Action::Allow, 1));
+    // A clean first number does not carry a risky second one.
+    let d = decide(&p, &store, r#"{"phone":"+14155550124","phone2":"+14155550199"}"#, &calls);
+    assert_eq!((d.action, calls.get()), (Action::Block, 3));
+}
+
+#[test]
+fn a_request_refused_by_anything_else_is_never_looked_up() {
+    let rules = format!(
+        r#"{{"id":"per-ip","action":"throttle","rate_limit":{{"key":["client_ip"],"rate":1,"per_seconds":3600}}}},
+           {{"id":"geo","action":"block","country":{{"deny":["GB"]}}}},
+           {{"id":"ua","action":"challenge","client":{{"user_agents":["empty"]}}}},{RISKY}"#
+    );
+    let p = policy(&rules, "");
+    let store = MemoryStore::new();
+    let calls = Cell::new(0);
+    // Refused by a stateless rule, by a challenge without a token, by a failed token.
+    decide(&p, &store, r#"{"phone":"+447700900123"}"#, &calls);
+    decide(&p, &store, r#"{"phone":"+14155550123"}"#, &calls);
+    let failing = [("content-type", "application/json"), ("cf-turnstile-response", "fail-1")];
+    let d = decide_at(&p, &store, r#"{"phone":"+14155550123"}"#, &failing, 0, &calls);
+    assert_eq!(d.error_code(), Some(ReasonCode::CaptchaInvalid));
+    assert_eq!(calls.get(), 0);
+    // A passing token, then a flood the counter refuses: one lookup, for the one sent.
+    let passing = [("content-type", "application/json"), ("cf-turnstile-response", "pass-1")];
+    for i in 0..20 {
+        let body = format!(r#"{{"phone":"+1415555{:04}"}}"#, 1000 + i);
+        decide_at(&p, &store, &body, &passing, 0, &calls);
+    }
+    assert_eq!(calls.get(), 1);
+}
+
+#[test]
+fn an_unavailable_provider_takes_on_unavailable() {
+    for (outcome, action) in
+        [("allow", Action::Allow), ("block", Action::Block), ("challenge", Action::Challenge)]
+    {
+        let p = policy(RISKY, &format!(r#","on_unavailable":"{outcome}""#));
+        let store = MemoryStore::new();
+        let calls = Cell::new(0);
+        for tail in ["96", "95", "94", "93"] {
+            let d = decide(&p, &store, &format!(r#"{{"phone":"+141555501{tail}"}}"#), &calls);
+            assert_eq!(d.action, action, "{outcome} {tail}");
+            assert_eq!(codes(&d), vec!["number_intel_unavailable"]);
+        }
+        // Failures are not cached: the next request asks again.
+        decide(&p, &store, r#"{"phone":"+14155550196"}"#, &calls);
+        assert_eq!(calls.get(), 5);
+    }
+    // Challenged with a token: the token decides.
+    let p = policy(RISKY, r#","on_unavailable":"challenge""#);
+    let calls = Cell::new(0);
+    let passing = [("content-type", "application/json"), ("cf-turnstile-response", "pass-1")];
+    let d = decide_at(&p, &MemoryStore::new(), r#"{"phone":"+14155550196"}"#, &passing, 0, &calls);
+    assert_eq!(d.action, Action::Allow);
+}
+
+#[test]
+fn an_outage_refuses_nothing_where_no_rule_acts() {
+    let p = policy(&RISKY.replace("\"block\"", "\"log\""), r#","on_unavailable":"block""#);
+    let calls = Cell::new(0);
+    let d = decide(&p, &MemoryStore::new(), r#"{"phone":"+14155550195"}"#, &calls);
+    assert_eq!((d.action, codes(&d)), (Action::Allow, vec!["number_intel_unavailable"]));
+    let d = decide(&p, &MemoryStore::new(), r#"{"phone":"+14155550199"}"#, &calls);
+    assert_eq!((d.action, codes(&d)), (Action::Allow, vec!["number_intel"]));
+}
+
+#[test]
+fn a_challenge_after_a_verified_token_is_answered_and_otherwise_asks_for_the_token() {
+    let challenge = RISKY.replace("\"block\"", "\"challenge\"");
+    let captcha = r#"{"id":"captcha","action":"challenge","captcha":{}}"#;
+    let calls = Cell::new(0);
+    let passing = [("content-type", "application/json"), ("cf-turnstile-response", "pass-1")];
+    let failing = [("content-type", "application/json"), ("cf-turnstile-response", "fail-1")];
+    let body = r#"{"phone":"+14155550199"}"#;
+    // The token verified first (the captcha rule): the lookup's challenge is answered.
+    let p = policy(&format!("{captcha},{challenge}"), "");
+    let d = decide_at(&p, &MemoryStore::new(), body, &passing, 0, &calls);
+    assert_eq!(d.action, Action::Allow);
+    // The lookup asks first, then the token is verified.
+    let p = policy(&challenge, "");
+    let store = MemoryStore::new();
+    assert_eq!(decide_at(&p, &store, body, &passing, 0, &calls).action, Action::Allow);
+    assert_eq!(
+        decide_at(&p, &store, body, &failing, 0, &calls).error_code(),
+        Some(ReasonCode::CaptchaInvalid)
+    );
+    assert_eq!(decide_at(&p, &store, body, &JSON, 0, &calls).action, Action::Challenge);
+    assert_eq!(calls.get(), 2, "the answer cached by the first of these");
+}
+
+#[test]
+fn the_steps_equal_decide_with() {
+    let rules = format!(
+        r#"{{"id":"per-number","action":"throttle","rate_limit":{{"key":["number"],"rate":1,"per_seconds":60,"burst":2}}}},{RISKY}"#
+    );
+    let p = policy(&rules, "");
+    let (a, b) = (MemoryStore::new(), MemoryStore::new());
+    let calls = Cell::new(0);
+    for i in 0..40u64 {
+        let body = format!(r#"{{"phone":"+141555501{:02}"}}"#, 90 + i % 10);
+        let whole = decide_at(&p, &a, &body, &JSON, i * 7_000, &calls);
+        let now = Timestamp::from_millis(i * 7_000);
+        let req = request(&body, &JSON);
+        let prepared = p.prepare(&req, now);
+        let peeked = p.peek_checks(prepared.checks(), now, &b);
+        let mut d = p.conclude(prepared, &peeked);
+        if !d.lookups.is_empty() {
+            let answers: Vec<_> = d.lookups.iter().map(|l| simulated_lookup(&p, l)).collect();
+            d = p.resolve_lookups(d, &answers);
+        }
+        if let Some(check) = d.token_check.clone() {
+            d = p.resolve_token(d, &crate::scenario::simulated_siteverify(&check.token));
+        }
+        let commits: Vec<_> = d.pending_commits().iter().map(|c| p.run_check(c, now, &b)).collect();
+        let stepped = p.settle_commits(d, &commits);
+        assert_eq!(whole, stepped, "request {i}");
+    }
+}
+
+#[test]
+fn verdicts_without_intel_serialise_as_before() {
+    let json = serde_json::to_string(&CounterVerdict::PASS).unwrap();
+    assert_eq!(json, r#"{"triggered":false,"retry_after_ms":null}"#);
+    let v = CounterVerdict {
+        intel: Some(IntelFacts { risk: Some(3), ..IntelFacts::default() }),
+        ..CounterVerdict::PASS
+    };
+    let back: CounterVerdict = serde_json::from_str(&serde_json::to_string(&v).unwrap()).unwrap();
+    assert_eq!(back, v);
+    let _ = TokenVerdict::Valid;
+}
