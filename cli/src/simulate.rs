@@ -213,9 +213,12 @@ pub fn run(args: &[String]) -> Result<ExitCode, String> {
     } else {
         let _ = write!(std::io::stdout(), "{}", board.to_table());
     }
+    // Returning users' sign-ins before the period (`legit.history_share`) fed the guard's memory;
+    // the files hold the period itself, so a replay starts from an empty store.
+    let in_period = |i: &usize| run.sent.get(*i).is_none_or(|s| !matches!(s.truth, Truth::History(_)));
     if let Some(path) = &a.out {
         let mut text = String::new();
-        for record in &run.records {
+        for record in (0..run.records.len()).filter(in_period).filter_map(|i| run.records.get(i)) {
             text.push_str(&serde_json::to_string(record).map_err(|e| e.to_string())?);
             text.push('\n');
         }
@@ -223,7 +226,8 @@ pub fn run(args: &[String]) -> Result<ExitCode, String> {
     }
     if let Some(path) = &a.truth {
         let mut text = String::new();
-        for (i, s) in run.sent.iter().enumerate() {
+        let period = (0..run.sent.len()).filter(in_period).filter_map(|i| run.sent.get(i));
+        for (i, s) in period.enumerate() {
             let line = serde_json::json!({
                 "line": i + 1,
                 "at_ms": s.at_ms,
