@@ -523,6 +523,12 @@ fn check_invalid_number_challenge(doc: &PolicyDoc, errs: &mut ConfigErrors) {
         return;
     }
     let at = "inputs.on_invalid_number";
+    check_challenge_answerable(doc, at, errs);
+}
+
+/// A challenge something other than a rule asks for needs what a challenging rule needs: tokens
+/// to verify and, on every send route, a place to read them from.
+fn check_challenge_answerable(doc: &PolicyDoc, at: &str, errs: &mut ConfigErrors) {
     if doc.captcha.is_none() {
         errs.push(at, "challenge needs a top-level \"captcha\" section to verify tokens");
     }
@@ -562,20 +568,7 @@ fn check_intel_challenge(doc: &PolicyDoc, errs: &mut ConfigErrors) {
         return;
     }
     let at = "number_intel.on_unavailable";
-    if doc.captcha.is_none() {
-        errs.push(at, "challenge needs a top-level \"captcha\" section to verify tokens");
-    }
-    for route in doc.routes.iter().filter(|r| r.kind == RouteKind::Send) {
-        if route.extract.token.is_none() && route.extract.preset.is_none() {
-            errs.push(
-                at,
-                format!(
-                    "route {:?} has no extract.token source, so a challenge could never be answered",
-                    route.id
-                ),
-            );
-        }
-    }
+    check_challenge_answerable(doc, at, errs);
 }
 
 /// Compiled `risk` thresholds.
@@ -623,23 +616,7 @@ fn check_risk(doc: &PolicyDoc, errs: &mut ConfigErrors) -> Option<RiskThresholds
         errs.push("risk", "no rule has a risk weight; give rules a \"risk\" to score with");
     }
     if challenge_at.is_some() {
-        if doc.captcha.is_none() {
-            errs.push(
-                "risk.challenge_at",
-                "a challenge needs a top-level \"captcha\" section to verify tokens",
-            );
-        }
-        for route in doc.routes.iter().filter(|r| r.kind == RouteKind::Send) {
-            if route.extract.token.is_none() && route.extract.preset.is_none() {
-                errs.push(
-                    "risk.challenge_at",
-                    format!(
-                        "route {:?} has no extract.token source, so a challenge could never be answered",
-                        route.id
-                    ),
-                );
-            }
-        }
+        check_challenge_answerable(doc, "risk.challenge_at", errs);
     }
     Some(RiskThresholds { challenge_at, block_at })
 }
