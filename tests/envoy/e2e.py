@@ -787,8 +787,11 @@ class Harness:
               and calls[0]["content_type"] == "application/x-www-form-urlencoded", f"{st} {calls}")
 
     def lookups_of(self, number):
+        """The provider calls for `number` made by the number-intelligence listeners (their policy's
+        credentials): the scenario listeners share the fake provider and look up the same numbers."""
         with urllib.request.urlopen(f"http://127.0.0.1:{self.lookup_port}/__lookup/calls", timeout=10) as r:
-            return [c for c in json.loads(r.read()) if c["number"] == number]
+            return [c for c in json.loads(r.read()) if c["number"] == number
+                    and c["headers"].get("authorization") == "Basic from-policy"]
 
     def check_number_intel(self):
         port, closed = self.ports["intel-open"], self.ports["intel-closed"]
