@@ -127,6 +127,13 @@ class Harness:
         self.procs.start("origin", [sys.executable, os.path.join(ROOT, "tests/origin.py"), "--port",
                                     str(self.origin_port), "--log", os.path.join(self.work, "origin.jsonl")])
         L.wait_http(f"http://127.0.0.1:{self.origin_port}/__origin/health", self.procs, "origin")
+        # The corpus' fake number-intelligence provider, for the scenarios that look numbers up
+        # (their cache entries live in the remote store like every counter).
+        self.lookup_port = L.free_port()
+        intel_timeouts = [p.get("number_intel", {}).get("timeout_ms", 1500) for _, p, _ in self.scenarios] + [1500]
+        self.procs.start("lookup", [sys.executable, os.path.join(ROOT, "tests/lookup.py"), "--port",
+                                    str(self.lookup_port), "--slow-seconds", str(max(intel_timeouts) / 1000 + 1.0)])
+        L.wait_http(f"http://127.0.0.1:{self.lookup_port}/__lookup/health", self.procs, "lookup")
         # A store that accepts connections and never answers (the kernel's backlog accepts them).
         self.silent = socket.socket()
         self.silent.bind(("127.0.0.1", 0))
@@ -163,10 +170,12 @@ class Harness:
                 listeners.append(L.listener("block-cache", port, [L.wasm_filter(plugin, self.args.wasm)], direct=True))
                 for path, policy, port in self.scenarios:
                     name = "s" + os.path.basename(path).split("-")[0]
-                    plugin = F.remote_plugin_config(policy, name, siteverify=sv, tls_headers=E.TLS_HEADERS)
+                    plugin = F.remote_plugin_config(policy, name, siteverify=sv, tls_headers=E.TLS_HEADERS, edge_headers=E.EDGE_HEADERS,
+                                                    number_intel={"cluster": "lookup"})
                     listeners.append(L.listener(name, port, [L.wasm_filter(plugin, self.args.wasm)]))
                 if self.siteverify:
                     clusters.append(L.cluster("siteverify", self.siteverify.port))
+                clusters.append(L.cluster("lookup", self.lookup_port))
             config = L.bootstrap(listeners, clusters, self.admin[proxy])
             path = os.path.join(self.work, f"envoy-{proxy}.json")
             with open(path, "w") as f:
