@@ -279,7 +279,9 @@ class Harness:
     def check_scenarios(self):
         for path, _, port in self.scenarios:
             r = self.cli("scenarios", "--target", f"http://127.0.0.1:{port}", "--client-ip-header", "x-forwarded-for",
-                         "--ja3-header", "x-ja3", "--ja4-header", "x-ja4", "--clock-header", CLOCK, path)
+                         "--ja3-header", "x-ja3", "--ja4-header", "x-ja4",
+                         "--bot-score-header", E.EDGE_HEADERS["bot_score"],
+                         "--verified-bot-header", E.EDGE_HEADERS["verified_bot"], "--clock-header", CLOCK, path)
             check(f"scenario {os.path.basename(path)} (remote store)", r.returncode == 0,
                   (r.stdout + r.stderr).strip()[-3000:])
 
