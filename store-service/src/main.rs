@@ -5,6 +5,7 @@
 
 #![forbid(unsafe_code)]
 
+mod http;
 mod log;
 mod metrics;
 mod policies;
@@ -14,7 +15,6 @@ mod runner;
 mod service;
 mod settings;
 
-use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,12 +23,10 @@ use serde_json::json;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
+use crate::http::{Handler, Incoming, Limits, Outgoing, Server};
 use crate::policies::Policies;
 use crate::service::Service;
 use crate::settings::{Settings, USAGE};
-
-/// Largest request body read (a request has at most a few hundred checks).
-const MAX_BODY: u64 = 1 << 20;
 
 fn main() {
     std::process::exit(run());
@@ -53,8 +51,8 @@ fn run() -> i32 {
             return 1;
         }
     };
-    let server = match tiny_http::Server::http(&settings.listen) {
-        Ok(server) => Arc::new(server),
+    let server = match Server::bind(&settings.listen) {
+        Ok(server) => server,
         Err(e) => {
             log::event(
                 "error",
@@ -72,7 +70,7 @@ fn run() -> i32 {
         }
     };
     let ids: Vec<String> = policies.sources.iter().map(|(id, _)| id.to_string()).collect();
-    let listen = server.server_addr().to_ip().map(|a| a.to_string()).unwrap_or_default();
+    let listen = server.local_addr().map(|a| a.to_string()).unwrap_or_default();
     log::event(
         "info",
         "started",
@@ -86,12 +84,10 @@ fn run() -> i32 {
         let (service, stop) = (service.clone(), stop.clone());
         std::thread::spawn(move || warm_until_done(&service, &stop));
     }
-    let workers: Vec<_> = (0..threads)
-        .map(|_| {
-            let (service, server, stop) = (service.clone(), server.clone(), stop.clone());
-            std::thread::spawn(move || serve(&service, &server, &stop))
-        })
-        .collect();
+    let serving = {
+        let (service, stop) = (service.clone(), stop.clone());
+        std::thread::spawn(move || server.run(service, threads, Limits::default(), &stop))
+    };
     for signal in signals.forever() {
         if signal == SIGHUP {
             service.reload();
@@ -107,9 +103,10 @@ fn run() -> i32 {
         stop.store(true, Ordering::SeqCst);
         break;
     }
-    server.unblock();
-    for worker in workers {
-        let _ = worker.join();
+    match serving.join() {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => log::event("error", "server_failed", json!({ "error": e.to_string() })),
+        Err(_) => log::event("error", "server_failed", json!({ "error": "server thread panicked" })),
     }
     log::event("info", "stopped", json!({}));
     0
@@ -134,43 +131,11 @@ fn warm_until_done(service: &Service, stop: &AtomicBool) {
     }
 }
 
-/// One request thread: answers until `stop`, finishing the request in hand.
-fn serve(service: &Service, server: &tiny_http::Server, stop: &AtomicBool) {
-    while !stop.load(Ordering::SeqCst) {
-        let mut request = match server.recv_timeout(Duration::from_millis(200)) {
-            Ok(Some(request)) => request,
-            Ok(None) => continue,
-            Err(_) => break,
-        };
-        let mut body = Vec::new();
-        let read = request.as_reader().take(MAX_BODY).read_to_end(&mut body);
-        let answer = match read {
-            Ok(_) => {
-                let commit_if_pass = request
-                    .headers()
-                    .iter()
-                    .any(|h| h.field.equiv(service::COMMIT_IF_PASS_HEADER) && h.value.as_str() == "1");
-                service.handle(request.method().as_str(), request.url(), &body, commit_if_pass)
-            }
-            Err(_) => service::Answer {
-                status: 400,
-                content_type: "text/plain",
-                body: "unreadable body\n".to_owned(),
-                committed: false,
-            },
-        };
-        let mut response = tiny_http::Response::from_string(answer.body).with_status_code(answer.status);
-        if let Ok(header) =
-            tiny_http::Header::from_bytes(&b"content-type"[..], answer.content_type.as_bytes())
-        {
-            response.add_header(header);
-        }
-        if answer.committed {
-            if let Ok(header) = tiny_http::Header::from_bytes(service::COMMITTED_HEADER.as_bytes(), &b"1"[..])
-            {
-                response.add_header(header);
-            }
-        }
-        let _ = request.respond(response);
+impl Handler for Service {
+    fn handle(&self, request: &Incoming<'_>) -> Outgoing {
+        let answer =
+            Service::handle(self, request.method, request.path, request.body, request.commit_if_pass);
+        let headers = if answer.committed { vec![(service::COMMITTED_HEADER, "1")] } else { Vec::new() };
+        Outgoing { status: answer.status, content_type: answer.content_type, body: answer.body, headers }
     }
 }
