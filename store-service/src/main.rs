@@ -118,7 +118,11 @@ fn warm_until_done(service: &Service, stop: &AtomicBool) {
     while !stop.load(Ordering::SeqCst) {
         match service.warm() {
             Ok(()) => {
-                log::event("info", "redis_warm", json!({ "connections": service.settings.threads }));
+                log::event(
+                    "info",
+                    "redis_warm",
+                    json!({ "connections": service.settings.threads, "whole_rounds": service.whole_rounds() }),
+                );
                 return;
             }
             Err(e) if !logged => {

@@ -56,6 +56,7 @@ pub struct Metrics {
     checks: [AtomicU64; ROUNDS],
     conflicts: AtomicU64,
     gave_up: AtomicU64,
+    stale_guesses: AtomicU64,
     redis_errors: AtomicU64,
     latency_buckets: [[AtomicU64; 12]; ROUNDS],
     latency_count: [AtomicU64; ROUNDS],
@@ -97,6 +98,11 @@ impl Metrics {
     }
 
     /// A failed Redis exchange (connect, I/O, timeout, protocol, error reply).
+    /// Keys a whole round guessed wrong (the round ran again on what they held).
+    pub fn stale_guesses(&self, n: u64) {
+        add(&self.stale_guesses, n);
+    }
+
     pub fn redis_error(&self) {
         add(&self.redis_errors, 1);
     }
@@ -131,6 +137,9 @@ impl Metrics {
         out.push_str("# HELP pumpguard_store_cas_gave_up_total Checks answered as store failures after every compare-and-swap round lost.\n");
         out.push_str("# TYPE pumpguard_store_cas_gave_up_total counter\n");
         let _ = writeln!(out, "pumpguard_store_cas_gave_up_total {}", get(&self.gave_up));
+        out.push_str("# HELP pumpguard_store_stale_guesses_total Keys whose remembered value was stale when a whole round was swapped (the round ran again on what they held).\n");
+        out.push_str("# TYPE pumpguard_store_stale_guesses_total counter\n");
+        let _ = writeln!(out, "pumpguard_store_stale_guesses_total {}", get(&self.stale_guesses));
         out.push_str("# HELP pumpguard_store_redis_errors_total Failed Redis exchanges (connect, timeout, I/O, protocol, error reply).\n");
         out.push_str("# TYPE pumpguard_store_redis_errors_total counter\n");
         let _ = writeln!(out, "pumpguard_store_redis_errors_total {}", get(&self.redis_errors));

@@ -11,6 +11,13 @@
 //! that still lose are store failures. That keeps several replicas behind one backend exact,
 //! and each write touches one key, so the layout is safe for Redis Cluster.
 //!
+//! Where the backend can compare and write several keys at once (a standalone Redis: one Lua
+//! script over the round's keys), a round is instead run on the values the backend last saw for
+//! its keys (absent for keys it never saw) and sent as one atomic swap: written only if every key
+//! still holds what the checks ran on, otherwise nothing is written and the answer is what the
+//! keys hold, on which the round runs again. A good guess costs one round trip instead of two,
+//! a stale one two, as before; a round never commits part of its keys.
+//!
 //! Stored bytes: the counter's expiry (request time, milliseconds, u64 big-endian) then the
 //! core's value. A value expired at the request's time reads as absent, whatever the backend's
 //! own expiry (which follows the backend's clock) did with it.
@@ -35,6 +42,18 @@ pub struct Cas {
     pub ttl_ms: u64,
 }
 
+/// One key of a whole-round swap: its expected bytes (`None`: absent), and its new bytes and
+/// expiry (milliseconds from now) if the round changed it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Guarded {
+    pub key: String,
+    pub expected: Option<Vec<u8>>,
+    pub write: Option<(Vec<u8>, u64)>,
+}
+
+/// What a key holds, as the backend answers it.
+pub type Held = Option<Vec<u8>>;
+
 /// Why the backend could not answer (unreachable, timeout, protocol error).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BackendError(pub String);
@@ -57,6 +76,19 @@ pub trait Backend {
     fn before_retry(&mut self, _round: u32) -> bool {
         true
     }
+    /// Whether [`Backend::swap_all`] works here.
+    fn whole_rounds(&self) -> bool {
+        false
+    }
+    /// What the backend last saw each key hold (`None`: never seen, guessed absent).
+    fn guesses(&mut self, keys: &[String]) -> Vec<Held> {
+        vec![None; keys.len()]
+    }
+    /// Atomically: if every key holds its `expected` bytes, applies every write and answers
+    /// `None`; otherwise writes nothing and answers what each key holds.
+    fn swap_all(&mut self, _round: &[Guarded]) -> Result<Option<Vec<Held>>, BackendError> {
+        Err(BackendError("this backend cannot swap a whole round".to_owned()))
+    }
 }
 
 /// What a round did and cost, for the answer and for metrics.
@@ -69,6 +101,8 @@ pub struct RoundStats {
     pub conflicts: u64,
     /// Checks reported as store failures because their key kept conflicting.
     pub gave_up: u64,
+    /// Keys whose guessed value (whole rounds) was not what they held.
+    pub stale_guesses: u64,
 }
 
 /// Encodes a stored value: expiry, then the core's bytes.
@@ -110,11 +144,18 @@ impl Batch {
 
     /// The compare-and-swap write of `key`, if its checks changed it.
     fn write_of(&self, key: &str, full_key: String, now: Timestamp) -> Option<Cas> {
+        let (value, ttl_ms) = self.new_value(key, now)?;
+        let expected = self.slots.borrow().get(key)?.raw.clone();
+        Some(Cas { key: full_key, expected, value, ttl_ms })
+    }
+
+    /// The bytes to store for `key` and their backend expiry, if its checks changed it.
+    fn new_value(&self, key: &str, now: Timestamp) -> Option<(Vec<u8>, u64)> {
         let slots = self.slots.borrow();
         let slot = slots.get(key).filter(|s| s.written)?;
         let (value, expires_at) = slot.current.as_ref()?;
         let ttl_ms = expires_at.as_millis().saturating_sub(now.as_millis()).max(1);
-        Some(Cas { key: full_key, expected: slot.raw.clone(), value: encode(value, *expires_at), ttl_ms })
+        Some((encode(value, *expires_at), ttl_ms))
     }
 }
 
@@ -166,14 +207,12 @@ pub fn run(
     max_rounds: u32,
     commit_if_pass: bool,
 ) -> Result<(Vec<CheckOutcome>, RoundStats), BackendError> {
+    if backend.whole_rounds() {
+        return run_whole(policy, request, prefix, backend, max_rounds, commit_if_pass);
+    }
     let now = Timestamp::from_millis(request.now_ms);
     let mut stats = RoundStats::default();
-    let mut keys: Vec<&str> = Vec::new();
-    for check in &request.checks {
-        if !keys.contains(&check.key.as_str()) {
-            keys.push(&check.key);
-        }
-    }
+    let keys = distinct_keys(request);
     let batch = Batch::default();
     let full = |key: &str| format!("{prefix}{key}");
     let read = |backend: &mut dyn Backend, keys: &[&str]| -> Result<(), BackendError> {
@@ -235,6 +274,117 @@ pub fn run(
     Ok((outcomes, stats))
 }
 
+fn distinct_keys(request: &CheckRequest) -> Vec<&str> {
+    let mut keys: Vec<&str> = Vec::new();
+    for check in &request.checks {
+        if !keys.contains(&check.key.as_str()) {
+            keys.push(&check.key);
+        }
+    }
+    keys
+}
+
+/// [`run`] on a backend that swaps whole rounds: each attempt runs every check on one set of
+/// values (first the backend's guesses, then what it answered) and is written all or nothing.
+/// A round that writes nothing on answered values needs no further swap, so read-only rounds
+/// (a refused peek) never lose a race.
+fn run_whole(
+    policy: &Policy,
+    request: &CheckRequest,
+    prefix: &str,
+    backend: &mut dyn Backend,
+    max_rounds: u32,
+    commit_if_pass: bool,
+) -> Result<(Vec<CheckOutcome>, RoundStats), BackendError> {
+    let now = Timestamp::from_millis(request.now_ms);
+    let mut stats = RoundStats::default();
+    let keys = distinct_keys(request);
+    let full: Vec<String> = keys.iter().map(|k| format!("{prefix}{k}")).collect();
+    let mut values = backend.guesses(&full);
+    if values.len() != keys.len() {
+        return Err(BackendError("backend guessed a different number of keys".to_owned()));
+    }
+    // The first attempt runs on guesses: `max_rounds` attempts on answered values follow it, as
+    // many as a read-then-write round gets.
+    for attempt in 0..=max_rounds.max(1) {
+        // The first retry only corrects a stale guess; later ones are writers racing for a key.
+        if attempt > 1 && !backend.before_retry(attempt) {
+            break;
+        }
+        let evaluate = |values: &[Held]| {
+            let batch = Batch::default();
+            for (key, raw) in keys.iter().zip(values) {
+                batch.load(key, raw.clone());
+            }
+            let (outcomes, committed) = if request.peek {
+                let peeked = policy.peek_checks(&request.checks, now, &batch);
+                let pass = peeked.iter().all(|o| matches!(o, CheckOutcome::Verdict(v) if !v.triggered));
+                if commit_if_pass && pass {
+                    (request.checks.iter().map(|c| policy.run_check(c, now, &batch)).collect(), true)
+                } else {
+                    (peeked, false)
+                }
+            } else {
+                (request.checks.iter().map(|c| policy.run_check(c, now, &batch)).collect::<Vec<_>>(), false)
+            };
+            let writes = keys.iter().any(|k| batch.new_value(k, now).is_some());
+            (batch, outcomes, committed, writes)
+        };
+        let (mut batch, mut outcomes, mut committed, writes) = evaluate(&values);
+        if attempt > 0 {
+            // Values the backend answered are one consistent snapshot: a round that writes
+            // nothing on them is decided, as a read would have decided it.
+            if !writes {
+                stats.committed = committed;
+                return Ok((outcomes, stats));
+            }
+            // A writer that lost: this replica may have seen a newer value since (a round that
+            // won meanwhile), which a round starting now would guess. Retrying on the older one
+            // would lose again to every newcomer, so it takes the newer one too.
+            let newer: Vec<Held> = backend
+                .guesses(&full)
+                .into_iter()
+                .zip(&values)
+                .map(|(known, held)| known.or_else(|| held.clone()))
+                .collect();
+            if newer != values {
+                values = newer;
+                (batch, outcomes, committed, _) = evaluate(&values);
+            }
+        }
+        let round: Vec<Guarded> = keys
+            .iter()
+            .zip(&full)
+            .zip(&values)
+            .map(|((key, full), raw)| Guarded {
+                key: full.clone(),
+                expected: raw.clone(),
+                write: batch.new_value(key, now),
+            })
+            .collect();
+        match backend.swap_all(&round)? {
+            None => {
+                stats.committed = committed;
+                return Ok((outcomes, stats));
+            }
+            Some(held) => {
+                if held.len() != keys.len() {
+                    return Err(BackendError("backend answered a different number of keys".to_owned()));
+                }
+                let changed = values.iter().zip(&held).filter(|(a, b)| a != b).count() as u64;
+                if attempt == 0 {
+                    stats.stale_guesses += changed;
+                } else {
+                    stats.conflicts += changed;
+                }
+                values = held;
+            }
+        }
+    }
+    stats.gave_up = request.checks.len() as u64;
+    Ok((vec![CheckOutcome::StoreFailed; request.checks.len()], stats))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,6 +396,16 @@ mod tests {
         data: HashMap<String, Vec<u8>>,
         interfere: Vec<(String, Vec<u8>)>,
         reads: usize,
+        /// Swaps whole rounds, guessing from `known` (what it last saw).
+        whole: bool,
+        known: HashMap<String, Vec<u8>>,
+        swaps: usize,
+    }
+
+    impl Fake {
+        fn whole() -> Fake {
+            Fake { whole: true, ..Fake::default() }
+        }
     }
 
     impl Backend for Fake {
@@ -270,6 +430,41 @@ mod tests {
                     }
                 })
                 .collect())
+        }
+
+        fn whole_rounds(&self) -> bool {
+            self.whole
+        }
+
+        fn guesses(&mut self, keys: &[String]) -> Vec<Held> {
+            keys.iter().map(|k| self.known.get(k).cloned()).collect()
+        }
+
+        fn swap_all(&mut self, round: &[Guarded]) -> Result<Option<Vec<Held>>, BackendError> {
+            self.swaps += 1;
+            for (k, v) in self.interfere.drain(..) {
+                self.data.insert(k, v);
+            }
+            if round.iter().all(|g| self.data.get(&g.key) == g.expected.as_ref()) {
+                for g in round {
+                    if let Some((value, _)) = &g.write {
+                        self.data.insert(g.key.clone(), value.clone());
+                    }
+                    match self.data.get(&g.key) {
+                        Some(v) => self.known.insert(g.key.clone(), v.clone()),
+                        None => self.known.remove(&g.key),
+                    };
+                }
+                return Ok(None);
+            }
+            let held: Vec<Held> = round.iter().map(|g| self.data.get(&g.key).cloned()).collect();
+            for (g, h) in round.iter().zip(&held) {
+                match h {
+                    Some(v) => self.known.insert(g.key.clone(), v.clone()),
+                    None => self.known.remove(&g.key),
+                };
+            }
+            Ok(Some(held))
         }
     }
 
@@ -302,9 +497,18 @@ mod tests {
     /// one local store.
     #[test]
     fn remote_rounds_decide_as_one_local_store() {
+        decides_as_one_local_store(Fake::default());
+    }
+
+    #[test]
+    fn whole_rounds_decide_as_one_local_store() {
+        let fake = decides_as_one_local_store(Fake::whole());
+        assert_eq!(fake.reads, 0, "whole rounds never read first");
+    }
+
+    fn decides_as_one_local_store(mut fake: Fake) -> Fake {
         let policy = policy();
         let local = MemoryStore::new();
-        let mut fake = Fake::default();
         let mut refused = 0;
         for i in 0..40u64 {
             let phone = format!(
@@ -342,6 +546,82 @@ mod tests {
         }
         assert!((1..40).contains(&refused), "both allowed and refused sends: {refused} refused");
         assert!(fake.data.keys().all(|k| k.starts_with("t:")));
+        fake
+    }
+
+    #[test]
+    fn a_whole_round_on_good_guesses_is_one_swap_and_a_stale_one_two() {
+        let policy = policy();
+        let mut fake = Fake::whole();
+        let checks = policy.prepare(&request("+14155550100"), Timestamp::from_millis(1)).checks().to_vec();
+        let commit = CheckRequest { policy_id: 0, now_ms: 1, peek: false, namespace: None, checks };
+        // Nothing stored, nothing known: absent is the right guess.
+        let (_, stats) = run(&policy, &commit, "t:", &mut fake, 4, false).unwrap();
+        assert_eq!((fake.swaps, stats.stale_guesses, stats.conflicts), (1, 0, 0));
+        // What this replica wrote is what it guesses next.
+        let (_, stats) = run(&policy, &commit, "t:", &mut fake, 4, false).unwrap();
+        assert_eq!((fake.swaps, stats.stale_guesses), (2, 0));
+        // Another replica counted meanwhile: the stale guess costs one more swap, and the count
+        // lands on top of the other replica's.
+        let rate_key = format!("t:{}", commit.checks[0].key);
+        let mut other = Fake::whole();
+        other.data = fake.data.clone();
+        other.known = fake.data.clone();
+        run(&policy, &commit, "t:", &mut other, 4, false).unwrap();
+        fake.data = other.data.clone();
+        let (_, stats) = run(&policy, &commit, "t:", &mut fake, 4, false).unwrap();
+        assert_eq!(fake.swaps, 4);
+        assert!(stats.stale_guesses >= 1 && stats.conflicts == 0 && stats.gave_up == 0);
+        let mut sequential = Fake::default();
+        for _ in 0..4 {
+            run(&policy, &commit, "t:", &mut sequential, 4, false).unwrap();
+        }
+        assert_eq!(fake.data.get(&rate_key), sequential.data.get(&rate_key), "four counts, as in sequence");
+    }
+
+    #[test]
+    fn a_refused_whole_peek_writes_nothing_and_a_passing_one_commits_all_keys_or_none() {
+        let policy = policy();
+        let mut fake = Fake::whole();
+        let checks = policy.prepare(&request("+14155550100"), Timestamp::from_millis(1)).checks().to_vec();
+        let peek = CheckRequest { policy_id: 0, now_ms: 1, peek: true, namespace: None, checks };
+        for i in 0..3 {
+            let (_, stats) = run(&policy, &peek, "t:", &mut fake, 4, true).unwrap();
+            assert!(stats.committed, "send {i}");
+        }
+        let before = fake.data.clone();
+        let (outcomes, stats) = run(&policy, &peek, "t:", &mut fake, 4, true).unwrap();
+        assert!(!stats.committed);
+        assert!(outcomes.iter().any(|o| matches!(o, CheckOutcome::Verdict(v) if v.triggered)));
+        assert_eq!(fake.data, before, "a refused peek writes nothing");
+        // A writer that never stops changing one key: every attempt writes nothing, then the
+        // checks are store failures and no key of the round was written.
+        struct Racing(Fake, String);
+        impl Backend for Racing {
+            fn get_many(&mut self, keys: &[String]) -> Result<Vec<Held>, BackendError> {
+                self.0.get_many(keys)
+            }
+            fn cas_many(&mut self, writes: &[Cas]) -> Result<Vec<bool>, BackendError> {
+                self.0.cas_many(writes)
+            }
+            fn whole_rounds(&self) -> bool {
+                true
+            }
+            fn swap_all(&mut self, round: &[Guarded]) -> Result<Option<Vec<Held>>, BackendError> {
+                let n = self.0.swaps as u8;
+                self.0.interfere.push((self.1.clone(), vec![n; 9]));
+                self.0.swap_all(round)
+            }
+        }
+        let checks = policy.prepare(&request("+14155550199"), Timestamp::from_millis(1)).checks().to_vec();
+        let n = checks.len();
+        let hot = format!("t:{}", checks[0].key);
+        let peek = CheckRequest { policy_id: 0, now_ms: 1, peek: true, namespace: None, checks };
+        let mut racing = Racing(Fake::whole(), hot.clone());
+        let (outcomes, stats) = run(&policy, &peek, "t:", &mut racing, 3, true).unwrap();
+        assert_eq!(outcomes, vec![CheckOutcome::StoreFailed; n]);
+        assert_eq!(stats.gave_up, n as u64);
+        assert!(racing.0.data.keys().all(|k| *k == hot), "no other key written: {:?}", racing.0.data.keys());
     }
 
     #[test]

@@ -65,6 +65,8 @@ impl Service {
             settings.redis_password.clone(),
             settings.redis_timeout,
             settings.threads,
+            settings.redis_cluster,
+            settings.known_keys,
         );
         Service {
             settings,
@@ -110,6 +112,11 @@ impl Service {
         self.redis.warm().map_err(|e| e.0)?;
         self.warmed.store(true, Ordering::SeqCst);
         Ok(())
+    }
+
+    /// Whether rounds run as one atomic script over their keys (not a Redis Cluster).
+    pub fn whole_rounds(&self) -> bool {
+        self.redis.whole_rounds()
     }
 
     /// Ready: warmed once, not draining, and Redis answers.
@@ -177,6 +184,7 @@ impl Service {
         match result {
             Ok((outcomes, stats)) => {
                 self.metrics.conflicts(stats.conflicts, stats.gave_up);
+                self.metrics.stale_guesses(stats.stale_guesses);
                 if stats.committed {
                     round = Round::PeekCommit;
                 }

@@ -3,6 +3,17 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// `--redis-cluster`: how a round's keys are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClusterMode {
+    /// Asks Redis (`INFO cluster`) when warming.
+    Auto,
+    /// One key per command: a round is read, then written key by key.
+    Yes,
+    /// A round is one atomic script over all its keys.
+    No,
+}
+
 /// Every setting of the service.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Settings {
@@ -26,16 +37,32 @@ pub struct Settings {
     /// `--drain-ms` / `PUMPGUARD_STORE_DRAIN_MS`: on SIGTERM, how long readiness fails before the
     /// listener closes (so load balancers stop sending first).
     pub drain: Duration,
+    /// `--redis-cluster` / `PUMPGUARD_STORE_REDIS_CLUSTER`: `auto`, `yes` or `no`.
+    pub redis_cluster: ClusterMode,
+    /// `--known-keys` / `PUMPGUARD_STORE_KNOWN_KEYS`: keys whose last seen value is remembered
+    /// to guess a round's values (0: guess every key absent).
+    pub known_keys: usize,
 }
 
 pub const USAGE: &str = "usage: pumpguard-store --policies PATH [--listen ADDR] [--redis HOST:PORT] \
 [--redis-timeout-ms N] [--key-prefix P] [--threads N] [--cas-rounds N] [--drain-ms N]
+       [--redis-cluster auto|yes|no] [--known-keys N]
 Every flag has an environment fallback: PUMPGUARD_STORE_<FLAG> (e.g. PUMPGUARD_STORE_REDIS);
 the Redis password only as PUMPGUARD_STORE_REDIS_PASSWORD. Signals: SIGTERM/SIGINT drain and stop,
 SIGHUP reloads the policies.";
 
-const FLAGS: [&str; 8] =
-    ["listen", "redis", "redis-timeout-ms", "policies", "key-prefix", "threads", "cas-rounds", "drain-ms"];
+const FLAGS: [&str; 10] = [
+    "listen",
+    "redis",
+    "redis-timeout-ms",
+    "policies",
+    "key-prefix",
+    "threads",
+    "cas-rounds",
+    "drain-ms",
+    "redis-cluster",
+    "known-keys",
+];
 
 impl Settings {
     /// Reads `args` (without the program name), then `env` for what the flags leave out.
@@ -82,6 +109,12 @@ impl Settings {
         if key_prefix.len() > 64 || key_prefix.contains(['{', '}']) {
             return Err("--key-prefix: at most 64 characters, no '{' or '}' (they would pin every key to one Cluster slot)".to_owned());
         }
+        let redis_cluster = match get("redis-cluster").as_deref().map(str::trim) {
+            None | Some("auto") => ClusterMode::Auto,
+            Some("yes") => ClusterMode::Yes,
+            Some("no") => ClusterMode::No,
+            Some(other) => return Err(format!("--redis-cluster: auto, yes or no, not {other:?}")),
+        };
         Ok(Settings {
             listen: get("listen").unwrap_or_else(|| "127.0.0.1:8080".to_owned()),
             redis: get("redis").unwrap_or_else(|| "127.0.0.1:6379".to_owned()),
@@ -90,8 +123,10 @@ impl Settings {
             policies: PathBuf::from(policies),
             key_prefix,
             threads: number("threads", 8, 1, 1024)? as usize,
-            cas_rounds: number("cas-rounds", 16, 1, 100)? as u32,
+            cas_rounds: number("cas-rounds", 32, 1, 100)? as u32,
             drain: Duration::from_millis(number("drain-ms", 5_000, 0, 600_000)?),
+            redis_cluster,
+            known_keys: number("known-keys", 100_000, 0, 100_000_000)? as usize,
         })
     }
 }
@@ -121,6 +156,7 @@ mod tests {
         assert_eq!(s.redis_password.as_deref(), Some("secret"));
         assert_eq!(s.listen, "127.0.0.1:8080");
         assert_eq!(s.key_prefix, "pg:");
+        assert_eq!((s.redis_cluster, s.known_keys), (ClusterMode::Auto, 100_000));
     }
 
     #[test]
@@ -134,6 +170,8 @@ mod tests {
             (vec!["--policies"], "--policies needs a value"),
             (vec!["--policies", "p", "--key-prefix", "{pg}:"], "--key-prefix"),
             (vec!["stray"], "unexpected argument"),
+            (vec!["--policies", "p", "--redis-cluster", "maybe"], "--redis-cluster"),
+            (vec!["--policies", "p", "--known-keys", "-1"], "--known-keys"),
         ] {
             let err = Settings::parse(&args(&list), none).err().unwrap_or_default();
             assert!(err.contains(want), "{list:?}: {err}");
