@@ -156,6 +156,10 @@ def main():
                   for r in ["peek", "commit", "peek_commit"]}
         print("store rounds of the remote listener: " + ", ".join(f"{r} {n:.0f}" for r, n in rounds.items())
               + " (peek_commit: a request in one round)")
+        stale = F.metric(store_port, "pumpguard_store_stale_guesses_total")
+        if stale is not None:
+            print(f"keys guessed stale by whole-round swaps: {stale:.0f} "
+                  "(each cost the round a second Redis round trip; none: one round trip per round)")
 
         # -- one replica's counter checks per second
         rules = [i for i, r in enumerate(policy["rules"]) if "rate_limit" in r][:1]

@@ -121,8 +121,11 @@ class Harness:
         self.redis_port = L.free_port()
         F.start_redis(self.procs, "redis", self.redis_port, os.path.join(self.work, "redis"))
         self.store_ports = [L.free_port(), L.free_port()]
+        # Replica 0 finds a standalone Redis and swaps whole rounds; replica 1 writes key by key as
+        # on a Redis Cluster. Both protocols on one Redis, as during a rollout, must stay exact.
         for i, port in enumerate(self.store_ports):
-            F.start_store(self.procs, f"store{i}", self.args.store, port, self.redis_port, self.policies)
+            extra = ["--redis-cluster", "yes"] if i == 1 else []
+            F.start_store(self.procs, f"store{i}", self.args.store, port, self.redis_port, self.policies, extra=extra)
         self.origin_port = L.free_port()
         self.procs.start("origin", [sys.executable, os.path.join(ROOT, "tests/origin.py"), "--port",
                                     str(self.origin_port), "--log", os.path.join(self.work, "origin.jsonl")])
@@ -256,6 +259,12 @@ class Harness:
         conflicts = sum(F.metric(p, "pumpguard_store_cas_conflicts_total") or 0 for p in self.store_ports)
         gave_up = sum(F.metric(p, "pumpguard_store_cas_gave_up_total") or 0 for p in self.store_ports)
         print(f"      compare-and-swap conflicts resolved by a fresh round: {conflicts:.0f}; given up: {gave_up:.0f}")
+        warm = [json.loads(l) for i in range(2) for l in open(os.path.join(self.work, "logs", f"store{i}.log"))
+                if '"redis_warm"' in l]
+        modes = [w.get("whole_rounds") for w in warm]
+        stale = F.metric(self.store_ports[0], "pumpguard_store_stale_guesses_total")
+        check(f"replica 0 swapped whole rounds, replica 1 wrote key by key ({modes}; stale guesses {stale})",
+              modes == [True, False] and stale is not None, str(warm))
 
     # -- the block cache
     def check_block_cache(self):
