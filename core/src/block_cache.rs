@@ -19,13 +19,23 @@ use crate::engine::CounterOp;
 use crate::limit::CounterVerdict;
 use crate::{CheckOutcome, CounterCheck, Timestamp};
 
-/// Bounded map of check identity → blocked until (milliseconds); the oldest entry goes first.
+/// Bounded map of check identity → blocked until (milliseconds) and whether the refusal asked
+/// for a block whatever the rule's action (a conversion scope's streak: it stays the same while
+/// the block lasts); the oldest entry goes first.
 pub struct BlockCache {
     capacity: usize,
-    entries: HashMap<String, (u64, u64)>,
+    entries: HashMap<String, Entry>,
     /// Insertion order (key, sequence); an entry whose sequence no longer matches is stale.
     order: VecDeque<(String, u64)>,
     next_seq: u64,
+}
+
+#[derive(Clone, Copy)]
+struct Entry {
+    until: u64,
+    /// Insertion sequence, matched against `order`.
+    seq: u64,
+    severe: bool,
 }
 
 /// The cache's identity of a check, `None` for kinds whose refusal may end early (bookkeeping of
@@ -84,12 +94,14 @@ impl BlockCache {
                 continue;
             }
             let id = identity(check)?;
-            let &(until, _) = self.entries.get(&id)?;
+            let &Entry { until, severe, .. } = self.entries.get(&id)?;
             if until <= now {
                 self.entries.remove(&id);
                 return None;
             }
-            outcomes.push(CheckOutcome::Verdict(CounterVerdict::trigger(until - now)));
+            let mut verdict = CounterVerdict::trigger(until - now);
+            verdict.severe = severe;
+            outcomes.push(CheckOutcome::Verdict(verdict));
         }
         Some(outcomes)
     }
@@ -111,29 +123,29 @@ impl BlockCache {
                 continue;
             }
             let Some(id) = identity(check) else { continue };
-            self.insert(id, now.as_millis().saturating_add(wait));
+            self.insert(id, now.as_millis().saturating_add(wait), v.severe);
             stored += 1;
         }
         stored
     }
 
-    fn insert(&mut self, id: String, until: u64) {
+    fn insert(&mut self, id: String, until: u64, severe: bool) {
         let seq = self.next_seq;
         self.next_seq += 1;
         // The store's latest word: a later answer for the same check is at least as long.
-        let until = self.entries.get(&id).map_or(until, |(old, _)| until.max(*old));
-        self.entries.insert(id.clone(), (until, seq));
+        let until = self.entries.get(&id).map_or(until, |old| until.max(old.until));
+        self.entries.insert(id.clone(), Entry { until, seq, severe });
         self.order.push_back((id, seq));
         while self.entries.len() > self.capacity {
             let Some((oldest, seq)) = self.order.pop_front() else { break };
-            if self.entries.get(&oldest).is_some_and(|(_, s)| *s == seq) {
+            if self.entries.get(&oldest).is_some_and(|e| e.seq == seq) {
                 self.entries.remove(&oldest);
             }
         }
         // Stale order entries (keys stored again) are dropped once they outnumber live ones.
         if self.order.len() > 2 * self.capacity.max(16) {
             let entries = &self.entries;
-            self.order.retain(|(k, s)| entries.get(k).is_some_and(|(_, live)| live == s));
+            self.order.retain(|(k, s)| entries.get(k).is_some_and(|e| e.seq == *s));
         }
     }
 }
@@ -227,5 +239,18 @@ mod tests {
         assert!(cache.answer(&[check(0, "k95", CounterOp::Rate)], at(100)).is_none());
         let mut off = BlockCache::new(0);
         assert_eq!(off.learn(&[check(0, "k", CounterOp::Rate)], &[BLOCKED], at(0)), 0);
+    }
+
+    #[test]
+    fn a_block_asked_for_whatever_the_action_stays_one() {
+        let mut cache = BlockCache::new(8);
+        let checks = [check(0, "cv:c", CounterOp::ConversionSend)];
+        let severe = CheckOutcome::Verdict(CounterVerdict { severe: true, ..CounterVerdict::trigger(1_000) });
+        assert_eq!(cache.learn(&checks, &[severe], at(0)), 1);
+        let Some(answer) = cache.answer(&checks, at(400)) else { panic!("cached") };
+        assert_eq!(
+            answer,
+            vec![CheckOutcome::Verdict(CounterVerdict { severe: true, ..CounterVerdict::trigger(600) })]
+        );
     }
 }

@@ -173,6 +173,27 @@ fn every_bad_input_is_reported_where_it_is() {
             "greater than 0 and at most 1",
         ),
         (
+            rule(
+                json!({"id": "r", "action": "block", "conversion": {"scope": "country", "min_sends": 1, "min_ratio": 0.2, "window_seconds": 1, "block_seconds": 1, "baseline": {"factor": 1.5}}}),
+            ),
+            "rules[0].conversion.baseline.factor",
+            "greater than 0 and at most 1",
+        ),
+        (
+            rule(
+                json!({"id": "r", "action": "block", "conversion": {"scope": "country", "min_sends": 1, "min_ratio": 0.2, "window_seconds": 1, "block_seconds": 1, "baseline": {"history_windows": 4, "min_history_windows": 5}}}),
+            ),
+            "rules[0].conversion.baseline.min_history_windows",
+            "at most history_windows",
+        ),
+        (
+            rule(
+                json!({"id": "r", "action": "block", "conversion": {"scope": "country", "min_sends": 1, "min_ratio": 0.2, "window_seconds": 1, "block_seconds": 1, "block_after_windows": 2}}),
+            ),
+            "rules[0].conversion.block_after_windows",
+            "only makes sense for a rule whose action is challenge",
+        ),
+        (
             rule(json!({"id": "r", "action": "block", "routes": ["nope"], "country": {"deny": ["US"]}})),
             "rules[0].routes[0]",
             "no route has id \"nope\"",

@@ -13,8 +13,8 @@ pub use schema::*;
 
 use crate::extract::is_header_name_byte;
 use crate::limit::{
-    AdjacentParams, BackoffParams, ConversionParams, ConversionScope, GcraParams, ReputationParams,
-    SurgeParams, MAX_HORIZON_SECONDS,
+    AdjacentParams, BackoffParams, ConversionBaseline, ConversionParams, ConversionScope, GcraParams,
+    ReputationParams, SurgeParams, MAX_HORIZON_SECONDS,
 };
 use crate::phone::{PhoneParser, Region};
 use crate::routes::{
@@ -978,6 +978,36 @@ fn compile_kind(doc: &RuleDoc, at: &str, errs: &mut ConfigErrors) -> Option<Rule
         if max_block_seconds < c.block_seconds {
             errs.push(format!("{at}.max_block_seconds"), "must be at least block_seconds");
         }
+        let baseline = c.baseline.as_ref().map(|b| {
+            let at = format!("{at}.baseline");
+            if !(b.factor > 0.0 && b.factor <= 1.0) {
+                errs.push(format!("{at}.factor"), "must be greater than 0 and at most 1");
+            }
+            if !(1..=1000).contains(&b.history_windows) {
+                errs.push(format!("{at}.history_windows"), "must be between 1 and 1000");
+            }
+            if b.min_history_windows > b.history_windows {
+                errs.push(format!("{at}.min_history_windows"), "must be at most history_windows");
+            }
+            if b.min_window_sends == Some(0) {
+                errs.push(format!("{at}.min_window_sends"), "must be at least 1, or absent");
+            }
+            ConversionBaseline {
+                factor: b.factor,
+                history_windows: b.history_windows.clamp(1, 1000),
+                min_history_windows: b.min_history_windows,
+                min_window_sends: b.min_window_sends.unwrap_or(c.min_sends).max(1),
+            }
+        });
+        if c.block_after_windows == Some(0) {
+            errs.push(format!("{at}.block_after_windows"), "must be at least 1, or absent");
+        }
+        if c.block_after_windows.is_some() && doc.action != RuleAction::Challenge {
+            errs.push(
+                format!("{at}.block_after_windows"),
+                "escalating to a block only makes sense for a rule whose action is challenge",
+            );
+        }
         return Some(RuleKind::Conversion(ConversionParams {
             scope,
             min_sends: c.min_sends,
@@ -986,6 +1016,8 @@ fn compile_kind(doc: &RuleDoc, at: &str, errs: &mut ConfigErrors) -> Option<Rule
             block_ms: seconds_to_ms(c.block_seconds),
             escalation_factor: c.escalation_factor.max(1),
             max_block_ms: seconds_to_ms(max_block_seconds),
+            baseline,
+            block_after_windows: c.block_after_windows,
         }));
     }
     if let Some(g) = &doc.surge {

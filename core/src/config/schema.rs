@@ -749,6 +749,40 @@ pub struct ConversionDoc {
     /// ...up to this long (default: one day, or `block_seconds` when that is longer).
     #[serde(default)]
     pub max_block_seconds: Option<u32>,
+    /// Judge the scope against its own past windows too: the threshold becomes
+    /// `max(min_ratio, factor × baseline)`; absent: `min_ratio` alone.
+    #[serde(default)]
+    pub baseline: Option<ConversionBaselineDoc>,
+    /// Refused windows in a row after which sends are blocked, whatever `action` says (action must
+    /// be `challenge`); absent: never.
+    #[serde(default)]
+    pub block_after_windows: Option<u32>,
+}
+
+/// A conversion rule's rolling baseline: a moving average of the confirm ratio of the scope's past
+/// windows that had enough sends and stayed over their threshold.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConversionBaselineDoc {
+    /// The scope deviates under this share of its baseline ratio (over 0, at most 1; default 0.5).
+    #[serde(default = "default_conversion_factor")]
+    pub factor: f64,
+    /// How many past windows the baseline averages over (1 to 1000; default 24).
+    #[serde(default = "default_surge_history")]
+    pub history_windows: u32,
+    /// Windows learned before the baseline judges; until then `min_ratio` alone does (at most
+    /// `history_windows`; default 3).
+    #[serde(default = "default_surge_min_history")]
+    pub min_history_windows: u32,
+    /// Fewest sends in one window for its ratio to count (at least 1; default the rule's
+    /// `min_sends`).
+    #[serde(default)]
+    pub min_window_sends: Option<u32>,
+}
+
+fn default_conversion_factor() -> f64 {
+    0.5
 }
 
 /// Token verification service; all speak the siteverify protocol.

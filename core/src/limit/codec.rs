@@ -38,7 +38,7 @@ pub(crate) struct Writer {
 }
 
 /// Room for every fixed-size counter state, so encoding allocates once.
-const TYPICAL_STATE_BYTES: usize = 32;
+const TYPICAL_STATE_BYTES: usize = 48;
 
 impl Default for Writer {
     fn default() -> Writer {

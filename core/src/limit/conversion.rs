@@ -1,6 +1,19 @@
 //! Conversion feedback: sends vs confirmed codes per scope (country or number prefix). Pumped
-//! numbers never confirm, so a scope whose ratio falls under the threshold after enough sends is
-//! blocked for a while. Counts cover the current and the previous window.
+//! numbers never confirm, so a scope whose ratio falls under its threshold after enough sends is
+//! refused for a while. Counts cover the current and the previous window.
+//!
+//! The threshold is the rule's fixed `min_ratio`, or, with a baseline, the scope's own past:
+//! `max(min_ratio, factor × baseline)`, the baseline being a moving average of the confirm ratio
+//! of the scope's past windows that had at least `min_window_sends` sends and stayed at or over
+//! their threshold (a window that fell under it, or that ended in a refusal, is left out, so an
+//! attack never becomes the norm). `min_ratio` stays the absolute floor: a baseline only makes a
+//! scope that converts well stricter, never a scope lenient. Until `min_history_windows` windows
+//! were learned, `min_ratio` alone judges.
+//!
+//! Each refusal ends its window. Such windows in a row make a streak (a window that ended without
+//! a refusal and had at least `min_window_sends` sends over its threshold ends it; a window with
+//! too few sends to tell leaves it); once the streak reaches `block_after_windows`, the refusal
+//! asks for a block instead of the rule's challenge.
 
 use super::codec::{Reader, Writer};
 use super::CounterVerdict;
@@ -17,6 +30,19 @@ pub enum ConversionScope {
     Prefix(u8),
 }
 
+/// A conversion rule's rolling baseline: the scope judged against its own past windows.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ConversionBaseline {
+    /// A scope deviates under `factor × baseline` confirmed codes per send, in (0, 1].
+    pub factor: f64,
+    /// How many past windows the baseline averages over (the moving average's span).
+    pub history_windows: u32,
+    /// Windows learned before the baseline judges (until then `min_ratio` alone does).
+    pub min_history_windows: u32,
+    /// Fewest sends in one window for its ratio to teach the baseline (or end a streak).
+    pub min_window_sends: u32,
+}
+
 /// A compiled `conversion` rule; durations in milliseconds.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ConversionParams {
@@ -24,7 +50,8 @@ pub struct ConversionParams {
     pub scope: ConversionScope,
     /// Sends (current and previous window) before the ratio is judged.
     pub min_sends: u32,
-    /// Confirmed codes per send under which the scope is blocked, in (0, 1].
+    /// Confirmed codes per send under which the scope is refused, in (0, 1]; with a baseline,
+    /// the absolute floor of the threshold.
     pub min_ratio: f64,
     /// Counting window; counts cover the current and the previous one.
     pub window_ms: u64,
@@ -34,7 +61,14 @@ pub struct ConversionParams {
     pub escalation_factor: u32,
     /// ...up to this long.
     pub max_block_ms: u64,
+    /// The scope's own rolling baseline raises the threshold; `None`: `min_ratio` alone.
+    pub baseline: Option<ConversionBaseline>,
+    /// Refused windows in a row after which the scope asks for a block; `None`: never.
+    pub block_after_windows: Option<u32>,
 }
+
+/// Ratios are kept in millionths.
+const PPM: u64 = 1_000_000;
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 struct Counts {
@@ -47,6 +81,12 @@ struct Counts {
     /// Blocks so far; remembered for one longest block after the last, so a scope that keeps
     /// failing is blocked longer each time instead of buying `min_sends - 1` free sends per block.
     strikes: u32,
+    /// Moving average of past windows' confirm ratio, in millionths.
+    baseline_ppm: u32,
+    /// Windows folded into the baseline (capped at `history_windows`).
+    windows: u16,
+    /// Refused windows in a row.
+    streak: u16,
 }
 
 fn decode(bytes: &[u8]) -> Option<Counts> {
@@ -58,8 +98,11 @@ fn decode(bytes: &[u8]) -> Option<Counts> {
         previous_sends: r.u32()?,
         previous_confirms: r.u32()?,
         blocked_until: r.u64()?,
-        // State written before strikes existed has none.
+        // State written before strikes, or before baselines, existed has none.
         strikes: r.u32().unwrap_or(0),
+        baseline_ppm: r.u32().unwrap_or(0),
+        windows: r.u16().unwrap_or(0),
+        streak: r.u16().unwrap_or(0),
     })
 }
 
@@ -72,6 +115,9 @@ fn encode(c: &Counts) -> Vec<u8> {
         .u32(c.previous_confirms)
         .u64(c.blocked_until)
         .u32(c.strikes)
+        .u32(c.baseline_ppm)
+        .u16(c.windows)
+        .u16(c.streak)
         .finish()
 }
 
@@ -80,13 +126,68 @@ fn encode(c: &Counts) -> Vec<u8> {
 const MAX_PENDING: u16 = 64;
 
 impl ConversionParams {
+    /// Confirmed codes per send under which the scope is refused.
+    fn threshold(&self, c: &Counts) -> f64 {
+        match self.baseline {
+            Some(b) if u32::from(c.windows) >= b.min_history_windows => {
+                let scaled = b.factor * f64::from(c.baseline_ppm) / PPM as f64;
+                if scaled.is_finite() {
+                    self.min_ratio.max(scaled)
+                } else {
+                    self.min_ratio
+                }
+            }
+            _ => self.min_ratio,
+        }
+    }
+
+    /// Folds one finished window that ended without a refusal into the baseline and the streak.
+    fn fold(&self, c: &mut Counts, sends: u32, confirms: u32) {
+        let Some(b) = self.baseline else {
+            // Without a baseline, a window that was judged (enough sends) and not refused ends
+            // the streak.
+            if sends >= self.min_sends {
+                c.streak = 0;
+            }
+            return;
+        };
+        if sends == 0 || sends < b.min_window_sends {
+            return;
+        }
+        let sample = u64::from(confirms.min(sends)) * PPM / u64::from(sends);
+        if (sample as f64) < self.threshold(c) * PPM as f64 {
+            // Under its threshold without a refusal (the previous window's ratio carried the
+            // judgement): neither the norm nor a clean window.
+            return;
+        }
+        c.streak = 0;
+        let history = b.history_windows.clamp(1, u32::from(u16::MAX));
+        let span = u64::from((u32::from(c.windows) + 1).min(history));
+        let base = u64::from(c.baseline_ppm);
+        // Integer moving average: baseline += (sample - baseline) / span.
+        let next = if sample >= base { base + (sample - base) / span } else { base - (base - sample) / span };
+        c.baseline_ppm = u32::try_from(next.min(PPM)).unwrap_or(PPM as u32);
+        c.windows = u16::try_from((u32::from(c.windows) + 1).min(history)).unwrap_or(u16::MAX);
+    }
+
     fn current(&self, stored: Option<&[u8]>, now_ms: u64) -> Counts {
         let mut c = stored.and_then(decode).unwrap_or_default();
         let elapsed = now_ms.saturating_sub(c.window_start);
         if elapsed >= self.window_ms.saturating_mul(2) {
-            c = Counts { blocked_until: c.blocked_until, strikes: c.strikes, ..Counts::default() };
+            let (sends, confirms) = (c.sends, c.confirms);
+            self.fold(&mut c, sends, confirms);
+            c = Counts {
+                blocked_until: c.blocked_until,
+                strikes: c.strikes,
+                baseline_ppm: c.baseline_ppm,
+                windows: c.windows,
+                streak: c.streak,
+                ..Counts::default()
+            };
             c.window_start = now_ms;
         } else if elapsed >= self.window_ms {
+            let (sends, confirms) = (c.sends, c.confirms);
+            self.fold(&mut c, sends, confirms);
             c.previous_sends = c.sends;
             c.previous_confirms = c.confirms;
             c.sends = 0;
@@ -100,10 +201,23 @@ impl ConversionParams {
         super::escalated(self.block_ms, self.escalation_factor, strikes, self.max_block_ms)
     }
 
+    /// Whether a refusal of a scope with this streak (refused windows in a row, the current one
+    /// included) asks for a block.
+    fn severe(&self, streak: u16) -> bool {
+        self.block_after_windows.is_some_and(|n| u32::from(streak) >= n)
+    }
+
     fn write(&self, c: &Counts, result: CounterVerdict) -> Change<CounterVerdict> {
         let counting = c.window_start.saturating_add(self.window_ms.saturating_mul(2));
         let strikes_end = if c.strikes > 0 { c.blocked_until.saturating_add(self.max_block_ms) } else { 0 };
-        let expires_at = counting.max(c.blocked_until).max(strikes_end);
+        // A learned baseline is kept for its history's span of silence.
+        let learned = match self.baseline {
+            Some(b) if c.windows > 0 => c.window_start.saturating_add(
+                self.window_ms.saturating_mul(u64::from(b.history_windows).saturating_add(1)),
+            ),
+            _ => 0,
+        };
+        let expires_at = counting.max(c.blocked_until).max(strikes_end).max(learned);
         Change::Write {
             value: encode(c),
             expires_at: Timestamp::from_millis(expires_at),
@@ -121,22 +235,36 @@ impl ConversionParams {
         let now_ms = now.as_millis();
         let mut c = self.current(stored, now_ms);
         if c.blocked_until > now_ms {
-            return Change::Keep(CounterVerdict::trigger(c.blocked_until - now_ms));
+            let mut verdict = CounterVerdict::trigger(c.blocked_until - now_ms);
+            verdict.severe = self.severe(c.streak);
+            return Change::Keep(verdict);
         }
         c.sends = c.sends.saturating_add(1);
         let sends = u64::from(c.sends) + u64::from(c.previous_sends);
         let confirms = u64::from(c.confirms) + u64::from(c.previous_confirms);
-        let verdict =
-            if sends >= u64::from(self.min_sends) && (confirms as f64) < self.min_ratio * sends as f64 {
-                let strikes = c.strikes.saturating_add(1);
-                let duration = self.block_duration(strikes);
-                let blocked_until = now_ms.saturating_add(duration);
-                // Start counting afresh once the block ends, so the scope is judged on new traffic.
-                c = Counts { window_start: blocked_until, blocked_until, strikes, ..Counts::default() };
-                CounterVerdict::escalate(duration)
-            } else {
-                CounterVerdict::PASS
+        let low = (confirms as f64) < self.threshold(&c) * sends as f64;
+        let verdict = if sends >= u64::from(self.min_sends) && low {
+            let strikes = c.strikes.saturating_add(1);
+            let streak = c.streak.saturating_add(1);
+            let duration = self.block_duration(strikes);
+            let blocked_until = now_ms.saturating_add(duration);
+            // Start counting afresh once the block ends, so the scope is judged on new traffic;
+            // this window ends here and stays out of the baseline.
+            c = Counts {
+                window_start: blocked_until,
+                blocked_until,
+                strikes,
+                baseline_ppm: c.baseline_ppm,
+                windows: c.windows,
+                streak,
+                ..Counts::default()
             };
+            let mut verdict = CounterVerdict::escalate(duration);
+            verdict.severe = self.severe(streak);
+            verdict
+        } else {
+            CounterVerdict::PASS
+        };
         self.write(&c, verdict)
     }
 
@@ -191,6 +319,8 @@ mod tests {
             block_ms: 600_000,
             escalation_factor: 2,
             max_block_ms: 3_600_000,
+            baseline: None,
+            block_after_windows: None,
         };
         let store = MemoryStore::new();
         let send = |t: u64| {
@@ -230,6 +360,8 @@ mod tests {
             block_ms: 600_000,
             escalation_factor: 3,
             max_block_ms: 3_000_000,
+            baseline: None,
+            block_after_windows: None,
         }
     }
 
@@ -266,5 +398,220 @@ mod tests {
         sent();
         sent();
         assert!(confirmed() && confirmed() && !confirmed());
+    }
+
+    const HOUR: u64 = 3_600_000;
+
+    /// A country rule judged from 10 sends, floor 0.2, against half its own baseline.
+    fn baseline_params() -> ConversionParams {
+        ConversionParams {
+            scope: ConversionScope::Country,
+            min_sends: 10,
+            min_ratio: 0.2,
+            window_ms: HOUR,
+            block_ms: 600_000,
+            escalation_factor: 2,
+            max_block_ms: 3_600_000,
+            baseline: Some(ConversionBaseline {
+                factor: 0.5,
+                history_windows: 24,
+                min_history_windows: 3,
+                min_window_sends: 10,
+            }),
+            block_after_windows: Some(2),
+        }
+    }
+
+    /// A fake clock over one scope's state.
+    struct Scope {
+        store: MemoryStore,
+        p: ConversionParams,
+    }
+
+    impl Scope {
+        fn new(p: ConversionParams) -> Scope {
+            Scope { store: MemoryStore::new(), p }
+        }
+
+        fn send(&self, t: u64) -> CounterVerdict {
+            let now = Timestamp::from_millis(t);
+            update(&self.store, "c", now, 4, |b| self.p.step_send(b, now)).unwrap()
+        }
+
+        fn confirm(&self, t: u64) {
+            let now = Timestamp::from_millis(t);
+            update(&self.store, "c", now, 4, |b| self.p.step_confirm(b, now)).unwrap();
+        }
+
+        /// `sends` sends spread over the hour starting at `t`, every `every`-th of them confirmed
+        /// (0: none); the refusals.
+        fn window(&self, t: u64, sends: u64, every: u64) -> Vec<CounterVerdict> {
+            let step = HOUR / (sends + 1);
+            let mut refused = Vec::new();
+            for i in 0..sends {
+                let at = t + (i + 1) * step;
+                let v = self.send(at);
+                if v.triggered {
+                    refused.push(v);
+                } else if every > 0 && i % every == 0 {
+                    self.confirm(at + 1);
+                }
+            }
+            refused
+        }
+
+        fn state(&self) -> Counts {
+            let now = Timestamp::from_millis(0);
+            let bytes = crate::store::Store::get(&self.store, "c", now).unwrap().map(|v| v.value);
+            bytes.as_deref().and_then(decode).unwrap_or_default()
+        }
+    }
+
+    #[test]
+    fn a_scope_that_converts_well_is_caught_under_its_own_baseline() {
+        // Real traffic confirms 9 of 10 (20 sends an hour, 18 confirmed); then a campaign sends
+        // 40 that confirm nothing: 18 of 60 is still over the fixed floor of 0.2.
+        let with = Scope::new(baseline_params());
+        let without = Scope::new(ConversionParams { baseline: None, ..baseline_params() });
+        for scope in [&with, &without] {
+            for hour in 0..4 {
+                for i in 0..20u64 {
+                    let at = hour * HOUR + (i + 1) * 1000;
+                    assert!(!scope.send(at).triggered, "hour {hour} send {i}");
+                    if i % 10 != 0 {
+                        scope.confirm(at + 1);
+                    }
+                }
+            }
+        }
+        assert_eq!(with.state().windows, 3, "three finished windows learned");
+        let refused = |scope: &Scope| (0..40u64).find(|i| scope.send(4 * HOUR + (i + 1) * 1000).triggered);
+        // Baseline 0.9: the threshold is max(0.2, 0.45); with the previous window counted, 18 of
+        // 41 sends is under it.
+        assert_eq!(refused(&with), Some(20));
+        assert_eq!(refused(&without), None);
+        assert_eq!(with.state().baseline_ppm, 900_000);
+    }
+
+    #[test]
+    fn until_min_history_the_fixed_ratio_alone_judges_and_teaches() {
+        let scope = Scope::new(baseline_params());
+        for hour in 0..2 {
+            assert!(scope.window(hour * HOUR, 20, 1).is_empty());
+        }
+        // Two windows learned (baseline 1.0), min_history 3: 7 of 20 confirmed (0.35) passes the
+        // fixed 0.2 alone, although it is far under 0.5 × 1.0.
+        assert!(scope.window(2 * HOUR, 20, 3).is_empty());
+        // Judged by 0.2 while learning, it is learned: (1 + 1 + 0.35) / 3. A campaign that runs
+        // while a scope learns becomes part of its norm. From now on the baseline judges: 7 of
+        // 21 (the previous window counted) is under max(0.2, 0.5 × 0.78).
+        assert!(scope.send(3 * HOUR + 1).triggered);
+        let s = scope.state();
+        assert_eq!((s.windows, s.baseline_ppm, s.streak), (3, 783_334, 1));
+    }
+
+    #[test]
+    fn a_deviating_scope_is_challenged_then_blocked_and_the_attack_is_not_learned() {
+        let scope = Scope::new(baseline_params());
+        for hour in 0..4 {
+            assert!(scope.window(hour * HOUR, 20, 1).is_empty(), "hour {hour}");
+        }
+        let learned = scope.state();
+        assert_eq!((learned.windows, learned.baseline_ppm), (3, 1_000_000), "the fourth folds at its end");
+        // Pumping: nothing confirms. The first refusal starts a block that only challenges.
+        let t = 4 * HOUR;
+        let first = (1..100).map(|i| (i, scope.send(t + i * 1000))).find(|(_, v)| v.triggered);
+        let (i, first) = first.unwrap();
+        assert!(first.escalated && !first.severe, "the first refused window challenges");
+        // 20 confirmed of the previous window's 20 plus i sends: under 0.5 at 21 sends.
+        assert_eq!(i, 21);
+        let during = scope.send(t + i * 1000 + 1);
+        assert!(during.triggered && !during.severe, "the block it started challenges too");
+        // The block ends: counted afresh, the next refusal is the second window in a row.
+        let after = t + i * 1000 + 600_000;
+        let second = (0..100).map(|j| scope.send(after + j)).find(|v| v.triggered).unwrap();
+        assert!(second.escalated && second.severe, "a second refused window in a row blocks");
+        assert_eq!(second.retry_after_ms, Some(1_200_000), "and lasts longer");
+        assert!(scope.send(after + 500).severe, "the block in force is severe too");
+        let s = scope.state();
+        assert_eq!((s.windows, s.baseline_ppm, s.streak), (4, 1_000_000, 2), "nothing of it learned");
+    }
+
+    #[test]
+    fn a_clean_window_ends_the_streak() {
+        let scope = Scope::new(baseline_params());
+        for hour in 0..4 {
+            scope.window(hour * HOUR, 20, 1);
+        }
+        let t = 4 * HOUR;
+        assert!((0..30).map(|i| scope.send(t + i)).any(|v| v.triggered && !v.severe));
+        // After the block (10 minutes), one hour of real traffic, then another.
+        let t = t + 700_000;
+        assert!(scope.window(t, 20, 1).is_empty());
+        assert!(scope.window(t + HOUR, 20, 1).is_empty());
+        assert_eq!(scope.state().streak, 0);
+        let t = t + 2 * HOUR;
+        let v = (0..60).map(|i| scope.send(t + i)).find(|v| v.triggered).unwrap();
+        assert!(!v.severe, "a fresh deviation challenges again");
+    }
+
+    #[test]
+    fn windows_with_too_few_sends_teach_nothing() {
+        let scope = Scope::new(baseline_params());
+        for hour in 0..6 {
+            scope.window(hour * HOUR, 9, 1);
+        }
+        assert_eq!(scope.state().windows, 0);
+    }
+
+    #[test]
+    fn without_block_after_windows_a_streak_never_blocks() {
+        let scope = Scope::new(ConversionParams { block_after_windows: None, ..params() });
+        let mut t = 0;
+        for _ in 0..3 {
+            let v = (0..10).map(|i| scope.send(t + i)).find(|v| v.triggered).unwrap();
+            assert!(!v.severe);
+            t += v.retry_after_ms.unwrap_or(0) + 10;
+        }
+    }
+
+    #[test]
+    fn state_written_by_earlier_versions_still_decodes() {
+        let p = baseline_params();
+        // Before strikes (32 bytes) and before baselines (36 bytes): blocked until 1_000_000.
+        let old = Writer::default().u64(0).u32(3).u32(1).u32(0).u32(0).u64(1_000_000);
+        let older = old.finish();
+        let with_strikes = {
+            let mut b = older.clone();
+            b.extend_from_slice(&2u32.to_le_bytes());
+            b
+        };
+        for (bytes, strikes) in [(older, 0), (with_strikes, 2)] {
+            let c = decode(&bytes).unwrap();
+            assert_eq!((c.blocked_until, c.strikes, c.windows, c.streak), (1_000_000, strikes, 0, 0));
+            let now = Timestamp::from_millis(500_000);
+            let Change::Keep(v) = p.step_send(Some(&bytes), now) else { panic!("the block holds") };
+            assert_eq!((v.triggered, v.retry_after_ms, v.severe), (true, Some(500_000), false));
+            // After the block, a send is counted and written in the new layout.
+            let now = Timestamp::from_millis(1_000_001);
+            let Change::Write { value, result, .. } = p.step_send(Some(&bytes), now) else {
+                panic!("a send past the block is written")
+            };
+            assert!(!result.triggered);
+            assert_eq!(value.len(), 44);
+            assert_eq!(decode(&value).map(|c| c.strikes), Some(strikes));
+        }
+        // The new layout round-trips.
+        let c = Counts { baseline_ppm: 812_345, windows: 7, streak: 1, strikes: 3, ..Counts::default() };
+        assert_eq!(decode(&encode(&c)), Some(c));
+    }
+
+    #[test]
+    fn torn_state_reads_as_a_new_scope() {
+        let p = baseline_params();
+        let now = Timestamp::from_millis(5);
+        assert!(
+            matches!(p.step_send(Some(&[1, 2, 3]), now), Change::Write { result, .. } if !result.triggered)
+        );
     }
 }

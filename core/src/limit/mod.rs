@@ -13,7 +13,7 @@ mod surge;
 
 pub use adjacent::AdjacentParams;
 pub use backoff::BackoffParams;
-pub use conversion::{ConversionParams, ConversionScope};
+pub use conversion::{ConversionBaseline, ConversionParams, ConversionScope};
 pub use gcra::{GcraParams, MAX_HORIZON_SECONDS};
 pub use reputation::ReputationParams;
 pub use surge::SurgeParams;
