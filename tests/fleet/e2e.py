@@ -403,10 +403,16 @@ class Harness:
         r = subprocess.run([sys.executable, "-m", "kubernetes_validate", "--strict", store_yaml],
                            capture_output=True, text=True)
         out = r.stdout + r.stderr
-        check("envoy/k8s/store-service.yaml: Namespace, ConfigMap, Deployment, Service, PodDisruptionBudget "
+        check("envoy/k8s/store-service.yaml: Namespace, ConfigMap, Deployment, two Services, PodDisruptionBudget "
               "pass kubernetes-validate --strict",
-              r.returncode == 0 and out.count("passed") == 5 and "WARN" not in out and "ERROR" not in out, out[-2000:])
-        docs = {d["kind"]: d for d in yaml.safe_load_all(open(store_yaml))}
+              r.returncode == 0 and out.count("passed") == 6 and "WARN" not in out and "ERROR" not in out, out[-2000:])
+        services = [d for d in yaml.safe_load_all(open(store_yaml)) if d["kind"] == "Service"]
+        # Later documents of a kind win below: the ClusterIP Service is the one Istio addresses.
+        docs = {d["kind"]: d for d in reversed(list(yaml.safe_load_all(open(store_yaml))))}
+        headless = [d for d in services if d["spec"].get("clusterIP") == "None"]
+        check("a headless Service gives plain Envoy one address per ready replica (STRICT_DNS, health checks)",
+              len(headless) == 1 and headless[0]["spec"]["selector"] == docs["Service"]["spec"]["selector"]
+              and headless[0]["spec"]["ports"] == docs["Service"]["spec"]["ports"], str(services))
         istio = {d["kind"]: d for d in yaml.safe_load_all(open(os.path.join(k8s, "istio-fleet.yaml")))}
         svc, dep = docs["Service"], docs["Deployment"]
         ns, name, port = svc["metadata"]["namespace"], svc["metadata"]["name"], svc["spec"]["ports"][0]["port"]
