@@ -206,13 +206,43 @@ pub fn run(
     backend: &mut dyn Backend,
     max_rounds: u32,
     commit_if_pass: bool,
-) -> Result<(Vec<CheckOutcome>, RoundStats), BackendError> {
+) -> Answered {
+    let job = Job {
+        policy,
+        request,
+        prefix,
+        max_rounds,
+        commit_if_pass,
+        now: Timestamp::from_millis(request.now_ms),
+        keys: distinct_keys(request),
+    };
     if backend.whole_rounds() {
-        return run_whole(policy, request, prefix, backend, max_rounds, commit_if_pass);
+        run_whole(&job, backend)
+    } else {
+        run_key_by_key(&job, backend)
     }
-    let now = Timestamp::from_millis(request.now_ms);
+}
+
+/// One round's work, as [`run`] was asked it.
+struct Job<'a> {
+    policy: &'a Policy,
+    request: &'a CheckRequest,
+    prefix: &'a str,
+    max_rounds: u32,
+    commit_if_pass: bool,
+    now: Timestamp,
+    /// The round's keys, each once, without the prefix.
+    keys: Vec<&'a str>,
+}
+
+/// Outcomes of a round's checks, in order, and what the round did; or why the backend failed.
+type Answered = Result<(Vec<CheckOutcome>, RoundStats), BackendError>;
+
+/// [`run`] reading every key, then writing each changed key with its own compare-and-swap.
+fn run_key_by_key(job: &Job<'_>, backend: &mut dyn Backend) -> Answered {
+    let Job { policy, request, prefix, max_rounds, commit_if_pass, now, .. } = *job;
+    let keys = job.keys.clone();
     let mut stats = RoundStats::default();
-    let keys = distinct_keys(request);
     let batch = Batch::default();
     let full = |key: &str| format!("{prefix}{key}");
     let read = |backend: &mut dyn Backend, keys: &[&str]| -> Result<(), BackendError> {
@@ -288,17 +318,9 @@ fn distinct_keys(request: &CheckRequest) -> Vec<&str> {
 /// values (first the backend's guesses, then what it answered) and is written all or nothing.
 /// A round that writes nothing on answered values needs no further swap, so read-only rounds
 /// (a refused peek) never lose a race.
-fn run_whole(
-    policy: &Policy,
-    request: &CheckRequest,
-    prefix: &str,
-    backend: &mut dyn Backend,
-    max_rounds: u32,
-    commit_if_pass: bool,
-) -> Result<(Vec<CheckOutcome>, RoundStats), BackendError> {
-    let now = Timestamp::from_millis(request.now_ms);
+fn run_whole(job: &Job<'_>, backend: &mut dyn Backend) -> Answered {
+    let Job { policy, request, prefix, max_rounds, commit_if_pass, now, ref keys } = *job;
     let mut stats = RoundStats::default();
-    let keys = distinct_keys(request);
     let full: Vec<String> = keys.iter().map(|k| format!("{prefix}{k}")).collect();
     let mut values = backend.guesses(&full);
     if values.len() != keys.len() {
@@ -580,20 +602,8 @@ mod tests {
     }
 
     #[test]
-    fn a_refused_whole_peek_writes_nothing_and_a_passing_one_commits_all_keys_or_none() {
+    fn a_whole_round_that_keeps_losing_writes_no_key() {
         let policy = policy();
-        let mut fake = Fake::whole();
-        let checks = policy.prepare(&request("+14155550100"), Timestamp::from_millis(1)).checks().to_vec();
-        let peek = CheckRequest { policy_id: 0, now_ms: 1, peek: true, namespace: None, checks };
-        for i in 0..3 {
-            let (_, stats) = run(&policy, &peek, "t:", &mut fake, 4, true).unwrap();
-            assert!(stats.committed, "send {i}");
-        }
-        let before = fake.data.clone();
-        let (outcomes, stats) = run(&policy, &peek, "t:", &mut fake, 4, true).unwrap();
-        assert!(!stats.committed);
-        assert!(outcomes.iter().any(|o| matches!(o, CheckOutcome::Verdict(v) if v.triggered)));
-        assert_eq!(fake.data, before, "a refused peek writes nothing");
         // A writer that never stops changing one key: every attempt writes nothing, then the
         // checks are store failures and no key of the round was written.
         struct Racing(Fake, String);
@@ -646,8 +656,17 @@ mod tests {
 
     #[test]
     fn commit_if_pass_commits_a_passing_peek_and_only_a_passing_one() {
+        commits_only_passing_peeks(Fake::default);
+    }
+
+    #[test]
+    fn commit_if_pass_in_whole_rounds_commits_a_passing_peek_and_only_a_passing_one() {
+        commits_only_passing_peeks(Fake::whole);
+    }
+
+    fn commits_only_passing_peeks(backend: fn() -> Fake) {
         let policy = policy();
-        let mut fake = Fake::default();
+        let mut fake = backend();
         let checks = policy.prepare(&request("+14155550100"), Timestamp::from_millis(1)).checks().to_vec();
         let peek = CheckRequest { policy_id: 0, now_ms: 1, peek: true, namespace: None, checks };
         // Burst 3: three peeks commit, the fourth is refused and writes nothing.
@@ -662,7 +681,7 @@ mod tests {
         assert!(outcomes.iter().any(|o| matches!(o, CheckOutcome::Verdict(v) if v.triggered)));
         assert_eq!(fake.data, before, "a refused peek writes nothing");
         // Without the ask, a passing peek writes nothing either.
-        let mut fresh = Fake::default();
+        let mut fresh = backend();
         let (_, stats) = run(&policy, &peek, "t:", &mut fresh, 4, false).unwrap();
         assert!(!stats.committed && fresh.data.is_empty());
     }
