@@ -55,7 +55,7 @@ test-examples:
     {{cargo}} run -q -p pumpguard-cli -- replay --policy examples/policy.json examples/traffic.jsonl > /dev/null
 
 # Every test: installs what they need (idempotent, quick once done), then lint, wasm builds, core + scenarios, the phone metadata against PyPI phonenumbers, CLI on the examples, alert rules, dashboard and policy schema, the simulator (report in Chromium, agreement with Envoy), every scenario through a real Envoy and a real workerd, every rule and dashboard query against a real Prometheus, fuzz and soak smokes, the real SDKs through both, and two Envoys sharing counters through the store service over Redis, then over Valkey.
-test: setup lint check-wasm test-core test-metadata test-examples test-ops test-sim test-filter test-worker e2e-envoy sim-envoy e2e-ops e2e-worker fuzz-smoke soak-smoke test-sdk e2e-fleet e2e-fleet-valkey
+test: setup lint check-wasm test-core test-metadata test-examples test-ops test-sim test-filter test-worker e2e-envoy sim-envoy e2e-ops e2e-worker fuzz-smoke soak-smoke test-sdk e2e-fleet e2e-fleet-valkey soak-fleet-smoke
 
 # What CI runs: every test (which installs what it needs first).
 ready: test

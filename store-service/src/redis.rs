@@ -307,14 +307,19 @@ impl Backend for Session<'_> {
 
     fn get_many(&mut self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, BackendError> {
         let commands: Vec<Vec<&[u8]>> = keys.iter().map(|k| vec![&b"GET"[..], k.as_bytes()]).collect();
-        self.pipeline(&commands)?
+        let values = self
+            .pipeline(&commands)?
             .into_iter()
             .map(|reply| match reply {
                 Reply::Bulk(value) => Ok(value),
                 Reply::Error(e) => Err(error(e)),
                 other => Err(error(format!("GET answered {other:?}"))),
             })
-            .collect()
+            .collect::<Result<Vec<Held>, BackendError>>()?;
+        if self.redis.whole_rounds() {
+            self.redis.remember(keys.iter().cloned().zip(values.iter().cloned()));
+        }
+        Ok(values)
     }
 
     fn cas_many(&mut self, writes: &[Cas]) -> Result<Vec<bool>, BackendError> {
@@ -360,6 +365,16 @@ impl Backend for Session<'_> {
             .collect::<Result<Vec<bool>, BackendError>>()?;
         if reload {
             redis.load_scripts(self.conn()?)?;
+        }
+        // A whole round that went on key by key: what it wrote is the next round's guess.
+        if redis.whole_rounds() {
+            redis.remember(
+                writes
+                    .iter()
+                    .zip(&applied)
+                    .filter(|(_, ok)| **ok)
+                    .map(|(w, _)| (w.key.clone(), Some(w.value.clone()))),
+            );
         }
         Ok(applied)
     }

@@ -12,11 +12,11 @@
 //! and each write touches one key, so the layout is safe for Redis Cluster.
 //!
 //! Where the backend can compare and write several keys at once (a standalone Redis: one Lua
-//! script over the round's keys), a round is instead run on the values the backend last saw for
-//! its keys (absent for keys it never saw) and sent as one atomic swap: written only if every key
-//! still holds what the checks ran on, otherwise nothing is written and the answer is what the
-//! keys hold, on which the round runs again. A good guess costs one round trip instead of two,
-//! a stale one two, as before; a round never commits part of its keys.
+//! script over the round's keys), a round first runs on the values the backend last saw for its
+//! keys (absent for keys it never saw) and is sent as one atomic swap, written only if every key
+//! still holds what the checks ran on. If one does not, the swap answers what every key holds;
+//! the round is decided on that answer when it writes nothing, and otherwise goes on key by key
+//! from it as above. A good guess costs one round trip instead of two, a stale one two, as before.
 //!
 //! Stored bytes: the counter's expiry (request time, milliseconds, u64 big-endian) then the
 //! core's value. A value expired at the request's time reads as absent, whatever the backend's
@@ -219,7 +219,7 @@ pub fn run(
     if backend.whole_rounds() {
         run_whole(&job, backend)
     } else {
-        run_key_by_key(&job, backend)
+        run_key_by_key(&job, backend, None)
     }
 }
 
@@ -239,7 +239,8 @@ struct Job<'a> {
 type Answered = Result<(Vec<CheckOutcome>, RoundStats), BackendError>;
 
 /// [`run`] reading every key, then writing each changed key with its own compare-and-swap.
-fn run_key_by_key(job: &Job<'_>, backend: &mut dyn Backend) -> Answered {
+/// `first_read`: what the keys held, already answered by the backend (no first read then).
+fn run_key_by_key(job: &Job<'_>, backend: &mut dyn Backend, first_read: Option<Vec<Held>>) -> Answered {
     let Job { policy, request, prefix, max_rounds, commit_if_pass, now, .. } = *job;
     let keys = job.keys.clone();
     let mut stats = RoundStats::default();
@@ -255,7 +256,14 @@ fn run_key_by_key(job: &Job<'_>, backend: &mut dyn Backend) -> Answered {
         }
         Ok(())
     };
-    read(backend, &keys)?;
+    match first_read {
+        Some(values) if values.len() == keys.len() => {
+            for (key, raw) in keys.iter().zip(values) {
+                batch.load(key, raw);
+            }
+        }
+        _ => read(backend, &keys)?,
+    }
     if request.peek {
         let peeked = policy.peek_checks(&request.checks, now, &batch);
         let pass = peeked.iter().all(|o| matches!(o, CheckOutcome::Verdict(v) if !v.triggered));
@@ -314,97 +322,61 @@ fn distinct_keys(request: &CheckRequest) -> Vec<&str> {
     keys
 }
 
-/// [`run`] on a backend that swaps whole rounds: each attempt runs every check on one set of
-/// values (first the backend's guesses, then what it answered) and is written all or nothing.
-/// A round that writes nothing on answered values needs no further swap, so read-only rounds
-/// (a refused peek) never lose a race.
+/// [`run`] on a backend that swaps whole rounds: the checks run on the backend's guesses and
+/// the round is sent as one swap, written only if every key still held its guess. When one did
+/// not, the swap answered what every key holds, a consistent snapshot: a round that writes
+/// nothing on it is decided (a read would have decided the same), and one that writes goes on
+/// key by key from it, as if it had been read, so a key other writers keep changing is retried
+/// alone and not with the whole round.
 fn run_whole(job: &Job<'_>, backend: &mut dyn Backend) -> Answered {
-    let Job { policy, request, prefix, max_rounds, commit_if_pass, now, ref keys } = *job;
-    let mut stats = RoundStats::default();
+    let Job { policy, request, prefix, commit_if_pass, now, ref keys, .. } = *job;
     let full: Vec<String> = keys.iter().map(|k| format!("{prefix}{k}")).collect();
-    let mut values = backend.guesses(&full);
-    if values.len() != keys.len() {
+    let guesses = backend.guesses(&full);
+    if guesses.len() != keys.len() {
         return Err(BackendError("backend guessed a different number of keys".to_owned()));
     }
-    // The first attempt runs on guesses: `max_rounds` attempts on answered values follow it, as
-    // many as a read-then-write round gets.
-    for attempt in 0..=max_rounds.max(1) {
-        // The first retry only corrects a stale guess; later ones are writers racing for a key.
-        if attempt > 1 && !backend.before_retry(attempt) {
-            break;
+    let evaluate = |values: &[Held]| {
+        let batch = Batch::default();
+        for (key, raw) in keys.iter().zip(values) {
+            batch.load(key, raw.clone());
         }
-        let evaluate = |values: &[Held]| {
-            let batch = Batch::default();
-            for (key, raw) in keys.iter().zip(values) {
-                batch.load(key, raw.clone());
-            }
-            let (outcomes, committed) = if request.peek {
-                let peeked = policy.peek_checks(&request.checks, now, &batch);
-                let pass = peeked.iter().all(|o| matches!(o, CheckOutcome::Verdict(v) if !v.triggered));
-                if commit_if_pass && pass {
-                    (request.checks.iter().map(|c| policy.run_check(c, now, &batch)).collect(), true)
-                } else {
-                    (peeked, false)
-                }
+        let (outcomes, committed) = if request.peek {
+            let peeked = policy.peek_checks(&request.checks, now, &batch);
+            let pass = peeked.iter().all(|o| matches!(o, CheckOutcome::Verdict(v) if !v.triggered));
+            if commit_if_pass && pass {
+                (request.checks.iter().map(|c| policy.run_check(c, now, &batch)).collect(), true)
             } else {
-                (request.checks.iter().map(|c| policy.run_check(c, now, &batch)).collect::<Vec<_>>(), false)
-            };
-            let writes = keys.iter().any(|k| batch.new_value(k, now).is_some());
-            (batch, outcomes, committed, writes)
+                (peeked, false)
+            }
+        } else {
+            (request.checks.iter().map(|c| policy.run_check(c, now, &batch)).collect::<Vec<_>>(), false)
         };
-        let (mut batch, mut outcomes, mut committed, writes) = evaluate(&values);
-        if attempt > 0 {
-            // Values the backend answered are one consistent snapshot: a round that writes
-            // nothing on them is decided, as a read would have decided it.
-            if !writes {
-                stats.committed = committed;
-                return Ok((outcomes, stats));
-            }
-            // A writer that lost: this replica may have seen a newer value since (a round that
-            // won meanwhile), which a round starting now would guess. Retrying on the older one
-            // would lose again to every newcomer, so it takes the newer one too.
-            let newer: Vec<Held> = backend
-                .guesses(&full)
-                .into_iter()
-                .zip(&values)
-                .map(|(known, held)| known.or_else(|| held.clone()))
-                .collect();
-            if newer != values {
-                values = newer;
-                (batch, outcomes, committed, _) = evaluate(&values);
-            }
-        }
-        let round: Vec<Guarded> = keys
-            .iter()
-            .zip(&full)
-            .zip(&values)
-            .map(|((key, full), raw)| Guarded {
-                key: full.clone(),
-                expected: raw.clone(),
-                write: batch.new_value(key, now),
-            })
-            .collect();
-        match backend.swap_all(&round)? {
-            None => {
-                stats.committed = committed;
-                return Ok((outcomes, stats));
-            }
-            Some(held) => {
-                if held.len() != keys.len() {
-                    return Err(BackendError("backend answered a different number of keys".to_owned()));
-                }
-                let changed = values.iter().zip(&held).filter(|(a, b)| a != b).count() as u64;
-                if attempt == 0 {
-                    stats.stale_guesses += changed;
-                } else {
-                    stats.conflicts += changed;
-                }
-                values = held;
-            }
-        }
+        (batch, outcomes, RoundStats { committed, ..RoundStats::default() })
+    };
+    let (batch, outcomes, stats) = evaluate(&guesses);
+    let round: Vec<Guarded> = keys
+        .iter()
+        .zip(&full)
+        .zip(&guesses)
+        .map(|((key, full), raw)| Guarded {
+            key: full.clone(),
+            expected: raw.clone(),
+            write: batch.new_value(key, now),
+        })
+        .collect();
+    let Some(held) = backend.swap_all(&round)? else {
+        return Ok((outcomes, stats));
+    };
+    if held.len() != keys.len() {
+        return Err(BackendError("backend answered a different number of keys".to_owned()));
     }
-    stats.gave_up = request.checks.len() as u64;
-    Ok((vec![CheckOutcome::StoreFailed; request.checks.len()], stats))
+    let stale = guesses.iter().zip(&held).filter(|(a, b)| a != b).count() as u64;
+    let (batch, outcomes, stats) = evaluate(&held);
+    if keys.iter().all(|k| batch.new_value(k, now).is_none()) {
+        return Ok((outcomes, RoundStats { stale_guesses: stale, ..stats }));
+    }
+    let (outcomes, stats) = run_key_by_key(job, backend, Some(held))?;
+    Ok((outcomes, RoundStats { stale_guesses: stale, ..stats }))
 }
 
 #[cfg(test)]
@@ -572,7 +544,7 @@ mod tests {
     }
 
     #[test]
-    fn a_whole_round_on_good_guesses_is_one_swap_and_a_stale_one_two() {
+    fn a_whole_round_on_good_guesses_is_one_swap_and_on_a_stale_one_goes_on_key_by_key() {
         let policy = policy();
         let mut fake = Fake::whole();
         let checks = policy.prepare(&request("+14155550100"), Timestamp::from_millis(1)).checks().to_vec();
@@ -583,8 +555,8 @@ mod tests {
         // What this replica wrote is what it guesses next.
         let (_, stats) = run(&policy, &commit, "t:", &mut fake, 4, false).unwrap();
         assert_eq!((fake.swaps, stats.stale_guesses), (2, 0));
-        // Another replica counted meanwhile: the stale guess costs one more swap, and the count
-        // lands on top of the other replica's.
+        // Another replica counted meanwhile: the swap answers what the keys hold and the round
+        // goes on key by key from that answer (no read), its count on top of the other's.
         let rate_key = format!("t:{}", commit.checks[0].key);
         let mut other = Fake::whole();
         other.data = fake.data.clone();
@@ -592,46 +564,13 @@ mod tests {
         run(&policy, &commit, "t:", &mut other, 4, false).unwrap();
         fake.data = other.data.clone();
         let (_, stats) = run(&policy, &commit, "t:", &mut fake, 4, false).unwrap();
-        assert_eq!(fake.swaps, 4);
+        assert_eq!((fake.swaps, fake.reads), (3, 0));
         assert!(stats.stale_guesses >= 1 && stats.conflicts == 0 && stats.gave_up == 0);
         let mut sequential = Fake::default();
         for _ in 0..4 {
             run(&policy, &commit, "t:", &mut sequential, 4, false).unwrap();
         }
         assert_eq!(fake.data.get(&rate_key), sequential.data.get(&rate_key), "four counts, as in sequence");
-    }
-
-    #[test]
-    fn a_whole_round_that_keeps_losing_writes_no_key() {
-        let policy = policy();
-        // A writer that never stops changing one key: every attempt writes nothing, then the
-        // checks are store failures and no key of the round was written.
-        struct Racing(Fake, String);
-        impl Backend for Racing {
-            fn get_many(&mut self, keys: &[String]) -> Result<Vec<Held>, BackendError> {
-                self.0.get_many(keys)
-            }
-            fn cas_many(&mut self, writes: &[Cas]) -> Result<Vec<bool>, BackendError> {
-                self.0.cas_many(writes)
-            }
-            fn whole_rounds(&self) -> bool {
-                true
-            }
-            fn swap_all(&mut self, round: &[Guarded]) -> Result<Option<Vec<Held>>, BackendError> {
-                let n = self.0.swaps as u8;
-                self.0.interfere.push((self.1.clone(), vec![n; 9]));
-                self.0.swap_all(round)
-            }
-        }
-        let checks = policy.prepare(&request("+14155550199"), Timestamp::from_millis(1)).checks().to_vec();
-        let n = checks.len();
-        let hot = format!("t:{}", checks[0].key);
-        let peek = CheckRequest { policy_id: 0, now_ms: 1, peek: true, namespace: None, checks };
-        let mut racing = Racing(Fake::whole(), hot.clone());
-        let (outcomes, stats) = run(&policy, &peek, "t:", &mut racing, 3, true).unwrap();
-        assert_eq!(outcomes, vec![CheckOutcome::StoreFailed; n]);
-        assert_eq!(stats.gave_up, n as u64);
-        assert!(racing.0.data.keys().all(|k| *k == hot), "no other key written: {:?}", racing.0.data.keys());
     }
 
     #[test]
