@@ -78,11 +78,9 @@ def wait_ready(port, procs=None, name=None, attempts=300):
     raise RuntimeError(f"store service on {port} never became ready")
 
 
-def store_cluster(ports, name=STORE_CLUSTER, health_checks=True):
-    """The store service replicas as one Envoy cluster, requests spread round robin; as docs/fleet.md
-    advises, replicas are checked on /readyz (draining or lost ones leave the rotation) and one
-    that fails connections is ejected at once."""
-    cluster = {
+def store_cluster(ports, name=STORE_CLUSTER):
+    """The store service replicas as one Envoy cluster, requests spread round robin."""
+    return {
         "name": name,
         "type": "STATIC",
         "connect_timeout": "0.25s",
@@ -94,13 +92,6 @@ def store_cluster(ports, name=STORE_CLUSTER, health_checks=True):
                 for p in ports]}],
         },
     }
-    if health_checks:
-        cluster["health_checks"] = [{"timeout": "0.25s", "interval": "1s", "no_traffic_interval": "1s", "unhealthy_threshold": 1,
-                                     "healthy_threshold": 1, "http_health_check": {"path": "/readyz"}}]
-        cluster["outlier_detection"] = {"split_external_local_origin_errors": True,
-                                        "consecutive_local_origin_failure": 2, "interval": "1s",
-                                        "base_ejection_time": "10s", "max_ejection_percent": 50}
-    return cluster
 
 
 def remote_plugin_config(policy, name, cluster=STORE_CLUSTER, timeout_ms=1000, **kw):
