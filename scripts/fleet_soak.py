@@ -17,7 +17,6 @@ keyspace; the run ends with a table, an SVG plot and checks:
 Usage: fleet_soak.py --envoy BIN --wasm FILE --store BIN [--seconds 1800] [--sample 10] [--work DIR]
 """
 
-import argparse
 import json
 import os
 import subprocess
@@ -40,16 +39,9 @@ def redis_info(port):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--envoy", required=True)
-    ap.add_argument("--wasm", required=True)
+    ap = S.run_arguments("soak-fleet", 16)
     ap.add_argument("--store", required=True)
-    ap.add_argument("--seconds", type=int, default=1800)
-    ap.add_argument("--sample", type=int, default=10)
-    ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--known-keys", type=int, default=20000)
-    ap.add_argument("--flat-mib", type=float, default=8.0)
-    ap.add_argument("--work", default=os.path.join(L.ROOT, "target", "soak-fleet"))
     args = ap.parse_args()
     os.makedirs(args.work, exist_ok=True)
     up_port, up_admin, front_port, front_admin, store_port, redis_port = (L.free_port() for _ in range(6))
@@ -122,12 +114,7 @@ def main():
         alive = [n for n in ("front", "store", "redis") if procs.alive(n)]
     finally:
         procs.stop()
-    with open(os.path.join(args.work, "wrk.txt"), "w") as f:
-        f.write(out)
-    with open(os.path.join(args.work, "samples.json"), "w") as f:
-        json.dump(samples, f, indent=1)
-    if len(samples) < 3:
-        sys.exit("soak-fleet: too few samples (is the run shorter than three sampling periods?)")
+    S.save_run(args.work, out, samples, "soak-fleet")
     last, n = samples[-1], len(samples)
 
     def growth(key):
@@ -160,11 +147,7 @@ def main():
         failures.append(f"store memory grew {store_end - store_mid:.1f} MiB in the last third")
     if last["keys"] != last["expires"]:
         failures.append(f"{last['keys'] - last['expires']} Redis keys have no expiry")
-    for failure in failures:
-        print(f"soak-fleet: FAIL: {failure}", file=sys.stderr)
-    if not failures:
-        print("soak-fleet: ok")
-    return 1 if failures else 0
+    return S.report("soak-fleet", failures)
 
 
 if __name__ == "__main__":

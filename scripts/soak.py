@@ -139,16 +139,22 @@ def svg_plot(samples, path, title):
         f.write(svg)
 
 
-def main():
+def run_arguments(work, connections):
+    """The options every soak takes: the Envoy and filter, how long, how often, how hard, the
+    memory growth allowed, where to write."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--envoy", required=True)
     ap.add_argument("--wasm", required=True)
     ap.add_argument("--seconds", type=int, default=1800)
     ap.add_argument("--sample", type=int, default=10)
-    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--connections", type=int, default=connections)
     ap.add_argument("--flat-mib", type=float, default=8.0)
-    ap.add_argument("--work", default=os.path.join(L.ROOT, "target", "soak"))
-    args = ap.parse_args()
+    ap.add_argument("--work", default=os.path.join(L.ROOT, "target", work))
+    return ap
+
+
+def main():
+    args = run_arguments("soak", 32).parse_args()
     os.makedirs(args.work, exist_ok=True)
     up_port, up_admin, front_port, front_admin = (L.free_port() for _ in range(4))
     upstream = L.answering_upstream(up_port, up_admin)
@@ -213,12 +219,7 @@ def main():
         alive = procs.alive("front")
     finally:
         procs.stop()
-    with open(os.path.join(args.work, "wrk.txt"), "w") as f:
-        f.write(out)
-    with open(os.path.join(args.work, "samples.json"), "w") as f:
-        json.dump(samples, f, indent=1)
-    if len(samples) < 3:
-        sys.exit("soak: too few samples (is the run shorter than three sampling periods?)")
+    save_run(args.work, out, samples, "soak")
     last = samples[-1]
     n = len(samples)
     middle = max(s["rss"] for s in samples[n // 3: 2 * n // 3] or samples)
@@ -250,10 +251,25 @@ def main():
         failures.append(f"memory grew {final - middle:.1f} MiB in the last third")
     if state_mib > 64:
         failures.append(f"counter state bound {state_mib:.1f} MiB is over 64 MiB")
+    return report("soak", failures)
+
+
+def save_run(work, wrk_output, samples, name):
+    """Keeps wrk's output and the samples; a run too short to judge ends here."""
+    with open(os.path.join(work, "wrk.txt"), "w") as f:
+        f.write(wrk_output)
+    with open(os.path.join(work, "samples.json"), "w") as f:
+        json.dump(samples, f, indent=1)
+    if len(samples) < 3:
+        sys.exit(f"{name}: too few samples (is the run shorter than three sampling periods?)")
+
+
+def report(name, failures):
+    """Prints the run's verdict; its exit status."""
     for failure in failures:
-        print(f"soak: FAIL: {failure}", file=sys.stderr)
+        print(f"{name}: FAIL: {failure}", file=sys.stderr)
     if not failures:
-        print("soak: ok")
+        print(f"{name}: ok")
     return 1 if failures else 0
 
 
