@@ -562,6 +562,29 @@ fn non_zero(value: u32, at: &str, errs: &mut ConfigErrors) -> Option<NonZeroU32>
     nz
 }
 
+/// A rolling baseline's span (`at` is the object holding both fields).
+fn check_history(history_windows: u32, min_history_windows: u32, at: &str, errs: &mut ConfigErrors) {
+    if !(1..=1000).contains(&history_windows) {
+        errs.push(format!("{at}.history_windows"), "must be between 1 and 1000");
+    }
+    if min_history_windows > history_windows {
+        errs.push(format!("{at}.min_history_windows"), "must be at most history_windows");
+    }
+}
+
+/// `block_after_windows` turns a rule's challenge into a block: at least 1, on a challenge rule.
+fn check_block_after_windows(value: Option<u32>, action: RuleAction, at: &str, errs: &mut ConfigErrors) {
+    if value == Some(0) {
+        errs.push(format!("{at}.block_after_windows"), "must be at least 1, or absent");
+    }
+    if value.is_some() && action != RuleAction::Challenge {
+        errs.push(
+            format!("{at}.block_after_windows"),
+            "escalating to a block only makes sense for a rule whose action is challenge",
+        );
+    }
+}
+
 /// `number_intel.on_unavailable: "challenge"` needs what a challenging rule needs.
 fn check_intel_challenge(doc: &PolicyDoc, errs: &mut ConfigErrors) {
     if doc.number_intel.as_ref().is_none_or(|n| n.on_unavailable != IntelOutcome::Challenge) {
@@ -983,12 +1006,7 @@ fn compile_kind(doc: &RuleDoc, at: &str, errs: &mut ConfigErrors) -> Option<Rule
             if !(b.factor > 0.0 && b.factor <= 1.0) {
                 errs.push(format!("{at}.factor"), "must be greater than 0 and at most 1");
             }
-            if !(1..=1000).contains(&b.history_windows) {
-                errs.push(format!("{at}.history_windows"), "must be between 1 and 1000");
-            }
-            if b.min_history_windows > b.history_windows {
-                errs.push(format!("{at}.min_history_windows"), "must be at most history_windows");
-            }
+            check_history(b.history_windows, b.min_history_windows, &at, errs);
             if b.min_window_sends == Some(0) {
                 errs.push(format!("{at}.min_window_sends"), "must be at least 1, or absent");
             }
@@ -999,15 +1017,7 @@ fn compile_kind(doc: &RuleDoc, at: &str, errs: &mut ConfigErrors) -> Option<Rule
                 min_window_sends: b.min_window_sends.unwrap_or(c.min_sends).max(1),
             }
         });
-        if c.block_after_windows == Some(0) {
-            errs.push(format!("{at}.block_after_windows"), "must be at least 1, or absent");
-        }
-        if c.block_after_windows.is_some() && doc.action != RuleAction::Challenge {
-            errs.push(
-                format!("{at}.block_after_windows"),
-                "escalating to a block only makes sense for a rule whose action is challenge",
-            );
-        }
+        check_block_after_windows(c.block_after_windows, doc.action, &at, errs);
         return Some(RuleKind::Conversion(ConversionParams {
             scope,
             min_sends: c.min_sends,
@@ -1024,25 +1034,12 @@ fn compile_kind(doc: &RuleDoc, at: &str, errs: &mut ConfigErrors) -> Option<Rule
         let at = format!("{at}.surge");
         let scope = compile_scope(&g.scope, &at, errs);
         non_zero(g.window_seconds, &format!("{at}.window_seconds"), errs);
-        if !(1..=1000).contains(&g.history_windows) {
-            errs.push(format!("{at}.history_windows"), "must be between 1 and 1000");
-        }
-        if g.min_history_windows > g.history_windows {
-            errs.push(format!("{at}.min_history_windows"), "must be at most history_windows");
-        }
+        check_history(g.history_windows, g.min_history_windows, &at, errs);
         if !(g.factor > 1.0 && g.factor <= 1000.0) {
             errs.push(format!("{at}.factor"), "must be over 1 and at most 1000");
         }
         non_zero(g.floor, &format!("{at}.floor"), errs);
-        if g.block_after_windows == Some(0) {
-            errs.push(format!("{at}.block_after_windows"), "must be at least 1, or absent");
-        }
-        if g.block_after_windows.is_some() && doc.action != RuleAction::Challenge {
-            errs.push(
-                format!("{at}.block_after_windows"),
-                "escalating to a block only makes sense for a rule whose action is challenge",
-            );
-        }
+        check_block_after_windows(g.block_after_windows, doc.action, &at, errs);
         return Some(RuleKind::Surge(SurgeParams {
             scope,
             window_ms: seconds_to_ms(g.window_seconds),

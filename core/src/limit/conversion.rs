@@ -89,6 +89,20 @@ struct Counts {
     streak: u16,
 }
 
+impl Counts {
+    /// What outlives a window: the block, its strikes, the learned baseline and the streak.
+    fn carried(&self) -> Counts {
+        Counts {
+            blocked_until: self.blocked_until,
+            strikes: self.strikes,
+            baseline_ppm: self.baseline_ppm,
+            windows: self.windows,
+            streak: self.streak,
+            ..Counts::default()
+        }
+    }
+}
+
 fn decode(bytes: &[u8]) -> Option<Counts> {
     let mut r = Reader::new(bytes);
     Some(Counts {
@@ -141,8 +155,9 @@ impl ConversionParams {
         }
     }
 
-    /// Folds one finished window that ended without a refusal into the baseline and the streak.
-    fn fold(&self, c: &mut Counts, sends: u32, confirms: u32) {
+    /// Folds the current window, finished without a refusal, into the baseline and the streak.
+    fn fold(&self, c: &mut Counts) {
+        let (sends, confirms) = (c.sends, c.confirms);
         let Some(b) = self.baseline else {
             // Without a baseline, a window that was judged (enough sends) and not refused ends
             // the streak.
@@ -174,20 +189,10 @@ impl ConversionParams {
         let mut c = stored.and_then(decode).unwrap_or_default();
         let elapsed = now_ms.saturating_sub(c.window_start);
         if elapsed >= self.window_ms.saturating_mul(2) {
-            let (sends, confirms) = (c.sends, c.confirms);
-            self.fold(&mut c, sends, confirms);
-            c = Counts {
-                blocked_until: c.blocked_until,
-                strikes: c.strikes,
-                baseline_ppm: c.baseline_ppm,
-                windows: c.windows,
-                streak: c.streak,
-                ..Counts::default()
-            };
-            c.window_start = now_ms;
+            self.fold(&mut c);
+            c = Counts { window_start: now_ms, ..c.carried() };
         } else if elapsed >= self.window_ms {
-            let (sends, confirms) = (c.sends, c.confirms);
-            self.fold(&mut c, sends, confirms);
+            self.fold(&mut c);
             c.previous_sends = c.sends;
             c.previous_confirms = c.confirms;
             c.sends = 0;
@@ -250,15 +255,7 @@ impl ConversionParams {
             let blocked_until = now_ms.saturating_add(duration);
             // Start counting afresh once the block ends, so the scope is judged on new traffic;
             // this window ends here and stays out of the baseline.
-            c = Counts {
-                window_start: blocked_until,
-                blocked_until,
-                strikes,
-                baseline_ppm: c.baseline_ppm,
-                windows: c.windows,
-                streak,
-                ..Counts::default()
-            };
+            c = Counts { window_start: blocked_until, blocked_until, strikes, streak, ..c.carried() };
             let mut verdict = CounterVerdict::escalate(duration);
             verdict.severe = self.severe(streak);
             verdict
