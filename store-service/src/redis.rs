@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::resp::{Conn, Reply};
@@ -75,7 +75,7 @@ impl Known {
 }
 
 /// The loaded scripts' SHA1s, as Redis reported them (`SCRIPT LOAD`).
-#[derive(Clone, Default)]
+#[derive(Default)]
 struct Shas {
     cas: String,
     swap: String,
@@ -89,7 +89,7 @@ pub struct Redis {
     /// Most idle connections kept: one per request thread (more would only be held open).
     max_idle: usize,
     idle: Mutex<Vec<Conn>>,
-    shas: Mutex<Option<Shas>>,
+    shas: Mutex<Option<Arc<Shas>>>,
     cluster: ClusterMode,
     /// Rounds are whole swaps (not a Cluster); decided when warming.
     whole: AtomicBool,
@@ -202,14 +202,14 @@ impl Redis {
         }
     }
 
-    fn scripts(&self, conn: &mut Conn) -> Result<Shas, BackendError> {
+    fn scripts(&self, conn: &mut Conn) -> Result<Arc<Shas>, BackendError> {
         if let Some(shas) = self.shas.lock().ok().and_then(|s| s.clone()) {
             return Ok(shas);
         }
         self.load_scripts(conn)
     }
 
-    fn load_scripts(&self, conn: &mut Conn) -> Result<Shas, BackendError> {
+    fn load_scripts(&self, conn: &mut Conn) -> Result<Arc<Shas>, BackendError> {
         let mut load =
             |script: &str| match conn.call(&[b"SCRIPT", b"LOAD", script.as_bytes()]).map_err(error)? {
                 Reply::Bulk(Some(sha)) => {
@@ -217,7 +217,7 @@ impl Redis {
                 }
                 other => Err(error(format!("SCRIPT LOAD failed: {other:?}"))),
             };
-        let shas = Shas { cas: load(CAS_SCRIPT)?, swap: load(SWAP_SCRIPT)? };
+        let shas = Arc::new(Shas { cas: load(CAS_SCRIPT)?, swap: load(SWAP_SCRIPT)? });
         if let Ok(mut slot) = self.shas.lock() {
             *slot = Some(shas.clone());
         }
@@ -324,7 +324,8 @@ impl Backend for Session<'_> {
 
     fn cas_many(&mut self, writes: &[Cas]) -> Result<Vec<bool>, BackendError> {
         let redis = self.redis;
-        let sha = redis.scripts(self.conn()?)?.cas;
+        let shas = redis.scripts(self.conn()?)?;
+        let sha = &shas.cas;
         let ttls: Vec<String> = writes.iter().map(|w| w.ttl_ms.to_string()).collect();
         let commands: Vec<Vec<&[u8]>> = writes
             .iter()
@@ -396,7 +397,8 @@ impl Backend for Session<'_> {
         let ttls: Vec<String> =
             round.iter().map(|g| g.write.as_ref().map_or(0, |w| w.1).to_string()).collect();
         for attempt in 0..2 {
-            let sha = redis.scripts(self.conn()?)?.swap;
+            let shas = redis.scripts(self.conn()?)?;
+            let sha = &shas.swap;
             let mut command: Vec<&[u8]> = vec![b"EVALSHA", sha.as_bytes(), n.as_bytes()];
             command.extend(round.iter().map(|g| g.key.as_bytes()));
             for (g, ttl) in round.iter().zip(&ttls) {

@@ -241,7 +241,7 @@ type Answered = Result<(Vec<CheckOutcome>, RoundStats), BackendError>;
 /// [`run`] reading every key, then writing each changed key with its own compare-and-swap.
 /// `first_read`: what the keys held, already answered by the backend (no first read then).
 fn run_key_by_key(job: &Job<'_>, backend: &mut dyn Backend, first_read: Option<Vec<Held>>) -> Answered {
-    let Job { policy, request, prefix, max_rounds, commit_if_pass, now, .. } = *job;
+    let Job { policy, request, prefix, max_rounds, now, .. } = *job;
     let keys = job.keys.clone();
     let mut stats = RoundStats::default();
     let batch = Batch::default();
@@ -265,9 +265,7 @@ fn run_key_by_key(job: &Job<'_>, backend: &mut dyn Backend, first_read: Option<V
         _ => read(backend, &keys)?,
     }
     if request.peek {
-        let peeked = policy.peek_checks(&request.checks, now, &batch);
-        let pass = peeked.iter().all(|o| matches!(o, CheckOutcome::Verdict(v) if !v.triggered));
-        if !(commit_if_pass && pass) {
+        if let Err(peeked) = peek_commits(job, &batch) {
             return Ok((peeked, stats));
         }
         // The peek wrote nothing (an overlay): the commit runs on exactly what was read.
@@ -312,6 +310,18 @@ fn run_key_by_key(job: &Job<'_>, backend: &mut dyn Backend, first_read: Option<V
     Ok((outcomes, stats))
 }
 
+/// A peek round on `batch`: `Ok` when it is to be committed at once (every check passes and the
+/// caller asked for it), otherwise its outcomes are the answer.
+fn peek_commits(job: &Job<'_>, batch: &Batch) -> Result<(), Vec<CheckOutcome>> {
+    let peeked = job.policy.peek_checks(&job.request.checks, job.now, batch);
+    let pass = peeked.iter().all(|o| matches!(o, CheckOutcome::Verdict(v) if !v.triggered));
+    if job.commit_if_pass && pass {
+        Ok(())
+    } else {
+        Err(peeked)
+    }
+}
+
 fn distinct_keys(request: &CheckRequest) -> Vec<&str> {
     let mut keys: Vec<&str> = Vec::new();
     for check in &request.checks {
@@ -329,7 +339,7 @@ fn distinct_keys(request: &CheckRequest) -> Vec<&str> {
 /// key by key from it, as if it had been read, so a key other writers keep changing is retried
 /// alone and not with the whole round.
 fn run_whole(job: &Job<'_>, backend: &mut dyn Backend) -> Answered {
-    let Job { policy, request, prefix, commit_if_pass, now, ref keys, .. } = *job;
+    let Job { policy, request, prefix, now, ref keys, .. } = *job;
     let full: Vec<String> = keys.iter().map(|k| format!("{prefix}{k}")).collect();
     let guesses = backend.guesses(&full);
     if guesses.len() != keys.len() {
@@ -340,16 +350,11 @@ fn run_whole(job: &Job<'_>, backend: &mut dyn Backend) -> Answered {
         for (key, raw) in keys.iter().zip(values) {
             batch.load(key, raw.clone());
         }
-        let (outcomes, committed) = if request.peek {
-            let peeked = policy.peek_checks(&request.checks, now, &batch);
-            let pass = peeked.iter().all(|o| matches!(o, CheckOutcome::Verdict(v) if !v.triggered));
-            if commit_if_pass && pass {
-                (request.checks.iter().map(|c| policy.run_check(c, now, &batch)).collect(), true)
-            } else {
-                (peeked, false)
-            }
-        } else {
-            (request.checks.iter().map(|c| policy.run_check(c, now, &batch)).collect::<Vec<_>>(), false)
+        let commit = |batch: &Batch| request.checks.iter().map(|c| policy.run_check(c, now, batch)).collect();
+        let (outcomes, committed) = match request.peek.then(|| peek_commits(job, &batch)) {
+            None => (commit(&batch), false),
+            Some(Ok(())) => (commit(&batch), true),
+            Some(Err(peeked)) => (peeked, false),
         };
         (batch, outcomes, RoundStats { committed, ..RoundStats::default() })
     };
