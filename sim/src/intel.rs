@@ -2,7 +2,9 @@
 //! asks it about numbers ([`crate::guard::Guard::judge_with`]) and gets Twilio Lookup v2 shaped
 //! answers. It knows what a provider's cross-customer view would know, and no more: a share of
 //! the numbers campaigns pump (`detects`), and it flags real users' numbers now and then
-//! (`false_flags`). Both are assumptions about provider quality (`mix.number_intel`), not
+//! (`false_flags`). Like a real provider's score it is graded: below its confident band it can
+//! put numbers in an elevated band (`suspects`, `false_suspects`), which a policy may challenge
+//! instead of block. All are assumptions about provider quality (`mix.number_intel`), not
 //! measurements; each number's fate is drawn once per seed, so a run is reproducible.
 
 use std::collections::HashSet;
@@ -21,6 +23,37 @@ pub struct IntelModel {
     pub detects: f64,
     /// Share of other numbers (real users') it scores as high risk all the same.
     pub false_flags: f64,
+    /// Share of pumped numbers scored elevated (50 to 74): suspected, not known.
+    #[serde(default)]
+    pub suspects: f64,
+    /// Share of other numbers scored elevated all the same.
+    #[serde(default)]
+    pub false_suspects: f64,
+}
+
+impl IntelModel {
+    /// A provider with one band: `detects` and `false_flags`, nothing elevated.
+    pub fn flags(detects: f64, false_flags: f64) -> IntelModel {
+        IntelModel { detects, false_flags, suspects: 0.0, false_suspects: 0.0 }
+    }
+
+    /// Each share by its field name, for validation.
+    pub fn shares(&self) -> [(&'static str, f64); 4] {
+        [
+            ("detects", self.detects),
+            ("false_flags", self.false_flags),
+            ("suspects", self.suspects),
+            ("false_suspects", self.false_suspects),
+        ]
+    }
+}
+
+/// The band a number's score falls in.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Band {
+    High,
+    Elevated,
+    Low,
 }
 
 /// The provider: answers by number, counts its calls.
@@ -68,9 +101,26 @@ impl Provider {
     pub fn answer(&mut self, e164: &str) -> (u16, String) {
         self.calls += 1;
         let mut draw = Rng::new(self.seed ^ stable_hash(e164));
-        let share = if self.pumped.contains(e164) { self.model.detects } else { self.model.false_flags };
-        let flagged = draw.chance(share);
-        let risk = if flagged { draw.range(75, 100) } else { draw.range(0, 40) };
+        let (high, elevated) = if self.pumped.contains(e164) {
+            (self.model.detects, self.model.suspects)
+        } else {
+            (self.model.false_flags, self.model.false_suspects)
+        };
+        // The elevated draw comes second and only when the band exists, so a one-band model
+        // draws exactly as before the bands did.
+        let band = if draw.chance(high) {
+            Band::High
+        } else if elevated > 0.0 && draw.chance(elevated / (1.0 - high).max(f64::MIN_POSITIVE)) {
+            Band::Elevated
+        } else {
+            Band::Low
+        };
+        let risk = match band {
+            Band::High => draw.range(75, 100),
+            Band::Elevated => draw.range(50, 74),
+            Band::Low => draw.range(0, 40),
+        };
+        let flagged = band == Band::High;
         let kind = self.numbers.classify(e164).map_or("unknown", |(_, t)| line_type(t));
         let body = serde_json::json!({
             "phone_number": e164,
@@ -88,7 +138,7 @@ mod tests {
 
     #[test]
     fn answers_are_the_same_for_a_seed_and_follow_the_model() {
-        let model = IntelModel { detects: 0.9, false_flags: 0.01 };
+        let model = IntelModel::flags(0.9, 0.01);
         let (mut a, mut b) = (Provider::new(model, 7), Provider::new(model, 7));
         let numbers: Vec<String> = (0..2000).map(|i| format!("+4915112{:06}", i)).collect();
         for n in numbers.iter().step_by(2) {
@@ -105,5 +155,30 @@ mod tests {
         assert!((850..=950).contains(&flagged[0]), "{flagged:?}");
         assert!(flagged[1] <= 30, "{flagged:?}");
         assert_eq!(a.calls, 2000);
+    }
+
+    #[test]
+    fn elevated_band_holds_its_share_and_scores_under_the_high_band() {
+        let model = IntelModel { detects: 0.5, false_flags: 0.0, suspects: 0.3, false_suspects: 0.1 };
+        let mut provider = Provider::new(model, 11);
+        let numbers: Vec<String> = (0..4000).map(|i| format!("+4915112{:06}", i)).collect();
+        for n in numbers.iter().step_by(2) {
+            provider.pumped(n);
+        }
+        let score = |p: &mut Provider, n: &str| {
+            let body: serde_json::Value = serde_json::from_str(&p.answer(n).1).unwrap();
+            body["sms_pumping_risk"]["sms_pumping_risk_score"].as_u64().unwrap()
+        };
+        let mut bands = [[0u32; 3]; 2];
+        for (i, n) in numbers.iter().enumerate() {
+            let s = score(&mut provider, n);
+            let band = if s >= 75 { 0 } else if s >= 50 { 1 } else { 2 };
+            bands[i % 2][band] += 1;
+        }
+        // Pumped: about 1000 high, 600 elevated; real: none high, about 200 elevated.
+        assert!((900..=1100).contains(&bands[0][0]), "{bands:?}");
+        assert!((520..=680).contains(&bands[0][1]), "{bands:?}");
+        assert_eq!(bands[1][0], 0, "{bands:?}");
+        assert!((150..=250).contains(&bands[1][1]), "{bands:?}");
     }
 }

@@ -181,6 +181,11 @@ pub struct Campaign {
     /// Reacts to 429 and 403: backs off, rotates addresses and clients, spreads numbers.
     #[serde(default)]
     pub adaptive: bool,
+    /// Sends each request from an exit in its number's country (residential proxy services
+    /// sell addresses by country per request): what an operator who read the policy does
+    /// against a client-country signal from the first send.
+    #[serde(default)]
+    pub local_exits: bool,
 }
 
 /// A campaign's address pool.
@@ -363,6 +368,7 @@ fn campaign(
         tokens: TokenPlan::None,
         fake_confirm_share: 0.0,
         adaptive: false,
+        local_exits: false,
     }
 }
 

@@ -115,6 +115,7 @@ impl Exit {
 #[derive(Clone, Debug)]
 pub struct Pool {
     exits: Vec<Exit>,
+    access: Access,
 }
 
 impl Pool {
@@ -126,7 +127,7 @@ impl Pool {
                 Exit::new(rng, access, &country)
             })
             .collect();
-        Pool { exits }
+        Pool { exits, access }
     }
 
     /// One address of the pool.
@@ -134,6 +135,16 @@ impl Pool {
         rng.pick(&self.exits)
             .cloned()
             .unwrap_or_else(|| Exit { ip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), country: "US".to_owned() })
+    }
+
+    /// One address of the pool in `country`; a fresh one of the pool's kind when the pool has
+    /// none there (a proxy service rents any country).
+    pub fn pick_in(&self, rng: &mut Rng, country: &str) -> Exit {
+        let local: Vec<&Exit> = self.exits.iter().filter(|e| e.country == country).collect();
+        match rng.pick(&local) {
+            Some(exit) => (*exit).clone(),
+            None => Exit::new(rng, self.access, country),
+        }
     }
 
     /// How many addresses the pool has.

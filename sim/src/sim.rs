@@ -275,10 +275,13 @@ fn validate(mix: &Mix) -> Result<(), String> {
         }
     }
     if let Some(model) = &mix.number_intel {
-        for (name, share) in [("detects", model.detects), ("false_flags", model.false_flags)] {
+        for (name, share) in model.shares() {
             if !(0.0..=1.0).contains(&share) {
                 return Err(format!("number_intel.{name}: {share} is not a share from 0 to 1"));
             }
+        }
+        if model.detects + model.suspects > 1.0 || model.false_flags + model.false_suspects > 1.0 {
+            return Err("number_intel: a class's high and elevated shares add up to more than 1".into());
         }
     }
     Ok(())
@@ -762,7 +765,11 @@ impl World<'_> {
         } else if matches!(campaign.client, CampaignClient::Browsers) && bot.rng.chance(0.3) {
             bot.identity = new_identity(&mut bot.rng, &campaign, now);
         }
-        let ip = bot.pool.pick(&mut bot.rng);
+        let local = campaign.local_exits.then(|| self.numbers.classify(&number)).flatten();
+        let ip = match local {
+            Some((country, _)) => bot.pool.pick_in(&mut bot.rng, country),
+            None => bot.pool.pick(&mut bot.rng),
+        };
         let token = match campaign.tokens {
             TokenPlan::Replayed => Some(bot.replayed_token.clone()),
             TokenPlan::None | TokenPlan::Solved => None,

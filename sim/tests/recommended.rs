@@ -53,31 +53,69 @@ fn recommended_policy_holds_its_floor_on_the_default_mix() {
     assert!(reach("peak-rider") <= 0.35, "{summary}");
 }
 
-/// `policies/recommended-intel.json` with a modelled provider that knows 90% of pumped numbers
-/// and flags 0.2% of real ones (an assumption about provider quality, docs/simulator.md).
-#[test]
-fn recommended_intel_policy_holds_its_floor_with_a_provider() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../policies/recommended-intel.json");
+/// A provider's score is graded: sure (75 and up) on 90% of pumped numbers and 0.05% of real
+/// ones, elevated (50–74) on 7% of pumped and 0.5% of real ones. An assumption about provider
+/// quality (docs/simulator.md), the one docs/detection.md measures against.
+fn graded_provider() -> pumpguard_sim::intel::IntelModel {
+    pumpguard_sim::intel::IntelModel { detects: 0.9, suspects: 0.07, false_flags: 0.0005, false_suspects: 0.005 }
+}
+
+struct Measured {
+    reach: f64,
+    refused: f64,
+    challenged: f64,
+    lookups: u64,
+    summary: String,
+}
+
+fn measure(policy: &str, mix: &Mix, seed: u64) -> Measured {
+    let path = format!("{}/../policies/{policy}", env!("CARGO_MANIFEST_DIR"));
     let policy = Policy::from_json(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let mix = Mix {
-        number_intel: Some(pumpguard_sim::intel::IntelModel { detects: 0.9, false_flags: 0.002 }),
-        ..Mix::default()
-    };
-    let run = sim::run(&mix, 1, &mut InProcess::new(policy)).unwrap();
+    let run = sim::run(mix, seed, &mut InProcess::new(policy)).unwrap();
     let board = Scoreboard::of(&run, &Prices::built_in());
     let legit = &board.legit;
     let refused = legit.sessions_refused as f64 / legit.sessions as f64;
+    let challenged = legit.sessions_challenged as f64 / legit.sessions as f64;
     let summary = format!(
-        "pumped reached {:.3}, real refused {refused:.4}, lookups {}; {:?}",
+        "pumped reached {:.4}, real refused {refused:.4}, challenged {challenged:.4}, lookups {}; {:?}",
         board.pumped.reached_share,
         board.number_lookups,
         board.campaigns.iter().map(|c| (c.name.as_str(), c.reached_share)).collect::<Vec<_>>()
     );
-    // Seed 1 measured 0.019 / 0.0044 / 5369 lookups when this floor was set.
-    assert!(board.pumped.reached_share <= 0.04, "{summary}");
-    assert!(refused <= 0.007, "{summary}");
-    // Lookups only for what would otherwise be sent: at most one per send that got that far.
-    assert!(board.number_lookups > 0 && board.number_lookups < 7_000, "{summary}");
-    let twins = board.campaigns.iter().find(|c| c.name == "browser-twins").map(|c| c.reached_share);
-    assert!(twins.is_some_and(|r| r <= 0.25), "{summary}");
+    Measured { reach: board.pumped.reached_share, refused, challenged, lookups: board.number_lookups, summary }
+}
+
+/// `policies/recommended-intel.json` with the graded provider: the real-user half of the goal
+/// holds (≤ 0.1% refused, ≤ 2% challenged); pumped sends reaching origin stay near 2–3%, not the
+/// goal's 1% (docs/detection.md says why).
+#[test]
+fn recommended_intel_policy_holds_its_floor_with_a_provider() {
+    let mix = Mix { number_intel: Some(graded_provider()), ..Mix::default() };
+    let m = measure("recommended-intel.json", &mix, 1);
+    let summary = &m.summary;
+    // Seed 1 measured 0.0230 / 0.0003 / 0.0090 / 4779 lookups when this floor was set.
+    assert!(m.reach <= 0.035, "{summary}");
+    assert!(m.refused <= 0.001, "{summary}");
+    assert!(m.challenged <= 0.02, "{summary}");
+    // Lookups only for what would otherwise be sent, and not for trusted numbers.
+    assert!(m.lookups > 0 && m.lookups < 5_500, "{summary}");
+}
+
+/// Against operators who send from an exit in each number's country (they read the policy),
+/// the client-country signal is gone; a scope-wide rule must then challenge, not refuse, the
+/// real users who share a pumped prefix.
+#[test]
+fn recommended_policies_spare_real_users_when_exits_match_the_numbers() {
+    let mut mix = Mix::default();
+    for campaign in &mut mix.campaigns {
+        campaign.local_exits = true;
+    }
+    let plain = measure("recommended.json", &mix, 1);
+    // Seed 1 measured 0.0016 refused (0.0087 with prefix-conversion blocking at once).
+    assert!(plain.refused <= 0.003, "{}", plain.summary);
+    mix.number_intel = Some(graded_provider());
+    let intel = measure("recommended-intel.json", &mix, 1);
+    assert!(intel.reach <= 0.035, "{}", intel.summary);
+    assert!(intel.refused <= 0.001, "{}", intel.summary);
+    assert!(intel.challenged <= 0.02, "{}", intel.summary);
 }
