@@ -4,7 +4,8 @@
 Follows the corpus convention of `simulated_provider` in core/src/scenario.rs, by the number's
 last two digits: 99 high pumping risk (95, mobile), 98 non-fixed VoIP (risk 20), 97 unreachable
 (risk 10), 96 answers only after `--slow-seconds` (a timeout), 95 HTTP 500, 94 a page that is not
-JSON, 93 a risk score that is not a number; any other number low risk (5), mobile, active.
+JSON, 93 a risk score that is not a number, 92 an elevated risk (60, mobile); any other number
+low risk (5), mobile, active.
 
 - The number is the last path segment, percent-decoded (`/v2/PhoneNumbers/%2B14155550199`).
 - Every call is recorded: `GET /__lookup/calls` returns them (path, number, headers), so a test
@@ -52,6 +53,8 @@ def answer(e164):
         return 200, "<html><body>502 Bad Gateway</body></html>", 0
     if tail == "93":
         return twilio("high", "mobile", "active")
+    if tail == "92":
+        return twilio(60, "mobile", "active")
     return twilio(5, "mobile", "active")
 
 

@@ -123,8 +123,8 @@ pub fn simulated_siteverify(token: &str) -> TokenVerdict {
 /// The corpus' fake number-intelligence provider, by the number's last two digits: `99` high
 /// pumping risk (95, mobile), `98` a non-fixed VoIP line (risk 20), `97` unreachable (risk 10),
 /// `96` no answer in time (`None`), `95` HTTP 500, `94` a page that is not JSON, `93` a risk
-/// score that is not a number; any other number low risk (5), mobile and active. The answer is
-/// the status and body a Twilio Lookup v2 call
+/// score that is not a number, `92` an elevated risk (60, mobile); any other number low risk (5),
+/// mobile and active. The answer is the status and body a Twilio Lookup v2 call
 /// (`Fields=line_type_intelligence,sms_pumping_risk,line_status`) would get.
 pub fn simulated_provider(e164: &str) -> Option<(u16, String)> {
     let tail = e164.get(e164.len().saturating_sub(2)..).unwrap_or("");
@@ -146,6 +146,7 @@ pub fn simulated_provider(e164: &str) -> Option<(u16, String)> {
         "95" => Some((500, "{\"code\":20500,\"message\":\"Internal Server Error\"}".to_owned())),
         "94" => Some((200, "<html><body>502 Bad Gateway</body></html>".to_owned())),
         "93" => answer("high".into(), "mobile", "active"),
+        "92" => answer(60.into(), "mobile", "active"),
         _ => answer(5.into(), "mobile", "active"),
     }
 }
