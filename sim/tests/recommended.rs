@@ -57,7 +57,12 @@ fn recommended_policy_holds_its_floor_on_the_default_mix() {
 /// ones, elevated (50–74) on 7% of pumped and 0.5% of real ones. An assumption about provider
 /// quality (docs/simulator.md), the one docs/detection.md measures against.
 fn graded_provider() -> pumpguard_sim::intel::IntelModel {
-    pumpguard_sim::intel::IntelModel { detects: 0.9, suspects: 0.07, false_flags: 0.0005, false_suspects: 0.005 }
+    pumpguard_sim::intel::IntelModel {
+        detects: 0.9,
+        suspects: 0.07,
+        false_flags: 0.0005,
+        false_suspects: 0.005,
+    }
 }
 
 struct Measured {
@@ -82,7 +87,13 @@ fn measure(policy: &str, mix: &Mix, seed: u64) -> Measured {
         board.number_lookups,
         board.campaigns.iter().map(|c| (c.name.as_str(), c.reached_share)).collect::<Vec<_>>()
     );
-    Measured { reach: board.pumped.reached_share, refused, challenged, lookups: board.number_lookups, summary }
+    Measured {
+        reach: board.pumped.reached_share,
+        refused,
+        challenged,
+        lookups: board.number_lookups,
+        summary,
+    }
 }
 
 /// `policies/recommended-intel.json` with the graded provider: the real-user half of the goal
