@@ -956,4 +956,8 @@ pub struct NumberIntelRuleDoc {
     /// A number the provider finds unreachable fires.
     #[serde(default)]
     pub unreachable: bool,
+    /// No verdict from the provider (timeout, error, unreadable answer) fires: a weighted rule
+    /// stands in for the missing answer during an outage.
+    #[serde(default)]
+    pub unanswered: bool,
 }

@@ -424,6 +424,8 @@ pub struct IntelRule {
     pub line_types: Vec<LineType>,
     /// An unreachable number fires.
     pub unreachable: bool,
+    /// No verdict from the provider fires ([`IntelRule::fires_unanswered`]).
+    pub unanswered: bool,
 }
 
 impl IntelRule {
@@ -436,8 +438,8 @@ impl IntelRule {
         errs: &mut ConfigErrors,
     ) -> IntelRule {
         let at = format!("{at}.number_intel");
-        if doc.min_risk.is_none() && doc.line_types.is_empty() && !doc.unreachable {
-            errs.push(at.clone(), "set min_risk, line_types or unreachable");
+        if doc.min_risk.is_none() && doc.line_types.is_empty() && !doc.unreachable && !doc.unanswered {
+            errs.push(at.clone(), "set min_risk, line_types, unreachable or unanswered");
         }
         if doc.min_risk.is_some_and(|r| r > 100) {
             errs.push(format!("{at}.min_risk"), "must be between 0 and 100");
@@ -460,7 +462,18 @@ impl IntelRule {
                 }
             }
         }
-        IntelRule { min_risk: doc.min_risk, line_types: doc.line_types.clone(), unreachable: doc.unreachable }
+        IntelRule {
+            min_risk: doc.min_risk,
+            line_types: doc.line_types.clone(),
+            unreachable: doc.unreachable,
+            unanswered: doc.unanswered,
+        }
+    }
+
+    /// Why the rule fires when the provider gave no verdict, `detail` saying what went wrong;
+    /// `None` when it does not ask about that.
+    pub fn fires_unanswered(&self, detail: &str) -> Option<String> {
+        self.unanswered.then(|| format!("no answer from the provider ({detail})"))
     }
 
     /// Why the rule fires on `facts`, for the finding's detail; `None` when it does not.

@@ -53,15 +53,27 @@ impl Policy {
     /// Adds the findings of every applicable `number_intel` rule on one number's answer. A
     /// `skip_trusted` rule reports a trusted number without acting on it.
     fn fold_facts(&self, decision: &mut Decision, number: &str, facts: &IntelFacts) {
+        self.fold_findings(decision, number, ReasonCode::NumberIntel, |rule| rule.fires(facts));
+    }
+
+    /// Adds the findings of every applicable `number_intel` rule that fires on `fires`, under
+    /// `code`; a `skip_trusted` rule reports a trusted number without acting on it.
+    fn fold_findings(
+        &self,
+        decision: &mut Decision,
+        number: &str,
+        code: ReasonCode,
+        fires: impl Fn(&super::IntelRule) -> Option<String>,
+    ) {
         let trusted = decision.numbers.iter().any(|n| n.e164 == number && n.trusted);
         let mut found = Vec::new();
         for (_, rule) in self.intel_rules(decision) {
             let RuleKind::NumberIntel(params) = &rule.kind else { continue };
-            let Some(detail) = params.fires(facts) else { continue };
+            let Some(detail) = fires(params) else { continue };
             let spared = trusted && rule.skip_trusted;
             found.push(Reason {
                 rule: Some(rule.id.clone()),
-                code: ReasonCode::NumberIntel,
+                code,
                 action: Action::from(rule.action),
                 enforced: self.enforces(rule) && !spared,
                 retry_after_ms: None,
@@ -166,9 +178,15 @@ impl Policy {
                         enforced: enforcing && action != Action::Allow,
                         retry_after_ms: None,
                         number: Some(lookup.e164.clone()),
-                        detail: Some(detail),
+                        detail: Some(detail.clone()),
                         spared: false,
                     });
+                    self.fold_findings(
+                        &mut decision,
+                        &lookup.e164,
+                        ReasonCode::NumberIntelUnavailable,
+                        |rule| rule.fires_unanswered(&detail),
+                    );
                 }
             }
         }

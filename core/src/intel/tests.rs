@@ -8,7 +8,11 @@ use crate::scenario::simulated_lookup;
 use crate::{HttpVersion, MemoryStore, Policy, Request, TlsFingerprints};
 
 fn policy(rules: &str, extra: &str) -> Policy {
-    let json = format!(
+    Policy::from_json(&policy_json(rules, extra)).unwrap()
+}
+
+fn policy_json(rules: &str, extra: &str) -> String {
+    format!(
         r#"{{"version":1,"routes":[{{"id":"otp","kind":"send","match":{{}},
             "extract":{{"json_keys":["phone","phone2"],"token":{{"header":"cf-turnstile-response"}}}}}}],
             "number_intel":{{"url":"https://lookups.twilio.com/v2/PhoneNumbers/{{e164}}?Fields=line_type_intelligence,sms_pumping_risk",
@@ -17,8 +21,7 @@ fn policy(rules: &str, extra: &str) -> Policy {
                 "line_type":"/line_type_intelligence/type","reachable":"/line_status/status"}}{extra}}},
             "captcha":{{"provider":"turnstile","secret":"s"}},
             "rules":[{rules}]}}"#
-    );
-    Policy::from_json(&json).unwrap()
+    )
 }
 
 const RISKY: &str = r#"{"id":"intel","action":"block","number_intel":{"min_risk":75,"line_types":["nonFixedVoip"],"unreachable":true}}"#;
@@ -251,6 +254,40 @@ fn an_outage_refuses_nothing_where_no_rule_acts() {
     assert_eq!((d.action, codes(&d)), (Action::Allow, vec!["number_intel_unavailable"]));
     let d = decide(&p, &MemoryStore::new(), r#"{"phone":"+14155550199"}"#, &calls);
     assert_eq!((d.action, codes(&d)), (Action::Allow, vec!["number_intel"]));
+}
+
+#[test]
+fn an_unanswered_rule_weighs_in_only_when_the_provider_gives_no_verdict() {
+    let silent = r#"{"id":"silent","action":"log","risk":50,"number_intel":{"unanswered":true}}"#;
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&policy_json(&format!("{RISKY},{silent}"), "")).unwrap();
+    doc["risk"] = serde_json::json!({"challenge_at": 50});
+    let p = Policy::from_json(&doc.to_string()).unwrap();
+    let calls = Cell::new(0);
+    for tail in ["96", "95", "94", "93"] {
+        let d = decide(&p, &MemoryStore::new(), &format!(r#"{{"phone":"+141555501{tail}"}}"#), &calls);
+        assert_eq!(d.action, Action::Challenge, "{tail}");
+        assert_eq!(d.risk, Some(50), "{tail}");
+        let silent = d.reasons.iter().find(|r| r.rule.as_deref() == Some("silent")).expect("silent fired");
+        assert_eq!(silent.code, ReasonCode::NumberIntelUnavailable);
+        assert!(silent.detail.as_deref().is_some_and(|d| d.starts_with("no answer from the provider")));
+    }
+    for tail in ["01", "99"] {
+        let d = decide(&p, &MemoryStore::new(), &format!(r#"{{"phone":"+141555501{tail}"}}"#), &calls);
+        assert!(d.reasons.iter().all(|r| r.rule.as_deref() != Some("silent")), "{tail}");
+        assert_eq!(d.risk, Some(0), "{tail}");
+    }
+}
+
+#[test]
+fn a_number_intel_rule_needs_a_condition() {
+    let doc = r#"{"version":1,"routes":[{"id":"otp","kind":"send","match":{},"extract":{"json_keys":["phone"]}}],
+        "number_intel":{"url":"https://x.example/{e164}","response":{"risk_score":"/r"}},
+        "rules":[{"id":"intel","action":"log","number_intel":{}}]}"#;
+    let err = Policy::from_json(doc).unwrap_err().to_string();
+    assert!(err.contains("rules[0].number_intel") && err.contains("unanswered"), "{err}");
+    let ok = doc.replace(r#""number_intel":{}}"#, r#""number_intel":{"unanswered":true}}"#);
+    assert!(Policy::from_json(&ok).is_ok());
 }
 
 #[test]
