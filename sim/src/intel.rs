@@ -16,7 +16,7 @@ use crate::numbers::NumberSource;
 use crate::rng::{stable_hash, Rng};
 
 /// How good the modelled provider is (`mix.number_intel`; `null`: no provider).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IntelModel {
     /// Share of the numbers campaigns pump that the provider scores as high risk (75 to 100).
@@ -29,12 +29,15 @@ pub struct IntelModel {
     /// Share of other numbers scored elevated all the same.
     #[serde(default)]
     pub false_suspects: f64,
+    /// What the provider bills per lookup, in the prices' currency (0: not counted).
+    #[serde(default)]
+    pub price_per_lookup: f64,
 }
 
 impl IntelModel {
     /// A provider with one band: `detects` and `false_flags`, nothing elevated.
     pub fn flags(detects: f64, false_flags: f64) -> IntelModel {
-        IntelModel { detects, false_flags, suspects: 0.0, false_suspects: 0.0 }
+        IntelModel { detects, false_flags, ..IntelModel::default() }
     }
 
     /// Each share by its field name, for validation.
@@ -159,7 +162,7 @@ mod tests {
 
     #[test]
     fn elevated_band_holds_its_share_and_scores_under_the_high_band() {
-        let model = IntelModel { detects: 0.5, false_flags: 0.0, suspects: 0.3, false_suspects: 0.1 };
+        let model = IntelModel { detects: 0.5, suspects: 0.3, false_suspects: 0.1, ..IntelModel::default() };
         let mut provider = Provider::new(model, 11);
         let numbers: Vec<String> = (0..4000).map(|i| format!("+4915112{:06}", i)).collect();
         for n in numbers.iter().step_by(2) {

@@ -31,6 +31,8 @@ pub struct Scoreboard {
     pub segments: Vec<SegmentScore>,
     /// Lookups made at the modelled number-intelligence provider (each one billed).
     pub number_lookups: u64,
+    /// What they cost (`mix.number_intel.price_per_lookup`; 0 when no price is set).
+    pub number_lookup_cost: f64,
 }
 
 /// What a campaign got.
@@ -249,6 +251,8 @@ impl Scoreboard {
             legit,
             segments,
             number_lookups: run.number_lookups,
+            number_lookup_cost: run.number_lookups as f64
+                * run.mix.number_intel.map_or(0.0, |model| model.price_per_lookup),
         }
     }
 
@@ -296,7 +300,11 @@ impl Scoreboard {
             ));
         }
         if self.number_lookups > 0 {
-            out.push_str(&format!("\nnumber lookups: {}\n", self.number_lookups));
+            out.push_str(&format!("\nnumber lookups: {}", self.number_lookups));
+            if self.number_lookup_cost > 0.0 {
+                out.push_str(&format!(" ({:.2} {})", self.number_lookup_cost, self.currency));
+            }
+            out.push('\n');
         }
         out
     }

@@ -280,6 +280,9 @@ fn validate(mix: &Mix) -> Result<(), String> {
                 return Err(format!("number_intel.{name}: {share} is not a share from 0 to 1"));
             }
         }
+        if !(model.price_per_lookup.is_finite() && model.price_per_lookup >= 0.0) {
+            return Err(format!("number_intel.price_per_lookup: {} is not a price", model.price_per_lookup));
+        }
         if model.detects + model.suspects > 1.0 || model.false_flags + model.false_suspects > 1.0 {
             return Err("number_intel: a class's high and elevated shares add up to more than 1".into());
         }

@@ -62,6 +62,7 @@ fn graded_provider() -> pumpguard_sim::intel::IntelModel {
         suspects: 0.07,
         false_flags: 0.0005,
         false_suspects: 0.005,
+        ..Default::default()
     }
 }
 
@@ -70,6 +71,7 @@ struct Measured {
     refused: f64,
     challenged: f64,
     lookups: u64,
+    lookup_cost: f64,
     summary: String,
 }
 
@@ -92,6 +94,7 @@ fn measure(policy: &str, mix: &Mix, seed: u64) -> Measured {
         refused,
         challenged,
         lookups: board.number_lookups,
+        lookup_cost: board.number_lookup_cost,
         summary,
     }
 }
@@ -101,8 +104,10 @@ fn measure(policy: &str, mix: &Mix, seed: u64) -> Measured {
 /// goal's 1% (docs/detection.md says why).
 #[test]
 fn recommended_intel_policy_holds_its_floor_with_a_provider() {
-    let mix = Mix { number_intel: Some(graded_provider()), ..Mix::default() };
+    let provider = pumpguard_sim::intel::IntelModel { price_per_lookup: 0.01, ..graded_provider() };
+    let mix = Mix { number_intel: Some(provider), ..Mix::default() };
     let m = measure("recommended-intel.json", &mix, 1);
+    assert!((m.lookup_cost - m.lookups as f64 * 0.01).abs() < 1e-6, "{}", m.summary);
     let summary = &m.summary;
     // Seed 1 measured 0.0230 / 0.0003 / 0.0090 / 4779 lookups when this floor was set.
     assert!(m.reach <= 0.035, "{summary}");
