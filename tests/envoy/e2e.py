@@ -243,6 +243,9 @@ def eviction_policy():
         "version": 1,
         "default_region": "US",
         "routes": [{"id": "otp", "kind": "send", "match": {"methods": ["POST"], "path": {"exact": "/api/otp"}},
+                    "extract": {"json_keys": ["phone"]}},
+                   # Never called here; the conversion rule needs a confirm route to load.
+                   {"id": "verify", "kind": "confirm", "match": {"methods": ["POST"], "path": {"exact": "/api/otp/verify"}},
                     "extract": {"json_keys": ["phone"]}}],
         "rules": [
             {"id": "geo", "action": "block", "country": {"allow": ["US", "CA", "GB", "DE", "FR"]}},

@@ -44,7 +44,10 @@ RESULTS, FAILURES, check = L.RESULTS, L.FAILURES, L.check
 
 
 def routes():
+    # The confirm route is never called here; a conversion rule needs one to load.
     return [{"id": "otp", "kind": "send", "match": {"methods": ["POST"], "path": {"exact": "/api/otp"}},
+             "extract": {"json_keys": ["phone"]}},
+            {"id": "verify", "kind": "confirm", "match": {"methods": ["POST"], "path": {"exact": "/api/otp/verify"}},
              "extract": {"json_keys": ["phone"]}}]
 
 

@@ -133,6 +133,7 @@ impl Policy {
             }
         }
         check_reputation(doc, &mut errs);
+        check_outcome_rules_have_a_confirm_route(doc, &mut errs);
         let risk = check_risk(doc, &mut errs);
         if let Some(captcha) = &doc.captcha {
             if captcha.verify_timeout_ms == 0 || captcha.verify_timeout_ms > 30_000 {
@@ -660,6 +661,29 @@ fn check_reputation(doc: &PolicyDoc, errs: &mut ConfigErrors) {
                     "no rule of kind reputation tells which numbers are trusted; add one or drop skip_trusted",
                 );
             }
+        }
+    }
+}
+
+/// Rules judged on confirmed codes learn nothing without a confirm route: a conversion rule
+/// would see every scope at 0% and refuse each busy one, a reputation rule would trust no one.
+fn check_outcome_rules_have_a_confirm_route(doc: &PolicyDoc, errs: &mut ConfigErrors) {
+    if doc.routes.iter().any(|r| r.kind == RouteKind::Confirm) {
+        return;
+    }
+    for (i, rule) in doc.rules.iter().enumerate() {
+        if rule.conversion.is_some() {
+            errs.push(
+                format!("rules[{i}].conversion"),
+                "no route has kind confirm, so no code is ever credited: every scope would convert at 0% \
+                 and be refused once busy; add the route that checks codes",
+            );
+        }
+        if rule.reputation.is_some() {
+            errs.push(
+                format!("rules[{i}].reputation"),
+                "no route has kind confirm, so no number is ever trusted; add the route that checks codes",
+            );
         }
     }
 }
