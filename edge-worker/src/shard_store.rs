@@ -360,7 +360,8 @@ mod tests {
     fn flood_policy() -> Policy {
         Policy::from_json(
             r#"{"version":1,"default_region":"US",
-                "routes":[{"id":"otp","kind":"send","match":{"path":{"exact":"/otp"}},"extract":{"json_keys":["phone"]}}],
+                "routes":[{"id":"otp","kind":"send","match":{"path":{"exact":"/otp"}},"extract":{"json_keys":["phone"]}},
+                          {"id":"verify","kind":"confirm","match":{"path":{"exact":"/verify"}},"extract":{"json_keys":["phone"]}}],
                 "rules":[
                   {"id":"per-ip","action":"throttle","rate_limit":{"key":["client_ip"],"rate":1,"per_seconds":3600,"burst":2}},
                   {"id":"conversion","action":"block","conversion":{"scope":{"prefix":6},"min_sends":3,"min_ratio":0.5,"window_seconds":3600,"block_seconds":3600}}
