@@ -11,6 +11,8 @@
   answering garbage. Each gets the policy's store.on_error outcome in bounded time (fail closed:
   503 store_unavailable; fail open: forwarded with the finding), counted by Envoy and the service,
   and the fleet recovers without restarting Envoy.
+- A replica lost without a drain (SIGKILL): once Envoy's health checks flag it, every send is
+  served by the other replica (the store cluster's settings: fleetlib.store_cluster).
 - The store service: metrics, readiness, graceful stop on SIGTERM.
 
 Usage: e2e.py --envoy BIN --wasm FILE --cli BIN --store BIN [--work DIR] [--only SUBSTRING]
@@ -21,6 +23,7 @@ import argparse
 import glob
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -160,7 +163,7 @@ class Harness:
                 # which echoes the decision headers back.
                 listeners.append(L.listener(name, port, [L.wasm_filter(plugin, self.args.wasm)],
                                             direct=name.startswith("k-")))
-            clusters = [F.store_cluster(self.store_ports), L.cluster("origin", self.origin_port),
+            clusters = [F.store_cluster(self.store_ports, health_checks=True), L.cluster("origin", self.origin_port),
                         F.store_cluster([self.silent.getsockname()[1]], "silent-store"),
                         F.store_cluster([self.origin_port], "garbage-store")]
             if proxy == "a":
@@ -192,6 +195,10 @@ class Harness:
             L.wait_envoy_ready(self.admin[proxy], self.procs, f"envoy-{proxy}")
         server = os.path.basename(F.redis_server_bin())
         print(f"fleet ready: 2 envoys, 2 store replicas, {server} on {self.redis_port}", flush=True)
+        # Health-checked replicas start unhealthy until their first /readyz passes (Envoy balances
+        # over all of them meanwhile, in panic): traffic starts once both Envoys count both healthy.
+        healthy = F.wait_store_healthy([self.admin["a"], self.admin["b"]], 2)
+        check(f"both Envoys count both store replicas healthy ({healthy})", healthy == [2, 2])
         # Ready replicas hold their Redis pool (one connection per request thread, 8 each) and
         # the script: the first burst below makes no connect and no SCRIPT LOAD.
         info = dict(l.split(":", 1) for l in F.redis_cli(self.redis_port, "INFO").stdout.splitlines() if ":" in l)
@@ -363,6 +370,40 @@ class Harness:
         check(f"store answers garbage: 503 store_unavailable, counted as bad_answer ({garbage})",
               st == 503 and b"store_unavailable" in body and garbage >= 1, f"{st} {body[:200]}")
 
+    def check_replica_lost(self):
+        """One of the two replicas dies without a word (SIGKILL). Once Envoy flags it (outlier
+        detection on its refused connections, or the next /readyz check: within the health check's
+        interval x unhealthy_threshold, 1 s x 1, waited for up to 10 s), every send through either
+        Envoy is served by the other replica, with no store failure."""
+        admins = [self.admin["a"], self.admin["b"]]
+        # After a Redis outage both replicas failed /readyz: Envoy balances over both in panic
+        # until they pass again, so the kill waits for both to be healthy in both Envoys.
+        healthy = F.wait_store_healthy(admins, 2)
+        check(f"replica lost: both replicas healthy in both Envoys first ({healthy})", healthy == [2, 2])
+        proc = next(p for n, p, _ in self.procs.procs if n == "store0")
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        killed = time.time()
+        healthy = F.wait_store_healthy(admins, 1, seconds=10.0)
+        settle = time.time() - killed
+        flagged = [F.envoy_counter(a, f"cluster.{F.STORE_CLUSTER}.health_check.failure") for a in admins]
+        check(f"replica lost: both Envoys count one healthy replica after {settle:.1f} s ({healthy}; "
+              f"health check failures {flagged})", healthy == [1, 1])
+
+        def served():
+            return sum(F.metric(self.store_ports[1], f'pumpguard_store_requests_total{{round="{r}",outcome="ok"}}') or 0
+                       for r in ["peek", "commit", "peek_commit"])
+
+        def failed_rounds():
+            return sum(F.envoy_counter(self.admin[p], f"wasmcustom.pumpguard.store.plugin.fail-closed.remote.{k}")
+                       for p in "ab" for k in ["timeout_or_reset", "bad_status", "bad_answer"])
+        served_before, failed_before = served(), failed_rounds()
+        statuses = [self.send("fail-closed", f"+1415555{6000 + i:04d}", proxy="ab"[i % 2])[0] for i in range(24)]
+        rounds, failed = served() - served_before, failed_rounds() - failed_before
+        check(f"replica lost: 24 sends over both Envoys all answered ({statuses.count(200)}/24), {rounds:.0f} store "
+              f"rounds served by the live replica, {failed} failed rounds",
+              statuses == [200] * 24 and rounds >= 24 and failed == 0, str(statuses))
+
     def readyz(self, port):
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as r:
@@ -464,6 +505,8 @@ def main():
         h.check_scenarios()
         if h.wanted("failures"):
             h.check_failures()
+        if h.wanted("replica-lost"):
+            h.check_replica_lost()
         if not args.only:
             h.check_service_stops_gracefully()
     except Exception:

@@ -78,9 +78,25 @@ def wait_ready(port, procs=None, name=None, attempts=300):
     raise RuntimeError(f"store service on {port} never became ready")
 
 
-def store_cluster(ports, name=STORE_CLUSTER):
-    """The store service replicas as one Envoy cluster, requests spread round robin."""
-    return {
+# A replica that dies leaves the rotation (docs/fleet.md, "a store replica goes away"):
+# - /readyz health checks every second, so a dead or draining replica is flagged within
+#   interval x unhealthy_threshold (a refused connection is a failed check);
+# - outlier detection ejects it sooner, on its second refused connection (max_ejection_percent
+#   50: one of two replicas may go; the default 10 % still ejects one host, said explicitly here);
+# - update_merge_window 0: Envoy otherwise merges health changes for 1 s after the first one
+#   and the workers, where both the router and the filter's dispatch_http_call pick hosts, keep
+#   the previous view meanwhile (measured: every call went to an ejected replica for that second,
+#   tests/fleet/replica_loss_probe.py).
+STORE_HEALTH_CHECK = {"timeout": "1s", "interval": "1s", "no_traffic_interval": "1s", "unhealthy_threshold": 1,
+                      "healthy_threshold": 1, "http_health_check": {"path": "/readyz"}}
+STORE_OUTLIER_DETECTION = {"split_external_local_origin_errors": True, "consecutive_local_origin_failure": 2,
+                           "interval": "1s", "base_ejection_time": "10s", "max_ejection_percent": 50}
+
+
+def store_cluster(ports, name=STORE_CLUSTER, health_checks=False):
+    """The store service replicas as one Envoy cluster, requests spread round robin; with
+    health_checks, the settings above (a lost replica leaves the rotation)."""
+    cluster = {
         "name": name,
         "type": "STATIC",
         "connect_timeout": "0.25s",
@@ -92,6 +108,11 @@ def store_cluster(ports, name=STORE_CLUSTER):
                 for p in ports]}],
         },
     }
+    if health_checks:
+        cluster["health_checks"] = [dict(STORE_HEALTH_CHECK)]
+        cluster["outlier_detection"] = dict(STORE_OUTLIER_DETECTION)
+        cluster["common_lb_config"] = {"update_merge_window": "0s"}
+    return cluster
 
 
 def remote_plugin_config(policy, name, cluster=STORE_CLUSTER, timeout_ms=1000, **kw):
@@ -114,6 +135,17 @@ def metric(port, name):
             if line.startswith(name + " "):
                 return float(line.split()[-1])
     return None
+
+
+def wait_store_healthy(admin_ports, healthy, seconds=10.0, cluster=STORE_CLUSTER):
+    """Waits (at most `seconds`) until every Envoy counts `healthy` healthy hosts in the store
+    cluster; returns the last counts seen."""
+    deadline = time.time() + seconds
+    while True:
+        counts = [envoy_counter(a, f"cluster.{cluster}.membership_healthy") for a in admin_ports]
+        if all(c == healthy for c in counts) or time.time() > deadline:
+            return counts
+        time.sleep(0.05)
 
 
 def envoy_counter(admin_port, name):
