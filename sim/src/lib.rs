@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod bot_score;
 pub mod clients;
 pub mod curve;
 pub mod guard;

@@ -38,6 +38,9 @@ pub struct Mix {
     /// The number-intelligence provider the guard's host may ask, modelled by how good it is
     /// (an assumption, see docs/simulator.md); `null`: no provider (every lookup times out).
     pub number_intel: Option<crate::intel::IntelModel>,
+    /// The bot score the edge in front gives each request (Cloudflare Bot Management),
+    /// modelled by how good its detection is (an assumption); `null`: no scores.
+    pub edge_bot_score: Option<crate::bot_score::BotScoreModel>,
 }
 
 /// The legitimate population.
@@ -343,6 +346,7 @@ impl Default for Mix {
             legit: Legit::default(),
             campaigns: default_campaigns(),
             number_intel: None,
+            edge_bot_score: None,
         }
     }
 }

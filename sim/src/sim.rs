@@ -9,7 +9,7 @@ use std::collections::BinaryHeap;
 use std::net::IpAddr;
 
 use pumpguard_core::scenario::Observed;
-use pumpguard_core::traffic::{TlsRecord, TrafficRecord};
+use pumpguard_core::traffic::{EdgeRecord, TlsRecord, TrafficRecord};
 use pumpguard_core::Action;
 
 use crate::clients::{ClientKind, Identity, Outgoing};
@@ -197,6 +197,8 @@ struct World<'g> {
     seq: u64,
     /// The number-intelligence provider, outside the guard (`mix.number_intel`).
     provider: Option<Provider>,
+    /// Seed of the edge's bot scores (`mix.edge_bot_score`), a stream of its own.
+    bot_score_seed: u64,
 }
 
 /// Runs `mix` against `guard`, deterministically for `seed`.
@@ -215,6 +217,7 @@ pub fn run(mix: &Mix, seed: u64, guard: &mut dyn Guard) -> Result<Run, String> {
         seq: 0,
         // Its own stream: drawing nothing from the others, it leaves a run without it unchanged.
         provider: mix.number_intel.map(|model| Provider::new(model, root.fork(3).next_u64())),
+        bot_score_seed: root.fork(4).next_u64(),
     };
     world.spawn_users(&mut root.fork(1));
     world.spawn_bots(&root.fork(2));
@@ -272,6 +275,15 @@ fn validate(mix: &Mix) -> Result<(), String> {
         }
         if c.rate_per_hour <= 0.0 || c.hours <= 0.0 {
             return Err(format!("campaigns[{i}]: rate_per_hour and hours must be positive"));
+        }
+    }
+    if let Some(model) = &mix.edge_bot_score {
+        for (name, share) in
+            [("bots_scored_low", model.bots_scored_low), ("humans_scored_low", model.humans_scored_low)]
+        {
+            if !(0.0..=1.0).contains(&share) {
+                return Err(format!("edge_bot_score.{name}: {share} is not a share from 0 to 1"));
+            }
         }
     }
     if let Some(model) = &mix.number_intel {
@@ -532,12 +544,18 @@ impl World<'_> {
 
     fn send(
         &mut self,
-        record: TrafficRecord,
+        mut record: TrafficRecord,
         truth: Truth,
         kind: Kind,
         number: &str,
         client: &'static str,
     ) -> Result<Observed, String> {
+        if let Some(model) = &self.mix.edge_bot_score {
+            let request = format!("{} {:?} {number} {}", record.at_ms, record.client_ip, self.sent.len());
+            let automated = matches!(truth, Truth::Campaign(_));
+            let bot_score = Some(model.score(self.bot_score_seed, &request, automated));
+            record.edge = Some(EdgeRecord { bot_score, verified_bot: Some(false) });
+        }
         let verdict = match self.provider.as_mut() {
             Some(provider) => {
                 if matches!(truth, Truth::Campaign(_)) {

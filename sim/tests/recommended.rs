@@ -149,3 +149,23 @@ fn recommended_intel_policy_falls_back_to_the_base_policy_while_the_provider_is_
     assert!(down.refused <= base.refused + 0.001, "{} vs {}", down.summary, base.summary);
     assert!(down.challenged <= base.challenged + 0.005, "{} vs {}", down.summary, base.summary);
 }
+
+/// With the edge in front scoring requests (Cloudflare Bot Management; modelled as scoring 70%
+/// of campaign requests and 1% of real ones as likely automated, an assumption), `edge-bot`
+/// challenges what it scores under 30. Without scores the rule is inert (the other tests).
+#[test]
+fn recommended_policies_use_the_edge_bot_score_where_there_is_one() {
+    let edge = pumpguard_sim::bot_score::BotScoreModel { bots_scored_low: 0.7, humans_scored_low: 0.01 };
+    let mix = Mix { edge_bot_score: Some(edge), ..Mix::default() };
+    let plain = measure("recommended.json", &mix, 1);
+    // Seed 1 measured 0.1665 / 0.0022 / 0.0330 when this floor was set (0.344 without scores).
+    assert!(plain.reach <= 0.2, "{}", plain.summary);
+    assert!(plain.refused <= 0.003, "{}", plain.summary);
+    assert!(plain.challenged <= 0.04, "{}", plain.summary);
+    let mix = Mix { number_intel: Some(graded_provider()), ..mix };
+    let intel = measure("recommended-intel.json", &mix, 1);
+    // Seed 1 measured 0.0111 / 0.0003 / 0.0172 when this floor was set.
+    assert!(intel.reach <= 0.015, "{}", intel.summary);
+    assert!(intel.refused <= 0.0015, "{}", intel.summary);
+    assert!(intel.challenged <= 0.02, "{}", intel.summary);
+}
