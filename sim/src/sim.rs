@@ -278,20 +278,13 @@ fn validate(mix: &Mix) -> Result<(), String> {
         }
     }
     if let Some(model) = &mix.edge_bot_score {
-        for (name, share) in
-            [("bots_scored_low", model.bots_scored_low), ("humans_scored_low", model.humans_scored_low)]
-        {
-            if !(0.0..=1.0).contains(&share) {
-                return Err(format!("edge_bot_score.{name}: {share} is not a share from 0 to 1"));
-            }
-        }
+        check_shares(
+            "edge_bot_score",
+            &[("bots_scored_low", model.bots_scored_low), ("humans_scored_low", model.humans_scored_low)],
+        )?;
     }
     if let Some(model) = &mix.number_intel {
-        for (name, share) in model.shares() {
-            if !(0.0..=1.0).contains(&share) {
-                return Err(format!("number_intel.{name}: {share} is not a share from 0 to 1"));
-            }
-        }
+        check_shares("number_intel", &model.shares())?;
         if !(model.price_per_lookup.is_finite() && model.price_per_lookup >= 0.0) {
             return Err(format!("number_intel.price_per_lookup: {} is not a price", model.price_per_lookup));
         }
@@ -300,6 +293,14 @@ fn validate(mix: &Mix) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Each of a model's named shares lies from 0 to 1.
+fn check_shares(model: &str, shares: &[(&str, f64)]) -> Result<(), String> {
+    match shares.iter().find(|(_, share)| !(0.0..=1.0).contains(share)) {
+        Some((name, share)) => Err(format!("{model}.{name}: {share} is not a share from 0 to 1")),
+        None => Ok(()),
+    }
 }
 
 fn jitter_ms(rng: &mut Rng, lo_s: f64, hi_s: f64) -> u64 {
