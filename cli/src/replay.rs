@@ -52,7 +52,7 @@ impl Tokens {
     fn verdict(self, token: &str) -> TokenVerdict {
         match self {
             Tokens::Convention => simulated_siteverify(token),
-            Tokens::Valid => TokenVerdict::Valid,
+            Tokens::Valid => TokenVerdict::Valid { solver: None },
             Tokens::Invalid => TokenVerdict::Invalid { detail: "replay: --tokens invalid".into() },
             Tokens::Unavailable => {
                 TokenVerdict::Unavailable { detail: "replay: --tokens unavailable".into() }

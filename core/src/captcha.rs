@@ -86,6 +86,15 @@ struct SiteverifyAnswer {
     score: Option<f64>,
     #[serde(default, rename = "error-codes")]
     error_codes: Vec<String>,
+    #[serde(default)]
+    metadata: Option<SiteverifyMetadata>,
+}
+
+/// Turnstile Enterprise's extra fields; other providers send none.
+#[derive(Deserialize)]
+struct SiteverifyMetadata {
+    #[serde(default)]
+    ephemeral_id: Option<String>,
 }
 
 /// Reads a siteverify answer. A non-200 status or unreadable body means the provider was
@@ -115,7 +124,8 @@ pub fn interpret_siteverify(captcha: &Captcha, status: u16, body: &[u8]) -> Toke
             return TokenVerdict::Invalid { detail: format!("score below {min}") };
         }
     }
-    TokenVerdict::Valid
+    let solver = answer.metadata.and_then(|m| m.ephemeral_id).filter(|id| !id.is_empty());
+    TokenVerdict::Valid { solver }
 }
 
 /// Completes a `challenge` decision with the verification result.
@@ -131,7 +141,7 @@ pub fn resolve(captcha: Option<&Captcha>, mut decision: Decision, verdict: &Toke
         }
     };
     match verdict {
-        TokenVerdict::Valid => satisfy(&mut decision, "token verified"),
+        TokenVerdict::Valid { .. } => satisfy(&mut decision, "token verified"),
         TokenVerdict::Invalid { detail } => decision.reasons.push(Reason {
             rule,
             code: ReasonCode::CaptchaInvalid,

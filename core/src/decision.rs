@@ -302,7 +302,12 @@ pub struct TokenCheck {
 #[serde(rename_all = "snake_case", tag = "result")]
 pub enum TokenVerdict {
     /// The provider accepted the token, and its hostname and score where the policy checks them.
-    Valid,
+    Valid {
+        /// The device that solved the challenge, as the provider names it (Turnstile
+        /// Enterprise's `metadata.ephemeral_id`); `None` when the answer names none.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        solver: Option<String>,
+    },
     /// The token was refused: `captcha_invalid`.
     Invalid {
         /// Why, for logs.
@@ -338,6 +343,10 @@ pub struct Decision {
     /// The request's risk score, under a policy with a `risk` section (send routes).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub risk: Option<u32>,
+    /// The device that solved the request's challenge, as siteverify named it: the key of
+    /// `captcha_solver` limits, logged so an operator can follow one solving device.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub captcha_solver: Option<String>,
     /// The libphonenumber metadata release the numbers were classified with
     /// ([`crate::phone::METADATA_VERSION`]), so a log line says which tables judged it.
     pub phone_metadata: &'static str,
@@ -362,6 +371,9 @@ pub struct Decision {
     /// The request's token was verified valid: a later challenge is already answered.
     #[serde(skip)]
     pub(crate) token_verified: bool,
+    /// Checks of `captcha_solver` limits, waiting for siteverify to name the solving device.
+    #[serde(skip)]
+    pub(crate) solver_checks: Vec<crate::engine::SolverCheck>,
 }
 
 impl Decision {
@@ -376,6 +388,7 @@ impl Decision {
             numbers: Vec::new(),
             token_check: None,
             risk: None,
+            captcha_solver: None,
             phone_metadata: crate::phone::METADATA_VERSION,
             expose_findings: false,
             refusal: RefusalFormat::Pumpguard,
@@ -383,6 +396,7 @@ impl Decision {
             lookups: Vec::new(),
             held_token: None,
             token_verified: false,
+            solver_checks: Vec::new(),
         }
     }
 

@@ -102,6 +102,81 @@ pub enum CheckOutcome {
     Mismatch,
 }
 
+/// A check of a `captcha_solver` limit, planned with everything the request says and waiting
+/// for the one part only siteverify knows: the device that solved the challenge.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct SolverCheck {
+    rule: u16,
+    /// The counter key without the solver; `cuts` are where it goes (in increasing order).
+    key: String,
+    cuts: Vec<usize>,
+    number: Option<Arc<str>>,
+}
+
+impl SolverCheck {
+    /// The counter check for the device siteverify named.
+    fn for_solver(&self, solver: &str) -> CounterCheck {
+        let solver = truncated(solver, MAX_KEY_VALUE_LEN);
+        let mut key = String::with_capacity(self.key.len() + solver.len() * self.cuts.len());
+        let mut from = 0;
+        for &cut in &self.cuts {
+            key.push_str(self.key.get(from..cut).unwrap_or(""));
+            key.push_str(solver);
+            from = cut;
+        }
+        key.push_str(self.key.get(from..).unwrap_or(""));
+        CounterCheck { rule: self.rule, key, op: CounterOp::Rate, number: self.number.clone() }
+    }
+}
+
+/// What a counter key may be made of, for one request.
+struct KeyInputs<'a> {
+    route: &'a crate::routes::Route,
+    req: &'a Request<'a>,
+    numbers: &'a [PhoneNumber],
+    e164s: &'a [Arc<str>],
+    fingerprints: &'a Fingerprints,
+}
+
+/// Plans a `captcha_solver` limit as a rate limit is planned (one check per number where the
+/// key names the number), its key waiting for the solver.
+fn plan_solver_checks(
+    index: usize,
+    rule: &Rule,
+    key: &[KeyPart],
+    request: &KeyInputs<'_>,
+    out: &mut Vec<SolverCheck>,
+) {
+    let Ok(rule_index) = u16::try_from(index) else { return };
+    let KeyInputs { route, req, numbers, e164s, fingerprints } = request;
+    let per_number = key.iter().any(KeyPart::is_per_number);
+    let mut plan = |number: Option<usize>| {
+        let mut cuts = Vec::new();
+        let subject = number.filter(|_| per_number).and_then(|i| numbers.get(i));
+        let counter = rate_key(&rule.id, key, route, req, subject, fingerprints, &mut cuts);
+        let number = number.and_then(|i| e164s.get(i)).cloned();
+        let check = SolverCheck { rule: rule_index, key: counter, cuts, number };
+        if !out.contains(&check) {
+            out.push(check);
+        }
+    };
+    if numbers.is_empty() {
+        plan(None);
+    }
+    for i in 0..numbers.len() {
+        plan(Some(i));
+    }
+}
+
+/// `value` cut to at most `max` bytes, on a character boundary.
+fn truncated(value: &str, max: usize) -> &str {
+    let mut end = value.len().min(max);
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    value.get(..end).unwrap_or("")
+}
+
 /// Result of step 1: either final, or waiting for counter checks.
 #[derive(Clone, Debug)]
 pub struct Prepared {
@@ -530,6 +605,7 @@ impl Policy {
         let e164s: Vec<Arc<str>> = numbers.iter().map(|n| Arc::from(n.e164())).collect();
         let mut findings = Vec::new();
         let mut checks = Vec::with_capacity(self.rules.len() * numbers.len().max(1));
+        let mut solver_checks = Vec::new();
         for (index, rule) in self.rules.iter().enumerate() {
             if !rule.routes.contains(&route_index) {
                 continue;
@@ -611,6 +687,16 @@ impl Policy {
                 }
                 RuleKind::Captcha => decision.reasons.push(reason(ReasonCode::CaptchaRequired, None, None)),
                 RuleKind::NumberIntel(_) => self.plan_intel_reads(index, &numbers, &e164s, &mut checks),
+                RuleKind::RateLimit { key, .. } if key.contains(&KeyPart::CaptchaSolver) => {
+                    let request = KeyInputs {
+                        route,
+                        req,
+                        numbers: &numbers,
+                        e164s: &e164s,
+                        fingerprints: &fingerprints,
+                    };
+                    plan_solver_checks(index, rule, key, &request, &mut solver_checks)
+                }
                 kind if kind.is_stateful() => {
                     self.plan_checks(index, rule, route, req, &numbers, &e164s, &fingerprints, &mut checks)
                 }
@@ -637,6 +723,11 @@ impl Policy {
             // Nothing will be sent: no counter needs even a look.
             checks.clear();
         }
+        if token.is_none() {
+            // No token, no solver: such a limit has nothing to count.
+            solver_checks.clear();
+        }
+        decision.solver_checks = solver_checks;
         let remote_ip = token.as_ref().and(req.client_ip).map(|ip| ip.to_string());
         Prepared { decision, checks, token, remote_ip }
     }
@@ -678,11 +769,14 @@ impl Policy {
         match &rule.kind {
             RuleKind::RateLimit { key, .. } => {
                 let per_number = key.iter().any(KeyPart::is_per_number);
+                let mut cuts = Vec::new();
                 if numbers.is_empty() {
-                    push(rate_key(&rule.id, key, route, req, None, fingerprints), CounterOp::Rate, None);
+                    let k = rate_key(&rule.id, key, route, req, None, fingerprints, &mut cuts);
+                    push(k, CounterOp::Rate, None);
                 }
                 for (i, number) in numbers.iter().enumerate() {
-                    let k = rate_key(&rule.id, key, route, req, per_number.then_some(number), fingerprints);
+                    let n = per_number.then_some(number);
+                    let k = rate_key(&rule.id, key, route, req, n, fingerprints, &mut cuts);
                     push(k, CounterOp::Rate, Some(i));
                 }
             }
@@ -792,6 +886,9 @@ impl Policy {
         // would otherwise charge every unsolved attempt to the number it names).
         let may_be_sent =
             decision.action == Action::Allow || (decision.action == Action::Challenge && token.is_some());
+        if !may_be_sent {
+            decision.solver_checks.clear();
+        }
         decision.commits = if !may_be_sent {
             // Nothing goes to origin, so nothing is counted; but a block this request started
             // must be stored, or the next request would pass.
@@ -874,9 +971,21 @@ impl Policy {
     /// Completes a challenge with the host's siteverify result.
     /// The decision's counter writes stay pending for [`Policy::commit`]; a refused token
     /// drops them, so an unsolved challenge counts nothing against anyone.
+    /// A token verified with a solving device adds the checks of the `captcha_solver` limits to
+    /// the pending writes: the commit round counts the solve, and refuses the request when that
+    /// device has solved too many.
     pub fn resolve_token(&self, decision: Decision, verdict: &TokenVerdict) -> Decision {
         let mut decision = captcha::resolve(self.captcha.as_ref(), decision, verdict);
-        decision.token_verified |= *verdict == TokenVerdict::Valid;
+        let solver_checks = std::mem::take(&mut decision.solver_checks);
+        if let TokenVerdict::Valid { solver } = verdict {
+            decision.token_verified = true;
+            if let Some(solver) = solver.as_deref().filter(|s| !s.is_empty()) {
+                decision.captcha_solver = Some(truncated(solver, MAX_KEY_VALUE_LEN).to_owned());
+                if decision.action == Action::Allow {
+                    decision.commits.extend(solver_checks.iter().map(|c| c.for_solver(solver)));
+                }
+            }
+        }
         if decision.action != Action::Allow {
             // Answers already paid for stay cached whatever the token.
             decision.commits.retain(|c| matches!(c.op, CounterOp::IntelStore(_)));
@@ -1098,6 +1207,7 @@ fn rate_key(
     req: &Request<'_>,
     number: Option<&PhoneNumber>,
     fingerprints: &Fingerprints,
+    solver_cuts: &mut Vec<usize>,
 ) -> String {
     let mut key = String::with_capacity(48);
     key.push_str("rl:");
@@ -1138,14 +1248,11 @@ fn rate_key(
             }
             KeyPart::Route => key.push_str(&route.id),
             KeyPart::Header(name) => {
-                let value = req.header(name).unwrap_or("");
-                let mut end = value.len().min(MAX_KEY_VALUE_LEN);
-                while !value.is_char_boundary(end) {
-                    end -= 1;
-                }
-                key.push_str(value.get(..end).unwrap_or(""));
+                key.push_str(truncated(req.header(name).unwrap_or(""), MAX_KEY_VALUE_LEN))
             }
             KeyPart::Fingerprint(kind) => key.push_str(fingerprints.get(*kind).unwrap_or("-")),
+            // Named by siteverify, later: its place is kept for `SolverCheck::for_solver`.
+            KeyPart::CaptchaSolver => solver_cuts.push(key.len()),
         }
     }
     key

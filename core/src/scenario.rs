@@ -105,10 +105,12 @@ pub struct StepOutcome {
     pub mismatches: Vec<String>,
 }
 
-/// Token verification as the shared convention defines it.
+/// Token verification as the shared convention defines it: `pass*` verifies, and a `pass@D-…`
+/// token was solved on device `D` (siteverify names it `x:D`, as Turnstile Enterprise's
+/// `metadata.ephemeral_id`); `fail*` is refused; `slow*` times out; anything else fails.
 pub fn simulated_siteverify(token: &str) -> TokenVerdict {
-    if token.starts_with("pass") {
-        TokenVerdict::Valid
+    if let Some(rest) = token.strip_prefix("pass") {
+        TokenVerdict::Valid { solver: simulated_solver(rest) }
     } else if token.starts_with("fail") {
         TokenVerdict::Invalid {
             detail: "provider refused the token (error codes: invalid-input-response)".into(),
@@ -118,6 +120,13 @@ pub fn simulated_siteverify(token: &str) -> TokenVerdict {
     } else {
         TokenVerdict::Unavailable { detail: "siteverify call failed".into() }
     }
+}
+
+/// The device a `pass@D-…` token names, as siteverify reports it.
+fn simulated_solver(after_pass: &str) -> Option<String> {
+    let device = after_pass.strip_prefix('@')?;
+    let device = device.split('-').next().unwrap_or(device);
+    (!device.is_empty()).then(|| format!("x:{device}"))
 }
 
 /// The corpus' fake number-intelligence provider, by the number's last two digits: `99` high

@@ -139,6 +139,13 @@ fn every_bad_input_is_reported_where_it_is() {
         ),
         (
             rule(
+                json!({"id": "r", "action": "block", "rate_limit": {"key": ["captcha_solver"], "rate": 1, "per_seconds": 1}}),
+            ),
+            "rules[0].rate_limit.key",
+            "captcha_solver needs a top-level \"captcha\" section",
+        ),
+        (
+            rule(
                 json!({"id": "r", "action": "block", "rate_limit": {"key": ["number"], "rate": 1, "per_seconds": 0}}),
             ),
             "rules[0].rate_limit.per_seconds",

@@ -54,7 +54,8 @@ RESULTS, FAILURES, check = L.RESULTS, L.FAILURES, L.check
 # ---------------------------------------------------------------- fake siteverify
 
 class Siteverify:
-    """The token convention of core/src/scenario.rs: pass* valid, fail* refused, slow* answers
+    """The token convention of core/src/scenario.rs: pass* valid (pass@D-* solved on device D),
+    fail* refused, slow* answers
     after the policy's timeout, junk* a 200 that is not JSON, shape* JSON without `success`,
     anything else HTTP 500."""
 
@@ -79,7 +80,7 @@ class Siteverify:
                 if token.startswith("slow"):
                     time.sleep(outer.slow_seconds)
                 if token.startswith("pass") or token.startswith("slow"):
-                    status, body = 200, {"success": True, "hostname": "app.example.com"}
+                    status, body = 200, L.siteverify_valid(token)
                 elif token.startswith("fail"):
                     status, body = 200, {"success": False, "error-codes": ["invalid-input-response"]}
                 elif token.startswith("shape"):

@@ -62,6 +62,18 @@ def _ephemeral_range():
         return 32768, 60999
 
 
+def siteverify_valid(token):
+    """A siteverify success for a `pass*` token, as core/src/scenario.rs defines it: a
+    `pass@D-...` token was solved on device D, named as Turnstile Enterprise names it
+    (`metadata.ephemeral_id`)."""
+    body = {"success": True, "hostname": "app.example.com", "error-codes": []}
+    if token.startswith("pass@"):
+        device = token[len("pass@"):].split("-", 1)[0]
+        if device:
+            body["metadata"] = {"ephemeral_id": "x:" + device}
+    return body
+
+
 def free_port():
     """A port free now on 127.0.0.1, below the kernel's ephemeral range (so no outgoing
     connection on this machine is given it before our server binds it), and never handed out

@@ -52,7 +52,7 @@ class Siteverify:
                     fresh = token not in seen
                     seen.add(token)
                 if token.startswith("pass") and fresh:
-                    body = {"success": True, "hostname": "app.example.com"}
+                    body = L.siteverify_valid(token)
                 else:
                     body = {"success": False, "error-codes": ["timeout-or-duplicate" if not fresh else "invalid-input-response"]}
                 data = json.dumps(body).encode()

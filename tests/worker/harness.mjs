@@ -155,8 +155,21 @@ function killGroup(child) {
 }
 
 /**
+ * A siteverify success for a `pass*` token: a `pass@D-…` token was solved on device D, named as
+ * Turnstile Enterprise names it (`metadata.ephemeral_id`), as core/src/scenario.rs defines it.
+ */
+function siteverifyValid(token) {
+  const body = { success: true, hostname: "app.example.com", "error-codes": [] };
+  if (token.startsWith("pass@")) {
+    const device = token.slice("pass@".length).split("-")[0];
+    if (device) body.metadata = { ephemeral_id: `x:${device}` };
+  }
+  return body;
+}
+
+/**
  * A fake siteverify following the corpus' token convention (core/src/scenario.rs): `pass*`
- * verifies, `fail*` is refused, `slow*` answers after `slowMs`, `junk*` gets a 200 that is not JSON,
+ * verifies (`pass@D-…` solved on device D), `fail*` is refused, `slow*` answers after `slowMs`, `junk*` gets a 200 that is not JSON,
  * `shape*` JSON without `success`, anything else gets HTTP 500.
  */
 export async function startSiteverify() {
@@ -174,7 +187,7 @@ export async function startSiteverify() {
         res.writeHead(status, { "content-type": "application/json" });
         res.end(JSON.stringify(json));
       };
-      if (token.startsWith("pass")) answer(200, { success: true, hostname: "app.example.com", "error-codes": [] });
+      if (token.startsWith("pass")) answer(200, siteverifyValid(token));
       else if (token.startsWith("fail")) answer(200, { success: false, "error-codes": ["invalid-input-response"] });
       else if (token.startsWith("shape")) answer(200, { ok: true });
       else if (token.startsWith("junk")) {

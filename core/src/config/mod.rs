@@ -688,6 +688,35 @@ fn check_outcome_rules_have_a_confirm_route(doc: &PolicyDoc, errs: &mut ConfigEr
     }
 }
 
+/// A limit keyed by the CAPTCHA solver runs after the token is verified, when the request's
+/// risk and challenge are already settled: only an answer that refuses or reports fits it.
+fn check_solver_limit(doc: &RuleDoc, at: &str, policy: &PolicyDoc, errs: &mut ConfigErrors) {
+    if policy.captcha.is_none() {
+        errs.push(
+            format!("{at}.rate_limit.key"),
+            "captcha_solver needs a top-level \"captcha\" section: the solver is named by siteverify",
+        );
+    }
+    if doc.action == RuleAction::Challenge {
+        errs.push(
+            format!("{at}.action"),
+            "a limit keyed by captcha_solver counts challenges already solved; use block, throttle or log",
+        );
+    }
+    if doc.risk > 0 {
+        errs.push(
+            format!("{at}.risk"),
+            "a limit keyed by captcha_solver is judged after the risk score is settled; leave risk at 0",
+        );
+    }
+    if doc.skip_trusted {
+        errs.push(
+            format!("{at}.skip_trusted"),
+            "a limit keyed by captcha_solver counts devices, not numbers; remove skip_trusted",
+        );
+    }
+}
+
 fn seconds_to_ms(seconds: u32) -> u64 {
     u64::from(seconds) * 1000
 }
@@ -761,6 +790,11 @@ fn compile_rule(
     }
     if matches!(kind, RuleKind::Captcha) && doc.action != RuleAction::Challenge {
         errs.push(format!("{at}.action"), "a captcha rule's action must be challenge");
+    }
+    if let RuleKind::RateLimit { key, .. } = &kind {
+        if key.contains(&KeyPart::CaptchaSolver) {
+            check_solver_limit(doc, at, policy, errs);
+        }
     }
     if doc.action == RuleAction::Challenge {
         for &r in &routes {
@@ -945,6 +979,7 @@ fn compile_kind(doc: &RuleDoc, at: &str, errs: &mut ConfigErrors) -> Option<Rule
                     KeyPart::Header(name.to_ascii_lowercase())
                 }
                 KeyPartDoc::Fingerprint(kind) => KeyPart::Fingerprint(*kind),
+                KeyPartDoc::CaptchaSolver => KeyPart::CaptchaSolver,
             });
         }
         let rate = non_zero(r.rate, &format!("{at}.rate"), errs);

@@ -632,6 +632,10 @@ pub enum KeyPartDoc {
     Header(String),
     /// A client fingerprint (`ja3`, `ja4`, `ja4h`, `header_md5`); absent counts as `-`.
     Fingerprint(FingerprintKind),
+    /// The device that solved the request's CAPTCHA, as the provider names it (Turnstile
+    /// Enterprise's `metadata.ephemeral_id`). Such a limit counts solved challenges: it runs
+    /// once the token is verified, only on requests whose token verified with a device id.
+    CaptchaSolver,
 }
 
 /// Prefix lengths of a client network key part.

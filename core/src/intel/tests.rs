@@ -353,5 +353,5 @@ fn verdicts_without_intel_serialise_as_before() {
     };
     let back: CounterVerdict = serde_json::from_str(&serde_json::to_string(&v).unwrap()).unwrap();
     assert_eq!(back, v);
-    let _ = TokenVerdict::Valid;
+    let _ = TokenVerdict::Valid { solver: None };
 }

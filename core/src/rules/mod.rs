@@ -159,6 +159,9 @@ pub enum KeyPart {
     Header(String),
     /// A client fingerprint; `-` when absent.
     Fingerprint(FingerprintKind),
+    /// The device that solved the request's CAPTCHA (from the siteverify answer): known only
+    /// once the token is verified, so its checks are planned then.
+    CaptchaSolver,
 }
 
 impl KeyPart {

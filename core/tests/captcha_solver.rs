@@ -1,0 +1,189 @@
+//! Limits keyed by the device that solved the CAPTCHA: planned with the request, keyed once
+//! siteverify names the device, counted in the commit round.
+
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // test code: failing loudly is the point
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use pumpguard_core::scenario::simulated_siteverify;
+use pumpguard_core::{
+    Action, HttpVersion, MemoryStore, Policy, Request, Timestamp, TlsFingerprints, TokenVerdict,
+};
+use serde_json::json;
+
+fn policy(solver_key: serde_json::Value, extra_rule: Option<serde_json::Value>) -> Policy {
+    let mut rules = vec![
+        json!({"id": "captcha", "action": "challenge", "captcha": {}}),
+        json!({"id": "per-solver", "action": "block",
+               "rate_limit": {"key": solver_key, "rate": 2, "per_seconds": 3600, "burst": 2}}),
+    ];
+    rules.extend(extra_rule);
+    let doc = json!({
+        "version": 1,
+        "routes": [
+            {"id": "otp", "kind": "send", "match": {"path": {"exact": "/otp"}},
+             "extract": {"json_keys": ["phone", "phones"], "token": {"header": "cf-turnstile-response"}}},
+        ],
+        "captcha": {"provider": "turnstile", "secret": "s", "on_unavailable": "block"},
+        "rules": rules,
+    });
+    Policy::from_json(&doc.to_string()).unwrap()
+}
+
+fn request<'a>(body: &'a str, headers: &'a [(&'a str, &'a str)], ip: u8) -> Request<'a> {
+    Request {
+        method: "POST",
+        authority: "app.example.com",
+        path: "/otp",
+        version: HttpVersion::Http11,
+        headers,
+        body: body.as_bytes(),
+        body_truncated: false,
+        client_ip: Some(IpAddr::V4(Ipv4Addr::new(198, 51, 100, ip))),
+        tls: TlsFingerprints::default(),
+        edge: Default::default(),
+    }
+}
+
+/// One send with `token`, verified by the corpus' fake siteverify, from its own address.
+fn send(
+    policy: &Policy,
+    store: &MemoryStore,
+    at_s: u64,
+    body: &str,
+    token: &str,
+    ip: u8,
+) -> pumpguard_core::Decision {
+    let headers = [("content-type", "application/json"), ("cf-turnstile-response", token)];
+    let req = request(body, &headers, ip);
+    policy.decide_verified(&req, Timestamp::from_millis(at_s * 1000), store, simulated_siteverify)
+}
+
+fn phone(n: u32) -> String {
+    format!("{{\"phone\": \"+1415555{n:04}\"}}")
+}
+
+#[test]
+fn a_device_solving_past_its_budget_is_refused_whatever_its_address_and_number() {
+    let policy = policy(json!(["captcha_solver"]), None);
+    let store = MemoryStore::new();
+    for i in 0..2 {
+        let d = send(&policy, &store, i, &phone(100 + i as u32), &format!("pass@farm-{i}"), i as u8);
+        assert_eq!(d.action, Action::Allow, "solve {i}");
+        assert_eq!(d.captcha_solver.as_deref(), Some("x:farm"));
+    }
+    let d = send(&policy, &store, 2, &phone(102), "pass@farm-2", 9);
+    assert_eq!(d.action, Action::Block);
+    assert_eq!(d.primary().and_then(|r| r.rule.as_deref()), Some("per-solver"));
+    assert_eq!(d.error_code().map(|c| c.as_str()), Some("rate_limited"));
+    // Another device has its own budget; a token verified without a device is not limited.
+    assert_eq!(send(&policy, &store, 3, &phone(103), "pass@other-1", 10).action, Action::Allow);
+    for i in 0..4 {
+        assert_eq!(
+            send(&policy, &store, 4 + i, &phone(104), &format!("pass-plain-{i}"), 11).action,
+            Action::Allow
+        );
+    }
+    // The budget refills at the limit's rate: one solve per half hour.
+    assert_eq!(send(&policy, &store, 1801, &phone(105), "pass@farm-3", 12).action, Action::Allow);
+    assert_eq!(send(&policy, &store, 1802, &phone(106), "pass@farm-4", 13).action, Action::Block);
+}
+
+#[test]
+fn only_a_verified_solve_counts() {
+    let policy = policy(json!(["captcha_solver"]), None);
+    let store = MemoryStore::new();
+    // Refused tokens and requests without one count nothing against the device they name.
+    for i in 0..5 {
+        let d = send(&policy, &store, i, &phone(200), &format!("fail@farm-{i}"), 1);
+        assert_eq!(d.action, Action::Block);
+        assert_eq!(d.error_code().map(|c| c.as_str()), Some("captcha_invalid"));
+    }
+    let headers = [("content-type", "application/json")];
+    let body = phone(201);
+    let d = policy.decide(&request(&body, &headers, 2), Timestamp::from_millis(6_000), &store);
+    assert_eq!(d.action, Action::Challenge);
+    assert!(d.pending_commits().is_empty());
+    for i in 0..2 {
+        assert_eq!(
+            send(&policy, &store, 10 + i, &phone(202), &format!("pass@farm-{i}"), 3).action,
+            Action::Allow
+        );
+    }
+}
+
+#[test]
+fn a_solve_refused_by_another_rule_does_not_count() {
+    let deny = json!({"id": "no-uk", "action": "block", "country": {"deny": ["FR"]}});
+    let policy = policy(json!(["captcha_solver"]), Some(deny));
+    let store = MemoryStore::new();
+    for i in 0..3 {
+        let d = send(&policy, &store, i, "{\"phone\": \"+33612345678\"}", &format!("pass@farm-{i}"), 1);
+        assert_eq!(d.error_code().map(|c| c.as_str()), Some("country_denied"), "{d:?}");
+    }
+    for i in 0..2 {
+        assert_eq!(
+            send(&policy, &store, 10 + i, &phone(300), &format!("pass@farm-{i}"), 2).action,
+            Action::Allow
+        );
+    }
+}
+
+#[test]
+fn every_number_of_one_solve_counts() {
+    let policy = policy(json!(["captcha_solver"]), None);
+    let store = MemoryStore::new();
+    let two = "{\"phones\": [\"+14155550401\", \"+14155550402\"]}";
+    assert_eq!(send(&policy, &store, 0, two, "pass@farm-1", 1).action, Action::Allow);
+    assert_eq!(send(&policy, &store, 1, &phone(403), "pass@farm-2", 2).action, Action::Block);
+    let three = "{\"phones\": [\"+14155550411\", \"+14155550412\", \"+14155550413\"]}";
+    let d = send(&policy, &store, 2, three, "pass@fresh-1", 3);
+    assert_eq!(
+        d.error_code().map(|c| c.as_str()),
+        Some("rate_limited"),
+        "three SMS on one solve overrun a budget of two"
+    );
+}
+
+#[test]
+fn other_key_parts_are_kept_around_the_solver() {
+    let policy = policy(json!(["route", "captcha_solver", {"prefix": 5}]), None);
+    let store = MemoryStore::new();
+    for i in 0..2 {
+        assert_eq!(
+            send(&policy, &store, i, &phone(500 + i as u32), &format!("pass@farm-{i}"), 1).action,
+            Action::Allow
+        );
+    }
+    let uk = "{\"phone\": \"+447911123500\"}";
+    assert_eq!(
+        send(&policy, &store, 3, uk, "pass@farm-3", 1).action,
+        Action::Allow,
+        "another prefix, another key"
+    );
+    assert_eq!(send(&policy, &store, 4, &phone(502), "pass@farm-4", 1).action, Action::Block);
+}
+
+#[test]
+fn the_solver_is_read_from_siteverify_metadata() {
+    let policy = policy(json!(["captcha_solver"]), None);
+    let captcha = policy.captcha().unwrap();
+    let answer = |body: &str| pumpguard_core::captcha::interpret_siteverify(captcha, 200, body.as_bytes());
+    assert_eq!(
+        answer(r#"{"success": true, "metadata": {"ephemeral_id": "x:9f78e0ed210960d7693b167e"}}"#),
+        TokenVerdict::Valid { solver: Some("x:9f78e0ed210960d7693b167e".into()) }
+    );
+    assert_eq!(answer(r#"{"success": true}"#), TokenVerdict::Valid { solver: None });
+    assert_eq!(
+        answer(r#"{"success": true, "metadata": {"interactive": false}}"#),
+        TokenVerdict::Valid { solver: None }
+    );
+    assert_eq!(
+        answer(r#"{"success": true, "metadata": {"ephemeral_id": ""}}"#),
+        TokenVerdict::Valid { solver: None }
+    );
+    assert!(matches!(
+        answer(r#"{"success": false, "metadata": {"ephemeral_id": "x:1"}}"#),
+        TokenVerdict::Invalid { .. }
+    ));
+}
