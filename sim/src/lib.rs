@@ -24,4 +24,5 @@ pub mod report;
 pub mod rng;
 pub mod scoreboard;
 pub mod sim;
+pub mod solver_ids;
 pub mod svg;

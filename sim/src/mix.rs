@@ -41,6 +41,9 @@ pub struct Mix {
     /// The bot score the edge in front gives each request (Cloudflare Bot Management),
     /// modelled by how good its detection is (an assumption); `null`: no scores.
     pub edge_bot_score: Option<crate::bot_score::BotScoreModel>,
+    /// The device siteverify names for each solved CAPTCHA (Turnstile Enterprise's ephemeral
+    /// IDs), modelled by how often real users share one (an assumption); `null`: none named.
+    pub captcha_solver_ids: Option<crate::solver_ids::SolverIdModel>,
 }
 
 /// The legitimate population.
@@ -189,6 +192,11 @@ pub struct Campaign {
     /// against a client-country signal from the first send.
     #[serde(default)]
     pub local_exits: bool,
+    /// How many devices its CAPTCHA-solving service solves this site's challenges on, by turn
+    /// (they show as ephemeral IDs under `mix.captcha_solver_ids`); `null`: a fresh device for
+    /// every solve. An assumption: a service's pool is not published.
+    #[serde(default)]
+    pub solver_devices: Option<u32>,
 }
 
 /// A campaign's address pool.
@@ -347,6 +355,7 @@ impl Default for Mix {
             campaigns: default_campaigns(),
             number_intel: None,
             edge_bot_score: None,
+            captcha_solver_ids: None,
         }
     }
 }
@@ -373,6 +382,7 @@ fn campaign(
         fake_confirm_share: 0.0,
         adaptive: false,
         local_exits: false,
+        solver_devices: None,
     }
 }
 
@@ -467,6 +477,7 @@ pub fn default_campaigns() -> Vec<Campaign> {
         },
         Campaign {
             tokens: TokenPlan::Solved,
+            solver_devices: Some(20),
             adaptive: true,
             ..campaign(
                 "captcha-farm",

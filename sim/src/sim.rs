@@ -20,6 +20,7 @@ use crate::mix::{Campaign, CampaignClient, Mix, NumberPlan, TokenPlan};
 use crate::network::{self, Access, Exit, Pool};
 use crate::numbers::{self, NumberSource, Wanted};
 use crate::rng::{stable_hash, Rng};
+use crate::solver_ids::solved_token;
 
 /// Who really sent a request: kept beside the traffic, never shown to the guard.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -147,6 +148,8 @@ struct Bot {
     lanes: Vec<Lane>,
     rate_factor: f64,
     replayed_token: String,
+    /// CAPTCHAs its solving service has solved so far.
+    solves: u64,
 }
 
 enum Actor {
@@ -199,6 +202,8 @@ struct World<'g> {
     provider: Option<Provider>,
     /// Seed of the edge's bot scores (`mix.edge_bot_score`), a stream of its own.
     bot_score_seed: u64,
+    /// Seed of the solving devices siteverify names (`mix.captcha_solver_ids`).
+    solver_seed: u64,
 }
 
 /// Runs `mix` against `guard`, deterministically for `seed`.
@@ -218,6 +223,7 @@ pub fn run(mix: &Mix, seed: u64, guard: &mut dyn Guard) -> Result<Run, String> {
         // Its own stream: drawing nothing from the others, it leaves a run without it unchanged.
         provider: mix.number_intel.map(|model| Provider::new(model, root.fork(3).next_u64())),
         bot_score_seed: root.fork(4).next_u64(),
+        solver_seed: root.fork(5).next_u64(),
     };
     world.spawn_users(&mut root.fork(1));
     world.spawn_bots(&root.fork(2));
@@ -276,6 +282,17 @@ fn validate(mix: &Mix) -> Result<(), String> {
         if c.rate_per_hour <= 0.0 || c.hours <= 0.0 {
             return Err(format!("campaigns[{i}]: rate_per_hour and hours must be positive"));
         }
+    }
+    if let Some(model) = &mix.captcha_solver_ids {
+        check_shares("captcha_solver_ids", &[("shared_share", model.shared_share)])?;
+        if model.shared_ids == 0 {
+            return Err("captcha_solver_ids.shared_ids: at least one id".into());
+        }
+    }
+    if let Some(i) = mix.campaigns.iter().position(|c| c.solver_devices == Some(0)) {
+        return Err(format!(
+            "campaigns[{i}].solver_devices: at least one device (null: a fresh one per solve)"
+        ));
     }
     if let Some(model) = &mix.edge_bot_score {
         check_shares(
@@ -464,6 +481,7 @@ impl World<'_> {
                 lanes,
                 rate_factor: 1.0,
                 replayed_token,
+                solves: 0,
             };
             let id = self.actors.len();
             self.actors.push(Some(Actor::Bot(Box::new(bot))));
@@ -666,7 +684,11 @@ impl World<'_> {
                     Action::Challenge => {
                         user.outcome.challenged = true;
                         if token.is_none() && user.rng.chance(legit.solve_share) {
-                            user.token = Some(format!("pass-{}", user.rng.token(40)));
+                            let device = self
+                                .mix
+                                .captcha_solver_ids
+                                .map(|m| m.user_device(self.solver_seed, &user.number));
+                            user.token = Some(solved_token(device.as_deref(), &user.rng.token(40)));
                             Some(now + (user.rng.lognormal(12.0, 0.5) * 1000.0) as u64)
                         } else {
                             None
@@ -874,7 +896,16 @@ impl World<'_> {
         let result = match &mut taken {
             Actor::Bot(bot) => match self.mix.campaigns.get(bot.index).cloned() {
                 Some(campaign) => {
-                    let token = format!("pass-{}", bot.rng.token(40));
+                    let device = self.mix.captcha_solver_ids.map(|m| {
+                        m.campaign_device(
+                            self.solver_seed,
+                            &campaign.name,
+                            campaign.solver_devices,
+                            bot.solves,
+                        )
+                    });
+                    bot.solves += 1;
+                    let token = solved_token(device.as_deref(), &bot.rng.token(40));
                     let body = format!("{{\"phone\":\"{number}\",\"channel\":\"sms\"}}");
                     let path = self.mix.send_path.clone();
                     let record = self.record(
