@@ -93,10 +93,12 @@ impl Provider {
         Provider { model, seed, pumped: HashSet::new(), numbers: NumberSource::default(), calls: 0 }
     }
 
-    /// A campaign sent to `number`: the provider may know it from elsewhere.
+    /// A campaign sent to `number`: the provider may know it from elsewhere. Known by the
+    /// number itself, not how the campaign wrote it: the guard asks for the E.164 form.
     pub fn pumped(&mut self, number: &str) {
-        if !self.pumped.contains(number) {
-            self.pumped.insert(number.to_owned());
+        let number = self.numbers.canonical(number).unwrap_or_else(|| number.to_owned());
+        if !self.pumped.contains(&number) {
+            self.pumped.insert(number);
         }
     }
 

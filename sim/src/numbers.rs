@@ -108,6 +108,12 @@ impl NumberSource {
         Some((n.region()?.as_str(), n.number_type()))
     }
 
+    /// The number as the core writes it in E.164, whatever form it was written in (a national
+    /// trunk `0` after the calling code is dropped); `None` when it does not parse.
+    pub fn canonical(&self, number: &str) -> Option<String> {
+        Some(self.parser.parse(number).ok()?.e164().to_owned())
+    }
+
     /// A valid number of `country` of the wanted type, in E.164.
     pub fn draw(&self, rng: &mut Rng, country: &Country, wanted: Wanted) -> Option<String> {
         for _ in 0..MAX_TRIES {
