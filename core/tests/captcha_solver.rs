@@ -3,12 +3,10 @@
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // test code: failing loudly is the point
 
-use std::net::{IpAddr, Ipv4Addr};
+mod support;
 
 use pumpguard_core::scenario::simulated_siteverify;
-use pumpguard_core::{
-    Action, HttpVersion, MemoryStore, Policy, Request, Timestamp, TlsFingerprints, TokenVerdict,
-};
+use pumpguard_core::{Action, MemoryStore, Policy, Request, Timestamp, TokenVerdict};
 use serde_json::json;
 
 fn policy(solver_key: serde_json::Value, extra_rule: Option<serde_json::Value>) -> Policy {
@@ -31,18 +29,7 @@ fn policy(solver_key: serde_json::Value, extra_rule: Option<serde_json::Value>) 
 }
 
 fn request<'a>(body: &'a str, headers: &'a [(&'a str, &'a str)], ip: u8) -> Request<'a> {
-    Request {
-        method: "POST",
-        authority: "app.example.com",
-        path: "/otp",
-        version: HttpVersion::Http11,
-        headers,
-        body: body.as_bytes(),
-        body_truncated: false,
-        client_ip: Some(IpAddr::V4(Ipv4Addr::new(198, 51, 100, ip))),
-        tls: TlsFingerprints::default(),
-        edge: Default::default(),
-    }
+    support::post("/otp", body, headers, ip)
 }
 
 /// One send with `token`, verified by the corpus' fake siteverify, from its own address.
@@ -59,6 +46,14 @@ fn send(
     policy.decide_verified(&req, Timestamp::from_millis(at_s * 1000), store, simulated_siteverify)
 }
 
+/// The device `farm` still has its whole budget of two solves at `at_s`.
+fn assert_budget_left(policy: &Policy, store: &MemoryStore, at_s: u64, number: u32) {
+    for i in 0..2 {
+        let d = send(policy, store, at_s + i, &phone(number), &format!("pass@farm-{i}"), 3);
+        assert_eq!(d.action, Action::Allow, "solve {i}: {d:?}");
+    }
+}
+
 fn phone(n: u32) -> String {
     format!("{{\"phone\": \"+1415555{n:04}\"}}")
 }
@@ -71,6 +66,7 @@ fn a_device_solving_past_its_budget_is_refused_whatever_its_address_and_number()
         let d = send(&policy, &store, i, &phone(100 + i as u32), &format!("pass@farm-{i}"), i as u8);
         assert_eq!(d.action, Action::Allow, "solve {i}");
         assert_eq!(d.captcha_solver.as_deref(), Some("x:farm"));
+        assert!(d.log_line().contains(r#""captcha_solver":"x:farm""#), "{}", d.log_line());
     }
     let d = send(&policy, &store, 2, &phone(102), "pass@farm-2", 9);
     assert_eq!(d.action, Action::Block);
@@ -104,12 +100,7 @@ fn only_a_verified_solve_counts() {
     let d = policy.decide(&request(&body, &headers, 2), Timestamp::from_millis(6_000), &store);
     assert_eq!(d.action, Action::Challenge);
     assert!(d.pending_commits().is_empty());
-    for i in 0..2 {
-        assert_eq!(
-            send(&policy, &store, 10 + i, &phone(202), &format!("pass@farm-{i}"), 3).action,
-            Action::Allow
-        );
-    }
+    assert_budget_left(&policy, &store, 10, 202);
 }
 
 #[test]
@@ -121,12 +112,7 @@ fn a_solve_refused_by_another_rule_does_not_count() {
         let d = send(&policy, &store, i, "{\"phone\": \"+33612345678\"}", &format!("pass@farm-{i}"), 1);
         assert_eq!(d.error_code().map(|c| c.as_str()), Some("country_denied"), "{d:?}");
     }
-    for i in 0..2 {
-        assert_eq!(
-            send(&policy, &store, 10 + i, &phone(300), &format!("pass@farm-{i}"), 2).action,
-            Action::Allow
-        );
-    }
+    assert_budget_left(&policy, &store, 10, 300);
 }
 
 #[test]

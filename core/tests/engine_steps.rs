@@ -3,10 +3,10 @@
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // test code: failing loudly is the point
 
-use std::net::{IpAddr, Ipv4Addr};
+mod support;
 
 use pumpguard_core::store::BucketedStore;
-use pumpguard_core::{HttpVersion, MemoryStore, Policy, Request, Timestamp, TlsFingerprints};
+use pumpguard_core::{MemoryStore, Policy, Request, Timestamp};
 
 fn policy() -> Policy {
     let text =
@@ -15,18 +15,7 @@ fn policy() -> Policy {
 }
 
 fn request<'a>(body: &'a str, headers: &'a [(&'a str, &'a str)], ip: u8) -> Request<'a> {
-    Request {
-        method: "POST",
-        authority: "app.example.com",
-        path: "/api/otp/send",
-        version: HttpVersion::Http11,
-        headers,
-        body: body.as_bytes(),
-        body_truncated: false,
-        client_ip: Some(IpAddr::V4(Ipv4Addr::new(198, 51, 100, ip))),
-        tls: TlsFingerprints::default(),
-        edge: Default::default(),
-    }
+    support::post("/api/otp/send", body, headers, ip)
 }
 
 fn numbers() -> Vec<String> {

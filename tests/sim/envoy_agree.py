@@ -5,7 +5,8 @@ For each policy (the shipped example, and the example with an enforced CAPTCHA c
 Envoy listener with the built filter, fresh counters and the test clock; `pumpguard simulate
 --target` drives it request by request, `pumpguard simulate` (no target) drives the core in
 process, both with the same seed and mix: the default mix with every campaign from the start,
-so each kind of client, number plan and token behaviour is exercised. Every answer (action, status, error, rule,
+so each kind of client, number plan and token behaviour is exercised, with siteverify naming
+the solving device (the CAPTCHA farm on two devices). Every answer (action, status, error, rule,
 Retry-After, findings) must be the same, request by request; since the loop reacts to those
 answers, any difference would also change the traffic that follows.
 
@@ -78,6 +79,9 @@ def policies():
     example["expose_findings"] = True
     challenge = json.loads(json.dumps(example))
     challenge["rules"].append({"id": "human", "action": "challenge", "captcha": {}})
+    # Solves counted per solving device, as siteverify names it: the farm's devices run out.
+    challenge["rules"].append({"id": "per-solver", "action": "block",
+                               "rate_limit": {"key": ["captcha_solver"], "rate": 3, "per_seconds": 3600, "burst": 3}})
     recommended = json.load(open(os.path.join(ROOT, "policies/recommended.json")))
     recommended["expose_findings"] = True
     return {"example": example, "example-challenge": challenge, "recommended": recommended}
@@ -125,6 +129,10 @@ def main():
                                         check=True).stdout)
         for campaign in mix["campaigns"]:
             campaign["start_hours"] = 0.0
+            if campaign["name"] == "captcha-farm":
+                campaign["solver_devices"] = 2
+        # Siteverify names solving devices, some shared by several real users.
+        mix["captcha_solver_ids"] = {"shared_share": 0.3, "shared_ids": 20}
         mix_path = os.path.join(args.work, "mix.json")
         with open(mix_path, "w") as f:
             json.dump(mix, f)
