@@ -50,6 +50,8 @@ fn identity(check: &CounterCheck) -> Option<String> {
         CounterOp::ConversionConfirm
         | CounterOp::ConversionSentNumber
         | CounterOp::ConversionConfirmNumber
+        | CounterOp::ConversionSolvedNumber { .. }
+        | CounterOp::ConversionConfirmSolved
         | CounterOp::TrustSend
         | CounterOp::TrustConfirm
         | CounterOp::IntelRead
@@ -168,6 +170,7 @@ mod tests {
         retry_after_ms: Some(1_000),
         escalated: false,
         intel: None,
+        solver: None,
     });
 
     #[test]

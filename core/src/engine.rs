@@ -62,6 +62,15 @@ pub enum CounterOp {
     /// A confirmation of one number: not triggered when it matched a send, so its scope is
     /// credited (see [`Policy::credit_checks`]).
     ConversionConfirmNumber,
+    /// A send to one number solved on the device tagged `solver` went to origin (a
+    /// `captcha_solver` conversion scope): a confirmation of it may credit that device once.
+    ConversionSolvedNumber {
+        /// The solving device's tag ([`solver_tag`]).
+        solver: u64,
+    },
+    /// A confirmation of one number sent on a solved challenge: not triggered when it matched
+    /// such a send; the verdict names the device to credit.
+    ConversionConfirmSolved,
     /// A send to one number: `triggered` tells that the number is trusted (never a refusal).
     TrustSend,
     /// A confirmation of one number origin accepted: earns trust when it matches a send.
@@ -107,25 +116,31 @@ pub enum CheckOutcome {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct SolverCheck {
     rule: u16,
-    /// The counter key without the solver; `cuts` are where it goes (in increasing order).
+    /// The counter key without the device; `cuts` are where its tag goes (in increasing order).
     key: String,
     cuts: Vec<usize>,
+    op: CounterOp,
     number: Option<Arc<str>>,
 }
 
 impl SolverCheck {
     /// The counter check for the device siteverify named.
     fn for_solver(&self, solver: &str) -> CounterCheck {
-        let solver = truncated(solver, MAX_KEY_VALUE_LEN);
-        let mut key = String::with_capacity(self.key.len() + solver.len() * self.cuts.len());
+        let tag = solver_tag(solver);
+        let scope = solver_scope(tag);
+        let mut key = String::with_capacity(self.key.len() + scope.len() * self.cuts.len());
         let mut from = 0;
         for &cut in &self.cuts {
             key.push_str(self.key.get(from..cut).unwrap_or(""));
-            key.push_str(solver);
+            key.push_str(&scope);
             from = cut;
         }
         key.push_str(self.key.get(from..).unwrap_or(""));
-        CounterCheck { rule: self.rule, key, op: CounterOp::Rate, number: self.number.clone() }
+        let op = match self.op {
+            CounterOp::ConversionSolvedNumber { .. } => CounterOp::ConversionSolvedNumber { solver: tag },
+            op => op,
+        };
+        CounterCheck { rule: self.rule, key, op, number: self.number.clone() }
     }
 }
 
@@ -155,7 +170,7 @@ fn plan_solver_checks(
         let subject = number.filter(|_| per_number).and_then(|i| numbers.get(i));
         let counter = rate_key(&rule.id, key, route, req, subject, fingerprints, &mut cuts);
         let number = number.and_then(|i| e164s.get(i)).cloned();
-        let check = SolverCheck { rule: rule_index, key: counter, cuts, number };
+        let check = SolverCheck { rule: rule_index, key: counter, cuts, op: CounterOp::Rate, number };
         if !out.contains(&check) {
             out.push(check);
         }
@@ -165,6 +180,35 @@ fn plan_solver_checks(
     }
     for i in 0..numbers.len() {
         plan(Some(i));
+    }
+}
+
+/// Plans a conversion rule scoped by `captcha_solver`: per number, a send counted against the
+/// device and the number's solved send, so a confirmation of it credits that device.
+fn plan_solver_conversion(index: usize, rule: &Rule, request: &KeyInputs<'_>, out: &mut Vec<SolverCheck>) {
+    let Ok(rule_index) = u16::try_from(index) else { return };
+    for (number, e164) in request.numbers.iter().zip(request.e164s) {
+        let send_key = counter_key("cv:", &rule.id, "");
+        let cuts = vec![send_key.len()];
+        let send = SolverCheck {
+            rule: rule_index,
+            key: send_key,
+            cuts,
+            op: CounterOp::ConversionSend,
+            number: Some(e164.clone()),
+        };
+        let solved = SolverCheck {
+            rule: rule_index,
+            key: counter_key("cvd:", &rule.id, number.digits()),
+            cuts: Vec::new(),
+            op: CounterOp::ConversionSolvedNumber { solver: 0 },
+            number: Some(e164.clone()),
+        };
+        for check in [send, solved] {
+            if !out.contains(&check) {
+                out.push(check);
+            }
+        }
     }
 }
 
@@ -687,6 +731,16 @@ impl Policy {
                 }
                 RuleKind::Captcha => decision.reasons.push(reason(ReasonCode::CaptchaRequired, None, None)),
                 RuleKind::NumberIntel(_) => self.plan_intel_reads(index, &numbers, &e164s, &mut checks),
+                RuleKind::Conversion(p) if p.scope == ConversionScope::CaptchaSolver => {
+                    let request = KeyInputs {
+                        route,
+                        req,
+                        numbers: &numbers,
+                        e164s: &e164s,
+                        fingerprints: &fingerprints,
+                    };
+                    plan_solver_conversion(index, rule, &request, &mut solver_checks)
+                }
                 RuleKind::RateLimit { key, .. } if key.contains(&KeyPart::CaptchaSolver) => {
                     let request = KeyInputs {
                         route,
@@ -842,6 +896,12 @@ impl Policy {
             }
             (RuleKind::Conversion(params), CounterOp::ConversionSentNumber) => {
                 update(store, key, now, retries, |b| params.step_sent_number(b, now))
+            }
+            (RuleKind::Conversion(params), CounterOp::ConversionSolvedNumber { solver }) => {
+                update(store, key, now, retries, |b| params.step_solved_number(b, now, solver))
+            }
+            (RuleKind::Conversion(params), CounterOp::ConversionConfirmSolved) => {
+                update(store, key, now, retries, |b| params.step_confirm_solved(b, now))
             }
             (RuleKind::Conversion(params), CounterOp::ConversionConfirmNumber) => {
                 update(store, key, now, retries, |b| params.step_confirm_number(b, now))
@@ -1036,6 +1096,9 @@ impl Policy {
             .enumerate()
             .filter_map(|(index, rule)| {
                 let (kind, op) = match rule.kind {
+                    RuleKind::Conversion(p) if p.scope == ConversionScope::CaptchaSolver => {
+                        ("cvd:", CounterOp::ConversionConfirmSolved)
+                    }
                     RuleKind::Conversion(_) => ("cvn:", CounterOp::ConversionConfirmNumber),
                     RuleKind::Reputation(_) => ("tr:", CounterOp::TrustConfirm),
                     _ => return None,
@@ -1063,14 +1126,21 @@ impl Policy {
         checks
             .iter()
             .zip(outcomes)
-            .filter(|(check, outcome)| {
-                check.op == CounterOp::ConversionConfirmNumber
-                    && matches!(outcome, CheckOutcome::Verdict(v) if !v.triggered)
+            .filter_map(|(check, outcome)| match (check.op, outcome) {
+                (
+                    CounterOp::ConversionConfirmNumber | CounterOp::ConversionConfirmSolved,
+                    CheckOutcome::Verdict(v),
+                ) if !v.triggered => Some((check, v)),
+                _ => None,
             })
-            .filter_map(|(check, _)| {
+            .filter_map(|(check, verdict)| {
                 let rule = self.rules.get(usize::from(check.rule))?;
                 let RuleKind::Conversion(params) = &rule.kind else { return None };
-                let scope = conversion_scope_key(params.scope, digits, facts.region, facts.calling_code);
+                let scope = match check.op {
+                    // The device the number's send was solved on, as its send recorded it.
+                    CounterOp::ConversionConfirmSolved => solver_scope(verdict.solver?),
+                    _ => conversion_scope_key(params.scope, digits, facts.region, facts.calling_code),
+                };
                 Some(CounterCheck {
                     rule: check.rule,
                     key: counter_key("cv:", &rule.id, &scope),
@@ -1108,6 +1178,8 @@ fn is_bookkeeping(op: CounterOp) -> bool {
         op,
         CounterOp::ConversionSentNumber
             | CounterOp::ConversionConfirmNumber
+            | CounterOp::ConversionSolvedNumber { .. }
+            | CounterOp::ConversionConfirmSolved
             | CounterOp::TrustSend
             | CounterOp::TrustConfirm
             | CounterOp::IntelRead
@@ -1158,7 +1230,20 @@ fn conversion_scope_key(
             None => format!("+{calling_code}"),
         },
         ConversionScope::Prefix(n) => digits.get(..usize::from(n)).unwrap_or(digits).to_owned(),
+        // Known only from siteverify: such checks are planned as `SolverCheck`s.
+        ConversionScope::CaptchaSolver => "-".to_owned(),
     }
+}
+
+/// A solving device's tag: a 64-bit FNV-1a hash of the id siteverify gave, so every key that
+/// names a device has the same short, bounded form whatever the provider's id looks like.
+pub(crate) fn solver_tag(solver: &str) -> u64 {
+    solver.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// The counter-key text of a device tag.
+fn solver_scope(tag: u64) -> String {
+    format!("{tag:016x}")
 }
 
 /// `<kind><rule id>:<subject>`, sized once: `format!` costs more than the rest of planning.

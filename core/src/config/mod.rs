@@ -688,31 +688,31 @@ fn check_outcome_rules_have_a_confirm_route(doc: &PolicyDoc, errs: &mut ConfigEr
     }
 }
 
-/// A limit keyed by the CAPTCHA solver runs after the token is verified, when the request's
-/// risk and challenge are already settled: only an answer that refuses or reports fits it.
-fn check_solver_limit(doc: &RuleDoc, at: &str, policy: &PolicyDoc, errs: &mut ConfigErrors) {
+/// A rule counted per CAPTCHA solver runs after the token is verified, when the request's risk
+/// and challenge are already settled: only an answer that refuses or reports fits it.
+fn check_solver_rule(doc: &RuleDoc, at: &str, part: &str, policy: &PolicyDoc, errs: &mut ConfigErrors) {
     if policy.captcha.is_none() {
         errs.push(
-            format!("{at}.rate_limit.key"),
+            format!("{at}.{part}"),
             "captcha_solver needs a top-level \"captcha\" section: the solver is named by siteverify",
         );
     }
     if doc.action == RuleAction::Challenge {
         errs.push(
             format!("{at}.action"),
-            "a limit keyed by captcha_solver counts challenges already solved; use block, throttle or log",
+            "a rule counted per captcha_solver judges challenges already solved; use block, throttle or log",
         );
     }
     if doc.risk > 0 {
         errs.push(
             format!("{at}.risk"),
-            "a limit keyed by captcha_solver is judged after the risk score is settled; leave risk at 0",
+            "a rule counted per captcha_solver is judged after the risk score is settled; leave risk at 0",
         );
     }
     if doc.skip_trusted {
         errs.push(
             format!("{at}.skip_trusted"),
-            "a limit keyed by captcha_solver counts devices, not numbers; remove skip_trusted",
+            "a rule counted per captcha_solver counts devices, not numbers; remove skip_trusted",
         );
     }
 }
@@ -791,10 +791,13 @@ fn compile_rule(
     if matches!(kind, RuleKind::Captcha) && doc.action != RuleAction::Challenge {
         errs.push(format!("{at}.action"), "a captcha rule's action must be challenge");
     }
-    if let RuleKind::RateLimit { key, .. } = &kind {
-        if key.contains(&KeyPart::CaptchaSolver) {
-            check_solver_limit(doc, at, policy, errs);
-        }
+    let solver_at = match &kind {
+        RuleKind::RateLimit { key, .. } if key.contains(&KeyPart::CaptchaSolver) => Some("rate_limit.key"),
+        RuleKind::Conversion(p) if p.scope == ConversionScope::CaptchaSolver => Some("conversion.scope"),
+        _ => None,
+    };
+    if let Some(part) = solver_at {
+        check_solver_rule(doc, at, part, policy, errs);
     }
     if doc.action == RuleAction::Challenge {
         for &r in &routes {
@@ -1092,6 +1095,12 @@ fn compile_kind(doc: &RuleDoc, at: &str, errs: &mut ConfigErrors) -> Option<Rule
     if let Some(g) = &doc.surge {
         let at = format!("{at}.surge");
         let scope = compile_scope(&g.scope, &at, errs);
+        if scope == ConversionScope::CaptchaSolver {
+            errs.push(
+                format!("{at}.scope"),
+                "a surge is judged per number scope: use \"country\" or {\"prefix\": N}",
+            );
+        }
         non_zero(g.window_seconds, &format!("{at}.window_seconds"), errs);
         check_history(g.history_windows, g.min_history_windows, &at, errs);
         if !(g.factor > 1.0 && g.factor <= 1000.0) {
@@ -1138,6 +1147,7 @@ fn compile_scope(doc: &ConversionScopeDoc, at: &str, errs: &mut ConfigErrors) ->
             }
             ConversionScope::Prefix(n)
         }
+        ConversionScopeDoc::CaptchaSolver => ConversionScope::CaptchaSolver,
     }
 }
 

@@ -729,6 +729,9 @@ pub enum ConversionScopeDoc {
     Country,
     /// E.164 digits kept (calling code included).
     Prefix(u8),
+    /// Conversion rules only: the device that solved the send's CAPTCHA, as siteverify names
+    /// it (Turnstile Enterprise's `metadata.ephemeral_id`); counts sends once the token verifies.
+    CaptchaSolver,
 }
 
 /// Sends vs confirmed codes: a scope whose ratio falls under `min_ratio` after `min_sends` sends
@@ -737,7 +740,7 @@ pub enum ConversionScopeDoc {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConversionDoc {
-    /// `"country"` or `{"prefix": N}`.
+    /// `"country"`, `{"prefix": N}` or `"captcha_solver"`.
     pub scope: ConversionScopeDoc,
     /// Sends in the scope (current and previous window) before the ratio is judged (at least 1).
     pub min_sends: u32,

@@ -28,6 +28,9 @@ pub enum ConversionScope {
     Country,
     /// First N digits of the E.164 number (calling code included).
     Prefix(u8),
+    /// The device that solved the send's CAPTCHA (conversion rules only): counted once the
+    /// token is verified, credited through the number's solved send.
+    CaptchaSolver,
 }
 
 /// A conversion rule's rolling baseline: the scope judged against its own past windows.
@@ -299,12 +302,73 @@ impl ConversionParams {
             result: CounterVerdict::PASS,
         }
     }
+
+    /// A send solved on the device tagged `solver` went to origin (a `captcha_solver` scope):
+    /// one confirmation of the number may credit that device. The number keeps the latest
+    /// solver of its pending sends.
+    pub fn step_solved_number(
+        &self,
+        stored: Option<&[u8]>,
+        now: Timestamp,
+        solver: u64,
+    ) -> Change<CounterVerdict> {
+        let pending = stored.and_then(|b| Reader::new(b).u16()).unwrap_or(0);
+        Change::Write {
+            value: Writer::default().u16(pending.saturating_add(1).min(MAX_PENDING)).u64(solver).finish(),
+            expires_at: now.plus_millis(self.window_ms.saturating_mul(2)),
+            protected_until: Timestamp::default(),
+            result: CounterVerdict::PASS,
+        }
+    }
+
+    /// A confirmation of a number sent on a solved challenge: credited as
+    /// [`Self::step_confirm_number`] credits, and the verdict names the device to credit.
+    pub fn step_confirm_solved(&self, stored: Option<&[u8]>, now: Timestamp) -> Change<CounterVerdict> {
+        let mut reader = stored.map(Reader::new);
+        let pending = reader.as_mut().and_then(Reader::u16).unwrap_or(0);
+        let solver = reader.as_mut().and_then(Reader::u64);
+        let Some(solver) = solver.filter(|_| pending > 0) else {
+            return Change::Keep(CounterVerdict::trigger(0));
+        };
+        Change::Write {
+            value: Writer::default().u16(pending - 1).u64(solver).finish(),
+            expires_at: now.plus_millis(self.window_ms.saturating_mul(2)),
+            protected_until: Timestamp::default(),
+            result: CounterVerdict { solver: Some(solver), ..CounterVerdict::PASS },
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::store::{update, MemoryStore};
+
+    #[test]
+    fn a_confirm_credits_the_device_that_solved_the_numbers_send_once() {
+        let p = ConversionParams {
+            scope: ConversionScope::CaptchaSolver,
+            min_sends: 3,
+            min_ratio: 0.5,
+            window_ms: 3_600_000,
+            block_ms: 600_000,
+            escalation_factor: 2,
+            max_block_ms: 3_600_000,
+            baseline: None,
+            block_after_windows: None,
+        };
+        let store = MemoryStore::new();
+        let now = Timestamp::from_millis(1_000);
+        let confirm = || update(&store, "n", now, 4, |b| p.step_confirm_solved(b, now)).unwrap();
+        assert!(confirm().triggered, "no solved send: nothing to credit");
+        update(&store, "n", now, 4, |b| p.step_solved_number(b, now, 7)).unwrap();
+        update(&store, "n", now, 4, |b| p.step_solved_number(b, now, 9)).unwrap();
+        // Two sends, two credits, each to the number's latest solver; a third confirm finds none.
+        assert_eq!(confirm().solver, Some(9));
+        assert_eq!(confirm().solver, Some(9));
+        let third = confirm();
+        assert!(third.triggered && third.solver.is_none());
+    }
 
     #[test]
     fn low_ratio_blocks_after_min_sends_and_confirms_keep_it_open() {

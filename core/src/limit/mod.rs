@@ -50,6 +50,10 @@ pub struct CounterVerdict {
     /// A number-intelligence cache read: the cached answer, `None` on a miss.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intel: Option<crate::intel::IntelFacts>,
+    /// A confirmation matched against a send solved on a device: that device's tag, the scope
+    /// a `captcha_solver` conversion rule credits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub solver: Option<u64>,
 }
 
 impl CounterVerdict {
@@ -60,6 +64,7 @@ impl CounterVerdict {
         escalated: false,
         severe: false,
         intel: None,
+        solver: None,
     };
 
     /// A refusal: the request would be accepted again in `retry_after_ms` milliseconds.
@@ -70,6 +75,7 @@ impl CounterVerdict {
             escalated: false,
             severe: false,
             intel: None,
+            solver: None,
         }
     }
 
@@ -81,6 +87,7 @@ impl CounterVerdict {
             escalated: true,
             severe: false,
             intel: None,
+            solver: None,
         }
     }
 }
