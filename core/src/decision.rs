@@ -373,7 +373,7 @@ pub struct Decision {
     pub(crate) token_verified: bool,
     /// Checks of `captcha_solver` limits, waiting for siteverify to name the solving device.
     #[serde(skip)]
-    pub(crate) solver_checks: Vec<crate::engine::SolverCheck>,
+    pub(crate) solver_checks: Vec<crate::solver::SolverCheck>,
 }
 
 impl Decision {

@@ -34,6 +34,7 @@ use crate::phone::PhoneParser;
 use crate::request::Request;
 use crate::routes::{path_readings, ConfirmResponse};
 use crate::rules::{self, check_number, KeyPart, NumberFinding, Rule, RuleKind};
+use crate::solver::{self, solver_scope};
 use crate::store::{update, Overlay, Store, StoreError};
 use crate::time::Timestamp;
 
@@ -65,7 +66,7 @@ pub enum CounterOp {
     /// A send to one number solved on the device tagged `solver` went to origin (a
     /// `captcha_solver` conversion scope): a confirmation of it may credit that device once.
     ConversionSolvedNumber {
-        /// The solving device's tag ([`solver_tag`]).
+        /// The solving device's tag (a hash of the id siteverify gave).
         solver: u64,
     },
     /// A confirmation of one number sent on a solved challenge: not triggered when it matched
@@ -109,107 +110,6 @@ pub enum CheckOutcome {
     /// The check does not fit the policy it was run with (rule index or operation): planned
     /// with another policy. Judged as a store failure, reported apart.
     Mismatch,
-}
-
-/// A check of a `captcha_solver` limit, planned with everything the request says and waiting
-/// for the one part only siteverify knows: the device that solved the challenge.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct SolverCheck {
-    rule: u16,
-    /// The counter key without the device; `cuts` are where its tag goes (in increasing order).
-    key: String,
-    cuts: Vec<usize>,
-    op: CounterOp,
-    number: Option<Arc<str>>,
-}
-
-impl SolverCheck {
-    /// The counter check for the device siteverify named.
-    fn for_solver(&self, solver: &str) -> CounterCheck {
-        let tag = solver_tag(solver);
-        let scope = solver_scope(tag);
-        let mut key = String::with_capacity(self.key.len() + scope.len() * self.cuts.len());
-        let mut from = 0;
-        for &cut in &self.cuts {
-            key.push_str(self.key.get(from..cut).unwrap_or(""));
-            key.push_str(&scope);
-            from = cut;
-        }
-        key.push_str(self.key.get(from..).unwrap_or(""));
-        let op = match self.op {
-            CounterOp::ConversionSolvedNumber { .. } => CounterOp::ConversionSolvedNumber { solver: tag },
-            op => op,
-        };
-        CounterCheck { rule: self.rule, key, op, number: self.number.clone() }
-    }
-}
-
-/// What a counter key may be made of, for one request.
-struct KeyInputs<'a> {
-    route: &'a crate::routes::Route,
-    req: &'a Request<'a>,
-    numbers: &'a [PhoneNumber],
-    e164s: &'a [Arc<str>],
-    fingerprints: &'a Fingerprints,
-}
-
-/// Plans a `captcha_solver` limit as a rate limit is planned (one check per number where the
-/// key names the number), its key waiting for the solver.
-fn plan_solver_checks(
-    index: usize,
-    rule: &Rule,
-    key: &[KeyPart],
-    request: &KeyInputs<'_>,
-    out: &mut Vec<SolverCheck>,
-) {
-    let Ok(rule_index) = u16::try_from(index) else { return };
-    let KeyInputs { route, req, numbers, e164s, fingerprints } = request;
-    let per_number = key.iter().any(KeyPart::is_per_number);
-    let mut plan = |number: Option<usize>| {
-        let mut cuts = Vec::new();
-        let subject = number.filter(|_| per_number).and_then(|i| numbers.get(i));
-        let counter = rate_key(&rule.id, key, route, req, subject, fingerprints, &mut cuts);
-        let number = number.and_then(|i| e164s.get(i)).cloned();
-        let check = SolverCheck { rule: rule_index, key: counter, cuts, op: CounterOp::Rate, number };
-        if !out.contains(&check) {
-            out.push(check);
-        }
-    };
-    if numbers.is_empty() {
-        plan(None);
-    }
-    for i in 0..numbers.len() {
-        plan(Some(i));
-    }
-}
-
-/// Plans a conversion rule scoped by `captcha_solver`: per number, a send counted against the
-/// device and the number's solved send, so a confirmation of it credits that device.
-fn plan_solver_conversion(index: usize, rule: &Rule, request: &KeyInputs<'_>, out: &mut Vec<SolverCheck>) {
-    let Ok(rule_index) = u16::try_from(index) else { return };
-    for (number, e164) in request.numbers.iter().zip(request.e164s) {
-        let send_key = counter_key("cv:", &rule.id, "");
-        let cuts = vec![send_key.len()];
-        let send = SolverCheck {
-            rule: rule_index,
-            key: send_key,
-            cuts,
-            op: CounterOp::ConversionSend,
-            number: Some(e164.clone()),
-        };
-        let solved = SolverCheck {
-            rule: rule_index,
-            key: counter_key("cvd:", &rule.id, number.digits()),
-            cuts: Vec::new(),
-            op: CounterOp::ConversionSolvedNumber { solver: 0 },
-            number: Some(e164.clone()),
-        };
-        for check in [send, solved] {
-            if !out.contains(&check) {
-                out.push(check);
-            }
-        }
-    }
 }
 
 /// `value` cut to at most `max` bytes, on a character boundary.
@@ -732,24 +632,14 @@ impl Policy {
                 RuleKind::Captcha => decision.reasons.push(reason(ReasonCode::CaptchaRequired, None, None)),
                 RuleKind::NumberIntel(_) => self.plan_intel_reads(index, &numbers, &e164s, &mut checks),
                 RuleKind::Conversion(p) if p.scope == ConversionScope::CaptchaSolver => {
-                    let request = KeyInputs {
-                        route,
-                        req,
-                        numbers: &numbers,
-                        e164s: &e164s,
-                        fingerprints: &fingerprints,
-                    };
-                    plan_solver_conversion(index, rule, &request, &mut solver_checks)
+                    solver::plan_conversion(index, &rule.id, &numbers, &e164s, &mut solver_checks)
                 }
                 RuleKind::RateLimit { key, .. } if key.contains(&KeyPart::CaptchaSolver) => {
-                    let request = KeyInputs {
-                        route,
-                        req,
-                        numbers: &numbers,
-                        e164s: &e164s,
-                        fingerprints: &fingerprints,
+                    let key_for = |number: Option<&PhoneNumber>, cuts: &mut Vec<usize>| {
+                        rate_key(&rule.id, key, route, req, number, &fingerprints, cuts)
                     };
-                    plan_solver_checks(index, rule, key, &request, &mut solver_checks)
+                    let per_number = key.iter().any(KeyPart::is_per_number);
+                    solver::plan_rate(index, &numbers, &e164s, per_number, key_for, &mut solver_checks)
                 }
                 kind if kind.is_stateful() => {
                     self.plan_checks(index, rule, route, req, &numbers, &e164s, &fingerprints, &mut checks)
@@ -1235,19 +1125,8 @@ fn conversion_scope_key(
     }
 }
 
-/// A solving device's tag: a 64-bit FNV-1a hash of the id siteverify gave, so every key that
-/// names a device has the same short, bounded form whatever the provider's id looks like.
-pub(crate) fn solver_tag(solver: &str) -> u64 {
-    solver.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
-}
-
-/// The counter-key text of a device tag.
-fn solver_scope(tag: u64) -> String {
-    format!("{tag:016x}")
-}
-
 /// `<kind><rule id>:<subject>`, sized once: `format!` costs more than the rest of planning.
-fn counter_key(kind: &str, rule_id: &str, subject: &str) -> String {
+pub(crate) fn counter_key(kind: &str, rule_id: &str, subject: &str) -> String {
     let mut key = String::with_capacity(kind.len() + rule_id.len() + 1 + subject.len());
     key.push_str(kind);
     key.push_str(rule_id);

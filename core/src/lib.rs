@@ -29,6 +29,7 @@ pub mod request;
 pub mod routes;
 pub mod rules;
 pub mod scenario;
+mod solver;
 pub mod store;
 pub mod time;
 pub mod traffic;
