@@ -344,19 +344,24 @@ mod tests {
     use super::*;
     use crate::store::{update, MemoryStore};
 
-    #[test]
-    fn a_confirm_credits_the_device_that_solved_the_numbers_send_once() {
-        let p = ConversionParams {
-            scope: ConversionScope::CaptchaSolver,
-            min_sends: 3,
-            min_ratio: 0.5,
+    /// A rule of `scope` with an hour's window and ten-minute blocks, doubling to an hour.
+    fn hourly(scope: ConversionScope, min_sends: u32, min_ratio: f64) -> ConversionParams {
+        ConversionParams {
+            scope,
+            min_sends,
+            min_ratio,
             window_ms: 3_600_000,
             block_ms: 600_000,
             escalation_factor: 2,
             max_block_ms: 3_600_000,
             baseline: None,
             block_after_windows: None,
-        };
+        }
+    }
+
+    #[test]
+    fn a_confirm_credits_the_device_that_solved_the_numbers_send_once() {
+        let p = hourly(ConversionScope::CaptchaSolver, 3, 0.5);
         let store = MemoryStore::new();
         let now = Timestamp::from_millis(1_000);
         let confirm = || update(&store, "n", now, 4, |b| p.step_confirm_solved(b, now)).unwrap();
@@ -372,17 +377,7 @@ mod tests {
 
     #[test]
     fn low_ratio_blocks_after_min_sends_and_confirms_keep_it_open() {
-        let p = ConversionParams {
-            scope: ConversionScope::Country,
-            min_sends: 10,
-            min_ratio: 0.4,
-            window_ms: 3_600_000,
-            block_ms: 600_000,
-            escalation_factor: 2,
-            max_block_ms: 3_600_000,
-            baseline: None,
-            block_after_windows: None,
-        };
+        let p = hourly(ConversionScope::Country, 10, 0.4);
         let store = MemoryStore::new();
         let send = |t: u64| {
             let now = Timestamp::from_millis(t);
