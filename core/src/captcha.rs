@@ -86,15 +86,10 @@ struct SiteverifyAnswer {
     score: Option<f64>,
     #[serde(default, rename = "error-codes")]
     error_codes: Vec<String>,
+    /// Turnstile's extra fields (Enterprise: `ephemeral_id`); read leniently, since a shape we do
+    /// not know must not turn a valid token into an unreadable answer.
     #[serde(default)]
-    metadata: Option<SiteverifyMetadata>,
-}
-
-/// Turnstile Enterprise's extra fields; other providers send none.
-#[derive(Deserialize)]
-struct SiteverifyMetadata {
-    #[serde(default)]
-    ephemeral_id: Option<String>,
+    metadata: Option<serde_json::Value>,
 }
 
 /// Reads a siteverify answer. A non-200 status or unreadable body means the provider was
@@ -124,7 +119,13 @@ pub fn interpret_siteverify(captcha: &Captcha, status: u16, body: &[u8]) -> Toke
             return TokenVerdict::Invalid { detail: format!("score below {min}") };
         }
     }
-    let solver = answer.metadata.and_then(|m| m.ephemeral_id).filter(|id| !id.is_empty());
+    let solver = answer
+        .metadata
+        .as_ref()
+        .and_then(|m| m.get("ephemeral_id"))
+        .and_then(serde_json::Value::as_str)
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned);
     TokenVerdict::Valid { solver }
 }
 

@@ -168,6 +168,11 @@ fn the_solver_is_read_from_siteverify_metadata() {
         answer(r#"{"success": true, "metadata": {"ephemeral_id": ""}}"#),
         TokenVerdict::Valid { solver: None }
     );
+    // A shape we do not know is ignored, never an unreadable answer.
+    for odd in [r#""x:1""#, "[1]", "null", r#"{"ephemeral_id": 42}"#, r#"{"ephemeral_id": {"id": "x"}}"#] {
+        let body = format!(r#"{{"success": true, "metadata": {odd}}}"#);
+        assert_eq!(answer(&body), TokenVerdict::Valid { solver: None }, "{body}");
+    }
     assert!(matches!(
         answer(r#"{"success": false, "metadata": {"ephemeral_id": "x:1"}}"#),
         TokenVerdict::Invalid { .. }
