@@ -97,9 +97,7 @@ impl Provider {
     /// number itself, not how the campaign wrote it: the guard asks for the E.164 form.
     pub fn pumped(&mut self, number: &str) {
         let number = self.numbers.canonical(number).unwrap_or_else(|| number.to_owned());
-        if !self.pumped.contains(&number) {
-            self.pumped.insert(number);
-        }
+        self.pumped.insert(number);
     }
 
     /// The answer to a lookup of `e164`: status and a Twilio Lookup v2 body.
