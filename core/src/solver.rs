@@ -17,6 +17,9 @@ pub(crate) struct SolverCheck {
     cuts: Vec<usize>,
     op: CounterOp,
     number: Option<Arc<str>>,
+    /// Counted too when number intelligence refuses the solved request
+    /// (`count_intel_refusals`).
+    pub(crate) counts_intel_refusal: bool,
 }
 
 impl SolverCheck {
@@ -62,7 +65,8 @@ pub(crate) fn plan_rate(
         let mut cuts = Vec::new();
         let key = key_for(number.filter(|_| per_number).and_then(|i| numbers.get(i)), &mut cuts);
         let number = number.and_then(|i| e164s.get(i)).cloned();
-        push_once(out, SolverCheck { rule, key, cuts, op: CounterOp::Rate, number });
+        let check = SolverCheck { rule, key, cuts, op: CounterOp::Rate, number, counts_intel_refusal: false };
+        push_once(out, check);
     };
     if numbers.is_empty() {
         plan(None);
@@ -73,10 +77,13 @@ pub(crate) fn plan_rate(
 }
 
 /// Plans a `conversion` rule scoped by `captcha_solver`: per number, a send counted against the
-/// device, and the number's solved send, so a confirmation of it credits that device.
+/// device, and the number's solved send, so a confirmation of it credits that device. With
+/// `count_intel_refusals`, the send is counted also when the provider refuses the number (no
+/// SMS goes, so nothing is recorded for a confirmation to credit).
 pub(crate) fn plan_conversion(
     rule_index: usize,
     rule_id: &str,
+    count_intel_refusals: bool,
     numbers: &[PhoneNumber],
     e164s: &[Arc<str>],
     out: &mut Vec<SolverCheck>,
@@ -87,9 +94,16 @@ pub(crate) fn plan_conversion(
         let cuts = vec![key.len()];
         let number_key = counter_key("cvd:", rule_id, number.digits());
         let e164 = Some(e164.clone());
-        push_once(out, SolverCheck { rule, key, cuts, op: CounterOp::ConversionSend, number: e164.clone() });
+        let send = CounterOp::ConversionSend;
+        let counts_intel_refusal = count_intel_refusals;
+        push_once(out, SolverCheck { rule, key, cuts, op: send, number: e164.clone(), counts_intel_refusal });
         let solved = CounterOp::ConversionSolvedNumber { solver: 0 };
-        push_once(out, SolverCheck { rule, key: number_key, cuts: Vec::new(), op: solved, number: e164 });
+        let cuts = Vec::new();
+        let counts_intel_refusal = false;
+        push_once(
+            out,
+            SolverCheck { rule, key: number_key, cuts, op: solved, number: e164, counts_intel_refusal },
+        );
     }
 }
 

@@ -5,8 +5,8 @@
 
 mod support;
 
-use pumpguard_core::scenario::simulated_siteverify;
-use pumpguard_core::{Action, MemoryStore, Policy, Request, Timestamp, TokenVerdict};
+use pumpguard_core::scenario::{simulated_lookup, simulated_siteverify};
+use pumpguard_core::{Action, Decision, MemoryStore, Policy, Request, Timestamp, TokenVerdict};
 use serde_json::json;
 
 fn policy(solver_key: serde_json::Value, extra_rule: Option<serde_json::Value>) -> Policy {
@@ -177,4 +177,90 @@ fn the_solver_is_read_from_siteverify_metadata() {
         answer(r#"{"success": false, "metadata": {"ephemeral_id": "x:1"}}"#),
         TokenVerdict::Invalid { .. }
     ));
+}
+
+/// Looks numbers up at the corpus' fake provider (a number ending 99 is a high pumping risk, one
+/// ending 95 gets HTTP 500) and judges solving devices by conversion.
+fn intel_policy(count_intel_refusals: bool) -> Policy {
+    let doc = json!({
+        "version": 1,
+        "routes": [
+            {"id": "otp", "kind": "send", "match": {"path": {"exact": "/otp"}},
+             "extract": {"json_keys": ["phone"], "token": {"header": "cf-turnstile-response"}}},
+            {"id": "verify", "kind": "confirm", "match": {"path": {"exact": "/otp/verify"}},
+             "extract": {"json_keys": ["phone"]}},
+        ],
+        "captcha": {"provider": "turnstile", "secret": "s", "on_unavailable": "block"},
+        "number_intel": {"url": "https://lookups.example.com/v2/PhoneNumbers/{e164}", "timeout_ms": 300,
+                         "cache_seconds": 3600, "on_unavailable": "block",
+                         "response": {"risk_score": "/sms_pumping_risk/sms_pumping_risk_score"}},
+        "rules": [
+            {"id": "captcha", "action": "challenge", "captcha": {}},
+            {"id": "solver-conversion", "action": "block",
+             "conversion": {"scope": "captcha_solver", "min_sends": 3, "min_ratio": 0.5,
+                            "window_seconds": 3600, "block_seconds": 600,
+                            "count_intel_refusals": count_intel_refusals}},
+            {"id": "intel", "action": "block", "number_intel": {"min_risk": 75}},
+        ],
+    });
+    Policy::from_json(&doc.to_string()).unwrap()
+}
+
+/// One send to +1415555`n` with `token`, verified and looked up by the corpus' fakes.
+fn send_looked_up(policy: &Policy, store: &MemoryStore, at_s: u64, n: u32, token: &str) -> Decision {
+    let body = phone(n);
+    let headers = [("content-type", "application/json"), ("cf-turnstile-response", token)];
+    let req = request(&body, &headers, 7);
+    let lookup = |l: &pumpguard_core::intel::NumberLookup| simulated_lookup(policy, l);
+    policy.decide_with(&req, Timestamp::from_millis(at_s * 1000), store, simulated_siteverify, lookup)
+}
+
+fn rule_of(d: &Decision) -> Option<&str> {
+    d.primary().and_then(|r| r.rule.as_deref())
+}
+
+#[test]
+fn a_device_solving_for_numbers_the_provider_refuses_is_judged_by_them() {
+    for counted in [true, false] {
+        let policy = intel_policy(counted);
+        let store = MemoryStore::new();
+        for i in 0..3 {
+            let d = send_looked_up(&policy, &store, i, 199 + 1000 * i as u32, &format!("pass@farm-{i}"));
+            assert_eq!((d.action, rule_of(&d)), (Action::Block, Some("intel")), "probe {i}");
+            assert_eq!(d.captcha_solver.as_deref(), Some("x:farm"));
+        }
+        let d = send_looked_up(&policy, &store, 3, 101, "pass@farm-3");
+        if counted {
+            assert_eq!((d.action, rule_of(&d)), (Action::Block, Some("solver-conversion")), "{d:?}");
+            assert_eq!(d.error_code().map(|c| c.as_str()), Some("low_conversion"));
+        } else {
+            assert_eq!(d.action, Action::Allow, "refused solves count nothing without the option");
+        }
+        // Another device is judged by its own solves.
+        assert_eq!(send_looked_up(&policy, &store, 4, 102, "pass@other-1").action, Action::Allow);
+    }
+}
+
+#[test]
+fn refusals_that_are_not_the_providers_verdict_on_a_number_count_nothing() {
+    let policy = intel_policy(true);
+    let store = MemoryStore::new();
+    // The provider fails (fail closed): no verdict on the number, nothing against the device.
+    for i in 0..3 {
+        let d = send_looked_up(&policy, &store, i, 195 + 1000 * i as u32, &format!("pass@farm-{i}"));
+        assert_eq!(d.error_code().map(|c| c.as_str()), Some("number_intel_unavailable"), "{d:?}");
+    }
+    // A number the cache already knows is refused before siteverify names any device: only its
+    // first, looked-up refusal counts.
+    for i in 3..6 {
+        let d = send_looked_up(&policy, &store, i, 299, &format!("pass@farm-{i}"));
+        assert_eq!((d.action, rule_of(&d)), (Action::Block, Some("intel")), "probe {i}");
+    }
+    assert_eq!(send_looked_up(&policy, &store, 6, 101, "pass@farm-6").action, Action::Allow);
+    // Without an id the solve is nobody's: nothing counts.
+    let anonymous = MemoryStore::new();
+    for i in 0..3 {
+        send_looked_up(&policy, &anonymous, i, 199 + 1000 * i as u32, &format!("pass-plain-{i}"));
+    }
+    assert_eq!(send_looked_up(&policy, &anonymous, 3, 101, "pass@farm-0").action, Action::Allow);
 }

@@ -145,6 +145,12 @@ fn every_bad_input_is_reported_where_it_is() {
             "captcha_solver needs a top-level \"captcha\" section",
         ),
         (
+            rule(json!({"id": "r", "action": "block", "conversion": {"scope": {"prefix": 6}, "min_sends": 4,
+                "min_ratio": 0.25, "window_seconds": 3600, "block_seconds": 600, "count_intel_refusals": true}})),
+            "rules[0].conversion.count_intel_refusals",
+            "only a \"captcha_solver\" scope counts refused solves",
+        ),
+        (
             rule(
                 json!({"id": "r", "action": "block", "rate_limit": {"key": ["number"], "rate": 1, "per_seconds": 0}}),
             ),

@@ -715,6 +715,12 @@ fn check_solver_rule(doc: &RuleDoc, at: &str, part: &str, policy: &PolicyDoc, er
             "a rule counted per captcha_solver counts devices, not numbers; remove skip_trusted",
         );
     }
+    if doc.conversion.as_ref().is_some_and(|c| c.count_intel_refusals) && policy.number_intel.is_none() {
+        errs.push(
+            format!("{at}.conversion.count_intel_refusals"),
+            "counting the solves number intelligence refuses needs a top-level \"number_intel\" section",
+        );
+    }
 }
 
 fn seconds_to_ms(seconds: u32) -> u64 {
@@ -1080,6 +1086,13 @@ fn compile_kind(doc: &RuleDoc, at: &str, errs: &mut ConfigErrors) -> Option<Rule
             }
         });
         check_block_after_windows(c.block_after_windows, doc.action, &at, errs);
+        if c.count_intel_refusals && scope != ConversionScope::CaptchaSolver {
+            // A number scope would let anyone's refused sends count against the real users in it.
+            errs.push(
+                format!("{at}.count_intel_refusals"),
+                "only a \"captcha_solver\" scope counts refused solves: the device is the solver's own",
+            );
+        }
         return Some(RuleKind::Conversion(ConversionParams {
             scope,
             min_sends: c.min_sends,
@@ -1090,6 +1103,7 @@ fn compile_kind(doc: &RuleDoc, at: &str, errs: &mut ConfigErrors) -> Option<Rule
             max_block_ms: seconds_to_ms(max_block_seconds),
             baseline,
             block_after_windows: c.block_after_windows,
+            count_intel_refusals: c.count_intel_refusals,
         }));
     }
     if let Some(g) = &doc.surge {

@@ -764,6 +764,11 @@ pub struct ConversionDoc {
     /// be `challenge`); absent: never.
     #[serde(default)]
     pub block_after_windows: Option<u32>,
+    /// With `"scope": "captcha_solver"`: a solve whose number the number-intelligence provider
+    /// then refuses counts against the device as a send nobody confirmed (needs a
+    /// `number_intel` section). Default false: only sends that go to origin count.
+    #[serde(default)]
+    pub count_intel_refusals: bool,
 }
 
 /// A conversion rule's rolling baseline: a moving average of the confirm ratio of the scope's past

@@ -205,11 +205,20 @@ impl Policy {
             decision.settle();
         }
         let token = decision.held_token.take();
+        let device_sends = std::mem::take(&mut decision.intel_refusal_commits);
         match decision.action {
             Action::Allow => {}
             Action::Challenge if token.is_some() => decision.token_check = token,
-            // Refused: nothing is sent, nothing counted.
-            _ => decision.commits.clear(),
+            // Refused: nothing is sent, nothing counted, except against the device that solved
+            // this request's challenge for a number the provider named a risk: a farm probing
+            // numbers would otherwise never pay for the ones the provider catches.
+            _ => {
+                let provider_refused = decision
+                    .reasons
+                    .iter()
+                    .any(|r| r.code == ReasonCode::NumberIntel && r.enforced && !r.spared);
+                decision.commits = if provider_refused { device_sends } else { Vec::new() };
+            }
         }
         decision.commits.extend(writes);
         decision

@@ -68,6 +68,9 @@ pub struct ConversionParams {
     pub baseline: Option<ConversionBaseline>,
     /// Refused windows in a row after which the scope asks for a block; `None`: never.
     pub block_after_windows: Option<u32>,
+    /// A device's solve the number-intelligence provider refuses counts as an unconfirmed send
+    /// (`captcha_solver` scope only).
+    pub count_intel_refusals: bool,
 }
 
 /// Ratios are kept in millionths.
@@ -356,6 +359,7 @@ mod tests {
             max_block_ms: 3_600_000,
             baseline: None,
             block_after_windows: None,
+            count_intel_refusals: false,
         }
     }
 
@@ -418,6 +422,7 @@ mod tests {
             max_block_ms: 3_000_000,
             baseline: None,
             block_after_windows: None,
+            count_intel_refusals: false,
         }
     }
 
@@ -475,6 +480,7 @@ mod tests {
                 min_window_sends: 10,
             }),
             block_after_windows: Some(2),
+            count_intel_refusals: false,
         }
     }
 
