@@ -1,10 +1,14 @@
 //! Criterion benchmark of one full decision (route, extraction, phone classification, every rule
 //! kind, counters in the in-memory store) on a ~200-byte JSON OTP request, next to a baseline
-//! measured in the same run: the route lookup alone.
+//! measured in the same run: the route lookup alone. Then what planning the `captcha_solver`
+//! checks adds to `prepare` on a request carrying a Turnstile token, under the recommended
+//! policy against the same policy without `solver-conversion`, as a ratio.
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // benchmark setup: failing loudly is the point
 
 use std::net::{IpAddr, Ipv4Addr};
+
+use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use pumpguard_core::{HttpVersion, MemoryStore, Policy, Request, Timestamp, TlsFingerprints};
@@ -43,5 +47,66 @@ fn decision(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, decision);
+/// `policies/recommended.json`, with or without its `solver-conversion` rule.
+fn recommended(with_solver_rule: bool) -> Policy {
+    let mut doc: serde_json::Value =
+        serde_json::from_str(include_str!("../../policies/recommended.json")).expect("policy is JSON");
+    if !with_solver_rule {
+        let rules = doc["rules"].as_array_mut().expect("rules");
+        rules.retain(|r| r["id"] != "solver-conversion");
+    }
+    Policy::from_json(&doc.to_string()).expect("recommended policy loads")
+}
+
+fn solver_planning(c: &mut Criterion) {
+    let with = recommended(true);
+    let without = recommended(false);
+    let mut headers = fixture::HEADERS.to_vec();
+    headers.push(("cf-turnstile-response", "0.aGVsbG8gdG9rZW4gdGhhdCBsb29rcyBsaWtlIFR1cm5zdGlsZSdz"));
+    let req = Request {
+        method: "POST",
+        authority: "app.example.com",
+        path: "/api/otp/send",
+        version: HttpVersion::Http11,
+        headers: &headers,
+        body: fixture::BODY.as_bytes(),
+        body_truncated: false,
+        client_ip: Some(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 7))),
+        tls: TlsFingerprints::default(),
+        edge: Default::default(),
+    };
+    let now = Timestamp::from_millis(1_763_800_000_000);
+    let mut group = c.benchmark_group("solver_planning");
+    group.bench_function("prepare_without_solver_rule", |b| b.iter(|| without.prepare(black_box(&req), now)));
+    group.bench_function("prepare_with_solver_rule", |b| b.iter(|| with.prepare(black_box(&req), now)));
+    group.finish();
+    // The two interleaved, so drift hits both alike; the ratio is what the rule costs.
+    let median = |policy: &Policy| {
+        let mut samples: Vec<u128> = (0..51)
+            .map(|_| {
+                let start = std::time::Instant::now();
+                for _ in 0..2000 {
+                    black_box(policy.prepare(black_box(&req), now));
+                }
+                start.elapsed().as_nanos() / 2000
+            })
+            .collect();
+        samples.sort_unstable();
+        samples[samples.len() / 2]
+    };
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for _ in 0..5 {
+        a.push(median(&without));
+        b.push(median(&with));
+    }
+    a.sort_unstable();
+    b.sort_unstable();
+    let (base, solver) = (a[2], b[2]);
+    println!(
+        "prepare with a token: {base} ns without solver-conversion, {solver} ns with it ({:.2}x)",
+        solver as f64 / base.max(1) as f64
+    );
+}
+
+criterion_group!(benches, decision, solver_planning);
 criterion_main!(benches);
