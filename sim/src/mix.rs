@@ -197,6 +197,10 @@ pub struct Campaign {
     /// every solve. An assumption: a service's pool is not published.
     #[serde(default)]
     pub solver_devices: Option<u32>,
+    /// Its service's devices get ids real users share (`mix.captcha_solver_ids`' pool): devices
+    /// that hand the provider few signals look alike, a solving service's as much as anyone's.
+    #[serde(default)]
+    pub solves_on_shared_ids: bool,
 }
 
 /// A campaign's address pool.
@@ -383,6 +387,7 @@ fn campaign(
         adaptive: false,
         local_exits: false,
         solver_devices: None,
+        solves_on_shared_ids: false,
     }
 }
 

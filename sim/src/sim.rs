@@ -289,6 +289,13 @@ fn validate(mix: &Mix) -> Result<(), String> {
             return Err("captcha_solver_ids.shared_ids: at least one id".into());
         }
     }
+    if mix.captcha_solver_ids.is_none() {
+        if let Some(i) = mix.campaigns.iter().position(|c| c.solves_on_shared_ids) {
+            return Err(format!(
+                "campaigns[{i}].solves_on_shared_ids: needs mix.captcha_solver_ids (the ids it would share)"
+            ));
+        }
+    }
     if let Some(i) = mix.campaigns.iter().position(|c| c.solver_devices == Some(0)) {
         return Err(format!(
             "campaigns[{i}].solver_devices: at least one device (null: a fresh one per solve)"
@@ -901,6 +908,7 @@ impl World<'_> {
                             self.solver_seed,
                             &campaign.name,
                             campaign.solver_devices,
+                            campaign.solves_on_shared_ids,
                             bot.solves,
                         )
                     });

@@ -33,12 +33,26 @@ impl SolverIdModel {
     }
 
     /// The device of a campaign's `solve`th solve: one of its service's `devices`, picked by
-    /// turn; with no such limit (`None`) every solve comes from a fresh device.
-    pub fn campaign_device(&self, seed: u64, campaign: &str, devices: Option<u32>, solve: u64) -> String {
+    /// turn; with no such limit (`None`) every solve comes from a fresh device. On `shared` ids
+    /// its devices are ids of the real users' shared pool (as many distinct ones as the pool
+    /// holds).
+    pub fn campaign_device(
+        &self,
+        seed: u64,
+        campaign: &str,
+        devices: Option<u32>,
+        shared: bool,
+        solve: u64,
+    ) -> String {
         let tag = stable_hash(&format!("{seed}/campaign/{campaign}")) % 1_000_000;
-        match devices {
-            Some(n) => format!("c{tag}d{}", solve % u64::from(n.max(1))),
-            None => format!("c{tag}n{solve}"),
+        let device = match devices {
+            Some(n) => solve % u64::from(n.max(1)),
+            None => solve,
+        };
+        match (shared, devices) {
+            (true, _) => format!("s{}", (tag + device) % u64::from(self.shared_ids.max(1))),
+            (false, Some(_)) => format!("c{tag}d{device}"),
+            (false, None) => format!("c{tag}n{device}"),
         }
     }
 }
@@ -71,11 +85,21 @@ mod tests {
     fn a_campaign_spreads_its_solves_over_its_devices() {
         let model = SolverIdModel { shared_share: 0.0, shared_ids: 1 };
         let some: std::collections::HashSet<String> =
-            (0..100).map(|s| model.campaign_device(1, "farm", Some(7), s)).collect();
+            (0..100).map(|s| model.campaign_device(1, "farm", Some(7), false, s)).collect();
         assert_eq!(some.len(), 7);
         let fresh: std::collections::HashSet<String> =
-            (0..100).map(|s| model.campaign_device(1, "farm", None, s)).collect();
+            (0..100).map(|s| model.campaign_device(1, "farm", None, false, s)).collect();
         assert_eq!(fresh.len(), 100);
+        // On shared ids: its devices are ids of the real users' pool, as many as it has.
+        let pool = SolverIdModel { shared_share: 0.3, shared_ids: 10 };
+        let users: std::collections::HashSet<String> = (0..400)
+            .map(|i| pool.user_device(1, &format!("+1415555{i:04}")))
+            .filter(|d| d.starts_with('s'))
+            .collect();
+        let farm: std::collections::HashSet<String> =
+            (0..100).map(|s| pool.campaign_device(1, "farm", Some(3), true, s)).collect();
+        assert_eq!(farm.len(), 3);
+        assert!(farm.is_subset(&users), "{farm:?} not in {users:?}");
         assert_eq!(solved_token(Some("d1"), "abc"), "pass@d1-abc");
         assert_eq!(solved_token(None, "abc"), "pass-abc");
     }

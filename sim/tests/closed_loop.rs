@@ -195,3 +195,40 @@ fn written_traffic_replays_to_the_same_answers() {
         assert_eq!(pumpguard_sim::guard::Guard::judge(&mut fresh, record).unwrap(), sent.verdict);
     }
 }
+
+/// The device a record's solved token names, if any (`pass@D-…`).
+fn solving_device(record: &pumpguard_core::traffic::TrafficRecord) -> Option<String> {
+    let (_, token) = record.headers.iter().find(|(name, _)| name == "cf-turnstile-response")?;
+    let device = token.strip_prefix("pass@")?;
+    Some(device.split('-').next().unwrap_or(device).to_owned())
+}
+
+#[test]
+fn a_farm_on_shared_ids_solves_on_the_ids_real_users_share() {
+    let mut mix = small_mix(&["captcha-farm"]);
+    let (farm, _) = campaign(&mix, "captcha-farm");
+    mix.campaigns[farm].solves_on_shared_ids = true;
+    mix.campaigns[farm].solver_devices = Some(2);
+    let captcha = r#""captcha": {"provider": "turnstile", "secret": "s"},"#;
+    let challenge_all = || policy(r#"{"id": "c", "action": "challenge", "captcha": {}}"#, captcha);
+    let Err(err) = sim::run(&mix, 3, &mut InProcess::new(challenge_all())) else {
+        panic!("a farm on shared ids needs the ids")
+    };
+    assert!(err.contains("solves_on_shared_ids"), "{err}");
+
+    mix.captcha_solver_ids =
+        Some(pumpguard_sim::solver_ids::SolverIdModel { shared_share: 0.5, shared_ids: 4 });
+    let run = sim::run(&mix, 3, &mut InProcess::new(challenge_all())).unwrap();
+    let devices = |of: fn(&Truth) -> bool| -> std::collections::BTreeSet<String> {
+        run.sent
+            .iter()
+            .zip(&run.records)
+            .filter(|(s, _)| of(&s.truth))
+            .filter_map(|(_, r)| solving_device(r))
+            .collect()
+    };
+    let farm_devices = devices(|t| matches!(t, Truth::Campaign(_)));
+    let user_devices = devices(|t| matches!(t, Truth::Legit(_)));
+    assert_eq!(farm_devices.len(), 2, "{farm_devices:?}");
+    assert!(farm_devices.is_subset(&user_devices), "{farm_devices:?} among {user_devices:?}");
+}
