@@ -12,7 +12,9 @@
 //!
 //! Lookups cost money per call, so only numbers a request would otherwise send to are looked up
 //! ([`crate::Policy::resolve_lookups`]): a request any rule, counter or token already refuses
-//! never reaches the provider, and a refused flood cannot run up the bill.
+//! never reaches the provider, and a refused flood cannot run up the bill. The one exception is a
+//! rule counted per solving device: it runs in the commit round, after the lookups, since the
+//! device is named only by siteverify (each such request costs its sender a solve).
 
 mod steps;
 #[cfg(test)]
