@@ -16,21 +16,27 @@ use pumpguard_core::{HttpVersion, MemoryStore, Policy, Request, Timestamp, TlsFi
 #[path = "../../bench/src/lib_fixture.rs"]
 mod fixture;
 
-fn decision(c: &mut Criterion) {
-    let policy = Policy::from_json(fixture::POLICY).expect("benchmark policy loads");
-    let store = MemoryStore::new();
-    let req = Request {
+/// The fixture's OTP send with `headers`.
+fn otp_send<'a>(headers: &'a [(&'a str, &'a str)], tls: TlsFingerprints<'a>) -> Request<'a> {
+    Request {
         method: "POST",
         authority: "app.example.com",
         path: "/api/otp/send",
         version: HttpVersion::Http11,
-        headers: &fixture::HEADERS,
+        headers,
         body: fixture::BODY.as_bytes(),
         body_truncated: false,
         client_ip: Some(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 7))),
-        tls: TlsFingerprints { ja3: Some("0123456789abcdef0123456789abcdef"), ja4: None },
+        tls,
         edge: Default::default(),
-    };
+    }
+}
+
+fn decision(c: &mut Criterion) {
+    let policy = Policy::from_json(fixture::POLICY).expect("benchmark policy loads");
+    let store = MemoryStore::new();
+    let tls = TlsFingerprints { ja3: Some("0123456789abcdef0123456789abcdef"), ja4: None };
+    let req = otp_send(&fixture::HEADERS, tls);
     let mut now = 1_763_800_000_000u64;
     let mut group = c.benchmark_group("decision");
     group
@@ -63,18 +69,7 @@ fn solver_planning(c: &mut Criterion) {
     let without = recommended(false);
     let mut headers = fixture::HEADERS.to_vec();
     headers.push(("cf-turnstile-response", "0.aGVsbG8gdG9rZW4gdGhhdCBsb29rcyBsaWtlIFR1cm5zdGlsZSdz"));
-    let req = Request {
-        method: "POST",
-        authority: "app.example.com",
-        path: "/api/otp/send",
-        version: HttpVersion::Http11,
-        headers: &headers,
-        body: fixture::BODY.as_bytes(),
-        body_truncated: false,
-        client_ip: Some(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 7))),
-        tls: TlsFingerprints::default(),
-        edge: Default::default(),
-    };
+    let req = otp_send(&headers, TlsFingerprints::default());
     let now = Timestamp::from_millis(1_763_800_000_000);
     let mut group = c.benchmark_group("solver_planning");
     group.bench_function("prepare_without_solver_rule", |b| b.iter(|| without.prepare(black_box(&req), now)));
