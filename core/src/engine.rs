@@ -12,7 +12,9 @@
 //!
 //! So counters count SMS that are sent: a request refused by any rule, or whose token fails,
 //! writes no counter. Refused floods can neither wash other keys out of a bounded store, nor
-//! push a victim's number into backoff, nor run up a store that bills writes.
+//! push a victim's number into backoff, nor run up a store that bills writes. (Under
+//! `count_intel_refusals`, a solve the number-intelligence provider refuses counts against its
+//! own solving device: a write its sender paid a solved CAPTCHA for.)
 //! [`Policy::decide`] does every step against one store.
 
 use std::fmt::Write as _;
