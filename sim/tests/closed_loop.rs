@@ -196,11 +196,13 @@ fn written_traffic_replays_to_the_same_answers() {
     }
 }
 
-/// The device a record's solved token names, if any (`pass@D-…`).
+/// The device siteverify names for a record's solved token, if any (the corpus' convention).
 fn solving_device(record: &pumpguard_core::traffic::TrafficRecord) -> Option<String> {
     let (_, token) = record.headers.iter().find(|(name, _)| name == "cf-turnstile-response")?;
-    let device = token.strip_prefix("pass@")?;
-    Some(device.split('-').next().unwrap_or(device).to_owned())
+    match pumpguard_core::scenario::simulated_siteverify(token) {
+        pumpguard_core::TokenVerdict::Valid { solver } => solver,
+        _ => None,
+    }
 }
 
 #[test]
