@@ -6,9 +6,8 @@
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // benchmark setup: failing loudly is the point
 
-use std::net::{IpAddr, Ipv4Addr};
-
 use std::hint::black_box;
+use std::net::{IpAddr, Ipv4Addr};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use pumpguard_core::{HttpVersion, MemoryStore, Policy, Request, Timestamp, TlsFingerprints};
