@@ -94,16 +94,24 @@ pub(crate) fn plan_conversion(
         let cuts = vec![key.len()];
         let number_key = counter_key("cvd:", rule_id, number.digits());
         let e164 = Some(e164.clone());
-        let send = CounterOp::ConversionSend;
-        let counts_intel_refusal = count_intel_refusals;
-        push_once(out, SolverCheck { rule, key, cuts, op: send, number: e164.clone(), counts_intel_refusal });
-        let solved = CounterOp::ConversionSolvedNumber { solver: 0 };
-        let cuts = Vec::new();
-        let counts_intel_refusal = false;
-        push_once(
-            out,
-            SolverCheck { rule, key: number_key, cuts, op: solved, number: e164, counts_intel_refusal },
-        );
+        let send = SolverCheck {
+            rule,
+            key,
+            cuts,
+            op: CounterOp::ConversionSend,
+            number: e164.clone(),
+            counts_intel_refusal: count_intel_refusals,
+        };
+        push_once(out, send);
+        let solved = SolverCheck {
+            rule,
+            key: number_key,
+            cuts: Vec::new(),
+            op: CounterOp::ConversionSolvedNumber { solver: 0 },
+            number: e164,
+            counts_intel_refusal: false,
+        };
+        push_once(out, solved);
     }
 }
 
