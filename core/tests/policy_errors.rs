@@ -151,6 +151,13 @@ fn every_bad_input_is_reported_where_it_is() {
             "only a \"captcha_solver\" scope counts refused solves",
         ),
         (
+            rule(json!({"id": "r", "action": "block", "adjacent": {"suffix_digits": 2, "max_distinct": 4,
+                "window_seconds": 600, "block_seconds": 900, "max_block_seconds": 3600,
+                "count_intel_refusals": true}})),
+            "rules[0].adjacent.count_intel_refusals",
+            "needs a top-level \"number_intel\" section",
+        ),
+        (
             rule(
                 json!({"id": "r", "action": "block", "rate_limit": {"key": ["number"], "rate": 1, "per_seconds": 0}}),
             ),

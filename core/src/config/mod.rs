@@ -805,6 +805,12 @@ fn compile_rule(
     if let Some(part) = solver_at {
         check_solver_rule(doc, at, part, policy, errs);
     }
+    if doc.adjacent.as_ref().is_some_and(|a| a.count_intel_refusals) && policy.number_intel.is_none() {
+        errs.push(
+            format!("{at}.adjacent.count_intel_refusals"),
+            "seeing the sends number intelligence refuses needs a top-level \"number_intel\" section",
+        );
+    }
     if doc.action == RuleAction::Challenge {
         for &r in &routes {
             let has_token = policy
@@ -1053,6 +1059,7 @@ fn compile_kind(doc: &RuleDoc, at: &str, errs: &mut ConfigErrors) -> Option<Rule
             block_ms: seconds_to_ms(a.block_seconds),
             escalation_factor: a.escalation_factor,
             max_block_ms: seconds_to_ms(a.max_block_seconds),
+            count_intel_refusals: a.count_intel_refusals,
         }));
     }
     if let Some(c) = &doc.conversion {

@@ -718,6 +718,10 @@ pub struct AdjacentDoc {
     pub escalation_factor: u32,
     /// ...up to this long, in seconds (at least `block_seconds`).
     pub max_block_seconds: u32,
+    /// A send the number-intelligence provider refuses is still seen by this rule (needs a
+    /// top-level `number_intel` section): its refusals do not hide a walk through a block.
+    #[serde(default)]
+    pub count_intel_refusals: bool,
 }
 
 /// Which numbers a conversion rule counts and blocks together.

@@ -36,6 +36,14 @@ impl Policy {
         }
     }
 
+    /// Whether a pending write stands when the provider refuses its request: the sightings of
+    /// an `adjacent` rule with `count_intel_refusals`.
+    fn sees_intel_refusals(&self, check: &CounterCheck) -> bool {
+        self.rules
+            .get(usize::from(check.rule))
+            .is_some_and(|rule| matches!(&rule.kind, RuleKind::Adjacent(p) if p.count_intel_refusals))
+    }
+
     /// The `number_intel` rules that apply to the decision's route, with their indexes.
     fn intel_rules<'a>(&'a self, decision: &Decision) -> impl Iterator<Item = (usize, &'a Rule)> + 'a {
         let route = decision.route.as_ref().map(|r| r.index);
@@ -209,15 +217,22 @@ impl Policy {
         match decision.action {
             Action::Allow => {}
             Action::Challenge if token.is_some() => decision.token_check = token,
-            // Refused: nothing is sent, nothing counted, except against the device that solved
-            // this request's challenge for a number the provider named a risk: a farm probing
-            // numbers would otherwise never pay for the ones the provider catches.
+            // Refused: nothing is sent, nothing counted, except where the provider named a risk:
+            // against the device that solved this request's challenge (a farm probing numbers
+            // would otherwise never pay for the ones the provider catches), and in the adjacency
+            // rules that ask for it (the provider's refusals would otherwise hide a walk through
+            // a block from them). Such a request passed every counter's check already.
             _ => {
                 let provider_refused = decision
                     .reasons
                     .iter()
                     .any(|r| r.code == ReasonCode::NumberIntel && r.enforced && !r.spared);
-                decision.commits = if provider_refused { device_sends } else { Vec::new() };
+                let mut kept = Vec::new();
+                if provider_refused {
+                    kept.extend(decision.commits.iter().filter(|c| self.sees_intel_refusals(c)).cloned());
+                    kept.extend(device_sends);
+                }
+                decision.commits = kept;
             }
         }
         decision.commits.extend(writes);

@@ -355,3 +355,56 @@ fn verdicts_without_intel_serialise_as_before() {
     assert_eq!(back, v);
     let _ = TokenVerdict::Valid { solver: None };
 }
+
+const WALK: &str = r#"{"id":"walk","action":"block","adjacent":{"suffix_digits":3,"max_distinct":3,
+    "window_seconds":600,"block_seconds":900,"max_block_seconds":3600,"count_intel_refusals":true}}"#;
+
+#[test]
+fn an_adjacent_rule_with_count_intel_refusals_sees_the_numbers_the_provider_refuses() {
+    let per_number = r#"{"id":"per-number","action":"throttle","rate_limit":{"key":["number"],"rate":1,"per_seconds":3600,"burst":1}}"#;
+    let p = policy(&format!("{WALK},{per_number},{RISKY}"), "");
+    let store = MemoryStore::new();
+    let calls = Cell::new(0);
+    // Three refused numbers of one thousand-block, the second request carrying a clean number
+    // of another block beside its risky one: every number of a refused request is seen.
+    for body in [
+        r#"{"phone":"+14155550199"}"#,
+        r#"{"phone":"+14155550299","phone2":"+14155559300"}"#,
+        r#"{"phone":"+14155550399"}"#,
+    ] {
+        let d = decide(&p, &store, body, &calls);
+        assert_eq!(d.error_code(), Some(ReasonCode::NumberIntel), "{body}");
+    }
+    assert_eq!(calls.get(), 4);
+    // The block has seen three numbers: a fourth is refused before any lookup.
+    let d = decide_at(&p, &store, r#"{"phone":"+14155550401"}"#, &JSON, 1000, &calls);
+    assert_eq!(d.error_code(), Some(ReasonCode::AdjacentNumbers));
+    assert_eq!(calls.get(), 4);
+    // Only the adjacency rule saw them: the clean number's own limit is whole, and its block
+    // holds one number.
+    let d = decide_at(&p, &store, r#"{"phone":"+14155559300"}"#, &JSON, 2000, &calls);
+    assert_eq!(d.action, Action::Allow);
+    let d = decide_at(&p, &store, r#"{"phone":"+14155559300"}"#, &JSON, 3000, &calls);
+    assert_eq!(d.error_code(), Some(ReasonCode::RateLimited), "sent once now");
+}
+
+#[test]
+fn without_the_option_or_with_a_shadow_provider_rule_refusals_stay_unseen() {
+    let without = WALK.replace(r#","count_intel_refusals":true"#, "");
+    let shadow = RISKY.replace(r#""action":"block""#, r#""action":"block","shadow":true"#);
+    for rules in [format!("{without},{RISKY}"), format!("{WALK},{shadow}")] {
+        let p = policy(&rules, "");
+        let store = MemoryStore::new();
+        let calls = Cell::new(0);
+        for number in ["+14155550199", "+14155550299", "+14155550399"] {
+            decide(&p, &store, &format!(r#"{{"phone":"{number}"}}"#), &calls);
+        }
+        let d = decide_at(&p, &store, r#"{"phone":"+14155550401"}"#, &JSON, 1000, &calls);
+        if rules.contains("shadow") {
+            // A shadow rule refuses nothing, so each number was sent and seen as any send is.
+            assert_eq!(d.error_code(), Some(ReasonCode::AdjacentNumbers), "{rules}");
+        } else {
+            assert_eq!(d.action, Action::Allow, "{rules}");
+        }
+    }
+}

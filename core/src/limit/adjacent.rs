@@ -22,6 +22,8 @@ pub struct AdjacentParams {
     pub escalation_factor: u32,
     /// ...up to this long.
     pub max_block_ms: u64,
+    /// A send number intelligence refuses is still seen (`count_intel_refusals`).
+    pub count_intel_refusals: bool,
 }
 
 #[derive(Debug, Default)]
@@ -118,6 +120,7 @@ mod tests {
             block_ms: 10_000,
             escalation_factor: 3,
             max_block_ms: 50_000,
+            count_intel_refusals: false,
         }
     }
 
