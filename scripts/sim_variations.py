@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Each campaign of a mix, varied one parameter at a time, against one policy: how much of the
+varied campaign still reaches origin, and how many real users are refused, over a few seeds.
+
+A policy can be fitted to the default campaigns without meaning to. This varies what an operator
+would change (rate, how many addresses, exits in the numbers' countries, made-up confirmations,
+real browsers, a paid CAPTCHA-solving service, adaptiveness, length) and prints one line per
+campaign and variation, min–max over the seeds, so a variation that breaks through stands out.
+
+Usage: sim_variations.py --cli PUMPGUARD --policy POLICY.json [--mix MIX.json]
+                         [--provider graded|better|none] [--edge] [--seeds 1,2,3]
+                         [--only CAMPAIGN] [--hours H] [--jobs N] [--markdown]
+"""
+
+import argparse
+import copy
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+
+# Provider and edge models docs/detection.md measures against (assumptions, docs/simulator.md).
+PROVIDERS = {
+    "graded": {"detects": 0.9, "suspects": 0.07, "false_flags": 0.0005, "false_suspects": 0.005},
+    "better": {"detects": 0.97, "suspects": 0.025, "false_flags": 0.0005, "false_suspects": 0.005},
+}
+EDGE = {"bots_scored_low": 0.7, "humans_scored_low": 0.01}
+
+
+def variations(campaign):
+    """(name, fields to change) for one campaign: each a thing its operator could change."""
+    out = [("as is", {})]
+    rate = campaign["rate_per_hour"]
+    out += [("rate ÷5", {"rate_per_hour": rate / 5}), ("rate ×5", {"rate_per_hour": rate * 5})]
+    pool = campaign["addresses"]
+    out.append(("addresses ÷10", {"addresses": {**pool, "size": max(1, pool["size"] // 10)}}))
+    out.append(("addresses ×10", {"addresses": {**pool, "size": pool["size"] * 10}}))
+    if pool["access"] != "residential":
+        out.append(("residential", {"addresses": {**pool, "access": "residential", "size": max(pool["size"], 500)}}))
+    out.append(("local exits", {"local_exits": True}))
+    if campaign["fake_confirm_share"] == 0:
+        out.append(("fake confirms", {"fake_confirm_share": 0.3}))
+    if campaign["client"].get("kind") != "browsers":
+        out.append(("browsers", {"client": {"kind": "browsers"}}))
+    if campaign["tokens"] != "solved":
+        out.append(("solves CAPTCHAs", {"tokens": "solved"}))
+    out.append(("adaptive" if not campaign["adaptive"] else "not adaptive", {"adaptive": not campaign["adaptive"]}))
+    return out
+
+
+def run(cli, policy, mix, seed, hours):
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(mix, f)
+        path = f.name
+    try:
+        args = [cli, "simulate", "--policy", policy, "--mix", path, "--seed", str(seed), "--json", "-"]
+        if hours:
+            args += ["--hours", str(hours)]
+        out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
+        return json.loads(out)
+    finally:
+        os.unlink(path)
+
+
+def span(values, digits):
+    lo, hi = min(values), max(values)
+    return f"{lo:.{digits}f}%" if round(lo, digits) == round(hi, digits) else f"{lo:.{digits}f}–{hi:.{digits}f}%"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--cli", required=True)
+    ap.add_argument("--policy", required=True)
+    ap.add_argument("--mix")
+    ap.add_argument("--provider", choices=["graded", "better", "none"], default="none")
+    ap.add_argument("--edge", action="store_true", help="the edge scores requests (70%% of bots, 1%% of people low)")
+    ap.add_argument("--seeds", default="1,2,3")
+    ap.add_argument("--only", help="vary this campaign only")
+    ap.add_argument("--hours", type=float)
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--markdown", action="store_true")
+    a = ap.parse_args()
+
+    if a.mix:
+        base = json.load(open(a.mix))
+    else:
+        base = json.loads(subprocess.run([a.cli, "simulate", "--print-mix"], check=True, capture_output=True, text=True).stdout)
+    if a.provider != "none":
+        base["number_intel"] = PROVIDERS[a.provider]
+    if a.edge:
+        base["edge_bot_score"] = EDGE
+    seeds = [int(s) for s in a.seeds.split(",")]
+
+    jobs = []
+    for i, campaign in enumerate(base["campaigns"]):
+        if a.only and campaign["name"] != a.only:
+            continue
+        for name, change in variations(campaign):
+            mix = copy.deepcopy(base)
+            mix["campaigns"][i].update(change)
+            jobs.append((campaign["name"], name, mix))
+    if not jobs:
+        sys.exit(f"no campaign named {a.only!r} in the mix")
+
+    def measure(job):
+        campaign, name, mix = job
+        boards = [run(a.cli, a.policy, mix, seed, a.hours) for seed in seeds]
+        reach = [100 * next(c for c in b["campaigns"] if c["name"] == campaign)["reached_share"] for b in boards]
+        refused = [100 * b["legit"]["sessions_refused"] / max(1, b["legit"]["sessions"]) for b in boards]
+        return campaign, name, span(reach, 1), span(refused, 3)
+
+    if a.markdown:
+        print(f"| campaign | variation | reaching origin | real users refused |\n|---|---|---|---|")
+    with ThreadPoolExecutor(a.jobs) as pool:
+        for campaign, name, reach, refused in pool.map(measure, jobs):
+            if a.markdown:
+                print(f"| `{campaign}` | {name} | {reach} | {refused} |", flush=True)
+            else:
+                print(f"{campaign:18} {name:16} reaching origin {reach:>12}   real refused {refused:>14}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
