@@ -38,7 +38,7 @@ use crate::phone::PhoneParser;
 use crate::request::Request;
 use crate::routes::{path_readings, ConfirmResponse};
 use crate::rules::{self, check_number, KeyPart, NumberFinding, Rule, RuleKind};
-use crate::solver::{self, solver_scope};
+use crate::solver::{self, solver_scope, solver_tag};
 use crate::store::{update, Overlay, Store, StoreError};
 use crate::time::Timestamp;
 
@@ -67,14 +67,15 @@ pub enum CounterOp {
     /// A confirmation of one number: not triggered when it matched a send, so its scope is
     /// credited (see [`Policy::credit_checks`]).
     ConversionConfirmNumber,
-    /// A send to one number solved on the device tagged `solver` went to origin (a
-    /// `captcha_solver` conversion scope): a confirmation of it may credit that device once.
+    /// A send to one number by the sender tagged `solver` went to origin (a sender scope: the
+    /// device that solved its CAPTCHA, or its client address): a confirmation of it may credit
+    /// that sender once.
     ConversionSolvedNumber {
         /// The solving device's tag (a hash of the id siteverify gave).
         solver: u64,
     },
-    /// A confirmation of one number sent on a solved challenge: not triggered when it matched
-    /// such a send; the verdict names the device to credit.
+    /// A confirmation of one number sent in a sender scope: not triggered when it matched such a
+    /// send; the verdict names the sender (device or address) to credit.
     ConversionConfirmSolved,
     /// A send to one number: `triggered` tells that the number is trusted (never a refusal).
     TrustSend,
@@ -752,6 +753,20 @@ impl Policy {
                     push(counter_key("tr:", &rule.id, number.digits()), CounterOp::TrustSend, Some(i));
                 }
             }
+            RuleKind::Conversion(params) if params.scope == ConversionScope::ClientIp => {
+                // Counted per address, recorded per number: a confirmation of the number credits
+                // the address its send came from, as a solving device is credited.
+                let Some(sender) = req.client_ip.map(client_tag) else { return };
+                let scope = solver_scope(sender);
+                for (i, number) in numbers.iter().enumerate() {
+                    push(counter_key("cv:", &rule.id, &scope), CounterOp::ConversionSend, Some(i));
+                    push(
+                        counter_key("cvd:", &rule.id, number.digits()),
+                        CounterOp::ConversionSolvedNumber { solver: sender },
+                        Some(i),
+                    );
+                }
+            }
             RuleKind::Conversion(params) => {
                 for (i, number) in numbers.iter().enumerate() {
                     let scope = number_scope_key(params.scope, number);
@@ -997,7 +1012,7 @@ impl Policy {
             .enumerate()
             .filter_map(|(index, rule)| {
                 let (kind, op) = match rule.kind {
-                    RuleKind::Conversion(p) if p.scope == ConversionScope::CaptchaSolver => {
+                    RuleKind::Conversion(p) if p.scope.is_sender() => {
                         ("cvd:", CounterOp::ConversionConfirmSolved)
                     }
                     RuleKind::Conversion(_) => ("cvn:", CounterOp::ConversionConfirmNumber),
@@ -1038,7 +1053,7 @@ impl Policy {
                 let rule = self.rules.get(usize::from(check.rule))?;
                 let RuleKind::Conversion(params) = &rule.kind else { return None };
                 let scope = match check.op {
-                    // The device the number's send was solved on, as its send recorded it.
+                    // The sender of the number's send (device or address), as the send recorded it.
                     CounterOp::ConversionConfirmSolved => solver_scope(verdict.solver?),
                     _ => conversion_scope_key(params.scope, digits, facts.region, facts.calling_code),
                 };
@@ -1131,8 +1146,19 @@ fn conversion_scope_key(
             None => format!("+{calling_code}"),
         },
         ConversionScope::Prefix(n) => digits.get(..usize::from(n)).unwrap_or(digits).to_owned(),
-        // Known only from siteverify: such checks are planned as `SolverCheck`s.
-        ConversionScope::CaptchaSolver => "-".to_owned(),
+        // Senders, not numbers: their checks are keyed by the sender's tag (`client_tag`, or a
+        // device's once siteverify names it).
+        ConversionScope::CaptchaSolver | ConversionScope::ClientIp => "-".to_owned(),
+    }
+}
+
+/// The tag a `client_ip` conversion scope counts an address under: an IPv4 client whole, an
+/// IPv6 one by its /64 (one subscriber), hashed as a solving device's id is, so both kinds of
+/// sender share one key form and one confirmation path.
+fn client_tag(ip: IpAddr) -> u64 {
+    match ip {
+        IpAddr::V4(v4) => solver_tag(&v4.to_string()),
+        IpAddr::V6(v6) => solver_tag(&format!("{}/64", network_v6(v6, 64))),
     }
 }
 
@@ -1237,6 +1263,15 @@ fn rate_key(
 mod ip_text_tests {
     use super::push_ipv4;
     use std::net::Ipv4Addr;
+
+    #[test]
+    fn an_address_scope_tags_ipv4_whole_and_ipv6_by_its_64() {
+        use super::client_tag;
+        let tag = |ip: &str| client_tag(ip.parse().unwrap());
+        assert_ne!(tag("198.51.100.7"), tag("198.51.100.8"));
+        assert_eq!(tag("2001:db8:1:2::10"), tag("2001:db8:1:2:ffff::1"));
+        assert_ne!(tag("2001:db8:1:2::10"), tag("2001:db8:1:3::10"));
+    }
 
     #[test]
     fn networks_keep_their_prefix_bits() {

@@ -33,7 +33,8 @@ const MAX_SUFFIX_DIGITS: u8 = 4;
 /// Request facts a policy may read that a host has to fetch separately ([`Policy::request_needs`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RequestNeeds {
-    /// The client address: a rate-limit key reads it, or CAPTCHA verification sends it (`remoteip`).
+    /// The client address: a rate-limit key or a conversion scope reads it, or CAPTCHA
+    /// verification sends it (`remoteip`).
     pub client_ip: bool,
     /// The HTTP version: a rule uses JA4H or the header MD5, which both hash it.
     pub http_version: bool,
@@ -205,12 +206,13 @@ impl Policy {
     /// The request facts this policy reads besides method, authority, path, headers and body,
     /// so a host can skip fetching what nothing reads (in Envoy each is a host call).
     pub fn request_needs(&self) -> RequestNeeds {
-        let keyed_by_ip = self
-            .rules
-            .iter()
-            .any(|r| matches!(&r.kind, RuleKind::RateLimit { key, .. } if key.iter().any(|p| matches!(p, KeyPart::ClientIp { .. }))));
+        let keyed_by_ip = self.rules.iter().any(|r| match &r.kind {
+            RuleKind::RateLimit { key, .. } => key.iter().any(|p| matches!(p, KeyPart::ClientIp { .. })),
+            RuleKind::Conversion(p) => p.scope == ConversionScope::ClientIp,
+            _ => false,
+        });
         RequestNeeds {
-            // Rate-limit keys, and siteverify's `remoteip`.
+            // Rate-limit keys, conversion by address, and siteverify's `remoteip`.
             client_ip: keyed_by_ip || self.captcha.is_some(),
             // JA4H and the header hashes include the HTTP version.
             http_version: self.uses_ja4h || self.uses_header_md5 || self.uses_header_set,
@@ -805,9 +807,16 @@ fn compile_rule(
     if let Some(part) = solver_at {
         check_solver_rule(doc, at, part, policy, errs);
     }
-    if doc.adjacent.as_ref().is_some_and(|a| a.count_intel_refusals) && policy.number_intel.is_none() {
+    let counts_refusals_at = match (&doc.adjacent, &doc.conversion) {
+        (Some(a), _) if a.count_intel_refusals => Some("adjacent"),
+        (_, Some(c)) if c.count_intel_refusals && matches!(c.scope, ConversionScopeDoc::ClientIp) => {
+            Some("conversion")
+        }
+        _ => None,
+    };
+    if let (Some(kind), None) = (counts_refusals_at, &policy.number_intel) {
         errs.push(
-            format!("{at}.adjacent.count_intel_refusals"),
+            format!("{at}.{kind}.count_intel_refusals"),
             "seeing the sends number intelligence refuses needs a top-level \"number_intel\" section",
         );
     }
@@ -1093,11 +1102,11 @@ fn compile_kind(doc: &RuleDoc, at: &str, errs: &mut ConfigErrors) -> Option<Rule
             }
         });
         check_block_after_windows(c.block_after_windows, doc.action, &at, errs);
-        if c.count_intel_refusals && scope != ConversionScope::CaptchaSolver {
+        if c.count_intel_refusals && !scope.is_sender() {
             // A number scope would let anyone's refused sends count against the real users in it.
             errs.push(
                 format!("{at}.count_intel_refusals"),
-                "only a \"captcha_solver\" scope counts refused solves: the device is the solver's own",
+                "only a \"captcha_solver\" or \"client_ip\" scope counts refused sends: the scope is the sender's own",
             );
         }
         return Some(RuleKind::Conversion(ConversionParams {
@@ -1116,7 +1125,7 @@ fn compile_kind(doc: &RuleDoc, at: &str, errs: &mut ConfigErrors) -> Option<Rule
     if let Some(g) = &doc.surge {
         let at = format!("{at}.surge");
         let scope = compile_scope(&g.scope, &at, errs);
-        if scope == ConversionScope::CaptchaSolver {
+        if scope.is_sender() {
             errs.push(
                 format!("{at}.scope"),
                 "a surge is judged per number scope: use \"country\" or {\"prefix\": N}",
@@ -1169,6 +1178,7 @@ fn compile_scope(doc: &ConversionScopeDoc, at: &str, errs: &mut ConfigErrors) ->
             ConversionScope::Prefix(n)
         }
         ConversionScopeDoc::CaptchaSolver => ConversionScope::CaptchaSolver,
+        ConversionScopeDoc::ClientIp => ConversionScope::ClientIp,
     }
 }
 

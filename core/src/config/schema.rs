@@ -736,6 +736,9 @@ pub enum ConversionScopeDoc {
     /// Conversion rules only: the device that solved the send's CAPTCHA, as siteverify names
     /// it (Turnstile Enterprise's `metadata.ephemeral_id`); counts sends once the token verifies.
     CaptchaSolver,
+    /// Conversion rules only: the client address the send came from (an IPv4 address whole, an
+    /// IPv6 one by its /64); a confirmation credits the address its number's send came from.
+    ClientIp,
 }
 
 /// Sends vs confirmed codes: a scope whose ratio falls under `min_ratio` after `min_sends` sends
@@ -768,9 +771,10 @@ pub struct ConversionDoc {
     /// be `challenge`); absent: never.
     #[serde(default)]
     pub block_after_windows: Option<u32>,
-    /// With `"scope": "captcha_solver"`: a solve whose number the number-intelligence provider
-    /// then refuses counts against the device as a send nobody confirmed (needs a
-    /// `number_intel` section). Default false: only sends that go to origin count.
+    /// With `"scope": "captcha_solver"` or `"client_ip"`: a send the number-intelligence
+    /// provider refuses counts against its sender (the device that solved its CAPTCHA, or its
+    /// address) as a send nobody confirmed (needs a `number_intel` section). Default false:
+    /// only sends that go to origin count.
     #[serde(default)]
     pub count_intel_refusals: bool,
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::config::{IntelOutcome, Policy, RuleAction};
 use crate::decision::{Action, Decision, Reason, ReasonCode, TokenCheck};
 use crate::engine::{CheckOutcome, CounterCheck, CounterOp};
+use crate::limit::ConversionScope;
 use crate::phone::PhoneNumber;
 use crate::rules::{Rule, RuleKind};
 
@@ -36,12 +37,20 @@ impl Policy {
         }
     }
 
-    /// Whether a pending write stands when the provider refuses its request: the sightings of
-    /// an `adjacent` rule with `count_intel_refusals`.
+    /// Whether a pending write stands when the provider refuses its request, under
+    /// `count_intel_refusals`: an `adjacent` rule's sightings, and the send a `client_ip`
+    /// conversion scope counts against the address (not the number's record: no SMS went, so no
+    /// confirmation can credit it). A device's send is kept apart (`intel_refusal_commits`).
     fn sees_intel_refusals(&self, check: &CounterCheck) -> bool {
-        self.rules
-            .get(usize::from(check.rule))
-            .is_some_and(|rule| matches!(&rule.kind, RuleKind::Adjacent(p) if p.count_intel_refusals))
+        self.rules.get(usize::from(check.rule)).is_some_and(|rule| match &rule.kind {
+            RuleKind::Adjacent(p) => p.count_intel_refusals,
+            RuleKind::Conversion(p) => {
+                p.count_intel_refusals
+                    && p.scope == ConversionScope::ClientIp
+                    && check.op == CounterOp::ConversionSend
+            }
+            _ => false,
+        })
     }
 
     /// The `number_intel` rules that apply to the decision's route, with their indexes.

@@ -31,6 +31,17 @@ pub enum ConversionScope {
     /// The device that solved the send's CAPTCHA (conversion rules only): counted once the
     /// token is verified, credited through the number's solved send.
     CaptchaSolver,
+    /// The client address the send came from (conversion rules only; IPv4 whole, IPv6 by its
+    /// /64), credited through the number's send as a device is.
+    ClientIp,
+}
+
+impl ConversionScope {
+    /// Scopes of the sender rather than of the number: a confirmation credits the sender its
+    /// number's send recorded, and the sender may carry the provider's refusals.
+    pub fn is_sender(self) -> bool {
+        matches!(self, ConversionScope::CaptchaSolver | ConversionScope::ClientIp)
+    }
 }
 
 /// A conversion rule's rolling baseline: the scope judged against its own past windows.
