@@ -14,9 +14,9 @@
 //! writes no counter. Refused floods can neither wash other keys out of a bounded store, nor
 //! push a victim's number into backoff, nor run up a store that bills writes. (Under
 //! `count_intel_refusals`, a solve the number-intelligence provider refuses counts against its
-//! own solving device, a write its sender paid a solved CAPTCHA for; and an `adjacent` rule with
-//! the option records the numbers the provider refuses, each one a lookup made after every
-//! other check passed.)
+//! own solving device, a write its sender paid a solved CAPTCHA for; and an `adjacent` rule or a
+//! `client_ip` conversion with the option records the numbers the provider refuses, or counts
+//! them against the address, each one a lookup made after every other check passed.)
 //! [`Policy::decide`] does every step against one store.
 
 use std::fmt::Write as _;

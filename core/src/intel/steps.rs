@@ -229,8 +229,9 @@ impl Policy {
             // Refused: nothing is sent, nothing counted, except where the provider named a risk:
             // against the device that solved this request's challenge (a farm probing numbers
             // would otherwise never pay for the ones the provider catches), and in the adjacency
-            // rules that ask for it (the provider's refusals would otherwise hide a walk through
-            // a block from them). Such a request passed every counter's check already.
+            // and address rules that ask for it (the provider's refusals would otherwise hide a
+            // walk through a block, or a bot's address, from them). Such a request passed every
+            // counter's check already.
             _ => {
                 let provider_refused = decision
                     .reasons
