@@ -2,7 +2,8 @@
 //! kind, counters in the in-memory store) on a ~200-byte JSON OTP request, next to a baseline
 //! measured in the same run: the route lookup alone. Then what planning the `captcha_solver`
 //! checks adds to `prepare` on a request carrying a Turnstile token, under the recommended
-//! policy against the same policy without `solver-conversion`, as a ratio.
+//! policy against the same policy without `solver-conversion`, as a ratio; and what
+//! `address-conversion` (two more counter checks per number) adds to a whole first decision.
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // benchmark setup: failing loudly is the point
 
@@ -52,35 +53,24 @@ fn decision(c: &mut Criterion) {
     group.finish();
 }
 
-/// `policies/recommended.json`, with or without its `solver-conversion` rule.
-fn recommended(with_solver_rule: bool) -> Policy {
+/// `policies/recommended.json` without the rule `dropped` names (none: as shipped).
+fn recommended(dropped: Option<&str>) -> Policy {
     let mut doc: serde_json::Value =
         serde_json::from_str(include_str!("../../policies/recommended.json")).expect("policy is JSON");
-    if !with_solver_rule {
-        let rules = doc["rules"].as_array_mut().expect("rules");
-        rules.retain(|r| r["id"] != "solver-conversion");
-    }
+    let rules = doc["rules"].as_array_mut().expect("rules");
+    rules.retain(|r| Some(r["id"].as_str().unwrap_or("")) != dropped);
     Policy::from_json(&doc.to_string()).expect("recommended policy loads")
 }
 
-fn solver_planning(c: &mut Criterion) {
-    let with = recommended(true);
-    let without = recommended(false);
-    let mut headers = fixture::HEADERS.to_vec();
-    headers.push(("cf-turnstile-response", "0.aGVsbG8gdG9rZW4gdGhhdCBsb29rcyBsaWtlIFR1cm5zdGlsZSdz"));
-    let req = otp_send(&headers, TlsFingerprints::default());
-    let now = Timestamp::from_millis(1_763_800_000_000);
-    let mut group = c.benchmark_group("solver_planning");
-    group.bench_function("prepare_without_solver_rule", |b| b.iter(|| without.prepare(black_box(&req), now)));
-    group.bench_function("prepare_with_solver_rule", |b| b.iter(|| with.prepare(black_box(&req), now)));
-    group.finish();
-    // The two interleaved, so drift hits both alike; the ratio is what the rule costs.
-    let median = |policy: &Policy| {
+/// The median time of `run` next to `base`, interleaved so drift hits both alike: their ratio is
+/// what the difference between them costs.
+fn interleaved_ns(base: &dyn Fn(), run: &dyn Fn()) -> (u128, u128) {
+    let median = |f: &dyn Fn()| {
         let mut samples: Vec<u128> = (0..51)
             .map(|_| {
                 let start = std::time::Instant::now();
                 for _ in 0..2000 {
-                    black_box(policy.prepare(black_box(&req), now));
+                    f();
                 }
                 start.elapsed().as_nanos() / 2000
             })
@@ -90,17 +80,60 @@ fn solver_planning(c: &mut Criterion) {
     };
     let (mut a, mut b) = (Vec::new(), Vec::new());
     for _ in 0..5 {
-        a.push(median(&without));
-        b.push(median(&with));
+        a.push(median(base));
+        b.push(median(run));
     }
     a.sort_unstable();
     b.sort_unstable();
-    let (base, solver) = (a[2], b[2]);
+    (a[2], b[2])
+}
+
+fn solver_planning(c: &mut Criterion) {
+    let with = recommended(None);
+    let without = recommended(Some("solver-conversion"));
+    let mut headers = fixture::HEADERS.to_vec();
+    headers.push(("cf-turnstile-response", "0.aGVsbG8gdG9rZW4gdGhhdCBsb29rcyBsaWtlIFR1cm5zdGlsZSdz"));
+    let req = otp_send(&headers, TlsFingerprints::default());
+    let now = Timestamp::from_millis(1_763_800_000_000);
+    let mut group = c.benchmark_group("solver_planning");
+    group.bench_function("prepare_without_solver_rule", |b| b.iter(|| without.prepare(black_box(&req), now)));
+    group.bench_function("prepare_with_solver_rule", |b| b.iter(|| with.prepare(black_box(&req), now)));
+    group.finish();
+    let (base, solver) = interleaved_ns(
+        &|| {
+            black_box(without.prepare(black_box(&req), now));
+        },
+        &|| {
+            black_box(with.prepare(black_box(&req), now));
+        },
+    );
     println!(
         "prepare with a token: {base} ns without solver-conversion, {solver} ns with it ({:.2}x)",
         solver as f64 / base.max(1) as f64
     );
 }
 
-criterion_group!(benches, decision, solver_planning);
+/// A first send from an address (a fresh store each time): the whole decision with and without
+/// `address-conversion`, whose two checks per number are one more scope and one more record.
+fn address_conversion(c: &mut Criterion) {
+    let with = recommended(None);
+    let without = recommended(Some("address-conversion"));
+    let req = otp_send(&fixture::HEADERS, TlsFingerprints::default());
+    let now = Timestamp::from_millis(1_763_800_000_000);
+    let first = |policy: &Policy| {
+        let store = MemoryStore::new();
+        black_box(policy.decide(black_box(&req), now, &store));
+    };
+    let mut group = c.benchmark_group("address_conversion");
+    group.bench_function("first_send_without_rule", |b| b.iter(|| first(&without)));
+    group.bench_function("first_send_with_rule", |b| b.iter(|| first(&with)));
+    group.finish();
+    let (base, rule) = interleaved_ns(&|| first(&without), &|| first(&with));
+    println!(
+        "first send from an address: {base} ns without address-conversion, {rule} ns with it ({:.2}x)",
+        rule as f64 / base.max(1) as f64
+    );
+}
+
+criterion_group!(benches, decision, solver_planning, address_conversion);
 criterion_main!(benches);
