@@ -347,6 +347,10 @@ pub struct Decision {
     /// `captcha_solver` limits, logged so an operator can follow one solving device.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub captcha_solver: Option<String>,
+    /// The client address a `client_ip` conversion scope counted the request under (an IPv4
+    /// address, or an IPv6 /64), logged so an operator can find an address that rule blocked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_address: Option<String>,
     /// The libphonenumber metadata release the numbers were classified with
     /// ([`crate::phone::METADATA_VERSION`]), so a log line says which tables judged it.
     pub phone_metadata: &'static str,
@@ -393,6 +397,7 @@ impl Decision {
             token_check: None,
             risk: None,
             captcha_solver: None,
+            client_address: None,
             phone_metadata: crate::phone::METADATA_VERSION,
             expose_findings: false,
             refusal: RefusalFormat::Pumpguard,

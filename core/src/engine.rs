@@ -648,6 +648,9 @@ impl Policy {
                     solver::plan_rate(index, &numbers, &e164s, per_number, key_for, &mut solver_checks)
                 }
                 kind if kind.is_stateful() => {
+                    if matches!(kind, RuleKind::Conversion(p) if p.scope == ConversionScope::ClientIp) {
+                        decision.client_address = req.client_ip.map(client_address);
+                    }
                     self.plan_checks(index, rule, route, req, &numbers, &e164s, &fingerprints, &mut checks)
                 }
                 kind => {
@@ -1156,9 +1159,14 @@ fn conversion_scope_key(
 /// IPv6 one by its /64 (one subscriber), hashed as a solving device's id is, so both kinds of
 /// sender share one key form and one confirmation path.
 fn client_tag(ip: IpAddr) -> u64 {
+    solver_tag(&client_address(ip))
+}
+
+/// The address a `client_ip` conversion scope counts: an IPv4 address, or an IPv6 /64.
+fn client_address(ip: IpAddr) -> String {
     match ip {
-        IpAddr::V4(v4) => solver_tag(&v4.to_string()),
-        IpAddr::V6(v6) => solver_tag(&format!("{}/64", network_v6(v6, 64))),
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => format!("{}/64", network_v6(v6, 64)),
     }
 }
 

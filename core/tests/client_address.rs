@@ -1,0 +1,84 @@
+//! Conversion judged per client address (`"scope": "client_ip"`): counted per address, credited
+//! through the number's send, named in the decision log.
+
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // test code: failing loudly is the point
+
+mod support;
+
+use pumpguard_core::routes::ConfirmResponse;
+use pumpguard_core::{Action, MemoryStore, Policy, Request, Timestamp};
+use serde_json::json;
+
+fn policy() -> Policy {
+    let doc = json!({
+        "version": 1,
+        "routes": [
+            {"id": "otp", "kind": "send", "match": {"path": {"exact": "/otp"}}, "extract": {"json_keys": ["phone"]}},
+            {"id": "verify", "kind": "confirm", "match": {"path": {"exact": "/verify"}}, "extract": {"json_keys": ["phone"]}},
+        ],
+        "rules": [{"id": "address-conversion", "action": "block", "conversion": {"scope": "client_ip",
+            "min_sends": 3, "min_ratio": 0.5, "window_seconds": 3600, "block_seconds": 600}}],
+    });
+    Policy::from_json(&doc.to_string()).unwrap()
+}
+
+const JSON: [(&str, &str); 1] = [("content-type", "application/json")];
+
+fn body(n: u32) -> String {
+    format!("{{\"phone\": \"+1415555{n:04}\"}}")
+}
+
+fn send(policy: &Policy, store: &MemoryStore, at_s: u64, req: &Request<'_>) -> pumpguard_core::Decision {
+    policy.decide(req, Timestamp::from_millis(at_s * 1000), store)
+}
+
+fn confirm(policy: &Policy, store: &MemoryStore, at_s: u64, n: u32, ip: u8) {
+    let body = body(n);
+    let req = support::post("/verify", &body, &JSON, ip);
+    let now = Timestamp::from_millis(at_s * 1000);
+    let decision = policy.decide(&req, now, store);
+    let response = ConfirmResponse { status: 200, headers: &[], body: None };
+    policy.record_confirm(&decision, &response, now, store);
+}
+
+#[test]
+fn an_address_is_judged_by_its_own_sends_and_credited_wherever_the_code_is_entered() {
+    let policy = policy();
+    let store = MemoryStore::new();
+    // Address .10 sends four numbers; each code is entered from address .99.
+    for i in 0..4 {
+        let b = body(100 + i);
+        let d = send(&policy, &store, u64::from(i) * 10, &support::post("/otp", &b, &JSON, 10));
+        assert_eq!(d.action, Action::Allow, "send {i}");
+        assert_eq!(d.client_address.as_deref(), Some("198.51.100.10"));
+        confirm(&policy, &store, u64::from(i) * 10 + 5, 100 + i, 99);
+    }
+    // Address .20 sends three numbers nobody confirms: the third is refused, and the log names it.
+    for i in 0..3 {
+        let b = body(200 + i);
+        let d = send(&policy, &store, 100 + u64::from(i), &support::post("/otp", &b, &JSON, 20));
+        let expected = if i < 2 { Action::Allow } else { Action::Block };
+        assert_eq!(d.action, expected, "send {i}");
+        if i == 2 {
+            assert!(d.log_line().contains(r#""client_address":"198.51.100.20""#), "{}", d.log_line());
+        }
+    }
+    // The address that confirmed (.99) sent nothing and is not judged; .10 keeps sending.
+    let b = body(300);
+    assert_eq!(send(&policy, &store, 200, &support::post("/otp", &b, &JSON, 10)).action, Action::Allow);
+}
+
+#[test]
+fn a_request_without_an_address_is_not_counted() {
+    let policy = policy();
+    let store = MemoryStore::new();
+    for i in 0..5 {
+        let b = body(400 + i);
+        let mut req = support::post("/otp", &b, &JSON, 30);
+        req.client_ip = None;
+        let d = send(&policy, &store, u64::from(i), &req);
+        assert_eq!(d.action, Action::Allow, "send {i}");
+        assert_eq!(d.client_address, None);
+        assert!(!d.log_line().contains("client_address"));
+    }
+}
