@@ -71,7 +71,8 @@ pub enum CounterOp {
     /// device that solved its CAPTCHA, or its client address): a confirmation of it may credit
     /// that sender once.
     ConversionSolvedNumber {
-        /// The solving device's tag (a hash of the id siteverify gave).
+        /// The sender's tag: a hash of the id siteverify gave the solving device, or of the
+        /// client address (`client_tag`).
         solver: u64,
     },
     /// A confirmation of one number sent in a sender scope: not triggered when it matched such a
