@@ -378,10 +378,6 @@ pub struct Decision {
     /// Checks of `captcha_solver` limits, waiting for siteverify to name the solving device.
     #[serde(skip)]
     pub(crate) solver_checks: Vec<crate::solver::SolverCheck>,
-    /// The solving device's writes that stand even if number intelligence refuses the request
-    /// its token let through (`count_intel_refusals`).
-    #[serde(skip)]
-    pub(crate) intel_refusal_commits: Vec<crate::engine::CounterCheck>,
 }
 
 impl Decision {
@@ -406,7 +402,6 @@ impl Decision {
             held_token: None,
             token_verified: false,
             solver_checks: Vec::new(),
-            intel_refusal_commits: Vec::new(),
         }
     }
 

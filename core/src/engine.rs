@@ -638,8 +638,7 @@ impl Policy {
                 RuleKind::Captcha => decision.reasons.push(reason(ReasonCode::CaptchaRequired, None, None)),
                 RuleKind::NumberIntel(_) => self.plan_intel_reads(index, &numbers, &e164s, &mut checks),
                 RuleKind::Conversion(p) if p.scope == ConversionScope::CaptchaSolver => {
-                    let refusals = p.count_intel_refusals;
-                    solver::plan_conversion(index, &rule.id, refusals, &numbers, &e164s, &mut solver_checks)
+                    solver::plan_conversion(index, &rule.id, &numbers, &e164s, &mut solver_checks)
                 }
                 RuleKind::RateLimit { key, .. } if key.contains(&KeyPart::CaptchaSolver) => {
                     let key_for = |number: Option<&PhoneNumber>, cuts: &mut Vec<usize>| {
@@ -956,13 +955,7 @@ impl Policy {
             if let Some(solver) = solver.as_deref().filter(|s| !s.is_empty()) {
                 decision.captcha_solver = Some(truncated(solver, MAX_KEY_VALUE_LEN).to_owned());
                 if decision.action == Action::Allow {
-                    for check in &solver_checks {
-                        let keyed = check.for_solver(solver);
-                        if check.counts_intel_refusal {
-                            decision.intel_refusal_commits.push(keyed.clone());
-                        }
-                        decision.commits.push(keyed);
-                    }
+                    decision.commits.extend(solver_checks.iter().map(|check| check.for_solver(solver)));
                 }
             }
         }

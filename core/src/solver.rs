@@ -17,9 +17,6 @@ pub(crate) struct SolverCheck {
     cuts: Vec<usize>,
     op: CounterOp,
     number: Option<Arc<str>>,
-    /// Counted too when number intelligence refuses the solved request
-    /// (`count_intel_refusals`).
-    pub(crate) counts_intel_refusal: bool,
 }
 
 impl SolverCheck {
@@ -65,7 +62,7 @@ pub(crate) fn plan_rate(
         let mut cuts = Vec::new();
         let key = key_for(number.filter(|_| per_number).and_then(|i| numbers.get(i)), &mut cuts);
         let number = number.and_then(|i| e164s.get(i)).cloned();
-        let check = SolverCheck { rule, key, cuts, op: CounterOp::Rate, number, counts_intel_refusal: false };
+        let check = SolverCheck { rule, key, cuts, op: CounterOp::Rate, number };
         push_once(out, check);
     };
     if numbers.is_empty() {
@@ -77,13 +74,12 @@ pub(crate) fn plan_rate(
 }
 
 /// Plans a `conversion` rule scoped by `captcha_solver`: per number, a send counted against the
-/// device, and the number's solved send, so a confirmation of it credits that device. With
-/// `count_intel_refusals`, the send is counted also when the provider refuses the number (no
-/// SMS goes, so nothing is recorded for a confirmation to credit).
+/// device, and the number's solved send, so a confirmation of it credits that device. (With
+/// `count_intel_refusals` the send stands when the provider refuses the number:
+/// `Policy::resolve_lookups`.)
 pub(crate) fn plan_conversion(
     rule_index: usize,
     rule_id: &str,
-    count_intel_refusals: bool,
     numbers: &[PhoneNumber],
     e164s: &[Arc<str>],
     out: &mut Vec<SolverCheck>,
@@ -94,24 +90,9 @@ pub(crate) fn plan_conversion(
         let cuts = vec![key.len()];
         let number_key = counter_key("cvd:", rule_id, number.digits());
         let e164 = Some(e164.clone());
-        let send = SolverCheck {
-            rule,
-            key,
-            cuts,
-            op: CounterOp::ConversionSend,
-            number: e164.clone(),
-            counts_intel_refusal: count_intel_refusals,
-        };
-        push_once(out, send);
-        let solved = SolverCheck {
-            rule,
-            key: number_key,
-            cuts: Vec::new(),
-            op: CounterOp::ConversionSolvedNumber { solver: 0 },
-            number: e164,
-            counts_intel_refusal: false,
-        };
-        push_once(out, solved);
+        push_once(out, SolverCheck { rule, key, cuts, op: CounterOp::ConversionSend, number: e164.clone() });
+        let solved = CounterOp::ConversionSolvedNumber { solver: 0 };
+        push_once(out, SolverCheck { rule, key: number_key, cuts: Vec::new(), op: solved, number: e164 });
     }
 }
 

@@ -717,12 +717,6 @@ fn check_solver_rule(doc: &RuleDoc, at: &str, part: &str, policy: &PolicyDoc, er
             "a rule counted per captcha_solver counts devices, not numbers; remove skip_trusted",
         );
     }
-    if doc.conversion.as_ref().is_some_and(|c| c.count_intel_refusals) && policy.number_intel.is_none() {
-        errs.push(
-            format!("{at}.conversion.count_intel_refusals"),
-            "counting the solves number intelligence refuses needs a top-level \"number_intel\" section",
-        );
-    }
 }
 
 fn seconds_to_ms(seconds: u32) -> u64 {
@@ -809,7 +803,10 @@ fn compile_rule(
     }
     let counts_refusals_at = match (&doc.adjacent, &doc.conversion) {
         (Some(a), _) if a.count_intel_refusals => Some("adjacent"),
-        (_, Some(c)) if c.count_intel_refusals && matches!(c.scope, ConversionScopeDoc::ClientIp) => {
+        (_, Some(c))
+            if c.count_intel_refusals
+                && matches!(c.scope, ConversionScopeDoc::CaptchaSolver | ConversionScopeDoc::ClientIp) =>
+        {
             Some("conversion")
         }
         _ => None,

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use crate::config::{IntelOutcome, Policy, RuleAction};
 use crate::decision::{Action, Decision, Reason, ReasonCode, TokenCheck};
 use crate::engine::{CheckOutcome, CounterCheck, CounterOp};
-use crate::limit::ConversionScope;
 use crate::phone::PhoneNumber;
 use crate::rules::{Rule, RuleKind};
 
@@ -38,16 +37,14 @@ impl Policy {
     }
 
     /// Whether a pending write stands when the provider refuses its request, under
-    /// `count_intel_refusals`: an `adjacent` rule's sightings, and the send a `client_ip`
-    /// conversion scope counts against the address (not the number's record: no SMS went, so no
-    /// confirmation can credit it). A device's send is kept apart (`intel_refusal_commits`).
+    /// `count_intel_refusals`: an `adjacent` rule's sightings, and the send a sender scope (the
+    /// solving device, the client address) counts against its sender; not the number's record
+    /// of its sender (no SMS went, so no confirmation can credit it).
     fn sees_intel_refusals(&self, check: &CounterCheck) -> bool {
         self.rules.get(usize::from(check.rule)).is_some_and(|rule| match &rule.kind {
             RuleKind::Adjacent(p) => p.count_intel_refusals,
             RuleKind::Conversion(p) => {
-                p.count_intel_refusals
-                    && p.scope == ConversionScope::ClientIp
-                    && check.op == CounterOp::ConversionSend
+                p.count_intel_refusals && p.scope.is_sender() && check.op == CounterOp::ConversionSend
             }
             _ => false,
         })
@@ -222,7 +219,6 @@ impl Policy {
             decision.settle();
         }
         let token = decision.held_token.take();
-        let device_sends = std::mem::take(&mut decision.intel_refusal_commits);
         match decision.action {
             Action::Allow => {}
             Action::Challenge if token.is_some() => decision.token_check = token,
@@ -237,12 +233,11 @@ impl Policy {
                     .reasons
                     .iter()
                     .any(|r| r.code == ReasonCode::NumberIntel && r.enforced && !r.spared);
-                let mut kept = Vec::new();
                 if provider_refused {
-                    kept.extend(decision.commits.iter().filter(|c| self.sees_intel_refusals(c)).cloned());
-                    kept.extend(device_sends);
+                    decision.commits.retain(|c| self.sees_intel_refusals(c));
+                } else {
+                    decision.commits.clear();
                 }
-                decision.commits = kept;
             }
         }
         decision.commits.extend(writes);
