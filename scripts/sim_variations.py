@@ -4,7 +4,7 @@ varied campaign still reaches origin, and how many real users are refused, over 
 
 A policy can be fitted to the default campaigns without meaning to. This varies what an operator
 would change (rate, how many addresses, exits in the numbers' countries, made-up confirmations,
-real browsers, a paid CAPTCHA-solving service, adaptiveness, length) and prints one line per
+real browsers, a paid CAPTCHA-solving service, adaptiveness) and prints one line per
 campaign and variation, min–max over the seeds, so a variation that breaks through stands out.
 
 Usage: sim_variations.py --cli PUMPGUARD --policy POLICY.json [--mix MIX.json]
@@ -112,7 +112,7 @@ def main():
         return campaign, name, span(reach, 1), span(refused, 3)
 
     if a.markdown:
-        print(f"| campaign | variation | reaching origin | real users refused |\n|---|---|---|---|")
+        print("| campaign | variation | reaching origin | real users refused |\n|---|---|---|---|")
     with ThreadPoolExecutor(a.jobs) as pool:
         for campaign, name, reach, refused in pool.map(measure, jobs):
             if a.markdown:
