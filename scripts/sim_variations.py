@@ -7,9 +7,14 @@ would change (rate, how many addresses, exits in the numbers' countries, made-up
 real browsers, a paid CAPTCHA-solving service, adaptiveness) and prints one line per
 campaign and variation, min–max over the seeds, so a variation that breaks through stands out.
 
+With --legit it varies the real users instead, the other half a policy can be fitted to: another
+site's size, conversion, apps, travellers, carriers, offices and campuses, a guard deployed
+without history. Each line then gives the real users refused and challenged, and the share of all
+pumped sends reaching origin.
+
 Usage: sim_variations.py --cli PUMPGUARD --policy POLICY.json [--mix MIX.json]
                          [--provider graded|better|none] [--edge] [--seeds 1,2,3]
-                         [--only CAMPAIGN] [--hours H] [--jobs N] [--markdown]
+                         [--only NAME] [--legit] [--hours H] [--jobs N] [--markdown]
 """
 
 import argparse
@@ -50,6 +55,30 @@ def variations(campaign):
     return out
 
 
+def legit_variations(legit):
+    """(name, fields to change) for the real users: each a way another site's users differ."""
+    segments = legit["segments"]
+    crowd = legit["crowds"][0] if legit["crowds"] else None
+    out = [("as is", {})]
+    out.append(("site ×5", {"sessions_per_day": legit["sessions_per_day"] * 5}))
+    out.append(("site ÷5", {"sessions_per_day": legit["sessions_per_day"] / 5}))
+    out.append(("twice the drop-off", {"segments": [{**s, "never_confirm": min(0.6, 2 * s["never_confirm"])} for s in segments]}))
+    out.append(("one country", {"countries": [{"name": legit["countries"][0]["name"], "weight": 1.0}]}))
+    out.append(("apps 80%", {"app_share": 0.8}))
+    out.append(("all on mobile data", {"cellular_share": 0.95}))
+    out.append(("travellers ×5", {"abroad_share": min(1.0, legit["abroad_share"] * 5)}))
+    out.append(("offices ×3", {"office_share": min(1.0, legit["office_share"] * 3)}))
+    out.append(("slow SMS", {"resend_share": min(1.0, legit["resend_share"] * 3)}))
+    out.append(("impatient", {"patience_median_s": legit["patience_median_s"] / 4}))
+    out.append(("no history", {"history_share": 0.0}))
+    out.append(("CAPTCHA solved 90%", {"solve_share": 0.9}))
+    if crowd:
+        out.append(("office ×4", {"crowds": [{**crowd, "sessions": crowd["sessions"] * 4}]}))
+        campus = {**crowd, "name": crowd["name"], "sessions": 200, "addresses": 2, "never_confirm": 0.3, "hours": 2.0}
+        out.append(("campus (200, 30% drop-off)", {"crowds": [campus]}))
+    return out
+
+
 def run(cli, policy, mix, seed, hours):
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(mix, f)
@@ -77,7 +106,8 @@ def main():
     ap.add_argument("--provider", choices=["graded", "better", "none"], default="none")
     ap.add_argument("--edge", action="store_true", help="the edge scores requests (70%% of bots, 1%% of people low)")
     ap.add_argument("--seeds", default="1,2,3")
-    ap.add_argument("--only", help="vary this campaign only")
+    ap.add_argument("--only", help="vary this campaign only (with --legit: this variation only)")
+    ap.add_argument("--legit", action="store_true", help="vary the real users instead of the campaigns")
     ap.add_argument("--hours", type=float)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--markdown", action="store_true")
@@ -93,6 +123,8 @@ def main():
         base["edge_bot_score"] = EDGE
     seeds = [int(s) for s in a.seeds.split(",")]
 
+    if a.legit:
+        return legit_main(a, base, seeds)
     jobs = []
     for i, campaign in enumerate(base["campaigns"]):
         if a.only and campaign["name"] != a.only:
@@ -119,6 +151,37 @@ def main():
                 print(f"| `{campaign}` | {name} | {reach} | {refused} |", flush=True)
             else:
                 print(f"{campaign:18} {name:16} reaching origin {reach:>12}   real refused {refused:>14}", flush=True)
+
+
+def legit_main(a, base, seeds):
+    jobs = []
+    for name, change in legit_variations(base["legit"]):
+        if a.only and name != a.only:
+            continue
+        mix = copy.deepcopy(base)
+        mix["legit"].update(change)
+        jobs.append((name, mix))
+    if not jobs:
+        sys.exit(f"no real-user variation named {a.only!r}")
+
+    def measure(job):
+        name, mix = job
+        boards = [run(a.cli, a.policy, mix, seed, a.hours) for seed in seeds]
+        share = lambda b, key: 100 * b["legit"][key] / max(1, b["legit"]["sessions"])
+        refused = [share(b, "sessions_refused") for b in boards]
+        challenged = [share(b, "sessions_challenged") for b in boards]
+        reach = [100 * b["pumped"]["reached_share"] for b in boards]
+        worst = max((b["legit"]["sessions_refused"], b["seed"]) for b in boards)
+        return name, span(refused, 3), span(challenged, 2), span(reach, 2), worst
+
+    if a.markdown:
+        print("| variation | real users refused | challenged | pumped reaching origin |\n|---|---|---|---|")
+    with ThreadPoolExecutor(a.jobs) as pool:
+        for name, refused, challenged, reach, (count, seed) in pool.map(measure, jobs):
+            if a.markdown:
+                print(f"| {name} | {refused} | {challenged} | {reach} |", flush=True)
+            else:
+                print(f"{name:28} refused {refused:>14} ({count} on seed {seed})   challenged {challenged:>12}   pumped reaching {reach:>12}", flush=True)
 
 
 if __name__ == "__main__":

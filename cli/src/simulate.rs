@@ -239,6 +239,8 @@ pub fn run(args: &[String]) -> Result<ExitCode, String> {
                 "error": s.verdict.error,
                 "rule": s.verdict.rule,
                 "retry_after": s.verdict.retry_after,
+                "risk": s.verdict.risk,
+                "findings": s.verdict.findings,
             });
             text.push_str(&line.to_string());
             text.push('\n');

@@ -191,3 +191,33 @@ fn replay_shows_no_progress_when_stderr_is_not_a_terminal() {
     assert!(!stderr.contains('\r') && !stderr.contains("records,"), "{stderr}");
     assert!(stderr.starts_with("summary by action:"), "{stderr}");
 }
+
+#[test]
+fn simulate_truth_names_the_findings_and_risk_of_every_answer() {
+    let truth = scratch("truth.jsonl", "");
+    let out = pumpguard(&[
+        "simulate",
+        "--policy",
+        &repo("policies/recommended.json"),
+        "--hours",
+        "0.5",
+        "--truth",
+        &truth,
+        "--json",
+        "-",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let lines: Vec<serde_json::Value> =
+        std::fs::read_to_string(&truth).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(!lines.is_empty());
+    assert!(lines.iter().all(|l| l["findings"].is_array()), "every line lists its findings");
+    // The policy scores risk: a challenge for risk names the signals that added up to it.
+    let scored = lines
+        .iter()
+        .find(|l| l["error"] == "captcha_required" && l["risk"].as_u64().is_some_and(|r| r >= 50))
+        .expect("a send challenged for its risk");
+    let findings: Vec<&str> =
+        scored["findings"].as_array().unwrap().iter().filter_map(|f| f.as_str()).collect();
+    assert!(findings.contains(&"risk_score"), "{findings:?}");
+    assert!(findings.iter().any(|f| f.contains(':')), "and the rules that scored it: {findings:?}");
+}
