@@ -3,13 +3,14 @@
 varied campaign still reaches origin, and how many real users are refused, over a few seeds.
 
 A policy can be fitted to the default campaigns without meaning to. This varies what an operator
-would change (rate, how many addresses, exits in the numbers' countries, made-up confirmations,
-real browsers, a paid CAPTCHA-solving service, adaptiveness) and prints one line per
+would change (rate, how many addresses, IPv6 prefixes instead of servers' addresses, exits in
+the numbers' countries, made-up confirmations, real browsers, a paid CAPTCHA-solving service,
+adaptiveness) and prints one line per
 campaign and variation, min–max over the seeds, so a variation that breaks through stands out.
 
 With --legit it varies the real users instead, the other half a policy can be fitted to: another
-site's size, conversion, apps, travellers, carriers, offices and campuses, a guard deployed
-without history. Each line then gives the real users refused and challenged, and the share of all
+site's size, conversion, apps, travellers, carriers (their IPv6 in a few /48s), offices and
+campuses, a guard deployed without history. Each line then gives the real users refused and challenged, and the share of all
 pumped sends reaching origin.
 
 Usage: sim_variations.py --cli PUMPGUARD --policy POLICY.json [--mix MIX.json]
@@ -44,6 +45,9 @@ def variations(campaign):
     out.append(("addresses ×10", {"addresses": {**pool, "size": pool["size"] * 10}}))
     if pool["access"] != "residential":
         out.append(("residential", {"addresses": {**pool, "access": "residential", "size": max(pool["size"], 500)}}))
+    if pool["access"] == "datacenter":
+        # Each server a routed IPv6 /48, every request from a fresh /64 of it.
+        out.append(("IPv6 /48s", {"addresses": {**pool, "access": "datacenter_v6"}}))
     out.append(("local exits", {"local_exits": True}))
     if campaign["fake_confirm_share"] == 0:
         out.append(("fake confirms", {"fake_confirm_share": 0.3}))
@@ -72,6 +76,7 @@ def legit_variations(legit):
     out.append(("impatient", {"patience_median_s": legit["patience_median_s"] / 4}))
     out.append(("no history", {"history_share": 0.0}))
     out.append(("CAPTCHA solved 90%", {"solve_share": 0.9}))
+    out.append(("carrier IPv6 in few /48s", {"cellular_v6_networks": 4}))
     if crowd:
         out.append(("office ×4", {"crowds": [{**crowd, "sessions": crowd["sessions"] * 4}]}))
         campus = {**crowd, "name": crowd["name"], "sessions": 200, "addresses": 2, "never_confirm": 0.3, "hours": 2.0}

@@ -32,7 +32,7 @@ use crate::decision::{
 };
 use crate::extract::{ExtractError, RequestParts};
 use crate::fingerprint::{self, FingerprintKind};
-use crate::limit::{ConversionScope, CounterVerdict};
+use crate::limit::{ConversionParams, ConversionScope, CounterVerdict};
 use crate::phone::PhoneNumber;
 use crate::phone::PhoneParser;
 use crate::request::Request;
@@ -648,8 +648,12 @@ impl Policy {
                     solver::plan_rate(index, &numbers, &e164s, per_number, key_for, &mut solver_checks)
                 }
                 kind if kind.is_stateful() => {
-                    if matches!(kind, RuleKind::Conversion(p) if p.scope == ConversionScope::ClientIp) {
-                        decision.client_address = req.client_ip.map(client_address);
+                    if let RuleKind::Conversion(ConversionParams {
+                        scope: ConversionScope::ClientIp { v4, v6 },
+                        ..
+                    }) = kind
+                    {
+                        decision.client_address = req.client_ip.map(|ip| client_address(ip, *v4, *v6));
                     }
                     self.plan_checks(index, rule, route, req, &numbers, &e164s, &fingerprints, &mut checks)
                 }
@@ -756,10 +760,12 @@ impl Policy {
                     push(counter_key("tr:", &rule.id, number.digits()), CounterOp::TrustSend, Some(i));
                 }
             }
-            RuleKind::Conversion(params) if params.scope == ConversionScope::ClientIp => {
+            RuleKind::Conversion(ConversionParams {
+                scope: ConversionScope::ClientIp { v4, v6 }, ..
+            }) => {
                 // Counted per address, recorded per number: a confirmation of the number credits
                 // the address its send came from, as a solving device is credited.
-                let Some(sender) = req.client_ip.map(client_tag) else { return };
+                let Some(sender) = req.client_ip.map(|ip| client_tag(ip, *v4, *v6)) else { return };
                 let scope = solver_scope(sender);
                 for (i, number) in numbers.iter().enumerate() {
                     push(counter_key("cv:", &rule.id, &scope), CounterOp::ConversionSend, Some(i));
@@ -1145,22 +1151,26 @@ fn conversion_scope_key(
         ConversionScope::Prefix(n) => digits.get(..usize::from(n)).unwrap_or(digits).to_owned(),
         // Senders, not numbers: their checks are keyed by the sender's tag (`client_tag`, or a
         // device's once siteverify names it).
-        ConversionScope::CaptchaSolver | ConversionScope::ClientIp => "-".to_owned(),
+        ConversionScope::CaptchaSolver | ConversionScope::ClientIp { .. } => "-".to_owned(),
     }
 }
 
-/// The tag a `client_ip` conversion scope counts an address under: an IPv4 client whole, an
-/// IPv6 one by its /64 (one subscriber), hashed as a solving device's id is, so both kinds of
-/// sender share one key form and one confirmation path.
-fn client_tag(ip: IpAddr) -> u64 {
-    solver_tag(&client_address(ip))
+/// The tag a client-address conversion scope counts an address under (its network, as
+/// [`client_address`] writes it), hashed as a solving device's id is, so both kinds of sender
+/// share one key form and one confirmation path.
+fn client_tag(ip: IpAddr, v4_bits: u8, v6_bits: u8) -> u64 {
+    solver_tag(&client_address(ip, v4_bits, v6_bits))
 }
 
-/// The address a `client_ip` conversion scope counts: an IPv4 address, or an IPv6 /64.
-fn client_address(ip: IpAddr) -> String {
+/// The network a client-address conversion scope counts, as a rate-limit key writes it: an IPv4
+/// address whole (`198.51.100.7`) or cut (`198.51.100.0/24`), an IPv6 one by its network
+/// (`2001:db8::/64`). `client_ip`'s text (32 and 64 bits) is what it was before networks
+/// existed, so the counters stored under it keep their keys.
+fn client_address(ip: IpAddr, v4_bits: u8, v6_bits: u8) -> String {
     match ip {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => format!("{}/64", network_v6(v6, 64)),
+        IpAddr::V4(v4) if v4_bits >= 32 => v4.to_string(),
+        IpAddr::V4(v4) => format!("{}/{v4_bits}", network_v4(v4, v4_bits)),
+        IpAddr::V6(v6) => format!("{}/{v6_bits}", network_v6(v6, v6_bits)),
     }
 }
 
@@ -1269,10 +1279,26 @@ mod ip_text_tests {
     #[test]
     fn an_address_scope_tags_ipv4_whole_and_ipv6_by_its_64() {
         use super::client_tag;
-        let tag = |ip: &str| client_tag(ip.parse().unwrap());
+        let tag = |ip: &str| client_tag(ip.parse().unwrap(), 32, 64);
         assert_ne!(tag("198.51.100.7"), tag("198.51.100.8"));
         assert_eq!(tag("2001:db8:1:2::10"), tag("2001:db8:1:2:ffff::1"));
         assert_ne!(tag("2001:db8:1:2::10"), tag("2001:db8:1:3::10"));
+    }
+
+    #[test]
+    fn a_network_scope_tags_the_network_and_client_ip_keeps_its_old_text() {
+        use super::{client_address, client_tag};
+        let net = |ip: &str| client_tag(ip.parse().unwrap(), 24, 48);
+        assert_eq!(net("198.51.100.7"), net("198.51.100.200"));
+        assert_ne!(net("198.51.100.7"), net("198.51.101.7"));
+        assert_eq!(net("2001:db8:1:2::10"), net("2001:db8:1:ffff::1"));
+        assert_ne!(net("2001:db8:1:2::10"), net("2001:db8:2:2::10"));
+        let text = |ip: &str, v4, v6| client_address(ip.parse().unwrap(), v4, v6);
+        assert_eq!(text("198.51.100.7", 24, 48), "198.51.100.0/24");
+        assert_eq!(text("2001:db8:1:2::10", 24, 48), "2001:db8:1::/48");
+        // Counters written under `client_ip` before networks existed keep their keys.
+        assert_eq!(text("198.51.100.7", 32, 64), "198.51.100.7");
+        assert_eq!(text("2001:db8:1:2::10", 32, 64), "2001:db8:1:2::/64");
     }
 
     #[test]

@@ -82,3 +82,26 @@ fn a_request_without_an_address_is_not_counted() {
         assert!(!d.log_line().contains("client_address"));
     }
 }
+
+#[test]
+fn a_network_scope_counts_and_names_the_network() {
+    let doc = json!({
+        "version": 1,
+        "routes": [
+            {"id": "otp", "kind": "send", "match": {"path": {"exact": "/otp"}}, "extract": {"json_keys": ["phone"]}},
+            {"id": "verify", "kind": "confirm", "match": {"path": {"exact": "/verify"}}, "extract": {"json_keys": ["phone"]}},
+        ],
+        "rules": [{"id": "net-conversion", "action": "block", "conversion": {
+            "scope": {"client_net": {"v4": 24, "v6": 48}},
+            "min_sends": 3, "min_ratio": 0.5, "window_seconds": 3600, "block_seconds": 600}}],
+    });
+    let policy = Policy::from_json(&doc.to_string()).unwrap();
+    let store = MemoryStore::new();
+    // Three addresses of one /24, none of whose codes is entered: the third send is refused.
+    for (i, ip) in [10u8, 11, 12].into_iter().enumerate() {
+        let b = body(500 + u32::from(ip));
+        let d = send(&policy, &store, i as u64, &support::post("/otp", &b, &JSON, ip));
+        assert_eq!(d.action, if i < 2 { Action::Allow } else { Action::Block }, "send {i}");
+        assert_eq!(d.client_address.as_deref(), Some("198.51.100.0/24"));
+    }
+}

@@ -148,7 +148,7 @@ fn every_bad_input_is_reported_where_it_is() {
             rule(json!({"id": "r", "action": "block", "conversion": {"scope": {"prefix": 6}, "min_sends": 4,
                 "min_ratio": 0.25, "window_seconds": 3600, "block_seconds": 600, "count_intel_refusals": true}})),
             "rules[0].conversion.count_intel_refusals",
-            "only a \"captcha_solver\" or \"client_ip\" scope counts refused sends",
+            "only a \"captcha_solver\", \"client_ip\" or \"client_net\" scope counts refused sends",
         ),
         (
             rule(json!({"id": "r", "action": "block", "adjacent": {"suffix_digits": 2, "max_distinct": 4,
@@ -162,6 +162,37 @@ fn every_bad_input_is_reported_where_it_is() {
                 "min_ratio": 0.2, "window_seconds": 86400, "block_seconds": 21600, "count_intel_refusals": true}})),
             "rules[0].conversion.count_intel_refusals",
             "needs a top-level \"number_intel\" section",
+        ),
+        (
+            rule(
+                json!({"id": "r", "action": "block", "conversion": {"scope": {"client_net": {"v4": 24, "v6": 48}},
+                "min_sends": 20, "min_ratio": 0.2, "window_seconds": 86400, "block_seconds": 21600,
+                "count_intel_refusals": true}}),
+            ),
+            "rules[0].conversion.count_intel_refusals",
+            "needs a top-level \"number_intel\" section",
+        ),
+        (
+            rule(
+                json!({"id": "r", "action": "block", "conversion": {"scope": {"client_net": {"v4": 0, "v6": 48}},
+                "min_sends": 20, "min_ratio": 0.2, "window_seconds": 86400, "block_seconds": 21600}}),
+            ),
+            "rules[0].conversion.scope.client_net.v4",
+            "must keep 1 to 32 bits",
+        ),
+        (
+            rule(json!({"id": "r", "action": "block", "conversion": {"scope": {"client_net": {"v6": 129}},
+                "min_sends": 20, "min_ratio": 0.2, "window_seconds": 86400, "block_seconds": 21600}})),
+            "rules[0].conversion.scope.client_net.v6",
+            "must keep 1 to 128 bits",
+        ),
+        (
+            rule(
+                json!({"id": "r", "action": "block", "surge": {"scope": {"client_net": {"v4": 24}}, "window_seconds": 3600,
+                "factor": 3, "floor": 10}}),
+            ),
+            "rules[0].surge.scope",
+            "a surge is judged per number scope",
         ),
         (
             rule(

@@ -79,6 +79,11 @@ pub struct Legit {
     /// Crowds behind one address (an office enrolling in SMS sign-in on the same morning, a
     /// campus, an event's Wi-Fi), each scored as a segment of its own.
     pub crowds: Vec<Crowd>,
+    /// IPv6 /48s each carrier hands its phones' /64s out of, per country (`null`: wherever in its
+    /// /32). A few put many real users in one /48, as a carrier NAT address does: the case a rule
+    /// judging IPv6 networks must survive.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cellular_v6_networks: Option<u16>,
 }
 
 /// Many real users behind a few addresses within a short window.
@@ -340,6 +345,7 @@ impl Default for Legit {
                 never_confirm: 0.03,
                 page: "/settings/security".into(),
             }],
+            cellular_v6_networks: None,
         }
     }
 }

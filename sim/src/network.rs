@@ -22,6 +22,9 @@ pub enum Access {
     Office,
     /// A cloud or hosting provider.
     Datacenter,
+    /// A cloud or hosting provider's routed IPv6 prefix: a /48 per server, every request from a
+    /// fresh /64 of it (65,536 to choose from).
+    DatacenterV6,
 }
 
 /// Carrier-grade NAT egress addresses per carrier, and carriers per country.
@@ -82,6 +85,25 @@ pub fn address(rng: &mut Rng, access: Access, country: &str) -> IpAddr {
             let a = *rng.pick(&DATACENTER_OCTETS).unwrap_or(&34);
             IpAddr::V4(Ipv4Addr::new(a, rng.below(256) as u8, rng.below(256) as u8, rng.range(1, 254) as u8))
         }
+        Access::DatacenterV6 => {
+            // A hosting provider's /32 per country; the server's /48 in it ([`Pool::pick`] fills
+            // in a fresh /64 and host part for every request).
+            IpAddr::V6(Ipv6Addr::new(0x2a01, (seed & 0xffff) as u16, rng.below(65536) as u16, 0, 0, 0, 0, 0))
+        }
+    }
+}
+
+/// A phone's IPv6 address on mobile data moved into one of `networks` /48s of its carrier (the
+/// rest of its /64 kept), so that many real users share a /48 as they share a carrier NAT
+/// address; an IPv4 address as it is. Draws nothing: the run's other draws stay as they were.
+pub fn within_carrier_v6_networks(ip: IpAddr, networks: u16) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) if networks > 0 => {
+            let mut s = v6.segments();
+            s[2] %= networks;
+            IpAddr::V6(Ipv6Addr::from(s))
+        }
+        other => other,
     }
 }
 
@@ -130,21 +152,45 @@ impl Pool {
         Pool { exits, access }
     }
 
-    /// One address of the pool.
+    /// One address of the pool (of a routed IPv6 prefix, a fresh /64 of it).
     pub fn pick(&self, rng: &mut Rng) -> Exit {
-        rng.pick(&self.exits)
-            .cloned()
-            .unwrap_or_else(|| Exit { ip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), country: "US".to_owned() })
+        let exit = rng.pick(&self.exits).cloned().unwrap_or_else(|| Exit {
+            ip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
+            country: "US".to_owned(),
+        });
+        self.within(rng, exit)
+    }
+
+    /// `exit` as one request uses it: a routed IPv6 prefix's server answers from any /64 of it.
+    fn within(&self, rng: &mut Rng, exit: Exit) -> Exit {
+        match (self.access, exit.ip) {
+            (Access::DatacenterV6, IpAddr::V6(v6)) => {
+                let s = v6.segments();
+                let ip = Ipv6Addr::new(
+                    s[0],
+                    s[1],
+                    s[2],
+                    rng.below(65536) as u16,
+                    0,
+                    0,
+                    0,
+                    rng.range(1, 65535) as u16,
+                );
+                Exit { ip: IpAddr::V6(ip), ..exit }
+            }
+            _ => exit,
+        }
     }
 
     /// One address of the pool in `country`; a fresh one of the pool's kind when the pool has
     /// none there (a proxy service rents any country).
     pub fn pick_in(&self, rng: &mut Rng, country: &str) -> Exit {
         let local: Vec<&Exit> = self.exits.iter().filter(|e| e.country == country).collect();
-        match rng.pick(&local) {
+        let exit = match rng.pick(&local) {
             Some(exit) => (*exit).clone(),
             None => Exit::new(rng, self.access, country),
-        }
+        };
+        self.within(rng, exit)
     }
 
     /// How many addresses the pool has.
@@ -171,5 +217,43 @@ mod tests {
         let home: std::collections::BTreeSet<IpAddr> =
             (0..2000).map(|_| address(&mut rng, Access::Residential, "US")).collect();
         assert!(home.len() > 1900);
+    }
+
+    /// The first `bits` bits of an IPv6 address.
+    fn net(ip: IpAddr, bits: u32) -> u128 {
+        match ip {
+            IpAddr::V6(v6) => u128::from(v6) >> (128 - bits),
+            IpAddr::V4(_) => panic!("{ip} is not IPv6"),
+        }
+    }
+
+    #[test]
+    fn a_routed_ipv6_server_sends_from_a_fresh_64_of_its_48() {
+        let mut rng = Rng::new(3);
+        let pool = Pool::new(&mut rng, 2, Access::DatacenterV6, &["US".to_owned()]);
+        let picks: Vec<IpAddr> = (0..500).map(|_| pool.pick(&mut rng).ip).collect();
+        let by_48: std::collections::BTreeSet<u128> = picks.iter().map(|ip| net(*ip, 48)).collect();
+        let by_64: std::collections::BTreeSet<u128> = picks.iter().map(|ip| net(*ip, 64)).collect();
+        assert!(by_48.len() <= 2, "{by_48:?}");
+        assert!(by_64.len() > 490, "{}", by_64.len());
+        let local = pool.pick_in(&mut rng, "US").ip;
+        assert!(by_48.contains(&net(local, 48)) && !by_64.contains(&net(local, 64)), "{local}");
+    }
+
+    #[test]
+    fn carrier_ipv6_in_few_networks_keeps_each_phone_its_64() {
+        let mut rng = Rng::new(4);
+        let phones: Vec<IpAddr> =
+            (0..3000).map(|_| address(&mut rng, Access::Cellular, "GB")).filter(IpAddr::is_ipv6).collect();
+        let moved: Vec<IpAddr> = phones.iter().map(|ip| within_carrier_v6_networks(*ip, 2)).collect();
+        let nets = |ips: &[IpAddr], bits| {
+            ips.iter().map(|ip| net(*ip, bits)).collect::<std::collections::BTreeSet<_>>()
+        };
+        assert!(nets(&phones, 48).len() > 500, "spread over the carriers' /32s");
+        assert!(nets(&moved, 48).len() <= (2 * CARRIERS) as usize, "{}", nets(&moved, 48).len());
+        // Phones keep their /64s (two may now meet in one, as a 16-bit draw can repeat).
+        assert!(nets(&moved, 64).len() * 100 >= nets(&phones, 64).len() * 99, "{}", nets(&moved, 64).len());
+        let v4 = IpAddr::V4(Ipv4Addr::new(198, 51, 100, 7));
+        assert_eq!(within_carrier_v6_networks(v4, 2), v4);
     }
 }

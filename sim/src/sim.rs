@@ -426,7 +426,13 @@ impl World<'_> {
                 // from another country than their number's.
                 let abroad = urng.chance(legit.abroad_share);
                 let from = if abroad { network::abroad(&mut urng, country.code) } else { country.code };
-                Exit::new(&mut urng, access, from)
+                let exit = Exit::new(&mut urng, access, from);
+                match legit.cellular_v6_networks {
+                    Some(n) if access == Access::Cellular => {
+                        Exit { ip: network::within_carrier_v6_networks(exit.ip, n), ..exit }
+                    }
+                    _ => exit,
+                }
             });
             let will_confirm = !urng.chance(seg.never_confirm);
             let patience_ms = (urng.lognormal(legit.patience_median_s, 0.8) * 1000.0) as u64;

@@ -275,6 +275,36 @@ fn recommended_policies_block_the_addresses_whose_codes_nobody_enters() {
     assert_cut(&counted, &uncounted, "burst-few-ips", 0.06);
 }
 
+/// The same bot on servers that each route an IPv6 /48 sends every request from a fresh /64:
+/// judged per /64 it would never reach 20 sends. `address-conversion` judges an IPv6 client by
+/// its /48, and still refuses no real user when carriers hand their phones' /64s out of a few
+/// /48s (many real users per /48, as behind a carrier NAT address).
+#[test]
+fn recommended_policy_judges_an_ipv6_client_by_its_48() {
+    let mut solving = Mix::default();
+    let burst = solving.campaigns.iter_mut().find(|c| c.name == "burst-few-ips").unwrap();
+    burst.tokens = pumpguard_sim::mix::TokenPlan::Solved;
+    burst.addresses.access = pumpguard_sim::network::Access::DatacenterV6;
+    let shipped = policy_doc("recommended.json");
+    let mut per_64 = shipped.clone();
+    let rules = per_64["rules"].as_array_mut().unwrap();
+    let rule = rules.iter_mut().find(|r| r["id"] == "address-conversion").unwrap();
+    assert_eq!(rule["conversion"]["scope"]["client_net"]["v6"], 48, "shipped judging a /48");
+    rule["conversion"]["scope"] = "client_ip".into();
+    let (by_48, by_64) = (measure_doc(&shipped, &solving, 1), measure_doc(&per_64, &solving, 1));
+    // Seed 1 measured 0.27 by the /48 and 1.0 by the /64 when this floor was set.
+    assert!(by_48.reach_of("burst-few-ips") <= 0.45, "{}", by_48.summary);
+    assert!(by_64.reach_of("burst-few-ips") >= 0.9, "{}", by_64.summary);
+
+    let mut crowded = Mix::default();
+    crowded.legit.cellular_share = 0.95;
+    crowded.legit.cellular_v6_networks = Some(2);
+    let without_doc = without_rule(&shipped, "address-conversion");
+    let (real, real_without) = (measure_doc(&shipped, &crowded, 1), measure_doc(&without_doc, &crowded, 1));
+    assert_eq!(real.refused, real_without.refused, "{} / {}", real.summary, real_without.summary);
+    assert_eq!(real.challenged, real_without.challenged, "{} / {}", real.summary, real_without.summary);
+}
+
 /// `doc` with `count_intel_refusals` turned off on the rules `ids` names, each of which must
 /// ship with it on.
 fn without_intel_refusals(doc: &serde_json::Value, ids: &[&str]) -> serde_json::Value {

@@ -208,7 +208,7 @@ impl Policy {
     pub fn request_needs(&self) -> RequestNeeds {
         let keyed_by_ip = self.rules.iter().any(|r| match &r.kind {
             RuleKind::RateLimit { key, .. } => key.iter().any(|p| matches!(p, KeyPart::ClientIp { .. })),
-            RuleKind::Conversion(p) => p.scope == ConversionScope::ClientIp,
+            RuleKind::Conversion(p) => matches!(p.scope, ConversionScope::ClientIp { .. }),
             _ => false,
         });
         RequestNeeds {
@@ -805,7 +805,12 @@ fn compile_rule(
         (Some(a), _) if a.count_intel_refusals => Some("adjacent"),
         (_, Some(c))
             if c.count_intel_refusals
-                && matches!(c.scope, ConversionScopeDoc::CaptchaSolver | ConversionScopeDoc::ClientIp) =>
+                && matches!(
+                    c.scope,
+                    ConversionScopeDoc::CaptchaSolver
+                        | ConversionScopeDoc::ClientIp
+                        | ConversionScopeDoc::ClientNet(_)
+                ) =>
         {
             Some("conversion")
         }
@@ -975,13 +980,8 @@ fn compile_kind(doc: &RuleDoc, at: &str, errs: &mut ConfigErrors) -> Option<Rule
             key.push(match part {
                 KeyPartDoc::ClientIp => KeyPart::ClientIp { v4: 32, v6: 64 },
                 KeyPartDoc::ClientNet(net) => {
-                    if !(1..=32).contains(&net.v4) {
-                        errs.push(format!("{at}.key[{j}].client_net.v4"), "must keep 1 to 32 bits");
-                    }
-                    if !(1..=128).contains(&net.v6) {
-                        errs.push(format!("{at}.key[{j}].client_net.v6"), "must keep 1 to 128 bits");
-                    }
-                    KeyPart::ClientIp { v4: net.v4.clamp(1, 32), v6: net.v6.clamp(1, 128) }
+                    let (v4, v6) = client_net_bits(net, &format!("{at}.key[{j}]"), errs);
+                    KeyPart::ClientIp { v4, v6 }
                 }
                 KeyPartDoc::Number => KeyPart::Number,
                 KeyPartDoc::Prefix(n) => {
@@ -1103,7 +1103,7 @@ fn compile_kind(doc: &RuleDoc, at: &str, errs: &mut ConfigErrors) -> Option<Rule
             // A number scope would let anyone's refused sends count against the real users in it.
             errs.push(
                 format!("{at}.count_intel_refusals"),
-                "only a \"captcha_solver\" or \"client_ip\" scope counts refused sends: the scope is the sender's own",
+                "only a \"captcha_solver\", \"client_ip\" or \"client_net\" scope counts refused sends: the scope is the sender's own",
             );
         }
         return Some(RuleKind::Conversion(ConversionParams {
@@ -1164,6 +1164,17 @@ fn compile_kind(doc: &RuleDoc, at: &str, errs: &mut ConfigErrors) -> Option<Rule
     None
 }
 
+/// The prefix lengths of a `client_net` at `at`, each within its address family.
+fn client_net_bits(net: &ClientNetDoc, at: &str, errs: &mut ConfigErrors) -> (u8, u8) {
+    if !(1..=32).contains(&net.v4) {
+        errs.push(format!("{at}.client_net.v4"), "must keep 1 to 32 bits");
+    }
+    if !(1..=128).contains(&net.v6) {
+        errs.push(format!("{at}.client_net.v6"), "must keep 1 to 128 bits");
+    }
+    (net.v4.clamp(1, 32), net.v6.clamp(1, 128))
+}
+
 /// A counting scope: a country, or a prefix of 2 to 15 digits.
 fn compile_scope(doc: &ConversionScopeDoc, at: &str, errs: &mut ConfigErrors) -> ConversionScope {
     match *doc {
@@ -1175,7 +1186,11 @@ fn compile_scope(doc: &ConversionScopeDoc, at: &str, errs: &mut ConfigErrors) ->
             ConversionScope::Prefix(n)
         }
         ConversionScopeDoc::CaptchaSolver => ConversionScope::CaptchaSolver,
-        ConversionScopeDoc::ClientIp => ConversionScope::ClientIp,
+        ConversionScopeDoc::ClientIp => ConversionScope::ClientIp { v4: 32, v6: 64 },
+        ConversionScopeDoc::ClientNet(net) => {
+            let (v4, v6) = client_net_bits(&net, &format!("{at}.scope"), errs);
+            ConversionScope::ClientIp { v4, v6 }
+        }
     }
 }
 

@@ -739,6 +739,9 @@ pub enum ConversionScopeDoc {
     /// Conversion rules only: the client address the send came from (an IPv4 address whole, an
     /// IPv6 one by its /64); a confirmation credits the address its number's send came from.
     ClientIp,
+    /// Conversion rules only: the client address cut to its network, `{"client_net": {"v4": 32,
+    /// "v6": 48}}`, counted and credited as `client_ip` is.
+    ClientNet(ClientNetDoc),
 }
 
 /// Sends vs confirmed codes: a scope whose ratio falls under `min_ratio` after `min_sends` sends
@@ -747,7 +750,8 @@ pub enum ConversionScopeDoc {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConversionDoc {
-    /// `"country"`, `{"prefix": N}` or `"captcha_solver"`.
+    /// `"country"`, `{"prefix": N}`, `"captcha_solver"`, `"client_ip"` or `{"client_net": {"v4":
+    /// 32, "v6": 48}}`.
     pub scope: ConversionScopeDoc,
     /// Sends in the scope (current and previous window) before the ratio is judged (at least 1).
     pub min_sends: u32,

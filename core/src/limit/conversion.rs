@@ -31,16 +31,22 @@ pub enum ConversionScope {
     /// The device that solved the send's CAPTCHA (conversion rules only): counted once the
     /// token is verified, credited through the number's solved send.
     CaptchaSolver,
-    /// The client address the send came from (conversion rules only; IPv4 whole, IPv6 by its
-    /// /64), credited through the number's send as a device is.
-    ClientIp,
+    /// The client network the send came from (conversion rules only): the address's first `v4`
+    /// or `v6` bits (`"client_ip"`: IPv4 whole, IPv6 by its /64), credited through the number's
+    /// send as a device is.
+    ClientIp {
+        /// IPv4 bits kept, 1 to 32.
+        v4: u8,
+        /// IPv6 bits kept, 1 to 128.
+        v6: u8,
+    },
 }
 
 impl ConversionScope {
     /// Scopes of the sender rather than of the number: a confirmation credits the sender its
     /// number's send recorded, and the sender may carry the provider's refusals.
     pub fn is_sender(self) -> bool {
-        matches!(self, ConversionScope::CaptchaSolver | ConversionScope::ClientIp)
+        matches!(self, ConversionScope::CaptchaSolver | ConversionScope::ClientIp { .. })
     }
 }
 
