@@ -801,19 +801,10 @@ fn compile_rule(
     if let Some(part) = solver_at {
         check_solver_rule(doc, at, part, policy, errs);
     }
-    let counts_refusals_at = match (&doc.adjacent, &doc.conversion) {
-        (Some(a), _) if a.count_intel_refusals => Some("adjacent"),
-        (_, Some(c))
-            if c.count_intel_refusals
-                && matches!(
-                    c.scope,
-                    ConversionScopeDoc::CaptchaSolver
-                        | ConversionScopeDoc::ClientIp
-                        | ConversionScopeDoc::ClientNet(_)
-                ) =>
-        {
-            Some("conversion")
-        }
+    // A number scope with the option is refused in `compile_kind` already.
+    let counts_refusals_at = match &kind {
+        RuleKind::Adjacent(p) if p.count_intel_refusals => Some("adjacent"),
+        RuleKind::Conversion(p) if p.count_intel_refusals && p.scope.is_sender() => Some("conversion"),
         _ => None,
     };
     if let (Some(kind), None) = (counts_refusals_at, &policy.number_intel) {
