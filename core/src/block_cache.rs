@@ -54,6 +54,7 @@ fn identity(check: &CounterCheck) -> Option<String> {
         | CounterOp::ConversionConfirmSolved
         | CounterOp::TrustSend
         | CounterOp::TrustConfirm
+        | CounterOp::PairSend
         | CounterOp::IntelRead
         | CounterOp::IntelStore(_)
         // A surge refusal may be a challenge or a block: the cached wait would not say which.

@@ -32,7 +32,9 @@ use crate::decision::{
 };
 use crate::extract::{ExtractError, RequestParts};
 use crate::fingerprint::{self, FingerprintKind};
-use crate::limit::{ConversionParams, ConversionScope, CounterVerdict};
+use crate::limit::{
+    pair_tag, pair_text, record_sender, take_sender, ConversionParams, ConversionScope, CounterVerdict,
+};
 use crate::phone::PhoneNumber;
 use crate::phone::PhoneParser;
 use crate::request::Request;
@@ -80,6 +82,9 @@ pub enum CounterOp {
     ConversionConfirmSolved,
     /// A send to one number: `triggered` tells that the number is trusted (never a refusal).
     TrustSend,
+    /// A mismatched send counted against its (client country, number country) pair:
+    /// `triggered` tells that the pair is proven (never a refusal).
+    PairSend,
     /// A confirmation of one number origin accepted: earns trust when it matches a send.
     TrustConfirm,
     /// A send counted against a scope's rolling baseline.
@@ -412,6 +417,41 @@ impl Policy {
             .is_some_and(|rule| rule.skip_trusted)
     }
 
+    /// Whether `reason` is a client-country mismatch of a rule that spares proven pairs.
+    fn spares_proven_pairs(&self, reason: &Reason) -> bool {
+        reason.code == ReasonCode::ClientCountryMismatch
+            && reason.rule.as_ref().and_then(|id| self.rules.iter().find(|rule| rule.id == *id)).is_some_and(
+                |rule| matches!(rule.kind, RuleKind::ClientCountry { proven_pairs: Some(_), .. }),
+            )
+    }
+
+    /// Stops enforcing the client-country mismatches whose pair checks found the pair proven
+    /// (one finding per number, so a second number in an unproven pair keeps its own).
+    fn spare_proven_pairs(&self, decision: &mut Decision, checks: &[CounterCheck], results: &[CheckOutcome]) {
+        for (check, outcome) in checks.iter().zip(results) {
+            let proven =
+                check.op == CounterOp::PairSend && matches!(outcome, CheckOutcome::Verdict(v) if v.triggered);
+            if !proven {
+                continue;
+            }
+            let rule_id = self.rules.get(usize::from(check.rule)).map(|r| &r.id);
+            for reason in decision.reasons.iter_mut() {
+                let same = !reason.spared
+                    && reason.code == ReasonCode::ClientCountryMismatch
+                    && reason.rule.as_ref() == rule_id
+                    && reason.number.as_deref() == check.number.as_deref();
+                if same {
+                    reason.enforced = false;
+                    reason.spared = true;
+                    reason.detail = Some(match reason.detail.take() {
+                        Some(detail) => format!("{detail}; spared: proven pair"),
+                        None => "spared: proven pair".to_owned(),
+                    });
+                }
+            }
+        }
+    }
+
     /// Marks the numbers the reputation checks found trusted, and stops enforcing the findings
     /// of `skip_trusted` rules about them: a finding about one number when that number is
     /// trusted, a finding about the whole request (the client, its address) only when every
@@ -605,12 +645,18 @@ impl Policy {
                         }
                     }
                 }
-                RuleKind::ClientCountry { header, missing } => {
+                RuleKind::ClientCountry { header, missing, proven_pairs } => {
                     match rules::client_country(req.headers, header) {
                         rules::ClientCountry::Known(client) => {
-                            for number in &numbers {
+                            for (i, number) in numbers.iter().enumerate() {
                                 let region = number.region().map(|r| r.as_str());
                                 if rules::client_country_differs(client, region) {
+                                    let e164 = e164s.get(i);
+                                    if let (Some(_), RouteKind::Send, Some(e164)) =
+                                        (proven_pairs, route.kind, e164)
+                                    {
+                                        plan_pair_checks(index, &rule.id, client, number, e164, &mut checks);
+                                    }
                                     let detail = format!(
                                         "client {}, number {}",
                                         client.to_ascii_uppercase(),
@@ -672,7 +718,13 @@ impl Policy {
         // A finding of a rule that spares trusted numbers is settled only once the reputation
         // check has answered: until then it cannot cut the counter checks short.
         let trust_checked = checks.iter().any(|c| c.op == CounterOp::TrustSend);
-        let settled = |r: &&Reason| r.enforced && !(trust_checked && self.spares_trusted(r));
+        // Likewise a mismatch in a pair that may be proven.
+        let pair_checked = |r: &Reason| {
+            checks.iter().any(|c| c.op == CounterOp::PairSend && c.number.as_deref() == r.number.as_deref())
+                && self.spares_proven_pairs(r)
+        };
+        let settled =
+            |r: &&Reason| r.enforced && !(trust_checked && self.spares_trusted(r)) && !pair_checked(r);
         let blocked = decision.reasons.iter().filter(settled).any(|r| r.action == Action::Block);
         let challenge_without_token =
             token.is_none() && decision.reasons.iter().filter(settled).any(|r| r.action == Action::Challenge);
@@ -834,6 +886,17 @@ impl Policy {
             (RuleKind::Reputation(params), CounterOp::TrustConfirm) => {
                 update(store, key, now, retries, |b| params.step_confirm(b, now))
             }
+            (RuleKind::ClientCountry { proven_pairs: Some(p), .. }, op) => match op {
+                CounterOp::PairSend => update(store, key, now, retries, |b| p.step_send(b, now)),
+                CounterOp::ConversionConfirm => update(store, key, now, retries, |b| p.step_confirm(b, now)),
+                CounterOp::ConversionSolvedNumber { solver } => {
+                    update(store, key, now, retries, |b| record_sender(b, now, p.window_ms, solver))
+                }
+                CounterOp::ConversionConfirmSolved => {
+                    update(store, key, now, retries, |b| take_sender(b, now, p.window_ms))
+                }
+                _ => return CheckOutcome::Mismatch,
+            },
             (RuleKind::NumberIntel(_), CounterOp::IntelRead) => {
                 update(store, key, now, retries, crate::intel::read_step)
             }
@@ -856,6 +919,7 @@ impl Policy {
         let Prepared { mut decision, checks, token, remote_ip } = prepared;
         self.fold_results(&mut decision, &checks, results, |_| true);
         self.spare_trusted(&mut decision, &checks, results);
+        self.spare_proven_pairs(&mut decision, &checks, results);
         let intel = self.fold_cached_intel(&mut decision, &checks, results);
         self.score_risk(&mut decision);
         decision.settle();
@@ -989,8 +1053,14 @@ impl Policy {
     /// The confirm route of a forwarded decision, when conversion is tracked at all.
     fn confirm_route(&self, decision: &Decision) -> Option<&crate::routes::Route> {
         let route = decision.route.as_ref().and_then(|r| self.routes.get(r.index))?;
-        let tracked =
-            self.rules.iter().any(|r| matches!(r.kind, RuleKind::Conversion(_) | RuleKind::Reputation(_)));
+        let tracked = self.rules.iter().any(|r| {
+            matches!(
+                r.kind,
+                RuleKind::Conversion(_)
+                    | RuleKind::Reputation(_)
+                    | RuleKind::ClientCountry { proven_pairs: Some(_), .. }
+            )
+        });
         (route.kind == RouteKind::Confirm && decision.action == Action::Allow && tracked).then_some(route)
     }
 
@@ -1020,6 +1090,9 @@ impl Policy {
                     }
                     RuleKind::Conversion(_) => ("cvn:", CounterOp::ConversionConfirmNumber),
                     RuleKind::Reputation(_) => ("tr:", CounterOp::TrustConfirm),
+                    RuleKind::ClientCountry { proven_pairs: Some(_), .. } => {
+                        ("cpn:", CounterOp::ConversionConfirmSolved)
+                    }
                     _ => return None,
                 };
                 Some(CounterCheck {
@@ -1054,15 +1127,21 @@ impl Policy {
             })
             .filter_map(|(check, verdict)| {
                 let rule = self.rules.get(usize::from(check.rule))?;
-                let RuleKind::Conversion(params) = &rule.kind else { return None };
-                let scope = match check.op {
+                let (kind, scope) = match (&rule.kind, check.op) {
+                    // The pair of the number's mismatched send, as the send recorded it.
+                    (RuleKind::ClientCountry { .. }, _) => ("cp:", pair_text(verdict.solver?)?),
                     // The sender of the number's send (device or address), as the send recorded it.
-                    CounterOp::ConversionConfirmSolved => solver_scope(verdict.solver?),
-                    _ => conversion_scope_key(params.scope, digits, facts.region, facts.calling_code),
+                    (RuleKind::Conversion(_), CounterOp::ConversionConfirmSolved) => {
+                        ("cv:", solver_scope(verdict.solver?))
+                    }
+                    (RuleKind::Conversion(params), _) => {
+                        ("cv:", conversion_scope_key(params.scope, digits, facts.region, facts.calling_code))
+                    }
+                    _ => return None,
                 };
                 Some(CounterCheck {
                     rule: check.rule,
-                    key: counter_key("cv:", &rule.id, &scope),
+                    key: counter_key(kind, &rule.id, &scope),
                     op: CounterOp::ConversionConfirm,
                     number: check.number.clone(),
                 })
@@ -1101,9 +1180,35 @@ fn is_bookkeeping(op: CounterOp) -> bool {
             | CounterOp::ConversionConfirmSolved
             | CounterOp::TrustSend
             | CounterOp::TrustConfirm
+            | CounterOp::PairSend
             | CounterOp::IntelRead
             | CounterOp::IntelStore(_)
     )
+}
+
+/// The checks of a mismatched send in a rule with `proven_pairs`: the send counted against its
+/// pair (which answers whether the pair is proven), and the pair recorded for the number, so a
+/// confirmation of it credits that pair. A number no single region claims has no pair.
+fn plan_pair_checks(
+    rule_index: usize,
+    rule_id: &str,
+    client: &str,
+    number: &PhoneNumber,
+    e164: &Arc<str>,
+    checks: &mut Vec<CounterCheck>,
+) {
+    let Ok(rule) = u16::try_from(rule_index) else { return };
+    let Some(tag) = number.region().and_then(|region| pair_tag(client, region.as_str())) else { return };
+    let Some(pair) = pair_text(tag) else { return };
+    let number_key = Some(e164.clone());
+    for (key, op) in [
+        (counter_key("cp:", rule_id, &pair), CounterOp::PairSend),
+        (counter_key("cpn:", rule_id, number.digits()), CounterOp::ConversionSolvedNumber { solver: tag }),
+    ] {
+        if !checks.iter().any(|c| c.rule == rule && c.key == key && c.op == op) {
+            checks.push(CounterCheck { rule, key, op, number: number_key.clone() });
+        }
+    }
 }
 
 fn final_decision(decision: Decision) -> Prepared {

@@ -173,6 +173,30 @@ fn every_bad_input_is_reported_where_it_is() {
             "needs a top-level \"number_intel\" section",
         ),
         (
+            rule(json!({"id": "r", "action": "challenge", "client_country": {
+                "proven_pairs": {"min_confirms": 10, "min_ratio": 0.6, "window_seconds": 604800}}})),
+            "rules[0].client_country.proven_pairs",
+            "no route has kind confirm, so no pair is ever proven",
+        ),
+        (
+            rule(json!({"id": "r", "action": "challenge", "client_country": {
+                "proven_pairs": {"min_confirms": 0, "min_ratio": 0.6, "window_seconds": 604800}}})),
+            "rules[0].client_country.proven_pairs.min_confirms",
+            "must be",
+        ),
+        (
+            rule(json!({"id": "r", "action": "challenge", "client_country": {
+                "proven_pairs": {"min_confirms": 10, "min_ratio": 1.5, "window_seconds": 604800}}})),
+            "rules[0].client_country.proven_pairs.min_ratio",
+            "must be greater than 0 and at most 1",
+        ),
+        (
+            rule(json!({"id": "r", "action": "challenge", "client_country": {
+                "proven_pairs": {"min_confirms": 10, "min_ratio": 0.6}}})),
+            "rules[0].client_country.proven_pairs",
+            "missing field `window_seconds`",
+        ),
+        (
             rule(
                 json!({"id": "r", "action": "block", "conversion": {"scope": {"client_net": {"v4": 0, "v6": 48}},
                 "min_sends": 20, "min_ratio": 0.2, "window_seconds": 86400, "block_seconds": 21600}}),

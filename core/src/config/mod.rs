@@ -14,7 +14,7 @@ pub use schema::*;
 use crate::extract::is_header_name_byte;
 use crate::limit::{
     AdjacentParams, BackoffParams, ConversionBaseline, ConversionParams, ConversionScope, GcraParams,
-    ReputationParams, SurgeParams, MAX_HORIZON_SECONDS,
+    ProvenPairsParams, ReputationParams, SurgeParams, MAX_HORIZON_SECONDS,
 };
 use crate::phone::{PhoneParser, Region};
 use crate::routes::{
@@ -687,6 +687,12 @@ fn check_outcome_rules_have_a_confirm_route(doc: &PolicyDoc, errs: &mut ConfigEr
                 "no route has kind confirm, so no number is ever trusted; add the route that checks codes",
             );
         }
+        if rule.client_country.as_ref().is_some_and(|c| c.proven_pairs.is_some()) {
+            errs.push(
+                format!("rules[{i}].client_country.proven_pairs"),
+                "no route has kind confirm, so no pair is ever proven; add the route that checks codes",
+            );
+        }
     }
 }
 
@@ -949,7 +955,20 @@ fn compile_kind(doc: &RuleDoc, at: &str, errs: &mut ConfigErrors) -> Option<Rule
         if header.is_empty() || !header.bytes().all(is_header_name_byte) {
             errs.push(format!("{at}.client_country.header"), "must be an HTTP header name");
         }
-        return Some(RuleKind::ClientCountry { header, missing: c.missing });
+        let proven_pairs = c.proven_pairs.as_ref().map(|p| {
+            let at = format!("{at}.client_country.proven_pairs");
+            non_zero(p.min_confirms, &format!("{at}.min_confirms"), errs);
+            if !(p.min_ratio > 0.0 && p.min_ratio <= 1.0) {
+                errs.push(format!("{at}.min_ratio"), "must be greater than 0 and at most 1");
+            }
+            non_zero(p.window_seconds, &format!("{at}.window_seconds"), errs);
+            ProvenPairsParams {
+                min_confirms: p.min_confirms,
+                min_ratio: p.min_ratio,
+                window_ms: seconds_to_ms(p.window_seconds),
+            }
+        });
+        return Some(RuleKind::ClientCountry { header, missing: c.missing, proven_pairs });
     }
     if let Some(b) = &doc.bot_score {
         if !BOT_SCORE_BELOW_RANGE.contains(&b.below) {

@@ -565,6 +565,25 @@ pub struct ClientCountryRuleDoc {
     /// Also fire when the header is absent or names no country (`XX`, `T1`).
     #[serde(default)]
     pub missing: bool,
+    /// Stop firing in (client country, number country) pairs where real users keep confirming
+    /// their codes: travellers and expatriates of the site's usual routes. Needs a confirm route.
+    #[serde(default)]
+    pub proven_pairs: Option<ProvenPairsDoc>,
+}
+
+/// When a (client country, number country) pair counts as proven: every mismatched send that
+/// goes to origin counts against its pair, spared or not, and confirmed codes credit it.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProvenPairsDoc {
+    /// Confirmed codes (current and previous window) before a pair can be proven, at least 1.
+    pub min_confirms: u32,
+    /// Confirmed codes per send at or over which such a pair is proven, greater than 0 and at
+    /// most 1. Pumped sends never confirm, so a campaign hiding in a proven pair unproves it.
+    pub min_ratio: f64,
+    /// Counting window in seconds; counts cover the current and the previous one.
+    pub window_seconds: u32,
 }
 
 fn default_client_country_header() -> String {

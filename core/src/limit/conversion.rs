@@ -332,30 +332,49 @@ impl ConversionParams {
         now: Timestamp,
         solver: u64,
     ) -> Change<CounterVerdict> {
-        let pending = stored.and_then(|b| Reader::new(b).u16()).unwrap_or(0);
-        Change::Write {
-            value: Writer::default().u16(pending.saturating_add(1).min(MAX_PENDING)).u64(solver).finish(),
-            expires_at: now.plus_millis(self.window_ms.saturating_mul(2)),
-            protected_until: Timestamp::default(),
-            result: CounterVerdict::PASS,
-        }
+        record_sender(stored, now, self.window_ms, solver)
     }
 
     /// A confirmation of a number sent on a solved challenge: credited as
     /// [`Self::step_confirm_number`] credits, and the verdict names the device to credit.
     pub fn step_confirm_solved(&self, stored: Option<&[u8]>, now: Timestamp) -> Change<CounterVerdict> {
-        let mut reader = stored.map(Reader::new);
-        let pending = reader.as_mut().and_then(Reader::u16).unwrap_or(0);
-        let solver = reader.as_mut().and_then(Reader::u64);
-        let Some(solver) = solver.filter(|_| pending > 0) else {
-            return Change::Keep(CounterVerdict::trigger(0));
-        };
-        Change::Write {
-            value: Writer::default().u16(pending - 1).u64(solver).finish(),
-            expires_at: now.plus_millis(self.window_ms.saturating_mul(2)),
-            protected_until: Timestamp::default(),
-            result: CounterVerdict { solver: Some(solver), ..CounterVerdict::PASS },
-        }
+        take_sender(stored, now, self.window_ms)
+    }
+}
+
+/// A send to one number by the sender tagged `sender` went to origin: one more confirmation of
+/// the number may credit that sender. The number keeps the latest sender of its pending sends,
+/// for two counting windows of `window_ms`.
+pub(crate) fn record_sender(
+    stored: Option<&[u8]>,
+    now: Timestamp,
+    window_ms: u64,
+    sender: u64,
+) -> Change<CounterVerdict> {
+    let pending = stored.and_then(|b| Reader::new(b).u16()).unwrap_or(0);
+    Change::Write {
+        value: Writer::default().u16(pending.saturating_add(1).min(MAX_PENDING)).u64(sender).finish(),
+        expires_at: now.plus_millis(window_ms.saturating_mul(2)),
+        protected_until: Timestamp::default(),
+        result: CounterVerdict::PASS,
+    }
+}
+
+/// A confirmation of a number [`record_sender`] recorded: credited only against a pending send
+/// (replays and made-up confirms credit nothing; triggered means "nothing to credit"), and the
+/// verdict names the sender to credit.
+pub(crate) fn take_sender(stored: Option<&[u8]>, now: Timestamp, window_ms: u64) -> Change<CounterVerdict> {
+    let mut reader = stored.map(Reader::new);
+    let pending = reader.as_mut().and_then(Reader::u16).unwrap_or(0);
+    let sender = reader.as_mut().and_then(Reader::u64);
+    let Some(sender) = sender.filter(|_| pending > 0) else {
+        return Change::Keep(CounterVerdict::trigger(0));
+    };
+    Change::Write {
+        value: Writer::default().u16(pending - 1).u64(sender).finish(),
+        expires_at: now.plus_millis(window_ms.saturating_mul(2)),
+        protected_until: Timestamp::default(),
+        result: CounterVerdict { solver: Some(sender), ..CounterVerdict::PASS },
     }
 }
 

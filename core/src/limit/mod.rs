@@ -8,13 +8,16 @@ mod backoff;
 pub(crate) mod codec;
 mod conversion;
 mod gcra;
+mod proven_pairs;
 mod reputation;
 mod surge;
 
 pub use adjacent::AdjacentParams;
 pub use backoff::BackoffParams;
+pub(crate) use conversion::{record_sender, take_sender};
 pub use conversion::{ConversionBaseline, ConversionParams, ConversionScope};
 pub use gcra::{GcraParams, MAX_HORIZON_SECONDS};
+pub use proven_pairs::{pair_tag, pair_text, ProvenPairsParams};
 pub use reputation::ReputationParams;
 pub use surge::SurgeParams;
 

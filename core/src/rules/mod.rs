@@ -21,7 +21,8 @@ use std::sync::Arc;
 use crate::config::RuleAction;
 use crate::fingerprint::FingerprintKind;
 use crate::limit::{
-    AdjacentParams, BackoffParams, ConversionParams, GcraParams, ReputationParams, SurgeParams,
+    AdjacentParams, BackoffParams, ConversionParams, GcraParams, ProvenPairsParams, ReputationParams,
+    SurgeParams,
 };
 use crate::phone::{NumberType, PhoneNumber};
 
@@ -94,6 +95,8 @@ pub enum RuleKind {
         header: String,
         /// Also fire when the header is absent or names no country.
         missing: bool,
+        /// Pairs where real users keep confirming are spared; `None`: every mismatch fires.
+        proven_pairs: Option<ProvenPairsParams>,
     },
     /// The edge's bot score (Cloudflare Bot Management, or a trusted proxy's header).
     BotScore(BotScoreRule),
