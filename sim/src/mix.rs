@@ -76,6 +76,11 @@ pub struct Legit {
     pub history_share: f64,
     /// How far back that history reaches, in days.
     pub history_days: f64,
+    /// Hours of real users before the period (0: none): sessions of the random segments arrive
+    /// over them as over the period and go through the guard like any, so its counters that learn
+    /// from other users' traffic hold what a guard running that long would. These sessions are
+    /// never scored (their requests are history). Crowds are events of the period: no warm-up.
+    pub warm_up_hours: f64,
     /// Crowds behind one address (an office enrolling in SMS sign-in on the same morning, a
     /// campus, an event's Wi-Fi), each scored as a segment of its own.
     pub crowds: Vec<Crowd>,
@@ -335,6 +340,7 @@ impl Default for Legit {
             abroad_share: 0.03,
             history_share: 0.6,
             history_days: 30.0,
+            warm_up_hours: 0.0,
             crowds: vec![Crowd {
                 name: "office_enrollment".into(),
                 start_hours: 1.5,

@@ -75,10 +75,16 @@ pub fn html(run: &Run, board: Option<&Scoreboard>, info: &ReportInfo<'_>) -> Str
     // At most ~360 bars; whole minutes.
     let bin_ms = (span_ms / 360).div_ceil(60_000).max(1) * 60_000;
     let bins = span_ms.div_ceil(bin_ms) as usize;
+    // History (earlier sign-ins, the warm-up's sessions) fed the guard's memory and is never
+    // scored: the page shows the period's own requests, as the scoreboard counts them.
     let sends: Vec<&Sent> = run
         .sent
         .iter()
-        .filter(|s| s.kind == Kind::Send && (start..start + span_ms).contains(&s.at_ms))
+        .filter(|s| {
+            s.kind == Kind::Send
+                && (start..start + span_ms).contains(&s.at_ms)
+                && !matches!(s.truth, Truth::History(_))
+        })
         .collect();
     let timeline = |group: usize| -> Vec<Series<'static>> {
         ACTIONS
@@ -129,7 +135,7 @@ th{{background:#fafafa}} td:first-child,th:first-child{{text-align:left}} .chart
 .ct{{font-size:13px;font-weight:600}} .ax{{font-size:11px;fill:#444}} .bl{{font-size:10px;fill:#4a3aa8}} .note{{color:#666;font-size:12px}}
 </style></head><body>
 <h1>{title}</h1>
-<div class="meta">policy <b>{policy}</b> · judged {guard}{seed} · {hours:.2} h from {start} UTC · {requests} guarded requests</div>
+<div class="meta">policy <b>{policy}</b> · judged {guard}{seed} · {hours:.2} h from {start} UTC{warm_up} · {requests} guarded requests</div>
 "##,
         title = escape(info.title),
         policy = escape(info.policy),
@@ -137,6 +143,10 @@ th{{background:#fafafa}} td:first-child,th:first-child{{text-align:left}} .chart
         seed = if groups.labelled() { format!(" · seed {}", run.seed) } else { String::new() },
         hours = run.mix.hours,
         start = escape(&iso(start)),
+        warm_up = match run.mix.legit.warm_up_hours {
+            h if h > 0.0 => format!(" after {h:.2} h of warm-up (real users, not scored)"),
+            _ => String::new(),
+        },
         requests = run.sent.len(),
     );
     match board.filter(|_| groups.labelled()) {

@@ -16,7 +16,7 @@ use crate::clients::{ClientKind, Identity, Outgoing};
 use crate::curve;
 use crate::guard::Guard;
 use crate::intel::Provider;
-use crate::mix::{Campaign, CampaignClient, Mix, NumberPlan, TokenPlan};
+use crate::mix::{Campaign, CampaignClient, Legit, Mix, NumberPlan, TokenPlan};
 use crate::network::{self, Access, Exit, Pool};
 use crate::numbers::{self, NumberSource, Wanted};
 use crate::rng::{stable_hash, Rng};
@@ -31,8 +31,10 @@ pub enum Truth {
     Campaign(usize),
     /// Unknown: recorded traffic replayed without labels.
     Unlabelled,
-    /// A returning user of a segment signing in before the period (`legit.history_share`): it
-    /// gives the guard the memory a live site has, and is never scored.
+    /// A real user of a segment who only feeds the guard's memory, never scored: a returning
+    /// user signing in before the period (`legit.history_share`), or a session of the warm-up
+    /// before it (`legit.warm_up_hours`), each of its requests, those past the period's start
+    /// included. It gives the guard the memory a live site has.
     History(usize),
 }
 
@@ -101,9 +103,10 @@ pub struct Run {
     pub sent: Vec<Sent>,
     /// The records as sent (same order as `sent`).
     pub records: Vec<TrafficRecord>,
-    /// One per legitimate session.
+    /// One per legitimate session of the period (the warm-up's are not scored).
     pub users: Vec<UserOutcome>,
-    /// Lookups the guard made at the modelled number-intelligence provider (each one billed).
+    /// Lookups the guard made at the modelled number-intelligence provider (each one billed),
+    /// those for the warm-up's sessions left out.
     pub number_lookups: u64,
 }
 
@@ -127,6 +130,8 @@ struct User {
     patience_ms: u64,
     block_retry_left: bool,
     outcome: UserOutcome,
+    /// A session of the warm-up before the period: its requests are history, never scored.
+    warm_up: bool,
 }
 
 struct Lane {
@@ -204,6 +209,8 @@ struct World<'g> {
     bot_score_seed: u64,
     /// Seed of the solving devices siteverify names (`mix.captcha_solver_ids`).
     solver_seed: u64,
+    /// Of the provider's lookups, those made for warm-up sessions: not the period's bill.
+    warm_up_lookups: u64,
 }
 
 /// Runs `mix` against `guard`, deterministically for `seed`.
@@ -224,8 +231,10 @@ pub fn run(mix: &Mix, seed: u64, guard: &mut dyn Guard) -> Result<Run, String> {
         provider: mix.number_intel.map(|model| Provider::new(model, root.fork(3).next_u64())),
         bot_score_seed: root.fork(4).next_u64(),
         solver_seed: root.fork(5).next_u64(),
+        warm_up_lookups: 0,
     };
     world.spawn_users(&mut root.fork(1));
+    world.spawn_warm_up(&mut root.fork(6));
     world.spawn_bots(&root.fork(2));
     let end_ms = mix.start_ms + hours_ms(mix.hours);
     while let Some(Reverse((at, _, wake_id))) = world.queue.pop() {
@@ -245,11 +254,11 @@ pub fn run(mix: &Mix, seed: u64, guard: &mut dyn Guard) -> Result<Run, String> {
         .actors
         .iter()
         .filter_map(|a| match a {
-            Some(Actor::User(u)) => Some(u.outcome.clone()),
+            Some(Actor::User(u)) if !u.warm_up => Some(u.outcome.clone()),
             _ => None,
         })
         .collect();
-    let number_lookups = world.provider.as_ref().map_or(0, |p| p.calls);
+    let number_lookups = world.lookups() - world.warm_up_lookups;
     Ok(Run { mix: world.mix, seed, sent: world.sent, records: world.records, users, number_lookups })
 }
 
@@ -260,6 +269,11 @@ fn hours_ms(hours: f64) -> u64 {
 fn validate(mix: &Mix) -> Result<(), String> {
     if !(mix.hours > 0.0 && mix.hours <= 24.0 * 14.0) {
         return Err(format!("hours: {} is not within (0, 336]", mix.hours));
+    }
+    // Bounded like the period: every request stays in memory, and a week of warm-up already
+    // holds ~28 times the users of the default 6 hours.
+    if !(0.0..=24.0 * 14.0).contains(&mix.legit.warm_up_hours) {
+        return Err(format!("legit.warm_up_hours: {} is not within [0, 336]", mix.legit.warm_up_hours));
     }
     for (i, c) in mix.legit.countries.iter().enumerate() {
         if numbers::country(&c.name).is_none() {
@@ -331,6 +345,49 @@ fn jitter_ms(rng: &mut Rng, lo_s: f64, hi_s: f64) -> u64 {
     ((lo_s + rng.f64() * (hi_s - lo_s)) * 1000.0) as u64
 }
 
+/// Whether the mix has real users to draw at all.
+fn has_users(legit: &Legit) -> bool {
+    let total_weight: f64 = legit.countries.iter().map(|c| c.weight.max(0.0)).sum();
+    total_weight > 0.0 && legit.sessions_per_day > 0.0
+}
+
+/// Sessions of the random segments arriving from `from_ms` to `to_ms`: when, and the number's
+/// country, in time order.
+fn arrivals(legit: &Legit, rng: &mut Rng, from_ms: u64, to_ms: u64) -> Vec<(u64, &'static numbers::Country)> {
+    let total_weight: f64 = legit.countries.iter().map(|c| c.weight.max(0.0)).sum();
+    let mut arrivals: Vec<(u64, &'static numbers::Country)> = Vec::new();
+    for weighted in &legit.countries {
+        let Some(country) = numbers::country(&weighted.name) else { continue };
+        // Non-homogeneous Poisson arrivals by thinning under the curve's peak.
+        let mean_rate_per_ms =
+            legit.sessions_per_day * weighted.weight.max(0.0) / total_weight / 86_400_000.0;
+        let max_rate = mean_rate_per_ms * curve::peak();
+        if max_rate <= 0.0 {
+            continue;
+        }
+        let mut t = from_ms as f64;
+        loop {
+            t += rng.exp(1.0 / max_rate);
+            if t >= to_ms as f64 {
+                break;
+            }
+            let at = t as u64;
+            if rng.f64() * curve::peak() < curve::demand(at, country.utc_offset_hours) {
+                arrivals.push((at, country));
+            }
+        }
+    }
+    arrivals.sort_by_key(|(at, c)| (*at, c.code));
+    arrivals
+}
+
+/// A session about to be drawn: when, the number's country, and a crowd's segment and address.
+struct Arrival {
+    at: u64,
+    country: &'static numbers::Country,
+    crowd: Option<(usize, Exit)>,
+}
+
 impl World<'_> {
     fn schedule(&mut self, at: u64, wake: Wake) {
         let id = self.wakes.len();
@@ -343,36 +400,13 @@ impl World<'_> {
         let legit = self.mix.legit.clone();
         let start = self.mix.start_ms;
         let end = start + hours_ms(self.mix.hours);
-        let total_weight: f64 = legit.countries.iter().map(|c| c.weight.max(0.0)).sum();
-        if total_weight <= 0.0 || legit.sessions_per_day <= 0.0 {
+        if !has_users(&legit) {
             return;
         }
         let segment_weights: Vec<f64> = legit.segments.iter().map(|s| s.weight).collect();
-        let mut arrivals: Vec<(u64, &'static numbers::Country)> = Vec::new();
-        for weighted in &legit.countries {
-            let Some(country) = numbers::country(&weighted.name) else { continue };
-            // Non-homogeneous Poisson arrivals by thinning under the curve's peak.
-            let mean_rate_per_ms =
-                legit.sessions_per_day * weighted.weight.max(0.0) / total_weight / 86_400_000.0;
-            let max_rate = mean_rate_per_ms * curve::peak();
-            if max_rate <= 0.0 {
-                continue;
-            }
-            let mut t = start as f64;
-            loop {
-                t += rng.exp(1.0 / max_rate);
-                if t >= end as f64 {
-                    break;
-                }
-                let at = t as u64;
-                if rng.f64() * curve::peak() < curve::demand(at, country.utc_offset_hours) {
-                    arrivals.push((at, country));
-                }
-            }
-        }
-        arrivals.sort_by_key(|(at, c)| (*at, c.code));
+        let arrivals = arrivals(&legit, rng, start, end);
         // Crowds behind one address: their sessions are segments after the random ones.
-        let mut crowd_sessions: Vec<(u64, &'static numbers::Country, usize, Option<Exit>)> = Vec::new();
+        let mut crowd_sessions: Vec<(u64, &'static numbers::Country, usize, Exit)> = Vec::new();
         for (g, crowd) in legit.crowds.iter().enumerate() {
             let Some(country) = numbers::country(&crowd.country) else { continue };
             let mut crng = rng.fork(0xc0ffee + g as u64);
@@ -388,40 +422,80 @@ impl World<'_> {
                 if at >= end {
                     continue;
                 }
-                crowd_sessions.push((at, country, legit.segments.len() + g, Some(pool.pick(&mut crng))));
+                crowd_sessions.push((at, country, legit.segments.len() + g, pool.pick(&mut crng)));
             }
         }
         crowd_sessions.sort_by_key(|(at, c, g, _)| (*at, c.code, *g));
-        let random = arrivals.into_iter().map(|(at, c)| (at, c, usize::MAX, None));
-        for (i, (at, country, fixed_segment, fixed_ip)) in random.chain(crowd_sessions).enumerate() {
-            let mut urng = rng.fork(i as u64 + 1);
-            let segment =
-                if fixed_segment == usize::MAX { urng.weighted(&segment_weights) } else { fixed_segment };
-            let Some(seg) = legit.segment(segment) else { continue };
-            let Some(number) = self.numbers.draw(&mut urng, country, Wanted::Mobile) else { continue };
-            let kind = if urng.chance(legit.app_share) {
-                if urng.chance(0.55) {
-                    ClientKind::IosApp
-                } else {
-                    ClientKind::AndroidApp
-                }
+        let random = arrivals.into_iter().map(|(at, country)| Arrival { at, country, crowd: None });
+        let crowds = crowd_sessions.into_iter().map(|(at, country, segment, ip)| Arrival {
+            at,
+            country,
+            crowd: Some((segment, ip)),
+        });
+        for (i, arrival) in random.chain(crowds).enumerate() {
+            self.spawn_user(&legit, &segment_weights, rng.fork(i as u64 + 1), arrival, false);
+        }
+    }
+
+    /// The warm-up (`legit.warm_up_hours`): sessions of the random segments in the hours before
+    /// the period, drawn as the period's are but from a stream of their own (`fork(6)` of the
+    /// run's seed), so the period's sessions are drawn the same with or without it, and a run
+    /// without it draws nothing more. Crowds are events of the period: none here.
+    fn spawn_warm_up(&mut self, rng: &mut Rng) {
+        let legit = self.mix.legit.clone();
+        let start = self.mix.start_ms;
+        let from = start.saturating_sub(hours_ms(legit.warm_up_hours));
+        if from >= start || !has_users(&legit) {
+            return;
+        }
+        let segment_weights: Vec<f64> = legit.segments.iter().map(|s| s.weight).collect();
+        for (i, (at, country)) in arrivals(&legit, rng, from, start).into_iter().enumerate() {
+            let arrival = Arrival { at, country, crowd: None };
+            self.spawn_user(&legit, &segment_weights, rng.fork(i as u64 + 1), arrival, true);
+        }
+    }
+
+    /// One real user's session, drawn from its own stream `urng`, woken at its arrival.
+    fn spawn_user(
+        &mut self,
+        legit: &Legit,
+        segment_weights: &[f64],
+        mut urng: Rng,
+        arrival: Arrival,
+        warm_up: bool,
+    ) {
+        let Arrival { at, country, crowd } = arrival;
+        let segment = match &crowd {
+            Some((segment, _)) => *segment,
+            None => urng.weighted(segment_weights),
+        };
+        let Some(seg) = legit.segment(segment) else { return };
+        let Some(number) = self.numbers.draw(&mut urng, country, Wanted::Mobile) else { return };
+        let kind = if urng.chance(legit.app_share) {
+            if urng.chance(0.55) {
+                ClientKind::IosApp
             } else {
-                let weights: Vec<f64> = ClientKind::BROWSERS.iter().map(|(_, w)| *w).collect();
-                ClientKind::BROWSERS[urng.weighted(&weights)].0
-            };
-            let identity = Identity::new(&mut urng, kind, country.code, seg.returning, at / 1000);
-            let access = if kind.is_mobile() {
-                if urng.chance(legit.cellular_share) {
-                    Access::Cellular
-                } else {
-                    Access::Residential
-                }
-            } else if urng.chance(legit.office_share) {
-                Access::Office
+                ClientKind::AndroidApp
+            }
+        } else {
+            let weights: Vec<f64> = ClientKind::BROWSERS.iter().map(|(_, w)| *w).collect();
+            ClientKind::BROWSERS[urng.weighted(&weights)].0
+        };
+        let identity = Identity::new(&mut urng, kind, country.code, seg.returning, at / 1000);
+        let access = if kind.is_mobile() {
+            if urng.chance(legit.cellular_share) {
+                Access::Cellular
             } else {
                 Access::Residential
-            };
-            let ip = fixed_ip.unwrap_or_else(|| {
+            }
+        } else if urng.chance(legit.office_share) {
+            Access::Office
+        } else {
+            Access::Residential
+        };
+        let ip = match crowd {
+            Some((_, ip)) => ip,
+            None => {
                 // Travellers on foreign Wi-Fi and expatriates keeping their home number connect
                 // from another country than their number's.
                 let abroad = urng.chance(legit.abroad_share);
@@ -433,44 +507,44 @@ impl World<'_> {
                     }
                     _ => exit,
                 }
-            });
-            let will_confirm = !urng.chance(seg.never_confirm);
-            let patience_ms = (urng.lognormal(legit.patience_median_s, 0.8) * 1000.0) as u64;
-            let user = User {
-                segment,
-                number,
-                identity,
-                ip,
-                phase: Phase::Send,
-                token: None,
-                will_confirm,
-                resends_left: 2,
-                retries_left: 3,
-                patience_ms,
-                block_retry_left: urng.chance(0.25),
-                outcome: UserOutcome {
-                    segment,
-                    country: country.code,
-                    first_attempt_ms: at,
-                    ..UserOutcome::default()
-                },
-                rng: urng,
-            };
-            let id = self.actors.len();
-            // Drawn last, so the history leaves every other draw of the session as it was.
-            let mut user = user;
-            let history_days = legit.history_days.max(0.0);
-            let seen_before = seg.returning
-                && segment < legit.segments.len()
-                && history_days > 0.0
-                && user.rng.chance(legit.history_share);
-            if seen_before {
-                let back_ms = jitter_ms(&mut user.rng, 7_200.0, history_days * 86_400.0);
-                self.schedule(at.saturating_sub(back_ms), Wake::History { user: id, confirm: false });
             }
-            self.actors.push(Some(Actor::User(Box::new(user))));
-            self.schedule(at, Wake::Actor(id));
+        };
+        let will_confirm = !urng.chance(seg.never_confirm);
+        let patience_ms = (urng.lognormal(legit.patience_median_s, 0.8) * 1000.0) as u64;
+        let mut user = User {
+            segment,
+            number,
+            identity,
+            ip,
+            phase: Phase::Send,
+            token: None,
+            will_confirm,
+            resends_left: 2,
+            retries_left: 3,
+            patience_ms,
+            block_retry_left: urng.chance(0.25),
+            outcome: UserOutcome {
+                segment,
+                country: country.code,
+                first_attempt_ms: at,
+                ..UserOutcome::default()
+            },
+            warm_up,
+            rng: urng,
+        };
+        let id = self.actors.len();
+        // Drawn last, so the history leaves every other draw of the session as it was.
+        let history_days = legit.history_days.max(0.0);
+        let seen_before = seg.returning
+            && segment < legit.segments.len()
+            && history_days > 0.0
+            && user.rng.chance(legit.history_share);
+        if seen_before {
+            let back_ms = jitter_ms(&mut user.rng, 7_200.0, history_days * 86_400.0);
+            self.schedule(at.saturating_sub(back_ms), Wake::History { user: id, confirm: false });
         }
+        self.actors.push(Some(Actor::User(Box::new(user))));
+        self.schedule(at, Wake::Actor(id));
     }
 
     fn spawn_bots(&mut self, root: &Rng) {
@@ -614,6 +688,30 @@ impl World<'_> {
         Ok(verdict)
     }
 
+    /// Lookups made at the modelled provider so far.
+    fn lookups(&self) -> u64 {
+        self.provider.as_ref().map_or(0, |p| p.calls)
+    }
+
+    /// A real user's request: its earlier sign-in (`history`) and every request of a warm-up
+    /// session are history, and the lookups the guard makes for the warm-up are kept apart.
+    fn send_user(
+        &mut self,
+        user: &User,
+        record: TrafficRecord,
+        kind: Kind,
+        history: bool,
+    ) -> Result<Observed, String> {
+        let truth =
+            if history || user.warm_up { Truth::History(user.segment) } else { Truth::Legit(user.segment) };
+        let lookups_before = self.lookups();
+        let verdict = self.send(record, truth, kind, &user.number, user.identity.label())?;
+        if user.warm_up {
+            self.warm_up_lookups += self.lookups() - lookups_before;
+        }
+        Ok(verdict)
+    }
+
     fn wake_user(&mut self, id: usize, user: &mut User, now: u64) -> Result<(), String> {
         let page = self.mix.legit.segment(user.segment).map(|s| s.page.clone()).unwrap_or_default();
         match user.phase {
@@ -634,14 +732,7 @@ impl World<'_> {
                     None,
                     Some(status),
                 );
-                let number = user.number.clone();
-                let verdict = self.send(
-                    record,
-                    Truth::Legit(user.segment),
-                    Kind::Confirm,
-                    &number,
-                    user.identity.label(),
-                )?;
+                let verdict = self.send_user(user, record, Kind::Confirm, false)?;
                 if act(&verdict) == Action::Allow && !wrong_code {
                     user.outcome.confirmed = true;
                     user.phase = Phase::Done;
@@ -669,14 +760,7 @@ impl World<'_> {
                     token.as_deref(),
                     None,
                 );
-                let number = user.number.clone();
-                let verdict = self.send(
-                    record,
-                    Truth::Legit(user.segment),
-                    Kind::Send,
-                    &number,
-                    user.identity.label(),
-                )?;
+                let verdict = self.send_user(user, record, Kind::Send, false)?;
                 let legit = &self.mix.legit;
                 let next: Option<u64> = match act(&verdict) {
                     Action::Allow => {
@@ -769,8 +853,7 @@ impl World<'_> {
             )
         };
         let record = self.record(&mut user.rng, &user.identity, &ip, now, &path, &page, body, None, status);
-        let verdict =
-            self.send(record, Truth::History(user.segment), kind, &number, user.identity.label())?;
+        let verdict = self.send_user(user, record, kind, true)?;
         if !confirm && act(&verdict) == Action::Allow {
             let at = now + (user.rng.lognormal(25.0, 0.5) * 1000.0) as u64;
             self.schedule(at, Wake::History { user: id, confirm: true });
