@@ -1205,7 +1205,8 @@ fn plan_pair_checks(
         (counter_key("cp:", rule_id, &pair), CounterOp::PairSend),
         (counter_key("cpn:", rule_id, number.digits()), CounterOp::ConversionSolvedNumber { solver: tag }),
     ] {
-        if !checks.iter().any(|c| c.rule == rule && c.key == key && c.op == op) {
+        // One send per number, even two of one pair in one request: a pair counts SMS.
+        if !checks.iter().any(|c| c.rule == rule && c.key == key && c.op == op && c.number == number_key) {
             checks.push(CounterCheck { rule, key, op, number: number_key.clone() });
         }
     }

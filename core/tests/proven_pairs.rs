@@ -118,6 +118,16 @@ fn sends_nobody_confirms_unprove_the_pair() {
 }
 
 #[test]
+fn two_numbers_of_one_pair_in_one_request_count_two_sends() {
+    let (p, store) = (policy(), MemoryStore::new());
+    prove_es_us(&p, &store);
+    // 3 confirms of 3 sends: two more keep it proven (3 of 5), a third does not (3 of 6).
+    let body = format!(r#"{{"phone": "{}", "backup": "{}"}}"#, us_number(70), us_number(71));
+    assert!(spared(&send(&p, &store, "ES", &body, 1_000)), "3 of 5 after both");
+    assert!(!spared(&send(&p, &store, "ES", &phone(&us_number(72)), 1_001)), "3 of 6");
+}
+
+#[test]
 fn replayed_or_made_up_confirmations_prove_nothing() {
     let (p, store) = (policy(), MemoryStore::new());
     let number = us_number(40);
