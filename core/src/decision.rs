@@ -250,7 +250,8 @@ pub struct Reason {
     /// Specifics for logs (what failed, which source); never in the error body.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
-    /// The rule spares the number it found this about: the policy's reputation rule trusts it.
+    /// The rule spares the number it found this about: the policy's reputation rule trusts it,
+    /// or (`client_country` with `proven_pairs`) the number's pair is proven.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub spared: bool,
 }
