@@ -307,25 +307,33 @@ fn recommended_policy_judges_an_ipv6_client_by_its_48() {
 
 /// A guard that ran for two days has learned the site's travellers: `abroad` spares the
 /// (client country, number country) pairs whose real users confirm their codes, so fewer of them
-/// are challenged, and the provider still stops what the pairs let through.
+/// are challenged. With a provider behind it nothing more gets through; without one, the
+/// campaigns hiding in the proven pairs take what the pairs give before they fall (a burst after
+/// a quiet week takes the most: docs/detection.md).
 #[test]
-fn recommended_intel_policy_spares_travellers_of_proven_pairs() {
-    let mut mix = Mix { number_intel: Some(graded_provider()), ..Mix::default() };
-    mix.legit.warm_up_hours = 48.0;
-    mix.legit.abroad_share = 0.15;
-    let shipped = policy_doc("recommended-intel.json");
-    let mut unproven = shipped.clone();
-    let rules = unproven["rules"].as_array_mut().unwrap();
-    let abroad = rules.iter_mut().find(|r| r["id"] == "abroad").unwrap();
-    assert!(abroad["client_country"]["proven_pairs"].is_object(), "shipped with proven pairs");
-    abroad["client_country"].as_object_mut().unwrap().remove("proven_pairs");
-    let (proven, judged) = (measure_doc(&shipped, &mix, 1), measure_doc(&unproven, &mix, 1));
-    let both = format!("{} / {}", proven.summary, judged.summary);
-    // Seed 1 measured 26 and 54 real users challenged of 3,671, and the same pumped sends, when
-    // this floor was set.
-    assert!(proven.challenged <= 0.6 * judged.challenged, "{both}");
-    assert!(proven.refused <= judged.refused, "{both}");
-    assert!(proven.reach <= judged.reach + 0.005, "{both}");
+fn recommended_policies_spare_travellers_of_proven_pairs() {
+    let with_provider = Mix { number_intel: Some(graded_provider()), ..Mix::default() };
+    // Seed 1 measured, when this floor was set: challenged 26 / 54 and the same pumped sends
+    // with the provider; challenged 49 / 345, refused 3 / 16, pumped 0.44 / 0.34 without.
+    for (policy, base_mix, challenged_at_most, reach_rise) in [
+        ("recommended-intel.json", with_provider, 0.6, 0.005),
+        ("recommended.json", Mix::default(), 0.3, 0.12),
+    ] {
+        let mut mix = base_mix;
+        mix.legit.warm_up_hours = 48.0;
+        mix.legit.abroad_share = 0.15;
+        let shipped = policy_doc(policy);
+        let mut unproven = shipped.clone();
+        let rules = unproven["rules"].as_array_mut().unwrap();
+        let abroad = rules.iter_mut().find(|r| r["id"] == "abroad").unwrap();
+        assert!(abroad["client_country"]["proven_pairs"].is_object(), "{policy} ships with proven pairs");
+        abroad["client_country"].as_object_mut().unwrap().remove("proven_pairs");
+        let (proven, judged) = (measure_doc(&shipped, &mix, 1), measure_doc(&unproven, &mix, 1));
+        let both = format!("{policy}: {} / {}", proven.summary, judged.summary);
+        assert!(proven.challenged <= challenged_at_most * judged.challenged, "{both}");
+        assert!(proven.refused <= judged.refused, "{both}");
+        assert!(proven.reach <= judged.reach + reach_rise, "{both}");
+    }
 }
 
 /// `doc` with `count_intel_refusals` turned off on the rules `ids` names, each of which must
