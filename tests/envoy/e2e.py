@@ -5,8 +5,9 @@ One Envoy (`--concurrency 2`) is started with one listener per scenario of tests
 (each its own plugin config and shared-data namespace), plus listeners for the checks the
 corpus cannot express: chunked and split bodies, HTTP/2 with trailers, oversized bodies, origin
 sees nothing of a blocked request, exact counting under concurrency, siteverify timeout,
-client address from x-forwarded-for, metrics, blocks holding through an eviction flood of a tiny
-store (with the decision log bounded). Policies the corpus expects to be refused, and a
+client address from x-forwarded-for, the client's country from envoy/geoip-filters.yaml,
+metrics, blocks holding through an eviction flood of a tiny store (with the decision log
+bounded). Policies the corpus expects to be refused, and a
 bad host setting, are checked with `envoy --mode validate`, as is every shipped Envoy config.
 The TLS fingerprint test runs envoy/envoy-tls.yaml with a certificate made here by openssl.
 
@@ -48,6 +49,8 @@ CONC_BURST, CONC_SENDS, CONC_CONNS = 400, 1000, 16
 EVICT_BUCKETS, EVICT_ENTRIES, EVICT_FLOOD, EVICT_CONNS = 16, 4, 3000, 8
 # Number lookups: the extra checks' timeout; the fake provider's slow answers come well after it.
 INTEL_TIMEOUT_MS = 300
+# The header envoy/geoip-filters.yaml writes the client's country into.
+GEO_HEADER = "x-client-country"
 RESULTS, FAILURES, check = L.RESULTS, L.FAILURES, L.check
 
 
@@ -223,6 +226,42 @@ def extra_policy():
             {"id": "watch-de", "action": "block", "shadow": True, "country": {"deny": ["DE"]}},
         ],
     }
+
+
+def geo_policy():
+    """`client_country` against the header envoy/geoip-filters.yaml writes; `missing` on, so a
+    request whose address the database lacks is told apart from one that matched."""
+    return {
+        "version": 1,
+        "default_region": "US",
+        "expose_findings": True,
+        "routes": [{"id": "otp", "kind": "send", "match": {"methods": ["POST"], "path": {"exact": "/api/otp"}},
+                    "extract": {"json_keys": ["phone"]}}],
+        "rules": [{"id": "abroad", "action": "log",
+                   "client_country": {"header": GEO_HEADER, "missing": True}}],
+    }
+
+
+def write_country_db(path, first="GB"):
+    """A country database in MaxMind's format over test ranges: 81.2.69.0/24 `first`,
+    216.160.83.0/24 US, 2001:db8:1::/48 DE; nothing else. Written aside and moved into place, as
+    a database update is."""
+    from mmdb_writer import MMDBWriter
+    from netaddr import IPSet
+    db = MMDBWriter(ip_version=6, ipv4_compatible=True, database_type="GeoLite2-Country", languages=["en"],
+                    description="pumpguard e2e")
+    for net, country in (("81.2.69.0/24", first), ("216.160.83.0/24", "US"), ("2001:db8:1::/48", "DE")):
+        db.insert_network(IPSet([net]), {"country": {"iso_code": country}})
+    db.to_db_file(path + ".new")
+    os.replace(path + ".new", path)
+
+
+def geoip_filters(db_path):
+    """envoy/geoip-filters.yaml as shipped, pointed at the test database."""
+    import yaml
+    filters = yaml.safe_load(open(os.path.join(ROOT, "envoy/geoip-filters.yaml")))
+    filters[1]["typed_config"]["provider"]["typed_config"]["country_db_path"] = db_path
+    return filters
 
 
 def concurrency_policy(burst):
@@ -463,6 +502,12 @@ class Harness:
             self.ports[name] = port
             # The concurrency check needs an upstream faster than the Python origin.
             listeners.append(L.listener(name, port, direct=name == "conc", http_filters=[L.wasm_filter(L.plugin_config(policy, name, sv, tls_headers=TLS_HEADERS, number_intel=ni), self.args.wasm)]))
+        # The client's country from Envoy's geoip filter (envoy/geoip-filters.yaml), no edge in front.
+        self.ports["geo"] = L.free_port()
+        self.country_db = os.path.join(self.work, "country.mmdb")
+        write_country_db(self.country_db)
+        listeners.append(L.listener("geo", self.ports["geo"], geoip_filters(self.country_db) + [L.wasm_filter(
+            L.plugin_config(geo_policy(), "geo", sv), self.args.wasm)]))
         # As under Istio's WasmPlugin: no allow_on_headers_stop_iteration, so hold_headers is off.
         self.ports["nohold"] = L.free_port()
         listeners.append(L.listener("nohold", self.ports["nohold"], [L.wasm_filter(
@@ -515,6 +560,8 @@ class Harness:
             self.check_captcha()
             self.check_number_intel()
             self.check_metrics()
+        if not self.args.only or "geoip" in self.args.only:
+            self.check_geoip()
         if not self.args.only or "evict" in self.args.only:
             self.check_eviction_flood()
         if not self.args.only:
@@ -766,6 +813,42 @@ class Harness:
         check("client address from x-forwarded-for (1 trusted hop): per-IP limit counts that address",
               [s for s, _ in sts] == [200, 200, 429] and b"per-ip" in sts[2][1] and st == 200,
               f"{sts} other={st}")
+
+    def check_geoip(self):
+        port = self.ports["geo"]
+        cases = [
+            # (test id, client address, forged header or None, number, country origin sees, finding)
+            ("geo-gb", "81.2.69.5", None, "+14155550101", "GB", "client_country_mismatch"),
+            ("geo-forged", "81.2.69.6", "US", "+14155550102", "GB", "client_country_mismatch"),
+            ("geo-unknown", "203.0.113.7", "US", "+14155550103", None, "client_country_missing"),
+            ("geo-us", "216.160.83.9", "US", "+14155550104", "US", None),
+            ("geo-v6", "2001:db8:1::5", None, "+4915123456789", "DE", None),
+        ]
+        for test_id, ip, forged, number, want_country, want_finding in cases:
+            headers = self.otp_headers(test_id, ip=ip)
+            if forged:
+                headers.append((GEO_HEADER, forged))
+            st, _, body = http1(port, "POST", "/api/otp", headers, body=json.dumps({"phone": number}).encode())
+            seen = origin_saw(self.origin_port, test_id)
+            got = dict(seen[0]["headers"]) if seen else {}
+            findings = got.get("x-pumpguard-findings", "")
+            ok = (st == 200 and len(seen) == 1 and got.get(GEO_HEADER) == want_country
+                  and (want_finding in findings if want_finding else "client_country" not in findings))
+            check(f"geoip filter ({test_id}): client {ip}, forged {forged}: origin and rule see {want_country}, "
+                  f"finding {want_finding}", ok, f"status {st} {body[:200]!r} origin {got}")
+        # A database update is a file moved into place; Envoy reloads it without a restart.
+        write_country_db(self.country_db, first="FR")
+        seen_country = None
+        for i in range(40):
+            test_id = f"geo-reload-{i}"
+            http1(port, "POST", "/api/otp", self.otp_headers(test_id, ip="81.2.69.7"), body=b'{"phone": "+33612345678"}')
+            seen = origin_saw(self.origin_port, test_id)
+            seen_country = dict(seen[0]["headers"]).get(GEO_HEADER) if seen else None
+            if seen_country == "FR":
+                break
+            time.sleep(0.25)
+        check("geoip filter: a replaced database is reloaded without a restart (the client now in FR)",
+              seen_country == "FR", f"origin saw {seen_country}")
 
     def check_captcha(self):
         before = len(self.siteverify.seen)
