@@ -12,12 +12,13 @@
 //!                 confirm route: Policy::confirm_checks, then Policy::credit_checks (commit rounds)
 //! ```
 //!
-//! The modules without a host dependency (settings, sharding, the shard's store, its sweep plan,
-//! the wire format, the local replies, logs) build and are tested natively; the fetch handler and the Durable Object
-//! exist only on `wasm32`.
+//! The modules without a host dependency (settings, the edge country, sharding, the shard's
+//! store, its sweep plan, the wire format, the local replies, logs) build and are tested natively;
+//! the fetch handler and the Durable Object exist only on `wasm32`.
 
 #![forbid(unsafe_code)]
 
+pub mod edge_country;
 pub mod logs;
 pub mod policy_source;
 pub mod reply;

@@ -9,7 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import http from "node:http";
 import { spawnSync } from "node:child_process";
-import { BOT_SCORE_HEADER, CLOCK_HEADER, JA3_HEADER, VERIFIED_BOT_HEADER, events, startOrigin, startSink, startSiteverify, withStartedWorker } from "./harness.mjs";
+import { BOT_SCORE_HEADER, CF_WITHOUT_BOT_MANAGEMENT, CLOCK_HEADER, JA3_HEADER, VERIFIED_BOT_HEADER, events, startOrigin, startSink, startSiteverify, withStartedWorker } from "./harness.mjs";
 
 const route = (id, kind, exact, extra = {}) => ({
   id,
@@ -569,6 +569,43 @@ describe("Bot Management signals from request.cf", () => {
         const response = await edgeOtp(worker, botManagement);
         assert.equal(response.status, 200, JSON.stringify(botManagement));
         assert.equal(response.headers.get("x-pumpguard-findings"), "no-score:bot_score_missing");
+      }
+    });
+  });
+});
+
+describe("the client's country from request.cf.country", () => {
+  // Cloudflare adds cf-ipcountry only while the zone's IP Geolocation is on; request.cf.country
+  // is always there, and the Worker writes it over whatever the request carries.
+  const countryOtp = (worker, cf, { phone = "+14155550123", headers = {} } = {}) =>
+    worker.mf.dispatchFetch(`${worker.url}/api/otp`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "cf-connecting-ip": "198.51.100.8", [CLOCK_HEADER]: "1000", ...headers },
+      body: JSON.stringify({ phone }),
+      ...(cf ? { cf } : {}),
+    });
+
+  test("client_country judges request.cf.country, not a client's cf-ipcountry", async () => {
+    const policy = basePolicy([
+      { id: "abroad", action: "log", client_country: { header: "cf-ipcountry", missing: true } },
+    ], { expose_findings: true });
+    // The Worker's `request.cf` has no country; a request's own `cf` is merged into Miniflare's
+    // placeholder (which has one), so `undefined` stands for a request without a country
+    // (wrangler dev offline).
+    await withWorker({ policy, cf: CF_WITHOUT_BOT_MANAGEMENT }, async (worker) => {
+      const cases = [
+        // [request.cf, the request's own cf-ipcountry, findings origin sees]
+        [{ country: "GB" }, undefined, "abroad:client_country_mismatch"],
+        [{ country: "GB" }, "US", "abroad:client_country_mismatch"],
+        [{ country: "US" }, "GB", null],
+        [undefined, "GB", "abroad:client_country_mismatch"],
+        [undefined, undefined, "abroad:client_country_missing"],
+      ];
+      for (const [i, [cf, forged, findings]] of cases.entries()) {
+        const headers = forged ? { "cf-ipcountry": forged } : {};
+        const response = await countryOtp(worker, cf, { phone: `+1415555013${i}`, headers });
+        assert.equal(response.status, 200, JSON.stringify(cf));
+        assert.equal(response.headers.get("x-pumpguard-findings"), findings, `cf ${JSON.stringify(cf)}, header ${forged}`);
       }
     });
   });
