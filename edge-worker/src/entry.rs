@@ -16,7 +16,7 @@ use worker::{
     Request, Result,
 };
 
-use crate::edge_country::set_edge_country;
+use crate::edge_country::add_edge_country;
 use crate::host::{self, cf_object, js_bool, js_number, js_string, Round};
 use crate::logs::{self, ClientFacts};
 use crate::policy_source::Loaded;
@@ -80,7 +80,7 @@ fn incoming(req: &Request, settings: &Settings) -> Result<Incoming> {
         }
     }
     let cf = cf_object(req);
-    set_edge_country(&mut headers, js_string(&cf, &["country"]).as_deref());
+    add_edge_country(&mut headers, js_string(&cf, &["country"]).as_deref());
     let header = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
     let ip_text = header(&settings.client_ip_header);
     let client_ip = ip_text.as_deref().and_then(|ip| ip.trim().parse::<IpAddr>().ok());

@@ -30,7 +30,7 @@ export const VERIFIED_BOT_HEADER = "x-test-verified-bot";
  * `request.cf` of a zone without Bot Management, for the scenario corpus: Miniflare's placeholder
  * carries a bot score (99) and a JA3 that would stand in for every record that has none, so the
  * records' own signals arrive through the trusted headers above and nothing else. No country
- * either: the Worker would write it over the records' `cf-ipcountry` (see edge_country.rs).
+ * either: the Worker would add it to every record without a `cf-ipcountry` (edge_country.rs).
  */
 export const CF_WITHOUT_BOT_MANAGEMENT = { asn: 395747, colo: "DFW", httpProtocol: "HTTP/1.1" };
 

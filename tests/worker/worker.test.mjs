@@ -576,7 +576,7 @@ describe("Bot Management signals from request.cf", () => {
 
 describe("the client's country from request.cf.country", () => {
   // Cloudflare adds cf-ipcountry only while the zone's IP Geolocation is on; request.cf.country
-  // is always there, and the Worker writes it over whatever the request carries.
+  // is always there, and the Worker adds it where the request has no cf-ipcountry.
   const countryOtp = (worker, cf, { phone = "+14155550123", headers = {} } = {}) =>
     worker.mf.dispatchFetch(`${worker.url}/api/otp`, {
       method: "POST",
@@ -585,7 +585,7 @@ describe("the client's country from request.cf.country", () => {
       ...(cf ? { cf } : {}),
     });
 
-  test("client_country judges request.cf.country, not a client's cf-ipcountry", async () => {
+  test("client_country judges request.cf.country where the request has no cf-ipcountry", async () => {
     const policy = basePolicy([
       { id: "abroad", action: "log", client_country: { header: "cf-ipcountry", missing: true } },
     ], { expose_findings: true });
@@ -594,10 +594,10 @@ describe("the client's country from request.cf.country", () => {
     // (wrangler dev offline).
     await withWorker({ policy, cf: CF_WITHOUT_BOT_MANAGEMENT }, async (worker) => {
       const cases = [
-        // [request.cf, the request's own cf-ipcountry, findings origin sees]
+        // [request.cf, the request's cf-ipcountry, findings origin sees]
         [{ country: "GB" }, undefined, "abroad:client_country_mismatch"],
-        [{ country: "GB" }, "US", "abroad:client_country_mismatch"],
-        [{ country: "US" }, "GB", null],
+        [{ country: "GB" }, "US", null],
+        [{ country: "US" }, "GB", "abroad:client_country_mismatch"],
         [undefined, "GB", "abroad:client_country_mismatch"],
         [undefined, undefined, "abroad:client_country_missing"],
       ];
