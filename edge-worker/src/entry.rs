@@ -16,7 +16,7 @@ use worker::{
     Request, Result,
 };
 
-use crate::edge_country::add_edge_country;
+use crate::edge_country::set_edge_country;
 use crate::host::{self, cf_object, js_bool, js_number, js_string, Round};
 use crate::logs::{self, ClientFacts};
 use crate::policy_source::Loaded;
@@ -80,7 +80,15 @@ fn incoming(req: &Request, settings: &Settings) -> Result<Incoming> {
         }
     }
     let cf = cf_object(req);
-    add_edge_country(&mut headers, js_string(&cf, &["country"]).as_deref());
+    // The client's country: a configured trusted header wins, as for JA3 / JA4 below.
+    let country = settings
+        .country_header
+        .as_deref()
+        .and_then(|name| headers.iter().find(|(n, _)| n == name))
+        .map(|(_, v)| v.clone())
+        .filter(|v| !v.is_empty())
+        .or_else(|| js_string(&cf, &["country"]));
+    set_edge_country(&mut headers, country.as_deref());
     let header = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
     let ip_text = header(&settings.client_ip_header);
     let client_ip = ip_text.as_deref().and_then(|ip| ip.trim().parse::<IpAddr>().ok());

@@ -38,6 +38,9 @@ pub struct Settings {
     /// is there (another proxy in front, or tests). Off by default, as the JA3 / JA4 ones.
     pub bot_score_header: Option<String>,
     pub verified_bot_header: Option<String>,
+    /// Trusted header carrying the client's country when it is not to come from
+    /// `request.cf.country` (another proxy in front, or tests). Off by default, as the others.
+    pub country_header: Option<String>,
     /// Shortest time between two sweeps of one counter shard (its alarm).
     pub sweep_every_ms: u64,
     /// How long a policy read from KV is used before KV is read again.
@@ -79,6 +82,7 @@ pub mod names {
     pub const JA4_HEADER: &str = "PUMPGUARD_JA4_HEADER";
     pub const BOT_SCORE_HEADER: &str = "PUMPGUARD_BOT_SCORE_HEADER";
     pub const VERIFIED_BOT_HEADER: &str = "PUMPGUARD_VERIFIED_BOT_HEADER";
+    pub const COUNTRY_HEADER: &str = "PUMPGUARD_COUNTRY_HEADER";
     pub const SWEEP_EVERY_MS: &str = "PUMPGUARD_SWEEP_EVERY_MS";
     pub const SHARD_TIMEOUT_MS: &str = "PUMPGUARD_SHARD_TIMEOUT_MS";
     pub const POLICY_KV_TTL_SECONDS: &str = "PUMPGUARD_POLICY_KV_TTL_SECONDS";
@@ -210,6 +214,7 @@ impl Settings {
             ja4_header: header(names::JA4_HEADER),
             bot_score_header: header(names::BOT_SCORE_HEADER),
             verified_bot_header: header(names::VERIFIED_BOT_HEADER),
+            country_header: header(names::COUNTRY_HEADER),
             sweep_every_ms,
             policy_kv_ttl_ms,
             decision_log,
@@ -258,6 +263,7 @@ mod tests {
         assert_eq!(s.ja3_header, None);
         assert_eq!(s.ja4_header, None);
         assert_eq!((s.bot_score_header.as_deref(), s.verified_bot_header.as_deref()), (None, None));
+        assert_eq!(s.country_header, None);
         assert_eq!(s.client_ip_header, "cf-connecting-ip");
         assert_eq!(s.origin_for("/x"), None);
         assert_eq!(s.sweep_every_ms, DEFAULT_SWEEP_EVERY_MS);
@@ -277,6 +283,7 @@ mod tests {
             (names::JA4_HEADER, " x-ja4 "),
             (names::BOT_SCORE_HEADER, "X-Bot-Score"),
             (names::VERIFIED_BOT_HEADER, "x-verified-bot"),
+            (names::COUNTRY_HEADER, "CF-IPCountry"),
             (names::SWEEP_EVERY_MS, "250"),
             (names::SHARD_TIMEOUT_MS, "150"),
             (names::NUMBER_INTEL_URL, "http://127.0.0.1:2/v2/PhoneNumbers/{e164}"),
@@ -290,6 +297,7 @@ mod tests {
         assert_eq!(s.ja4_header.as_deref(), Some("x-ja4"));
         assert_eq!(s.bot_score_header.as_deref(), Some("x-bot-score"));
         assert_eq!(s.verified_bot_header.as_deref(), Some("x-verified-bot"));
+        assert_eq!(s.country_header.as_deref(), Some("cf-ipcountry"));
         assert_eq!(s.siteverify_url.as_deref(), Some("http://127.0.0.1:1/siteverify"));
         assert_eq!(s.sweep_every_ms, 250);
         assert_eq!(s.shard_timeout_ms, 150);

@@ -24,13 +24,15 @@ export const CLOCK_HEADER = "x-pumpguard-test-now-ms";
 export const JA3_HEADER = "x-test-ja3";
 export const JA4_HEADER = "x-test-ja4";
 export const BOT_SCORE_HEADER = "x-test-bot-score";
+/** The client's country as the records and tests send it (Cloudflare's own header name). */
+export const COUNTRY_HEADER = "cf-ipcountry";
 export const VERIFIED_BOT_HEADER = "x-test-verified-bot";
 
 /**
  * `request.cf` of a zone without Bot Management, for the scenario corpus: Miniflare's placeholder
  * carries a bot score (99) and a JA3 that would stand in for every record that has none, so the
  * records' own signals arrive through the trusted headers above and nothing else. No country
- * either: the Worker would add it to every record without a `cf-ipcountry` (edge_country.rs).
+ * either: a record without `cf-ipcountry` would get Miniflare's (edge_country.rs).
  */
 export const CF_WITHOUT_BOT_MANAGEMENT = { asn: 395747, colo: "DFW", httpProtocol: "HTTP/1.1" };
 
@@ -249,6 +251,7 @@ export async function startWorker({ policy, origin, siteverify, lookup, vars = {
     PUMPGUARD_JA4_HEADER: JA4_HEADER,
     PUMPGUARD_BOT_SCORE_HEADER: BOT_SCORE_HEADER,
     PUMPGUARD_VERIFIED_BOT_HEADER: VERIFIED_BOT_HEADER,
+    PUMPGUARD_COUNTRY_HEADER: COUNTRY_HEADER,
     ...(siteverify ? { PUMPGUARD_SITEVERIFY_URL: siteverify } : {}),
     ...(lookup ? { PUMPGUARD_NUMBER_INTEL_URL: lookup } : {}),
     ...(policy === undefined ? {} : { PUMPGUARD_POLICY: typeof policy === "string" ? policy : JSON.stringify(policy) }),

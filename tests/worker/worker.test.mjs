@@ -575,8 +575,8 @@ describe("Bot Management signals from request.cf", () => {
 });
 
 describe("the client's country from request.cf.country", () => {
-  // Cloudflare adds cf-ipcountry only while the zone's IP Geolocation is on; request.cf.country
-  // is always there, and the Worker adds it where the request has no cf-ipcountry.
+  // Cloudflare adds cf-ipcountry only while the zone's IP Geolocation is on, and passes a
+  // client's own through when it is off; request.cf.country is always there.
   const countryOtp = (worker, cf, { phone = "+14155550123", headers = {} } = {}) =>
     worker.mf.dispatchFetch(`${worker.url}/api/otp`, {
       method: "POST",
@@ -584,30 +584,40 @@ describe("the client's country from request.cf.country", () => {
       body: JSON.stringify({ phone }),
       ...(cf ? { cf } : {}),
     });
+  const policy = basePolicy([
+    { id: "abroad", action: "log", client_country: { header: "cf-ipcountry", missing: true } },
+  ], { expose_findings: true });
 
-  test("client_country judges request.cf.country where the request has no cf-ipcountry", async () => {
-    const policy = basePolicy([
-      { id: "abroad", action: "log", client_country: { header: "cf-ipcountry", missing: true } },
-    ], { expose_findings: true });
-    // The Worker's `request.cf` has no country; a request's own `cf` is merged into Miniflare's
-    // placeholder (which has one), so `undefined` stands for a request without a country
-    // (wrangler dev offline).
-    await withWorker({ policy, cf: CF_WITHOUT_BOT_MANAGEMENT }, async (worker) => {
-      const cases = [
-        // [request.cf, the request's cf-ipcountry, findings origin sees]
-        [{ country: "GB" }, undefined, "abroad:client_country_mismatch"],
-        [{ country: "GB" }, "US", null],
-        [{ country: "US" }, "GB", "abroad:client_country_mismatch"],
-        [undefined, "GB", "abroad:client_country_mismatch"],
-        [undefined, undefined, "abroad:client_country_missing"],
-      ];
-      for (const [i, [cf, forged, findings]] of cases.entries()) {
-        const headers = forged ? { "cf-ipcountry": forged } : {};
+  // The Worker's own `request.cf` has no country; a request's `cf` is merged into Miniflare's
+  // placeholder (which has one), so `undefined` stands for a request without a country.
+  async function judge(vars, cases) {
+    await withWorker({ policy, vars, cf: CF_WITHOUT_BOT_MANAGEMENT }, async (worker) => {
+      for (const [i, [cf, sent, findings]] of cases.entries()) {
+        const headers = sent ? { "cf-ipcountry": sent } : {};
         const response = await countryOtp(worker, cf, { phone: `+1415555013${i}`, headers });
         assert.equal(response.status, 200, JSON.stringify(cf));
-        assert.equal(response.headers.get("x-pumpguard-findings"), findings, `cf ${JSON.stringify(cf)}, header ${forged}`);
+        assert.equal(response.headers.get("x-pumpguard-findings"), findings, `cf ${JSON.stringify(cf)}, header ${sent}`);
       }
     });
+  }
+
+  test("client_country judges request.cf.country; a client's cf-ipcountry never counts", async () => {
+    // [request.cf, the request's cf-ipcountry, findings origin sees]
+    await judge({ PUMPGUARD_COUNTRY_HEADER: undefined }, [
+      [{ country: "GB" }, undefined, "abroad:client_country_mismatch"],
+      [{ country: "GB" }, "US", "abroad:client_country_mismatch"],
+      [{ country: "US" }, "GB", null],
+      [undefined, "US", "abroad:client_country_missing"],
+      [undefined, undefined, "abroad:client_country_missing"],
+    ]);
+  });
+
+  test("a configured trusted header wins over request.cf.country", async () => {
+    await judge({ PUMPGUARD_COUNTRY_HEADER: "cf-ipcountry" }, [
+      [{ country: "US" }, "GB", "abroad:client_country_mismatch"],
+      [{ country: "GB" }, undefined, "abroad:client_country_mismatch"],
+      [undefined, undefined, "abroad:client_country_missing"],
+    ]);
   });
 });
 
