@@ -228,18 +228,24 @@ def extra_policy():
     }
 
 
-def geo_policy():
-    """`client_country` against the header envoy/geoip-filters.yaml writes; `missing` on, so a
-    request whose address the database lacks is told apart from one that matched."""
+def send_route_policy(rules, **more):
+    """A policy with one send route (POST /api/otp, JSON `phone`), findings shown to origin."""
     return {
         "version": 1,
         "default_region": "US",
         "expose_findings": True,
         "routes": [{"id": "otp", "kind": "send", "match": {"methods": ["POST"], "path": {"exact": "/api/otp"}},
                     "extract": {"json_keys": ["phone"]}}],
-        "rules": [{"id": "abroad", "action": "log",
-                   "client_country": {"header": GEO_HEADER, "missing": True}}],
+        "rules": rules,
+        **more,
     }
+
+
+def geo_policy():
+    """`client_country` against the header envoy/geoip-filters.yaml writes; `missing` on, so a
+    request whose address the database lacks is told apart from one that matched."""
+    return send_route_policy([{"id": "abroad", "action": "log",
+                               "client_country": {"header": GEO_HEADER, "missing": True}}])
 
 
 def write_country_db(path, first="GB"):
@@ -326,25 +332,20 @@ def flood_numbers(count, rng):
 
 def intel_policy(on_unavailable):
     """Numbers looked up at the fake provider (tests/lookup.py): flagged ones blocked."""
-    return {
-        "version": 1,
-        "default_region": "US",
-        "expose_findings": True,
-        "routes": [{"id": "otp", "kind": "send", "match": {"methods": ["POST"], "path": {"exact": "/api/otp"}},
-                    "extract": {"json_keys": ["phone"]}}],
-        "number_intel": {
+    return send_route_policy(
+        [
+            {"id": "geo", "action": "block", "country": {"allow": ["US"]}},
+            {"id": "intel", "action": "block",
+             "number_intel": {"min_risk": 75, "line_types": ["nonFixedVoip"], "unreachable": True}},
+        ],
+        number_intel={
             "url": "https://lookups.twilio.com/v2/PhoneNumbers/{e164}?Fields=line_type_intelligence,sms_pumping_risk,line_status",
             "headers": {"authorization": "Basic from-policy"},
             "timeout_ms": INTEL_TIMEOUT_MS, "cache_seconds": 600, "on_unavailable": on_unavailable,
             "response": {"risk_score": "/sms_pumping_risk/sms_pumping_risk_score",
                          "line_type": "/line_type_intelligence/type", "reachable": "/line_status/status"},
         },
-        "rules": [
-            {"id": "geo", "action": "block", "country": {"allow": ["US"]}},
-            {"id": "intel", "action": "block",
-             "number_intel": {"min_risk": 75, "line_types": ["nonFixedVoip"], "unreachable": True}},
-        ],
-    }
+    )
 
 
 def captcha_policy(on_unavailable, timeout_ms):
