@@ -850,6 +850,23 @@ class Harness:
             time.sleep(0.25)
         check("geoip filter: a replaced database is reloaded without a restart (the client now in FR)",
               seen_country == "FR", f"origin saw {seen_country}")
+        # A broken update is refused and the database in use stays.
+        def errors():
+            return sum(v for k, v in self.stats("db_reload_error").items() if k.startswith("maxmind.country_db."))
+
+        before = errors()
+        with open(self.country_db + ".new", "wb") as f:
+            f.write(b"not a MaxMind database" * 100)
+        os.replace(self.country_db + ".new", self.country_db)
+        for _ in range(40):
+            if errors() > before:
+                break
+            time.sleep(0.25)
+        http1(port, "POST", "/api/otp", self.otp_headers("geo-broken", ip="81.2.69.7"), body=b'{"phone": "+33612345679"}')
+        seen = origin_saw(self.origin_port, "geo-broken")
+        seen_country = dict(seen[0]["headers"]).get(GEO_HEADER) if seen else None
+        check("geoip filter: a broken database update is refused (db_reload_error) and the one in use stays",
+              errors() > before and seen_country == "FR", f"reload errors {before} -> {errors()}, origin saw {seen_country}")
 
     def check_captcha(self):
         before = len(self.siteverify.seen)
