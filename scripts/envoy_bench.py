@@ -114,6 +114,9 @@ def main():
                     "work stops, to price each stage whole")
     ap.add_argument("--stages", default="clock,one-header,headers-read,headers,body-read,judge,counted",
                     help="with --stages-wasm: the stages, comma-separated")
+    ap.add_argument("--geoip", action="store_true",
+                    help="one more listener with envoy/geoip-filters.yaml in front of the filter, over a test "
+                         "country database that knows the benchmark's client address")
     ap.add_argument("--work", default=os.path.join(L.ROOT, "target", "bench-envoy"))
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=3)
@@ -130,6 +133,12 @@ def main():
         extras += [(f"to {stage}", os.path.abspath(args.stages_wasm), L.free_port(), {"PUMPGUARD_BENCH_STOP": stage})
                    for stage in args.stages.split(",")]
     timing_port, price_port, skip_port = L.free_port(), L.free_port(), L.free_port()
+    geoip = []
+    if args.geoip:
+        # The client is 127.0.0.1: a database holding it makes every lookup a hit.
+        db = os.path.join(args.work, "country.mmdb")
+        L.write_country_db(db, {"127.0.0.0/8": "GB", **L.GEO_TEST_NETWORKS})
+        geoip = [("geoip + filter", L.free_port(), L.geoip_filters(db))]
     # Unguarded traffic can also skip the filter in Envoy's route (as envoy/envoy.yaml does for /static/).
     skipping = args.policy == "unguarded"
 
@@ -145,6 +154,9 @@ def main():
                      cluster="upstream", trusted_hops=0)] if args.floor_wasm else [])
       + [L.listener(f"extra{i}", port, [L.wasm_filter(plugin, wasm, vm_id=f"extra{i}", hold_headers=hold, env=env)],
                     cluster="upstream", trusted_hops=0) for i, (_, wasm, port, env) in enumerate(extras)]
+      + [L.listener(f"geoip{i}", port, filters + [L.wasm_filter(plugin, os.path.abspath(args.wasm), vm_id=f"geoip{i}",
+                                                         hold_headers=hold)],
+                    cluster="upstream", trusted_hops=0) for i, (_, port, filters) in enumerate(geoip)]
       + ([L.listener("skipped", skip_port, [L.wasm_filter(plugin, os.path.abspath(args.wasm), vm_id="skipped")],
                      cluster="upstream", trusted_hops=0, skip_prefixes=[path])] if skipping else [])
       + ([L.listener("price", price_port, [L.wasm_filter(plugin, os.path.abspath(args.price_wasm), vm_id="price")],
@@ -207,6 +219,10 @@ def main():
             ports[label] = port
             labels[label] = label[:15]
             wrk(port, 4)
+        for label, port, _ in geoip:
+            ports[label] = port
+            labels[label] = label[:15]
+            wrk(port, 4)
         results = {}
         for mode, conns in (("throughput", 16), ("latency", 1)):
             runs = {name: [] for name in ports}
@@ -246,14 +262,23 @@ def main():
                   f"{1e6 / med(t['filter'], 'rps') - 1e6 / f:.1f} us per request; CPU per request: no-op "
                   f"+{med(t['floor'], 'cpu_us') - med(t['bare'], 'cpu_us'):.1f} us, pumpguard "
                   f"+{cpu_added:.1f} us over no filter")
-        for label in ["skipped"] * skipping + [label for label, _, _, _ in extras]:
+        for label in ["skipped"] * skipping + [label for label, _, _, _ in extras] + [label for label, _, _ in geoip]:
             x = med(t[label], "rps")
             print(f"{label}: ratio {x / med(t['bare'], 'rps'):.3f}, {1e6 / x - 1e6 / med(t['bare'], 'rps'):.1f} us "
                   f"per request, p50 +{med(l[label], 'p50') - med(l['bare'], 'p50'):.1f} us, CPU per request "
                   f"+{med(t[label], 'cpu_us') - med(t['bare'], 'cpu_us'):.1f} us over no filter")
+        for label, _, _ in geoip:
+            x = med(t[label], "rps")
+            print(f"{label} over the filter alone: ratio {x / med(t['filter'], 'rps'):.3f}, "
+                  f"{1e6 / x - 1e6 / med(t['filter'], 'rps'):.1f} us per request, CPU per request "
+                  f"+{med(t[label], 'cpu_us') - med(t['filter'], 'cpu_us'):.1f} us")
         with urllib.request.urlopen(f"http://127.0.0.1:{front_admin}/stats/prometheus", timeout=5) as r:
             prom = [l for l in r.read().decode().splitlines() if l.startswith("pumpguard_decisions{")]
         print("filter decisions: " + "; ".join(prom))
+        if geoip:
+            with urllib.request.urlopen(f"http://127.0.0.1:{front_admin}/stats?filter=maxmind", timeout=5) as r:
+                hits = dict(re.findall(r"^http\.geoip0\.maxmind\.country_db\.(hit|total): (\d+)$", r.read().decode(), re.M))
+            print(f"geoip lookups: {hits.get('hit', '?')} hits of {hits.get('total', '?')}")
         if args.timing_wasm:
             wrk(timing_port, 16)
             time.sleep(6)  # histograms reach the admin endpoint at the stats flush (every 5 s)

@@ -248,28 +248,6 @@ def geo_policy():
                                "client_country": {"header": GEO_HEADER, "missing": True}}])
 
 
-def write_country_db(path, first="GB"):
-    """A country database in MaxMind's format over test ranges: 81.2.69.0/24 `first`,
-    216.160.83.0/24 US, 2001:db8:1::/48 DE; nothing else. Written aside and moved into place, as
-    a database update is."""
-    from mmdb_writer import MMDBWriter
-    from netaddr import IPSet
-    db = MMDBWriter(ip_version=6, ipv4_compatible=True, database_type="GeoLite2-Country", languages=["en"],
-                    description="pumpguard e2e")
-    for net, country in (("81.2.69.0/24", first), ("216.160.83.0/24", "US"), ("2001:db8:1::/48", "DE")):
-        db.insert_network(IPSet([net]), {"country": {"iso_code": country}})
-    db.to_db_file(path + ".new")
-    os.replace(path + ".new", path)
-
-
-def geoip_filters(db_path):
-    """envoy/geoip-filters.yaml as shipped, pointed at the test database."""
-    import yaml
-    filters = yaml.safe_load(open(os.path.join(ROOT, "envoy/geoip-filters.yaml")))
-    filters[1]["typed_config"]["provider"]["typed_config"]["country_db_path"] = db_path
-    return filters
-
-
 def concurrency_policy(burst):
     return {
         "version": 1,
@@ -506,8 +484,8 @@ class Harness:
         # The client's country from Envoy's geoip filter (envoy/geoip-filters.yaml), no edge in front.
         self.ports["geo"] = L.free_port()
         self.country_db = os.path.join(self.work, "country.mmdb")
-        write_country_db(self.country_db)
-        listeners.append(L.listener("geo", self.ports["geo"], geoip_filters(self.country_db) + [L.wasm_filter(
+        L.write_country_db(self.country_db, L.GEO_TEST_NETWORKS)
+        listeners.append(L.listener("geo", self.ports["geo"], L.geoip_filters(self.country_db) + [L.wasm_filter(
             L.plugin_config(geo_policy(), "geo", sv), self.args.wasm)]))
         # As under Istio's WasmPlugin: no allow_on_headers_stop_iteration, so hold_headers is off.
         self.ports["nohold"] = L.free_port()
@@ -838,7 +816,7 @@ class Harness:
             check(f"geoip filter ({test_id}): client {ip}, forged {forged}: origin and rule see {want_country}, "
                   f"finding {want_finding}", ok, f"status {st} {body[:200]!r} origin {got}")
         # A database update is a file moved into place; Envoy reloads it without a restart.
-        write_country_db(self.country_db, first="FR")
+        L.write_country_db(self.country_db, {**L.GEO_TEST_NETWORKS, "81.2.69.0/24": "FR"})
         seen_country = None
         for i in range(40):
             test_id = f"geo-reload-{i}"

@@ -234,6 +234,32 @@ def answering_upstream(port, admin_port):
             "http_filters": [ROUTER]}}]}]}], [], admin_port)
 
 
+# Networks of the test country databases: 81.2.69.0/24 GB, 216.160.83.0/24 US, 2001:db8:1::/48 DE.
+GEO_TEST_NETWORKS = {"81.2.69.0/24": "GB", "216.160.83.0/24": "US", "2001:db8:1::/48": "DE"}
+
+
+def write_country_db(path, networks):
+    """A country database in MaxMind's format mapping `networks` ({cidr: ISO code}) and nothing
+    else. Written aside and moved into place, as a database update is."""
+    from mmdb_writer import MMDBWriter
+    from netaddr import IPSet
+    db = MMDBWriter(ip_version=6, ipv4_compatible=True, database_type="GeoLite2-Country", languages=["en"],
+                    description="pumpguard tests")
+    for net, country in networks.items():
+        db.insert_network(IPSet([net]), {"country": {"iso_code": country}})
+    db.to_db_file(path + ".new")
+    os.replace(path + ".new", path)
+
+
+def geoip_filters(db_path):
+    """envoy/geoip-filters.yaml as shipped, pointed at `db_path`."""
+    import yaml
+    with open(os.path.join(ROOT, "envoy/geoip-filters.yaml")) as f:
+        filters = yaml.safe_load(f)
+    filters[1]["typed_config"]["provider"]["typed_config"]["country_db_path"] = db_path
+    return filters
+
+
 def bootstrap(listeners, clusters, admin_port):
     return {
         "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}},
