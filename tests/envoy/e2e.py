@@ -794,6 +794,12 @@ class Harness:
               f"{sts} other={st}")
 
     def check_geoip(self):
+        # A database that is not there stops Envoy at start, as validation shows.
+        missing_db = os.path.join(self.work, "no-such-country.mmdb")
+        rc, log = self.validate(L.bootstrap([L.listener("l", 1, L.geoip_filters(missing_db) + [L.wasm_filter(
+            L.plugin_config(geo_policy(), "geo"), self.args.wasm)])], [L.cluster("origin", 2)], 3), "geoip-missing-db")
+        check("geoip filter: a missing country database fails envoy --mode validate, naming the file",
+              rc != 0 and missing_db in log, log[-1500:])
         port = self.ports["geo"]
         cases = [
             # (test id, client address, forged header or None, number, country origin sees, finding)
