@@ -24,9 +24,9 @@ export const CLOCK_HEADER = "x-pumpguard-test-now-ms";
 export const JA3_HEADER = "x-test-ja3";
 export const JA4_HEADER = "x-test-ja4";
 export const BOT_SCORE_HEADER = "x-test-bot-score";
+export const VERIFIED_BOT_HEADER = "x-test-verified-bot";
 /** The client's country as the records and tests send it (Cloudflare's own header name). */
 export const COUNTRY_HEADER = "cf-ipcountry";
-export const VERIFIED_BOT_HEADER = "x-test-verified-bot";
 
 /**
  * `request.cf` of a zone without Bot Management, for the scenario corpus: Miniflare's placeholder
