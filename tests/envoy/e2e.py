@@ -487,6 +487,12 @@ class Harness:
         L.write_country_db(self.country_db, L.GEO_TEST_NETWORKS)
         listeners.append(L.listener("geo", self.ports["geo"], L.geoip_filters(self.country_db) + [L.wasm_filter(
             L.plugin_config(geo_policy(), "geo", sv), self.args.wasm)]))
+        # The same in the form for Envoys before 1.37 (a City database, geo_headers_to_add).
+        self.ports["geo-old"] = L.free_port()
+        city_db = os.path.join(self.work, "city.mmdb")
+        L.write_country_db(city_db, L.GEO_TEST_NETWORKS, database_type="GeoLite2-City")
+        listeners.append(L.listener("geo-old", self.ports["geo-old"], L.geoip_filters(city_db, before_1_37=True) + [
+            L.wasm_filter(L.plugin_config(geo_policy(), "geo-old", sv), self.args.wasm)]))
         # As under Istio's WasmPlugin: no allow_on_headers_stop_iteration, so hold_headers is off.
         self.ports["nohold"] = L.free_port()
         listeners.append(L.listener("nohold", self.ports["nohold"], [L.wasm_filter(
@@ -800,6 +806,16 @@ class Harness:
             L.plugin_config(geo_policy(), "geo"), self.args.wasm)])], [L.cluster("origin", 2)], 3), "geoip-missing-db")
         check("geoip filter: a missing country database fails envoy --mode validate, naming the file",
               rc != 0 and missing_db in log, log[-1500:])
+        for test_id, ip, want_country, want_finding in (
+                ("geo-old-gb", "81.2.69.8", "GB", "client_country_mismatch"),
+                ("geo-old-unknown", "203.0.113.8", None, "client_country_missing")):
+            headers = self.otp_headers(test_id, ip=ip) + [(GEO_HEADER, "US")]
+            st, _, _ = http1(self.ports["geo-old"], "POST", "/api/otp", headers, body=b'{"phone": "+14155550105"}')
+            seen = origin_saw(self.origin_port, test_id)
+            got = dict(seen[0]["headers"]) if seen else {}
+            check(f"geoip filter before 1.37's form ({test_id}): client {ip}, forged US: origin and rule see "
+                  f"{want_country}", st == 200 and got.get(GEO_HEADER) == want_country
+                  and want_finding in got.get("x-pumpguard-findings", ""), f"status {st} origin {got}")
         port = self.ports["geo"]
         cases = [
             # (test id, client address, forged header or None, number, country origin sees, finding)

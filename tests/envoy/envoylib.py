@@ -238,12 +238,13 @@ def answering_upstream(port, admin_port):
 GEO_TEST_NETWORKS = {"81.2.69.0/24": "GB", "216.160.83.0/24": "US", "2001:db8:1::/48": "DE"}
 
 
-def write_country_db(path, networks):
-    """A country database in MaxMind's format mapping `networks` ({cidr: ISO code}) and nothing
-    else. Written aside and moved into place, as a database update is."""
+def write_country_db(path, networks, database_type="GeoLite2-Country"):
+    """A database in MaxMind's format mapping `networks` ({cidr: ISO code}) to countries and nothing
+    else (a City database carries the same country records). Written aside and moved into place,
+    as a database update is."""
     from mmdb_writer import MMDBWriter
     from netaddr import IPSet
-    db = MMDBWriter(ip_version=6, ipv4_compatible=True, database_type="GeoLite2-Country", languages=["en"],
+    db = MMDBWriter(ip_version=6, ipv4_compatible=True, database_type=database_type, languages=["en"],
                     description="pumpguard tests")
     for net, country in networks.items():
         db.insert_network(IPSet([net]), {"country": {"iso_code": country}})
@@ -251,12 +252,18 @@ def write_country_db(path, networks):
     os.replace(path + ".new", path)
 
 
-def geoip_filters(db_path):
-    """envoy/geoip-filters.yaml as shipped, pointed at `db_path`."""
+def geoip_filters(db_path, before_1_37=False):
+    """envoy/geoip-filters.yaml as shipped, pointed at `db_path`; with `before_1_37`, in the form
+    docs/envoy.md gives for older Envoys (a City database, `geo_headers_to_add`)."""
     import yaml
     with open(os.path.join(ROOT, "envoy/geoip-filters.yaml")) as f:
         filters = yaml.safe_load(f)
-    filters[1]["typed_config"]["provider"]["typed_config"]["country_db_path"] = db_path
+    provider = filters[1]["typed_config"]["provider"]["typed_config"]
+    provider["country_db_path"] = db_path
+    if before_1_37:
+        provider["city_db_path"] = provider.pop("country_db_path")
+        common = provider["common_provider_config"]
+        common["geo_headers_to_add"] = common.pop("geo_field_keys")
     return filters
 
 
