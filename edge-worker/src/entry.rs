@@ -80,15 +80,7 @@ fn incoming(req: &Request, settings: &Settings) -> Result<Incoming> {
         }
     }
     let cf = cf_object(req);
-    // The client's country: a configured trusted header wins, as for JA3 / JA4 below.
-    let country = settings
-        .country_header
-        .as_deref()
-        .and_then(|name| headers.iter().find(|(n, _)| n == name))
-        .map(|(_, v)| v.clone())
-        .filter(|v| !v.is_empty())
-        .or_else(|| js_string(&cf, &["country"]));
-    set_edge_country(&mut headers, country.as_deref());
+    let cf_country = js_string(&cf, &["country"]);
     let header = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
     let ip_text = header(&settings.client_ip_header);
     let client_ip = ip_text.as_deref().and_then(|ip| ip.trim().parse::<IpAddr>().ok());
@@ -106,12 +98,14 @@ fn incoming(req: &Request, settings: &Settings) -> Result<Incoming> {
             None => js_bool(&cf, &["botManagement", "verifiedBot"]),
         },
     };
+    // The client's country: a configured trusted header wins, as for JA3 / JA4.
+    let country = trusted(&settings.country_header).or_else(|| cf_country.clone());
     let version = js_string(&cf, &["httpProtocol"])
         .and_then(|p| HttpVersion::from_protocol(&p))
         .unwrap_or(HttpVersion::Http11);
     let client = ClientFacts {
         ip: ip_text,
-        country: js_string(&cf, &["country"]),
+        country: cf_country,
         asn: js_number(&cf, &["asn"])
             .and_then(|n| (n >= 0.0 && n <= f64::from(u32::MAX)).then_some(n as u32)),
         colo: js_string(&cf, &["colo"]),
@@ -123,6 +117,7 @@ fn incoming(req: &Request, settings: &Settings) -> Result<Incoming> {
             None => host.to_owned(),
         }
     });
+    set_edge_country(&mut headers, country.as_deref());
     Ok(Incoming {
         method: req.inner().method(),
         authority,
