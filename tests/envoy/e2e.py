@@ -481,18 +481,15 @@ class Harness:
             self.ports[name] = port
             # The concurrency check needs an upstream faster than the Python origin.
             listeners.append(L.listener(name, port, direct=name == "conc", http_filters=[L.wasm_filter(L.plugin_config(policy, name, sv, tls_headers=TLS_HEADERS, number_intel=ni), self.args.wasm)]))
-        # The client's country from Envoy's geoip filter (envoy/geoip-filters.yaml), no edge in front.
-        self.ports["geo"] = L.free_port()
+        # The client's country from Envoy's geoip filter (envoy/geoip-filters.yaml), no edge in
+        # front; "geo-old" in the form for Envoys before 1.37 (a City database, geo_headers_to_add).
         self.country_db = os.path.join(self.work, "country.mmdb")
-        L.write_country_db(self.country_db, L.GEO_TEST_NETWORKS)
-        listeners.append(L.listener("geo", self.ports["geo"], L.geoip_filters(self.country_db) + [L.wasm_filter(
-            L.plugin_config(geo_policy(), "geo", sv), self.args.wasm)]))
-        # The same in the form for Envoys before 1.37 (a City database, geo_headers_to_add).
-        self.ports["geo-old"] = L.free_port()
-        city_db = os.path.join(self.work, "city.mmdb")
-        L.write_country_db(city_db, L.GEO_TEST_NETWORKS, database_type="GeoLite2-City")
-        listeners.append(L.listener("geo-old", self.ports["geo-old"], L.geoip_filters(city_db, before_1_37=True) + [
-            L.wasm_filter(L.plugin_config(geo_policy(), "geo-old", sv), self.args.wasm)]))
+        for name, db, kind, before_1_37 in (("geo", self.country_db, "GeoLite2-Country", False),
+                                            ("geo-old", os.path.join(self.work, "city.mmdb"), "GeoLite2-City", True)):
+            self.ports[name] = L.free_port()
+            L.write_country_db(db, L.GEO_TEST_NETWORKS, database_type=kind)
+            listeners.append(L.listener(name, self.ports[name], L.geoip_filters(db, before_1_37=before_1_37) + [
+                L.wasm_filter(L.plugin_config(geo_policy(), name, sv), self.args.wasm)]))
         # As under Istio's WasmPlugin: no allow_on_headers_stop_iteration, so hold_headers is off.
         self.ports["nohold"] = L.free_port()
         listeners.append(L.listener("nohold", self.ports["nohold"], [L.wasm_filter(
@@ -799,6 +796,14 @@ class Harness:
               [s for s, _ in sts] == [200, 200, 429] and b"per-ip" in sts[2][1] and st == 200,
               f"{sts} other={st}")
 
+    def geo_send(self, port, test_id, ip, number, forged=None):
+        """A send through a geoip listener, `forged` as the client's own country header: its
+        status and body, and the headers origin saw ({} when origin saw nothing)."""
+        headers = self.otp_headers(test_id, ip=ip) + ([(GEO_HEADER, forged)] if forged else [])
+        st, _, body = http1(port, "POST", "/api/otp", headers, body=json.dumps({"phone": number}).encode())
+        seen = origin_saw(self.origin_port, test_id)
+        return st, body, (dict(seen[0]["headers"]) if len(seen) == 1 else {})
+
     def check_geoip(self):
         # A database that is not there stops Envoy at start, as validation shows.
         missing_db = os.path.join(self.work, "no-such-country.mmdb")
@@ -809,10 +814,7 @@ class Harness:
         for test_id, ip, want_country, want_finding in (
                 ("geo-old-gb", "81.2.69.8", "GB", "client_country_mismatch"),
                 ("geo-old-unknown", "203.0.113.8", None, "client_country_missing")):
-            headers = self.otp_headers(test_id, ip=ip) + [(GEO_HEADER, "US")]
-            st, _, _ = http1(self.ports["geo-old"], "POST", "/api/otp", headers, body=b'{"phone": "+14155550105"}')
-            seen = origin_saw(self.origin_port, test_id)
-            got = dict(seen[0]["headers"]) if seen else {}
+            st, _, got = self.geo_send(self.ports["geo-old"], test_id, ip, "+14155550105", forged="US")
             check(f"geoip filter before 1.37's form ({test_id}): client {ip}, forged US: origin and rule see "
                   f"{want_country}", st == 200 and got.get(GEO_HEADER) == want_country
                   and want_finding in got.get("x-pumpguard-findings", ""), f"status {st} origin {got}")
@@ -826,14 +828,9 @@ class Harness:
             ("geo-v6", "2001:db8:1::5", None, "+4915123456789", "DE", None),
         ]
         for test_id, ip, forged, number, want_country, want_finding in cases:
-            headers = self.otp_headers(test_id, ip=ip)
-            if forged:
-                headers.append((GEO_HEADER, forged))
-            st, _, body = http1(port, "POST", "/api/otp", headers, body=json.dumps({"phone": number}).encode())
-            seen = origin_saw(self.origin_port, test_id)
-            got = dict(seen[0]["headers"]) if seen else {}
+            st, body, got = self.geo_send(port, test_id, ip, number, forged)
             findings = got.get("x-pumpguard-findings", "")
-            ok = (st == 200 and len(seen) == 1 and got.get(GEO_HEADER) == want_country
+            ok = (st == 200 and got != {} and got.get(GEO_HEADER) == want_country
                   and (want_finding in findings if want_finding else "client_country" not in findings))
             check(f"geoip filter ({test_id}): client {ip}, forged {forged}: origin and rule see {want_country}, "
                   f"finding {want_finding}", ok, f"status {st} {body[:200]!r} origin {got}")
@@ -841,10 +838,7 @@ class Harness:
         L.write_country_db(self.country_db, {**L.GEO_TEST_NETWORKS, "81.2.69.0/24": "FR"})
         seen_country = None
         for i in range(40):
-            test_id = f"geo-reload-{i}"
-            http1(port, "POST", "/api/otp", self.otp_headers(test_id, ip="81.2.69.7"), body=b'{"phone": "+33612345678"}')
-            seen = origin_saw(self.origin_port, test_id)
-            seen_country = dict(seen[0]["headers"]).get(GEO_HEADER) if seen else None
+            seen_country = self.geo_send(port, f"geo-reload-{i}", "81.2.69.7", "+33612345678")[2].get(GEO_HEADER)
             if seen_country == "FR":
                 break
             time.sleep(0.25)
@@ -862,9 +856,7 @@ class Harness:
             if errors() > before:
                 break
             time.sleep(0.25)
-        http1(port, "POST", "/api/otp", self.otp_headers("geo-broken", ip="81.2.69.7"), body=b'{"phone": "+33612345679"}')
-        seen = origin_saw(self.origin_port, "geo-broken")
-        seen_country = dict(seen[0]["headers"]).get(GEO_HEADER) if seen else None
+        seen_country = self.geo_send(port, "geo-broken", "81.2.69.7", "+33612345679")[2].get(GEO_HEADER)
         check("geoip filter: a broken database update is refused (db_reload_error) and the one in use stays",
               errors() > before and seen_country == "FR", f"reload errors {before} -> {errors()}, origin saw {seen_country}")
 
