@@ -133,12 +133,11 @@ def main():
         extras += [(f"to {stage}", os.path.abspath(args.stages_wasm), L.free_port(), {"PUMPGUARD_BENCH_STOP": stage})
                    for stage in args.stages.split(",")]
     timing_port, price_port, skip_port = L.free_port(), L.free_port(), L.free_port()
-    geoip = []
+    geoip_port, geoip_label = L.free_port(), "geoip + filter"
     if args.geoip:
         # The client is 127.0.0.1: a database holding it makes every lookup a hit.
         db = os.path.join(args.work, "country.mmdb")
         L.write_country_db(db, {"127.0.0.0/8": "GB", **L.GEO_TEST_NETWORKS})
-        geoip = [("geoip + filter", L.free_port(), L.geoip_filters(db))]
     # Unguarded traffic can also skip the filter in Envoy's route (as envoy/envoy.yaml does for /static/).
     skipping = args.policy == "unguarded"
 
@@ -154,9 +153,9 @@ def main():
                      cluster="upstream", trusted_hops=0)] if args.floor_wasm else [])
       + [L.listener(f"extra{i}", port, [L.wasm_filter(plugin, wasm, vm_id=f"extra{i}", hold_headers=hold, env=env)],
                     cluster="upstream", trusted_hops=0) for i, (_, wasm, port, env) in enumerate(extras)]
-      + [L.listener(f"geoip{i}", port, filters + [L.wasm_filter(plugin, os.path.abspath(args.wasm), vm_id=f"geoip{i}",
-                                                         hold_headers=hold)],
-                    cluster="upstream", trusted_hops=0) for i, (_, port, filters) in enumerate(geoip)]
+      + ([L.listener("geoip", geoip_port, L.geoip_filters(db) + [L.wasm_filter(
+            plugin, os.path.abspath(args.wasm), vm_id="geoip", hold_headers=hold)], cluster="upstream", trusted_hops=0)]
+         if args.geoip else [])
       + ([L.listener("skipped", skip_port, [L.wasm_filter(plugin, os.path.abspath(args.wasm), vm_id="skipped")],
                      cluster="upstream", trusted_hops=0, skip_prefixes=[path])] if skipping else [])
       + ([L.listener("price", price_port, [L.wasm_filter(plugin, os.path.abspath(args.price_wasm), vm_id="price")],
@@ -215,11 +214,8 @@ def main():
             ports["skipped"] = skip_port
             labels["skipped"] = "route skips it"
             wrk(skip_port, 4)
-        for label, _, port, _ in extras:
-            ports[label] = port
-            labels[label] = label[:15]
-            wrk(port, 4)
-        for label, port, _ in geoip:
+        measured = [(label, port) for label, _, port, _ in extras] + [(geoip_label, geoip_port)] * args.geoip
+        for label, port in measured:
             ports[label] = port
             labels[label] = label[:15]
             wrk(port, 4)
@@ -262,22 +258,22 @@ def main():
                   f"{1e6 / med(t['filter'], 'rps') - 1e6 / f:.1f} us per request; CPU per request: no-op "
                   f"+{med(t['floor'], 'cpu_us') - med(t['bare'], 'cpu_us'):.1f} us, pumpguard "
                   f"+{cpu_added:.1f} us over no filter")
-        for label in ["skipped"] * skipping + [label for label, _, _, _ in extras] + [label for label, _, _ in geoip]:
+        for label in ["skipped"] * skipping + [label for label, _ in measured]:
             x = med(t[label], "rps")
             print(f"{label}: ratio {x / med(t['bare'], 'rps'):.3f}, {1e6 / x - 1e6 / med(t['bare'], 'rps'):.1f} us "
                   f"per request, p50 +{med(l[label], 'p50') - med(l['bare'], 'p50'):.1f} us, CPU per request "
                   f"+{med(t[label], 'cpu_us') - med(t['bare'], 'cpu_us'):.1f} us over no filter")
-        for label, _, _ in geoip:
-            x = med(t[label], "rps")
-            print(f"{label} over the filter alone: ratio {x / med(t['filter'], 'rps'):.3f}, "
+        if args.geoip:
+            x = med(t[geoip_label], "rps")
+            print(f"{geoip_label} over the filter alone: ratio {x / med(t['filter'], 'rps'):.3f}, "
                   f"{1e6 / x - 1e6 / med(t['filter'], 'rps'):.1f} us per request, CPU per request "
-                  f"+{med(t[label], 'cpu_us') - med(t['filter'], 'cpu_us'):.1f} us")
+                  f"+{med(t[geoip_label], 'cpu_us') - med(t['filter'], 'cpu_us'):.1f} us")
         with urllib.request.urlopen(f"http://127.0.0.1:{front_admin}/stats/prometheus", timeout=5) as r:
             prom = [l for l in r.read().decode().splitlines() if l.startswith("pumpguard_decisions{")]
         print("filter decisions: " + "; ".join(prom))
-        if geoip:
+        if args.geoip:
             with urllib.request.urlopen(f"http://127.0.0.1:{front_admin}/stats?filter=maxmind", timeout=5) as r:
-                hits = dict(re.findall(r"^http\.geoip0\.maxmind\.country_db\.(hit|total): (\d+)$", r.read().decode(), re.M))
+                hits = dict(re.findall(r"^http\.geoip\.maxmind\.country_db\.(hit|total): (\d+)$", r.read().decode(), re.M))
             print(f"geoip lookups: {hits.get('hit', '?')} hits of {hits.get('total', '?')}")
         if args.timing_wasm:
             wrk(timing_port, 16)
