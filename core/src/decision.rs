@@ -352,6 +352,14 @@ pub struct Decision {
     /// address, or an IPv6 /64), logged so an operator can find an address that rule blocked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_address: Option<String>,
+    /// The inputs from the host or the edge the route's rules read, and those the request
+    /// lacked (logged as `missing_inputs`): hosts count them, so a rule gone blind shows.
+    #[serde(
+        rename = "missing_inputs",
+        serialize_with = "missing_inputs",
+        skip_serializing_if = "no_missing_inputs"
+    )]
+    pub edge_inputs: crate::edge_inputs::EdgeInputs,
     /// The libphonenumber metadata release the numbers were classified with
     /// ([`crate::phone::METADATA_VERSION`]), so a log line says which tables judged it.
     pub phone_metadata: &'static str,
@@ -395,6 +403,7 @@ impl Decision {
             risk: None,
             captcha_solver: None,
             client_address: None,
+            edge_inputs: Default::default(),
             phone_metadata: crate::phone::METADATA_VERSION,
             expose_findings: false,
             refusal: RefusalFormat::Pumpguard,
@@ -543,6 +552,18 @@ pub const DECISION_HEADERS: [&str; 5] = [
     "x-pumpguard-findings",
     "x-pumpguard-risk",
 ];
+
+/// The log names only the inputs the request lacked: the ones read follow from the policy.
+fn missing_inputs<S: serde::Serializer>(
+    inputs: &crate::edge_inputs::EdgeInputs,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serde::Serialize::serialize(&inputs.missing, serializer)
+}
+
+fn no_missing_inputs(inputs: &crate::edge_inputs::EdgeInputs) -> bool {
+    inputs.missing.is_empty()
+}
 
 /// Appends `s` as a JSON string literal.
 pub(crate) fn push_json_string(out: &mut String, s: &str) {

@@ -591,6 +591,9 @@ impl Policy {
         let token = extracted.token.filter(|t| !t.is_empty() && t.len() <= captcha::MAX_TOKEN_LEN);
 
         let fingerprints = Fingerprints::of(self, req);
+        if let Some(reads) = self.edge_reads.get(route_index) {
+            decision.edge_inputs = reads.judge(req, fingerprints.ja3.is_some(), fingerprints.ja4.is_some());
+        }
         // Shared by every check about a number, so planning copies no strings.
         let e164s: Vec<Arc<str>> = numbers.iter().map(|n| Arc::from(n.e164())).collect();
         let mut findings = Vec::new();

@@ -17,6 +17,7 @@ pub mod captcha;
 pub mod config;
 pub mod decision;
 pub mod decision_log;
+pub mod edge_inputs;
 pub mod engine;
 pub mod extract;
 pub mod fingerprint;

@@ -138,6 +138,17 @@ pub fn metric_names(plugin: &str, decision: &Decision) -> Vec<String> {
     names
 }
 
+/// Counter names for the inputs from the host or the edge the decision's route reads, one per
+/// input, `state.present` or `state.missing`: a rule whose input never arrives finds nothing, and
+/// only this ratio shows it (a geoip filter left out, `edge_headers` naming the wrong header).
+pub fn input_metric_names<'a>(plugin: &'a str, decision: &Decision) -> impl Iterator<Item = String> + 'a {
+    let inputs = decision.edge_inputs;
+    inputs.read.iter().map(move |input| {
+        let state = if inputs.missing.contains(input) { "missing" } else { "present" };
+        format!("pumpguard.inputs.plugin.{plugin}.input.{}.state.{state}", input.as_str())
+    })
+}
+
 /// Counter names and amounts for what the bounded store gave up (`pumpguard.store.plugin.P.eviction.K`).
 pub fn eviction_metrics(plugin: &str, pressure: &EvictionPressure) -> Vec<(String, u64)> {
     [
@@ -267,6 +278,33 @@ mod tests {
                 "pumpguard.decisions.plugin.p.action.block.reason.country_denied.rule.watch.country.DE.mode.shadow",
             ]
         );
+    }
+
+    #[test]
+    fn inputs_the_route_reads_are_counted_present_or_missing() {
+        let c = cfg(
+            r#"{"version":1,"routes":[{"id":"otp","kind":"send","match":{"path":{"exact":"/otp"}},"extract":{"json_keys":["phone"]}}],"rules":[{"id":"abroad","action":"log","client_country":{"header":"cf-ipcountry"}},{"id":"bot","action":"log","bot_score":{"below":30}}]}"#,
+        );
+        let mut held = Held {
+            method: "POST".into(),
+            path: "/otp".into(),
+            headers: vec![
+                ("content-type".into(), "application/json".into()),
+                ("cf-ipcountry".into(), "US".into()),
+            ],
+            ..Held::default()
+        };
+        held.push_body(br#"{"phone":"+14155550123"}"#, 64);
+        let mut refs = Vec::new();
+        let d = c.policy.decide(&held.view(&mut refs, 64), Timestamp::from_millis(0), &MemoryStore::new());
+        assert_eq!(
+            input_metric_names("p", &d).collect::<Vec<_>>(),
+            vec![
+                "pumpguard.inputs.plugin.p.input.client_country.state.present",
+                "pumpguard.inputs.plugin.p.input.bot_score.state.missing",
+            ]
+        );
+        assert!(d.log_line().contains(r#""missing_inputs":["bot_score"]"#), "{}", d.log_line());
     }
 
     #[test]

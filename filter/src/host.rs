@@ -41,7 +41,8 @@ use pumpguard_core::{
 
 use crate::abi::{self, Action, Buffer, Headers, Level, Metric, Status};
 use crate::adapter::{
-    decision_line, eviction_metrics, host_failure_metric, metric_names, parse_client_ip, summary_line, Held,
+    decision_line, eviction_metrics, host_failure_metric, input_metric_names, metric_names, parse_client_ip,
+    summary_line, Held,
 };
 use crate::bench::{self, Span, Stage};
 use crate::config::{HostConfig, RemoteStore};
@@ -111,6 +112,9 @@ struct Plugin {
 impl Plugin {
     fn count(&self, decision: &Decision) {
         for name in metric_names(&self.cfg.name, decision) {
+            self.increment(name);
+        }
+        for name in input_metric_names(&self.cfg.name, decision) {
             self.increment(name);
         }
     }

@@ -859,6 +859,17 @@ class Harness:
         seen_country = self.geo_send(port, "geo-broken", "81.2.69.7", "+33612345679")[2].get(GEO_HEADER)
         check("geoip filter: a broken database update is refused (db_reload_error) and the one in use stays",
               errors() > before and seen_country == "FR", f"reload errors {before} -> {errors()}, origin saw {seen_country}")
+        # The one address the database lacks on each listener is what the inputs metric counts
+        # missing: the ratio an operator alerts on when the geoip filter is left out.
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.admin}/stats/prometheus", timeout=10) as r:
+            text = r.read().decode()
+        counts = {(m["plugin"], m["state"]): int(m["n"]) for m in re.finditer(
+            r'^pumpguard_inputs\{(?=[^}]*plugin="(?P<plugin>geo(?:-old)?)")(?=[^}]*input="client_country")'
+            r'(?=[^}]*state="(?P<state>\w+)")[^}]*\} (?P<n>\d+)$', text, re.M)}
+        check("geoip: pumpguard_inputs{input=\"client_country\"} counts the unknown address missing, the rest present",
+              counts.get(("geo", "missing")) == 1 and counts.get(("geo-old", "missing")) == 1
+              and counts.get(("geo", "present"), 0) >= 5 and counts.get(("geo-old", "present")) == 1,
+              f"{counts}\n" + "\n".join(l for l in text.splitlines() if "pumpguard_inputs" in l))
 
     def check_captcha(self):
         before = len(self.siteverify.seen)

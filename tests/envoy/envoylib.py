@@ -17,11 +17,12 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-# Metric names are pumpguard.decisions.plugin.P.action.A.reason.R.rule.U.country.C.mode.M and
-# pumpguard.store.plugin.P.eviction.K; each tag regex removes its `.name.value` pair (first
-# group) and keeps the value (second). One `plugin` regex covers both families.
+# Metric names are pumpguard.decisions.plugin.P.action.A.reason.R.rule.U.country.C.mode.M,
+# pumpguard.store.plugin.P.eviction.K and pumpguard.inputs.plugin.P.input.I.state.S; each tag
+# regex removes its `.name.value` pair (first group) and keeps the value (second). One `plugin`
+# regex covers the three families.
 STATS_TAGS = [
-    {"tag_name": "plugin", "regex": r"^wasmcustom\.pumpguard\.(?:decisions|store).*?(\.plugin\.([^.]+))"},
+    {"tag_name": "plugin", "regex": r"^wasmcustom\.pumpguard\.(?:decisions|store|inputs).*?(\.plugin\.([^.]+))"},
 ] + [
     {"tag_name": tag, "regex": r"^wasmcustom\.pumpguard\.decisions.*?(\.%s\.([^.]+))" % key}
     for tag, key in [
@@ -31,6 +32,9 @@ STATS_TAGS = [
         ("country", "country"),
         ("mode", "mode"),
     ]
+] + [
+    {"tag_name": tag, "regex": r"^wasmcustom\.pumpguard\.inputs.*?(\.%s\.([^.]+))" % tag}
+    for tag in ["input", "state"]
 ]
 
 

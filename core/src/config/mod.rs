@@ -59,6 +59,8 @@ pub struct Policy {
     pub(crate) expose_findings: bool,
     pub(crate) risk: Option<RiskThresholds>,
     pub(crate) number_intel: Option<crate::intel::NumberIntel>,
+    /// Per route, the inputs from the host or the edge its rules read.
+    pub(crate) edge_reads: Vec<crate::edge_inputs::RouteReads>,
 }
 
 impl Policy {
@@ -169,6 +171,7 @@ impl Policy {
         if !errs.is_empty() {
             return Err(errs);
         }
+        let edge_reads = crate::edge_inputs::RouteReads::of_routes(routes.len(), &rules);
         Ok(Policy {
             shadow: doc.shadow,
             parser: PhoneParser::new(default_region),
@@ -185,6 +188,7 @@ impl Policy {
             expose_findings: doc.expose_findings,
             risk,
             number_intel,
+            edge_reads,
         })
     }
 
