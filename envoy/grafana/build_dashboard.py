@@ -172,6 +172,14 @@ def build():
             query('sum(increase({__name__=~"envoy_wasm_.+_vm_reload"}[$__rate_interval]))', "reloads"),
             query('sum(increase({__name__=~"envoy_wasm_.+_vm_reload_failure"}[$__rate_interval]))', "failed", "B"),
             width=12))
+        .with_panel(timeseries(
+            "Inputs missing",
+            "Share of requests lacking an input a rule of their route reads (client_country, bot_score, "
+            "ja3, ja4, client_address), over 30 minutes. A few percent is normal (Tor, unknown addresses); "
+            "most or all means the rule is blind (alert PumpguardInputMissing, docs/operations.md).",
+            "percentunit",
+            query('pumpguard:inputs_missing_ratio:rate30m{plugin=~"$plugin"}', "{{plugin}} {{input}}"),
+            width=24))
     )
 
 
