@@ -4,18 +4,19 @@ varied campaign still reaches origin, and how many real users are refused, over 
 
 A policy can be fitted to the default campaigns without meaning to. This varies what an operator
 would change (rate, how many addresses, IPv6 prefixes instead of servers' addresses, exits in
-the numbers' countries, made-up confirmations, real browsers, a paid CAPTCHA-solving service,
-adaptiveness) and prints one line per
+the numbers' countries, Tor's exits, made-up confirmations, real browsers, a paid CAPTCHA-solving
+service, adaptiveness) and prints one line per
 campaign and variation, min–max over the seeds, so a variation that breaks through stands out.
 
 With --legit it varies the real users instead, the other half a policy can be fitted to: another
-site's size, conversion, apps, travellers, carriers (their IPv6 in a few /48s), offices and
+site's size, conversion, apps, travellers, Tor users, carriers (their IPv6 in a few /48s), offices and
 campuses, a guard deployed without history. Each line then gives the real users refused and challenged, and the share of all
 pumped sends reaching origin.
 
 Usage: sim_variations.py --cli PUMPGUARD --policy POLICY.json [--mix MIX.json]
                          [--provider graded|better|none] [--edge] [--seeds 1,2,3]
-                         [--only NAME] [--legit] [--hours H] [--warm-up H] [--jobs N] [--markdown]
+                         [--only NAME] [--variation NAME] [--legit] [--hours H] [--warm-up H]
+                         [--jobs N] [--markdown]
 
 --warm-up H runs every variation on a guard that has seen H hours of real users first
 (`legit.warm_up_hours`): what learns from other users' traffic, such as proven pairs, holds
@@ -53,6 +54,9 @@ def variations(campaign):
         # Each server a routed IPv6 /48, every request from a fresh /64 of it.
         out.append(("IPv6 /48s", {"addresses": {**pool, "access": "datacenter_v6"}}))
     out.append(("local exits", {"local_exits": True}))
+    if pool["access"] != "tor":
+        # Tor's public exits: free, shared with every Tor user, and `T1` to the edge.
+        out.append(("via Tor", {"addresses": {**pool, "access": "tor", "size": 1300}}))
     if campaign["fake_confirm_share"] == 0:
         out.append(("fake confirms", {"fake_confirm_share": 0.3}))
     if campaign["client"].get("kind") != "browsers":
@@ -75,6 +79,7 @@ def legit_variations(legit):
     out.append(("apps 80%", {"app_share": 0.8}))
     out.append(("all on mobile data", {"cellular_share": 0.95}))
     out.append(("travellers ×5", {"abroad_share": min(1.0, legit["abroad_share"] * 5)}))
+    out.append(("Tor users 1%", {"tor_share": 0.01}))
     out.append(("offices ×3", {"office_share": min(1.0, legit["office_share"] * 3)}))
     out.append(("slow SMS", {"resend_share": min(1.0, legit["resend_share"] * 3)}))
     out.append(("impatient", {"patience_median_s": legit["patience_median_s"] / 4}))
@@ -116,6 +121,7 @@ def main():
     ap.add_argument("--edge", action="store_true", help="the edge scores requests (70%% of bots, 1%% of people low)")
     ap.add_argument("--seeds", default="1,2,3")
     ap.add_argument("--only", help="vary this campaign only (with --legit: this variation only)")
+    ap.add_argument("--variation", help="this variation of each campaign only")
     ap.add_argument("--legit", action="store_true", help="vary the real users instead of the campaigns")
     ap.add_argument("--hours", type=float)
     ap.add_argument("--warm-up", type=float, help="hours of real users before the period, never scored")
@@ -142,11 +148,13 @@ def main():
         if a.only and campaign["name"] != a.only:
             continue
         for name, change in variations(campaign):
+            if a.variation and name != a.variation:
+                continue
             mix = copy.deepcopy(base)
             mix["campaigns"][i].update(change)
             jobs.append((campaign["name"], name, mix))
     if not jobs:
-        sys.exit(f"no campaign named {a.only!r} in the mix")
+        sys.exit(f"no campaign named {a.only!r} with a variation named {a.variation!r} in the mix")
 
     def measure(job):
         campaign, name, mix = job

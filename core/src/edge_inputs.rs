@@ -86,8 +86,8 @@ impl serde::Serialize for EdgeInputSet {
 pub struct EdgeInputs {
     /// Inputs some rule of the route reads.
     pub read: EdgeInputSet,
-    /// Those the request lacked (a country header naming no country, `XX` or `T1`, counts as
-    /// lacking; so does a fingerprint that does not parse).
+    /// Those the request lacked (a country header naming no country or `XX` counts as lacking,
+    /// Tor's `T1` does not; a fingerprint that does not parse is lacking).
     pub missing: EdgeInputSet,
 }
 
@@ -158,8 +158,9 @@ impl RouteReads {
         for input in self.inputs.iter() {
             let present = match input {
                 EdgeInput::ClientAddress => req.client_ip.is_some(),
+                // Tor (`T1`) is the edge's answer, not a missing one.
                 EdgeInput::ClientCountry => self.country_headers.iter().all(|header| {
-                    matches!(rules::client_country(req.headers, header), rules::ClientCountry::Known(_))
+                    rules::client_country(req.headers, header) != rules::ClientCountry::Unknown
                 }),
                 EdgeInput::BotScore => req.edge.bot_score.is_some(),
                 EdgeInput::Ja3 => ja3,
@@ -230,11 +231,13 @@ mod tests {
         let seen = send.judge(&request(&[("cf-ipcountry", "GB")], scored), false, false);
         assert!(seen.missing.is_empty());
         assert_eq!(seen.read.iter().count(), 2);
-        // Cloudflare's "unknown" and "Tor" name no country; no score at all is missing too.
-        for country in ["XX", "T1", "", "Great Britain"] {
+        // Cloudflare's "unknown" names no country; no score at all is missing too.
+        for country in ["XX", "", "Great Britain"] {
             let seen = send.judge(&request(&[("cf-ipcountry", country)], Default::default()), false, false);
             assert_eq!(seen.missing, seen.read, "{country:?}");
         }
+        let tor = send.judge(&request(&[("cf-ipcountry", "T1")], scored), false, false);
+        assert!(tor.missing.is_empty(), "Tor is the edge's answer");
         let seen = send.judge(&request(&[], scored), false, false);
         assert_eq!(seen.missing.iter().collect::<Vec<_>>(), [EdgeInput::ClientCountry]);
         assert_eq!(serde_json::to_string(&seen.missing).unwrap(), r#"["client_country"]"#);

@@ -39,7 +39,7 @@ use crate::phone::PhoneNumber;
 use crate::phone::PhoneParser;
 use crate::request::Request;
 use crate::routes::{path_readings, ConfirmResponse};
-use crate::rules::{self, check_number, KeyPart, NumberFinding, Rule, RuleKind};
+use crate::rules::{self, check_number, KeyPart, NumberFinding, Rule, RuleKind, TorClients};
 use crate::solver::{self, solver_scope, solver_tag};
 use crate::store::{update, Overlay, Store, StoreError};
 use crate::time::Timestamp;
@@ -648,7 +648,7 @@ impl Policy {
                         }
                     }
                 }
-                RuleKind::ClientCountry { header, missing, proven_pairs } => {
+                RuleKind::ClientCountry { header, missing, tor, proven_pairs } => {
                     match rules::client_country(req.headers, header) {
                         rules::ClientCountry::Known(client) => {
                             for (i, number) in numbers.iter().enumerate() {
@@ -673,10 +673,24 @@ impl Policy {
                                 }
                             }
                         }
-                        rules::ClientCountry::Unknown if *missing => {
+                        // Never a proven pair: anyone can come through Tor.
+                        rules::ClientCountry::Tor if *tor == TorClients::Mismatch => {
+                            for number in &numbers {
+                                let detail = format!(
+                                    "client T1 (Tor), number {}",
+                                    number.region().map_or("none", |r| r.as_str())
+                                );
+                                decision.reasons.push(reason(
+                                    ReasonCode::ClientCountryMismatch,
+                                    Some(number),
+                                    Some(detail),
+                                ));
+                            }
+                        }
+                        rules::ClientCountry::Tor | rules::ClientCountry::Unknown if *missing => {
                             decision.reasons.push(reason(ReasonCode::ClientCountryMissing, None, None))
                         }
-                        rules::ClientCountry::Unknown => {}
+                        rules::ClientCountry::Tor | rules::ClientCountry::Unknown => {}
                     }
                 }
                 RuleKind::BotScore(bot_score) => {

@@ -147,3 +147,29 @@ fn proof_expires_after_two_windows_without_travellers() {
     assert!(spared(&send(&p, &store, "ES", &phone(&us_number(60)), 86_400 + 10)));
     assert!(!spared(&send(&p, &store, "ES", &phone(&us_number(61)), 3 * 86_400)));
 }
+
+/// Tor's `T1` is a mismatch with every number and never a pair: however many clients come
+/// through Tor and confirm, the next one is still challenged, so a campaign cannot prove Tor.
+#[test]
+fn tor_is_never_a_proven_pair() {
+    let p = policy();
+    let store = MemoryStore::new();
+    for i in 0..10 {
+        let number = us_number(100 + i);
+        let d = send(&p, &store, "T1", &phone(&number), u64::from(i) * 100);
+        assert!(!spared(&d), "Tor client {i}");
+        confirm(&p, &store, &number, u64::from(i) * 100 + 30);
+    }
+    let d = send(&p, &store, "T1", &phone(&us_number(200)), 2_000);
+    assert!(!spared(&d), "ten confirmed Tor sends prove nothing");
+}
+
+/// Without a token, the challenge says why: the client hid where it is.
+#[test]
+fn a_tor_client_is_challenged_with_the_reason() {
+    let p = policy();
+    let headers = [("content-type", "application/json"), ("cf-ipcountry", "T1")];
+    let d = p.decide(&support::post("/otp", &phone(&us_number(300)), &headers, 10), at(0), &MemoryStore::new());
+    assert_eq!(d.action, Action::Challenge);
+    assert_eq!(d.reasons[0].detail.as_deref(), Some("client T1 (Tor), number US"));
+}

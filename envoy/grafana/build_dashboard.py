@@ -175,7 +175,7 @@ def build():
         .with_panel(timeseries(
             "Inputs missing",
             "Share of requests lacking an input a rule of their route reads (client_country, bot_score, "
-            "ja3, ja4, client_address), over 30 minutes. A few percent is normal (Tor, unknown addresses); "
+            "ja3, ja4, client_address), over 30 minutes. A few percent is normal (addresses no database places); "
             "most or all means the rule is blind (alert PumpguardInputMissing, docs/operations.md).",
             "percentunit",
             query('pumpguard:inputs_missing_ratio:rate30m{plugin=~"$plugin"}', "{{plugin}} {{input}}"),

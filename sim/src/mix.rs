@@ -71,6 +71,10 @@ pub struct Legit {
     /// Share of sessions from another country than the number's: travellers on foreign
     /// networks (roaming mobile data mostly exits at home), expatriates keeping their number.
     pub abroad_share: f64,
+    /// Share of sessions through Tor (drawn only when over 0, so a mix without them keeps every
+    /// other draw): the edge says `T1`, and the exits are shared with every Tor user.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub tor_share: f64,
     /// Share of returning users (the random segments marked `returning`) who confirmed an SMS
     /// code within the `history_days` before the period: the guard has seen them before.
     pub history_share: f64,
@@ -89,6 +93,10 @@ pub struct Legit {
     /// judging IPv6 networks must survive.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cellular_v6_networks: Option<u16>,
+}
+
+fn is_zero(share: &f64) -> bool {
+    *share == 0.0
 }
 
 /// Many real users behind a few addresses within a short window.
@@ -338,6 +346,7 @@ impl Default for Legit {
             solve_share: 0.96,
             patience_median_s: 120.0,
             abroad_share: 0.03,
+            tor_share: 0.0,
             history_share: 0.6,
             history_days: 30.0,
             warm_up_hours: 0.0,

@@ -25,7 +25,15 @@ pub enum Access {
     /// A cloud or hosting provider's routed IPv6 prefix: a /48 per server, every request from a
     /// fresh /64 of it (65,536 to choose from).
     DatacenterV6,
+    /// Tor: one of the network's public exit relays, which every Tor user shares; the edge names
+    /// the client's country `T1` whatever the exit's.
+    Tor,
 }
+
+/// Tor's exit relays (about 1,200 to 1,500 at a time).
+const TOR_EXITS: u64 = 1_300;
+/// What Cloudflare's `cf-ipcountry` says of a Tor client.
+pub const TOR_COUNTRY: &str = "T1";
 
 /// Carrier-grade NAT egress addresses per carrier, and carriers per country.
 const CGNAT_ADDRESSES: u64 = 12;
@@ -85,6 +93,11 @@ pub fn address(rng: &mut Rng, access: Access, country: &str) -> IpAddr {
             let a = *rng.pick(&DATACENTER_OCTETS).unwrap_or(&34);
             IpAddr::V4(Ipv4Addr::new(a, rng.below(256) as u8, rng.below(256) as u8, rng.range(1, 254) as u8))
         }
+        // The same relays for everyone who picks Tor, users and campaigns alike.
+        Access::Tor => {
+            let n = rng.below(TOR_EXITS);
+            IpAddr::V4(Ipv4Addr::new(185, 220, (100 + n / 250) as u8, (1 + n % 250) as u8))
+        }
         Access::DatacenterV6 => {
             // A hosting provider's /32 per country; the server's /48 in it ([`Pool::pick`] fills
             // in a fresh /64 and host part for every request).
@@ -129,6 +142,7 @@ pub struct Exit {
 impl Exit {
     /// An address of `access` in `country`.
     pub fn new(rng: &mut Rng, access: Access, country: &str) -> Exit {
+        let country = if access == Access::Tor { TOR_COUNTRY } else { country };
         Exit { ip: address(rng, access, country), country: country.to_owned() }
     }
 }
@@ -183,8 +197,12 @@ impl Pool {
     }
 
     /// One address of the pool in `country`; a fresh one of the pool's kind when the pool has
-    /// none there (a proxy service rents any country).
+    /// none there (a proxy service rents any country). Tor's exits are all `T1` to the edge,
+    /// whichever country the bot asks Tor for.
     pub fn pick_in(&self, rng: &mut Rng, country: &str) -> Exit {
+        if self.access == Access::Tor {
+            return self.pick(rng);
+        }
         let local: Vec<&Exit> = self.exits.iter().filter(|e| e.country == country).collect();
         let exit = match rng.pick(&local) {
             Some(exit) => (*exit).clone(),
@@ -217,6 +235,21 @@ mod tests {
         let home: std::collections::BTreeSet<IpAddr> =
             (0..2000).map(|_| address(&mut rng, Access::Residential, "US")).collect();
         assert!(home.len() > 1900);
+    }
+
+    #[test]
+    fn tor_exits_are_shared_and_t1_to_the_edge() {
+        let mut rng = Rng::new(4);
+        let pool = Pool::new(&mut rng, 5_000, Access::Tor, &["US".to_owned()]);
+        let exits: std::collections::BTreeSet<IpAddr> = (0..5_000).map(|_| pool.pick(&mut rng).ip).collect();
+        assert!(exits.len() <= TOR_EXITS as usize, "{}", exits.len());
+        // A real user through Tor lands on the same relays a campaign uses.
+        let user = Exit::new(&mut rng, Access::Tor, "GB");
+        assert_eq!(user.country, TOR_COUNTRY);
+        let relay = |ip: &IpAddr| matches!(ip, IpAddr::V4(v4) if v4.octets()[..2] == [185, 220]);
+        assert!(relay(&user.ip) && exits.iter().all(relay), "{user:?}");
+        // Asking Tor for an exit in the number's country does not change what the edge says.
+        assert_eq!(pool.pick_in(&mut rng, "US").country, TOR_COUNTRY);
     }
 
     /// The first `bits` bits of an IPv6 address.

@@ -500,7 +500,8 @@ impl World<'_> {
                 // from another country than their number's.
                 let abroad = urng.chance(legit.abroad_share);
                 let from = if abroad { network::abroad(&mut urng, country.code) } else { country.code };
-                let exit = Exit::new(&mut urng, access, from);
+                let tor = legit.tor_share > 0.0 && urng.chance(legit.tor_share);
+                let exit = Exit::new(&mut urng, if tor { Access::Tor } else { access }, from);
                 match legit.cellular_v6_networks {
                     Some(n) if access == Access::Cellular => {
                         Exit { ip: network::within_carrier_v6_networks(exit.ip, n), ..exit }

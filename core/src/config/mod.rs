@@ -972,7 +972,7 @@ fn compile_kind(doc: &RuleDoc, at: &str, errs: &mut ConfigErrors) -> Option<Rule
                 window_ms: seconds_to_ms(p.window_seconds),
             }
         });
-        return Some(RuleKind::ClientCountry { header, missing: c.missing, proven_pairs });
+        return Some(RuleKind::ClientCountry { header, missing: c.missing, tor: c.tor, proven_pairs });
     }
     if let Some(b) = &doc.bot_score {
         if !BOT_SCORE_BELOW_RANGE.contains(&b.below) {

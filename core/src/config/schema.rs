@@ -562,9 +562,13 @@ pub struct ClientCountryRuleDoc {
     /// Only a header the edge in front sets (and overwrites) can be trusted.
     #[serde(default = "default_client_country_header")]
     pub header: String,
-    /// Also fire when the header is absent or names no country (`XX`, `T1`).
+    /// Also fire when the header is absent or names no country (`XX`).
     #[serde(default)]
     pub missing: bool,
+    /// A client coming through Tor (`T1`): `mismatch` (default) with every number, or `missing`
+    /// (no country, judged by `missing`).
+    #[serde(default)]
+    pub tor: crate::rules::TorClients,
     /// Stop firing in (client country, number country) pairs where real users keep confirming
     /// their codes: travellers and expatriates of the site's usual routes. Needs a confirm route.
     #[serde(default)]

@@ -8,11 +8,26 @@
 /// What the header says about the client's country.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ClientCountry<'a> {
-    /// An ISO 3166-1 alpha-2 code, upper-cased.
+    /// An ISO 3166-1 alpha-2 code, as sent.
     Known(&'a str),
-    /// No header, or a value that names no country (`XX` unknown, `T1` Tor, anything not two
-    /// letters).
+    /// `T1`: Cloudflare's code for a client coming through Tor.
+    Tor,
+    /// No header, or a value that names no country (`XX` unknown, anything not two letters).
     Unknown,
+}
+
+/// What a `client_country` rule makes of a client coming through Tor (`T1`).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TorClients {
+    /// A mismatch with every number's country, never spared as a proven pair: anyone can pick
+    /// Tor's exits, free and by the thousand, to hide where they are, so treating it as "no
+    /// country" would hand every campaign a way around the rule.
+    #[default]
+    Mismatch,
+    /// Like a request with no country: fires only with `missing: true`.
+    Missing,
 }
 
 /// Reads the first `header` (lower-case name) of the request.
@@ -21,8 +36,11 @@ pub fn client_country<'a>(headers: &[(&'a str, &'a str)], header: &str) -> Clien
         return ClientCountry::Unknown;
     };
     let value = value.trim();
+    if value.eq_ignore_ascii_case("t1") {
+        return ClientCountry::Tor;
+    }
     let two_letters = value.len() == 2 && value.bytes().all(|b| b.is_ascii_alphabetic());
-    if !two_letters || value.eq_ignore_ascii_case("xx") || value.eq_ignore_ascii_case("t1") {
+    if !two_letters || value.eq_ignore_ascii_case("xx") {
         return ClientCountry::Unknown;
     }
     ClientCountry::Known(value)
@@ -45,9 +63,11 @@ mod tests {
         }
         assert_eq!(read("gb"), ClientCountry::Known("gb"));
         assert_eq!(read(" DE "), ClientCountry::Known("DE"));
-        for unknown in ["XX", "T1", "", "GBR", "1A", "é"] {
+        for unknown in ["XX", "", "GBR", "1A", "é"] {
             assert_eq!(read(unknown), ClientCountry::Unknown, "{unknown:?}");
         }
+        assert_eq!(read("T1"), ClientCountry::Tor);
+        assert_eq!(read(" t1"), ClientCountry::Tor);
         assert_eq!(client_country(&[], "cf-ipcountry"), ClientCountry::Unknown);
     }
 

@@ -10,7 +10,7 @@ mod prefix;
 
 pub use bot_score::{BotScoreRule, VerifiedBots, BELOW_RANGE as BOT_SCORE_BELOW_RANGE};
 pub use client::{classify as classify_user_agent, lacks_header, user_agent, UserAgentClass};
-pub use client_country::{client_country, differs as client_country_differs, ClientCountry};
+pub use client_country::{client_country, differs as client_country_differs, ClientCountry, TorClients};
 pub use country::CountrySet;
 pub use pattern::NumberPattern;
 pub use prefix::{parse_prefix, PrefixSet};
@@ -95,6 +95,8 @@ pub enum RuleKind {
         header: String,
         /// Also fire when the header is absent or names no country.
         missing: bool,
+        /// What a client coming through Tor counts as.
+        tor: TorClients,
         /// Pairs where real users keep confirming are spared; `None`: every mismatch fires.
         proven_pairs: Option<ProvenPairsParams>,
     },
