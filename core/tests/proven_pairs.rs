@@ -169,7 +169,8 @@ fn tor_is_never_a_proven_pair() {
 fn a_tor_client_is_challenged_with_the_reason() {
     let p = policy();
     let headers = [("content-type", "application/json"), ("cf-ipcountry", "T1")];
-    let d = p.decide(&support::post("/otp", &phone(&us_number(300)), &headers, 10), at(0), &MemoryStore::new());
+    let d =
+        p.decide(&support::post("/otp", &phone(&us_number(300)), &headers, 10), at(0), &MemoryStore::new());
     assert_eq!(d.action, Action::Challenge);
     assert_eq!(d.reasons[0].detail.as_deref(), Some("client T1 (Tor), number US"));
 }

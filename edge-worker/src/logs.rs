@@ -2,6 +2,7 @@
 //! Workers Analytics Engine data point of each judged request.
 
 use pumpguard_core::decision_log::{Admit, DecisionLog};
+use pumpguard_core::edge_inputs::{EdgeInput, EdgeInputSet};
 use pumpguard_core::{Action, Decision, Timestamp};
 use serde::Serialize;
 
@@ -94,7 +95,9 @@ pub fn event_line(event: &str, fields: serde_json::Value) -> String {
 /// One Analytics Engine data point per judged request.
 ///
 /// blobs: route, action, error code (or `-`), first number's region (or `-`), client country
-/// (or `-`); doubles: 1 (count), status, number of findings; index: the route id.
+/// (or `-`), the edge inputs the route's rules read and those the request lacked (each
+/// comma-separated, or `-`); doubles: 1 (count), status, number of findings; index: the route
+/// id. New blobs go last: queries address blobs by position.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DataPoint {
     pub index: String,
@@ -107,11 +110,29 @@ pub fn data_point(decision: &Decision, client: &ClientFacts) -> DataPoint {
     let code = decision.error_code().map_or("-", |c| c.as_str()).to_owned();
     let region = decision.numbers.first().and_then(|n| n.region).unwrap_or("-").to_owned();
     let country = client.country.clone().unwrap_or_else(|| "-".to_owned());
+    let inputs = decision.edge_inputs;
     DataPoint {
         index: route.clone(),
-        blobs: vec![route, decision.action.as_str().to_owned(), code, region, country],
+        blobs: vec![
+            route,
+            decision.action.as_str().to_owned(),
+            code,
+            region,
+            country,
+            input_list(inputs.read),
+            input_list(inputs.missing),
+        ],
         doubles: vec![1.0, f64::from(decision.status), decision.reasons.len() as f64],
     }
+}
+
+/// `client_country,bot_score`, or `-` for none: one blob, so a query finds an input with
+/// `position(...)` whatever else the route reads.
+fn input_list(inputs: EdgeInputSet) -> String {
+    if inputs.is_empty() {
+        return "-".to_owned();
+    }
+    inputs.iter().map(EdgeInput::as_str).collect::<Vec<_>>().join(",")
 }
 
 #[cfg(test)]
@@ -176,7 +197,54 @@ mod tests {
         assert_eq!(value["paths"][0], "version");
         let point = data_point(&blocked(), &ClientFacts::default());
         assert_eq!(point.index, "otp");
-        assert_eq!(point.blobs, vec!["otp", "block", "country_denied", "GB", "-"]);
+        assert_eq!(point.blobs, vec!["otp", "block", "country_denied", "GB", "-", "-", "-"]);
         assert_eq!(point.doubles, vec![1.0, 403.0, 1.0]);
+    }
+
+    #[test]
+    fn the_data_point_and_the_log_line_name_the_inputs_read_and_missing() {
+        use pumpguard_core::{EdgeSignals, HttpVersion, MemoryStore, Policy, Request, Timestamp};
+        let policy = Policy::from_json(
+            r#"{"version":1,"default_region":"US",
+                "routes":[{"id":"otp","kind":"send","match":{"path":{"exact":"/otp"}},"extract":{"json_keys":["phone"]}}],
+                "rules":[{"id":"abroad","action":"log","client_country":{"header":"cf-ipcountry"}},
+                         {"id":"bot","action":"log","bot_score":{"below":30,"missing":true}}]}"#,
+        )
+        .unwrap();
+        let decide = |extra: &[(&str, &str)], edge: EdgeSignals| {
+            let mut headers = vec![("content-type", "application/json")];
+            headers.extend_from_slice(extra);
+            let request = Request {
+                method: "POST",
+                authority: "x",
+                path: "/otp",
+                version: HttpVersion::Http11,
+                headers: &headers,
+                body: br#"{"phone":"+14155550123"}"#,
+                body_truncated: false,
+                client_ip: None,
+                tls: Default::default(),
+                edge,
+            };
+            policy.decide(&request, Timestamp::from_millis(0), &MemoryStore::new())
+        };
+        let scored = EdgeSignals { bot_score: Some(80), verified_bot: None };
+        let full = decide(&[("cf-ipcountry", "US")], scored);
+        let point = data_point(&full, &ClientFacts::default());
+        assert_eq!(point.blobs[5..], ["client_country,bot_score", "-"]);
+        // Cloudflare's "unknown country", and no score at all.
+        let bare = decide(&[("cf-ipcountry", "XX")], EdgeSignals::default());
+        let point = data_point(&bare, &ClientFacts::default());
+        assert_eq!(point.blobs[5..], ["client_country,bot_score", "client_country,bot_score"]);
+        let half = decide(&[], scored);
+        assert_eq!(data_point(&half, &ClientFacts::default()).blobs[6], "client_country");
+        // The Worker's decision line carries the core's `missing_inputs`.
+        assert!(should_log(&bare));
+        let line = decision_line(&bare, &ClientFacts::default(), 0, 0);
+        let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(value["decision"]["missing_inputs"], serde_json::json!(["client_country", "bot_score"]));
+        let line = decision_line(&full, &ClientFacts::default(), 0, 0);
+        let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert!(value["decision"].get("missing_inputs").is_none(), "{line}");
     }
 }

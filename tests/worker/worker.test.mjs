@@ -9,7 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import http from "node:http";
 import { spawnSync } from "node:child_process";
-import { BOT_SCORE_HEADER, CF_WITHOUT_BOT_MANAGEMENT, CLOCK_HEADER, JA3_HEADER, VERIFIED_BOT_HEADER, events, startOrigin, startSink, startSiteverify, withStartedWorker } from "./harness.mjs";
+import { BOT_SCORE_HEADER, CF_WITHOUT_BOT_MANAGEMENT, CLOCK_HEADER, COUNTRY_HEADER, JA3_HEADER, VERIFIED_BOT_HEADER, events, startOrigin, startSink, startSiteverify, withStartedWorker } from "./harness.mjs";
 
 const route = (id, kind, exact, extra = {}) => ({
   id,
@@ -258,9 +258,40 @@ describe("analytics", () => {
       const points = events(worker.log, "test.analytics").map((e) => e.point);
       assert.equal(points.length, 2, JSON.stringify(points));
       assert.deepEqual(points[0].indexes, ["otp"]);
-      assert.deepEqual(points[0].blobs, ["otp", "block", "country_denied", "GB", points[0].blobs[4]]);
+      assert.deepEqual(points[0].blobs, ["otp", "block", "country_denied", "GB", points[0].blobs[4], "-", "-"]);
       assert.deepEqual(points[0].doubles, [1, 403, 1]);
       assert.deepEqual(points[1].blobs.slice(0, 4), ["otp", "allow", "-", "US"]);
+    });
+  });
+
+  test("the data point and the decision line name the edge inputs read and those missing", async () => {
+    const policy = basePolicy([
+      { id: "abroad", action: "log", client_country: { header: "cf-ipcountry", missing: true } },
+      { id: "edge-bot", action: "log", bot_score: { below: 30, missing: true } },
+    ]);
+    // No country and no score in request.cf: each arrives through its trusted header or not at all.
+    await withWorker({ policy, analytics: true, cf: CF_WITHOUT_BOT_MANAGEMENT }, async (worker) => {
+      const sent = [
+        { [COUNTRY_HEADER]: "US", [BOT_SCORE_HEADER]: "80" },
+        {},
+        // Cloudflare's "unknown country".
+        { [COUNTRY_HEADER]: "XX", [BOT_SCORE_HEADER]: "80" },
+      ];
+      for (const [i, headers] of sent.entries()) {
+        assert.equal((await otp(worker, { phone: `+1415555014${i}`, headers })).status, 200);
+      }
+      const points = events(worker.log, "test.analytics").map((e) => e.point);
+      assert.deepEqual(
+        points.map((p) => p.blobs.slice(5)),
+        [
+          ["client_country,bot_score", "-"],
+          ["client_country,bot_score", "client_country,bot_score"],
+          ["client_country,bot_score", "client_country"],
+        ],
+      );
+      // Only the requests with findings are logged: the ones missing an input.
+      const lines = events(worker.log, "pumpguard.decision").map((e) => e.decision.missing_inputs);
+      assert.deepEqual(lines, [["client_country", "bot_score"], ["client_country"]]);
     });
   });
 });
