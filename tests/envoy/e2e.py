@@ -416,7 +416,8 @@ class Harness:
         istio = os.path.join(ROOT, "tests/envoy/istio_check.py")
         r = subprocess.run([sys.executable, istio, "--envoy", self.args.envoy, "--wasm", self.args.wasm,
                             "--work", self.work], capture_output=True, text=True, cwd=ROOT)
-        check("istio: WasmPlugin pins the module by sha256; EnvoyFilter (ECDS) filter config and route patch validate in Envoy",
+        check("istio: WasmPlugin pins the module by sha256; EnvoyFilter (ECDS) filter config and route patch validate "
+              "in Envoy; the metrics patch gives Istio's stats settings the labels",
               r.returncode == 0, (r.stdout + r.stderr)[-3000:])
         doc = yaml.safe_load(open(os.path.join(ROOT, "envoy/envoy.yaml")))
         hcm = doc["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]

@@ -3,7 +3,9 @@
 built module's digest into copies), the EnvoyFilter's ECDS Wasm config sets
 allow_on_headers_stop_iteration and validates in a real Envoy (with the remote module swapped
 for the local build), its route patch disables that filter and removes pumpguard's headers in a
-route Envoy accepts, and the WasmPlugin's pluginConfig is a valid plugin configuration.
+route Envoy accepts, and the WasmPlugin's pluginConfig is a valid plugin configuration. The
+metrics patch (metrics.yaml) is checked live: an Envoy with Istio's stats settings exports
+pumpguard's counters without labels, and with the patch merged into its bootstrap, with them.
 
 Usage: istio_check.py --envoy BIN --wasm FILE --work DIR
 """
@@ -15,6 +17,7 @@ import os
 import shutil
 import subprocess
 import sys
+import urllib.request
 
 import yaml
 
@@ -99,6 +102,70 @@ else:
                                                              hold_headers=False)])],
                           [L.cluster("origin", 2), L.cluster(sv_cluster, 3)], 4)
     validate(wp_boot, "wasmplugin-bootstrap", "WasmPlugin pluginConfig refused")
+
+# Istio's proxies keep only the stats their inclusion list names ("wasm" among the prefixes it
+# always adds) and run their own tag extractors, some unanchored; a bootstrap patch is merged into
+# that bootstrap, its stats_tags appended, as `--config-yaml` merges into `-c`.
+ISTIO_STATS = {
+    "use_all_default_tags": False,
+    "stats_tags": [
+        {"tag_name": "component", "regex": r"(component\.(.+?)\.)"},
+        {"tag_name": "wasm_filter", "regex": r"(wasm_filter\.(.+?)\.)"},
+        {"tag_name": "response_code", "regex": r"_rq(_(\d{3}))$"},
+    ],
+    "stats_matcher": {"inclusion_list": {"patterns": [{"prefix": p} for p in (
+        "reporter=", "cluster_manager", "listener_manager", "server", "cluster.xds-grpc", "wasm", "component",
+        "istio")]}},
+}
+
+
+def scrape_after_one_request(patch):
+    """One judged request through an Envoy with Istio's stats settings (and `patch` merged into
+    its bootstrap, if any); its /stats/prometheus lines that name pumpguard."""
+    port, admin = L.free_port(), L.free_port()
+    policy = {"version": 1, "default_region": "US",
+              "routes": [{"id": "otp", "kind": "send", "match": {"path": {"exact": "/api/otp"}},
+                          "extract": {"json_keys": ["phone"]}}],
+              "rules": [{"id": "abroad", "action": "log", "client_country": {}}]}
+    boot = L.bootstrap([L.listener("gw", port, [L.wasm_filter(L.plugin_config(policy, "gw"),
+                                                              os.path.abspath(args.wasm))], direct=True)], [], admin)
+    boot["stats_config"] = ISTIO_STATS
+    path = os.path.join(work, "istio-stats.json")
+    json.dump(boot, open(path, "w"))
+    argv = [args.envoy, "-c", path, "--base-id", str(admin), "--disable-hot-restart", "--concurrency", "1"]
+    if patch is not None:
+        argv += ["--config-yaml", json.dumps(patch)]
+    procs = L.Procs(os.path.join(work, "logs"))
+    try:
+        procs.start("envoy-istio-stats", argv)
+        L.wait_envoy_ready(admin, procs, "envoy-istio-stats")
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/api/otp", data=b'{"phone": "+14155550123"}',
+                                     headers={"content-type": "application/json", "cf-ipcountry": "US"})
+        urllib.request.urlopen(req, timeout=10).read()
+        with urllib.request.urlopen(f"http://127.0.0.1:{admin}/stats/prometheus", timeout=10) as r:
+            return [line for line in r.read().decode().splitlines() if "pumpguard" in line and not line.startswith("#")]
+    finally:
+        procs.stop()
+
+
+metrics = list(yaml.safe_load_all(open(os.path.join(L.ROOT, "envoy/istio/metrics.yaml"))))
+boot_patches = [p for p in metrics[0]["spec"]["configPatches"] if p["applyTo"] == "BOOTSTRAP"]
+if len(boot_patches) != 1 or boot_patches[0]["patch"]["operation"] != "MERGE":
+    problems.append("metrics.yaml needs one BOOTSTRAP MERGE patch")
+else:
+    patch = boot_patches[0]["patch"]["value"]
+    if patch["stats_config"]["stats_tags"] != L.STATS_TAGS:
+        problems.append("metrics.yaml must carry the stats_tags of envoy/envoy.yaml")
+    bare = scrape_after_one_request(None)
+    if not any(line.startswith("pumpguard_decisions_plugin_gw_") for line in bare):
+        problems.append("without the patch, expected unlabelled pumpguard counters:\n" + "\n".join(bare))
+    tagged = scrape_after_one_request(patch)
+    want = ['pumpguard_decisions{plugin="gw",action="allow",reason="none",rule="none",country="US",mode="enforced"} 1',
+            'pumpguard_inputs{plugin="gw",input="client_country",state="present"} 1']
+    missing = [w for w in want if w not in tagged]
+    if missing:
+        problems.append("with the metrics patch, expected " + "; ".join(missing) + " in:\n" + "\n".join(tagged))
+
 for p in problems:
     print(p)
 sys.exit(1 if problems else 0)
