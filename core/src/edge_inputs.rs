@@ -160,7 +160,7 @@ impl RouteReads {
                 EdgeInput::ClientAddress => req.client_ip.is_some(),
                 // Tor (`T1`) is the edge's answer, not a missing one.
                 EdgeInput::ClientCountry => self.country_headers.iter().all(|header| {
-                    rules::client_country(req.headers, header) != rules::ClientCountry::Unknown
+                    rules::client_country(req.headers, header, None) != rules::ClientCountry::Unknown
                 }),
                 EdgeInput::BotScore => req.edge.bot_score.is_some(),
                 EdgeInput::Ja3 => ja3,

@@ -648,8 +648,8 @@ impl Policy {
                         }
                     }
                 }
-                RuleKind::ClientCountry { header, missing, tor, proven_pairs } => {
-                    match rules::client_country(req.headers, header) {
+                RuleKind::ClientCountry { header, missing, tor, tor_header, proven_pairs } => {
+                    match rules::client_country(req.headers, header, tor_header.as_deref()) {
                         rules::ClientCountry::Known(client) => {
                             for (i, number) in numbers.iter().enumerate() {
                                 let region = number.region().map(|r| r.as_str());

@@ -248,6 +248,13 @@ def geo_policy():
                                "client_country": {"header": GEO_HEADER, "missing": True}}])
 
 
+def tor_geo_policy():
+    """geo_policy, with the Tor header of an anonymous-IP database (envoy.md, "Tor")."""
+    policy = geo_policy()
+    policy["rules"][0]["client_country"]["tor_header"] = L.TOR_HEADER
+    return policy
+
+
 def concurrency_policy(burst):
     return {
         "version": 1,
@@ -491,6 +498,14 @@ class Harness:
             L.write_country_db(db, L.GEO_TEST_NETWORKS, database_type=kind)
             listeners.append(L.listener(name, self.ports[name], L.geoip_filters(db, before_1_37=before_1_37) + [
                 L.wasm_filter(L.plugin_config(geo_policy(), name, sv), self.args.wasm)]))
+        # With an anonymous-IP database as well: Tor exits marked whatever their country.
+        self.ports["geo-tor"] = L.free_port()
+        tor_country_db = os.path.join(self.work, "tor-country.mmdb")
+        L.write_country_db(tor_country_db, {**L.GEO_TEST_NETWORKS, **{n: "DE" for n in L.TOR_TEST_NETWORKS}})
+        L.write_anon_db(os.path.join(self.work, "anon.mmdb"), L.TOR_TEST_NETWORKS)
+        listeners.append(L.listener("geo-tor", self.ports["geo-tor"], L.geoip_filters(
+            tor_country_db, anon_db_path=os.path.join(self.work, "anon.mmdb")) + [
+            L.wasm_filter(L.plugin_config(tor_geo_policy(), "geo-tor", sv), self.args.wasm)]))
         # As under Istio's WasmPlugin: no allow_on_headers_stop_iteration, so hold_headers is off.
         self.ports["nohold"] = L.free_port()
         listeners.append(L.listener("nohold", self.ports["nohold"], [L.wasm_filter(
@@ -797,10 +812,12 @@ class Harness:
               [s for s, _ in sts] == [200, 200, 429] and b"per-ip" in sts[2][1] and st == 200,
               f"{sts} other={st}")
 
-    def geo_send(self, port, test_id, ip, number, forged=None):
-        """A send through a geoip listener, `forged` as the client's own country header: its
-        status and body, and the headers origin saw ({} when origin saw nothing)."""
-        headers = self.otp_headers(test_id, ip=ip) + ([(GEO_HEADER, forged)] if forged else [])
+    def geo_send(self, port, test_id, ip, number, forged=None, forged_tor=None):
+        """A send through a geoip listener, `forged` as the client's own country header (and
+        `forged_tor` its Tor header): its status and body, and the headers origin saw ({} when
+        origin saw nothing)."""
+        headers = self.otp_headers(test_id, ip=ip) + ([(GEO_HEADER, forged)] if forged else []) + (
+            [(L.TOR_HEADER, forged_tor)] if forged_tor else [])
         st, _, body = http1(port, "POST", "/api/otp", headers, body=json.dumps({"phone": number}).encode())
         seen = origin_saw(self.origin_port, test_id)
         return st, body, (dict(seen[0]["headers"]) if len(seen) == 1 else {})
@@ -835,6 +852,18 @@ class Harness:
                   and (want_finding in findings if want_finding else "client_country" not in findings))
             check(f"geoip filter ({test_id}): client {ip}, forged {forged}: origin and rule see {want_country}, "
                   f"finding {want_finding}", ok, f"status {st} {body[:200]!r} origin {got}")
+        # With an anonymous-IP database: a Tor exit is Tor even in the number's own country, and
+        # a client's own Tor header is removed before the geoip filter.
+        for test_id, ip, forged_tor, number, want_tor, want_finding in (
+                ("geo-tor-exit", "185.220.100.9", None, "+4915123456780", "true", "client_country_mismatch"),
+                ("geo-tor-forged", "81.2.69.10", "true", "+447400123471", None, None),
+                ("geo-tor-none", "216.160.83.10", None, "+14155550106", None, None)):
+            st, body, got = self.geo_send(self.ports["geo-tor"], test_id, ip, number, forged_tor=forged_tor)
+            findings = got.get("x-pumpguard-findings", "")
+            ok = (st == 200 and got != {} and got.get(L.TOR_HEADER) == want_tor
+                  and (want_finding in findings if want_finding else "client_country" not in findings))
+            check(f"geoip filter with Tor ({test_id}): client {ip}, forged Tor header {forged_tor}: origin sees "
+                  f"x-client-tor {want_tor}, finding {want_finding}", ok, f"status {st} {body[:200]!r} origin {got}")
         # A database update is a file moved into place; Envoy reloads it without a restart.
         L.write_country_db(self.country_db, {**L.GEO_TEST_NETWORKS, "81.2.69.0/24": "FR"})
         seen_country = None

@@ -256,14 +256,36 @@ def write_country_db(path, networks, database_type="GeoLite2-Country"):
     os.replace(path + ".new", path)
 
 
-def geoip_filters(db_path, before_1_37=False):
+# Tor exits in the test anonymous-IP database; the country database places them in DE.
+TOR_TEST_NETWORKS = ["185.220.100.0/24"]
+TOR_HEADER = "x-client-tor"
+
+
+def write_anon_db(path, tor_networks):
+    """An anonymous-IP database in MaxMind's format marking `tor_networks` as Tor exits."""
+    from mmdb_writer import MMDBWriter
+    from netaddr import IPSet
+    db = MMDBWriter(ip_version=6, ipv4_compatible=True, database_type="GeoIP2-Anonymous-IP", languages=["en"],
+                    description="pumpguard tests")
+    db.insert_network(IPSet(tor_networks), {"is_anonymous": True, "is_tor_exit_node": True})
+    db.to_db_file(path + ".new")
+    os.replace(path + ".new", path)
+
+
+def geoip_filters(db_path, before_1_37=False, anon_db_path=None):
     """envoy/geoip-filters.yaml as shipped, pointed at `db_path`; with `before_1_37`, in the form
-    docs/envoy.md gives for older Envoys (a City database, `geo_headers_to_add`)."""
+    docs/envoy.md gives for older Envoys (a City database, `geo_headers_to_add`); with
+    `anon_db_path`, with the Tor additions docs/envoy.md gives (the client's x-client-tor removed,
+    the anonymous-IP database's `anon_tor` written to it)."""
     import yaml
     with open(os.path.join(ROOT, "envoy/geoip-filters.yaml")) as f:
         filters = yaml.safe_load(f)
     provider = filters[1]["typed_config"]["provider"]["typed_config"]
     provider["country_db_path"] = db_path
+    if anon_db_path:
+        filters[0]["typed_config"]["mutations"]["request_mutations"].append({"remove": TOR_HEADER})
+        provider["anon_db_path"] = anon_db_path
+        provider["common_provider_config"]["geo_field_keys"]["anon_tor"] = TOR_HEADER
     if before_1_37:
         provider["city_db_path"] = provider.pop("country_db_path")
         common = provider["common_provider_config"]

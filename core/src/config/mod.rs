@@ -959,6 +959,18 @@ fn compile_kind(doc: &RuleDoc, at: &str, errs: &mut ConfigErrors) -> Option<Rule
         if header.is_empty() || !header.bytes().all(is_header_name_byte) {
             errs.push(format!("{at}.client_country.header"), "must be an HTTP header name");
         }
+        let tor_header = c.tor_header.as_ref().map(|name| {
+            let name = name.trim().to_ascii_lowercase();
+            if name.is_empty() || !name.bytes().all(is_header_name_byte) {
+                errs.push(format!("{at}.client_country.tor_header"), "must be an HTTP header name");
+            } else if name == header {
+                errs.push(
+                    format!("{at}.client_country.tor_header"),
+                    "must differ from header: it marks Tor clients with `true`, not a country",
+                );
+            }
+            name
+        });
         let proven_pairs = c.proven_pairs.as_ref().map(|p| {
             let at = format!("{at}.client_country.proven_pairs");
             non_zero(p.min_confirms, &format!("{at}.min_confirms"), errs);
@@ -972,7 +984,13 @@ fn compile_kind(doc: &RuleDoc, at: &str, errs: &mut ConfigErrors) -> Option<Rule
                 window_ms: seconds_to_ms(p.window_seconds),
             }
         });
-        return Some(RuleKind::ClientCountry { header, missing: c.missing, tor: c.tor, proven_pairs });
+        return Some(RuleKind::ClientCountry {
+            header,
+            missing: c.missing,
+            tor: c.tor,
+            tor_header,
+            proven_pairs,
+        });
     }
     if let Some(b) = &doc.bot_score {
         if !BOT_SCORE_BELOW_RANGE.contains(&b.below) {

@@ -569,6 +569,12 @@ pub struct ClientCountryRuleDoc {
     /// (no country, judged by `missing`).
     #[serde(default)]
     pub tor: crate::rules::TorClients,
+    /// A header whose value `true` marks a client coming through Tor, whatever `header` says:
+    /// where the country comes from a database that places Tor exits in their countries (Envoy's
+    /// geoip filter with an anonymous-IP database writes one, `anon_tor`). Only a header the
+    /// proxy in front sets, and removes from clients, can be trusted.
+    #[serde(default)]
+    pub tor_header: Option<String>,
     /// Stop firing in (client country, number country) pairs where real users keep confirming
     /// their codes: travellers and expatriates of the site's usual routes. Needs a confirm route.
     #[serde(default)]

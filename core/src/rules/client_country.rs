@@ -30,12 +30,22 @@ pub enum TorClients {
     Missing,
 }
 
-/// Reads the first `header` (lower-case name) of the request.
-pub fn client_country<'a>(headers: &[(&'a str, &'a str)], header: &str) -> ClientCountry<'a> {
-    let Some((_, value)) = headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(header)) else {
+/// Reads the first `header` (lower-case name) of the request; with `tor_header`, a client that
+/// header marks `true` (Envoy's geoip filter's `anon_tor`) comes through Tor whatever `header`
+/// says (the geoip filter places a Tor exit in its country).
+pub fn client_country<'a>(
+    headers: &[(&'a str, &'a str)],
+    header: &str,
+    tor_header: Option<&str>,
+) -> ClientCountry<'a> {
+    let first =
+        |name: &str| headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim());
+    if tor_header.and_then(first).is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+        return ClientCountry::Tor;
+    }
+    let Some(value) = first(header) else {
         return ClientCountry::Unknown;
     };
-    let value = value.trim();
     if value.eq_ignore_ascii_case("t1") {
         return ClientCountry::Tor;
     }
@@ -59,7 +69,7 @@ mod tests {
     #[test]
     fn header_values() {
         fn read(v: &str) -> ClientCountry<'_> {
-            client_country(&[("CF-IPCountry", v)], "cf-ipcountry")
+            client_country(&[("CF-IPCountry", v)], "cf-ipcountry", None)
         }
         assert_eq!(read("gb"), ClientCountry::Known("gb"));
         assert_eq!(read(" DE "), ClientCountry::Known("DE"));
@@ -68,7 +78,24 @@ mod tests {
         }
         assert_eq!(read("T1"), ClientCountry::Tor);
         assert_eq!(read(" t1"), ClientCountry::Tor);
-        assert_eq!(client_country(&[], "cf-ipcountry"), ClientCountry::Unknown);
+        assert_eq!(client_country(&[], "cf-ipcountry", None), ClientCountry::Unknown);
+    }
+
+    #[test]
+    fn a_tor_header_marks_tor_over_the_exits_country() {
+        let tor = Some("x-client-tor");
+        let read =
+            |headers: &[(&'static str, &'static str)]| client_country(headers, "x-client-country", tor);
+        assert_eq!(read(&[("x-client-country", "DE"), ("X-Client-Tor", "true")]), ClientCountry::Tor);
+        assert_eq!(read(&[("x-client-tor", " TRUE ")]), ClientCountry::Tor);
+        assert_eq!(
+            read(&[("x-client-country", "DE"), ("x-client-tor", "false")]),
+            ClientCountry::Known("DE")
+        );
+        assert_eq!(read(&[("x-client-country", "DE")]), ClientCountry::Known("DE"));
+        // Without the setting the header means nothing.
+        let headers = [("x-client-country", "DE"), ("x-client-tor", "true")];
+        assert_eq!(client_country(&headers, "x-client-country", None), ClientCountry::Known("DE"));
     }
 
     #[test]

@@ -97,6 +97,8 @@ pub enum RuleKind {
         missing: bool,
         /// What a client coming through Tor counts as.
         tor: TorClients,
+        /// Lower-case name of a header whose `true` marks a Tor client (`None`: only `T1`).
+        tor_header: Option<String>,
         /// Pairs where real users keep confirming are spared; `None`: every mismatch fires.
         proven_pairs: Option<ProvenPairsParams>,
     },
