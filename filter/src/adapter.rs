@@ -5,6 +5,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use pumpguard_core::decision_log::Summary;
+use pumpguard_core::edge_inputs::EdgeInput;
 use pumpguard_core::store::EvictionPressure;
 use pumpguard_core::{Decision, EdgeSignals, HttpVersion, Request, TlsFingerprints};
 
@@ -138,15 +139,18 @@ pub fn metric_names(plugin: &str, decision: &Decision) -> Vec<String> {
     names
 }
 
-/// Counter names for the inputs from the host or the edge the decision's route reads, one per
-/// input, `state.present` or `state.missing`: a rule whose input never arrives finds nothing, and
-/// only this ratio shows it (a geoip filter left out, `edge_headers` naming the wrong header).
-pub fn input_metric_names<'a>(plugin: &'a str, decision: &Decision) -> impl Iterator<Item = String> + 'a {
+/// The inputs from the host or the edge the decision's route reads, each with whether the
+/// request lacked it: a rule whose input never arrives finds nothing, and only this ratio shows
+/// it (a geoip filter left out, `edge_headers` naming the wrong header).
+pub fn inputs_seen(decision: &Decision) -> impl Iterator<Item = (EdgeInput, bool)> {
     let inputs = decision.edge_inputs;
-    inputs.read.iter().map(move |input| {
-        let state = if inputs.missing.contains(input) { "missing" } else { "present" };
-        format!("pumpguard.inputs.plugin.{plugin}.input.{}.state.{state}", input.as_str())
-    })
+    inputs.read.iter().map(move |input| (input, inputs.missing.contains(input)))
+}
+
+/// The counter of one input's state, `pumpguard.inputs.plugin.P.input.I.state.present|missing`.
+pub fn input_metric_name(plugin: &str, input: EdgeInput, missing: bool) -> String {
+    let state = if missing { "missing" } else { "present" };
+    format!("pumpguard.inputs.plugin.{plugin}.input.{}.state.{state}", input.as_str())
 }
 
 /// Counter names and amounts for what the bounded store gave up (`pumpguard.store.plugin.P.eviction.K`).
@@ -298,7 +302,9 @@ mod tests {
         let mut refs = Vec::new();
         let d = c.policy.decide(&held.view(&mut refs, 64), Timestamp::from_millis(0), &MemoryStore::new());
         assert_eq!(
-            input_metric_names("p", &d).collect::<Vec<_>>(),
+            inputs_seen(&d)
+                .map(|(input, missing)| input_metric_name("p", input, missing))
+                .collect::<Vec<_>>(),
             vec![
                 "pumpguard.inputs.plugin.p.input.client_country.state.present",
                 "pumpguard.inputs.plugin.p.input.bot_score.state.missing",

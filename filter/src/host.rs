@@ -30,6 +30,7 @@ use std::rc::Rc;
 use pumpguard_core::captcha::{interpret_siteverify, siteverify_body};
 use pumpguard_core::decision::DECISION_HEADERS;
 use pumpguard_core::decision_log::{Admit, DecisionLog};
+use pumpguard_core::edge_inputs::EdgeInput;
 use pumpguard_core::intel::{self, LookupAnswer, NumberLookup, MAX_ANSWER_BYTES};
 use pumpguard_core::limit::CounterVerdict;
 use pumpguard_core::remote::{CheckRequest, CheckResponse, COMMITTED_HEADER, COMMIT_IF_PASS_HEADER};
@@ -41,8 +42,8 @@ use pumpguard_core::{
 
 use crate::abi::{self, Action, Buffer, Headers, Level, Metric, Status};
 use crate::adapter::{
-    decision_line, eviction_metrics, host_failure_metric, input_metric_names, metric_names, parse_client_ip,
-    summary_line, Held,
+    decision_line, eviction_metrics, host_failure_metric, input_metric_name, inputs_seen, metric_names,
+    parse_client_ip, summary_line, Held,
 };
 use crate::bench::{self, Span, Stage};
 use crate::config::{HostConfig, RemoteStore};
@@ -94,11 +95,15 @@ fn property_text(path: &[&str]) -> Option<String> {
     }
 }
 
+type InputMetricIds = [[Option<u32>; 2]; EdgeInput::ALL.len()];
+
 /// One configured plugin, shared by the HTTP contexts of one worker thread.
 struct Plugin {
     cfg: HostConfig,
     seed: u64,
     metrics: RefCell<HashMap<String, u32>>,
+    /// Counter ids of `pumpguard.inputs…`, by input and state (present, missing).
+    input_metrics: RefCell<InputMetricIds>,
     /// Eviction losses not yet logged, and when they were last logged (milliseconds).
     unlogged_pressure: RefCell<(EvictionPressure, u64)>,
     /// Which decision lines this worker writes: under a flood, a few per shape and a count.
@@ -114,9 +119,31 @@ impl Plugin {
         for name in metric_names(&self.cfg.name, decision) {
             self.increment(name);
         }
-        for name in input_metric_names(&self.cfg.name, decision) {
-            self.increment(name);
+        for (input, missing) in inputs_seen(decision) {
+            self.count_input(input, missing);
         }
+    }
+
+    /// Up to five inputs per request: their counter ids are kept by input and state, so no name
+    /// is built after the first.
+    fn count_input(&self, input: EdgeInput, missing: bool) {
+        let (row, column) = (input as usize, usize::from(missing));
+        let cached =
+            self.input_metrics.borrow().get(row).and_then(|states| states.get(column)).copied().flatten();
+        let id = match cached {
+            Some(id) => id,
+            None => {
+                let name = input_metric_name(&self.cfg.name, input, missing);
+                let Ok(id) = abi::define_metric(Metric::Counter, &name) else { return };
+                if let Some(slot) =
+                    self.input_metrics.borrow_mut().get_mut(row).and_then(|s| s.get_mut(column))
+                {
+                    *slot = Some(id);
+                }
+                id
+            }
+        };
+        let _ = abi::increment_metric(id, 1);
     }
 
     /// Counts a number lookup by outcome (`found`, `unavailable`): each one is billed.
@@ -302,6 +329,7 @@ impl Root {
             cfg,
             seed,
             metrics: RefCell::new(HashMap::new()),
+            input_metrics: RefCell::new(Default::default()),
             unlogged_pressure: RefCell::new((EvictionPressure::default(), 0)),
             decision_log,
             unlogged_remote: RefCell::new((0, None)),

@@ -502,6 +502,18 @@ fn metric_names_per_decision() {
 }
 
 #[test]
+fn each_input_a_rule_reads_is_counted_present_or_missing() {
+    const ABROAD: &str = r#"{"id":"abroad","action":"log","client_country":{}}"#;
+    let mut envoy = Envoy::start(&config(&[ABROAD], "", ""));
+    envoy.send(post("/api/otp", &[("cf-ipcountry", "US")]), US.as_bytes(), 1024);
+    envoy.send(post("/api/otp", &[]), US.as_bytes(), 1024);
+    envoy.send(post("/api/otp", &[("cf-ipcountry", "XX")]), US.as_bytes(), 1024);
+    let input =
+        |state: &str| counter(&format!("pumpguard.inputs.plugin.t.input.client_country.state.{state}"));
+    assert_eq!((input("present"), input("missing")), (1, 2));
+}
+
+#[test]
 fn counters_are_shared_between_streams_of_every_worker() {
     let config = config(&[ONE_PER_NUMBER], "", "");
     let mut envoy = Envoy::start(&config);
