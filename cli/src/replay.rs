@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::ValueEnum;
 use pumpguard_core::decision::TokenVerdict;
+use pumpguard_core::edge_inputs::EdgeInput;
 use pumpguard_core::scenario::{simulated_lookup, simulated_siteverify};
 use pumpguard_core::traffic::{as_request, TrafficRecord};
 use pumpguard_core::{Action, MemoryStore};
@@ -15,7 +16,8 @@ use crate::progress::Progress;
 
 /// Judge each recorded request in order (record timestamps drive time).
 ///
-/// Prints one JSON decision per line on stdout and a summary per action and reason on stderr;
+/// Prints one JSON decision per line on stdout and a summary per action, reason and input a rule
+/// reads (how many requests lacked it: a country header that never reaches the guard) on stderr;
 /// --report also writes the HTML report of the decisions (docs/simulator.md). Number lookups
 /// (a policy's number_intel) get the scenario corpus' fake provider's answers (docs/policy.md).
 /// On a terminal, a long replay shows its progress on stderr (records, records/s, ETA).
@@ -76,6 +78,8 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
     let store = MemoryStore::new();
     let mut by_action: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut by_reason: BTreeMap<String, u64> = BTreeMap::new();
+    // Per input a rule reads, in EdgeInput::ALL order: requests that read it, and that lacked it.
+    let mut inputs = [(0u64, 0u64); EdgeInput::ALL.len()];
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let (mut records, mut bytes_read) = (0u64, 0u64);
@@ -113,6 +117,12 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
                 let label = if reason.enforced { label } else { format!("{label} (not enforced)") };
                 *by_reason.entry(label).or_default() += 1;
             }
+            for (input, (read, missing)) in EdgeInput::ALL.iter().zip(inputs.iter_mut()) {
+                if decision.edge_inputs.read.contains(*input) {
+                    *read += 1;
+                    *missing += u64::from(decision.edge_inputs.missing.contains(*input));
+                }
+            }
         } else {
             *by_action.entry("unguarded").or_default() += 1;
         }
@@ -138,6 +148,15 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
     eprintln!("summary by reason:");
     for (reason, count) in &by_reason {
         eprintln!("  {reason:<48} {count}");
+    }
+    if inputs.iter().any(|(read, _)| *read > 0) {
+        eprintln!("summary by input a rule reads (requests that lacked it):");
+        for (input, (read, missing)) in EdgeInput::ALL.iter().zip(inputs) {
+            if read > 0 {
+                let share = 100.0 * missing as f64 / read as f64;
+                eprintln!("  {:<16} missing in {missing} of {read} ({share:.1}%)", input.as_str());
+            }
+        }
     }
     if let Some(path) = &args.report {
         crate::simulate::write_replay_report(path, &args.policy, judged)?;

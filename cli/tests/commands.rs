@@ -90,6 +90,31 @@ fn replay_prints_one_decision_per_record_and_a_summary() {
 }
 
 #[test]
+fn replay_summarises_the_inputs_its_rules_read() {
+    let policy = scratch(
+        "inputs-policy.json",
+        r#"{"version":1,"default_region":"US",
+            "routes":[{"id":"otp","kind":"send","match":{"path":{"exact":"/otp"}},"extract":{"json_keys":["phone"]}}],
+            "rules":[{"id":"abroad","action":"log","client_country":{}}]}"#,
+    );
+    let record = |at: u32, country: &str| {
+        let header =
+            if country.is_empty() { String::new() } else { format!(r#",["cf-ipcountry","{country}"]"#) };
+        format!(
+            r#"{{"at_ms":{at},"method":"POST","host":"a","path":"/otp","headers":[["content-type","application/json"]{header}],"body":"{{\"phone\":\"+1415555010{at}\"}}"}}"#
+        )
+    };
+    let traffic = scratch(
+        "inputs.jsonl",
+        &[record(1, "US"), record(2, ""), record(3, "XX"), record(4, "T1")].join("\n"),
+    );
+    let out = pumpguard(&["replay", "--policy", &policy, &traffic]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("client_country   missing in 2 of 4 (50.0%)"), "{stderr}");
+}
+
+#[test]
 fn replay_reports_the_line_of_a_bad_record() {
     let traffic = scratch("bad.jsonl", "{\"method\":\"POST\",\"host\":\"a\",\"path\":\"/\"}\nnot json\n");
     let out = pumpguard(&["replay", "--policy", &repo("examples/policy.json"), &traffic]);
