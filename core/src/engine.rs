@@ -649,48 +649,40 @@ impl Policy {
                     }
                 }
                 RuleKind::ClientCountry { header, missing, tor, tor_header, proven_pairs } => {
-                    match rules::client_country(req.headers, header, tor_header.as_deref()) {
-                        rules::ClientCountry::Known(client) => {
-                            for (i, number) in numbers.iter().enumerate() {
-                                let region = number.region().map(|r| r.as_str());
-                                if rules::client_country_differs(client, region) {
-                                    let e164 = e164s.get(i);
-                                    if let (Some(_), RouteKind::Send, Some(e164)) =
-                                        (proven_pairs, route.kind, e164)
-                                    {
-                                        plan_pair_checks(index, &rule.id, client, number, e164, &mut checks);
-                                    }
-                                    let detail = format!(
-                                        "client {}, number {}",
-                                        client.to_ascii_uppercase(),
-                                        region.unwrap_or("none")
-                                    );
-                                    decision.reasons.push(reason(
-                                        ReasonCode::ClientCountryMismatch,
-                                        Some(number),
-                                        Some(detail),
-                                    ));
-                                }
+                    // The client's code, and whether it is Tor's `T1` (no region, so it differs
+                    // from every number's; never a proven pair: anyone can come through Tor).
+                    let client = match rules::client_country(req.headers, header, tor_header.as_deref()) {
+                        rules::ClientCountry::Known(client) => Some((client, false)),
+                        rules::ClientCountry::Tor if *tor == TorClients::Mismatch => Some(("T1", true)),
+                        rules::ClientCountry::Tor | rules::ClientCountry::Unknown => {
+                            if *missing {
+                                decision.reasons.push(reason(ReasonCode::ClientCountryMissing, None, None));
                             }
+                            None
                         }
-                        // Never a proven pair: anyone can come through Tor.
-                        rules::ClientCountry::Tor if *tor == TorClients::Mismatch => {
-                            for number in &numbers {
-                                let detail = format!(
-                                    "client T1 (Tor), number {}",
-                                    number.region().map_or("none", |r| r.as_str())
-                                );
-                                decision.reasons.push(reason(
-                                    ReasonCode::ClientCountryMismatch,
-                                    Some(number),
-                                    Some(detail),
-                                ));
-                            }
+                    };
+                    let Some((client, through_tor)) = client else { continue };
+                    for (i, number) in numbers.iter().enumerate() {
+                        let region = number.region().map(|r| r.as_str());
+                        if !rules::client_country_differs(client, region) {
+                            continue;
                         }
-                        rules::ClientCountry::Tor | rules::ClientCountry::Unknown if *missing => {
-                            decision.reasons.push(reason(ReasonCode::ClientCountryMissing, None, None))
+                        if let (Some(_), RouteKind::Send, Some(e164), false) =
+                            (proven_pairs, route.kind, e164s.get(i), through_tor)
+                        {
+                            plan_pair_checks(index, &rule.id, client, number, e164, &mut checks);
                         }
-                        rules::ClientCountry::Tor | rules::ClientCountry::Unknown => {}
+                        let detail = format!(
+                            "client {}{}, number {}",
+                            client.to_ascii_uppercase(),
+                            if through_tor { " (Tor)" } else { "" },
+                            region.unwrap_or("none")
+                        );
+                        decision.reasons.push(reason(
+                            ReasonCode::ClientCountryMismatch,
+                            Some(number),
+                            Some(detail),
+                        ));
                     }
                 }
                 RuleKind::BotScore(bot_score) => {
