@@ -50,6 +50,25 @@ impl Policy {
         })
     }
 
+    /// Whether the provider's answer blocked this decision: a `number_intel` finding enforced
+    /// on its own, or weighed into a risk score that blocked the request (the provider's
+    /// suspicion and a second signal together). A challenge is not counted: it comes back with
+    /// a token and counts then, or never.
+    fn provider_refused(&self, decision: &Decision) -> bool {
+        if decision.action != Action::Block {
+            return false;
+        }
+        let risk_refused = decision.reasons.iter().any(|r| r.code == ReasonCode::RiskScore && r.enforced);
+        decision.reasons.iter().filter(|r| r.code == ReasonCode::NumberIntel && !r.spared).any(|r| {
+            r.enforced
+                || (risk_refused
+                    && r.rule
+                        .as_ref()
+                        .and_then(|id| self.rules.iter().find(|rule| rule.id == *id))
+                        .is_some_and(|rule| rule.risk > 0 && !rule.shadow))
+        })
+    }
+
     /// The `number_intel` rules that apply to the decision's route, with their indexes.
     fn intel_rules<'a>(&'a self, decision: &Decision) -> impl Iterator<Item = (usize, &'a Rule)> + 'a {
         let route = decision.route.as_ref().map(|r| r.index);
@@ -229,11 +248,7 @@ impl Policy {
             // walk through a block, or a bot's address, from them). Such a request passed every
             // counter's check already.
             _ => {
-                let provider_refused = decision
-                    .reasons
-                    .iter()
-                    .any(|r| r.code == ReasonCode::NumberIntel && r.enforced && !r.spared);
-                if provider_refused {
+                if self.provider_refused(&decision) {
                     decision.commits.retain(|c| self.sees_intel_refusals(c));
                 } else {
                     decision.commits.clear();
