@@ -95,8 +95,9 @@ pub struct EdgeInputs {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct RouteReads {
     inputs: EdgeInputSet,
-    /// Headers `client_country` rules read the country from (usually one).
-    country_headers: Vec<String>,
+    /// Headers `client_country` rules read the country from, each with its Tor header (usually
+    /// one): a client only the Tor header names is the edge's answer too.
+    country_headers: Vec<(String, Option<String>)>,
 }
 
 impl RouteReads {
@@ -120,10 +121,11 @@ impl RouteReads {
             _ => None,
         };
         match kind {
-            RuleKind::ClientCountry { header, .. } => {
+            RuleKind::ClientCountry { header, tor_header, .. } => {
                 self.inputs.insert(EdgeInput::ClientCountry);
-                if !self.country_headers.contains(header) {
-                    self.country_headers.push(header.clone());
+                let source = (header.clone(), tor_header.clone());
+                if !self.country_headers.contains(&source) {
+                    self.country_headers.push(source);
                 }
             }
             RuleKind::BotScore(_) => self.inputs.insert(EdgeInput::BotScore),
@@ -159,8 +161,9 @@ impl RouteReads {
             let present = match input {
                 EdgeInput::ClientAddress => req.client_ip.is_some(),
                 // Tor (`T1`) is the edge's answer, not a missing one.
-                EdgeInput::ClientCountry => self.country_headers.iter().all(|header| {
-                    rules::client_country(req.headers, header, None) != rules::ClientCountry::Unknown
+                EdgeInput::ClientCountry => self.country_headers.iter().all(|(header, tor_header)| {
+                    rules::client_country(req.headers, header, tor_header.as_deref())
+                        != rules::ClientCountry::Unknown
                 }),
                 EdgeInput::BotScore => req.edge.bot_score.is_some(),
                 EdgeInput::Ja3 => ja3,
@@ -241,6 +244,21 @@ mod tests {
         let seen = send.judge(&request(&[], scored), false, false);
         assert_eq!(seen.missing.iter().collect::<Vec<_>>(), [EdgeInput::ClientCountry]);
         assert_eq!(serde_json::to_string(&seen.missing).unwrap(), r#"["client_country"]"#);
+    }
+
+    #[test]
+    fn a_client_only_the_tor_header_names_is_not_missing_a_country() {
+        let reads = reads(&format!(
+            r#"{{"version": 1, {ROUTES}, "rules": [
+                {{"id": "abroad", "action": "log", "client_country": {{"header": "x-client-country", "tor_header": "x-client-tor"}}}}
+            ]}}"#
+        ));
+        let send = &reads[0];
+        // An exit the anonymous-IP database knows and the country database does not.
+        let tor = send.judge(&request(&[("x-client-tor", "true")], Default::default()), false, false);
+        assert!(tor.missing.is_empty(), "the rule judges it Tor");
+        let unplaced = send.judge(&request(&[("x-client-tor", "false")], Default::default()), false, false);
+        assert_eq!(unplaced.missing, unplaced.read);
     }
 
     #[test]
