@@ -143,6 +143,10 @@ pub(crate) fn observe(response: &Response) -> (Observed, Vec<String>) {
         country: response.header("x-pumpguard-country").map(str::to_owned),
         number_type: response.header("x-pumpguard-number-type").map(str::to_owned),
         risk: response.header("x-pumpguard-risk").and_then(|r| r.trim().parse().ok()),
+        missing_inputs: response
+            .header("x-pumpguard-missing-inputs")
+            .map(|h| h.split(',').map(str::trim).filter(|i| !i.is_empty()).map(str::to_owned).collect())
+            .unwrap_or_default(),
         ..Observed::default()
     };
     if !from_origin && response.body.trim_ascii_start().starts_with(b"<") {

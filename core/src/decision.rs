@@ -492,6 +492,9 @@ impl Decision {
             if let Some(risk) = self.risk {
                 headers.push(("x-pumpguard-risk", risk.to_string()));
             }
+            if let Some(missing) = self.missing_inputs_header() {
+                headers.push(("x-pumpguard-missing-inputs", missing));
+            }
         }
         headers
     }
@@ -518,7 +521,18 @@ impl Decision {
         if let Some(risk) = self.risk {
             headers.push(("x-pumpguard-risk", risk.to_string()));
         }
+        if let Some(missing) = self.missing_inputs_header() {
+            headers.push(("x-pumpguard-missing-inputs", missing));
+        }
         headers
+    }
+
+    /// The inputs the route's rules read and the request lacked, comma-separated (`None` when it
+    /// lacked none): origin can ask for more where a decision was made without the client's
+    /// country or bot score.
+    pub fn missing_inputs_header(&self) -> Option<String> {
+        let missing: Vec<&str> = self.edge_inputs.missing.iter().map(|i| i.as_str()).collect();
+        (!missing.is_empty()).then(|| missing.join(","))
     }
 
     /// Every finding as `rule:code` (or `code` for input handling), comma-separated.
@@ -545,12 +559,13 @@ impl Decision {
 }
 
 /// Every header name [`Decision::origin_headers`] may set.
-pub const DECISION_HEADERS: [&str; 5] = [
+pub const DECISION_HEADERS: [&str; 6] = [
     "x-pumpguard-decision",
     "x-pumpguard-country",
     "x-pumpguard-number-type",
     "x-pumpguard-findings",
     "x-pumpguard-risk",
+    "x-pumpguard-missing-inputs",
 ];
 
 /// The log names only the inputs the request lacked: the ones read follow from the policy.
@@ -621,6 +636,9 @@ mod tests {
             spared: false,
         });
         decision.risk = Some(40);
+        let mut missing = crate::edge_inputs::EdgeInputSet::default();
+        missing.insert(crate::edge_inputs::EdgeInput::ClientCountry);
+        decision.edge_inputs = crate::edge_inputs::EdgeInputs { read: missing, missing };
         let headers = decision.origin_headers();
         assert_eq!(headers.len(), DECISION_HEADERS.len());
         for (name, _) in headers {

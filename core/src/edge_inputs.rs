@@ -70,7 +70,7 @@ impl EdgeInputSet {
         EdgeInput::ALL.into_iter().filter(move |i| self.contains(*i))
     }
 
-    fn insert(&mut self, input: EdgeInput) {
+    pub(crate) fn insert(&mut self, input: EdgeInput) {
         self.0 |= input.bit();
     }
 }

@@ -90,6 +90,10 @@ pub struct Expect {
     /// The request's risk score (`x-pumpguard-risk`).
     #[serde(default)]
     pub risk: Option<u32>,
+    /// Exactly the inputs the route's rules read that the request lacked
+    /// (`x-pumpguard-missing-inputs`; `[]`: none).
+    #[serde(default)]
+    pub missing_inputs: Option<Vec<String>>,
 }
 
 /// One executed request and what did not match.
@@ -242,6 +246,8 @@ pub struct Observed {
     pub number_type: Option<String>,
     /// The risk score, under a policy that scores risk.
     pub risk: Option<u32>,
+    /// The inputs the route's rules read that the request lacked.
+    pub missing_inputs: Vec<String>,
 }
 
 impl Observed {
@@ -261,6 +267,7 @@ impl Observed {
             country: first.and_then(|n| n.region).map(str::to_owned),
             number_type: first.map(|n| n.number_type.as_str().to_owned()),
             risk: decision.risk,
+            missing_inputs: decision.edge_inputs.missing.iter().map(|i| i.as_str().to_owned()).collect(),
         }
     }
 }
@@ -306,6 +313,14 @@ pub fn compare(expect: &Expect, got: &Observed) -> Vec<String> {
     }
     if expect.no_findings && !labels.is_empty() {
         out.push(format!("expected no findings, got {labels:?}"));
+    }
+    if let Some(missing) = &expect.missing_inputs {
+        let (mut want, mut have) = (missing.clone(), got.missing_inputs.clone());
+        want.sort();
+        have.sort();
+        if want != have {
+            out.push(format!("missing_inputs: expected {missing:?}, got {:?}", got.missing_inputs));
+        }
     }
     out
 }
