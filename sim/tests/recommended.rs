@@ -402,3 +402,38 @@ fn without_rule(doc: &serde_json::Value, id: &str) -> serde_json::Value {
     assert_eq!(rules.len(), before - 1, "{id} is shipped");
     doc
 }
+
+/// A class signing up at once behind one address: sixty sends in three minutes, before most
+/// codes are entered. The conversion rules that judge an address (`address-conversion`: 20
+/// sends under 20% confirmed) must not take the codes still in flight for codes nobody enters.
+#[test]
+fn recommended_policies_spare_a_class_signing_up_at_once() {
+    let class = pumpguard_sim::mix::Crowd {
+        name: "class".to_owned(),
+        start_hours: 1.5,
+        hours: 0.05,
+        sessions: 60,
+        country: "GB".to_owned(),
+        addresses: 1,
+        never_confirm: 0.1,
+        page: "/signup".to_owned(),
+    };
+    let edge = pumpguard_sim::bot_score::BotScoreModel { bots_scored_low: 0.7, humans_scored_low: 0.01 };
+    for (policy, mut mix) in [
+        ("recommended.json", Mix::default()),
+        (
+            "recommended-intel.json",
+            Mix { edge_bot_score: Some(edge), number_intel: Some(graded_provider()), ..Mix::default() },
+        ),
+    ] {
+        mix.legit.crowds = vec![class.clone()];
+        let doc = policy_doc(policy);
+        let policy_obj = Policy::from_json(&doc.to_string()).unwrap();
+        let run = sim::run(&mix, 1, &mut InProcess::new(policy_obj)).unwrap();
+        let board = Scoreboard::of(&run, &Prices::built_in());
+        let seg = board.segments.iter().find(|s| s.name == "class").unwrap();
+        // Seed 1 measured 0 refused of 60 on both when this was set (4 and 7 challenged).
+        assert_eq!(seg.sessions, 60, "{policy}");
+        assert_eq!(seg.sessions_refused, 0, "{policy}: {seg:?}");
+    }
+}
