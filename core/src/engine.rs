@@ -378,8 +378,7 @@ impl Policy {
         }
         let mut fired: Vec<&Rule> = Vec::new();
         for reason in decision.reasons.iter().filter(|r| !r.spared) {
-            let rule = reason.rule.as_ref().and_then(|id| self.rules.iter().find(|rule| rule.id == *id));
-            if let Some(rule) = rule.filter(|r| r.risk > 0 && !r.shadow) {
+            if let Some(rule) = self.rule_of(reason).filter(|r| r.weighs_risk()) {
                 if !fired.iter().any(|f| f.id == rule.id) {
                     fired.push(rule);
                 }
@@ -408,21 +407,22 @@ impl Policy {
         });
     }
 
+    /// The rule that reported `reason` (`None` for input handling and the risk score).
+    pub(crate) fn rule_of(&self, reason: &Reason) -> Option<&Rule> {
+        reason.rule.as_ref().and_then(|id| self.rules.iter().find(|rule| rule.id == *id))
+    }
+
     /// Whether `reason` comes from a rule that spares trusted numbers.
     fn spares_trusted(&self, reason: &Reason) -> bool {
-        reason
-            .rule
-            .as_ref()
-            .and_then(|id| self.rules.iter().find(|rule| rule.id == *id))
-            .is_some_and(|rule| rule.skip_trusted)
+        self.rule_of(reason).is_some_and(|rule| rule.skip_trusted)
     }
 
     /// Whether `reason` is a client-country mismatch of a rule that spares proven pairs.
     fn spares_proven_pairs(&self, reason: &Reason) -> bool {
         reason.code == ReasonCode::ClientCountryMismatch
-            && reason.rule.as_ref().and_then(|id| self.rules.iter().find(|rule| rule.id == *id)).is_some_and(
-                |rule| matches!(rule.kind, RuleKind::ClientCountry { proven_pairs: Some(_), .. }),
-            )
+            && self.rule_of(reason).is_some_and(|rule| {
+                matches!(rule.kind, RuleKind::ClientCountry { proven_pairs: Some(_), .. })
+            })
     }
 
     /// Stops enforcing the client-country mismatches whose pair checks found the pair proven

@@ -56,10 +56,15 @@ fn measure(policy: &str, mix: &Mix, seed: u64) -> Measured {
     measure_doc(&policy_doc(policy), mix, seed)
 }
 
-fn measure_doc(doc: &serde_json::Value, mix: &Mix, seed: u64) -> Measured {
+/// The scoreboard of `doc` over `mix` on `seed`.
+fn board_of(doc: &serde_json::Value, mix: &Mix, seed: u64) -> Scoreboard {
     let policy = Policy::from_json(&doc.to_string()).unwrap();
     let run = sim::run(mix, seed, &mut InProcess::new(policy)).unwrap();
-    let board = Scoreboard::of(&run, &Prices::built_in());
+    Scoreboard::of(&run, &Prices::built_in())
+}
+
+fn measure_doc(doc: &serde_json::Value, mix: &Mix, seed: u64) -> Measured {
+    let board = board_of(doc, mix, seed);
     let legit = &board.legit;
     let refused = legit.sessions_refused as f64 / legit.sessions as f64;
     let challenged = legit.sessions_challenged as f64 / legit.sessions as f64;
@@ -427,10 +432,7 @@ fn recommended_policies_spare_a_class_signing_up_at_once() {
         ),
     ] {
         mix.legit.crowds = vec![class.clone()];
-        let doc = policy_doc(policy);
-        let policy_obj = Policy::from_json(&doc.to_string()).unwrap();
-        let run = sim::run(&mix, 1, &mut InProcess::new(policy_obj)).unwrap();
-        let board = Scoreboard::of(&run, &Prices::built_in());
+        let board = board_of(&policy_doc(policy), &mix, 1);
         let seg = board.segments.iter().find(|s| s.name == "class").unwrap();
         // Seed 1 measured 0 refused of 60 on both when this was set (4 and 7 challenged).
         assert_eq!(seg.sessions, 60, "{policy}");

@@ -59,14 +59,11 @@ impl Policy {
             return false;
         }
         let risk_refused = decision.reasons.iter().any(|r| r.code == ReasonCode::RiskScore && r.enforced);
-        decision.reasons.iter().filter(|r| r.code == ReasonCode::NumberIntel && !r.spared).any(|r| {
-            r.enforced
-                || (risk_refused
-                    && r.rule
-                        .as_ref()
-                        .and_then(|id| self.rules.iter().find(|rule| rule.id == *id))
-                        .is_some_and(|rule| rule.risk > 0 && !rule.shadow))
-        })
+        decision
+            .reasons
+            .iter()
+            .filter(|r| r.code == ReasonCode::NumberIntel && !r.spared)
+            .any(|r| r.enforced || (risk_refused && self.rule_of(r).is_some_and(Rule::weighs_risk)))
     }
 
     /// The `number_intel` rules that apply to the decision's route, with their indexes.

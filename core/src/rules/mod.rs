@@ -45,6 +45,13 @@ pub struct Rule {
     pub kind: RuleKind,
 }
 
+impl Rule {
+    /// Whether the rule adds to the risk score when it fires (a shadow rule adds nothing).
+    pub fn weighs_risk(&self) -> bool {
+        self.risk > 0 && !self.shadow
+    }
+}
+
 /// What a rule checks, with its compiled parameters.
 #[derive(Debug)]
 pub enum RuleKind {
