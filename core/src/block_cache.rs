@@ -54,6 +54,7 @@ fn identity(check: &CounterCheck) -> Option<String> {
         | CounterOp::ConversionConfirmSolved
         | CounterOp::TrustSend
         | CounterOp::TrustConfirm
+        | CounterOp::TrustImport
         | CounterOp::PairSend
         | CounterOp::IntelRead
         | CounterOp::IntelStore(_)

@@ -22,6 +22,9 @@ pub enum Action {
     Throttle,
     /// Refuse (403, or the input error's own status).
     Block,
+    /// Answered by the guard itself, never forwarded: an import of trusted numbers
+    /// (`trust_import`), 200 with what it did (503 when a write failed).
+    Answer,
 }
 
 impl Action {
@@ -32,6 +35,7 @@ impl Action {
             Action::Challenge => "challenge",
             Action::Throttle => "throttle",
             Action::Block => "block",
+            Action::Answer => "answer",
         }
     }
 }
@@ -116,6 +120,10 @@ pub enum ReasonCode {
     /// A number lookup failed, timed out or answered garbage; `number_intel.on_unavailable`
     /// decides.
     NumberIntelUnavailable,
+    /// A `trust_import` request without the import token (401).
+    ImportUnauthorized,
+    /// A `trust_import` request of another method than `POST` (405).
+    MethodNotAllowed,
 }
 
 impl ReasonCode {
@@ -159,6 +167,8 @@ impl ReasonCode {
             ReasonCode::RiskScore => "risk_score",
             ReasonCode::NumberIntel => "number_intel",
             ReasonCode::NumberIntelUnavailable => "number_intel_unavailable",
+            ReasonCode::ImportUnauthorized => "import_unauthorized",
+            ReasonCode::MethodNotAllowed => "method_not_allowed",
         }
     }
 
@@ -207,6 +217,8 @@ impl ReasonCode {
             }
             ReasonCode::RiskScore => "SMS could not be sent for this request.",
             ReasonCode::NumberIntel => "SMS to this phone number is not available.",
+            ReasonCode::ImportUnauthorized => "A valid import token is required.",
+            ReasonCode::MethodNotAllowed => "Import numbers with POST.",
         }
     }
 
@@ -221,6 +233,8 @@ impl ReasonCode {
             | ReasonCode::NoNumber
             | ReasonCode::TooManyNumbers => 400,
             ReasonCode::UnsupportedEncoding | ReasonCode::UnsupportedContentType => 415,
+            ReasonCode::ImportUnauthorized => 401,
+            ReasonCode::MethodNotAllowed => 405,
             ReasonCode::StoreUnavailable
             | ReasonCode::CaptchaUnavailable
             | ReasonCode::NumberIntelUnavailable => 503,
@@ -387,6 +401,9 @@ pub struct Decision {
     /// Checks of `captcha_solver` limits, waiting for siteverify to name the solving device.
     #[serde(skip)]
     pub(crate) solver_checks: Vec<crate::solver::SolverCheck>,
+    /// What an import of trusted numbers did (action `answer`): the body of its answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trust_import: Option<crate::trust_import::ImportSummary>,
 }
 
 impl Decision {
@@ -412,6 +429,7 @@ impl Decision {
             held_token: None,
             token_verified: false,
             solver_checks: Vec::new(),
+            trust_import: None,
         }
     }
 
@@ -445,7 +463,7 @@ impl Decision {
             .filter_map(|r| r.retry_after_ms)
             .max();
         self.retry_after_seconds = match action {
-            Action::Allow | Action::Challenge => None,
+            Action::Allow | Action::Challenge | Action::Answer => None,
             Action::Throttle | Action::Block => wait.map(ceil_seconds),
         };
         if action != Action::Challenge {
@@ -472,7 +490,11 @@ impl Decision {
 
     /// Error body for a non-allow answer: pumpguard's JSON `{"error": code, "message", "rule",
     /// "retry_after"}`, or the route's API error format ([`RefusalFormat`]) carrying the same.
+    /// An import's answer (action `answer`) is its summary instead.
     pub fn error_body(&self) -> Option<String> {
+        if let Some(import) = &self.trust_import {
+            return Some(import.body());
+        }
         crate::refusal::body(self)
     }
 

@@ -87,6 +87,8 @@ pub enum CounterOp {
     PairSend,
     /// A confirmation of one number origin accepted: earns trust when it matches a send.
     TrustConfirm,
+    /// The site imported the number as one its user verified: trusts it (`trust_import`).
+    TrustImport,
     /// A send counted against a scope's rolling baseline.
     SurgeSend,
     /// Reads the number's cached number-intelligence answer (`CounterVerdict::intel`); writes
@@ -241,6 +243,17 @@ impl Policy {
         self.routes.iter().position(|r| r.matches(req, &paths, true))
     }
 
+    /// Whether the guard judges or answers this request, from its head alone: a route guards
+    /// it, or it is an import of trusted numbers. Hosts hold (and buffer) only these.
+    pub fn guards(&self, req: &Request<'_>) -> bool {
+        self.is_trust_import(req) || self.route_for(req).is_some()
+    }
+
+    /// Whether the request is an import of trusted numbers, which the guard answers itself.
+    pub fn is_trust_import(&self, req: &Request<'_>) -> bool {
+        self.trust_import.as_ref().is_some_and(|(import, _)| import.matches(req))
+    }
+
     /// Index of the route guarding this request, body included.
     fn route_with_body(&self, req: &Request<'_>) -> Option<usize> {
         let paths = path_readings(req.path_only());
@@ -349,6 +362,10 @@ impl Policy {
     /// concurrent request since the peek: the request is refused after all.
     pub fn settle_commits(&self, mut decision: Decision, results: &[CheckOutcome]) -> Decision {
         let checks = std::mem::take(&mut decision.commits);
+        if decision.action == Action::Answer {
+            crate::trust_import::settle(&mut decision, checks.len(), results);
+            return decision;
+        }
         if decision.action != Action::Allow {
             return decision;
         }
@@ -495,6 +512,9 @@ impl Policy {
 
     /// Step 1: everything that needs no counter state.
     pub fn prepare(&self, req: &Request<'_>, _now: Timestamp) -> Prepared {
+        if let Some((import, rule)) = self.trust_import.as_ref().filter(|(i, _)| i.matches(req)) {
+            return final_decision(self.prepare_import(import, *rule, req));
+        }
         let Some(route_index) = self.route_with_body(req) else {
             return final_decision(Decision::unguarded());
         };
@@ -895,6 +915,9 @@ impl Policy {
             (RuleKind::Reputation(params), CounterOp::TrustConfirm) => {
                 update(store, key, now, retries, |b| params.step_confirm(b, now))
             }
+            (RuleKind::Reputation(params), CounterOp::TrustImport) => {
+                update(store, key, now, retries, |b| params.step_import(b, now))
+            }
             (RuleKind::ClientCountry { proven_pairs: Some(p), .. }, op) => match op {
                 CounterOp::PairSend => update(store, key, now, retries, |b| p.step_send(b, now)),
                 CounterOp::ConversionConfirm => update(store, key, now, retries, |b| p.step_confirm(b, now)),
@@ -926,6 +949,10 @@ impl Policy {
     /// Step 3: folds counter results (in the order of `prepared.checks()`) into the decision.
     pub fn conclude(&self, prepared: Prepared, results: &[CheckOutcome]) -> Decision {
         let Prepared { mut decision, checks, token, remote_ip } = prepared;
+        if decision.action == Action::Answer {
+            // An import: its writes are already pending, nothing to judge.
+            return decision;
+        }
         self.fold_results(&mut decision, &checks, results, |_| true);
         self.spare_trusted(&mut decision, &checks, results);
         self.spare_proven_pairs(&mut decision, &checks, results);
@@ -1189,6 +1216,7 @@ fn is_bookkeeping(op: CounterOp) -> bool {
             | CounterOp::ConversionConfirmSolved
             | CounterOp::TrustSend
             | CounterOp::TrustConfirm
+            | CounterOp::TrustImport
             | CounterOp::PairSend
             | CounterOp::IntelRead
             | CounterOp::IntelStore(_)
@@ -1218,6 +1246,60 @@ fn plan_pair_checks(
         if !checks.iter().any(|c| c.rule == rule && c.key == key && c.op == op && c.number == number_key) {
             checks.push(CounterCheck { rule, key, op, number: number_key.clone() });
         }
+    }
+}
+
+impl Policy {
+    /// An import of trusted numbers: refused whole (method, token, body), or answered with its
+    /// writes pending, one [`CounterOp::TrustImport`] per distinct number. No peek round: an
+    /// import refuses nothing, so it goes straight to the commit.
+    fn prepare_import(&self, import: &crate::trust_import::TrustImport, rule: u16, req: &Request<'_>) -> Decision {
+        use crate::trust_import::ImportRefusal;
+        let mut decision = Decision::unguarded();
+        let rule_id = self.rules.get(usize::from(rule)).map(|r| r.id.clone());
+        let (digits, rejected) = match import.read(req, self.max_body_bytes()) {
+            Ok(read) => read,
+            Err(refusal) => {
+                let (code, detail) = match refusal {
+                    ImportRefusal::Method => (ReasonCode::MethodNotAllowed, None),
+                    ImportRefusal::Unauthorized => (ReasonCode::ImportUnauthorized, None),
+                    ImportRefusal::TooLarge => {
+                        (ReasonCode::BodyTooLarge, Some(format!("body exceeds {} bytes", self.inputs.max_body_bytes)))
+                    }
+                    ImportRefusal::Malformed(why) => (ReasonCode::BodyMalformed, Some(why)),
+                    ImportRefusal::TooMany(n) => (
+                        ReasonCode::TooManyNumbers,
+                        Some(format!("{n} numbers, at most {} per import", import.max_numbers)),
+                    ),
+                };
+                decision.reasons.push(input_reason(code, InputOutcome::Block, detail));
+                decision.settle();
+                return decision;
+            }
+        };
+        let Some(rule_id) = rule_id else {
+            // Compiled with its rule: unreachable, and answered as a store failure would be.
+            decision.reasons.push(input_reason(ReasonCode::StoreUnavailable, InputOutcome::Block, None));
+            decision.settle();
+            return decision;
+        };
+        decision.commits = digits
+            .iter()
+            .map(|d| CounterCheck {
+                rule,
+                key: counter_key("tr:", &rule_id, d),
+                op: CounterOp::TrustImport,
+                number: None,
+            })
+            .collect();
+        decision.action = Action::Answer;
+        decision.status = 200;
+        decision.trust_import = Some(crate::trust_import::ImportSummary {
+            trusted: u32::try_from(digits.len()).unwrap_or(u32::MAX),
+            rejected,
+            failed: 0,
+        });
+        decision
     }
 }
 

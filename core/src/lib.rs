@@ -34,6 +34,7 @@ mod solver;
 pub mod store;
 pub mod time;
 pub mod traffic;
+pub mod trust_import;
 
 pub use config::{ConfigError, ConfigErrors, Policy, RequestNeeds};
 pub use decision::{Action, Decision, Reason, ReasonCode, RefusalFormat, TokenVerdict};

@@ -207,6 +207,9 @@ pub(crate) fn extra_headers(decision: &Decision) -> Option<(&'static str, String
             .refusal
             .api_code(decision.action, code, false)
             .map(|c| ("x-amzn-errortype", c.to_owned())),
+        // What RFC 9110 asks of a 401 and a 405.
+        _ if code == ReasonCode::ImportUnauthorized => Some(("www-authenticate", "Bearer".to_owned())),
+        _ if code == ReasonCode::MethodNotAllowed => Some(("allow", "POST".to_owned())),
         _ => None,
     }
 }

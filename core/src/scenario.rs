@@ -94,6 +94,9 @@ pub struct Expect {
     /// (`x-pumpguard-missing-inputs`; `[]`: none).
     #[serde(default)]
     pub missing_inputs: Option<Vec<String>>,
+    /// An import of trusted numbers (action `answer`): how many it trusted (the body's `trusted`).
+    #[serde(default)]
+    pub trusted: Option<u32>,
 }
 
 /// One executed request and what did not match.
@@ -248,6 +251,8 @@ pub struct Observed {
     pub risk: Option<u32>,
     /// The inputs the route's rules read that the request lacked.
     pub missing_inputs: Vec<String>,
+    /// How many numbers an import trusted.
+    pub trusted: Option<u32>,
 }
 
 impl Observed {
@@ -268,6 +273,7 @@ impl Observed {
             number_type: first.map(|n| n.number_type.as_str().to_owned()),
             risk: decision.risk,
             missing_inputs: decision.edge_inputs.missing.iter().map(|i| i.as_str().to_owned()).collect(),
+            trusted: decision.trust_import.as_ref().map(|i| i.trusted),
         }
     }
 }
@@ -299,6 +305,9 @@ pub fn compare(expect: &Expect, got: &Observed) -> Vec<String> {
     }
     if let Some(t) = expect.number_type {
         check("number_type", t.as_str().to_owned(), got.number_type.as_deref());
+    }
+    if let Some(trusted) = expect.trusted {
+        check("trusted", trusted.to_string(), got.trusted.map(|t| t.to_string()).as_deref());
     }
     if let Some(risk) = expect.risk {
         check("risk", risk.to_string(), got.risk.map(|r| r.to_string()).as_deref());

@@ -185,7 +185,7 @@ async fn handle(mut req: Request, env: &Env) -> Result<web_sys::Response> {
 
     let header_refs: Vec<(&str, &str)> =
         incoming.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-    if policy.route_for(&incoming.core(&header_refs, &[], false)).is_none() {
+    if !policy.guards(&incoming.core(&header_refs, &[], false)) {
         // Unguarded: straight through, the body streamed, never buffered.
         let body = req.inner().body().map(JsValue::from);
         return forward(&settings, &incoming, &Decision::unguarded().origin_headers(), body).await;

@@ -895,10 +895,10 @@ impl Stream {
             (Some(ms), true) => Timestamp::from_millis(ms),
             _ => host_now(),
         };
-        let guarded = {
+        let (guarded, import) = {
             let mut refs = Vec::with_capacity(self.held.headers.len());
             let req = self.held.view(&mut refs, 0);
-            cfg.policy.route_for(&req).is_some()
+            (cfg.policy.guards(&req), cfg.policy.is_trust_import(&req))
         };
         if !guarded {
             self.phase = Phase::Done;
@@ -921,6 +921,10 @@ impl Stream {
         }
         self.phase = Phase::Buffering;
         if !cfg.hold_headers {
+            // Headers go upstream before the answer: never the import's token with them.
+            if import && abi::remove_header(Headers::Request, b"authorization").is_err() {
+                return self.host_failure("remove request header");
+            }
             self.headers_sent = true;
             return Action::Continue;
         }

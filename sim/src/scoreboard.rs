@@ -152,7 +152,7 @@ impl Scoreboard {
                             score.reached_origin += 1;
                             score.cost_reached += price;
                         }
-                        Action::Block => score.blocked += 1,
+                        Action::Block | Action::Answer => score.blocked += 1,
                         Action::Challenge => score.challenged += 1,
                         Action::Throttle => score.throttled += 1,
                     }

@@ -802,7 +802,8 @@ impl World<'_> {
                             None
                         }
                     }
-                    Action::Block => {
+                    // A send route never answers as an import does; read it as a refusal.
+                    Action::Block | Action::Answer => {
                         user.outcome.blocked = true;
                         if user.block_retry_left {
                             user.block_retry_left = false;

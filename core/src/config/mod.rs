@@ -61,6 +61,8 @@ pub struct Policy {
     pub(crate) number_intel: Option<crate::intel::NumberIntel>,
     /// Per route, the inputs from the host or the edge its rules read.
     pub(crate) edge_reads: Vec<crate::edge_inputs::RouteReads>,
+    /// Where the site imports trusted numbers, and the index of the reputation rule they join.
+    pub(crate) trust_import: Option<(crate::trust_import::TrustImport, u16)>,
 }
 
 impl Policy {
@@ -136,6 +138,12 @@ impl Policy {
             }
         }
         check_reputation(doc, &mut errs);
+        let reputation_rule = doc.rules.iter().position(|r| r.reputation.is_some());
+        let trust_import = doc.trust_import.as_ref().and_then(|d| {
+            let import = crate::trust_import::TrustImport::compile(d, reputation_rule.is_some(), &mut errs)?;
+            Some((import, u16::try_from(reputation_rule?).ok()?))
+        });
+        check_import_path_is_not_a_route(doc, &mut errs);
         check_outcome_rules_have_a_confirm_route(doc, &mut errs);
         let risk = check_risk(doc, &mut errs);
         if let Some(captcha) = &doc.captcha {
@@ -189,6 +197,7 @@ impl Policy {
             risk,
             number_intel,
             edge_reads,
+            trust_import,
         })
     }
 
@@ -653,6 +662,21 @@ fn check_risk(doc: &PolicyDoc, errs: &mut ConfigErrors) -> Option<RiskThresholds
 
 /// At most one `reputation` rule (trust means one thing per policy), and `skip_trusted` only
 /// where one exists: without it no number is ever trusted, and the flag would silently do nothing.
+/// The import path is answered by the guard before any route is matched: a route with the same
+/// exact path would never see a request.
+fn check_import_path_is_not_a_route(doc: &PolicyDoc, errs: &mut ConfigErrors) {
+    let Some(import) = &doc.trust_import else { return };
+    for (i, route) in doc.routes.iter().enumerate() {
+        let exact = route.matcher.as_ref().and_then(|m| m.path.as_ref());
+        if matches!(exact, Some(PathMatchDoc::Exact(p)) if *p == import.path) {
+            errs.push(
+                format!("routes[{i}].match.path.exact"),
+                "is trust_import.path: the guard answers that path itself, so this route would never match",
+            );
+        }
+    }
+}
+
 fn check_reputation(doc: &PolicyDoc, errs: &mut ConfigErrors) {
     let reputation: Vec<usize> =
         doc.rules.iter().enumerate().filter(|(_, r)| r.reputation.is_some()).map(|(i, _)| i).collect();

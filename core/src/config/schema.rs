@@ -61,6 +61,30 @@ pub struct PolicyDoc {
     /// thresholds turn the sum into a challenge or a block.
     #[serde(default)]
     pub risk: Option<RiskDoc>,
+    /// Lets the site import numbers its users verified before, so returning users are trusted
+    /// from the first day: an authenticated `POST {"numbers": [...]}` the guard answers itself.
+    #[serde(default)]
+    pub trust_import: Option<TrustImportDoc>,
+}
+
+/// Where and how the site imports trusted numbers (`docs/policy.md`, Trusted numbers).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustImportDoc {
+    /// Exact path the import is posted to, answered by the guard and never forwarded: choose
+    /// one origin does not serve.
+    pub path: String,
+    /// SHA-256 of the bearer token, 64 hex digits: the policy never holds the token itself.
+    pub token_sha256: String,
+    /// Most numbers one request may carry (1 to 10000); the body must also fit
+    /// `inputs.max_body_bytes`.
+    #[serde(default = "default_import_max_numbers")]
+    pub max_numbers: u32,
+}
+
+fn default_import_max_numbers() -> u32 {
+    500
 }
 
 /// Thresholds on the sum of the `risk` weights of the rules a request fires (each rule once).

@@ -78,6 +78,15 @@ impl ReputationParams {
         self.write(s, CounterVerdict::PASS)
     }
 
+    /// The site imported the number as verified (`trust_import`): trusted from `now` for
+    /// `trust_ms`, as a confirmation would; an earlier trust lasting longer stays, and a send
+    /// waiting for its confirmation still may earn one.
+    pub fn step_import(&self, stored: Option<&[u8]>, now: Timestamp) -> Change<CounterVerdict> {
+        let mut s = stored.and_then(decode).unwrap_or_default();
+        s.trusted_until = s.trusted_until.max(now.as_millis().saturating_add(self.trust_ms));
+        self.write(s, CounterVerdict::PASS)
+    }
+
     /// Whether the stored state trusts the number at `now`, without changing anything.
     pub fn trusted(stored: Option<&[u8]>, now: Timestamp) -> bool {
         stored.and_then(decode).is_some_and(|s| s.trusted_until > now.as_millis())
@@ -126,6 +135,21 @@ mod tests {
         send(&store, 0);
         assert!(confirm(&store, 1_000));
         assert!(!confirm(&store, 2_000), "the send was used up");
+    }
+
+    #[test]
+    fn an_import_trusts_for_a_while_and_never_shortens_trust() {
+        let store = MemoryStore::new();
+        let import = |t: u64| {
+            let now = Timestamp::from_millis(t);
+            update(&store, "n", now, 4, |b| P.step_import(b, now)).is_ok()
+        };
+        assert!(import(0));
+        assert!(send(&store, 1_000));
+        assert!(confirm(&store, 2_000), "the send after the import may still earn a confirmation");
+        assert!(import(3_000), "an import earlier than the confirmation's trust keeps it");
+        assert!(send(&store, 2_000 + 86_399_999));
+        assert!(!send(&store, 2_000 + 86_400_000 + 1_000));
     }
 
     #[test]
