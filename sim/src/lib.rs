@@ -15,6 +15,7 @@ pub mod clients;
 pub mod curve;
 pub mod guard;
 pub mod intel;
+pub mod known_numbers;
 pub mod mix;
 pub mod network;
 pub mod numbers;

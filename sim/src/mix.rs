@@ -44,6 +44,10 @@ pub struct Mix {
     /// The device siteverify names for each solved CAPTCHA (Turnstile Enterprise's ephemeral
     /// IDs), modelled by how often real users share one (an assumption); `null`: none named.
     pub captcha_solver_ids: Option<crate::solver_ids::SolverIdModel>,
+    /// The site imports the numbers its records hold for returning users through the guard's
+    /// `trust_import` before the period (an assumption of how many it holds); `null`: no import.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trust_import: Option<crate::known_numbers::ImportModel>,
 }
 
 /// The legitimate population.
@@ -381,6 +385,7 @@ impl Default for Mix {
             number_intel: None,
             edge_bot_score: None,
             captcha_solver_ids: None,
+            trust_import: None,
         }
     }
 }

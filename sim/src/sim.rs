@@ -170,6 +170,8 @@ enum Wake {
         number: String,
         ip: Exit,
     },
+    /// The site imports numbers its records hold as verified (`mix.trust_import`).
+    Import(Vec<String>),
     /// A returning user's earlier sign-in, before the period: a send, then its code entered.
     History {
         user: usize,
@@ -211,6 +213,10 @@ struct World<'g> {
     solver_seed: u64,
     /// Of the provider's lookups, those made for warm-up sessions: not the period's bill.
     warm_up_lookups: u64,
+    /// Seed of which returning users' numbers the site's records hold (`mix.trust_import`).
+    known_seed: u64,
+    /// Those numbers, imported before the period.
+    known: Vec<String>,
 }
 
 /// Runs `mix` against `guard`, deterministically for `seed`.
@@ -232,10 +238,13 @@ pub fn run(mix: &Mix, seed: u64, guard: &mut dyn Guard) -> Result<Run, String> {
         bot_score_seed: root.fork(4).next_u64(),
         solver_seed: root.fork(5).next_u64(),
         warm_up_lookups: 0,
+        known_seed: root.fork(7).next_u64(),
+        known: Vec::new(),
     };
     world.spawn_users(&mut root.fork(1));
     world.spawn_warm_up(&mut root.fork(6));
     world.spawn_bots(&root.fork(2));
+    world.schedule_imports();
     let end_ms = mix.start_ms + hours_ms(mix.hours);
     while let Some(Reverse((at, _, wake_id))) = world.queue.pop() {
         // Late retries and confirmations past the end still happen: the period bounds arrivals.
@@ -248,6 +257,7 @@ pub fn run(mix: &Mix, seed: u64, guard: &mut dyn Guard) -> Result<Run, String> {
             Wake::FakeConfirm { bot, number, ip } => world.fake_confirm(bot, number, ip, at)?,
             Wake::Solved { bot, retry } => world.solved(bot, *retry, at)?,
             Wake::History { user, confirm } => world.history(user, confirm, at)?,
+            Wake::Import(numbers) => world.import(&numbers, at)?,
         }
     }
     let users = world
@@ -295,6 +305,12 @@ fn validate(mix: &Mix) -> Result<(), String> {
         }
         if c.rate_per_hour <= 0.0 || c.hours <= 0.0 {
             return Err(format!("campaigns[{i}]: rate_per_hour and hours must be positive"));
+        }
+    }
+    if let Some(model) = &mix.trust_import {
+        check_shares("trust_import", &[("share", model.share)])?;
+        if model.batch == 0 || !model.path.starts_with('/') || !(model.hours_before >= 0.0) {
+            return Err("trust_import: batch at least 1, path starting with '/', hours_before not negative".into());
         }
     }
     if let Some(model) = &mix.captcha_solver_ids {
@@ -540,6 +556,11 @@ impl World<'_> {
             && segment < legit.segments.len()
             && history_days > 0.0
             && user.rng.chance(legit.history_share);
+        if let Some(model) = &self.mix.trust_import {
+            if seg.returning && segment < legit.segments.len() && model.knows(self.known_seed, &user.number) {
+                self.known.push(user.number.clone());
+            }
+        }
         if seen_before {
             let back_ms = jitter_ms(&mut user.rng, 7_200.0, history_days * 86_400.0);
             self.schedule(at.saturating_sub(back_ms), Wake::History { user: id, confirm: false });
@@ -687,6 +708,52 @@ impl World<'_> {
         });
         self.records.push(record);
         Ok(verdict)
+    }
+
+    /// Schedules the site's imports of the numbers its records hold, in batches, before the
+    /// warm-up and the period.
+    fn schedule_imports(&mut self) {
+        let Some(model) = self.mix.trust_import.clone() else { return };
+        let before = hours_ms(self.mix.legit.warm_up_hours) + hours_ms(model.hours_before);
+        let at = self.mix.start_ms.saturating_sub(before);
+        let known = std::mem::take(&mut self.known);
+        for batch in known.chunks(model.batch.max(1)) {
+            self.schedule(at, Wake::Import(batch.to_vec()));
+        }
+    }
+
+    /// One import request; the guard must answer it itself (`answer`, 200), or the run stops:
+    /// a policy without `trust_import`, or another token, would otherwise measure no import.
+    fn import(&mut self, numbers: &[String], now: u64) -> Result<(), String> {
+        let Some(model) = &self.mix.trust_import else { return Ok(()) };
+        let record = TrafficRecord {
+            at_ms: now,
+            client_ip: Some(IpAddr::from([192, 0, 2, 10])),
+            method: "POST".to_owned(),
+            host: self.mix.host.clone(),
+            path: model.path.clone(),
+            version: Some("HTTP/1.1".to_owned()),
+            headers: vec![
+                ("content-type".to_owned(), "application/json".to_owned()),
+                ("authorization".to_owned(), format!("Bearer {}", model.token)),
+            ],
+            body: Some(crate::known_numbers::ImportModel::body(numbers)),
+            body_hex: None,
+            tls: None,
+            edge: None,
+            response_status: None,
+            response_headers: Vec::new(),
+            response_body: None,
+        };
+        let got = self.guard.judge(&record)?;
+        if got.action != Some(Action::Answer) || got.status != 200 {
+            return Err(format!(
+                "trust_import: the guard answered the import at {} with {} {:?} (error {:?}); \
+                 the policy needs a trust_import section with this path and the token's SHA-256",
+                model.path, got.status, got.action, got.error
+            ));
+        }
+        Ok(())
     }
 
     /// Lookups made at the modelled provider so far.
