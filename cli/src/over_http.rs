@@ -184,7 +184,8 @@ pub(crate) fn observe(response: &Response) -> (Observed, Vec<String>) {
                 observed.error = text("error");
                 observed.rule = text("rule");
                 observed.retry_after = body.get("retry_after").and_then(|v| v.as_u64());
-                observed.trusted = body.get("trusted").and_then(|v| v.as_u64()).and_then(|t| u32::try_from(t).ok());
+                observed.trusted =
+                    body.get("trusted").and_then(|v| v.as_u64()).and_then(|t| u32::try_from(t).ok());
             }
             Err(e) => problems.push(format!("local reply body is not JSON ({e})")),
         }

@@ -1253,7 +1253,12 @@ impl Policy {
     /// An import of trusted numbers: refused whole (method, token, body), or answered with its
     /// writes pending, one [`CounterOp::TrustImport`] per distinct number. No peek round: an
     /// import refuses nothing, so it goes straight to the commit.
-    fn prepare_import(&self, import: &crate::trust_import::TrustImport, rule: u16, req: &Request<'_>) -> Decision {
+    fn prepare_import(
+        &self,
+        import: &crate::trust_import::TrustImport,
+        rule: u16,
+        req: &Request<'_>,
+    ) -> Decision {
         use crate::trust_import::ImportRefusal;
         let mut decision = Decision::unguarded();
         let rule_id = self.rules.get(usize::from(rule)).map(|r| r.id.clone());
@@ -1263,9 +1268,10 @@ impl Policy {
                 let (code, detail) = match refusal {
                     ImportRefusal::Method => (ReasonCode::MethodNotAllowed, None),
                     ImportRefusal::Unauthorized => (ReasonCode::ImportUnauthorized, None),
-                    ImportRefusal::TooLarge => {
-                        (ReasonCode::BodyTooLarge, Some(format!("body exceeds {} bytes", self.inputs.max_body_bytes)))
-                    }
+                    ImportRefusal::TooLarge => (
+                        ReasonCode::BodyTooLarge,
+                        Some(format!("body exceeds {} bytes", self.inputs.max_body_bytes)),
+                    ),
                     ImportRefusal::Malformed(why) => (ReasonCode::BodyMalformed, Some(why)),
                     ImportRefusal::TooMany(n) => (
                         ReasonCode::TooManyNumbers,

@@ -102,7 +102,11 @@ struct ImportBody {
 impl TrustImport {
     /// Compiles and validates the section; `has_reputation`: the policy has a `reputation` rule,
     /// whose `trust_seconds` an imported number is trusted for.
-    pub(crate) fn compile(doc: &TrustImportDoc, has_reputation: bool, errs: &mut ConfigErrors) -> Option<Self> {
+    pub(crate) fn compile(
+        doc: &TrustImportDoc,
+        has_reputation: bool,
+        errs: &mut ConfigErrors,
+    ) -> Option<Self> {
         let mut ok = true;
         let mut err = |path: &str, message: &str| {
             ok = false;

@@ -309,8 +309,14 @@ fn validate(mix: &Mix) -> Result<(), String> {
     }
     if let Some(model) = &mix.trust_import {
         check_shares("trust_import", &[("share", model.share)])?;
-        if model.batch == 0 || !model.path.starts_with('/') || !(model.hours_before >= 0.0) {
-            return Err("trust_import: batch at least 1, path starting with '/', hours_before not negative".into());
+        if model.batch == 0
+            || !model.path.starts_with('/')
+            || !(0.0..=24.0 * 365.0).contains(&model.hours_before)
+        {
+            return Err(
+                "trust_import: batch at least 1, path starting with '/', hours_before within [0, 8760]"
+                    .into(),
+            );
         }
     }
     if let Some(model) = &mix.captcha_solver_ids {
