@@ -18,6 +18,7 @@ mod replay;
 mod scenarios;
 mod schema;
 mod simulate;
+mod trust_batches;
 
 /// `--version`: the crate's version and the libphonenumber metadata the phone tables come from.
 const VERSION: &str = concat!(
@@ -56,6 +57,7 @@ enum Command {
         args: Vec<String>,
     },
     Schema(schema::Args),
+    TrustBatches(trust_batches::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish or powershell) on stdout.
     #[command(
         after_help = "Install, e.g.:\n  pumpguard completions bash > ~/.local/share/bash-completion/completions/pumpguard\n  pumpguard completions zsh > \"${fpath[1]}/_pumpguard\"\n  pumpguard completions fish > ~/.config/fish/completions/pumpguard.fish"
@@ -78,6 +80,7 @@ fn main() -> ExitCode {
         Command::ScenarioPolicy(args) => scenarios::print_policy(&args),
         Command::Simulate { args } => simulate::run(&args),
         Command::Schema(args) => schema::run(&args),
+        Command::TrustBatches(args) => trust_batches::run(&args),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "pumpguard", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
