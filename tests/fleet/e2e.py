@@ -21,6 +21,7 @@ Prints one line per check and finally `e2e-fleet: N passed, M failed`.
 
 import argparse
 import glob
+import hashlib
 import json
 import os
 import signal
@@ -52,6 +53,19 @@ def routes():
              "extract": {"json_keys": ["phone"]}},
             {"id": "verify", "kind": "confirm", "match": {"methods": ["POST"], "path": {"exact": "/api/otp/verify"}},
              "extract": {"json_keys": ["phone"]}}]
+
+
+# The token the fleet's import check posts with, and its SHA-256 in the policy.
+IMPORT_TOKEN = "fleet-import-token"
+IMPORT_PATH = "/__pumpguard/trusted-numbers"
+
+
+def trust_import_policy():
+    """A client abroad is blocked unless its number is trusted; numbers can be imported."""
+    policy = kind_policy({"id": "abroad", "action": "block", "skip_trusted": True, "client_country": {}})
+    policy["rules"].insert(0, {"id": "returning", "action": "log", "reputation": {}})
+    policy["trust_import"] = {"path": IMPORT_PATH, "token_sha256": hashlib.sha256(IMPORT_TOKEN.encode()).hexdigest()}
+    return policy
 
 
 def kind_policy(rule, on_error="block"):
@@ -119,6 +133,7 @@ class Harness:
         fleet = {f"k-{k}": kind_policy(rule) for k, (rule, _) in KINDS.items()}
         fleet["fail-closed"] = kind_policy(KINDS["rate"][0], "block")
         fleet["fail-open"] = kind_policy(KINDS["rate"][0], "allow")
+        fleet["trust-import"] = trust_import_policy()
         for name, policy in fleet.items():
             F.write_policy(self.policies, name, policy)
         for path, policy, _ in self.scenarios:
@@ -275,6 +290,28 @@ class Harness:
         stale = F.metric(self.store_ports[0], "pumpguard_store_stale_guesses_total")
         check(f"replica 0 swapped whole rounds, replica 1 wrote key by key ({modes}; stale guesses {stale})",
               modes == [True, False] and stale is not None, str(warm))
+
+    # -- trusted numbers imported through one proxy
+    def check_trust_import(self):
+        """An import answered by proxy a lands in the shared store: proxy b spares the number."""
+        number = "+447911123499"
+
+        def send(proxy):
+            st, _, _ = E.http1(self.ports[proxy]["trust-import"], "POST", "/api/otp",
+                               [("content-type", "application/json"), (CLOCK, "20000"),
+                                ("x-forwarded-for", "198.51.100.41"), ("cf-ipcountry", "US")],
+                               body=json.dumps({"phone": number}).encode(), timeout=10)
+            return st
+        before = send("b")
+        st, headers, body = E.http1(self.ports["a"]["trust-import"], "POST", IMPORT_PATH,
+                                    [("content-type", "application/json"), (CLOCK, "20100"),
+                                     ("authorization", f"Bearer {IMPORT_TOKEN}")],
+                                    body=json.dumps({"numbers": [number]}).encode(), timeout=10)
+        after = send("b")
+        check(f"trust import through proxy a ({st} {body[:80]!r}) is read by proxy b: {before} before, {after} after",
+              before == 403 and st == 200 and json.loads(body).get("trusted") == 1
+              and headers.get("x-pumpguard-decision") == "answer" and after == 200,
+              f"{st} {headers} {body[:300]}")
 
     # -- the block cache
     def check_block_cache(self):
@@ -502,6 +539,8 @@ def main():
             h.check_replicas_shared_the_work()
         if h.wanted("block-cache"):
             h.check_block_cache()
+        if h.wanted("trust-import"):
+            h.check_trust_import()
         h.check_scenarios()
         if h.wanted("failures"):
             h.check_failures()
