@@ -212,6 +212,17 @@ pub(crate) fn settle(decision: &mut crate::Decision, planned: usize, results: &[
     }
     if failed > 0 {
         decision.status = 503;
+        // Named as the decision's reason, so metrics and alerts on store failures see it.
+        decision.reasons.push(crate::Reason {
+            rule: None,
+            code: crate::ReasonCode::StoreUnavailable,
+            action: crate::Action::Answer,
+            enforced: true,
+            retry_after_ms: None,
+            number: None,
+            detail: Some(format!("{failed} of {planned} writes failed")),
+            spared: false,
+        });
     }
 }
 

@@ -81,6 +81,7 @@ fn an_import_goes_straight_to_its_writes_and_answers_what_it_did() {
     let body: serde_json::Value = serde_json::from_str(&failed.error_body().unwrap()).unwrap();
     assert_eq!((body["trusted"].as_u64(), body["failed"].as_u64()), (Some(0), Some(2)));
     assert_eq!(body["error"], "store_unavailable");
+    assert_eq!(failed.error_code().map(|c| c.as_str()), Some("store_unavailable"), "metrics see the failure");
     // A remote store that answered only part of the round: the rest failed.
     let partial = policy
         .settle_commits(decision, &[CheckOutcome::Verdict(pumpguard_core::limit::CounterVerdict::PASS)]);

@@ -47,7 +47,10 @@ pub fn limited_lines(
     if should_log(decision) {
         let now = Timestamp::from_millis(at_ms);
         if let Admit::Write { suppressed_before } = log.admit_decision(decision, now) {
-            let level = if decision.action == Action::Allow { Level::Info } else { Level::Warn };
+            // An import the guard answered is the site's own call: a warning only when it failed.
+            let quiet = decision.action == Action::Allow
+                || (decision.action == Action::Answer && decision.status == 200);
+            let level = if quiet { Level::Info } else { Level::Warn };
             lines.push((level, decision_line(decision, client, at_ms, suppressed_before)));
         }
     }
