@@ -290,6 +290,33 @@ fn without_hold_headers_the_headers_go_upstream_first_and_get_no_decision_header
 }
 
 #[test]
+fn an_import_is_answered_by_the_filter_and_its_token_never_goes_upstream() {
+    const REPUTATION: &str = r#"{"id":"returning","action":"log","reputation":{}}"#;
+    // SHA-256 of "pumpguard-scenario-import-token".
+    const IMPORT: &str = r#""trust_import":{"path":"/__pumpguard/trusted-numbers",
+        "token_sha256":"9d737af9ee7e536d5a63c063a963110f6910183ff55527f6352855733e569804"}"#;
+    for host in ["", r#""hold_headers":false"#] {
+        let mut envoy = Envoy::start(&config(&[REPUTATION], IMPORT, host));
+        let headers = post(
+            "/__pumpguard/trusted-numbers",
+            &[("authorization", "Bearer pumpguard-scenario-import-token")],
+        );
+        let (id, action) = envoy.send(headers, br#"{"numbers":["+14155550123"]}"#, 1024);
+        assert_eq!(action, Action::Pause, "{host}");
+        let stream = envoy.stream(id);
+        let answer = reply(&stream);
+        assert_eq!(answer.status, 200, "{host}: {}", body_text(&answer));
+        assert_eq!(body_text(&answer), r#"{"rejected":[],"trusted":1}"#);
+        assert!(stream.forwarded_body.is_empty(), "{host}: the import never reaches origin");
+        assert_eq!(stream.headers_upstream, !host.is_empty(), "held unless hold_headers is off");
+        if stream.headers_upstream {
+            assert_eq!(stream.request_header("authorization"), None, "the token is stripped first");
+        }
+        assert_eq!(counter(&metric("answer", "none", "none", "none", "enforced")), 1, "{host}");
+    }
+}
+
+#[test]
 fn body_in_one_byte_chunks_is_judged_whole() {
     let mut envoy = Envoy::start(&config(&[GEO], "", ""));
     let (id, action) = envoy.send(post("/api/otp", &[]), DE.as_bytes(), 1);
