@@ -187,7 +187,7 @@ impl Fingerprints {
     }
 }
 
-fn input_reason(code: ReasonCode, outcome: InputOutcome, detail: Option<String>) -> Reason {
+pub(crate) fn input_reason(code: ReasonCode, outcome: InputOutcome, detail: Option<String>) -> Reason {
     Reason {
         rule: None,
         code,
@@ -513,7 +513,7 @@ impl Policy {
     /// Step 1: everything that needs no counter state.
     pub fn prepare(&self, req: &Request<'_>, _now: Timestamp) -> Prepared {
         if let Some((import, rule)) = self.trust_import.as_ref().filter(|(i, _)| i.matches(req)) {
-            return final_decision(self.prepare_import(import, *rule, req));
+            return final_decision(crate::trust_import::prepare(self, import, *rule, req));
         }
         let Some(route_index) = self.route_with_body(req) else {
             return final_decision(Decision::unguarded());
@@ -1246,66 +1246,6 @@ fn plan_pair_checks(
         if !checks.iter().any(|c| c.rule == rule && c.key == key && c.op == op && c.number == number_key) {
             checks.push(CounterCheck { rule, key, op, number: number_key.clone() });
         }
-    }
-}
-
-impl Policy {
-    /// An import of trusted numbers: refused whole (method, token, body), or answered with its
-    /// writes pending, one [`CounterOp::TrustImport`] per distinct number. No peek round: an
-    /// import refuses nothing, so it goes straight to the commit.
-    fn prepare_import(
-        &self,
-        import: &crate::trust_import::TrustImport,
-        rule: u16,
-        req: &Request<'_>,
-    ) -> Decision {
-        use crate::trust_import::ImportRefusal;
-        let mut decision = Decision::unguarded();
-        let rule_id = self.rules.get(usize::from(rule)).map(|r| r.id.clone());
-        let (digits, rejected) = match import.read(req, self.max_body_bytes()) {
-            Ok(read) => read,
-            Err(refusal) => {
-                let (code, detail) = match refusal {
-                    ImportRefusal::Method => (ReasonCode::MethodNotAllowed, None),
-                    ImportRefusal::Unauthorized => (ReasonCode::ImportUnauthorized, None),
-                    ImportRefusal::TooLarge => (
-                        ReasonCode::BodyTooLarge,
-                        Some(format!("body exceeds {} bytes", self.inputs.max_body_bytes)),
-                    ),
-                    ImportRefusal::Malformed(why) => (ReasonCode::BodyMalformed, Some(why)),
-                    ImportRefusal::TooMany(n) => (
-                        ReasonCode::TooManyNumbers,
-                        Some(format!("{n} numbers, at most {} per import", import.max_numbers)),
-                    ),
-                };
-                decision.reasons.push(input_reason(code, InputOutcome::Block, detail));
-                decision.settle();
-                return decision;
-            }
-        };
-        let Some(rule_id) = rule_id else {
-            // Compiled with its rule: unreachable, and answered as a store failure would be.
-            decision.reasons.push(input_reason(ReasonCode::StoreUnavailable, InputOutcome::Block, None));
-            decision.settle();
-            return decision;
-        };
-        decision.commits = digits
-            .iter()
-            .map(|d| CounterCheck {
-                rule,
-                key: counter_key("tr:", &rule_id, d),
-                op: CounterOp::TrustImport,
-                number: None,
-            })
-            .collect();
-        decision.action = Action::Answer;
-        decision.status = 200;
-        decision.trust_import = Some(crate::trust_import::ImportSummary {
-            trusted: u32::try_from(digits.len()).unwrap_or(u32::MAX),
-            rejected,
-            failed: 0,
-        });
-        decision
     }
 }
 

@@ -14,9 +14,12 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::config::schema::TrustImportDoc;
-use crate::config::ConfigErrors;
+use crate::config::{ConfigErrors, InputOutcome};
+use crate::decision::{Action, Decision, Reason, ReasonCode};
+use crate::engine::{counter_key, input_reason, CheckOutcome, CounterCheck, CounterOp};
 use crate::phone::PhoneParser;
 use crate::request::Request;
+use crate::Policy;
 
 /// A compiled `trust_import` section.
 #[derive(Clone, Debug)]
@@ -201,10 +204,58 @@ impl TrustImport {
     }
 }
 
+/// An import of trusted numbers: refused whole (method, token, body), or answered with its
+/// writes pending, one [`CounterOp::TrustImport`] per distinct number of the `rule`'s. No peek
+/// round: an import refuses nothing, so it goes straight to the commit.
+pub(crate) fn prepare(policy: &Policy, import: &TrustImport, rule: u16, req: &Request<'_>) -> Decision {
+    let mut decision = Decision::unguarded();
+    let (digits, rejected) = match import.read(req, policy.max_body_bytes()) {
+        Ok(read) => read,
+        Err(refusal) => {
+            let (code, detail) = match refusal {
+                ImportRefusal::Method => (ReasonCode::MethodNotAllowed, None),
+                ImportRefusal::Unauthorized => (ReasonCode::ImportUnauthorized, None),
+                ImportRefusal::TooLarge => (
+                    ReasonCode::BodyTooLarge,
+                    Some(format!("body exceeds {} bytes", policy.max_body_bytes())),
+                ),
+                ImportRefusal::Malformed(why) => (ReasonCode::BodyMalformed, Some(why)),
+                ImportRefusal::TooMany(n) => (
+                    ReasonCode::TooManyNumbers,
+                    Some(format!("{n} numbers, at most {} per import", import.max_numbers)),
+                ),
+            };
+            decision.reasons.push(input_reason(code, InputOutcome::Block, detail));
+            decision.settle();
+            return decision;
+        }
+    };
+    let Some(rule_id) = policy.rule_id(rule) else {
+        // Compiled with its rule: unreachable, and answered as a store failure would be.
+        decision.reasons.push(input_reason(ReasonCode::StoreUnavailable, InputOutcome::Block, None));
+        decision.settle();
+        return decision;
+    };
+    decision.commits = digits
+        .iter()
+        .map(|d| CounterCheck {
+            rule,
+            key: counter_key("tr:", rule_id, d),
+            op: CounterOp::TrustImport,
+            number: None,
+        })
+        .collect();
+    decision.action = Action::Answer;
+    decision.status = 200;
+    decision.trust_import =
+        Some(ImportSummary { trusted: u32::try_from(digits.len()).unwrap_or(u32::MAX), rejected, failed: 0 });
+    decision
+}
+
 /// Folds the outcomes of an import's writes (`planned` of them) into its answer: a number whose
 /// write failed is not trusted, and the answer becomes 503 so the batch is sent again.
-pub(crate) fn settle(decision: &mut crate::Decision, planned: usize, results: &[crate::CheckOutcome]) {
-    let done = results.iter().take(planned).filter(|r| matches!(r, crate::CheckOutcome::Verdict(_))).count();
+pub(crate) fn settle(decision: &mut Decision, planned: usize, results: &[CheckOutcome]) {
+    let done = results.iter().take(planned).filter(|r| matches!(r, CheckOutcome::Verdict(_))).count();
     let failed = u32::try_from(planned.saturating_sub(done)).unwrap_or(u32::MAX);
     if let Some(summary) = decision.trust_import.as_mut() {
         summary.trusted = summary.trusted.saturating_sub(failed);
@@ -213,10 +264,10 @@ pub(crate) fn settle(decision: &mut crate::Decision, planned: usize, results: &[
     if failed > 0 {
         decision.status = 503;
         // Named as the decision's reason, so metrics and alerts on store failures see it.
-        decision.reasons.push(crate::Reason {
+        decision.reasons.push(Reason {
             rule: None,
-            code: crate::ReasonCode::StoreUnavailable,
-            action: crate::Action::Answer,
+            code: ReasonCode::StoreUnavailable,
+            action: Action::Answer,
             enforced: true,
             retry_after_ms: None,
             number: None,
