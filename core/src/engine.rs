@@ -251,7 +251,7 @@ impl Policy {
 
     /// Whether the request is an import of trusted numbers, which the guard answers itself.
     pub fn is_trust_import(&self, req: &Request<'_>) -> bool {
-        self.trust_import.as_ref().is_some_and(|(import, _)| import.matches(req))
+        self.trust_import.as_ref().is_some_and(|import| import.matches(req))
     }
 
     /// Index of the route guarding this request, body included.
@@ -512,8 +512,8 @@ impl Policy {
 
     /// Step 1: everything that needs no counter state.
     pub fn prepare(&self, req: &Request<'_>, _now: Timestamp) -> Prepared {
-        if let Some((import, rule)) = self.trust_import.as_ref().filter(|(i, _)| i.matches(req)) {
-            return final_decision(crate::trust_import::prepare(self, import, *rule, req));
+        if let Some(import) = self.trust_import.as_ref().filter(|i| i.matches(req)) {
+            return final_decision(import.prepare(req, self.max_body_bytes()));
         }
         let Some(route_index) = self.route_with_body(req) else {
             return final_decision(Decision::unguarded());

@@ -8,7 +8,7 @@
 //! many were trusted and which were rejected. Importing a number twice only renews it, so a
 //! batch that met a store failure (503) is simply sent again.
 
-use std::collections::HashSet;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -19,7 +19,6 @@ use crate::decision::{Action, Decision, Reason, ReasonCode};
 use crate::engine::{counter_key, input_reason, CheckOutcome, CounterCheck, CounterOp};
 use crate::phone::PhoneParser;
 use crate::request::Request;
-use crate::Policy;
 
 /// A compiled `trust_import` section.
 #[derive(Clone, Debug)]
@@ -30,6 +29,9 @@ pub struct TrustImport {
     token_sha256: [u8; 32],
     /// Most numbers one request may carry.
     pub(crate) max_numbers: u32,
+    /// The policy's `reputation` rule (index and id): an import writes its trust entries.
+    rule: u16,
+    rule_id: Arc<str>,
 }
 
 /// Why an imported number was not trusted.
@@ -103,11 +105,11 @@ struct ImportBody {
 }
 
 impl TrustImport {
-    /// Compiles and validates the section; `has_reputation`: the policy has a `reputation` rule,
-    /// whose `trust_seconds` an imported number is trusted for.
+    /// Compiles and validates the section; `reputation`: the policy's `reputation` rule (index
+    /// and id), whose `trust_seconds` an imported number is trusted for.
     pub(crate) fn compile(
         doc: &TrustImportDoc,
-        has_reputation: bool,
+        reputation: Option<(u16, Arc<str>)>,
         errs: &mut ConfigErrors,
     ) -> Option<Self> {
         let mut ok = true;
@@ -131,7 +133,7 @@ impl TrustImport {
         if doc.max_numbers == 0 || doc.max_numbers > 10_000 {
             err("trust_import.max_numbers", "must be between 1 and 10000");
         }
-        if !has_reputation {
+        if reputation.is_none() {
             err(
                 "trust_import",
                 "needs a `reputation` rule: its trust_seconds is how long an imported number is trusted",
@@ -140,7 +142,14 @@ impl TrustImport {
         if !ok {
             return None;
         }
-        Some(TrustImport { path: doc.path.clone(), token_sha256: token?, max_numbers: doc.max_numbers })
+        let (rule, rule_id) = reputation?;
+        Some(TrustImport {
+            path: doc.path.clone(),
+            token_sha256: token?,
+            max_numbers: doc.max_numbers,
+            rule,
+            rule_id,
+        })
     }
 
     /// Whether the request is an import (whatever its method: the path is the guard's own).
@@ -160,8 +169,8 @@ impl TrustImport {
         digest.iter().zip(self.token_sha256.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
     }
 
-    /// Reads an import request: the distinct numbers to trust (E.164 digits, each with the
-    /// position it first had) and the rejected entries, or why the whole request is refused.
+    /// Reads an import request: the distinct numbers to trust (E.164 digits) and the rejected
+    /// entries, or why the whole request is refused.
     pub(crate) fn read(
         &self,
         req: &Request<'_>,
@@ -183,7 +192,6 @@ impl TrustImport {
         }
         let parser = PhoneParser::new(None);
         let mut digits = Vec::with_capacity(body.numbers.len());
-        let mut seen = HashSet::with_capacity(body.numbers.len());
         let mut rejected = Vec::new();
         for (index, raw) in body.numbers.iter().enumerate() {
             let raw = raw.trim();
@@ -192,64 +200,59 @@ impl TrustImport {
                 continue;
             }
             match parser.parse(raw) {
-                Ok(number) => {
-                    if seen.insert(number.digits().to_owned()) {
-                        digits.push(number.digits().to_owned());
-                    }
-                }
+                Ok(number) => digits.push(number.digits().to_owned()),
                 Err(_) => rejected.push(Rejected { index, error: ImportRejection::UnparseableNumber }),
             }
         }
+        // Each number written once however often it is listed; the order of writes is free.
+        digits.sort_unstable();
+        digits.dedup();
         Ok((digits, rejected))
     }
-}
 
-/// An import of trusted numbers: refused whole (method, token, body), or answered with its
-/// writes pending, one [`CounterOp::TrustImport`] per distinct number of the `rule`'s. No peek
-/// round: an import refuses nothing, so it goes straight to the commit.
-pub(crate) fn prepare(policy: &Policy, import: &TrustImport, rule: u16, req: &Request<'_>) -> Decision {
-    let mut decision = Decision::unguarded();
-    let (digits, rejected) = match import.read(req, policy.max_body_bytes()) {
-        Ok(read) => read,
-        Err(refusal) => {
-            let (code, detail) = match refusal {
-                ImportRefusal::Method => (ReasonCode::MethodNotAllowed, None),
-                ImportRefusal::Unauthorized => (ReasonCode::ImportUnauthorized, None),
-                ImportRefusal::TooLarge => (
-                    ReasonCode::BodyTooLarge,
-                    Some(format!("body exceeds {} bytes", policy.max_body_bytes())),
-                ),
-                ImportRefusal::Malformed(why) => (ReasonCode::BodyMalformed, Some(why)),
-                ImportRefusal::TooMany(n) => (
-                    ReasonCode::TooManyNumbers,
-                    Some(format!("{n} numbers, at most {} per import", import.max_numbers)),
-                ),
-            };
-            decision.reasons.push(input_reason(code, InputOutcome::Block, detail));
-            decision.settle();
-            return decision;
-        }
-    };
-    let Some(rule_id) = policy.rule_id(rule) else {
-        // Compiled with its rule: unreachable, and answered as a store failure would be.
-        decision.reasons.push(input_reason(ReasonCode::StoreUnavailable, InputOutcome::Block, None));
-        decision.settle();
-        return decision;
-    };
-    decision.commits = digits
-        .iter()
-        .map(|d| CounterCheck {
-            rule,
-            key: counter_key("tr:", rule_id, d),
-            op: CounterOp::TrustImport,
-            number: None,
-        })
-        .collect();
-    decision.action = Action::Answer;
-    decision.status = 200;
-    decision.trust_import =
-        Some(ImportSummary { trusted: u32::try_from(digits.len()).unwrap_or(u32::MAX), rejected, failed: 0 });
-    decision
+    /// An import of trusted numbers: refused whole (method, token, body), or answered with its
+    /// writes pending, one [`CounterOp::TrustImport`] per distinct number. No peek round: an
+    /// import refuses nothing, so it goes straight to the commit.
+    pub(crate) fn prepare(&self, req: &Request<'_>, max_body_bytes: usize) -> Decision {
+        let mut decision = Decision::unguarded();
+        let (digits, rejected) = match self.read(req, max_body_bytes) {
+            Ok(read) => read,
+            Err(refusal) => {
+                let (code, detail) = match refusal {
+                    ImportRefusal::Method => (ReasonCode::MethodNotAllowed, None),
+                    ImportRefusal::Unauthorized => (ReasonCode::ImportUnauthorized, None),
+                    ImportRefusal::TooLarge => {
+                        (ReasonCode::BodyTooLarge, Some(format!("body exceeds {max_body_bytes} bytes")))
+                    }
+                    ImportRefusal::Malformed(why) => (ReasonCode::BodyMalformed, Some(why)),
+                    ImportRefusal::TooMany(n) => (
+                        ReasonCode::TooManyNumbers,
+                        Some(format!("{n} numbers, at most {} per import", self.max_numbers)),
+                    ),
+                };
+                decision.reasons.push(input_reason(code, InputOutcome::Block, detail));
+                decision.settle();
+                return decision;
+            }
+        };
+        decision.commits = digits
+            .iter()
+            .map(|d| CounterCheck {
+                rule: self.rule,
+                key: counter_key("tr:", &self.rule_id, d),
+                op: CounterOp::TrustImport,
+                number: None,
+            })
+            .collect();
+        decision.action = Action::Answer;
+        decision.status = 200;
+        decision.trust_import = Some(ImportSummary {
+            trusted: u32::try_from(digits.len()).unwrap_or(u32::MAX),
+            rejected,
+            failed: 0,
+        });
+        decision
+    }
 }
 
 /// Folds the outcomes of an import's writes (`planned` of them) into its answer: a number whose

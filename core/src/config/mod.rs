@@ -62,7 +62,7 @@ pub struct Policy {
     /// Per route, the inputs from the host or the edge its rules read.
     pub(crate) edge_reads: Vec<crate::edge_inputs::RouteReads>,
     /// Where the site imports trusted numbers, and the index of the reputation rule they join.
-    pub(crate) trust_import: Option<(crate::trust_import::TrustImport, u16)>,
+    pub(crate) trust_import: Option<crate::trust_import::TrustImport>,
 }
 
 impl Policy {
@@ -138,11 +138,15 @@ impl Policy {
             }
         }
         check_reputation(doc, &mut errs);
-        let reputation_rule = doc.rules.iter().position(|r| r.reputation.is_some());
-        let trust_import = doc.trust_import.as_ref().and_then(|d| {
-            let import = crate::trust_import::TrustImport::compile(d, reputation_rule.is_some(), &mut errs)?;
-            Some((import, u16::try_from(reputation_rule?).ok()?))
-        });
+        let reputation = rules
+            .iter()
+            .enumerate()
+            .find(|(_, r)| matches!(r.kind, RuleKind::Reputation(_)))
+            .and_then(|(i, r)| Some((u16::try_from(i).ok()?, r.id.clone())));
+        let trust_import = doc
+            .trust_import
+            .as_ref()
+            .and_then(|d| crate::trust_import::TrustImport::compile(d, reputation, &mut errs));
         check_import_path_is_not_a_route(doc, &mut errs);
         check_outcome_rules_have_a_confirm_route(doc, &mut errs);
         let risk = check_risk(doc, &mut errs);
