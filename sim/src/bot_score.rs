@@ -18,10 +18,11 @@ pub struct BotScoreModel {
 }
 
 impl BotScoreModel {
-    /// The score of one request: drawn from a stream of its own per request (`seed` and what
-    /// identifies the request), so the rest of the run draws as without the model.
-    pub fn score(&self, seed: u64, request: &str, automated: bool) -> u8 {
-        let mut draw = Rng::new(seed ^ stable_hash(request));
+    /// The score of one attempt: drawn from a stream of its own per attempt (`seed` and what
+    /// identifies the client and its send), so the rest of the run draws as without the model
+    /// and every request of the attempt scores alike.
+    pub fn score(&self, seed: u64, attempt: &str, automated: bool) -> u8 {
+        let mut draw = Rng::new(seed ^ stable_hash(attempt));
         let low = if automated { self.bots_scored_low } else { self.humans_scored_low };
         let score = if draw.chance(low) { draw.range(1, 29) } else { draw.range(30, 99) };
         u8::try_from(score).unwrap_or(99)

@@ -685,9 +685,8 @@ impl World<'_> {
         client: &'static str,
     ) -> Result<Observed, String> {
         if let Some(model) = &self.mix.edge_bot_score {
-            let request = format!("{} {:?} {number} {}", record.at_ms, record.client_ip, self.sent.len());
             let automated = matches!(truth, Truth::Campaign(_));
-            let bot_score = Some(model.score(self.bot_score_seed, &request, automated));
+            let bot_score = Some(model.score(self.bot_score_seed, &attempt(&record, number), automated));
             record.edge = Some(EdgeRecord { bot_score, verified_bot: Some(false) });
         }
         let verdict = match self.provider.as_mut() {
@@ -1223,6 +1222,15 @@ fn new_identity(rng: &mut Rng, c: &Campaign, at_ms: u64) -> Identity {
         }
         CampaignClient::Rotating => Identity::rotating(rng, at_ms / 1000),
     }
+}
+
+/// What the edge scores a request by: the client (its address and user agent) asking for one
+/// number. A client's resends and solved retries of that send carry the same score, as an edge
+/// that judges the client would give them; and the key holds nothing of the run's order, so a
+/// policy that changes real users' paths leaves every campaign's scores as they were.
+fn attempt(record: &TrafficRecord, number: &str) -> String {
+    let user_agent = record.headers.iter().find(|(name, _)| name == "user-agent").map(|(_, v)| v.as_str());
+    format!("{:?} {number} {}", record.client_ip, user_agent.unwrap_or("-"))
 }
 
 /// One answer a campaign reacts to.

@@ -234,3 +234,46 @@ fn a_farm_on_shared_ids_solves_on_the_ids_real_users_share() {
     assert_eq!(farm_devices.len(), 2, "{farm_devices:?}");
     assert!(farm_devices.is_subset(&user_devices), "{farm_devices:?} among {user_devices:?}");
 }
+
+/// The edge scores the client (address, user agent) asking for a number, not the request's
+/// place in the run: a farm's retry with a solved token carries its first send's score, and
+/// under another policy (one that blocks every send instead of challenging it) the same client
+/// asking for the same number scores the same.
+#[test]
+fn the_edge_scores_an_attempt_alike_on_every_request_of_it() {
+    let mut mix = small_mix(&["captcha-farm", "peak-rider", "premium-ranges"]);
+    mix.edge_bot_score =
+        Some(pumpguard_sim::bot_score::BotScoreModel { bots_scored_low: 0.5, humans_scored_low: 0.2 });
+    let captcha = r#""captcha": {"provider": "turnstile", "secret": "s"},"#;
+    let challenge_all = policy(r#"{"id": "c", "action": "challenge", "captcha": {}}"#, captcha);
+    let run = sim::run(&mix, 5, &mut InProcess::new(challenge_all)).unwrap();
+    let score = |i: usize| run.records[i].edge.as_ref().and_then(|e| e.bot_score);
+    let retries: Vec<(usize, usize)> =
+        run.sent.iter().enumerate().filter_map(|(i, s)| s.retry_of.map(|first| (i, first))).collect();
+    assert!(retries.len() > 20, "{}", retries.len());
+    for (retry, first) in retries {
+        assert!(score(retry).is_some());
+        assert_eq!(score(retry), score(first), "retry {retry} of {first}");
+    }
+
+    let deny = r#"{"id": "deny", "action": "block", "country": {"deny": ["US", "GB", "DE", "FR"]}}"#;
+    let other = sim::run(&mix, 5, &mut InProcess::new(policy(deny, captcha))).unwrap();
+    let campaign_scores = |run: &Run| -> std::collections::BTreeMap<String, Option<u8>> {
+        run.sent
+            .iter()
+            .zip(&run.records)
+            .filter(|(s, _)| matches!(s.truth, Truth::Campaign(_)))
+            .map(|(s, r)| {
+                let agent = r.headers.iter().find(|(name, _)| name == "user-agent");
+                (
+                    format!("{} {:?} {agent:?}", s.number, r.client_ip),
+                    r.edge.as_ref().and_then(|e| e.bot_score),
+                )
+            })
+            .collect()
+    };
+    let (challenged, allowed) = (campaign_scores(&run), campaign_scores(&other));
+    let shared: Vec<_> = challenged.keys().filter(|k| allowed.contains_key(*k)).collect();
+    assert!(shared.len() > 20, "{}", shared.len());
+    assert!(shared.iter().all(|k| challenged[*k] == allowed[*k]));
+}

@@ -188,10 +188,11 @@ fn intel_variant_blocks_when_the_provider_and_the_edge_both_suspect() {
     let mix = Mix { edge_bot_score: Some(edge), number_intel: Some(graded_provider()), ..Mix::default() };
     let shipped = policy_doc("recommended-intel.json");
     let (weighed, alone) = (measure_doc(&shipped, &mix, 1), measure_doc(&elevated_alone(&shipped), &mix, 1));
-    // Seed 1 measured, when this floor was set: the farm 0.040 weighed and 0.109 alone; all
-    // pumped sends 0.0097 and 0.0077 (the campaigns that do not solve take other paths through
-    // the closed loop on this seed; over seeds 1-40 the means are 0.0064 and 0.0078).
-    assert_cut(&weighed, &alone, "captcha-farm", 0.06);
+    // Seed 1 measured, when this floor was set: the farm 0.065 weighed and 0.097 alone; all
+    // pumped sends 0.0085 and 0.0072 (the campaigns that do not solve take other paths through
+    // the closed loop on this seed; over seeds 1-40 the means are 0.0062 and 0.0074, the farm's
+    // pooled shares 0.050 and 0.090).
+    assert_cut(&weighed, &alone, "captcha-farm", 0.07);
     assert!(weighed.reach <= alone.reach + 0.003, "{} / {}", weighed.summary, alone.summary);
     assert!(weighed.refused <= 0.0015, "{}", weighed.summary);
 }
@@ -486,7 +487,9 @@ fn recommended_policies_refuse_fewer_returning_users_once_the_site_imports_their
             after.summary,
             before.summary
         );
-        assert!(after.reach <= before.reach + 0.003, "{policy}: {} / {}", after.summary, before.summary);
+        // Campaigns send to numbers in no account, and the edge scores a send by its client and
+        // number, not by what real users did before it: pumping is the same to the send.
+        assert_eq!(after.reach, before.reach, "{policy}: {} / {}", after.summary, before.summary);
     }
     // The import needs the policy's section: a policy without it answers the import as any
     // unguarded request, and the run stops rather than measure an import that never happened.
