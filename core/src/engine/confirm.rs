@@ -1,0 +1,144 @@
+//! A confirm's response fed into conversion and trust: apart as it runs after origin answered, off the path.
+
+use std::sync::Arc;
+
+use crate::config::{Policy, RouteKind};
+use crate::decision::{Action, Decision};
+use crate::limit::pair_text;
+use crate::routes::ConfirmResponse;
+use crate::rules::RuleKind;
+use crate::solver::solver_scope;
+use crate::store::Store;
+use crate::time::Timestamp;
+
+use super::keys::{conversion_scope_key, counter_key};
+use super::{CheckOutcome, CounterCheck, CounterOp};
+
+impl Policy {
+    /// Whether origin's answer to this decision's request feeds conversion tracking (a forwarded
+    /// confirm, under a policy with a conversion rule): hosts keep the decision for the response
+    /// only then.
+    pub fn awaits_confirmation(&self, decision: &Decision) -> bool {
+        self.confirm_route(decision).is_some()
+    }
+
+    /// Whether the response of this decision's route must be read (up to
+    /// [`crate::routes::MAX_CONFIRM_BODY_BYTES`]) to tell a confirmed code.
+    pub fn confirm_needs_body(&self, decision: &Decision) -> bool {
+        self.confirm_route(decision).is_some_and(|route| route.success.needs_body())
+    }
+
+    /// The confirm route of a forwarded decision, when conversion is tracked at all.
+    fn confirm_route(&self, decision: &Decision) -> Option<&crate::routes::Route> {
+        let route = decision.route.as_ref().and_then(|r| self.routes.get(r.index))?;
+        let tracked = self.rules.iter().any(|r| {
+            matches!(
+                r.kind,
+                RuleKind::Conversion(_)
+                    | RuleKind::Reputation(_)
+                    | RuleKind::ClientCountry { proven_pairs: Some(_), .. }
+            )
+        });
+        (route.kind == RouteKind::Confirm && decision.action == Action::Allow && tracked).then_some(route)
+    }
+
+    /// Counter checks a confirm route's response causes, judged from everything the host read
+    /// of it (status, headers and, where the route needs it, the body): for a confirmed code,
+    /// one check per conversion rule that matches it against an earlier send to the number.
+    /// Run them, then [`Policy::credit_checks`] with their outcomes. Only a confirm that names
+    /// exactly one number is credited: a body with several (hidden nested keys) would let one
+    /// confirmation open other prefixes.
+    pub fn confirm_checks(&self, decision: &Decision, response: &ConfirmResponse<'_>) -> Vec<CounterCheck> {
+        if !self.confirm_route(decision).is_some_and(|route| route.success.holds(response)) {
+            return Vec::new();
+        }
+        let Some(first) = decision.numbers.first() else { return Vec::new() };
+        if decision.numbers.iter().any(|n| n.e164 != first.e164) {
+            return Vec::new();
+        }
+        let digits = first.e164.strip_prefix('+').unwrap_or(&first.e164);
+        let number: Arc<str> = Arc::from(first.e164.as_str());
+        self.rules
+            .iter()
+            .enumerate()
+            .filter_map(|(index, rule)| {
+                let (kind, op) = match rule.kind {
+                    RuleKind::Conversion(p) if p.scope.is_sender() => {
+                        ("cvd:", CounterOp::ConversionConfirmSolved)
+                    }
+                    RuleKind::Conversion(_) => ("cvn:", CounterOp::ConversionConfirmNumber),
+                    RuleKind::Reputation(_) => ("tr:", CounterOp::TrustConfirm),
+                    RuleKind::ClientCountry { proven_pairs: Some(_), .. } => {
+                        ("cpn:", CounterOp::ConversionConfirmSolved)
+                    }
+                    _ => return None,
+                };
+                Some(CounterCheck {
+                    rule: u16::try_from(index).ok()?,
+                    key: counter_key(kind, &rule.id, digits),
+                    op,
+                    number: Some(number.clone()),
+                })
+            })
+            .collect()
+    }
+
+    /// The scope credits earned by [`Policy::confirm_checks`]' outcomes (in their order): one
+    /// confirmation per matched send, in the scope of the rule that matched it.
+    pub fn credit_checks(
+        &self,
+        decision: &Decision,
+        checks: &[CounterCheck],
+        outcomes: &[CheckOutcome],
+    ) -> Vec<CounterCheck> {
+        let Some(facts) = decision.numbers.first() else { return Vec::new() };
+        let digits = facts.e164.strip_prefix('+').unwrap_or(&facts.e164);
+        checks
+            .iter()
+            .zip(outcomes)
+            .filter_map(|(check, outcome)| match (check.op, outcome) {
+                (
+                    CounterOp::ConversionConfirmNumber | CounterOp::ConversionConfirmSolved,
+                    CheckOutcome::Verdict(v),
+                ) if !v.triggered => Some((check, v)),
+                _ => None,
+            })
+            .filter_map(|(check, verdict)| {
+                let rule = self.rules.get(usize::from(check.rule))?;
+                let (kind, scope) = match (&rule.kind, check.op) {
+                    // The pair of the number's mismatched send, as the send recorded it.
+                    (RuleKind::ClientCountry { .. }, _) => ("cp:", pair_text(verdict.solver?)?),
+                    // The sender of the number's send (device or address), as the send recorded it.
+                    (RuleKind::Conversion(_), CounterOp::ConversionConfirmSolved) => {
+                        ("cv:", solver_scope(verdict.solver?))
+                    }
+                    (RuleKind::Conversion(params), _) => {
+                        ("cv:", conversion_scope_key(params.scope, digits, facts.region, facts.calling_code))
+                    }
+                    _ => return None,
+                };
+                Some(CounterCheck {
+                    rule: check.rule,
+                    key: counter_key(kind, &rule.id, &scope),
+                    op: CounterOp::ConversionConfirm,
+                    number: check.number.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// Feeds a confirm route's response into conversion tracking: both rounds against one store.
+    pub fn record_confirm(
+        &self,
+        decision: &Decision,
+        response: &ConfirmResponse<'_>,
+        now: Timestamp,
+        store: &dyn Store,
+    ) {
+        let checks = self.confirm_checks(decision, response);
+        let outcomes: Vec<CheckOutcome> = checks.iter().map(|c| self.run_check(c, now, store)).collect();
+        for credit in self.credit_checks(decision, &checks, &outcomes) {
+            let _ = self.run_check(&credit, now, store);
+        }
+    }
+}

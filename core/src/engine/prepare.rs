@@ -1,0 +1,464 @@
+//! Step 1, [`Policy::prepare`], and the checks it plans: apart as the longest step, the one needing no store.
+
+use std::sync::Arc;
+
+use crate::captcha;
+use crate::config::{InvalidNumberOutcome, Policy, RouteKind, RuleAction};
+use crate::decision::{Action, Decision, NumberFacts, Reason, ReasonCode, RouteInfo};
+use crate::extract::{ExtractError, RequestParts};
+use crate::limit::{pair_tag, pair_text, ConversionParams, ConversionScope};
+use crate::phone::PhoneNumber;
+use crate::phone::PhoneParser;
+use crate::request::Request;
+use crate::rules::{self, check_number, KeyPart, NumberFinding, Rule, RuleKind, TorClients};
+use crate::solver::{self, solver_scope};
+use crate::time::Timestamp;
+
+use super::keys::{client_address, client_tag, counter_key, number_scope_key, rate_key};
+use super::{input_reason, CounterCheck, CounterOp, Fingerprints, Prepared};
+
+/// The `invalid_number` finding for `number`, as `inputs.on_invalid_number` asks.
+fn invalid_number_reason(outcome: InvalidNumberOutcome, number: &PhoneNumber) -> Reason {
+    let (action, enforced) = match outcome {
+        InvalidNumberOutcome::Block => (Action::Block, true),
+        InvalidNumberOutcome::Challenge => (Action::Challenge, true),
+        InvalidNumberOutcome::Allow => (Action::Allow, false),
+    };
+    Reason {
+        rule: None,
+        code: ReasonCode::InvalidNumber,
+        action,
+        enforced,
+        retry_after_ms: None,
+        number: Some(number.e164().to_owned()),
+        detail: None,
+        spared: false,
+    }
+}
+
+fn number_facts(n: &PhoneNumber) -> NumberFacts {
+    NumberFacts {
+        e164: n.e164().to_owned(),
+        region: n.region().map(|r| r.as_str()),
+        calling_code: n.calling_code(),
+        number_type: n.number_type(),
+        valid: n.is_valid(),
+        trusted: false,
+    }
+}
+
+impl Policy {
+    /// Step 1: everything that needs no counter state.
+    pub fn prepare(&self, req: &Request<'_>, _now: Timestamp) -> Prepared {
+        if let Some(import) = self.trust_import.as_ref().filter(|i| i.matches(req)) {
+            return final_decision(import.prepare(req, self.max_body_bytes()));
+        }
+        let Some(route_index) = self.route_with_body(req) else {
+            return final_decision(Decision::unguarded());
+        };
+        let Some(route) = self.routes.get(route_index) else {
+            return final_decision(Decision::unguarded());
+        };
+        let mut decision = Decision::unguarded();
+        decision.expose_findings = self.expose_findings;
+        decision.refusal = route.refusal;
+        decision.route = Some(RouteInfo { index: route_index, id: route.id.clone(), kind: route.kind });
+        let inputs = &self.inputs;
+
+        if req.body_truncated || req.body.len() > self.max_body_bytes() {
+            let detail = format!("body exceeds {} bytes", self.inputs.max_body_bytes);
+            decision.reasons.push(input_reason(ReasonCode::BodyTooLarge, inputs.on_oversize, Some(detail)));
+            return self.finish(decision);
+        }
+        let parts = RequestParts {
+            content_type: req.header("content-type"),
+            content_encoding: req.header("content-encoding"),
+            query: req.query(),
+            headers: req.headers,
+            body: req.body,
+        };
+        let extracted = match route.extractor.extract(&parts) {
+            Ok(extracted) => extracted,
+            Err(error) => {
+                let outcome = match &error {
+                    ExtractError::Malformed { .. } => inputs.on_malformed,
+                    ExtractError::UnsupportedEncoding { .. } => inputs.on_unsupported_encoding,
+                    ExtractError::UnsupportedContentType { .. } => inputs.on_unsupported_content_type,
+                    ExtractError::Ambiguous { .. } => inputs.on_ambiguous,
+                };
+                decision.reasons.push(input_reason(error.reason(), outcome, Some(error.to_string())));
+                return self.finish(decision);
+            }
+        };
+
+        // Parse every candidate; input problems are findings of their own.
+        let mut numbers: Vec<PhoneNumber> = Vec::with_capacity(extracted.numbers.len());
+        if extracted.numbers.len() > inputs.max_numbers as usize {
+            let detail =
+                format!("{} numbers, at most {} allowed", extracted.numbers.len(), inputs.max_numbers);
+            decision.reasons.push(input_reason(
+                ReasonCode::TooManyNumbers,
+                inputs.on_too_many_numbers,
+                Some(detail),
+            ));
+        }
+        for candidate in extracted.numbers.iter().take(inputs.max_numbers as usize) {
+            let parsed = match candidate.region {
+                Some(region) => PhoneParser::new(Some(region)).parse(&candidate.raw),
+                None => self.parser.parse(&candidate.raw),
+            };
+            match parsed {
+                Ok(number) => {
+                    if !number.is_valid() {
+                        decision.reasons.push(invalid_number_reason(inputs.on_invalid_number, &number));
+                    }
+                    decision.numbers.push(number_facts(&number));
+                    numbers.push(number);
+                }
+                Err(error) => {
+                    let detail = format!("{}: {error}", candidate.source);
+                    decision.reasons.push(input_reason(
+                        ReasonCode::UnparseableNumber,
+                        inputs.on_unparseable_number,
+                        Some(detail),
+                    ));
+                }
+            }
+        }
+        let confirm = route.kind == RouteKind::Confirm;
+        if confirm {
+            // Origin must see every confirm: input findings are reported, never enforced (see
+            // `finish`). Its numbers are kept for `record_confirm`; only rate limits that name
+            // the route run on it.
+            decision.reasons.retain(|r| r.code != ReasonCode::InvalidNumber);
+            decision.reasons.iter_mut().for_each(|r| r.enforced = false);
+        }
+        if extracted.numbers.is_empty() && !confirm {
+            decision.reasons.push(input_reason(ReasonCode::NoNumber, inputs.on_no_number, None));
+        }
+        if has_enforced_block(&decision) {
+            return self.finish(decision);
+        }
+
+        // Safelisted numbers skip every rule; a request of only safelisted numbers skips them all.
+        numbers.retain(|n| self.safelist.longest_match(n.digits()).is_none());
+        if numbers.is_empty() && !extracted.numbers.is_empty() && decision.reasons.is_empty() {
+            return self.finish(decision);
+        }
+        // Empty and over-long tokens are never verified: such a request carries no token.
+        let token = extracted.token.filter(|t| !t.is_empty() && t.len() <= captcha::MAX_TOKEN_LEN);
+
+        let fingerprints = Fingerprints::of(self, req);
+        if let Some(reads) = self.edge_reads.get(route_index) {
+            decision.edge_inputs = reads.judge(req, fingerprints.ja3.is_some(), fingerprints.ja4.is_some());
+        }
+        // Shared by every check about a number, so planning copies no strings.
+        let e164s: Vec<Arc<str>> = numbers.iter().map(|n| Arc::from(n.e164())).collect();
+        let mut findings = Vec::new();
+        let mut checks = Vec::with_capacity(self.rules.len() * numbers.len().max(1));
+        let mut solver_checks = Vec::new();
+        for (index, rule) in self.rules.iter().enumerate() {
+            if !rule.routes.contains(&route_index) {
+                continue;
+            }
+            let enforced = !self.shadow && !rule.shadow && rule.action != RuleAction::Log;
+            let reason = |code: ReasonCode, number: Option<&PhoneNumber>, detail: Option<String>| Reason {
+                rule: Some(rule.id.clone()),
+                code,
+                action: Action::from(rule.action),
+                enforced: enforced && code != ReasonCode::CountryMonitored,
+                retry_after_ms: None,
+                number: number.map(|n| n.e164().to_owned()),
+                detail,
+                spared: false,
+            };
+            match &rule.kind {
+                RuleKind::Fingerprint { kind, deny, missing } => match fingerprints.get(*kind) {
+                    None if *missing => {
+                        decision.reasons.push(reason(ReasonCode::FingerprintMissing, None, None))
+                    }
+                    Some(fp) if deny.contains(fp) => decision.reasons.push(reason(
+                        ReasonCode::FingerprintDenied,
+                        None,
+                        Some(fp.to_owned()),
+                    )),
+                    _ => {}
+                },
+                RuleKind::Client { missing_headers, user_agents } => {
+                    for name in missing_headers {
+                        if rules::lacks_header(req.headers, name) {
+                            decision.reasons.push(reason(
+                                ReasonCode::ClientHeaderMissing,
+                                None,
+                                Some(name.clone()),
+                            ));
+                        }
+                    }
+                    if !user_agents.is_empty() {
+                        for class in rules::classify_user_agent(rules::user_agent(req.headers)) {
+                            if user_agents.contains(&class) {
+                                decision.reasons.push(reason(
+                                    ReasonCode::ClientUserAgent,
+                                    None,
+                                    Some(class.as_str().to_owned()),
+                                ));
+                            }
+                        }
+                    }
+                }
+                RuleKind::ClientCountry { header, missing, tor, tor_header, proven_pairs } => {
+                    // The client's code, and whether it is Tor's `T1` (no region, so it differs
+                    // from every number's; never a proven pair: anyone can come through Tor).
+                    let client = match rules::client_country(req.headers, header, tor_header.as_deref()) {
+                        rules::ClientCountry::Known(client) => Some((client, false)),
+                        rules::ClientCountry::Tor if *tor == TorClients::Mismatch => Some(("T1", true)),
+                        rules::ClientCountry::Tor | rules::ClientCountry::Unknown => {
+                            if *missing {
+                                decision.reasons.push(reason(ReasonCode::ClientCountryMissing, None, None));
+                            }
+                            None
+                        }
+                    };
+                    let Some((client, through_tor)) = client else { continue };
+                    for (i, number) in numbers.iter().enumerate() {
+                        let region = number.region().map(|r| r.as_str());
+                        if !rules::client_country_differs(client, region) {
+                            continue;
+                        }
+                        if let (Some(_), RouteKind::Send, Some(e164), false) =
+                            (proven_pairs, route.kind, e164s.get(i), through_tor)
+                        {
+                            plan_pair_checks(index, &rule.id, client, number, e164, &mut checks);
+                        }
+                        let detail = format!(
+                            "client {}{}, number {}",
+                            client.to_ascii_uppercase(),
+                            if through_tor { " (Tor)" } else { "" },
+                            region.unwrap_or("none")
+                        );
+                        decision.reasons.push(reason(
+                            ReasonCode::ClientCountryMismatch,
+                            Some(number),
+                            Some(detail),
+                        ));
+                    }
+                }
+                RuleKind::BotScore(bot_score) => {
+                    if let Some((code, detail)) = bot_score.judge(&req.edge) {
+                        decision.reasons.push(reason(code, None, detail));
+                    }
+                }
+                RuleKind::Captcha => decision.reasons.push(reason(ReasonCode::CaptchaRequired, None, None)),
+                RuleKind::NumberIntel(_) => self.plan_intel_reads(index, &numbers, &e164s, &mut checks),
+                RuleKind::Conversion(p) if p.scope == ConversionScope::CaptchaSolver => {
+                    solver::plan_conversion(index, &rule.id, &numbers, &e164s, &mut solver_checks)
+                }
+                RuleKind::RateLimit { key, .. } if key.contains(&KeyPart::CaptchaSolver) => {
+                    let key_for = |number: Option<&PhoneNumber>, cuts: &mut Vec<usize>| {
+                        rate_key(&rule.id, key, route, req, number, &fingerprints, cuts)
+                    };
+                    let per_number = key.iter().any(KeyPart::is_per_number);
+                    solver::plan_rate(index, &numbers, &e164s, per_number, key_for, &mut solver_checks)
+                }
+                kind if kind.is_stateful() => {
+                    if let RuleKind::Conversion(ConversionParams {
+                        scope: ConversionScope::ClientIp { v4, v6 },
+                        ..
+                    }) = kind
+                    {
+                        decision.client_address = req.client_ip.map(|ip| client_address(ip, *v4, *v6));
+                    }
+                    self.plan_checks(index, rule, route, req, &numbers, &e164s, &fingerprints, &mut checks)
+                }
+                kind => {
+                    for number in &numbers {
+                        findings.clear();
+                        check_number(kind, number, &mut findings);
+                        for finding in &findings {
+                            let (code, detail) = describe(*finding, number);
+                            decision.reasons.push(reason(code, Some(number), detail));
+                        }
+                    }
+                }
+            }
+        }
+        // A finding of a rule that spares trusted numbers is settled only once the reputation
+        // check has answered: until then it cannot cut the counter checks short.
+        let trust_checked = checks.iter().any(|c| c.op == CounterOp::TrustSend);
+        // Likewise a mismatch in a pair that may be proven.
+        let pair_checked = |r: &Reason| {
+            checks.iter().any(|c| c.op == CounterOp::PairSend && c.number.as_deref() == r.number.as_deref())
+                && self.spares_proven_pairs(r)
+        };
+        let settled =
+            |r: &&Reason| r.enforced && !(trust_checked && self.spares_trusted(r)) && !pair_checked(r);
+        let blocked = decision.reasons.iter().filter(settled).any(|r| r.action == Action::Block);
+        let challenge_without_token =
+            token.is_none() && decision.reasons.iter().filter(settled).any(|r| r.action == Action::Challenge);
+        if blocked || challenge_without_token {
+            // Nothing will be sent: no counter needs even a look.
+            checks.clear();
+        }
+        if token.is_none() {
+            // No token, no solver: such a limit has nothing to count.
+            solver_checks.clear();
+        }
+        decision.solver_checks = solver_checks;
+        let remote_ip = token.as_ref().and(req.client_ip).map(|ip| ip.to_string());
+        Prepared { decision, checks, token, remote_ip }
+    }
+
+    fn finish(&self, mut decision: Decision) -> Prepared {
+        if decision.route.as_ref().is_some_and(|r| r.kind == RouteKind::Confirm) {
+            // Origin must see every confirm (see `prepare`).
+            decision.reasons.iter_mut().filter(|r| r.rule.is_none()).for_each(|r| r.enforced = false);
+        }
+        decision.settle();
+        final_decision(decision)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn plan_checks(
+        &self,
+        index: usize,
+        rule: &Rule,
+        route: &crate::routes::Route,
+        req: &Request<'_>,
+        numbers: &[PhoneNumber],
+        e164s: &[Arc<str>],
+        fingerprints: &Fingerprints,
+        checks: &mut Vec<CounterCheck>,
+    ) {
+        let Ok(rule_index) = u16::try_from(index) else { return };
+        // One check per number, even where numbers share a key (a prefix, a country, the
+        // client): a limit counts SMS, so five numbers of one range in one request count five
+        // times. The same number twice is one SMS.
+        let mut push = |key: String, op: CounterOp, number: Option<usize>| {
+            let number = number.and_then(|i| e164s.get(i)).cloned();
+            if !checks
+                .iter()
+                .any(|c| c.rule == rule_index && c.key == key && c.op == op && c.number == number)
+            {
+                checks.push(CounterCheck { rule: rule_index, key, op, number });
+            }
+        };
+        match &rule.kind {
+            RuleKind::RateLimit { key, .. } => {
+                let per_number = key.iter().any(KeyPart::is_per_number);
+                let mut cuts = Vec::new();
+                if numbers.is_empty() {
+                    let k = rate_key(&rule.id, key, route, req, None, fingerprints, &mut cuts);
+                    push(k, CounterOp::Rate, None);
+                }
+                for (i, number) in numbers.iter().enumerate() {
+                    let n = per_number.then_some(number);
+                    let k = rate_key(&rule.id, key, route, req, n, fingerprints, &mut cuts);
+                    push(k, CounterOp::Rate, Some(i));
+                }
+            }
+            RuleKind::Backoff(_) => {
+                for (i, number) in numbers.iter().enumerate() {
+                    push(counter_key("bo:", &rule.id, number.digits()), CounterOp::Backoff, Some(i));
+                }
+            }
+            RuleKind::Adjacent(params) => {
+                for (i, number) in numbers.iter().enumerate() {
+                    if let Some((block, suffix)) = params.split(number.digits()) {
+                        push(counter_key("adj:", &rule.id, block), CounterOp::Adjacent { suffix }, Some(i));
+                    }
+                }
+            }
+            RuleKind::Surge(params) => {
+                for (i, number) in numbers.iter().enumerate() {
+                    let scope = number_scope_key(params.scope, number);
+                    push(counter_key("sg:", &rule.id, &scope), CounterOp::SurgeSend, Some(i));
+                }
+            }
+            RuleKind::Reputation(_) => {
+                for (i, number) in numbers.iter().enumerate() {
+                    push(counter_key("tr:", &rule.id, number.digits()), CounterOp::TrustSend, Some(i));
+                }
+            }
+            RuleKind::Conversion(ConversionParams {
+                scope: ConversionScope::ClientIp { v4, v6 }, ..
+            }) => {
+                // Counted per address, recorded per number: a confirmation of the number credits
+                // the address its send came from, as a solving device is credited.
+                let Some(sender) = req.client_ip.map(|ip| client_tag(ip, *v4, *v6)) else { return };
+                let scope = solver_scope(sender);
+                for (i, number) in numbers.iter().enumerate() {
+                    push(counter_key("cv:", &rule.id, &scope), CounterOp::ConversionSend, Some(i));
+                    push(
+                        counter_key("cvd:", &rule.id, number.digits()),
+                        CounterOp::ConversionSolvedNumber { solver: sender },
+                        Some(i),
+                    );
+                }
+            }
+            RuleKind::Conversion(params) => {
+                for (i, number) in numbers.iter().enumerate() {
+                    let scope = number_scope_key(params.scope, number);
+                    push(counter_key("cv:", &rule.id, &scope), CounterOp::ConversionSend, Some(i));
+                    push(
+                        counter_key("cvn:", &rule.id, number.digits()),
+                        CounterOp::ConversionSentNumber,
+                        Some(i),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The checks of a mismatched send in a rule with `proven_pairs`: the send counted against its
+/// pair (which answers whether the pair is proven), and the pair recorded for the number, so a
+/// confirmation of it credits that pair. A number no single region claims has no pair.
+fn plan_pair_checks(
+    rule_index: usize,
+    rule_id: &str,
+    client: &str,
+    number: &PhoneNumber,
+    e164: &Arc<str>,
+    checks: &mut Vec<CounterCheck>,
+) {
+    let Ok(rule) = u16::try_from(rule_index) else { return };
+    let Some(tag) = number.region().and_then(|region| pair_tag(client, region.as_str())) else { return };
+    let Some(pair) = pair_text(tag) else { return };
+    let number_key = Some(e164.clone());
+    for (key, op) in [
+        (counter_key("cp:", rule_id, &pair), CounterOp::PairSend),
+        (counter_key("cpn:", rule_id, number.digits()), CounterOp::ConversionSolvedNumber { solver: tag }),
+    ] {
+        // One send per number, even two of one pair in one request: a pair counts SMS.
+        if !checks.iter().any(|c| c.rule == rule && c.key == key && c.op == op && c.number == number_key) {
+            checks.push(CounterCheck { rule, key, op, number: number_key.clone() });
+        }
+    }
+}
+
+fn final_decision(decision: Decision) -> Prepared {
+    Prepared { decision, checks: Vec::new(), token: None, remote_ip: None }
+}
+
+fn has_enforced_block(decision: &Decision) -> bool {
+    decision.reasons.iter().any(|r| r.enforced && r.action == Action::Block)
+}
+
+fn describe(finding: NumberFinding, number: &PhoneNumber) -> (ReasonCode, Option<String>) {
+    let region = number.region().map(|r| r.as_str()).unwrap_or("unknown");
+    match finding {
+        NumberFinding::CountryNotAllowed => (ReasonCode::CountryNotAllowed, Some(format!("region {region}"))),
+        NumberFinding::CountryDenied => (ReasonCode::CountryDenied, Some(format!("region {region}"))),
+        NumberFinding::CountryMonitored => (ReasonCode::CountryMonitored, Some(format!("region {region}"))),
+        NumberFinding::NumberTypeNotAllowed => {
+            (ReasonCode::NumberTypeNotAllowed, Some(number.number_type().as_str().to_owned()))
+        }
+        NumberFinding::NumberTypeDenied => {
+            (ReasonCode::NumberTypeDenied, Some(number.number_type().as_str().to_owned()))
+        }
+        NumberFinding::PatternNotAllowed => (ReasonCode::PatternNotAllowed, None),
+        NumberFinding::PatternDenied => (ReasonCode::PatternDenied, None),
+        NumberFinding::PrefixBlocked => (ReasonCode::PrefixBlocked, None),
+    }
+}
