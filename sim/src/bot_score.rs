@@ -11,9 +11,10 @@ use crate::rng::{stable_hash, Rng};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BotScoreModel {
-    /// Share of campaign requests the edge scores as likely automated (1 to 29).
+    /// Share of campaign attempts (a client asking for one number) the edge scores as likely
+    /// automated (1 to 29).
     pub bots_scored_low: f64,
-    /// Share of real users' requests it scores as likely automated all the same.
+    /// Share of real users' attempts it scores as likely automated all the same.
     pub humans_scored_low: f64,
 }
 
