@@ -92,8 +92,6 @@ pub(super) fn check_risk(doc: &PolicyDoc, errs: &mut ConfigErrors) -> Option<Ris
     Some(RiskThresholds { challenge_at, block_at })
 }
 
-/// At most one `reputation` rule (trust means one thing per policy), and `skip_trusted` only
-/// where one exists: without it no number is ever trusted, and the flag would silently do nothing.
 /// The import path is answered by the guard before any route is matched: a route with the same
 /// exact path would never see a request.
 pub(super) fn check_import_path_is_not_a_route(doc: &PolicyDoc, errs: &mut ConfigErrors) {
@@ -109,6 +107,8 @@ pub(super) fn check_import_path_is_not_a_route(doc: &PolicyDoc, errs: &mut Confi
     }
 }
 
+/// At most one `reputation` rule (trust means one thing per policy), and `skip_trusted` only
+/// where one exists: without it no number is ever trusted, and the flag would silently do nothing.
 pub(super) fn check_reputation(doc: &PolicyDoc, errs: &mut ConfigErrors) {
     let reputation: Vec<usize> =
         doc.rules.iter().enumerate().filter(|(_, r)| r.reputation.is_some()).map(|(i, _)| i).collect();
