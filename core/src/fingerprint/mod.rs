@@ -6,7 +6,7 @@
 //!
 //! | kind | source | function |
 //! | --- | --- | --- |
-//! | [`FingerprintKind::Ja4h`] | method, version, headers | [`ja4h`] |
+//! | [`FingerprintKind::Ja4h`] | method, version, headers | [`ja4h()`] |
 //! | [`FingerprintKind::HeaderMd5`] | method, version, headers | [`header_md5`] |
 //! | [`FingerprintKind::HeaderSet`] | method, version, header names | [`header_set`] |
 //! | [`FingerprintKind::Ja3`] | trusted proxy-set value | [`parse_ja3`] |
