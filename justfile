@@ -39,10 +39,11 @@ check-wasm:
     {{cargo}} build -p pumpguard-core --release --target wasm32-unknown-unknown
     {{cargo}} build -p pumpguard-core --release --target wasm32-wasip1
 
-# Formatting and clippy with warnings as errors.
+# Formatting, clippy and the API docs' links, with warnings as errors.
 lint:
     {{cargo}} fmt --all -- --check
     {{cargo}} clippy --workspace --all-targets -- -D warnings
+    RUSTDOCFLAGS="-D warnings" {{cargo}} doc --workspace --no-deps -q
 
 # Unit, property and scenario tests of the core, and the CLI tests.
 test-core *flags:

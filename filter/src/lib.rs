@@ -2,7 +2,8 @@
 //!
 //! - [`config`]: the plugin configuration (policy + host settings), every error with its path.
 //! - [`store`]: core's compare-and-swap store over proxy-wasm shared data.
-//! - [`block_cache`]: the remote store's "blocked until T" answers, kept per VM.
+//! - [`pumpguard_core::block_cache`]: the remote store's "blocked until T" answers, which `host`
+//!   keeps per VM.
 //! - [`adapter`]: the held request, client address, metric names (host-independent, tested natively).
 //! - [`wire`]: the ABI's header-map and property-path formats, decoded without trusting the host.
 //! - `abi`: the host calls, every status returned: into Envoy on wasm32 (with `exports`, the

@@ -15,8 +15,8 @@ use crate::resp::{Conn, Reply};
 use crate::runner::{Backend, BackendError, Cas, Guarded, Held};
 use crate::settings::ClusterMode;
 
-/// Writes ARGV[3] with expiry ARGV[4] ms if the key still holds ARGV[2] (ARGV[1] = "1"), or is
-/// still absent (ARGV[1] = "0"). Returns 1 when written, 0 when the key changed.
+/// Writes `ARGV[3]` with expiry `ARGV[4]` ms if the key still holds `ARGV[2]` (`ARGV[1]` = "1"),
+/// or is still absent (`ARGV[1]` = "0"). Returns 1 when written, 0 when the key changed.
 pub const CAS_SCRIPT: &str = "local cur = redis.call('GET', KEYS[1])\n\
 if ARGV[1] == '1' then if cur ~= ARGV[2] then return 0 end elseif cur then return 0 end\n\
 redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])\n\
