@@ -8,6 +8,27 @@
 //! Policy::from_json ──► Policy
 //! Request + now + Store ──► Policy::decide ──► Decision ──► host response
 //! ```
+//!
+//! `decide` is three steps a host with remote counters runs apart: [`Policy::prepare`] (the
+//! request's numbers, stateless rules and counter checks), the checks against a store, and
+//! [`Policy::conclude`] (the decision from their outcomes).
+//!
+//! Where each capability lives:
+//!
+//! | concern | module |
+//! | --- | --- |
+//! | loading and validating a policy | [`config`] (routes, rules, cross-section checks, JSON schema) |
+//! | which requests are guarded | [`routes`] |
+//! | numbers and tokens out of bodies | [`extract`], phone classification in [`phone`] |
+//! | stateless rules (country, prefix, client, edge score) | [`rules`] |
+//! | counters (rate, backoff, adjacency, conversion, surge, reputation) | [`limit`] over [`store`] |
+//! | prepare → checks → conclude, counter keys, risk, trust | [`engine`] |
+//! | the decision and how a refusal is written | [`decision`], [`refusal`] |
+//! | CAPTCHA, number intelligence, solving devices | [`captcha`], [`intel`], `solver` |
+//! | client fingerprints and edge inputs | [`fingerprint`], [`edge_inputs`] |
+//! | a fleet's remote store and its block cache | [`remote`], [`block_cache`] |
+//! | the site's imported trusted numbers | [`trust_import`] |
+//! | captured traffic, scenario corpus, log limiter | [`traffic`], [`scenario`], [`decision_log`] |
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
