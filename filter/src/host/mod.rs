@@ -9,7 +9,7 @@
 //!
 //! With the remote store (`store.backend: "remote"`) the counters live in the store service: the
 //! core's steps run apart, each counter round one `abi::http_call` to the store's cluster while
-//! the request is held: prepare → peek round → conclude → [siteverify] → [number lookups] →
+//! the request is held: prepare → peek round → conclude → (siteverify) → (number lookups) →
 //! commit round → settle. Number lookups (`abi::http_call` to the policy's provider cluster, one
 //! at a time) come after any token check and before the commit, in either store mode.
 //! A round that fails, times out or answers garbage counts every check as a store failure, which
