@@ -498,3 +498,36 @@ fn recommended_policies_refuse_fewer_returning_users_once_the_site_imports_their
     let error = sim::run(&mix, 1, &mut InProcess::new(policy)).err().unwrap();
     assert!(error.contains("trust_import"), "{error}");
 }
+
+/// The goal (≥ 99% of pumped sends stopped, ≥ 95% of every campaign's, ≤ 0.1% of real users
+/// refused, ≤ 2% challenged), where the site has every input the intel variant reads: a graded
+/// provider, the edge's scores, siteverify naming the solving device (the farm's service solving
+/// on 5 devices), and its users' verified numbers imported. docs/detection.md gives the spread:
+/// the whole goal on 32 seeds of 40 here; these two fixed seeds fail when a change costs it.
+#[test]
+fn recommended_intel_policy_meets_the_goal_with_every_input_it_reads() {
+    let edge = pumpguard_sim::bot_score::BotScoreModel { bots_scored_low: 0.7, humans_scored_low: 0.01 };
+    let ids = pumpguard_sim::solver_ids::SolverIdModel { shared_share: 0.3, shared_ids: 200 };
+    let mut mix = Mix {
+        edge_bot_score: Some(edge),
+        number_intel: Some(graded_provider()),
+        captcha_solver_ids: Some(ids),
+        trust_import: Some(import_model(0.9)),
+        ..Mix::default()
+    };
+    let farm = mix.campaigns.iter_mut().find(|c| c.name == "captcha-farm").unwrap();
+    farm.solver_devices = Some(5);
+    let doc = with_import(&policy_doc("recommended-intel.json"));
+    // Measured when this was set: seed 1 0.0072 pumped (worst campaign 0.031), 0.00027 refused,
+    // 0.0090 challenged; seed 2 0.0036 (0.029), 0.00055, 0.0083.
+    for seed in [1, 2] {
+        let m = measure_doc(&doc, &mix, seed);
+        let summary = &m.summary;
+        assert!(m.reach <= 0.01, "seed {seed}: {summary}");
+        for (campaign, reach) in &m.campaigns {
+            assert!(*reach <= 0.05, "seed {seed}, {campaign}: {summary}");
+        }
+        assert!(m.refused <= 0.001, "seed {seed}: {summary}");
+        assert!(m.challenged <= 0.02, "seed {seed}: {summary}");
+    }
+}
