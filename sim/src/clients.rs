@@ -37,6 +37,9 @@ pub enum ClientKind {
     NodeAxios,
     /// Headless Chrome driven by Puppeteer or Playwright.
     HeadlessChrome,
+    /// `python-requests` sending a desktop Chrome's `user-agent` and nothing else of a
+    /// browser's: the cheapest disguise, with Python's headers and TLS stack.
+    PythonAsChrome,
 }
 
 impl ClientKind {
@@ -71,6 +74,7 @@ impl ClientKind {
             ClientKind::GoHttp => "go_http",
             ClientKind::NodeAxios => "node_axios",
             ClientKind::HeadlessChrome => "headless_chrome",
+            ClientKind::PythonAsChrome => "python_as_chrome",
         }
     }
 
@@ -84,7 +88,7 @@ impl ClientKind {
             }
             ClientKind::Firefox => "t13d1715h2_5b57614c22b0_3d5424432f57",
             ClientKind::AndroidApp => "t13d1613h2_46e7e9700bed_eca864cca44a",
-            ClientKind::PythonRequests => "t13d1812h1_85036bcba153_375ca2c5e164",
+            ClientKind::PythonRequests | ClientKind::PythonAsChrome => "t13d1812h1_85036bcba153_375ca2c5e164",
             ClientKind::GoHttp => "t13d1311h1_f57a46bbacb6_e7c285222651",
             ClientKind::NodeAxios => "t13d5911h1_a33745022dd6_1f22a2ca17c4",
         }
@@ -350,11 +354,20 @@ impl Identity {
             ),
             ClientKind::AndroidApp => ("okhttp/4.12.0".to_owned(), None, None, ANDROID_APP_ORDER),
             ClientKind::PythonRequests => ("python-requests/2.32.3".to_owned(), None, None, PYTHON_ORDER),
+            ClientKind::PythonAsChrome => (
+                format!("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{chrome}.0.0.0 Safari/537.36"),
+                None,
+                None,
+                PYTHON_ORDER,
+            ),
             ClientKind::GoHttp => ("Go-http-client/1.1".to_owned(), None, None, GO_ORDER),
             ClientKind::NodeAxios => ("axios/1.7.9".to_owned(), None, None, AXIOS_ORDER),
         };
         let accept_language = match kind {
-            ClientKind::PythonRequests | ClientKind::GoHttp | ClientKind::NodeAxios => None,
+            ClientKind::PythonRequests
+            | ClientKind::PythonAsChrome
+            | ClientKind::GoHttp
+            | ClientKind::NodeAxios => None,
             ClientKind::AndroidApp => rng.chance(0.5).then(|| languages(rng, country, kind)),
             _ => Some(languages(rng, country, kind)),
         };
@@ -417,7 +430,7 @@ impl Identity {
                     .map(|_| if self.kind.is_mobile() { "?1" } else { "?0" }.to_owned()),
                 "accept" => Some(match self.kind {
                     ClientKind::NodeAxios => "application/json, text/plain, */*".to_owned(),
-                    ClientKind::PythonRequests => "*/*".to_owned(),
+                    ClientKind::PythonRequests | ClientKind::PythonAsChrome => "*/*".to_owned(),
                     ClientKind::IosApp => "application/json".to_owned(),
                     _ => "*/*".to_owned(),
                 }),
@@ -427,7 +440,7 @@ impl Identity {
                 "sec-fetch-mode" => Some("cors".to_owned()),
                 "sec-fetch-dest" => Some("empty".to_owned()),
                 "accept-encoding" => Some(match self.kind {
-                    ClientKind::PythonRequests => "gzip, deflate".to_owned(),
+                    ClientKind::PythonRequests | ClientKind::PythonAsChrome => "gzip, deflate".to_owned(),
                     ClientKind::GoHttp | ClientKind::AndroidApp => "gzip".to_owned(),
                     ClientKind::Firefox => "gzip, deflate, br, zstd".to_owned(),
                     ClientKind::SafariIos | ClientKind::SafariMac | ClientKind::IosApp => {
@@ -460,7 +473,10 @@ impl Identity {
     /// HTTP version the client speaks to the edge.
     pub fn version(&self) -> &'static str {
         match self.kind {
-            ClientKind::PythonRequests | ClientKind::GoHttp | ClientKind::NodeAxios => "HTTP/1.1",
+            ClientKind::PythonRequests
+            | ClientKind::PythonAsChrome
+            | ClientKind::GoHttp
+            | ClientKind::NodeAxios => "HTTP/1.1",
             _ => "HTTP/2",
         }
     }
@@ -489,6 +505,7 @@ mod tests {
             ClientKind::SafariIos,
             ClientKind::AndroidApp,
             ClientKind::PythonRequests,
+            ClientKind::PythonAsChrome,
         ] {
             let id = Identity::new(&mut rng, kind, "DE", true, 1_700_000_000);
             let (ja3, ja4) = id.tls(&mut rng);
@@ -504,5 +521,17 @@ mod tests {
             assert!(headers.iter().any(|(n, _)| n == "user-agent"));
             assert!(headers.iter().any(|(n, v)| n == "cf-turnstile-response" && v == "pass-x"));
         }
+    }
+
+    #[test]
+    fn a_script_dressed_as_chrome_claims_a_browser_without_its_headers() {
+        let mut rng = Rng::new(5);
+        let id = Identity::new(&mut rng, ClientKind::PythonAsChrome, "DE", false, 1_700_000_000);
+        let out = Outgoing { host: "app.example.com", page: "/signup", body: "{}", token: None };
+        let headers = id.headers(&out);
+        let pairs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        assert!(pumpguard_core::rules::claims_browser(pumpguard_core::rules::user_agent(&pairs)));
+        assert!(pumpguard_core::rules::lacks_header(&pairs, "accept-language"));
+        assert_eq!(id.tls(&mut rng).1, ClientKind::PythonRequests.ja4());
     }
 }

@@ -268,10 +268,28 @@ fn compile_kind(doc: &RuleDoc, at: &str, errs: &mut ConfigErrors) -> Option<Rule
             }
             missing_headers.push(lowered);
         }
-        if c.missing_headers.is_empty() && c.user_agents.is_empty() {
+        if c.browsers_only {
+            // A browser's user agent is in none of the classes, so listing one would never fire.
+            if !c.user_agents.is_empty() {
+                errs.push(
+                    format!("{at}.client.user_agents"),
+                    "must be empty with browsers_only: a browser is in none of these classes",
+                );
+            }
+            if c.missing_headers.is_empty() {
+                errs.push(
+                    format!("{at}.client.missing_headers"),
+                    "list the headers a browser always sends, with browsers_only",
+                );
+            }
+        } else if c.missing_headers.is_empty() && c.user_agents.is_empty() {
             errs.push(format!("{at}.client"), "list headers in missing_headers or classes in user_agents");
         }
-        return Some(RuleKind::Client { missing_headers, user_agents: c.user_agents.clone() });
+        return Some(RuleKind::Client {
+            missing_headers,
+            user_agents: c.user_agents.clone(),
+            browsers_only: c.browsers_only,
+        });
     }
     if let Some(c) = &doc.client_country {
         let header = c.header.trim().to_ascii_lowercase();

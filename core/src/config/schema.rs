@@ -575,6 +575,11 @@ pub struct ClientRuleDoc {
     /// `headless`, `bot`.
     #[serde(default)]
     pub user_agents: Vec<crate::rules::UserAgentClass>,
+    /// Judge only requests whose `user-agent` claims a browser (`Mozilla/…` naming a browser
+    /// engine, and none of the classes above), with `missing_headers` only: every browser sends
+    /// `accept-language`, while a site's own app may not. Default false: every request.
+    #[serde(default)]
+    pub browsers_only: bool,
 }
 
 /// The client's country, from a header a trusted edge sets, against the number's country.

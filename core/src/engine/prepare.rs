@@ -184,7 +184,10 @@ impl Policy {
                     )),
                     _ => {}
                 },
-                RuleKind::Client { missing_headers, user_agents } => {
+                // A rule for browsers only leaves other clients (apps, scripts) unjudged.
+                RuleKind::Client { browsers_only: true, .. }
+                    if !rules::claims_browser(rules::user_agent(req.headers)) => {}
+                RuleKind::Client { missing_headers, user_agents, .. } => {
                     for name in missing_headers {
                         if rules::lacks_header(req.headers, name) {
                             decision.reasons.push(reason(

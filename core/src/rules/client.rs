@@ -107,6 +107,23 @@ pub fn classify(user_agent: Option<&str>) -> Vec<UserAgentClass> {
     classes
 }
 
+/// Whether a `user-agent` claims a browser: `Mozilla/…` first, a browser engine named outside its
+/// comments (`AppleWebKit`, `Gecko`), and none of the [`UserAgentClass`]es. Browsers (in-app
+/// web views too) always send some headers a script may leave out, `accept-language` first: a
+/// request claiming one without them is software pretending.
+pub fn claims_browser(user_agent: Option<&str>) -> bool {
+    let lowered = user_agent.map(str::trim).unwrap_or("").to_ascii_lowercase();
+    let mut products = product_names(&lowered);
+    if products.next() != Some("mozilla") {
+        return false;
+    }
+    products.any(|p| BROWSER_ENGINES.contains(&p)) && classify(Some(&lowered)).is_empty()
+}
+
+/// Engines a browser's `user-agent` names as products (Chrome, Edge, Opera and Safari:
+/// `AppleWebKit`; Firefox: `Gecko`; the last Internet Explorer: `like Gecko`).
+const BROWSER_ENGINES: &[&str] = &["applewebkit", "gecko"];
+
 /// The product names of a lower-cased user agent: each `name/version` token's name, outside
 /// parenthesised comments (`Mozilla/5.0 (X11; Linux) Chrome/120` → `mozilla`, `chrome`). A value
 /// with no `/` at all (`curl`, `python-requests`) is one name.
@@ -196,6 +213,38 @@ mod tests {
         for (ua, expected) in cases {
             assert_eq!(classify(*ua), *expected, "{ua:?}");
         }
+    }
+
+    #[test]
+    fn browsers_and_what_only_pretends() {
+        let browsers = [
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Mobile/15E148 Safari/604.1",
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0",
+            "Mozilla/5.0 (Linux; Android 14; K; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/120.0 Mobile Safari/537.36",
+            // An iOS web view names no browser, only the engine.
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148",
+            "Mozilla/5.0 (Windows NT 10.0; Trident/7.0; rv:11.0) like Gecko",
+        ];
+        for ua in browsers {
+            assert!(claims_browser(Some(ua)), "{ua}");
+        }
+        let others = [
+            "",
+            "okhttp/4.12.0",
+            "MyApp/3.2 CFNetwork/1490.0.4 Darwin/23.2.0",
+            "python-requests/2.31.0",
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0.0.0 Safari/537.36",
+            "Mozilla/5.0 (Linux; Android 6.0.1; Nexus 5X) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Mobile Safari/537.36 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+            // The engine only inside a comment, or Mozilla not first.
+            "Mozilla/5.0 (compatible; AppleWebKit)",
+            "Chrome/120.0 Mozilla/5.0 AppleWebKit/537.36",
+            "Mozilla/5.0",
+        ];
+        for ua in others {
+            assert!(!claims_browser(Some(ua)), "{ua}");
+        }
+        assert!(!claims_browser(None));
     }
 
     #[test]
