@@ -538,3 +538,25 @@ fn recommended_intel_policy_meets_the_goal_with_every_input_it_reads() {
         assert!(m.challenged <= 0.02, "seed {seed}: {summary}");
     }
 }
+
+/// The cheapest disguise: a script sending Chrome's user agent and nothing else of a browser's,
+/// from exits in its numbers' countries so `abroad` stays silent. A browser always sends
+/// `accept-language`, so `browser-no-language` challenges it alone; without the rule every send
+/// of it reaches origin. Real users are the same either way: no real browser lacks the header.
+#[test]
+fn recommended_policy_challenges_a_script_dressed_as_a_browser() {
+    let mut mix = Mix::default();
+    let rider = mix.campaigns.iter_mut().find(|c| c.name == "peak-rider").unwrap();
+    rider.client = pumpguard_sim::mix::CampaignClient::Fixed {
+        client: pumpguard_sim::clients::ClientKind::PythonAsChrome,
+    };
+    rider.local_exits = true;
+    let shipped = policy_doc("recommended.json");
+    let without = without_rule(&shipped, "browser-no-language");
+    let (judged, unjudged) = (measure_doc(&shipped, &mix, 1), measure_doc(&without, &mix, 1));
+    // Seed 1 measured 0 and 1.0 of peak-rider's sends, 6 refused and 71 challenged on both.
+    assert_eq!(judged.reach_of("peak-rider"), 0.0, "{}", judged.summary);
+    assert!(unjudged.reach_of("peak-rider") >= 0.9, "{}", unjudged.summary);
+    assert_eq!(judged.refused, unjudged.refused, "{} / {}", judged.summary, unjudged.summary);
+    assert_eq!(judged.challenged, unjudged.challenged, "{} / {}", judged.summary, unjudged.summary);
+}
