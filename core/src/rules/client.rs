@@ -85,9 +85,14 @@ pub fn classify(user_agent: Option<&str>) -> Vec<UserAgentClass> {
     if value.is_empty() {
         return vec![UserAgentClass::Empty];
     }
-    let mut classes = Vec::new();
     let lowered = value.to_ascii_lowercase();
     let products: Vec<&str> = product_names(&lowered).collect();
+    classes_of(&lowered, &products)
+}
+
+/// The classes of a non-empty, lower-cased user agent whose product names are `products`.
+fn classes_of(lowered: &str, products: &[&str]) -> Vec<UserAgentClass> {
+    let mut classes = Vec::new();
     let named = |list: &[&str]| products.iter().any(|p| list.contains(p));
     if named(HTTP_LIBRARIES) {
         classes.push(UserAgentClass::HttpLibrary);
@@ -101,7 +106,7 @@ pub fn classify(user_agent: Option<&str>) -> Vec<UserAgentClass> {
     if named(HEADLESS) {
         classes.push(UserAgentClass::Headless);
     }
-    if ["bot", "spider", "crawler"].iter().any(|w| names_itself(&lowered, w)) {
+    if ["bot", "spider", "crawler"].iter().any(|w| names_itself(lowered, w)) {
         classes.push(UserAgentClass::Bot);
     }
     classes
@@ -113,11 +118,10 @@ pub fn classify(user_agent: Option<&str>) -> Vec<UserAgentClass> {
 /// request claiming one without them is software pretending.
 pub fn claims_browser(user_agent: Option<&str>) -> bool {
     let lowered = user_agent.map(str::trim).unwrap_or("").to_ascii_lowercase();
-    let mut products = product_names(&lowered);
-    if products.next() != Some("mozilla") {
-        return false;
-    }
-    products.any(|p| BROWSER_ENGINES.contains(&p)) && classify(Some(&lowered)).is_empty()
+    let products: Vec<&str> = product_names(&lowered).collect();
+    products.first() == Some(&"mozilla")
+        && products.iter().skip(1).any(|p| BROWSER_ENGINES.contains(p))
+        && classes_of(&lowered, &products).is_empty()
 }
 
 /// Engines a browser's `user-agent` names as products (Chrome, Edge, Opera and Safari:
