@@ -5,7 +5,8 @@ varied campaign still reaches origin, and how many real users are refused, over 
 A policy can be fitted to the default campaigns without meaning to. This varies what an operator
 would change (rate, how many addresses, IPv6 prefixes instead of servers' addresses, exits in
 the numbers' countries, Tor's exits, made-up confirmations, real browsers, a script sending a
-browser's user agent, a paid CAPTCHA-solving service, adaptiveness) and prints one line per
+browser's user agent (alone, with a copied `accept-language`, or an automated Chrome under
+Chrome's), a paid CAPTCHA-solving service, adaptiveness) and prints one line per
 campaign and variation, min–max over the seeds, so a variation that breaks through stands out.
 
 With --legit it varies the real users instead, the other half a policy can be fitted to: another
@@ -64,6 +65,12 @@ def variations(campaign):
     if campaign["client"].get("client") != "python_as_chrome":
         # The cheapest disguise: a script's headers under a browser's user agent.
         out.append(("script as Chrome", {"client": {"kind": "fixed", "client": "python_as_chrome"}}))
+    if campaign["client"].get("client") != "python_as_chrome_with_language":
+        # The same script with a browser's accept-language copied too, but no client hints.
+        out.append(("script as Chrome, with a language", {"client": {"kind": "fixed", "client": "python_as_chrome_with_language"}}))
+    if campaign["client"].get("client") != "headless_as_chrome":
+        # An automated Chrome whose user agent is overridden; its client hints still say headless.
+        out.append(("headless as Chrome", {"client": {"kind": "fixed", "client": "headless_as_chrome"}}))
     if campaign["tokens"] != "solved":
         out.append(("solves CAPTCHAs", {"tokens": "solved"}))
     out.append(("adaptive" if not campaign["adaptive"] else "not adaptive", {"adaptive": not campaign["adaptive"]}))

@@ -173,6 +173,17 @@ fn every_bad_input_is_reported_where_it_is() {
             "needs a top-level \"number_intel\" section",
         ),
         (
+            rule(json!({"id": "r", "action": "challenge", "client": {
+                "claims": "opera", "missing_headers": ["sec-ch-ua"]}})),
+            "rules[0].client.claims",
+            "unknown variant `opera`, expected `browser` or `chrome`",
+        ),
+        (
+            rule(json!({"id": "r", "action": "challenge", "client": {"claims": "chrome"}})),
+            "rules[0].client.missing_headers",
+            "list the headers the claimed browser always sends",
+        ),
+        (
             rule(json!({"id": "r", "action": "challenge", "client_country": {
                 "proven_pairs": {"min_confirms": 10, "min_ratio": 0.6, "window_seconds": 604800}}})),
             "rules[0].client_country.proven_pairs",

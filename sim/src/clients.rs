@@ -40,6 +40,12 @@ pub enum ClientKind {
     /// `python-requests` sending a desktop Chrome's `user-agent` and nothing else of a
     /// browser's: the cheapest disguise, with Python's headers and TLS stack.
     PythonAsChrome,
+    /// `python-requests` sending a desktop Chrome's `user-agent` and `accept-language`, copied
+    /// from a browser, but none of its client hints (`sec-ch-ua`).
+    PythonAsChromeWithLanguage,
+    /// Headless Chrome driven by Puppeteer or Playwright with a desktop Chrome's `user-agent`:
+    /// a browser's headers and TLS, but `sec-ch-ua` still names `HeadlessChrome`.
+    HeadlessAsChrome,
 }
 
 impl ClientKind {
@@ -75,27 +81,38 @@ impl ClientKind {
             ClientKind::NodeAxios => "node_axios",
             ClientKind::HeadlessChrome => "headless_chrome",
             ClientKind::PythonAsChrome => "python_as_chrome",
+            ClientKind::PythonAsChromeWithLanguage => "python_as_chrome_with_language",
+            ClientKind::HeadlessAsChrome => "headless_as_chrome",
         }
     }
 
     fn ja4(self) -> &'static str {
         match self {
-            ClientKind::ChromeDesktop | ClientKind::ChromeAndroid | ClientKind::HeadlessChrome => {
-                "t13d1516h2_8daaf6152771_02713d6af862"
-            }
+            ClientKind::ChromeDesktop
+            | ClientKind::ChromeAndroid
+            | ClientKind::HeadlessChrome
+            | ClientKind::HeadlessAsChrome => "t13d1516h2_8daaf6152771_02713d6af862",
             ClientKind::SafariIos | ClientKind::SafariMac | ClientKind::IosApp => {
                 "t13d2014h2_a09f3c656075_14788d8d241b"
             }
             ClientKind::Firefox => "t13d1715h2_5b57614c22b0_3d5424432f57",
             ClientKind::AndroidApp => "t13d1613h2_46e7e9700bed_eca864cca44a",
-            ClientKind::PythonRequests | ClientKind::PythonAsChrome => "t13d1812h1_85036bcba153_375ca2c5e164",
+            ClientKind::PythonRequests
+            | ClientKind::PythonAsChrome
+            | ClientKind::PythonAsChromeWithLanguage => "t13d1812h1_85036bcba153_375ca2c5e164",
             ClientKind::GoHttp => "t13d1311h1_f57a46bbacb6_e7c285222651",
             ClientKind::NodeAxios => "t13d5911h1_a33745022dd6_1f22a2ca17c4",
         }
     }
 
     fn randomises_ja3(self) -> bool {
-        matches!(self, ClientKind::ChromeDesktop | ClientKind::ChromeAndroid | ClientKind::HeadlessChrome)
+        matches!(
+            self,
+            ClientKind::ChromeDesktop
+                | ClientKind::ChromeAndroid
+                | ClientKind::HeadlessChrome
+                | ClientKind::HeadlessAsChrome
+        )
     }
 
     fn is_browser(self) -> bool {
@@ -107,6 +124,7 @@ impl ClientKind {
                 | ClientKind::SafariMac
                 | ClientKind::Firefox
                 | ClientKind::HeadlessChrome
+                | ClientKind::HeadlessAsChrome
         )
     }
 }
@@ -276,6 +294,18 @@ const PYTHON_ORDER: &[&str] = &[
     "content-type",
     "token",
 ];
+/// Python's order with the copied `accept-language` added where `requests` puts extra headers.
+const PYTHON_WITH_LANGUAGE_ORDER: &[&str] = &[
+    "host",
+    "user-agent",
+    "accept-encoding",
+    "accept",
+    "connection",
+    "accept-language",
+    "content-length",
+    "content-type",
+    "token",
+];
 const GO_ORDER: &[&str] =
     &["host", "user-agent", "content-length", "content-type", "token", "accept-encoding"];
 const AXIOS_ORDER: &[&str] = &[
@@ -326,6 +356,12 @@ impl Identity {
                 Some("\"Linux\""),
                 CHROME_ORDER,
             ),
+            ClientKind::HeadlessAsChrome => (
+                format!("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{chrome}.0.0.0 Safari/537.36"),
+                Some(format!("\"HeadlessChrome\";v=\"{chrome}\", \"Chromium\";v=\"{chrome}\", \"Not_A Brand\";v=\"24\"")),
+                Some("\"Windows\""),
+                CHROME_ORDER,
+            ),
             ClientKind::SafariIos => {
                 let ios = *rng.pick(&["17_6", "18_5", "18_6", "26_1"]).unwrap_or(&"18_5");
                 let version = ios.replace('_', ".");
@@ -360,6 +396,12 @@ impl Identity {
                 None,
                 PYTHON_ORDER,
             ),
+            ClientKind::PythonAsChromeWithLanguage => (
+                format!("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{chrome}.0.0.0 Safari/537.36"),
+                None,
+                None,
+                PYTHON_WITH_LANGUAGE_ORDER,
+            ),
             ClientKind::GoHttp => ("Go-http-client/1.1".to_owned(), None, None, GO_ORDER),
             ClientKind::NodeAxios => ("axios/1.7.9".to_owned(), None, None, AXIOS_ORDER),
         };
@@ -371,7 +413,9 @@ impl Identity {
             ClientKind::AndroidApp => rng.chance(0.5).then(|| languages(rng, country, kind)),
             _ => Some(languages(rng, country, kind)),
         };
-        let cookie = if kind.is_browser() && kind != ClientKind::HeadlessChrome {
+        let cookie = if kind.is_browser()
+            && !matches!(kind, ClientKind::HeadlessChrome | ClientKind::HeadlessAsChrome)
+        {
             let session = returning.then(|| format!("__Host-sid={}", rng.token(43)));
             let analytics = rng.chance(0.7).then(|| analytics_cookie(rng, at_s));
             match (session, analytics) {
@@ -430,7 +474,9 @@ impl Identity {
                     .map(|_| if self.kind.is_mobile() { "?1" } else { "?0" }.to_owned()),
                 "accept" => Some(match self.kind {
                     ClientKind::NodeAxios => "application/json, text/plain, */*".to_owned(),
-                    ClientKind::PythonRequests | ClientKind::PythonAsChrome => "*/*".to_owned(),
+                    ClientKind::PythonRequests
+                    | ClientKind::PythonAsChrome
+                    | ClientKind::PythonAsChromeWithLanguage => "*/*".to_owned(),
                     ClientKind::IosApp => "application/json".to_owned(),
                     _ => "*/*".to_owned(),
                 }),
@@ -440,7 +486,9 @@ impl Identity {
                 "sec-fetch-mode" => Some("cors".to_owned()),
                 "sec-fetch-dest" => Some("empty".to_owned()),
                 "accept-encoding" => Some(match self.kind {
-                    ClientKind::PythonRequests | ClientKind::PythonAsChrome => "gzip, deflate".to_owned(),
+                    ClientKind::PythonRequests
+                    | ClientKind::PythonAsChrome
+                    | ClientKind::PythonAsChromeWithLanguage => "gzip, deflate".to_owned(),
                     ClientKind::GoHttp | ClientKind::AndroidApp => "gzip".to_owned(),
                     ClientKind::Firefox => "gzip, deflate, br, zstd".to_owned(),
                     ClientKind::SafariIos | ClientKind::SafariMac | ClientKind::IosApp => {
@@ -506,6 +554,8 @@ mod tests {
             ClientKind::AndroidApp,
             ClientKind::PythonRequests,
             ClientKind::PythonAsChrome,
+            ClientKind::PythonAsChromeWithLanguage,
+            ClientKind::HeadlessAsChrome,
         ] {
             let id = Identity::new(&mut rng, kind, "DE", true, 1_700_000_000);
             let (ja3, ja4) = id.tls(&mut rng);
@@ -530,8 +580,41 @@ mod tests {
         let out = Outgoing { host: "app.example.com", page: "/signup", body: "{}", token: None };
         let headers = id.headers(&out);
         let pairs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-        assert!(pumpguard_core::rules::claims_browser(pumpguard_core::rules::user_agent(&pairs)));
+        assert!(pumpguard_core::rules::claims(
+            pumpguard_core::rules::user_agent(&pairs),
+            pumpguard_core::rules::BrowserClaim::Browser
+        ));
         assert!(pumpguard_core::rules::lacks_header(&pairs, "accept-language"));
         assert_eq!(id.tls(&mut rng).1, ClientKind::PythonRequests.ja4());
+    }
+
+    #[test]
+    fn better_disguises_claim_chrome_and_miss_what_chrome_sends() {
+        use pumpguard_core::rules::{
+            claims, lacks_header, request_classes, user_agent, BrowserClaim, UserAgentClass,
+        };
+        let mut rng = Rng::new(5);
+        let out = Outgoing { host: "app.example.com", page: "/signup", body: "{}", token: None };
+        let script =
+            Identity::new(&mut rng, ClientKind::PythonAsChromeWithLanguage, "DE", false, 1_700_000_000);
+        let headers = script.headers(&out);
+        let pairs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        assert!(claims(user_agent(&pairs), BrowserClaim::Chrome));
+        assert!(!lacks_header(&pairs, "accept-language"));
+        assert!(lacks_header(&pairs, "sec-ch-ua"));
+        assert_eq!(script.tls(&mut rng).1, ClientKind::PythonRequests.ja4());
+        let headless = Identity::new(&mut rng, ClientKind::HeadlessAsChrome, "DE", false, 1_700_000_000);
+        let headers = headless.headers(&out);
+        let pairs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        assert!(claims(user_agent(&pairs), BrowserClaim::Chrome));
+        assert!(!lacks_header(&pairs, "sec-ch-ua"));
+        assert_eq!(request_classes(&pairs), vec![UserAgentClass::Headless]);
+        // Real Chrome claims it and sends what it claims.
+        let chrome = Identity::new(&mut rng, ClientKind::ChromeDesktop, "DE", false, 1_700_000_000);
+        let headers = chrome.headers(&out);
+        let pairs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        assert!(claims(user_agent(&pairs), BrowserClaim::Chrome));
+        assert!(!lacks_header(&pairs, "sec-ch-ua"));
+        assert!(request_classes(&pairs).is_empty());
     }
 }

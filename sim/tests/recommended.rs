@@ -510,7 +510,7 @@ fn recommended_policies_refuse_fewer_returning_users_once_the_site_imports_their
 /// refused, ≤ 2% challenged), where the site has every input the intel variant reads: a graded
 /// provider, the edge's scores, siteverify naming the solving device (the farm's service solving
 /// on 5 devices), and its users' verified numbers imported. docs/detection.md gives the spread:
-/// the whole goal on 32 seeds of 40 here; these two fixed seeds fail when a change costs it.
+/// the whole goal on 34 seeds of 40 here; these two fixed seeds fail when a change costs it.
 #[test]
 fn recommended_intel_policy_meets_the_goal_with_every_input_it_reads() {
     let edge = edge_scores();
@@ -551,7 +551,9 @@ fn recommended_policy_challenges_a_script_dressed_as_a_browser() {
         client: pumpguard_sim::clients::ClientKind::PythonAsChrome,
     };
     rider.local_exits = true;
-    let shipped = policy_doc("recommended.json");
+    // It claims Chrome without its client hints too: `chrome-no-hints` would challenge it alone,
+    // so this measures `browser-no-language` without it.
+    let shipped = without_rule(&policy_doc("recommended.json"), "chrome-no-hints");
     let without = without_rule(&shipped, "browser-no-language");
     let (judged, unjudged) = (measure_doc(&shipped, &mix, 1), measure_doc(&without, &mix, 1));
     // Seed 1 measured 0 and 1.0 of peak-rider's sends, 6 refused and 71 challenged on both.
@@ -559,6 +561,43 @@ fn recommended_policy_challenges_a_script_dressed_as_a_browser() {
     assert!(unjudged.reach_of("peak-rider") >= 0.9, "{}", unjudged.summary);
     assert_eq!(judged.refused, unjudged.refused, "{} / {}", judged.summary, unjudged.summary);
     assert_eq!(judged.challenged, unjudged.challenged, "{} / {}", judged.summary, unjudged.summary);
+}
+
+/// The next disguise: the same script with a browser's `accept-language` copied too. Chrome and
+/// Edge send `sec-ch-ua` on every request, so `chrome-no-hints` challenges a request claiming
+/// one without it; an automated Chrome under Chrome's user agent still names `HeadlessChrome`
+/// in that header, which `bare-client`'s `headless` reads. Both non-adaptive, from exits in
+/// their numbers' countries; real users the same with or without the rule.
+#[test]
+fn recommended_policy_challenges_what_claims_chrome_without_its_hints() {
+    use pumpguard_sim::clients::ClientKind;
+    for client in [ClientKind::PythonAsChromeWithLanguage, ClientKind::HeadlessAsChrome] {
+        let mut mix = Mix::default();
+        let rider = mix.campaigns.iter_mut().find(|c| c.name == "peak-rider").unwrap();
+        rider.client = pumpguard_sim::mix::CampaignClient::Fixed { client };
+        rider.local_exits = true;
+        let shipped = policy_doc("recommended.json");
+        let judged = measure_doc(&shipped, &mix, 1);
+        // Seed 1 measured 0 of peak-rider's sends for both clients, 6 refused and 71 challenged.
+        assert_eq!(judged.reach_of("peak-rider"), 0.0, "{client:?}: {}", judged.summary);
+        if client == ClientKind::PythonAsChromeWithLanguage {
+            let without = without_rule(&shipped, "chrome-no-hints");
+            let unjudged = measure_doc(&without, &mix, 1);
+            // Seed 1 measured 0.98 of peak-rider's sends without the rule.
+            assert!(unjudged.reach_of("peak-rider") >= 0.9, "{}", unjudged.summary);
+            assert_eq!(judged.refused, unjudged.refused, "{} / {}", judged.summary, unjudged.summary);
+            assert_eq!(judged.challenged, unjudged.challenged, "{} / {}", judged.summary, unjudged.summary);
+        } else {
+            // What stops it is the `headless` class: without it in `bare-client`, it passes.
+            let mut blind = shipped.clone();
+            let rules = blind["rules"].as_array_mut().unwrap();
+            let bare = rules.iter_mut().find(|r| r["id"] == "bare-client").unwrap();
+            bare["client"]["user_agents"].as_array_mut().unwrap().retain(|c| c != "headless");
+            let unjudged = measure_doc(&blind, &mix, 1);
+            // Seed 1 measured 0.99 of peak-rider's sends so.
+            assert!(unjudged.reach_of("peak-rider") >= 0.9, "{}", unjudged.summary);
+        }
+    }
 }
 
 /// A script that names itself (`bare-client`) and pays for its CAPTCHAs passes every challenge;

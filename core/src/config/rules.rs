@@ -268,18 +268,18 @@ fn compile_kind(doc: &RuleDoc, at: &str, errs: &mut ConfigErrors) -> Option<Rule
             }
             missing_headers.push(lowered);
         }
-        if c.browsers_only {
+        if c.claims.is_some() {
             // A browser's user agent is in none of the classes, so listing one would never fire.
             if !c.user_agents.is_empty() {
                 errs.push(
                     format!("{at}.client.user_agents"),
-                    "must be empty with browsers_only: a browser is in none of these classes",
+                    "must be empty with claims: a browser is in none of these classes",
                 );
             }
             if c.missing_headers.is_empty() {
                 errs.push(
                     format!("{at}.client.missing_headers"),
-                    "list the headers a browser always sends, with browsers_only",
+                    "list the headers the claimed browser always sends, with claims",
                 );
             }
         } else if c.missing_headers.is_empty() && c.user_agents.is_empty() {
@@ -288,7 +288,7 @@ fn compile_kind(doc: &RuleDoc, at: &str, errs: &mut ConfigErrors) -> Option<Rule
         return Some(RuleKind::Client {
             missing_headers,
             user_agents: c.user_agents.clone(),
-            browsers_only: c.browsers_only,
+            claims: c.claims,
         });
     }
     if let Some(c) = &doc.client_country {

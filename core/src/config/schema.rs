@@ -575,11 +575,12 @@ pub struct ClientRuleDoc {
     /// `headless`, `bot`.
     #[serde(default)]
     pub user_agents: Vec<crate::rules::UserAgentClass>,
-    /// Judge only requests whose `user-agent` claims a browser (`Mozilla/…` naming a browser
-    /// engine, and none of the classes above), with `missing_headers` only: every browser sends
-    /// `accept-language`, while a site's own app may not. Default false: every request.
+    /// Judge only requests whose `user-agent` makes a claim, with `missing_headers` only:
+    /// `browser` (`Mozilla/…` naming a browser engine, and none of the classes above: every
+    /// browser sends `accept-language`, while a site's own app may not) or `chrome` (Chrome or
+    /// Edge 90 and later, naming nothing else: they send `sec-ch-ua`). Absent: every request.
     #[serde(default)]
-    pub browsers_only: bool,
+    pub claims: Option<crate::rules::BrowserClaim>,
 }
 
 /// The client's country, from a header a trusted edge sets, against the number's country.

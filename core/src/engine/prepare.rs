@@ -184,9 +184,9 @@ impl Policy {
                     )),
                     _ => {}
                 },
-                // A rule for browsers only leaves other clients (apps, scripts) unjudged.
-                RuleKind::Client { browsers_only: true, .. }
-                    if !rules::claims_browser(rules::user_agent(req.headers)) => {}
+                // A rule for what claims a browser leaves other clients (apps, scripts) unjudged.
+                RuleKind::Client { claims: Some(claim), .. }
+                    if !rules::claims(rules::user_agent(req.headers), *claim) => {}
                 RuleKind::Client { missing_headers, user_agents, .. } => {
                     for name in missing_headers {
                         if rules::lacks_header(req.headers, name) {
@@ -198,7 +198,7 @@ impl Policy {
                         }
                     }
                     if !user_agents.is_empty() {
-                        for class in rules::classify_user_agent(rules::user_agent(req.headers)) {
+                        for class in rules::request_classes(req.headers) {
                             if user_agents.contains(&class) {
                                 decision.reasons.push(reason(
                                     ReasonCode::ClientUserAgent,

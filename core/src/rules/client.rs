@@ -112,16 +112,76 @@ fn classes_of(lowered: &str, products: &[&str]) -> Vec<UserAgentClass> {
     classes
 }
 
-/// Whether a `user-agent` claims a browser: `Mozilla/…` first, a browser engine named outside its
-/// comments (`AppleWebKit`, `Gecko`), and none of the [`UserAgentClass`]es. Browsers (in-app
-/// web views too) always send some headers a script may leave out, `accept-language` first: a
-/// request claiming one without them is software pretending.
-pub fn claims_browser(user_agent: Option<&str>) -> bool {
+/// What a request's `user-agent` must claim for a `client` rule to judge it. A claim is a promise
+/// of headers the claimed software always sends; a request that makes it without them is
+/// software pretending, while one that makes no claim (an app, a script naming itself) is left
+/// to other rules.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BrowserClaim {
+    /// Any browser: `Mozilla/…` first, a browser engine named outside its comments
+    /// (`AppleWebKit`, `Gecko`), and none of the [`UserAgentClass`]es. Every browser, in-app web
+    /// views too, sends `accept-language`.
+    Browser,
+    /// Google Chrome or Microsoft Edge, version 90 or later, and nothing else: a browser claim
+    /// whose products are only Chrome's (`Chrome/…`, `Safari/…`, `Mobile`, Edge's `Edg/…`).
+    /// Those send `sec-ch-ua` on every request of a secure page. Other Chromium browsers, web
+    /// views (`Version/4.0`), Chrome on iOS (`CriOS`: Safari's engine) and embedded shells
+    /// name more products and are not judged.
+    Chrome,
+}
+
+/// Whether a `user-agent` makes `claim`.
+pub fn claims(user_agent: Option<&str>, claim: BrowserClaim) -> bool {
     let lowered = user_agent.map(str::trim).unwrap_or("").to_ascii_lowercase();
-    let products: Vec<&str> = product_names(&lowered).collect();
-    products.first() == Some(&"mozilla")
+    let tokens: Vec<&str> = product_tokens(&lowered).collect();
+    let products: Vec<&str> = tokens.iter().map(|t| product_name(t)).collect();
+    let browser = products.first() == Some(&"mozilla")
         && products.iter().skip(1).any(|p| BROWSER_ENGINES.contains(p))
-        && classes_of(&lowered, &products).is_empty()
+        && classes_of(&lowered, &products).is_empty();
+    match claim {
+        BrowserClaim::Browser => browser,
+        BrowserClaim::Chrome => {
+            browser
+                && products.iter().all(|p| CHROME_PRODUCTS.contains(p))
+                && tokens
+                    .iter()
+                    .any(|t| chrome_major(t).is_some_and(|major| major >= FIRST_CHROME_WITH_HINTS))
+        }
+    }
+}
+
+/// The products of Chrome's and Edge's `user-agent`, lower-cased (`Mozilla/5.0 (…)
+/// AppleWebKit/537.36 (KHTML, like Gecko) Chrome/141.0.0.0 [Mobile] Safari/537.36 [Edg/141…]`).
+const CHROME_PRODUCTS: &[&str] = &["mozilla", "applewebkit", "chrome", "mobile", "safari", "edg"];
+
+/// The first version of Chrome and Edge that sends `sec-ch-ua` by default (both shipped
+/// User-Agent Client Hints in version 90).
+const FIRST_CHROME_WITH_HINTS: u32 = 90;
+
+/// The major version of a `chrome/…` token (`chrome/141.0.0.0` → 141).
+fn chrome_major(token: &str) -> Option<u32> {
+    let version = token.strip_prefix("chrome/")?;
+    version.split('.').next()?.parse().ok()
+}
+
+/// Whether the request's `sec-ch-ua` names headless Chrome as a brand. Headless Chrome sends
+/// `"HeadlessChrome"` there even when its automation overrides the `user-agent` string.
+pub fn hints_headless(headers: &[(&str, &str)]) -> bool {
+    headers.iter().any(|(n, v)| {
+        n.eq_ignore_ascii_case("sec-ch-ua") && v.to_ascii_lowercase().contains("\"headlesschrome\"")
+    })
+}
+
+/// The [`UserAgentClass`]es of a request: its `user-agent`'s, and `headless` where `sec-ch-ua`
+/// names headless Chrome under another `user-agent`.
+pub fn request_classes(headers: &[(&str, &str)]) -> Vec<UserAgentClass> {
+    let mut classes = classify(user_agent(headers));
+    if !classes.contains(&UserAgentClass::Headless) && hints_headless(headers) {
+        classes.push(UserAgentClass::Headless);
+    }
+    classes
 }
 
 /// Engines a browser's `user-agent` names as products (Chrome, Edge, Opera and Safari:
@@ -132,6 +192,16 @@ const BROWSER_ENGINES: &[&str] = &["applewebkit", "gecko"];
 /// parenthesised comments (`Mozilla/5.0 (X11; Linux) Chrome/120` → `mozilla`, `chrome`). A value
 /// with no `/` at all (`curl`, `python-requests`) is one name.
 fn product_names(lowered: &str) -> impl Iterator<Item = &str> {
+    product_tokens(lowered).map(product_name)
+}
+
+/// A product token's name (`chrome/141.0` → `chrome`).
+fn product_name(token: &str) -> &str {
+    token.split('/').next().unwrap_or(token)
+}
+
+/// The `name/version` tokens of a lower-cased user agent outside parenthesised comments.
+fn product_tokens(lowered: &str) -> impl Iterator<Item = &str> {
     let mut depth = 0usize;
     let mut outside = Vec::new();
     let mut start = None;
@@ -156,7 +226,7 @@ fn product_names(lowered: &str) -> impl Iterator<Item = &str> {
     if let Some(s) = start {
         outside.push(&lowered[s..]);
     }
-    outside.into_iter().map(|token| token.split('/').next().unwrap_or(token)).filter(|n| !n.is_empty())
+    outside.into_iter().filter(|token| !product_name(token).is_empty())
 }
 
 /// Whether a word of the value ends in `word` (`googlebot`, `bingbot/2.0`, `+http://…/bot.html`
@@ -231,7 +301,7 @@ mod tests {
             "Mozilla/5.0 (Windows NT 10.0; Trident/7.0; rv:11.0) like Gecko",
         ];
         for ua in browsers {
-            assert!(claims_browser(Some(ua)), "{ua}");
+            assert!(claims(Some(ua), BrowserClaim::Browser), "{ua}");
         }
         let others = [
             "",
@@ -246,9 +316,66 @@ mod tests {
             "Mozilla/5.0",
         ];
         for ua in others {
-            assert!(!claims_browser(Some(ua)), "{ua}");
+            assert!(!claims(Some(ua), BrowserClaim::Browser), "{ua}");
         }
-        assert!(!claims_browser(None));
+        assert!(!claims(None, BrowserClaim::Browser));
+    }
+
+    #[test]
+    fn chrome_claims_are_chrome_and_edge_alone() {
+        let chrome = [
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/141.0.0.0 Safari/537.36",
+            "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/141.0.0.0 Mobile Safari/537.36",
+            "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/90.0.4430.93 Safari/537.36",
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/141.0.0.0 Safari/537.36 Edg/141.0.0.0",
+        ];
+        for ua in chrome {
+            assert!(claims(Some(ua), BrowserClaim::Chrome), "{ua}");
+            assert!(claims(Some(ua), BrowserClaim::Browser), "{ua}");
+        }
+        let others = [
+            // Before client hints.
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/89.0.4389.90 Safari/537.36",
+            // Browsers that never send them.
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:144.0) Gecko/20100101 Firefox/144.0",
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 18_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.5 Mobile/15E148 Safari/604.1",
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 18_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/141.0.7390.41 Mobile/15E148 Safari/604.1",
+            // Web views, other Chromium browsers and shells name more than Chrome does.
+            "Mozilla/5.0 (Linux; Android 14; K; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/141.0.0.0 Mobile Safari/537.36",
+            "Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/28.0 Chrome/130.0.0.0 Mobile Safari/537.36",
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/141.0.0.0 Safari/537.36 OPR/125.0.0.0",
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Acme/3.1.0 Chrome/138.0.7204.243 Electron/37.6.0 Safari/537.36",
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/141.0.0.0 Safari/537.36",
+            // No version to read, or no Chrome at all.
+            "Mozilla/5.0 (Windows NT 10.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/x Safari/537.36",
+            "Mozilla/5.0 (Windows NT 10.0) AppleWebKit/537.36 (KHTML, like Gecko) Safari/537.36",
+            "python-requests/2.32.3",
+            "",
+        ];
+        for ua in others {
+            assert!(!claims(Some(ua), BrowserClaim::Chrome), "{ua}");
+        }
+        assert!(!claims(None, BrowserClaim::Chrome));
+    }
+
+    #[test]
+    fn headless_chrome_shows_in_its_hints_under_another_user_agent() {
+        let chrome_ua = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/141.0.0.0 Safari/537.36";
+        let dressed = [
+            ("user-agent", chrome_ua),
+            ("Sec-CH-UA", "\"HeadlessChrome\";v=\"141\", \"Not?A_Brand\";v=\"8\", \"Chromium\";v=\"141\""),
+        ];
+        assert_eq!(request_classes(&dressed), vec![Headless]);
+        let real =
+            [("user-agent", chrome_ua), ("sec-ch-ua", "\"Google Chrome\";v=\"141\", \"Chromium\";v=\"141\"")];
+        assert_eq!(request_classes(&real), vec![]);
+        // Named in both, counted once.
+        let plain = [
+            ("user-agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/141.0.0.0 Safari/537.36"),
+            ("sec-ch-ua", "\"HeadlessChrome\";v=\"141\""),
+        ];
+        assert_eq!(request_classes(&plain), vec![Headless]);
+        assert_eq!(request_classes(&[]), vec![Empty]);
     }
 
     #[test]

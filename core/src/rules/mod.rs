@@ -9,7 +9,7 @@ mod pattern;
 mod prefix;
 
 pub use bot_score::{BotScoreRule, VerifiedBots, BELOW_RANGE as BOT_SCORE_BELOW_RANGE};
-pub use client::{claims_browser, classify as classify_user_agent, lacks_header, user_agent, UserAgentClass};
+pub use client::{claims, lacks_header, request_classes, user_agent, BrowserClaim, UserAgentClass};
 pub use client_country::{client_country, differs as client_country_differs, ClientCountry, TorClients};
 pub use country::CountrySet;
 pub use pattern::NumberPattern;
@@ -95,8 +95,8 @@ pub enum RuleKind {
         missing_headers: Vec<String>,
         /// `user-agent` classes that fire.
         user_agents: Vec<UserAgentClass>,
-        /// Judge only requests whose `user-agent` claims a browser.
-        browsers_only: bool,
+        /// Judge only requests whose `user-agent` makes this claim (`None`: every request).
+        claims: Option<BrowserClaim>,
     },
     /// The client's country (from a header the edge sets) against the number's.
     ClientCountry {
