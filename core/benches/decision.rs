@@ -55,10 +55,17 @@ fn decision(c: &mut Criterion) {
 
 /// `policies/recommended.json` without the rule `dropped` names (none: as shipped).
 fn recommended(dropped: Option<&str>) -> Policy {
+    recommended_without(dropped.as_slice())
+}
+
+/// `policies/recommended.json` without the rules `dropped` names.
+fn recommended_without(dropped: &[&str]) -> Policy {
     let mut doc: serde_json::Value =
         serde_json::from_str(include_str!("../../policies/recommended.json")).expect("policy is JSON");
     let rules = doc["rules"].as_array_mut().expect("rules");
-    rules.retain(|r| Some(r["id"].as_str().unwrap_or("")) != dropped);
+    let before = rules.len();
+    rules.retain(|r| !dropped.contains(&r["id"].as_str().unwrap_or("")));
+    assert_eq!(rules.len(), before - dropped.len(), "every dropped rule is shipped");
     Policy::from_json(&doc.to_string()).expect("recommended policy loads")
 }
 
@@ -135,5 +142,46 @@ fn address_conversion(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, decision, solver_planning, address_conversion);
+/// `prepare` on a browser's request under the recommended policy, with and without its three
+/// `client` rules: the price of reading the user agent (its classes, the claims of a browser and
+/// of Chrome) and the headers a claimed browser sends.
+fn client_rules(c: &mut Criterion) {
+    let with = recommended(None);
+    let without = recommended_without(&["bare-client", "browser-no-language", "chrome-no-hints"]);
+    // Chrome's request: every claim holds, so every check runs to its end.
+    let headers = [
+        ("host", "app.example.com"),
+        ("sec-ch-ua-platform", "\"Windows\""),
+        ("user-agent", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/141.0.0.0 Safari/537.36"),
+        ("sec-ch-ua", "\"Google Chrome\";v=\"141\", \"Chromium\";v=\"141\", \"Not_A Brand\";v=\"24\""),
+        ("content-type", "application/json"),
+        ("sec-ch-ua-mobile", "?0"),
+        ("accept", "*/*"),
+        ("origin", "https://app.example.com"),
+        ("sec-fetch-site", "same-origin"),
+        ("accept-encoding", "gzip, deflate, br, zstd"),
+        ("accept-language", "en-US,en;q=0.9"),
+    ];
+    let req = otp_send(&headers, TlsFingerprints::default());
+    let now = Timestamp::from_millis(1_763_800_000_000);
+    let mut group = c.benchmark_group("client_rules");
+    group
+        .bench_function("prepare_without_client_rules", |b| b.iter(|| without.prepare(black_box(&req), now)));
+    group.bench_function("prepare_with_client_rules", |b| b.iter(|| with.prepare(black_box(&req), now)));
+    group.finish();
+    let (base, rules) = interleaved_ns(
+        &|| {
+            black_box(without.prepare(black_box(&req), now));
+        },
+        &|| {
+            black_box(with.prepare(black_box(&req), now));
+        },
+    );
+    println!(
+        "prepare of a browser's send: {base} ns without the client rules, {rules} ns with them ({:.2}x)",
+        rules as f64 / base.max(1) as f64
+    );
+}
+
+criterion_group!(benches, decision, solver_planning, address_conversion, client_rules);
 criterion_main!(benches);

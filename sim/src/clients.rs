@@ -580,41 +580,37 @@ mod tests {
         let out = Outgoing { host: "app.example.com", page: "/signup", body: "{}", token: None };
         let headers = id.headers(&out);
         let pairs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-        assert!(pumpguard_core::rules::claims(
-            pumpguard_core::rules::user_agent(&pairs),
-            pumpguard_core::rules::BrowserClaim::Browser
-        ));
+        let facts = pumpguard_core::rules::ClientFacts::of(&pairs);
+        assert!(facts.claims(pumpguard_core::rules::BrowserClaim::Browser));
         assert!(pumpguard_core::rules::lacks_header(&pairs, "accept-language"));
         assert_eq!(id.tls(&mut rng).1, ClientKind::PythonRequests.ja4());
     }
 
     #[test]
     fn better_disguises_claim_chrome_and_miss_what_chrome_sends() {
-        use pumpguard_core::rules::{
-            claims, lacks_header, request_classes, user_agent, BrowserClaim, UserAgentClass,
-        };
+        use pumpguard_core::rules::{lacks_header, BrowserClaim, ClientFacts, UserAgentClass};
         let mut rng = Rng::new(5);
         let out = Outgoing { host: "app.example.com", page: "/signup", body: "{}", token: None };
         let script =
             Identity::new(&mut rng, ClientKind::PythonAsChromeWithLanguage, "DE", false, 1_700_000_000);
         let headers = script.headers(&out);
         let pairs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-        assert!(claims(user_agent(&pairs), BrowserClaim::Chrome));
+        assert!(ClientFacts::of(&pairs).claims(BrowserClaim::Chrome));
         assert!(!lacks_header(&pairs, "accept-language"));
         assert!(lacks_header(&pairs, "sec-ch-ua"));
         assert_eq!(script.tls(&mut rng).1, ClientKind::PythonRequests.ja4());
         let headless = Identity::new(&mut rng, ClientKind::HeadlessAsChrome, "DE", false, 1_700_000_000);
         let headers = headless.headers(&out);
         let pairs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-        assert!(claims(user_agent(&pairs), BrowserClaim::Chrome));
+        assert!(ClientFacts::of(&pairs).claims(BrowserClaim::Chrome));
         assert!(!lacks_header(&pairs, "sec-ch-ua"));
-        assert_eq!(request_classes(&pairs), vec![UserAgentClass::Headless]);
+        assert_eq!(ClientFacts::of(&pairs).classes(), [UserAgentClass::Headless]);
         // Real Chrome claims it and sends what it claims.
         let chrome = Identity::new(&mut rng, ClientKind::ChromeDesktop, "DE", false, 1_700_000_000);
         let headers = chrome.headers(&out);
         let pairs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-        assert!(claims(user_agent(&pairs), BrowserClaim::Chrome));
+        assert!(ClientFacts::of(&pairs).claims(BrowserClaim::Chrome));
         assert!(!lacks_header(&pairs, "sec-ch-ua"));
-        assert!(request_classes(&pairs).is_empty());
+        assert!(ClientFacts::of(&pairs).classes().is_empty());
     }
 }

@@ -157,6 +157,8 @@ impl Policy {
         let mut findings = Vec::new();
         let mut checks = Vec::with_capacity(self.rules.len() * numbers.len().max(1));
         let mut solver_checks = Vec::new();
+        // Worked out at the first `client` rule, shared by the others.
+        let mut client_facts: Option<rules::ClientFacts> = None;
         for (index, rule) in self.rules.iter().enumerate() {
             if !rule.routes.contains(&route_index) {
                 continue;
@@ -184,10 +186,12 @@ impl Policy {
                     )),
                     _ => {}
                 },
-                // A rule for what claims a browser leaves other clients (apps, scripts) unjudged.
-                RuleKind::Client { claims: Some(claim), .. }
-                    if !rules::claims(rules::user_agent(req.headers), *claim) => {}
-                RuleKind::Client { missing_headers, user_agents, .. } => {
+                RuleKind::Client { missing_headers, user_agents, claims } => {
+                    let facts = client_facts.get_or_insert_with(|| rules::ClientFacts::of(req.headers));
+                    // A rule for what claims a browser leaves other clients (apps, scripts) unjudged.
+                    if claims.is_some_and(|claim| !facts.claims(claim)) {
+                        continue;
+                    }
                     for name in missing_headers {
                         if rules::lacks_header(req.headers, name) {
                             decision.reasons.push(reason(
@@ -198,8 +202,8 @@ impl Policy {
                         }
                     }
                     if !user_agents.is_empty() {
-                        for class in rules::request_classes(req.headers) {
-                            if user_agents.contains(&class) {
+                        for class in facts.classes() {
+                            if user_agents.contains(class) {
                                 decision.reasons.push(reason(
                                     ReasonCode::ClientUserAgent,
                                     None,

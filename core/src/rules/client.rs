@@ -78,18 +78,6 @@ const APP_HTTP_LIBRARIES: &[&str] = &["okhttp", "cfnetwork", "dart", "dalvik", "
 const CLIS: &[&str] = &["curl", "wget", "httpie", "xh", "powershell", "wget2", "aria2"];
 const HEADLESS: &[&str] = &["headlesschrome", "phantomjs", "headlessfirefox"];
 
-/// The classes a `user-agent` value falls in (several are possible: `curl` and `bot` rarely, but
-/// nothing forbids it). `None` is an absent header.
-pub fn classify(user_agent: Option<&str>) -> Vec<UserAgentClass> {
-    let value = user_agent.map(str::trim).unwrap_or("");
-    if value.is_empty() {
-        return vec![UserAgentClass::Empty];
-    }
-    let lowered = value.to_ascii_lowercase();
-    let products: Vec<&str> = product_names(&lowered).collect();
-    classes_of(&lowered, &products)
-}
-
 /// The classes of a non-empty, lower-cased user agent whose product names are `products`.
 fn classes_of(lowered: &str, products: &[&str]) -> Vec<UserAgentClass> {
     let mut classes = Vec::new();
@@ -132,22 +120,55 @@ pub enum BrowserClaim {
     Chrome,
 }
 
-/// Whether a `user-agent` makes `claim`.
-pub fn claims(user_agent: Option<&str>, claim: BrowserClaim) -> bool {
-    let lowered = user_agent.map(str::trim).unwrap_or("").to_ascii_lowercase();
-    let tokens: Vec<&str> = product_tokens(&lowered).collect();
-    let products: Vec<&str> = tokens.iter().map(|t| product_name(t)).collect();
-    let browser = products.first() == Some(&"mozilla")
-        && products.iter().skip(1).any(|p| BROWSER_ENGINES.contains(p))
-        && classes_of(&lowered, &products).is_empty();
-    match claim {
-        BrowserClaim::Browser => browser,
-        BrowserClaim::Chrome => {
-            browser
-                && products.iter().all(|p| CHROME_PRODUCTS.contains(p))
-                && tokens
-                    .iter()
-                    .any(|t| chrome_major(t).is_some_and(|major| major >= FIRST_CHROME_WITH_HINTS))
+/// What one request says about its client, worked out once per request whatever the number of
+/// `client` rules: its [`UserAgentClass`]es and the [`BrowserClaim`]s its `user-agent` makes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClientFacts {
+    classes: Vec<UserAgentClass>,
+    browser: bool,
+    chrome: bool,
+}
+
+impl ClientFacts {
+    /// The facts of a request's headers.
+    pub fn of(headers: &[(&str, &str)]) -> ClientFacts {
+        let mut facts = ClientFacts::of_user_agent(user_agent(headers));
+        if !facts.classes.contains(&UserAgentClass::Headless) && hints_headless(headers) {
+            facts.classes.push(UserAgentClass::Headless);
+        }
+        facts
+    }
+
+    /// The facts of a `user-agent` value alone (no client hints).
+    fn of_user_agent(user_agent: Option<&str>) -> ClientFacts {
+        let value = user_agent.map(str::trim).unwrap_or("");
+        if value.is_empty() {
+            return ClientFacts { classes: vec![UserAgentClass::Empty], browser: false, chrome: false };
+        }
+        let lowered = value.to_ascii_lowercase();
+        let tokens: Vec<&str> = product_tokens(&lowered).collect();
+        let products: Vec<&str> = tokens.iter().map(|t| product_name(t)).collect();
+        let classes = classes_of(&lowered, &products);
+        let browser = classes.is_empty()
+            && products.first() == Some(&"mozilla")
+            && products.iter().skip(1).any(|p| BROWSER_ENGINES.contains(p));
+        let chrome = browser
+            && products.iter().all(|p| CHROME_PRODUCTS.contains(p))
+            && tokens.iter().any(|t| chrome_major(t).is_some_and(|major| major >= FIRST_CHROME_WITH_HINTS));
+        ClientFacts { classes, browser, chrome }
+    }
+
+    /// The request's classes: its `user-agent`'s, and `headless` where `sec-ch-ua` names headless
+    /// Chrome under another `user-agent`.
+    pub fn classes(&self) -> &[UserAgentClass] {
+        &self.classes
+    }
+
+    /// Whether the `user-agent` makes `claim`.
+    pub fn claims(&self, claim: BrowserClaim) -> bool {
+        match claim {
+            BrowserClaim::Browser => self.browser,
+            BrowserClaim::Chrome => self.chrome,
         }
     }
 }
@@ -168,32 +189,15 @@ fn chrome_major(token: &str) -> Option<u32> {
 
 /// Whether the request's `sec-ch-ua` names headless Chrome as a brand. Headless Chrome sends
 /// `"HeadlessChrome"` there even when its automation overrides the `user-agent` string.
-pub fn hints_headless(headers: &[(&str, &str)]) -> bool {
+fn hints_headless(headers: &[(&str, &str)]) -> bool {
     headers.iter().any(|(n, v)| {
         n.eq_ignore_ascii_case("sec-ch-ua") && v.to_ascii_lowercase().contains("\"headlesschrome\"")
     })
 }
 
-/// The [`UserAgentClass`]es of a request: its `user-agent`'s, and `headless` where `sec-ch-ua`
-/// names headless Chrome under another `user-agent`.
-pub fn request_classes(headers: &[(&str, &str)]) -> Vec<UserAgentClass> {
-    let mut classes = classify(user_agent(headers));
-    if !classes.contains(&UserAgentClass::Headless) && hints_headless(headers) {
-        classes.push(UserAgentClass::Headless);
-    }
-    classes
-}
-
 /// Engines a browser's `user-agent` names as products (Chrome, Edge, Opera and Safari:
 /// `AppleWebKit`; Firefox: `Gecko`; the last Internet Explorer: `like Gecko`).
 const BROWSER_ENGINES: &[&str] = &["applewebkit", "gecko"];
-
-/// The product names of a lower-cased user agent: each `name/version` token's name, outside
-/// parenthesised comments (`Mozilla/5.0 (X11; Linux) Chrome/120` → `mozilla`, `chrome`). A value
-/// with no `/` at all (`curl`, `python-requests`) is one name.
-fn product_names(lowered: &str) -> impl Iterator<Item = &str> {
-    product_tokens(lowered).map(product_name)
-}
 
 /// A product token's name (`chrome/141.0` → `chrome`).
 fn product_name(token: &str) -> &str {
@@ -285,7 +289,7 @@ mod tests {
             (Some("Mozilla/5.0 (Abbotsford Kiosk) Firefox/121.0"), &[]),
         ];
         for (ua, expected) in cases {
-            assert_eq!(classify(*ua), *expected, "{ua:?}");
+            assert_eq!(ClientFacts::of_user_agent(*ua).classes(), *expected, "{ua:?}");
         }
     }
 
@@ -301,7 +305,7 @@ mod tests {
             "Mozilla/5.0 (Windows NT 10.0; Trident/7.0; rv:11.0) like Gecko",
         ];
         for ua in browsers {
-            assert!(claims(Some(ua), BrowserClaim::Browser), "{ua}");
+            assert!(ClientFacts::of_user_agent(Some(ua)).claims(BrowserClaim::Browser), "{ua}");
         }
         let others = [
             "",
@@ -316,9 +320,9 @@ mod tests {
             "Mozilla/5.0",
         ];
         for ua in others {
-            assert!(!claims(Some(ua), BrowserClaim::Browser), "{ua}");
+            assert!(!ClientFacts::of_user_agent(Some(ua)).claims(BrowserClaim::Browser), "{ua}");
         }
-        assert!(!claims(None, BrowserClaim::Browser));
+        assert!(!ClientFacts::of_user_agent(None).claims(BrowserClaim::Browser));
     }
 
     #[test]
@@ -330,8 +334,8 @@ mod tests {
             "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/141.0.0.0 Safari/537.36 Edg/141.0.0.0",
         ];
         for ua in chrome {
-            assert!(claims(Some(ua), BrowserClaim::Chrome), "{ua}");
-            assert!(claims(Some(ua), BrowserClaim::Browser), "{ua}");
+            assert!(ClientFacts::of_user_agent(Some(ua)).claims(BrowserClaim::Chrome), "{ua}");
+            assert!(ClientFacts::of_user_agent(Some(ua)).claims(BrowserClaim::Browser), "{ua}");
         }
         let others = [
             // Before client hints.
@@ -353,9 +357,9 @@ mod tests {
             "",
         ];
         for ua in others {
-            assert!(!claims(Some(ua), BrowserClaim::Chrome), "{ua}");
+            assert!(!ClientFacts::of_user_agent(Some(ua)).claims(BrowserClaim::Chrome), "{ua}");
         }
-        assert!(!claims(None, BrowserClaim::Chrome));
+        assert!(!ClientFacts::of_user_agent(None).claims(BrowserClaim::Chrome));
     }
 
     #[test]
@@ -365,17 +369,17 @@ mod tests {
             ("user-agent", chrome_ua),
             ("Sec-CH-UA", "\"HeadlessChrome\";v=\"141\", \"Not?A_Brand\";v=\"8\", \"Chromium\";v=\"141\""),
         ];
-        assert_eq!(request_classes(&dressed), vec![Headless]);
+        assert_eq!(ClientFacts::of(&dressed).classes(), vec![Headless]);
         let real =
             [("user-agent", chrome_ua), ("sec-ch-ua", "\"Google Chrome\";v=\"141\", \"Chromium\";v=\"141\"")];
-        assert_eq!(request_classes(&real), vec![]);
+        assert_eq!(ClientFacts::of(&real).classes(), vec![]);
         // Named in both, counted once.
         let plain = [
             ("user-agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/141.0.0.0 Safari/537.36"),
             ("sec-ch-ua", "\"HeadlessChrome\";v=\"141\""),
         ];
-        assert_eq!(request_classes(&plain), vec![Headless]);
-        assert_eq!(request_classes(&[]), vec![Empty]);
+        assert_eq!(ClientFacts::of(&plain).classes(), vec![Headless]);
+        assert_eq!(ClientFacts::of(&[]).classes(), vec![Empty]);
     }
 
     #[test]
@@ -390,8 +394,8 @@ mod tests {
     #[test]
     fn hostile_values_do_not_panic() {
         for ua in ["(((", ")))/", "/", "a/b/c (d (e) f", "bot", "\u{ff0f}bot", "é/é (ü) bot"] {
-            let _ = classify(Some(ua));
+            let _ = ClientFacts::of_user_agent(Some(ua));
         }
-        assert_eq!(classify(Some("bot")), vec![Bot]);
+        assert_eq!(ClientFacts::of_user_agent(Some("bot")).classes(), [Bot]);
     }
 }

@@ -9,7 +9,7 @@ mod pattern;
 mod prefix;
 
 pub use bot_score::{BotScoreRule, VerifiedBots, BELOW_RANGE as BOT_SCORE_BELOW_RANGE};
-pub use client::{claims, lacks_header, request_classes, user_agent, BrowserClaim, UserAgentClass};
+pub use client::{lacks_header, user_agent, BrowserClaim, ClientFacts, UserAgentClass};
 pub use client_country::{client_country, differs as client_country_differs, ClientCountry, TorClients};
 pub use country::CountrySet;
 pub use pattern::NumberPattern;
