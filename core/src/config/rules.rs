@@ -486,6 +486,9 @@ fn compile_kind(doc: &RuleDoc, at: &str, errs: &mut ConfigErrors) -> Option<Rule
             baseline,
             block_after_windows: c.block_after_windows,
             count_intel_refusals: c.count_intel_refusals,
+            // Judging solved sends can only matter where a refusal may turn into a block: a
+            // challenge-only rule would just lengthen a challenge that solvers pass anyway.
+            judge_solved: doc.action == RuleAction::Challenge && c.block_after_windows.is_some(),
         }));
     }
     if let Some(g) = &doc.surge {
@@ -565,3 +568,29 @@ fn compile_scope(doc: &ConversionScopeDoc, at: &str, errs: &mut ConfigErrors) ->
 
 /// Longest trust a confirmation can earn.
 const MAX_TRUST_SECONDS: u32 = 366 * 86_400;
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::RuleKind;
+    use crate::Policy;
+
+    /// A challenge keeps judging the sends that solve it only where a refusal may become a block.
+    #[test]
+    fn only_a_conversion_challenge_that_may_block_judges_solved_sends() {
+        let judged = |text: &str, id: &str| {
+            let policy = Policy::from_json(text).map_err(|e| e.to_string())?;
+            match policy.rules.iter().find(|r| &*r.id == id).map(|r| &r.kind) {
+                Some(RuleKind::Conversion(p)) => Ok(p.judge_solved),
+                other => Err(format!("{id}: {other:?}")),
+            }
+        };
+        let recommended = include_str!("../../../policies/recommended.json");
+        let strict = include_str!("../../../policies/recommended-strict.json");
+        // A challenge, blocking after two refused windows.
+        assert_eq!(judged(recommended, "prefix-conversion"), Ok(true));
+        // A challenge only.
+        assert_eq!(judged(strict, "country-conversion"), Ok(false));
+        // A block.
+        assert_eq!(judged(recommended, "address-conversion"), Ok(false));
+    }
+}

@@ -14,6 +14,14 @@
 //! a refusal and had at least `min_window_sends` sends over its threshold ends it; a window with
 //! too few sends to tell leaves it); once the streak reaches `block_after_windows`, the refusal
 //! asks for a block instead of the rule's challenge.
+//!
+//! A challenge that may turn into a block keeps judging (`judge_solved`: a challenge rule with
+//! `block_after_windows`): while the scope is challenged, the sends whose challenge was solved
+//! go to origin and are counted from the refusal on; when `min_sends` of them fall under the
+//! threshold, the scope is refused again at once, a refused window more in the streak. So a
+//! scope whose codes still go unentered behind solved challenges is blocked within the
+//! challenge, while a challenge nobody solves (a script) stops it for the whole period and real
+//! users who solve and enter their codes keep it open.
 
 use super::codec::{Reader, Writer};
 use super::CounterVerdict;
@@ -88,6 +96,10 @@ pub struct ConversionParams {
     /// A device's solve the number-intelligence provider refuses counts as an unconfirmed send
     /// (`captcha_solver` scope only).
     pub count_intel_refusals: bool,
+    /// The rule challenges and blocks after `block_after_windows`: while the scope is
+    /// challenged, a send that still goes to origin solved its challenge, and such sends are
+    /// counted and judged. Sends nobody solves count nothing.
+    pub judge_solved: bool,
 }
 
 /// Ratios are kept in millionths.
@@ -262,11 +274,17 @@ impl ConversionParams {
     pub fn step_send(&self, stored: Option<&[u8]>, now: Timestamp) -> Change<CounterVerdict> {
         let now_ms = now.as_millis();
         let mut c = self.current(stored, now_ms);
-        if c.blocked_until > now_ms {
+        let refused = c.blocked_until > now_ms;
+        // A challenge judges the sends that solve it; a block, or a refusal that cannot become
+        // one, counts nothing until it ends.
+        let judged_while_refused = self.judge_solved && !self.severe(c.streak);
+        if refused && !judged_while_refused {
             let mut verdict = CounterVerdict::trigger(c.blocked_until - now_ms);
             verdict.severe = self.severe(c.streak);
             return Change::Keep(verdict);
         }
+        // Under a challenge only solved sends get here (see `judge_solved`); counted from the
+        // refusal on, they are judged like any.
         c.sends = c.sends.saturating_add(1);
         let sends = u64::from(c.sends) + u64::from(c.previous_sends);
         let confirms = u64::from(c.confirms) + u64::from(c.previous_confirms);
@@ -282,6 +300,8 @@ impl ConversionParams {
             let mut verdict = CounterVerdict::escalate(duration);
             verdict.severe = self.severe(streak);
             verdict
+        } else if refused {
+            CounterVerdict::trigger(c.blocked_until - now_ms)
         } else {
             CounterVerdict::PASS
         };
@@ -396,6 +416,7 @@ mod tests {
             baseline: None,
             block_after_windows: None,
             count_intel_refusals: false,
+            judge_solved: false,
         }
     }
 
@@ -459,6 +480,7 @@ mod tests {
             baseline: None,
             block_after_windows: None,
             count_intel_refusals: false,
+            judge_solved: false,
         }
     }
 
@@ -517,6 +539,7 @@ mod tests {
             }),
             block_after_windows: Some(2),
             count_intel_refusals: false,
+            judge_solved: false,
         }
     }
 
@@ -633,6 +656,57 @@ mod tests {
         assert!(scope.send(after + 500).severe, "the block in force is severe too");
         let s = scope.state();
         assert_eq!((s.windows, s.baseline_ppm, s.streak), (4, 1_000_000, 2), "nothing of it learned");
+    }
+
+    /// A challenge rule keeps judging the sends that solve it: unconfirmed behind solved
+    /// challenges, the scope is blocked within the challenge; confirmed, it stays challenged
+    /// only until the period ends.
+    #[test]
+    fn a_challenge_judges_the_sends_that_solve_it() {
+        let p = ConversionParams {
+            baseline: None,
+            block_ms: HOUR,
+            max_block_ms: 4 * HOUR,
+            judge_solved: true,
+            ..baseline_params()
+        };
+        let pumped = Scope::new(p);
+        let first = (0..10u64).map(|i| pumped.send(i * 1000)).last().unwrap();
+        assert!(first.escalated && !first.severe, "ten unconfirmed sends: a challenge");
+        // Solved sends during the challenge, none confirmed: refused again at the tenth, a
+        // second refused window in a row, so a block.
+        let solved: Vec<CounterVerdict> = (0..10u64).map(|i| pumped.send(60_000 + i * 1000)).collect();
+        assert!(solved[..9].iter().all(|v| v.triggered && !v.escalated && !v.severe), "{solved:?}");
+        assert!(solved[9].escalated && solved[9].severe, "{:?}", solved[9]);
+        assert_eq!(solved[9].retry_after_ms, Some(2 * HOUR), "the second refusal lasts longer");
+        // A block counts nothing: only spared or shadowed sends get through it.
+        let before = pumped.state();
+        assert!(pumped.send(200_000).severe);
+        assert_eq!(pumped.state(), before);
+
+        let real = Scope::new(p);
+        assert!((0..10u64).map(|i| real.send(i * 1000)).last().unwrap().escalated);
+        // Real users solve and enter their codes: challenged to the end of the period, no more.
+        for i in 0..20u64 {
+            let v = real.send(60_000 + i * 1000);
+            assert!(v.triggered && !v.escalated, "send {i}: {v:?}");
+            real.confirm(60_000 + i * 1000 + 1);
+        }
+        assert!(!real.send(10_000 + HOUR).triggered, "the challenge ends, the scope converted");
+    }
+
+    /// Without `judge_solved` (a rule that blocks or only logs), a refused scope counts nothing
+    /// until its refusal ends.
+    #[test]
+    fn a_refusal_that_does_not_challenge_counts_nothing() {
+        let p = ConversionParams { baseline: None, block_ms: HOUR, ..baseline_params() };
+        let scope = Scope::new(p);
+        assert!((0..10u64).map(|i| scope.send(i * 1000)).last().unwrap().escalated);
+        let before = scope.state();
+        for i in 0..20u64 {
+            assert!(!scope.send(60_000 + i * 1000).escalated);
+        }
+        assert_eq!(scope.state(), before);
     }
 
     #[test]
