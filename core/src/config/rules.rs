@@ -109,10 +109,15 @@ pub(super) fn compile_rule(
         );
         return None;
     }
-    let kind = match &doc.number_intel {
+    let mut kind = match &doc.number_intel {
         Some(intel) => RuleKind::NumberIntel(crate::intel::IntelRule::compile(intel, at, provider, errs)),
         None => compile_kind(doc, at, errs)?,
     };
+    // A shadowed challenge stops nobody: what passes it says nothing of who would solve it, so
+    // a shadowed scope is judged as before, once its refusal ends.
+    if let RuleKind::Conversion(p) = &mut kind {
+        p.judge_solved &= !(doc.shadow || policy.shadow);
+    }
     if doc.action == RuleAction::Challenge && policy.captcha.is_none() {
         errs.push(
             format!("{at}.action"),
@@ -592,5 +597,15 @@ mod tests {
         assert_eq!(judged(strict, "country-conversion"), Ok(false));
         // A block.
         assert_eq!(judged(recommended, "address-conversion"), Ok(false));
+        // In shadow, the rule's or the whole policy's.
+        let shadowed = recommended.replacen(
+            "\"id\": \"prefix-conversion\",",
+            "\"id\": \"prefix-conversion\", \"shadow\": true,",
+            1,
+        );
+        assert_ne!(shadowed, recommended);
+        assert_eq!(judged(&shadowed, "prefix-conversion"), Ok(false));
+        let whole = recommended.replacen('{', "{\"shadow\": true, ", 1);
+        assert_eq!(judged(&whole, "prefix-conversion"), Ok(false));
     }
 }

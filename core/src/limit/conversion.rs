@@ -96,8 +96,8 @@ pub struct ConversionParams {
     /// A device's solve the number-intelligence provider refuses counts as an unconfirmed send
     /// (`captcha_solver` scope only).
     pub count_intel_refusals: bool,
-    /// The rule challenges and blocks after `block_after_windows`: while the scope is
-    /// challenged, a send that still goes to origin solved its challenge, and such sends are
+    /// The rule challenges, blocks after `block_after_windows` and is enforced: while the scope
+    /// is challenged, a send that still goes to origin solved its challenge, and such sends are
     /// counted and judged. Sends nobody solves count nothing.
     pub judge_solved: bool,
 }
