@@ -114,9 +114,9 @@ pub enum BrowserClaim {
     Browser,
     /// Google Chrome or Microsoft Edge, version 90 or later, and nothing else: a browser claim
     /// whose products are only Chrome's (`Chrome/…`, `Safari/…`, `Mobile`, Edge's `Edg/…`).
-    /// Those send `sec-ch-ua` on every request of a secure page. Other Chromium browsers, web
-    /// views (`Version/4.0`), Chrome on iOS (`CriOS`: Safari's engine) and embedded shells
-    /// name more products and are not judged.
+    /// Those send `sec-ch-ua` on every request of a secure page. Other Chromium browsers,
+    /// Android web views (`Version/4.0`, or `wv` in the comment), Chrome on iOS (`CriOS`:
+    /// Safari's engine) and embedded shells are not judged.
     Chrome,
 }
 
@@ -152,7 +152,9 @@ impl ClientFacts {
         let browser = classes.is_empty()
             && products.first() == Some(&"mozilla")
             && products.iter().skip(1).any(|p| BROWSER_ENGINES.contains(p));
+        // An Android web view says `wv` in its comment, whatever its app made of the products.
         let chrome = browser
+            && !lowered.contains("; wv)")
             && products.iter().all(|p| CHROME_PRODUCTS.contains(p))
             && tokens.iter().any(|t| chrome_major(t).is_some_and(|major| major >= FIRST_CHROME_WITH_HINTS));
         ClientFacts { classes, browser, chrome }
@@ -346,6 +348,7 @@ mod tests {
             "Mozilla/5.0 (iPhone; CPU iPhone OS 18_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/141.0.7390.41 Mobile/15E148 Safari/604.1",
             // Web views, other Chromium browsers and shells name more than Chrome does.
             "Mozilla/5.0 (Linux; Android 14; K; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/141.0.0.0 Mobile Safari/537.36",
+            "Mozilla/5.0 (Linux; Android 13; Pixel 7; wv) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/141.0.0.0 Mobile Safari/537.36",
             "Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/28.0 Chrome/130.0.0.0 Mobile Safari/537.36",
             "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/141.0.0.0 Safari/537.36 OPR/125.0.0.0",
             "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Acme/3.1.0 Chrome/138.0.7204.243 Electron/37.6.0 Safari/537.36",
