@@ -62,3 +62,60 @@ fn bucketed_store_equals_plain_store_without_eviction() {
     }
     assert!(inner.len() <= 64);
 }
+
+/// Two solved sends of a challenged conversion scope in flight at once: each peek counts the
+/// scope's solved sends without the other's, and the commits count both. When the second commit
+/// turns the challenge into a block, that send is refused, as a peek after the first commit
+/// would have refused it; a token satisfies a challenge, not a block.
+#[test]
+fn a_solved_send_whose_commit_finds_the_challenge_turned_into_a_block_is_refused() {
+    use pumpguard_core::{Action, TokenVerdict};
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/scenarios/180-conversion-challenge-judges-solved-sends.json"
+    ))
+    .unwrap();
+    let scenario: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let policy = Policy::from_json(&scenario["policy"].to_string()).unwrap();
+    let store = MemoryStore::new();
+    let plain = [("content-type", "application/json")];
+    let solved = [("content-type", "application/json"), ("cf-turnstile-response", "pass")];
+    let body = |i: u32| format!("{{\"phone\": \"+141555520{i:02}\"}}");
+    let at = |i: u32| Timestamp::from_millis(u64::from(i) * 1000);
+    let valid = |_: &str| TokenVerdict::Valid { solver: None };
+    let no_lookup = |_: &pumpguard_core::intel::NumberLookup| {
+        pumpguard_core::intel::LookupAnswer::Unavailable { detail: "no provider".into() }
+    };
+    for i in 1..=4 {
+        let b = body(i);
+        let d = policy.decide(&support::post("/api/otp", &b, &plain, 7), at(i), &store);
+        assert_eq!(d.action, if i == 4 { Action::Challenge } else { Action::Allow }, "send {i}");
+    }
+    for i in 5..=6 {
+        let b = body(i);
+        let d =
+            policy.decide_with(&support::post("/api/otp", &b, &solved, 7), at(i), &store, valid, no_lookup);
+        assert_eq!(d.action, Action::Allow, "solved send {i}");
+    }
+    // Sends 7 and 8 peek together: each sees two solved sends before it, a challenge.
+    let (b7, b8) = (body(7), body(8));
+    let (r7, r8) = (support::post("/api/otp", &b7, &solved, 7), support::post("/api/otp", &b8, &solved, 7));
+    let in_flight: Vec<_> = [(&r7, at(7)), (&r8, at(8))]
+        .into_iter()
+        .map(|(req, now)| {
+            let prepared = policy.prepare(req, now);
+            let peeked = policy.peek_checks(prepared.checks(), now, &store);
+            let concluded = policy.conclude(prepared, &peeked);
+            assert_eq!(concluded.action, Action::Challenge);
+            (policy.resolve_token(concluded, &TokenVerdict::Valid { solver: None }), now)
+        })
+        .collect();
+    let actions: Vec<Action> =
+        in_flight.into_iter().map(|(d, now)| policy.commit(d, now, &store).action).collect();
+    // The third solved send is counted; the fourth (min_sends 4, none confirmed) blocks.
+    assert_eq!(actions, [Action::Allow, Action::Block]);
+    let b9 = body(9);
+    let after =
+        policy.decide_with(&support::post("/api/otp", &b9, &solved, 7), at(9), &store, valid, no_lookup);
+    assert_eq!(after.action, Action::Block, "a token does not lift the block");
+}

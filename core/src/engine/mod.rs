@@ -338,9 +338,14 @@ impl Policy {
             return decision;
         }
         // Findings the peek reported are in already; what is new here is a refusal a concurrent
-        // request caused since (a challenge the token satisfied stays satisfied), or a failure.
-        let refuses = |rule: &Rule| {
-            !self.shadow && !rule.shadow && matches!(rule.action, RuleAction::Block | RuleAction::Throttle)
+        // request caused since (a challenge the token satisfied stays satisfied, unless the
+        // store now asks for a block: a conversion challenge judging the sends that solve it,
+        // another solved send committed in between), or a failure.
+        let refuses = |rule: &Rule, v: &CounterVerdict| {
+            !self.shadow
+                && !rule.shadow
+                && (matches!(rule.action, RuleAction::Block | RuleAction::Throttle)
+                    || (v.severe && rule.action == RuleAction::Challenge))
         };
         self.fold_results(&mut decision, &checks, results, refuses);
         self.spare_trusted(&mut decision, &checks, results);
@@ -429,7 +434,7 @@ impl Policy {
             // An import: its writes are already pending, nothing to judge.
             return decision;
         }
-        self.fold_results(&mut decision, &checks, results, |_| true);
+        self.fold_results(&mut decision, &checks, results, |_, _| true);
         self.spare_trusted(&mut decision, &checks, results);
         self.spare_proven_pairs(&mut decision, &checks, results);
         let intel = self.fold_cached_intel(&mut decision, &checks, results);
@@ -471,7 +476,7 @@ impl Policy {
         decision: &mut Decision,
         checks: &[CounterCheck],
         results: &[CheckOutcome],
-        finds: impl Fn(&Rule) -> bool,
+        finds: impl Fn(&Rule, &CounterVerdict) -> bool,
     ) {
         let mut store_failed = false;
         for (check, outcome) in
@@ -480,7 +485,7 @@ impl Policy {
             match outcome {
                 // Bookkeeping for conversion credit is never a finding.
                 CheckOutcome::Verdict(v) if v.triggered && !is_bookkeeping(check.op) => {
-                    if let Some(rule) = self.rules.get(usize::from(check.rule)).filter(|r| finds(r)) {
+                    if let Some(rule) = self.rules.get(usize::from(check.rule)).filter(|r| finds(r, v)) {
                         decision.reasons.push(self.counter_reason(rule, check, v));
                     }
                 }
