@@ -101,22 +101,44 @@ fn solver_planning(c: &mut Criterion) {
     let mut headers = fixture::HEADERS.to_vec();
     headers.push(("cf-turnstile-response", "0.aGVsbG8gdG9rZW4gdGhhdCBsb29rcyBsaWtlIFR1cm5zdGlsZSdz"));
     let req = otp_send(&headers, TlsFingerprints::default());
+    prepare_ratio(
+        c,
+        "solver_planning",
+        ["prepare_without_solver_rule", "prepare_with_solver_rule"],
+        [&without, &with],
+        &req,
+        "prepare with a token",
+        "solver-conversion",
+    );
+}
+
+/// `prepare` of `req` under a policy without and with what is measured: criterion's timings in
+/// `group`, then the interleaved medians and their ratio, printed.
+fn prepare_ratio(
+    c: &mut Criterion,
+    group: &str,
+    names: [&str; 2],
+    [without, with]: [&Policy; 2],
+    req: &Request<'_>,
+    what: &str,
+    measured: &str,
+) {
     let now = Timestamp::from_millis(1_763_800_000_000);
-    let mut group = c.benchmark_group("solver_planning");
-    group.bench_function("prepare_without_solver_rule", |b| b.iter(|| without.prepare(black_box(&req), now)));
-    group.bench_function("prepare_with_solver_rule", |b| b.iter(|| with.prepare(black_box(&req), now)));
-    group.finish();
-    let (base, solver) = interleaved_ns(
+    let mut g = c.benchmark_group(group);
+    g.bench_function(names[0], |b| b.iter(|| without.prepare(black_box(req), now)));
+    g.bench_function(names[1], |b| b.iter(|| with.prepare(black_box(req), now)));
+    g.finish();
+    let (base, run) = interleaved_ns(
         &|| {
-            black_box(without.prepare(black_box(&req), now));
+            black_box(without.prepare(black_box(req), now));
         },
         &|| {
-            black_box(with.prepare(black_box(&req), now));
+            black_box(with.prepare(black_box(req), now));
         },
     );
     println!(
-        "prepare with a token: {base} ns without solver-conversion, {solver} ns with it ({:.2}x)",
-        solver as f64 / base.max(1) as f64
+        "{what}: {base} ns without {measured}, {run} ns with {measured} ({:.2}x)",
+        run as f64 / base.max(1) as f64
     );
 }
 
@@ -163,23 +185,14 @@ fn client_rules(c: &mut Criterion) {
         ("accept-language", "en-US,en;q=0.9"),
     ];
     let req = otp_send(&headers, TlsFingerprints::default());
-    let now = Timestamp::from_millis(1_763_800_000_000);
-    let mut group = c.benchmark_group("client_rules");
-    group
-        .bench_function("prepare_without_client_rules", |b| b.iter(|| without.prepare(black_box(&req), now)));
-    group.bench_function("prepare_with_client_rules", |b| b.iter(|| with.prepare(black_box(&req), now)));
-    group.finish();
-    let (base, rules) = interleaved_ns(
-        &|| {
-            black_box(without.prepare(black_box(&req), now));
-        },
-        &|| {
-            black_box(with.prepare(black_box(&req), now));
-        },
-    );
-    println!(
-        "prepare of a browser's send: {base} ns without the client rules, {rules} ns with them ({:.2}x)",
-        rules as f64 / base.max(1) as f64
+    prepare_ratio(
+        c,
+        "client_rules",
+        ["prepare_without_client_rules", "prepare_with_client_rules"],
+        [&without, &with],
+        &req,
+        "prepare of a browser's send",
+        "the client rules",
     );
 }
 
