@@ -119,3 +119,65 @@ fn a_solved_send_whose_commit_finds_the_challenge_turned_into_a_block_is_refused
         policy.decide_with(&support::post("/api/otp", &b9, &solved, 7), at(9), &store, valid, no_lookup);
     assert_eq!(after.action, Action::Block, "a token does not lift the block");
 }
+
+/// A trusted number in a scope a `skip_trusted` rule blocks is spared, and the commit that runs
+/// the blocked check again (its key did not move since the peek) neither refuses it nor reports
+/// the finding twice.
+#[test]
+fn a_trusted_number_in_a_blocked_scope_is_spared_through_the_commit() {
+    use pumpguard_core::{Action, TokenVerdict};
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/scenarios/180-conversion-challenge-judges-solved-sends.json"
+    ))
+    .unwrap();
+    let scenario: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut doc = scenario["policy"].clone();
+    doc["rules"][0]["skip_trusted"] = serde_json::json!(true);
+    doc["rules"].as_array_mut().unwrap().push(serde_json::json!({
+        "id": "returning", "action": "log",
+        "reputation": {"trust_seconds": 86400, "confirm_within_seconds": 3600}
+    }));
+    let policy = Policy::from_json(&doc.to_string()).unwrap();
+    let store = MemoryStore::new();
+    let plain = [("content-type", "application/json")];
+    let solved = [("content-type", "application/json"), ("cf-turnstile-response", "pass")];
+    let body = |i: u32| format!("{{\"phone\": \"+141555520{i:02}\"}}");
+    let at = |ms: u64| Timestamp::from_millis(ms);
+    let valid = |_: &str| TokenVerdict::Valid { solver: None };
+    let no_lookup = |_: &pumpguard_core::intel::NumberLookup| {
+        pumpguard_core::intel::LookupAnswer::Unavailable { detail: "no provider".into() }
+    };
+    // The returning user's number, trusted once its code is entered.
+    let returning = body(99);
+    assert_eq!(
+        policy.decide(&support::post("/api/otp", &returning, &plain, 9), at(0), &store).action,
+        Action::Allow
+    );
+    let confirmed = policy.decide(&support::post("/api/otp/verify", &returning, &plain, 9), at(500), &store);
+    assert_eq!(confirmed.action, Action::Allow);
+    let entered = pumpguard_core::routes::ConfirmResponse { status: 200, headers: &[], body: None };
+    policy.record_confirm(&confirmed, &entered, at(500), &store);
+    // The prefix is pumped: challenged, then blocked by its solved sends.
+    for i in 1..=8 {
+        let b = body(i);
+        let headers: &[(&str, &str)] = if i > 4 { &solved } else { &plain };
+        policy.decide_with(
+            &support::post("/api/otp", &b, headers, 7),
+            at(1_000 * u64::from(i)),
+            &store,
+            valid,
+            no_lookup,
+        );
+    }
+    let b = body(9);
+    let blocked =
+        policy.decide_with(&support::post("/api/otp", &b, &solved, 7), at(9_000), &store, valid, no_lookup);
+    assert_eq!(blocked.action, Action::Block, "{blocked:?}");
+    let spared = policy.decide(&support::post("/api/otp", &returning, &plain, 9), at(10_000), &store);
+    assert_eq!(spared.action, Action::Allow, "{spared:?}");
+    let findings: Vec<_> =
+        spared.reasons.iter().filter(|r| r.rule.as_deref() == Some("prefix-conversion")).collect();
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert!(findings[0].spared, "{findings:?}");
+}

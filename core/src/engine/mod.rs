@@ -347,7 +347,22 @@ impl Policy {
                 && (matches!(rule.action, RuleAction::Block | RuleAction::Throttle)
                     || (v.severe && rule.action == RuleAction::Challenge))
         };
+        let reported = decision.reasons.len();
         self.fold_results(&mut decision, &checks, results, refuses);
+        // A check whose refusal the peek reported already (a block in force, spared for a
+        // trusted number) runs again when its key did not move; it reports nothing new.
+        let added = decision.reasons.split_off(reported.min(decision.reasons.len()));
+        for reason in added {
+            let known = decision.reasons.iter().any(|r| {
+                r.rule == reason.rule
+                    && r.code == reason.code
+                    && r.number == reason.number
+                    && r.action == reason.action
+            });
+            if !known {
+                decision.reasons.push(reason);
+            }
+        }
         self.spare_trusted(&mut decision, &checks, results);
         decision.settle();
         decision

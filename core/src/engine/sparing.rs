@@ -67,7 +67,7 @@ impl Policy {
         checks: &[CounterCheck],
         results: &[CheckOutcome],
     ) {
-        let trusted: Vec<&str> = checks
+        let found: Vec<&str> = checks
             .iter()
             .zip(results)
             .filter(|(check, outcome)| {
@@ -75,15 +75,18 @@ impl Policy {
             })
             .filter_map(|(check, _)| check.number.as_deref())
             .collect();
+        // Numbers an earlier step found trusted stay so: a commit round may run only some of the
+        // checks (those whose keys moved since the peek), and its refusals are spared alike.
+        for facts in &mut decision.numbers {
+            facts.trusted |= found.contains(&facts.e164.as_str());
+        }
+        let trusted: Vec<&str> =
+            decision.numbers.iter().filter(|n| n.trusted).map(|n| n.e164.as_str()).collect();
         if trusted.is_empty() {
             return;
         }
-        for facts in &mut decision.numbers {
-            facts.trusted = trusted.contains(&facts.e164.as_str());
-        }
         let every_number = decision.numbers.iter().all(|n| n.trusted);
-        for i in 0..decision.reasons.len() {
-            let Some(reason) = decision.reasons.get(i) else { break };
+        for reason in decision.reasons.iter_mut() {
             // Log-only findings are marked too: a spared finding adds no risk.
             if reason.spared || !self.spares_trusted(reason) {
                 continue;
@@ -92,7 +95,7 @@ impl Policy {
                 Some(number) => trusted.contains(&number.as_str()),
                 None => every_number,
             };
-            if let (true, Some(reason)) = (spared, decision.reasons.get_mut(i)) {
+            if spared {
                 reason.enforced = false;
                 reason.spared = true;
                 reason.detail = Some(match reason.detail.take() {
@@ -101,5 +104,77 @@ impl Policy {
                 });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: failing loudly is the point
+
+    use crate::decision::Action;
+    use crate::engine::{CheckOutcome, CounterOp};
+    use crate::limit::CounterVerdict;
+    use crate::routes::ConfirmResponse;
+    use crate::{HttpVersion, MemoryStore, Policy, Request, Timestamp};
+
+    fn post<'a>(path: &'a str, body: &'a str) -> Request<'a> {
+        Request {
+            method: "POST",
+            authority: "app.example.com",
+            path,
+            version: HttpVersion::Http11,
+            headers: &[("content-type", "application/json")],
+            body: body.as_bytes(),
+            body_truncated: false,
+            client_ip: Some(std::net::IpAddr::from([198, 51, 100, 7])),
+            tls: Default::default(),
+            edge: Default::default(),
+        }
+    }
+
+    /// A commit round that ran only some checks (the others' keys did not move since the peek)
+    /// and found a refusal the peek did not (another request turned the challenge into a block
+    /// in between) still spares a number the peek found trusted.
+    #[test]
+    fn a_commit_round_without_the_trust_check_still_spares_a_trusted_number() {
+        let text = include_str!("../../../tests/scenarios/180-conversion-challenge-judges-solved-sends.json");
+        let scenario: serde_json::Value = serde_json::from_str(text).unwrap();
+        let mut doc = scenario["policy"].clone();
+        doc["rules"][0]["skip_trusted"] = serde_json::json!(true);
+        doc["rules"].as_array_mut().unwrap().push(serde_json::json!({
+            "id": "returning", "action": "log",
+            "reputation": {"trust_seconds": 86400, "confirm_within_seconds": 3600}
+        }));
+        let policy = Policy::from_json(&doc.to_string()).unwrap();
+        let store = MemoryStore::new();
+        let returning = r#"{"phone": "+14155552099"}"#;
+        policy.decide(&post("/api/otp", returning), Timestamp::from_millis(0), &store);
+        let confirmed =
+            policy.decide(&post("/api/otp/verify", returning), Timestamp::from_millis(500), &store);
+        let entered = ConfirmResponse { status: 200, headers: &[], body: None };
+        policy.record_confirm(&confirmed, &entered, Timestamp::from_millis(500), &store);
+        for i in 1..=4u64 {
+            let body = format!("{{\"phone\": \"+141555520{i:02}\"}}");
+            policy.decide(&post("/api/otp", &body), Timestamp::from_millis(1_000 * i), &store);
+        }
+        // The prefix is challenged; the returning user's send is spared and goes to origin.
+        let now = Timestamp::from_millis(5_000);
+        let prepared = policy.prepare(&post("/api/otp", returning), now);
+        let peeked = policy.peek_checks(prepared.checks(), now, &store);
+        let mut decision = policy.conclude(prepared, &peeked);
+        assert_eq!(decision.action, Action::Allow);
+        assert!(decision.numbers[0].trusted);
+        // Its commit round runs the prefix's check alone, and the store now says block.
+        decision.commits.retain(|c| c.op == CounterOp::ConversionSend);
+        let block = CounterVerdict {
+            triggered: true,
+            retry_after_ms: Some(600_000),
+            escalated: true,
+            severe: true,
+            ..CounterVerdict::PASS
+        };
+        let settled = policy.settle_commits(decision, &[CheckOutcome::Verdict(block)]);
+        assert_eq!(settled.action, Action::Allow, "{settled:?}");
+        assert!(settled.reasons.iter().all(|r| r.spared), "{:?}", settled.reasons);
     }
 }
