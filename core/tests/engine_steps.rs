@@ -126,19 +126,8 @@ fn a_solved_send_whose_commit_finds_the_challenge_turned_into_a_block_is_refused
 #[test]
 fn a_trusted_number_in_a_blocked_scope_is_spared_through_the_commit() {
     use pumpguard_core::{Action, TokenVerdict};
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../tests/scenarios/180-conversion-challenge-judges-solved-sends.json"
-    ))
-    .unwrap();
-    let scenario: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let mut doc = scenario["policy"].clone();
-    doc["rules"][0]["skip_trusted"] = serde_json::json!(true);
-    doc["rules"].as_array_mut().unwrap().push(serde_json::json!({
-        "id": "returning", "action": "log",
-        "reputation": {"trust_seconds": 86400, "confirm_within_seconds": 3600}
-    }));
-    let policy = Policy::from_json(&doc.to_string()).unwrap();
+    // Scenario 180's policy, its prefix rule sparing numbers the reputation rule trusts.
+    let policy = Policy::from_json(include_str!("support/trusting-prefix-conversion.json")).unwrap();
     let store = MemoryStore::new();
     let plain = [("content-type", "application/json")];
     let solved = [("content-type", "application/json"), ("cf-turnstile-response", "pass")];

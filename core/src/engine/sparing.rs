@@ -137,15 +137,9 @@ mod tests {
     /// in between) still spares a number the peek found trusted.
     #[test]
     fn a_commit_round_without_the_trust_check_still_spares_a_trusted_number() {
-        let text = include_str!("../../../tests/scenarios/180-conversion-challenge-judges-solved-sends.json");
-        let scenario: serde_json::Value = serde_json::from_str(text).unwrap();
-        let mut doc = scenario["policy"].clone();
-        doc["rules"][0]["skip_trusted"] = serde_json::json!(true);
-        doc["rules"].as_array_mut().unwrap().push(serde_json::json!({
-            "id": "returning", "action": "log",
-            "reputation": {"trust_seconds": 86400, "confirm_within_seconds": 3600}
-        }));
-        let policy = Policy::from_json(&doc.to_string()).unwrap();
+        // Scenario 180's policy, its prefix rule sparing numbers the reputation rule trusts.
+        let policy =
+            Policy::from_json(include_str!("../../tests/support/trusting-prefix-conversion.json")).unwrap();
         let store = MemoryStore::new();
         let returning = r#"{"phone": "+14155552099"}"#;
         policy.decide(&post("/api/otp", returning), Timestamp::from_millis(0), &store);
