@@ -113,10 +113,13 @@ pub(super) fn compile_rule(
         Some(intel) => RuleKind::NumberIntel(crate::intel::IntelRule::compile(intel, at, provider, errs)),
         None => compile_kind(doc, at, errs)?,
     };
-    // A shadowed challenge stops nobody: what passes it says nothing of who would solve it, so
-    // a shadowed scope is judged as before, once its refusal ends.
+    // Judging solved sends matters only where a refusal may turn into a block (a challenge-only
+    // rule would just lengthen a challenge solvers pass anyway), and only where the challenge is
+    // enforced: a shadowed one stops nobody, so what passes it says nothing of who would solve it.
     if let RuleKind::Conversion(p) = &mut kind {
-        p.judge_solved &= !(doc.shadow || policy.shadow);
+        p.judge_solved = doc.action == RuleAction::Challenge
+            && p.block_after_windows.is_some()
+            && !(doc.shadow || policy.shadow);
     }
     if doc.action == RuleAction::Challenge && policy.captcha.is_none() {
         errs.push(
@@ -491,9 +494,8 @@ fn compile_kind(doc: &RuleDoc, at: &str, errs: &mut ConfigErrors) -> Option<Rule
             baseline,
             block_after_windows: c.block_after_windows,
             count_intel_refusals: c.count_intel_refusals,
-            // Judging solved sends can only matter where a refusal may turn into a block: a
-            // challenge-only rule would just lengthen a challenge that solvers pass anyway.
-            judge_solved: doc.action == RuleAction::Challenge && c.block_after_windows.is_some(),
+            // Decided in `compile_rule`, which knows whether the rule is enforced.
+            judge_solved: false,
         }));
     }
     if let Some(g) = &doc.surge {

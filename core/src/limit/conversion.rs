@@ -275,12 +275,12 @@ impl ConversionParams {
         let now_ms = now.as_millis();
         let mut c = self.current(stored, now_ms);
         let refused = c.blocked_until > now_ms;
+        let blocking = self.severe(c.streak);
         // A challenge judges the sends that solve it; a block, or a refusal that cannot become
         // one, counts nothing until it ends.
-        let judged_while_refused = self.judge_solved && !self.severe(c.streak);
-        if refused && !judged_while_refused {
+        if refused && (blocking || !self.judge_solved) {
             let mut verdict = CounterVerdict::trigger(c.blocked_until - now_ms);
-            verdict.severe = self.severe(c.streak);
+            verdict.severe = blocking;
             return Change::Keep(verdict);
         }
         // Under a challenge only solved sends get here (see `judge_solved`); counted from the

@@ -122,7 +122,7 @@ pub enum BrowserClaim {
 
 /// What one request says about its client, worked out once per request whatever the number of
 /// `client` rules: its [`UserAgentClass`]es and the [`BrowserClaim`]s its `user-agent` makes.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClientFacts {
     classes: Vec<UserAgentClass>,
     browser: bool,
@@ -306,7 +306,6 @@ mod tests {
             "Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148",
             "Mozilla/5.0 (Windows NT 10.0; Trident/7.0; rv:11.0) like Gecko",
         ];
-
         let others = [
             "",
             "okhttp/4.12.0",
