@@ -319,6 +319,16 @@ const AXIOS_ORDER: &[&str] = &[
     "token",
 ];
 
+/// Desktop Chrome's `user-agent` on Windows (what the scripts and automation here copy).
+fn windows_chrome(chrome: u64) -> String {
+    format!("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{chrome}.0.0.0 Safari/537.36")
+}
+
+/// Chrome's `sec-ch-ua` with `brand` first (`Google Chrome`, or `HeadlessChrome` when headless).
+fn chrome_brands(brand: &str, chrome: u64) -> String {
+    format!("\"{brand}\";v=\"{chrome}\", \"Chromium\";v=\"{chrome}\", \"Not_A Brand\";v=\"24\"")
+}
+
 fn analytics_cookie(rng: &mut Rng, at_s: u64) -> String {
     format!(
         "_ga=GA1.1.{}.{}",
@@ -339,26 +349,26 @@ impl Identity {
                         "Mozilla/5.0 ({}) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{chrome}.0.0.0 Safari/537.36",
                         if mac { "Macintosh; Intel Mac OS X 10_15_7" } else { "Windows NT 10.0; Win64; x64" }
                     ),
-                    Some(format!("\"Google Chrome\";v=\"{chrome}\", \"Chromium\";v=\"{chrome}\", \"Not_A Brand\";v=\"24\"")),
+                    Some(chrome_brands("Google Chrome", chrome)),
                     Some(if mac { "\"macOS\"" } else { "\"Windows\"" }),
                     CHROME_ORDER,
                 )
             }
             ClientKind::ChromeAndroid => (
                 format!("Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{chrome}.0.0.0 Mobile Safari/537.36"),
-                Some(format!("\"Google Chrome\";v=\"{chrome}\", \"Chromium\";v=\"{chrome}\", \"Not_A Brand\";v=\"24\"")),
+                Some(chrome_brands("Google Chrome", chrome)),
                 Some("\"Android\""),
                 CHROME_ORDER,
             ),
             ClientKind::HeadlessChrome => (
                 format!("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/{chrome}.0.0.0 Safari/537.36"),
-                Some(format!("\"HeadlessChrome\";v=\"{chrome}\", \"Chromium\";v=\"{chrome}\", \"Not_A Brand\";v=\"24\"")),
+                Some(chrome_brands("HeadlessChrome", chrome)),
                 Some("\"Linux\""),
                 CHROME_ORDER,
             ),
             ClientKind::HeadlessAsChrome => (
-                format!("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{chrome}.0.0.0 Safari/537.36"),
-                Some(format!("\"HeadlessChrome\";v=\"{chrome}\", \"Chromium\";v=\"{chrome}\", \"Not_A Brand\";v=\"24\"")),
+                windows_chrome(chrome),
+                Some(chrome_brands("HeadlessChrome", chrome)),
                 Some("\"Windows\""),
                 CHROME_ORDER,
             ),
@@ -391,13 +401,13 @@ impl Identity {
             ClientKind::AndroidApp => ("okhttp/4.12.0".to_owned(), None, None, ANDROID_APP_ORDER),
             ClientKind::PythonRequests => ("python-requests/2.32.3".to_owned(), None, None, PYTHON_ORDER),
             ClientKind::PythonAsChrome => (
-                format!("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{chrome}.0.0.0 Safari/537.36"),
+                windows_chrome(chrome),
                 None,
                 None,
                 PYTHON_ORDER,
             ),
             ClientKind::PythonAsChromeWithLanguage => (
-                format!("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{chrome}.0.0.0 Safari/537.36"),
+                windows_chrome(chrome),
                 None,
                 None,
                 PYTHON_WITH_LANGUAGE_ORDER,
