@@ -4,7 +4,7 @@ varied campaign still reaches origin, and how many real users are refused, over 
 
 A policy can be fitted to the default campaigns without meaning to. This varies what an operator
 would change (rate, how many addresses, IPv6 prefixes instead of servers' addresses, exits in
-the numbers' countries, Tor's exits, made-up confirmations, real browsers, a script sending a
+the numbers' countries, Tor's exits, made-up confirmations, codes really entered, real browsers, a script sending a
 browser's user agent (alone, with a copied `accept-language`, or an automated Chrome under
 Chrome's), a paid CAPTCHA-solving service, adaptiveness) and prints one line per
 campaign and variation, min–max over the seeds, so a variation that breaks through stands out.
@@ -60,6 +60,12 @@ def variations(campaign):
         out.append(("via Tor", {"addresses": {**pool, "access": "tor", "size": 1300}}))
     if campaign["fake_confirm_share"] == 0:
         out.append(("fake confirms", {"fake_confirm_share": 0.3}))
+    if campaign.get("enters_codes_share", 0) == 0:
+        # Numbers whose SMS the operator can read (its own line, or an intermediary that
+        # short-stops them): most codes entered, as a user would, to keep conversion up.
+        out.append(("enters its codes", {"enters_codes_share": 0.8}))
+        # ... and sends again, hourly, to the numbers it confirmed: a confirmed number is trusted.
+        out.append(("enters its codes, revisits", {"enters_codes_share": 0.8, "revisits_entered_share": 0.5}))
     if campaign["client"].get("kind") != "browsers":
         out.append(("browsers", {"client": {"kind": "browsers"}}))
     if campaign["client"].get("client") != "python_as_chrome":

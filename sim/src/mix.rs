@@ -206,6 +206,17 @@ pub struct Campaign {
     /// Share of sends followed by a confirm with a made-up code (origin answers 400).
     #[serde(default)]
     pub fake_confirm_share: f64,
+    /// Share of sends that reached origin whose code the operator receives and enters, as a user
+    /// would (tens of seconds later, from the same exit): numbers it earns on whose SMS it can
+    /// read, such as a terminating carrier's or an intermediary's that short-stops them. Its
+    /// confirmations are real to origin (it answers 200), so conversion and trust count them.
+    #[serde(default)]
+    pub enters_codes_share: f64,
+    /// Share of its sends that go again to a number whose code it entered, once it has one: what
+    /// an operator who read that a confirmed number is trusted does with it. Per-number limits
+    /// and backoff judge these like anyone's.
+    #[serde(default)]
+    pub revisits_entered_share: f64,
     /// Reacts to 429 and 403: backs off, rotates addresses and clients, spreads numbers.
     #[serde(default)]
     pub adaptive: bool,
@@ -410,6 +421,8 @@ fn campaign(
         numbers,
         tokens: TokenPlan::None,
         fake_confirm_share: 0.0,
+        enters_codes_share: 0.0,
+        revisits_entered_share: 0.0,
         adaptive: false,
         local_exits: false,
         solver_devices: None,

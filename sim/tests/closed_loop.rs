@@ -158,6 +158,46 @@ fn adaptive_campaigns_drop_refused_destinations() {
     assert!(board.campaigns[0].blocked as f64 > board.campaigns[0].sends as f64 * 0.4);
 }
 
+/// A campaign that reads its numbers' SMS enters their codes as a user would: origin accepts
+/// them, so a conversion rule sees a scope that converts, and never fires.
+#[test]
+fn a_campaign_that_enters_its_codes_confirms_what_reached_origin() {
+    let mut mix = small_mix(&["low-and-slow"]);
+    let conversion = r#"{"id": "prefix-conversion", "action": "block", "conversion":
+        {"scope": {"prefix": 6}, "min_sends": 8, "min_ratio": 0.2, "window_seconds": 3600, "block_seconds": 3600}}"#;
+    let refused = |run: &Run| {
+        run.sent
+            .iter()
+            .filter(|s| s.truth == Truth::Campaign(0) && s.verdict.action == Some(Action::Block))
+            .count()
+    };
+    let run = sim::run(&mix, 5, &mut InProcess::new(policy(conversion, ""))).unwrap();
+    assert!(refused(&run) > 5, "a trickle nobody confirms is refused: {}", refused(&run));
+
+    mix.campaigns[0].enters_codes_share = 1.0;
+    let run = sim::run(&mix, 5, &mut InProcess::new(policy(conversion, ""))).unwrap();
+    let bot = |kind: Kind| {
+        run.sent
+            .iter()
+            .zip(&run.records)
+            .filter(move |(s, _)| s.truth == Truth::Campaign(0) && s.kind == kind)
+    };
+    let reached: Vec<&str> = bot(Kind::Send)
+        .filter(|(s, _)| s.verdict.action == Some(Action::Allow))
+        .map(|(s, _)| s.number.as_str())
+        .collect();
+    let confirms: Vec<_> = bot(Kind::Confirm).collect();
+    assert!(reached.len() > 20, "{}", reached.len());
+    // Every send that reached origin is confirmed (the last ones may still be waiting), with the
+    // right code, for a number that was sent to.
+    assert!(confirms.len() + 3 >= reached.len(), "{} confirms of {}", confirms.len(), reached.len());
+    for (sent, record) in &confirms {
+        assert_eq!(record.response_status, Some(200));
+        assert!(reached.contains(&sent.number.as_str()), "{}", sent.number);
+    }
+    assert_eq!(refused(&run), 0);
+}
+
 #[test]
 fn default_mix_scores_every_campaign_and_segment() {
     let mix = Mix { hours: 2.0, ..Mix::default() };

@@ -34,6 +34,8 @@ pub(super) struct Bot {
     replayed_token: String,
     /// CAPTCHAs its solving service has solved so far.
     solves: u64,
+    /// Numbers whose code it entered and origin accepted: lane, number, when it last sent to it.
+    entered: Vec<(usize, String, u64)>,
 }
 
 /// A challenged campaign send, to be sent again with a solved token.
@@ -69,6 +71,7 @@ impl World<'_> {
                 rate_factor: 1.0,
                 replayed_token,
                 solves: 0,
+                entered: Vec::new(),
             };
             let id = self.actors.len();
             self.actors.push(Some(Actor::Bot(Box::new(bot))));
@@ -92,8 +95,24 @@ impl World<'_> {
         }
     }
 
-    fn next_number(&self, bot: &mut Bot) -> Option<(usize, String)> {
+    fn next_number(&self, bot: &mut Bot, now: u64) -> Option<(usize, String)> {
         let campaign = self.mix.campaigns.get(bot.index)?;
+        if campaign.revisits_entered_share > 0.0 && bot.rng.chance(campaign.revisits_entered_share) {
+            // The one waited on longest, once an hour has passed: no backoff or per-number
+            // limit has anything to say to a number sent to hourly.
+            let lanes = &bot.lanes;
+            let due = bot
+                .entered
+                .iter_mut()
+                .filter(|(lane, _, last)| {
+                    now.saturating_sub(*last) >= 3_600_000 && lanes.get(*lane).is_some_and(|l| !l.retired)
+                })
+                .min_by_key(|(_, _, last)| *last);
+            if let Some((lane, number, last)) = due {
+                *last = now;
+                return Some((*lane, number.clone()));
+            }
+        }
         let live: Vec<usize> = (0..bot.lanes.len()).filter(|&i| !bot.lanes[i].retired).collect();
         let lane_index = *bot.rng.pick(&live)?;
         let lane = &mut bot.lanes[lane_index];
@@ -130,7 +149,7 @@ impl World<'_> {
         if now >= bot.end_ms {
             return Ok(());
         }
-        let Some((lane, number)) = self.next_number(bot) else { return Ok(()) };
+        let Some((lane, number)) = self.next_number(bot, now) else { return Ok(()) };
         if matches!(campaign.client, CampaignClient::Rotating) {
             bot.identity = Identity::rotating(&mut bot.rng, now / 1000);
         } else if matches!(campaign.client, CampaignClient::Browsers) && bot.rng.chance(0.3) {
@@ -189,9 +208,13 @@ impl World<'_> {
                 if let Some(l) = bot.lanes.get_mut(lane) {
                     l.consecutive_refusals = 0;
                 }
-                if bot.rng.chance(campaign.fake_confirm_share) {
+                if campaign.enters_codes_share > 0.0 && bot.rng.chance(campaign.enters_codes_share) {
+                    // Read off the operator's own line, then typed in as a user would.
+                    let at = now + (bot.rng.lognormal(25.0, 0.5) * 1000.0) as u64;
+                    self.schedule(at, Wake::BotConfirm { bot: id, lane, number, ip, known: true });
+                } else if bot.rng.chance(campaign.fake_confirm_share) {
                     let at = now + jitter_ms(&mut bot.rng, 15.0, 60.0);
-                    self.schedule(at, Wake::FakeConfirm { bot: id, number, ip });
+                    self.schedule(at, Wake::BotConfirm { bot: id, lane, number, ip, known: false });
                 }
             }
             action if campaign.adaptive => {
@@ -344,21 +367,36 @@ impl World<'_> {
             .sum()
     }
 
-    pub(super) fn fake_confirm(
+    pub(super) fn bot_confirm(
         &mut self,
         bot_id: usize,
-        number: String,
+        (lane, number): (usize, String),
         ip: Exit,
+        known: bool,
         now: u64,
     ) -> Result<(), String> {
         let Some(mut taken) = self.actors.get_mut(bot_id).and_then(Option::take) else { return Ok(()) };
         let result = if let Actor::Bot(bot) = &mut taken {
             let body = format!("{{\"phone\":\"{number}\",\"code\":\"{:06}\"}}", bot.rng.below(1_000_000));
             let path = self.mix.confirm_path.clone();
-            let record =
-                self.record(&mut bot.rng, &bot.identity, &ip, now, &path, "/signup", body, None, Some(400));
-            self.send(record, Truth::Campaign(bot.index), Kind::Confirm, &number, bot.identity.label())
-                .map(|_| ())
+            let status = if known { 200 } else { 400 };
+            let record = self.record(
+                &mut bot.rng,
+                &bot.identity,
+                &ip,
+                now,
+                &path,
+                "/signup",
+                body,
+                None,
+                Some(status),
+            );
+            let verdict =
+                self.send(record, Truth::Campaign(bot.index), Kind::Confirm, &number, bot.identity.label())?;
+            if known && act(&verdict) == Action::Allow && !bot.entered.iter().any(|(_, n, _)| *n == number) {
+                bot.entered.push((lane, number, now));
+            }
+            Ok(())
         } else {
             Ok(())
         };

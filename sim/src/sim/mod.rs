@@ -121,11 +121,14 @@ enum Actor {
 
 enum Wake {
     Actor(usize),
-    /// A campaign's made-up confirmation of a number it just had sent.
-    FakeConfirm {
+    /// A campaign's confirmation of a number it just had sent: a made-up code, or the code it
+    /// received (`known`).
+    BotConfirm {
         bot: usize,
+        lane: usize,
         number: String,
         ip: Exit,
+        known: bool,
     },
     /// The site imports numbers its records hold as verified (`mix.trust_import`).
     Import(Vec<String>),
@@ -201,7 +204,9 @@ pub fn run(mix: &Mix, seed: u64, guard: &mut dyn Guard) -> Result<Run, String> {
         let Some(wake) = world.wakes.get_mut(wake_id).and_then(Option::take) else { continue };
         match wake {
             Wake::Actor(actor) => world.wake(actor, at)?,
-            Wake::FakeConfirm { bot, number, ip } => world.fake_confirm(bot, number, ip, at)?,
+            Wake::BotConfirm { bot, lane, number, ip, known } => {
+                world.bot_confirm(bot, (lane, number), ip, known, at)?
+            }
             Wake::Solved { bot, retry } => world.solved(bot, *retry, at)?,
             Wake::History { user, confirm } => world.history(user, confirm, at)?,
             Wake::Import(numbers) => world.import(&numbers, at)?,
