@@ -66,6 +66,8 @@ def variations(campaign):
         out.append(("enters its codes", {"enters_codes_share": 0.8}))
         # ... and sends again, hourly, to the numbers it confirmed: a confirmed number is trusted.
         out.append(("enters its codes, revisits", {"enters_codes_share": 0.8, "revisits_entered_share": 0.5}))
+        # The same for a whole day (run with --hours 24): a confirmed number's trust lasts.
+        out.append(("enters its codes, revisits, all day", {"enters_codes_share": 0.8, "revisits_entered_share": 0.5, "start_hours": 0.0, "hours": 24.0}))
     if campaign["client"].get("kind") != "browsers":
         out.append(("browsers", {"client": {"kind": "browsers"}}))
     if campaign["client"].get("client") != "python_as_chrome":

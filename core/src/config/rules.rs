@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::extract::is_header_name_byte;
 use crate::limit::{
     AdjacentParams, BackoffParams, ConversionBaseline, ConversionParams, ConversionScope, GcraParams,
-    ProvenPairsParams, ReputationParams, SurgeParams, MAX_HORIZON_SECONDS,
+    ProvenPairsParams, ReputationParams, SurgeParams, TrustedSends, MAX_HORIZON_SECONDS,
 };
 use crate::rules::{parse_prefix, CountrySet, KeyPart, NumberPattern, PrefixSet, Rule, RuleKind, TypeSet};
 use crate::rules::{BotScoreRule, BOT_SCORE_BELOW_RANGE};
@@ -535,9 +535,25 @@ fn compile_kind(doc: &RuleDoc, at: &str, errs: &mut ConfigErrors) -> Option<Rule
         if !(10..=86_400).contains(&r.confirm_within_seconds) {
             errs.push(format!("{at}.confirm_within_seconds"), "must be between 10 and 86400 (a day)");
         }
+        let trusted_sends = r.trusted_sends.as_ref().map(|c| {
+            if c.max == 0 {
+                errs.push(
+                    format!("{at}.trusted_sends.max"),
+                    "must be 1 or more (leave trusted_sends out to trust every send)",
+                );
+            }
+            if !(60..=604_800).contains(&c.window_seconds) {
+                errs.push(
+                    format!("{at}.trusted_sends.window_seconds"),
+                    "must be between 60 and 604800 (a week)",
+                );
+            }
+            TrustedSends { max: c.max, window_ms: seconds_to_ms(c.window_seconds) }
+        });
         return Some(RuleKind::Reputation(ReputationParams {
             trust_ms: seconds_to_ms(r.trust_seconds),
             confirm_within_ms: seconds_to_ms(r.confirm_within_seconds),
+            trusted_sends,
         }));
     }
     None

@@ -502,6 +502,22 @@ pub struct ReputationDoc {
     /// A confirmation earns trust only this soon after a send to the number; default 1 hour.
     #[serde(default = "default_confirm_within_seconds")]
     pub confirm_within_seconds: u32,
+    /// At most `max` sends to a trusted number per `window_seconds` are trusted; past that its
+    /// sends are judged like anyone's until the window ends (absent: every send while trusted).
+    /// Trust can be earned by whoever reads the number's SMS: this caps what it buys.
+    #[serde(default)]
+    pub trusted_sends: Option<TrustedSendsDoc>,
+}
+
+/// `reputation.trusted_sends`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustedSendsDoc {
+    /// Trusted sends per window (1 or more).
+    pub max: u32,
+    /// Window length in seconds, from the window's first trusted send (60 to 604800).
+    pub window_seconds: u32,
 }
 
 fn default_trust_seconds() -> u32 {

@@ -18,7 +18,7 @@ pub(crate) use conversion::{record_sender, take_sender};
 pub use conversion::{ConversionBaseline, ConversionParams, ConversionScope};
 pub use gcra::{GcraParams, MAX_HORIZON_SECONDS};
 pub use proven_pairs::{pair_tag, pair_text, ProvenPairsParams};
-pub use reputation::ReputationParams;
+pub use reputation::{ReputationParams, TrustedSends};
 pub use surge::SurgeParams;
 
 /// `base * factor^(steps - 1)`, capped at `max`: the n-th wait of a backoff, the n-th block of a

@@ -6,6 +6,12 @@
 //! same number which went to origin within `confirm_within`: a confirm without such a send (made
 //! up, or replayed long after) earns nothing. Losing an entry (expiry, eviction) only withdraws
 //! trust, so the number is judged like any other: entries need no protection from eviction.
+//!
+//! An attacker who can read the SMS of numbers it earns on can enter their codes and so earn
+//! trust like a real user; what then tells it apart is how often it sends: a real user needs a
+//! code a few times a day at most. With `trusted_sends`, a trusted number's sends are trusted
+//! only up to `max` per window; the ones past it are judged like anyone's, and a confirmation
+//! renews trust without resetting the count.
 
 use super::codec::{Reader, Writer};
 use super::CounterVerdict;
@@ -19,6 +25,17 @@ pub struct ReputationParams {
     pub trust_ms: u64,
     /// A confirmation earns trust only this soon after a send to the number went to origin.
     pub confirm_within_ms: u64,
+    /// At most this many sends per window are trusted (`None`: every send while trusted).
+    pub trusted_sends: Option<TrustedSends>,
+}
+
+/// How many of a trusted number's sends count as trusted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TrustedSends {
+    /// Sends per window.
+    pub max: u32,
+    /// Window length, from the first trusted send of the window.
+    pub window_ms: u64,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -27,6 +44,10 @@ struct State {
     last_sent: Option<u64>,
     /// Trusted until then (0: never confirmed).
     trusted_until: u64,
+    /// Start of the window `trusted_sends` counts in.
+    window_start: u64,
+    /// Trusted sends that went to origin in that window.
+    window_sends: u32,
 }
 
 /// `last_sent` when there is none: time 0 is a real instant (tests start there).
@@ -35,27 +56,49 @@ const NO_SEND: u64 = u64::MAX;
 fn decode(bytes: &[u8]) -> Option<State> {
     let mut r = Reader::new(bytes);
     let last_sent = r.u64()?;
-    Some(State { last_sent: (last_sent != NO_SEND).then_some(last_sent), trusted_until: r.u64()? })
+    let trusted_until = r.u64()?;
+    // Entries written before `trusted_sends` existed end here: no window counted yet.
+    let (window_start, window_sends) = if r.is_empty() { (0, 0) } else { (r.u64()?, r.u32()?) };
+    Some(State {
+        last_sent: (last_sent != NO_SEND).then_some(last_sent),
+        trusted_until,
+        window_start,
+        window_sends,
+    })
 }
 
 impl ReputationParams {
     fn write(&self, s: State, result: CounterVerdict) -> Change<CounterVerdict> {
         let pending_until = s.last_sent.map_or(0, |t| t.saturating_add(self.confirm_within_ms));
         Change::Write {
-            value: Writer::default().u64(s.last_sent.unwrap_or(NO_SEND)).u64(s.trusted_until).finish(),
+            value: Writer::default()
+                .u64(s.last_sent.unwrap_or(NO_SEND))
+                .u64(s.trusted_until)
+                .u64(s.window_start)
+                .u32(s.window_sends)
+                .finish(),
             expires_at: Timestamp::from_millis(pending_until.max(s.trusted_until)),
             protected_until: Timestamp::from_millis(0),
             result,
         }
     }
 
-    /// A send to the number: reports whether the number is trusted (`triggered`, never a
-    /// refusal: the engine reads it as a fact) and remembers the send, so a confirmation soon
-    /// after can earn trust. Committed only for sends that go to origin.
+    /// A send to the number: reports whether the number is trusted for it (`triggered`, never
+    /// a refusal: the engine reads it as a fact) and remembers the send, so a confirmation soon
+    /// after can earn trust. Committed only for sends that go to origin, so `trusted_sends`
+    /// counts those.
     pub fn step_send(&self, stored: Option<&[u8]>, now: Timestamp) -> Change<CounterVerdict> {
         let now_ms = now.as_millis();
         let mut s = stored.and_then(decode).unwrap_or_default();
-        let trusted = s.trusted_until > now_ms;
+        let mut trusted = s.trusted_until > now_ms;
+        if let (true, Some(cap)) = (trusted, self.trusted_sends) {
+            if now_ms >= s.window_start.saturating_add(cap.window_ms) || now_ms < s.window_start {
+                s.window_start = now_ms;
+                s.window_sends = 0;
+            }
+            trusted = s.window_sends < cap.max;
+            s.window_sends = s.window_sends.saturating_add(u32::from(trusted));
+        }
         s.last_sent = Some(now_ms);
         let verdict = CounterVerdict { triggered: trusted, ..CounterVerdict::PASS };
         self.write(s, verdict)
@@ -86,11 +129,6 @@ impl ReputationParams {
         s.trusted_until = s.trusted_until.max(now.as_millis().saturating_add(self.trust_ms));
         self.write(s, CounterVerdict::PASS)
     }
-
-    /// Whether the stored state trusts the number at `now`, without changing anything.
-    pub fn trusted(stored: Option<&[u8]>, now: Timestamp) -> bool {
-        stored.and_then(decode).is_some_and(|s| s.trusted_until > now.as_millis())
-    }
 }
 
 #[cfg(test)]
@@ -98,7 +136,8 @@ mod tests {
     use super::*;
     use crate::store::{update, MemoryStore};
 
-    const P: ReputationParams = ReputationParams { trust_ms: 86_400_000, confirm_within_ms: 600_000 };
+    const P: ReputationParams =
+        ReputationParams { trust_ms: 86_400_000, confirm_within_ms: 600_000, trusted_sends: None };
 
     fn send(store: &MemoryStore, t: u64) -> bool {
         let now = Timestamp::from_millis(t);
@@ -155,7 +194,52 @@ mod tests {
     #[test]
     fn torn_state_reads_as_unknown() {
         let now = Timestamp::from_millis(5);
-        assert!(!ReputationParams::trusted(Some(&[1, 2, 3]), now));
+        assert!(
+            matches!(P.step_send(Some(&[1, 2, 3]), now), Change::Write { result, .. } if !result.triggered)
+        );
         assert!(matches!(P.step_confirm(Some(&[9; 3]), now), Change::Keep(v) if v.triggered));
+    }
+
+    const CAPPED: ReputationParams = ReputationParams {
+        trusted_sends: Some(TrustedSends { max: 2, window_ms: 86_400_000 }),
+        trust_ms: 30 * 86_400_000,
+        ..P
+    };
+
+    fn send_capped(store: &MemoryStore, t: u64) -> bool {
+        let now = Timestamp::from_millis(t);
+        update(store, "n", now, 4, |b| CAPPED.step_send(b, now)).map(|v| v.triggered).unwrap_or(false)
+    }
+
+    fn confirm_capped(store: &MemoryStore, t: u64) -> bool {
+        let now = Timestamp::from_millis(t);
+        update(store, "n", now, 4, |b| CAPPED.step_confirm(b, now)).map(|v| !v.triggered).unwrap_or(false)
+    }
+
+    #[test]
+    fn only_so_many_sends_a_window_are_trusted_and_confirming_does_not_reset_the_count() {
+        let store = MemoryStore::new();
+        let hour = 3_600_000;
+        assert!(!send_capped(&store, 0));
+        assert!(confirm_capped(&store, 30_000));
+        // Hourly sends, each confirmed: the first two of the window are trusted, then none.
+        for (i, trusted) in [(1, true), (2, true), (3, false), (4, false)] {
+            assert_eq!(send_capped(&store, i * hour), trusted, "send {i}");
+            assert!(confirm_capped(&store, i * hour + 30_000), "confirm {i}");
+        }
+        // A day after the window's first trusted send, a new window.
+        assert!(send_capped(&store, hour + 86_400_000));
+        assert!(send_capped(&store, hour + 86_400_000 + 1_000));
+        assert!(!send_capped(&store, hour + 86_400_000 + 2_000));
+    }
+
+    #[test]
+    fn an_entry_written_before_the_cap_still_decodes() {
+        let old = Writer::default().u64(NO_SEND).u64(10_000_000).finish();
+        let now = Timestamp::from_millis(5);
+        assert!(
+            matches!(CAPPED.step_send(Some(&old), now), Change::Write { result, .. } if result.triggered)
+        );
+        assert!(matches!(P.step_send(Some(&old), now), Change::Write { result, .. } if result.triggered));
     }
 }
