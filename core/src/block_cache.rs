@@ -48,6 +48,7 @@ fn identity(check: &CounterCheck) -> Option<String> {
         CounterOp::Adjacent { .. } => "adjacent",
         CounterOp::ConversionSend => "conversion",
         CounterOp::ConversionConfirm
+        | CounterOp::PairConfirm { .. }
         | CounterOp::ConversionSentNumber
         | CounterOp::ConversionConfirmNumber
         | CounterOp::ConversionSolvedNumber { .. }
@@ -173,6 +174,7 @@ mod tests {
         escalated: false,
         intel: None,
         solver: None,
+        trusted_before: false,
     });
 
     #[test]

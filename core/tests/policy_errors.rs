@@ -208,6 +208,26 @@ fn every_bad_input_is_reported_where_it_is() {
             "missing field `window_seconds`",
         ),
         (
+            rule(json!({"id": "r", "action": "challenge", "client_country": {
+                "proven_pairs": {"min_confirms": 10, "min_ratio": 0.6, "window_seconds": 604800,
+                "min_trusted_confirms": 11}}})),
+            "rules[0].client_country.proven_pairs.min_trusted_confirms",
+            "must be at most min_confirms",
+        ),
+        (
+            rule(json!({"id": "r", "action": "challenge", "client_country": {
+                "proven_pairs": {"min_confirms": 10, "min_ratio": 0.6, "window_seconds": 604800,
+                "min_trusted_confirms": 3}}})),
+            "rules[0].client_country.proven_pairs.min_trusted_confirms",
+            "no rule of kind reputation tells which numbers are trusted",
+        ),
+        (
+            rule(json!({"id": "r", "action": "log", "reputation": {
+                "trusted_sends": {"max": 0, "window_seconds": 86400}}})),
+            "rules[0].reputation.trusted_sends.max",
+            "must be 1 or more",
+        ),
+        (
             rule(
                 json!({"id": "r", "action": "block", "conversion": {"scope": {"client_net": {"v4": 0, "v6": 48}},
                 "min_sends": 20, "min_ratio": 0.2, "window_seconds": 86400, "block_seconds": 21600}}),

@@ -107,8 +107,9 @@ pub(super) fn check_import_path_is_not_a_route(doc: &PolicyDoc, errs: &mut Confi
     }
 }
 
-/// At most one `reputation` rule (trust means one thing per policy), and `skip_trusted` only
-/// where one exists: without it no number is ever trusted, and the flag would silently do nothing.
+/// At most one `reputation` rule (trust means one thing per policy), and `skip_trusted` and
+/// `proven_pairs.min_trusted_confirms` only where one exists: without it no number is ever
+/// trusted, and the flag would silently do nothing (or no pair would ever be proven).
 pub(super) fn check_reputation(doc: &PolicyDoc, errs: &mut ConfigErrors) {
     let reputation: Vec<usize> =
         doc.rules.iter().enumerate().filter(|(_, r)| r.reputation.is_some()).map(|(i, _)| i).collect();
@@ -121,6 +122,14 @@ pub(super) fn check_reputation(doc: &PolicyDoc, errs: &mut ConfigErrors) {
                 errs.push(
                     format!("rules[{i}].skip_trusted"),
                     "no rule of kind reputation tells which numbers are trusted; add one or drop skip_trusted",
+                );
+            }
+            let pairs = rule.client_country.as_ref().and_then(|c| c.proven_pairs.as_ref());
+            if pairs.is_some_and(|p| p.min_trusted_confirms > 0) {
+                errs.push(
+                    format!("rules[{i}].client_country.proven_pairs.min_trusted_confirms"),
+                    "no rule of kind reputation tells which numbers are trusted, so no pair would be proven; \
+                     add one or drop min_trusted_confirms",
                 );
             }
         }

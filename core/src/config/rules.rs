@@ -323,10 +323,17 @@ fn compile_kind(doc: &RuleDoc, at: &str, errs: &mut ConfigErrors) -> Option<Rule
                 errs.push(format!("{at}.min_ratio"), "must be greater than 0 and at most 1");
             }
             non_zero(p.window_seconds, &format!("{at}.window_seconds"), errs);
+            if p.min_trusted_confirms > p.min_confirms {
+                errs.push(
+                    format!("{at}.min_trusted_confirms"),
+                    "must be at most min_confirms (they are among them)",
+                );
+            }
             ProvenPairsParams {
                 min_confirms: p.min_confirms,
                 min_ratio: p.min_ratio,
                 window_ms: seconds_to_ms(p.window_seconds),
+                min_trusted_confirms: p.min_trusted_confirms,
             }
         });
         return Some(RuleKind::ClientCountry {

@@ -640,6 +640,13 @@ pub struct ProvenPairsDoc {
     pub min_ratio: f64,
     /// Counting window in seconds; counts cover the current and the previous one.
     pub window_seconds: u32,
+    /// Of those confirmed codes, how many must be of numbers the `reputation` rule trusted
+    /// before them (returning users, imported numbers), at most `min_confirms`; default 0 (any).
+    /// One who reads the SMS of the numbers he pumps can enter their codes and prove his own
+    /// pairs with fresh numbers; returning users are what a real route has. Needs a
+    /// `reputation` rule.
+    #[serde(default)]
+    pub min_trusted_confirms: u32,
 }
 
 fn default_client_country_header() -> String {

@@ -93,6 +93,11 @@ impl Policy {
     ) -> Vec<CounterCheck> {
         let Some(facts) = decision.numbers.first() else { return Vec::new() };
         let digits = facts.e164.strip_prefix('+').unwrap_or(&facts.e164);
+        // Whether the reputation rule trusted the number before this confirmation.
+        let trusted_before = checks.iter().zip(outcomes).any(|(check, outcome)| {
+            check.op == CounterOp::TrustConfirm
+                && matches!(outcome, CheckOutcome::Verdict(v) if v.trusted_before)
+        });
         checks
             .iter()
             .zip(outcomes)
@@ -105,9 +110,13 @@ impl Policy {
             })
             .filter_map(|(check, verdict)| {
                 let rule = self.rules.get(usize::from(check.rule))?;
+                let mut op = CounterOp::ConversionConfirm;
                 let (kind, scope) = match (&rule.kind, check.op) {
                     // The pair of the number's mismatched send, as the send recorded it.
-                    (RuleKind::ClientCountry { .. }, _) => ("cp:", pair_text(verdict.solver?)?),
+                    (RuleKind::ClientCountry { .. }, _) => {
+                        op = CounterOp::PairConfirm { trusted_before };
+                        ("cp:", pair_text(verdict.solver?)?)
+                    }
                     // The sender of the number's send (device or address), as the send recorded it.
                     (RuleKind::Conversion(_), CounterOp::ConversionConfirmSolved) => {
                         ("cv:", solver_scope(verdict.solver?))
@@ -120,7 +129,7 @@ impl Policy {
                 Some(CounterCheck {
                     rule: check.rule,
                     key: counter_key(kind, &rule.id, &scope),
-                    op: CounterOp::ConversionConfirm,
+                    op,
                     number: check.number.clone(),
                 })
             })

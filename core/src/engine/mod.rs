@@ -83,6 +83,12 @@ pub enum CounterOp {
     /// A mismatched send counted against its (client country, number country) pair:
     /// `triggered` tells that the pair is proven (never a refusal).
     PairSend,
+    /// A confirmed code credited to its pair; `trusted_before`: of a number the reputation rule
+    /// trusted before this confirmation.
+    PairConfirm {
+        /// The number was trusted before (a returning user's).
+        trusted_before: bool,
+    },
     /// A confirmation of one number origin accepted: earns trust when it matches a send.
     TrustConfirm,
     /// The site imported the number as one its user verified: trusts it (`trust_import`).
@@ -416,7 +422,9 @@ impl Policy {
             }
             (RuleKind::ClientCountry { proven_pairs: Some(p), .. }, op) => match op {
                 CounterOp::PairSend => update(store, key, now, retries, |b| p.step_send(b, now)),
-                CounterOp::ConversionConfirm => update(store, key, now, retries, |b| p.step_confirm(b, now)),
+                CounterOp::PairConfirm { trusted_before } => {
+                    update(store, key, now, retries, |b| p.step_confirm(b, now, trusted_before))
+                }
                 CounterOp::ConversionSolvedNumber { solver } => {
                     update(store, key, now, retries, |b| record_sender(b, now, p.window_ms, solver))
                 }

@@ -57,6 +57,10 @@ pub struct CounterVerdict {
     /// a `captcha_solver` conversion rule credits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub solver: Option<u64>,
+    /// A confirmation's reputation step: the number was trusted before it (a returning user's,
+    /// or imported), which a `proven_pairs` credit tells apart from a first confirmation.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub trusted_before: bool,
 }
 
 impl CounterVerdict {
@@ -68,6 +72,7 @@ impl CounterVerdict {
         severe: false,
         intel: None,
         solver: None,
+        trusted_before: false,
     };
 
     /// A refusal: the request would be accepted again in `retry_after_ms` milliseconds.
@@ -79,6 +84,7 @@ impl CounterVerdict {
             severe: false,
             intel: None,
             solver: None,
+            trusted_before: false,
         }
     }
 
@@ -91,6 +97,7 @@ impl CounterVerdict {
             severe: false,
             intel: None,
             solver: None,
+            trusted_before: false,
         }
     }
 }

@@ -8,6 +8,10 @@
 //! ratio down with each send, and loses the pair after about `confirms / min_ratio - sends` of
 //! them (see `docs/policy.md`). Losing an entry (expiry, eviction) only withdraws the proof: the
 //! pair is then judged like any other, so entries need no protection from eviction.
+//!
+//! Whoever reads the SMS of the numbers he pumps can enter their codes and prove his own pairs.
+//! With `min_trusted_confirms`, a pair also needs that many confirmations of numbers trusted
+//! before them (returning users, imported numbers): a route real users keep coming back on.
 
 use super::codec::{Reader, Writer};
 use super::CounterVerdict;
@@ -23,6 +27,8 @@ pub struct ProvenPairsParams {
     pub min_ratio: f64,
     /// Counting window; counts cover the current and the previous one.
     pub window_ms: u64,
+    /// Of those confirmations, how many must be of numbers trusted before them (0: any).
+    pub min_trusted_confirms: u32,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -32,17 +38,26 @@ struct Counts {
     confirms: u32,
     previous_sends: u32,
     previous_confirms: u32,
+    trusted_confirms: u32,
+    previous_trusted_confirms: u32,
 }
 
 fn decode(bytes: &[u8]) -> Option<Counts> {
     let mut r = Reader::new(bytes);
-    Some(Counts {
+    let mut c = Counts {
         window_start: r.u64()?,
         sends: r.u32()?,
         confirms: r.u32()?,
         previous_sends: r.u32()?,
         previous_confirms: r.u32()?,
-    })
+        ..Counts::default()
+    };
+    // Entries written before trusted confirmations were counted end here: none counted.
+    if !r.is_empty() {
+        c.trusted_confirms = r.u32()?;
+        c.previous_trusted_confirms = r.u32()?;
+    }
+    Some(c)
 }
 
 impl ProvenPairsParams {
@@ -58,6 +73,8 @@ impl ProvenPairsParams {
                 confirms: 0,
                 previous_sends: c.sends,
                 previous_confirms: c.confirms,
+                trusted_confirms: 0,
+                previous_trusted_confirms: c.trusted_confirms,
             }
         } else {
             c
@@ -72,6 +89,8 @@ impl ProvenPairsParams {
                 .u32(c.confirms)
                 .u32(c.previous_sends)
                 .u32(c.previous_confirms)
+                .u32(c.trusted_confirms)
+                .u32(c.previous_trusted_confirms)
                 .finish(),
             expires_at: Timestamp::from_millis(
                 c.window_start.saturating_add(self.window_ms.saturating_mul(2)),
@@ -89,16 +108,25 @@ impl ProvenPairsParams {
         c.sends = c.sends.saturating_add(1);
         let sends = u64::from(c.sends) + u64::from(c.previous_sends);
         let confirms = u64::from(c.confirms) + u64::from(c.previous_confirms);
-        let proven =
-            confirms >= u64::from(self.min_confirms) && confirms as f64 >= self.min_ratio * sends as f64;
+        let trusted = u64::from(c.trusted_confirms) + u64::from(c.previous_trusted_confirms);
+        let proven = confirms >= u64::from(self.min_confirms)
+            && confirms as f64 >= self.min_ratio * sends as f64
+            && trusted >= u64::from(self.min_trusted_confirms);
         self.write(&c, CounterVerdict { triggered: proven, ..CounterVerdict::PASS })
     }
 
     /// A confirmed code credited to this pair (matched to a send of it, see
-    /// [`crate::limit::ConversionParams::step_confirm_solved`]).
-    pub fn step_confirm(&self, stored: Option<&[u8]>, now: Timestamp) -> Change<CounterVerdict> {
+    /// [`crate::limit::ConversionParams::step_confirm_solved`]); `trusted_before`: of a number
+    /// trusted before this confirmation.
+    pub fn step_confirm(
+        &self,
+        stored: Option<&[u8]>,
+        now: Timestamp,
+        trusted_before: bool,
+    ) -> Change<CounterVerdict> {
         let mut c = self.current(stored, now.as_millis());
         c.confirms = c.confirms.saturating_add(1);
+        c.trusted_confirms = c.trusted_confirms.saturating_add(u32::from(trusted_before));
         self.write(&c, CounterVerdict::PASS)
     }
 }
@@ -139,7 +167,8 @@ mod tests {
     use super::*;
     use crate::store::{update, MemoryStore};
 
-    const P: ProvenPairsParams = ProvenPairsParams { min_confirms: 3, min_ratio: 0.6, window_ms: 3_600_000 };
+    const P: ProvenPairsParams =
+        ProvenPairsParams { min_confirms: 3, min_ratio: 0.6, window_ms: 3_600_000, min_trusted_confirms: 0 };
 
     fn send(store: &MemoryStore, t: u64) -> bool {
         let now = Timestamp::from_millis(t);
@@ -148,7 +177,7 @@ mod tests {
 
     fn confirm(store: &MemoryStore, t: u64) {
         let now = Timestamp::from_millis(t);
-        let _ = update(store, "p", now, 4, |b| P.step_confirm(b, now));
+        let _ = update(store, "p", now, 4, |b| P.step_confirm(b, now, false));
     }
 
     #[test]
@@ -185,6 +214,41 @@ mod tests {
         }
         assert!(send(&store, 3_600_000 + 5_000), "the previous window's confirms still count");
         assert!(!send(&store, 3 * 3_600_000 + 5_000), "two windows on, nothing is left");
+    }
+
+    #[test]
+    fn with_min_trusted_confirms_first_confirmations_prove_nothing() {
+        const RETURNING: ProvenPairsParams = ProvenPairsParams { min_trusted_confirms: 2, ..P };
+        let store = MemoryStore::new();
+        let step = |t: u64, trusted: Option<bool>| {
+            let now = Timestamp::from_millis(t);
+            match trusted {
+                Some(trusted) => {
+                    let _ = update(&store, "p", now, 4, |b| RETURNING.step_confirm(b, now, trusted));
+                    false
+                }
+                None => {
+                    update(&store, "p", now, 4, |b| RETURNING.step_send(b, now)).is_ok_and(|v| v.triggered)
+                }
+            }
+        };
+        // A campaign that enters every code of fresh numbers: a perfect ratio, no proof.
+        for t in 0..10 {
+            assert!(!step(t * 1000, None), "send {t}");
+            step(t * 1000 + 500, Some(false));
+        }
+        step(20_000, None);
+        step(20_500, Some(true));
+        assert!(!step(21_000, None), "one returning user's confirmation of two");
+        step(21_500, Some(true));
+        assert!(step(22_000, None), "two returning users' confirmations");
+    }
+
+    #[test]
+    fn an_entry_written_before_trusted_confirms_still_decodes() {
+        let old = Writer::default().u64(0).u32(3).u32(3).u32(0).u32(0).finish();
+        let now = Timestamp::from_millis(5);
+        assert!(matches!(P.step_send(Some(&old), now), Change::Write { result, .. } if result.triggered));
     }
 
     #[test]

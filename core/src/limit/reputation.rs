@@ -106,7 +106,8 @@ impl ReputationParams {
 
     /// A confirmation origin accepted: trusts the number when a send to it went to origin within
     /// `confirm_within`. The send is used up, so one send earns one confirmation's trust.
-    /// `triggered` tells that no send matched.
+    /// `triggered` tells that no send matched; `trusted_before`, that the number was trusted
+    /// already (a returning user's, not a first confirmation).
     pub fn step_confirm(&self, stored: Option<&[u8]>, now: Timestamp) -> Change<CounterVerdict> {
         let now_ms = now.as_millis();
         let Some(mut s) = stored.and_then(decode) else {
@@ -116,9 +117,10 @@ impl ReputationParams {
         if !matched {
             return Change::Keep(CounterVerdict { triggered: true, ..CounterVerdict::PASS });
         }
+        let trusted_before = s.trusted_until > now_ms;
         s.last_sent = None;
         s.trusted_until = s.trusted_until.max(now_ms.saturating_add(self.trust_ms));
-        self.write(s, CounterVerdict::PASS)
+        self.write(s, CounterVerdict { trusted_before, ..CounterVerdict::PASS })
     }
 
     /// The site imported the number as verified (`trust_import`): trusted from `now` for
