@@ -141,14 +141,24 @@ mod tests {
     const P: ReputationParams =
         ReputationParams { trust_ms: 86_400_000, confirm_within_ms: 600_000, trusted_sends: None };
 
-    fn send(store: &MemoryStore, t: u64) -> bool {
+    /// A send under `p`: whether the number was trusted for it.
+    fn send_under(p: &ReputationParams, store: &MemoryStore, t: u64) -> bool {
         let now = Timestamp::from_millis(t);
-        update(store, "n", now, 4, |b| P.step_send(b, now)).map(|v| v.triggered).unwrap_or(false)
+        update(store, "n", now, 4, |b| p.step_send(b, now)).map(|v| v.triggered).unwrap_or(false)
+    }
+
+    /// A confirmation under `p`: whether it matched a send.
+    fn confirm_under(p: &ReputationParams, store: &MemoryStore, t: u64) -> bool {
+        let now = Timestamp::from_millis(t);
+        update(store, "n", now, 4, |b| p.step_confirm(b, now)).map(|v| !v.triggered).unwrap_or(false)
+    }
+
+    fn send(store: &MemoryStore, t: u64) -> bool {
+        send_under(&P, store, t)
     }
 
     fn confirm(store: &MemoryStore, t: u64) -> bool {
-        let now = Timestamp::from_millis(t);
-        update(store, "n", now, 4, |b| P.step_confirm(b, now)).map(|v| !v.triggered).unwrap_or(false)
+        confirm_under(&P, store, t)
     }
 
     #[test]
@@ -208,31 +218,21 @@ mod tests {
         ..P
     };
 
-    fn send_capped(store: &MemoryStore, t: u64) -> bool {
-        let now = Timestamp::from_millis(t);
-        update(store, "n", now, 4, |b| CAPPED.step_send(b, now)).map(|v| v.triggered).unwrap_or(false)
-    }
-
-    fn confirm_capped(store: &MemoryStore, t: u64) -> bool {
-        let now = Timestamp::from_millis(t);
-        update(store, "n", now, 4, |b| CAPPED.step_confirm(b, now)).map(|v| !v.triggered).unwrap_or(false)
-    }
-
     #[test]
     fn only_so_many_sends_a_window_are_trusted_and_confirming_does_not_reset_the_count() {
         let store = MemoryStore::new();
         let hour = 3_600_000;
-        assert!(!send_capped(&store, 0));
-        assert!(confirm_capped(&store, 30_000));
+        assert!(!send_under(&CAPPED, &store, 0));
+        assert!(confirm_under(&CAPPED, &store, 30_000));
         // Hourly sends, each confirmed: the first two of the window are trusted, then none.
         for (i, trusted) in [(1, true), (2, true), (3, false), (4, false)] {
-            assert_eq!(send_capped(&store, i * hour), trusted, "send {i}");
-            assert!(confirm_capped(&store, i * hour + 30_000), "confirm {i}");
+            assert_eq!(send_under(&CAPPED, &store, i * hour), trusted, "send {i}");
+            assert!(confirm_under(&CAPPED, &store, i * hour + 30_000), "confirm {i}");
         }
         // A day after the window's first trusted send, a new window.
-        assert!(send_capped(&store, hour + 86_400_000));
-        assert!(send_capped(&store, hour + 86_400_000 + 1_000));
-        assert!(!send_capped(&store, hour + 86_400_000 + 2_000));
+        assert!(send_under(&CAPPED, &store, hour + 86_400_000));
+        assert!(send_under(&CAPPED, &store, hour + 86_400_000 + 1_000));
+        assert!(!send_under(&CAPPED, &store, hour + 86_400_000 + 2_000));
     }
 
     #[test]
