@@ -110,19 +110,19 @@ impl Policy {
             })
             .filter_map(|(check, verdict)| {
                 let rule = self.rules.get(usize::from(check.rule))?;
-                let mut op = CounterOp::ConversionConfirm;
-                let (kind, scope) = match (&rule.kind, check.op) {
+                let (kind, scope, op) = match (&rule.kind, check.op) {
                     // The pair of the number's mismatched send, as the send recorded it.
                     (RuleKind::ClientCountry { .. }, _) => {
-                        op = CounterOp::PairConfirm { trusted_before };
-                        ("cp:", pair_text(verdict.solver?)?)
+                        ("cp:", pair_text(verdict.solver?)?, CounterOp::PairConfirm { trusted_before })
                     }
                     // The sender of the number's send (device or address), as the send recorded it.
                     (RuleKind::Conversion(_), CounterOp::ConversionConfirmSolved) => {
-                        ("cv:", solver_scope(verdict.solver?))
+                        ("cv:", solver_scope(verdict.solver?), CounterOp::ConversionConfirm)
                     }
                     (RuleKind::Conversion(params), _) => {
-                        ("cv:", conversion_scope_key(params.scope, digits, facts.region, facts.calling_code))
+                        let scope =
+                            conversion_scope_key(params.scope, digits, facts.region, facts.calling_code);
+                        ("cv:", scope, CounterOp::ConversionConfirm)
                     }
                     _ => return None,
                 };
