@@ -175,6 +175,7 @@ mod tests {
         intel: None,
         solver: None,
         trusted_before: false,
+        past_trusted_sends: false,
     });
 
     #[test]

@@ -92,6 +92,9 @@ pub enum ReasonCode {
     LowConversion,
     /// Sends to the scope this window are far over its rolling baseline (`surge` rule).
     VolumeSurge,
+    /// The number is trusted, but has had the `reputation` rule's `trusted_sends` for the
+    /// window: judged like any other number (log only; a sign of someone who reads its SMS).
+    TrustedSendsExceeded,
     /// Body over `inputs.max_body_bytes`.
     BodyTooLarge,
     /// Body that cannot be read as its content type.
@@ -154,6 +157,7 @@ impl ReasonCode {
             ReasonCode::AdjacentNumbers => "adjacent_numbers",
             ReasonCode::LowConversion => "low_conversion",
             ReasonCode::VolumeSurge => "volume_surge",
+            ReasonCode::TrustedSendsExceeded => "trusted_sends_exceeded",
             ReasonCode::BodyTooLarge => "body_too_large",
             ReasonCode::BodyMalformed => "body_malformed",
             ReasonCode::UnsupportedEncoding => "unsupported_encoding",
@@ -203,6 +207,8 @@ impl ReasonCode {
             ReasonCode::AdjacentNumbers => "Too many requests for numbers in this range; retry later.",
             ReasonCode::LowConversion => "SMS to this destination is paused; retry later.",
             ReasonCode::VolumeSurge => "SMS to this destination is unusually busy; retry later.",
+            // Never decides a request (log only); said for completeness.
+            ReasonCode::TrustedSendsExceeded => "SMS could not be sent for this request.",
             ReasonCode::BodyTooLarge => "The request body is larger than allowed.",
             ReasonCode::BodyMalformed => "The request body could not be parsed.",
             ReasonCode::UnsupportedEncoding => "The request body encoding is not supported.",

@@ -1,7 +1,7 @@
 //! Findings a counter's answer spares (trusted numbers, proven pairs): apart so the sparing reads as one.
 
 use crate::config::Policy;
-use crate::decision::{Decision, Reason, ReasonCode};
+use crate::decision::{Action, Decision, Reason, ReasonCode};
 use crate::rules::{Rule, RuleKind};
 
 use super::{CheckOutcome, CounterCheck, CounterOp};
@@ -75,6 +75,7 @@ impl Policy {
             })
             .filter_map(|(check, _)| check.number.as_deref())
             .collect();
+        self.report_past_trusted_sends(decision, checks, results);
         // Numbers an earlier step found trusted stay so: a commit round may run only some of the
         // checks (those whose keys moved since the peek), and its refusals are spared alike.
         for facts in &mut decision.numbers {
@@ -101,6 +102,41 @@ impl Policy {
                 reason.detail = Some(match reason.detail.take() {
                     Some(detail) => format!("{detail}; spared: trusted number"),
                     None => "spared: trusted number".to_owned(),
+                });
+            }
+        }
+    }
+}
+
+impl Policy {
+    /// Reports the trusted numbers past their `trusted_sends` (once per number, whichever round
+    /// saw it first): a log finding of the reputation rule, so operators see who sends to one
+    /// number more often than its owner would.
+    fn report_past_trusted_sends(
+        &self,
+        decision: &mut Decision,
+        checks: &[CounterCheck],
+        results: &[CheckOutcome],
+    ) {
+        for (check, outcome) in checks.iter().zip(results) {
+            let past = matches!(check.op, CounterOp::TrustSend)
+                && matches!(outcome, CheckOutcome::Verdict(v) if v.past_trusted_sends);
+            let Some(rule) = self.rules.get(usize::from(check.rule)).filter(|_| past) else { continue };
+            let number = check.number.as_deref().map(str::to_owned);
+            let known = decision
+                .reasons
+                .iter()
+                .any(|r| r.code == ReasonCode::TrustedSendsExceeded && r.number == number);
+            if !known {
+                decision.reasons.push(Reason {
+                    rule: Some(rule.id.clone()),
+                    code: ReasonCode::TrustedSendsExceeded,
+                    action: Action::Allow,
+                    enforced: false,
+                    retry_after_ms: None,
+                    number,
+                    detail: None,
+                    spared: false,
                 });
             }
         }

@@ -61,6 +61,10 @@ pub struct CounterVerdict {
     /// or imported), which a `proven_pairs` credit tells apart from a first confirmation.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub trusted_before: bool,
+    /// A send's reputation step: the number is trusted, but past its `trusted_sends` for the
+    /// window, so not trusted for this send.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub past_trusted_sends: bool,
 }
 
 impl CounterVerdict {
@@ -73,6 +77,7 @@ impl CounterVerdict {
         intel: None,
         solver: None,
         trusted_before: false,
+        past_trusted_sends: false,
     };
 
     /// A refusal: the request would be accepted again in `retry_after_ms` milliseconds.
@@ -85,6 +90,7 @@ impl CounterVerdict {
             intel: None,
             solver: None,
             trusted_before: false,
+            past_trusted_sends: false,
         }
     }
 
@@ -98,6 +104,7 @@ impl CounterVerdict {
             intel: None,
             solver: None,
             trusted_before: false,
+            past_trusted_sends: false,
         }
     }
 }

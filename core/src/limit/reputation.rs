@@ -91,16 +91,18 @@ impl ReputationParams {
         let now_ms = now.as_millis();
         let mut s = stored.and_then(decode).unwrap_or_default();
         let mut trusted = s.trusted_until > now_ms;
+        let mut past_trusted_sends = false;
         if let (true, Some(cap)) = (trusted, self.trusted_sends) {
             if now_ms >= s.window_start.saturating_add(cap.window_ms) || now_ms < s.window_start {
                 s.window_start = now_ms;
                 s.window_sends = 0;
             }
             trusted = s.window_sends < cap.max;
+            past_trusted_sends = !trusted;
             s.window_sends = s.window_sends.saturating_add(u32::from(trusted));
         }
         s.last_sent = Some(now_ms);
-        let verdict = CounterVerdict { triggered: trusted, ..CounterVerdict::PASS };
+        let verdict = CounterVerdict { triggered: trusted, past_trusted_sends, ..CounterVerdict::PASS };
         self.write(s, verdict)
     }
 
@@ -233,6 +235,20 @@ mod tests {
         assert!(send_under(&CAPPED, &store, hour + 86_400_000));
         assert!(send_under(&CAPPED, &store, hour + 86_400_000 + 1_000));
         assert!(!send_under(&CAPPED, &store, hour + 86_400_000 + 2_000));
+    }
+
+    #[test]
+    fn a_send_past_the_cap_says_so_and_an_untrusted_one_does_not() {
+        let store = MemoryStore::new();
+        let past = |t: u64| {
+            let now = Timestamp::from_millis(t);
+            update(&store, "n", now, 4, |b| CAPPED.step_send(b, now)).map(|v| v.past_trusted_sends).ok()
+        };
+        assert_eq!(past(0), Some(false), "not trusted yet");
+        assert!(confirm_under(&CAPPED, &store, 1_000));
+        assert_eq!(past(2_000), Some(false));
+        assert_eq!(past(3_000), Some(false));
+        assert_eq!(past(4_000), Some(true));
     }
 
     #[test]
