@@ -174,7 +174,7 @@ mod tests {
         escalated: false,
         intel: None,
         solver: None,
-        trusted_before: false,
+        trusted_for_ms: None,
         past_trusted_sends: false,
     });
 

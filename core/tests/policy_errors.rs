@@ -217,6 +217,13 @@ fn every_bad_input_is_reported_where_it_is() {
         (
             rule(json!({"id": "r", "action": "challenge", "client_country": {
                 "proven_pairs": {"min_confirms": 10, "min_ratio": 0.6, "window_seconds": 604800,
+                "min_trust_age_seconds": 86400}}})),
+            "rules[0].client_country.proven_pairs.min_trust_age_seconds",
+            "counts only with min_trusted_confirms",
+        ),
+        (
+            rule(json!({"id": "r", "action": "challenge", "client_country": {
+                "proven_pairs": {"min_confirms": 10, "min_ratio": 0.6, "window_seconds": 604800,
                 "min_trusted_confirms": 3}}})),
             "rules[0].client_country.proven_pairs.min_trusted_confirms",
             "no rule of kind reputation tells which numbers are trusted",

@@ -329,11 +329,21 @@ fn compile_kind(doc: &RuleDoc, at: &str, errs: &mut ConfigErrors) -> Option<Rule
                     "must be at most min_confirms (they are among them)",
                 );
             }
+            if p.min_trust_age_seconds > 0 && p.min_trusted_confirms == 0 {
+                errs.push(
+                    format!("{at}.min_trust_age_seconds"),
+                    "counts only with min_trusted_confirms (the confirmations it ages)",
+                );
+            }
+            if p.min_trust_age_seconds > MAX_TRUST_SECONDS {
+                errs.push(format!("{at}.min_trust_age_seconds"), "must be at most a year");
+            }
             ProvenPairsParams {
                 min_confirms: p.min_confirms,
                 min_ratio: p.min_ratio,
                 window_ms: seconds_to_ms(p.window_seconds),
                 min_trusted_confirms: p.min_trusted_confirms,
+                min_trust_age_ms: seconds_to_ms(p.min_trust_age_seconds),
             }
         });
         return Some(RuleKind::ClientCountry {

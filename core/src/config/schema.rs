@@ -647,6 +647,11 @@ pub struct ProvenPairsDoc {
     /// `reputation` rule.
     #[serde(default)]
     pub min_trusted_confirms: u32,
+    /// ... and trusted for at least this many seconds before them (default 0, at most a year):
+    /// a real traveller's trust is days or weeks old, a campaign's that confirms its own
+    /// numbers and comes back to them hours. Needs `min_trusted_confirms`.
+    #[serde(default)]
+    pub min_trust_age_seconds: u32,
 }
 
 fn default_client_country_header() -> String {

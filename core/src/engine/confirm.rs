@@ -93,10 +93,10 @@ impl Policy {
     ) -> Vec<CounterCheck> {
         let Some(facts) = decision.numbers.first() else { return Vec::new() };
         let digits = facts.e164.strip_prefix('+').unwrap_or(&facts.e164);
-        // Whether the reputation rule trusted the number before this confirmation.
-        let trusted_before = checks.iter().zip(outcomes).any(|(check, outcome)| {
-            check.op == CounterOp::TrustConfirm
-                && matches!(outcome, CheckOutcome::Verdict(v) if v.trusted_before)
+        // How long the reputation rule had trusted the number before this confirmation.
+        let trusted_for_ms = checks.iter().zip(outcomes).find_map(|(check, outcome)| match outcome {
+            CheckOutcome::Verdict(v) if check.op == CounterOp::TrustConfirm => v.trusted_for_ms,
+            _ => None,
         });
         checks
             .iter()
@@ -112,7 +112,9 @@ impl Policy {
                 let rule = self.rules.get(usize::from(check.rule))?;
                 let (kind, scope, op) = match (&rule.kind, check.op) {
                     // The pair of the number's mismatched send, as the send recorded it.
-                    (RuleKind::ClientCountry { .. }, _) => {
+                    (RuleKind::ClientCountry { proven_pairs, .. }, _) => {
+                        let min_age = proven_pairs.map_or(0, |p| p.min_trust_age_ms);
+                        let trusted_before = trusted_for_ms.is_some_and(|age| age >= min_age);
                         ("cp:", pair_text(verdict.solver?)?, CounterOp::PairConfirm { trusted_before })
                     }
                     // The sender of the number's send (device or address), as the send recorded it.

@@ -57,10 +57,11 @@ pub struct CounterVerdict {
     /// a `captcha_solver` conversion rule credits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub solver: Option<u64>,
-    /// A confirmation's reputation step: the number was trusted before it (a returning user's,
-    /// or imported), which a `proven_pairs` credit tells apart from a first confirmation.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub trusted_before: bool,
+    /// A confirmation's reputation step: how long the number had been trusted before it (a
+    /// returning user's, or imported), which a `proven_pairs` credit tells apart from a first
+    /// confirmation and from trust earned minutes ago.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trusted_for_ms: Option<u64>,
     /// A send's reputation step: the number is trusted, but past its `trusted_sends` for the
     /// window, so not trusted for this send.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -76,7 +77,7 @@ impl CounterVerdict {
         severe: false,
         intel: None,
         solver: None,
-        trusted_before: false,
+        trusted_for_ms: None,
         past_trusted_sends: false,
     };
 
@@ -89,7 +90,7 @@ impl CounterVerdict {
             severe: false,
             intel: None,
             solver: None,
-            trusted_before: false,
+            trusted_for_ms: None,
             past_trusted_sends: false,
         }
     }
@@ -103,7 +104,7 @@ impl CounterVerdict {
             severe: false,
             intel: None,
             solver: None,
-            trusted_before: false,
+            trusted_for_ms: None,
             past_trusted_sends: false,
         }
     }

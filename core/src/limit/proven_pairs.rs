@@ -29,6 +29,8 @@ pub struct ProvenPairsParams {
     pub window_ms: u64,
     /// Of those confirmations, how many must be of numbers trusted before them (0: any).
     pub min_trusted_confirms: u32,
+    /// ... trusted for at least this long before them.
+    pub min_trust_age_ms: u64,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -167,8 +169,13 @@ mod tests {
     use super::*;
     use crate::store::{update, MemoryStore};
 
-    const P: ProvenPairsParams =
-        ProvenPairsParams { min_confirms: 3, min_ratio: 0.6, window_ms: 3_600_000, min_trusted_confirms: 0 };
+    const P: ProvenPairsParams = ProvenPairsParams {
+        min_confirms: 3,
+        min_ratio: 0.6,
+        window_ms: 3_600_000,
+        min_trusted_confirms: 0,
+        min_trust_age_ms: 0,
+    };
 
     fn send(store: &MemoryStore, t: u64) -> bool {
         let now = Timestamp::from_millis(t);

@@ -48,6 +48,8 @@ struct State {
     window_start: u64,
     /// Trusted sends that went to origin in that window.
     window_sends: u32,
+    /// When the current trust began (its first confirmation or import since untrusted).
+    trusted_since: u64,
 }
 
 /// `last_sent` when there is none: time 0 is a real instant (tests start there).
@@ -59,11 +61,15 @@ fn decode(bytes: &[u8]) -> Option<State> {
     let trusted_until = r.u64()?;
     // Entries written before `trusted_sends` existed end here: no window counted yet.
     let (window_start, window_sends) = if r.is_empty() { (0, 0) } else { (r.u64()?, r.u32()?) };
+    // Entries written before the trust's start was kept read as trusted since time 0: trust
+    // that predates the upgrade counts as old.
+    let trusted_since = if r.is_empty() { 0 } else { r.u64()? };
     Some(State {
         last_sent: (last_sent != NO_SEND).then_some(last_sent),
         trusted_until,
         window_start,
         window_sends,
+        trusted_since,
     })
 }
 
@@ -76,6 +82,7 @@ impl ReputationParams {
                 .u64(s.trusted_until)
                 .u64(s.window_start)
                 .u32(s.window_sends)
+                .u64(s.trusted_since)
                 .finish(),
             expires_at: Timestamp::from_millis(pending_until.max(s.trusted_until)),
             protected_until: Timestamp::from_millis(0),
@@ -108,8 +115,8 @@ impl ReputationParams {
 
     /// A confirmation origin accepted: trusts the number when a send to it went to origin within
     /// `confirm_within`. The send is used up, so one send earns one confirmation's trust.
-    /// `triggered` tells that no send matched; `trusted_before`, that the number was trusted
-    /// already (a returning user's, not a first confirmation).
+    /// `triggered` tells that no send matched; `trusted_for_ms`, how long the number had been
+    /// trusted already (a returning user's, not a first confirmation).
     pub fn step_confirm(&self, stored: Option<&[u8]>, now: Timestamp) -> Change<CounterVerdict> {
         let now_ms = now.as_millis();
         let Some(mut s) = stored.and_then(decode) else {
@@ -119,10 +126,13 @@ impl ReputationParams {
         if !matched {
             return Change::Keep(CounterVerdict { triggered: true, ..CounterVerdict::PASS });
         }
-        let trusted_before = s.trusted_until > now_ms;
+        let trusted_for_ms = (s.trusted_until > now_ms).then(|| now_ms.saturating_sub(s.trusted_since));
+        if trusted_for_ms.is_none() {
+            s.trusted_since = now_ms;
+        }
         s.last_sent = None;
         s.trusted_until = s.trusted_until.max(now_ms.saturating_add(self.trust_ms));
-        self.write(s, CounterVerdict { trusted_before, ..CounterVerdict::PASS })
+        self.write(s, CounterVerdict { trusted_for_ms, ..CounterVerdict::PASS })
     }
 
     /// The site imported the number as verified (`trust_import`): trusted from `now` for
@@ -130,6 +140,9 @@ impl ReputationParams {
     /// waiting for its confirmation still may earn one.
     pub fn step_import(&self, stored: Option<&[u8]>, now: Timestamp) -> Change<CounterVerdict> {
         let mut s = stored.and_then(decode).unwrap_or_default();
+        if s.trusted_until <= now.as_millis() {
+            s.trusted_since = now.as_millis();
+        }
         s.trusted_until = s.trusted_until.max(now.as_millis().saturating_add(self.trust_ms));
         self.write(s, CounterVerdict::PASS)
     }
@@ -249,6 +262,21 @@ mod tests {
         assert_eq!(past(2_000), Some(false));
         assert_eq!(past(3_000), Some(false));
         assert_eq!(past(4_000), Some(true));
+    }
+
+    #[test]
+    fn a_confirmation_says_how_long_the_number_was_trusted() {
+        let store = MemoryStore::new();
+        let confirm_age = |t: u64| {
+            let now = Timestamp::from_millis(t);
+            update(&store, "n", now, 4, |b| P.step_confirm(b, now)).ok().and_then(|v| v.trusted_for_ms)
+        };
+        send(&store, 0);
+        assert_eq!(confirm_age(1_000), None, "a first confirmation");
+        send(&store, 5_000);
+        assert_eq!(confirm_age(6_000), Some(5_000), "trusted since the first");
+        send(&store, 100_000_000);
+        assert_eq!(confirm_age(100_001_000), None, "trust had ended: it starts again");
     }
 
     #[test]
