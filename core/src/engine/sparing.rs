@@ -106,9 +106,7 @@ impl Policy {
             }
         }
     }
-}
 
-impl Policy {
     /// Reports the trusted numbers past their `trusted_sends` (once per number, whichever round
     /// saw it first): a log finding of the reputation rule, so operators see who sends to one
     /// number more often than its owner would.
@@ -121,7 +119,10 @@ impl Policy {
         for (check, outcome) in checks.iter().zip(results) {
             let past = matches!(check.op, CounterOp::TrustSend)
                 && matches!(outcome, CheckOutcome::Verdict(v) if v.past_trusted_sends);
-            let Some(rule) = self.rules.get(usize::from(check.rule)).filter(|_| past) else { continue };
+            if !past {
+                continue;
+            }
+            let Some(rule) = self.rules.get(usize::from(check.rule)) else { continue };
             let number = check.number.as_deref().map(str::to_owned);
             let known = decision
                 .reasons

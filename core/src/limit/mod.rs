@@ -83,29 +83,11 @@ impl CounterVerdict {
 
     /// A refusal: the request would be accepted again in `retry_after_ms` milliseconds.
     pub fn trigger(retry_after_ms: u64) -> CounterVerdict {
-        CounterVerdict {
-            triggered: true,
-            retry_after_ms: Some(retry_after_ms),
-            escalated: false,
-            severe: false,
-            intel: None,
-            solver: None,
-            trusted_for_ms: None,
-            past_trusted_sends: false,
-        }
+        CounterVerdict { triggered: true, retry_after_ms: Some(retry_after_ms), ..CounterVerdict::PASS }
     }
 
     /// A trigger that starts a block (see [`CounterVerdict::escalated`]).
     pub fn escalate(retry_after_ms: u64) -> CounterVerdict {
-        CounterVerdict {
-            triggered: true,
-            retry_after_ms: Some(retry_after_ms),
-            escalated: true,
-            severe: false,
-            intel: None,
-            solver: None,
-            trusted_for_ms: None,
-            past_trusted_sends: false,
-        }
+        CounterVerdict { escalated: true, ..CounterVerdict::trigger(retry_after_ms) }
     }
 }

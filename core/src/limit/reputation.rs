@@ -52,6 +52,17 @@ struct State {
     trusted_since: u64,
 }
 
+impl State {
+    /// Trusted for `trust_ms` from `now_ms` on (a longer trust stays); a trust that had ended
+    /// begins anew here.
+    fn extend_trust(&mut self, now_ms: u64, trust_ms: u64) {
+        if self.trusted_until <= now_ms {
+            self.trusted_since = now_ms;
+        }
+        self.trusted_until = self.trusted_until.max(now_ms.saturating_add(trust_ms));
+    }
+}
+
 /// `last_sent` when there is none: time 0 is a real instant (tests start there).
 const NO_SEND: u64 = u64::MAX;
 
@@ -127,11 +138,8 @@ impl ReputationParams {
             return Change::Keep(CounterVerdict { triggered: true, ..CounterVerdict::PASS });
         }
         let trusted_for_ms = (s.trusted_until > now_ms).then(|| now_ms.saturating_sub(s.trusted_since));
-        if trusted_for_ms.is_none() {
-            s.trusted_since = now_ms;
-        }
         s.last_sent = None;
-        s.trusted_until = s.trusted_until.max(now_ms.saturating_add(self.trust_ms));
+        s.extend_trust(now_ms, self.trust_ms);
         self.write(s, CounterVerdict { trusted_for_ms, ..CounterVerdict::PASS })
     }
 
@@ -140,10 +148,7 @@ impl ReputationParams {
     /// waiting for its confirmation still may earn one.
     pub fn step_import(&self, stored: Option<&[u8]>, now: Timestamp) -> Change<CounterVerdict> {
         let mut s = stored.and_then(decode).unwrap_or_default();
-        if s.trusted_until <= now.as_millis() {
-            s.trusted_since = now.as_millis();
-        }
-        s.trusted_until = s.trusted_until.max(now.as_millis().saturating_add(self.trust_ms));
+        s.extend_trust(now.as_millis(), self.trust_ms);
         self.write(s, CounterVerdict::PASS)
     }
 }
