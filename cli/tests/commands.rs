@@ -49,6 +49,25 @@ fn check_warns_about_inputs_that_open_a_bypass_but_still_exits_0() {
 }
 
 #[test]
+fn check_warns_about_a_prefix_surge_that_learns_a_fresh_prefix_from_the_campaign() {
+    let surge = |min_history: u32| {
+        format!(
+            r#"{{"version":1,"routes":[{{"id":"otp","kind":"send","match":{{"path":{{"exact":"/otp"}}}},
+            "extract":{{"json_keys":["phone"]}}}}],"inputs":{{"on_no_number":"block"}},"rules":[
+            {{"id":"geo","action":"block","country":{{"allow":["GB"]}}}},
+            {{"id":"prefix-surge","action":"block","surge":{{"scope":{{"prefix":6}},"window_seconds":3600,
+              "history_windows":24,"min_history_windows":{min_history},"factor":3,"floor":6}}}}]}}"#
+        )
+    };
+    let learning = pumpguard(&["check", &scratch("prefix-surge-learning.json", &surge(3))]);
+    assert_eq!(learning.status.code(), Some(0), "{}", text(&learning.stderr));
+    let stderr = text(&learning.stderr);
+    assert!(stderr.contains("warning: rules[1].surge.min_history_windows: a prefix not sent to"), "{stderr}");
+    let at_floor = pumpguard(&["check", &scratch("prefix-surge-at-floor.json", &surge(0))]);
+    assert!(!text(&at_floor.stderr).contains("warning"), "{}", text(&at_floor.stderr));
+}
+
+#[test]
 fn check_names_every_error_by_json_path_and_exits_1() {
     let scenario: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(repo("tests/scenarios/067-bad-policy-every-error-named.json")).unwrap(),

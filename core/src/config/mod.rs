@@ -285,11 +285,33 @@ impl Policy {
                 "a body of another content type is forwarded unjudged; lenient origins may still read it",
             ),
         ];
-        allowed
+        let inputs_allowed = allowed
             .into_iter()
             .filter(|(_, outcome, _)| *outcome == InputOutcome::Allow)
-            .map(|(path, _, why)| ConfigError { path: path.to_owned(), message: format!("allow: {why}") })
-            .collect()
+            .map(|(path, _, why)| ConfigError { path: path.to_owned(), message: format!("allow: {why}") });
+        inputs_allowed.chain(self.fresh_prefix_warnings()).collect()
+    }
+
+    /// A surge per prefix that learns before it judges: the scope is the attacker's choice
+    /// (any prefix he has numbers in), and a prefix this guard has not seen is learned from
+    /// the campaign itself (docs/policy.md, Adaptive baselines).
+    fn fresh_prefix_warnings(&self) -> impl Iterator<Item = ConfigError> + '_ {
+        self.rules.iter().enumerate().filter_map(|(index, rule)| match &rule.kind {
+            RuleKind::Surge(p)
+                if matches!(p.scope, ConversionScope::Prefix(_)) && p.min_history_windows > 0 =>
+            {
+                Some(ConfigError {
+                    path: format!("rules[{index}].surge.min_history_windows"),
+                    message: format!(
+                        "a prefix not sent to within history_windows is only learned for its first {} \
+                         windows: a campaign moving to a fresh prefix passes them whole and becomes its \
+                         baseline; 0 judges a new prefix against floor from its first send",
+                        p.min_history_windows
+                    ),
+                })
+            }
+            _ => None,
+        })
     }
 
     /// Route ids, in policy order.

@@ -244,6 +244,29 @@ mod tests {
         assert!(sends(&store, &p, 60, 500).is_empty());
     }
 
+    /// What a campaign that moves to a scope the guard has not seen gets: with history to
+    /// learn first, its first windows pass whole and become the scope's baseline; with none
+    /// (`min_history_windows: 0`) the scope is judged against the floor from its first send,
+    /// and the surging windows are left out, so the floor holds window after window.
+    #[test]
+    fn a_fresh_scope_is_held_to_the_floor_only_without_history_to_learn() {
+        let store = MemoryStore::new();
+        let learning = params();
+        let passed: usize = (0..3).map(|hour| 100 - sends(&store, &learning, hour, 100).len()).sum();
+        assert_eq!(passed, 300, "three windows learned, none judged");
+        assert!(sends(&store, &learning, 3, 100).is_empty(), "the campaign is the baseline now");
+
+        let store = MemoryStore::new();
+        let at_floor = SurgeParams { min_history_windows: 0, ..params() };
+        for hour in 0..4 {
+            let refused = sends(&store, &at_floor, hour, 100);
+            assert_eq!(refused.len(), 90, "hour {hour}: the floor (10) passes, the rest is refused");
+            assert_eq!(refused.iter().all(|v| v.severe), hour >= 1, "hour {hour}: a streak blocks");
+        }
+        // Forgotten after a silence longer than its history, it starts again at the floor.
+        assert_eq!(sends(&store, &at_floor, 60, 100).len(), 90);
+    }
+
     #[test]
     fn torn_state_reads_as_a_new_scope() {
         let p = params();
