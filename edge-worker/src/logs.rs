@@ -99,8 +99,9 @@ pub fn event_line(event: &str, fields: serde_json::Value) -> String {
 ///
 /// blobs: route, action, error code (or `-`), first number's region (or `-`), client country
 /// (or `-`), the edge inputs the route's rules read and those the request lacked (each
-/// comma-separated, or `-`); doubles: 1 (count), status, number of findings; index: the route
-/// id. New blobs go last: queries address blobs by position.
+/// comma-separated, or `-`), the deciding rule (or `-`), the findings only reported
+/// (`rule:code`, distinct, comma-separated, or `-`); doubles: 1 (count), status, number of
+/// findings; index: the route id. New blobs go last: queries address blobs by position.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DataPoint {
     pub index: String,
@@ -124,8 +125,45 @@ pub fn data_point(decision: &Decision, client: &ClientFacts) -> DataPoint {
             country,
             input_list(inputs.read),
             input_list(inputs.missing),
+            decision.primary().and_then(|r| r.rule.as_deref()).unwrap_or("-").to_owned(),
+            shadow_list(decision),
         ],
         doubles: vec![1.0, f64::from(decision.status), decision.reasons.len() as f64],
+    }
+}
+
+/// Longest shadow-findings blob: Analytics Engine caps a data point's blobs at 16 KB, and a
+/// policy's findings fit in far less (rule ids are at most 64 bytes).
+const MAX_SHADOW_BLOB_BYTES: usize = 1024;
+
+/// `abroad:client_country_mismatch,returning-numbers:trusted_sends_exceeded`, or `-` for none:
+/// the findings reported but not acted on (shadow rules, log actions, spared numbers), each
+/// `rule:code` once, in evaluation order; `+` ends a list cut at [`MAX_SHADOW_BLOB_BYTES`].
+fn shadow_list(decision: &Decision) -> String {
+    let mut out = String::new();
+    let mut seen: Vec<(&str, &str)> = Vec::new();
+    for reason in decision.shadow_reasons() {
+        let entry = (reason.rule.as_deref().unwrap_or("none"), reason.code.as_str());
+        if seen.contains(&entry) {
+            continue;
+        }
+        seen.push(entry);
+        let extra = usize::from(!out.is_empty()) + entry.0.len() + 1 + entry.1.len();
+        if out.len() + extra > MAX_SHADOW_BLOB_BYTES {
+            out.push_str(",+");
+            break;
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        out.push_str(entry.0);
+        out.push(':');
+        out.push_str(entry.1);
+    }
+    if out.is_empty() {
+        "-".to_owned()
+    } else {
+        out
     }
 }
 
@@ -200,8 +238,34 @@ mod tests {
         assert_eq!(value["paths"][0], "version");
         let point = data_point(&blocked(), &ClientFacts::default());
         assert_eq!(point.index, "otp");
-        assert_eq!(point.blobs, vec!["otp", "block", "country_denied", "GB", "-", "-", "-"]);
+        assert_eq!(point.blobs, vec!["otp", "block", "country_denied", "GB", "-", "-", "-", "no-gb", "-"]);
         assert_eq!(point.doubles, vec![1.0, 403.0, 1.0]);
+    }
+
+    #[test]
+    fn the_shadow_findings_blob_names_each_finding_once_and_stays_bounded() {
+        let mut decision = blocked();
+        let finding = |rule: String| pumpguard_core::Reason {
+            rule: Some(rule.into()),
+            code: pumpguard_core::ReasonCode::TrustedSendsExceeded,
+            action: pumpguard_core::Action::Allow,
+            enforced: false,
+            retry_after_ms: None,
+            number: None,
+            detail: None,
+            spared: false,
+        };
+        decision.reasons.push(finding("returning".to_owned()));
+        decision.reasons.push(finding("returning".to_owned()));
+        let point = data_point(&decision, &ClientFacts::default());
+        assert_eq!(point.blobs[7..], ["no-gb", "returning:trusted_sends_exceeded"]);
+        // A policy of many long rule ids: the list is cut at a whole entry and says so.
+        for i in 0..40 {
+            decision.reasons.push(finding(format!("{i:0>64}")));
+        }
+        let blob = &data_point(&decision, &ClientFacts::default()).blobs[8];
+        assert!(blob.len() <= MAX_SHADOW_BLOB_BYTES + 2, "{}", blob.len());
+        assert!(blob.ends_with(",+") && blob.starts_with("returning:"), "{blob}");
     }
 
     #[test]
@@ -234,11 +298,13 @@ mod tests {
         let scored = EdgeSignals { bot_score: Some(80), verified_bot: None };
         let full = decide(&[("cf-ipcountry", "US")], scored);
         let point = data_point(&full, &ClientFacts::default());
-        assert_eq!(point.blobs[5..], ["client_country,bot_score", "-"]);
+        assert_eq!(point.blobs[5..7], ["client_country,bot_score", "-"]);
         // Cloudflare's "unknown country", and no score at all.
         let bare = decide(&[("cf-ipcountry", "XX")], EdgeSignals::default());
         let point = data_point(&bare, &ClientFacts::default());
-        assert_eq!(point.blobs[5..], ["client_country,bot_score", "client_country,bot_score"]);
+        assert_eq!(point.blobs[5..7], ["client_country,bot_score", "client_country,bot_score"]);
+        // A missing score is a finding of the rule that asks for one (`missing: true`), reported only.
+        assert_eq!(point.blobs[7..], ["-", "bot:bot_score_missing"]);
         let half = decide(&[], scored);
         assert_eq!(data_point(&half, &ClientFacts::default()).blobs[6], "client_country");
         // The Worker's decision line carries the core's `missing_inputs`.

@@ -258,7 +258,7 @@ describe("analytics", () => {
       const points = events(worker.log, "test.analytics").map((e) => e.point);
       assert.equal(points.length, 2, JSON.stringify(points));
       assert.deepEqual(points[0].indexes, ["otp"]);
-      assert.deepEqual(points[0].blobs, ["otp", "block", "country_denied", "GB", points[0].blobs[4], "-", "-"]);
+      assert.deepEqual(points[0].blobs, ["otp", "block", "country_denied", "GB", points[0].blobs[4], "-", "-", "no-gb", "-"]);
       assert.deepEqual(points[0].doubles, [1, 403, 1]);
       assert.deepEqual(points[1].blobs.slice(0, 4), ["otp", "allow", "-", "US"]);
     });
@@ -284,9 +284,9 @@ describe("analytics", () => {
       assert.deepEqual(
         points.map((p) => p.blobs.slice(5)),
         [
-          ["client_country,bot_score", "-"],
-          ["client_country,bot_score", "client_country,bot_score"],
-          ["client_country,bot_score", "client_country"],
+          ["client_country,bot_score", "-", "-", "-"],
+          ["client_country,bot_score", "client_country,bot_score", "-", "abroad:client_country_missing,edge-bot:bot_score_missing"],
+          ["client_country,bot_score", "client_country", "-", "abroad:client_country_missing"],
         ],
       );
       // Only the requests with findings are logged: the ones missing an input.
