@@ -108,3 +108,30 @@ fn a_network_scope_counts_and_names_the_network() {
         assert_eq!(d.client_address.as_deref(), Some("198.51.100.0/24"));
     }
 }
+
+/// A dual-stack proxy in front may hand IPv4 clients over as IPv4-mapped IPv6
+/// (`::ffff:198.51.100.20`). Keyed as IPv6 by their /64 they would all be one client: one
+/// budget, and one bot's unconfirmed sends would block every IPv4 user. They are IPv4 addresses.
+#[test]
+fn an_ipv4_mapped_address_is_the_ipv4_client_it_names() {
+    let policy = policy();
+    let store = MemoryStore::new();
+    let mapped =
+        |last: u8| std::net::IpAddr::from(std::net::Ipv4Addr::new(198, 51, 100, last).to_ipv6_mapped());
+    // A bot on .20 sends three numbers nobody confirms: its address is blocked at the third.
+    for i in 0..3 {
+        let b = body(500 + i);
+        let mut req = support::post("/otp", &b, &JSON, 20);
+        req.client_ip = Some(mapped(20));
+        let d = send(&policy, &store, u64::from(i), &req);
+        assert_eq!(d.action, if i < 2 { Action::Allow } else { Action::Block }, "send {i}");
+        assert_eq!(d.client_address.as_deref(), Some("198.51.100.20"));
+    }
+    // Another IPv4 client, mapped too, is its own address; and the bot is the same one unmapped.
+    let b = body(600);
+    let mut req = support::post("/otp", &b, &JSON, 21);
+    req.client_ip = Some(mapped(21));
+    assert_eq!(send(&policy, &store, 10, &req).action, Action::Allow);
+    let b = body(601);
+    assert_eq!(send(&policy, &store, 11, &support::post("/otp", &b, &JSON, 20)).action, Action::Block);
+}

@@ -46,7 +46,9 @@ pub(super) fn client_tag(ip: IpAddr, v4_bits: u8, v6_bits: u8) -> u64 {
 /// (`2001:db8::/64`). `client_ip`'s text (32 and 64 bits) is what it was before networks
 /// existed, so the counters stored under it keep their keys.
 pub(super) fn client_address(ip: IpAddr, v4_bits: u8, v6_bits: u8) -> String {
-    match ip {
+    // A dual-stack proxy may hand an IPv4 client over as `::ffff:a.b.c.d`: keyed as IPv6, every
+    // IPv4 client would share its /64.
+    match ip.to_canonical() {
         IpAddr::V4(v4) if v4_bits >= 32 => v4.to_string(),
         IpAddr::V4(v4) => format!("{}/{v4_bits}", network_v4(v4, v4_bits)),
         IpAddr::V6(v6) => format!("{}/{v6_bits}", network_v6(v6, v6_bits)),
@@ -107,7 +109,7 @@ pub(super) fn rate_key(
     for part in parts {
         key.push('|');
         match part {
-            KeyPart::ClientIp { v4, v6 } => match req.client_ip {
+            KeyPart::ClientIp { v4, v6 } => match req.client_ip.map(|ip| ip.to_canonical()) {
                 Some(IpAddr::V4(ip)) => {
                     push_ipv4(&mut key, network_v4(ip, *v4));
                     if *v4 < 32 {
@@ -175,6 +177,9 @@ mod ip_text_tests {
         let text = |ip: &str, v4, v6| client_address(ip.parse().unwrap(), v4, v6);
         assert_eq!(text("198.51.100.7", 24, 48), "198.51.100.0/24");
         assert_eq!(text("2001:db8:1:2::10", 24, 48), "2001:db8:1::/48");
+        // An IPv4 client handed over in IPv4-mapped form is that IPv4 address.
+        assert_eq!(text("::ffff:198.51.100.7", 32, 48), "198.51.100.7");
+        assert_eq!(text("::ffff:198.51.100.7", 24, 48), "198.51.100.0/24");
         // Counters written under `client_ip` before networks existed keep their keys.
         assert_eq!(text("198.51.100.7", 32, 64), "198.51.100.7");
         assert_eq!(text("2001:db8:1:2::10", 32, 64), "2001:db8:1:2::/64");
