@@ -36,7 +36,7 @@ impl SolverCheck {
             CounterOp::ConversionSolvedNumber { .. } => CounterOp::ConversionSolvedNumber { solver: tag },
             op => op,
         };
-        CounterCheck { rule: self.rule, key, op, number: self.number.clone() }
+        CounterCheck { rule: self.rule, key, op, number: self.number.clone(), escalation_only: false }
     }
 }
 

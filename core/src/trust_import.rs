@@ -242,6 +242,7 @@ impl TrustImport {
                 key: counter_key("tr:", &self.rule_id, d),
                 op: CounterOp::TrustImport,
                 number: None,
+                escalation_only: false,
             })
             .collect();
         decision.action = Action::Answer;

@@ -170,3 +170,48 @@ fn a_trusted_number_in_a_blocked_scope_is_spared_through_the_commit() {
     assert_eq!(findings.len(), 1, "{findings:?}");
     assert!(findings[0].spared, "{findings:?}");
 }
+
+/// A refused request writes nothing but a block it starts. Its peek counts its numbers in
+/// order, so five numbers of one hundred-block start an `adjacent` block there; against the
+/// store that step alone starts none, and must then write nothing: else each refused request
+/// would leave a sighting, and four of them (no SMS sent) would shut a real user's block.
+#[test]
+fn a_refused_request_stores_no_count_its_peek_escalated_on_its_own_numbers() {
+    let policy = Policy::from_json(
+        r#"{"version":1,"routes":[{"id":"otp","kind":"send","match":{"path":{"exact":"/api/otp/send"}},
+            "extract":{"json_keys":["phone"]}}],
+            "rules":[{"id":"walk","action":"block","adjacent":{"suffix_digits":2,"max_distinct":4,
+              "window_seconds":600,"block_seconds":900,"max_block_seconds":3600}}]}"#,
+    )
+    .unwrap();
+    let store = MemoryStore::new();
+    let headers = [("content-type", "application/json")];
+    let mut next = 0u32;
+    for round in 0..10u64 {
+        let numbers: Vec<String> = (0..5)
+            .map(|_| {
+                next += 1;
+                format!("{{\"phone\":\"+141555501{:02}\"}}", next + u32::from(next >= 42))
+            })
+            .collect();
+        let body = format!("{{\"recipients\":[{}]}}", numbers.join(","));
+        let writes = store.writes();
+        let d = policy.decide(&request(&body, &headers, 1), Timestamp::from_millis(round * 1000), &store);
+        assert_eq!(d.error_code().map(|c| c.as_str()), Some("adjacent_numbers"), "round {round}");
+        assert_eq!(store.writes(), writes, "round {round}: refused, nothing stored");
+    }
+    let body = r#"{"phone":"+14155550142"}"#;
+    let d = policy.decide(&request(body, &headers, 2), Timestamp::from_millis(20_000), &store);
+    assert_eq!(d.action, pumpguard_core::Action::Allow, "{:?}", d.reasons);
+    // A block the store itself reaches is stored by the request that starts it: four numbers
+    // sent one by one, the fifth refused, and the sixth refused by the stored block.
+    for (i, n) in [43u32, 44, 45, 46, 47].iter().enumerate() {
+        let body = format!("{{\"phone\":\"+141555502{n:02}\"}}");
+        let at = Timestamp::from_millis(30_000 + i as u64 * 1000);
+        let d = policy.decide(&request(&body, &headers, 3), at, &store);
+        assert_eq!(d.action == pumpguard_core::Action::Allow, i < 4, "number {i}");
+    }
+    let body = r#"{"phone":"+14155550250"}"#;
+    let d = policy.decide(&request(body, &headers, 3), Timestamp::from_millis(40_000), &store);
+    assert_eq!(d.error_code().map(|c| c.as_str()), Some("adjacent_numbers"));
+}

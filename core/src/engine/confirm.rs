@@ -78,6 +78,7 @@ impl Policy {
                     key: counter_key(kind, &rule.id, digits),
                     op,
                     number: Some(number.clone()),
+                    escalation_only: false,
                 })
             })
             .collect()
@@ -133,6 +134,7 @@ impl Policy {
                     key: counter_key(kind, &rule.id, &scope),
                     op,
                     number: check.number.clone(),
+                    escalation_only: false,
                 })
             })
             .collect()

@@ -31,7 +31,7 @@ use crate::limit::{record_sender, take_sender, CounterVerdict};
 use crate::request::Request;
 use crate::routes::path_readings;
 use crate::rules::{Rule, RuleKind};
-use crate::store::{update, Overlay, Store, StoreError};
+use crate::store::{update, Change, Overlay, Store, StoreError};
 use crate::time::Timestamp;
 
 mod confirm;
@@ -114,6 +114,11 @@ pub struct CounterCheck {
     /// The E.164 number the check is about, if it is about one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number: Option<Arc<str>>,
+    /// Store only a refusal this check starts, nothing else: the commit of a refused request,
+    /// whose peek saw the check start a block. Against the store the step may not start one
+    /// (the peek counted the request's other numbers first), and then it writes nothing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub escalation_only: bool,
 }
 
 /// The outcome of one [`CounterCheck`].
@@ -380,64 +385,73 @@ impl Policy {
             return CheckOutcome::Mismatch;
         };
         let (key, retries) = (check.key.as_str(), self.store.max_cas_retries);
+        let escalation_only = check.escalation_only;
         let result: Result<CounterVerdict, StoreError> = match (&rule.kind, check.op) {
             (RuleKind::RateLimit { params, .. }, CounterOp::Rate) => {
-                update(store, key, now, retries, |b| params.step(b, now))
+                apply(store, key, now, retries, escalation_only, |b| params.step(b, now))
             }
             (RuleKind::Backoff(params), CounterOp::Backoff) => {
-                update(store, key, now, retries, |b| params.step(b, now))
+                apply(store, key, now, retries, escalation_only, |b| params.step(b, now))
             }
             (RuleKind::Adjacent(params), CounterOp::Adjacent { suffix }) => {
-                update(store, key, now, retries, |b| params.step(b, suffix, now))
+                apply(store, key, now, retries, escalation_only, |b| params.step(b, suffix, now))
             }
             (RuleKind::Conversion(params), CounterOp::ConversionSend) => {
-                update(store, key, now, retries, |b| params.step_send(b, now))
+                apply(store, key, now, retries, escalation_only, |b| params.step_send(b, now))
             }
             (RuleKind::Conversion(params), CounterOp::ConversionConfirm) => {
-                update(store, key, now, retries, |b| params.step_confirm(b, now))
+                apply(store, key, now, retries, escalation_only, |b| params.step_confirm(b, now))
             }
             (RuleKind::Conversion(params), CounterOp::ConversionSentNumber) => {
-                update(store, key, now, retries, |b| params.step_sent_number(b, now))
+                apply(store, key, now, retries, escalation_only, |b| params.step_sent_number(b, now))
             }
             (RuleKind::Conversion(params), CounterOp::ConversionSolvedNumber { solver }) => {
-                update(store, key, now, retries, |b| params.step_solved_number(b, now, solver))
+                apply(store, key, now, retries, escalation_only, |b| {
+                    params.step_solved_number(b, now, solver)
+                })
             }
             (RuleKind::Conversion(params), CounterOp::ConversionConfirmSolved) => {
-                update(store, key, now, retries, |b| params.step_confirm_solved(b, now))
+                apply(store, key, now, retries, escalation_only, |b| params.step_confirm_solved(b, now))
             }
             (RuleKind::Conversion(params), CounterOp::ConversionConfirmNumber) => {
-                update(store, key, now, retries, |b| params.step_confirm_number(b, now))
+                apply(store, key, now, retries, escalation_only, |b| params.step_confirm_number(b, now))
             }
             (RuleKind::Surge(params), CounterOp::SurgeSend) => {
-                update(store, key, now, retries, |b| params.step_send(b, now))
+                apply(store, key, now, retries, escalation_only, |b| params.step_send(b, now))
             }
             (RuleKind::Reputation(params), CounterOp::TrustSend) => {
-                update(store, key, now, retries, |b| params.step_send(b, now))
+                apply(store, key, now, retries, escalation_only, |b| params.step_send(b, now))
             }
             (RuleKind::Reputation(params), CounterOp::TrustConfirm) => {
-                update(store, key, now, retries, |b| params.step_confirm(b, now))
+                apply(store, key, now, retries, escalation_only, |b| params.step_confirm(b, now))
             }
             (RuleKind::Reputation(params), CounterOp::TrustImport) => {
-                update(store, key, now, retries, |b| params.step_import(b, now))
+                apply(store, key, now, retries, escalation_only, |b| params.step_import(b, now))
             }
             (RuleKind::ClientCountry { proven_pairs: Some(p), .. }, op) => match op {
-                CounterOp::PairSend => update(store, key, now, retries, |b| p.step_send(b, now)),
+                CounterOp::PairSend => {
+                    apply(store, key, now, retries, escalation_only, |b| p.step_send(b, now))
+                }
                 CounterOp::PairConfirm { trusted_before } => {
-                    update(store, key, now, retries, |b| p.step_confirm(b, now, trusted_before))
+                    apply(store, key, now, retries, escalation_only, |b| {
+                        p.step_confirm(b, now, trusted_before)
+                    })
                 }
                 CounterOp::ConversionSolvedNumber { solver } => {
-                    update(store, key, now, retries, |b| record_sender(b, now, p.window_ms, solver))
+                    apply(store, key, now, retries, escalation_only, |b| {
+                        record_sender(b, now, p.window_ms, solver)
+                    })
                 }
                 CounterOp::ConversionConfirmSolved => {
-                    update(store, key, now, retries, |b| take_sender(b, now, p.window_ms))
+                    apply(store, key, now, retries, escalation_only, |b| take_sender(b, now, p.window_ms))
                 }
                 _ => return CheckOutcome::Mismatch,
             },
             (RuleKind::NumberIntel(_), CounterOp::IntelRead) => {
-                update(store, key, now, retries, crate::intel::read_step)
+                apply(store, key, now, retries, escalation_only, crate::intel::read_step)
             }
             (RuleKind::NumberIntel(_), CounterOp::IntelStore(facts)) => match &self.number_intel {
-                Some(provider) => update(store, key, now, retries, |_| {
+                Some(provider) => apply(store, key, now, retries, escalation_only, |_| {
                     crate::intel::store_step(facts, provider.cache_ms, now)
                 }),
                 None => return CheckOutcome::Mismatch,
@@ -479,7 +493,7 @@ impl Policy {
                 .into_iter()
                 .zip(results)
                 .filter(|(_, outcome)| matches!(outcome, CheckOutcome::Verdict(v) if v.escalated))
-                .map(|(check, _)| check)
+                .map(|(check, _)| CounterCheck { escalation_only: true, ..check })
                 .collect()
         } else {
             checks
@@ -581,6 +595,22 @@ impl Policy {
     pub fn rule_id(&self, index: u16) -> Option<&Arc<str>> {
         self.rules.get(usize::from(index)).map(|r| &r.id)
     }
+}
+
+/// [`update`] with `step`, or with only the refusal `step` starts (`escalation_only`): any
+/// other change it would make is kept out of the store.
+fn apply(
+    store: &dyn Store,
+    key: &str,
+    now: Timestamp,
+    retries: u32,
+    escalation_only: bool,
+    mut step: impl FnMut(Option<&[u8]>) -> Change<CounterVerdict>,
+) -> Result<CounterVerdict, StoreError> {
+    update(store, key, now, retries, |bytes| match step(bytes) {
+        Change::Write { result, .. } if escalation_only && !result.escalated => Change::Keep(result),
+        change => change,
+    })
 }
 
 /// Checks that only keep the books for conversion credit: never a finding of their own.

@@ -311,7 +311,7 @@ impl Policy {
             solver_checks.clear();
         }
         decision.solver_checks = solver_checks;
-        let remote_ip = token.as_ref().and(req.client_ip).map(|ip| ip.to_string());
+        let remote_ip = token.as_ref().and(req.client_ip).map(|ip| ip.to_canonical().to_string());
         Prepared { decision, checks, token, remote_ip }
     }
 
@@ -346,7 +346,7 @@ impl Policy {
                 .iter()
                 .any(|c| c.rule == rule_index && c.key == key && c.op == op && c.number == number)
             {
-                checks.push(CounterCheck { rule: rule_index, key, op, number });
+                checks.push(CounterCheck { rule: rule_index, key, op, number, escalation_only: false });
             }
         };
         match &rule.kind {
@@ -439,7 +439,7 @@ fn plan_pair_checks(
     ] {
         // One send per number, even two of one pair in one request: a pair counts SMS.
         if !checks.iter().any(|c| c.rule == rule && c.key == key && c.op == op && c.number == number_key) {
-            checks.push(CounterCheck { rule, key, op, number: number_key.clone() });
+            checks.push(CounterCheck { rule, key, op, number: number_key.clone(), escalation_only: false });
         }
     }
 }

@@ -31,7 +31,13 @@ impl Policy {
         for (number, e164) in numbers.iter().zip(e164s) {
             let key = cache_key(number.digits());
             if !checks.iter().any(|c| c.op == CounterOp::IntelRead && c.key == key) {
-                checks.push(CounterCheck { rule, key, op: CounterOp::IntelRead, number: Some(e164.clone()) });
+                checks.push(CounterCheck {
+                    rule,
+                    key,
+                    op: CounterOp::IntelRead,
+                    number: Some(e164.clone()),
+                    escalation_only: false,
+                });
             }
         }
     }
@@ -39,8 +45,13 @@ impl Policy {
     /// Whether a pending write stands when the provider refuses its request, under
     /// `count_intel_refusals`: an `adjacent` rule's sightings, and the send a sender scope (the
     /// solving device, the client address) counts against its sender; not the number's record
-    /// of its sender (no SMS went, so no confirmation can credit it).
-    fn sees_intel_refusals(&self, check: &CounterCheck) -> bool {
+    /// of its sender (no SMS went, so no confirmation can credit it). Only for the numbers the
+    /// provider refused (`refused`): a clean number beside one would otherwise be recorded as
+    /// seen, and five requests of four clean numbers each could shut a real user's block.
+    fn sees_intel_refusals(&self, check: &CounterCheck, refused: &[String]) -> bool {
+        if !check.number.as_deref().is_some_and(|n| refused.iter().any(|r| r == n)) {
+            return false;
+        }
         self.rules.get(usize::from(check.rule)).is_some_and(|rule| match &rule.kind {
             RuleKind::Adjacent(p) => p.count_intel_refusals,
             RuleKind::Conversion(p) => {
@@ -54,16 +65,19 @@ impl Policy {
     /// on its own, or weighed into a risk score that blocked the request (the provider's
     /// suspicion and a second signal together). A challenge is not counted: it comes back with
     /// a token and counts then, or never.
-    fn provider_refused(&self, decision: &Decision) -> bool {
+    /// The numbers it refused so (none when it did not).
+    fn provider_refused(&self, decision: &Decision) -> Vec<String> {
         if decision.action != Action::Block {
-            return false;
+            return Vec::new();
         }
         let risk_refused = decision.reasons.iter().any(|r| r.code == ReasonCode::RiskScore && r.enforced);
         decision
             .reasons
             .iter()
             .filter(|r| r.code == ReasonCode::NumberIntel && !r.spared)
-            .any(|r| r.enforced || (risk_refused && self.rule_of(r).is_some_and(Rule::weighs_risk)))
+            .filter(|r| r.enforced || (risk_refused && self.rule_of(r).is_some_and(Rule::weighs_risk)))
+            .filter_map(|r| r.number.clone())
+            .collect()
     }
 
     /// The `number_intel` rules that apply to the decision's route, with their indexes.
@@ -188,6 +202,7 @@ impl Policy {
                             key: cache_key(digits),
                             op: CounterOp::IntelStore(*facts),
                             number: Some(Arc::from(lookup.e164.as_str())),
+                            escalation_only: false,
                         });
                     }
                 }
@@ -245,11 +260,8 @@ impl Policy {
             // walk through a block, or a bot's address, from them). Such a request passed every
             // counter's check already.
             _ => {
-                if self.provider_refused(&decision) {
-                    decision.commits.retain(|c| self.sees_intel_refusals(c));
-                } else {
-                    decision.commits.clear();
-                }
+                let refused = self.provider_refused(&decision);
+                decision.commits.retain(|c| self.sees_intel_refusals(c, &refused));
             }
         }
         decision.commits.extend(writes);

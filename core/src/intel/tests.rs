@@ -365,24 +365,27 @@ fn an_adjacent_rule_with_count_intel_refusals_sees_the_numbers_the_provider_refu
     let p = policy(&format!("{WALK},{per_number},{RISKY}"), "");
     let store = MemoryStore::new();
     let calls = Cell::new(0);
-    // Three refused numbers of one thousand-block, the second request carrying a clean number
-    // of another block beside its risky one: every number of a refused request is seen.
+    // Three refused numbers of one thousand-block, each beside a clean number of another
+    // block: the refused numbers are seen.
     for body in [
-        r#"{"phone":"+14155550199"}"#,
-        r#"{"phone":"+14155550299","phone2":"+14155559300"}"#,
-        r#"{"phone":"+14155550399"}"#,
+        r#"{"phone":"+14155550199","phone2":"+14155559300"}"#,
+        r#"{"phone":"+14155550299","phone2":"+14155559301"}"#,
+        r#"{"phone":"+14155550399","phone2":"+14155559302"}"#,
     ] {
         let d = decide(&p, &store, body, &calls);
         assert_eq!(d.error_code(), Some(ReasonCode::NumberIntel), "{body}");
     }
-    assert_eq!(calls.get(), 4);
+    assert_eq!(calls.get(), 6);
     // The block has seen three numbers: a fourth is refused before any lookup.
     let d = decide_at(&p, &store, r#"{"phone":"+14155550401"}"#, &JSON, 1000, &calls);
     assert_eq!(d.error_code(), Some(ReasonCode::AdjacentNumbers));
-    assert_eq!(calls.get(), 4);
-    // Only the adjacency rule saw them: the clean number's own limit is whole, and its block
-    // holds one number.
-    let d = decide_at(&p, &store, r#"{"phone":"+14155559300"}"#, &JSON, 2000, &calls);
+    assert_eq!(calls.get(), 6);
+    // The clean numbers beside a refused one are not: their block has seen none (with them a
+    // fourth number would be refused, and a few such requests could shut a real user's block),
+    // and their own limits are whole.
+    let d = decide_at(&p, &store, r#"{"phone":"+14155559303"}"#, &JSON, 2000, &calls);
+    assert_eq!(d.action, Action::Allow, "{:?}", d.reasons);
+    let d = decide_at(&p, &store, r#"{"phone":"+14155559300"}"#, &JSON, 2500, &calls);
     assert_eq!(d.action, Action::Allow);
     let d = decide_at(&p, &store, r#"{"phone":"+14155559300"}"#, &JSON, 3000, &calls);
     assert_eq!(d.error_code(), Some(ReasonCode::RateLimited), "sent once now");
