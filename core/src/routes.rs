@@ -104,6 +104,9 @@ pub struct ConfirmSuccess {
     pub header: Option<(String, String)>,
     /// A field of the JSON body (path segments) that must hold one of these values.
     pub json: Option<(Vec<String>, Vec<String>)>,
+    /// A field of the JSON body (path segments) naming the number confirmed: credited instead
+    /// of the request's.
+    pub number: Option<Vec<String>>,
 }
 
 /// How much of a confirm response body a host reads when the route judges success by it.
@@ -124,7 +127,14 @@ pub struct ConfirmResponse<'a> {
 impl ConfirmSuccess {
     /// Whether the route needs the response body to judge success.
     pub fn needs_body(&self) -> bool {
-        self.json.is_some()
+        self.json.is_some() || self.number.is_some()
+    }
+
+    /// The number the response names as confirmed (`None` without the setting, or when the
+    /// body does not name one): unparsed text.
+    pub fn confirmed_number(&self, response: &ConfirmResponse<'_>) -> Option<String> {
+        let path = self.number.as_ref()?;
+        response.body.and_then(|body| json_field(body, path))
     }
 
     /// Whether `response` confirms the code.

@@ -43,6 +43,19 @@ fn every_bad_input_is_reported_where_it_is() {
         ),
         (with(|d| d["routes"][0]["id"] = json!("has space")), "routes[0].id", "must be 1 to 64 characters"),
         (
+            with(|d| d["routes"][0]["confirmed_number_field"] = json!("phoneNumber")),
+            "routes[0]",
+            "only confirm routes have success_header, success_json or confirmed_number_field",
+        ),
+        (
+            with(|d| {
+                d["routes"][0]["kind"] = json!("confirm");
+                d["routes"][0]["confirmed_number_field"] = json!("data..phone");
+            }),
+            "routes[0].confirmed_number_field",
+            "a dotted path of non-empty keys",
+        ),
+        (
             with(|d| d["inputs"] = json!({"max_body_bytes": 0})),
             "inputs.max_body_bytes",
             "must be between 1 and",

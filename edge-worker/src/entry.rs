@@ -239,7 +239,7 @@ async fn record_confirm(
         return;
     }
     let matched = host::run_checks(env, settings, policy_id, now_ms, Round::Commit, &numbers).await;
-    let credits = policy.credit_checks(decision, &numbers, &matched);
+    let credits = policy.credit_checks(&numbers, &matched);
     let credited = host::run_checks(env, settings, policy_id, now_ms, Round::Commit, &credits).await;
     if matched.iter().chain(&credited).any(|o| !matches!(o, CheckOutcome::Verdict(_))) {
         console_error!("{}", logs::event_line("confirmation_not_recorded", serde_json::json!({})));

@@ -45,8 +45,15 @@ pub(super) fn compile_routes(docs: &[RouteDoc], errs: &mut ConfigErrors) -> Vec<
         if doc.kind == RouteKind::Send && !doc.success_status.is_empty() {
             errs.push(format!("{at}.success_status"), "only confirm routes have success statuses");
         }
-        if doc.kind == RouteKind::Send && (doc.success_header.is_some() || doc.success_json.is_some()) {
-            errs.push(at.clone(), "only confirm routes have success_header or success_json");
+        if doc.kind == RouteKind::Send
+            && (doc.success_header.is_some()
+                || doc.success_json.is_some()
+                || doc.confirmed_number_field.is_some())
+        {
+            errs.push(
+                at.clone(),
+                "only confirm routes have success_header, success_json or confirmed_number_field",
+            );
         }
         let success_header = doc.success_header.as_ref().map(|h| {
             if h.name.is_empty() || h.name.contains([':', ' ']) {
@@ -74,6 +81,23 @@ pub(super) fn compile_routes(docs: &[RouteDoc], errs: &mut ConfigErrors) -> Vec<
             }
             (path, j.equals.clone())
         });
+        // Firebase confirms by session and Twilio Verify may by verification sid: neither request
+        // need name the number, and both answers do.
+        let preset_number_field = match (doc.kind, doc.extract.preset) {
+            (RouteKind::Confirm, Some(crate::extract::Preset::Firebase)) => Some("phoneNumber"),
+            (RouteKind::Confirm, Some(crate::extract::Preset::TwilioVerify)) => Some("to"),
+            _ => None,
+        };
+        let number_field = doc.confirmed_number_field.as_deref().or(preset_number_field).map(|field| {
+            let path: Vec<String> = field.split('.').map(str::to_owned).collect();
+            if path.iter().any(String::is_empty) {
+                errs.push(
+                    format!("{at}.confirmed_number_field"),
+                    "a dotted path of non-empty keys, e.g. \"phoneNumber\"",
+                );
+            }
+            path
+        });
         let extractor = doc.extract.compile(&format!("{at}.extract"), errs);
         if let Some(extractor) = extractor {
             routes.push(Route {
@@ -89,6 +113,7 @@ pub(super) fn compile_routes(docs: &[RouteDoc], errs: &mut ConfigErrors) -> Vec<
                     statuses: doc.success_status.clone(),
                     header: success_header,
                     json: success_json,
+                    number: number_field,
                 },
             });
         }

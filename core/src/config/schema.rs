@@ -137,6 +137,12 @@ pub struct RouteDoc {
     /// answer 200 to a wrong code too, such as Twilio Verify's VerificationCheck).
     #[serde(default)]
     pub success_json: Option<SuccessJsonDoc>,
+    /// Confirm routes: a dotted path into origin's JSON answer that names the number whose code
+    /// was right (Firebase's `phoneNumber`, Twilio Verify's `to`, the presets' defaults).
+    /// Conversion and trust then credit that number, not one the request carries, which an
+    /// API that confirms by session or id does not.
+    #[serde(default)]
+    pub confirmed_number_field: Option<String>,
     /// The error format of refusals (`pumpguard`, `aws_json`, `aws_query`, `twilio`, `firebase`); default:
     /// the preset's API format, else `pumpguard`.
     #[serde(default)]

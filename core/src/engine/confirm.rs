@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::config::{Policy, RouteKind};
-use crate::decision::{Action, Decision};
+use crate::decision::{Action, Decision, ReasonCode};
 use crate::limit::pair_text;
 use crate::routes::ConfirmResponse;
 use crate::rules::RuleKind;
@@ -13,6 +13,29 @@ use crate::time::Timestamp;
 
 use super::keys::{conversion_scope_key, counter_key};
 use super::{CheckOutcome, CounterCheck, CounterOp};
+
+/// The number a confirm request names, when it can be credited: exactly one distinct number,
+/// and nothing the guard could not read. A body with several (hidden nested keys) would let one
+/// confirmation open other prefixes; one with more candidates than `inputs.max_numbers`, one
+/// the guard cannot parse, a duplicate field or a body it cannot read may carry the number
+/// origin verified beside the ones the guard saw (five nested copies of a pumped number, then
+/// the attacker's own with its code).
+fn request_confirms(decision: &Decision) -> Option<&str> {
+    let unseen = decision.reasons.iter().any(|r| {
+        matches!(
+            r.code,
+            ReasonCode::TooManyNumbers
+                | ReasonCode::UnparseableNumber
+                | ReasonCode::AmbiguousField
+                | ReasonCode::BodyTooLarge
+                | ReasonCode::BodyMalformed
+                | ReasonCode::UnsupportedEncoding
+                | ReasonCode::UnsupportedContentType
+        )
+    });
+    let first = decision.numbers.first()?;
+    (!unseen && decision.numbers.iter().all(|n| n.e164 == first.e164)).then_some(first.e164.as_str())
+}
 
 impl Policy {
     /// Whether origin's answer to this decision's request feeds conversion tracking (a forwarded
@@ -45,19 +68,28 @@ impl Policy {
     /// Counter checks a confirm route's response causes, judged from everything the host read
     /// of it (status, headers and, where the route needs it, the body): for a confirmed code,
     /// one check per conversion rule that matches it against an earlier send to the number.
-    /// Run them, then [`Policy::credit_checks`] with their outcomes. Only a confirm that names
-    /// exactly one number is credited: a body with several (hidden nested keys) would let one
-    /// confirmation open other prefixes.
+    /// Run them, then [`Policy::credit_checks`] with their outcomes. The number credited is the
+    /// one origin's answer names, where the route reads it (`confirmed_number_field`), else the
+    /// request's, and only when the guard saw every number the request carries
+    /// ([`Policy::request_confirms`]).
     pub fn confirm_checks(&self, decision: &Decision, response: &ConfirmResponse<'_>) -> Vec<CounterCheck> {
-        if !self.confirm_route(decision).is_some_and(|route| route.success.holds(response)) {
+        let Some(route) = self.confirm_route(decision).filter(|route| route.success.holds(response)) else {
             return Vec::new();
-        }
-        let Some(first) = decision.numbers.first() else { return Vec::new() };
-        if decision.numbers.iter().any(|n| n.e164 != first.e164) {
-            return Vec::new();
-        }
-        let digits = first.e164.strip_prefix('+').unwrap_or(&first.e164);
-        let number: Arc<str> = Arc::from(first.e164.as_str());
+        };
+        let e164 = if route.success.number.is_some() {
+            let Some(text) = route.success.confirmed_number(response) else { return Vec::new() };
+            match self.parser.parse(&text) {
+                Ok(parsed) => parsed.e164().to_owned(),
+                Err(_) => return Vec::new(),
+            }
+        } else {
+            match request_confirms(decision) {
+                Some(e164) => e164.to_owned(),
+                None => return Vec::new(),
+            }
+        };
+        let digits = e164.strip_prefix('+').unwrap_or(&e164);
+        let number: Arc<str> = Arc::from(e164.as_str());
         self.rules
             .iter()
             .enumerate()
@@ -86,14 +118,11 @@ impl Policy {
 
     /// The scope credits earned by [`Policy::confirm_checks`]' outcomes (in their order): one
     /// confirmation per matched send, in the scope of the rule that matched it.
-    pub fn credit_checks(
-        &self,
-        decision: &Decision,
-        checks: &[CounterCheck],
-        outcomes: &[CheckOutcome],
-    ) -> Vec<CounterCheck> {
-        let Some(facts) = decision.numbers.first() else { return Vec::new() };
-        let digits = facts.e164.strip_prefix('+').unwrap_or(&facts.e164);
+    pub fn credit_checks(&self, checks: &[CounterCheck], outcomes: &[CheckOutcome]) -> Vec<CounterCheck> {
+        // The number confirm_checks credited: the request's, or the one origin's answer named.
+        let Some(number) = checks.first().and_then(|c| c.number.as_deref()) else { return Vec::new() };
+        let Ok(facts) = self.parser.parse(number) else { return Vec::new() };
+        let (digits, region) = (facts.digits(), facts.region().map(|r| r.as_str()));
         // How long the reputation rule had trusted the number before this confirmation.
         let trusted_for_ms = checks.iter().zip(outcomes).find_map(|(check, outcome)| match outcome {
             CheckOutcome::Verdict(v) if check.op == CounterOp::TrustConfirm => v.trusted_for_ms,
@@ -123,8 +152,7 @@ impl Policy {
                         ("cv:", solver_scope(verdict.solver?), CounterOp::ConversionConfirm)
                     }
                     (RuleKind::Conversion(params), _) => {
-                        let scope =
-                            conversion_scope_key(params.scope, digits, facts.region, facts.calling_code);
+                        let scope = conversion_scope_key(params.scope, digits, region, facts.calling_code());
                         ("cv:", scope, CounterOp::ConversionConfirm)
                     }
                     _ => return None,
@@ -150,7 +178,7 @@ impl Policy {
     ) {
         let checks = self.confirm_checks(decision, response);
         let outcomes: Vec<CheckOutcome> = checks.iter().map(|c| self.run_check(c, now, store)).collect();
-        for credit in self.credit_checks(decision, &checks, &outcomes) {
+        for credit in self.credit_checks(&checks, &outcomes) {
             let _ = self.run_check(&credit, now, store);
         }
     }

@@ -68,9 +68,9 @@ impl Stream {
                 let decision = policy.settle_commits(decision, &outcomes);
                 self.act(&plugin, decision, true);
             }
-            Waiting::Confirm(decision, checks) => {
+            Waiting::Confirm(checks) => {
                 let outcomes = self.round_outcomes(&plugin, num_headers, body_size, checks.len());
-                let credits = policy.credit_checks(&decision, &checks, &outcomes);
+                let credits = policy.credit_checks(&checks, &outcomes);
                 if let (false, Some(remote)) = (credits.is_empty(), plugin.cfg.remote.as_ref()) {
                     let count = credits.len();
                     if self.dispatch_round(&plugin, remote, false, credits) {

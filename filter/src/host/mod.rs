@@ -209,7 +209,7 @@ enum Waiting {
     /// The commit round of the decision's pending checks (remote store).
     Commit(Decision),
     /// A confirm's checks (remote store); the response is held.
-    Confirm(Decision, Vec<CounterCheck>),
+    Confirm(Vec<CounterCheck>),
     /// The credits they earned, this many (remote store); the response is held.
     Credit(usize),
 }

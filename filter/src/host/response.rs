@@ -90,7 +90,7 @@ impl Stream {
         if checks.is_empty() || !self.dispatch_round(plugin, remote, false, checks.clone()) {
             return Action::Continue;
         }
-        self.wait(Waiting::Confirm(answer.decision, checks))
+        self.wait(Waiting::Confirm(checks))
     }
 }
 

@@ -1,0 +1,114 @@
+//! Which number a confirmation credits: the one origin's answer names where the route reads it
+//! (`confirmed_number_field`, the Firebase and Twilio Verify presets), else the request's, and
+//! only when the guard saw every number the request carries.
+
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // test code: failing loudly is the point
+
+mod support;
+
+use pumpguard_core::routes::ConfirmResponse;
+use pumpguard_core::{Decision, MemoryStore, Policy, Timestamp};
+use serde_json::json;
+
+fn policy(confirm: serde_json::Value) -> Policy {
+    let doc = json!({
+        "version": 1,
+        "default_region": "US",
+        "routes": [
+            {"id": "send", "kind": "send", "match": {"path": {"exact": "/send"}}, "extract": {"json_keys": ["phone"]}},
+            confirm,
+        ],
+        "rules": [{"id": "returning", "action": "log", "reputation": {"trust_seconds": 86_400, "confirm_within_seconds": 3600}}],
+    });
+    Policy::from_json(&doc.to_string()).unwrap()
+}
+
+const JSON: [(&str, &str); 1] = [("content-type", "application/json")];
+
+fn send(p: &Policy, store: &MemoryStore, number: &str, at_s: u64) -> Decision {
+    let body = format!(r#"{{"phone": "{number}"}}"#);
+    p.decide(&support::post("/send", &body, &JSON, 10), Timestamp::from_millis(at_s * 1000), store)
+}
+
+/// The numbers a confirm with `body`, answered 200 with `answer`, credits.
+fn credited(p: &Policy, store: &MemoryStore, path: &str, body: &str, answer: &str) -> Vec<String> {
+    let d = p.decide(&support::post(path, body, &JSON, 10), Timestamp::from_millis(5_000), store);
+    let response = ConfirmResponse { status: 200, headers: &[], body: Some(answer.as_bytes()) };
+    p.confirm_checks(&d, &response).iter().filter_map(|c| c.number.as_deref().map(str::to_owned)).collect()
+}
+
+#[test]
+fn a_route_reading_the_answer_credits_the_number_it_names() {
+    let p = policy(json!({"id": "verify", "kind": "confirm", "match": {"path": {"exact": "/verify"}},
+        "extract": {"json_keys": ["phone"]}, "confirmed_number_field": "data.phone"}));
+    let store = MemoryStore::new();
+    send(&p, &store, "+14155550101", 0);
+    // The request names no number (a session); the answer does.
+    let answer = r#"{"data": {"phone": "+14155550101"}}"#;
+    assert_eq!(credited(&p, &store, "/verify", r#"{"session": "s", "code": "1"}"#, answer), ["+14155550101"]);
+    // The answer wins over what the request claims: origin verified the number it names.
+    let claim = r#"{"phone": "+14155550199", "code": "1"}"#;
+    assert_eq!(credited(&p, &store, "/verify", claim, answer), ["+14155550101"]);
+    // An answer naming no number, or something that is not one, credits nothing.
+    assert!(credited(&p, &store, "/verify", claim, r#"{"data": {}}"#).is_empty());
+    assert!(credited(&p, &store, "/verify", claim, r#"{"data": {"phone": "n/a"}}"#).is_empty());
+}
+
+#[test]
+fn the_firebase_and_twilio_presets_read_the_number_from_the_answer() {
+    let firebase = policy(json!({"id": "verify", "kind": "confirm", "extract": {"preset": "firebase"}}));
+    let store = MemoryStore::new();
+    let sign_in = "/v1/accounts:signInWithPhoneNumber?key=k";
+    let session = r#"{"sessionInfo": "s", "code": "123456"}"#;
+    let answer = r#"{"idToken": "t", "refreshToken": "r", "localId": "u", "phoneNumber": "+14155550101"}"#;
+    assert_eq!(credited(&firebase, &store, sign_in, session, answer), ["+14155550101"]);
+    // Second-factor sign-in answers with tokens only: nothing to credit.
+    let mfa = "/v2/accounts/mfaSignIn:finalize?key=k";
+    let proof =
+        r#"{"mfaPendingCredential": "p", "phoneVerificationInfo": {"sessionInfo": "s", "code": "1"}}"#;
+    assert!(credited(&firebase, &store, mfa, proof, r#"{"idToken": "t", "refreshToken": "r"}"#).is_empty());
+
+    let twilio = policy(json!({"id": "verify", "kind": "confirm", "extract": {"preset": "twilio_verify"}}));
+    let check = "/v2/Services/VA1/VerificationCheck";
+    // Checked by verification sid: the request names no number, the approved answer does.
+    let approved = r#"{"sid": "VE1", "to": "+14155550101", "status": "approved", "valid": true}"#;
+    let by_sid = support::post(
+        check,
+        "VerificationSid=VE1&Code=123456",
+        &[("content-type", "application/x-www-form-urlencoded")],
+        10,
+    );
+    let d = twilio.decide(&by_sid, Timestamp::from_millis(5_000), &store);
+    let response = ConfirmResponse { status: 200, headers: &[], body: Some(approved.as_bytes()) };
+    let numbers: Vec<_> =
+        twilio.confirm_checks(&d, &response).iter().filter_map(|c| c.number.clone()).collect();
+    assert_eq!(numbers, [std::sync::Arc::from("+14155550101")]);
+    // A wrong code is answered 200 "pending": no credit.
+    let pending = approved.replace("approved", "pending");
+    let response = ConfirmResponse { status: 200, headers: &[], body: Some(pending.as_bytes()) };
+    assert!(twilio.confirm_checks(&d, &response).is_empty());
+}
+
+#[test]
+fn a_confirm_carrying_numbers_the_guard_did_not_see_credits_nothing() {
+    let p = policy(json!({"id": "verify", "kind": "confirm", "match": {"path": {"exact": "/verify"}},
+        "extract": {"json_keys": ["phone"]}}));
+    let store = MemoryStore::new();
+    let (pumped, own) = ("+14155550101", "+14155550199");
+    send(&p, &store, pumped, 0);
+    let ok = r#"{"ok": true}"#;
+    // The one number it names, seen whole: credited.
+    assert_eq!(
+        credited(&p, &store, "/verify", &format!(r#"{{"phone": "{pumped}", "code": "1"}}"#), ok),
+        [pumped]
+    );
+    // Five nested copies of the pumped number fill inputs.max_numbers; the attacker's own
+    // number, whose code origin checks, is a sixth candidate the guard never reads.
+    let copies: Vec<String> = (0..5).map(|i| format!(r#""n{i}": {{"phone": "{pumped}"}}"#)).collect();
+    let smuggled = format!(r#"{{{}, "phone": "{own}", "code": "1"}}"#, copies.join(", "));
+    assert!(credited(&p, &store, "/verify", &smuggled, ok).is_empty());
+    // So does a second candidate the guard cannot parse (origin's parser may read it).
+    let unparsed =
+        format!(r#"{{"n": {{"phone": "{pumped}"}}, "phone": "tel:+1-415-555-01x9", "code": "1"}}"#);
+    assert!(credited(&p, &store, "/verify", &unparsed, ok).is_empty());
+}
