@@ -111,7 +111,9 @@ impl ReputationParams {
         let mut trusted = s.trusted_until > now_ms;
         let mut past_trusted_sends = false;
         if let (true, Some(cap)) = (trusted, self.trusted_sends) {
-            if now_ms >= s.window_start.saturating_add(cap.window_ms) || now_ms < s.window_start {
+            // A clock that went back keeps counting in the stored window: restarting it would
+            // hand out another window's trusted sends on every step back (or proxy skew).
+            if now_ms >= s.window_start.saturating_add(cap.window_ms) {
                 s.window_start = now_ms;
                 s.window_sends = 0;
             }
@@ -253,6 +255,18 @@ mod tests {
         assert!(send_under(&CAPPED, &store, hour + 86_400_000));
         assert!(send_under(&CAPPED, &store, hour + 86_400_000 + 1_000));
         assert!(!send_under(&CAPPED, &store, hour + 86_400_000 + 2_000));
+    }
+
+    #[test]
+    fn a_clock_that_went_back_counts_in_the_same_window() {
+        let store = MemoryStore::new();
+        let (day0, hour) = (1_700_000_000_000, 3_600_000);
+        send_under(&CAPPED, &store, day0);
+        assert!(confirm_under(&CAPPED, &store, day0 + 1_000));
+        assert!(send_under(&CAPPED, &store, day0 + hour), "the window starts here");
+        // Another proxy's clock, an hour behind: still that window, not a new one.
+        assert!(send_under(&CAPPED, &store, day0 + 2_000));
+        assert!(!send_under(&CAPPED, &store, day0 + 3_000), "two trusted sends a window, whichever clock");
     }
 
     #[test]
