@@ -385,75 +385,61 @@ impl Policy {
             return CheckOutcome::Mismatch;
         };
         let (key, retries) = (check.key.as_str(), self.store.max_cas_retries);
-        let escalation_only = check.escalation_only;
+        // A refused request's commit keeps only the refusal its check starts in the store.
+        let apply = |step: &mut dyn FnMut(Option<&[u8]>) -> Change<CounterVerdict>| {
+            update(store, key, now, retries, |bytes| match step(bytes) {
+                Change::Write { result, .. } if check.escalation_only && !result.escalated => {
+                    Change::Keep(result)
+                }
+                change => change,
+            })
+        };
         let result: Result<CounterVerdict, StoreError> = match (&rule.kind, check.op) {
-            (RuleKind::RateLimit { params, .. }, CounterOp::Rate) => {
-                apply(store, key, now, retries, escalation_only, |b| params.step(b, now))
-            }
-            (RuleKind::Backoff(params), CounterOp::Backoff) => {
-                apply(store, key, now, retries, escalation_only, |b| params.step(b, now))
-            }
+            (RuleKind::RateLimit { params, .. }, CounterOp::Rate) => apply(&mut |b| params.step(b, now)),
+            (RuleKind::Backoff(params), CounterOp::Backoff) => apply(&mut |b| params.step(b, now)),
             (RuleKind::Adjacent(params), CounterOp::Adjacent { suffix }) => {
-                apply(store, key, now, retries, escalation_only, |b| params.step(b, suffix, now))
+                apply(&mut |b| params.step(b, suffix, now))
             }
             (RuleKind::Conversion(params), CounterOp::ConversionSend) => {
-                apply(store, key, now, retries, escalation_only, |b| params.step_send(b, now))
+                apply(&mut |b| params.step_send(b, now))
             }
             (RuleKind::Conversion(params), CounterOp::ConversionConfirm) => {
-                apply(store, key, now, retries, escalation_only, |b| params.step_confirm(b, now))
+                apply(&mut |b| params.step_confirm(b, now))
             }
             (RuleKind::Conversion(params), CounterOp::ConversionSentNumber) => {
-                apply(store, key, now, retries, escalation_only, |b| params.step_sent_number(b, now))
+                apply(&mut |b| params.step_sent_number(b, now))
             }
             (RuleKind::Conversion(params), CounterOp::ConversionSolvedNumber { solver }) => {
-                apply(store, key, now, retries, escalation_only, |b| {
-                    params.step_solved_number(b, now, solver)
-                })
+                apply(&mut |b| params.step_solved_number(b, now, solver))
             }
             (RuleKind::Conversion(params), CounterOp::ConversionConfirmSolved) => {
-                apply(store, key, now, retries, escalation_only, |b| params.step_confirm_solved(b, now))
+                apply(&mut |b| params.step_confirm_solved(b, now))
             }
             (RuleKind::Conversion(params), CounterOp::ConversionConfirmNumber) => {
-                apply(store, key, now, retries, escalation_only, |b| params.step_confirm_number(b, now))
+                apply(&mut |b| params.step_confirm_number(b, now))
             }
-            (RuleKind::Surge(params), CounterOp::SurgeSend) => {
-                apply(store, key, now, retries, escalation_only, |b| params.step_send(b, now))
-            }
-            (RuleKind::Reputation(params), CounterOp::TrustSend) => {
-                apply(store, key, now, retries, escalation_only, |b| params.step_send(b, now))
-            }
+            (RuleKind::Surge(params), CounterOp::SurgeSend) => apply(&mut |b| params.step_send(b, now)),
+            (RuleKind::Reputation(params), CounterOp::TrustSend) => apply(&mut |b| params.step_send(b, now)),
             (RuleKind::Reputation(params), CounterOp::TrustConfirm) => {
-                apply(store, key, now, retries, escalation_only, |b| params.step_confirm(b, now))
+                apply(&mut |b| params.step_confirm(b, now))
             }
             (RuleKind::Reputation(params), CounterOp::TrustImport) => {
-                apply(store, key, now, retries, escalation_only, |b| params.step_import(b, now))
+                apply(&mut |b| params.step_import(b, now))
             }
             (RuleKind::ClientCountry { proven_pairs: Some(p), .. }, op) => match op {
-                CounterOp::PairSend => {
-                    apply(store, key, now, retries, escalation_only, |b| p.step_send(b, now))
-                }
+                CounterOp::PairSend => apply(&mut |b| p.step_send(b, now)),
                 CounterOp::PairConfirm { trusted_before } => {
-                    apply(store, key, now, retries, escalation_only, |b| {
-                        p.step_confirm(b, now, trusted_before)
-                    })
+                    apply(&mut |b| p.step_confirm(b, now, trusted_before))
                 }
                 CounterOp::ConversionSolvedNumber { solver } => {
-                    apply(store, key, now, retries, escalation_only, |b| {
-                        record_sender(b, now, p.window_ms, solver)
-                    })
+                    apply(&mut |b| record_sender(b, now, p.window_ms, solver))
                 }
-                CounterOp::ConversionConfirmSolved => {
-                    apply(store, key, now, retries, escalation_only, |b| take_sender(b, now, p.window_ms))
-                }
+                CounterOp::ConversionConfirmSolved => apply(&mut |b| take_sender(b, now, p.window_ms)),
                 _ => return CheckOutcome::Mismatch,
             },
-            (RuleKind::NumberIntel(_), CounterOp::IntelRead) => {
-                apply(store, key, now, retries, escalation_only, crate::intel::read_step)
-            }
+            (RuleKind::NumberIntel(_), CounterOp::IntelRead) => apply(&mut crate::intel::read_step),
             (RuleKind::NumberIntel(_), CounterOp::IntelStore(facts)) => match &self.number_intel {
-                Some(provider) => apply(store, key, now, retries, escalation_only, |_| {
-                    crate::intel::store_step(facts, provider.cache_ms, now)
-                }),
+                Some(provider) => apply(&mut |_| crate::intel::store_step(facts, provider.cache_ms, now)),
                 None => return CheckOutcome::Mismatch,
             },
             _ => return CheckOutcome::Mismatch,
@@ -595,22 +581,6 @@ impl Policy {
     pub fn rule_id(&self, index: u16) -> Option<&Arc<str>> {
         self.rules.get(usize::from(index)).map(|r| &r.id)
     }
-}
-
-/// [`update`] with `step`, or with only the refusal `step` starts (`escalation_only`): any
-/// other change it would make is kept out of the store.
-fn apply(
-    store: &dyn Store,
-    key: &str,
-    now: Timestamp,
-    retries: u32,
-    escalation_only: bool,
-    mut step: impl FnMut(Option<&[u8]>) -> Change<CounterVerdict>,
-) -> Result<CounterVerdict, StoreError> {
-    update(store, key, now, retries, |bytes| match step(bytes) {
-        Change::Write { result, .. } if escalation_only && !result.escalated => Change::Keep(result),
-        change => change,
-    })
 }
 
 /// Checks that only keep the books for conversion credit: never a finding of their own.
