@@ -71,7 +71,7 @@ impl Policy {
     /// Run them, then [`Policy::credit_checks`] with their outcomes. The number credited is the
     /// one origin's answer names, where the route reads it (`confirmed_number_field`), else the
     /// request's, and only when the guard saw every number the request carries
-    /// ([`Policy::request_confirms`]).
+    /// (`request_confirms`).
     pub fn confirm_checks(&self, decision: &Decision, response: &ConfirmResponse<'_>) -> Vec<CounterCheck> {
         let Some(route) = self.confirm_route(decision).filter(|route| route.success.holds(response)) else {
             return Vec::new();

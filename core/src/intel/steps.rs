@@ -61,11 +61,10 @@ impl Policy {
         })
     }
 
-    /// Whether the provider's answer blocked this decision: a `number_intel` finding enforced
-    /// on its own, or weighed into a risk score that blocked the request (the provider's
-    /// suspicion and a second signal together). A challenge is not counted: it comes back with
-    /// a token and counts then, or never.
-    /// The numbers it refused so (none when it did not).
+    /// The numbers the provider's answer blocked this decision for (none when it did not): a
+    /// `number_intel` finding enforced on its own, or weighed into a risk score that blocked the
+    /// request (the provider's suspicion and a second signal together). A challenge is not
+    /// counted: it comes back with a token and counts then, or never.
     fn provider_refused(&self, decision: &Decision) -> Vec<String> {
         if decision.action != Action::Block {
             return Vec::new();
