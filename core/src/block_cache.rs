@@ -160,7 +160,7 @@ mod tests {
     use super::*;
 
     fn check(rule: u16, key: &str, op: CounterOp) -> CounterCheck {
-        CounterCheck { rule, key: key.to_owned(), op, number: None, escalation_only: false }
+        CounterCheck { rule, key: key.to_owned(), op, number: None, escalation_only: false, gate: false }
     }
 
     fn at(ms: u64) -> Timestamp {

@@ -442,7 +442,13 @@ impl Decision {
     /// Counter checks to run once the request goes to origin ([`crate::Policy::commit`], or a
     /// host's remote store followed by [`crate::Policy::settle_commits`]); empty when none.
     pub fn pending_commits(&self) -> &[crate::engine::CounterCheck] {
-        &self.commits
+        let gates = self.gate_commits();
+        self.commits.get(..gates).filter(|_| gates > 0).unwrap_or(&self.commits)
+    }
+
+    /// How many pending commits lead as gates (a round of their own, [`crate::engine::CounterCheck::gate`]).
+    pub(crate) fn gate_commits(&self) -> usize {
+        self.commits.iter().take_while(|c| c.gate).count()
     }
 
     /// Derives action, status and Retry-After from the reasons: the strongest enforced action

@@ -36,7 +36,10 @@ impl SolverCheck {
             CounterOp::ConversionSolvedNumber { .. } => CounterOp::ConversionSolvedNumber { solver: tag },
             op => op,
         };
-        CounterCheck { rule: self.rule, key, op, number: self.number.clone(), escalation_only: false }
+        // What can refuse the device goes first; its record as the number's sender waits for
+        // the rest of the request.
+        let gate = matches!(op, CounterOp::Rate | CounterOp::ConversionSend);
+        CounterCheck { rule: self.rule, key, op, number: self.number.clone(), escalation_only: false, gate }
     }
 }
 

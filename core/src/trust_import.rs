@@ -243,6 +243,7 @@ impl TrustImport {
                 op: CounterOp::TrustImport,
                 number: None,
                 escalation_only: false,
+                gate: false,
             })
             .collect();
         decision.action = Action::Answer;

@@ -313,20 +313,21 @@ async fn judge(
         }
     }
     // Commit: every check of a request that goes to origin; of a refused one only a block its
-    // refusal starts (usually nothing, so no second round).
-    if decision.pending_commits().is_empty() {
-        return decision;
+    // refusal starts (usually nothing, so no round). A solving device's limits go in a round of
+    // their own first, and the rest only if they pass; `settle_commits` leaves it pending.
+    while !decision.pending_commits().is_empty() {
+        let committed = host::run_checks(
+            env,
+            settings,
+            policy_id,
+            incoming.now_ms,
+            Round::Commit,
+            decision.pending_commits(),
+        )
+        .await;
+        decision = policy.settle_commits(decision, &committed);
     }
-    let committed = host::run_checks(
-        env,
-        settings,
-        policy_id,
-        incoming.now_ms,
-        Round::Commit,
-        decision.pending_commits(),
-    )
-    .await;
-    policy.settle_commits(decision, &committed)
+    decision
 }
 
 /// The request body, read up to the policy's cap (plus one chunk, to know it is over), and what

@@ -6,7 +6,8 @@
 //!                (CounterShard: Policy::peek_checks on an overlay of its store, nothing written)
 //!            ─► Policy::conclude ─► siteverify (challenge with a token) ─► Policy::resolve_token
 //!            ─► number lookups (Decision::lookups, all at once) ─► Policy::resolve_lookups
-//!            ─► commit round, only when Decision::pending_commits() is not empty
+//!            ─► commit rounds while Decision::pending_commits() is not empty (a solving
+//!                device's limits alone first, then the rest)
 //!                (CounterShard: Policy::run_check, writes stored) ─► Policy::settle_commits
 //!            ─► local reply (core's status, headers, body) or forward to origin
 //!                 confirm route: Policy::confirm_checks, then Policy::credit_checks (commit rounds)

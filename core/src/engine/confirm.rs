@@ -111,6 +111,7 @@ impl Policy {
                     op,
                     number: Some(number.clone()),
                     escalation_only: false,
+                    gate: false,
                 })
             })
             .collect()
@@ -163,6 +164,7 @@ impl Policy {
                     op,
                     number: check.number.clone(),
                     escalation_only: false,
+                    gate: false,
                 })
             })
             .collect()

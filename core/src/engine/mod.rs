@@ -8,7 +8,9 @@
 //! 4. (hosts) a challenge's token is verified: [`Policy::resolve_token`].
 //! 5. [`Policy::commit`]: only for a request that goes to origin, the checks run for real
 //!    ([`Policy::run_check`], compare-and-swap inside); a counter another request exhausted in
-//!    between still refuses ([`Policy::settle_commits`]).
+//!    between still refuses ([`Policy::settle_commits`]). A solving device's limits run in a
+//!    round of their own first ([`CounterCheck::gate`]): hosts run rounds until
+//!    [`Decision::pending_commits`] is empty.
 //!
 //! So counters count SMS that are sent: a request refused by any rule, or whose token fails,
 //! writes no counter. Refused floods can neither wash other keys out of a bounded store, nor
@@ -119,6 +121,11 @@ pub struct CounterCheck {
     /// (the peek counted the request's other numbers first), and then it writes nothing.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub escalation_only: bool,
+    /// Run in a round of its own before the request's other writes, which are not made when it
+    /// refuses: a solving device's limits, so a device already blocked spends no number's
+    /// budget (backoff, per-number limits) with requests that never go to origin.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub gate: bool,
 }
 
 /// The outcome of one [`CounterCheck`].
@@ -327,20 +334,28 @@ impl Policy {
     /// Step 5: runs the decision's pending counter writes against `store` and folds what they
     /// found in ([`Policy::settle_commits`]). For a request that goes to origin these are all
     /// its checks; for a refused one only the blocks its refusal starts (usually none).
-    pub fn commit(&self, decision: Decision, now: Timestamp, store: &dyn Store) -> Decision {
-        if decision.commits.is_empty() {
-            return decision;
+    pub fn commit(&self, mut decision: Decision, now: Timestamp, store: &dyn Store) -> Decision {
+        // A round for the gates (a solving device's limits), then one for the rest.
+        while !decision.commits.is_empty() {
+            let results: Vec<CheckOutcome> =
+                decision.pending_commits().iter().map(|c| self.run_check(c, now, store)).collect();
+            decision = self.settle_commits(decision, &results);
         }
-        let results: Vec<CheckOutcome> =
-            decision.commits.iter().map(|c| self.run_check(c, now, store)).collect();
-        self.settle_commits(decision, &results)
+        decision
     }
 
     /// Folds the results of the decision's pending commits (in the order of
     /// [`Decision::pending_commits`]) into it. A counter that refuses now was exhausted by a
-    /// concurrent request since the peek: the request is refused after all.
+    /// concurrent request since the peek: the request is refused after all. Where gates ran
+    /// (a round of their own), the rest is pending next, or dropped when a gate refused: hosts
+    /// run rounds until [`Decision::pending_commits`] is empty.
     pub fn settle_commits(&self, mut decision: Decision, results: &[CheckOutcome]) -> Decision {
-        let checks = std::mem::take(&mut decision.commits);
+        let gates = decision.gate_commits();
+        let checks = if gates > 0 && gates < decision.commits.len() {
+            decision.commits.drain(..gates).collect()
+        } else {
+            std::mem::take(&mut decision.commits)
+        };
         if decision.action == Action::Answer {
             crate::trust_import::settle(&mut decision, checks.len(), results);
             return decision;
@@ -376,6 +391,10 @@ impl Policy {
         }
         self.spare_trusted(&mut decision, &checks, results);
         decision.settle();
+        if decision.action != Action::Allow {
+            // Refused by a gate (or a race): what was left is never written.
+            decision.commits.clear();
+        }
         decision
     }
 
@@ -555,8 +574,8 @@ impl Policy {
     /// The decision's counter writes stay pending for [`Policy::commit`]; a refused token
     /// drops them, so an unsolved challenge counts nothing against anyone.
     /// A token verified with a solving device adds the checks of the `captcha_solver` limits to
-    /// the pending writes: the commit round counts the solve, and refuses the request when that
-    /// device has solved too many.
+    /// the pending writes: a commit round of their own counts the solve, and refuses the request
+    /// when that device has solved too many, before any other write is made.
     pub fn resolve_token(&self, decision: Decision, verdict: &TokenVerdict) -> Decision {
         let mut decision = captcha::resolve(self.captcha.as_ref(), decision, verdict);
         let solver_checks = std::mem::take(&mut decision.solver_checks);
@@ -565,7 +584,12 @@ impl Policy {
             if let Some(solver) = solver.as_deref().filter(|s| !s.is_empty()) {
                 decision.captcha_solver = Some(truncated(solver, MAX_KEY_VALUE_LEN).to_owned());
                 if decision.action == Action::Allow {
-                    decision.commits.extend(solver_checks.iter().map(|check| check.for_solver(solver)));
+                    // The device's limits first, in a round of their own: a device they refuse
+                    // spends nothing of the numbers' budgets.
+                    let (gates, books): (Vec<_>, Vec<_>) =
+                        solver_checks.iter().map(|check| check.for_solver(solver)).partition(|c| c.gate);
+                    decision.commits.splice(0..0, gates);
+                    decision.commits.extend(books);
                 }
             }
         }

@@ -37,6 +37,7 @@ impl Policy {
                     op: CounterOp::IntelRead,
                     number: Some(e164.clone()),
                     escalation_only: false,
+                    gate: false,
                 });
             }
         }
@@ -202,6 +203,7 @@ impl Policy {
                             op: CounterOp::IntelStore(*facts),
                             number: Some(Arc::from(lookup.e164.as_str())),
                             escalation_only: false,
+                            gate: false,
                         });
                     }
                 }

@@ -66,7 +66,9 @@ impl Stream {
                 let count = decision.pending_commits().len();
                 let outcomes = self.round_outcomes(&plugin, num_headers, body_size, count);
                 let decision = policy.settle_commits(decision, &outcomes);
-                self.act(&plugin, decision, true);
+                // A solving device's limits ran alone: the rest of the writes are a round of
+                // their own, if the device passed.
+                self.commit(&plugin, decision, true);
             }
             Waiting::Confirm(checks) => {
                 let outcomes = self.round_outcomes(&plugin, num_headers, body_size, checks.len());

@@ -146,7 +146,7 @@ impl Stream {
 
     /// Runs the decision's pending counter writes (none left after `decide` in shared data), then
     /// carries it out; with the remote store, as a commit round.
-    fn commit(&mut self, plugin: &Plugin, decision: Decision, resumed: bool) -> Action {
+    pub(super) fn commit(&mut self, plugin: &Plugin, decision: Decision, resumed: bool) -> Action {
         let policy = &plugin.cfg.policy;
         let Some(remote) = &plugin.cfg.remote else {
             let decision = plugin.with_store(self.now, |store| policy.commit(decision, self.now, store));
