@@ -160,7 +160,7 @@ mod tests {
     use super::*;
 
     fn check(rule: u16, key: &str, op: CounterOp) -> CounterCheck {
-        CounterCheck { rule, key: key.to_owned(), op, number: None, escalation_only: false, gate: false }
+        CounterCheck::new(rule, key.to_owned(), op, None)
     }
 
     fn at(ms: u64) -> Timestamp {

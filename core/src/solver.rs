@@ -39,7 +39,7 @@ impl SolverCheck {
         // What can refuse the device goes first; its record as the number's sender waits for
         // the rest of the request.
         let gate = matches!(op, CounterOp::Rate | CounterOp::ConversionSend);
-        CounterCheck { rule: self.rule, key, op, number: self.number.clone(), escalation_only: false, gate }
+        CounterCheck { gate, ..CounterCheck::new(self.rule, key, op, self.number.clone()) }
     }
 }
 

@@ -237,13 +237,13 @@ impl TrustImport {
         };
         decision.commits = digits
             .iter()
-            .map(|d| CounterCheck {
-                rule: self.rule,
-                key: counter_key("tr:", &self.rule_id, d),
-                op: CounterOp::TrustImport,
-                number: None,
-                escalation_only: false,
-                gate: false,
+            .map(|d| {
+                CounterCheck::new(
+                    self.rule,
+                    counter_key("tr:", &self.rule_id, d),
+                    CounterOp::TrustImport,
+                    None,
+                )
             })
             .collect();
         decision.action = Action::Answer;

@@ -105,14 +105,8 @@ impl Policy {
                     }
                     _ => return None,
                 };
-                Some(CounterCheck {
-                    rule: u16::try_from(index).ok()?,
-                    key: counter_key(kind, &rule.id, digits),
-                    op,
-                    number: Some(number.clone()),
-                    escalation_only: false,
-                    gate: false,
-                })
+                let key = counter_key(kind, &rule.id, digits);
+                Some(CounterCheck::new(u16::try_from(index).ok()?, key, op, Some(number.clone())))
             })
             .collect()
     }
@@ -158,14 +152,12 @@ impl Policy {
                     }
                     _ => return None,
                 };
-                Some(CounterCheck {
-                    rule: check.rule,
-                    key: counter_key(kind, &rule.id, &scope),
+                Some(CounterCheck::new(
+                    check.rule,
+                    counter_key(kind, &rule.id, &scope),
                     op,
-                    number: check.number.clone(),
-                    escalation_only: false,
-                    gate: false,
-                })
+                    check.number.clone(),
+                ))
             })
             .collect()
     }

@@ -128,6 +128,13 @@ pub struct CounterCheck {
     pub gate: bool,
 }
 
+impl CounterCheck {
+    /// A check of rule `rule` on `key`, committed with the request's other writes.
+    pub fn new(rule: u16, key: String, op: CounterOp, number: Option<Arc<str>>) -> Self {
+        CounterCheck { rule, key, op, number, escalation_only: false, gate: false }
+    }
+}
+
 /// The outcome of one [`CounterCheck`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

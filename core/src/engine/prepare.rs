@@ -346,14 +346,7 @@ impl Policy {
                 .iter()
                 .any(|c| c.rule == rule_index && c.key == key && c.op == op && c.number == number)
             {
-                checks.push(CounterCheck {
-                    rule: rule_index,
-                    key,
-                    op,
-                    number,
-                    escalation_only: false,
-                    gate: false,
-                });
+                checks.push(CounterCheck::new(rule_index, key, op, number));
             }
         };
         match &rule.kind {
@@ -446,14 +439,7 @@ fn plan_pair_checks(
     ] {
         // One send per number, even two of one pair in one request: a pair counts SMS.
         if !checks.iter().any(|c| c.rule == rule && c.key == key && c.op == op && c.number == number_key) {
-            checks.push(CounterCheck {
-                rule,
-                key,
-                op,
-                number: number_key.clone(),
-                escalation_only: false,
-                gate: false,
-            });
+            checks.push(CounterCheck::new(rule, key, op, number_key.clone()));
         }
     }
 }

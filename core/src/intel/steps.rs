@@ -31,14 +31,7 @@ impl Policy {
         for (number, e164) in numbers.iter().zip(e164s) {
             let key = cache_key(number.digits());
             if !checks.iter().any(|c| c.op == CounterOp::IntelRead && c.key == key) {
-                checks.push(CounterCheck {
-                    rule,
-                    key,
-                    op: CounterOp::IntelRead,
-                    number: Some(e164.clone()),
-                    escalation_only: false,
-                    gate: false,
-                });
+                checks.push(CounterCheck::new(rule, key, CounterOp::IntelRead, Some(e164.clone())));
             }
         }
     }
@@ -197,14 +190,12 @@ impl Policy {
                     self.fold_facts(&mut decision, &lookup.e164, facts);
                     if let Some(rule) = writer {
                         let digits = lookup.e164.strip_prefix('+').unwrap_or(&lookup.e164);
-                        writes.push(CounterCheck {
+                        writes.push(CounterCheck::new(
                             rule,
-                            key: cache_key(digits),
-                            op: CounterOp::IntelStore(*facts),
-                            number: Some(Arc::from(lookup.e164.as_str())),
-                            escalation_only: false,
-                            gate: false,
-                        });
+                            cache_key(digits),
+                            CounterOp::IntelStore(*facts),
+                            Some(Arc::from(lookup.e164.as_str())),
+                        ));
                     }
                 }
                 other => {
