@@ -1433,3 +1433,36 @@ fn remote_store_caches_lookups_through_its_rounds() {
     assert_eq!(lookups().len(), 1);
     assert_eq!(envoy.stream(id).resumed, 1);
 }
+
+/// A confirm route that judges origin's answer by its body (`success_json`, a preset's
+/// confirmed number) reads it as origin wrote it: the client's `accept-encoding` is taken off
+/// the confirm, so origin answers uncompressed. A gzipped answer would never parse, and
+/// conversion rules would then block real users whose codes were right. A send keeps it.
+#[test]
+fn a_confirm_judged_by_its_answer_goes_to_origin_without_accept_encoding() {
+    let routes = ROUTES.replace(
+        r#""extract":{"json_keys":["phone"]}}]"#,
+        r#""extract":{"json_keys":["phone"]},"success_json":{"field":"status","equals":["approved"]}}]"#,
+    );
+    let conversion = r#"{"id":"conv","action":"block","conversion":{"scope":"country","min_sends":2,"min_ratio":0.5,"window_seconds":3600,"block_seconds":600}}"#;
+    let config = format!(
+        r#"{{"name":"t","policy":{{"version":1,"default_region":"US","routes":{routes},"rules":[{conversion}]}},
+            "store":{{"buckets":64,"entries_per_bucket":8}}}}"#
+    );
+    let mut envoy = Envoy::start(&config);
+    let phone = br#"{"phone":"+14155554001"}"#;
+    let gzip = [("accept-encoding", "gzip, br")];
+    let (send, _) = envoy.send(post("/api/otp", &gzip), phone, 1024);
+    assert_eq!(envoy.stream(send).request_header("accept-encoding"), Some(&b"gzip, br"[..]));
+    let (confirm, _) = envoy.send(post("/api/otp/verify", &gzip), phone, 1024);
+    assert_eq!(envoy.stream(confirm).request_header("accept-encoding"), None);
+    envoy.response_with(
+        confirm,
+        200,
+        &[("content-type", "application/json")],
+        &[br#"{"status":"approved"}"#],
+    );
+    // Credited: the country converts, and its next send passes.
+    let (next, _) = envoy.send(post("/api/otp", &[]), br#"{"phone":"+14155554002"}"#, 1024);
+    assert_eq!(envoy.stream(next).local_reply.as_ref().map(|r| r.status), None);
+}

@@ -280,8 +280,9 @@ fn run_key_by_key(job: &Job<'_>, backend: &mut dyn Backend, first_read: Option<V
             }
             read(backend, &pending)?;
         }
+        let retried: std::collections::HashSet<&str> = pending.iter().copied().collect();
         for (check, outcome) in request.checks.iter().zip(outcomes.iter_mut()) {
-            if pending.contains(&check.key.as_str()) {
+            if retried.contains(check.key.as_str()) {
                 *outcome = policy.run_check(check, now, &batch);
             }
         }
@@ -301,8 +302,9 @@ fn run_key_by_key(job: &Job<'_>, backend: &mut dyn Backend, first_read: Option<V
             return Ok((outcomes, stats));
         }
     }
+    let lost: std::collections::HashSet<&str> = pending.iter().copied().collect();
     for (check, outcome) in request.checks.iter().zip(outcomes.iter_mut()) {
-        if pending.contains(&check.key.as_str()) {
+        if lost.contains(check.key.as_str()) {
             *outcome = CheckOutcome::StoreFailed;
             stats.gave_up += 1;
         }
@@ -323,13 +325,9 @@ fn peek_commits(job: &Job<'_>, batch: &Batch) -> Result<(), Vec<CheckOutcome>> {
 }
 
 fn distinct_keys(request: &CheckRequest) -> Vec<&str> {
-    let mut keys: Vec<&str> = Vec::new();
-    for check in &request.checks {
-        if !keys.contains(&check.key.as_str()) {
-            keys.push(&check.key);
-        }
-    }
-    keys
+    // A set, not a scan of the list: a round's keys come from whoever reaches the service.
+    let mut seen = std::collections::HashSet::with_capacity(request.checks.len());
+    request.checks.iter().map(|c| c.key.as_str()).filter(|key| seen.insert(*key)).collect()
 }
 
 /// [`run`] on a backend that swaps whole rounds: the checks run on the backend's guesses and
@@ -664,5 +662,17 @@ mod tests {
         assert!(batch.get("k", Timestamp::from_millis(10)).unwrap().is_none());
         assert!(batch.get("g", Timestamp::from_millis(0)).unwrap().is_none());
         assert_eq!(batch.get("unknown", Timestamp::from_millis(0)), Err(StoreError::Unavailable));
+    }
+
+    #[test]
+    fn a_rounds_keys_are_each_read_once_in_the_order_they_come() {
+        let checks: Vec<serde_json::Value> = [3, 1, 3, 2, 1, 4]
+            .iter()
+            .map(|n| serde_json::json!({"rule": 0, "key": format!("k{n}"), "op": "rate"}))
+            .collect();
+        let request: CheckRequest =
+            serde_json::from_value(serde_json::json!({"policy_id": 0, "now_ms": 1, "checks": checks}))
+                .unwrap();
+        assert_eq!(distinct_keys(&request), ["k3", "k1", "k2", "k4"]);
     }
 }

@@ -19,6 +19,10 @@ use crate::settings::Settings;
 /// Namespace of requests that name none.
 pub const DEFAULT_NAMESPACE: &str = "default";
 
+/// Most checks one round may carry: a site's import of trusted numbers (up to 10,000 per
+/// request) is the largest real round; a send's is a few dozen.
+pub const MAX_CHECKS_PER_ROUND: usize = 12_000;
+
 /// An HTTP answer: status, content type, body, and whether a peek round committed.
 pub struct Answer {
     pub status: u16,
@@ -162,6 +166,12 @@ impl Service {
             self.metrics.request(round, outcome, n, micros(started));
             Answer::checks(status, &response)
         };
+        if n > MAX_CHECKS_PER_ROUND {
+            // A filter's round holds one request's checks (a few dozen); a megabyte of them would
+            // hold a worker thread for seconds and fail every proxy's rounds open meanwhile.
+            let why = format!("{n} checks in one round, at most {MAX_CHECKS_PER_ROUND}");
+            return finish(Outcome::BadRequest, 400, CheckResponse::Refused(why));
+        }
         let namespace = request.namespace.as_deref().unwrap_or(DEFAULT_NAMESPACE);
         if !valid_namespace(namespace) {
             let why = "namespace must be 1-64 characters of a-z, 0-9, '-' and '_'".to_owned();

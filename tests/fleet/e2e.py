@@ -313,6 +313,18 @@ class Harness:
               and headers.get("x-pumpguard-decision") == "answer" and after == 200,
               f"{st} {headers} {body[:300]}")
 
+    # -- rounds from elsewhere
+    def check_oversized_round(self):
+        """A round of more checks than any request makes (a flood's, or anyone's who reaches the
+        service) is refused whole before a key is read: it cannot hold a worker thread while
+        every proxy's rounds time out and fail open."""
+        checks = [{"rule": 0, "key": f"rl:per-number|{n:011}", "op": "rate"} for n in range(12_001)]
+        body = json.dumps({"policy_id": 0, "now_ms": 1000, "peek": True, "checks": checks}).encode()
+        st, _, answer = E.http1(self.store_ports[0], "POST", "/checks",
+                                [("content-type", "application/json")], body=body, timeout=10)
+        check(f"store service: a round of 12,001 checks is refused ({st} {answer[:80]!r})",
+              st == 400 and b"at most 12000" in answer, f"{st} {answer[:300]!r}")
+
     # -- the block cache
     def check_block_cache(self):
         """Repeats of a number its backoff refuses are answered by each Envoy worker's cache of
@@ -463,9 +475,9 @@ class Harness:
         r = subprocess.run([sys.executable, "-m", "kubernetes_validate", "--strict", store_yaml],
                            capture_output=True, text=True)
         out = r.stdout + r.stderr
-        check("envoy/k8s/store-service.yaml: Namespace, ConfigMap, Deployment, two Services, PodDisruptionBudget "
-              "pass kubernetes-validate --strict",
-              r.returncode == 0 and out.count("passed") == 6 and "WARN" not in out and "ERROR" not in out, out[-2000:])
+        check("envoy/k8s/store-service.yaml: Namespace, ConfigMap, Deployment, two Services, PodDisruptionBudget, "
+              "NetworkPolicy pass kubernetes-validate --strict",
+              r.returncode == 0 and out.count("passed") == 7 and "WARN" not in out and "ERROR" not in out, out[-2000:])
         services = [d for d in yaml.safe_load_all(open(store_yaml)) if d["kind"] == "Service"]
         # Later documents of a kind win below: the ClusterIP Service is the one Istio addresses.
         docs = {d["kind"]: d for d in reversed(list(yaml.safe_load_all(open(store_yaml))))}
@@ -484,6 +496,11 @@ class Harness:
         probes = dep["spec"]["template"]["spec"]["containers"][0]
         check("store probes use /healthz and /readyz",
               probes["livenessProbe"]["httpGet"]["path"] == "/healthz" and probes["readinessProbe"]["httpGet"]["path"] == "/readyz")
+        # The service has no credentials of its own: only the proxies that run the filter reach it.
+        allowed = docs["NetworkPolicy"]["spec"]["ingress"][0]["from"][0]["podSelector"]["matchLabels"]
+        check("a NetworkPolicy admits only the WasmPlugin's proxies (its selector) to the store pods",
+              docs["NetworkPolicy"]["spec"]["podSelector"]["matchLabels"] == dep["spec"]["selector"]["matchLabels"]
+              and allowed == istio["WasmPlugin"]["spec"]["selector"]["matchLabels"], str(docs["NetworkPolicy"]))
         plugin = istio["WasmPlugin"]["spec"]["pluginConfig"]
         example = json.load(open(os.path.join(ROOT, "examples/policy.json")))
         configmap = json.loads(docs["ConfigMap"]["data"]["policy.json"])
@@ -541,6 +558,8 @@ def main():
             h.check_block_cache()
         if h.wanted("trust-import"):
             h.check_trust_import()
+        if h.wanted("oversized"):
+            h.check_oversized_round()
         h.check_scenarios()
         if h.wanted("failures"):
             h.check_failures()

@@ -306,6 +306,15 @@ impl Stream {
                 }
             }
             if plugin.cfg.policy.awaits_confirmation(&decision) {
+                // A route that judges the answer's body must get it as origin wrote it: an
+                // answer compressed for the client would never read as confirmed.
+                let policy = &plugin.cfg.policy;
+                if policy.confirm_needs_body(&decision)
+                    && !self.headers_sent
+                    && abi::remove_header(Headers::Request, b"accept-encoding").is_err()
+                {
+                    return self.host_failure("remove accept-encoding");
+                }
                 self.confirm = Some(decision);
             }
             if resumed && abi::resume_request().is_err() {
