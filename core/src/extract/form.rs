@@ -40,13 +40,48 @@ impl FieldMatch {
     }
 }
 
-/// Matches a decoded field name, array suffix (`phone[]`) ignored.
+/// Matches a decoded field name, array suffix (`phone[]`) ignored, as any origin may read it
+/// ([`origin_readings`]): a name some framework reads as a configured field is that field, so
+/// a decoy under the plain name beside it is a repeat (`ambiguous_field`), never the number
+/// judged while origin reads the other.
 pub(crate) fn match_name(name: &[u8], plan: &FieldPlan) -> FieldMatch {
-    let base = strip_bracket_suffix(name);
-    FieldMatch {
-        number: plan.names.find(base),
-        token: plan.token.as_deref().is_some_and(|t| super::names::eq_folded(base, t)),
+    let mut hit = FieldMatch { number: None, token: false };
+    for reading in origin_readings(name) {
+        let base = strip_bracket_suffix(&reading);
+        hit.number = hit.number.or_else(|| plan.names.find(base));
+        hit.token |= plan.token.as_deref().is_some_and(|t| super::names::eq_folded(base, t));
     }
+    hit
+}
+
+/// The names frameworks read `name` as, itself first: PHP cuts it at a NUL, drops leading
+/// spaces and reads `.`, a space and an unclosed `[` as `_` (`phone.number` is `phone_number`);
+/// Django trims multipart names; Rack drops brackets around a name (`[phone]`, `phone]`);
+/// Spring reads `!phone` as `phone` when it is absent; Express's `qs` reads `phone[]x` as the
+/// array `phone`.
+fn origin_readings(name: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = vec![name.to_vec()];
+    let cut = name.split(|&b| b == 0).next().unwrap_or_default();
+    let trimmed = cut.trim_ascii();
+    let bare = trimmed.get(trimmed.iter().position(|b| !b"[]!".contains(b)).unwrap_or(trimmed.len())..);
+    let bare = bare.unwrap_or_default();
+    let lenient = bare.split(|&b| b == b'[').next().unwrap_or_default();
+    let lenient = lenient.strip_suffix(b"]").unwrap_or(lenient);
+    let php: Vec<u8> = {
+        let start = cut.iter().position(|&b| b != b' ').unwrap_or(cut.len());
+        let name = cut.get(start..).unwrap_or_default();
+        let unclosed = name.iter().position(|&b| b == b'[').filter(|&i| !name[i..].contains(&b']'));
+        name.iter()
+            .enumerate()
+            .map(|(i, &b)| if b == b'.' || b == b' ' || Some(i) == unclosed { b'_' } else { b })
+            .collect()
+    };
+    for reading in [trimmed.to_vec(), bare.to_vec(), lenient.to_vec(), php] {
+        if !reading.is_empty() && !out.contains(&reading) {
+            out.push(reading);
+        }
+    }
+    out
 }
 
 /// Records a field value the plan reads: a number (once per field; a repeat is ambiguous

@@ -21,6 +21,8 @@ mod spec;
 mod split;
 
 #[cfg(test)]
+mod origin_tests;
+#[cfg(test)]
 mod proptests;
 #[cfg(test)]
 mod tests;

@@ -29,7 +29,15 @@ pub(crate) fn scan(
     loop {
         let mut at = dash + 2 + boundary.len();
         if body.get(at..at + 2) == Some(b"--") {
-            // The close delimiter; the epilogue after it is ignored by every parser.
+            // The close delimiter. The epilogue after it is not the body's, but PHP and Django
+            // read on: a part there is a field the guard would not see.
+            let epilogue = body.get(at + 2..).unwrap_or_default();
+            let again = [b"--", boundary].concat();
+            if epilogue.windows(again.len()).any(|w| w == again.as_slice()) {
+                return Err(ExtractError::Ambiguous {
+                    detail: "a multipart body carries another part after its close delimiter".to_owned(),
+                });
+            }
             return Ok(());
         }
         while matches!(body.get(at), Some(b' ' | b'\t')) {
@@ -186,6 +194,14 @@ fn disposition<'a>(value: &'a [u8], headers: &mut PartHeaders<'a>) -> Result<(),
             at += len;
             (token, false)
         };
+        if param.len() > 4 && param.get(..5).is_some_and(|p| p.eq_ignore_ascii_case(b"name*")) {
+            // RFC 2231's extended name (`name*=UTF-8''phone`, `name*0=`): Werkzeug, Django and
+            // Go let it stand for `name`, others ignore it, so the part's field is unknown.
+            return Err(ExtractError::Ambiguous {
+                detail: "a multipart part names its field with name*, which parsers read differently"
+                    .to_owned(),
+            });
+        }
         if param.eq_ignore_ascii_case(b"name") {
             if headers.name.is_some() {
                 return Err(ExtractError::Ambiguous {
