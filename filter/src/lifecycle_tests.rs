@@ -594,18 +594,25 @@ fn confirm_route_response_status_feeds_conversion() {
     }
 }
 
-#[test]
-fn confirm_judged_by_its_response_body_credits_only_a_right_code() {
+/// A plugin config whose confirm route judges the answer's `"status": "approved"`, with a
+/// country conversion rule of `min_sends` and `min_ratio`.
+fn body_judged_confirm_config(min_sends: u32, min_ratio: f64) -> String {
     let routes = ROUTES.replace(
         r#""extract":{"json_keys":["phone"]}}]"#,
         r#""extract":{"json_keys":["phone"]},"success_json":{"field":"status","equals":["approved"]}}]"#,
     );
-    let conversion = r#"{"id":"conv","action":"block","conversion":{"scope":"country","min_sends":3,"min_ratio":0.3,"window_seconds":3600,"block_seconds":600}}"#;
-    let config = format!(
+    let conversion = format!(
+        r#"{{"id":"conv","action":"block","conversion":{{"scope":"country","min_sends":{min_sends},"min_ratio":{min_ratio},"window_seconds":3600,"block_seconds":600}}}}"#
+    );
+    format!(
         r#"{{"name":"t","policy":{{"version":1,"default_region":"US","routes":{routes},"rules":[{conversion}]}},
             "store":{{"buckets":64,"entries_per_bucket":8}}}}"#
-    );
-    let mut envoy = Envoy::start(&config);
+    )
+}
+
+#[test]
+fn confirm_judged_by_its_response_body_credits_only_a_right_code() {
+    let mut envoy = Envoy::start(&body_judged_confirm_config(3, 0.3));
     let send = |envoy: &mut Envoy, n: u32| {
         let phone = format!(r#"{{"phone":"+1415555400{n}"}}"#);
         let (id, _) = envoy.send(post("/api/otp", &[]), phone.as_bytes(), 1024);
@@ -1440,16 +1447,7 @@ fn remote_store_caches_lookups_through_its_rounds() {
 /// conversion rules would then block real users whose codes were right. A send keeps it.
 #[test]
 fn a_confirm_judged_by_its_answer_goes_to_origin_without_accept_encoding() {
-    let routes = ROUTES.replace(
-        r#""extract":{"json_keys":["phone"]}}]"#,
-        r#""extract":{"json_keys":["phone"]},"success_json":{"field":"status","equals":["approved"]}}]"#,
-    );
-    let conversion = r#"{"id":"conv","action":"block","conversion":{"scope":"country","min_sends":2,"min_ratio":0.5,"window_seconds":3600,"block_seconds":600}}"#;
-    let config = format!(
-        r#"{{"name":"t","policy":{{"version":1,"default_region":"US","routes":{routes},"rules":[{conversion}]}},
-            "store":{{"buckets":64,"entries_per_bucket":8}}}}"#
-    );
-    let mut envoy = Envoy::start(&config);
+    let mut envoy = Envoy::start(&body_judged_confirm_config(2, 0.5));
     let phone = br#"{"phone":"+14155554001"}"#;
     let gzip = [("accept-encoding", "gzip, br")];
     let (send, _) = envoy.send(post("/api/otp", &gzip), phone, 1024);
