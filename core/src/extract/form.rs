@@ -70,7 +70,10 @@ fn origin_readings(name: &[u8]) -> Vec<Vec<u8>> {
     let php: Vec<u8> = {
         let start = cut.iter().position(|&b| b != b' ').unwrap_or(cut.len());
         let name = cut.get(start..).unwrap_or_default();
-        let unclosed = name.iter().position(|&b| b == b'[').filter(|&i| !name[i..].contains(&b']'));
+        let unclosed = name
+            .iter()
+            .position(|&b| b == b'[')
+            .filter(|&i| !name.get(i..).is_some_and(|rest| rest.contains(&b']')));
         name.iter()
             .enumerate()
             .map(|(i, &b)| if b == b'.' || b == b' ' || Some(i) == unclosed { b'_' } else { b })
