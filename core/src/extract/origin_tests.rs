@@ -2,25 +2,15 @@
 //! beside a decoy under the plain name is a repeat of the field (`ambiguous_field`), and alone
 //! it is the field; never the decoy judged while origin reads the other number.
 
-use super::*;
-use crate::config::ConfigErrors;
-
-fn extractor(spec: &str) -> Extractor {
-    let doc: ExtractSpec = serde_json::from_str(spec).unwrap_or_else(|e| panic!("{spec}: {e}"));
-    let mut errs = ConfigErrors::default();
-    doc.compile("routes[0].extract", &mut errs).unwrap_or_else(|| panic!("{spec}: {errs:?}"))
-}
+use super::tests::{extractor, run, Req};
 
 /// The numbers read, or the error code.
-fn read(ex: &Extractor, content_type: &str, body: &[u8]) -> Result<Vec<String>, &'static str> {
-    let parts = RequestParts {
-        content_type: Some(content_type),
-        content_encoding: None,
-        query: "",
-        headers: &[],
-        body,
+fn read(ex: &super::Extractor, content_type: &str, body: &[u8]) -> Result<Vec<String>, &'static str> {
+    let req = match content_type {
+        FORM => Req::form(std::str::from_utf8(body).unwrap_or_default()),
+        _ => Req::multipart(content_type, std::str::from_utf8(body).unwrap_or_default()),
     };
-    ex.extract(&parts).map(|x| x.numbers.into_iter().map(|c| c.raw).collect()).map_err(|e| e.code())
+    run(ex, req).map(|(numbers, _)| numbers.into_iter().map(|(raw, _)| raw).collect())
 }
 
 const FORM: &str = "application/x-www-form-urlencoded";

@@ -18,12 +18,12 @@ fn compile(spec: &str) -> Result<Extractor, Vec<(String, String)>> {
     }
 }
 
-fn extractor(spec: &str) -> Extractor {
+pub(super) fn extractor(spec: &str) -> Extractor {
     compile(spec).unwrap_or_else(|errs| panic!("{spec}: {errs:?}"))
 }
 
 #[derive(Clone, Copy, Default)]
-struct Req<'a> {
+pub(super) struct Req<'a> {
     content_type: Option<&'a str>,
     content_encoding: Option<&'a str>,
     query: &'a str,
@@ -36,7 +36,7 @@ impl<'a> Req<'a> {
         Req { content_type: Some("application/json"), body: body.as_bytes(), ..Req::default() }
     }
 
-    fn form(body: &'a str) -> Self {
+    pub(super) fn form(body: &'a str) -> Self {
         Req {
             content_type: Some("application/x-www-form-urlencoded"),
             body: body.as_bytes(),
@@ -44,15 +44,15 @@ impl<'a> Req<'a> {
         }
     }
 
-    fn multipart(boundary_param: &'a str, body: &'a str) -> Self {
+    pub(super) fn multipart(boundary_param: &'a str, body: &'a str) -> Self {
         Req { content_type: Some(boundary_param), body: body.as_bytes(), ..Req::default() }
     }
 }
 
 /// `Ok` lists `(raw, source)` of each candidate and the token.
-type Outcome = Result<(Vec<(String, String)>, Option<String>), &'static str>;
+pub(super) type Outcome = Result<(Vec<(String, String)>, Option<String>), &'static str>;
 
-fn run(ex: &Extractor, req: Req<'_>) -> Outcome {
+pub(super) fn run(ex: &Extractor, req: Req<'_>) -> Outcome {
     let parts = RequestParts {
         content_type: req.content_type,
         content_encoding: req.content_encoding,
