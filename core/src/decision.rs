@@ -130,6 +130,22 @@ pub enum ReasonCode {
 }
 
 impl ReasonCode {
+    /// Whether the finding is about the request's input rather than a rule.
+    pub(crate) fn is_input(self) -> bool {
+        matches!(
+            self,
+            ReasonCode::BodyTooLarge
+                | ReasonCode::BodyMalformed
+                | ReasonCode::UnsupportedEncoding
+                | ReasonCode::UnsupportedContentType
+                | ReasonCode::AmbiguousField
+                | ReasonCode::UnparseableNumber
+                | ReasonCode::InvalidNumber
+                | ReasonCode::NoNumber
+                | ReasonCode::TooManyNumbers
+        )
+    }
+
     /// The stable snake_case code, e.g. `rate_limited`.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -37,26 +37,10 @@ pub enum RefusalFormat {
     Firebase,
 }
 
-/// Whether a reason is about the request's input rather than a rule.
-fn is_input(code: ReasonCode) -> bool {
-    matches!(
-        code,
-        ReasonCode::BodyTooLarge
-            | ReasonCode::BodyMalformed
-            | ReasonCode::UnsupportedEncoding
-            | ReasonCode::UnsupportedContentType
-            | ReasonCode::AmbiguousField
-            | ReasonCode::UnparseableNumber
-            | ReasonCode::InvalidNumber
-            | ReasonCode::NoNumber
-            | ReasonCode::TooManyNumbers
-    )
-}
-
 impl RefusalFormat {
     /// The status a refusal answers with, given pumpguard's own (`status`) and the error code.
     pub(crate) fn status(self, status: u16, code: Option<ReasonCode>) -> u16 {
-        let input = code.is_some_and(is_input);
+        let input = code.is_some_and(ReasonCode::is_input);
         match self {
             RefusalFormat::Pumpguard | RefusalFormat::Twilio => status,
             RefusalFormat::Firebase => 400,
@@ -77,7 +61,7 @@ impl RefusalFormat {
 
     /// The API's error code for a refusal of `action` for `code`.
     pub(crate) fn api_code(self, action: Action, code: ReasonCode, timed: bool) -> Option<&'static str> {
-        let input = is_input(code);
+        let input = code.is_input();
         match self {
             RefusalFormat::Firebase => Some(match code {
                 ReasonCode::UnparseableNumber | ReasonCode::InvalidNumber => "INVALID_PHONE_NUMBER",

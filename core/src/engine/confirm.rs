@@ -21,18 +21,11 @@ use super::{CheckOutcome, CounterCheck, CounterOp};
 /// origin verified beside the ones the guard saw (five nested copies of a pumped number, then
 /// the attacker's own with its code).
 fn request_confirms(decision: &Decision) -> Option<&str> {
-    let unseen = decision.reasons.iter().any(|r| {
-        matches!(
-            r.code,
-            ReasonCode::TooManyNumbers
-                | ReasonCode::UnparseableNumber
-                | ReasonCode::AmbiguousField
-                | ReasonCode::BodyTooLarge
-                | ReasonCode::BodyMalformed
-                | ReasonCode::UnsupportedEncoding
-                | ReasonCode::UnsupportedContentType
-        )
-    });
+    // Every input finding but a number read whole (invalid) or none at all (nothing to credit).
+    let unseen = decision
+        .reasons
+        .iter()
+        .any(|r| r.code.is_input() && !matches!(r.code, ReasonCode::InvalidNumber | ReasonCode::NoNumber));
     let first = decision.numbers.first()?;
     (!unseen && decision.numbers.iter().all(|n| n.e164 == first.e164)).then_some(first.e164.as_str())
 }
