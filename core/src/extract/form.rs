@@ -45,11 +45,22 @@ impl FieldMatch {
 /// a decoy under the plain name beside it is a repeat (`ambiguous_field`), never the number
 /// judged while origin reads the other.
 pub(crate) fn match_name(name: &[u8], plan: &FieldPlan) -> FieldMatch {
+    let matches = |name: &[u8]| {
+        let base = strip_bracket_suffix(name);
+        FieldMatch {
+            number: plan.names.find(base),
+            token: plan.token.as_deref().is_some_and(|t| super::names::eq_folded(base, t)),
+        }
+    };
+    // A plain name (no NUL, blank, bracket, `!` or `.`) reads as itself everywhere: no copies.
+    if !name.iter().any(|&b| b == 0 || b.is_ascii_whitespace() || b"[]!.".contains(&b)) {
+        return matches(name);
+    }
     let mut hit = FieldMatch { number: None, token: false };
     for reading in origin_readings(name) {
-        let base = strip_bracket_suffix(&reading);
-        hit.number = hit.number.or_else(|| plan.names.find(base));
-        hit.token |= plan.token.as_deref().is_some_and(|t| super::names::eq_folded(base, t));
+        let found = matches(&reading);
+        hit.number = hit.number.or(found.number);
+        hit.token |= found.token;
     }
     hit
 }
