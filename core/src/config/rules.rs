@@ -167,6 +167,19 @@ pub(super) fn compile_rule(
             }
         }
     }
+    if let RuleKind::RateLimit { key, .. } = &kind {
+        if let Some(j) = key.iter().position(|part| *part == KeyPart::Account) {
+            let reads_account =
+                |r: &usize| policy.routes.get(*r).is_some_and(|route| route.extract.reads_account());
+            if !routes.iter().any(reads_account) {
+                errs.push(
+                    format!("{at}.rate_limit.key[{j}]"),
+                    "none of the rule's routes reads an account (extract.account_json_paths, or the \
+                     cognito or firebase preset), so the rule would count nothing",
+                );
+            }
+        }
+    }
     if doc.action == RuleAction::Throttle && !kind.is_stateful() {
         errs.push(
             format!("{at}.action"),
@@ -395,6 +408,7 @@ fn compile_kind(doc: &RuleDoc, at: &str, errs: &mut ConfigErrors) -> Option<Rule
                 }
                 KeyPartDoc::Fingerprint(kind) => KeyPart::Fingerprint(*kind),
                 KeyPartDoc::CaptchaSolver => KeyPart::CaptchaSolver,
+                KeyPartDoc::Account => KeyPart::Account,
             });
         }
         let rate = non_zero(r.rate, &format!("{at}.rate"), errs);

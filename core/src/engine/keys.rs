@@ -55,6 +55,21 @@ pub(super) fn client_address(ip: IpAddr, v4_bits: u8, v6_bits: u8) -> String {
     }
 }
 
+/// Whether a `rate_limit` key names something the request lacks: a number (a request without
+/// one has no number to count), or the account (`extract.account_json_paths`). Keyed by a `-`
+/// instead, every such request would share one counter, and one client's requests would
+/// throttle every other's.
+pub(super) fn counts_nothing(parts: &[KeyPart], has_numbers: bool, has_account: bool) -> bool {
+    parts
+        .iter()
+        .any(|part| (part.is_per_number() && !has_numbers) || (*part == KeyPart::Account && !has_account))
+}
+
+/// The tag an account name is counted under.
+fn account_tag(account: &str) -> u64 {
+    crate::store::key_hash(0x6163_636f_756e_7473, account)
+}
+
 /// `<kind><rule id>:<subject>`, sized once: `format!` costs more than the rest of planning.
 pub(crate) fn counter_key(kind: &str, rule_id: &str, subject: &str) -> String {
     let mut key = String::with_capacity(kind.len() + rule_id.len() + 1 + subject.len());
@@ -94,12 +109,17 @@ fn network_v6(ip: std::net::Ipv6Addr, bits: u8) -> std::net::Ipv6Addr {
     std::net::Ipv6Addr::from(u128::from(ip) & mask)
 }
 
+/// The counter key of a `rate_limit` rule for one request (and one of its numbers, when a part
+/// is per number). Callers plan no check where the key names what the request lacks
+/// (`counts_nothing`).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn rate_key(
     rule_id: &str,
     parts: &[KeyPart],
     route: &crate::routes::Route,
     req: &Request<'_>,
     number: Option<&PhoneNumber>,
+    account: Option<&str>,
     fingerprints: &Fingerprints,
     solver_cuts: &mut Vec<usize>,
 ) -> String {
@@ -145,6 +165,10 @@ pub(super) fn rate_key(
                 key.push_str(truncated(req.header(name).unwrap_or(""), MAX_KEY_VALUE_LEN))
             }
             KeyPart::Fingerprint(kind) => key.push_str(fingerprints.get(*kind).unwrap_or("-")),
+            // Hashed: a fixed length whatever the name, and no e-mail address in a store key.
+            KeyPart::Account => {
+                let _ = write!(key, "{:016x}", account_tag(account.unwrap_or("")));
+            }
             // Named by siteverify, later: its place is kept for `SolverCheck::for_solver`.
             KeyPart::CaptchaSolver => solver_cuts.push(key.len()),
         }

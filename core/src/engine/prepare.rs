@@ -14,7 +14,7 @@ use crate::rules::{self, check_number, KeyPart, NumberFinding, Rule, RuleKind, T
 use crate::solver::{self, solver_scope};
 use crate::time::Timestamp;
 
-use super::keys::{client_address, client_tag, counter_key, number_scope_key, rate_key};
+use super::keys::{client_address, client_tag, counter_key, counts_nothing, number_scope_key, rate_key};
 use super::{input_reason, CounterCheck, CounterOp, Fingerprints, Prepared};
 
 /// The `invalid_number` finding for `number`, as `inputs.on_invalid_number` asks.
@@ -133,7 +133,9 @@ impl Policy {
             decision.reasons.retain(|r| r.code != ReasonCode::InvalidNumber);
             decision.reasons.iter_mut().for_each(|r| r.enforced = false);
         }
-        if extracted.numbers.is_empty() && !confirm {
+        // A request naming an account (a reset or a resend by user name) leaves the number to
+        // the service that holds it: not a number the guard failed to find.
+        if extracted.numbers.is_empty() && extracted.account.is_none() && !confirm {
             decision.reasons.push(input_reason(ReasonCode::NoNumber, inputs.on_no_number, None));
         }
         if has_enforced_block(&decision) {
@@ -149,6 +151,7 @@ impl Policy {
         let token = extracted.token.filter(|t| !t.is_empty() && t.len() <= captcha::MAX_TOKEN_LEN);
 
         let fingerprints = Fingerprints::of(self, req);
+        let account = extracted.account.as_deref();
         if let Some(reads) = self.edge_reads.get(route_index) {
             decision.edge_inputs = reads.judge(req, fingerprints.ja3.is_some(), fingerprints.ja4.is_some());
         }
@@ -261,8 +264,11 @@ impl Policy {
                     solver::plan_conversion(index, &rule.id, &numbers, &e164s, &mut solver_checks)
                 }
                 RuleKind::RateLimit { key, .. } if key.contains(&KeyPart::CaptchaSolver) => {
+                    if counts_nothing(key, !numbers.is_empty(), account.is_some()) {
+                        continue;
+                    }
                     let key_for = |number: Option<&PhoneNumber>, cuts: &mut Vec<usize>| {
-                        rate_key(&rule.id, key, route, req, number, &fingerprints, cuts)
+                        rate_key(&rule.id, key, route, req, number, account, &fingerprints, cuts)
                     };
                     let per_number = key.iter().any(KeyPart::is_per_number);
                     solver::plan_rate(index, &numbers, &e164s, per_number, key_for, &mut solver_checks)
@@ -275,7 +281,9 @@ impl Policy {
                     {
                         decision.client_address = req.client_ip.map(|ip| client_address(ip, *v4, *v6));
                     }
-                    self.plan_checks(index, rule, route, req, &numbers, &e164s, &fingerprints, &mut checks)
+                    let facts =
+                        KeyFacts { numbers: &numbers, e164s: &e164s, account, fingerprints: &fingerprints };
+                    self.plan_checks(index, rule, route, req, &facts, &mut checks)
                 }
                 kind => {
                     for number in &numbers {
@@ -324,19 +332,17 @@ impl Policy {
         final_decision(decision)
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn plan_checks(
         &self,
         index: usize,
         rule: &Rule,
         route: &crate::routes::Route,
         req: &Request<'_>,
-        numbers: &[PhoneNumber],
-        e164s: &[Arc<str>],
-        fingerprints: &Fingerprints,
+        facts: &KeyFacts<'_>,
         checks: &mut Vec<CounterCheck>,
     ) {
         let Ok(rule_index) = u16::try_from(index) else { return };
+        let KeyFacts { numbers, e164s, account, fingerprints } = *facts;
         // One check per number, even where numbers share a key (a prefix, a country, the
         // client): a limit counts SMS, so five numbers of one range in one request count five
         // times. The same number twice is one SMS.
@@ -351,15 +357,18 @@ impl Policy {
         };
         match &rule.kind {
             RuleKind::RateLimit { key, .. } => {
+                if counts_nothing(key, !numbers.is_empty(), account.is_some()) {
+                    return;
+                }
                 let per_number = key.iter().any(KeyPart::is_per_number);
                 let mut cuts = Vec::new();
                 if numbers.is_empty() {
-                    let k = rate_key(&rule.id, key, route, req, None, fingerprints, &mut cuts);
+                    let k = rate_key(&rule.id, key, route, req, None, account, fingerprints, &mut cuts);
                     push(k, CounterOp::Rate, None);
                 }
                 for (i, number) in numbers.iter().enumerate() {
                     let n = per_number.then_some(number);
-                    let k = rate_key(&rule.id, key, route, req, n, fingerprints, &mut cuts);
+                    let k = rate_key(&rule.id, key, route, req, n, account, fingerprints, &mut cuts);
                     push(k, CounterOp::Rate, Some(i));
                 }
             }
@@ -468,4 +477,13 @@ fn describe(finding: NumberFinding, number: &PhoneNumber) -> (ReasonCode, Option
         NumberFinding::PatternDenied => (ReasonCode::PatternDenied, None),
         NumberFinding::PrefixBlocked => (ReasonCode::PrefixBlocked, None),
     }
+}
+
+/// What a request's counter keys are made of, shared by every rule's planning.
+#[derive(Clone, Copy)]
+struct KeyFacts<'a> {
+    numbers: &'a [PhoneNumber],
+    e164s: &'a [Arc<str>],
+    account: Option<&'a str>,
+    fingerprints: &'a Fingerprints,
 }

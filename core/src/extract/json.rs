@@ -483,6 +483,10 @@ impl Scanner<'_> {
             let token = decode_string(self.text, self.src, raw)?;
             out.offer_token(token, || self.location(self.frames.len, None))?;
         }
+        if ctx.nodes & self.plan.account_nodes != 0 {
+            let account = decode_string(self.text, self.src, raw)?;
+            out.offer_account(&account, || self.location(self.frames.len, None))?;
+        }
         if ctx.name_role | ctx.value_role != 0 {
             let mut decoded: NameBuf;
             let name = if ctx.name_role == 0 {

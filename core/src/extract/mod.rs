@@ -99,9 +99,52 @@ pub struct Extracted {
     pub numbers: Vec<Candidate>,
     /// The CAPTCHA token, verbatim (it is verified elsewhere).
     pub token: Option<String>,
+    /// The account the request names (`account_json_paths`), folded as [`fold_account`] does;
+    /// `None` when it names none (or only an empty one).
+    pub account: Option<String>,
+}
+
+/// Longest account name read, in bytes: longer values are cut (Cognito's user names are at most
+/// 128 characters; the cut keeps one odd request from costing more than a short one).
+pub const MAX_ACCOUNT_LEN: usize = 512;
+
+/// An account name as it is counted: trimmed and lower-cased, because the services that name
+/// accounts so match them loosely (Cognito's user names are case-insensitive), and a spelling
+/// the service reads as the same account must not be a fresh counter. Folding more than a
+/// service does only merges counters, which costs an attacker, never helps him.
+pub fn fold_account(name: &str) -> String {
+    let trimmed = name.trim();
+    let mut end = trimmed.len().min(MAX_ACCOUNT_LEN);
+    while !trimmed.is_char_boundary(end) {
+        end -= 1;
+    }
+    trimmed.get(..end).unwrap_or_default().to_lowercase()
 }
 
 impl Extracted {
+    /// Records the account a request names; a second, different one is ambiguous (the origin
+    /// might act on either).
+    pub(crate) fn offer_account(
+        &mut self,
+        name: &str,
+        place: impl FnOnce() -> String,
+    ) -> Result<(), ExtractError> {
+        let folded = fold_account(name);
+        if folded.is_empty() {
+            return Ok(());
+        }
+        match &self.account {
+            Some(existing) if *existing != folded => Err(ExtractError::Ambiguous {
+                detail: format!("two different accounts (the second in {})", place()),
+            }),
+            Some(_) => Ok(()),
+            None => {
+                self.account = Some(folded);
+                Ok(())
+            }
+        }
+    }
+
     /// Records a token; a second, different one is ambiguous. `place` says where this one was,
     /// and is only spelled out for the error.
     pub(crate) fn offer_token(

@@ -56,6 +56,8 @@ pub(crate) struct Node {
     pub(crate) number: Option<ValueFilter>,
     /// The CAPTCHA token is read here.
     pub(crate) token: bool,
+    /// The account the request names is read here.
+    pub(crate) account: bool,
     /// Bits of `JsonPlan::pairs` whose pair array sits here.
     pub(crate) pairs: u8,
 }
@@ -78,6 +80,8 @@ pub(crate) struct JsonPlan {
     pub(crate) number_nodes: u64,
     /// Bits of nodes where the token is read.
     pub(crate) token_nodes: u64,
+    /// Bits of nodes where the account is read.
+    pub(crate) account_nodes: u64,
     /// First bytes of every name an object key is compared with; set by [`JsonPlan::finish`].
     pub(crate) first_bytes: FirstBytes,
 }
@@ -109,6 +113,7 @@ impl Default for JsonPlan {
             pairs: Vec::new(),
             number_nodes: 0,
             token_nodes: 0,
+            account_nodes: 0,
             first_bytes: FirstBytes::default(),
         }
     }
@@ -156,6 +161,13 @@ impl JsonPlan {
         if let Some(n) = self.nodes.get_mut(node) {
             n.token = true;
             self.token_nodes |= bit(node);
+        }
+    }
+
+    pub(crate) fn mark_account(&mut self, node: usize) {
+        if let Some(n) = self.nodes.get_mut(node) {
+            n.account = true;
+            self.account_nodes |= bit(node);
         }
     }
 

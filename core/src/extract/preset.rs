@@ -22,7 +22,9 @@ pub enum Preset {
     /// Cognito takes phone numbers only in E.164 there, so other user names are left alone),
     /// and on the same terms `AuthParameters.USERNAME` (`InitiateAuth` with `USER_AUTH`:
     /// passwordless SMS sign-in and SMS MFA) and `ChallengeResponses.USERNAME`
-    /// (`RespondToAuthChallenge` answering `SMS_OTP`). Token: none.
+    /// (`RespondToAuthChallenge` answering `SMS_OTP`). Token: none. Account: those three user
+    /// names, whatever they hold (`ForgotPassword` or `ResendConfirmationCode` by e-mail
+    /// address in a pool whose user names are not phone numbers).
     Cognito,
     /// Amazon SNS `Publish` (also `CreateSMSSandboxPhoneNumber`): `PhoneNumber` as a query
     /// parameter (`?Action=Publish&PhoneNumber=...`), as a form field (the query API POSTed as
@@ -36,7 +38,8 @@ pub enum Preset {
     /// (`v1/accounts:sendVerificationCode`) and `phoneEnrollmentInfo.phoneNumber`
     /// (`v2/accounts/mfaEnrollment:start`). Token: `recaptchaToken`,
     /// `phoneEnrollmentInfo.recaptchaToken`, and `captchaResponse` (the JS SDK v10+ under
-    /// reCAPTCHA Enterprise, which sends no `recaptchaToken`).
+    /// reCAPTCHA Enterprise, which sends no `recaptchaToken`). Account: `mfaEnrollmentId`
+    /// (`v2/accounts/mfaSignIn:start`, which names the enrolled second factor, not its number).
     Firebase,
 }
 
@@ -55,6 +58,7 @@ pub(crate) struct PresetSources {
     pub(crate) form_fields: &'static [(&'static str, ValueFilter)],
     pub(crate) query_params: &'static [(&'static str, ValueFilter)],
     pub(crate) token_json_paths: &'static [&'static str],
+    pub(crate) account_json_paths: &'static [&'static str],
 }
 
 impl Preset {
@@ -65,6 +69,7 @@ impl Preset {
             form_fields: &[],
             query_params: &[],
             token_json_paths: &[],
+            account_json_paths: &[],
         };
         match self {
             Preset::Cognito => PresetSources {
@@ -79,6 +84,7 @@ impl Preset {
                     value_key: "Value",
                     names: &["phone_number"],
                 }],
+                account_json_paths: &["Username", "AuthParameters.USERNAME", "ChallengeResponses.USERNAME"],
                 ..NONE
             },
             Preset::SnsPublish => PresetSources {
@@ -98,6 +104,8 @@ impl Preset {
                     "phoneEnrollmentInfo.recaptchaToken",
                     "captchaResponse",
                 ],
+                // Second-factor sign-ins name the enrolled phone by its id only.
+                account_json_paths: &["mfaEnrollmentId"],
                 ..NONE
             },
         }

@@ -46,6 +46,13 @@ pub struct ExtractSpec {
     /// phone number in E.164 or anything else (the Cognito preset reads `Username` so).
     #[serde(default)]
     pub plus_only: Vec<String>,
+    /// JSON paths of the account a request names (a user name, an enrolment id), for routes
+    /// whose requests may name an account instead of a number (a resend, a password reset, a
+    /// sign-in by user name: the service sends to the number it holds). A send naming one is
+    /// not `no_number`, and `rate_limit` keys may count it (`"account"`). The value is trimmed
+    /// and lower-cased. Added to a preset's (`cognito`, `firebase`).
+    #[serde(default)]
+    pub account_json_paths: Vec<String>,
 }
 
 /// An array of pair objects such as `"UserAttributes": [{"Name": "phone_number", "Value": "+1..."}]`:
@@ -104,6 +111,12 @@ pub enum TokenSource {
 }
 
 impl ExtractSpec {
+    /// Whether the route's requests may name an account: listed paths, or a preset that reads one.
+    pub fn reads_account(&self) -> bool {
+        !self.account_json_paths.is_empty()
+            || self.preset.is_some_and(|preset| !preset.sources().account_json_paths.is_empty())
+    }
+
     /// Validates the spec and compiles it. Every problem is pushed onto `errs` under `path`
     /// (the JSON path of this spec in the policy, e.g. `routes[0].extract`); `None` if any.
     pub fn compile(&self, path: &str, errs: &mut ConfigErrors) -> Option<Extractor> {
@@ -226,6 +239,15 @@ impl ExtractSpec {
             }
         }
 
+        for (i, p) in self.account_json_paths.iter().enumerate() {
+            let at = format!("{path}.account_json_paths[{i}]");
+            let Some(node) = compile_path(&mut json, p, &at, errs) else { continue };
+            if json.nodes.get(node).is_some_and(|n| n.token) {
+                errs.push(at, format!("{p:?} is also the token's path; an account needs a path of its own"));
+            }
+            json.mark_account(node);
+        }
+
         for (i, name) in self.plus_only.iter().enumerate() {
             let listed = self.json_paths.contains(name)
                 || [&self.form_fields, &self.query_params]
@@ -239,17 +261,18 @@ impl ExtractSpec {
             }
         }
 
-        let has_numbers = json.number_nodes != 0
+        let has_sources = json.number_nodes != 0
             || !json.keys.is_empty()
             || !json.pairs.is_empty()
             || !form.names.is_empty()
             || !query.names.is_empty()
-            || !split.is_empty();
-        if !has_numbers && errs.errors.len() == before {
+            || !split.is_empty()
+            || json.account_nodes != 0;
+        if !has_sources && errs.errors.len() == before {
             errs.push(
                 path,
                 "no phone number source: set \"preset\" or at least one of json_paths, json_keys, \
-                 json_name_value, form_fields, query_params, split_numbers",
+                 json_name_value, form_fields, query_params, split_numbers (or account_json_paths)",
             );
         }
         for (len, list) in [
@@ -454,6 +477,11 @@ fn add_preset(
     }
     for (name, filter) in sources.query_params {
         query.insert(name, *filter);
+    }
+    for p in sources.account_json_paths {
+        if let Some(node) = compile_path(json, p, at, errs) {
+            json.mark_account(node);
+        }
     }
     if with_token {
         for p in sources.token_json_paths {

@@ -437,6 +437,46 @@ fn json_token() {
     );
 }
 
+#[test]
+fn json_account() {
+    let account = |spec: &str, body: &str| {
+        let parts = RequestParts {
+            content_type: Some("application/json"),
+            content_encoding: None,
+            query: "",
+            headers: &[],
+            body: body.as_bytes(),
+        };
+        extractor(spec).extract(&parts).map(|x| (x.numbers.len(), x.account)).map_err(|e| e.code())
+    };
+    let spec = r#"{"json_keys": ["phone"], "account_json_paths": ["user.name", "login"]}"#;
+    let some = |n: usize, a: &str| Ok((n, Some(a.to_owned())));
+    // Trimmed and lower-cased, as a service matching names loosely reads them.
+    assert_eq!(account(spec, r#"{"user": {"name": "  Alice@Example.COM "}}"#), some(0, "alice@example.com"));
+    assert_eq!(account(spec, r#"{"user": {"name": "Ünal"}, "phone": "+1"}"#), some(1, "ünal"));
+    // The same account twice is one; two different ones are ambiguous, as are two keys.
+    assert_eq!(account(spec, r#"{"user": {"name": "bob"}, "login": "BOB"}"#), some(0, "bob"));
+    assert_eq!(account(spec, r#"{"user": {"name": "bob"}, "login": "eve"}"#), Err("ambiguous_field"));
+    assert_eq!(account(spec, r#"{"login": "bob", "LOGIN": "eve"}"#), Err("ambiguous_field"));
+    // Empty, blank or not a string: no account.
+    for body in [r#"{"login": ""}"#, r#"{"login": "   "}"#, r#"{"login": 7}"#, r#"{"other": "bob"}"#] {
+        assert_eq!(account(spec, body), Ok((0, None)), "{body}");
+    }
+    // Long names are cut, on a character boundary.
+    let long = format!(r#"{{"login": "{}"}}"#, "é".repeat(MAX_ACCOUNT_LEN));
+    let cut = account(spec, &long).ok().and_then(|(_, a)| a).unwrap_or_default();
+    assert!(cut.len() <= MAX_ACCOUNT_LEN && cut.chars().all(|c| c == 'é'), "{}", cut.len());
+    // The presets: Cognito's user names (a phone number one is both), Firebase's enrolment.
+    let cognito = r#"{"preset": "cognito"}"#;
+    assert_eq!(account(cognito, r#"{"Username": "Alice"}"#), some(0, "alice"));
+    assert_eq!(account(cognito, r#"{"Username": "+14155550123"}"#), some(1, "+14155550123"));
+    assert_eq!(account(cognito, r#"{"AuthParameters": {"USERNAME": "dave"}}"#), some(0, "dave"));
+    let firebase = r#"{"preset": "firebase"}"#;
+    assert_eq!(account(firebase, r#"{"mfaEnrollmentId": "E1"}"#), some(0, "e1"));
+    // A spec of accounts alone is a spec.
+    assert_eq!(account(r#"{"account_json_paths": ["login"]}"#, r#"{"login": "x"}"#), some(0, "x"));
+}
+
 // ---------------------------------------------------------------- forms and query strings
 
 #[test]

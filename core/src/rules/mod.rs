@@ -178,6 +178,8 @@ pub enum KeyPart {
     /// The device that solved the request's CAPTCHA (from the siteverify answer): known only
     /// once the token is verified, so its checks are planned then.
     CaptchaSolver,
+    /// The account the request names (`extract.account_json_paths`), as folded by extraction.
+    Account,
 }
 
 impl KeyPart {
