@@ -131,6 +131,14 @@ class Run:
         out = idp.initiate_auth(ClientId="client", AuthFlow="USER_AUTH",
                                 AuthParameters={"USERNAME": "alice", "PREFERRED_CHALLENGE": "SMS_OTP"})
         self.report("cognito initiate_auth with a user name: forwarded", out.get("Session") == "session", str(out))
+        # A reset by e-mail user name carries no number: judged by the user it names.
+        out = idp.forgot_password(ClientId="client", Username="bob@example.com")
+        self.report("cognito forgot_password by user name: forwarded", "ResponseMetadata" in out, str(out))
+        self.aws_error(lambda: idp.forgot_password(ClientId="client", Username="BOB@example.com"), attempts,
+                       "ForbiddenException", 403, "rate_limited", "per-account",
+                       "cognito forgot_password again for the same user (another spelling) throttled")
+        out = idp.forgot_password(ClientId="client", Username="carol@example.com")
+        self.report("cognito forgot_password for another user: forwarded", "ResponseMetadata" in out, str(out))
         out = idp.confirm_sign_up(ClientId="client", Username=NIGERIA, ConfirmationCode="123456")
         self.report("cognito confirm_sign_up: a confirm, forwarded", "ResponseMetadata" in out, str(out))
 
