@@ -174,8 +174,9 @@ pub(super) fn compile_rule(
             if !routes.iter().any(reads_account) {
                 errs.push(
                     format!("{at}.rate_limit.key[{j}]"),
-                    "none of the rule's routes reads an account (extract.account_json_paths, or the \
-                     cognito or firebase preset), so the rule would count nothing",
+                    "none of the rule's routes reads an account (extract.account_json_paths or \
+                     plus_only, or the cognito, firebase or twilio_verify preset), so the rule would \
+                     count nothing",
                 );
             }
         }

@@ -729,8 +729,9 @@ pub enum KeyPartDoc {
     /// Enterprise's `metadata.ephemeral_id`). Such a limit counts solved challenges: it runs
     /// once the token is verified, only on requests whose token verified with a device id.
     CaptchaSolver,
-    /// The account the request names, read from the route's `extract.account_json_paths` (the
-    /// presets read Cognito's user name and Firebase's second-factor enrolment): a request that
+    /// The account the request names, read from the route's `extract.account_json_paths` or
+    /// `plus_only` sources (the presets read Cognito's user name, Firebase's second-factor
+    /// enrolment and the address of a Twilio Verify e-mail verification): a request that
     /// names none is not counted by the rule, nor is one without a number when the key also
     /// names a part of the number.
     Account,

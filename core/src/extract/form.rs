@@ -129,6 +129,10 @@ pub(crate) fn take_value(
     }
     if !value.is_empty() && plan.filter(index).accepts(&value) {
         out.numbers.push(Candidate::new(value, source(label())));
+    } else if !value.is_empty() {
+        // A user name or an e-mail address where a number may be (`plus_only`, Twilio's `To`
+        // of an e-mail verification): the recipient is named another way, so it is the account.
+        out.offer_account(&value, || format!("field {}", label()))?;
     }
     Ok(())
 }

@@ -477,6 +477,10 @@ impl Scanner<'_> {
             if !value.is_empty() && filter.accepts(&value) {
                 let path = self.location(self.frames.len, None);
                 out.numbers.push(Candidate::new(value, Source::Json(path)));
+            } else if !value.is_empty() {
+                // A user name or an e-mail address where a number may be: the recipient is
+                // named another way, so it is the request's account.
+                out.offer_account(&value, || self.location(self.frames.len, None))?;
             }
         }
         if ctx.nodes & self.plan.token_nodes != 0 {

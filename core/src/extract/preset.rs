@@ -61,6 +61,18 @@ pub(crate) struct PresetSources {
     pub(crate) account_json_paths: &'static [&'static str],
 }
 
+impl PresetSources {
+    /// Whether requests may name an account here: account paths, or a source whose filter
+    /// turns some values away (those name the recipient another way).
+    pub(crate) fn names_accounts(&self) -> bool {
+        let filtered = |list: &[(&str, ValueFilter)]| list.iter().any(|(_, f)| *f != ValueFilter::Any);
+        !self.account_json_paths.is_empty()
+            || filtered(self.json_paths)
+            || filtered(self.form_fields)
+            || filtered(self.query_params)
+    }
+}
+
 impl Preset {
     pub(crate) fn sources(self) -> PresetSources {
         const NONE: PresetSources = PresetSources {

@@ -50,7 +50,8 @@ pub struct ExtractSpec {
     /// whose requests may name an account instead of a number (a resend, a password reset, a
     /// sign-in by user name: the service sends to the number it holds). A send naming one is
     /// not `no_number`, and `rate_limit` keys may count it (`"account"`). The value is trimmed
-    /// and lower-cased. Added to a preset's (`cognito`, `firebase`).
+    /// and lower-cased. Added to a preset's (`cognito`, `firebase`). A value a `plus_only` source
+    /// or a preset's filter turns away (a user name, an e-mail address) is the account too.
     #[serde(default)]
     pub account_json_paths: Vec<String>,
 }
@@ -111,10 +112,12 @@ pub enum TokenSource {
 }
 
 impl ExtractSpec {
-    /// Whether the route's requests may name an account: listed paths, or a preset that reads one.
+    /// Whether the route's requests may name an account: listed paths, `plus_only` sources (a
+    /// value that is not a number there is one), or a preset that reads one.
     pub fn reads_account(&self) -> bool {
         !self.account_json_paths.is_empty()
-            || self.preset.is_some_and(|preset| !preset.sources().account_json_paths.is_empty())
+            || !self.plus_only.is_empty()
+            || self.preset.is_some_and(|preset| preset.sources().names_accounts())
     }
 
     /// Validates the spec and compiles it. Every problem is pushed onto `errs` under `path`

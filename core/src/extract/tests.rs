@@ -473,6 +473,22 @@ fn json_account() {
     assert_eq!(account(cognito, r#"{"AuthParameters": {"USERNAME": "dave"}}"#), some(0, "dave"));
     let firebase = r#"{"preset": "firebase"}"#;
     assert_eq!(account(firebase, r#"{"mfaEnrollmentId": "E1"}"#), some(0, "e1"));
+    // A value a number source's filter turns away names the recipient another way: the account.
+    assert_eq!(account(r#"{"json_paths": ["u"], "plus_only": ["u"]}"#, r#"{"u": "Bob"}"#), some(0, "bob"));
+    let form = |spec: &str, body: &str| {
+        extractor(spec).extract(&RequestParts {
+            content_type: Some("application/x-www-form-urlencoded"),
+            content_encoding: None,
+            query: "",
+            headers: &[],
+            body: body.as_bytes(),
+        })
+    };
+    let twilio = r#"{"preset": "twilio_verify"}"#;
+    let email = form(twilio, "To=Alice%40Example.com&Channel=email").map(|x| (x.numbers.len(), x.account));
+    assert_eq!(email.map_err(|e| e.code()), some(0, "alice@example.com"));
+    let sms = form(twilio, "To=%2B14155550123&Channel=sms").map(|x| (x.numbers.len(), x.account));
+    assert_eq!(sms.map_err(|e| e.code()), Ok((1, None)));
     // A spec of accounts alone is a spec.
     assert_eq!(account(r#"{"account_json_paths": ["login"]}"#, r#"{"login": "x"}"#), some(0, "x"));
 }
