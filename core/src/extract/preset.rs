@@ -31,8 +31,8 @@ pub enum Preset {
     /// `application/x-www-form-urlencoded`) and as a top-level JSON key. Token: none.
     SnsPublish,
     /// Twilio Verify `POST /v2/Services/{ServiceSid}/Verifications` (form-encoded): the form
-    /// field `To`, unless it holds an `@` (with `Channel=email` it is an e-mail address).
-    /// Token: none.
+    /// field `To`, unless it holds an `@` (with `Channel=email` it is an e-mail address, which
+    /// is then the request's account). Token: none.
     TwilioVerify,
     /// Firebase Authentication / Identity Platform (JSON): `phoneNumber`
     /// (`v1/accounts:sendVerificationCode`) and `phoneEnrollmentInfo.phoneNumber`
