@@ -57,7 +57,7 @@ pub enum HeaderCondition {
 pub struct JsonCondition {
     /// Object keys from the top of the body.
     pub path: Vec<String>,
-    /// Values that match, compared exactly.
+    /// Values that match, compared ASCII case-insensitively.
     pub values: Vec<String>,
 }
 
@@ -230,20 +230,94 @@ fn json_conditions_hold(conditions: &[JsonCondition], req: &Request<'_>, head_on
     if head_only {
         return true;
     }
-    let Ok(body) = serde_json::from_slice::<serde_json::Value>(req.body) else {
+    let Ok(body) = serde_json::from_slice::<Member>(req.body) else {
         // Unreadable: the route's extraction refuses it as malformed, so guard it.
         return true;
     };
-    conditions.iter().all(|c| {
-        let mut value = &body;
-        for key in &c.path {
-            match value.get(key.as_str()) {
-                Some(v) => value = v,
-                None => return false,
+    conditions.iter().all(|c| c.holds(&body))
+}
+
+impl JsonCondition {
+    /// Whether the body's field is one of the values. Keys and values compare as loosely as an
+    /// origin might (keys as extraction folds them, values ASCII case-insensitively), and a key
+    /// that appears twice on the path holds: origins differ on which one they read (the first, the
+    /// last, or the one spelt exactly), so `{"AuthFlow": "USER_AUTH", "AuthFlow":
+    /// "REFRESH_TOKEN_AUTH"}` is guarded whichever one the guard would have read.
+    fn holds(&self, body: &Member) -> bool {
+        let mut value = body;
+        for key in &self.path {
+            let Member::Object(members) = value else { return false };
+            let wanted = crate::extract::fold_owned(key);
+            let mut found = members.iter().filter(|(name, _)| crate::extract::fold_owned(name) == wanted);
+            let Some((_, next)) = found.next() else { return false };
+            if found.next().is_some() {
+                return true;
             }
+            value = next;
         }
-        value.as_str().is_some_and(|v| c.values.iter().any(|want| want == v))
-    })
+        matches!(value, Member::Text(text) if self.values.iter().any(|want| want.eq_ignore_ascii_case(text)))
+    }
+}
+
+/// A JSON value as a route condition reads it: objects keep every member, a repeated key too
+/// (a map would keep one of them silently).
+enum Member {
+    Object(Vec<(String, Member)>),
+    Text(String),
+    Other,
+}
+
+impl<'de> serde::Deserialize<'de> for Member {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(MemberVisitor)
+    }
+}
+
+struct MemberVisitor;
+
+impl<'de> serde::de::Visitor<'de> for MemberVisitor {
+    type Value = Member;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Member, A::Error> {
+        let mut members = Vec::new();
+        while let Some(entry) = map.next_entry::<String, Member>()? {
+            members.push(entry);
+        }
+        Ok(Member::Object(members))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Member, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(Member::Other)
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Member, E> {
+        Ok(Member::Text(text.to_owned()))
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Member, E> {
+        Ok(Member::Other)
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Member, E> {
+        Ok(Member::Other)
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Member, E> {
+        Ok(Member::Other)
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Member, E> {
+        Ok(Member::Other)
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Member, E> {
+        Ok(Member::Other)
+    }
 }
 
 impl ParamCondition {
@@ -452,7 +526,28 @@ fn hex(b: u8) -> Option<u8> {
 
 #[cfg(test)]
 mod tests {
-    use super::{normalize_path, path_readings};
+    use super::{normalize_path, path_readings, JsonCondition, Member};
+
+    #[test]
+    fn a_json_condition_holds_however_origin_may_read_the_field() {
+        let condition = JsonCondition {
+            path: vec!["Auth".to_owned(), "Flow".to_owned()],
+            values: vec!["USER_AUTH".to_owned()],
+        };
+        let holds = |body: &str| condition.holds(&serde_json::from_str::<Member>(body).unwrap());
+        assert!(holds(r#"{"Auth": {"Flow": "USER_AUTH"}}"#));
+        assert!(!holds(r#"{"Auth": {"Flow": "REFRESH"}}"#));
+        assert!(!holds(r#"{"Auth": {"Flow": 7}}"#));
+        assert!(!holds(r#"{"Auth": ["Flow"]}"#));
+        // Other spellings of the key or the value, escaped or not.
+        assert!(holds(r#"{"auth": {"FLOW": "user_auth"}}"#));
+        assert!(holds(r#"{"Auth": {"Fl\u006fw": "USER_AUTH"}}"#));
+        // A key twice anywhere on the path holds, whatever either copy says.
+        assert!(holds(r#"{"Auth": {"Flow": "REFRESH", "flow": "REFRESH"}}"#));
+        assert!(holds(r#"{"Auth": {"Flow": "REFRESH"}, "Auth": {}}"#));
+        // A repeated key off the path changes nothing.
+        assert!(!holds(r#"{"Auth": {"Flow": "REFRESH"}, "x": 1, "x": 2}"#));
+    }
 
     #[test]
     fn readings_cover_what_origins_decode() {

@@ -29,6 +29,7 @@ mod tests;
 
 use core::fmt;
 
+pub(crate) use names::fold_owned;
 pub use preset::Preset;
 pub(crate) use spec::is_header_name_byte;
 pub use spec::{ExtractSpec, NameValueSpec, SplitNumberSpec, TokenSource};
@@ -104,21 +105,13 @@ pub struct Extracted {
     pub account: Option<String>,
 }
 
-/// Longest account name read, in bytes: longer values are cut (Cognito's user names are at most
-/// 128 characters; the cut keeps one odd request from costing more than a short one).
-pub const MAX_ACCOUNT_LEN: usize = 512;
-
 /// An account name as it is counted: trimmed and lower-cased, because the services that name
 /// accounts so match them loosely (Cognito's user names are case-insensitive), and a spelling
 /// the service reads as the same account must not be a fresh counter. Folding more than a
 /// service does only merges counters, which costs an attacker, never helps him.
+/// Whole, never cut: tokens that name an account (an access token) share long prefixes.
 pub fn fold_account(name: &str) -> String {
-    let trimmed = name.trim();
-    let mut end = trimmed.len().min(MAX_ACCOUNT_LEN);
-    while !trimmed.is_char_boundary(end) {
-        end -= 1;
-    }
-    trimmed.get(..end).unwrap_or_default().to_lowercase()
+    name.trim().to_lowercase()
 }
 
 impl Extracted {

@@ -96,7 +96,14 @@ impl Preset {
                     value_key: "Value",
                     names: &["phone_number"],
                 }],
-                account_json_paths: &["Username", "AuthParameters.USERNAME", "ChallengeResponses.USERNAME"],
+                // A user name; the session's token where a call names the user by it alone
+                // (`UpdateUserAttributes`, `GetUserAttributeVerificationCode`).
+                account_json_paths: &[
+                    "Username",
+                    "AuthParameters.USERNAME",
+                    "ChallengeResponses.USERNAME",
+                    "AccessToken",
+                ],
                 ..NONE
             },
             Preset::SnsPublish => PresetSources {
@@ -117,7 +124,9 @@ impl Preset {
                     "captchaResponse",
                 ],
                 // Second-factor sign-ins name the enrolled phone by its id only.
-                account_json_paths: &["mfaEnrollmentId"],
+                // `mfaEnrollment:start` names the user by its ID token (a TOTP enrolment carries
+                // no number at all).
+                account_json_paths: &["mfaEnrollmentId", "idToken"],
                 ..NONE
             },
         }
@@ -125,15 +134,19 @@ impl Preset {
 }
 
 /// `X-Amz-Target` values of the Cognito operations that make Cognito send an SMS (besides
-/// `RespondToAuthChallenge` choosing one, below).
+/// `RespondToAuthChallenge` choosing one, and `InitiateAuth` signing in, below).
 const COGNITO_SEND_OPS: &[&str] = &[
     "SignUp",
     "ResendConfirmationCode",
     "ForgotPassword",
-    "InitiateAuth",
     "UpdateUserAttributes",
     "GetUserAttributeVerificationCode",
 ];
+
+/// `InitiateAuth` flows that may send an SMS (a passwordless code, SMS MFA, a custom challenge);
+/// not `REFRESH_TOKEN_AUTH` / `REFRESH_TOKEN`, which Amplify calls every hour for every user
+/// signed in and which never sends one.
+const COGNITO_SIGN_IN_FLOWS: &[&str] = &["USER_AUTH", "USER_SRP_AUTH", "USER_PASSWORD_AUTH", "CUSTOM_AUTH"];
 
 /// `X-Amz-Target` values of the Cognito operations that confirm a code (besides
 /// `RespondToAuthChallenge` answering one, below).
@@ -170,18 +183,23 @@ impl Preset {
                 } else {
                     (COGNITO_CONFIRM_OPS, COGNITO_CHALLENGE_CONFIRMS)
                 };
-                vec![
+                let op_with = |op: &str, field: &str, values: &[&str]| MatchDoc {
+                    methods: post(),
+                    headers: vec![target(&[op])],
+                    json: vec![JsonMatchDoc {
+                        field: field.to_owned(),
+                        any_of: values.iter().map(|v| (*v).to_owned()).collect(),
+                    }],
+                    ..MatchDoc::default()
+                };
+                let mut sets = vec![
                     MatchDoc { methods: post(), headers: vec![target(ops)], ..MatchDoc::default() },
-                    MatchDoc {
-                        methods: post(),
-                        headers: vec![target(&["RespondToAuthChallenge"])],
-                        json: vec![JsonMatchDoc {
-                            field: "ChallengeName".to_owned(),
-                            any_of: challenges.iter().map(|c| (*c).to_owned()).collect(),
-                        }],
-                        ..MatchDoc::default()
-                    },
-                ]
+                    op_with("RespondToAuthChallenge", "ChallengeName", challenges),
+                ];
+                if send {
+                    sets.push(op_with("InitiateAuth", "AuthFlow", COGNITO_SIGN_IN_FLOWS));
+                }
+                sets
             }
             Preset::SnsPublish => vec![MatchDoc {
                 // The Query API takes GET as well as POST, the action in the query or the body.

@@ -486,6 +486,7 @@ fn add_preset(
             json.mark_account(node);
         }
     }
+
     if with_token {
         for p in sources.token_json_paths {
             if let Some(node) = compile_path(json, p, at, errs) {
