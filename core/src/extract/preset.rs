@@ -24,7 +24,7 @@ pub enum Preset {
     /// passwordless SMS sign-in and SMS MFA) and `ChallengeResponses.USERNAME`
     /// (`RespondToAuthChallenge` answering `SMS_OTP`). Token: none. Account: those three user
     /// names, whatever they hold (`ForgotPassword` or `ResendConfirmationCode` by e-mail
-    /// address in a pool whose user names are not phone numbers).
+    /// address in a pool whose user names are not phone numbers), and `AccessToken`.
     Cognito,
     /// Amazon SNS `Publish` (also `CreateSMSSandboxPhoneNumber`): `PhoneNumber` as a query
     /// parameter (`?Action=Publish&PhoneNumber=...`), as a form field (the query API POSTed as
@@ -39,7 +39,8 @@ pub enum Preset {
     /// (`v2/accounts/mfaEnrollment:start`). Token: `recaptchaToken`,
     /// `phoneEnrollmentInfo.recaptchaToken`, and `captchaResponse` (the JS SDK v10+ under
     /// reCAPTCHA Enterprise, which sends no `recaptchaToken`). Account: `mfaEnrollmentId`
-    /// (`v2/accounts/mfaSignIn:start`, which names the enrolled second factor, not its number).
+    /// (`v2/accounts/mfaSignIn:start`, which names the enrolled second factor, not its number)
+    /// and `idToken` (`v2/accounts/mfaEnrollment:start`).
     Firebase,
 }
 
