@@ -139,6 +139,15 @@ class Run:
                        "cognito forgot_password again for the same user (another spelling) throttled")
         out = idp.forgot_password(ClientId="client", Username="carol@example.com")
         self.report("cognito forgot_password for another user: forwarded", "ResponseMetadata" in out, str(out))
+        # What a signed-in user calls carries no number, and is never refused as no_number.
+        out = idp.initiate_auth(ClientId="client", AuthFlow="REFRESH_TOKEN_AUTH",
+                                AuthParameters={"REFRESH_TOKEN": "eyJjdHkiOiJKV1QifQ.refresh"})
+        self.report("cognito initiate_auth REFRESH_TOKEN_AUTH: forwarded", "ResponseMetadata" in out, str(out))
+        out = idp.get_user_attribute_verification_code(AccessToken="eyJraWQiOiJ.access", AttributeName="phone_number")
+        self.report("cognito get_user_attribute_verification_code: forwarded", "ResponseMetadata" in out, str(out))
+        out = idp.update_user_attributes(AccessToken="eyJraWQiOiJ.other-session",
+                                         UserAttributes=[{"Name": "name", "Value": "Alice"}])
+        self.report("cognito update_user_attributes without a number: forwarded", "ResponseMetadata" in out, str(out))
         out = idp.confirm_sign_up(ClientId="client", Username=NIGERIA, ConfirmationCode="123456")
         self.report("cognito confirm_sign_up: a confirm, forwarded", "ResponseMetadata" in out, str(out))
 
