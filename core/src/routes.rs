@@ -174,18 +174,21 @@ impl Route {
     /// ([`path_readings`]), any of which may match. With `head_only`, the body is not read yet: a
     /// parameter or JSON condition the head does not settle holds if the body may still do so.
     pub fn matches(&self, req: &Request<'_>, paths: &[String], head_only: bool) -> bool {
-        self.conditions.iter().any(|c| c.hold(req, paths, head_only))
+        // A body origin may read two ways matches a send route, never a confirm route: whichever
+        // route comes first, such a request is judged, not forwarded as a confirm.
+        let unclear_holds = self.kind == RouteKind::Send;
+        self.conditions.iter().any(|c| c.hold(req, paths, head_only, unclear_holds))
     }
 }
 
 impl Conditions {
-    fn hold(&self, req: &Request<'_>, paths: &[String], head_only: bool) -> bool {
+    fn hold(&self, req: &Request<'_>, paths: &[String], head_only: bool, unclear_holds: bool) -> bool {
         self.host_matches(req.host())
             && (self.methods.is_empty() || self.methods.iter().any(|m| m.eq_ignore_ascii_case(req.method)))
             && (self.paths.is_empty() || paths.iter().any(|p| self.path_matches(p)))
             && self.headers.iter().all(|c| c.holds(req))
             && self.params.iter().all(|c| c.holds(req, head_only))
-            && (self.json.is_empty() || json_conditions_hold(&self.json, req, head_only))
+            && (self.json.is_empty() || json_conditions_hold(&self.json, req, head_only, unclear_holds))
     }
 
     fn host_matches(&self, host: &str) -> bool {
@@ -218,8 +221,14 @@ impl Conditions {
 }
 
 /// Whether every JSON condition holds on the body. Before the body is read, they may still
-/// hold for any JSON body.
-fn json_conditions_hold(conditions: &[JsonCondition], req: &Request<'_>, head_only: bool) -> bool {
+/// hold for any JSON body. A body that does not parse, or repeats a key of a condition's path,
+/// holds as `unclear_holds` says.
+fn json_conditions_hold(
+    conditions: &[JsonCondition],
+    req: &Request<'_>,
+    head_only: bool,
+    unclear_holds: bool,
+) -> bool {
     let json = req.header("content-type").is_some_and(|t| {
         let t = t.split(';').next().unwrap_or(t).trim().to_ascii_lowercase();
         t.ends_with("/json") || t.ends_with("+json") || t.starts_with("application/x-amz-json")
@@ -231,31 +240,33 @@ fn json_conditions_hold(conditions: &[JsonCondition], req: &Request<'_>, head_on
         return true;
     }
     let Ok(body) = serde_json::from_slice::<Member>(req.body) else {
-        // Unreadable: the route's extraction refuses it as malformed, so guard it.
-        return true;
+        // Unreadable: a send route's extraction refuses it as malformed, so guard it.
+        return unclear_holds;
     };
-    conditions.iter().all(|c| c.holds(&body))
+    conditions.iter().all(|c| c.holds(&body).unwrap_or(unclear_holds))
 }
 
 impl JsonCondition {
     /// Whether the body's field is one of the values. Keys and values compare as loosely as an
-    /// origin might (keys as extraction folds them, values ASCII case-insensitively), and a key
-    /// that appears twice on the path holds: origins differ on which one they read (the first, the
-    /// last, or the one spelt exactly), so `{"AuthFlow": "USER_AUTH", "AuthFlow":
-    /// "REFRESH_TOKEN_AUTH"}` is guarded whichever one the guard would have read.
-    fn holds(&self, body: &Member) -> bool {
+    /// origin might (keys as extraction folds them, values ASCII case-insensitively). `None`
+    /// when a key of the path appears twice: origins differ on which one they read (the first,
+    /// the last, or the one spelt exactly), so `{"AuthFlow": "USER_AUTH", "AuthFlow":
+    /// "REFRESH_TOKEN_AUTH"}` cannot be told apart from either.
+    fn holds(&self, body: &Member) -> Option<bool> {
         let mut value = body;
         for key in &self.path {
-            let Member::Object(members) = value else { return false };
+            let Member::Object(members) = value else { return Some(false) };
             let wanted = crate::extract::fold_owned(key);
             let mut found = members.iter().filter(|(name, _)| crate::extract::fold_owned(name) == wanted);
-            let Some((_, next)) = found.next() else { return false };
+            let Some((_, next)) = found.next() else { return Some(false) };
             if found.next().is_some() {
-                return true;
+                return None;
             }
             value = next;
         }
-        matches!(value, Member::Text(text) if self.values.iter().any(|want| want.eq_ignore_ascii_case(text)))
+        Some(
+            matches!(value, Member::Text(text) if self.values.iter().any(|want| want.eq_ignore_ascii_case(text))),
+        )
     }
 }
 
@@ -534,7 +545,9 @@ mod tests {
             path: vec!["Auth".to_owned(), "Flow".to_owned()],
             values: vec!["USER_AUTH".to_owned()],
         };
-        let holds = |body: &str| condition.holds(&serde_json::from_str::<Member>(body).unwrap());
+        let holds =
+            |body: &str| condition.holds(&serde_json::from_str::<Member>(body).unwrap()).unwrap_or(true);
+        let unclear = |body: &str| condition.holds(&serde_json::from_str::<Member>(body).unwrap()).is_none();
         assert!(holds(r#"{"Auth": {"Flow": "USER_AUTH"}}"#));
         assert!(!holds(r#"{"Auth": {"Flow": "REFRESH"}}"#));
         assert!(!holds(r#"{"Auth": {"Flow": 7}}"#));
@@ -542,11 +555,12 @@ mod tests {
         // Other spellings of the key or the value, escaped or not.
         assert!(holds(r#"{"auth": {"FLOW": "user_auth"}}"#));
         assert!(holds(r#"{"Auth": {"Fl\u006fw": "USER_AUTH"}}"#));
-        // A key twice anywhere on the path holds, whatever either copy says.
-        assert!(holds(r#"{"Auth": {"Flow": "REFRESH", "flow": "REFRESH"}}"#));
-        assert!(holds(r#"{"Auth": {"Flow": "REFRESH"}, "Auth": {}}"#));
+        // A key twice anywhere on the path is unclear, whatever either copy says.
+        assert!(unclear(r#"{"Auth": {"Flow": "REFRESH", "flow": "REFRESH"}}"#));
+        assert!(unclear(r#"{"Auth": {"Flow": "REFRESH"}, "Auth": {}}"#));
         // A repeated key off the path changes nothing.
         assert!(!holds(r#"{"Auth": {"Flow": "REFRESH"}, "x": 1, "x": 2}"#));
+        assert!(!unclear(r#"{"Auth": {"Flow": "USER_AUTH"}, "x": 1, "x": 2}"#));
     }
 
     #[test]

@@ -144,10 +144,18 @@ const COGNITO_SEND_OPS: &[&str] = &[
     "GetUserAttributeVerificationCode",
 ];
 
-/// `InitiateAuth` flows that may send an SMS (a passwordless code, SMS MFA, a custom challenge);
-/// not `REFRESH_TOKEN_AUTH` / `REFRESH_TOKEN`, which Amplify calls every hour for every user
-/// signed in and which never sends one.
-const COGNITO_SIGN_IN_FLOWS: &[&str] = &["USER_AUTH", "USER_SRP_AUTH", "USER_PASSWORD_AUTH", "CUSTOM_AUTH"];
+/// `InitiateAuth` flows that may send an SMS (a passwordless code, SMS MFA, a custom challenge),
+/// the admin ones too should Cognito ever take them here: every flow but `REFRESH_TOKEN_AUTH` /
+/// `REFRESH_TOKEN`, which Amplify calls every hour for every user signed in and which never
+/// sends one.
+const COGNITO_SIGN_IN_FLOWS: &[&str] = &[
+    "USER_AUTH",
+    "USER_SRP_AUTH",
+    "USER_PASSWORD_AUTH",
+    "CUSTOM_AUTH",
+    "ADMIN_NO_SRP_AUTH",
+    "ADMIN_USER_PASSWORD_AUTH",
+];
 
 /// `X-Amz-Target` values of the Cognito operations that confirm a code (besides
 /// `RespondToAuthChallenge` answering one, below).
