@@ -43,7 +43,7 @@ pub const MIN_TOKEN_BYTES: usize = 16;
 /// quotes the token.
 pub fn token_problem(token: &[u8]) -> Option<&'static str> {
     if token.len() < MIN_TOKEN_BYTES {
-        return Some("shorter than 16 bytes");
+        return Some("is shorter than 16 bytes");
     }
     if token.iter().any(|b| !b.is_ascii_graphic()) {
         return Some("holds whitespace or a character that is not printable ASCII");
@@ -125,8 +125,8 @@ mod tests {
     fn tokens_are_long_printable_ascii_without_whitespace() {
         assert_eq!(token_problem(b"0123456789abcdef"), None);
         assert_eq!(token_problem(b"Zm9vYmFyYmF6cXV4cXV1eA==+/_-.~!"), None);
-        assert_eq!(token_problem(b"0123456789abcde"), Some("shorter than 16 bytes"));
-        assert_eq!(token_problem(b""), Some("shorter than 16 bytes"));
+        assert_eq!(token_problem(b"0123456789abcde"), Some("is shorter than 16 bytes"));
+        assert_eq!(token_problem(b""), Some("is shorter than 16 bytes"));
         for bad in [
             &b"0123456789 abcdef"[..],
             b"0123456789abcdef\t",

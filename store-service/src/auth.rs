@@ -172,7 +172,7 @@ mod tests {
                 .err()
                 .unwrap_or_default();
         assert_eq!(errors.len(), 3, "{errors:?}");
-        assert!(errors[0].starts_with("/etc/t: line 2: token shorter than 16 bytes"), "{errors:?}");
+        assert!(errors[0].starts_with("/etc/t: line 2: token is shorter than 16 bytes"), "{errors:?}");
         assert!(errors[1].starts_with("/etc/t: line 3: token holds whitespace"), "{errors:?}");
         assert!(errors[2].starts_with("/etc/t: line 4: "), "{errors:?}");
         assert!(errors.iter().all(|e| !e.contains(OLD) && !e.contains(NEW)), "tokens never quoted");
@@ -188,7 +188,7 @@ mod tests {
         assert_eq!(list.len(), 2);
         let errors =
             Tokens::from_list(&format!("{OLD},tiny"), "PUMPGUARD_STORE_TOKENS").err().unwrap_or_default();
-        assert_eq!(errors, vec!["PUMPGUARD_STORE_TOKENS: token 2 shorter than 16 bytes".to_owned()]);
+        assert_eq!(errors, vec!["PUMPGUARD_STORE_TOKENS: token 2 is shorter than 16 bytes".to_owned()]);
         assert!(Tokens::from_list(" , ", "PUMPGUARD_STORE_TOKENS").is_err());
     }
 

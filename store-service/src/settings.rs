@@ -217,7 +217,7 @@ mod tests {
         for (tokens, file, want) in [
             ("", None, "PUMPGUARD_STORE_TOKENS: no token"),
             (" , ", None, "PUMPGUARD_STORE_TOKENS: no token"),
-            ("short", None, "PUMPGUARD_STORE_TOKENS: token 1 shorter than 16 bytes"),
+            ("short", None, "PUMPGUARD_STORE_TOKENS: token 1 is shorter than 16 bytes"),
             ("0123456789 abcdef", None, "PUMPGUARD_STORE_TOKENS: token 1 holds whitespace"),
             (TOKEN, Some("/etc/t"), "--tokens-file and PUMPGUARD_STORE_TOKENS"),
         ] {
