@@ -98,7 +98,7 @@ def main():
                 "2xx": S.pick(s, r"^http\.guarded\.downstream_rq_2xx$"),
                 "4xx": S.pick(s, r"^http\.guarded\.downstream_rq_4xx$"),
                 "5xx": S.pick(s, r"^http\.guarded\.downstream_rq_5xx$"),
-                "store_failed": S.pick(s, r"remote\.(not_dispatched|timeout_or_reset|bad_status|bad_answer|refused)$"),
+                "store_failed": S.pick(s, r"remote\.(not_dispatched|timeout_or_reset|bad_status|unauthorized|bad_answer|refused)$"),
                 "vms": S.pick(s, r"wasm\.envoy\.wasm\.runtime\.v8\.created$"),
                 "redis_errors": F.metric(store_port, "pumpguard_store_redis_errors_total") or 0,
                 "gave_up": F.metric(store_port, "pumpguard_store_cas_gave_up_total") or 0,

@@ -33,6 +33,24 @@ pub const COMMIT_IF_PASS_HEADER: &str = "x-pumpguard-commit-if-pass";
 /// outcomes are the commit's.
 pub const COMMITTED_HEADER: &str = "x-pumpguard-committed";
 
+/// Shortest bearer token a store service accepts from its callers (`authorization: Bearer
+/// <token>`), in bytes: both sides refuse a shorter one when they load it.
+pub const MIN_TOKEN_BYTES: usize = 16;
+
+/// Why `token` cannot be a store credential, or `None` when it can: at least
+/// [`MIN_TOKEN_BYTES`] bytes, each printable ASCII other than a space (a header value carries
+/// them unchanged; `openssl rand -hex 32` and `-base64 32` write such tokens). The reason never
+/// quotes the token.
+pub fn token_problem(token: &[u8]) -> Option<&'static str> {
+    if token.len() < MIN_TOKEN_BYTES {
+        return Some("is shorter than 16 bytes");
+    }
+    if token.iter().any(|b| !b.is_ascii_graphic()) {
+        return Some("holds whitespace or a character that is not printable ASCII");
+    }
+    None
+}
+
 /// Identity of a policy text: a remote store runs checks only with the policy they were planned
 /// with, since checks name rules by index.
 pub fn policy_id(text: &str) -> u64 {
@@ -101,6 +119,22 @@ mod tests {
         assert_eq!(short.len(), 3);
         assert_eq!(CheckResponse::outcomes_from_json(b"<html>", 2), vec![CheckOutcome::StoreFailed; 2]);
         assert_eq!(CheckResponse::outcomes_from_json(b"", 1), vec![CheckOutcome::StoreFailed]);
+    }
+
+    #[test]
+    fn tokens_are_long_printable_ascii_without_whitespace() {
+        assert_eq!(token_problem(b"0123456789abcdef"), None);
+        assert_eq!(token_problem(b"Zm9vYmFyYmF6cXV4cXV1eA==+/_-.~!"), None);
+        assert_eq!(token_problem(b"0123456789abcde"), Some("is shorter than 16 bytes"));
+        assert_eq!(token_problem(b""), Some("is shorter than 16 bytes"));
+        for bad in [
+            &b"0123456789 abcdef"[..],
+            b"0123456789abcdef\t",
+            b"0123456789abcdef\x7f",
+            "0123456789abcdé".as_bytes(),
+        ] {
+            assert!(token_problem(bad).is_some_and(|why| why.contains("printable ASCII")), "{bad:?}");
+        }
     }
 
     #[test]

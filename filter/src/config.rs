@@ -9,7 +9,8 @@
 //!  "store": {"namespace": "pg", "buckets": 4096, "entries_per_bucket": 16},
 //!  // or, for a fleet of proxies sharing counters through the store service (docs/fleet.md):
 //!  // "store": {"backend": "remote", "namespace": "pg", "cluster": "pumpguard-store",
-//!  //           "authority": "pumpguard-store", "path": "/checks", "timeout_ms": 250},
+//!  //           "authority": "pumpguard-store", "path": "/checks", "timeout_ms": 250,
+//!  //           "token_env": "PUMPGUARD_STORE_TOKEN"},
 //!  "tls_headers": {"ja3": "x-ja3", "ja4": "x-ja4"},
 //!  "edge_headers": {"bot_score": "x-bot-score", "verified_bot": "x-verified-bot"},
 //!  "test_clock_header": null, "log_decisions": true,
@@ -18,6 +19,14 @@
 //!
 //! Every problem is reported with its JSON path; policy problems carry `policy.` before the
 //! policy's own path (`policy.rules[1].rate_limit.rate`).
+//!
+//! The remote store's credential, sent as `authorization: Bearer <token>` on every round, is
+//! `store.token` (inline) or `store.token_env`: the name of a variable of the VM's environment,
+//! which Envoy fills from `vm_config.environment_variables` (`host_env_keys` copies Envoy's own
+//! variables, `key_values` gives values) and Istio's WasmPlugin from `vmConfig.env`
+//! (`valueFrom: HOST`), so a Kubernetes Secret reaches the filter as the proxy's environment and
+//! never sits in the plugin configuration. The variable is read once, when the configuration is
+//! loaded. Filters sharing a `vm_id` share one VM, and so the environment of the first of them.
 
 use pumpguard_core::decision_log::DecisionLogLimits;
 use pumpguard_core::remote::policy_id;
@@ -134,6 +143,10 @@ struct BucketStoreDoc {
     entries_per_bucket: u16,
     #[serde(default)]
     seed: Option<u64>,
+    #[serde(default)]
+    token: Option<String>,
+    #[serde(default)]
+    token_env: Option<String>,
 }
 
 impl Default for BucketStoreDoc {
@@ -149,6 +162,8 @@ impl Default for BucketStoreDoc {
             buckets: default_buckets(),
             entries_per_bucket: default_entries(),
             seed: None,
+            token: None,
+            token_env: None,
         }
     }
 }
@@ -170,6 +185,29 @@ pub const MAX_BLOCK_CACHE_ENTRIES: u32 = 1 << 20;
 /// Longest `store.timeout_ms`: a request waits at most this long per store round.
 pub const MAX_REMOTE_TIMEOUT_MS: u32 = 10_000;
 
+/// The `authorization` header value a store round carries (`Bearer <token>`); `Debug` never
+/// shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credential(String);
+
+impl Credential {
+    /// `Bearer <token>`.
+    pub fn bearer(token: &str) -> Credential {
+        Credential(format!("Bearer {token}"))
+    }
+
+    /// The header value.
+    pub fn header_value(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Credential(Bearer <redacted>)")
+    }
+}
+
 /// The remote store service: an Envoy cluster speaking `pumpguard_core::remote` as JSON.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RemoteStore {
@@ -186,6 +224,9 @@ pub struct RemoteStore {
     pub policy_id: u64,
     /// Most "blocked until T" answers kept per VM (`block_cache`); 0: none.
     pub block_cache_entries: u32,
+    /// Sent as `authorization` on every round (`store.token` or `store.token_env`); `None`: a
+    /// store service without tokens.
+    pub authorization: Option<Credential>,
 }
 
 fn default_buckets() -> u32 {
@@ -269,9 +310,78 @@ fn valid_header_name(s: &str) -> bool {
         && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
+/// Whether `name` can name an environment variable: a letter or `_`, then letters, digits, `_`.
+fn valid_env_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    bytes.next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// The store credential of a remote store: `store.token` or the variable `store.token_env`
+/// names, checked; problems go to `errors` with their path.
+fn remote_credential(
+    token: Option<&str>,
+    token_env: Option<&str>,
+    env: &dyn Fn(&str) -> Option<String>,
+    errors: &mut ConfigErrors,
+) -> Option<Credential> {
+    let (token, path) = match (token, token_env) {
+        (None, None) => return None,
+        (Some(_), Some(_)) => {
+            errors.push("store.token_env", "set store.token or store.token_env, not both");
+            return None;
+        }
+        (Some(token), None) => (token.to_owned(), "store.token"),
+        (None, Some(name)) if !valid_env_name(name) => {
+            errors.push("store.token_env", "must name an environment variable (letters, digits and '_')");
+            return None;
+        }
+        (None, Some(name)) => match env(name) {
+            None => {
+                errors.push(
+                    "store.token_env",
+                    format!(
+                        "the VM's environment has no {name} (Envoy: vm_config.environment_variables; \
+                         Istio: the WasmPlugin's vmConfig.env, valueFrom: HOST, and the variable on the \
+                         proxy container)"
+                    ),
+                );
+                return None;
+            }
+            Some(value) if value.is_empty() => {
+                errors.push("store.token_env", format!("{name} is empty in the VM's environment"));
+                return None;
+            }
+            Some(value) => (value, "store.token_env"),
+        },
+    };
+    match pumpguard_core::remote::token_problem(token.as_bytes()) {
+        None => Some(Credential::bearer(&token)),
+        Some(why) if path == "store.token" => {
+            errors.push(path, format!("the token {why}"));
+            None
+        }
+        Some(why) => {
+            let name = token_env.unwrap_or_default();
+            errors.push(path, format!("the token in {name} {why}"));
+            None
+        }
+    }
+}
+
 impl HostConfig {
-    /// Parses and checks the plugin configuration; every error names its JSON path.
+    /// Parses and checks the plugin configuration in an empty environment (a `store.token_env`
+    /// is then refused); every error names its JSON path.
     pub fn from_json(bytes: &[u8]) -> Result<HostConfig, ConfigErrors> {
+        HostConfig::from_json_with_env(bytes, &|_| None)
+    }
+
+    /// Parses and checks the plugin configuration, `env` answering the VM's environment
+    /// variables (for `store.token_env`); every error names its JSON path.
+    pub fn from_json_with_env(
+        bytes: &[u8],
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<HostConfig, ConfigErrors> {
         let mut errors = ConfigErrors::default();
         let mut de = serde_json::Deserializer::from_slice(bytes);
         let doc: HostConfigDoc = match serde_path_to_error::deserialize(&mut de) {
@@ -357,6 +467,8 @@ impl HostConfig {
                     ("cluster", doc.store.cluster.is_some()),
                     ("authority", doc.store.authority.is_some()),
                     ("block_cache_entries", doc.store.block_cache_entries.is_some()),
+                    ("token", doc.store.token.is_some()),
+                    ("token_env", doc.store.token_env.is_some()),
                 ] {
                     if set {
                         errors.push(format!("store.{field}"), "only for \"backend\": \"remote\"");
@@ -384,6 +496,12 @@ impl HostConfig {
                         format!("must be between 0 (off) and {MAX_BLOCK_CACHE_ENTRIES}"),
                     );
                 }
+                let authorization = remote_credential(
+                    doc.store.token.as_deref(),
+                    doc.store.token_env.as_deref(),
+                    env,
+                    &mut errors,
+                );
                 Some(RemoteStore {
                     cluster,
                     authority,
@@ -391,6 +509,7 @@ impl HostConfig {
                     timeout_ms: doc.store.timeout_ms,
                     policy_id: 0,
                     block_cache_entries,
+                    authorization,
                 })
             }
         };
@@ -562,6 +681,7 @@ mod tests {
             timeout_ms: 250,
             policy_id: policy_id(&value.to_string()),
             block_cache_entries: DEFAULT_BLOCK_CACHE_ENTRIES,
+            authorization: None,
         };
         assert_eq!(remote, Ok(Some(want)));
         for (entries, ok) in [("0", true), ("1048576", true), ("1048577", false)] {
@@ -576,6 +696,75 @@ mod tests {
         assert!(refused.as_ref().is_err_and(|e| e.contains("store.block_cache_entries")), "{refused:?}");
         let plain = HostConfig::from_json(format!(r#"{{"policy":{POLICY}}}"#).as_bytes()).map(|c| c.remote);
         assert_eq!(plain.ok(), Some(None));
+    }
+
+    const TOKEN: &str = "0123456789abcdef0123456789abcdef";
+
+    /// The errors of a remote store section with `extra` fields, in an environment holding
+    /// `PG_TOKEN`=`TOKEN`, `PG_EMPTY`="" and `PG_SHORT`="short".
+    fn credential(extra: &str) -> Result<Option<Credential>, Vec<(String, String)>> {
+        let json = format!(r#"{{"policy":{POLICY},"store":{{"backend":"remote","cluster":"c"{extra}}}}}"#);
+        let env = |name: &str| match name {
+            "PG_TOKEN" => Some(TOKEN.to_owned()),
+            "PG_EMPTY" => Some(String::new()),
+            "PG_SHORT" => Some("short".to_owned()),
+            _ => None,
+        };
+        match HostConfig::from_json_with_env(json.as_bytes(), &env) {
+            Ok(cfg) => Ok(cfg.remote.and_then(|r| r.authorization)),
+            Err(e) => Err(e.errors.into_iter().map(|e| (e.path, e.message)).collect()),
+        }
+    }
+
+    #[test]
+    fn the_store_token_comes_inline_or_from_the_vms_environment() {
+        let bearer = Some(Credential::bearer(TOKEN));
+        assert_eq!(credential(&format!(r#","token":"{TOKEN}""#)), Ok(bearer.clone()));
+        assert_eq!(credential(r#","token_env":"PG_TOKEN""#), Ok(bearer.clone()));
+        assert_eq!(credential(""), Ok(None), "a store service without tokens");
+        assert_eq!(bearer.map(|c| c.header_value().to_owned()), Some(format!("Bearer {TOKEN}")));
+        assert_eq!(format!("{:?}", Credential::bearer(TOKEN)), "Credential(Bearer <redacted>)");
+        // `from_json` reads no environment.
+        let json = format!(
+            r#"{{"policy":{POLICY},"store":{{"backend":"remote","cluster":"c","token_env":"PATH"}}}}"#
+        );
+        assert!(HostConfig::from_json(json.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn each_store_token_problem_is_named_with_its_path() {
+        for (extra, path, message) in [
+            (format!(r#","token":"{TOKEN}","token_env":"PG_TOKEN""#), "store.token_env", "not both"),
+            (
+                r#","token_env":"PG_MISSING""#.to_owned(),
+                "store.token_env",
+                "the VM's environment has no PG_MISSING",
+            ),
+            (r#","token_env":"PG_EMPTY""#.to_owned(), "store.token_env", "PG_EMPTY is empty"),
+            (
+                r#","token_env":"PG_SHORT""#.to_owned(),
+                "store.token_env",
+                "the token in PG_SHORT is shorter than 16 bytes",
+            ),
+            (r#","token_env":"PG TOKEN""#.to_owned(), "store.token_env", "must name an environment variable"),
+            (r#","token_env":"""#.to_owned(), "store.token_env", "must name an environment variable"),
+            (r#","token":"0123456789 abcdef""#.to_owned(), "store.token", "the token holds whitespace"),
+            (r#","token":"0123456789abcdef\n""#.to_owned(), "store.token", "not printable ASCII"),
+            (r#","token":"short""#.to_owned(), "store.token", "shorter than 16 bytes"),
+            (r#","token":7"#.to_owned(), "store.token", "invalid type"),
+        ] {
+            let errors = credential(&extra).err().unwrap_or_default();
+            assert!(
+                errors.len() == 1 && errors[0].0 == path && errors[0].1.contains(message),
+                "{extra}: {errors:?}"
+            );
+            assert!(!errors[0].1.contains(TOKEN), "a token is never quoted: {errors:?}");
+        }
+        for field in [format!(r#""token":"{TOKEN}""#), r#""token_env":"PG_TOKEN""#.to_owned()] {
+            let json = format!(r#"{{"policy":{POLICY},"store":{{{field}}}}}"#);
+            let name = if field.contains("env") { "store.token_env" } else { "store.token" };
+            assert_eq!(paths(&json), vec![name.to_owned()], "only with backend remote: {field}");
+        }
     }
 
     #[test]

@@ -75,8 +75,16 @@ impl Envoy {
     }
 
     fn try_start(config: &str) -> (Envoy, bool) {
+        Envoy::try_start_with_env(config, &[])
+    }
+
+    /// [`Envoy::try_start`] with these variables in the VM's environment.
+    fn try_start_with_env(config: &str, env: &[(&str, &str)]) -> (Envoy, bool) {
         emulator::reset();
-        emulator::with(|h| h.now_nanos = NOW_MS * 1_000_000);
+        emulator::with(|h| {
+            h.now_nanos = NOW_MS * 1_000_000;
+            h.environment = env.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+        });
         let mut envoy = Envoy { contexts: Contexts::default(), next_id: ROOT + 1 };
         let configured = envoy.add_root(ROOT, config);
         (envoy, configured)
@@ -933,7 +941,9 @@ struct StoreService {
 
 impl StoreService {
     fn new(config: &str) -> StoreService {
-        let cfg = crate::config::HostConfig::from_json(config.as_bytes()).expect("config");
+        let env = emulator::with(|h| h.environment.clone());
+        let cfg = crate::config::HostConfig::from_json_with_env(config.as_bytes(), &|n| env.get(n).cloned())
+            .expect("config");
         let policy_id = cfg.remote.as_ref().map(|r| r.policy_id).expect("a remote store");
         StoreService {
             policy: cfg.policy,
@@ -1029,9 +1039,10 @@ fn remote_store_runs_a_peek_then_a_commit_round_while_the_request_is_held() {
 
 #[test]
 fn remote_store_failures_take_the_policy_store_on_error_and_are_counted() {
-    let answers: [(Option<(u16, &str)>, &str); 5] = [
+    let answers: [(Option<(u16, &str)>, &str); 6] = [
         (None, "timeout_or_reset"),
         (Some((503, r#"{"refused":"redis: connection refused"}"#)), "bad_status"),
+        (Some((401, r#"{"refused":"bearer token not accepted"}"#)), "unauthorized"),
         (Some((200, "<html>")), "bad_answer"),
         (Some((200, r#"{"outcomes":[]}"#)), "bad_answer"),
         (Some((200, r#"{"refused":"policy 1 is not loaded here"}"#)), "refused"),
@@ -1156,6 +1167,92 @@ fn remote_store_configuration_is_logged() {
     let _envoy = Envoy::start(&remote_config(&[GEO], ""));
     let logs = emulator::with(|h| h.logs.clone());
     assert!(logs.iter().any(|(_, m)| m.contains("remote store via cluster pumpguard-store")), "{logs:?}");
+    assert!(logs.iter().any(|(_, m)| m.contains("without a token")), "{logs:?}");
+}
+
+const STORE_TOKEN: &str = "0123456789abcdef0123456789abcdef";
+
+/// [`remote_config`] whose store credential comes from the VM's variable `PG_STORE_TOKEN`.
+fn remote_config_with_token_env(rules: &[&str], policy_extra: &str) -> String {
+    remote_config(rules, policy_extra)
+        .replace(r#""timeout_ms":300"#, r#""timeout_ms":300,"token_env":"PG_STORE_TOKEN""#)
+}
+
+#[test]
+fn remote_store_rounds_carry_the_bearer_token_of_the_vms_environment() {
+    // Two sends to one number: the first allowed (its peek round commits), the second refused.
+    let config = remote_config_with_token_env(&[ONE_PER_NUMBER], "");
+    let (mut envoy, configured) = Envoy::try_start_with_env(&config, &[("PG_STORE_TOKEN", STORE_TOKEN)]);
+    assert!(configured, "{:?}", emulator::with(|h| h.logs.clone()));
+    let mut service = StoreService::new(&config);
+    service.commit_if_pass = false;
+    let (first, _) = envoy.send(post("/api/otp", &[]), US.as_bytes(), 1024);
+    assert_eq!(service.serve(&mut envoy), 2, "a peek round, then a commit round");
+    let (second, _) = envoy.send(post("/api/otp", &[]), US.as_bytes(), 1024);
+    assert_eq!(service.serve(&mut envoy), 1);
+    assert_eq!((envoy.stream(first).resumed, reply(&envoy.stream(second)).status), (1, 429));
+    let calls = emulator::with(|h| h.callouts.clone());
+    let bearer = format!("Bearer {STORE_TOKEN}");
+    assert_eq!(calls.len(), 3);
+    for call in &calls {
+        let sent: Vec<&str> =
+            call.headers.iter().filter(|(n, _)| n == "authorization").map(|(_, v)| v.as_str()).collect();
+        assert_eq!(sent, vec![bearer.as_str()], "every round, once");
+    }
+    // Never in a log line.
+    let logs = emulator::with(|h| h.logs.clone());
+    assert!(logs.iter().any(|(_, m)| m.contains("with a bearer token")), "{logs:?}");
+    assert!(logs.iter().all(|(_, m)| !m.contains(STORE_TOKEN)), "{logs:?}");
+}
+
+#[test]
+fn a_store_refusing_the_token_takes_store_on_error_counted_apart_from_other_statuses() {
+    for (on_error, status) in [("block", 503), ("allow", 200)] {
+        let store = format!(r#""store":{{"on_error":"{on_error}"}}"#);
+        let config = remote_config(&[ONE_PER_NUMBER], &store)
+            .replace(r#""timeout_ms":300"#, &format!(r#""timeout_ms":300,"token":"{STORE_TOKEN}""#));
+        let mut envoy = Envoy::start(&config);
+        let (id, _) = envoy.send(post("/api/otp", &[]), US.as_bytes(), 1024);
+        let call = emulator::with(|h| h.callouts.last().cloned()).expect("a peek round");
+        assert!(call.headers.contains(&("authorization".to_owned(), format!("Bearer {STORE_TOKEN}"))));
+        envoy.answer_with(
+            call.token,
+            Some((401, r#"{"refused":"bearer token not accepted"}"#)),
+            &[("www-authenticate", r#"Bearer realm="pumpguard-store", error="invalid_token""#)],
+        );
+        let stream = envoy.stream(id);
+        match status {
+            503 => {
+                assert_eq!(reply(&stream).status, 503);
+                assert!(body_text(&reply(&stream)).contains("store_unavailable"));
+            }
+            _ => assert!(
+                stream.resumed == 1
+                    && added(&stream).contains(&("x-pumpguard-findings", "store_unavailable"))
+            ),
+        }
+        assert_eq!(counter("pumpguard.store.plugin.t.remote.unauthorized"), 1, "{on_error}");
+        assert_eq!(counter("pumpguard.store.plugin.t.remote.bad_status"), 0, "{on_error}");
+        let logs = emulator::with(|h| h.logs.clone());
+        assert!(
+            logs.iter().any(|(l, m)| *l == Level::Error && m.contains("refused this filter's bearer token")),
+            "{logs:?}"
+        );
+    }
+}
+
+#[test]
+fn a_token_env_the_vm_lacks_refuses_the_configuration_with_its_path() {
+    let config = remote_config_with_token_env(&[ONE_PER_NUMBER], "");
+    for env in [&[][..], &[("PG_STORE_TOKEN", "")], &[("PG_STORE_TOKEN", "too short")]] {
+        let (_envoy, configured) = Envoy::try_start_with_env(&config, env);
+        assert!(!configured, "{env:?}");
+        let logged = emulator::with(|h| h.logs.clone());
+        assert!(
+            logged.iter().any(|(l, m)| *l == Level::Critical && m.contains("at store.token_env: ")),
+            "{env:?}: {logged:?}"
+        );
+    }
 }
 
 #[test]

@@ -5,6 +5,7 @@
 
 #![forbid(unsafe_code)]
 
+mod auth;
 mod http;
 mod log;
 mod metrics;
@@ -23,6 +24,7 @@ use serde_json::json;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
+use crate::auth::Tokens;
 use crate::http::{Handler, Incoming, Limits, Outgoing, Server};
 use crate::policies::Policies;
 use crate::service::Service;
@@ -51,6 +53,16 @@ fn run() -> i32 {
             return 1;
         }
     };
+    let tokens = match &settings.tokens_file {
+        Some(path) => match Tokens::load(path) {
+            Ok(tokens) => Some(tokens),
+            Err(errors) => {
+                log::event("error", "tokens_refused", json!({ "errors": errors }));
+                return 1;
+            }
+        },
+        None => settings.tokens.clone(),
+    };
     let server = match Server::bind(&settings.listen) {
         Ok(server) => server,
         Err(e) => {
@@ -71,13 +83,23 @@ fn run() -> i32 {
     };
     let ids: Vec<String> = policies.sources.iter().map(|(id, _)| id.to_string()).collect();
     let listen = server.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let token_count = tokens.as_ref().map_or(0, Tokens::len);
     log::event(
         "info",
         "started",
-        json!({ "listen": listen, "redis": settings.redis, "threads": settings.threads, "policy_ids": ids }),
+        json!({ "listen": listen, "redis": settings.redis, "threads": settings.threads, "policy_ids": ids,
+                "tokens": token_count }),
     );
+    if tokens.is_none() {
+        log::event(
+            "warn",
+            "checks_unauthenticated",
+            json!({ "hint": "no --tokens-file or PUMPGUARD_STORE_TOKENS: whoever reaches this port can run \
+                             counter rounds (docs/fleet.md, \"The store credential\")" }),
+        );
+    }
     let threads = settings.threads;
-    let service = Arc::new(Service::new(settings, policies));
+    let service = Arc::new(Service::new(settings, policies, tokens));
     let stop = Arc::new(AtomicBool::new(false));
     {
         // Until Redis is reachable readiness fails; requests are served (and fail) meanwhile.
@@ -137,9 +159,19 @@ fn warm_until_done(service: &Service, stop: &AtomicBool) {
 
 impl Handler for Service {
     fn handle(&self, request: &Incoming<'_>) -> Outgoing {
-        let answer =
-            Service::handle(self, request.method, request.path, request.body, request.commit_if_pass);
-        let headers = if answer.committed { vec![(service::COMMITTED_HEADER, "1")] } else { Vec::new() };
-        Outgoing { status: answer.status, content_type: answer.content_type, body: answer.body, headers }
+        let answer = Service::handle(
+            self,
+            request.method,
+            request.path,
+            request.authorization,
+            request.body,
+            request.commit_if_pass,
+        );
+        Outgoing {
+            status: answer.status,
+            content_type: answer.content_type,
+            body: answer.body,
+            headers: answer.headers,
+        }
     }
 }

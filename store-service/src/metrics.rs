@@ -46,6 +46,27 @@ impl Outcome {
     ];
 }
 
+/// Why a `/checks` request was refused 401.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Credential {
+    /// No `authorization: Bearer` token.
+    Missing,
+    /// A bearer token that matches none of the accepted ones.
+    Wrong,
+}
+
+impl Credential {
+    const ALL: [Credential; 2] = [Credential::Missing, Credential::Wrong];
+
+    /// The `credential` label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            Credential::Missing => "missing",
+            Credential::Wrong => "wrong",
+        }
+    }
+}
+
 /// Upper bounds (seconds) of the latency histogram's buckets.
 const BUCKETS: [f64; 12] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0];
 
@@ -58,6 +79,7 @@ pub struct Metrics {
     gave_up: AtomicU64,
     stale_guesses: AtomicU64,
     redis_errors: AtomicU64,
+    unauthorized: [AtomicU64; 2],
     latency_buckets: [[AtomicU64; 12]; ROUNDS],
     latency_count: [AtomicU64; ROUNDS],
     latency_sum_us: [AtomicU64; ROUNDS],
@@ -107,8 +129,15 @@ impl Metrics {
         add(&self.redis_errors, 1);
     }
 
-    /// The text exposition, with the gauges the caller knows.
-    pub fn render(&self, policies: usize, ready: bool) -> String {
+    /// A `/checks` request refused 401 (its round is not known: the body is never read).
+    pub fn unauthorized(&self, credential: Credential) {
+        if let Some(c) = self.unauthorized.get(credential as usize) {
+            add(c, 1);
+        }
+    }
+
+    /// The text exposition, with the gauges the caller knows (`tokens`: bearer tokens accepted).
+    pub fn render(&self, policies: usize, tokens: usize, ready: bool) -> String {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let mut out = String::with_capacity(4096);
         out.push_str("# HELP pumpguard_store_requests_total Check requests by round and outcome.\n");
@@ -143,6 +172,16 @@ impl Metrics {
         out.push_str("# HELP pumpguard_store_redis_errors_total Failed Redis exchanges (connect, timeout, I/O, protocol, error reply).\n");
         out.push_str("# TYPE pumpguard_store_redis_errors_total counter\n");
         let _ = writeln!(out, "pumpguard_store_redis_errors_total {}", get(&self.redis_errors));
+        out.push_str("# HELP pumpguard_store_unauthorized_total Check requests refused 401, their bearer token missing or matching none accepted.\n");
+        out.push_str("# TYPE pumpguard_store_unauthorized_total counter\n");
+        for credential in Credential::ALL {
+            let _ = writeln!(
+                out,
+                "pumpguard_store_unauthorized_total{{credential=\"{}\"}} {}",
+                credential.label(),
+                get(&self.unauthorized[credential as usize])
+            );
+        }
         out.push_str("# HELP pumpguard_store_request_duration_seconds Time to answer a check request.\n");
         out.push_str("# TYPE pumpguard_store_request_duration_seconds histogram\n");
         for (round, rname) in Round::ALL {
@@ -171,6 +210,9 @@ impl Metrics {
             "# HELP pumpguard_store_policies Policies loaded.\n# TYPE pumpguard_store_policies gauge\n",
         );
         let _ = writeln!(out, "pumpguard_store_policies {policies}");
+        out.push_str("# HELP pumpguard_store_tokens Bearer tokens /checks accepts (0: it answers anyone).\n");
+        out.push_str("# TYPE pumpguard_store_tokens gauge\n");
+        let _ = writeln!(out, "pumpguard_store_tokens {tokens}");
         out.push_str("# HELP pumpguard_store_ready 1 when Redis answers and the service is not draining.\n");
         out.push_str("# TYPE pumpguard_store_ready gauge\n");
         let _ = writeln!(out, "pumpguard_store_ready {}", u8::from(ready));
@@ -188,7 +230,8 @@ mod tests {
         m.request(Round::Commit, Outcome::Ok, 3, 400);
         m.request(Round::Commit, Outcome::RedisError, 2, 300_000);
         m.redis_error();
-        let text = m.render(2, true);
+        m.unauthorized(Credential::Wrong);
+        let text = m.render(2, 3, true);
         assert!(
             text.contains("pumpguard_store_requests_total{round=\"commit\",outcome=\"ok\"} 1\n"),
             "{text}"
@@ -202,5 +245,8 @@ mod tests {
         assert!(text.contains("pumpguard_store_request_duration_seconds_count{round=\"commit\"} 2\n"));
         assert!(text.contains("pumpguard_store_redis_errors_total 1\n"));
         assert!(text.contains("pumpguard_store_policies 2\n"));
+        assert!(text.contains("pumpguard_store_tokens 3\n"));
+        assert!(text.contains("pumpguard_store_unauthorized_total{credential=\"missing\"} 0\n"));
+        assert!(text.contains("pumpguard_store_unauthorized_total{credential=\"wrong\"} 1\n"));
     }
 }

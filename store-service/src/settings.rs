@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::auth::Tokens;
+
 /// `--redis-cluster`: how a round's keys are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ClusterMode {
@@ -42,16 +44,26 @@ pub struct Settings {
     /// `--known-keys` / `PUMPGUARD_STORE_KNOWN_KEYS`: keys whose last seen value is remembered
     /// to guess a round's values (0: guess every key absent).
     pub known_keys: usize,
+    /// `--tokens-file` / `PUMPGUARD_STORE_TOKENS_FILE`: the bearer tokens `/checks` accepts, one
+    /// a line, read at start and on SIGHUP.
+    pub tokens_file: Option<PathBuf>,
+    /// `PUMPGUARD_STORE_TOKENS` (environment only, never a flag: flags show in `ps`): the bearer
+    /// tokens `/checks` accepts, separated by commas or newlines. Neither this nor
+    /// `tokens_file`: `/checks` answers anyone.
+    pub tokens: Option<Tokens>,
 }
 
 pub const USAGE: &str = "usage: pumpguard-store --policies PATH [--listen ADDR] [--redis HOST:PORT] \
 [--redis-timeout-ms N] [--key-prefix P] [--threads N] [--cas-rounds N] [--drain-ms N]
-       [--redis-cluster auto|yes|no] [--known-keys N]
+       [--redis-cluster auto|yes|no] [--known-keys N] [--tokens-file PATH]
 Every flag has an environment fallback: PUMPGUARD_STORE_<FLAG> (e.g. PUMPGUARD_STORE_REDIS);
-the Redis password only as PUMPGUARD_STORE_REDIS_PASSWORD. Signals: SIGTERM/SIGINT drain and stop,
-SIGHUP reloads the policies.";
+the Redis password only as PUMPGUARD_STORE_REDIS_PASSWORD. POST /checks asks for
+`authorization: Bearer <token>` with a token of --tokens-file (one a line, # comments) or of
+PUMPGUARD_STORE_TOKENS (environment only; commas or newlines between tokens); with neither it
+answers anyone. Signals: SIGTERM/SIGINT drain and stop, SIGHUP reloads the policies and the
+tokens file.";
 
-const FLAGS: [&str; 10] = [
+const FLAGS: [&str; 11] = [
     "listen",
     "redis",
     "redis-timeout-ms",
@@ -62,6 +74,7 @@ const FLAGS: [&str; 10] = [
     "drain-ms",
     "redis-cluster",
     "known-keys",
+    "tokens-file",
 ];
 
 impl Settings {
@@ -115,6 +128,19 @@ impl Settings {
             Some("no") => ClusterMode::No,
             Some(other) => return Err(format!("--redis-cluster: auto, yes or no, not {other:?}")),
         };
+        let tokens_file = get("tokens-file").map(PathBuf::from);
+        if tokens_file.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+            return Err("--tokens-file: needs a path".to_owned());
+        }
+        let tokens = match env("PUMPGUARD_STORE_TOKENS") {
+            None => None,
+            Some(_) if tokens_file.is_some() => {
+                return Err(
+                    "--tokens-file and PUMPGUARD_STORE_TOKENS: give the tokens in one of them".to_owned()
+                )
+            }
+            Some(list) => Some(Tokens::from_list(&list, "PUMPGUARD_STORE_TOKENS").map_err(|e| e.join("; "))?),
+        };
         Ok(Settings {
             listen: get("listen").unwrap_or_else(|| "127.0.0.1:8080".to_owned()),
             redis: get("redis").unwrap_or_else(|| "127.0.0.1:6379".to_owned()),
@@ -127,6 +153,8 @@ impl Settings {
             drain: Duration::from_millis(number("drain-ms", 5_000, 0, 600_000)?),
             redis_cluster,
             known_keys: number("known-keys", 100_000, 0, 100_000_000)? as usize,
+            tokens_file,
+            tokens,
         })
     }
 }
@@ -157,6 +185,51 @@ mod tests {
         assert_eq!(s.listen, "127.0.0.1:8080");
         assert_eq!(s.key_prefix, "pg:");
         assert_eq!((s.redis_cluster, s.known_keys), (ClusterMode::Auto, 100_000));
+        assert_eq!((s.tokens_file, s.tokens), (None, None), "no token: /checks is open");
+    }
+
+    const TOKEN: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn tokens_come_from_a_file_or_from_the_environment_only() {
+        let file_env = |name: &str| match name {
+            "PUMPGUARD_STORE_POLICIES" => Some("p".to_owned()),
+            "PUMPGUARD_STORE_TOKENS_FILE" => Some("/run/secrets/tokens".to_owned()),
+            _ => None,
+        };
+        let s = Settings::parse(&[], file_env).unwrap();
+        assert_eq!((s.tokens_file, s.tokens), (Some(PathBuf::from("/run/secrets/tokens")), None));
+        let s = Settings::parse(&args(&["--tokens-file=/etc/t"]), file_env).unwrap();
+        assert_eq!(s.tokens_file, Some(PathBuf::from("/etc/t")), "the flag wins");
+        let list = format!("{TOKEN},fedcba9876543210fedcba9876543210");
+        let env_only = |name: &str| match name {
+            "PUMPGUARD_STORE_TOKENS" => Some(list.clone()),
+            _ => None,
+        };
+        let s = Settings::parse(&args(&["--policies", "p"]), env_only).unwrap();
+        assert_eq!((s.tokens_file, s.tokens.map(|t| t.len())), (None, Some(2)));
+        let err = Settings::parse(&args(&["--policies", "p", "--tokens", TOKEN]), env_only).err();
+        assert_eq!(err.as_deref(), Some("unknown flag --tokens"), "never a flag: flags show in ps");
+    }
+
+    #[test]
+    fn bad_or_conflicting_tokens_are_start_errors() {
+        for (tokens, file, want) in [
+            ("", None, "PUMPGUARD_STORE_TOKENS: no token"),
+            (" , ", None, "PUMPGUARD_STORE_TOKENS: no token"),
+            ("short", None, "PUMPGUARD_STORE_TOKENS: token 1 is shorter than 16 bytes"),
+            ("0123456789 abcdef", None, "PUMPGUARD_STORE_TOKENS: token 1 holds whitespace"),
+            (TOKEN, Some("/etc/t"), "--tokens-file and PUMPGUARD_STORE_TOKENS"),
+        ] {
+            let env = |name: &str| (name == "PUMPGUARD_STORE_TOKENS").then(|| tokens.to_owned());
+            let mut list = vec!["--policies", "p"];
+            list.extend(file.map(|f| ["--tokens-file", f]).into_iter().flatten());
+            let err = Settings::parse(&args(&list), env).err().unwrap_or_default();
+            assert!(err.starts_with(want), "{tokens:?}: {err}");
+            assert!(!err.contains(TOKEN), "a token is never quoted: {err}");
+        }
+        let err = Settings::parse(&args(&["--policies", "p", "--tokens-file="]), |_| None).err();
+        assert_eq!(err.as_deref(), Some("--tokens-file: needs a path"));
     }
 
     #[test]

@@ -125,14 +125,21 @@ def plugin_config(policy, name, siteverify=None, test_clock=True, tls_headers=No
     return json.dumps(cfg)
 
 
-def wasm_filter(plugin_json, wasm_path, vm_id="pumpguard", hold_headers=True, env=None, failure_policy="FAIL_RELOAD"):
+def wasm_filter(plugin_json, wasm_path, vm_id="pumpguard", hold_headers=True, env=None, failure_policy="FAIL_RELOAD",
+                host_env_keys=None):
+    """`env`: variables given to the VM (`key_values`); `host_env_keys`: Envoy's own variables
+    copied into it. Filters on one vm_id share one VM and the environment of the first."""
     vm_config = {
         "vm_id": vm_id,
         "runtime": "envoy.wasm.runtime.v8",
         "code": {"local": {"filename": wasm_path}},
     }
+    if env or host_env_keys:
+        vm_config["environment_variables"] = {}
     if env:
-        vm_config["environment_variables"] = {"key_values": env}
+        vm_config["environment_variables"]["key_values"] = env
+    if host_env_keys:
+        vm_config["environment_variables"]["host_env_keys"] = list(host_env_keys)
     return {
         "name": "envoy.filters.http.wasm",
         "typed_config": {
@@ -309,11 +316,12 @@ class Procs:
         self.procs = []  # (name, Popen, log path)
         os.makedirs(logdir, exist_ok=True)
 
-    def start(self, name, argv, cwd=ROOT):
+    def start(self, name, argv, cwd=ROOT, env=None):
+        """`env`: variables set for this process over the runner's own."""
         log_path = os.path.join(self.logdir, name + ".log")
         log = open(log_path, "wb")
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                cwd=cwd, start_new_session=True)
+                                cwd=cwd, start_new_session=True, env={**os.environ, **env} if env else None)
         log.close()
         self.procs.append((name, proc, log_path))
         return proc

@@ -13,6 +13,12 @@
   and the fleet recovers without restarting Envoy.
 - A replica lost without a drain (SIGKILL): once Envoy's health checks flag it, every send is
   served by the other replica (the store cluster's settings: fleetlib.store_cluster).
+- The store credential: the replicas accept two bearer tokens (a rotation in progress; replica 0
+  from a tokens file, replica 1 from PUMPGUARD_STORE_TOKENS); proxy a sends the old one, copied
+  from Envoy's own environment into the VM (host_env_keys, as Istio's valueFrom: HOST), proxy b
+  the new one (key_values). Rounds without a token or with a wrong one are refused 401 and
+  counted; a proxy with a wrong token gets store.on_error and counts remote.unauthorized; SIGHUP
+  reloads the tokens file.
 - The store service: metrics, readiness, graceful stop on SIGTERM.
 
 Usage: e2e.py --envoy BIN --wasm FILE --cli BIN --store BIN [--work DIR] [--only SUBSTRING]
@@ -24,6 +30,7 @@ import glob
 import hashlib
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -53,6 +60,16 @@ def routes():
              "extract": {"json_keys": ["phone"]}},
             {"id": "verify", "kind": "confirm", "match": {"methods": ["POST"], "path": {"exact": "/api/otp/verify"}},
              "extract": {"json_keys": ["phone"]}}]
+
+
+# The store credential: the replicas accept OLD and NEW (a rotation in progress); proxy a sends
+# OLD, proxy b NEW, each read from its VM's variable TOKEN_ENV; WRONG is accepted nowhere.
+TOKEN_OLD, TOKEN_NEW, TOKEN_WRONG = (secrets.token_hex(32) for _ in range(3))
+TOKEN_ENV = "PUMPGUARD_STORE_TOKEN"
+
+
+def bearer(token):
+    return [("authorization", f"Bearer {token}")]
 
 
 # The token the fleet's import check posts with, and its SHA-256 in the policy.
@@ -144,9 +161,15 @@ class Harness:
         self.store_ports = [L.free_port(), L.free_port()]
         # Replica 0 finds a standalone Redis and swaps whole rounds; replica 1 writes key by key as
         # on a Redis Cluster. Both protocols on one Redis, as during a rollout, must stay exact.
+        # Both accept the old and the new token: replica 0 from a tokens file, replica 1 from
+        # its environment.
+        self.tokens_file = os.path.join(self.work, "store-tokens")
+        self.write_tokens(TOKEN_OLD, TOKEN_NEW)
         for i, port in enumerate(self.store_ports):
-            extra = ["--redis-cluster", "yes"] if i == 1 else []
-            F.start_store(self.procs, f"store{i}", self.args.store, port, self.redis_port, self.policies, extra=extra)
+            extra = ["--redis-cluster", "yes"] if i == 1 else ["--tokens-file", self.tokens_file]
+            env = {"PUMPGUARD_STORE_TOKENS": f"{TOKEN_OLD},{TOKEN_NEW}"} if i == 1 else None
+            F.start_store(self.procs, f"store{i}", self.args.store, port, self.redis_port, self.policies,
+                          extra=extra, env=env)
         self.origin_port = L.free_port()
         self.procs.start("origin", [sys.executable, os.path.join(ROOT, "tests/origin.py"), "--port",
                                     str(self.origin_port), "--log", os.path.join(self.work, "origin.jsonl")])
@@ -165,7 +188,12 @@ class Harness:
 
         self.ports = {"a": {}, "b": {}}
         self.admin = {"a": L.free_port(), "b": L.free_port()}
+        # Every filter of an Envoy shares one VM (vm_id "pumpguard") and so one environment:
+        # proxy a's copies Envoy's own TOKEN_ENV (set below), proxy b's is given its value.
+        vm_env = {"a": {"host_env_keys": [TOKEN_ENV]}, "b": {"env": {TOKEN_ENV: TOKEN_NEW}}}
         for proxy in ["a", "b"]:
+            def wasm(plugin, proxy=proxy):
+                return L.wasm_filter(plugin, self.args.wasm, **vm_env[proxy])
             listeners = []
             for name, policy in fleet.items():
                 port = L.free_port()
@@ -173,11 +201,10 @@ class Harness:
                 # Exactness runs 1000 parallel sends on two shared cores: a round may queue for a
                 # while there, and a timed-out round would be a store failure, not a miscount.
                 timeout = 1000 if name.startswith("fail") else 5000
-                plugin = F.remote_plugin_config(policy, name, timeout_ms=timeout)
+                plugin = F.remote_plugin_config(policy, name, timeout_ms=timeout, token_env=TOKEN_ENV)
                 # Exactness listeners answer from Envoy itself (fast); failure listeners reach origin,
                 # which echoes the decision headers back.
-                listeners.append(L.listener(name, port, [L.wasm_filter(plugin, self.args.wasm)],
-                                            direct=name.startswith("k-")))
+                listeners.append(L.listener(name, port, [wasm(plugin)], direct=name.startswith("k-")))
             clusters = [F.store_cluster(self.store_ports, health_checks=True), L.cluster("origin", self.origin_port),
                         F.store_cluster([self.silent.getsockname()[1]], "silent-store"),
                         F.store_cluster([self.origin_port], "garbage-store")]
@@ -185,18 +212,26 @@ class Harness:
                 for name, cluster in [("silent", "silent-store"), ("garbage", "garbage-store")]:
                     port = L.free_port()
                     self.ports[proxy][name] = port
-                    plugin = F.remote_plugin_config(fleet["fail-closed"], "fail-closed", cluster=cluster, timeout_ms=300)
-                    listeners.append(L.listener(name, port, [L.wasm_filter(plugin, self.args.wasm)]))
+                    plugin = F.remote_plugin_config(fleet["fail-closed"], "fail-closed", cluster=cluster, timeout_ms=300,
+                                                    token_env=TOKEN_ENV)
+                    listeners.append(L.listener(name, port, [wasm(plugin)]))
+                # A proxy whose token the replicas do not accept (inline: the VM's variable is
+                # the one every filter here shares).
+                port = L.free_port()
+                self.ports[proxy]["wrong-token"] = port
+                plugin = F.remote_plugin_config(fleet["fail-closed"], "wrong-token", token=TOKEN_WRONG)
+                listeners.append(L.listener("wrong-token", port, [wasm(plugin)]))
                 # The block cache is off under the test clock: this listener runs on real time.
                 port = L.free_port()
                 self.ports[proxy]["block-cache"] = port
-                plugin = F.remote_plugin_config(fleet["k-backoff"], "block-cache", timeout_ms=5000, test_clock=False)
-                listeners.append(L.listener("block-cache", port, [L.wasm_filter(plugin, self.args.wasm)], direct=True))
+                plugin = F.remote_plugin_config(fleet["k-backoff"], "block-cache", timeout_ms=5000, test_clock=False,
+                                                token_env=TOKEN_ENV)
+                listeners.append(L.listener("block-cache", port, [wasm(plugin)], direct=True))
                 for path, policy, port in self.scenarios:
                     name = "s" + os.path.basename(path).split("-")[0]
                     plugin = F.remote_plugin_config(policy, name, siteverify=sv, tls_headers=E.TLS_HEADERS, edge_headers=E.EDGE_HEADERS,
-                                                    number_intel={"cluster": "lookup"})
-                    listeners.append(L.listener(name, port, [L.wasm_filter(plugin, self.args.wasm)]))
+                                                    number_intel={"cluster": "lookup"}, token_env=TOKEN_ENV)
+                    listeners.append(L.listener(name, port, [wasm(plugin)]))
                 if self.siteverify:
                     clusters.append(L.cluster("siteverify", self.siteverify.port))
                 clusters.append(L.cluster("lookup", self.lookup_port))
@@ -205,7 +240,8 @@ class Harness:
             with open(path, "w") as f:
                 json.dump(config, f, indent=1)
             self.procs.start(f"envoy-{proxy}", [self.args.envoy, "-c", path, "--concurrency", "2", "-l", "info",
-                                                "--base-id", str(self.admin[proxy]), "--disable-hot-restart"])
+                                                "--base-id", str(self.admin[proxy]), "--disable-hot-restart"],
+                             env={TOKEN_ENV: TOKEN_OLD} if proxy == "a" else None)
         for proxy in ["a", "b"]:
             L.wait_envoy_ready(self.admin[proxy], self.procs, f"envoy-{proxy}")
         server = os.path.basename(F.redis_server_bin())
@@ -321,9 +357,91 @@ class Harness:
         checks = [{"rule": 0, "key": f"rl:per-number|{n:011}", "op": "rate"} for n in range(12_001)]
         body = json.dumps({"policy_id": 0, "now_ms": 1000, "peek": True, "checks": checks}).encode()
         st, _, answer = E.http1(self.store_ports[0], "POST", "/checks",
-                                [("content-type", "application/json")], body=body, timeout=10)
+                                [("content-type", "application/json"), *bearer(TOKEN_NEW)], body=body, timeout=10)
         check(f"store service: a round of 12,001 checks is refused ({st} {answer[:80]!r})",
               st == 400 and b"at most 12000" in answer, f"{st} {answer[:300]!r}")
+
+    # -- the store credential
+    def write_tokens(self, *tokens):
+        with open(self.tokens_file, "w") as f:
+            f.write("# the tokens /checks accepts, one a line (a rotation: the old one, then the new)\n\n")
+            f.write("".join(t + "\n" for t in tokens))
+
+    def check_credential(self):
+        def unauthorized(port, credential):
+            return F.metric(port, f'pumpguard_store_unauthorized_total{{credential="{credential}"}}') or 0
+
+        def post(port, headers):
+            return E.http1(port, "POST", "/checks", [("content-type", "application/json"), *headers], body=body,
+                           timeout=10)
+        # Policy 0 is loaded nowhere: a round that passes the credential is refused 409.
+        body = json.dumps({"policy_id": 0, "now_ms": 1000, "peek": True, "checks": []}).encode()
+        for i, port in enumerate(self.store_ports):
+            source = "a tokens file" if i == 0 else "PUMPGUARD_STORE_TOKENS"
+            before = [unauthorized(port, c) for c in ("missing", "wrong")]
+            refused = [post(port, h) for h in ([], bearer(TOKEN_WRONG), [("authorization", f"Basic {TOKEN_OLD}")])]
+            counted = [unauthorized(port, c) - b for c, b in zip(("missing", "wrong"), before)]
+            statuses = [st for st, _, _ in refused]
+            challenges = [h.get("www-authenticate", "") for _, h, _ in refused]
+            check(f"replica {i} ({source}): /checks without a token, with a wrong one, with another scheme: "
+                  f"{statuses}, www-authenticate Bearer, counted missing +{counted[0]:.0f}, wrong +{counted[1]:.0f}",
+                  statuses == [401] * 3 and all(c.startswith("Bearer ") for c in challenges) and counted == [2, 1],
+                  str(refused))
+            accepted = [post(port, bearer(t))[0] for t in (TOKEN_OLD, TOKEN_NEW)]
+            tokens = F.metric(port, "pumpguard_store_tokens")
+            check(f"replica {i}: both tokens of the rotation pass ({accepted}: the round's own answer); "
+                  f"pumpguard_store_tokens {tokens:.0f}", accepted == [409, 409] and tokens == 2)
+
+        def totals():
+            refused = sum(unauthorized(p, c) for p in self.store_ports for c in ("missing", "wrong"))
+            served = sum(F.metric(p, f'pumpguard_store_requests_total{{round="{r}",outcome="ok"}}') or 0
+                         for p in self.store_ports for r in ("peek", "commit", "peek_commit"))
+            return refused, served
+        (refused_before, served_before) = totals()
+        statuses = [self.send("fail-closed", f"+1415555{7000 + i:04d}", proxy="ab"[i % 2])[0] for i in range(8)]
+        refused, served = (now - then for now, then in zip(totals(), (refused_before, served_before)))
+        unauthorized_rounds = [F.envoy_counter(self.admin[p], "wasmcustom.pumpguard.store.plugin.fail-closed.remote.unauthorized")
+                               for p in "ab"]
+        check(f"the proxies' rounds are accepted (a: the old token from Envoy's environment, b: the new one from "
+              f"key_values): 8 sends {statuses.count(200)}/8 allowed, {served:.0f} rounds served, {refused:.0f} refused, "
+              f"remote.unauthorized {unauthorized_rounds}",
+              statuses == [200] * 8 and served >= 8 and refused == 0 and unauthorized_rounds == [0, 0], str(statuses))
+
+        wrong_before = sum(unauthorized(p, "wrong") for p in self.store_ports)
+        counter = "wasmcustom.pumpguard.store.plugin.wrong-token.remote.unauthorized"
+        st, _, answer, took = self.send("wrong-token", "+14155557100")
+        wrong = sum(unauthorized(p, "wrong") for p in self.store_ports) - wrong_before
+        counted = F.envoy_counter(self.admin["a"], counter)
+        check(f"a proxy with a wrong token: fail closed {st} store_unavailable in {took * 1000:.0f} ms, "
+              f"remote.unauthorized {counted}, the replicas counted {wrong:.0f} wrong token",
+              st == 503 and b"store_unavailable" in answer and counted == 1 and wrong == 1, f"{st} {answer[:200]}")
+
+        # SIGHUP: a token added to the file is accepted, one removed is refused, a bad file is
+        # refused whole and the tokens in force stay.
+        store0 = next(p for n, p, _ in self.procs.procs if n == "store0")
+        port = self.store_ports[0]
+
+        def reload(*tokens, want):
+            if tokens:
+                self.write_tokens(*tokens)
+            else:
+                open(self.tokens_file, "w").close()
+            os.kill(store0.pid, signal.SIGHUP)
+            deadline = time.time() + 5
+            while F.metric(port, "pumpguard_store_tokens") != want and time.time() < deadline:
+                time.sleep(0.05)
+            # The gauge moves with a good file; a refused one leaves it: give the signal time.
+            time.sleep(0.2)
+            return F.metric(port, "pumpguard_store_tokens")
+        third = secrets.token_hex(32)
+        added = reload(TOKEN_OLD, TOKEN_NEW, third, want=3), post(port, bearer(third))[0]
+        emptied = reload(want=3), post(port, bearer(third))[0]
+        removed = reload(TOKEN_OLD, TOKEN_NEW, want=2), post(port, bearer(third))[0]
+        log = open(os.path.join(self.work, "logs", "store0.log")).read()
+        check(f"replica 0 reloads its tokens file on SIGHUP: a third token added {added}, the file emptied {emptied} "
+              f"(refused, logged), the third removed {removed} (tokens in force, its round)",
+              added == (3, 409) and emptied == (3, 409) and removed == (2, 401) and '"tokens_reload_refused"' in log,
+              log[-1500:])
 
     # -- the block cache
     def check_block_cache(self):
@@ -475,9 +593,9 @@ class Harness:
         r = subprocess.run([sys.executable, "-m", "kubernetes_validate", "--strict", store_yaml],
                            capture_output=True, text=True)
         out = r.stdout + r.stderr
-        check("envoy/k8s/store-service.yaml: Namespace, ConfigMap, Deployment, two Services, PodDisruptionBudget, "
-              "NetworkPolicy pass kubernetes-validate --strict",
-              r.returncode == 0 and out.count("passed") == 7 and "WARN" not in out and "ERROR" not in out, out[-2000:])
+        check("envoy/k8s/store-service.yaml: Namespace, Secret, ConfigMap, Deployment, two Services, "
+              "PodDisruptionBudget, NetworkPolicy pass kubernetes-validate --strict",
+              r.returncode == 0 and out.count("passed") == 8 and "WARN" not in out and "ERROR" not in out, out[-2000:])
         services = [d for d in yaml.safe_load_all(open(store_yaml)) if d["kind"] == "Service"]
         # Later documents of a kind win below: the ClusterIP Service is the one Istio addresses.
         docs = {d["kind"]: d for d in reversed(list(yaml.safe_load_all(open(store_yaml))))}
@@ -485,7 +603,8 @@ class Harness:
         check("a headless Service gives plain Envoy one address per ready replica (STRICT_DNS, health checks)",
               len(headless) == 1 and headless[0]["spec"]["selector"] == docs["Service"]["spec"]["selector"]
               and headless[0]["spec"]["ports"] == docs["Service"]["spec"]["ports"], str(services))
-        istio = {d["kind"]: d for d in yaml.safe_load_all(open(os.path.join(k8s, "istio-fleet.yaml")))}
+        istio_yaml = os.path.join(k8s, "istio-fleet.yaml")
+        istio = {d["kind"]: d for d in yaml.safe_load_all(open(istio_yaml))}
         svc, dep = docs["Service"], docs["Deployment"]
         ns, name, port = svc["metadata"]["namespace"], svc["metadata"]["name"], svc["spec"]["ports"][0]["port"]
         fqdn = f"{name}.{ns}.svc.cluster.local"
@@ -496,7 +615,7 @@ class Harness:
         probes = dep["spec"]["template"]["spec"]["containers"][0]
         check("store probes use /healthz and /readyz",
               probes["livenessProbe"]["httpGet"]["path"] == "/healthz" and probes["readinessProbe"]["httpGet"]["path"] == "/readyz")
-        # The service has no credentials of its own: only the proxies that run the filter reach it.
+        # Beside the bearer token, a second fence: only the proxies that run the filter reach the service.
         allowed = docs["NetworkPolicy"]["spec"]["ingress"][0]["from"][0]["podSelector"]["matchLabels"]
         check("a NetworkPolicy admits only the WasmPlugin's proxies (its selector) to the store pods",
               docs["NetworkPolicy"]["spec"]["podSelector"]["matchLabels"] == dep["spec"]["selector"]["matchLabels"]
@@ -512,17 +631,84 @@ class Harness:
         se = istio["ServiceEntry"]["spec"]
         check("the ServiceEntry names a Redis host, port and TCP protocol",
               se["hosts"] and se["ports"][0]["protocol"] == "TCP" and se["location"] == "MESH_EXTERNAL")
-        # The plugin configuration as Envoy loads it: the filter's own checks run in validate mode.
-        config = L.bootstrap([L.listener("l", 1, [L.wasm_filter(json.dumps(plugin), self.args.wasm, hold_headers=False)])],
+        self.check_manifest_credential(docs, istio, istio_yaml, plugin)
+        # The plugin configuration as Envoy loads it: the filter's own checks run in validate mode,
+        # its VM's environment as Istio builds it from vmConfig.env (valueFrom HOST: the proxy's
+        # own variable, copied in), the proxy's variable set as the gateway's Secret would set it.
+        host_keys = [e["name"] for e in istio["WasmPlugin"]["spec"]["vmConfig"]["env"] if e.get("valueFrom") == "HOST"]
+        inline = {e["name"]: e["value"] for e in istio["WasmPlugin"]["spec"]["vmConfig"]["env"]
+                  if e.get("valueFrom", "INLINE") == "INLINE"}
+        config = L.bootstrap([L.listener("l", 1, [L.wasm_filter(json.dumps(plugin), self.args.wasm, hold_headers=False,
+                                                                env=inline, host_env_keys=host_keys)])],
                              [L.cluster("origin", 2), F.store_cluster([3], plugin["store"]["cluster"])], 4)
         path = os.path.join(self.work, "istio-fleet-plugin.json")
         with open(path, "w") as f:
             json.dump(config, f)
-        r = subprocess.run([self.args.envoy, "--mode", "validate", "-c", path, "-l", "info"],
-                           capture_output=True, text=True, cwd=ROOT)
-        log = r.stdout + r.stderr
-        check("the WasmPlugin's pluginConfig loads in the filter (envoy --mode validate)",
-              r.returncode == 0 and "remote store via cluster outbound|8080||" in log, log[-2000:])
+
+        def validate(env):
+            r = subprocess.run([self.args.envoy, "--mode", "validate", "-c", path, "-l", "info"],
+                               capture_output=True, text=True, cwd=ROOT, env={**os.environ, **env})
+            return r.returncode, r.stdout + r.stderr
+        token_env = plugin["store"]["token_env"]
+        rc, log = validate({token_env: secrets.token_hex(32)})
+        check(f"the WasmPlugin's pluginConfig loads in the filter (envoy --mode validate), its token from the "
+              f"proxy's {token_env}", rc == 0 and "remote store via cluster outbound|8080||" in log
+              and "with a bearer token" in log, log[-2000:])
+        _, log = validate({})
+        check(f"without the proxy's {token_env} the filter refuses its configuration, naming store.token_env",
+              f"configuration error at store.token_env: the VM's environment has no {token_env}" in log, log[-2000:])
+
+    def check_manifest_credential(self, docs, istio, istio_yaml, plugin):
+        """The credential in the manifests: the replicas' tokens file is the store Secret, mounted
+        where --tokens-file reads it, and its placeholder is refused at start; the WasmPlugin reads
+        token_env from the proxy's environment, which the gateway Secret provides (the env snippet
+        of istio-fleet.yaml's header names that Secret and key)."""
+        import yaml
+        secret = docs["Secret"]
+        container = docs["Deployment"]["spec"]["template"]["spec"]["containers"][0]
+        args = container["args"]
+        tokens_path = args[args.index("--tokens-file") + 1] if "--tokens-file" in args else ""
+        volumes = {v["name"]: v for v in docs["Deployment"]["spec"]["template"]["spec"]["volumes"]}
+        mount = next((m for m in container["volumeMounts"] if m["mountPath"] == os.path.dirname(tokens_path)), {})
+        check(f"the store replicas read {tokens_path} (--tokens-file): the {secret['metadata']['name']} Secret, mounted read-only",
+              volumes.get(mount.get("name"), {}).get("secret", {}).get("secretName") == secret["metadata"]["name"]
+              and mount.get("readOnly") is True and os.path.basename(tokens_path) in secret["stringData"]
+              and secret["metadata"]["namespace"] == docs["Deployment"]["metadata"]["namespace"], str(container))
+        # The placeholder as the replicas would read it: refused at start, naming its line.
+        tokens = os.path.join(self.work, "manifest-tokens")
+        with open(tokens, "w") as f:
+            f.write(secret["stringData"][os.path.basename(tokens_path)])
+        r = subprocess.run([self.args.store, "--policies", os.path.join(ROOT, "examples/policy.json"),
+                            "--tokens-file", tokens, "--listen", "127.0.0.1:0"], capture_output=True, text=True, timeout=30)
+        check(f"the store Secret's placeholder is refused at start (exit {r.returncode}: tokens_refused)",
+              r.returncode == 1 and '"tokens_refused"' in r.stderr and "line 2: token holds whitespace" in r.stderr,
+              r.stderr[-1000:])
+        wasm = istio["WasmPlugin"]
+        token_env = plugin["store"].get("token_env")
+        env = {e["name"]: e for e in wasm["spec"].get("vmConfig", {}).get("env", [])}
+        check(f"the WasmPlugin's store.token_env ({token_env}) is copied from the proxy (vmConfig.env, valueFrom: HOST), "
+              f"no token inline", token_env in env and env[token_env].get("valueFrom") == "HOST"
+              and "value" not in env[token_env] and "token" not in plugin["store"], str(env))
+        gateway_secret = istio["Secret"]
+        lines = open(istio_yaml).read().splitlines()
+        start = lines.index("#     env:")
+        snippet = []
+        for line in lines[start:]:
+            if line.strip() == "#":
+                break
+            snippet.append(line[1:])
+        proxy_env = {e["name"]: e for e in yaml.safe_load("\n".join(snippet))["env"]}
+        ref = proxy_env.get(token_env, {}).get("valueFrom", {}).get("secretKeyRef", {})
+        check(f"the gateway's {token_env} comes from the {gateway_secret['metadata']['name']} Secret in the gateway's "
+              f"namespace (istio-fleet.yaml's env snippet for the istio-proxy container)",
+              ref.get("name") == gateway_secret["metadata"]["name"] and ref.get("key") in gateway_secret["stringData"]
+              and gateway_secret["metadata"]["namespace"] == wasm["metadata"]["namespace"], str(snippet))
+        path = os.path.join(self.work, "gateway-secret.yaml")
+        with open(path, "w") as f:
+            yaml.safe_dump(gateway_secret, f)
+        r = subprocess.run([sys.executable, "-m", "kubernetes_validate", "--strict", path], capture_output=True, text=True)
+        check("istio-fleet.yaml's Secret passes kubernetes-validate --strict", r.returncode == 0 and "passed" in r.stdout,
+              (r.stdout + r.stderr)[-1000:])
 
     def close(self, dump):
         if dump:
@@ -560,6 +746,8 @@ def main():
             h.check_trust_import()
         if h.wanted("oversized"):
             h.check_oversized_round()
+        if h.wanted("credential"):
+            h.check_credential()
         h.check_scenarios()
         if h.wanted("failures"):
             h.check_failures()

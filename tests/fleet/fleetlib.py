@@ -57,10 +57,11 @@ def wait_redis(port, procs=None, name=None):
     raise RuntimeError(f"redis on {port} never answered PING")
 
 
-def start_store(procs, name, binary, port, redis_port, policies, timeout_ms=400, threads=8, extra=()):
+def start_store(procs, name, binary, port, redis_port, policies, timeout_ms=400, threads=8, extra=(), env=None):
+    """A store replica; `env`: its environment over the runner's (PUMPGUARD_STORE_TOKENS...)."""
     procs.start(name, [binary, "--listen", f"127.0.0.1:{port}", "--redis", f"127.0.0.1:{redis_port}",
                        "--policies", policies, "--redis-timeout-ms", str(timeout_ms), "--drain-ms", "0",
-                       "--threads", str(threads), *extra])
+                       "--threads", str(threads), *extra], env=env)
     wait_ready(port, procs, name)
 
 
@@ -115,10 +116,15 @@ def store_cluster(ports, name=STORE_CLUSTER, health_checks=False):
     return cluster
 
 
-def remote_plugin_config(policy, name, cluster=STORE_CLUSTER, timeout_ms=1000, **kw):
-    """envoylib's plugin configuration with the counters in the store service."""
+def remote_plugin_config(policy, name, cluster=STORE_CLUSTER, timeout_ms=1000, token=None, token_env=None, **kw):
+    """envoylib's plugin configuration with the counters in the store service; its bearer token
+    inline (`token`) or from the VM's variable `token_env`."""
     cfg = json.loads(L.plugin_config(policy, name, **kw))
     cfg["store"] = {"backend": "remote", "namespace": name, "cluster": cluster, "timeout_ms": timeout_ms}
+    if token is not None:
+        cfg["store"]["token"] = token
+    if token_env is not None:
+        cfg["store"]["token_env"] = token_env
     return json.dumps(cfg)
 
 

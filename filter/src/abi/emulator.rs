@@ -124,6 +124,8 @@ pub struct Host {
     pub counters: HashMap<String, i64>,
     pub histograms: HashMap<String, Vec<u64>>,
     pub logs: Vec<(Level, String)>,
+    /// The VM's environment (Envoy's `vm_config.environment_variables`).
+    pub environment: HashMap<String, String>,
     failing: Vec<Call>,
 }
 
@@ -207,6 +209,10 @@ fn part(bytes: &[u8], start: usize, max_size: usize) -> HostResult<Option<Vec<u8
 }
 
 // The host calls, as in `wasm`.
+
+pub fn env_var(name: &str) -> Option<String> {
+    with(|h| h.environment.get(name).cloned())
+}
 
 pub fn log(level: Level, message: &str) -> HostResult<()> {
     host(|h| {

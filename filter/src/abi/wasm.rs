@@ -266,6 +266,12 @@ pub fn set_effective_context(context_id: u32) -> HostResult<()> {
     check(unsafe { proxy_set_effective_context(context_id) })
 }
 
+/// A variable of the VM's environment (WASI `environ_get`, which proxy-wasm-cpp-host answers
+/// with what Envoy's `vm_config.environment_variables` gave the VM), its bytes read lossily.
+pub fn env_var(name: &str) -> Option<String> {
+    std::env::var_os(name).map(|value| value.to_string_lossy().into_owned())
+}
+
 /// An HTTP call to `cluster`; the answer comes to `proxy_on_http_call_response` with the token.
 pub fn http_call(cluster: &str, headers: &[(&str, &str)], body: &[u8], timeout_ms: u32) -> HostResult<u32> {
     let headers = wire::encode_pairs(headers);

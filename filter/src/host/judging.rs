@@ -221,6 +221,9 @@ impl Stream {
         if commit_if_pass {
             headers.push((COMMIT_IF_PASS_HEADER, "1"));
         }
+        if let Some(credential) = &remote.authorization {
+            headers.push(("authorization", credential.header_value()));
+        }
         match abi::http_call(&remote.cluster, &headers, &body, remote.timeout_ms) {
             Ok(token) => {
                 self.callout = Some(token);
@@ -234,7 +237,8 @@ impl Stream {
     }
 
     /// The outcomes of a store round's answer, one per check; anything but a 200 with exactly
-    /// that many outcomes fails them all (counted and logged by kind).
+    /// that many outcomes fails them all (counted and logged by kind: a 401, the store refusing
+    /// the credential, as `unauthorized`, apart from other statuses).
     pub(super) fn round_outcomes(
         &self,
         plugin: &Plugin,
@@ -249,8 +253,10 @@ impl Stream {
         if num_headers == 0 {
             return failed("timeout_or_reset");
         }
-        if status_of(Headers::HttpCallResponse) != Some(200) {
-            return failed("bad_status");
+        match status_of(Headers::HttpCallResponse) {
+            Some(200) => {}
+            Some(401) => return failed("unauthorized"),
+            _ => return failed("bad_status"),
         }
         let body = match abi::buffer(Buffer::HttpCallResponseBody, 0, body_size) {
             Ok(Some(body)) => body,

@@ -104,7 +104,7 @@ impl Root {
             Ok(Some(bytes)) => bytes,
             _ => Vec::new(),
         };
-        let cfg = match HostConfig::from_json(&bytes) {
+        let cfg = match HostConfig::from_json_with_env(&bytes, &abi::env_var) {
             Ok(cfg) => cfg,
             Err(errors) => {
                 log(Level::Critical, &format!("pumpguard: plugin configuration refused: {errors}"));
@@ -132,8 +132,11 @@ impl Root {
         };
         let store = match &cfg.remote {
             Some(remote) => format!(
-                "remote store via cluster {} (policy id {}, timeout {} ms)",
-                remote.cluster, remote.policy_id, remote.timeout_ms
+                "remote store via cluster {} (policy id {}, timeout {} ms, {})",
+                remote.cluster,
+                remote.policy_id,
+                remote.timeout_ms,
+                if remote.authorization.is_some() { "with a bearer token" } else { "without a token" }
             ),
             None => format!("{} buckets x {} entries", cfg.buckets, cfg.entries_per_bucket),
         };

@@ -158,11 +158,17 @@ impl Plugin {
         let (count, last) = &mut *unlogged;
         *count += 1;
         if last.is_none_or(|last| now.as_millis().saturating_sub(last) >= REMOTE_LOG_EVERY_MS) {
+            let hint = if kind == "unauthorized" {
+                ": the store service refused this filter's bearer token (store.token or store.token_env \
+                 must hold one of the service's tokens; docs/fleet.md, \"The store credential\")"
+            } else {
+                ""
+            };
             log(
                 Level::Error,
                 &format!(
-                    "pumpguard[{}]: remote store round failed ({kind}); {} failed rounds since the last \
-                     report; judged by the policy's store.on_error (docs/fleet.md, \"Failures\")",
+                    "pumpguard[{}]: remote store round failed ({kind}{hint}); {} failed rounds since the \
+                     last report; judged by the policy's store.on_error (docs/fleet.md, \"Failures\")",
                     self.cfg.name, *count
                 ),
             );

@@ -12,6 +12,8 @@ pub struct Incoming<'a> {
     pub method: &'a str,
     pub path: &'a str,
     pub body: &'a [u8],
+    /// The `authorization` header's value, as sent.
+    pub authorization: Option<&'a [u8]>,
     /// Header `x-pumpguard-commit-if-pass: 1` (see the service).
     pub commit_if_pass: bool,
 }
@@ -64,6 +66,7 @@ pub fn parse(buf: &[u8], max_head: usize, max_body: usize) -> Parsed<'_> {
     let mut keep_alive = version == 1;
     let mut expect_continue = false;
     let mut commit_if_pass = false;
+    let mut authorization: Option<&[u8]> = None;
     for header in head.headers.iter() {
         let name = header.name;
         let value = std::str::from_utf8(header.value).unwrap_or("").trim();
@@ -91,6 +94,12 @@ pub fn parse(buf: &[u8], max_head: usize, max_body: usize) -> Parsed<'_> {
             }
         } else if name.eq_ignore_ascii_case("expect") {
             expect_continue = value.eq_ignore_ascii_case("100-continue");
+        } else if name.eq_ignore_ascii_case("authorization") {
+            // One credential per request: with two, which one counts would be a guess.
+            if authorization.is_some() {
+                return Parsed::Bad { status: 400, why: "more than one authorization header" };
+            }
+            authorization = Some(header.value);
         } else if name.eq_ignore_ascii_case(crate::service::COMMIT_IF_PASS_HEADER) {
             commit_if_pass = value == "1";
         }
@@ -103,7 +112,7 @@ pub fn parse(buf: &[u8], max_head: usize, max_body: usize) -> Parsed<'_> {
         return Parsed::Incomplete { expect_continue };
     };
     Parsed::Request {
-        request: Incoming { method, path, body, commit_if_pass },
+        request: Incoming { method, path, body, authorization, commit_if_pass },
         consumed: head_len + body_len,
         keep_alive,
     }
@@ -114,6 +123,7 @@ fn reason(status: u16) -> &'static str {
         100 => "Continue",
         200 => "OK",
         400 => "Bad Request",
+        401 => "Unauthorized",
         404 => "Not Found",
         409 => "Conflict",
         411 => "Length Required",
@@ -163,15 +173,18 @@ mod tests {
 
     #[test]
     fn a_post_with_a_body_and_a_second_request_behind_it() {
-        let buf = b"POST /checks HTTP/1.1\r\nHost: s\r\nContent-Length: 4\r\nX-Pumpguard-Commit-If-Pass: 1\r\n\r\nabcdGET /healthz HTTP/1.1\r\n\r\n";
+        let buf = b"POST /checks HTTP/1.1\r\nHost: s\r\nContent-Length: 4\r\nX-Pumpguard-Commit-If-Pass: 1\r\nAuthorization: Bearer t0k3n\r\n\r\nabcdGET /healthz HTTP/1.1\r\n\r\n";
         let (req, consumed, keep) = request(parse(buf, 1024, 1024));
         assert_eq!(
-            (req.method, req.path, req.body, req.commit_if_pass),
-            ("POST", "/checks", &b"abcd"[..], true)
+            (req.method, req.path, req.body, req.commit_if_pass, req.authorization),
+            ("POST", "/checks", &b"abcd"[..], true, Some(&b"Bearer t0k3n"[..]))
         );
         assert!(keep);
         let (next, _, _) = request(parse(&buf[consumed..], 1024, 1024));
-        assert_eq!((next.method, next.path, next.body), ("GET", "/healthz", &b""[..]));
+        assert_eq!(
+            (next.method, next.path, next.body, next.authorization),
+            ("GET", "/healthz", &b""[..], None)
+        );
     }
 
     #[test]
@@ -196,7 +209,8 @@ mod tests {
 
     #[test]
     fn every_bad_request_gets_its_status() {
-        let cases: [(&[u8], u16); 7] = [
+        let cases: [(&[u8], u16); 8] = [
+            (b"POST / HTTP/1.1\r\nAuthorization: a\r\nauthorization: b\r\n\r\n", 400),
             (b"NOT HTTP\r\n\r\n", 400),
             (b"POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n", 400),
             (b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400),
