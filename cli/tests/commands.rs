@@ -68,6 +68,26 @@ fn check_warns_about_a_prefix_surge_that_learns_a_fresh_prefix_from_the_campaign
 }
 
 #[test]
+fn check_warns_about_sends_by_account_no_rule_bounds() {
+    let policy = |rules: &str| {
+        format!(
+            r#"{{"version":1,"routes":[{{"id":"cognito","kind":"send","extract":{{"preset":"cognito"}}}},
+            {{"id":"verify","kind":"send","extract":{{"preset":"twilio_verify"}}}}],
+            "inputs":{{"on_no_number":"block"}},"rules":[{rules}]}}"#
+        )
+    };
+    let unbounded = pumpguard(&["check", &scratch("accounts-unbounded.json", &policy(""))]);
+    assert_eq!(unbounded.status.code(), Some(0), "{}", text(&unbounded.stderr));
+    let stderr = text(&unbounded.stderr);
+    assert!(stderr.contains("warning: routes[0].extract: its requests may name an account"), "{stderr}");
+    // An e-mail address in Twilio's To asks for no SMS: nothing to bound.
+    assert!(!stderr.contains("routes[1]"), "{stderr}");
+    let per_account = r#"{"id":"per-account","action":"throttle","rate_limit":{"key":["account"],"rate":10,"per_seconds":86400,"burst":5}}"#;
+    let bounded = pumpguard(&["check", &scratch("accounts-bounded.json", &policy(per_account))]);
+    assert!(!text(&bounded.stderr).contains("warning"), "{}", text(&bounded.stderr));
+}
+
+#[test]
 fn check_names_every_error_by_json_path_and_exits_1() {
     let scenario: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(repo("tests/scenarios/067-bad-policy-every-error-named.json")).unwrap(),

@@ -91,6 +91,9 @@ pub struct Route {
     pub refusal: crate::refusal::RefusalFormat,
     /// Where the route's numbers and token are.
     pub extractor: Extractor,
+    /// Its requests may ask for an SMS by naming an account instead of a number
+    /// ([`crate::ExtractSpec::sends_by_account`]).
+    pub sends_by_account: bool,
     /// What a confirm route's response must show; unused on send routes.
     pub success: ConfirmSuccess,
 }

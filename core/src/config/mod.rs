@@ -289,7 +289,26 @@ impl Policy {
             .into_iter()
             .filter(|(_, outcome, _)| *outcome == InputOutcome::Allow)
             .map(|(path, _, why)| ConfigError { path: path.to_owned(), message: format!("allow: {why}") });
-        inputs_allowed.chain(self.fresh_prefix_warnings()).collect()
+        inputs_allowed.chain(self.fresh_prefix_warnings()).chain(self.unbounded_account_warnings()).collect()
+    }
+
+    /// A send route whose requests may name an account, with no `rate_limit` keyed by account
+    /// on it: a reset or a resend by user name is then bounded only by the rules about the
+    /// client, since no rule about the number sees it.
+    fn unbounded_account_warnings(&self) -> impl Iterator<Item = ConfigError> + '_ {
+        self.routes.iter().enumerate().filter_map(|(index, route)| {
+            let bounded = self.rules.iter().any(|rule| {
+                rule.routes.contains(&index)
+                    && matches!(&rule.kind, RuleKind::RateLimit { key, .. } if key.contains(&KeyPart::Account))
+            });
+            (route.kind == RouteKind::Send && route.sends_by_account && !bounded).then(|| ConfigError {
+                path: format!("routes[{index}].extract"),
+                message: "its requests may name an account instead of a number (a reset or a resend by user \
+                          name), which no rule about the number sees: add a rate_limit keyed by \
+                          \"account\" so the SMS one account is sent stay bounded"
+                    .to_owned(),
+            })
+        })
     }
 
     /// A surge per prefix that learns before it judges: the scope is the attacker's choice

@@ -109,6 +109,7 @@ pub(super) fn compile_routes(docs: &[RouteDoc], errs: &mut ConfigErrors) -> Vec<
                     .or_else(|| doc.extract.preset.map(|p| p.refusal_format()))
                     .unwrap_or_default(),
                 extractor,
+                sends_by_account: doc.extract.sends_by_account(),
                 success: ConfirmSuccess {
                     statuses: doc.success_status.clone(),
                     header: success_header,

@@ -112,6 +112,15 @@ pub enum TokenSource {
 }
 
 impl ExtractSpec {
+    /// Whether the route's requests may ask for an SMS by naming an account instead of a number:
+    /// listed paths, `plus_only` user names, the Cognito and Firebase presets. (Twilio's e-mail
+    /// addresses are accounts too, but ask for no SMS.)
+    pub fn sends_by_account(&self) -> bool {
+        !self.account_json_paths.is_empty()
+            || !self.plus_only.is_empty()
+            || self.preset.is_some_and(|preset| !preset.sources().account_json_paths.is_empty())
+    }
+
     /// Whether the route's requests may name an account: listed paths, `plus_only` sources (a
     /// value that is not a number there is one), or a preset that reads one.
     pub fn reads_account(&self) -> bool {
