@@ -59,6 +59,8 @@ fn identity(check: &CounterCheck) -> Option<String> {
         | CounterOp::PairSend
         | CounterOp::IntelRead
         | CounterOp::IntelStore(_)
+        | CounterOp::AccountSent { .. }
+        | CounterOp::AccountConfirm
         // A surge refusal may be a challenge or a block: the cached wait would not say which.
         | CounterOp::SurgeSend => return None,
     };

@@ -423,6 +423,9 @@ pub struct Decision {
     /// Checks of `captcha_solver` limits, waiting for siteverify to name the solving device.
     #[serde(skip)]
     pub(crate) solver_checks: Vec<crate::solver::SolverCheck>,
+    /// The tag of the account the request names, for a confirmation that names no number.
+    #[serde(skip)]
+    pub(crate) account_tag: Option<u64>,
     /// What an import of trusted numbers did (action `answer`): the body of its answer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trust_import: Option<crate::trust_import::ImportSummary>,
@@ -451,6 +454,7 @@ impl Decision {
             held_token: None,
             token_verified: false,
             solver_checks: Vec::new(),
+            account_tag: None,
             trust_import: None,
         }
     }

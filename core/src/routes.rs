@@ -94,6 +94,9 @@ pub struct Route {
     /// Its requests may ask for an SMS by naming an account instead of a number
     /// ([`crate::ExtractSpec::sends_by_account`]).
     pub sends_by_account: bool,
+    /// The preset of its `extract`, which knows which of its API's calls bind an account to
+    /// the number they carry ([`crate::extract::Preset::binds_account`]).
+    pub preset: Option<crate::extract::Preset>,
     /// What a confirm route's response must show; unused on send routes.
     pub success: ConfirmSuccess,
 }

@@ -112,3 +112,69 @@ fn a_confirm_carrying_numbers_the_guard_did_not_see_credits_nothing() {
         format!(r#"{{"n": {{"phone": "{pumped}"}}, "phone": "tel:+1-415-555-01x9", "code": "1"}}"#);
     assert!(credited(&p, &store, "/verify", &unparsed, ok).is_empty());
 }
+
+/// Cognito's `ConfirmSignUp` names a user, never the number: a `SignUp` binds the user to the
+/// number it carries, so the confirmation trusts that number, once per send. A call that names
+/// a user and carries a number but sends to the one Cognito holds (`ForgotPassword`) binds
+/// nothing.
+#[test]
+fn a_confirm_by_user_name_trusts_the_number_its_sign_up_carried() {
+    let p = Policy::from_json(
+        &json!({
+            "version": 1,
+            "default_region": "US",
+            "routes": [
+                {"id": "cognito", "kind": "send", "extract": {"preset": "cognito"}},
+                {"id": "cognito-confirm", "kind": "confirm", "extract": {"preset": "cognito"}},
+            ],
+            "rules": [{"id": "returning", "action": "log",
+                       "reputation": {"trust_seconds": 86_400, "confirm_within_seconds": 3600}}],
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let store = MemoryStore::new();
+    let call = |op: &str, body: serde_json::Value, at_s: u64| {
+        let target = format!("AWSCognitoIdentityProviderService.{op}");
+        let headers = [("content-type", "application/x-amz-json-1.1"), ("x-amz-target", target.as_str())];
+        let body = body.to_string();
+        let now = Timestamp::from_millis(at_s * 1000);
+        let d = p.decide(&support::post("/", &body, &headers, 10), now, &store);
+        p.record_confirm(&d, &ConfirmResponse { status: 200, headers: &[], body: Some(b"{}") }, now, &store);
+        d
+    };
+    let sign_up = |user: &str, number: &str, at_s: u64| {
+        call(
+            "SignUp",
+            json!({"Username": user, "UserAttributes": [{"Name": "phone_number", "Value": number}]}),
+            at_s,
+        )
+    };
+    let confirm =
+        |op: &str, user: &str, at_s: u64| call(op, json!({"Username": user, "ConfirmationCode": "1"}), at_s);
+    let trusted = |d: &Decision| d.numbers.first().is_some_and(|n| n.trusted);
+
+    assert!(!trusted(&sign_up("alice@example.com", "+14155550101", 0)));
+    confirm("ConfirmSignUp", "ALICE@example.com", 60);
+    assert!(trusted(&sign_up("alice2@example.com", "+14155550101", 120)), "the sign-up's number is trusted");
+
+    // A stray number beside a user name in a password reset: its confirmation trusts nothing.
+    call(
+        "ForgotPassword",
+        json!({"Username": "eve@example.com",
+        "UserAttributes": [{"Name": "phone_number", "Value": "+14155550102"}]}),
+        200,
+    );
+    confirm("ConfirmForgotPassword", "eve@example.com", 260);
+    assert!(!trusted(&sign_up("eve2@example.com", "+14155550102", 320)));
+
+    // One send, one credit: a second confirmation of one sign-up finds nothing left.
+    sign_up("carol@example.com", "+14155550103", 400);
+    let first = confirm("ConfirmSignUp", "carol@example.com", 460);
+    let response = ConfirmResponse { status: 200, headers: &[], body: Some(b"{}") };
+    let checks = p.confirm_checks(&first, &response);
+    assert!(!checks.is_empty(), "a confirm by user name has checks");
+    let outcomes: Vec<_> =
+        checks.iter().map(|c| p.run_check(c, Timestamp::from_millis(470_000), &store)).collect();
+    assert!(p.credit_checks(&checks, &outcomes).is_empty(), "a replay earns nothing");
+}

@@ -110,6 +110,7 @@ pub(super) fn compile_routes(docs: &[RouteDoc], errs: &mut ConfigErrors) -> Vec<
                     .unwrap_or_default(),
                 extractor,
                 sends_by_account: doc.extract.sends_by_account(),
+                preset: doc.extract.preset,
                 success: ConfirmSuccess {
                     statuses: doc.success_status.clone(),
                     header: success_header,

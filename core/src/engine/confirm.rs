@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::config::{Policy, RouteKind};
 use crate::decision::{Action, Decision, ReasonCode};
-use crate::limit::pair_text;
+use crate::limit::{pair_text, ConversionScope};
 use crate::routes::ConfirmResponse;
 use crate::rules::RuleKind;
 use crate::solver::solver_scope;
@@ -12,6 +12,7 @@ use crate::store::Store;
 use crate::time::Timestamp;
 
 use super::keys::{conversion_scope_key, counter_key};
+use super::prepare::account_key;
 use super::{CheckOutcome, CounterCheck, CounterOp};
 
 /// The number a confirm request names, when it can be credited: exactly one distinct number,
@@ -21,13 +22,24 @@ use super::{CheckOutcome, CounterCheck, CounterOp};
 /// origin verified beside the ones the guard saw (five nested copies of a pumped number, then
 /// the attacker's own with its code).
 fn request_confirms(decision: &Decision) -> Option<&str> {
-    // Every input finding but a number read whole (invalid) or none at all (nothing to credit).
-    let unseen = decision
+    let first = decision.numbers.first()?;
+    (saw_everything(decision) && decision.numbers.iter().all(|n| n.e164 == first.e164))
+        .then_some(first.e164.as_str())
+}
+
+/// Whether the guard read the whole confirm: no input finding but a number read whole
+/// (invalid) or none at all (nothing to credit).
+fn saw_everything(decision: &Decision) -> bool {
+    !decision
         .reasons
         .iter()
-        .any(|r| r.code.is_input() && !matches!(r.code, ReasonCode::InvalidNumber | ReasonCode::NoNumber));
-    let first = decision.numbers.first()?;
-    (!unseen && decision.numbers.iter().all(|n| n.e164 == first.e164)).then_some(first.e164.as_str())
+        .any(|r| r.code.is_input() && !matches!(r.code, ReasonCode::InvalidNumber | ReasonCode::NoNumber))
+}
+
+/// The account a confirm names, when that is all it names (Cognito's `ConfirmSignUp` by user
+/// name): its code is credited to the number a send bound to the account.
+fn account_confirms(decision: &Decision) -> Option<u64> {
+    decision.account_tag.filter(|_| decision.numbers.is_empty() && saw_everything(decision))
 }
 
 impl Policy {
@@ -76,9 +88,10 @@ impl Policy {
                 Err(_) => return Vec::new(),
             }
         } else {
-            match request_confirms(decision) {
-                Some(e164) => e164.to_owned(),
-                None => return Vec::new(),
+            match (request_confirms(decision), account_confirms(decision)) {
+                (Some(e164), _) => e164.to_owned(),
+                (None, Some(tag)) => return self.account_confirm_checks(tag),
+                (None, None) => return Vec::new(),
             }
         };
         let digits = e164.strip_prefix('+').unwrap_or(&e164);
@@ -104,9 +117,74 @@ impl Policy {
             .collect()
     }
 
+    /// A confirmation naming only an account: one check per rule a binding send recorded the
+    /// account for (`AccountSent`), each answering with what it recorded.
+    fn account_confirm_checks(&self, tag: u64) -> Vec<CounterCheck> {
+        self.rules
+            .iter()
+            .enumerate()
+            .filter_map(|(index, rule)| {
+                let kind = match &rule.kind {
+                    RuleKind::Reputation(_) => "tr@:",
+                    RuleKind::Conversion(p) if matches!(p.scope, ConversionScope::ClientIp { .. }) => "cvd@:",
+                    RuleKind::Conversion(p) if !p.scope.is_sender() => "cvn@:",
+                    _ => return None,
+                };
+                let key = account_key(kind, &rule.id, tag);
+                Some(CounterCheck::new(u16::try_from(index).ok()?, key, CounterOp::AccountConfirm, None))
+            })
+            .collect()
+    }
+
+    /// What the bindings [`Policy::account_confirm_checks`] matched earn: the number's trust
+    /// (a check of its own, as a confirmation naming it would make), its scope's credit, the
+    /// sender's address's credit.
+    fn account_credit_checks(&self, checks: &[CounterCheck], outcomes: &[CheckOutcome]) -> Vec<CounterCheck> {
+        checks
+            .iter()
+            .zip(outcomes)
+            .filter_map(|(check, outcome)| {
+                let CheckOutcome::Verdict(verdict) = outcome else { return None };
+                if check.op != CounterOp::AccountConfirm || verdict.triggered {
+                    return None;
+                }
+                let value = verdict.solver?;
+                let rule = self.rules.get(usize::from(check.rule))?;
+                let number = || self.parser.parse(&format!("+{value}")).ok();
+                let (kind, subject, op, e164) = match &rule.kind {
+                    RuleKind::Reputation(_) => {
+                        let facts = number()?;
+                        (
+                            "tr:",
+                            facts.digits().to_owned(),
+                            CounterOp::TrustConfirm,
+                            Some(facts.e164().to_owned()),
+                        )
+                    }
+                    RuleKind::Conversion(p) if p.scope.is_sender() => {
+                        ("cv:", solver_scope(value), CounterOp::ConversionConfirm, None)
+                    }
+                    RuleKind::Conversion(p) => {
+                        let facts = number()?;
+                        let region = facts.region().map(|r| r.as_str());
+                        let scope =
+                            conversion_scope_key(p.scope, facts.digits(), region, facts.calling_code());
+                        ("cv:", scope, CounterOp::ConversionConfirm, Some(facts.e164().to_owned()))
+                    }
+                    _ => return None,
+                };
+                let number = e164.map(|e| Arc::from(e.as_str()));
+                Some(CounterCheck::new(check.rule, counter_key(kind, &rule.id, &subject), op, number))
+            })
+            .collect()
+    }
+
     /// The scope credits earned by [`Policy::confirm_checks`]' outcomes (in their order): one
     /// confirmation per matched send, in the scope of the rule that matched it.
     pub fn credit_checks(&self, checks: &[CounterCheck], outcomes: &[CheckOutcome]) -> Vec<CounterCheck> {
+        if checks.first().is_some_and(|c| c.op == CounterOp::AccountConfirm) {
+            return self.account_credit_checks(checks, outcomes);
+        }
         // The number confirm_checks credited: the request's, or the one origin's answer named.
         let Some(number) = checks.first().and_then(|c| c.number.as_deref()) else { return Vec::new() };
         let Ok(facts) = self.parser.parse(number) else { return Vec::new() };

@@ -65,8 +65,13 @@ pub(super) fn counts_nothing(parts: &[KeyPart], has_numbers: bool, has_account: 
         .any(|part| (part.is_per_number() && !has_numbers) || (*part == KeyPart::Account && !has_account))
 }
 
+/// An account's tag as a key writes it.
+pub(super) fn account_text(tag: u64) -> String {
+    format!("{tag:016x}")
+}
+
 /// The tag an account name is counted under.
-fn account_tag(account: &str) -> u64 {
+pub(super) fn account_tag(account: &str) -> u64 {
     crate::store::key_hash(0x6163_636f_756e_7473, account)
 }
 
@@ -166,9 +171,7 @@ pub(super) fn rate_key(
             }
             KeyPart::Fingerprint(kind) => key.push_str(fingerprints.get(*kind).unwrap_or("-")),
             // Hashed: a fixed length whatever the name, and no e-mail address in a store key.
-            KeyPart::Account => {
-                let _ = write!(key, "{:016x}", account_tag(account.unwrap_or("")));
-            }
+            KeyPart::Account => key.push_str(&account_text(account_tag(account.unwrap_or("")))),
             // Named by siteverify, later: its place is kept for `SolverCheck::for_solver`.
             KeyPart::CaptchaSolver => solver_cuts.push(key.len()),
         }

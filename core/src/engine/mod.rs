@@ -102,6 +102,16 @@ pub enum CounterOp {
     IntelRead,
     /// Caches a fresh number-intelligence answer for the number.
     IntelStore(crate::intel::IntelFacts),
+    /// A send that binds an account to its number (a sign-up naming both) went to origin,
+    /// recorded under the account's tag: `value` is what a confirmation naming only the account
+    /// credits (the number's digits, or the tag of its sender).
+    AccountSent {
+        /// The number's E.164 digits as an integer, or the sender's tag.
+        value: u64,
+    },
+    /// A confirmation naming an account, not a number: not triggered when it matched an
+    /// [`CounterOp::AccountSent`]; the verdict's `solver` is the value recorded.
+    AccountConfirm,
 }
 
 /// One read-modify-write of one counter key, by one rule.
@@ -452,6 +462,18 @@ impl Policy {
             (RuleKind::Reputation(params), CounterOp::TrustImport) => {
                 apply(&mut |b| params.step_import(b, now))
             }
+            (RuleKind::Reputation(params), CounterOp::AccountSent { value }) => {
+                apply(&mut |b| record_sender(b, now, params.confirm_within_ms, value))
+            }
+            (RuleKind::Reputation(params), CounterOp::AccountConfirm) => {
+                apply(&mut |b| take_sender(b, now, params.confirm_within_ms))
+            }
+            (RuleKind::Conversion(params), CounterOp::AccountSent { value }) => {
+                apply(&mut |b| params.step_solved_number(b, now, value))
+            }
+            (RuleKind::Conversion(params), CounterOp::AccountConfirm) => {
+                apply(&mut |b| params.step_confirm_solved(b, now))
+            }
             (RuleKind::ClientCountry { proven_pairs: Some(p), .. }, op) => match op {
                 CounterOp::PairSend => apply(&mut |b| p.step_send(b, now)),
                 CounterOp::PairConfirm { trusted_before } => {
@@ -628,5 +650,7 @@ fn is_bookkeeping(op: CounterOp) -> bool {
             | CounterOp::PairSend
             | CounterOp::IntelRead
             | CounterOp::IntelStore(_)
+            | CounterOp::AccountSent { .. }
+            | CounterOp::AccountConfirm
     )
 }

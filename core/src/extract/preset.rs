@@ -167,6 +167,24 @@ const COGNITO_CHALLENGE_SENDS: &[&str] = &["SELECT_CHALLENGE"];
 const COGNITO_CHALLENGE_CONFIRMS: &[&str] = &["SMS_OTP", "SMS_MFA"];
 
 impl Preset {
+    /// Whether the call binds the account it names to the number it carries: the SMS goes to
+    /// that number because it becomes the account's (Cognito's `SignUp`). Other calls naming
+    /// both may send to the number the service already holds, the one carried being a decoy
+    /// (a `ForgotPassword` with a stray `UserAttributes`), so a confirmation of their code says
+    /// nothing of the number carried.
+    pub fn binds_account(self, headers: &[(&str, &str)]) -> bool {
+        match self {
+            Preset::Cognito => {
+                let mut targets =
+                    headers.iter().filter(|(name, _)| name.eq_ignore_ascii_case("x-amz-target"));
+                let sign_up =
+                    |(_, value): &&(&str, &str)| *value == "AWSCognitoIdentityProviderService.SignUp";
+                targets.clone().next().is_some() && targets.all(|t| sign_up(&t))
+            }
+            Preset::SnsPublish | Preset::TwilioVerify | Preset::Firebase => false,
+        }
+    }
+
     /// The request conditions of the API calls the preset knows, for a route that gives no
     /// `match` of its own, as sets any of which may match: send routes match the calls that send
     /// an SMS, confirm routes the calls that check a code (so Twilio's `VerificationCheck`, or
