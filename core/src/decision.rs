@@ -426,6 +426,9 @@ pub struct Decision {
     /// The tag of the account the request names, for a confirmation that names no number.
     #[serde(skip)]
     pub(crate) account_tag: Option<u64>,
+    /// A send binding its account to its number: what to record once origin accepted it.
+    #[serde(skip)]
+    pub(crate) bindings: Vec<crate::engine::CounterCheck>,
     /// What an import of trusted numbers did (action `answer`): the body of its answer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trust_import: Option<crate::trust_import::ImportSummary>,
@@ -455,6 +458,7 @@ impl Decision {
             token_verified: false,
             solver_checks: Vec::new(),
             account_tag: None,
+            bindings: Vec::new(),
             trust_import: None,
         }
     }

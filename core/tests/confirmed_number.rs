@@ -134,22 +134,22 @@ fn a_confirm_by_user_name_trusts_the_number_its_sign_up_carried() {
     )
     .unwrap();
     let store = MemoryStore::new();
-    let call = |op: &str, body: serde_json::Value, at_s: u64| {
+    // Origin's answer is `status`: every call is recorded as a host records a forwarded one.
+    let answered = |op: &str, body: serde_json::Value, at_s: u64, status: u16| {
         let target = format!("AWSCognitoIdentityProviderService.{op}");
         let headers = [("content-type", "application/x-amz-json-1.1"), ("x-amz-target", target.as_str())];
         let body = body.to_string();
         let now = Timestamp::from_millis(at_s * 1000);
         let d = p.decide(&support::post("/", &body, &headers, 10), now, &store);
-        p.record_confirm(&d, &ConfirmResponse { status: 200, headers: &[], body: Some(b"{}") }, now, &store);
+        p.record_confirm(&d, &ConfirmResponse { status, headers: &[], body: Some(b"{}") }, now, &store);
         d
     };
-    let sign_up = |user: &str, number: &str, at_s: u64| {
-        call(
-            "SignUp",
-            json!({"Username": user, "UserAttributes": [{"Name": "phone_number", "Value": number}]}),
-            at_s,
-        )
+    let call = |op: &str, body: serde_json::Value, at_s: u64| answered(op, body, at_s, 200);
+    let sign_up_answered = |user: &str, number: &str, at_s: u64, status: u16| {
+        let attributes = json!([{"Name": "phone_number", "Value": number}]);
+        answered("SignUp", json!({"Username": user, "UserAttributes": attributes}), at_s, status)
     };
+    let sign_up = |user: &str, number: &str, at_s: u64| sign_up_answered(user, number, at_s, 200);
     let confirm =
         |op: &str, user: &str, at_s: u64| call(op, json!({"Username": user, "ConfirmationCode": "1"}), at_s);
     let trusted = |d: &Decision| d.numbers.first().is_some_and(|n| n.trusted);
@@ -167,6 +167,14 @@ fn a_confirm_by_user_name_trusts_the_number_its_sign_up_carried() {
     );
     confirm("ConfirmForgotPassword", "eve@example.com", 260);
     assert!(!trusted(&sign_up("eve2@example.com", "+14155550102", 320)));
+
+    // A sign-up origin refused (the user name is taken) sent no code and binds nothing: the
+    // code of the first sign-up, to the attacker's own phone, credits that phone's number only.
+    sign_up("frank@example.com", "+14155550104", 340);
+    sign_up_answered("frank@example.com", "+14155550105", 350, 400);
+    confirm("ConfirmSignUp", "frank@example.com", 360);
+    assert!(trusted(&sign_up("frank2@example.com", "+14155550104", 370)));
+    assert!(!trusted(&sign_up("frank3@example.com", "+14155550105", 380)));
 
     // One send, one credit: a second confirmation of one sign-up finds nothing left.
     sign_up("carol@example.com", "+14155550103", 400);

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::config::{Policy, RouteKind};
 use crate::decision::{Action, Decision, ReasonCode};
-use crate::limit::{pair_text, ConversionScope};
+use crate::limit::pair_text;
 use crate::routes::ConfirmResponse;
 use crate::rules::RuleKind;
 use crate::solver::solver_scope;
@@ -12,7 +12,6 @@ use crate::store::Store;
 use crate::time::Timestamp;
 
 use super::keys::{conversion_scope_key, counter_key};
-use super::prepare::account_key;
 use super::{CheckOutcome, CounterCheck, CounterOp};
 
 /// The number a confirm request names, when it can be credited: exactly one distinct number,
@@ -42,12 +41,19 @@ fn account_confirms(decision: &Decision) -> Option<u64> {
     decision.account_tag.filter(|_| decision.numbers.is_empty() && saw_everything(decision))
 }
 
+/// A forwarded send that binds its account: its bindings are recorded from origin's answer.
+fn binds(decision: &Decision) -> bool {
+    decision.route.as_ref().is_some_and(|r| r.kind == RouteKind::Send)
+        && decision.action == Action::Allow
+        && !decision.bindings.is_empty()
+}
+
 impl Policy {
     /// Whether origin's answer to this decision's request feeds conversion tracking (a forwarded
     /// confirm, under a policy with a conversion rule): hosts keep the decision for the response
     /// only then.
     pub fn awaits_confirmation(&self, decision: &Decision) -> bool {
-        self.confirm_route(decision).is_some()
+        self.confirm_route(decision).is_some() || binds(decision)
     }
 
     /// Whether the response of this decision's route must be read (up to
@@ -78,6 +84,16 @@ impl Policy {
     /// request's, and only when the guard saw every number the request carries
     /// (`request_confirms`).
     pub fn confirm_checks(&self, decision: &Decision, response: &ConfirmResponse<'_>) -> Vec<CounterCheck> {
+        if binds(decision) {
+            // Recorded only once origin took the send: one it refused (a user name taken, a
+            // password too weak) sent no code, and binding it would let a later confirmation of
+            // another number's code credit this one.
+            return if (200..300).contains(&response.status) {
+                decision.bindings.clone()
+            } else {
+                Vec::new()
+            };
+        }
         let Some(route) = self.confirm_route(decision).filter(|route| route.success.holds(response)) else {
             return Vec::new();
         };
@@ -113,68 +129,6 @@ impl Policy {
                 };
                 let key = counter_key(kind, &rule.id, digits);
                 Some(CounterCheck::new(u16::try_from(index).ok()?, key, op, Some(number.clone())))
-            })
-            .collect()
-    }
-
-    /// A confirmation naming only an account: one check per rule a binding send recorded the
-    /// account for (`AccountSent`), each answering with what it recorded.
-    fn account_confirm_checks(&self, tag: u64) -> Vec<CounterCheck> {
-        self.rules
-            .iter()
-            .enumerate()
-            .filter_map(|(index, rule)| {
-                let kind = match &rule.kind {
-                    RuleKind::Reputation(_) => "tr@:",
-                    RuleKind::Conversion(p) if matches!(p.scope, ConversionScope::ClientIp { .. }) => "cvd@:",
-                    RuleKind::Conversion(p) if !p.scope.is_sender() => "cvn@:",
-                    _ => return None,
-                };
-                let key = account_key(kind, &rule.id, tag);
-                Some(CounterCheck::new(u16::try_from(index).ok()?, key, CounterOp::AccountConfirm, None))
-            })
-            .collect()
-    }
-
-    /// What the bindings [`Policy::account_confirm_checks`] matched earn: the number's trust
-    /// (a check of its own, as a confirmation naming it would make), its scope's credit, the
-    /// sender's address's credit.
-    fn account_credit_checks(&self, checks: &[CounterCheck], outcomes: &[CheckOutcome]) -> Vec<CounterCheck> {
-        checks
-            .iter()
-            .zip(outcomes)
-            .filter_map(|(check, outcome)| {
-                let CheckOutcome::Verdict(verdict) = outcome else { return None };
-                if check.op != CounterOp::AccountConfirm || verdict.triggered {
-                    return None;
-                }
-                let value = verdict.solver?;
-                let rule = self.rules.get(usize::from(check.rule))?;
-                let number = || self.parser.parse(&format!("+{value}")).ok();
-                let (kind, subject, op, e164) = match &rule.kind {
-                    RuleKind::Reputation(_) => {
-                        let facts = number()?;
-                        (
-                            "tr:",
-                            facts.digits().to_owned(),
-                            CounterOp::TrustConfirm,
-                            Some(facts.e164().to_owned()),
-                        )
-                    }
-                    RuleKind::Conversion(p) if p.scope.is_sender() => {
-                        ("cv:", solver_scope(value), CounterOp::ConversionConfirm, None)
-                    }
-                    RuleKind::Conversion(p) => {
-                        let facts = number()?;
-                        let region = facts.region().map(|r| r.as_str());
-                        let scope =
-                            conversion_scope_key(p.scope, facts.digits(), region, facts.calling_code());
-                        ("cv:", scope, CounterOp::ConversionConfirm, Some(facts.e164().to_owned()))
-                    }
-                    _ => return None,
-                };
-                let number = e164.map(|e| Arc::from(e.as_str()));
-                Some(CounterCheck::new(check.rule, counter_key(kind, &rule.id, &subject), op, number))
             })
             .collect()
     }

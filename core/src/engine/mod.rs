@@ -36,6 +36,7 @@ use crate::rules::{Rule, RuleKind};
 use crate::store::{update, Change, Overlay, Store, StoreError};
 use crate::time::Timestamp;
 
+mod accounts;
 mod confirm;
 mod keys;
 mod prepare;

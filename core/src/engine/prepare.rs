@@ -15,8 +15,7 @@ use crate::solver::{self, solver_scope};
 use crate::time::Timestamp;
 
 use super::keys::{
-    account_tag, account_text, client_address, client_tag, counter_key, counts_nothing, number_scope_key,
-    rate_key,
+    account_tag, client_address, client_tag, counter_key, counts_nothing, number_scope_key, rate_key,
 };
 use super::{input_reason, CounterCheck, CounterOp, Fingerprints, Prepared};
 
@@ -156,11 +155,13 @@ impl Policy {
         let fingerprints = Fingerprints::of(self, req);
         let account = extracted.account.as_deref();
         decision.account_tag = account.map(account_tag);
-        // A send that makes its one number the account's: a confirmation naming only the
-        // account credits that number.
-        let binding = decision
-            .account_tag
-            .filter(|_| numbers.len() == 1 && route.preset.is_some_and(|p| p.binds_account(req.headers)));
+        if let (Some(tag), [number], true) = (
+            decision.account_tag,
+            numbers.as_slice(),
+            route.preset.is_some_and(|p| p.binds_account(req.headers)),
+        ) {
+            decision.bindings = self.plan_bindings(tag, number, req);
+        }
         if let Some(reads) = self.edge_reads.get(route_index) {
             decision.edge_inputs = reads.judge(req, fingerprints.ja3.is_some(), fingerprints.ja4.is_some());
         }
@@ -290,13 +291,8 @@ impl Policy {
                     {
                         decision.client_address = req.client_ip.map(|ip| client_address(ip, *v4, *v6));
                     }
-                    let facts = KeyFacts {
-                        numbers: &numbers,
-                        e164s: &e164s,
-                        account,
-                        binding,
-                        fingerprints: &fingerprints,
-                    };
+                    let facts =
+                        KeyFacts { numbers: &numbers, e164s: &e164s, account, fingerprints: &fingerprints };
                     self.plan_checks(index, rule, route, req, &facts, &mut checks)
                 }
                 kind => {
@@ -356,7 +352,7 @@ impl Policy {
         checks: &mut Vec<CounterCheck>,
     ) {
         let Ok(rule_index) = u16::try_from(index) else { return };
-        let KeyFacts { numbers, e164s, account, binding, fingerprints } = *facts;
+        let KeyFacts { numbers, e164s, account, fingerprints } = *facts;
         // One check per number, even where numbers share a key (a prefix, a country, the
         // client): a limit counts SMS, so five numbers of one range in one request count five
         // times. The same number twice is one SMS.
@@ -408,15 +404,6 @@ impl Policy {
                 for (i, number) in numbers.iter().enumerate() {
                     push(counter_key("tr:", &rule.id, number.digits()), CounterOp::TrustSend, Some(i));
                 }
-                if let (Some(tag), Some(digits)) =
-                    (binding, numbers.first().and_then(|n| n.digits().parse().ok()))
-                {
-                    push(
-                        account_key("tr@:", &rule.id, tag),
-                        CounterOp::AccountSent { value: digits },
-                        Some(0),
-                    );
-                }
             }
             RuleKind::Conversion(ConversionParams {
                 scope: ConversionScope::ClientIp { v4, v6 }, ..
@@ -433,13 +420,6 @@ impl Policy {
                         Some(i),
                     );
                 }
-                if let Some(tag) = binding {
-                    push(
-                        account_key("cvd@:", &rule.id, tag),
-                        CounterOp::AccountSent { value: sender },
-                        Some(0),
-                    );
-                }
             }
             RuleKind::Conversion(params) => {
                 for (i, number) in numbers.iter().enumerate() {
@@ -451,23 +431,10 @@ impl Policy {
                         Some(i),
                     );
                 }
-                let digits = numbers.first().and_then(|n| n.digits().parse().ok());
-                if let (Some(tag), Some(digits), false) = (binding, digits, params.scope.is_sender()) {
-                    push(
-                        account_key("cvn@:", &rule.id, tag),
-                        CounterOp::AccountSent { value: digits },
-                        Some(0),
-                    );
-                }
             }
             _ => {}
         }
     }
-}
-
-/// The key an account's binding is recorded under, per rule.
-pub(super) fn account_key(kind: &str, rule_id: &str, tag: u64) -> String {
-    counter_key(kind, rule_id, &account_text(tag))
 }
 
 /// The checks of a mismatched send in a rule with `proven_pairs`: the send counted against its
@@ -528,7 +495,5 @@ struct KeyFacts<'a> {
     numbers: &'a [PhoneNumber],
     e164s: &'a [Arc<str>],
     account: Option<&'a str>,
-    /// The account's tag, when the send binds it to its one number.
-    binding: Option<u64>,
     fingerprints: &'a Fingerprints,
 }

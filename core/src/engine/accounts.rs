@@ -1,0 +1,128 @@
+//! Sends that name an account instead of a number, and confirmations naming only the account
+//! (Cognito's `ConfirmSignUp` by e-mail user name): a send that binds its account to its one
+//! number (the preset knows which calls do) records, once origin accepted it, what a later
+//! confirmation naming only the account credits: the number's digits, or its sender's tag. Apart
+//! as it spans both ends of a confirmation, and keeps its own keys.
+
+use std::sync::Arc;
+
+use crate::config::Policy;
+use crate::limit::ConversionScope;
+use crate::phone::PhoneNumber;
+use crate::request::Request;
+use crate::rules::RuleKind;
+use crate::solver::solver_scope;
+
+use super::keys::{account_text, client_tag, conversion_scope_key, counter_key};
+use super::{CheckOutcome, CounterCheck, CounterOp};
+
+/// The key an account's binding is recorded under, per rule.
+fn account_key(kind: &str, rule_id: &str, tag: u64) -> String {
+    counter_key(kind, rule_id, &account_text(tag))
+}
+
+/// The key kind of a rule's bindings, for the rules a confirmation credits through them: trust,
+/// and conversion by the number's scope or the sender's address (not by solving device, which
+/// is named only once the token is verified, nor country pairs).
+fn binding_kind(kind: &RuleKind) -> Option<&'static str> {
+    match kind {
+        RuleKind::Reputation(_) => Some("tr@:"),
+        RuleKind::Conversion(p) if matches!(p.scope, ConversionScope::ClientIp { .. }) => Some("cvd@:"),
+        RuleKind::Conversion(p) if !p.scope.is_sender() => Some("cvn@:"),
+        _ => None,
+    }
+}
+
+impl Policy {
+    /// The bindings of a send naming account `tag` and carrying `number` alone.
+    pub(super) fn plan_bindings(
+        &self,
+        tag: u64,
+        number: &PhoneNumber,
+        req: &Request<'_>,
+    ) -> Vec<CounterCheck> {
+        let Ok(digits) = number.digits().parse::<u64>() else { return Vec::new() };
+        let e164: Arc<str> = Arc::from(number.e164());
+        self.rules
+            .iter()
+            .enumerate()
+            .filter_map(|(index, rule)| {
+                let kind = binding_kind(&rule.kind)?;
+                let value = match &rule.kind {
+                    RuleKind::Conversion(p) => match p.scope {
+                        ConversionScope::ClientIp { v4, v6 } => client_tag(req.client_ip?, v4, v6),
+                        _ => digits,
+                    },
+                    _ => digits,
+                };
+                let op = CounterOp::AccountSent { value };
+                Some(CounterCheck::new(
+                    u16::try_from(index).ok()?,
+                    account_key(kind, &rule.id, tag),
+                    op,
+                    Some(e164.clone()),
+                ))
+            })
+            .collect()
+    }
+
+    /// A confirmation naming only account `tag`: one check per rule a binding send recorded the
+    /// account for, each answering with what it recorded.
+    pub(super) fn account_confirm_checks(&self, tag: u64) -> Vec<CounterCheck> {
+        self.rules
+            .iter()
+            .enumerate()
+            .filter_map(|(index, rule)| {
+                let key = account_key(binding_kind(&rule.kind)?, &rule.id, tag);
+                Some(CounterCheck::new(u16::try_from(index).ok()?, key, CounterOp::AccountConfirm, None))
+            })
+            .collect()
+    }
+
+    /// What the bindings [`Policy::account_confirm_checks`] matched earn: the number's trust
+    /// (a check of its own, as a confirmation naming it would make), its scope's credit, the
+    /// sender's address's credit.
+    pub(super) fn account_credit_checks(
+        &self,
+        checks: &[CounterCheck],
+        outcomes: &[CheckOutcome],
+    ) -> Vec<CounterCheck> {
+        checks
+            .iter()
+            .zip(outcomes)
+            .filter_map(|(check, outcome)| {
+                let CheckOutcome::Verdict(verdict) = outcome else { return None };
+                if check.op != CounterOp::AccountConfirm || verdict.triggered {
+                    return None;
+                }
+                let value = verdict.solver?;
+                let rule = self.rules.get(usize::from(check.rule))?;
+                let number = || self.parser.parse(&format!("+{value}")).ok();
+                let (kind, subject, op, e164) = match &rule.kind {
+                    RuleKind::Reputation(_) => {
+                        let facts = number()?;
+                        (
+                            "tr:",
+                            facts.digits().to_owned(),
+                            CounterOp::TrustConfirm,
+                            Some(facts.e164().to_owned()),
+                        )
+                    }
+                    RuleKind::Conversion(p) if p.scope.is_sender() => {
+                        ("cv:", solver_scope(value), CounterOp::ConversionConfirm, None)
+                    }
+                    RuleKind::Conversion(p) => {
+                        let facts = number()?;
+                        let region = facts.region().map(|r| r.as_str());
+                        let scope =
+                            conversion_scope_key(p.scope, facts.digits(), region, facts.calling_code());
+                        ("cv:", scope, CounterOp::ConversionConfirm, Some(facts.e164().to_owned()))
+                    }
+                    _ => return None,
+                };
+                let number = e164.map(|e| Arc::from(e.as_str()));
+                Some(CounterCheck::new(check.rule, counter_key(kind, &rule.id, &subject), op, number))
+            })
+            .collect()
+    }
+}
