@@ -92,7 +92,7 @@ pub struct Route {
     /// Where the route's numbers and token are.
     pub extractor: Extractor,
     /// Its requests may ask for an SMS by naming an account instead of a number
-    /// ([`crate::ExtractSpec::sends_by_account`]).
+    /// ([`crate::extract::ExtractSpec::sends_by_account`]).
     pub sends_by_account: bool,
     /// The preset of its `extract`, which knows which of its API's calls bind an account to
     /// the number they carry ([`crate::extract::Preset::binds_account`]).
