@@ -126,16 +126,7 @@ impl Extracted {
         if folded.is_empty() {
             return Ok(());
         }
-        match &self.account {
-            Some(existing) if *existing != folded => Err(ExtractError::Ambiguous {
-                detail: format!("two different accounts (the second in {})", place()),
-            }),
-            Some(_) => Ok(()),
-            None => {
-                self.account = Some(folded);
-                Ok(())
-            }
-        }
+        offer_once(&mut self.account, folded, "accounts", place)
     }
 
     /// Records a token; a second, different one is ambiguous. `place` says where this one was,
@@ -145,15 +136,26 @@ impl Extracted {
         token: String,
         place: impl FnOnce() -> String,
     ) -> Result<(), ExtractError> {
-        match &self.token {
-            Some(existing) if *existing != token => Err(ExtractError::Ambiguous {
-                detail: format!("two different CAPTCHA tokens (the second in {})", place()),
-            }),
-            Some(_) => Ok(()),
-            None => {
-                self.token = Some(token);
-                Ok(())
-            }
+        offer_once(&mut self.token, token, "CAPTCHA tokens", place)
+    }
+}
+
+/// Fills `slot` with `value`; a second, different value is ambiguous (origin might act on
+/// either). `what` names the values in the error, `place` says where the second one was.
+fn offer_once(
+    slot: &mut Option<String>,
+    value: String,
+    what: &str,
+    place: impl FnOnce() -> String,
+) -> Result<(), ExtractError> {
+    match slot {
+        Some(existing) if *existing != value => Err(ExtractError::Ambiguous {
+            detail: format!("two different {what} (the second in {})", place()),
+        }),
+        Some(_) => Ok(()),
+        None => {
+            *slot = Some(value);
+            Ok(())
         }
     }
 }
