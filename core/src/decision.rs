@@ -423,9 +423,14 @@ pub struct Decision {
     /// Checks of `captcha_solver` limits, waiting for siteverify to name the solving device.
     #[serde(skip)]
     pub(crate) solver_checks: Vec<crate::solver::SolverCheck>,
-    /// The tag of the account the request names, for a confirmation that names no number.
+    /// The account a confirm names (as extraction folds it): a confirm naming a user and
+    /// another number says nothing of which one the code went to.
     #[serde(skip)]
-    pub(crate) account_tag: Option<u64>,
+    pub(crate) account: Option<String>,
+    /// The tag of the account a confirm names, when the call confirms a binding send's code
+    /// (Cognito's `ConfirmSignUp`) and names no number: it credits the bound number.
+    #[serde(skip)]
+    pub(crate) binding_confirm: Option<u64>,
     /// A send binding its account to its number: what to record once origin accepted it.
     #[serde(skip)]
     pub(crate) bindings: Vec<crate::engine::CounterCheck>,
@@ -457,7 +462,8 @@ impl Decision {
             held_token: None,
             token_verified: false,
             solver_checks: Vec::new(),
-            account_tag: None,
+            account: None,
+            binding_confirm: None,
             bindings: Vec::new(),
             trust_import: None,
         }

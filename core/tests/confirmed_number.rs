@@ -134,22 +134,33 @@ fn a_confirm_by_user_name_trusts_the_number_its_sign_up_carried() {
     )
     .unwrap();
     let store = MemoryStore::new();
-    // Origin's answer is `status`: every call is recorded as a host records a forwarded one.
-    let answered = |op: &str, body: serde_json::Value, at_s: u64, status: u16| {
+    // Cognito's answer to a sign-up whose code went by SMS.
+    const BY_SMS: &str = r#"{"CodeDeliveryDetails": {"AttributeName": "phone_number", "DeliveryMedium": "SMS",
+        "Destination": "+*******0101"}, "UserConfirmed": false, "UserSub": "u"}"#;
+    const BY_EMAIL: &str = r#"{"CodeDeliveryDetails": {"AttributeName": "email", "DeliveryMedium": "EMAIL",
+        "Destination": "m***@e***"}, "UserConfirmed": false, "UserSub": "u"}"#;
+    // Origin's answer is `status` and `answer`: every call is recorded as a host records a
+    // forwarded one.
+    let answered_with = |op: &str, body: serde_json::Value, at_s: u64, status: u16, answer: &str| {
         let target = format!("AWSCognitoIdentityProviderService.{op}");
         let headers = [("content-type", "application/x-amz-json-1.1"), ("x-amz-target", target.as_str())];
         let body = body.to_string();
         let now = Timestamp::from_millis(at_s * 1000);
         let d = p.decide(&support::post("/", &body, &headers, 10), now, &store);
-        p.record_confirm(&d, &ConfirmResponse { status, headers: &[], body: Some(b"{}") }, now, &store);
+        p.record_confirm(
+            &d,
+            &ConfirmResponse { status, headers: &[], body: Some(answer.as_bytes()) },
+            now,
+            &store,
+        );
         d
     };
-    let call = |op: &str, body: serde_json::Value, at_s: u64| answered(op, body, at_s, 200);
-    let sign_up_answered = |user: &str, number: &str, at_s: u64, status: u16| {
+    let call = |op: &str, body: serde_json::Value, at_s: u64| answered_with(op, body, at_s, 200, "{}");
+    let sign_up_answered = |user: &str, number: &str, at_s: u64, status: u16, answer: &str| {
         let attributes = json!([{"Name": "phone_number", "Value": number}]);
-        answered("SignUp", json!({"Username": user, "UserAttributes": attributes}), at_s, status)
+        answered_with("SignUp", json!({"Username": user, "UserAttributes": attributes}), at_s, status, answer)
     };
-    let sign_up = |user: &str, number: &str, at_s: u64| sign_up_answered(user, number, at_s, 200);
+    let sign_up = |user: &str, number: &str, at_s: u64| sign_up_answered(user, number, at_s, 200, BY_SMS);
     let confirm =
         |op: &str, user: &str, at_s: u64| call(op, json!({"Username": user, "ConfirmationCode": "1"}), at_s);
     let trusted = |d: &Decision| d.numbers.first().is_some_and(|n| n.trusted);
@@ -171,13 +182,40 @@ fn a_confirm_by_user_name_trusts_the_number_its_sign_up_carried() {
     // A sign-up origin refused (the user name is taken) sent no code and binds nothing: the
     // code of the first sign-up, to the attacker's own phone, credits that phone's number only.
     sign_up("frank@example.com", "+14155550104", 340);
-    sign_up_answered("frank@example.com", "+14155550105", 350, 400);
+    sign_up_answered("frank@example.com", "+14155550105", 350, 400, "{}");
     confirm("ConfirmSignUp", "frank@example.com", 360);
     assert!(trusted(&sign_up("frank2@example.com", "+14155550104", 370)));
     assert!(!trusted(&sign_up("frank3@example.com", "+14155550105", 380)));
 
+    // A pool that verifies e-mail addresses sends the code by e-mail: the number carried
+    // beside it never had the code, so the confirmation credits it nothing.
+    sign_up_answered("gina@example.com", "+14155550106", 385, 200, BY_EMAIL);
+    confirm("ConfirmSignUp", "gina@example.com", 386);
+    assert!(!trusted(&sign_up("gina2@example.com", "+14155550106", 387)));
+    // Nor does another confirmation naming the user (a reset's code goes to the number Cognito
+    // holds for the user, which need not be the one its sign-up carried).
+    sign_up("hana@example.com", "+14155550107", 390);
+    confirm("ConfirmForgotPassword", "hana@example.com", 391);
+    assert!(!trusted(&sign_up("hana2@example.com", "+14155550107", 392)));
+    // Two sign-ups that fold to one account (names differing in case only, in a pool that tells
+    // them apart) leave the binding conflicting: neither confirmation credits either number.
+    sign_up("Ivan", "+14155550108", 393);
+    sign_up("ivan", "+14155550109", 394);
+    confirm("ConfirmSignUp", "Ivan", 395);
+    assert!(!trusted(&sign_up("ivan2", "+14155550109", 396)));
+    assert!(!trusted(&sign_up("ivan3", "+14155550108", 397)));
+    // A confirm naming a user and carrying a stray number credits neither.
+    sign_up("jon@example.com", "+14155550110", 398);
+    call(
+        "ConfirmForgotPassword",
+        json!({"Username": "jon@example.com", "ConfirmationCode": "1",
+        "UserAttributes": [{"Name": "phone_number", "Value": "+14155550110"}]}),
+        399,
+    );
+    assert!(!trusted(&sign_up("jon2@example.com", "+14155550110", 400)));
+
     // One send, one credit: a second confirmation of one sign-up finds nothing left.
-    sign_up("carol@example.com", "+14155550103", 400);
+    sign_up("carol@example.com", "+14155550103", 410);
     let first = confirm("ConfirmSignUp", "carol@example.com", 460);
     let response = ConfirmResponse { status: 200, headers: &[], body: Some(b"{}") };
     let checks = p.confirm_checks(&first, &response);

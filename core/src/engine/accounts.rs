@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use crate::config::Policy;
-use crate::limit::ConversionScope;
+use crate::limit::{ConversionScope, CONFLICTING_BINDINGS};
 use crate::phone::PhoneNumber;
 use crate::request::Request;
 use crate::rules::RuleKind;
@@ -95,7 +95,7 @@ impl Policy {
                 if check.op != CounterOp::AccountConfirm || verdict.triggered {
                     return None;
                 }
-                let value = verdict.solver?;
+                let value = verdict.solver.filter(|v| *v != CONFLICTING_BINDINGS)?;
                 let rule = self.rules.get(usize::from(check.rule))?;
                 let number = || self.parser.parse(&format!("+{value}")).ok();
                 let (kind, subject, op, e164) = match &rule.kind {

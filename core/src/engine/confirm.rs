@@ -22,7 +22,11 @@ use super::{CheckOutcome, CounterCheck, CounterOp};
 /// the attacker's own with its code).
 fn request_confirms(decision: &Decision) -> Option<&str> {
     let first = decision.numbers.first()?;
-    (saw_everything(decision) && decision.numbers.iter().all(|n| n.e164 == first.e164))
+    // A confirm naming a user and carrying a number (Cognito ignores a stray `UserAttributes`
+    // on `ConfirmForgotPassword`) confirms the code sent to the user's own number, which may
+    // be another: only a user name that is the number itself says which.
+    let account_agrees = decision.account.as_deref().is_none_or(|name| name == first.e164.to_lowercase());
+    (saw_everything(decision) && account_agrees && decision.numbers.iter().all(|n| n.e164 == first.e164))
         .then_some(first.e164.as_str())
 }
 
@@ -38,7 +42,7 @@ fn saw_everything(decision: &Decision) -> bool {
 /// The account a confirm names, when that is all it names (Cognito's `ConfirmSignUp` by user
 /// name): its code is credited to the number a send bound to the account.
 fn account_confirms(decision: &Decision) -> Option<u64> {
-    decision.account_tag.filter(|_| decision.numbers.is_empty() && saw_everything(decision))
+    decision.binding_confirm.filter(|_| saw_everything(decision))
 }
 
 /// A forwarded send that binds its account: its bindings are recorded from origin's answer.
@@ -59,7 +63,7 @@ impl Policy {
     /// Whether the response of this decision's route must be read (up to
     /// [`crate::routes::MAX_CONFIRM_BODY_BYTES`]) to tell a confirmed code.
     pub fn confirm_needs_body(&self, decision: &Decision) -> bool {
-        self.confirm_route(decision).is_some_and(|route| route.success.needs_body())
+        binds(decision) || self.confirm_route(decision).is_some_and(|route| route.success.needs_body())
     }
 
     /// The confirm route of a forwarded decision, when conversion is tracked at all.
@@ -85,14 +89,14 @@ impl Policy {
     /// (`request_confirms`).
     pub fn confirm_checks(&self, decision: &Decision, response: &ConfirmResponse<'_>) -> Vec<CounterCheck> {
         if binds(decision) {
-            // Recorded only once origin took the send: one it refused (a user name taken, a
-            // password too weak) sent no code, and binding it would let a later confirmation of
-            // another number's code credit this one.
-            return if (200..300).contains(&response.status) {
-                decision.bindings.clone()
-            } else {
-                Vec::new()
-            };
+            // Recorded only once origin took the send and says the code went by SMS: one it
+            // refused (a user name taken, a password too weak) sent no code, one whose code
+            // went by e-mail says nothing of the number, and binding either would let a later
+            // confirmation credit a number that never had the code.
+            let route = decision.route.as_ref().and_then(|r| self.routes.get(r.index));
+            let sent = (200..300).contains(&response.status)
+                && route.and_then(|r| r.preset).is_some_and(|p| p.answer_binds(response.body));
+            return if sent { decision.bindings.clone() } else { Vec::new() };
         }
         let Some(route) = self.confirm_route(decision).filter(|route| route.success.holds(response)) else {
             return Vec::new();

@@ -29,7 +29,7 @@ use crate::captcha;
 use crate::config::{InputOutcome, Policy, RuleAction};
 use crate::decision::{Action, Decision, Reason, ReasonCode, TokenCheck, TokenVerdict};
 use crate::fingerprint::{self, FingerprintKind};
-use crate::limit::{record_sender, take_sender, CounterVerdict};
+use crate::limit::{record_binding, record_sender, take_sender, CounterVerdict};
 use crate::request::Request;
 use crate::routes::path_readings;
 use crate::rules::{Rule, RuleKind};
@@ -464,13 +464,13 @@ impl Policy {
                 apply(&mut |b| params.step_import(b, now))
             }
             (RuleKind::Reputation(params), CounterOp::AccountSent { value }) => {
-                apply(&mut |b| record_sender(b, now, params.confirm_within_ms, value))
+                apply(&mut |b| record_binding(b, now, params.confirm_within_ms, value))
             }
             (RuleKind::Reputation(params), CounterOp::AccountConfirm) => {
                 apply(&mut |b| take_sender(b, now, params.confirm_within_ms))
             }
             (RuleKind::Conversion(params), CounterOp::AccountSent { value }) => {
-                apply(&mut |b| params.step_solved_number(b, now, value))
+                apply(&mut |b| params.step_binding(b, now, value))
             }
             (RuleKind::Conversion(params), CounterOp::AccountConfirm) => {
                 apply(&mut |b| params.step_confirm_solved(b, now))

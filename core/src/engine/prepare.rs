@@ -154,13 +154,20 @@ impl Policy {
 
         let fingerprints = Fingerprints::of(self, req);
         let account = extracted.account.as_deref();
-        decision.account_tag = account.map(account_tag);
-        if let (Some(tag), [number], true) = (
-            decision.account_tag,
-            numbers.as_slice(),
-            route.preset.is_some_and(|p| p.binds_account(req.headers)),
-        ) {
-            decision.bindings = self.plan_bindings(tag, number, req);
+        match (route.kind, account) {
+            (RouteKind::Send, Some(name)) => {
+                if let ([number], true) =
+                    (numbers.as_slice(), route.preset.is_some_and(|p| p.binds_account(req.headers)))
+                {
+                    decision.bindings = self.plan_bindings(account_tag(name), number, req);
+                }
+            }
+            (RouteKind::Confirm, Some(name)) => {
+                let binding = route.preset.is_some_and(|p| p.confirms_binding(req.headers));
+                decision.binding_confirm = (binding && numbers.is_empty()).then(|| account_tag(name));
+                decision.account = Some(name.to_owned());
+            }
+            _ => {}
         }
         if let Some(reads) = self.edge_reads.get(route_index) {
             decision.edge_inputs = reads.judge(req, fingerprints.ja3.is_some(), fingerprints.ja4.is_some());

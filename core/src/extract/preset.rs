@@ -134,6 +134,12 @@ impl Preset {
     }
 }
 
+/// Whether the request names one AWS operation, `target`, and no other.
+fn only_target(headers: &[(&str, &str)], target: &str) -> bool {
+    let mut targets = headers.iter().filter(|(name, _)| name.eq_ignore_ascii_case("x-amz-target")).peekable();
+    targets.peek().is_some() && targets.all(|(_, value)| *value == target)
+}
+
 /// `X-Amz-Target` values of the Cognito operations that make Cognito send an SMS (besides
 /// `RespondToAuthChallenge` choosing one, and `InitiateAuth` signing in, below).
 const COGNITO_SEND_OPS: &[&str] = &[
@@ -174,12 +180,36 @@ impl Preset {
     /// nothing of the number carried.
     pub fn binds_account(self, headers: &[(&str, &str)]) -> bool {
         match self {
+            Preset::Cognito => only_target(headers, "AWSCognitoIdentityProviderService.SignUp"),
+            Preset::SnsPublish | Preset::TwilioVerify | Preset::Firebase => false,
+        }
+    }
+
+    /// Whether the call confirms the code of a call that [`Preset::binds_account`] (Cognito's
+    /// `ConfirmSignUp`): only such a confirmation may credit the number bound to its account.
+    /// Another (`ConfirmForgotPassword`, an MFA answer) confirms a code sent to the number the
+    /// service holds for the user, which need not be the one a sign-up carried.
+    pub fn confirms_binding(self, headers: &[(&str, &str)]) -> bool {
+        match self {
+            Preset::Cognito => only_target(headers, "AWSCognitoIdentityProviderService.ConfirmSignUp"),
+            Preset::SnsPublish | Preset::TwilioVerify | Preset::Firebase => false,
+        }
+    }
+
+    /// Whether origin's answer to a call that [`Preset::binds_account`] says the code went by
+    /// SMS to the number the call carried: a pool may verify e-mail addresses instead
+    /// (`AutoVerifiedAttributes`), and a code sent by e-mail says nothing of the number.
+    pub fn answer_binds(self, body: Option<&[u8]>) -> bool {
+        match self {
             Preset::Cognito => {
-                let mut targets =
-                    headers.iter().filter(|(name, _)| name.eq_ignore_ascii_case("x-amz-target"));
-                let sign_up =
-                    |(_, value): &&(&str, &str)| *value == "AWSCognitoIdentityProviderService.SignUp";
-                targets.clone().next().is_some() && targets.all(|t| sign_up(&t))
+                let Some(answer) = body.and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
+                else {
+                    return false;
+                };
+                let delivery = &answer["CodeDeliveryDetails"];
+                delivery["DeliveryMedium"] == "SMS"
+                    && delivery["AttributeName"] == "phone_number"
+                    && answer["UserConfirmed"] != true
             }
             Preset::SnsPublish | Preset::TwilioVerify | Preset::Firebase => false,
         }

@@ -355,6 +355,12 @@ impl ConversionParams {
         record_sender(stored, now, self.window_ms, solver)
     }
 
+    /// A send binding an account to `value` (a number's digits, a sender's tag): see
+    /// [`record_binding`].
+    pub fn step_binding(&self, stored: Option<&[u8]>, now: Timestamp, value: u64) -> Change<CounterVerdict> {
+        record_binding(stored, now, self.window_ms, value)
+    }
+
     /// A confirmation of a number sent on a solved challenge: credited as
     /// [`Self::step_confirm_number`] credits, and the verdict names the device to credit.
     pub fn step_confirm_solved(&self, stored: Option<&[u8]>, now: Timestamp) -> Change<CounterVerdict> {
@@ -378,6 +384,30 @@ pub(crate) fn record_sender(
         protected_until: Timestamp::default(),
         result: CounterVerdict::PASS,
     }
+}
+
+/// What a binding holds once two sends bound one account to different values: nothing to credit.
+pub(crate) const CONFLICTING_BINDINGS: u64 = 0;
+
+/// A send binding an account to `value` went to origin: as [`record_sender`], but a second
+/// binding to another value while one is pending leaves [`CONFLICTING_BINDINGS`] until every
+/// pending one is taken or expired. Two sign-ups that fold to one account (names differing in
+/// case in a pool that tells them apart, or whose tags collide) would otherwise let the code of
+/// the first credit the number of the second.
+pub(crate) fn record_binding(
+    stored: Option<&[u8]>,
+    now: Timestamp,
+    window_ms: u64,
+    value: u64,
+) -> Change<CounterVerdict> {
+    let mut reader = stored.map(Reader::new);
+    let pending = reader.as_mut().and_then(Reader::u16).unwrap_or(0);
+    let held = reader.as_mut().and_then(Reader::u64);
+    let value = match held {
+        Some(held) if pending > 0 && held != value => CONFLICTING_BINDINGS,
+        _ => value,
+    };
+    record_sender(stored, now, window_ms, value)
 }
 
 /// A confirmation of a number [`record_sender`] recorded: credited only against a pending send

@@ -14,7 +14,7 @@ mod surge;
 
 pub use adjacent::AdjacentParams;
 pub use backoff::BackoffParams;
-pub(crate) use conversion::{record_sender, take_sender};
+pub(crate) use conversion::{record_binding, record_sender, take_sender, CONFLICTING_BINDINGS};
 pub use conversion::{ConversionBaseline, ConversionParams, ConversionScope};
 pub use gcra::{GcraParams, MAX_HORIZON_SECONDS};
 pub use proven_pairs::{pair_tag, pair_text, ProvenPairsParams};
