@@ -5,6 +5,7 @@ with pumpguard's reason, status), how many HTTP attempts the SDK made (a refusal
 retried into several judged requests), and what origin received.
 """
 
+import base64
 import json
 import urllib.error
 import urllib.request
@@ -18,6 +19,16 @@ from twilio.rest import Client as TwilioClient
 
 NIGERIA = "+2348031234567"
 SERVICE = "VA00000000000000000000000000000000"
+
+
+def access_token(username, issued):
+    """An access token as Cognito writes one (signature not checked by the fake API): the guard
+    reads its `username` claim as the account."""
+    def segment(doc):
+        return base64.urlsafe_b64encode(json.dumps(doc).encode()).decode().rstrip("=")
+    claims = {"sub": f"00000000-0000-4000-8000-{issued:012d}", "token_use": "access", "username": username,
+              "iat": issued, "exp": issued + 3600}
+    return f"{segment({'kid': 'k1', 'alg': 'RS256'})}.{segment(claims)}.c2lnbmF0dXJl"
 
 
 def us(n):
@@ -143,9 +154,9 @@ class Run:
         out = idp.initiate_auth(ClientId="client", AuthFlow="REFRESH_TOKEN_AUTH",
                                 AuthParameters={"REFRESH_TOKEN": "eyJjdHkiOiJKV1QifQ.refresh"})
         self.report("cognito initiate_auth REFRESH_TOKEN_AUTH: forwarded", "ResponseMetadata" in out, str(out))
-        out = idp.get_user_attribute_verification_code(AccessToken="eyJraWQiOiJ.access", AttributeName="phone_number")
+        out = idp.get_user_attribute_verification_code(AccessToken=access_token("alice", 1), AttributeName="phone_number")
         self.report("cognito get_user_attribute_verification_code: forwarded", "ResponseMetadata" in out, str(out))
-        out = idp.update_user_attributes(AccessToken="eyJraWQiOiJ.other-session",
+        out = idp.update_user_attributes(AccessToken=access_token("bob", 2),
                                          UserAttributes=[{"Name": "name", "Value": "Alice"}])
         self.report("cognito update_user_attributes without a number: forwarded", "ResponseMetadata" in out, str(out))
         out = idp.confirm_sign_up(ClientId="client", Username=NIGERIA, ConfirmationCode="123456")

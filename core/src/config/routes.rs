@@ -201,10 +201,19 @@ fn compile_match(m: &MatchDoc, at: &str, errs: &mut ConfigErrors) -> Conditions 
                 "a dotted path of non-empty keys, e.g. \"ChallengeName\"",
             );
         }
-        if c.any_of.is_empty() {
-            errs.push(format!("{at}.json[{j}].any_of"), "list at least one value");
-        }
-        json.push(JsonCondition { path, values: c.any_of.clone() });
+        let (values, negated) = match (c.any_of.is_empty(), c.none_of.is_empty()) {
+            (false, true) => (c.any_of.clone(), false),
+            (true, false) => (c.none_of.clone(), true),
+            (true, true) => {
+                errs.push(format!("{at}.json[{j}].any_of"), "list at least one value (or set none_of)");
+                (Vec::new(), false)
+            }
+            (false, false) => {
+                errs.push(format!("{at}.json[{j}].none_of"), "set any_of or none_of, not both");
+                (Vec::new(), false)
+            }
+        };
+        json.push(JsonCondition { path, values, negated });
     }
     Conditions { hosts, methods, paths, headers, params, json }
 }

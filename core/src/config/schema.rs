@@ -200,15 +200,21 @@ pub struct MatchDoc {
     pub json: Vec<JsonMatchDoc>,
 }
 
-/// A JSON body condition: the string at `field` is one of the values.
+/// A JSON body condition: the string at `field` is one of `any_of`, or (with `none_of`) is not
+/// one of those values, absent included.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JsonMatchDoc {
     /// Dotted path of object keys, e.g. `ChallengeName`.
     pub field: String,
-    /// Values that match; at least one.
+    /// Values that match; set this or `none_of`.
+    #[serde(default)]
     pub any_of: Vec<String>,
+    /// Values that do not match: the condition holds for any other value, or none (a call is a
+    /// send unless it names one of these).
+    #[serde(default)]
+    pub none_of: Vec<String>,
 }
 
 /// A request parameter condition: the parameter (query string or urlencoded body; name and

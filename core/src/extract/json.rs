@@ -488,8 +488,20 @@ impl Scanner<'_> {
             out.offer_token(token, || self.location(self.frames.len, None))?;
         }
         if ctx.nodes & self.plan.account_nodes != 0 {
-            let account = decode_string(self.text, self.src, raw)?;
-            out.offer_account(&account, || self.location(self.frames.len, None))?;
+            let value = decode_string(self.text, self.src, raw)?;
+            let claims = bits(ctx.nodes & self.plan.account_nodes)
+                .filter_map(|n| self.plan.node(n))
+                .map(|node| node.account_claims)
+                .find(|claims| !claims.is_empty());
+            // A token names its user by a claim: a fresh token per session must not be a fresh
+            // account. One that is not a JWT names none (the service refuses it anyway).
+            let account = match claims {
+                Some(claims) => super::jwt::claim(&value, claims),
+                None => Some(value),
+            };
+            if let Some(account) = account {
+                out.offer_account(&account, || self.location(self.frames.len, None))?;
+            }
         }
         if ctx.name_role | ctx.value_role != 0 {
             let mut decoded: NameBuf;

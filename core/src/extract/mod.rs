@@ -11,6 +11,7 @@
 
 mod form;
 mod json;
+mod jwt;
 mod media;
 mod multipart;
 mod names;

@@ -58,6 +58,9 @@ pub(crate) struct Node {
     pub(crate) token: bool,
     /// The account the request names is read here.
     pub(crate) account: bool,
+    /// Read as a JSON Web Token: the account is the first of these claims it holds (empty:
+    /// the value itself).
+    pub(crate) account_claims: &'static [&'static str],
     /// Bits of `JsonPlan::pairs` whose pair array sits here.
     pub(crate) pairs: u8,
 }
@@ -164,9 +167,10 @@ impl JsonPlan {
         }
     }
 
-    pub(crate) fn mark_account(&mut self, node: usize) {
+    pub(crate) fn mark_account(&mut self, node: usize, claims: &'static [&'static str]) {
         if let Some(n) = self.nodes.get_mut(node) {
             n.account = true;
+            n.account_claims = claims;
             self.account_nodes |= bit(node);
         }
     }

@@ -59,7 +59,9 @@ pub(crate) struct PresetSources {
     pub(crate) form_fields: &'static [(&'static str, ValueFilter)],
     pub(crate) query_params: &'static [(&'static str, ValueFilter)],
     pub(crate) token_json_paths: &'static [&'static str],
-    pub(crate) account_json_paths: &'static [&'static str],
+    /// Paths of the account, each with the claims to read when its value is a JSON Web Token
+    /// (none: the value itself).
+    pub(crate) account_json_paths: &'static [(&'static str, &'static [&'static str])],
 }
 
 impl PresetSources {
@@ -97,13 +99,14 @@ impl Preset {
                     value_key: "Value",
                     names: &["phone_number"],
                 }],
-                // A user name; the session's token where a call names the user by it alone
-                // (`UpdateUserAttributes`, `GetUserAttributeVerificationCode`).
+                // A user name; where a call names the user by its access token alone
+                // (`UpdateUserAttributes`, `GetUserAttributeVerificationCode`), the token's
+                // `username` claim: a token is fresh at every refresh, the user is not.
                 account_json_paths: &[
-                    "Username",
-                    "AuthParameters.USERNAME",
-                    "ChallengeResponses.USERNAME",
-                    "AccessToken",
+                    ("Username", &[]),
+                    ("AuthParameters.USERNAME", &[]),
+                    ("ChallengeResponses.USERNAME", &[]),
+                    ("AccessToken", &["username"]),
                 ],
                 ..NONE
             },
@@ -124,10 +127,10 @@ impl Preset {
                     "phoneEnrollmentInfo.recaptchaToken",
                     "captchaResponse",
                 ],
-                // Second-factor sign-ins name the enrolled phone by its id only.
-                // `mfaEnrollment:start` names the user by its ID token (a TOTP enrolment carries
-                // no number at all).
-                account_json_paths: &["mfaEnrollmentId", "idToken"],
+                // Second-factor sign-ins name the enrolled phone by its id only;
+                // `mfaEnrollment:start` names the user by its ID token's user id (a TOTP
+                // enrolment carries no number at all).
+                account_json_paths: &[("mfaEnrollmentId", &[]), ("idToken", &["user_id", "sub"])],
                 ..NONE
             },
         }
@@ -150,26 +153,22 @@ const COGNITO_SEND_OPS: &[&str] = &[
     "GetUserAttributeVerificationCode",
 ];
 
-/// `InitiateAuth` flows that may send an SMS (a passwordless code, SMS MFA, a custom challenge),
-/// the admin ones too should Cognito ever take them here: every flow but `REFRESH_TOKEN_AUTH` /
-/// `REFRESH_TOKEN`, which Amplify calls every hour for every user signed in and which never
-/// sends one.
-const COGNITO_SIGN_IN_FLOWS: &[&str] = &[
-    "USER_AUTH",
-    "USER_SRP_AUTH",
-    "USER_PASSWORD_AUTH",
-    "CUSTOM_AUTH",
-    "ADMIN_NO_SRP_AUTH",
-    "ADMIN_USER_PASSWORD_AUTH",
-];
+/// `InitiateAuth` flows that never send an SMS: a token refresh (Amplify's, every hour for every
+/// user signed in), and the first step of SRP (its SMS goes with the answer to
+/// `PASSWORD_VERIFIER`, judged there). Every other flow, one Cognito adds later included, is a
+/// send.
+const COGNITO_FLOWS_SENDING_NOTHING: &[&str] = &["REFRESH_TOKEN_AUTH", "REFRESH_TOKEN", "USER_SRP_AUTH"];
 
 /// `X-Amz-Target` values of the Cognito operations that confirm a code (besides
 /// `RespondToAuthChallenge` answering one, below).
 const COGNITO_CONFIRM_OPS: &[&str] = &["ConfirmSignUp", "ConfirmForgotPassword", "VerifyUserAttribute"];
 
 /// `RespondToAuthChallenge` sends an SMS when it answers `SELECT_CHALLENGE` (with `ANSWER:
-/// SMS_OTP`), and confirms a code when it answers `SMS_OTP` or `SMS_MFA` with the code.
-const COGNITO_CHALLENGE_SENDS: &[&str] = &["SELECT_CHALLENGE"];
+/// SMS_OTP`) or `SELECT_MFA_TYPE` (with `SMS_MFA`), or when a password it answers with
+/// (`PASSWORD_VERIFIER` of SRP, `NEW_PASSWORD_REQUIRED`) leads to SMS MFA; it confirms a code
+/// when it answers `SMS_OTP` or `SMS_MFA` with the code.
+const COGNITO_CHALLENGE_SENDS: &[&str] =
+    &["SELECT_CHALLENGE", "SELECT_MFA_TYPE", "PASSWORD_VERIFIER", "NEW_PASSWORD_REQUIRED"];
 const COGNITO_CHALLENGE_CONFIRMS: &[&str] = &["SMS_OTP", "SMS_MFA"];
 
 impl Preset {
@@ -240,21 +239,23 @@ impl Preset {
                 } else {
                     (COGNITO_CONFIRM_OPS, COGNITO_CHALLENGE_CONFIRMS)
                 };
-                let op_with = |op: &str, field: &str, values: &[&str]| MatchDoc {
+                let strings = |values: &[&str]| values.iter().map(|v| (*v).to_owned()).collect::<Vec<_>>();
+                let op_with = |op: &str, field: &str, any_of: &[&str], none_of: &[&str]| MatchDoc {
                     methods: post(),
                     headers: vec![target(&[op])],
                     json: vec![JsonMatchDoc {
                         field: field.to_owned(),
-                        any_of: values.iter().map(|v| (*v).to_owned()).collect(),
+                        any_of: strings(any_of),
+                        none_of: strings(none_of),
                     }],
                     ..MatchDoc::default()
                 };
                 let mut sets = vec![
                     MatchDoc { methods: post(), headers: vec![target(ops)], ..MatchDoc::default() },
-                    op_with("RespondToAuthChallenge", "ChallengeName", challenges),
+                    op_with("RespondToAuthChallenge", "ChallengeName", challenges, &[]),
                 ];
                 if send {
-                    sets.push(op_with("InitiateAuth", "AuthFlow", COGNITO_SIGN_IN_FLOWS));
+                    sets.push(op_with("InitiateAuth", "AuthFlow", &[], COGNITO_FLOWS_SENDING_NOTHING));
                 }
                 sets
             }

@@ -257,7 +257,7 @@ impl ExtractSpec {
             if json.nodes.get(node).is_some_and(|n| n.token) {
                 errs.push(at, format!("{p:?} is also the token's path; an account needs a path of its own"));
             }
-            json.mark_account(node);
+            json.mark_account(node, &[]);
         }
 
         for (i, name) in self.plus_only.iter().enumerate() {
@@ -490,9 +490,9 @@ fn add_preset(
     for (name, filter) in sources.query_params {
         query.insert(name, *filter);
     }
-    for p in sources.account_json_paths {
+    for (p, claims) in sources.account_json_paths {
         if let Some(node) = compile_path(json, p, at, errs) {
-            json.mark_account(node);
+            json.mark_account(node, claims);
         }
     }
 
