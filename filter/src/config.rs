@@ -336,7 +336,9 @@ fn remote_credential(
             errors.push("store.token_env", "must name an environment variable (letters, digits and '_')");
             return None;
         }
-        (None, Some(name)) => match env(name) {
+        // A Secret written from a file often ends in a newline; the store service trims its
+        // tokens the same way.
+        (None, Some(name)) => match env(name).map(|value| value.trim_ascii().to_owned()) {
             None => {
                 errors.push(
                     "store.token_env",
@@ -708,6 +710,7 @@ mod tests {
             "PG_TOKEN" => Some(TOKEN.to_owned()),
             "PG_EMPTY" => Some(String::new()),
             "PG_SHORT" => Some("short".to_owned()),
+            "PG_NEWLINE" => Some(format!("{TOKEN}\n")),
             _ => None,
         };
         match HostConfig::from_json_with_env(json.as_bytes(), &env) {
@@ -721,6 +724,11 @@ mod tests {
         let bearer = Some(Credential::bearer(TOKEN));
         assert_eq!(credential(&format!(r#","token":"{TOKEN}""#)), Ok(bearer.clone()));
         assert_eq!(credential(r#","token_env":"PG_TOKEN""#), Ok(bearer.clone()));
+        assert_eq!(
+            credential(r#","token_env":"PG_NEWLINE""#),
+            Ok(bearer.clone()),
+            "a Secret's trailing newline"
+        );
         assert_eq!(credential(""), Ok(None), "a store service without tokens");
         assert_eq!(bearer.map(|c| c.header_value().to_owned()), Some(format!("Bearer {TOKEN}")));
         assert_eq!(format!("{:?}", Credential::bearer(TOKEN)), "Credential(Bearer <redacted>)");

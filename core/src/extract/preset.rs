@@ -24,7 +24,8 @@ pub enum Preset {
     /// passwordless SMS sign-in and SMS MFA) and `ChallengeResponses.USERNAME`
     /// (`RespondToAuthChallenge` answering `SMS_OTP`). Token: none. Account: those three user
     /// names, whatever they hold (`ForgotPassword` or `ResendConfirmationCode` by e-mail
-    /// address in a pool whose user names are not phone numbers), and `AccessToken`.
+    /// address in a pool whose user names are not phone numbers), and the `username` claim of
+    /// `AccessToken`.
     Cognito,
     /// Amazon SNS `Publish` (also `CreateSMSSandboxPhoneNumber`): `PhoneNumber` as a query
     /// parameter (`?Action=Publish&PhoneNumber=...`), as a form field (the query API POSTed as
@@ -40,7 +41,7 @@ pub enum Preset {
     /// `phoneEnrollmentInfo.recaptchaToken`, and `captchaResponse` (the JS SDK v10+ under
     /// reCAPTCHA Enterprise, which sends no `recaptchaToken`). Account: `mfaEnrollmentId`
     /// (`v2/accounts/mfaSignIn:start`, which names the enrolled second factor, not its number)
-    /// and `idToken` (`v2/accounts/mfaEnrollment:start`).
+    /// and the `user_id` claim of `idToken` (`v2/accounts/mfaEnrollment:start`).
     Firebase,
 }
 
