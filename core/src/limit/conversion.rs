@@ -386,6 +386,13 @@ pub(crate) fn record_sender(
     }
 }
 
+/// The pending sends [`record_sender`] counted, and the latest sender.
+fn pending_sender(stored: Option<&[u8]>) -> (u16, Option<u64>) {
+    let mut reader = stored.map(Reader::new);
+    let pending = reader.as_mut().and_then(Reader::u16).unwrap_or(0);
+    (pending, reader.as_mut().and_then(Reader::u64))
+}
+
 /// What a binding holds once two sends bound one account to different values: nothing to credit.
 pub(crate) const CONFLICTING_BINDINGS: u64 = 0;
 
@@ -400,9 +407,7 @@ pub(crate) fn record_binding(
     window_ms: u64,
     value: u64,
 ) -> Change<CounterVerdict> {
-    let mut reader = stored.map(Reader::new);
-    let pending = reader.as_mut().and_then(Reader::u16).unwrap_or(0);
-    let held = reader.as_mut().and_then(Reader::u64);
+    let (pending, held) = pending_sender(stored);
     let value = match held {
         Some(held) if pending > 0 && held != value => CONFLICTING_BINDINGS,
         _ => value,
@@ -414,9 +419,7 @@ pub(crate) fn record_binding(
 /// (replays and made-up confirms credit nothing; triggered means "nothing to credit"), and the
 /// verdict names the sender to credit.
 pub(crate) fn take_sender(stored: Option<&[u8]>, now: Timestamp, window_ms: u64) -> Change<CounterVerdict> {
-    let mut reader = stored.map(Reader::new);
-    let pending = reader.as_mut().and_then(Reader::u16).unwrap_or(0);
-    let sender = reader.as_mut().and_then(Reader::u64);
+    let (pending, sender) = pending_sender(stored);
     let Some(sender) = sender.filter(|_| pending > 0) else {
         return Change::Keep(CounterVerdict::trigger(0));
     };
