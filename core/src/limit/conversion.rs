@@ -356,7 +356,7 @@ impl ConversionParams {
     }
 
     /// A send binding an account to `value` (a number's digits, a sender's tag): see
-    /// [`record_binding`].
+    /// `record_binding`.
     pub fn step_binding(&self, stored: Option<&[u8]>, now: Timestamp, value: u64) -> Change<CounterVerdict> {
         record_binding(stored, now, self.window_ms, value)
     }
