@@ -154,9 +154,9 @@ class Run:
         out = idp.initiate_auth(ClientId="client", AuthFlow="REFRESH_TOKEN_AUTH",
                                 AuthParameters={"REFRESH_TOKEN": "eyJjdHkiOiJKV1QifQ.refresh"})
         self.report("cognito initiate_auth REFRESH_TOKEN_AUTH: forwarded", "ResponseMetadata" in out, str(out))
-        out = idp.get_user_attribute_verification_code(AccessToken=access_token("alice", 1), AttributeName="phone_number")
+        out = idp.get_user_attribute_verification_code(AccessToken=access_token("dana", 1), AttributeName="phone_number")
         self.report("cognito get_user_attribute_verification_code: forwarded", "ResponseMetadata" in out, str(out))
-        out = idp.update_user_attributes(AccessToken=access_token("bob", 2),
+        out = idp.update_user_attributes(AccessToken=access_token("erin", 2),
                                          UserAttributes=[{"Name": "name", "Value": "Alice"}])
         self.report("cognito update_user_attributes without a number: forwarded", "ResponseMetadata" in out, str(out))
         out = idp.confirm_sign_up(ClientId="client", Username=NIGERIA, ConfirmationCode="123456")
