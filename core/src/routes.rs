@@ -270,7 +270,8 @@ impl JsonCondition {
         for key in &self.path {
             let Member::Object(members) = value else { return Some(self.negated) };
             let wanted = crate::extract::fold_owned(key);
-            let mut found = members.iter().filter(|(name, _)| crate::extract::fold_owned(name) == wanted);
+            let mut found =
+                members.iter().filter(|(name, _)| crate::extract::eq_folded(name.as_bytes(), &wanted));
             let Some((_, next)) = found.next() else { return Some(self.negated) };
             if found.next().is_some() {
                 return None;

@@ -25,7 +25,7 @@ fn request_confirms(decision: &Decision) -> Option<&str> {
     // A confirm naming a user and carrying a number (Cognito ignores a stray `UserAttributes`
     // on `ConfirmForgotPassword`) confirms the code sent to the user's own number, which may
     // be another: only a user name that is the number itself says which.
-    let account_agrees = decision.account.as_deref().is_none_or(|name| name == first.e164.to_lowercase());
+    let account_agrees = decision.account.as_deref().is_none_or(|name| name == first.e164);
     (saw_everything(decision) && account_agrees && decision.numbers.iter().all(|n| n.e164 == first.e164))
         .then_some(first.e164.as_str())
 }

@@ -280,10 +280,10 @@ impl Policy {
                 RuleKind::Conversion(p) if p.scope == ConversionScope::CaptchaSolver => {
                     solver::plan_conversion(index, &rule.id, &numbers, &e164s, &mut solver_checks)
                 }
+                // A key naming what the request lacks (a number, an account): nothing to count.
+                RuleKind::RateLimit { key, .. }
+                    if counts_nothing(key, !numbers.is_empty(), account.is_some()) => {}
                 RuleKind::RateLimit { key, .. } if key.contains(&KeyPart::CaptchaSolver) => {
-                    if counts_nothing(key, !numbers.is_empty(), account.is_some()) {
-                        continue;
-                    }
                     let key_for = |number: Option<&PhoneNumber>, cuts: &mut Vec<usize>| {
                         rate_key(&rule.id, key, route, req, number, account, &fingerprints, cuts)
                     };
@@ -374,9 +374,6 @@ impl Policy {
         };
         match &rule.kind {
             RuleKind::RateLimit { key, .. } => {
-                if counts_nothing(key, !numbers.is_empty(), account.is_some()) {
-                    return;
-                }
                 let per_number = key.iter().any(KeyPart::is_per_number);
                 let mut cuts = Vec::new();
                 if numbers.is_empty() {

@@ -30,7 +30,7 @@ mod tests;
 
 use core::fmt;
 
-pub(crate) use names::fold_owned;
+pub(crate) use names::{eq_folded, fold_owned};
 pub use preset::Preset;
 pub(crate) use spec::is_header_name_byte;
 pub use spec::{ExtractSpec, NameValueSpec, SplitNumberSpec, TokenSource};
@@ -109,8 +109,8 @@ pub struct Extracted {
 /// An account name as it is counted: trimmed and lower-cased, because the services that name
 /// accounts so match them loosely (Cognito's user names are case-insensitive), and a spelling
 /// the service reads as the same account must not be a fresh counter. Folding more than a
-/// service does only merges counters, which costs an attacker, never helps him.
-/// Whole, never cut: tokens that name an account (an access token) share long prefixes.
+/// service does only merges counters, which costs an attacker, never helps him. Kept whole,
+/// never cut: values that name an account (a token) may share long prefixes.
 pub fn fold_account(name: &str) -> String {
     name.trim().to_lowercase()
 }
