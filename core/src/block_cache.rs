@@ -61,6 +61,8 @@ fn identity(check: &CounterCheck) -> Option<String> {
         | CounterOp::IntelStore(_)
         | CounterOp::AccountSent { .. }
         | CounterOp::AccountConfirm
+        | CounterOp::BindNumber { .. }
+        | CounterOp::BoundNumberRead
         // A surge refusal may be a challenge or a block: the cached wait would not say which.
         | CounterOp::SurgeSend => return None,
     };

@@ -309,6 +309,10 @@ pub struct NumberFacts {
     /// The policy's reputation rule trusts the number (it confirmed a code recently).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub trusted: bool,
+    /// The request named only an account: this is the number the account's sign-up carried
+    /// (a `bound_number` rule), judged as if the request had carried it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub from_account: bool,
 }
 
 /// Which route the request matched.
@@ -688,6 +692,7 @@ mod tests {
             number_type: NumberType::FixedLineOrMobile,
             valid: true,
             trusted: false,
+            from_account: false,
         });
         decision.reasons.push(Reason {
             rule: Some("geo".into()),

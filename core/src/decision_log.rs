@@ -425,6 +425,7 @@ mod tests {
             number_type: NumberType::Mobile,
             valid: true,
             trusted: false,
+            from_account: false,
         });
         decision
     }

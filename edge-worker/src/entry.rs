@@ -292,7 +292,14 @@ async fn judge(
 ) -> Decision {
     let now = Timestamp::from_millis(incoming.now_ms);
     let request = incoming.core(header_refs, body.judged(policy.max_body_bytes()), body.truncated);
-    let prepared = policy.prepare(&request, now);
+    let mut prepared = policy.prepare(&request, now);
+    if prepared.reads_bound_number() {
+        // A send naming only an account: the number it goes to first, then the request as a
+        // send to it.
+        let read =
+            host::run_checks(env, settings, policy_id, incoming.now_ms, Round::Peek, prepared.checks()).await;
+        prepared = policy.prepare_bound(&request, now, prepared, &read);
+    }
     // Peek: what the counters would say, nothing written, so a refused request costs no write.
     let peeked =
         host::run_checks(env, settings, policy_id, incoming.now_ms, Round::Peek, prepared.checks()).await;

@@ -107,6 +107,23 @@ pub(super) fn check_import_path_is_not_a_route(doc: &PolicyDoc, errs: &mut Confi
     }
 }
 
+/// At most one `bound_number` rule: two could bind one account to two numbers. It never fires,
+/// so it skips nothing.
+pub(super) fn check_bound_number(doc: &PolicyDoc, errs: &mut ConfigErrors) {
+    let bound = doc.rules.iter().enumerate().filter(|(_, r)| r.bound_number.is_some());
+    for (n, (i, rule)) in bound.enumerate() {
+        if n > 0 {
+            errs.push(format!("rules[{i}].bound_number"), "a policy has at most one bound_number rule");
+        }
+        if rule.skip_trusted {
+            errs.push(
+                format!("rules[{i}].skip_trusted"),
+                "a bound_number rule never fires, so it has nothing to skip",
+            );
+        }
+    }
+}
+
 /// At most one `reputation` rule (trust means one thing per policy), and `skip_trusted` and
 /// `proven_pairs.min_trusted_confirms` only where one exists: without it no number is ever
 /// trusted, and the flag would silently do nothing (or no pair would ever be proven).

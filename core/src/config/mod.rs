@@ -18,8 +18,8 @@ use crate::phone::{PhoneParser, Region};
 use crate::routes::Route;
 use crate::rules::{parse_prefix, KeyPart, PrefixSet, Rule, RuleKind};
 use checks::{
-    check_import_path_is_not_a_route, check_inputs, check_intel_challenge, check_invalid_number_challenge,
-    check_outcome_rules_have_a_confirm_route, check_reputation, check_risk,
+    check_bound_number, check_import_path_is_not_a_route, check_inputs, check_intel_challenge,
+    check_invalid_number_challenge, check_outcome_rules_have_a_confirm_route, check_reputation, check_risk,
 };
 use objects_only::ObjectsOnly;
 use routes::compile_routes;
@@ -138,6 +138,7 @@ impl Policy {
             }
         }
         check_reputation(doc, &mut errs);
+        check_bound_number(doc, &mut errs);
         let reputation = rules
             .iter()
             .enumerate()

@@ -96,6 +96,7 @@ pub(super) fn compile_rule(
         doc.reputation.is_some(),
         doc.surge.is_some(),
         doc.number_intel.is_some(),
+        doc.bound_number.is_some(),
     ];
     let count = kinds.iter().filter(|k| **k).count();
     if count != 1 {
@@ -104,7 +105,7 @@ pub(super) fn compile_rule(
             format!(
                 "a rule needs exactly one of country, number_type, pattern, prefix, fingerprint, \
                  client, client_country, bot_score, captcha, rate_limit, backoff, adjacent, conversion, \
-                 reputation, surge, number_intel (found {count})"
+                 reputation, surge, number_intel, bound_number (found {count})"
             ),
         );
         return None;
@@ -186,6 +187,24 @@ pub(super) fn compile_rule(
             format!("{at}.action"),
             "throttle needs a rule with a time component (rate_limit, backoff, adjacent, conversion); use block",
         );
+    }
+    if matches!(kind, RuleKind::BoundNumber { .. }) {
+        if doc.action != RuleAction::Log {
+            errs.push(
+                format!("{at}.action"),
+                "a bound_number rule only tells which number an account's sends go to: action must be log",
+            );
+        }
+        let reads_account =
+            |r: &usize| policy.routes.get(*r).is_some_and(|route| route.extract.reads_account());
+        if !routes.iter().any(reads_account) {
+            errs.push(
+                format!("{at}.routes"),
+                "none of the rule's routes reads an account (extract.account_json_paths or \
+                 plus_only, or the cognito, firebase or twilio_verify preset), so no send would be \
+                 judged by its account's number",
+            );
+        }
     }
     if matches!(kind, RuleKind::Reputation(_)) {
         if doc.action != RuleAction::Log {
@@ -555,6 +574,15 @@ fn compile_kind(doc: &RuleDoc, at: &str, errs: &mut ConfigErrors) -> Option<Rule
             floor: g.floor,
             block_after_windows: g.block_after_windows,
         }));
+    }
+    if let Some(b) = &doc.bound_number {
+        if !(3_600..=MAX_TRUST_SECONDS).contains(&b.keep_seconds) {
+            errs.push(
+                format!("{at}.bound_number.keep_seconds"),
+                format!("must be between 3600 and {MAX_TRUST_SECONDS} (a year)"),
+            );
+        }
+        return Some(RuleKind::BoundNumber { keep_ms: seconds_to_ms(b.keep_seconds) });
     }
     if let Some(r) = &doc.reputation {
         let at = format!("{at}.reputation");

@@ -455,6 +455,28 @@ pub struct RuleDoc {
     /// Kind `surge`: sends per scope against the scope's own rolling baseline.
     #[serde(default)]
     pub surge: Option<SurgeDoc>,
+    /// Kind `bound_number`: a send naming only an account (a resend, a reset by user name) is
+    /// judged as a send to the number the account's sign-up carried (action `log`).
+    #[serde(default)]
+    pub bound_number: Option<BoundNumberDoc>,
+}
+
+/// Which number a send naming only an account goes to: the one its sign-up carried, recorded
+/// once origin said the code went by SMS (the `cognito` preset's `SignUp`). Such a send is then
+/// judged as a send to that number, by every rule of its route: its backoff, its per-number
+/// limits, its conversion and trust, so an account's resends count against its number.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BoundNumberDoc {
+    /// How long a sign-up's binding is kept (3600 to a year; default 30 days). A send naming an
+    /// account whose binding has expired is judged by its account alone.
+    #[serde(default = "default_keep_seconds")]
+    pub keep_seconds: u32,
+}
+
+fn default_keep_seconds() -> u32 {
+    30 * 86_400
 }
 
 /// Sends to one scope per window against a moving average of its past windows: a window over

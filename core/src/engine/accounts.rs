@@ -34,9 +34,12 @@ fn binding_kind(kind: &RuleKind) -> Option<&'static str> {
 }
 
 impl Policy {
-    /// The bindings of a send naming account `tag` and carrying `number` alone.
+    /// The bindings of a send on route `route` naming account `tag` and carrying `number`
+    /// alone: what a confirmation naming the account credits, and the number the account's
+    /// later sends go to.
     pub(super) fn plan_bindings(
         &self,
+        route: usize,
         tag: u64,
         number: &PhoneNumber,
         req: &Request<'_>,
@@ -47,6 +50,14 @@ impl Policy {
             .iter()
             .enumerate()
             .filter_map(|(index, rule)| {
+                if matches!(rule.kind, RuleKind::BoundNumber { .. }) && rule.routes.contains(&route) {
+                    return Some(CounterCheck::new(
+                        u16::try_from(index).ok()?,
+                        account_key("bn:", &rule.id, tag),
+                        CounterOp::BindNumber { digits },
+                        Some(e164.clone()),
+                    ));
+                }
                 let kind = binding_kind(&rule.kind)?;
                 let value = match &rule.kind {
                     RuleKind::Conversion(p) => match p.scope {
@@ -64,6 +75,32 @@ impl Policy {
                 ))
             })
             .collect()
+    }
+
+    /// The read of the number account `tag` is bound to, for a send on route `route` naming
+    /// only the account; `None` when no `bound_number` rule judges the route.
+    pub(super) fn plan_bound_read(&self, route: usize, tag: u64) -> Option<CounterCheck> {
+        let (index, rule) = self
+            .rules
+            .iter()
+            .enumerate()
+            .find(|(_, r)| matches!(r.kind, RuleKind::BoundNumber { .. }) && r.routes.contains(&route))?;
+        let key = account_key("bn:", &rule.id, tag);
+        Some(CounterCheck::new(u16::try_from(index).ok()?, key, CounterOp::BoundNumberRead, None))
+    }
+
+    /// The number [`Policy::plan_bound_read`]'s outcome names; `None` when the account has no
+    /// binding, the store failed, or the digits no longer parse.
+    pub(super) fn bound_number(
+        &self,
+        checks: &[CounterCheck],
+        outcomes: &[CheckOutcome],
+    ) -> Option<PhoneNumber> {
+        let digits = checks.iter().zip(outcomes).find_map(|(check, outcome)| match outcome {
+            CheckOutcome::Verdict(v) if check.op == CounterOp::BoundNumberRead => v.solver,
+            _ => None,
+        })?;
+        self.parser.parse(&format!("+{digits}")).ok()
     }
 
     /// A confirmation naming only account `tag`: one check per rule a binding send recorded the

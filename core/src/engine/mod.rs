@@ -29,7 +29,7 @@ use crate::captcha;
 use crate::config::{InputOutcome, Policy, RuleAction};
 use crate::decision::{Action, Decision, Reason, ReasonCode, TokenCheck, TokenVerdict};
 use crate::fingerprint::{self, FingerprintKind};
-use crate::limit::{record_binding, record_sender, take_sender, CounterVerdict};
+use crate::limit::{read_bound, record_binding, record_bound, record_sender, take_sender, CounterVerdict};
 use crate::request::Request;
 use crate::routes::path_readings;
 use crate::rules::{Rule, RuleKind};
@@ -113,6 +113,15 @@ pub enum CounterOp {
     /// A confirmation naming an account, not a number: not triggered when it matched an
     /// [`CounterOp::AccountSent`]; the verdict's `solver` is the value recorded.
     AccountConfirm,
+    /// A sign-up binding an account to its number went to origin: the number a later send
+    /// naming only the account goes to (a `bound_number` rule).
+    BindNumber {
+        /// The number's E.164 digits as an integer.
+        digits: u64,
+    },
+    /// Reads the number an account is bound to (the verdict's `solver`, `None` when it has
+    /// none); writes nothing. The round [`Prepared::reads_bound_number`] asks hosts for.
+    BoundNumberRead,
 }
 
 /// One read-modify-write of one counter key, by one rule.
@@ -175,12 +184,22 @@ pub struct Prepared {
     checks: Vec<CounterCheck>,
     token: Option<String>,
     remote_ip: Option<String>,
+    /// `checks` only read the number the request's account is bound to.
+    reads_bound: bool,
 }
 
 impl Prepared {
     /// Counter checks still to run; empty when the decision is already final.
     pub fn checks(&self) -> &[CounterCheck] {
         &self.checks
+    }
+
+    /// Whether [`Prepared::checks`] only read the number a send naming only an account is bound
+    /// to (a `bound_number` rule): run them as a peek and hand their outcomes to
+    /// [`Policy::prepare_bound`], whose result is the request's step 1. Hosts that skip this
+    /// conclude a store failure.
+    pub fn reads_bound_number(&self) -> bool {
+        self.reads_bound
     }
 }
 
@@ -268,7 +287,7 @@ impl Policy {
     /// to be verified comes back uncommitted: the host verifies it, then
     /// [`Policy::resolve_token`] and [`Policy::commit`].
     pub fn decide(&self, req: &Request<'_>, now: Timestamp, store: &dyn Store) -> Decision {
-        let prepared = self.prepare(req, now);
+        let prepared = self.prepare_against(req, now, store);
         let overlay = Overlay::new(store);
         let peeked: Vec<CheckOutcome> =
             prepared.checks.iter().map(|c| self.run_check(c, now, &overlay)).collect();
@@ -329,9 +348,20 @@ impl Policy {
 
     /// Steps 1–3 against one store: the decision, with the counter writes still pending.
     pub fn judge(&self, req: &Request<'_>, now: Timestamp, store: &dyn Store) -> Decision {
-        let prepared = self.prepare(req, now);
+        let prepared = self.prepare_against(req, now, store);
         let results = self.peek_checks(&prepared.checks, now, store);
         self.conclude(prepared, &results)
+    }
+
+    /// Step 1 against one store: the account's number read first where
+    /// [`Prepared::reads_bound_number`].
+    pub fn prepare_against(&self, req: &Request<'_>, now: Timestamp, store: &dyn Store) -> Prepared {
+        let prepared = self.prepare(req, now);
+        if !prepared.reads_bound_number() {
+            return prepared;
+        }
+        let outcomes = self.peek_checks(prepared.checks(), now, store);
+        self.prepare_bound(req, now, prepared, &outcomes)
     }
 
     /// Step 2: what `checks` would conclude, in order, run against an overlay of `store`: later
@@ -486,6 +516,10 @@ impl Policy {
                 CounterOp::ConversionConfirmSolved => apply(&mut |b| take_sender(b, now, p.window_ms)),
                 _ => return CheckOutcome::Mismatch,
             },
+            (RuleKind::BoundNumber { keep_ms }, CounterOp::BindNumber { digits }) => {
+                apply(&mut |_| record_bound(now, *keep_ms, digits))
+            }
+            (RuleKind::BoundNumber { .. }, CounterOp::BoundNumberRead) => apply(&mut read_bound),
             (RuleKind::NumberIntel(_), CounterOp::IntelRead) => apply(&mut crate::intel::read_step),
             (RuleKind::NumberIntel(_), CounterOp::IntelStore(facts)) => match &self.number_intel {
                 Some(provider) => apply(&mut |_| crate::intel::store_step(facts, provider.cache_ms, now)),
@@ -501,9 +535,15 @@ impl Policy {
 
     /// Step 3: folds counter results (in the order of `prepared.checks()`) into the decision.
     pub fn conclude(&self, prepared: Prepared, results: &[CheckOutcome]) -> Decision {
-        let Prepared { mut decision, checks, token, remote_ip } = prepared;
+        let Prepared { mut decision, checks, token, remote_ip, reads_bound } = prepared;
         if decision.action == Action::Answer {
             // An import: its writes are already pending, nothing to judge.
+            return decision;
+        }
+        if reads_bound {
+            // A host that never ran step 1 again: the request's own checks never ran.
+            self.report_store_failure(&mut decision, true);
+            decision.settle();
             return decision;
         }
         self.fold_results(&mut decision, &checks, results, |_, _| true);
@@ -653,5 +693,7 @@ fn is_bookkeeping(op: CounterOp) -> bool {
             | CounterOp::IntelStore(_)
             | CounterOp::AccountSent { .. }
             | CounterOp::AccountConfirm
+            | CounterOp::BindNumber { .. }
+            | CounterOp::BoundNumberRead
     )
 }

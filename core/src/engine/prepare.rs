@@ -17,7 +17,7 @@ use crate::time::Timestamp;
 use super::keys::{
     account_tag, client_address, client_tag, counter_key, counts_nothing, number_scope_key, rate_key,
 };
-use super::{input_reason, CounterCheck, CounterOp, Fingerprints, Prepared};
+use super::{input_reason, CheckOutcome, CounterCheck, CounterOp, Fingerprints, Prepared};
 
 /// The `invalid_number` finding for `number`, as `inputs.on_invalid_number` asks.
 fn invalid_number_reason(outcome: InvalidNumberOutcome, number: &PhoneNumber) -> Reason {
@@ -46,12 +46,45 @@ fn number_facts(n: &PhoneNumber) -> NumberFacts {
         number_type: n.number_type(),
         valid: n.is_valid(),
         trusted: false,
+        from_account: false,
     }
 }
 
+/// The number a send naming only an account goes to, as far as step 1 knows it.
+enum BoundNumber {
+    /// Not read yet: such a send asks for the read first.
+    Unread,
+    /// Read: the account's number, or `None` when it has none (judged by its account alone).
+    Read(Option<PhoneNumber>),
+}
+
 impl Policy {
-    /// Step 1: everything that needs no counter state.
+    /// Step 1: everything that needs no counter state. A send naming only an account, on a
+    /// route a `bound_number` rule judges, comes back asking for its account's number first
+    /// ([`Prepared::reads_bound_number`]): hosts run that check as a peek and step 1 again with
+    /// [`Policy::prepare_bound`].
     pub fn prepare(&self, req: &Request<'_>, _now: Timestamp) -> Prepared {
+        self.prepare_with(req, BoundNumber::Unread)
+    }
+
+    /// Step 1 again, for a request whose first [`Policy::prepare`] asked for its account's
+    /// number (`read`, with the outcomes of its checks): the request judged as a send to that
+    /// number, or by its account alone when it has none or the store failed (the checks that
+    /// follow meet the same store). Any other `read` comes back as it is.
+    pub fn prepare_bound(
+        &self,
+        req: &Request<'_>,
+        _now: Timestamp,
+        read: Prepared,
+        outcomes: &[CheckOutcome],
+    ) -> Prepared {
+        if !read.reads_bound {
+            return read;
+        }
+        self.prepare_with(req, BoundNumber::Read(self.bound_number(&read.checks, outcomes)))
+    }
+
+    fn prepare_with(&self, req: &Request<'_>, bound: BoundNumber) -> Prepared {
         if let Some(import) = self.trust_import.as_ref().filter(|i| i.matches(req)) {
             return final_decision(import.prepare(req, self.max_body_bytes()));
         }
@@ -140,13 +173,38 @@ impl Policy {
         if extracted.numbers.is_empty() && extracted.account.is_none() && !confirm {
             decision.reasons.push(input_reason(ReasonCode::NoNumber, inputs.on_no_number, None));
         }
+        // Unless the account is bound to one: then the request is a send to that number.
+        if let (Some(name), true) = (extracted.account.as_deref(), extracted.numbers.is_empty() && !confirm) {
+            match bound {
+                BoundNumber::Unread => {
+                    if let Some(read) = self.plan_bound_read(route_index, account_tag(name)) {
+                        return Prepared {
+                            decision,
+                            checks: vec![read],
+                            token: None,
+                            remote_ip: None,
+                            reads_bound: true,
+                        };
+                    }
+                }
+                BoundNumber::Read(Some(number)) => {
+                    if !number.is_valid() {
+                        decision.reasons.push(invalid_number_reason(inputs.on_invalid_number, &number));
+                    }
+                    decision.numbers.push(NumberFacts { from_account: true, ..number_facts(&number) });
+                    numbers.push(number);
+                }
+                BoundNumber::Read(None) => {}
+            }
+        }
         if has_enforced_block(&decision) {
             return self.finish(decision);
         }
 
         // Safelisted numbers skip every rule; a request of only safelisted numbers skips them all.
+        let carried = !extracted.numbers.is_empty() || !numbers.is_empty();
         numbers.retain(|n| self.safelist.longest_match(n.digits()).is_none());
-        if numbers.is_empty() && !extracted.numbers.is_empty() && decision.reasons.is_empty() {
+        if numbers.is_empty() && carried && decision.reasons.is_empty() {
             return self.finish(decision);
         }
         // Empty and over-long tokens are never verified: such a request carries no token.
@@ -156,10 +214,11 @@ impl Policy {
         let account = extracted.account.as_deref();
         match (route.kind, account) {
             (RouteKind::Send, Some(name)) => {
-                if let ([number], true) =
-                    (numbers.as_slice(), route.preset.is_some_and(|p| p.binds_account(req.headers)))
-                {
-                    decision.bindings = self.plan_bindings(account_tag(name), number, req);
+                // Only a number the request carried binds: a bound one is bound already.
+                let binds = !extracted.numbers.is_empty()
+                    && route.preset.is_some_and(|p| p.binds_account(req.headers));
+                if let ([number], true) = (numbers.as_slice(), binds) {
+                    decision.bindings = self.plan_bindings(route_index, account_tag(name), number, req);
                 }
             }
             (RouteKind::Confirm, Some(name)) => {
@@ -290,6 +349,8 @@ impl Policy {
                     let per_number = key.iter().any(KeyPart::is_per_number);
                     solver::plan_rate(index, &numbers, &e164s, per_number, key_for, &mut solver_checks)
                 }
+                // Read before this step ([`BoundNumber`]), recorded with the bindings.
+                RuleKind::BoundNumber { .. } => {}
                 kind if kind.is_stateful() => {
                     if let RuleKind::Conversion(ConversionParams {
                         scope: ConversionScope::ClientIp { v4, v6 },
@@ -337,7 +398,7 @@ impl Policy {
         }
         decision.solver_checks = solver_checks;
         let remote_ip = token.as_ref().and(req.client_ip).map(|ip| ip.to_canonical().to_string());
-        Prepared { decision, checks, token, remote_ip }
+        Prepared { decision, checks, token, remote_ip, reads_bound: false }
     }
 
     fn finish(&self, mut decision: Decision) -> Prepared {
@@ -468,7 +529,7 @@ fn plan_pair_checks(
 }
 
 fn final_decision(decision: Decision) -> Prepared {
-    Prepared { decision, checks: Vec::new(), token: None, remote_ip: None }
+    Prepared { decision, checks: Vec::new(), token: None, remote_ip: None, reads_bound: false }
 }
 
 fn has_enforced_block(decision: &Decision) -> bool {

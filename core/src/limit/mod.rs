@@ -5,6 +5,7 @@
 
 mod adjacent;
 mod backoff;
+mod bound;
 pub(crate) mod codec;
 mod conversion;
 mod gcra;
@@ -14,6 +15,7 @@ mod surge;
 
 pub use adjacent::AdjacentParams;
 pub use backoff::BackoffParams;
+pub(crate) use bound::{read_bound, record_bound};
 pub(crate) use conversion::{record_binding, record_sender, take_sender, CONFLICTING_BINDINGS};
 pub use conversion::{ConversionBaseline, ConversionParams, ConversionScope};
 pub use gcra::{GcraParams, MAX_HORIZON_SECONDS};
@@ -54,7 +56,8 @@ pub struct CounterVerdict {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intel: Option<crate::intel::IntelFacts>,
     /// A confirmation matched against a send solved on a device: that device's tag, the scope
-    /// a `captcha_solver` conversion rule credits.
+    /// a `captcha_solver` conversion rule credits. For an account's bindings, the value they
+    /// hold (the bound number's digits, or its sender's tag).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub solver: Option<u64>,
     /// A confirmation's reputation step: how long the number had been trusted before it (a

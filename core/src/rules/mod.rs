@@ -134,6 +134,12 @@ pub enum RuleKind {
     Surge(SurgeParams),
     /// What the number-intelligence provider says of the number (looked up by the host).
     NumberIntel(crate::intel::IntelRule),
+    /// A send naming only an account is judged as a send to the number the account's sign-up
+    /// carried, kept `keep_ms` (see [`crate::limit`]'s bound numbers).
+    BoundNumber {
+        /// How long a sign-up's binding is kept, in milliseconds.
+        keep_ms: u64,
+    },
 }
 
 impl RuleKind {

@@ -58,6 +58,10 @@ impl Stream {
                 }
                 self.peek_answered(&plugin, prepared, outcomes);
             }
+            Waiting::BoundNumber(read) => {
+                let outcomes = self.round_outcomes(&plugin, num_headers, body_size, read.checks().len());
+                self.judge_bound(&plugin, read, &outcomes, true);
+            }
             Waiting::Peek(prepared) => {
                 let outcomes = self.round_outcomes(&plugin, num_headers, body_size, prepared.checks().len());
                 self.peek_answered(&plugin, prepared, outcomes);

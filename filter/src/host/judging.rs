@@ -37,35 +37,16 @@ impl Stream {
                 let req = self.held.view(&mut refs, cap);
                 policy.prepare(&req, self.now)
             };
-            if prepared.checks().is_empty() {
-                return self.concluded(plugin, policy.conclude(prepared, &[]), false);
+            if prepared.reads_bound_number() {
+                // A send naming only an account: a round for the number it goes to first.
+                let checks = prepared.checks().to_vec();
+                if self.dispatch_round(plugin, remote, true, checks) {
+                    return self.wait(Waiting::BoundNumber(prepared));
+                }
+                let failed = vec![CheckOutcome::StoreFailed; prepared.checks().len()];
+                return self.judge_bound(plugin, prepared, &failed, false);
             }
-            let cached = plugin.blocks.borrow_mut().answer(prepared.checks(), self.now);
-            if let Some(outcomes) = cached {
-                // Every check is blocked past now by the store's own earlier answer.
-                plugin
-                    .increment(format!("pumpguard.store.plugin.{}.remote.block_cache_hit", plugin.cfg.name));
-                return self.concluded(plugin, policy.conclude(prepared, &outcomes), false);
-            }
-            let checks = prepared.checks().to_vec();
-            // A request every check would let through goes to origin with all of them committed:
-            // the service may commit them in the peek round itself, saving the commit round.
-            let passing = vec![CheckOutcome::Verdict(CounterVerdict::PASS); checks.len()];
-            let if_pass = policy.conclude(prepared.clone(), &passing);
-            let one_round = if_pass.action == Verdict::Allow
-                && if_pass.token_check.is_none()
-                && if_pass.lookups.is_empty()
-                && if_pass.pending_commits() == prepared.checks();
-            if self.dispatch_round_with(plugin, remote, true, one_round, checks) {
-                return self.wait(if one_round {
-                    Waiting::PeekCommit(prepared, Box::new(if_pass))
-                } else {
-                    Waiting::Peek(prepared)
-                });
-            }
-            let failed = vec![CheckOutcome::StoreFailed; prepared.checks().len()];
-            self.store_failed = true;
-            return self.concluded(plugin, policy.conclude(prepared, &failed), false);
+            return self.judge_remote(plugin, remote, prepared, false);
         }
         let decision = bench::timed(Span::Judge, || {
             let mut refs = Vec::with_capacity(self.held.headers.len());
@@ -76,6 +57,71 @@ impl Stream {
             return Action::Continue;
         }
         self.concluded(plugin, decision, false)
+    }
+
+    /// Step 1 again with the number a send naming only an account is bound to (`outcomes`,
+    /// of `read`'s checks), then judged as any request. `resumed`: we are in a callout.
+    pub(super) fn judge_bound(
+        &mut self,
+        plugin: &Plugin,
+        read: Prepared,
+        outcomes: &[CheckOutcome],
+        resumed: bool,
+    ) -> Action {
+        let policy = &plugin.cfg.policy;
+        let prepared = {
+            let mut refs = Vec::with_capacity(self.held.headers.len());
+            let req = self.held.view(&mut refs, policy.max_body_bytes());
+            policy.prepare_bound(&req, self.now, read, outcomes)
+        };
+        match &plugin.cfg.remote {
+            Some(remote) => self.judge_remote(plugin, remote, prepared, resumed),
+            // Only the remote store waits for a bound number: never here, failed if it were.
+            None => {
+                let failed = vec![CheckOutcome::StoreFailed; prepared.checks().len()];
+                self.concluded(plugin, policy.conclude(prepared, &failed), resumed)
+            }
+        }
+    }
+
+    /// A prepared request's checks, with the remote store: answered from the block cache, or
+    /// a peek round (that commits too, when every check passing would send it to origin).
+    fn judge_remote(
+        &mut self,
+        plugin: &Plugin,
+        remote: &RemoteStore,
+        prepared: Prepared,
+        resumed: bool,
+    ) -> Action {
+        let policy = &plugin.cfg.policy;
+        if prepared.checks().is_empty() {
+            return self.concluded(plugin, policy.conclude(prepared, &[]), resumed);
+        }
+        let cached = plugin.blocks.borrow_mut().answer(prepared.checks(), self.now);
+        if let Some(outcomes) = cached {
+            // Every check is blocked past now by the store's own earlier answer.
+            plugin.increment(format!("pumpguard.store.plugin.{}.remote.block_cache_hit", plugin.cfg.name));
+            return self.concluded(plugin, policy.conclude(prepared, &outcomes), resumed);
+        }
+        let checks = prepared.checks().to_vec();
+        // A request every check would let through goes to origin with all of them committed:
+        // the service may commit them in the peek round itself, saving the commit round.
+        let passing = vec![CheckOutcome::Verdict(CounterVerdict::PASS); checks.len()];
+        let if_pass = policy.conclude(prepared.clone(), &passing);
+        let one_round = if_pass.action == Verdict::Allow
+            && if_pass.token_check.is_none()
+            && if_pass.lookups.is_empty()
+            && if_pass.pending_commits() == prepared.checks();
+        if self.dispatch_round_with(plugin, remote, true, one_round, checks) {
+            return self.wait(if one_round {
+                Waiting::PeekCommit(prepared, Box::new(if_pass))
+            } else {
+                Waiting::Peek(prepared)
+            });
+        }
+        let failed = vec![CheckOutcome::StoreFailed; prepared.checks().len()];
+        self.store_failed = true;
+        self.concluded(plugin, policy.conclude(prepared, &failed), resumed)
     }
 
     /// Holds the request (or a confirm's response) until the call just dispatched answers.

@@ -200,6 +200,8 @@ enum Phase {
 
 /// What a stream's call in flight is for.
 enum Waiting {
+    /// The read of the number a send naming only an account goes to (remote store).
+    BoundNumber(Prepared),
     /// The peek round of the request's checks (remote store).
     Peek(Prepared),
     /// A peek round asked to commit when every check passes, with the decision every check
