@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
-use message::{parse, write_response, Parsed, CONTINUE};
+use message::{parse_body, parse_head, write_response, HeadParsed, Parsed, CONTINUE};
 pub use message::{Incoming, Outgoing};
 
 /// Answers requests; called on worker threads.
@@ -348,29 +348,25 @@ impl Conn {
 
     fn answer(&mut self, handler: &dyn Handler, limits: Limits) {
         loop {
-            let (consumed, keep_alive) = match parse(&self.input, limits.max_head, limits.max_body) {
-                Parsed::Incomplete { expect_continue } => {
-                    if expect_continue && !self.continued {
-                        self.output.extend_from_slice(CONTINUE);
-                        self.continued = true;
-                    }
+            let head = match parse_head(&self.input, limits.max_head) {
+                HeadParsed::Partial => {
                     if self.input.is_empty() {
                         self.request_started = None;
                     }
                     return;
                 }
-                Parsed::Bad { status, why } => {
-                    let response = Outgoing {
-                        status,
-                        content_type: "text/plain; charset=utf-8",
-                        body: format!("{why}\n"),
-                        headers: Vec::new(),
-                    };
-                    write_response(&mut self.output, &response, true);
-                    self.input.clear();
-                    self.closing = true;
+                HeadParsed::Bad { status, why } => return self.refuse(&malformed(status, why)),
+                HeadParsed::Whole(head) => head,
+            };
+            let (consumed, keep_alive) = match parse_body(&self.input, head, limits.max_body) {
+                Parsed::Incomplete { expect_continue } => {
+                    if expect_continue && !self.continued {
+                        self.output.extend_from_slice(CONTINUE);
+                        self.continued = true;
+                    }
                     return;
                 }
+                Parsed::Bad { status, why } => return self.refuse(&malformed(status, why)),
                 Parsed::Request { request, consumed, keep_alive } => {
                     let response = handler.handle(&request);
                     write_response(&mut self.output, &response, !keep_alive);
@@ -387,6 +383,13 @@ impl Conn {
         }
     }
 
+    /// Answers `response`, drops what `input` holds unread and closes once the answer is out.
+    fn refuse(&mut self, response: &Outgoing) {
+        write_response(&mut self.output, response, true);
+        self.input.clear();
+        self.closing = true;
+    }
+
     fn flush(&mut self) -> bool {
         while self.written < self.output.len() {
             match self.stream.write(&self.output[self.written..]) {
@@ -398,6 +401,16 @@ impl Conn {
             }
         }
         true
+    }
+}
+
+/// The answer to a request the server cannot read or will not take.
+fn malformed(status: u16, why: &str) -> Outgoing {
+    Outgoing {
+        status,
+        content_type: "text/plain; charset=utf-8",
+        body: format!("{why}\n"),
+        headers: Vec::new(),
     }
 }
 
