@@ -25,9 +25,9 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use crate::auth::Tokens;
-use crate::http::{Handler, Incoming, Limits, Outgoing, Server};
+use crate::http::{Handler, Head, Incoming, Limits, Outgoing, Server};
 use crate::policies::Policies;
-use crate::service::Service;
+use crate::service::{Answer, Service};
 use crate::settings::{Settings, USAGE};
 
 fn main() {
@@ -158,6 +158,10 @@ fn warm_until_done(service: &Service, stop: &AtomicBool) {
 }
 
 impl Handler for Service {
+    fn admit(&self, head: &Head<'_>) -> Option<Outgoing> {
+        Service::admit(self, head.method, head.path, head.authorization).map(outgoing)
+    }
+
     fn handle(&self, request: &Incoming<'_>) -> Outgoing {
         let answer = Service::handle(
             self,
@@ -167,11 +171,98 @@ impl Handler for Service {
             request.body,
             request.commit_if_pass,
         );
-        Outgoing {
-            status: answer.status,
-            content_type: answer.content_type,
-            body: answer.body,
-            headers: answer.headers,
-        }
+        outgoing(answer)
+    }
+}
+
+fn outgoing(answer: Answer) -> Outgoing {
+    Outgoing {
+        status: answer.status,
+        content_type: answer.content_type,
+        body: answer.body,
+        headers: answer.headers,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+
+    const POLICY: &str = r#"{"version":1,"routes":[{"id":"otp","kind":"send","match":{"path":{"exact":"/otp"}},"extract":{"json_keys":["phone"]}}]}"#;
+    const TOKEN: &str = "0123456789abcdef0123456789abcdef";
+
+    /// What the server sends on a fresh connection after `request`, up to its close.
+    fn exchange(addr: std::net::SocketAddr, request: &str) -> String {
+        let mut stream = TcpStream::connect(addr).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).unwrap();
+        String::from_utf8(answer).unwrap()
+    }
+
+    fn metric(service: &Service, line: &str) -> bool {
+        service.handle("GET", "/metrics", None, b"", false).body.lines().any(|l| l == line)
+    }
+
+    /// The service behind its own server, a client on a raw connection: a round with a wrong or
+    /// missing token is answered 401 on its head, none of its declared body sent.
+    #[test]
+    fn a_refused_round_is_answered_on_its_head_alone() {
+        let dir = std::env::temp_dir().join(format!("pg-main-401-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let policy = dir.join("policy.json");
+        std::fs::write(&policy, POLICY).unwrap();
+        let env = |name: &str| match name {
+            "PUMPGUARD_STORE_POLICIES" => Some(policy.display().to_string()),
+            "PUMPGUARD_STORE_TOKENS" => Some(TOKEN.to_owned()),
+            _ => None,
+        };
+        let settings = Settings::parse(&["--redis=127.0.0.1:1".to_owned()], env).unwrap();
+        let policies = Policies::load(&settings.policies).unwrap();
+        let tokens = settings.tokens.clone();
+        let service = Arc::new(Service::new(settings, policies, tokens));
+        let server = Server::bind("127.0.0.1:0").unwrap();
+        let addr = server.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let serving = {
+            let (handler, stop) = (service.clone(), stop.clone());
+            std::thread::spawn(move || server.run(handler, 1, Limits::default(), &stop).unwrap())
+        };
+
+        let wrong = exchange(
+            addr,
+            "POST /checks HTTP/1.1\r\nhost: store\r\nauthorization: Bearer fedcba9876543210fedcba9876543210\r\n\
+             content-type: application/json\r\ncontent-length: 1000000\r\n\r\n",
+        );
+        assert!(wrong.starts_with("HTTP/1.1 401 Unauthorized\r\n"), "{wrong}");
+        assert!(
+            wrong.contains(&format!("\r\nwww-authenticate: {}\r\n", service::CHALLENGE_WRONG)),
+            "{wrong}"
+        );
+        assert!(wrong.contains("\r\nconnection: close\r\n"), "{wrong}");
+        assert!(wrong.ends_with("\r\n\r\n{\"refused\":\"bearer token not accepted\"}"), "{wrong}");
+        let missing = exchange(
+            addr,
+            "POST /checks HTTP/1.1\r\ncontent-length: 1000000\r\nexpect: 100-continue\r\n\r\n",
+        );
+        assert!(missing.starts_with("HTTP/1.1 401 Unauthorized\r\n"), "no 100 Continue: {missing}");
+        assert!(missing.contains(&format!("\r\nwww-authenticate: {}\r\n", service::CHALLENGE_MISSING)));
+        // The right token gets its body read (and refused for it: not a round).
+        let right = exchange(
+            addr,
+            &format!("POST /checks HTTP/1.1\r\nauthorization: Bearer {TOKEN}\r\nconnection: close\r\ncontent-length: 8\r\n\r\nnot json"),
+        );
+        assert!(right.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{right}");
+        let health = exchange(addr, "GET /healthz HTTP/1.1\r\nconnection: close\r\n\r\n");
+        assert!(health.starts_with("HTTP/1.1 200 OK\r\n"), "{health}");
+
+        assert!(metric(&service, r#"pumpguard_store_unauthorized_total{credential="wrong"} 1"#));
+        assert!(metric(&service, r#"pumpguard_store_unauthorized_total{credential="missing"} 1"#));
+        stop.store(true, Ordering::SeqCst);
+        serving.join().unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

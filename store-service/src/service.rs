@@ -217,9 +217,21 @@ impl Service {
         }
     }
 
+    /// A request's refusal on its head alone, before its body is read (the server's
+    /// [`Handler::admit`](crate::http::Handler::admit)): the 401 of a `/checks` request whose
+    /// credential is missing or not accepted, or `None` to read its body and [`Service::handle`]
+    /// it. A caller without an accepted token costs neither the reading nor the parsing of a body.
+    pub fn admit(&self, method: &str, path: &str, authorization: Option<&[u8]>) -> Option<Answer> {
+        match (method, path) {
+            ("POST", "/checks") => self.refuse_credential(authorization),
+            _ => None,
+        }
+    }
+
     /// The 401 answer of a `/checks` request whose credential is missing or not accepted, or
-    /// `None` to serve it. Checked before the body is read: a caller without a token costs no
-    /// parsing.
+    /// `None` to serve it; each refusal is counted and logged here. [`Service::admit`] asks
+    /// before the body is read and [`Service::handle`] again (tokens may have been reloaded in
+    /// between); a request refused on its head never reaches `handle`, so it is counted once.
     fn refuse_credential(&self, authorization: Option<&[u8]>) -> Option<Answer> {
         let tokens = self.tokens()?;
         let (credential, why, challenge) = match tokens.judge(authorization) {
@@ -388,6 +400,35 @@ mod tests {
         assert_eq!(service.handle("GET", "/healthz", None, b"", false).status, 200);
         assert_eq!(service.handle("GET", "/readyz", None, b"", false).status, 503, "never warmed");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn admit_refuses_checks_on_the_head_as_handle_would_and_counts_each_refusal_once() {
+        let dir = scratch("admit");
+        let service = service(&dir, Some(OLD), true);
+        let wrong = format!("Bearer {NEW}");
+        for (authorization, challenge, body) in [
+            (None, CHALLENGE_MISSING, r#"{"refused":"no bearer token"}"#),
+            (Some(wrong.as_bytes()), CHALLENGE_WRONG, r#"{"refused":"bearer token not accepted"}"#),
+        ] {
+            let refused =
+                service.admit("POST", "/checks", authorization).map(|a| (a.status, a.body, a.headers));
+            assert_eq!(refused, Some((401, body.to_owned(), vec![("www-authenticate", challenge)])));
+        }
+        assert!(service.admit("POST", "/checks", Some(format!("Bearer {OLD}").as_bytes())).is_none());
+        for (method, path) in
+            [("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"), ("GET", "/checks")]
+        {
+            assert!(service.admit(method, path, None).is_none(), "{method} {path}");
+        }
+        assert!(metric(&service, r#"pumpguard_store_unauthorized_total{credential="missing"} 1"#));
+        assert!(metric(&service, r#"pumpguard_store_unauthorized_total{credential="wrong"} 1"#));
+        // Without tokens nothing is refused on its head.
+        let open = self::service(&scratch("admit-open"), None, false);
+        assert!(open.admit("POST", "/checks", None).is_none());
+        assert!(metric(&open, r#"pumpguard_store_unauthorized_total{credential="missing"} 0"#));
+        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::remove_dir_all(scratch("admit-open")).unwrap();
     }
 
     #[test]

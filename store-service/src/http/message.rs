@@ -28,11 +28,42 @@ pub struct Outgoing {
     pub headers: Vec<(&'static str, &'static str)>,
 }
 
-/// What the start of a connection's buffer holds.
+/// What the server knows of a request once its head is whole, before its body.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Head<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    /// The `authorization` header's value, as sent.
+    pub authorization: Option<&'a [u8]>,
+    /// Header `x-pumpguard-commit-if-pass: 1` (see the service).
+    pub commit_if_pass: bool,
+    /// The head's bytes, its closing blank line included.
+    pub len: usize,
+    /// The body's bytes as `content-length` declares them (0 without one), not yet checked
+    /// against any limit.
+    pub body_len: usize,
+    /// The connection stays open after this request.
+    pub keep_alive: bool,
+    /// The request asks for `100 Continue` before its body is sent.
+    pub expect_continue: bool,
+}
+
+/// What the start of a connection's buffer holds of a request's head.
+#[derive(Debug, PartialEq, Eq)]
+pub enum HeadParsed<'a> {
+    /// Not a whole head yet.
+    Partial,
+    /// A whole head; its body may be in the buffer, in part or not at all.
+    Whole(Head<'a>),
+    /// A request that gets this error and a closed connection.
+    Bad { status: u16, why: &'static str },
+}
+
+/// What the start of a connection's buffer holds of a request whose head is whole.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Parsed<'a> {
-    /// Not a whole request yet. `expect_continue`: the head is complete and asks for
-    /// `100 Continue` before its body is sent.
+    /// Not the whole body yet. `expect_continue`: the head asks for `100 Continue` before its
+    /// body is sent.
     Incomplete { expect_continue: bool },
     /// A whole request of `consumed` bytes; `keep_alive`: the connection stays open after it.
     Request { request: Incoming<'a>, consumed: usize, keep_alive: bool },
@@ -40,27 +71,27 @@ pub enum Parsed<'a> {
     Bad { status: u16, why: &'static str },
 }
 
-/// Reads the request at the start of `buf`; heads over `max_head` bytes and bodies over
-/// `max_body` bytes are refused.
-pub fn parse(buf: &[u8], max_head: usize, max_body: usize) -> Parsed<'_> {
+/// Reads the head of the request at the start of `buf`; heads over `max_head` bytes are refused.
+/// The body's length is read, not judged: [`parse_body`] refuses one that is too large.
+pub fn parse_head(buf: &[u8], max_head: usize) -> HeadParsed<'_> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut head = httparse::Request::new(&mut headers);
     let head_len = match head.parse(buf) {
         Ok(httparse::Status::Complete(n)) if n <= max_head => n,
         Ok(httparse::Status::Complete(_)) => {
-            return Parsed::Bad { status: 431, why: "request head too large" }
+            return HeadParsed::Bad { status: 431, why: "request head too large" }
         }
         Ok(httparse::Status::Partial) if buf.len() > max_head => {
-            return Parsed::Bad { status: 431, why: "request head too large" }
+            return HeadParsed::Bad { status: 431, why: "request head too large" }
         }
-        Ok(httparse::Status::Partial) => return Parsed::Incomplete { expect_continue: false },
+        Ok(httparse::Status::Partial) => return HeadParsed::Partial,
         Err(httparse::Error::TooManyHeaders) => {
-            return Parsed::Bad { status: 431, why: "too many header lines" }
+            return HeadParsed::Bad { status: 431, why: "too many header lines" }
         }
-        Err(_) => return Parsed::Bad { status: 400, why: "malformed request head" },
+        Err(_) => return HeadParsed::Bad { status: 400, why: "malformed request head" },
     };
     let (Some(method), Some(path), Some(version)) = (head.method, head.path, head.version) else {
-        return Parsed::Bad { status: 400, why: "malformed request head" };
+        return HeadParsed::Bad { status: 400, why: "malformed request head" };
     };
     let mut length: Option<usize> = None;
     let mut keep_alive = version == 1;
@@ -72,15 +103,15 @@ pub fn parse(buf: &[u8], max_head: usize, max_body: usize) -> Parsed<'_> {
         let value = std::str::from_utf8(header.value).unwrap_or("").trim();
         if name.eq_ignore_ascii_case("content-length") {
             let Ok(n) = value.parse::<usize>() else {
-                return Parsed::Bad { status: 400, why: "unreadable content-length" };
+                return HeadParsed::Bad { status: 400, why: "unreadable content-length" };
             };
             if length.is_some_and(|l| l != n) {
-                return Parsed::Bad { status: 400, why: "conflicting content-length headers" };
+                return HeadParsed::Bad { status: 400, why: "conflicting content-length headers" };
             }
             length = Some(n);
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
             // Smuggling-safe and simple: every caller (Envoy, the SDKs, curl) sends a length.
-            return Parsed::Bad {
+            return HeadParsed::Bad {
                 status: 411,
                 why: "send the body with content-length, not a transfer-encoding",
             };
@@ -97,23 +128,39 @@ pub fn parse(buf: &[u8], max_head: usize, max_body: usize) -> Parsed<'_> {
         } else if name.eq_ignore_ascii_case("authorization") {
             // One credential per request: with two, which one counts would be a guess.
             if authorization.is_some() {
-                return Parsed::Bad { status: 400, why: "more than one authorization header" };
+                return HeadParsed::Bad { status: 400, why: "more than one authorization header" };
             }
             authorization = Some(header.value);
         } else if name.eq_ignore_ascii_case(crate::service::COMMIT_IF_PASS_HEADER) {
             commit_if_pass = value == "1";
         }
     }
-    let body_len = length.unwrap_or(0);
-    if body_len > max_body {
+    HeadParsed::Whole(Head {
+        method,
+        path,
+        authorization,
+        commit_if_pass,
+        len: head_len,
+        body_len: length.unwrap_or(0),
+        keep_alive,
+        expect_continue,
+    })
+}
+
+/// Reads the body of the request at the start of `buf`, whose head [`parse_head`] read as
+/// `head`; bodies over `max_body` bytes are refused.
+pub fn parse_body<'a>(buf: &'a [u8], head: Head<'a>, max_body: usize) -> Parsed<'a> {
+    if head.body_len > max_body {
         return Parsed::Bad { status: 413, why: "request body too large" };
     }
-    let Some(body) = buf.get(head_len..head_len + body_len) else {
-        return Parsed::Incomplete { expect_continue };
+    let consumed = head.len.saturating_add(head.body_len);
+    let Some(body) = buf.get(head.len..consumed) else {
+        return Parsed::Incomplete { expect_continue: head.expect_continue };
     };
+    let Head { method, path, authorization, commit_if_pass, keep_alive, .. } = head;
     Parsed::Request {
         request: Incoming { method, path, body, authorization, commit_if_pass },
-        consumed: head_len + body_len,
+        consumed,
         keep_alive,
     }
 }
@@ -163,6 +210,15 @@ pub const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A request's head, then its body, as the server reads them.
+    fn parse(buf: &[u8], max_head: usize, max_body: usize) -> Parsed<'_> {
+        match parse_head(buf, max_head) {
+            HeadParsed::Partial => Parsed::Incomplete { expect_continue: false },
+            HeadParsed::Bad { status, why } => Parsed::Bad { status, why },
+            HeadParsed::Whole(head) => parse_body(buf, head, max_body),
+        }
+    }
 
     fn request(parsed: Parsed<'_>) -> (Incoming<'_>, usize, bool) {
         match parsed {

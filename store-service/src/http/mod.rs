@@ -20,11 +20,20 @@ use std::time::{Duration, Instant};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
-use message::{parse, write_response, Parsed, CONTINUE};
-pub use message::{Incoming, Outgoing};
+use message::{parse_body, parse_head, write_response, HeadParsed, Parsed, CONTINUE};
+pub use message::{Head, Incoming, Outgoing};
 
 /// Answers requests; called on worker threads.
 pub trait Handler: Send + Sync {
+    /// Judges a request by its head, once per request, as soon as the head is whole: before
+    /// its body is read or waited for, and before `100 Continue` is sent. `Some(answer)`
+    /// refuses it: that answer is sent, the body is never read and the connection closes after
+    /// it. `None` (the default): its body is read and [`Handler::handle`] answers it.
+    fn admit(&self, _head: &Head<'_>) -> Option<Outgoing> {
+        None
+    }
+
+    /// Answers a whole request that [`Handler::admit`] let through.
     fn handle(&self, request: &Incoming<'_>) -> Outgoing;
 }
 
@@ -273,6 +282,8 @@ struct Conn {
     closing: bool,
     /// `100 Continue` already sent for the request in `input`.
     continued: bool,
+    /// The handler admitted the request in `input` on its head ([`Handler::admit`]).
+    admitted: bool,
     last_active: Instant,
     /// When the first byte of the unfinished request in `input` arrived.
     request_started: Option<Instant>,
@@ -288,6 +299,7 @@ impl Conn {
             peer_closed: false,
             closing: false,
             continued: false,
+            admitted: false,
             last_active: Instant::now(),
             request_started: None,
         }
@@ -348,29 +360,34 @@ impl Conn {
 
     fn answer(&mut self, handler: &dyn Handler, limits: Limits) {
         loop {
-            let (consumed, keep_alive) = match parse(&self.input, limits.max_head, limits.max_body) {
-                Parsed::Incomplete { expect_continue } => {
-                    if expect_continue && !self.continued {
-                        self.output.extend_from_slice(CONTINUE);
-                        self.continued = true;
-                    }
+            let head = match parse_head(&self.input, limits.max_head) {
+                HeadParsed::Partial => {
                     if self.input.is_empty() {
                         self.request_started = None;
                     }
                     return;
                 }
-                Parsed::Bad { status, why } => {
-                    let response = Outgoing {
-                        status,
-                        content_type: "text/plain; charset=utf-8",
-                        body: format!("{why}\n"),
-                        headers: Vec::new(),
-                    };
-                    write_response(&mut self.output, &response, true);
-                    self.input.clear();
-                    self.closing = true;
+                HeadParsed::Bad { status, why } => return self.refuse(&malformed(status, why)),
+                HeadParsed::Whole(head) => head,
+            };
+            if !self.admitted {
+                if let Some(refusal) = handler.admit(&head) {
+                    // The body is never read: what follows the head on this connection is that
+                    // body, sent or still on its way, not the start of a next request, so the
+                    // connection is unusable and closes once the answer is out.
+                    return self.refuse(&refusal);
+                }
+                self.admitted = true;
+            }
+            let (consumed, keep_alive) = match parse_body(&self.input, head, limits.max_body) {
+                Parsed::Incomplete { expect_continue } => {
+                    if expect_continue && !self.continued {
+                        self.output.extend_from_slice(CONTINUE);
+                        self.continued = true;
+                    }
                     return;
                 }
+                Parsed::Bad { status, why } => return self.refuse(&malformed(status, why)),
                 Parsed::Request { request, consumed, keep_alive } => {
                     let response = handler.handle(&request);
                     write_response(&mut self.output, &response, !keep_alive);
@@ -379,12 +396,20 @@ impl Conn {
             };
             self.input.drain(..consumed);
             self.continued = false;
+            self.admitted = false;
             self.request_started = (!self.input.is_empty()).then(Instant::now);
             if !keep_alive {
                 self.closing = true;
                 return;
             }
         }
+    }
+
+    /// Answers `response`, drops what `input` holds unread and closes once the answer is out.
+    fn refuse(&mut self, response: &Outgoing) {
+        write_response(&mut self.output, response, true);
+        self.input.clear();
+        self.closing = true;
     }
 
     fn flush(&mut self) -> bool {
@@ -398,6 +423,16 @@ impl Conn {
             }
         }
         true
+    }
+}
+
+/// The answer to a request the server cannot read or will not take.
+fn malformed(status: u16, why: &str) -> Outgoing {
+    Outgoing {
+        status,
+        content_type: "text/plain; charset=utf-8",
+        body: format!("{why}\n"),
+        headers: Vec::new(),
     }
 }
 
@@ -423,33 +458,94 @@ mod tests {
         }
     }
 
+    /// Echo behind a credential: `POST /checks` needs `authorization: Bearer right`.
+    #[derive(Default)]
+    struct Guard {
+        /// Heads of `POST /checks` judged.
+        judged: AtomicUsize,
+        refused: AtomicUsize,
+    }
+
+    impl Handler for Guard {
+        fn admit(&self, head: &Head<'_>) -> Option<Outgoing> {
+            if (head.method, head.path) != ("POST", "/checks") {
+                return None;
+            }
+            self.judged.fetch_add(1, Ordering::SeqCst);
+            if head.authorization == Some(&b"Bearer right"[..]) {
+                return None;
+            }
+            self.refused.fetch_add(1, Ordering::SeqCst);
+            Some(Outgoing {
+                status: 401,
+                content_type: "application/json",
+                body: r#"{"refused":"no bearer token"}"#.to_owned(),
+                headers: vec![("www-authenticate", "Bearer")],
+            })
+        }
+
+        fn handle(&self, request: &Incoming<'_>) -> Outgoing {
+            Echo.handle(request)
+        }
+    }
+
     fn serve(limits: Limits) -> (SocketAddr, Arc<AtomicBool>, std::thread::JoinHandle<()>) {
+        serve_with(Arc::new(Echo), limits)
+    }
+
+    fn serve_with(
+        handler: Arc<dyn Handler>,
+        limits: Limits,
+    ) -> (SocketAddr, Arc<AtomicBool>, std::thread::JoinHandle<()>) {
         let server = Server::bind("127.0.0.1:0").unwrap();
         let addr = server.local_addr().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
-        let thread = std::thread::spawn(move || server.run(Arc::new(Echo), 2, limits, &flag).unwrap());
+        let thread = std::thread::spawn(move || server.run(handler, 2, limits, &flag).unwrap());
         (addr, stop, thread)
+    }
+
+    /// A connection whose reads give up after 5 s (a test that would hang fails instead).
+    fn connect(addr: SocketAddr) -> (StdStream, BufReader<StdStream>) {
+        let stream = StdStream::connect(addr).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let reader = BufReader::new(stream.try_clone().unwrap());
+        (stream, reader)
     }
 
     /// Reads one response: status line and body (by content-length).
     fn response(reader: &mut BufReader<StdStream>) -> (String, String) {
+        let (status, _, body) = response_and_headers(reader);
+        (status, body)
+    }
+
+    /// Reads one response: status line, header lines (lowercase) and body (by content-length).
+    fn response_and_headers(reader: &mut BufReader<StdStream>) -> (String, Vec<String>, String) {
         let mut status = String::new();
         reader.read_line(&mut status).unwrap();
         let mut length = 0;
+        let mut headers = Vec::new();
         loop {
             let mut line = String::new();
             reader.read_line(&mut line).unwrap();
             if line == "\r\n" {
                 break;
             }
-            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            let line = line.trim().to_ascii_lowercase();
+            if let Some(v) = line.strip_prefix("content-length:") {
                 length = v.trim().parse().unwrap();
             }
+            headers.push(line);
         }
         let mut body = vec![0; length];
         reader.read_exact(&mut body).unwrap();
-        (status.trim().to_owned(), String::from_utf8(body).unwrap())
+        (status.trim().to_owned(), headers, String::from_utf8(body).unwrap())
+    }
+
+    /// Whether the server closed the connection (nothing more comes, and no timeout).
+    fn closed(reader: &mut BufReader<StdStream>) -> bool {
+        let mut rest = Vec::new();
+        matches!(reader.read_to_end(&mut rest), Ok(0))
     }
 
     #[test]
@@ -508,6 +604,97 @@ mod tests {
         let mut rest = Vec::new();
         let _ = slow.read_to_end(&mut rest);
         assert!(rest.is_empty() && started.elapsed() < Duration::from_secs(4));
+        stop.store(true, Ordering::SeqCst);
+        thread.join().unwrap();
+    }
+
+    #[test]
+    fn a_refused_head_is_answered_at_once_and_closed_without_its_body() {
+        let guard = Arc::new(Guard::default());
+        let (addr, stop, thread) = serve_with(guard.clone(), Limits::default());
+        // Declared bodies larger than what is sent, even than `max_body` (1 MiB): the refusal
+        // comes without any of it, and before the 413 a body that large would get.
+        let heads = [
+            "POST /checks HTTP/1.1\r\ncontent-length: 10000000\r\n\r\n",
+            "POST /checks HTTP/1.1\r\nauthorization: Bearer wrong\r\ncontent-length: 1000000\r\n\r\n",
+            "POST /checks HTTP/1.1\r\nauthorization: Bearer wrong\r\ncontent-length: 1000\r\n\r\n{\"par",
+        ];
+        for (i, head) in heads.into_iter().enumerate() {
+            let (mut stream, mut reader) = connect(addr);
+            stream.write_all(head.as_bytes()).unwrap();
+            let (status, headers, body) = response_and_headers(&mut reader);
+            assert_eq!(status, "HTTP/1.1 401 Unauthorized", "{head}");
+            assert!(headers.iter().any(|h| h == "www-authenticate: bearer"), "{headers:?}");
+            assert!(headers.iter().any(|h| h == "connection: close"), "{headers:?}");
+            assert_eq!(body, r#"{"refused":"no bearer token"}"#);
+            assert!(closed(&mut reader), "{head}: closed after the refusal");
+            assert_eq!(guard.refused.load(Ordering::SeqCst), i + 1, "each refusal judged once");
+        }
+        // Paths that ask for no credential are untouched.
+        let (mut stream, mut reader) = connect(addr);
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\n\r\nPOST /other HTTP/1.1\r\ncontent-length: 2\r\n\r\nhi")
+            .unwrap();
+        assert_eq!(response(&mut reader), ("HTTP/1.1 200 OK".to_owned(), "GET /healthz ".to_owned()));
+        assert_eq!(response(&mut reader), ("HTTP/1.1 200 OK".to_owned(), "POST /other hi".to_owned()));
+        assert_eq!(guard.judged.load(Ordering::SeqCst), 3);
+        stop.store(true, Ordering::SeqCst);
+        thread.join().unwrap();
+    }
+
+    #[test]
+    fn an_admitted_head_gets_its_body_read_and_judged_once() {
+        let guard = Arc::new(Guard::default());
+        let (addr, stop, thread) = serve_with(guard.clone(), Limits::default());
+        let (mut stream, mut reader) = connect(addr);
+        // The body in two writes after the head: the head is judged once, not on every read.
+        stream
+            .write_all(b"POST /checks HTTP/1.1\r\nauthorization: Bearer right\r\ncontent-length: 5\r\n\r\n")
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        stream.write_all(b"he").unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        stream.write_all(b"llo").unwrap();
+        assert_eq!(response(&mut reader), ("HTTP/1.1 200 OK".to_owned(), "POST /checks hello".to_owned()));
+        assert_eq!(guard.judged.load(Ordering::SeqCst), 1);
+        // Kept alive: the next request is judged on its own head.
+        stream
+            .write_all(b"POST /checks HTTP/1.1\r\nauthorization: Bearer right\r\ncontent-length: 2\r\n\r\nok")
+            .unwrap();
+        assert_eq!(response(&mut reader).1, "POST /checks ok");
+        assert_eq!(guard.judged.load(Ordering::SeqCst), 2);
+        // Admitted, a body over `max_body` is still refused for its size.
+        stream
+            .write_all(
+                b"POST /checks HTTP/1.1\r\nauthorization: Bearer right\r\ncontent-length: 10000000\r\n\r\n",
+            )
+            .unwrap();
+        assert_eq!(response(&mut reader).0, "HTTP/1.1 413 Content Too Large");
+        assert!(closed(&mut reader));
+        assert_eq!(guard.refused.load(Ordering::SeqCst), 0);
+        stop.store(true, Ordering::SeqCst);
+        thread.join().unwrap();
+    }
+
+    #[test]
+    fn expect_continue_gets_the_refusal_instead_of_100() {
+        let guard = Arc::new(Guard::default());
+        let (addr, stop, thread) = serve_with(guard.clone(), Limits::default());
+        let (mut stream, mut reader) = connect(addr);
+        stream
+            .write_all(b"POST /checks HTTP/1.1\r\nauthorization: Bearer wrong\r\ncontent-length: 1000\r\nexpect: 100-continue\r\n\r\n")
+            .unwrap();
+        assert_eq!(response(&mut reader).0, "HTTP/1.1 401 Unauthorized", "no 100 Continue first");
+        assert!(closed(&mut reader));
+        // With the right token the 100 comes, then the answer.
+        let (mut stream, mut reader) = connect(addr);
+        stream
+            .write_all(b"POST /checks HTTP/1.1\r\nauthorization: Bearer right\r\ncontent-length: 2\r\nexpect: 100-continue\r\n\r\n")
+            .unwrap();
+        assert_eq!(response(&mut reader).0, "HTTP/1.1 100 Continue");
+        stream.write_all(b"ok").unwrap();
+        assert_eq!(response(&mut reader), ("HTTP/1.1 200 OK".to_owned(), "POST /checks ok".to_owned()));
+        assert_eq!(guard.refused.load(Ordering::SeqCst), 1);
         stop.store(true, Ordering::SeqCst);
         thread.join().unwrap();
     }
