@@ -67,6 +67,9 @@ pub(super) fn check_risk(doc: &PolicyDoc, errs: &mut ConfigErrors) -> Option<Ris
         if rule.risk > 0 && rule.reputation.is_some() {
             errs.push(format!("rules[{i}].risk"), "a reputation rule never fires, so it cannot add risk");
         }
+        if rule.risk > 0 && rule.bound_number.is_some() {
+            errs.push(format!("rules[{i}].risk"), "a bound_number rule never fires, so it cannot add risk");
+        }
     }
     let risk = doc.risk.as_ref()?;
     let (challenge_at, block_at) = (risk.challenge_at, risk.block_at);

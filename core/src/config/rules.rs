@@ -195,14 +195,14 @@ pub(super) fn compile_rule(
                 "a bound_number rule only tells which number an account's sends go to: action must be log",
             );
         }
-        let reads_account =
-            |r: &usize| policy.routes.get(*r).is_some_and(|route| route.extract.reads_account());
-        if !routes.iter().any(reads_account) {
+        let binds = |r: &usize| {
+            policy.routes.get(*r).and_then(|route| route.extract.preset).is_some_and(|p| p.binds_accounts())
+        };
+        if !routes.iter().any(binds) {
             errs.push(
                 format!("{at}.routes"),
-                "none of the rule's routes reads an account (extract.account_json_paths or \
-                 plus_only, or the cognito, firebase or twilio_verify preset), so no send would be \
-                 judged by its account's number",
+                "none of the rule's routes binds an account to a number (the cognito preset's \
+                 SignUp does), so no send would be judged by its account's number",
             );
         }
     }

@@ -173,28 +173,34 @@ impl Policy {
         if extracted.numbers.is_empty() && extracted.account.is_none() && !confirm {
             decision.reasons.push(input_reason(ReasonCode::NoNumber, inputs.on_no_number, None));
         }
-        // Unless the account is bound to one: then the request is a send to that number.
-        if let (Some(name), true) = (extracted.account.as_deref(), extracted.numbers.is_empty() && !confirm) {
+        // Unless the account is bound to one: the service sends to the account's number, so
+        // the request is a send to it. So is a call naming the account and carrying a number,
+        // unless the call binds the account to it: the number it carries may be a decoy (a
+        // `ForgotPassword` with a stray `UserAttributes` goes to the user's own phone), judged
+        // beside the account's.
+        let binds = route.preset.is_some_and(|p| p.binds_account(req.headers));
+        if let (Some(name), false) = (extracted.account.as_deref(), confirm || binds) {
             match bound {
                 BoundNumber::Unread => {
                     if let Some(read) = self.plan_bound_read(route_index, account_tag(name)) {
+                        let checks = vec![read];
                         return Prepared {
                             decision,
-                            checks: vec![read],
+                            checks,
                             token: None,
                             remote_ip: None,
                             reads_bound: true,
                         };
                     }
                 }
-                BoundNumber::Read(Some(number)) => {
+                BoundNumber::Read(Some(number)) if !numbers.iter().any(|n| n.e164() == number.e164()) => {
                     if !number.is_valid() {
                         decision.reasons.push(invalid_number_reason(inputs.on_invalid_number, &number));
                     }
                     decision.numbers.push(NumberFacts { from_account: true, ..number_facts(&number) });
                     numbers.push(number);
                 }
-                BoundNumber::Read(None) => {}
+                BoundNumber::Read(_) => {}
             }
         }
         if has_enforced_block(&decision) {
@@ -214,9 +220,7 @@ impl Policy {
         let account = extracted.account.as_deref();
         match (route.kind, account) {
             (RouteKind::Send, Some(name)) => {
-                // Only a number the request carried binds: a bound one is bound already.
-                let binds = !extracted.numbers.is_empty()
-                    && route.preset.is_some_and(|p| p.binds_account(req.headers));
+                // A call that binds is never judged by a bound number: its numbers are its own.
                 if let ([number], true) = (numbers.as_slice(), binds) {
                     decision.bindings = self.plan_bindings(route_index, account_tag(name), number, req);
                 }

@@ -173,6 +173,11 @@ const COGNITO_CHALLENGE_SENDS: &[&str] =
 const COGNITO_CHALLENGE_CONFIRMS: &[&str] = &["SMS_OTP", "SMS_MFA"];
 
 impl Preset {
+    /// Whether some of the API's calls bind an account to a number ([`Preset::binds_account`]).
+    pub fn binds_accounts(self) -> bool {
+        matches!(self, Preset::Cognito)
+    }
+
     /// Whether the call binds the account it names to the number it carries: the SMS goes to
     /// that number because it becomes the account's (Cognito's `SignUp`). Other calls naming
     /// both may send to the number the service already holds, the one carried being a decoy
