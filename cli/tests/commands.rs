@@ -84,7 +84,14 @@ fn check_warns_about_sends_by_account_no_rule_bounds() {
     assert!(!stderr.contains("routes[1]"), "{stderr}");
     let per_account = r#"{"id":"per-account","action":"throttle","rate_limit":{"key":["account"],"rate":10,"per_seconds":86400,"burst":5}}"#;
     let bounded = pumpguard(&["check", &scratch("accounts-bounded.json", &policy(per_account))]);
-    assert!(!text(&bounded.stderr).contains("warning"), "{}", text(&bounded.stderr));
+    let stderr = text(&bounded.stderr);
+    assert!(!stderr.contains("may name an account"), "{stderr}");
+    // Bounded per account, but each account a budget beside its number's.
+    assert!(stderr.contains("warning: routes[0].extract: a resend or a reset by user name"), "{stderr}");
+    assert!(!stderr.contains("routes[1]"), "{stderr}");
+    let bound = format!(r#"{per_account},{{"id":"bound","action":"log","bound_number":{{}}}}"#);
+    let both = pumpguard(&["check", &scratch("accounts-bound.json", &policy(&bound))]);
+    assert!(!text(&both.stderr).contains("warning"), "{}", text(&both.stderr));
 }
 
 #[test]

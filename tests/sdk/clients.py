@@ -126,6 +126,11 @@ class Run:
         if e is not None:
             headers = e.response["ResponseMetadata"].get("HTTPHeaders", {})
             self.report("cognito sign_up throttled: Retry-After", headers.get("retry-after", "").isdigit(), str(headers))
+        # A resend names the user, not the number: judged as a send to the number its sign-up
+        # carried, so the number's limit (named first) throttles it, not only the user's own.
+        self.aws_error(lambda: idp.resend_confirmation_code(ClientId="client", Username="user1"), attempts,
+                       "ForbiddenException", 403, "rate_limited", "per-number",
+                       "cognito resend_confirmation_code by user name: judged as the sign-up's number")
         self.aws_error(lambda: idp.initiate_auth(
             ClientId="client", AuthFlow="USER_AUTH",
             AuthParameters={"USERNAME": NIGERIA, "PREFERRED_CHALLENGE": "SMS_OTP"}), attempts,

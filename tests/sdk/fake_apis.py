@@ -43,7 +43,10 @@ def answer(method, path, headers, body):
     if target.startswith("AWSCognitoIdentityProviderService."):
         op = target.split(".", 1)[1]
         payload = {
-            "SignUp": {"UserConfirmed": False, "UserSub": "00000000-0000-0000-0000-000000000000"},
+            # What a pool verifying phone numbers answers: the code went by SMS.
+            "SignUp": {"CodeDeliveryDetails": {"AttributeName": "phone_number", "DeliveryMedium": "SMS",
+                                               "Destination": "+*******0101"},
+                       "UserConfirmed": False, "UserSub": "00000000-0000-0000-0000-000000000000"},
             "InitiateAuth": {"ChallengeName": "SMS_OTP", "Session": "session"},
             "RespondToAuthChallenge": {"ChallengeName": "SMS_OTP", "Session": "session"},
         }.get(op, {})

@@ -290,7 +290,11 @@ impl Policy {
             .into_iter()
             .filter(|(_, outcome, _)| *outcome == InputOutcome::Allow)
             .map(|(path, _, why)| ConfigError { path: path.to_owned(), message: format!("allow: {why}") });
-        inputs_allowed.chain(self.fresh_prefix_warnings()).chain(self.unbounded_account_warnings()).collect()
+        inputs_allowed
+            .chain(self.fresh_prefix_warnings())
+            .chain(self.unbounded_account_warnings())
+            .chain(self.unbound_account_warnings())
+            .collect()
     }
 
     /// A send route whose requests may name an account, with no `rate_limit` keyed by account
@@ -307,6 +311,25 @@ impl Policy {
                 message: "its requests may name an account instead of a number (a reset or a resend by user \
                           name), which no rule about the number sees: add a rate_limit keyed by \
                           \"account\" so the SMS one account is sent stay bounded"
+                    .to_owned(),
+            })
+        })
+    }
+
+    /// A send route of an API whose sign-up binds accounts to numbers (Cognito), with no
+    /// `bound_number` rule on it: every account is then a budget of its own beside its number's,
+    /// and accounts made for one number multiply what its limits allow.
+    fn unbound_account_warnings(&self) -> impl Iterator<Item = ConfigError> + '_ {
+        self.routes.iter().enumerate().filter_map(|(index, route)| {
+            let binds = route.kind == RouteKind::Send && route.preset.is_some_and(|p| p.binds_accounts());
+            let bound = self.rules.iter().any(|rule| {
+                rule.routes.contains(&index) && matches!(rule.kind, RuleKind::BoundNumber { .. })
+            });
+            (binds && !bound).then(|| ConfigError {
+                path: format!("routes[{index}].extract"),
+                message: "a resend or a reset by user name is judged by its account alone, never as a \
+                          send to the account's number: add a bound_number rule so the sends of \
+                          every account made for one number count against that number"
                     .to_owned(),
             })
         })
