@@ -2,6 +2,8 @@
 //!
 //! ```text
 //! request ─► entry (fetch handler) ─► Policy::prepare ─► CounterChecks grouped by shard
+//!              (a send naming only an account: a peek of its bound number's read first,
+//!               then Policy::prepare_bound)
 //!              peek round: one Durable Object round trip per shard, all at once
 //!                (CounterShard: Policy::peek_checks on an overlay of its store, nothing written)
 //!            ─► Policy::conclude ─► siteverify (challenge with a token) ─► Policy::resolve_token

@@ -2,6 +2,9 @@
 //! Objects) can run the counter steps remotely, grouped by key:
 //!
 //! 1. [`Policy::prepare`]: route, extraction, numbers, stateless rules; lists the counter checks.
+//!    A send naming only an account under a `bound_number` rule asks first for the number the
+//!    account is bound to ([`Prepared::reads_bound_number`]): hosts peek that one check and run
+//!    step 1 again with its outcome ([`Policy::prepare_bound`]).
 //! 2. [`Policy::peek_checks`]: the checks against an [`Overlay`] of the store: what they would
 //!    conclude, writing nothing.
 //! 3. [`Policy::conclude`]: folds the peeked results into the [`Decision`].
