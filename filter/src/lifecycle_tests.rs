@@ -1037,6 +1037,59 @@ fn remote_store_runs_a_peek_then_a_commit_round_while_the_request_is_held() {
     assert_eq!(reply(&envoy.stream(id)).status, 403);
 }
 
+/// A Cognito call through the filter: `op` with a JSON `body`.
+fn cognito_call(envoy: &mut Envoy, op: &str, body: &str) -> u32 {
+    let target = format!("AWSCognitoIdentityProviderService.{op}");
+    let mut headers = post("/", &[("x-amz-target", &target)]);
+    for (name, value) in &mut headers {
+        if name == b"content-type" {
+            *value = b"application/x-amz-json-1.1".to_vec();
+        }
+    }
+    envoy.send(headers, body.as_bytes(), 1024).0
+}
+
+#[test]
+fn remote_store_reads_an_accounts_bound_number_in_a_round_before_its_checks() {
+    const BOUND: &str = r#"{"id":"bound","action":"log","bound_number":{}}"#;
+    const COGNITO: &str = r#"[{"id":"cognito","kind":"send","extract":{"preset":"cognito"}}]"#;
+    let config = remote_config(&[BOUND, ONE_PER_NUMBER], "").replace(ROUTES, COGNITO);
+    let mut envoy = Envoy::start(&config);
+    let mut service = StoreService::new(&config);
+    let sign_up = r#"{"Username": "a@example.com", "UserAttributes": [{"Name": "phone_number", "Value": "+14155550101"}]}"#;
+    let id = cognito_call(&mut envoy, "SignUp", sign_up);
+    assert_eq!(service.serve(&mut envoy), 1, "one peek round that committed");
+    assert_eq!(envoy.stream(id).resumed, 1);
+    // Origin says the code went by SMS: the binding is written in a round of its own.
+    let answer = br#"{"CodeDeliveryDetails": {"AttributeName": "phone_number", "DeliveryMedium": "SMS"}}"#;
+    envoy.response_with(id, 200, &[("content-type", "application/x-amz-json-1.1")], &[answer]);
+    assert_eq!(service.serve(&mut envoy), 1, "the binding's round");
+
+    // A resend by user name: the account's number first, then the request as a send to it,
+    // refused by that number's limit at the peek.
+    let id = cognito_call(&mut envoy, "ResendConfirmationCode", r#"{"Username": "A@example.com"}"#);
+    assert_eq!(service.serve(&mut envoy), 2);
+    let rounds: Vec<_> = service.seen[2..].iter().map(|r| (r.peek, r.checks[0].op)).collect();
+    assert_eq!(
+        rounds,
+        [
+            (true, pumpguard_core::engine::CounterOp::BoundNumberRead),
+            (true, pumpguard_core::engine::CounterOp::Rate)
+        ]
+    );
+    assert!(body_text(&reply(&envoy.stream(id))).contains("per-number"));
+
+    // The read failing: judged by the account alone, which no rule here counts.
+    let id = cognito_call(&mut envoy, "ResendConfirmationCode", r#"{"Username": "a@example.com"}"#);
+    let token = emulator::with(|h| h.callouts.last().map(|c| c.token)).expect("the read's round");
+    service.answered.insert(token);
+    envoy.answer(token, Some((503, r#"{"refused":"redis: connection refused"}"#)));
+    assert_eq!(service.serve(&mut envoy), 0, "nothing left to count");
+    let stream = envoy.stream(id);
+    assert_eq!((stream.resumed, stream.local_reply.is_none()), (1, true));
+    assert_eq!(counter("pumpguard.store.plugin.t.remote.bad_status"), 1);
+}
+
 #[test]
 fn remote_store_failures_take_the_policy_store_on_error_and_are_counted() {
     let answers: [(Option<(u16, &str)>, &str); 6] = [
