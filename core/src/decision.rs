@@ -434,7 +434,7 @@ pub struct Decision {
     /// The tag of the account a confirm names, when the call confirms a binding send's code
     /// (Cognito's `ConfirmSignUp`) and names no number: it credits the bound number.
     #[serde(skip)]
-    pub(crate) binding_confirm: Option<u64>,
+    pub(crate) binding_confirm: Option<u128>,
     /// A send binding its account to its number: what to record once origin accepted it.
     #[serde(skip)]
     pub(crate) bindings: Vec<crate::engine::CounterCheck>,

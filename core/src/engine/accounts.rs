@@ -17,7 +17,7 @@ use super::keys::{account_text, client_tag, conversion_scope_key, counter_key};
 use super::{CheckOutcome, CounterCheck, CounterOp};
 
 /// The key an account's binding is recorded under, per rule.
-fn account_key(kind: &str, rule_id: &str, tag: u64) -> String {
+fn account_key(kind: &str, rule_id: &str, tag: u128) -> String {
     counter_key(kind, rule_id, &account_text(tag))
 }
 
@@ -40,7 +40,7 @@ impl Policy {
     pub(super) fn plan_bindings(
         &self,
         route: usize,
-        tag: u64,
+        tag: u128,
         number: &PhoneNumber,
         req: &Request<'_>,
     ) -> Vec<CounterCheck> {
@@ -79,7 +79,7 @@ impl Policy {
 
     /// The read of the number account `tag` is bound to, for a send on route `route` naming
     /// only the account; `None` when no `bound_number` rule judges the route.
-    pub(super) fn plan_bound_read(&self, route: usize, tag: u64) -> Option<CounterCheck> {
+    pub(super) fn plan_bound_read(&self, route: usize, tag: u128) -> Option<CounterCheck> {
         let (index, rule) = self
             .rules
             .iter()
@@ -105,7 +105,7 @@ impl Policy {
 
     /// A confirmation naming only account `tag`: one check per rule a binding send recorded the
     /// account for, each answering with what it recorded.
-    pub(super) fn account_confirm_checks(&self, tag: u64) -> Vec<CounterCheck> {
+    pub(super) fn account_confirm_checks(&self, tag: u128) -> Vec<CounterCheck> {
         self.rules
             .iter()
             .enumerate()

@@ -41,7 +41,7 @@ fn saw_everything(decision: &Decision) -> bool {
 
 /// The account a confirm names, when that is all it names (Cognito's `ConfirmSignUp` by user
 /// name): its code is credited to the number a send bound to the account.
-fn account_confirms(decision: &Decision) -> Option<u64> {
+fn account_confirms(decision: &Decision) -> Option<u128> {
     decision.binding_confirm.filter(|_| saw_everything(decision))
 }
 

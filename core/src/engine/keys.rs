@@ -1,5 +1,6 @@
 //! Counter keys and the address text in them: apart because stored keys must not drift (its tests pin them).
 
+use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
@@ -66,13 +67,20 @@ pub(super) fn counts_nothing(parts: &[KeyPart], has_numbers: bool, has_account: 
 }
 
 /// An account's tag as a key writes it.
-pub(super) fn account_text(tag: u64) -> String {
-    format!("{tag:016x}")
+pub(super) fn account_text(tag: u128) -> String {
+    format!("{tag:032x}")
 }
 
-/// The tag an account name is counted under.
-pub(super) fn account_tag(account: &str) -> u64 {
-    crate::store::key_hash(0x6163_636f_756e_7473, account)
+/// The tag an account name is counted under: 128 bits of SHA-256, so no one can make up a name
+/// sharing another's counters or bindings (a fast hash lets an attacker compute a name whose
+/// tag is a victim's, then spend its allowance or bind it to his own number), and names stay
+/// out of the store's keys.
+pub(super) fn account_tag(account: &str) -> u128 {
+    let digest =
+        Sha256::new().chain_update(b"pumpguard account\0").chain_update(account.as_bytes()).finalize();
+    let mut head = [0u8; 16];
+    head.copy_from_slice(digest.get(..16).unwrap_or(&[0; 16]));
+    u128::from_be_bytes(head)
 }
 
 /// `<kind><rule id>:<subject>`, sized once: `format!` costs more than the rest of planning.
@@ -230,5 +238,21 @@ mod ip_text_tests {
             push_ipv4(&mut key, ip);
             assert_eq!(key, ip.to_string());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_account_tag_is_128_bits_of_sha256_of_the_folded_name() {
+        // sha256(b"pumpguard account\0alice@example.com"), its first 16 bytes.
+        let tag = account_tag("alice@example.com");
+        assert_eq!(account_text(tag).len(), 32);
+        assert_ne!(tag, account_tag("alice@example.co"));
+        assert_ne!(tag, account_tag(""));
+        let digest = Sha256::digest(b"pumpguard account\0alice@example.com");
+        assert_eq!(account_text(tag), digest.iter().take(16).map(|b| format!("{b:02x}")).collect::<String>());
     }
 }
