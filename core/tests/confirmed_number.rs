@@ -224,3 +224,89 @@ fn a_confirm_by_user_name_trusts_the_number_its_sign_up_carried() {
         checks.iter().map(|c| p.run_check(c, Timestamp::from_millis(470_000), &store)).collect();
     assert!(p.credit_checks(&checks, &outcomes).is_empty(), "a replay earns nothing");
 }
+
+/// Firebase's second-factor enrolment: `mfaEnrollment:finalize` and Google's answer name no
+/// number, but both name the user by its ID token, and `mfaEnrollment:start` bound that user to
+/// the phone it enrols once Google answered a phone session. A TOTP enrolment (no SMS) or a
+/// start Google refused binds nothing.
+#[test]
+fn a_firebase_enrolment_is_credited_to_the_phone_it_enrolled() {
+    let p = Policy::from_json(
+        &json!({
+            "version": 1,
+            "default_region": "US",
+            "routes": [
+                {"id": "firebase", "kind": "send", "extract": {"preset": "firebase"}},
+                {"id": "firebase-confirm", "kind": "confirm", "extract": {"preset": "firebase"}},
+            ],
+            "rules": [{"id": "returning", "action": "log",
+                       "reputation": {"trust_seconds": 86_400, "confirm_within_seconds": 3600}}],
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let store = MemoryStore::new();
+    // base64url without padding, as a JWT's parts are written.
+    let b64 = |v: serde_json::Value| {
+        const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let bytes = v.to_string().into_bytes();
+        let mut out = String::new();
+        for chunk in bytes.chunks(3) {
+            let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+            for i in 0..=chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
+            }
+        }
+        out
+    };
+    let id_token = |uid: &str| {
+        format!("{}.{}.c2ln", b64(json!({"alg": "RS256"})), b64(json!({"user_id": uid, "sub": uid})))
+    };
+    let call = |path: &str, body: serde_json::Value, at_s: u64, status: u16, answer: &str| {
+        let body = body.to_string();
+        let now = Timestamp::from_millis(at_s * 1000);
+        let d = p.decide(&support::post(path, &body, &JSON, 10), now, &store);
+        p.record_confirm(
+            &d,
+            &ConfirmResponse { status, headers: &[], body: Some(answer.as_bytes()) },
+            now,
+            &store,
+        );
+        d
+    };
+    let start = |uid: &str, number: &str, at_s: u64, status: u16, answer: &str| {
+        let body = json!({"idToken": id_token(uid), "phoneEnrollmentInfo": {"phoneNumber": number}});
+        call("/v2/accounts/mfaEnrollment:start?key=k", body, at_s, status, answer)
+    };
+    let phone_session = r#"{"phoneSessionInfo": {"sessionInfo": "s"}}"#;
+    let finalize = |uid: &str, at_s: u64| {
+        let body =
+            json!({"idToken": id_token(uid), "phoneVerificationInfo": {"sessionInfo": "s", "code": "1"}});
+        call(
+            "/v2/accounts/mfaEnrollment:finalize?key=k",
+            body,
+            at_s,
+            200,
+            r#"{"idToken": "t", "refreshToken": "r"}"#,
+        )
+    };
+    let trusted = |d: &Decision| d.numbers.first().is_some_and(|n| n.trusted);
+
+    start("uid-1", "+14155550101", 0, 200, phone_session);
+    finalize("uid-1", 30);
+    assert!(
+        trusted(&start("uid-1b", "+14155550101", 60, 200, phone_session)),
+        "the enrolled phone is trusted"
+    );
+    // Finalized by another user: nothing credited.
+    start("uid-2", "+14155550102", 100, 200, phone_session);
+    finalize("uid-3", 110);
+    assert!(!trusted(&start("uid-2b", "+14155550102", 120, 200, phone_session)));
+    // Refused by Google, or answered with a TOTP session: no code went to the phone.
+    start("uid-4", "+14155550104", 200, 400, r#"{"error": {"code": 400}}"#);
+    finalize("uid-4", 210);
+    assert!(!trusted(&start("uid-4b", "+14155550104", 220, 200, phone_session)));
+    start("uid-5", "+14155550105", 300, 200, r#"{"totpSessionInfo": {"sharedSecretKey": "k"}}"#);
+    finalize("uid-5", 310);
+    assert!(!trusted(&start("uid-5b", "+14155550105", 320, 200, phone_session)));
+}

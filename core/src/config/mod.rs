@@ -321,7 +321,8 @@ impl Policy {
     /// and accounts made for one number multiply what its limits allow.
     fn unbound_account_warnings(&self) -> impl Iterator<Item = ConfigError> + '_ {
         self.routes.iter().enumerate().filter_map(|(index, route)| {
-            let binds = route.kind == RouteKind::Send && route.preset.is_some_and(|p| p.binds_accounts());
+            let binds =
+                route.kind == RouteKind::Send && route.preset.is_some_and(|p| p.sends_by_bound_account());
             let bound = self.rules.iter().any(|rule| {
                 rule.routes.contains(&index) && matches!(rule.kind, RuleKind::BoundNumber { .. })
             });

@@ -196,7 +196,11 @@ pub(super) fn compile_rule(
             );
         }
         let binds = |r: &usize| {
-            policy.routes.get(*r).and_then(|route| route.extract.preset).is_some_and(|p| p.binds_accounts())
+            policy
+                .routes
+                .get(*r)
+                .and_then(|route| route.extract.preset)
+                .is_some_and(|p| p.sends_by_bound_account())
         };
         if !routes.iter().any(binds) {
             errs.push(

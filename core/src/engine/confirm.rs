@@ -102,7 +102,13 @@ impl Policy {
             return Vec::new();
         };
         let e164 = if route.success.number.is_some() {
-            let Some(text) = route.success.confirmed_number(response) else { return Vec::new() };
+            let Some(text) = route.success.confirmed_number(response) else {
+                // An answer naming no number (Firebase's to an enrolment's finalize): the
+                // binding of the account the confirmation names, if it names only that.
+                return account_confirms(decision)
+                    .map(|tag| self.account_confirm_checks(tag))
+                    .unwrap_or_default();
+            };
             match self.parser.parse(&text) {
                 Ok(parsed) => parsed.e164().to_owned(),
                 Err(_) => return Vec::new(),

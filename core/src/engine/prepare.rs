@@ -178,7 +178,7 @@ impl Policy {
         // unless the call binds the account to it: the number it carries may be a decoy (a
         // `ForgotPassword` with a stray `UserAttributes` goes to the user's own phone), judged
         // beside the account's.
-        let binds = route.preset.is_some_and(|p| p.binds_account(req.headers));
+        let binds = route.preset.is_some_and(|p| p.binds_account(req));
         if let (Some(name), false) = (extracted.account.as_deref(), confirm || binds) {
             match bound {
                 BoundNumber::Unread => {
@@ -226,7 +226,7 @@ impl Policy {
                 }
             }
             (RouteKind::Confirm, Some(name)) => {
-                let binding = route.preset.is_some_and(|p| p.confirms_binding(req.headers));
+                let binding = route.preset.is_some_and(|p| p.confirms_binding(req));
                 decision.binding_confirm = (binding && numbers.is_empty()).then(|| account_tag(name));
                 decision.account = Some(name.to_owned());
             }

@@ -7,6 +7,7 @@
 use super::plan::ValueFilter;
 use crate::config::{HeaderMatchDoc, JsonMatchDoc, MatchDoc, ParamMatchDoc, PathMatchDoc, RouteKind};
 use crate::refusal::RefusalFormat;
+use crate::request::Request;
 
 /// A request shape of a well-known API, named in the policy as `"preset": "cognito"` etc.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -173,8 +174,10 @@ const COGNITO_CHALLENGE_SENDS: &[&str] =
 const COGNITO_CHALLENGE_CONFIRMS: &[&str] = &["SMS_OTP", "SMS_MFA"];
 
 impl Preset {
-    /// Whether some of the API's calls bind an account to a number ([`Preset::binds_account`]).
-    pub fn binds_accounts(self) -> bool {
+    /// Whether the API's later sends name an account a call bound, never its number (Cognito's
+    /// resends, resets and sign-ins by user name): the sends a `bound_number` rule judges.
+    /// Firebase's second-factor sign-ins name the enrolment, which no call binds.
+    pub fn sends_by_bound_account(self) -> bool {
         matches!(self, Preset::Cognito)
     }
 
@@ -183,10 +186,13 @@ impl Preset {
     /// both may send to the number the service already holds, the one carried being a decoy
     /// (a `ForgotPassword` with a stray `UserAttributes`), so a confirmation of their code says
     /// nothing of the number carried.
-    pub fn binds_account(self, headers: &[(&str, &str)]) -> bool {
+    /// Firebase's `mfaEnrollment:start` binds the user its ID token names to the phone it
+    /// enrols.
+    pub fn binds_account(self, req: &Request<'_>) -> bool {
         match self {
-            Preset::Cognito => only_target(headers, "AWSCognitoIdentityProviderService.SignUp"),
-            Preset::SnsPublish | Preset::TwilioVerify | Preset::Firebase => false,
+            Preset::Cognito => only_target(req.headers, "AWSCognitoIdentityProviderService.SignUp"),
+            Preset::Firebase => req.path_only().ends_with("/accounts/mfaEnrollment:start"),
+            Preset::SnsPublish | Preset::TwilioVerify => false,
         }
     }
 
@@ -194,10 +200,13 @@ impl Preset {
     /// `ConfirmSignUp`): only such a confirmation may credit the number bound to its account.
     /// Another (`ConfirmForgotPassword`, an MFA answer) confirms a code sent to the number the
     /// service holds for the user, which need not be the one a sign-up carried.
-    pub fn confirms_binding(self, headers: &[(&str, &str)]) -> bool {
+    /// Firebase's `mfaEnrollment:finalize` (its ID token names the user) takes what
+    /// `mfaEnrollment:start` bound.
+    pub fn confirms_binding(self, req: &Request<'_>) -> bool {
         match self {
-            Preset::Cognito => only_target(headers, "AWSCognitoIdentityProviderService.ConfirmSignUp"),
-            Preset::SnsPublish | Preset::TwilioVerify | Preset::Firebase => false,
+            Preset::Cognito => only_target(req.headers, "AWSCognitoIdentityProviderService.ConfirmSignUp"),
+            Preset::Firebase => req.path_only().ends_with("/accounts/mfaEnrollment:finalize"),
+            Preset::SnsPublish | Preset::TwilioVerify => false,
         }
     }
 
@@ -216,7 +225,13 @@ impl Preset {
                     && delivery["AttributeName"] == "phone_number"
                     && answer["UserConfirmed"] != true
             }
-            Preset::SnsPublish | Preset::TwilioVerify | Preset::Firebase => false,
+            // A phone enrolment started: Google sent the code and answers the session it
+            // belongs to (a TOTP enrolment answers `totpSessionInfo` and sends no SMS).
+            Preset::Firebase => body
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
+                .and_then(|answer| answer["phoneSessionInfo"]["sessionInfo"].as_str().map(|s| !s.is_empty()))
+                .unwrap_or(false),
+            Preset::SnsPublish | Preset::TwilioVerify => false,
         }
     }
 
