@@ -219,6 +219,12 @@ fn without_the_binding_a_send_is_judged_by_its_account_and_a_host_skipping_the_r
     assert!(!again.reads_bound_number());
     let settled = p.prepare_bound(&req, now, again.clone(), &[]);
     assert_eq!(settled.checks(), again.checks());
+    // A request refused already (a number it carries cannot be parsed) reads nothing.
+    let garbled =
+        r#"{"Username": "a@example.com", "UserAttributes": [{"Name": "phone_number", "Value": "+1x"}]}"#;
+    let refused = p.prepare(&support::post("/", garbled, &headers, 10), now);
+    assert!(!refused.reads_bound_number());
+    assert_eq!(p.conclude(refused, &[]).action, Action::Block);
 }
 
 #[test]

@@ -181,7 +181,8 @@ impl Policy {
         let binds = route.preset.is_some_and(|p| p.binds_account(req));
         if let (Some(name), false) = (extracted.account.as_deref(), confirm || binds) {
             match bound {
-                BoundNumber::Unread => {
+                // A request refused already needs no number to refuse it.
+                BoundNumber::Unread if !has_enforced_block(&decision) => {
                     if let Some(read) = self.plan_bound_read(route_index, account_tag(name)) {
                         let checks = vec![read];
                         return Prepared {
@@ -200,7 +201,7 @@ impl Policy {
                     decision.numbers.push(NumberFacts { from_account: true, ..number_facts(&number) });
                     numbers.push(number);
                 }
-                BoundNumber::Read(_) => {}
+                BoundNumber::Unread | BoundNumber::Read(_) => {}
             }
         }
         if has_enforced_block(&decision) {
