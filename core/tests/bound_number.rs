@@ -4,11 +4,14 @@
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // test code: failing loudly is the point
 
+#[path = "support/failing_store.rs"]
+mod failing_store;
 mod support;
+
+use failing_store::FailingStore;
 
 use pumpguard_core::decision::ReasonCode;
 use pumpguard_core::routes::ConfirmResponse;
-use pumpguard_core::store::{Record, Store, StoreError, Version, Versioned};
 use pumpguard_core::{Action, Decision, MemoryStore, Policy, Timestamp};
 use serde_json::json;
 
@@ -173,32 +176,11 @@ fn a_trusted_bound_number_is_spared_as_if_the_request_carried_it() {
     assert!(reset.numbers.first().is_some_and(|n| n.trusted && n.from_account));
 }
 
-/// A store whose reads of bindings fail.
-struct FailingBindings(MemoryStore);
-
-impl Store for FailingBindings {
-    fn get(&self, key: &str, now: Timestamp) -> Result<Option<Versioned>, StoreError> {
-        if key.starts_with("bn:") {
-            return Err(StoreError::Unavailable);
-        }
-        self.0.get(key, now)
-    }
-
-    fn put(
-        &self,
-        key: &str,
-        record: Record<'_>,
-        expected: Option<Version>,
-        now: Timestamp,
-    ) -> Result<(), StoreError> {
-        self.0.put(key, record, expected, now)
-    }
-}
-
 #[test]
 fn without_the_binding_a_send_is_judged_by_its_account_and_a_host_skipping_the_read_fails() {
     let p = policy(&[]);
-    let store = FailingBindings(MemoryStore::new());
+    // Reads of bindings fail.
+    let store = FailingStore::failing("bn:");
     let headers = [
         ("content-type", "application/x-amz-json-1.1"),
         ("x-amz-target", "AWSCognitoIdentityProviderService.ResendConfirmationCode"),

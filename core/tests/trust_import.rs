@@ -3,9 +3,12 @@
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // test code: failing loudly is the point
 
+#[path = "support/failing_store.rs"]
+mod failing_store;
 mod support;
 
-use pumpguard_core::store::{Record, Store, StoreError, Version, Versioned};
+use failing_store::FailingStore;
+
 use pumpguard_core::{Action, CheckOutcome, MemoryStore, Policy, Timestamp};
 
 const PATH: &str = "/__pumpguard/trusted-numbers";
@@ -34,24 +37,6 @@ fn import<'a>(body: &'a str, headers: &'a [(&'a str, &'a str)]) -> pumpguard_cor
     support::post(PATH, body, headers, 7)
 }
 
-/// A store whose every read fails, as a Redis that is down.
-struct DownStore;
-
-impl Store for DownStore {
-    fn get(&self, _key: &str, _now: Timestamp) -> Result<Option<Versioned>, StoreError> {
-        Err(StoreError::Unavailable)
-    }
-    fn put(
-        &self,
-        _key: &str,
-        _record: Record<'_>,
-        _expected: Option<Version>,
-        _now: Timestamp,
-    ) -> Result<(), StoreError> {
-        Err(StoreError::Unavailable)
-    }
-}
-
 #[test]
 fn an_import_goes_straight_to_its_writes_and_answers_what_it_did() {
     let policy = policy();
@@ -76,7 +61,7 @@ fn an_import_goes_straight_to_its_writes_and_answers_what_it_did() {
     assert!(done.numbers.is_empty(), "an import logs no numbers");
 
     // The store is down: nothing trusted, 503, and the batch can be sent again as it is.
-    let failed = policy.commit(decision.clone(), Timestamp::from_millis(0), &DownStore);
+    let failed = policy.commit(decision.clone(), Timestamp::from_millis(0), &FailingStore::failing(""));
     assert_eq!(failed.status, 503);
     let body: serde_json::Value = serde_json::from_str(&failed.error_body().unwrap()).unwrap();
     assert_eq!((body["trusted"].as_u64(), body["failed"].as_u64()), (Some(0), Some(2)));
