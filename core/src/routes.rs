@@ -101,6 +101,8 @@ pub struct Route {
     pub preset: Option<crate::extract::Preset>,
     /// What a confirm route's response must show; unused on send routes.
     pub success: ConfirmSuccess,
+    /// The preset's calls that sign in with a password ([`crate::extract::Preset::password_sign_ins`]).
+    pub password_sign_ins: Vec<Conditions>,
 }
 
 /// What a confirm route's response must show for its code to count as confirmed.
@@ -186,6 +188,19 @@ impl Route {
         // route comes first, such a request is judged, not forwarded as a confirm.
         let unclear_holds = self.kind == RouteKind::Send;
         self.conditions.iter().any(|c| c.hold(req, paths, head_only, unclear_holds))
+    }
+}
+
+impl Route {
+    /// Whether `req` is one of the preset's password sign-ins. A body that repeats a key of a
+    /// condition, or does not parse, is not one: it is judged as any other call naming its
+    /// account.
+    pub fn signs_in_by_password(&self, req: &Request<'_>) -> bool {
+        if self.password_sign_ins.is_empty() || !self.preset.is_some_and(|p| p.names_one_call(req)) {
+            return false;
+        }
+        let paths = path_readings(req.path_only());
+        self.password_sign_ins.iter().any(|c| c.hold(req, &paths, false, false))
     }
 }
 

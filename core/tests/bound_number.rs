@@ -237,3 +237,56 @@ fn the_bound_number_rule_is_checked_at_load() {
     let errors = Policy::from_json(&risky.to_string()).err().map(|e| e.to_string()).unwrap_or_default();
     assert!(errors.contains("rules[0].risk") && errors.contains("rules[1].bound_number"), "{errors}");
 }
+
+/// A password sign-in sends an SMS only with SMS MFA and the right password, which only the
+/// answer tells: it is left to the account's own limits, so a real user retrying a mistyped
+/// password never meets the number's backoff. A sign-in asking for an SMS code, or a body the
+/// guard cannot read as a password sign-in, is a send to the account's number.
+#[test]
+fn password_sign_ins_are_judged_by_their_account_and_sms_sign_ins_by_its_number() {
+    let p = policy(&[]);
+    let pool = Pool { policy: &p, store: MemoryStore::new() };
+    pool.sign_up("a@example.com", "+14155550101", 0, BY_SMS);
+    let sign_in = |flow: &str, params: serde_json::Value, at_s: u64| {
+        pool.call("InitiateAuth", json!({"AuthFlow": flow, "AuthParameters": params}), at_s, 200, "{}")
+    };
+    for at in 1..5 {
+        let typo = sign_in("USER_PASSWORD_AUTH", json!({"USERNAME": "a@example.com", "PASSWORD": "x"}), at);
+        assert_eq!((typo.action, bound(&typo)), (Action::Allow, None));
+    }
+    let verifier = pool.call(
+        "RespondToAuthChallenge",
+        json!({"ChallengeName": "PASSWORD_VERIFIER", "ChallengeResponses": {"USERNAME": "a@example.com"}}),
+        6,
+        200,
+        "{}",
+    );
+    assert_eq!(bound(&verifier), None);
+    let chosen = json!({"USERNAME": "a@example.com", "PREFERRED_CHALLENGE": "PASSWORD"});
+    assert_eq!(bound(&sign_in("USER_AUTH", chosen, 7)), None);
+
+    // An SMS code asked for: a send to the number, its second of the day.
+    let sms = json!({"USERNAME": "a@example.com", "PREFERRED_CHALLENGE": "SMS_OTP"});
+    assert_eq!(bound(&sign_in("USER_AUTH", sms, 8)), Some("+14155550101"));
+    // A repeated key origin may read either way is no password sign-in.
+    let headers = [
+        ("content-type", "application/x-amz-json-1.1"),
+        ("x-amz-target", "AWSCognitoIdentityProviderService.InitiateAuth"),
+    ];
+    let twice = r#"{"AuthFlow": "USER_PASSWORD_AUTH", "AuthFlow": "USER_AUTH",
+        "AuthParameters": {"USERNAME": "a@example.com", "PREFERRED_CHALLENGE": "SMS_OTP"}}"#;
+    let now = Timestamp::from_millis(9_000);
+    let d = p.decide(&support::post("/", twice, &headers, 10), now, &pool.store);
+    assert_eq!(bound(&d), Some("+14155550101"));
+    assert_eq!(d.action, Action::Allow, "the number's third send of the day");
+    // Nor is a request naming two operations.
+    let two_calls = [
+        ("content-type", "application/x-amz-json-1.1"),
+        ("x-amz-target", "AWSCognitoIdentityProviderService.InitiateAuth"),
+        ("x-amz-target", "AWSCognitoIdentityProviderService.ResendConfirmationCode"),
+    ];
+    let body = r#"{"AuthFlow": "USER_PASSWORD_AUTH", "Username": "a@example.com",
+        "AuthParameters": {"USERNAME": "a@example.com"}}"#;
+    let d = p.decide(&support::post("/", body, &two_calls, 10), now, &pool.store);
+    assert_eq!((bound(&d), d.action), (Some("+14155550101"), Action::Throttle), "its fourth");
+}

@@ -111,6 +111,14 @@ pub(super) fn compile_routes(docs: &[RouteDoc], errs: &mut ConfigErrors) -> Vec<
                 extractor,
                 sends_by_account: doc.extract.sends_by_account(),
                 preset: doc.extract.preset,
+                password_sign_ins: doc
+                    .extract
+                    .preset
+                    .map(|p| p.password_sign_ins())
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|m| compile_match(m, &format!("{at}.extract.preset"), errs))
+                    .collect(),
                 success: ConfirmSuccess {
                     statuses: doc.success_status.clone(),
                     header: success_header,

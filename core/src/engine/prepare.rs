@@ -178,8 +178,11 @@ impl Policy {
         // unless the call binds the account to it: the number it carries may be a decoy (a
         // `ForgotPassword` with a stray `UserAttributes` goes to the user's own phone), judged
         // beside the account's.
+        // A password sign-in sends an SMS only with MFA and the right password: left to the
+        // account's own limits.
         let binds = route.preset.is_some_and(|p| p.binds_account(req));
-        if let (Some(name), false) = (extracted.account.as_deref(), confirm || binds) {
+        let by_account_alone = confirm || binds || route.signs_in_by_password(req);
+        if let (Some(name), false) = (extracted.account.as_deref(), by_account_alone) {
             match bound {
                 // A request refused already needs no number to refuse it.
                 BoundNumber::Unread if !has_enforced_block(&decision) => {

@@ -161,6 +161,11 @@ const COGNITO_SEND_OPS: &[&str] = &[
 /// send.
 const COGNITO_FLOWS_SENDING_NOTHING: &[&str] = &["REFRESH_TOKEN_AUTH", "REFRESH_TOKEN", "USER_SRP_AUTH"];
 
+/// `InitiateAuth` flows that sign in with a password (or a custom challenge): an SMS follows
+/// only for a user with SMS MFA whose password was right.
+const COGNITO_PASSWORD_FLOWS: &[&str] =
+    &["USER_PASSWORD_AUTH", "ADMIN_USER_PASSWORD_AUTH", "ADMIN_NO_SRP_AUTH", "CUSTOM_AUTH"];
+
 /// `X-Amz-Target` values of the Cognito operations that confirm a code (besides
 /// `RespondToAuthChallenge` answering one, below).
 const COGNITO_CONFIRM_OPS: &[&str] = &["ConfirmSignUp", "ConfirmForgotPassword", "VerifyUserAttribute"];
@@ -179,6 +184,18 @@ impl Preset {
     /// Firebase's second-factor sign-ins name the enrolment, which no call binds.
     pub fn sends_by_bound_account(self) -> bool {
         matches!(self, Preset::Cognito)
+    }
+
+    /// Whether the request names one call of the API and no other (for Cognito, one
+    /// `X-Amz-Target` value however many times it is sent).
+    pub fn names_one_call(self, req: &Request<'_>) -> bool {
+        match self {
+            Preset::Cognito => {
+                let mut targets = req.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case("x-amz-target"));
+                targets.next().is_some_and(|(_, first)| targets.all(|(_, other)| other == first))
+            }
+            Preset::SnsPublish | Preset::TwilioVerify | Preset::Firebase => true,
+        }
     }
 
     /// Whether the call binds the account it names to the number it carries: the SMS goes to
@@ -320,6 +337,53 @@ impl Preset {
                 ..MatchDoc::default()
             }],
         }
+    }
+
+    /// The calls of the API that sign in with a password, as sets of request conditions any of
+    /// which may match: whether they send an SMS depends on the account (SMS MFA) and on the
+    /// password being right, which only the answer tells, so a `bound_number` rule leaves them
+    /// to the account's own limits (a real user retrying a mistyped password would otherwise
+    /// meet the number's backoff). Every other call naming an account is judged as a send to
+    /// the number bound to it, a body the conditions cannot read included.
+    ///
+    /// A request naming two operations (two `X-Amz-Target` values) is none of them: which one
+    /// origin runs is its choice, not the guard's ([`Preset::names_one_call`]).
+    pub fn password_sign_ins(self) -> Vec<MatchDoc> {
+        let Preset::Cognito = self else { return Vec::new() };
+        let call = |op: &str, conditions: &[(&str, &[&str])]| MatchDoc {
+            methods: vec!["POST".to_owned()],
+            headers: vec![HeaderMatchDoc {
+                name: "x-amz-target".to_owned(),
+                equals: Some(format!("AWSCognitoIdentityProviderService.{op}")),
+                prefix: None,
+                any_of: None,
+            }],
+            json: conditions
+                .iter()
+                .map(|(field, any_of)| JsonMatchDoc {
+                    field: (*field).to_owned(),
+                    any_of: any_of.iter().map(|v| (*v).to_owned()).collect(),
+                    none_of: Vec::new(),
+                })
+                .collect(),
+            ..MatchDoc::default()
+        };
+        const PASSWORD_CHOICES: &[&str] = &["PASSWORD", "PASSWORD_SRP"];
+        vec![
+            call("InitiateAuth", &[("AuthFlow", COGNITO_PASSWORD_FLOWS)]),
+            call(
+                "InitiateAuth",
+                &[("AuthFlow", &["USER_AUTH"]), ("AuthParameters.PREFERRED_CHALLENGE", PASSWORD_CHOICES)],
+            ),
+            call(
+                "RespondToAuthChallenge",
+                &[("ChallengeName", &["PASSWORD_VERIFIER", "NEW_PASSWORD_REQUIRED"])],
+            ),
+            call(
+                "RespondToAuthChallenge",
+                &[("ChallengeName", &["SELECT_CHALLENGE"]), ("ChallengeResponses.ANSWER", PASSWORD_CHOICES)],
+            ),
+        ]
     }
 
     /// The error format of the preset's API, for the route's refusals.
