@@ -174,11 +174,10 @@ impl Policy {
             decision.reasons.push(input_reason(ReasonCode::NoNumber, inputs.on_no_number, None));
         }
         // Unless the account is bound to one: the service sends to the account's number, so
-        // the request is a send to it. So is a call naming the account and carrying a number,
-        // unless the call binds the account to it: the number it carries may be a decoy (a
-        // `ForgotPassword` with a stray `UserAttributes` goes to the user's own phone), judged
-        // beside the account's.
-        // A password sign-in sends an SMS only with MFA and the right password: left to the
+        // the request is a send to it. So is a call naming the account and carrying a number it
+        // does not bind the account to: that number may be a decoy (a `ForgotPassword` with a
+        // stray `UserAttributes` goes to the user's own phone), judged beside the account's. A
+        // password sign-in sends an SMS only with MFA and the right password: it is left to the
         // account's own limits.
         let binds = route.preset.is_some_and(|p| p.binds_account(req));
         let by_account_alone = confirm || binds || route.signs_in_by_password(req);
