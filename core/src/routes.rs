@@ -189,9 +189,7 @@ impl Route {
         let unclear_holds = self.kind == RouteKind::Send;
         self.conditions.iter().any(|c| c.hold(req, paths, head_only, unclear_holds))
     }
-}
 
-impl Route {
     /// Whether `req` is one of the preset's password sign-ins. A body that repeats a key of a
     /// condition, or does not parse, is not one: it is judged as any other call naming its
     /// account.

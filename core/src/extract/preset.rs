@@ -203,6 +203,7 @@ impl Preset {
     /// both may send to the number the service already holds, the one carried being a decoy
     /// (a `ForgotPassword` with a stray `UserAttributes`), so a confirmation of their code says
     /// nothing of the number carried.
+    ///
     /// Firebase's `mfaEnrollment:start` binds the user its ID token names to the phone it
     /// enrols.
     pub fn binds_account(self, req: &Request<'_>) -> bool {
@@ -217,6 +218,7 @@ impl Preset {
     /// `ConfirmSignUp`): only such a confirmation may credit the number bound to its account.
     /// Another (`ConfirmForgotPassword`, an MFA answer) confirms a code sent to the number the
     /// service holds for the user, which need not be the one a sign-up carried.
+    ///
     /// Firebase's `mfaEnrollment:finalize` (its ID token names the user) takes what
     /// `mfaEnrollment:start` bound.
     pub fn confirms_binding(self, req: &Request<'_>) -> bool {
