@@ -293,16 +293,22 @@ async fn judge(
     let now = Timestamp::from_millis(incoming.now_ms);
     let request = incoming.core(header_refs, body.judged(policy.max_body_bytes()), body.truncated);
     let mut prepared = policy.prepare(&request, now);
+    let mut read_failed = false;
     if prepared.reads_bound_number() {
         // A send naming only an account: the number it goes to first, then the request as a
         // send to it.
         let read =
             host::run_checks(env, settings, policy_id, incoming.now_ms, Round::Peek, prepared.checks()).await;
+        read_failed = read.iter().all(|o| *o == CheckOutcome::StoreFailed);
         prepared = policy.prepare_bound(&request, now, prepared, &read);
     }
     // Peek: what the counters would say, nothing written, so a refused request costs no write.
-    let peeked =
-        host::run_checks(env, settings, policy_id, incoming.now_ms, Round::Peek, prepared.checks()).await;
+    // After a read that failed whole, the store's failure decides at once: no second wait.
+    let peeked = if read_failed {
+        vec![CheckOutcome::StoreFailed; prepared.checks().len()]
+    } else {
+        host::run_checks(env, settings, policy_id, incoming.now_ms, Round::Peek, prepared.checks()).await
+    };
     let mut decision = policy.conclude(prepared, &peeked);
     // The callouts, in the core's order: a token before any lookup (a refused token costs no
     // lookup), then the numbers' lookups at once, then a token a lookup's challenge asks for.

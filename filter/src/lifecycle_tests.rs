@@ -1079,7 +1079,8 @@ fn remote_store_reads_an_accounts_bound_number_in_a_round_before_its_checks() {
     );
     assert!(body_text(&reply(&envoy.stream(id))).contains("per-number"));
 
-    // The read failing: judged by the account alone, which no rule here counts.
+    // The read failing: judged by the account alone, which no rule here counts; no second
+    // round (an outage costs one timeout).
     let id = cognito_call(&mut envoy, "ResendConfirmationCode", r#"{"Username": "a@example.com"}"#);
     let token = emulator::with(|h| h.callouts.last().map(|c| c.token)).expect("the read's round");
     service.answered.insert(token);
@@ -1088,6 +1089,20 @@ fn remote_store_reads_an_accounts_bound_number_in_a_round_before_its_checks() {
     let stream = envoy.stream(id);
     assert_eq!((stream.resumed, stream.local_reply.is_none()), (1, true));
     assert_eq!(counter("pumpguard.store.plugin.t.remote.bad_status"), 1);
+    // A user with a number, its read timing out: the store's failure decides (on_error allow
+    // here), at once.
+    let id = cognito_call(
+        &mut envoy,
+        "ForgotPassword",
+        r#"{"Username": "a@example.com", "UserAttributes": [{"Name": "phone_number", "Value": "+14155550199"}]}"#,
+    );
+    let token = emulator::with(|h| h.callouts.last().map(|c| c.token)).expect("the read's round");
+    service.answered.insert(token);
+    envoy.answer(token, None);
+    assert_eq!(service.serve(&mut envoy), 0, "no peek round after a failed read");
+    let stream = envoy.stream(id);
+    assert_eq!(stream.resumed, 1);
+    assert!(added(&stream).contains(&("x-pumpguard-findings", "store_unavailable")));
 }
 
 #[test]

@@ -74,10 +74,14 @@ impl Stream {
             let req = self.held.view(&mut refs, policy.max_body_bytes());
             policy.prepare_bound(&req, self.now, read, outcomes)
         };
+        // A read that failed whole (a timeout, a refusal) asks no second round: an outage costs
+        // a request one `store.timeout_ms`, not two. (Only the remote store waits for a bound
+        // number: without it, the checks fail too.)
+        let read_failed = outcomes.iter().all(|o| *o == CheckOutcome::StoreFailed);
         match &plugin.cfg.remote {
-            Some(remote) => self.judge_remote(plugin, remote, prepared, resumed),
-            // Only the remote store waits for a bound number: never here, failed if it were.
-            None => {
+            Some(remote) if !read_failed => self.judge_remote(plugin, remote, prepared, resumed),
+            _ => {
+                self.store_failed = true;
                 let failed = vec![CheckOutcome::StoreFailed; prepared.checks().len()];
                 self.concluded(plugin, policy.conclude(prepared, &failed), resumed)
             }
