@@ -78,8 +78,7 @@ pub(super) fn account_text(tag: u128) -> String {
 pub(super) fn account_tag(account: &str) -> u128 {
     let digest =
         Sha256::new().chain_update(b"pumpguard account\0").chain_update(account.as_bytes()).finalize();
-    let mut head = [0u8; 16];
-    head.copy_from_slice(digest.get(..16).unwrap_or(&[0; 16]));
+    let head: [u8; 16] = digest.get(..16).and_then(|h| h.try_into().ok()).unwrap_or_default();
     u128::from_be_bytes(head)
 }
 

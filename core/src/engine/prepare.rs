@@ -180,8 +180,9 @@ impl Policy {
         // password sign-in sends an SMS only with MFA and the right password: it is left to the
         // account's own limits.
         let binds = route.preset.is_some_and(|p| p.binds_account(req));
-        let by_account_alone = confirm || binds || route.signs_in_by_password(req);
-        if let (Some(name), false) = (extracted.account.as_deref(), by_account_alone) {
+        // Asked only of a request naming an account: the sign-in conditions read the body again.
+        let judged_by_number = |_: &&str| !(confirm || binds || route.signs_in_by_password(req));
+        if let Some(name) = extracted.account.as_deref().filter(judged_by_number) {
             match bound {
                 // A request refused already needs no number to refuse it.
                 BoundNumber::Unread if !has_enforced_block(&decision) => {

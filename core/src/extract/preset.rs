@@ -191,8 +191,7 @@ impl Preset {
     pub fn names_one_call(self, req: &Request<'_>) -> bool {
         match self {
             Preset::Cognito => {
-                let mut targets = req.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case("x-amz-target"));
-                targets.next().is_some_and(|(_, first)| targets.all(|(_, other)| other == first))
+                req.header("x-amz-target").is_some_and(|first| only_target(req.headers, first))
             }
             Preset::SnsPublish | Preset::TwilioVerify | Preset::Firebase => true,
         }
