@@ -63,6 +63,9 @@ fn identity(check: &CounterCheck) -> Option<String> {
         | CounterOp::AccountConfirm
         | CounterOp::BindNumber { .. }
         | CounterOp::BoundNumberRead
+        | CounterOp::ProveBinding { .. }
+        | CounterOp::SignInPeek
+        | CounterOp::SignInCharge
         // A surge refusal may be a challenge or a block: the cached wait would not say which.
         | CounterOp::SurgeSend => return None,
     };

@@ -438,6 +438,10 @@ pub struct Decision {
     /// A send binding its account to its number: what to record once origin accepted it.
     #[serde(skip)]
     pub(crate) bindings: Vec<crate::engine::CounterCheck>,
+    /// A confirm whose code, once origin accepts it, proves the account reads its bound
+    /// number (a `bound_sign_ins` rule): what to record then.
+    #[serde(skip)]
+    pub(crate) proof: Option<crate::engine::CounterCheck>,
     /// What an import of trusted numbers did (action `answer`): the body of its answer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trust_import: Option<crate::trust_import::ImportSummary>,
@@ -469,6 +473,7 @@ impl Decision {
             account: None,
             binding_confirm: None,
             bindings: Vec::new(),
+            proof: None,
             trust_import: None,
         }
     }

@@ -103,6 +103,8 @@ pub struct Route {
     pub success: ConfirmSuccess,
     /// The preset's calls that sign in with a password ([`crate::extract::Preset::password_sign_ins`]).
     pub password_sign_ins: Vec<Conditions>,
+    /// The preset's calls that answer a sign-in's SMS code ([`crate::extract::Preset::sign_in_code_answers`]).
+    pub sign_in_code_answers: Vec<Conditions>,
 }
 
 /// What a confirm route's response must show for its code to count as confirmed.
@@ -199,6 +201,16 @@ impl Route {
         }
         let paths = path_readings(req.path_only());
         self.password_sign_ins.iter().any(|c| c.hold(req, &paths, false, false))
+    }
+
+    /// Whether `req` is one of the preset's answers to a sign-in's SMS code, on the same terms
+    /// as [`Route::signs_in_by_password`].
+    pub fn answers_sign_in_code(&self, req: &Request<'_>) -> bool {
+        if self.sign_in_code_answers.is_empty() || !self.preset.is_some_and(|p| p.names_one_call(req)) {
+            return false;
+        }
+        let paths = path_readings(req.path_only());
+        self.sign_in_code_answers.iter().any(|c| c.hold(req, &paths, false, false))
     }
 }
 

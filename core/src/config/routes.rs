@@ -119,6 +119,14 @@ pub(super) fn compile_routes(docs: &[RouteDoc], errs: &mut ConfigErrors) -> Vec<
                     .iter()
                     .map(|m| compile_match(m, &format!("{at}.extract.preset"), errs))
                     .collect(),
+                sign_in_code_answers: doc
+                    .extract
+                    .preset
+                    .map(|p| p.sign_in_code_answers())
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|m| compile_match(m, &format!("{at}.extract.preset"), errs))
+                    .collect(),
                 success: ConfirmSuccess {
                     statuses: doc.success_status.clone(),
                     header: success_header,

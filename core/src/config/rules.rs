@@ -97,6 +97,7 @@ pub(super) fn compile_rule(
         doc.surge.is_some(),
         doc.number_intel.is_some(),
         doc.bound_number.is_some(),
+        doc.bound_sign_ins.is_some(),
     ];
     let count = kinds.iter().filter(|k| **k).count();
     if count != 1 {
@@ -105,7 +106,7 @@ pub(super) fn compile_rule(
             format!(
                 "a rule needs exactly one of country, number_type, pattern, prefix, fingerprint, \
                  client, client_country, bot_score, captcha, rate_limit, backoff, adjacent, conversion, \
-                 reputation, surge, number_intel, bound_number (found {count})"
+                 reputation, surge, number_intel, bound_number, bound_sign_ins (found {count})"
             ),
         );
         return None;
@@ -182,7 +183,8 @@ pub(super) fn compile_rule(
             }
         }
     }
-    if doc.action == RuleAction::Throttle && !kind.is_stateful() {
+    if doc.action == RuleAction::Throttle && !kind.is_stateful() && !matches!(kind, RuleKind::BoundSignIns(_))
+    {
         errs.push(
             format!("{at}.action"),
             "throttle needs a rule with a time component (rate_limit, backoff, adjacent, conversion); use block",
@@ -587,6 +589,20 @@ fn compile_kind(doc: &RuleDoc, at: &str, errs: &mut ConfigErrors) -> Option<Rule
             );
         }
         return Some(RuleKind::BoundNumber { keep_ms: seconds_to_ms(b.keep_seconds) });
+    }
+    if let Some(b) = &doc.bound_sign_ins {
+        if !(1..=1000).contains(&b.limit) {
+            errs.push(format!("{at}.bound_sign_ins.limit"), "must be between 1 and 1000");
+        }
+        if !(60..=MAX_TRUST_SECONDS).contains(&b.per_seconds) {
+            errs.push(
+                format!("{at}.bound_sign_ins.per_seconds"),
+                format!("must be between 60 and {MAX_TRUST_SECONDS} (a year)"),
+            );
+        }
+        let (limit, period) =
+            (NonZeroU32::new(b.limit.clamp(1, 1000)), NonZeroU32::new(b.per_seconds.max(1)));
+        return Some(RuleKind::BoundSignIns(GcraParams::new(limit?, period?, limit?)));
     }
     if let Some(r) = &doc.reputation {
         let at = format!("{at}.reputation");

@@ -459,6 +459,10 @@ pub struct RuleDoc {
     /// judged as a send to the number the account's sign-up carried (action `log`).
     #[serde(default)]
     pub bound_number: Option<BoundNumberDoc>,
+    /// Kind `bound_sign_ins`: password sign-ins of accounts bound to one number, limited by
+    /// the SMS codes such sign-ins sent it (needs a `bound_number` rule).
+    #[serde(default)]
+    pub bound_sign_ins: Option<BoundSignInsDoc>,
 }
 
 /// Which number a send naming only an account goes to: the one its sign-up carried, recorded
@@ -473,6 +477,29 @@ pub struct BoundNumberDoc {
     /// account whose binding has expired is judged by its account alone.
     #[serde(default = "default_keep_seconds")]
     pub keep_seconds: u32,
+}
+
+/// With SMS MFA every password sign-in with the right password sends a code to the account's
+/// number, and accounts cost an e-mail address: a number is sent `limit` such codes per
+/// `per_seconds` across the accounts bound to it (origin's answer says which sign-ins sent
+/// one). Past that, a password sign-in of an account bound to it is refused (the rule's
+/// action, with the wait), unless the account entered a code sent to that number (its
+/// sign-up's by SMS, or an SMS MFA code): a real user's own account never is, however many
+/// accounts someone else made for the number.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BoundSignInsDoc {
+    /// SMS sign-in codes a number is sent per `per_seconds` before unproven accounts are
+    /// refused (1 to 1000).
+    pub limit: u32,
+    /// The period of `limit`, in seconds (60 to a year; default a day).
+    #[serde(default = "default_sign_in_period")]
+    pub per_seconds: u32,
+}
+
+fn default_sign_in_period() -> u32 {
+    86_400
 }
 
 fn default_keep_seconds() -> u32 {

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::config::{Policy, RouteKind};
 use crate::decision::{Action, Decision, ReasonCode};
+use crate::extract::AnsweredSend;
 use crate::limit::pair_text;
 use crate::routes::ConfirmResponse;
 use crate::rules::RuleKind;
@@ -45,11 +46,36 @@ fn account_confirms(decision: &Decision) -> Option<u128> {
     decision.binding_confirm.filter(|_| saw_everything(decision))
 }
 
-/// A forwarded send that binds its account: its bindings are recorded from origin's answer.
+/// A forwarded send that binds its account, or a password sign-in charged to its account's
+/// number: its bindings are recorded from origin's answer.
 fn binds(decision: &Decision) -> bool {
     decision.route.as_ref().is_some_and(|r| r.kind == RouteKind::Send)
         && decision.action == Action::Allow
         && !decision.bindings.is_empty()
+}
+
+/// A forwarded confirm whose accepted code proves its account reads its bound number.
+fn proves(decision: &Decision) -> bool {
+    decision.route.as_ref().is_some_and(|r| r.kind == RouteKind::Confirm)
+        && decision.action == Action::Allow
+        && decision.proof.is_some()
+}
+
+/// Which of a send's bindings origin's answer records: a sign-up whose code went by SMS all of
+/// them; one taken otherwise only the number it binds, marked so (a code sent by e-mail says
+/// nothing of the number, and crediting it would let a later confirmation credit a number that
+/// never had the code); a sign-in whose SMS code went, its charge to the number.
+fn answered_bindings(bindings: &[CounterCheck], answer: AnsweredSend) -> Vec<CounterCheck> {
+    let kept = bindings.iter().filter_map(|check| match (answer, check.op) {
+        (AnsweredSend::CodeBySms, CounterOp::SignInCharge) => None,
+        (AnsweredSend::CodeBySms, _) => Some(check.clone()),
+        (AnsweredSend::AcceptedOtherwise, CounterOp::BindNumber { digits, .. }) => {
+            Some(CounterCheck { op: CounterOp::BindNumber { digits, by_sms: false }, ..check.clone() })
+        }
+        (AnsweredSend::SignInCode, CounterOp::SignInCharge) => Some(check.clone()),
+        _ => None,
+    });
+    kept.collect()
 }
 
 impl Policy {
@@ -57,13 +83,19 @@ impl Policy {
     /// confirm, under a policy with a conversion rule): hosts keep the decision for the response
     /// only then.
     pub fn awaits_confirmation(&self, decision: &Decision) -> bool {
-        self.confirm_route(decision).is_some() || binds(decision)
+        self.confirm_route(decision).is_some() || binds(decision) || proves(decision)
     }
 
     /// Whether the response of this decision's route must be read (up to
     /// [`crate::routes::MAX_CONFIRM_BODY_BYTES`]) to tell a confirmed code.
     pub fn confirm_needs_body(&self, decision: &Decision) -> bool {
-        binds(decision) || self.confirm_route(decision).is_some_and(|route| route.success.needs_body())
+        let proof_route = || {
+            let route = decision.route.as_ref().and_then(|r| self.routes.get(r.index));
+            proves(decision) && route.is_some_and(|route| route.success.needs_body())
+        };
+        binds(decision)
+            || self.confirm_route(decision).is_some_and(|route| route.success.needs_body())
+            || proof_route()
     }
 
     /// The confirm route of a forwarded decision, when conversion is tracked at all.
@@ -89,15 +121,36 @@ impl Policy {
     /// (`request_confirms`).
     pub fn confirm_checks(&self, decision: &Decision, response: &ConfirmResponse<'_>) -> Vec<CounterCheck> {
         if binds(decision) {
-            // Recorded only once origin took the send and says the code went by SMS: one it
-            // refused (a user name taken, a password too weak) sent no code, one whose code
-            // went by e-mail says nothing of the number, and binding either would let a later
-            // confirmation credit a number that never had the code.
+            // Recorded only once origin took the send, as far as its answer says what went: one
+            // it refused (a user name taken, a password too weak, a wrong password) sent nothing.
             let route = decision.route.as_ref().and_then(|r| self.routes.get(r.index));
-            let sent = (200..300).contains(&response.status)
-                && route.and_then(|r| r.preset).is_some_and(|p| p.answer_binds(response.body));
-            return if sent { decision.bindings.clone() } else { Vec::new() };
+            let answer = match route.and_then(|r| r.preset) {
+                Some(preset) if (200..300).contains(&response.status) => preset.answered_send(response.body),
+                _ => AnsweredSend::Nothing,
+            };
+            // A number no code went to matters only to a rule counting sign-ins by it.
+            if answer == AnsweredSend::AcceptedOtherwise && !self.counts_sign_ins() {
+                return Vec::new();
+            }
+            return answered_bindings(&decision.bindings, answer);
         }
+        let mut checks = self.credited_checks(decision, response);
+        // Behind the credits: `credit_checks` reads the first check to tell which kind they are.
+        checks.extend(self.proof_check(decision, response));
+        checks
+    }
+
+    /// The proof a confirm's accepted code records, when the guard read the whole confirm (a
+    /// body hiding a second user name could prove one account with another's code).
+    fn proof_check(&self, decision: &Decision, response: &ConfirmResponse<'_>) -> Option<CounterCheck> {
+        let route = decision.route.as_ref().and_then(|r| self.routes.get(r.index))?;
+        (proves(decision) && saw_everything(decision) && route.success.holds(response))
+            .then(|| decision.proof.clone())
+            .flatten()
+    }
+
+    /// What a confirmed code credits: conversion and trust of the number it confirmed.
+    fn credited_checks(&self, decision: &Decision, response: &ConfirmResponse<'_>) -> Vec<CounterCheck> {
         let Some(route) = self.confirm_route(decision).filter(|route| route.success.holds(response)) else {
             return Vec::new();
         };

@@ -32,7 +32,9 @@ use crate::captcha;
 use crate::config::{InputOutcome, Policy, RuleAction};
 use crate::decision::{Action, Decision, Reason, ReasonCode, TokenCheck, TokenVerdict};
 use crate::fingerprint::{self, FingerprintKind};
-use crate::limit::{read_bound, record_binding, record_bound, record_sender, take_sender, CounterVerdict};
+use crate::limit::{
+    prove_bound, read_bound, record_binding, record_bound, record_sender, take_sender, CounterVerdict,
+};
 use crate::request::Request;
 use crate::routes::path_readings;
 use crate::rules::{Rule, RuleKind};
@@ -50,6 +52,11 @@ pub(crate) use keys::counter_key;
 
 /// Header values used in counter keys are cut to this length so keys stay small.
 const MAX_KEY_VALUE_LEN: usize = 128;
+
+/// Serde's default of a flag that was always true before it existed.
+fn yes() -> bool {
+    true
+}
 
 /// What a counter check does to its key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,7 +128,25 @@ pub enum CounterOp {
     BindNumber {
         /// The number's E.164 digits as an integer.
         digits: u64,
+        /// The sign-up's code went to the number by SMS (origin's answer says so): false for a
+        /// pool that verifies e-mail addresses, or confirms its users itself, where the number
+        /// is where SMS MFA goes and nothing else.
+        #[serde(default = "yes")]
+        by_sms: bool,
     },
+    /// The account entered a code sent to its number: its binding is proven, so its password
+    /// sign-ins are no longer judged by the number's count (a `bound_sign_ins` rule).
+    /// `sms_only`: the code was the sign-up's, which proves an SMS binding only.
+    ProveBinding {
+        /// Only a binding whose code went by SMS is proven.
+        sms_only: bool,
+    },
+    /// Whether the number an account is bound to had its fill of SMS sign-ins (a
+    /// `bound_sign_ins` rule); writes nothing.
+    SignInPeek,
+    /// Origin answered a password sign-in with an SMS code to the account's number: counted
+    /// against that number.
+    SignInCharge,
     /// Reads the number an account is bound to (the verdict's `solver`, `None` when it has
     /// none); writes nothing. The round [`Prepared::reads_bound_number`] asks hosts for.
     BoundNumberRead,
@@ -519,8 +544,15 @@ impl Policy {
                 CounterOp::ConversionConfirmSolved => apply(&mut |b| take_sender(b, now, p.window_ms)),
                 _ => return CheckOutcome::Mismatch,
             },
-            (RuleKind::BoundNumber { keep_ms }, CounterOp::BindNumber { digits }) => {
-                apply(&mut |_| record_bound(now, *keep_ms, digits))
+            (RuleKind::BoundNumber { keep_ms }, CounterOp::BindNumber { digits, by_sms }) => {
+                apply(&mut |_| record_bound(now, *keep_ms, digits, by_sms))
+            }
+            (RuleKind::BoundNumber { keep_ms }, CounterOp::ProveBinding { sms_only }) => {
+                apply(&mut |b| prove_bound(b, now, *keep_ms, sms_only))
+            }
+            (RuleKind::BoundSignIns(params), CounterOp::SignInPeek) => apply(&mut |b| params.peek(b, now)),
+            (RuleKind::BoundSignIns(params), CounterOp::SignInCharge) => {
+                apply(&mut |b| params.charge(b, now))
             }
             (RuleKind::BoundNumber { .. }, CounterOp::BoundNumberRead) => apply(&mut read_bound),
             (RuleKind::NumberIntel(_), CounterOp::IntelRead) => apply(&mut crate::intel::read_step),
@@ -698,5 +730,7 @@ fn is_bookkeeping(op: CounterOp) -> bool {
             | CounterOp::AccountConfirm
             | CounterOp::BindNumber { .. }
             | CounterOp::BoundNumberRead
+            | CounterOp::ProveBinding { .. }
+            | CounterOp::SignInCharge
     )
 }

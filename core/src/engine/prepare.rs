@@ -6,7 +6,7 @@ use crate::captcha;
 use crate::config::{InvalidNumberOutcome, Policy, RouteKind, RuleAction};
 use crate::decision::{Action, Decision, NumberFacts, Reason, ReasonCode, RouteInfo};
 use crate::extract::{ExtractError, RequestParts};
-use crate::limit::{pair_tag, pair_text, ConversionParams, ConversionScope};
+use crate::limit::{pair_tag, pair_text, Binding, ConversionParams, ConversionScope};
 use crate::phone::PhoneNumber;
 use crate::phone::PhoneParser;
 use crate::request::Request;
@@ -54,8 +54,9 @@ fn number_facts(n: &PhoneNumber) -> NumberFacts {
 enum BoundNumber {
     /// Not read yet: such a send asks for the read first.
     Unread,
-    /// Read: the account's number, or `None` when it has none (judged by its account alone).
-    Read(Option<PhoneNumber>),
+    /// Read: the account's number and what its binding says, or `None` when it has none
+    /// (judged by its account alone).
+    Read(Option<(PhoneNumber, Binding)>),
 }
 
 impl Policy {
@@ -178,14 +179,18 @@ impl Policy {
         // does not bind the account to: that number may be a decoy (a `ForgotPassword` with a
         // stray `UserAttributes` goes to the user's own phone), judged beside the account's. A
         // password sign-in sends an SMS only with MFA and the right password: it is left to the
-        // account's own limits.
+        // account's own limits, and to the count of SMS sign-ins its number had where a
+        // `bound_sign_ins` rule keeps one. A binding whose code went by e-mail names the number
+        // SMS MFA goes to, and no other send: only that rule reads it.
         let binds = route.preset.is_some_and(|p| p.binds_account(req));
-        // Asked only of a request naming an account: the sign-in conditions read the body again.
-        let judged_by_number = |_: &&str| !(confirm || binds || route.signs_in_by_password(req));
-        if let Some(name) = extracted.account.as_deref().filter(judged_by_number) {
+        let mut sign_in_binding = None;
+        if let Some(name) = extracted.account.as_deref().filter(|_| !(confirm || binds)) {
+            // Asked only of a request naming an account: the conditions read the body again.
+            let sign_in = route.signs_in_by_password(req);
+            let reads = !sign_in || self.judges_sign_ins(route_index);
             match bound {
                 // A request refused already needs no number to refuse it.
-                BoundNumber::Unread if !has_enforced_block(&decision) => {
+                BoundNumber::Unread if reads && !has_enforced_block(&decision) => {
                     if let Some(read) = self.plan_bound_read(route_index, account_tag(name)) {
                         let checks = vec![read];
                         return Prepared {
@@ -197,7 +202,10 @@ impl Policy {
                         };
                     }
                 }
-                BoundNumber::Read(Some(number)) if !numbers.iter().any(|n| n.e164() == number.e164()) => {
+                BoundNumber::Read(Some(bound)) if sign_in => sign_in_binding = Some(bound),
+                BoundNumber::Read(Some((number, binding)))
+                    if binding.by_sms && !numbers.iter().any(|n| n.e164() == number.e164()) =>
+                {
                     if !number.is_valid() {
                         decision.reasons.push(invalid_number_reason(inputs.on_invalid_number, &number));
                     }
@@ -233,6 +241,15 @@ impl Policy {
                 let binding = route.preset.is_some_and(|p| p.confirms_binding(req));
                 decision.binding_confirm = (binding && numbers.is_empty()).then(|| account_tag(name));
                 decision.account = Some(name.to_owned());
+                // A sign-up's code, or a sign-in's SMS code, origin accepts proves the account
+                // reads its number: its password sign-ins are then spared the number's count.
+                decision.proof = if binding {
+                    self.plan_proof(account_tag(name), true)
+                } else if route.answers_sign_in_code(req) {
+                    self.plan_proof(account_tag(name), false)
+                } else {
+                    None
+                };
             }
             _ => {}
         }
@@ -359,6 +376,15 @@ impl Policy {
                 }
                 // Read before this step ([`BoundNumber`]), recorded with the bindings.
                 RuleKind::BoundNumber { .. } => {}
+                RuleKind::BoundSignIns(_) => {
+                    let safelisted = |n: &PhoneNumber| self.safelist.longest_match(n.digits()).is_some();
+                    if let Some((number, binding)) = sign_in_binding.as_ref().filter(|(n, _)| !safelisted(n))
+                    {
+                        let (peek, charge) = self.plan_sign_in(index, number, *binding);
+                        checks.extend(peek);
+                        decision.bindings.extend(charge);
+                    }
+                }
                 kind if kind.is_stateful() => {
                     if let RuleKind::Conversion(ConversionParams {
                         scope: ConversionScope::ClientIp { v4, v6 },

@@ -46,6 +46,19 @@ pub enum Preset {
     Firebase,
 }
 
+/// What origin's answer to a send says went out ([`Preset::answered_send`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AnsweredSend {
+    /// A sign-up's code, by SMS to the number it carried.
+    CodeBySms,
+    /// A sign-up taken, its code sent another way (e-mail) or none (the pool confirmed it).
+    AcceptedOtherwise,
+    /// A password sign-in's SMS MFA code, to the number the service holds for the user.
+    SignInCode,
+    /// Nothing the guard records.
+    Nothing,
+}
+
 /// A name/value pair array a preset reads.
 pub(crate) struct PresetPairs {
     pub(crate) array: &'static str,
@@ -228,29 +241,60 @@ impl Preset {
         }
     }
 
-    /// Whether origin's answer to a call that [`Preset::binds_account`] says the code went by
-    /// SMS to the number the call carried: a pool may verify e-mail addresses instead
-    /// (`AutoVerifiedAttributes`), and a code sent by e-mail says nothing of the number.
-    pub fn answer_binds(self, body: Option<&[u8]>) -> bool {
+    /// What origin's successful answer to a call that [`Preset::binds_account`], or to a
+    /// password sign-in, says went out.
+    pub fn answered_send(self, body: Option<&[u8]>) -> AnsweredSend {
+        let Some(answer) = body.and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok()) else {
+            return AnsweredSend::Nothing;
+        };
         match self {
             Preset::Cognito => {
-                let Some(answer) = body.and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
-                else {
-                    return false;
-                };
                 let delivery = &answer["CodeDeliveryDetails"];
-                delivery["DeliveryMedium"] == "SMS"
+                if delivery["DeliveryMedium"] == "SMS"
                     && delivery["AttributeName"] == "phone_number"
                     && answer["UserConfirmed"] != true
+                {
+                    AnsweredSend::CodeBySms
+                } else if answer["UserSub"].as_str().is_some_and(|s| !s.is_empty()) {
+                    // A sign-up taken whose code went by e-mail, or that the pool confirmed
+                    // itself: the number is the user's all the same, where SMS MFA goes.
+                    AnsweredSend::AcceptedOtherwise
+                } else if answer["ChallengeName"] == "SMS_MFA" {
+                    AnsweredSend::SignInCode
+                } else {
+                    AnsweredSend::Nothing
+                }
             }
             // A phone enrolment started: Google sent the code and answers the session it
             // belongs to (a TOTP enrolment answers `totpSessionInfo` and sends no SMS).
-            Preset::Firebase => body
-                .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
-                .and_then(|answer| answer["phoneSessionInfo"]["sessionInfo"].as_str().map(|s| !s.is_empty()))
-                .unwrap_or(false),
-            Preset::SnsPublish | Preset::TwilioVerify => false,
+            Preset::Firebase => match answer["phoneSessionInfo"]["sessionInfo"].as_str() {
+                Some(session) if !session.is_empty() => AnsweredSend::CodeBySms,
+                _ => AnsweredSend::Nothing,
+            },
+            Preset::SnsPublish | Preset::TwilioVerify => AnsweredSend::Nothing,
         }
+    }
+
+    /// The calls of the API that answer a sign-in's SMS code, as sets of request conditions
+    /// any of which may match (Cognito's `RespondToAuthChallenge` answering `SMS_MFA` or
+    /// `SMS_OTP`): one origin accepts proves that the account it names reads its number.
+    pub fn sign_in_code_answers(self) -> Vec<MatchDoc> {
+        let Preset::Cognito = self else { return Vec::new() };
+        vec![MatchDoc {
+            methods: vec!["POST".to_owned()],
+            headers: vec![HeaderMatchDoc {
+                name: "x-amz-target".to_owned(),
+                equals: Some("AWSCognitoIdentityProviderService.RespondToAuthChallenge".to_owned()),
+                prefix: None,
+                any_of: None,
+            }],
+            json: vec![JsonMatchDoc {
+                field: "ChallengeName".to_owned(),
+                any_of: COGNITO_CHALLENGE_CONFIRMS.iter().map(|v| (*v).to_owned()).collect(),
+                none_of: Vec::new(),
+            }],
+            ..MatchDoc::default()
+        }]
     }
 
     /// The request conditions of the API calls the preset knows, for a route that gives no

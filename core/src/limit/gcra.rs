@@ -69,6 +69,34 @@ impl GcraParams {
     }
 }
 
+impl GcraParams {
+    /// Whether [`GcraParams::step`] would refuse a send now, with the wait; writes nothing.
+    /// For sends counted only once their outcome is known ([`GcraParams::charge`]).
+    pub fn peek(&self, stored: Option<&[u8]>, now: Timestamp) -> Change<CounterVerdict> {
+        let now_us = now.as_millis().saturating_mul(1000);
+        let tat = stored.and_then(|b| Reader::new(b).u64()).unwrap_or(0).max(now_us);
+        let ahead = tat - now_us;
+        if ahead > self.tolerance_us {
+            return Change::Keep(CounterVerdict::trigger((ahead - self.tolerance_us).div_ceil(1000)));
+        }
+        Change::Keep(CounterVerdict::PASS)
+    }
+
+    /// Counts a send that already happened, room or not: what passed a [`GcraParams::peek`]
+    /// while others raced it still cost what it cost, and the key refuses that much longer.
+    pub fn charge(&self, stored: Option<&[u8]>, now: Timestamp) -> Change<CounterVerdict> {
+        let now_us = now.as_millis().saturating_mul(1000);
+        let tat = stored.and_then(|b| Reader::new(b).u64()).unwrap_or(0).max(now_us);
+        let new_tat = tat.saturating_add(self.emission_us);
+        Change::Write {
+            value: Writer::default().u64(new_tat).finish(),
+            expires_at: Timestamp::from_millis(new_tat.div_ceil(1000)),
+            protected_until: Timestamp::from_millis(new_tat.saturating_sub(self.tolerance_us).div_ceil(1000)),
+            result: CounterVerdict::PASS,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,6 +109,29 @@ mod tests {
     fn hit(store: &MemoryStore, params: &GcraParams, now_ms: u64) -> CounterVerdict {
         let now = Timestamp::from_millis(now_ms);
         update(store, "k", now, 4, |b| params.step(b, now)).unwrap()
+    }
+
+    #[test]
+    fn charges_count_what_peeks_let_through() {
+        // 3 a day: three charged sends leave no room, a peek writes nothing.
+        let params = GcraParams::new(nz(3), nz(86_400), nz(3));
+        let store = MemoryStore::new();
+        let at = |ms: u64| Timestamp::from_millis(ms);
+        let peek = |ms: u64| update(&store, "k", at(ms), 4, |b| params.peek(b, at(ms))).unwrap();
+        let charge = |ms: u64| update(&store, "k", at(ms), 4, |b| params.charge(b, at(ms))).unwrap();
+        for i in 0..3 {
+            assert!(!peek(i).triggered);
+            assert!(!peek(i).triggered);
+            charge(i);
+        }
+        let refused = peek(3);
+        assert!(refused.triggered);
+        // One send's worth of the day (8 h) after the first, less the 3 ms since.
+        assert_eq!(refused.retry_after_ms, Some(28_800_000 - 3));
+        // A fourth that raced through is charged too: the wait grows by its share.
+        charge(4);
+        assert_eq!(peek(5).retry_after_ms, Some(2 * 28_800_000 - 5));
+        assert!(!peek(2 * 28_800_000).triggered);
     }
 
     #[test]

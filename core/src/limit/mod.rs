@@ -15,7 +15,7 @@ mod surge;
 
 pub use adjacent::AdjacentParams;
 pub use backoff::BackoffParams;
-pub(crate) use bound::{read_bound, record_bound};
+pub(crate) use bound::{prove_bound, read_bound, record_bound, Binding};
 pub(crate) use conversion::{record_binding, record_sender, take_sender, CONFLICTING_BINDINGS};
 pub use conversion::{ConversionBaseline, ConversionParams, ConversionScope};
 pub use gcra::{GcraParams, MAX_HORIZON_SECONDS};

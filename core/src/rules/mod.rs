@@ -140,6 +140,10 @@ pub enum RuleKind {
         /// How long a sign-up's binding is kept, in milliseconds.
         keep_ms: u64,
     },
+    /// A password sign-in naming an account bound to a number, by an account that never
+    /// entered a code sent there, is refused once the number had its fill of SMS sign-ins:
+    /// with SMS MFA each right password sends one, and accounts are free to make.
+    BoundSignIns(GcraParams),
 }
 
 impl RuleKind {
