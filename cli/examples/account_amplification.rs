@@ -276,8 +276,7 @@ fn main() -> Result<(), String> {
     let shipped = Policy::from_json(&text).map_err(|e| e.to_string())?;
     let mut doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
     if let Some(rules) = doc.get_mut("rules").and_then(|r| r.as_array_mut()) {
-        // A `bound_sign_ins` rule reads the bindings: it goes with them.
-        rules.retain(|rule| rule.get("bound_number").is_none() && rule.get("bound_sign_ins").is_none());
+        rules.retain(|rule| rule.get("bound_number").is_none());
     }
     let unbound = Policy::from_json(&doc.to_string()).map_err(|e| e.to_string())?;
     println!(

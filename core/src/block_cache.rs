@@ -63,7 +63,9 @@ fn identity(check: &CounterCheck) -> Option<String> {
         | CounterOp::AccountConfirm
         | CounterOp::BindNumber { .. }
         | CounterOp::BoundNumberRead
-        | CounterOp::ProveBinding { .. }
+        | CounterOp::BindSignInNumber { .. }
+        | CounterOp::ProveSignInNumber { .. }
+        | CounterOp::SignInNumberRead
         | CounterOp::SignInPeek
         | CounterOp::SignInCharge
         // A surge refusal may be a challenge or a block: the cached wait would not say which.

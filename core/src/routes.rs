@@ -105,6 +105,8 @@ pub struct Route {
     pub password_sign_ins: Vec<Conditions>,
     /// The preset's calls that answer a sign-in's SMS code ([`crate::extract::Preset::sign_in_code_answers`]).
     pub sign_in_code_answers: Vec<Conditions>,
+    /// The preset's calls that choose SMS MFA ([`crate::extract::Preset::sms_mfa_choices`]).
+    pub sms_mfa_choices: Vec<Conditions>,
 }
 
 /// What a confirm route's response must show for its code to count as confirmed.
@@ -196,21 +198,28 @@ impl Route {
     /// condition, or does not parse, is not one: it is judged as any other call naming its
     /// account.
     pub fn signs_in_by_password(&self, req: &Request<'_>) -> bool {
-        if self.password_sign_ins.is_empty() || !self.preset.is_some_and(|p| p.names_one_call(req)) {
-            return false;
-        }
-        let paths = path_readings(req.path_only());
-        self.password_sign_ins.iter().any(|c| c.hold(req, &paths, false, false))
+        self.is_one_of(&self.password_sign_ins, req)
     }
 
-    /// Whether `req` is one of the preset's answers to a sign-in's SMS code, on the same terms
-    /// as [`Route::signs_in_by_password`].
+    /// Whether `req` answers a code sent to the account's sign-in number, on the same terms as
+    /// [`Route::signs_in_by_password`].
     pub fn answers_sign_in_code(&self, req: &Request<'_>) -> bool {
-        if self.sign_in_code_answers.is_empty() || !self.preset.is_some_and(|p| p.names_one_call(req)) {
+        self.is_one_of(&self.sign_in_code_answers, req)
+    }
+
+    /// Whether `req` chooses SMS MFA after a right password, on the same terms as
+    /// [`Route::signs_in_by_password`].
+    pub fn chooses_sms_mfa(&self, req: &Request<'_>) -> bool {
+        self.is_one_of(&self.sms_mfa_choices, req)
+    }
+
+    /// Whether `req` names one call of the preset's API and meets one of `calls`.
+    fn is_one_of(&self, calls: &[Conditions], req: &Request<'_>) -> bool {
+        if calls.is_empty() || !self.preset.is_some_and(|p| p.names_one_call(req)) {
             return false;
         }
         let paths = path_readings(req.path_only());
-        self.sign_in_code_answers.iter().any(|c| c.hold(req, &paths, false, false))
+        calls.iter().any(|c| c.hold(req, &paths, false, false))
     }
 }
 

@@ -1,6 +1,7 @@
-//! Password sign-ins of accounts bound to one number, limited by the SMS codes such sign-ins
-//! sent it (`bound_sign_ins`): with SMS MFA every right password sends one, and in a pool that
-//! verifies e-mail addresses accounts cost an address. What counts, who is spared, what proves.
+//! Password sign-ins of accounts whose SMS MFA goes to one number, limited by the codes such
+//! sign-ins sent it (`bound_sign_ins`): with SMS MFA every right password sends one, and in a
+//! pool that verifies e-mail addresses accounts cost an address. What counts, who is spared,
+//! what proves, what moves the count.
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // test code: failing loudly is the point
 
@@ -212,36 +213,97 @@ fn a_failing_store_is_the_stores_outcome() {
     let d = p.decide(&req, now, &pool.store);
     assert!(d.reasons.iter().any(|r| r.code == ReasonCode::StoreUnavailable), "{d:?}");
     // Without the binding, the account alone.
-    let d = p.decide(&req, now, &FailingStore::failing("bn:"));
+    let d = p.decide(&req, now, &FailingStore::failing("bm:"));
     assert!(!d.reasons.iter().any(|r| r.rule.as_deref() == Some("numbers-sign-ins")));
+}
+
+/// A phone change moves where the account's SMS MFA goes: a campaign that signs up with a
+/// throwaway number and moves each account to the one it pumps is counted at the pumped one.
+#[test]
+fn a_phone_change_moves_the_count_to_the_new_number() {
+    let p = policy(&[]);
+    let pool = Pool { policy: &p, store: MemoryStore::new() };
+    for i in 0..5u64 {
+        let user = format!("bot{i}@example.com");
+        let throwaway = format!("+1415555{:04}", 200 + i);
+        let body =
+            json!({"Username": user, "UserAttributes": [{"Name": "phone_number", "Value": throwaway}]});
+        pool.call("SignUp", &body.to_string(), i, 200, BY_EMAIL);
+        let token = support::jwt(&json!({"username": user}));
+        let change =
+            json!({"AccessToken": token, "UserAttributes": [{"Name": "phone_number", "Value": NUMBER}]});
+        let answer =
+            r#"{"CodeDeliveryDetailsList": [{"AttributeName": "phone_number", "DeliveryMedium": "SMS"}]}"#;
+        let moved = pool.call("UpdateUserAttributes", &change.to_string(), 10 + i, 200, answer);
+        assert_eq!(moved.action, Action::Allow, "{moved:?}");
+    }
+    for i in 0..3 {
+        assert_eq!(pool.sign_in(&format!("bot{i}@example.com"), 20 + i, 200, SMS_MFA).action, Action::Allow);
+    }
+    assert!(refused_by_the_count(&pool.sign_in("bot3@example.com", 30, 200, SMS_MFA)));
+    // A change origin refused (a token it did not take) moves nothing.
+    let token = support::jwt(&json!({"username": "bot4@example.com"}));
+    let change =
+        json!({"AccessToken": token, "UserAttributes": [{"Name": "phone_number", "Value": "+14155550777"}]});
+    pool.call(
+        "UpdateUserAttributes",
+        &change.to_string(),
+        31,
+        400,
+        r#"{"__type": "NotAuthorizedException"}"#,
+    );
+    assert!(refused_by_the_count(&pool.sign_in("bot4@example.com", 32, 200, SMS_MFA)));
+}
+
+/// Choosing SMS MFA after a right password (a user with two factors) sends the same code: it is
+/// a sign-in as a password one is, counted and refused alike; a phone verification proves.
+#[test]
+fn choosing_sms_mfa_counts_and_a_phone_verification_proves() {
+    let p = policy(&[]);
+    let pool = Pool { policy: &p, store: MemoryStore::new() };
+    for i in 0..5 {
+        pool.sign_up(&format!("bot{i}@example.com"), i, BY_EMAIL);
+    }
+    let choose = |user: &str, at: u64| {
+        let body = json!({"ChallengeName": "SELECT_MFA_TYPE", "Session": "s",
+                          "ChallengeResponses": {"USERNAME": user, "ANSWER": "SMS_MFA"}});
+        pool.call("RespondToAuthChallenge", &body.to_string(), at, 200, SMS_MFA)
+    };
+    for i in 0..3 {
+        assert_eq!(choose(&format!("bot{i}@example.com"), 10 + i).action, Action::Allow);
+    }
+    assert!(refused_by_the_count(&choose("bot3@example.com", 20)));
+    assert!(refused_by_the_count(&pool.sign_in("bot3@example.com", 21, 200, SMS_MFA)));
+    let token = support::jwt(&json!({"username": "bot4@example.com"}));
+    let verify = json!({"AccessToken": token, "AttributeName": "phone_number", "Code": "123456"});
+    assert_eq!(pool.call("VerifyUserAttribute", &verify.to_string(), 22, 200, "{}").action, Action::Allow);
+    assert_eq!(pool.sign_in("bot4@example.com", 23, 200, SMS_MFA).action, Action::Allow);
 }
 
 #[test]
 fn the_bound_sign_ins_rule_is_checked_at_load() {
-    let load = |rules: serde_json::Value| {
+    let load = |rules: serde_json::Value, preset: &str| {
         let doc = json!({
             "version": 1, "default_region": "US",
-            "routes": [{"id": "send", "kind": "send", "extract": {"preset": "cognito"}},
-                       {"id": "other", "kind": "send", "extract": {"preset": "cognito"}}],
+            "routes": [{"id": "send", "kind": "send", "extract": {"preset": preset}}],
             "rules": rules,
         });
         Policy::from_json(&doc.to_string()).err().map(|e| e.to_string()).unwrap_or_default()
     };
-    let bound = json!({"id": "b", "action": "log", "bound_number": {}});
     let rule = |extra: serde_json::Value| {
         let mut r = json!({"id": "s", "action": "block", "bound_sign_ins": {"limit": 5}});
         r.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
         r
     };
-    assert_eq!(load(json!([bound, rule(json!({}))])), "");
-    assert!(load(json!([rule(json!({}))])).contains("no bound_number rule applies to route \"send\""));
-    let only_send = json!({"id": "b", "action": "log", "routes": ["send"], "bound_number": {}});
-    assert!(load(json!([only_send, rule(json!({}))])).contains("route \"other\""));
-    assert!(load(json!([bound, rule(json!({"skip_trusted": true}))])).contains("rules[1].skip_trusted"));
-    assert!(load(json!([bound, rule(json!({"bound_sign_ins": {"limit": 0}}))]))
-        .contains("rules[1].bound_sign_ins.limit"));
-    assert!(load(json!([bound, rule(json!({"bound_sign_ins": {"limit": 5, "per_seconds": 10}}))]))
-        .contains("rules[1].bound_sign_ins.per_seconds"));
+    assert_eq!(load(json!([rule(json!({}))]), "cognito"), "");
+    assert!(load(json!([rule(json!({}))]), "firebase").contains("rules[0].routes"));
+    assert!(load(json!([rule(json!({"skip_trusted": true}))]), "cognito").contains("rules[0].skip_trusted"));
+    assert!(load(json!([rule(json!({"bound_sign_ins": {"limit": 0}}))]), "cognito")
+        .contains("rules[0].bound_sign_ins.limit"));
+    assert!(load(json!([rule(json!({"bound_sign_ins": {"limit": 5, "per_seconds": 10}}))]), "cognito")
+        .contains("rules[0].bound_sign_ins.per_seconds"));
+    assert!(load(json!([rule(json!({"bound_sign_ins": {"limit": 5, "keep_seconds": 60}}))]), "cognito")
+        .contains("rules[0].bound_sign_ins.keep_seconds"));
     let second = json!({"id": "t", "action": "block", "bound_sign_ins": {"limit": 5}});
-    assert!(load(json!([bound, rule(json!({})), second])).contains("at most one bound_sign_ins"));
+    assert!(load(json!([rule(json!({})), second]), "cognito").contains("at most one bound_sign_ins"));
 }

@@ -246,22 +246,7 @@ fn a_firebase_enrolment_is_credited_to_the_phone_it_enrolled() {
     )
     .unwrap();
     let store = MemoryStore::new();
-    // base64url without padding, as a JWT's parts are written.
-    let b64 = |v: serde_json::Value| {
-        const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-        let bytes = v.to_string().into_bytes();
-        let mut out = String::new();
-        for chunk in bytes.chunks(3) {
-            let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
-            for i in 0..=chunk.len() {
-                out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
-            }
-        }
-        out
-    };
-    let id_token = |uid: &str| {
-        format!("{}.{}.c2ln", b64(json!({"alg": "RS256"})), b64(json!({"user_id": uid, "sub": uid})))
-    };
+    let id_token = |uid: &str| support::jwt(&json!({"user_id": uid, "sub": uid}));
     let call = |path: &str, body: serde_json::Value, at_s: u64, status: u16, answer: &str| {
         let body = body.to_string();
         let now = Timestamp::from_millis(at_s * 1000);

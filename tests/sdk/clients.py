@@ -167,6 +167,25 @@ class Run:
         out = idp.confirm_sign_up(ClientId="client", Username=NIGERIA, ConfirmationCode="123456")
         self.report("cognito confirm_sign_up: a confirm, forwarded", "ResponseMetadata" in out, str(out))
 
+    def cognito_mfa(self):
+        """A password sign-in names the user; with SMS MFA the right password sends its number a
+        code, which Cognito's answer says: the number's count of such codes (one a day on the
+        route at /mfa) refuses the next sign-in of an account that never entered one."""
+        attempts = Attempts()
+        idp = aws_client("cognito-idp", f"{self.url}/mfa", attempts)
+        idp.sign_up(ClientId="client", Username="mfa@example.com", Password="Passw0rd!",
+                    UserAttributes=[{"Name": "phone_number", "Value": us(150)}])
+
+        def password_sign_in():
+            return idp.initiate_auth(ClientId="client", AuthFlow="USER_PASSWORD_AUTH",
+                                     AuthParameters={"USERNAME": "mfa@example.com", "PASSWORD": "Passw0rd!"})
+
+        out = password_sign_in()
+        self.report("cognito initiate_auth USER_PASSWORD_AUTH: forwarded, SMS_MFA parsed",
+                    out.get("ChallengeName") == "SMS_MFA", str(out))
+        self.aws_error(password_sign_in, attempts, "ForbiddenException", 403, "rate_limited", "users-sign-in-codes",
+                       "cognito initiate_auth by password once the number had its SMS MFA codes")
+
     def baseline(self):
         """For comparison only: the same throttle answered in pumpguard's own JSON (HTTP 429, a
         route with `"refusal": "pumpguard"` at /legacy); botocore retries it on its own."""
@@ -273,7 +292,7 @@ class Run:
 
 def run_all(url, origin, report):
     run = Run(url, origin, report)
-    for part in (run.cognito, run.sns, run.twilio, run.firebase, run.baseline):
+    for part in (run.cognito, run.cognito_mfa, run.sns, run.twilio, run.firebase, run.baseline):
         try:
             part()
         except Exception as e:  # noqa: BLE001 - an SDK call that failed unexpectedly

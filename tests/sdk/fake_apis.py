@@ -50,6 +50,11 @@ def answer(method, path, headers, body):
             "InitiateAuth": {"ChallengeName": "SMS_OTP", "Session": "session"},
             "RespondToAuthChallenge": {"ChallengeName": "SMS_OTP", "Session": "session"},
         }.get(op, {})
+        if op == "InitiateAuth" and '"USER_PASSWORD_AUTH"' in body.decode("utf-8", "replace"):
+            # A right password of a user with SMS MFA: the code went to the user's number.
+            payload = {"ChallengeName": "SMS_MFA", "Session": "session",
+                       "ChallengeParameters": {"CODE_DELIVERY_DELIVERY_MEDIUM": "SMS",
+                                               "CODE_DELIVERY_DESTINATION": "+*******0150"}}
         return 200, "application/x-amz-json-1.1", json.dumps(payload)
     bare, _, query = path.partition("?")
     params = dict(urllib.parse.parse_qsl(query))

@@ -111,31 +111,13 @@ pub(super) fn check_import_path_is_not_a_route(doc: &PolicyDoc, errs: &mut Confi
 }
 
 /// At most one `bound_number` rule: two could bind one account to two numbers. It never fires,
-/// so it skips nothing. A `bound_sign_ins` rule judges by its bindings, so each of its routes
-/// needs one; trust is the number's, shared with every account bound to it, so it spares nothing.
+/// so it skips nothing. At most one `bound_sign_ins` rule, for the same reason; trust is the
+/// number's, shared with every account made for it, so it spares nothing.
 pub(super) fn check_bound_number(doc: &PolicyDoc, errs: &mut ConfigErrors) {
-    let route_ids = |rule: &RuleDoc| -> Vec<String> {
-        if rule.routes.is_empty() {
-            doc.routes.iter().filter(|r| r.kind == RouteKind::Send).map(|r| r.id.clone()).collect()
-        } else {
-            rule.routes.clone()
-        }
-    };
-    let bound_routes: Vec<String> =
-        doc.rules.iter().filter(|r| r.bound_number.is_some()).flat_map(route_ids).collect();
     let sign_ins = doc.rules.iter().enumerate().filter(|(_, r)| r.bound_sign_ins.is_some());
     for (n, (i, rule)) in sign_ins.enumerate() {
         if n > 0 {
             errs.push(format!("rules[{i}].bound_sign_ins"), "a policy has at most one bound_sign_ins rule");
-        }
-        if let Some(route) = route_ids(rule).iter().find(|r| !bound_routes.contains(r)) {
-            errs.push(
-                format!("rules[{i}].bound_sign_ins"),
-                format!(
-                    "judges the accounts a bound_number rule binds, and no bound_number rule \
-                     applies to route \"{route}\""
-                ),
-            );
         }
         if rule.skip_trusted {
             errs.push(

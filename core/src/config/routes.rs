@@ -127,6 +127,14 @@ pub(super) fn compile_routes(docs: &[RouteDoc], errs: &mut ConfigErrors) -> Vec<
                     .iter()
                     .map(|m| compile_match(m, &format!("{at}.extract.preset"), errs))
                     .collect(),
+                sms_mfa_choices: doc
+                    .extract
+                    .preset
+                    .map(|p| p.sms_mfa_choices())
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|m| compile_match(m, &format!("{at}.extract.preset"), errs))
+                    .collect(),
                 success: ConfirmSuccess {
                     statuses: doc.success_status.clone(),
                     header: success_header,

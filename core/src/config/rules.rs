@@ -8,7 +8,9 @@ use crate::limit::{
     AdjacentParams, BackoffParams, ConversionBaseline, ConversionParams, ConversionScope, GcraParams,
     ProvenPairsParams, ReputationParams, SurgeParams, TrustedSends, MAX_HORIZON_SECONDS,
 };
-use crate::rules::{parse_prefix, CountrySet, KeyPart, NumberPattern, PrefixSet, Rule, RuleKind, TypeSet};
+use crate::rules::{
+    parse_prefix, CountrySet, KeyPart, NumberPattern, PrefixSet, Rule, RuleKind, SignInParams, TypeSet,
+};
 use crate::rules::{BotScoreRule, BOT_SCORE_BELOW_RANGE};
 
 use super::checks::check_solver_rule;
@@ -209,6 +211,22 @@ pub(super) fn compile_rule(
                 format!("{at}.routes"),
                 "none of the rule's routes binds an account to a number (the cognito preset's \
                  SignUp does), so no send would be judged by its account's number",
+            );
+        }
+    }
+    if matches!(kind, RuleKind::BoundSignIns(_)) {
+        let signs_in = |r: &usize| {
+            policy
+                .routes
+                .get(*r)
+                .and_then(|route| route.extract.preset)
+                .is_some_and(|p| !p.password_sign_ins().is_empty())
+        };
+        if !routes.iter().any(signs_in) {
+            errs.push(
+                format!("{at}.routes"),
+                "none of the rule's routes signs in by password (the cognito preset's InitiateAuth \
+                 does), so no sign-in would be counted",
             );
         }
     }
@@ -600,9 +618,16 @@ fn compile_kind(doc: &RuleDoc, at: &str, errs: &mut ConfigErrors) -> Option<Rule
                 format!("must be between 60 and {MAX_TRUST_SECONDS} (a year)"),
             );
         }
+        if !(3_600..=MAX_TRUST_SECONDS).contains(&b.keep_seconds) {
+            errs.push(
+                format!("{at}.bound_sign_ins.keep_seconds"),
+                format!("must be between 3600 and {MAX_TRUST_SECONDS} (a year)"),
+            );
+        }
         let (limit, period) =
             (NonZeroU32::new(b.limit.clamp(1, 1000)), NonZeroU32::new(b.per_seconds.max(1)));
-        return Some(RuleKind::BoundSignIns(GcraParams::new(limit?, period?, limit?)));
+        let codes = GcraParams::new(limit?, period?, limit?);
+        return Some(RuleKind::BoundSignIns(SignInParams { codes, keep_ms: seconds_to_ms(b.keep_seconds) }));
     }
     if let Some(r) = &doc.reputation {
         let at = format!("{at}.reputation");

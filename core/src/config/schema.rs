@@ -459,8 +459,8 @@ pub struct RuleDoc {
     /// judged as a send to the number the account's sign-up carried (action `log`).
     #[serde(default)]
     pub bound_number: Option<BoundNumberDoc>,
-    /// Kind `bound_sign_ins`: password sign-ins of accounts bound to one number, limited by
-    /// the SMS codes such sign-ins sent it (needs a `bound_number` rule).
+    /// Kind `bound_sign_ins`: password sign-ins of accounts whose SMS MFA goes to one number,
+    /// limited by the codes such sign-ins sent it.
     #[serde(default)]
     pub bound_sign_ins: Option<BoundSignInsDoc>,
 }
@@ -481,11 +481,12 @@ pub struct BoundNumberDoc {
 
 /// With SMS MFA every password sign-in with the right password sends a code to the account's
 /// number, and accounts cost an e-mail address: a number is sent `limit` such codes per
-/// `per_seconds` across the accounts bound to it (origin's answer says which sign-ins sent
-/// one). Past that, a password sign-in of an account bound to it is refused (the rule's
-/// action, with the wait), unless the account entered a code sent to that number (its
-/// sign-up's by SMS, or an SMS MFA code): a real user's own account never is, however many
-/// accounts someone else made for the number.
+/// `per_seconds` across the accounts whose SMS MFA goes to it (the number their sign-up or
+/// their last phone change carried; origin's answer says which sign-ins sent a code). Past
+/// that, a password sign-in of such an account is refused (the rule's action, with the wait),
+/// unless the account entered a code sent to that number (its sign-up's by SMS, or an SMS MFA
+/// code): a real user's own account never is, however many accounts someone else made for the
+/// number.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -496,10 +497,19 @@ pub struct BoundSignInsDoc {
     /// The period of `limit`, in seconds (60 to a year; default a day).
     #[serde(default = "default_sign_in_period")]
     pub per_seconds: u32,
+    /// How long an account's sign-in number is kept after its sign-up, its last phone change or
+    /// its last proof (3600 to a year; default 365 days). An account whose record expired is
+    /// judged by its own limits alone: a campaign would make accounts and let them age.
+    #[serde(default = "default_sign_in_keep")]
+    pub keep_seconds: u32,
 }
 
 fn default_sign_in_period() -> u32 {
     86_400
+}
+
+fn default_sign_in_keep() -> u32 {
+    365 * 86_400
 }
 
 fn default_keep_seconds() -> u32 {

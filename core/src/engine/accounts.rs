@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use crate::config::Policy;
-use crate::limit::{Binding, ConversionScope, CONFLICTING_BINDINGS};
+use crate::limit::{ConversionScope, CONFLICTING_BINDINGS};
 use crate::phone::PhoneNumber;
 use crate::request::Request;
 use crate::rules::RuleKind;
@@ -17,7 +17,7 @@ use super::keys::{account_text, client_tag, conversion_scope_key, counter_key};
 use super::{CheckOutcome, CounterCheck, CounterOp};
 
 /// The key an account's binding is recorded under, per rule.
-fn account_key(kind: &str, rule_id: &str, tag: u128) -> String {
+pub(super) fn account_key(kind: &str, rule_id: &str, tag: u128) -> String {
     counter_key(kind, rule_id, &account_text(tag))
 }
 
@@ -46,6 +46,7 @@ impl Policy {
     ) -> Vec<CounterCheck> {
         let Ok(digits) = number.digits().parse::<u64>() else { return Vec::new() };
         let e164: Arc<str> = Arc::from(number.e164());
+        let sign_in_number = self.plan_sign_in_number(route, tag, number, true);
         self.rules
             .iter()
             .enumerate()
@@ -54,8 +55,7 @@ impl Policy {
                     return Some(CounterCheck::new(
                         u16::try_from(index).ok()?,
                         account_key("bn:", &rule.id, tag),
-                        // By SMS until origin's answer says otherwise (`confirm_checks`).
-                        CounterOp::BindNumber { digits, by_sms: true },
+                        CounterOp::BindNumber { digits },
                         Some(e164.clone()),
                     ));
                 }
@@ -75,6 +75,7 @@ impl Policy {
                     Some(e164.clone()),
                 ))
             })
+            .chain(sign_in_number)
             .collect()
     }
 
@@ -90,62 +91,18 @@ impl Policy {
         Some(CounterCheck::new(u16::try_from(index).ok()?, key, CounterOp::BoundNumberRead, None))
     }
 
-    /// The number [`Policy::plan_bound_read`]'s outcome names, and what its binding says;
-    /// `None` when the account has no binding, the store failed, or the digits no longer parse.
+    /// The number [`Policy::plan_bound_read`]'s outcome names; `None` when the account has no
+    /// binding, the store failed, or the digits no longer parse.
     pub(super) fn bound_number(
         &self,
         checks: &[CounterCheck],
         outcomes: &[CheckOutcome],
-    ) -> Option<(PhoneNumber, Binding)> {
-        let binding = checks.iter().zip(outcomes).find_map(|(check, outcome)| match outcome {
-            CheckOutcome::Verdict(v) if check.op == CounterOp::BoundNumberRead => {
-                v.solver.and_then(Binding::from_verdict)
-            }
+    ) -> Option<PhoneNumber> {
+        let digits = checks.iter().zip(outcomes).find_map(|(check, outcome)| match outcome {
+            CheckOutcome::Verdict(v) if check.op == CounterOp::BoundNumberRead => v.solver,
             _ => None,
         })?;
-        let number = self.parser.parse(&format!("+{}", binding.digits)).ok()?;
-        Some((number, binding))
-    }
-
-    /// Whether a `bound_sign_ins` rule judges route `route`'s password sign-ins.
-    pub(super) fn judges_sign_ins(&self, route: usize) -> bool {
-        self.rules.iter().any(|r| matches!(r.kind, RuleKind::BoundSignIns(_)) && r.routes.contains(&route))
-    }
-
-    /// The checks of a password sign-in by an account bound to `number` under rule `index` (a
-    /// `bound_sign_ins` rule): the look at the number's count, unless the account proved the
-    /// number; and the charge its answer makes when it says an SMS code went.
-    pub(super) fn plan_sign_in(
-        &self,
-        index: usize,
-        number: &PhoneNumber,
-        binding: Binding,
-    ) -> (Option<CounterCheck>, Option<CounterCheck>) {
-        let (Some(rule), Ok(rule_index)) = (self.rules.get(index), u16::try_from(index)) else {
-            return (None, None);
-        };
-        let key = counter_key("bsi:", &rule.id, number.digits());
-        let e164: Arc<str> = Arc::from(number.e164());
-        let check = |op| CounterCheck::new(rule_index, key.clone(), op, Some(e164.clone()));
-        let peek = (!binding.proven).then(|| check(CounterOp::SignInPeek));
-        (peek, Some(check(CounterOp::SignInCharge)))
-    }
-
-    /// Whether a `bound_sign_ins` rule counts sign-ins by bound numbers.
-    pub(super) fn counts_sign_ins(&self) -> bool {
-        self.rules.iter().any(|r| matches!(r.kind, RuleKind::BoundSignIns(_)))
-    }
-
-    /// The proof that account `tag` read a code sent to its number (`sms_only`: its sign-up's
-    /// code, which proves an SMS binding only); `None` unless a `bound_sign_ins` rule asks.
-    pub(super) fn plan_proof(&self, tag: u128, sms_only: bool) -> Option<CounterCheck> {
-        if !self.counts_sign_ins() {
-            return None;
-        }
-        let (index, rule) =
-            self.rules.iter().enumerate().find(|(_, r)| matches!(r.kind, RuleKind::BoundNumber { .. }))?;
-        let key = account_key("bn:", &rule.id, tag);
-        Some(CounterCheck::new(u16::try_from(index).ok()?, key, CounterOp::ProveBinding { sms_only }, None))
+        self.parser.parse(&format!("+{digits}")).ok()
     }
 
     /// A confirmation naming only account `tag`: one check per rule a binding send recorded the

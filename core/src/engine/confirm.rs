@@ -62,16 +62,18 @@ fn proves(decision: &Decision) -> bool {
 }
 
 /// Which of a send's bindings origin's answer records: a sign-up whose code went by SMS all of
-/// them; one taken otherwise only the number it binds, marked so (a code sent by e-mail says
-/// nothing of the number, and crediting it would let a later confirmation credit a number that
-/// never had the code); a sign-in whose SMS code went, its charge to the number.
+/// them; one taken otherwise (its code by e-mail, or none) only where its SMS MFA goes (a code
+/// sent by e-mail says nothing of the number, and crediting it would let a later confirmation
+/// credit a number that never had the code); a phone change, where SMS MFA goes from now on; a
+/// sign-in whose SMS code went, its charge to the number.
 fn answered_bindings(bindings: &[CounterCheck], answer: AnsweredSend) -> Vec<CounterCheck> {
     let kept = bindings.iter().filter_map(|check| match (answer, check.op) {
         (AnsweredSend::CodeBySms, CounterOp::SignInCharge) => None,
         (AnsweredSend::CodeBySms, _) => Some(check.clone()),
-        (AnsweredSend::AcceptedOtherwise, CounterOp::BindNumber { digits, .. }) => {
-            Some(CounterCheck { op: CounterOp::BindNumber { digits, by_sms: false }, ..check.clone() })
-        }
+        (AnsweredSend::AcceptedOtherwise, CounterOp::BindSignInNumber { digits, .. }) => Some(CounterCheck {
+            op: CounterOp::BindSignInNumber { digits, sign_up_by_sms: false },
+            ..check.clone()
+        }),
         (AnsweredSend::SignInCode, CounterOp::SignInCharge) => Some(check.clone()),
         _ => None,
     });
@@ -125,13 +127,16 @@ impl Policy {
             // it refused (a user name taken, a password too weak, a wrong password) sent nothing.
             let route = decision.route.as_ref().and_then(|r| self.routes.get(r.index));
             let answer = match route.and_then(|r| r.preset) {
-                Some(preset) if (200..300).contains(&response.status) => preset.answered_send(response.body),
+                // Any other answer origin gave in taking the call (a phone change's) says the
+                // call was taken, and nothing went by SMS that the guard records.
+                Some(preset) if (200..300).contains(&response.status) => {
+                    match preset.answered_send(response.body) {
+                        AnsweredSend::Nothing => AnsweredSend::AcceptedOtherwise,
+                        answer => answer,
+                    }
+                }
                 _ => AnsweredSend::Nothing,
             };
-            // A number no code went to matters only to a rule counting sign-ins by it.
-            if answer == AnsweredSend::AcceptedOtherwise && !self.counts_sign_ins() {
-                return Vec::new();
-            }
             return answered_bindings(&decision.bindings, answer);
         }
         let mut checks = self.credited_checks(decision, response);

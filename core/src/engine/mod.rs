@@ -33,7 +33,8 @@ use crate::config::{InputOutcome, Policy, RuleAction};
 use crate::decision::{Action, Decision, Reason, ReasonCode, TokenCheck, TokenVerdict};
 use crate::fingerprint::{self, FingerprintKind};
 use crate::limit::{
-    prove_bound, read_bound, record_binding, record_bound, record_sender, take_sender, CounterVerdict,
+    prove_sign_in_number, read_bound, read_sign_in_number, record_binding, record_bound, record_sender,
+    record_sign_in_number, take_sender, CounterVerdict,
 };
 use crate::request::Request;
 use crate::routes::path_readings;
@@ -46,17 +47,13 @@ mod confirm;
 mod keys;
 mod prepare;
 mod risk;
+mod sign_ins;
 mod sparing;
 
 pub(crate) use keys::counter_key;
 
 /// Header values used in counter keys are cut to this length so keys stay small.
 const MAX_KEY_VALUE_LEN: usize = 128;
-
-/// Serde's default of a flag that was always true before it existed.
-fn yes() -> bool {
-    true
-}
 
 /// What a counter check does to its key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,21 +125,26 @@ pub enum CounterOp {
     BindNumber {
         /// The number's E.164 digits as an integer.
         digits: u64,
-        /// The sign-up's code went to the number by SMS (origin's answer says so): false for a
-        /// pool that verifies e-mail addresses, or confirms its users itself, where the number
-        /// is where SMS MFA goes and nothing else.
-        #[serde(default = "yes")]
-        by_sms: bool,
     },
-    /// The account entered a code sent to its number: its binding is proven, so its password
-    /// sign-ins are no longer judged by the number's count (a `bound_sign_ins` rule).
-    /// `sms_only`: the code was the sign-up's, which proves an SMS binding only.
-    ProveBinding {
-        /// Only a binding whose code went by SMS is proven.
-        sms_only: bool,
+    /// Origin took a call naming an account and one number (a sign-up, however its code went;
+    /// a phone change): where the account's SMS MFA codes go from now on (a `bound_sign_ins`
+    /// rule), recorded under the account's tag.
+    BindSignInNumber {
+        /// The number's E.164 digits as an integer.
+        digits: u64,
+        /// A sign-up whose code went to the number by SMS (its confirmation proves the number).
+        sign_up_by_sms: bool,
     },
-    /// Whether the number an account is bound to had its fill of SMS sign-ins (a
-    /// `bound_sign_ins` rule); writes nothing.
+    /// The account entered a code sent to its sign-in number: proven, so its password sign-ins
+    /// are no longer judged by the number's count.
+    ProveSignInNumber {
+        /// The code was the sign-up's: it proves only a number the sign-up's code went to by SMS.
+        sign_up_code: bool,
+    },
+    /// Reads an account's sign-in number (the verdict's `solver`, `None` when it has none);
+    /// writes nothing. Run in the round [`Prepared::reads_bound_number`] asks hosts for.
+    SignInNumberRead,
+    /// Whether a sign-in number had its fill of SMS sign-in codes; writes nothing.
     SignInPeek,
     /// Origin answered a password sign-in with an SMS code to the account's number: counted
     /// against that number.
@@ -544,16 +546,18 @@ impl Policy {
                 CounterOp::ConversionConfirmSolved => apply(&mut |b| take_sender(b, now, p.window_ms)),
                 _ => return CheckOutcome::Mismatch,
             },
-            (RuleKind::BoundNumber { keep_ms }, CounterOp::BindNumber { digits, by_sms }) => {
-                apply(&mut |_| record_bound(now, *keep_ms, digits, by_sms))
+            (RuleKind::BoundNumber { keep_ms }, CounterOp::BindNumber { digits }) => {
+                apply(&mut |_| record_bound(now, *keep_ms, digits))
             }
-            (RuleKind::BoundNumber { keep_ms }, CounterOp::ProveBinding { sms_only }) => {
-                apply(&mut |b| prove_bound(b, now, *keep_ms, sms_only))
+            (RuleKind::BoundSignIns(p), CounterOp::BindSignInNumber { digits, sign_up_by_sms }) => {
+                apply(&mut |_| record_sign_in_number(now, p.keep_ms, digits, sign_up_by_sms))
             }
-            (RuleKind::BoundSignIns(params), CounterOp::SignInPeek) => apply(&mut |b| params.peek(b, now)),
-            (RuleKind::BoundSignIns(params), CounterOp::SignInCharge) => {
-                apply(&mut |b| params.charge(b, now))
+            (RuleKind::BoundSignIns(p), CounterOp::ProveSignInNumber { sign_up_code }) => {
+                apply(&mut |b| prove_sign_in_number(b, now, p.keep_ms, sign_up_code))
             }
+            (RuleKind::BoundSignIns(_), CounterOp::SignInNumberRead) => apply(&mut read_sign_in_number),
+            (RuleKind::BoundSignIns(p), CounterOp::SignInPeek) => apply(&mut |b| p.codes.peek(b, now)),
+            (RuleKind::BoundSignIns(p), CounterOp::SignInCharge) => apply(&mut |b| p.codes.charge(b, now)),
             (RuleKind::BoundNumber { .. }, CounterOp::BoundNumberRead) => apply(&mut read_bound),
             (RuleKind::NumberIntel(_), CounterOp::IntelRead) => apply(&mut crate::intel::read_step),
             (RuleKind::NumberIntel(_), CounterOp::IntelStore(facts)) => match &self.number_intel {
@@ -730,7 +734,9 @@ fn is_bookkeeping(op: CounterOp) -> bool {
             | CounterOp::AccountConfirm
             | CounterOp::BindNumber { .. }
             | CounterOp::BoundNumberRead
-            | CounterOp::ProveBinding { .. }
+            | CounterOp::BindSignInNumber { .. }
+            | CounterOp::ProveSignInNumber { .. }
+            | CounterOp::SignInNumberRead
             | CounterOp::SignInCharge
     )
 }

@@ -6,7 +6,7 @@ use crate::captcha;
 use crate::config::{InvalidNumberOutcome, Policy, RouteKind, RuleAction};
 use crate::decision::{Action, Decision, NumberFacts, Reason, ReasonCode, RouteInfo};
 use crate::extract::{ExtractError, RequestParts};
-use crate::limit::{pair_tag, pair_text, Binding, ConversionParams, ConversionScope};
+use crate::limit::{pair_tag, pair_text, ConversionParams, ConversionScope, SignInNumber};
 use crate::phone::PhoneNumber;
 use crate::phone::PhoneParser;
 use crate::request::Request;
@@ -54,9 +54,14 @@ fn number_facts(n: &PhoneNumber) -> NumberFacts {
 enum BoundNumber {
     /// Not read yet: such a send asks for the read first.
     Unread,
-    /// Read: the account's number and what its binding says, or `None` when it has none
-    /// (judged by its account alone).
-    Read(Option<(PhoneNumber, Binding)>),
+    /// Read: the account's number, or `None` when it has none (judged by its account alone);
+    /// and, for a sign-in, the number its SMS MFA code goes to and whether the account proved it.
+    Read {
+        /// The number a sign-up bound the account to (`bound_number`).
+        number: Option<PhoneNumber>,
+        /// The account's sign-in number (`bound_sign_ins`).
+        sign_in: Option<(PhoneNumber, SignInNumber)>,
+    },
 }
 
 impl Policy {
@@ -82,7 +87,9 @@ impl Policy {
         if !read.reads_bound {
             return read;
         }
-        self.prepare_with(req, BoundNumber::Read(self.bound_number(&read.checks, outcomes)))
+        let number = self.bound_number(&read.checks, outcomes);
+        let sign_in = self.sign_in_number(&read.checks, outcomes);
+        self.prepare_with(req, BoundNumber::Read { number, sign_in })
     }
 
     fn prepare_with(&self, req: &Request<'_>, bound: BoundNumber) -> Prepared {
@@ -183,16 +190,24 @@ impl Policy {
         // `bound_sign_ins` rule keeps one. A binding whose code went by e-mail names the number
         // SMS MFA goes to, and no other send: only that rule reads it.
         let binds = route.preset.is_some_and(|p| p.binds_account(req));
-        let mut sign_in_binding = None;
+        // A phone change carrying one number moves the account's SMS MFA there once origin took it.
+        let moved = match numbers.as_slice() {
+            [number] if route.preset.is_some_and(|p| p.moves_sign_in_number(req)) => Some(number.clone()),
+            _ => None,
+        };
+        let mut sign_in_number = None;
         if let Some(name) = extracted.account.as_deref().filter(|_| !(confirm || binds)) {
             // Asked only of a request naming an account: the conditions read the body again.
-            let sign_in = route.signs_in_by_password(req);
-            let reads = !sign_in || self.judges_sign_ins(route_index);
+            let password = route.signs_in_by_password(req);
+            let sign_in = password || route.chooses_sms_mfa(req);
             match bound {
                 // A request refused already needs no number to refuse it.
-                BoundNumber::Unread if reads && !has_enforced_block(&decision) => {
-                    if let Some(read) = self.plan_bound_read(route_index, account_tag(name)) {
-                        let checks = vec![read];
+                BoundNumber::Unread if !has_enforced_block(&decision) => {
+                    let tag = account_tag(name);
+                    let bound_read = (!password).then(|| self.plan_bound_read(route_index, tag));
+                    let sign_in_read = sign_in.then(|| self.plan_sign_in_number_read(route_index, tag));
+                    let checks: Vec<_> = bound_read.into_iter().chain(sign_in_read).flatten().collect();
+                    if !checks.is_empty() {
                         return Prepared {
                             decision,
                             checks,
@@ -202,17 +217,18 @@ impl Policy {
                         };
                     }
                 }
-                BoundNumber::Read(Some(bound)) if sign_in => sign_in_binding = Some(bound),
-                BoundNumber::Read(Some((number, binding)))
-                    if binding.by_sms && !numbers.iter().any(|n| n.e164() == number.e164()) =>
-                {
-                    if !number.is_valid() {
-                        decision.reasons.push(invalid_number_reason(inputs.on_invalid_number, &number));
+                BoundNumber::Read { number, sign_in: record } => {
+                    sign_in_number = record.filter(|_| sign_in);
+                    let fresh = |n: &PhoneNumber| !password && !numbers.iter().any(|m| m.e164() == n.e164());
+                    if let Some(number) = number.filter(fresh) {
+                        if !number.is_valid() {
+                            decision.reasons.push(invalid_number_reason(inputs.on_invalid_number, &number));
+                        }
+                        decision.numbers.push(NumberFacts { from_account: true, ..number_facts(&number) });
+                        numbers.push(number);
                     }
-                    decision.numbers.push(NumberFacts { from_account: true, ..number_facts(&number) });
-                    numbers.push(number);
                 }
-                BoundNumber::Unread | BoundNumber::Read(_) => {}
+                BoundNumber::Unread => {}
             }
         }
         if has_enforced_block(&decision) {
@@ -235,6 +251,14 @@ impl Policy {
                 // A call that binds is never judged by a bound number: its numbers are its own.
                 if let ([number], true) = (numbers.as_slice(), binds) {
                     decision.bindings = self.plan_bindings(route_index, account_tag(name), number, req);
+                }
+                if let Some(number) = &moved {
+                    decision.bindings.extend(self.plan_sign_in_number(
+                        route_index,
+                        account_tag(name),
+                        number,
+                        false,
+                    ));
                 }
             }
             (RouteKind::Confirm, Some(name)) => {
@@ -378,9 +402,8 @@ impl Policy {
                 RuleKind::BoundNumber { .. } => {}
                 RuleKind::BoundSignIns(_) => {
                     let safelisted = |n: &PhoneNumber| self.safelist.longest_match(n.digits()).is_some();
-                    if let Some((number, binding)) = sign_in_binding.as_ref().filter(|(n, _)| !safelisted(n))
-                    {
-                        let (peek, charge) = self.plan_sign_in(index, number, *binding);
+                    if let Some((number, record)) = sign_in_number.as_ref().filter(|(n, _)| !safelisted(n)) {
+                        let (peek, charge) = self.plan_sign_in(index, number, *record);
                         checks.extend(peek);
                         decision.bindings.extend(charge);
                     }

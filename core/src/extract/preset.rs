@@ -152,6 +152,28 @@ impl Preset {
     }
 }
 
+/// The conditions of one Cognito operation whose JSON fields hold one of the values listed.
+fn cognito_call(op: &str, conditions: &[(&str, &[&str])]) -> MatchDoc {
+    MatchDoc {
+        methods: vec!["POST".to_owned()],
+        headers: vec![HeaderMatchDoc {
+            name: "x-amz-target".to_owned(),
+            equals: Some(format!("AWSCognitoIdentityProviderService.{op}")),
+            prefix: None,
+            any_of: None,
+        }],
+        json: conditions
+            .iter()
+            .map(|(field, any_of)| JsonMatchDoc {
+                field: (*field).to_owned(),
+                any_of: any_of.iter().map(|v| (*v).to_owned()).collect(),
+                none_of: Vec::new(),
+            })
+            .collect(),
+        ..MatchDoc::default()
+    }
+}
+
 /// Whether the request names one AWS operation, `target`, and no other.
 fn only_target(headers: &[(&str, &str)], target: &str) -> bool {
     let mut targets = headers.iter().filter(|(name, _)| name.eq_ignore_ascii_case("x-amz-target")).peekable();
@@ -275,26 +297,38 @@ impl Preset {
         }
     }
 
-    /// The calls of the API that answer a sign-in's SMS code, as sets of request conditions
-    /// any of which may match (Cognito's `RespondToAuthChallenge` answering `SMS_MFA` or
-    /// `SMS_OTP`): one origin accepts proves that the account it names reads its number.
+    /// Whether the call moves the account's SMS MFA to the number it carries (Cognito's
+    /// `UpdateUserAttributes` with a `phone_number`: MFA needs no verified number).
+    pub fn moves_sign_in_number(self, req: &Request<'_>) -> bool {
+        match self {
+            Preset::Cognito => {
+                only_target(req.headers, "AWSCognitoIdentityProviderService.UpdateUserAttributes")
+            }
+            Preset::SnsPublish | Preset::TwilioVerify | Preset::Firebase => false,
+        }
+    }
+
+    /// The calls of the API that answer an SMS code sent to the account's sign-in number, as
+    /// sets of request conditions any of which may match (Cognito's `RespondToAuthChallenge`
+    /// answering `SMS_MFA` or `SMS_OTP`, `VerifyUserAttribute` of `phone_number`): one origin
+    /// accepts proves that the account it names reads that number.
     pub fn sign_in_code_answers(self) -> Vec<MatchDoc> {
         let Preset::Cognito = self else { return Vec::new() };
-        vec![MatchDoc {
-            methods: vec!["POST".to_owned()],
-            headers: vec![HeaderMatchDoc {
-                name: "x-amz-target".to_owned(),
-                equals: Some("AWSCognitoIdentityProviderService.RespondToAuthChallenge".to_owned()),
-                prefix: None,
-                any_of: None,
-            }],
-            json: vec![JsonMatchDoc {
-                field: "ChallengeName".to_owned(),
-                any_of: COGNITO_CHALLENGE_CONFIRMS.iter().map(|v| (*v).to_owned()).collect(),
-                none_of: Vec::new(),
-            }],
-            ..MatchDoc::default()
-        }]
+        vec![
+            cognito_call("RespondToAuthChallenge", &[("ChallengeName", COGNITO_CHALLENGE_CONFIRMS)]),
+            cognito_call("VerifyUserAttribute", &[("AttributeName", &["phone_number"])]),
+        ]
+    }
+
+    /// The calls of the API that choose SMS MFA after a right password, as sets of request
+    /// conditions any of which may match (Cognito's `RespondToAuthChallenge` answering
+    /// `SELECT_MFA_TYPE` with `SMS_MFA`): like a password sign-in, a code to the sign-in number.
+    pub fn sms_mfa_choices(self) -> Vec<MatchDoc> {
+        let Preset::Cognito = self else { return Vec::new() };
+        vec![cognito_call(
+            "RespondToAuthChallenge",
+            &[("ChallengeName", &["SELECT_MFA_TYPE"]), ("ChallengeResponses.ANSWER", &["SMS_MFA"])],
+        )]
     }
 
     /// The request conditions of the API calls the preset knows, for a route that gives no
@@ -395,24 +429,7 @@ impl Preset {
     /// origin runs is its choice, not the guard's ([`Preset::names_one_call`]).
     pub fn password_sign_ins(self) -> Vec<MatchDoc> {
         let Preset::Cognito = self else { return Vec::new() };
-        let call = |op: &str, conditions: &[(&str, &[&str])]| MatchDoc {
-            methods: vec!["POST".to_owned()],
-            headers: vec![HeaderMatchDoc {
-                name: "x-amz-target".to_owned(),
-                equals: Some(format!("AWSCognitoIdentityProviderService.{op}")),
-                prefix: None,
-                any_of: None,
-            }],
-            json: conditions
-                .iter()
-                .map(|(field, any_of)| JsonMatchDoc {
-                    field: (*field).to_owned(),
-                    any_of: any_of.iter().map(|v| (*v).to_owned()).collect(),
-                    none_of: Vec::new(),
-                })
-                .collect(),
-            ..MatchDoc::default()
-        };
+        let call = cognito_call;
         const PASSWORD_CHOICES: &[&str] = &["PASSWORD", "PASSWORD_SRP"];
         vec![
             call("InitiateAuth", &[("AuthFlow", COGNITO_PASSWORD_FLOWS)]),

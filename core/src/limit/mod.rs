@@ -11,16 +11,20 @@ mod conversion;
 mod gcra;
 mod proven_pairs;
 mod reputation;
+mod sign_in_number;
 mod surge;
 
 pub use adjacent::AdjacentParams;
 pub use backoff::BackoffParams;
-pub(crate) use bound::{prove_bound, read_bound, record_bound, Binding};
+pub(crate) use bound::{read_bound, record_bound};
 pub(crate) use conversion::{record_binding, record_sender, take_sender, CONFLICTING_BINDINGS};
 pub use conversion::{ConversionBaseline, ConversionParams, ConversionScope};
 pub use gcra::{GcraParams, MAX_HORIZON_SECONDS};
 pub use proven_pairs::{pair_tag, pair_text, ProvenPairsParams};
 pub use reputation::{ReputationParams, TrustedSends};
+pub(crate) use sign_in_number::{
+    prove_sign_in_number, read_sign_in_number, record_sign_in_number, SignInNumber,
+};
 pub use surge::SurgeParams;
 
 /// `base * factor^(steps - 1)`, capped at `max`: the n-th wait of a backoff, the n-th block of a

@@ -140,10 +140,20 @@ pub enum RuleKind {
         /// How long a sign-up's binding is kept, in milliseconds.
         keep_ms: u64,
     },
-    /// A password sign-in naming an account bound to a number, by an account that never
-    /// entered a code sent there, is refused once the number had its fill of SMS sign-ins:
-    /// with SMS MFA each right password sends one, and accounts are free to make.
-    BoundSignIns(GcraParams),
+    /// A password sign-in naming an account whose sign-in number (where its SMS MFA codes go)
+    /// the guard knows, by an account that never entered a code sent there, is refused once
+    /// that number had its fill of SMS sign-in codes: with SMS MFA each right password sends
+    /// one, and accounts are free to make.
+    BoundSignIns(SignInParams),
+}
+
+/// A `bound_sign_ins` rule's parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SignInParams {
+    /// The codes a number may be sent by its accounts' sign-ins.
+    pub codes: GcraParams,
+    /// How long an account's sign-in number is kept, in milliseconds.
+    pub keep_ms: u64,
 }
 
 impl RuleKind {
