@@ -46,15 +46,15 @@ fn account_confirms(decision: &Decision) -> Option<u128> {
     decision.binding_confirm.filter(|_| saw_everything(decision))
 }
 
-/// A forwarded send that binds its account, or a password sign-in charged to its account's
-/// number: its bindings are recorded from origin's answer.
+/// A forwarded send that binds its account (a sign-up), moves its SMS MFA (a phone change) or
+/// may send its sign-in number a code (a sign-in): its bindings are recorded from origin's answer.
 fn binds(decision: &Decision) -> bool {
     decision.route.as_ref().is_some_and(|r| r.kind == RouteKind::Send)
         && decision.action == Action::Allow
         && !decision.bindings.is_empty()
 }
 
-/// A forwarded confirm whose accepted code proves its account reads its bound number.
+/// A forwarded confirm whose accepted code proves its account reads its sign-in number.
 fn proves(decision: &Decision) -> bool {
     decision.route.as_ref().is_some_and(|r| r.kind == RouteKind::Confirm)
         && decision.action == Action::Allow

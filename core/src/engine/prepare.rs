@@ -186,9 +186,8 @@ impl Policy {
         // does not bind the account to: that number may be a decoy (a `ForgotPassword` with a
         // stray `UserAttributes` goes to the user's own phone), judged beside the account's. A
         // password sign-in sends an SMS only with MFA and the right password: it is left to the
-        // account's own limits, and to the count of SMS sign-ins its number had where a
-        // `bound_sign_ins` rule keeps one. A binding whose code went by e-mail names the number
-        // SMS MFA goes to, and no other send: only that rule reads it.
+        // account's own limits, and to the count of codes its sign-in number had where a
+        // `bound_sign_ins` rule keeps one (as is a choice of SMS MFA, which is judged by both).
         let binds = route.preset.is_some_and(|p| p.binds_account(req));
         // A phone change carrying one number moves the account's SMS MFA there once origin took it.
         let moved = match numbers.as_slice() {
@@ -199,7 +198,7 @@ impl Policy {
         if let Some(name) = extracted.account.as_deref().filter(|_| !(confirm || binds)) {
             // Asked only of a request naming an account: the conditions read the body again.
             let password = route.signs_in_by_password(req);
-            let sign_in = password || route.chooses_sms_mfa(req);
+            let sign_in = password || (self.judges_sign_ins(route_index) && route.chooses_sms_mfa(req));
             match bound {
                 // A request refused already needs no number to refuse it.
                 BoundNumber::Unread if !has_enforced_block(&decision) => {

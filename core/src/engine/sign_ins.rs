@@ -24,6 +24,11 @@ impl Policy {
         Some((u16::try_from(index).ok()?, rule))
     }
 
+    /// Whether a `bound_sign_ins` rule judges route `route`'s sign-ins.
+    pub(super) fn judges_sign_ins(&self, route: usize) -> bool {
+        self.sign_in_rule(Some(route)).is_some()
+    }
+
     /// The record of where account `tag`'s SMS MFA codes go, once origin took the call naming
     /// it and carrying `number` on route `route` (`sign_up`: a sign-up, whose answer says whether
     /// its code went there by SMS; else a phone change).
