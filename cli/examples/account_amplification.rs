@@ -20,37 +20,14 @@
 //! cargo run -q -p pumpguard-cli --example account_amplification -- policies/recommended-cognito.json
 //! ```
 
+mod cognito_day;
+
 use std::collections::{BTreeMap, HashSet};
 
-use pumpguard_core::routes::ConfirmResponse;
-use pumpguard_core::{Action, MemoryStore, Policy, Request, Timestamp, TokenVerdict};
-
-const DAY_S: u64 = 86_400;
-const START_MS: u64 = 1_767_700_800_000; // 2026-01-06 12:00 UTC
+use cognito_day::{numbers, Args, Rng, DAY_S};
+use pumpguard_core::{Action, MemoryStore, Policy};
 
 const BY_SMS: &str = r#"{"CodeDeliveryDetails": {"AttributeName": "phone_number", "DeliveryMedium": "SMS", "Destination": "+*******0000"}}"#;
-
-/// xorshift64*: the measurement's own small, seeded randomness.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-
-    /// A residential address out of a pool the size of a large botnet.
-    fn address(&mut self) -> std::net::IpAddr {
-        let b = |r: &mut Rng, lo: u64, n: u64| u8::try_from(lo + r.below(n)).unwrap_or(1);
-        std::net::IpAddr::from([b(self, 24, 76), b(self, 0, 256), b(self, 0, 256), b(self, 1, 254)])
-    }
-}
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 enum Who {
@@ -77,26 +54,6 @@ struct Outcome {
     real_resends_asked: u64,
 }
 
-fn headers(op: &str) -> Vec<(String, String)> {
-    [
-        ("content-type", "application/x-amz-json-1.1"),
-        (
-            "user-agent",
-            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
-        ),
-        ("accept-language", "en-US,en;q=0.9"),
-        ("sec-ch-ua", r#""Google Chrome";v="131", "Chromium";v="131", "Not_A Brand";v="24""#),
-        ("cookie", "session=1"),
-        ("origin", "https://app.example.com"),
-        ("cf-ipcountry", "US"),
-        ("x-turnstile-token", "solved"),
-    ]
-    .into_iter()
-    .map(|(n, v)| (n.to_owned(), v.to_owned()))
-    .chain([("x-amz-target".to_owned(), format!("AWSCognitoIdentityProviderService.{op}"))])
-    .collect()
-}
-
 fn body(call: &Call) -> String {
     match call.op {
         "SignUp" => serde_json::json!({"ClientId": "c", "Username": call.user,
@@ -107,20 +64,6 @@ fn body(call: &Call) -> String {
         _ => serde_json::json!({"ClientId": "c", "Username": call.user}),
     }
     .to_string()
-}
-
-/// US mobiles, each in a 6-digit prefix (area code and exchange) of its own.
-fn numbers(count: usize, rng: &mut Rng, taken: &mut HashSet<u64>) -> Vec<String> {
-    const AREAS: [u64; 16] = [201, 212, 213, 305, 312, 404, 415, 503, 602, 617, 702, 713, 718, 801, 917, 972];
-    let mut out = Vec::with_capacity(count);
-    while out.len() < count {
-        let area = AREAS[usize::try_from(rng.below(16)).unwrap_or(0)];
-        let prefix = area * 1000 + 200 + rng.below(800);
-        if taken.insert(prefix) {
-            out.push(format!("+1{prefix}{:04}", rng.below(10_000)));
-        }
-    }
-    out
 }
 
 /// Runs the day under `policy`: calls in time order, each account's later calls only once its
@@ -156,28 +99,10 @@ fn run(policy: &Policy, args: &Args) -> Outcome {
     let mut refused_users: HashSet<String> = HashSet::new();
     while let Some(index) = (0..queue.len()).min_by_key(|&i| (queue[i].at_s, i)) {
         let call = queue.swap_remove(index);
-        let owned = headers(call.op);
-        let refs: Vec<(&str, &str)> = owned.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-        let text = body(&call);
-        let now = Timestamp::from_millis(START_MS + call.at_s * 1000);
-        let req = Request {
-            method: "POST",
-            authority: "cognito-idp.us-east-1.amazonaws.com",
-            path: "/",
-            version: pumpguard_core::HttpVersion::Http11,
-            headers: &refs,
-            body: text.as_bytes(),
-            body_truncated: false,
-            client_ip: Some(rng.address()),
-            tls: Default::default(),
-            edge: Default::default(),
-        };
-        let decision = policy.decide_verified(&req, now, &store, |_| TokenVerdict::Valid { solver: None });
         let answer = if call.op == "SignUp" || call.op == "ResendConfirmationCode" { BY_SMS } else { "{}" };
-        if decision.action == Action::Allow {
-            let response = ConfirmResponse { status: 200, headers: &[], body: Some(answer.as_bytes()) };
-            policy.record_confirm(&decision, &response, now, &store);
-        }
+        let client = rng.address();
+        let decision =
+            cognito_day::call(policy, &store, call.op, &body(&call), call.at_s, client, (200, answer));
         let allowed = decision.action == Action::Allow;
         if (call.who, call.op) == (Who::Real, "ResendConfirmationCode") {
             out.real_resends_asked += 1;
@@ -203,7 +128,7 @@ fn run(policy: &Policy, args: &Args) -> Outcome {
             (Who::Campaign, "SignUp" | "ResendConfirmationCode", _)
                 if call.op == "ResendConfirmationCode" || allowed =>
             {
-                let at_s = call.at_s + args.resend_every;
+                let at_s = call.at_s + args.every;
                 if at_s < DAY_S {
                     queue.push(Call { at_s, op: "ResendConfirmationCode", ..call });
                 }
@@ -231,57 +156,12 @@ fn run(policy: &Policy, args: &Args) -> Outcome {
     out
 }
 
-struct Args {
-    policy: String,
-    numbers: usize,
-    real_users: usize,
-    sign_up_every: u64,
-    resend_every: u64,
-    seed: u64,
-}
-
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        policy: "policies/recommended-cognito.json".to_owned(),
-        numbers: 20,
-        real_users: 2_000,
-        sign_up_every: 600,
-        resend_every: 120,
-        seed: 1,
-    };
-    let mut given = std::env::args().skip(1);
-    while let Some(arg) = given.next() {
-        let mut value = |name: &str| given.next().ok_or(format!("{name} needs a value"));
-        let number = |v: String| v.parse::<u64>().map_err(|e| format!("{v}: {e}"));
-        match arg.as_str() {
-            "--numbers" => {
-                args.numbers = usize::try_from(number(value(&arg)?)?).map_err(|e| e.to_string())?
-            }
-            "--real-users" => {
-                args.real_users = usize::try_from(number(value(&arg)?)?).map_err(|e| e.to_string())?
-            }
-            "--sign-up-every" => args.sign_up_every = number(value(&arg)?)?.max(1),
-            "--resend-every" => args.resend_every = number(value(&arg)?)?.max(1),
-            "--seed" => args.seed = number(value(&arg)?)?,
-            _ if !arg.starts_with("--") => args.policy = arg,
-            _ => return Err(format!("unknown option {arg}")),
-        }
-    }
-    Ok(args)
-}
-
 fn main() -> Result<(), String> {
-    let args = parse_args()?;
-    let text = std::fs::read_to_string(&args.policy).map_err(|e| format!("{}: {e}", args.policy))?;
-    let shipped = Policy::from_json(&text).map_err(|e| e.to_string())?;
-    let mut doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
-    if let Some(rules) = doc.get_mut("rules").and_then(|r| r.as_array_mut()) {
-        rules.retain(|rule| rule.get("bound_number").is_none());
-    }
-    let unbound = Policy::from_json(&doc.to_string()).map_err(|e| e.to_string())?;
+    let args = cognito_day::parse_args("--resend-every", false)?;
+    let (shipped, unbound) = cognito_day::policies(&args.policy, "bound_number")?;
     println!(
         "{}, seed {}: {} pumped numbers, a sign-up each every {} s, each account resending every {} s; {} real users",
-        args.policy, args.seed, args.numbers, args.sign_up_every, args.resend_every, args.real_users
+        args.policy, args.seed, args.numbers, args.sign_up_every, args.every, args.real_users
     );
     println!(
         "{:22} {:>8} {:>9} {:>8} {:>19} {:>14} {:>14}",

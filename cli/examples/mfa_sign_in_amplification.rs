@@ -23,13 +23,12 @@
 //! cargo run -q -p pumpguard-cli --example mfa_sign_in_amplification -- policies/recommended-cognito.json
 //! ```
 
+mod cognito_day;
+
 use std::collections::{BTreeMap, HashSet};
 
-use pumpguard_core::routes::ConfirmResponse;
-use pumpguard_core::{Action, MemoryStore, Policy, Request, Timestamp, TokenVerdict};
-
-const DAY_S: u64 = 86_400;
-const START_MS: u64 = 1_767_700_800_000; // 2026-01-06 12:00 UTC
+use cognito_day::{numbers, Args, Rng, DAY_S};
+use pumpguard_core::{Action, MemoryStore, Policy};
 
 /// Cognito's answers: a sign-up whose code went by e-mail, a right password with SMS MFA, a
 /// wrong password, a right code, and an empty success.
@@ -37,28 +36,6 @@ const SIGN_UP_BY_EMAIL: &str = r#"{"CodeDeliveryDetails": {"AttributeName": "ema
 const SMS_MFA: &str = r#"{"ChallengeName": "SMS_MFA", "ChallengeParameters": {"CODE_DELIVERY_DELIVERY_MEDIUM": "SMS", "CODE_DELIVERY_DESTINATION": "+*******0000"}, "Session": "s"}"#;
 const WRONG_PASSWORD: &str = r#"{"__type": "NotAuthorizedException"}"#;
 const SIGNED_IN: &str = r#"{"AuthenticationResult": {"AccessToken": "t"}}"#;
-
-/// xorshift64*: the measurement's own small, seeded randomness.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-
-    /// A residential address out of a pool the size of a large botnet.
-    fn address(&mut self) -> std::net::IpAddr {
-        let b = |r: &mut Rng, lo: u64, n: u64| u8::try_from(lo + r.below(n)).unwrap_or(1);
-        std::net::IpAddr::from([b(self, 24, 76), b(self, 0, 256), b(self, 0, 256), b(self, 1, 254)])
-    }
-}
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 enum Who {
@@ -108,26 +85,6 @@ struct Outcome {
     real_users_refused: HashSet<String>,
 }
 
-fn headers(op: Op) -> Vec<(String, String)> {
-    [
-        ("content-type", "application/x-amz-json-1.1"),
-        (
-            "user-agent",
-            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
-        ),
-        ("accept-language", "en-US,en;q=0.9"),
-        ("sec-ch-ua", r#""Google Chrome";v="131", "Chromium";v="131", "Not_A Brand";v="24""#),
-        ("cookie", "session=1"),
-        ("origin", "https://app.example.com"),
-        ("cf-ipcountry", "US"),
-        ("x-turnstile-token", "solved"),
-    ]
-    .into_iter()
-    .map(|(n, v)| (n.to_owned(), v.to_owned()))
-    .chain([("x-amz-target".to_owned(), format!("AWSCognitoIdentityProviderService.{}", op.target()))])
-    .collect()
-}
-
 fn body(call: &Call) -> String {
     match call.op {
         Op::SignUp => serde_json::json!({"ClientId": "c", "Username": call.user,
@@ -154,50 +111,16 @@ fn answer(op: Op) -> (u16, &'static str) {
     }
 }
 
-/// US mobiles, each in a 6-digit prefix (area code and exchange) of its own.
-fn numbers(count: usize, rng: &mut Rng, taken: &mut HashSet<u64>) -> Vec<String> {
-    const AREAS: [u64; 16] = [201, 212, 213, 305, 312, 404, 415, 503, 602, 617, 702, 713, 718, 801, 917, 972];
-    let mut out = Vec::with_capacity(count);
-    while out.len() < count {
-        let area = AREAS[usize::try_from(rng.below(16)).unwrap_or(0)];
-        let prefix = area * 1000 + 200 + rng.below(800);
-        if taken.insert(prefix) {
-            out.push(format!("+1{prefix}{:04}", rng.below(10_000)));
-        }
-    }
-    out
-}
-
 /// One call through the guard and, when it lets it through, Cognito's answer recorded as a host
-/// records it.
+/// records it: the action and the rules that refused it.
 fn judge(
     policy: &Policy,
     store: &MemoryStore,
     call: &Call,
     client: std::net::IpAddr,
 ) -> (Action, Vec<String>) {
-    let owned = headers(call.op);
-    let refs: Vec<(&str, &str)> = owned.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-    let text = body(call);
-    let now = Timestamp::from_millis(START_MS + call.at_s * 1000);
-    let req = Request {
-        method: "POST",
-        authority: "cognito-idp.us-east-1.amazonaws.com",
-        path: "/",
-        version: pumpguard_core::HttpVersion::Http11,
-        headers: &refs,
-        body: text.as_bytes(),
-        body_truncated: false,
-        client_ip: Some(client),
-        tls: Default::default(),
-        edge: Default::default(),
-    };
-    let decision = policy.decide_verified(&req, now, store, |_| TokenVerdict::Valid { solver: None });
-    if decision.action == Action::Allow {
-        let (status, body) = answer(call.op);
-        let response = ConfirmResponse { status, headers: &[], body: Some(body.as_bytes()) };
-        policy.record_confirm(&decision, &response, now, store);
-    }
+    let decision =
+        cognito_day::call(policy, store, call.op.target(), &body(call), call.at_s, client, answer(call.op));
     let rules = decision
         .reasons
         .iter()
@@ -274,7 +197,7 @@ fn run(policy: &Policy, args: &Args) -> Outcome {
                     *out.codes.entry(Who::Campaign).or_default() += 1;
                     *out.per_number.entry(call.number.clone()).or_default() += 1;
                 }
-                let at_s = call.at_s + args.sign_in_every;
+                let at_s = call.at_s + args.every;
                 if at_s < DAY_S {
                     queue.push(Call { at_s, ..call });
                 }
@@ -303,60 +226,12 @@ fn run(policy: &Policy, args: &Args) -> Outcome {
     out
 }
 
-struct Args {
-    policy: String,
-    numbers: usize,
-    real_users: usize,
-    sign_up_every: u64,
-    sign_in_every: u64,
-    on_real_numbers: bool,
-    seed: u64,
-}
-
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        policy: "policies/recommended-cognito.json".to_owned(),
-        numbers: 20,
-        real_users: 2_000,
-        sign_up_every: 600,
-        sign_in_every: 120,
-        on_real_numbers: false,
-        seed: 1,
-    };
-    let mut given = std::env::args().skip(1);
-    while let Some(arg) = given.next() {
-        let mut value = |name: &str| given.next().ok_or(format!("{name} needs a value"));
-        let number = |v: String| v.parse::<u64>().map_err(|e| format!("{v}: {e}"));
-        match arg.as_str() {
-            "--numbers" => {
-                args.numbers = usize::try_from(number(value(&arg)?)?).map_err(|e| e.to_string())?
-            }
-            "--real-users" => {
-                args.real_users = usize::try_from(number(value(&arg)?)?).map_err(|e| e.to_string())?
-            }
-            "--sign-up-every" => args.sign_up_every = number(value(&arg)?)?.max(1),
-            "--sign-in-every" => args.sign_in_every = number(value(&arg)?)?.max(1),
-            "--on-real-numbers" => args.on_real_numbers = true,
-            "--seed" => args.seed = number(value(&arg)?)?,
-            _ if !arg.starts_with("--") => args.policy = arg,
-            _ => return Err(format!("unknown option {arg}")),
-        }
-    }
-    Ok(args)
-}
-
 fn main() -> Result<(), String> {
-    let args = parse_args()?;
-    let text = std::fs::read_to_string(&args.policy).map_err(|e| format!("{}: {e}", args.policy))?;
-    let shipped = Policy::from_json(&text).map_err(|e| e.to_string())?;
-    let mut doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
-    if let Some(rules) = doc.get_mut("rules").and_then(|r| r.as_array_mut()) {
-        rules.retain(|rule| rule.get("bound_sign_ins").is_none());
-    }
-    let without = Policy::from_json(&doc.to_string()).map_err(|e| e.to_string())?;
+    let args = cognito_day::parse_args("--sign-in-every", true)?;
+    let (shipped, without) = cognito_day::policies(&args.policy, "bound_sign_ins")?;
     println!(
         "{}, seed {}: {} pumped numbers, an account each every {} s, each signing in every {} s; {} real users",
-        args.policy, args.seed, args.numbers, args.sign_up_every, args.sign_in_every, args.real_users
+        args.policy, args.seed, args.numbers, args.sign_up_every, args.every, args.real_users
     );
     println!(
         "{:24} {:>13} {:>19} {:>22} {:>16}",

@@ -14,12 +14,7 @@ use pumpguard_core::decision::ReasonCode;
 use pumpguard_core::routes::ConfirmResponse;
 use pumpguard_core::{Action, Decision, MemoryStore, Policy, Timestamp};
 use serde_json::json;
-
-/// Cognito's answer to a sign-up whose code went by SMS, and by e-mail.
-const BY_SMS: &str = r#"{"CodeDeliveryDetails": {"AttributeName": "phone_number", "DeliveryMedium": "SMS",
-    "Destination": "+*******0101"}, "UserConfirmed": false, "UserSub": "u"}"#;
-const BY_EMAIL: &str = r#"{"CodeDeliveryDetails": {"AttributeName": "email", "DeliveryMedium": "EMAIL",
-    "Destination": "m***@e***"}, "UserConfirmed": false, "UserSub": "u"}"#;
+use support::{SIGN_UP_BY_EMAIL as BY_EMAIL, SIGN_UP_BY_SMS as BY_SMS};
 
 /// The Cognito routes, a bound_number rule kept a day, three sends per number a day, and
 /// `extra` rules.
@@ -30,16 +25,7 @@ fn policy(extra: &[serde_json::Value]) -> Policy {
                "rate_limit": {"key": ["number"], "rate": 3, "per_seconds": 86_400, "burst": 3}}),
     ];
     rules.extend(extra.iter().cloned());
-    let doc = json!({
-        "version": 1,
-        "default_region": "US",
-        "routes": [
-            {"id": "cognito", "kind": "send", "extract": {"preset": "cognito"}},
-            {"id": "cognito-confirm", "kind": "confirm", "extract": {"preset": "cognito"}},
-        ],
-        "rules": rules,
-    });
-    Policy::from_json(&doc.to_string()).unwrap()
+    support::cognito_policy(rules)
 }
 
 struct Pool<'p> {

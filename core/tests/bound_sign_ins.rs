@@ -16,12 +16,9 @@ use pumpguard_core::routes::ConfirmResponse;
 use pumpguard_core::store::Store;
 use pumpguard_core::{Action, Decision, MemoryStore, Policy, Timestamp};
 use serde_json::json;
+use support::{SIGN_UP_BY_EMAIL as BY_EMAIL, SIGN_UP_BY_SMS as BY_SMS};
 
-/// Cognito's answer to a sign-up whose code went by e-mail, by SMS, and that the pool confirmed.
-const BY_EMAIL: &str = r#"{"CodeDeliveryDetails": {"AttributeName": "email", "DeliveryMedium": "EMAIL",
-    "Destination": "m***@e***"}, "UserConfirmed": false, "UserSub": "u"}"#;
-const BY_SMS: &str = r#"{"CodeDeliveryDetails": {"AttributeName": "phone_number", "DeliveryMedium": "SMS",
-    "Destination": "+*******0101"}, "UserConfirmed": false, "UserSub": "u"}"#;
+/// Cognito's answer to a sign-up the pool confirmed itself.
 const CONFIRMED: &str = r#"{"UserConfirmed": true, "UserSub": "u"}"#;
 /// Cognito's answer to a right password of a user with SMS MFA.
 const SMS_MFA: &str = r#"{"ChallengeName": "SMS_MFA", "ChallengeParameters": {
@@ -40,16 +37,7 @@ fn policy(extra: &[serde_json::Value]) -> Policy {
                "bound_sign_ins": {"limit": 3, "per_seconds": 86_400}}),
     ];
     rules.extend(extra.iter().cloned());
-    let doc = json!({
-        "version": 1,
-        "default_region": "US",
-        "routes": [
-            {"id": "cognito", "kind": "send", "extract": {"preset": "cognito"}},
-            {"id": "cognito-confirm", "kind": "confirm", "extract": {"preset": "cognito"}},
-        ],
-        "rules": rules,
-    });
-    Policy::from_json(&doc.to_string()).unwrap()
+    support::cognito_policy(rules)
 }
 
 struct Pool<'p, S = MemoryStore> {

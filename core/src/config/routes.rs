@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use crate::extract::Preset;
 use crate::routes::{
     Conditions, ConfirmSuccess, HeaderCondition, HostPattern, JsonCondition, ParamCondition, PathPattern,
     Route,
@@ -99,6 +100,11 @@ pub(super) fn compile_routes(docs: &[RouteDoc], errs: &mut ConfigErrors) -> Vec<
             path
         });
         let extractor = doc.extract.compile(&format!("{at}.extract"), errs);
+        // Calls of the preset's API the engine tells apart (password sign-ins, code answers).
+        let preset_calls = |calls: fn(Preset) -> Vec<MatchDoc>, errs: &mut ConfigErrors| -> Vec<Conditions> {
+            let docs = doc.extract.preset.map(calls).unwrap_or_default();
+            docs.iter().map(|m| compile_match(m, &format!("{at}.extract.preset"), errs)).collect()
+        };
         if let Some(extractor) = extractor {
             routes.push(Route {
                 id: Arc::from(doc.id.as_str()),
@@ -111,30 +117,9 @@ pub(super) fn compile_routes(docs: &[RouteDoc], errs: &mut ConfigErrors) -> Vec<
                 extractor,
                 sends_by_account: doc.extract.sends_by_account(),
                 preset: doc.extract.preset,
-                password_sign_ins: doc
-                    .extract
-                    .preset
-                    .map(|p| p.password_sign_ins())
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|m| compile_match(m, &format!("{at}.extract.preset"), errs))
-                    .collect(),
-                sign_in_code_answers: doc
-                    .extract
-                    .preset
-                    .map(|p| p.sign_in_code_answers())
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|m| compile_match(m, &format!("{at}.extract.preset"), errs))
-                    .collect(),
-                sms_mfa_choices: doc
-                    .extract
-                    .preset
-                    .map(|p| p.sms_mfa_choices())
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|m| compile_match(m, &format!("{at}.extract.preset"), errs))
-                    .collect(),
+                password_sign_ins: preset_calls(Preset::password_sign_ins, errs),
+                sign_in_code_answers: preset_calls(Preset::sign_in_code_answers, errs),
+                sms_mfa_choices: preset_calls(Preset::sms_mfa_choices, errs),
                 success: ConfirmSuccess {
                     statuses: doc.success_status.clone(),
                     header: success_header,

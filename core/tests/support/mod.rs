@@ -38,3 +38,29 @@ pub fn jwt(claims: &serde_json::Value) -> String {
     };
     format!("{}.{}.c2ln", b64(&serde_json::json!({"alg": "RS256"})), b64(claims))
 }
+
+/// Cognito's answers to a sign-up whose code went by SMS, and by e-mail.
+#[allow(dead_code)] // not every test signs up through Cognito
+pub const SIGN_UP_BY_SMS: &str = r#"{"CodeDeliveryDetails": {"AttributeName": "phone_number", "DeliveryMedium": "SMS",
+    "Destination": "+*******0101"}, "UserConfirmed": false, "UserSub": "u"}"#;
+#[allow(dead_code)]
+pub const SIGN_UP_BY_EMAIL: &str = r#"{"CodeDeliveryDetails": {"AttributeName": "email", "DeliveryMedium": "EMAIL",
+    "Destination": "m***@e***"}, "UserConfirmed": false, "UserSub": "u"}"#;
+
+/// A policy of Cognito's send and confirm routes with `rules`.
+#[allow(dead_code)]
+pub fn cognito_policy(rules: Vec<serde_json::Value>) -> pumpguard_core::Policy {
+    let doc = serde_json::json!({
+        "version": 1,
+        "default_region": "US",
+        "routes": [
+            {"id": "cognito", "kind": "send", "extract": {"preset": "cognito"}},
+            {"id": "cognito-confirm", "kind": "confirm", "extract": {"preset": "cognito"}},
+        ],
+        "rules": rules,
+    });
+    match pumpguard_core::Policy::from_json(&doc.to_string()) {
+        Ok(policy) => policy,
+        Err(e) => panic!("{e}"),
+    }
+}
