@@ -1106,6 +1106,54 @@ fn remote_store_reads_an_accounts_bound_number_in_a_round_before_its_checks() {
 }
 
 #[test]
+fn remote_store_counts_a_numbers_sms_sign_ins_from_origins_answers() {
+    use pumpguard_core::engine::CounterOp;
+    const SIGN_INS: &str = r#"{"id":"sign-ins","action":"throttle","bound_sign_ins":{"limit":1}}"#;
+    const COGNITO: &str = r#"[{"id":"cognito","kind":"send","extract":{"preset":"cognito"}}]"#;
+    let config = remote_config(&[SIGN_INS], "").replace(ROUTES, COGNITO);
+    let mut envoy = Envoy::start(&config);
+    let mut service = StoreService::new(&config);
+    let json = [("content-type", "application/x-amz-json-1.1")];
+    // Two accounts for one number, their codes by e-mail: each sign-up's answer records where
+    // its SMS MFA goes, in a round of its own.
+    for user in ["a@example.com", "b@example.com"] {
+        let sign_up = format!(
+            r#"{{"Username": "{user}", "UserAttributes": [{{"Name": "phone_number", "Value": "+14155550101"}}]}}"#
+        );
+        let id = cognito_call(&mut envoy, "SignUp", &sign_up);
+        let answer = br#"{"CodeDeliveryDetails": {"DeliveryMedium": "EMAIL"}, "UserSub": "u"}"#;
+        envoy.response_with(id, 200, &json, &[answer]);
+        let rounds = service.serve(&mut envoy);
+        assert_eq!(
+            service.seen.last().map(|r| r.checks[0].op),
+            Some(CounterOp::BindSignInNumber { digits: 14_155_550_101, sign_up_by_sms: false }),
+            "{rounds} rounds"
+        );
+    }
+    let sign_in = |user: &str| {
+        format!(r#"{{"AuthFlow": "USER_PASSWORD_AUTH", "AuthParameters": {{"USERNAME": "{user}"}}}}"#)
+    };
+    // The first sign-in: its number read first, then its peek; Cognito's answer names SMS_MFA,
+    // and the code is charged to the number in a round after it.
+    let seen = service.seen.len();
+    let id = cognito_call(&mut envoy, "InitiateAuth", &sign_in("a@example.com"));
+    service.serve(&mut envoy);
+    assert_eq!(envoy.stream(id).resumed, 1);
+    let answer = br#"{"ChallengeName": "SMS_MFA", "Session": "s"}"#;
+    envoy.response_with(id, 200, &json, &[answer]);
+    service.serve(&mut envoy);
+    let ops: Vec<_> = service.seen[seen..].iter().flat_map(|r| r.checks.iter().map(|c| c.op)).collect();
+    assert_eq!(ops.first(), Some(&CounterOp::SignInNumberRead));
+    assert!(ops.contains(&CounterOp::SignInPeek) && ops.last() == Some(&CounterOp::SignInCharge), "{ops:?}");
+    // The other account's sign-in meets the full count at its peek.
+    let id = cognito_call(&mut envoy, "InitiateAuth", &sign_in("b@example.com"));
+    service.serve(&mut envoy);
+    let stream = envoy.stream(id);
+    assert_eq!(stream.resumed, 0);
+    assert!(body_text(&reply(&stream)).contains("sign-ins"));
+}
+
+#[test]
 fn remote_store_failures_take_the_policy_store_on_error_and_are_counted() {
     let answers: [(Option<(u16, &str)>, &str); 6] = [
         (None, "timeout_or_reset"),
