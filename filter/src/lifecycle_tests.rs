@@ -1126,7 +1126,11 @@ fn remote_store_counts_a_numbers_sms_sign_ins_from_origins_answers() {
         let rounds = service.serve(&mut envoy);
         assert_eq!(
             service.seen.last().map(|r| r.checks[0].op),
-            Some(CounterOp::BindSignInNumber { digits: 14_155_550_101, sign_up_by_sms: false }),
+            Some(CounterOp::BindSignInNumber {
+                digits: 14_155_550_101,
+                sign_up_by_sms: false,
+                proven: false
+            }),
             "{rounds} rounds"
         );
     }

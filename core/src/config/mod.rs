@@ -144,10 +144,15 @@ impl Policy {
             .enumerate()
             .find(|(_, r)| matches!(r.kind, RuleKind::Reputation(_)))
             .and_then(|(i, r)| Some((u16::try_from(i).ok()?, r.id.clone())));
-        let trust_import = doc
-            .trust_import
-            .as_ref()
-            .and_then(|d| crate::trust_import::TrustImport::compile(d, reputation, &mut errs));
+        let rule_of = |kind: fn(&RuleKind) -> bool| {
+            let (index, rule) = rules.iter().enumerate().find(|(_, r)| kind(&r.kind))?;
+            Some((u16::try_from(index).ok()?, rule.id.clone()))
+        };
+        let bound = rule_of(|k| matches!(k, RuleKind::BoundNumber { .. }));
+        let sign_ins = rule_of(|k| matches!(k, RuleKind::BoundSignIns(_)));
+        let trust_import = doc.trust_import.as_ref().and_then(|d| {
+            crate::trust_import::TrustImport::compile(d, reputation, bound, sign_ins, &mut errs)
+        });
         check_import_path_is_not_a_route(doc, &mut errs);
         check_outcome_rules_have_a_confirm_route(doc, &mut errs);
         let risk = check_risk(doc, &mut errs);

@@ -70,10 +70,12 @@ fn answered_bindings(bindings: &[CounterCheck], answer: AnsweredSend) -> Vec<Cou
     let kept = bindings.iter().filter_map(|check| match (answer, check.op) {
         (AnsweredSend::CodeBySms, CounterOp::SignInCharge) => None,
         (AnsweredSend::CodeBySms, _) => Some(check.clone()),
-        (AnsweredSend::AcceptedOtherwise, CounterOp::BindSignInNumber { digits, .. }) => Some(CounterCheck {
-            op: CounterOp::BindSignInNumber { digits, sign_up_by_sms: false },
-            ..check.clone()
-        }),
+        (AnsweredSend::AcceptedOtherwise, CounterOp::BindSignInNumber { digits, proven, .. }) => {
+            Some(CounterCheck {
+                op: CounterOp::BindSignInNumber { digits, sign_up_by_sms: false, proven },
+                ..check.clone()
+            })
+        }
         (AnsweredSend::SignInCode, CounterOp::SignInCharge) => Some(check.clone()),
         _ => None,
     });

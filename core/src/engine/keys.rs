@@ -82,6 +82,12 @@ pub(super) fn account_tag(account: &str) -> u128 {
     u128::from_be_bytes(head)
 }
 
+/// The key of account `name` (as a site's records write it) under rule `rule_id`: the key a
+/// request naming it meets, its name folded as extraction folds it.
+pub(crate) fn imported_account_key(kind: &str, rule_id: &str, name: &str) -> String {
+    counter_key(kind, rule_id, &account_text(account_tag(&crate::extract::fold_account(name))))
+}
+
 /// `<kind><rule id>:<subject>`, sized once: `format!` costs more than the rest of planning.
 pub(crate) fn counter_key(kind: &str, rule_id: &str, subject: &str) -> String {
     let mut key = String::with_capacity(kind.len() + rule_id.len() + 1 + subject.len());

@@ -50,7 +50,7 @@ mod risk;
 mod sign_ins;
 mod sparing;
 
-pub(crate) use keys::counter_key;
+pub(crate) use keys::{counter_key, imported_account_key};
 
 /// Header values used in counter keys are cut to this length so keys stay small.
 const MAX_KEY_VALUE_LEN: usize = 128;
@@ -134,6 +134,8 @@ pub enum CounterOp {
         digits: u64,
         /// A sign-up whose code went to the number by SMS (its confirmation proves the number).
         sign_up_by_sms: bool,
+        /// The account proved the number already (an import of a number the site verified).
+        proven: bool,
     },
     /// The account entered a code sent to its sign-in number: proven, so its password sign-ins
     /// are no longer judged by the number's count.
@@ -435,7 +437,7 @@ impl Policy {
             std::mem::take(&mut decision.commits)
         };
         if decision.action == Action::Answer {
-            crate::trust_import::settle(&mut decision, checks.len(), results);
+            crate::trust_import::settle(&mut decision, &checks, results);
             return decision;
         }
         if decision.action != Action::Allow {
@@ -549,8 +551,8 @@ impl Policy {
             (RuleKind::BoundNumber { keep_ms }, CounterOp::BindNumber { digits }) => {
                 apply(&mut |_| record_bound(now, *keep_ms, digits))
             }
-            (RuleKind::BoundSignIns(p), CounterOp::BindSignInNumber { digits, sign_up_by_sms }) => {
-                apply(&mut |_| record_sign_in_number(now, p.keep_ms, digits, sign_up_by_sms))
+            (RuleKind::BoundSignIns(p), CounterOp::BindSignInNumber { digits, sign_up_by_sms, proven }) => {
+                apply(&mut |_| record_sign_in_number(now, p.keep_ms, digits, sign_up_by_sms, proven))
             }
             (RuleKind::BoundSignIns(p), CounterOp::ProveSignInNumber { sign_up_code }) => {
                 apply(&mut |b| prove_sign_in_number(b, now, p.keep_ms, sign_up_code))

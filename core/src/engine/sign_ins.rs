@@ -41,7 +41,7 @@ impl Policy {
     ) -> Option<CounterCheck> {
         let (index, rule) = self.sign_in_rule(Some(route))?;
         let digits = number.digits().parse::<u64>().ok()?;
-        let op = CounterOp::BindSignInNumber { digits, sign_up_by_sms: sign_up };
+        let op = CounterOp::BindSignInNumber { digits, sign_up_by_sms: sign_up, proven: false };
         let e164 = Some(Arc::from(number.e164()));
         Some(CounterCheck::new(index, account_key("bm:", &rule.id, tag), op, e164))
     }

@@ -57,15 +57,17 @@ fn write(digits: u64, flags: u16, now: Timestamp, keep_ms: u64) -> Change<Counte
 }
 
 /// Origin took a call naming the account and the number with E.164 digits `digits` (a sign-up,
-/// `sign_up_by_sms` when its code went there; or a phone change): the latest wins, unproven,
-/// kept for `keep_ms`.
+/// `sign_up_by_sms` when its code went there; or a phone change), or the site imported the
+/// pair (`proven` when it verified the number): the latest wins, kept for `keep_ms`.
 pub(crate) fn record_sign_in_number(
     now: Timestamp,
     keep_ms: u64,
     digits: u64,
     sign_up_by_sms: bool,
+    proven: bool,
 ) -> Change<CounterVerdict> {
-    write(digits, if sign_up_by_sms { SIGN_UP_BY_SMS } else { 0 }, now, keep_ms)
+    let flags = if sign_up_by_sms { SIGN_UP_BY_SMS } else { 0 } | if proven { PROVEN } else { 0 };
+    write(digits, flags, now, keep_ms)
 }
 
 /// The account entered a code sent to its sign-in number: proven, kept `keep_ms` from now.
@@ -116,7 +118,7 @@ mod tests {
 
     fn record(store: &MemoryStore, now: u64, digits: u64, by_sms: bool) {
         let at = Timestamp::from_millis(now);
-        let step = |_: Option<&[u8]>| record_sign_in_number(at, 7 * DAY, digits, by_sms);
+        let step = |_: Option<&[u8]>| record_sign_in_number(at, 7 * DAY, digits, by_sms, false);
         assert!(update(store, "bm:r:a", at, 3, step).is_ok());
     }
 
