@@ -72,8 +72,26 @@ fn run(policy: &Policy, args: &Args) -> Outcome {
     let mut rng = Rng(args.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
     let mut taken = HashSet::new();
     let mut queue: Vec<Call> = Vec::new();
+    let store = MemoryStore::new();
+    let mut made_before = Vec::new();
     for (n, number) in numbers(args.numbers, &mut rng, &mut taken).into_iter().enumerate() {
         let offset = rng.below(args.sign_up_every);
+        if args.made_before > 0 {
+            // Accounts from before the guard ran: never seen signing up, asking from the start.
+            for k in 0..args.made_before {
+                let user = format!("u{n}y{k}@mail.example");
+                made_before.push((user.clone(), number.clone()));
+                let at_s = rng.below(args.every);
+                queue.push(Call {
+                    at_s,
+                    who: Who::Campaign,
+                    op: "ResendConfirmationCode",
+                    user,
+                    number: number.clone(),
+                });
+            }
+            continue;
+        }
         for (k, at_s) in
             (offset..DAY_S).step_by(usize::try_from(args.sign_up_every).unwrap_or(600)).enumerate()
         {
@@ -81,13 +99,15 @@ fn run(policy: &Policy, args: &Args) -> Outcome {
             queue.push(Call { at_s, who: Who::Campaign, op: "SignUp", user, number: number.clone() });
         }
     }
+    if args.imported {
+        cognito_day::import_accounts(policy, &store, &made_before);
+    }
     for (n, number) in numbers(args.real_users, &mut rng, &mut taken).into_iter().enumerate() {
         let at_s = rng.below(DAY_S);
         queue.push(Call { at_s, who: Who::Real, op: "SignUp", user: format!("r{n}@mail.example"), number });
     }
     // Real users' own draws, so they behave alike under every policy the campaign meets.
     let mut real = Rng(args.seed.wrapping_mul(0xd1b5_4a32_d192_ed03) | 1);
-    let store = MemoryStore::new();
     let mut out = Outcome {
         sent: BTreeMap::new(),
         per_number: BTreeMap::new(),
@@ -157,8 +177,8 @@ fn run(policy: &Policy, args: &Args) -> Outcome {
 }
 
 fn main() -> Result<(), String> {
-    let args = cognito_day::parse_args("--resend-every", false)?;
-    let (shipped, unbound) = cognito_day::policies(&args.policy, "bound_number")?;
+    let args = cognito_day::parse_args("--resend-every", false, true)?;
+    let (shipped, unbound) = cognito_day::policies(&args.policy, "bound_number", args.imported)?;
     println!(
         "{}, seed {}: {} pumped numbers, a sign-up each every {} s, each account resending every {} s; {} real users",
         args.policy, args.seed, args.numbers, args.sign_up_every, args.every, args.real_users

@@ -227,8 +227,8 @@ fn run(policy: &Policy, args: &Args) -> Outcome {
 }
 
 fn main() -> Result<(), String> {
-    let args = cognito_day::parse_args("--sign-in-every", true)?;
-    let (shipped, without) = cognito_day::policies(&args.policy, "bound_sign_ins")?;
+    let args = cognito_day::parse_args("--sign-in-every", true, false)?;
+    let (shipped, without) = cognito_day::policies(&args.policy, "bound_sign_ins", false)?;
     println!(
         "{}, seed {}: {} pumped numbers, an account each every {} s, each signing in every {} s; {} real users",
         args.policy, args.seed, args.numbers, args.sign_up_every, args.every, args.real_users

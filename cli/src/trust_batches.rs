@@ -13,7 +13,8 @@ use pumpguard_core::phone::{PhoneParser, Region};
 /// Reads one number per line (blank lines and lines starting with `#` skipped), writes each as
 /// E.164, once, in batches of at most --batch numbers: `{"numbers": ["+14155550100", …]}`.
 /// With --accounts each line is `account,number[,verified]` (a user name the clients send, its
-/// number, and `verified` when the site verified it): `{"accounts": [{"account": …, "number":
+/// number, and `verified` when the service sends the account's codes there: the number is
+/// verified, or the account is unconfirmed in a pool that verifies phone numbers): `{"accounts": [{"account": …, "number":
 /// …, "verified": …}, …]}`. Lines that are not a phone number are reported on stderr by line
 /// number and left out.
 #[derive(clap::Args)]

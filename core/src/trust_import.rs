@@ -135,7 +135,8 @@ struct ImportedAccount {
     account: String,
     /// Its phone number, in E.164.
     number: String,
-    /// The site verified the number (a code sent there was entered).
+    /// The service sends the account's codes to the number: the site verified it (a code sent
+    /// there was entered), or the account is unconfirmed in a pool that verifies phones.
     #[serde(default)]
     verified: bool,
 }

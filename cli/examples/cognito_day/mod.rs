@@ -104,17 +104,59 @@ pub fn call(
     decision
 }
 
+/// Where the measurement posts a site's import, and its token.
+const IMPORT_PATH: &str = "/__pumpguard/trusted-numbers";
+#[allow(dead_code)] // only the account measurement imports
+const IMPORT_TOKEN: &str = "pumpguard-scenario-import-token";
+const IMPORT_TOKEN_SHA256: &str = "9d737af9ee7e536d5a63c063a963110f6910183ff55527f6352855733e569804";
+
 /// The policy at `path` as given, and without its rules of kind `kind` (the measurement's
-/// "before").
-pub fn policies(path: &str, kind: &str) -> Result<(Policy, Policy), String> {
+/// "before"); with `import`, both take the site's imports.
+pub fn policies(path: &str, kind: &str, import: bool) -> Result<(Policy, Policy), String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
-    let given = Policy::from_json(&text).map_err(|e| e.to_string())?;
     let mut doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    if import {
+        doc["trust_import"] = serde_json::json!({"path": IMPORT_PATH, "token_sha256": IMPORT_TOKEN_SHA256,
+                                                 "max_numbers": 10_000});
+    }
+    let given = Policy::from_json(&doc.to_string()).map_err(|e| e.to_string())?;
     if let Some(rules) = doc.get_mut("rules").and_then(|r| r.as_array_mut()) {
         rules.retain(|rule| rule.get(kind).is_none());
     }
     let without = Policy::from_json(&doc.to_string()).map_err(|e| e.to_string())?;
     Ok((given, without))
+}
+
+/// The site imports `accounts` (name, number; every one marked `verified`: the service sends
+/// its codes there), as its daily job would before the day.
+#[allow(dead_code)] // only the account measurement imports
+pub fn import_accounts(policy: &Policy, store: &MemoryStore, accounts: &[(String, String)]) {
+    let auth = format!("Bearer {IMPORT_TOKEN}");
+    let headers = [("content-type", "application/json"), ("authorization", auth.as_str())];
+    let now = Timestamp::from_millis(START_MS);
+    // In bodies that fit the policy's `inputs.max_body_bytes`, as `trust-batches --batch` writes them.
+    for batch in accounts.chunks(100) {
+        let entries: Vec<_> = batch
+            .iter()
+            .map(|(account, number)| serde_json::json!({"account": account, "number": number, "verified": true}))
+            .collect();
+        let body = serde_json::json!({ "accounts": entries }).to_string();
+        let req = Request {
+            method: "POST",
+            authority: "app.example.com",
+            path: IMPORT_PATH,
+            version: pumpguard_core::HttpVersion::Http11,
+            headers: &headers,
+            body: body.as_bytes(),
+            body_truncated: false,
+            client_ip: None,
+            tls: Default::default(),
+            edge: Default::default(),
+        };
+        let decision = policy.decide(&req, now, store);
+        let done = policy.commit(decision, now, store);
+        assert_eq!(done.status, 200, "the import: {:?}", done.error_body());
+    }
 }
 
 /// The measurement's options: the policy file, the campaign's numbers and pace, the real users,
@@ -126,12 +168,17 @@ pub struct Args {
     pub sign_up_every: u64,
     pub every: u64,
     pub on_real_numbers: bool,
+    /// Accounts per number the campaign made before the guard ran (`--made-before`).
+    pub made_before: usize,
+    /// The site imports its accounts with their numbers (`--imported`).
+    pub imported: bool,
     pub seed: u64,
 }
 
 /// The command line's options; `every_flag` names the repeated call's pace (`--resend-every`),
-/// `on_real_numbers` whether the measurement can aim the campaign at real users' numbers.
-pub fn parse_args(every_flag: &str, on_real_numbers: bool) -> Result<Args, String> {
+/// `on_real_numbers` whether the measurement can aim the campaign at real users' numbers,
+/// `legacy` whether it can give the campaign accounts made before the guard ran.
+pub fn parse_args(every_flag: &str, on_real_numbers: bool, legacy: bool) -> Result<Args, String> {
     let mut args = Args {
         policy: "policies/recommended-cognito.json".to_owned(),
         numbers: 20,
@@ -139,6 +186,8 @@ pub fn parse_args(every_flag: &str, on_real_numbers: bool) -> Result<Args, Strin
         sign_up_every: 600,
         every: 120,
         on_real_numbers: false,
+        made_before: 0,
+        imported: false,
         seed: 1,
     };
     let mut given = std::env::args().skip(1);
@@ -152,6 +201,8 @@ pub fn parse_args(every_flag: &str, on_real_numbers: bool) -> Result<Args, Strin
             "--sign-up-every" => args.sign_up_every = number(value(&arg)?)?.max(1),
             "--seed" => args.seed = number(value(&arg)?)?,
             "--on-real-numbers" if on_real_numbers => args.on_real_numbers = true,
+            "--made-before" if legacy => args.made_before = count(number(value(&arg)?)?)?,
+            "--imported" if legacy => args.imported = true,
             flag if flag == every_flag => args.every = number(value(&arg)?)?.max(1),
             _ if !arg.starts_with("--") => args.policy = arg,
             _ => return Err(format!("unknown option {arg}")),
