@@ -141,7 +141,8 @@ struct ImportedAccount {
     verified: bool,
 }
 
-/// An account to record: its name, its number's E.164 digits, whether the site verified it.
+/// An account to record: its name, its number's E.164 digits, whether the service sends its
+/// codes there.
 pub(crate) struct AccountEntry {
     name: String,
     digits: u64,
