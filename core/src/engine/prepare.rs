@@ -268,7 +268,7 @@ impl Policy {
                 // reads its number: its password sign-ins are then spared the number's count.
                 decision.proof = if binding {
                     self.plan_proof(account_tag(name), true)
-                } else if route.answers_sign_in_code(req) {
+                } else if self.counts_sign_ins() && route.answers_sign_in_code(req) {
                     self.plan_proof(account_tag(name), false)
                 } else {
                     None

@@ -24,6 +24,12 @@ impl Policy {
         Some((u16::try_from(index).ok()?, rule))
     }
 
+    /// Whether the policy counts sign-ins at all (has a `bound_sign_ins` rule): only then is a
+    /// confirm asked whether it answers a sign-in's code (the conditions read the body again).
+    pub(super) fn counts_sign_ins(&self) -> bool {
+        self.sign_in_rule(None).is_some()
+    }
+
     /// Whether a `bound_sign_ins` rule judges route `route`'s sign-ins.
     pub(super) fn judges_sign_ins(&self, route: usize) -> bool {
         self.sign_in_rule(Some(route)).is_some()

@@ -47,14 +47,28 @@ impl GcraParams {
     /// One send on the key: refused, with the exact wait, when the key has no room left;
     /// otherwise counted.
     pub fn step(&self, stored: Option<&[u8]>, now: Timestamp) -> Change<CounterVerdict> {
-        let now_us = now.as_millis().saturating_mul(1000);
-        let stored_tat = stored.and_then(|b| Reader::new(b).u64()).unwrap_or(0);
-        let tat = stored_tat.max(now_us);
+        match self.peek(stored, now) {
+            refused @ Change::Keep(CounterVerdict { triggered: true, .. }) => refused,
+            _ => self.charge(stored, now),
+        }
+    }
+
+    /// Whether [`GcraParams::step`] would refuse a send now, with the wait; writes nothing.
+    /// For sends counted only once their outcome is known ([`GcraParams::charge`]).
+    pub fn peek(&self, stored: Option<&[u8]>, now: Timestamp) -> Change<CounterVerdict> {
+        let (tat, now_us) = arrival(stored, now);
         let ahead = tat - now_us;
         if ahead > self.tolerance_us {
-            let wait_us = ahead - self.tolerance_us;
-            return Change::Keep(CounterVerdict::trigger(wait_us.div_ceil(1000)));
+            return Change::Keep(CounterVerdict::trigger((ahead - self.tolerance_us).div_ceil(1000)));
         }
+        Change::Keep(CounterVerdict::PASS)
+    }
+
+    /// Counts a send, room or not: [`GcraParams::step`]'s write, and for a send that already
+    /// happened what passed a [`GcraParams::peek`] while others raced it still cost what it
+    /// cost, and the key refuses that much longer.
+    pub fn charge(&self, stored: Option<&[u8]>, now: Timestamp) -> Change<CounterVerdict> {
+        let (tat, _) = arrival(stored, now);
         let new_tat = tat.saturating_add(self.emission_us);
         // The next request is refused until the arrival time comes back within the tolerance:
         // a key that throttles must outlive a flood of other keys.
@@ -69,32 +83,10 @@ impl GcraParams {
     }
 }
 
-impl GcraParams {
-    /// Whether [`GcraParams::step`] would refuse a send now, with the wait; writes nothing.
-    /// For sends counted only once their outcome is known ([`GcraParams::charge`]).
-    pub fn peek(&self, stored: Option<&[u8]>, now: Timestamp) -> Change<CounterVerdict> {
-        let now_us = now.as_millis().saturating_mul(1000);
-        let tat = stored.and_then(|b| Reader::new(b).u64()).unwrap_or(0).max(now_us);
-        let ahead = tat - now_us;
-        if ahead > self.tolerance_us {
-            return Change::Keep(CounterVerdict::trigger((ahead - self.tolerance_us).div_ceil(1000)));
-        }
-        Change::Keep(CounterVerdict::PASS)
-    }
-
-    /// Counts a send that already happened, room or not: what passed a [`GcraParams::peek`]
-    /// while others raced it still cost what it cost, and the key refuses that much longer.
-    pub fn charge(&self, stored: Option<&[u8]>, now: Timestamp) -> Change<CounterVerdict> {
-        let now_us = now.as_millis().saturating_mul(1000);
-        let tat = stored.and_then(|b| Reader::new(b).u64()).unwrap_or(0).max(now_us);
-        let new_tat = tat.saturating_add(self.emission_us);
-        Change::Write {
-            value: Writer::default().u64(new_tat).finish(),
-            expires_at: Timestamp::from_millis(new_tat.div_ceil(1000)),
-            protected_until: Timestamp::from_millis(new_tat.saturating_sub(self.tolerance_us).div_ceil(1000)),
-            result: CounterVerdict::PASS,
-        }
-    }
+/// The key's theoretical arrival time, never before now, and now, in microseconds.
+fn arrival(stored: Option<&[u8]>, now: Timestamp) -> (u64, u64) {
+    let now_us = now.as_millis().saturating_mul(1000);
+    (stored.and_then(|b| Reader::new(b).u64()).unwrap_or(0).max(now_us), now_us)
 }
 
 #[cfg(test)]
