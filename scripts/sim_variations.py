@@ -9,6 +9,12 @@ browser's user agent (alone, with a copied `accept-language`, or an automated Ch
 Chrome's), a paid CAPTCHA-solving service, adaptiveness) and prints one line per
 campaign and variation, min–max over the seeds, so a variation that breaks through stands out.
 
+With --combined N it draws N campaigns no one tuned a policy on: each takes one campaign of the
+mix, scales its rate and its addresses by factors drawn from a continuous range, and combines one
+to three of the variations above (one per kind: addresses, exits, confirmations, client, tokens,
+adaptiveness), as an operator who read the policy would stack them. Each line gives the drawn
+campaign's reach over the seeds; the summary, the spread over all draws.
+
 With --legit it varies the real users instead, the other half a policy can be fitted to: another
 site's size, conversion, apps, travellers, Tor users, carriers (their IPv6 in a few /48s), offices and
 campuses, a guard deployed without history. Each line then gives the real users refused and challenged, and the share of all
@@ -17,7 +23,13 @@ pumped sends reaching origin.
 Usage: sim_variations.py --cli PUMPGUARD --policy POLICY.json [--mix MIX.json]
                          [--provider graded|better|none] [--edge] [--seeds 1,2,3]
                          [--only NAME] [--variation NAME] [--legit] [--hours H] [--warm-up H]
+                         [--ids] [--import SHARE] [--combined N] [--draw-seed S]
                          [--jobs N] [--markdown]
+
+--ids has siteverify name solving devices (30% of real users on 200 shared ids); a combined
+draw that solves CAPTCHAs then solves on 1, 5 or 20 devices or a fresh one per solve.
+--import SHARE imports that share of returning users' numbers the day before (the policy gets a
+`trust_import` section for it).
 
 --warm-up H runs every variation on a guard that has seen H hours of real users first
 (`legit.warm_up_hours`): what learns from other users' traffic, such as proven pairs, holds
@@ -25,9 +37,13 @@ what a live site's would. A week (168) takes about 15 times as long.
 """
 
 import argparse
+import atexit
 import copy
+import hashlib
 import json
+import math
 import os
+import random
 import subprocess
 import sys
 import tempfile
@@ -39,6 +55,21 @@ PROVIDERS = {
     "better": {"detects": 0.97, "suspects": 0.025, "false_flags": 0.0005, "false_suspects": 0.005},
 }
 EDGE = {"bots_scored_low": 0.7, "humans_scored_low": 0.01}
+SOLVER_IDS = {"shared_share": 0.3, "shared_ids": 200}
+# The import's path and token; the policy's section holds the token's SHA-256.
+IMPORT_PATH, IMPORT_TOKEN = "/__pumpguard/trusted-numbers", "sim-import-token"
+
+# The discrete variations a combined draw stacks, at most one of each kind (two of one kind
+# contradict each other: two client disguises, two address pools). Rate and address count are
+# drawn on a continuous scale instead. "all day" needs a 24-hour run: left to --variation.
+KINDS = {
+    "addresses": ["residential", "IPv6 /48s", "via Tor"],
+    "exits": ["local exits"],
+    "confirmations": ["fake confirms", "enters its codes", "enters its codes, revisits"],
+    "client": ["browsers", "script as Chrome", "script as Chrome, with a language", "headless as Chrome"],
+    "tokens": ["solves CAPTCHAs"],
+    "adaptiveness": ["adaptive", "not adaptive"],
+}
 
 
 def variations(campaign):
@@ -111,6 +142,79 @@ def legit_variations(legit):
     return out
 
 
+def log_uniform(rng, low, high):
+    return math.exp(rng.uniform(math.log(low), math.log(high)))
+
+
+def combined_draw(rng, base, ids):
+    """One campaign no policy was tuned on: (its index in the mix, a label, the changed mix)."""
+    index = rng.randrange(len(base["campaigns"]))
+    campaign = copy.deepcopy(base["campaigns"][index])
+    offered = dict(variations(campaign))
+    rate = log_uniform(rng, 0.2, 5.0)
+    size = log_uniform(rng, 0.1, 10.0)
+    kinds = [k for k, names in KINDS.items() if any(n in offered for n in names)]
+    chosen = []
+    for kind in rng.sample(kinds, min(len(kinds), rng.randint(1, 3))):
+        chosen.append(rng.choice([n for n in KINDS[kind] if n in offered]))
+    if "via Tor" in chosen and "local exits" in chosen:
+        # Tor's exits are where they are: an operator picks one or the other.
+        chosen.remove("local exits")
+    for name in chosen:
+        campaign.update(copy.deepcopy(offered[name]))
+    campaign["rate_per_hour"] *= rate
+    pool = campaign["addresses"]
+    if pool["access"] != "tor":
+        pool["size"] = max(1, round(pool["size"] * size))
+    label = f"rate ×{rate:.2f}, addresses ×{size:.2f}" if pool["access"] != "tor" else f"rate ×{rate:.2f}"
+    if ids and campaign["tokens"] == "solved":
+        devices = rng.choice([None, 20, 5, 1])
+        campaign["solver_devices"] = devices
+        chosen.append("a fresh device per solve" if devices is None else f"solves on {devices}")
+    mix = copy.deepcopy(base)
+    mix["campaigns"][index] = campaign
+    return index, f"{campaign['name']}: " + ", ".join([label] + chosen), mix
+
+
+def combined_main(a, base, seeds):
+    rng = random.Random(a.draw_seed)
+    draws = [combined_draw(rng, base, a.ids) for _ in range(a.combined)]
+
+    def measure(draw):
+        index, label, mix = draw
+        name = mix["campaigns"][index]["name"]
+        boards = [run(a.cli, a.policy, mix, seed, a.hours) for seed in seeds]
+        rows = [next(c for c in b["campaigns"] if c["name"] == name) for b in boards]
+        legit = [b["legit"] for b in boards]
+        return label, rows, legit
+
+    results = []
+    with ThreadPoolExecutor(a.jobs) as pool:
+        for label, rows, legit in pool.map(measure, draws):
+            results.append((label, rows, legit))
+            reach = span([100 * r["reached_share"] for r in rows], 1)
+            refused = span([100 * l["sessions_refused"] / max(1, l["sessions"]) for l in legit], 3)
+            if a.markdown:
+                print(f"| {label} | {reach} | {refused} |", flush=True)
+            else:
+                print(f"{label:100} reaching origin {reach:>12}   real refused {refused:>14}", flush=True)
+    sends = sum(r["sends"] for _, rows, _ in results for r in rows)
+    reached = sum(r["reached_origin"] for _, rows, _ in results for r in rows)
+    worst = [max(r["reached_share"] for r in rows) for _, rows, _ in results]
+    sessions = sum(l["sessions"] for _, _, legit in results for l in legit)
+    refused = sum(l["sessions_refused"] for _, _, legit in results for l in legit)
+    over = sum(1 for w in worst if w > 0.05)
+    # Pooled, a loud draw outweighs a quiet one; the median draw says what a typical one gets.
+    means = sorted(sum(r["reached_share"] for r in rows) / len(rows) for _, rows, _ in results)
+    median = means[len(means) // 2]
+    print(
+        f"{len(results)} draws × {len(seeds)} seeds: {reached} of {sends} drawn campaigns' sends reached origin "
+        f"({100 * reached / max(1, sends):.2f}% pooled, median draw {100 * median:.1f}%); "
+        f"a draw over 5% on some seed: {over}; worst {100 * max(worst):.1f}%; "
+        f"real users refused {100 * refused / max(1, sessions):.3f}% pooled"
+    )
+
+
 def run(cli, policy, mix, seed, hours):
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(mix, f)
@@ -143,6 +247,10 @@ def main():
     ap.add_argument("--legit", action="store_true", help="vary the real users instead of the campaigns")
     ap.add_argument("--hours", type=float)
     ap.add_argument("--warm-up", type=float, help="hours of real users before the period, never scored")
+    ap.add_argument("--ids", action="store_true", help="siteverify names solving devices (30%% of people on 200 shared ids)")
+    ap.add_argument("--import", dest="import_share", type=float, help="the site imports this share of returning users' numbers")
+    ap.add_argument("--combined", type=int, help="draw this many campaigns combining several variations")
+    ap.add_argument("--draw-seed", type=int, default=1, help="seed of the combined draws (not of the runs)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--markdown", action="store_true")
     a = ap.parse_args()
@@ -157,8 +265,20 @@ def main():
         base["edge_bot_score"] = EDGE
     if a.warm_up:
         base["legit"]["warm_up_hours"] = a.warm_up
+    if a.ids:
+        base["captcha_solver_ids"] = SOLVER_IDS
+    if a.import_share is not None:
+        base["trust_import"] = {"path": IMPORT_PATH, "token": IMPORT_TOKEN, "share": a.import_share}
+        policy = json.load(open(a.policy))
+        policy["trust_import"] = {"path": IMPORT_PATH, "token_sha256": hashlib.sha256(IMPORT_TOKEN.encode()).hexdigest()}
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump(policy, f)
+        a.policy = f.name
+        atexit.register(os.unlink, f.name)
     seeds = [int(s) for s in a.seeds.split(",")]
 
+    if a.combined:
+        return combined_main(a, base, seeds)
     if a.legit:
         return legit_main(a, base, seeds)
     jobs = []
