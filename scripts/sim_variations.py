@@ -167,8 +167,10 @@ def combined_draw(rng, base, ids):
     if pool["access"] != "tor":
         pool["size"] = max(1, round(pool["size"] * size))
     label = f"rate ×{rate:.2f}, addresses ×{size:.2f}" if pool["access"] != "tor" else f"rate ×{rate:.2f}"
+    # Drawn whether or not siteverify names devices, so that a run with --ids draws the same
+    # campaigns as one without.
+    devices = rng.choice([None, 20, 5, 1])
     if ids and campaign["tokens"] == "solved":
-        devices = rng.choice([None, 20, 5, 1])
         campaign["solver_devices"] = devices
         chosen.append("a fresh device per solve" if devices is None else f"solves on {devices}")
     mix = copy.deepcopy(base)
