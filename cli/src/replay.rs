@@ -7,9 +7,9 @@ use std::process::ExitCode;
 use clap::ValueEnum;
 use pumpguard_core::decision::TokenVerdict;
 use pumpguard_core::edge_inputs::EdgeInput;
-use pumpguard_core::scenario::{simulated_lookup, simulated_siteverify};
+use pumpguard_core::scenario::{simulated_lookup, simulated_token};
 use pumpguard_core::traffic::{as_request, TrafficRecord};
-use pumpguard_core::{Action, MemoryStore};
+use pumpguard_core::{Action, MemoryStore, Policy};
 
 use crate::load_policy;
 use crate::progress::Progress;
@@ -51,9 +51,9 @@ enum Tokens {
 }
 
 impl Tokens {
-    fn verdict(self, token: &str) -> TokenVerdict {
+    fn verdict(self, policy: &Policy, token: &str) -> TokenVerdict {
         match self {
-            Tokens::Convention => simulated_siteverify(token),
+            Tokens::Convention => simulated_token(policy, token),
             Tokens::Valid => TokenVerdict::Valid { solver: None },
             Tokens::Invalid => TokenVerdict::Invalid { detail: "replay: --tokens invalid".into() },
             Tokens::Unavailable => {
@@ -101,7 +101,7 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
             &req,
             now,
             &store,
-            |token| args.tokens.verdict(token),
+            |token| args.tokens.verdict(&policy, token),
             |lookup| simulated_lookup(&policy, lookup),
         );
         if decision.action == Action::Allow {

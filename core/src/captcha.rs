@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use crate::config::{CaptchaDoc, CaptchaProvider, InputOutcome};
+use crate::config::{CaptchaDoc, CaptchaProvider, ConfigErrors, InputOutcome};
 
 /// Token verification as the policy configures it, compiled from its `captcha` section.
 #[derive(Clone, Debug, PartialEq)]
@@ -18,6 +18,8 @@ pub struct Captcha {
     pub on_unavailable: InputOutcome,
     /// When set, the verified token must have been issued for this hostname.
     pub expected_hostname: Option<String>,
+    /// When set, the verified token must have been solved by a widget given this action.
+    pub expected_action: Option<String>,
     /// reCAPTCHA v3: minimum score to accept.
     pub min_score: Option<f64>,
 }
@@ -30,11 +32,26 @@ impl From<&CaptchaDoc> for Captcha {
             verify_timeout_ms: doc.verify_timeout_ms,
             on_unavailable: doc.on_unavailable,
             expected_hostname: doc.expected_hostname.clone(),
+            expected_action: doc.expected_action.clone(),
             min_score: doc.min_score,
         }
     }
 }
 use crate::decision::{Action, Decision, Reason, ReasonCode, TokenCheck, TokenVerdict};
+
+/// Load checks of `captcha.expected_action`: Turnstile takes 32 characters of letters, digits,
+/// `_` and `-`, reCAPTCHA letters, digits, `_` and `/`; hCaptcha's answer names no action, so
+/// every token would be refused.
+pub(crate) fn check_expected_action(provider: CaptchaProvider, action: &str, errs: &mut ConfigErrors) {
+    const PATH: &str = "captcha.expected_action";
+    if provider == CaptchaProvider::Hcaptcha {
+        errs.push(PATH, "hCaptcha's siteverify answer names no action: every token would be refused");
+    }
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || b"_-/".contains(&b);
+    if action.is_empty() || action.len() > 32 || !action.bytes().all(allowed) {
+        errs.push(PATH, "must be 1 to 32 characters of A-Z, a-z, 0-9, _, - and /");
+    }
+}
 
 /// Turnstile tokens are at most 2048 characters; longer input is refused unverified.
 pub const MAX_TOKEN_LEN: usize = 2048;
@@ -83,6 +100,8 @@ struct SiteverifyAnswer {
     #[serde(default)]
     hostname: Option<String>,
     #[serde(default)]
+    action: Option<String>,
+    #[serde(default)]
     score: Option<f64>,
     #[serde(default, rename = "error-codes")]
     error_codes: Vec<String>,
@@ -112,6 +131,15 @@ pub fn interpret_siteverify(captcha: &Captcha, status: u16, body: &[u8]) -> Toke
     if let Some(expected) = &captcha.expected_hostname {
         if !answer.hostname.as_deref().is_some_and(|h| h.eq_ignore_ascii_case(expected)) {
             return TokenVerdict::Invalid { detail: "token was issued for another hostname".to_owned() };
+        }
+    }
+    if let Some(expected) = &captcha.expected_action {
+        // Exact: the provider echoes what the widget was given, and a solver cannot change it.
+        if answer.action.as_deref() != Some(expected.as_str()) {
+            let got = answer.action.as_deref().filter(|a| !a.is_empty()).unwrap_or("none");
+            return TokenVerdict::Invalid {
+                detail: format!("token was solved for action {got}, not {expected}"),
+            };
         }
     }
     if let Some(min) = captcha.min_score {

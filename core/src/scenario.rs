@@ -7,7 +7,9 @@
 //! Token convention shared by every runner's siteverify (real fake servers in e2e tests):
 //! a token starting with `pass` verifies, `fail` is refused, `slow` times out, `junk` gets an
 //! answer that is not JSON, `shape` JSON without `success`, and anything else makes the
-//! verification call fail (all four: unavailable).
+//! verification call fail (all four: unavailable). A `pass` token's tag, what follows `pass` up
+//! to the first `-`, may name the solving device (`@D`) and the widget's action (`!A`):
+//! `pass@d1!signup-7` was solved on device `x:d1` by a widget given the action `signup`.
 //!
 //! Number-intelligence convention, shared the same way ([`simulated_provider`]; the e2e fake is
 //! `tests/lookup.py`): Twilio Lookup v2 answers chosen by the number's last two digits.
@@ -112,12 +114,13 @@ pub struct StepOutcome {
     pub mismatches: Vec<String>,
 }
 
-/// Token verification as the shared convention defines it: `pass*` verifies, and a `pass@D-…`
-/// token was solved on device `D` (siteverify names it `x:D`, as Turnstile Enterprise's
-/// `metadata.ephemeral_id`); `fail*` is refused; `slow*` times out; anything else fails.
+/// Token verification as the shared convention defines it, without a policy's checks of the
+/// answer: `pass*` verifies, and a `pass@D-…` token was solved on device `D` (siteverify names
+/// it `x:D`, as Turnstile Enterprise's `metadata.ephemeral_id`); `fail*` is refused; `slow*`
+/// times out; anything else fails. [`simulated_token`] reads the same answers as a host does.
 pub fn simulated_siteverify(token: &str) -> TokenVerdict {
     if let Some(rest) = token.strip_prefix("pass") {
-        TokenVerdict::Valid { solver: simulated_solver(rest) }
+        TokenVerdict::Valid { solver: simulated_tag(rest).0.map(|device| format!("x:{device}")) }
     } else if token.starts_with("fail") {
         TokenVerdict::Invalid {
             detail: "provider refused the token (error codes: invalid-input-response)".into(),
@@ -129,11 +132,36 @@ pub fn simulated_siteverify(token: &str) -> TokenVerdict {
     }
 }
 
-/// The device a `pass@D-…` token names, as siteverify reports it.
-fn simulated_solver(after_pass: &str) -> Option<String> {
-    let device = after_pass.strip_prefix('@')?;
-    let device = device.split('-').next().unwrap_or(device);
-    (!device.is_empty()).then(|| format!("x:{device}"))
+/// Token verification as a host makes it: the fake siteverify's answer to the token (the e2e
+/// fakes answer the same JSON), read with the policy's `captcha` checks (hostname, action,
+/// score). Without a `captcha` section, [`simulated_siteverify`].
+pub fn simulated_token(policy: &Policy, token: &str) -> TokenVerdict {
+    match (policy.captcha(), token.strip_prefix("pass")) {
+        (Some(captcha), Some(rest)) => {
+            let (device, action) = simulated_tag(rest);
+            let mut answer =
+                serde_json::json!({"success": true, "hostname": "app.example.com", "error-codes": []});
+            if let Some(device) = device {
+                answer["metadata"] = serde_json::json!({"ephemeral_id": format!("x:{device}")});
+            }
+            if let Some(action) = action {
+                answer["action"] = serde_json::Value::from(action);
+            }
+            crate::captcha::interpret_siteverify(captcha, 200, answer.to_string().as_bytes())
+        }
+        _ => simulated_siteverify(token),
+    }
+}
+
+/// The device (`@D`) and the action (`!A`) a `pass` token's tag names.
+fn simulated_tag(after_pass: &str) -> (Option<&str>, Option<&str>) {
+    let tag = after_pass.split('-').next().unwrap_or(after_pass);
+    let (device, action) = match tag.split_once('!') {
+        Some((device, action)) => (device, Some(action)),
+        None => (tag, None),
+    };
+    let device = device.strip_prefix('@').filter(|d| !d.is_empty());
+    (device, action.filter(|a| !a.is_empty()))
 }
 
 /// The corpus' fake number-intelligence provider, by the number's last two digits: `99` high
@@ -214,9 +242,13 @@ pub fn run(scenario: &Scenario) -> Result<Vec<StepOutcome>, String> {
         for repeat in 0..step.repeat {
             let now = step.request.at();
             let req = as_request(&step.request, &owned, &header_refs, policy.max_body_bytes());
-            let decision = policy.decide_with(&req, now, &store, simulated_siteverify, |lookup| {
-                simulated_lookup(&policy, lookup)
-            });
+            let decision = policy.decide_with(
+                &req,
+                now,
+                &store,
+                |t| simulated_token(&policy, t),
+                |lookup| simulated_lookup(&policy, lookup),
+            );
             if decision.action == Action::Allow {
                 step.request.record_confirm(&policy, &decision, &store);
             }

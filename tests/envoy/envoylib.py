@@ -67,14 +67,15 @@ def _ephemeral_range():
 
 
 def siteverify_valid(token):
-    """A siteverify success for a `pass*` token, as core/src/scenario.rs defines it: a
-    `pass@D-...` token was solved on device D, named as Turnstile Enterprise names it
-    (`metadata.ephemeral_id`)."""
+    """A siteverify success for a `pass*` token, as core/src/scenario.rs defines it: the tag
+    after `pass` (up to the first `-`) may name the solving device (`@D`, named as Turnstile
+    Enterprise names it, `metadata.ephemeral_id`) and the widget's action (`!A`)."""
     body = {"success": True, "hostname": "app.example.com", "error-codes": []}
-    if token.startswith("pass@"):
-        device = token[len("pass@"):].split("-", 1)[0]
-        if device:
-            body["metadata"] = {"ephemeral_id": "x:" + device}
+    device, _, action = token[len("pass"):].split("-", 1)[0].partition("!")
+    if device.startswith("@") and len(device) > 1:
+        body["metadata"] = {"ephemeral_id": "x:" + device[1:]}
+    if action:
+        body["action"] = action
     return body
 
 

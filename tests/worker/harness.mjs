@@ -158,15 +158,18 @@ function killGroup(child) {
 }
 
 /**
- * A siteverify success for a `pass*` token: a `pass@D-…` token was solved on device D, named as
- * Turnstile Enterprise names it (`metadata.ephemeral_id`), as core/src/scenario.rs defines it.
+ * A siteverify success for a `pass*` token, as core/src/scenario.rs defines it: the tag after
+ * `pass` (up to the first `-`) may name the solving device (`@D`, named as Turnstile Enterprise
+ * names it, `metadata.ephemeral_id`) and the widget's action (`!A`).
  */
 function siteverifyValid(token) {
   const body = { success: true, hostname: "app.example.com", "error-codes": [] };
-  if (token.startsWith("pass@")) {
-    const device = token.slice("pass@".length).split("-")[0];
-    if (device) body.metadata = { ephemeral_id: `x:${device}` };
-  }
+  const tag = token.slice("pass".length).split("-")[0];
+  const bang = tag.indexOf("!");
+  const device = bang < 0 ? tag : tag.slice(0, bang);
+  const action = bang < 0 ? "" : tag.slice(bang + 1);
+  if (device.startsWith("@") && device.length > 1) body.metadata = { ephemeral_id: `x:${device.slice(1)}` };
+  if (action) body.action = action;
   return body;
 }
 

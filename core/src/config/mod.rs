@@ -165,6 +165,9 @@ impl Policy {
                     errs.push("captcha.min_score", "must be between 0.0 and 1.0");
                 }
             }
+            if let Some(action) = &captcha.expected_action {
+                crate::captcha::check_expected_action(captcha.provider, action, &mut errs);
+            }
         }
         if doc.store.max_cas_retries > 100 {
             errs.push("store.max_cas_retries", "must be at most 100");

@@ -1005,6 +1005,12 @@ pub struct CaptchaDoc {
     /// When set, the verified token must have been issued for this hostname.
     #[serde(default)]
     pub expected_hostname: Option<String>,
+    /// When set, the verified token must have been solved by a widget given this action
+    /// (Turnstile's and reCAPTCHA's `action`, which the solver cannot change): a token solved on
+    /// another page's widget does not pass. 1 to 32 characters of `A-Z a-z 0-9 _ - /`; not for
+    /// hCaptcha, whose answer names no action.
+    #[serde(default)]
+    pub expected_action: Option<String>,
     /// reCAPTCHA v3: minimum score to accept.
     #[serde(default)]
     pub min_score: Option<f64>,
