@@ -1,6 +1,8 @@
 //! What a siteverify answer must say for a token to pass: the checks of the policy's `captcha`
 //! section (hostname, action, score) read from the provider's answer.
 
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // test code: failing loudly is the point
+
 use pumpguard_core::captcha::interpret_siteverify;
 use pumpguard_core::decision::TokenVerdict;
 use pumpguard_core::Policy;
