@@ -195,9 +195,12 @@ impl Settings {
         let origin_url = url(names::ORIGIN_URL, &mut warnings);
         let siteverify_url = url(names::SITEVERIFY_URL, &mut warnings);
         let number_intel_url = url(names::NUMBER_INTEL_URL, &mut warnings).filter(|u| {
-            let ok = u.contains(pumpguard_core::intel::E164_PLACEHOLDER);
+            let ok = pumpguard_core::intel::has_number_placeholder(u);
             if !ok {
-                warnings.push(format!("{}: {u:?} has no {{e164}}; ignored", names::NUMBER_INTEL_URL));
+                warnings.push(format!(
+                    "{}: {u:?} has no {{e164}} or {{digits}}; ignored",
+                    names::NUMBER_INTEL_URL
+                ));
             }
             ok
         });

@@ -1074,14 +1074,23 @@ pub enum IntelOutcome {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NumberIntelResponseDoc {
-    /// Pumping risk score, a number from 0 to 100 (Twilio Lookup:
+    /// Pumping risk score, a number from 0 to `risk_scale` (Twilio Lookup:
     /// `/sms_pumping_risk/sms_pumping_risk_score`).
     #[serde(default)]
     pub risk_score: Option<String>,
-    /// Line type, a string (Twilio Lookup: `/line_type_intelligence/type`); read as Twilio names
-    /// them, case and separators ignored; any other value is `other`.
+    /// The top of the provider's risk scale (default 100; 1 for a probability, 1000 for a
+    /// per-mille score): its scores are read as shares of it, so rules' `min_risk` stays 0–100.
+    #[serde(default)]
+    pub risk_scale: Option<f64>,
+    /// Line type, a string (Twilio Lookup: `/line_type_intelligence/type`); read through
+    /// `line_types` first, then as Twilio names them, case and separators ignored; any other
+    /// value is `other`.
     #[serde(default)]
     pub line_type: Option<String>,
+    /// The provider's own line-type values, each mapped to the name rules use (`{"VOIP":
+    /// "nonFixedVoip", "Wireless": "mobile"}`); matched with case ignored.
+    #[serde(default)]
+    pub line_types: std::collections::BTreeMap<String, crate::intel::LineType>,
     /// Reachability: a boolean, or a status string (`active`/`reachable` or
     /// `inactive`/`unreachable`; others unknown), e.g. Twilio Lookup's `/line_status/status`.
     #[serde(default)]
@@ -1092,7 +1101,9 @@ impl Default for NumberIntelResponseDoc {
     fn default() -> Self {
         NumberIntelResponseDoc {
             risk_score: Some("/sms_pumping_risk/sms_pumping_risk_score".to_owned()),
+            risk_scale: None,
             line_type: Some("/line_type_intelligence/type".to_owned()),
+            line_types: std::collections::BTreeMap::new(),
             reachable: None,
         }
     }
@@ -1105,7 +1116,8 @@ impl Default for NumberIntelResponseDoc {
 #[serde(deny_unknown_fields)]
 pub struct NumberIntelDoc {
     /// `http(s)://host/path?query` with `{e164}` where the number goes (percent-encoded), e.g.
-    /// `https://lookups.twilio.com/v2/PhoneNumbers/{e164}?Fields=line_type_intelligence,sms_pumping_risk`.
+    /// `https://lookups.twilio.com/v2/PhoneNumbers/{e164}?Fields=line_type_intelligence,sms_pumping_risk`,
+    /// or `{digits}` where a provider takes its digits without the `+` (`?number={digits}`).
     pub url: String,
     /// Request headers, e.g. `authorization`; hosts may supply them from their own secret store
     /// instead (keep credentials out of a shared policy file).

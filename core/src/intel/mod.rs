@@ -36,6 +36,9 @@ pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
 /// Where the number goes in `number_intel.url`.
 pub const E164_PLACEHOLDER: &str = "{e164}";
 
+/// Where the number's digits go in `number_intel.url`, without the `+` (`14155550123`).
+pub const DIGITS_PLACEHOLDER: &str = "{digits}";
+
 /// Line types as Twilio Lookup's line type intelligence names them, plus `other` for a value no
 /// name matches.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -243,7 +246,11 @@ pub struct NumberIntel {
     /// What a failed lookup means.
     pub on_unavailable: IntelOutcome,
     risk_score: Option<String>,
+    /// The provider's risk score that means certain (its scale's top).
+    risk_scale: f64,
     line_type: Option<String>,
+    /// The provider's line-type values, lower-cased, and the names rules use for them.
+    line_types: Vec<(String, LineType)>,
     reachable: Option<String>,
 }
 
@@ -264,7 +271,13 @@ fn split_url(url: &str) -> Result<(String, String, String), String> {
     Ok((scheme.to_ascii_lowercase(), authority.to_ascii_lowercase(), path))
 }
 
-/// `template` with every `{e164}` replaced by the number, percent-encoded (`%2B44...`).
+/// Whether a URL template says where the number goes (`{e164}` or `{digits}`).
+pub fn has_number_placeholder(template: &str) -> bool {
+    template.contains(E164_PLACEHOLDER) || template.contains(DIGITS_PLACEHOLDER)
+}
+
+/// `template` with every `{e164}` replaced by the number, percent-encoded (`%2B44...`), and
+/// every `{digits}` by its digits alone (`44...`).
 pub fn expand_template(template: &str, e164: &str) -> String {
     let mut encoded = String::with_capacity(e164.len() + 2);
     for b in e164.bytes() {
@@ -276,7 +289,8 @@ pub fn expand_template(template: &str, e164: &str) -> String {
             encoded.push(char::from(b"0123456789ABCDEF"[usize::from(b & 15)]));
         }
     }
-    template.replace(E164_PLACEHOLDER, &encoded)
+    let digits: String = e164.chars().filter(char::is_ascii_digit).collect();
+    template.replace(E164_PLACEHOLDER, &encoded).replace(DIGITS_PLACEHOLDER, &digits)
 }
 
 fn check_pointer(pointer: &Option<String>, at: &str, errs: &mut ConfigErrors) {
@@ -298,8 +312,8 @@ impl NumberIntel {
                 None
             }
         };
-        if !doc.url.contains(E164_PLACEHOLDER) {
-            errs.push(format!("{at}.url"), "must contain {e164} where the number goes");
+        if !has_number_placeholder(&doc.url) {
+            errs.push(format!("{at}.url"), "must contain {e164} or {digits} where the number goes");
         }
         if doc.url.chars().any(|c| c.is_whitespace() || c.is_control() || c == '#') {
             errs.push(format!("{at}.url"), "must not contain blanks, control characters or '#'");
@@ -328,6 +342,23 @@ impl NumberIntel {
         if response.risk_score.is_none() && response.line_type.is_none() && response.reachable.is_none() {
             errs.push(format!("{at}.response"), "map at least one of risk_score, line_type, reachable");
         }
+        let risk_scale = response.risk_scale.unwrap_or(100.0);
+        if !(risk_scale.is_finite() && risk_scale > 0.0 && risk_scale <= 1_000_000.0) {
+            errs.push(format!("{at}.response.risk_scale"), "must be a number over 0, at most 1000000");
+        } else if response.risk_scale.is_some() && response.risk_score.is_none() {
+            errs.push(format!("{at}.response.risk_scale"), "set, but risk_score maps no risk score to scale");
+        }
+        if !response.line_types.is_empty() && response.line_type.is_none() {
+            errs.push(format!("{at}.response.line_types"), "set, but line_type maps no line type to read");
+        }
+        let mut line_types = Vec::with_capacity(response.line_types.len());
+        for (value, name) in &response.line_types {
+            let folded = value.to_lowercase();
+            if line_types.iter().any(|(seen, _): &(String, LineType)| *seen == folded) {
+                errs.push(format!("{at}.response.line_types.{value}"), "listed twice (case is ignored)");
+            }
+            line_types.push((folded, *name));
+        }
         let (scheme, authority, path) = split?;
         Some(NumberIntel {
             scheme,
@@ -338,7 +369,9 @@ impl NumberIntel {
             cache_ms: u64::from(doc.cache_seconds) * 1000,
             on_unavailable: doc.on_unavailable,
             risk_score: response.risk_score.clone(),
+            risk_scale,
             line_type: response.line_type.clone(),
+            line_types,
             reachable: response.reachable.clone(),
         })
     }
@@ -364,6 +397,15 @@ impl NumberIntel {
         &self.headers
     }
 
+    /// A provider's line-type value: the policy's own mapping first, then Twilio's names.
+    fn line_type_of(&self, value: &str) -> LineType {
+        let folded = value.to_lowercase();
+        match self.line_types.iter().find(|(own, _)| *own == folded) {
+            Some((_, name)) => *name,
+            None => LineType::from_provider(value),
+        }
+    }
+
     /// Reads a provider's answer. Anything but a 200 whose JSON carries at least one mapped fact
     /// of the right type is `Unavailable`: a provider that answers garbage is a provider down.
     pub fn interpret(&self, status: u16, body: &[u8]) -> LookupAnswer {
@@ -383,14 +425,16 @@ impl NumberIntel {
         };
         let mut facts = IntelFacts::default();
         if let Some(value) = at(&self.risk_score) {
-            match value.as_f64().filter(|r| (0.0..=100.0).contains(r)) {
-                Some(risk) => facts.risk = Some(risk.round() as u8),
-                None => return unavailable(format!("risk score {value} is not a number from 0 to 100")),
+            let scale = self.risk_scale;
+            match value.as_f64().filter(|r| (0.0..=scale).contains(r)) {
+                // A share of the provider's scale, as rules' `min_risk` reads it (0–100).
+                Some(risk) => facts.risk = Some((risk * 100.0 / scale).round().clamp(0.0, 100.0) as u8),
+                None => return unavailable(format!("risk score {value} is not a number from 0 to {scale}")),
             }
         }
         if let Some(value) = at(&self.line_type) {
             match value.as_str() {
-                Some(text) => facts.line_type = Some(LineType::from_provider(text)),
+                Some(text) => facts.line_type = Some(self.line_type_of(text)),
                 None => return unavailable(format!("line type {value} is not a string")),
             }
         }
@@ -412,7 +456,8 @@ impl NumberIntel {
 fn reachability(status: &str) -> Option<bool> {
     match status.trim().to_ascii_lowercase().as_str() {
         "active" | "reachable" | "true" => Some(true),
-        "inactive" | "unreachable" | "disconnected" | "false" => Some(false),
+        // `undeliverable` and `bad_number`: Vonage's words for a number no SMS reaches.
+        "inactive" | "unreachable" | "disconnected" | "undeliverable" | "bad_number" | "false" => Some(false),
         _ => None,
     }
 }

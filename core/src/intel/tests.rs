@@ -145,6 +145,127 @@ fn answers_are_read_by_the_mapping_and_garbage_is_unavailable() {
     assert!(matches!(intel.interpret(429, b"{}"), LookupAnswer::Unavailable { .. }));
 }
 
+/// A provider of another shape: its number as digits, its own risk scale and line-type names.
+fn provider(url: &str, response: &str) -> Result<Policy, crate::config::ConfigErrors> {
+    Policy::from_json(&format!(
+        r#"{{"version":1,"routes":[{{"id":"otp","kind":"send","match":{{}},"extract":{{"json_keys":["phone"]}}}}],
+            "number_intel":{{"url":"{url}","response":{response}}},
+            "rules":[{{"id":"silent","action":"log","number_intel":{{"unanswered":true}}}}]}}"#
+    ))
+}
+
+#[test]
+fn a_provider_taking_digits_is_given_them_without_the_plus() {
+    let p = provider("https://api.example.net/ni/json?number={digits}&x={e164}", r#"{"risk_score":"/r"}"#)
+        .unwrap();
+    let request = p.number_intel().unwrap().request(&NumberLookup { e164: "+14155550123".into() });
+    assert_eq!(request.path, "/ni/json?number=14155550123&x=%2B14155550123");
+    let err = provider("https://api.example.net/ni/json?number=1", r#"{"risk_score":"/r"}"#).unwrap_err();
+    assert!(err.to_string().contains("number_intel.url: must contain {e164} or {digits}"), "{err}");
+}
+
+#[test]
+fn risk_scores_are_read_as_shares_of_the_providers_scale() {
+    let per_mille =
+        provider("https://x.example/{digits}", r#"{"risk_score":"/risk/score","risk_scale":1000}"#).unwrap();
+    let intel = per_mille.number_intel().unwrap();
+    let risk = |body: &str| match intel.interpret(200, body.as_bytes()) {
+        LookupAnswer::Found(facts) => facts.risk,
+        LookupAnswer::Unavailable { detail } => panic!("{body}: {detail}"),
+    };
+    assert_eq!(risk(r#"{"risk":{"score":950}}"#), Some(95));
+    assert_eq!(risk(r#"{"risk":{"score":1000}}"#), Some(100));
+    assert_eq!(risk(r#"{"risk":{"score":4}}"#), Some(0));
+    let over = intel.interpret(200, br#"{"risk":{"score":1001}}"#);
+    assert!(
+        matches!(&over, LookupAnswer::Unavailable { detail } if detail.contains("from 0 to 1000")),
+        "{over:?}"
+    );
+    let probability = provider("https://x.example/{e164}", r#"{"risk_score":"/p","risk_scale":1}"#).unwrap();
+    let answer = probability.number_intel().unwrap().interpret(200, br#"{"p":0.62}"#);
+    assert_eq!(answer, LookupAnswer::Found(IntelFacts { risk: Some(62), ..IntelFacts::default() }));
+}
+
+#[test]
+fn a_providers_own_line_type_names_are_mapped_to_the_rules_names() {
+    // Shaped as IPQualityScore's phone validation answers: a 0–100 fraud score, "VOIP" or
+    // "Wireless", and `active` as a boolean.
+    let ipqs = provider(
+        "https://x.example/phone/{digits}",
+        r#"{"risk_score":"/fraud_score","line_type":"/line_type","reachable":"/active",
+            "line_types":{"VOIP":"nonFixedVoip","Wireless":"mobile","Toll Free":"tollFree"}}"#,
+    )
+    .unwrap();
+    let intel = ipqs.number_intel().unwrap();
+    assert_eq!(
+        intel.interpret(200, br#"{"fraud_score":88,"line_type":"voip","active":true}"#),
+        LookupAnswer::Found(IntelFacts {
+            risk: Some(88),
+            line_type: Some(LineType::NonFixedVoip),
+            reachable: Some(true)
+        })
+    );
+    assert_eq!(
+        intel.interpret(200, br#"{"fraud_score":0,"line_type":"Wireless","active":false}"#),
+        LookupAnswer::Found(IntelFacts {
+            risk: Some(0),
+            line_type: Some(LineType::Mobile),
+            reachable: Some(false)
+        })
+    );
+    // Values the mapping does not name are read as Twilio names them, then `other`.
+    for (value, expected) in [("landline", LineType::Landline), ("Satellite", LineType::Other)] {
+        let body = format!(r#"{{"line_type":"{value}"}}"#);
+        assert_eq!(
+            intel.interpret(200, body.as_bytes()),
+            LookupAnswer::Found(IntelFacts { line_type: Some(expected), ..IntelFacts::default() })
+        );
+    }
+    // Shaped as Vonage Number Insight's: a network type and a reachability word.
+    let vonage = provider(
+        "https://x.example/ni/advanced/json?number={digits}",
+        r#"{"line_type":"/network_type","reachable":"/reachable","line_types":{"virtual":"nonFixedVoip","landline_premium":"premium"}}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        vonage
+            .number_intel()
+            .unwrap()
+            .interpret(200, br#"{"network_type":"virtual","reachable":"undeliverable"}"#),
+        LookupAnswer::Found(IntelFacts {
+            risk: None,
+            line_type: Some(LineType::NonFixedVoip),
+            reachable: Some(false)
+        })
+    );
+}
+
+#[test]
+fn a_mapping_that_cannot_apply_is_refused_at_load() {
+    let paths = |response: &str| -> Vec<String> {
+        provider("https://x.example/{e164}", response)
+            .err()
+            .map(|e| e.errors.iter().map(|e| e.path.clone()).collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(paths(r#"{"risk_score":"/r","risk_scale":0}"#), ["number_intel.response.risk_scale"]);
+    assert_eq!(paths(r#"{"risk_score":"/r","risk_scale":-5}"#), ["number_intel.response.risk_scale"]);
+    assert_eq!(paths(r#"{"line_type":"/t","risk_scale":10}"#), ["number_intel.response.risk_scale"]);
+    assert_eq!(
+        paths(r#"{"risk_score":"/r","line_types":{"VOIP":"nonFixedVoip"}}"#),
+        ["number_intel.response.line_types"]
+    );
+    assert_eq!(
+        paths(r#"{"line_type":"/t","line_types":{"VOIP":"nonFixedVoip","voip":"landline"}}"#),
+        ["number_intel.response.line_types.voip"]
+    );
+    // A name rules do not know is a load error naming where it is.
+    let unknown =
+        provider("https://x.example/{e164}", r#"{"line_type":"/t","line_types":{"VOIP":"voipish"}}"#);
+    let err = unknown.unwrap_err().to_string();
+    assert!(err.contains("number_intel.response.line_types") && err.contains("voipish"), "{err}");
+}
+
 #[test]
 fn a_risky_number_is_blocked_and_a_clean_one_sent_once_looked_up() {
     let p = policy(RISKY, "");
