@@ -7,7 +7,8 @@ last two digits: 99 high pumping risk (95, mobile), 98 non-fixed VoIP (risk 20),
 JSON, 93 a risk score that is not a number, 92 an elevated risk (60, mobile); any other number
 low risk (5), mobile, active.
 
-- The number is the last path segment, percent-decoded (`/v2/PhoneNumbers/%2B14155550199`).
+- The number is the last path segment, percent-decoded (`/v2/PhoneNumbers/%2B14155550199`); of a
+  `POST`, the `phone_number` field of its body (a form, or a JSON object), and nothing else.
 - Every call is recorded: `GET /__lookup/calls` returns them (path, number, headers), so a test
   can check that a cached number was not asked twice and that the credentials arrived.
 - `GET /__lookup/health` answers 200.
@@ -21,7 +22,7 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 LOCK = threading.Lock()
 CALLS = []
@@ -72,11 +73,26 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/__lookup/calls":
             with LOCK:
                 return self.reply(200, json.dumps(CALLS).encode())
-        number = unquote(path.rstrip("/").rsplit("/", 1)[-1])
+        self.look_up(unquote(path.rstrip("/").rsplit("/", 1)[-1]))
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("content-length") or 0)).decode("utf-8", "replace")
+        if "json" in (self.headers.get("content-type") or ""):
+            try:
+                number = str(json.loads(body).get("phone_number", ""))
+            except (ValueError, AttributeError):
+                number = ""
+        else:
+            number = (parse_qs(body).get("phone_number") or [""])[0]
+        self.look_up(number, body)
+
+    def look_up(self, number, body=None):
         with LOCK:
             CALLS.append({
+                "method": self.command,
                 "path": self.path,
                 "number": number,
+                "body": body,
                 "headers": {k.lower(): v for k, v in self.headers.items()},
             })
         status, body, delay = answer(number)

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use futures_util::future::{join_all, select, Either};
 use pumpguard_core::captcha::Captcha;
+use pumpguard_core::config::LookupMethod;
 use pumpguard_core::decision::{TokenCheck, TokenVerdict};
 use pumpguard_core::intel::{self, LookupAnswer, NumberIntel, NumberLookup};
 use pumpguard_core::{captcha, CheckOutcome, CounterCheck};
@@ -314,7 +315,14 @@ pub async fn number_lookup(
             js_headers.set(name, value)?;
         }
         let mut init = RequestInit::new();
-        init.with_method(Method::Get).with_headers(js_headers);
+        let method = match request.method {
+            LookupMethod::Get => Method::Get,
+            LookupMethod::Post => Method::Post,
+        };
+        init.with_method(method).with_headers(js_headers);
+        if let Some(body) = &request.body {
+            init.with_body(Some(JsValue::from_str(body)));
+        }
         let call = Request::new_with_init(&request.url, &init)?;
         let mut response = Fetch::Request(call).send_with_signal(&signal).await?;
         let status = response.status_code();

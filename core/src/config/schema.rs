@@ -1053,6 +1053,29 @@ fn default_cas_retries() -> u32 {
     8
 }
 
+/// The HTTP method of a number lookup (`number_intel.method`).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+pub enum LookupMethod {
+    /// No body: the number goes in the URL.
+    #[default]
+    #[serde(rename = "GET")]
+    Get,
+    /// A body (`number_intel.body`).
+    #[serde(rename = "POST")]
+    Post,
+}
+
+impl LookupMethod {
+    /// The method as HTTP spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LookupMethod::Get => "GET",
+            LookupMethod::Post => "POST",
+        }
+    }
+}
+
 /// What a failed number lookup (timeout, error, an answer that cannot be read) means
 /// (`number_intel.on_unavailable`).
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -1123,6 +1146,15 @@ pub struct NumberIntelDoc {
     /// instead (keep credentials out of a shared policy file).
     #[serde(default)]
     pub headers: std::collections::BTreeMap<String, String>,
+    /// `GET` (the default) or `POST`, for a provider whose API takes the number in a body.
+    #[serde(default)]
+    pub method: LookupMethod,
+    /// The body of a `POST`, with `{e164}` (percent-encoded) or `{digits}` where the number goes,
+    /// if it goes there (`account_lifecycle_event=create`); sent as
+    /// `application/x-www-form-urlencoded` unless `headers` name another `content-type`. At most
+    /// 4096 bytes; only with `POST`.
+    #[serde(default)]
+    pub body: Option<String>,
     /// Timeout of one lookup, in milliseconds (1 to 30000; default 1500).
     #[serde(default = "default_lookup_timeout_ms")]
     pub timeout_ms: u32,

@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ConfigErrors, IntelOutcome, NumberIntelDoc, NumberIntelRuleDoc};
+use crate::config::{ConfigErrors, IntelOutcome, LookupMethod, NumberIntelDoc, NumberIntelRuleDoc};
 use crate::extract::is_header_name_byte;
 use crate::limit::CounterVerdict;
 use crate::store::Change;
@@ -218,17 +218,25 @@ pub enum LookupAnswer {
     },
 }
 
-/// The HTTP call a host makes for one lookup (always `GET`, no body).
+/// Most bytes of a `POST` lookup's body template.
+pub const MAX_BODY_TEMPLATE_BYTES: usize = 4096;
+
+/// The HTTP call a host makes for one lookup.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LookupRequest {
+    /// `GET` or `POST`.
+    pub method: LookupMethod,
     /// The whole URL (hosts that fetch by URL: a Worker).
     pub url: String,
     /// `host[:port]` of the URL (Envoy's `:authority`).
     pub authority: String,
     /// Path and query of the URL (Envoy's `:path`).
     pub path: String,
-    /// The policy's request headers (hosts add or override theirs).
+    /// The policy's request headers (hosts add or override theirs); with a body, its
+    /// `content-type` too.
     pub headers: Vec<(String, String)>,
+    /// The body of a `POST`, the number in place.
+    pub body: Option<String>,
 }
 
 /// The provider settings of a policy, compiled from its `number_intel` section.
@@ -238,7 +246,11 @@ pub struct NumberIntel {
     authority: String,
     /// Path and query, with [`E164_PLACEHOLDER`].
     path: String,
+    /// With a body, the policy's headers and a `content-type`.
     headers: Vec<(String, String)>,
+    method: LookupMethod,
+    /// The body template of a `POST`, with the placeholders.
+    body: Option<String>,
     /// Timeout of one lookup, in milliseconds.
     pub timeout_ms: u32,
     /// How long an answer stays cached, in milliseconds.
@@ -312,8 +324,20 @@ impl NumberIntel {
                 None
             }
         };
-        if !has_number_placeholder(&doc.url) {
-            errs.push(format!("{at}.url"), "must contain {e164} or {digits} where the number goes");
+        let in_body = doc.body.as_deref().is_some_and(has_number_placeholder);
+        if !has_number_placeholder(&doc.url) && !in_body {
+            errs.push(
+                format!("{at}.url"),
+                "must contain {e164} or {digits} where the number goes (or the body must)",
+            );
+        }
+        match (doc.method, &doc.body) {
+            (LookupMethod::Get, Some(_)) => errs.push(format!("{at}.body"), "only a POST carries a body"),
+            (LookupMethod::Post, None) => errs.push(format!("{at}.body"), "a POST needs a body"),
+            (LookupMethod::Post, Some(body)) if body.len() > MAX_BODY_TEMPLATE_BYTES => {
+                errs.push(format!("{at}.body"), format!("at most {MAX_BODY_TEMPLATE_BYTES} bytes"));
+            }
+            _ => {}
         }
         if doc.url.chars().any(|c| c.is_whitespace() || c.is_control() || c == '#') {
             errs.push(format!("{at}.url"), "must not contain blanks, control characters or '#'");
@@ -328,6 +352,9 @@ impl NumberIntel {
                 errs.push(format!("{at}.headers.{name}"), "value must not contain control characters");
             }
             headers.push((lowered, value.clone()));
+        }
+        if doc.body.is_some() && !headers.iter().any(|(name, _)| name == "content-type") {
+            headers.push(("content-type".to_owned(), "application/x-www-form-urlencoded".to_owned()));
         }
         if doc.timeout_ms == 0 || doc.timeout_ms > 30_000 {
             errs.push(format!("{at}.timeout_ms"), "must be between 1 and 30000 milliseconds");
@@ -365,6 +392,8 @@ impl NumberIntel {
             authority,
             path,
             headers,
+            method: doc.method,
+            body: doc.body.clone(),
             timeout_ms: doc.timeout_ms,
             cache_ms: u64::from(doc.cache_seconds) * 1000,
             on_unavailable: doc.on_unavailable,
@@ -385,10 +414,12 @@ impl NumberIntel {
     pub fn request(&self, lookup: &NumberLookup) -> LookupRequest {
         let path = expand_template(&self.path, &lookup.e164);
         LookupRequest {
+            method: self.method,
             url: format!("{}://{}{path}", self.scheme, self.authority),
             authority: self.authority.clone(),
             path,
             headers: self.headers.clone(),
+            body: self.body.as_deref().map(|body| expand_template(body, &lookup.e164)),
         }
     }
 

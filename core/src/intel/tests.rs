@@ -164,6 +164,63 @@ fn a_provider_taking_digits_is_given_them_without_the_plus() {
     assert!(err.to_string().contains("number_intel.url: must contain {e164} or {digits}"), "{err}");
 }
 
+/// A `POST` provider: its `number_intel` section's fields after the URL.
+fn post_provider(fields: &str) -> Result<Policy, crate::config::ConfigErrors> {
+    Policy::from_json(&format!(
+        r#"{{"version":1,"routes":[{{"id":"otp","kind":"send","match":{{}},"extract":{{"json_keys":["phone"]}}}}],
+            "number_intel":{{"url":"https://rest.example.com/v1/score{{digits}}"{fields},"response":{{"risk_score":"/risk/score","risk_scale":1000}}}},
+            "rules":[{{"id":"silent","action":"log","number_intel":{{"unanswered":true}}}}]}}"#
+    ))
+}
+
+#[test]
+fn a_post_lookup_carries_its_body_with_the_number_in_place() {
+    let form = post_provider(r#","method":"POST","body":"phone_number={digits}&account_lifecycle_event=create","headers":{"Authorization":"Basic abc"}"#).unwrap();
+    let request = form.number_intel().unwrap().request(&NumberLookup { e164: "+447700900123".into() });
+    assert_eq!(request.method.as_str(), "POST");
+    assert_eq!(request.path, "/v1/score447700900123");
+    assert_eq!(request.body.as_deref(), Some("phone_number=447700900123&account_lifecycle_event=create"));
+    assert_eq!(
+        request.headers,
+        [
+            ("authorization".to_owned(), "Basic abc".to_owned()),
+            ("content-type".into(), "application/x-www-form-urlencoded".into())
+        ]
+    );
+    // A content type of the policy's own is kept, not doubled; the number may be in the body alone.
+    let json = Policy::from_json(
+        r#"{"version":1,"routes":[{"id":"otp","kind":"send","match":{},"extract":{"json_keys":["phone"]}}],
+            "number_intel":{"url":"https://rest.example.com/lookup","method":"POST","body":"{\"number\":\"{digits}\"}",
+              "headers":{"Content-Type":"application/json"},"response":{"risk_score":"/r"}},
+            "rules":[{"id":"silent","action":"log","number_intel":{"unanswered":true}}]}"#,
+    )
+    .unwrap();
+    let request = json.number_intel().unwrap().request(&NumberLookup { e164: "+14155550123".into() });
+    assert_eq!(request.body.as_deref(), Some(r#"{"number":"14155550123"}"#));
+    assert_eq!(request.headers, [("content-type".to_owned(), "application/json".to_owned())]);
+    // A GET has no body, as before.
+    let get = provider("https://x.example/{e164}", r#"{"risk_score":"/r"}"#).unwrap();
+    let request = get.number_intel().unwrap().request(&NumberLookup { e164: "+14155550123".into() });
+    assert_eq!((request.method.as_str(), request.body), ("GET", None));
+}
+
+#[test]
+fn a_body_goes_with_a_post_only() {
+    let paths = |fields: &str| -> Vec<String> {
+        post_provider(fields)
+            .err()
+            .map(|e| e.errors.iter().map(|e| e.path.clone()).collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(paths(r#","body":"n={digits}""#), ["number_intel.body"]);
+    assert_eq!(paths(r#","method":"POST""#), ["number_intel.body"]);
+    let huge = format!(r#","method":"POST","body":"{}""#, "x".repeat(MAX_BODY_TEMPLATE_BYTES + 1));
+    assert_eq!(paths(&huge), ["number_intel.body"]);
+    assert!(paths(r#","method":"POST","body":"n=1""#).is_empty());
+    let err = post_provider(r#","method":"PUT","body":"n=1""#).unwrap_err().to_string();
+    assert!(err.contains("number_intel.method"), "{err}");
+}
+
 #[test]
 fn risk_scores_are_read_as_shares_of_the_providers_scale() {
     let per_mille =

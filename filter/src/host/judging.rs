@@ -185,10 +185,14 @@ impl Stream {
         let request = provider.request(lookup);
         let authority = host.authority.as_deref().unwrap_or(&request.authority);
         let extra = intel::merge_headers(&request.headers, &host.headers);
-        let mut headers =
-            vec![(":method", "GET"), (":path", request.path.as_str()), (":authority", authority)];
+        let mut headers = vec![
+            (":method", request.method.as_str()),
+            (":path", request.path.as_str()),
+            (":authority", authority),
+        ];
         headers.extend(extra.iter().map(|(n, v)| (n.as_str(), v.as_str())));
-        let token = abi::http_call(&host.cluster, &headers, &[], provider.timeout_ms)
+        let body = request.body.as_deref().unwrap_or("").as_bytes();
+        let token = abi::http_call(&host.cluster, &headers, body, provider.timeout_ms)
             .map_err(|Status(status)| format!("lookup not dispatched (host status {status})"))?;
         self.callout = Some(token);
         Ok(())
