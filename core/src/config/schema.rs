@@ -1132,7 +1132,7 @@ impl Default for NumberIntelResponseDoc {
     }
 }
 
-/// The number-intelligence provider (JSON `number_intel`): the host calls it (`GET`) for each
+/// The number-intelligence provider (JSON `number_intel`): the host calls it (`GET`, or `POST` with a body) for each
 /// number a request would otherwise send to and that is not in the cache, like siteverify.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Deserialize)]
