@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::thread;
 
-use pumpguard_core::scenario::{simulated_lookup, simulated_token, Scenario};
+use pumpguard_core::scenario::{decide_simulated, Scenario};
 use pumpguard_core::{
     Action, EdgeSignals, HttpVersion, MemoryStore, Policy, Request, Timestamp, TlsFingerprints,
 };
@@ -91,13 +91,7 @@ fn handle(policy: &Policy, store: &MemoryStore, mut stream: TcpStream) {
             verified_bot: get("x-verified-bot").and_then(EdgeSignals::parse_verified_bot),
         },
     };
-    let decision = policy.decide_with(
-        &req,
-        now,
-        store,
-        |t| simulated_token(policy, t),
-        |lookup| simulated_lookup(policy, lookup),
-    );
+    let decision = decide_simulated(policy, &req, now, store);
     let owned = |list: Vec<(&'static str, String)>| -> Vec<(String, String)> {
         list.into_iter().map(|(n, v)| (n.to_owned(), v)).collect()
     };

@@ -207,6 +207,23 @@ pub fn simulated_lookup(policy: &Policy, lookup: &NumberLookup) -> LookupAnswer 
     }
 }
 
+/// The whole decision of `req`, with the corpus' fake siteverify and number-intelligence
+/// provider answering the host's calls, as every in-process runner makes it.
+pub fn decide_simulated(
+    policy: &Policy,
+    req: &crate::Request<'_>,
+    now: crate::time::Timestamp,
+    store: &dyn crate::store::Store,
+) -> Decision {
+    policy.decide_with(
+        req,
+        now,
+        store,
+        |t| simulated_token(policy, t),
+        |lookup| simulated_lookup(policy, lookup),
+    )
+}
+
 /// Loads the scenario's policy; `Ok(None)` when the scenario expects (and got) load errors.
 pub fn load_policy(scenario: &Scenario) -> Result<Option<Policy>, String> {
     let json = scenario.policy.to_string();
@@ -242,13 +259,7 @@ pub fn run(scenario: &Scenario) -> Result<Vec<StepOutcome>, String> {
         for repeat in 0..step.repeat {
             let now = step.request.at();
             let req = as_request(&step.request, &owned, &header_refs, policy.max_body_bytes());
-            let decision = policy.decide_with(
-                &req,
-                now,
-                &store,
-                |t| simulated_token(&policy, t),
-                |lookup| simulated_lookup(&policy, lookup),
-            );
+            let decision = decide_simulated(&policy, &req, now, &store);
             if decision.action == Action::Allow {
                 step.request.record_confirm(&policy, &decision, &store);
             }

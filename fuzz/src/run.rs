@@ -4,7 +4,7 @@
 
 use pumpguard_core::fingerprint::HttpVersion;
 use pumpguard_core::routes::ConfirmResponse;
-use pumpguard_core::scenario::{simulated_lookup, simulated_token};
+use pumpguard_core::scenario::decide_simulated;
 use pumpguard_core::{Action, Policy, Request, Store, Timestamp, TlsFingerprints};
 
 use crate::frame::Frame;
@@ -40,13 +40,7 @@ fn judge(policy: &Policy, frame: &Frame, now: Timestamp, store: &dyn Store) -> S
         tls: TlsFingerprints::default(),
         edge: Default::default(),
     };
-    let decision = policy.decide_with(
-        &req,
-        now,
-        store,
-        |t| simulated_token(policy, t),
-        |lookup| simulated_lookup(policy, lookup),
-    );
+    let decision = decide_simulated(policy, &req, now, store);
     if decision.action == Action::Allow && policy.awaits_confirmation(&decision) {
         // Origin answers 200 with a body that says the code was right.
         let response = ConfirmResponse {
