@@ -244,7 +244,7 @@ pub struct LookupRequest {
 pub struct NumberIntel {
     scheme: String,
     authority: String,
-    /// Path and query, with [`E164_PLACEHOLDER`].
+    /// Path and query, with [`E164_PLACEHOLDER`] or [`DIGITS_PLACEHOLDER`].
     path: String,
     /// With a body, the policy's headers and a `content-type`.
     headers: Vec<(String, String)>,
@@ -283,7 +283,7 @@ fn split_url(url: &str) -> Result<(String, String, String), String> {
     Ok((scheme.to_ascii_lowercase(), authority.to_ascii_lowercase(), path))
 }
 
-/// Whether a URL template says where the number goes (`{e164}` or `{digits}`).
+/// Whether a template (a URL, a body) says where the number goes (`{e164}` or `{digits}`).
 pub fn has_number_placeholder(template: &str) -> bool {
     template.contains(E164_PLACEHOLDER) || template.contains(DIGITS_PLACEHOLDER)
 }
