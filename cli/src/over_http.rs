@@ -186,6 +186,7 @@ pub(crate) fn observe(response: &Response) -> (Observed, Vec<String>) {
                 observed.retry_after = body.get("retry_after").and_then(|v| v.as_u64());
                 observed.trusted =
                     body.get("trusted").and_then(|v| v.as_u64()).and_then(|t| u32::try_from(t).ok());
+                observed.captcha = body.get("captcha").map(|c| c.to_string());
             }
             Err(e) => problems.push(format!("local reply body is not JSON ({e})")),
         }

@@ -1,6 +1,9 @@
 //! CAPTCHA / Turnstile: the core builds the siteverify call and interprets its answer; the host
 //! only moves the bytes (Envoy `dispatch_http_call`, Workers `fetch`).
 
+use std::fmt::Write as _;
+use std::sync::Arc;
+
 use serde::Deserialize;
 
 use crate::config::{CaptchaDoc, CaptchaProvider, ConfigErrors, InputOutcome};
@@ -22,6 +25,8 @@ pub struct Captcha {
     pub expected_action: Option<String>,
     /// reCAPTCHA v3: minimum score to accept.
     pub min_score: Option<f64>,
+    /// The widget's public site key, named in challenge refusals.
+    pub site_key: Option<String>,
 }
 
 impl From<&CaptchaDoc> for Captcha {
@@ -34,10 +39,12 @@ impl From<&CaptchaDoc> for Captcha {
             expected_hostname: doc.expected_hostname.clone(),
             expected_action: doc.expected_action.clone(),
             min_score: doc.min_score,
+            site_key: doc.site_key.clone(),
         }
     }
 }
-use crate::decision::{Action, Decision, Reason, ReasonCode, TokenCheck, TokenVerdict};
+use crate::decision::{push_json_string, Action, Decision, Reason, ReasonCode, TokenCheck, TokenVerdict};
+use crate::extract::TokenSource;
 
 /// Load checks of `captcha.expected_action`: Turnstile takes 32 characters of letters, digits,
 /// `_` and `-`, reCAPTCHA letters, digits, `_` and `/`; hCaptcha's answer names no action, so
@@ -51,6 +58,44 @@ pub(crate) fn check_expected_action(provider: CaptchaProvider, action: &str, err
     if action.is_empty() || action.len() > 32 || !action.bytes().all(allowed) {
         errs.push(PATH, "must be 1 to 32 characters of A-Z, a-z, 0-9, _, - and /");
     }
+}
+
+/// Load check of `captcha.site_key`: the providers' public keys are letters, digits, `_` and
+/// `-` (Turnstile `0x4AAAAAAA…`, reCAPTCHA 40 characters, hCaptcha a UUID).
+pub(crate) fn check_site_key(key: &str, errs: &mut ConfigErrors) {
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || b"_-".contains(&b);
+    if key.is_empty() || key.len() > 128 || !key.bytes().all(allowed) {
+        errs.push("captcha.site_key", "must be 1 to 128 characters of A-Z, a-z, 0-9, _ and -");
+    }
+}
+
+/// What a challenge refusal tells the client so it can solve and retry: the body's `captcha`
+/// object (`{"provider", "site_key", "action", "token"}`, the last three where known), written
+/// once per route at load. `token` is where the route reads the token, spelled as the policy
+/// spells it.
+pub(crate) fn challenge_hint(captcha: &Captcha, token: Option<&TokenSource>) -> Arc<str> {
+    let mut out = String::from("{\"provider\":");
+    push_json_string(&mut out, captcha.provider.as_str());
+    if let Some(key) = &captcha.site_key {
+        out.push_str(",\"site_key\":");
+        push_json_string(&mut out, key);
+    }
+    if let Some(action) = &captcha.expected_action {
+        out.push_str(",\"action\":");
+        push_json_string(&mut out, action);
+    }
+    if let Some(token) = token {
+        let (kind, name) = match token {
+            TokenSource::Header(name) => ("header", name),
+            TokenSource::FormField(name) => ("form_field", name),
+            TokenSource::JsonPath(name) => ("json_path", name),
+        };
+        let _ = write!(out, ",\"token\":{{\"{kind}\":");
+        push_json_string(&mut out, name);
+        out.push('}');
+    }
+    out.push('}');
+    Arc::from(out)
 }
 
 /// Turnstile tokens are at most 2048 characters; longer input is refused unverified.

@@ -192,6 +192,11 @@ impl ReasonCode {
         }
     }
 
+    /// A client answers it with a (fresh) CAPTCHA token: the refusal's body says how.
+    pub fn answered_by_token(self) -> bool {
+        matches!(self, ReasonCode::CaptchaRequired | ReasonCode::CaptchaInvalid)
+    }
+
     /// The message clients see; it says what was wrong without naming internals.
     pub fn message(self) -> &'static str {
         match self {
@@ -409,6 +414,10 @@ pub struct Decision {
     /// The error format of a refusal: the matched route's.
     #[serde(skip)]
     pub refusal: RefusalFormat,
+    /// The matched route's `captcha` object for a challenge refusal's body (what to solve and
+    /// where the token goes), under a policy with a `captcha` section.
+    #[serde(skip)]
+    pub(crate) challenge_hint: Option<Arc<str>>,
     /// Counter checks to run for real once the request is known to go to origin (see
     /// `Policy::commit`): until then they only ran against an overlay, so a refused request
     /// writes no counter.
@@ -464,6 +473,7 @@ impl Decision {
             edge_inputs: Default::default(),
             phone_metadata: crate::phone::METADATA_VERSION,
             expose_findings: false,
+            challenge_hint: None,
             refusal: RefusalFormat::Pumpguard,
             commits: Vec::new(),
             lookups: Vec::new(),

@@ -176,6 +176,11 @@ pub(crate) fn body(decision: &Decision) -> Option<String> {
     if let Some(seconds) = decision.retry_after_seconds {
         let _ = write!(body, ",\"retry_after\":{seconds}");
     }
+    // A challenge a client can answer: what to solve and where the token goes.
+    if let Some(hint) = decision.challenge_hint.as_deref().filter(|_| code.answered_by_token()) {
+        body.push_str(",\"captcha\":");
+        body.push_str(hint);
+    }
     body.push('}');
     if format == RefusalFormat::Firebase {
         body.push('}');

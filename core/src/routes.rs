@@ -107,6 +107,9 @@ pub struct Route {
     pub sign_in_code_answers: Vec<Conditions>,
     /// The preset's calls that choose SMS MFA ([`crate::extract::Preset::sms_mfa_choices`]).
     pub sms_mfa_choices: Vec<Conditions>,
+    /// The `captcha` object of a challenge refusal on this route, under a policy with a
+    /// `captcha` section ([`crate::captcha::challenge_hint`]).
+    pub challenge_hint: Option<Arc<str>>,
 }
 
 /// What a confirm route's response must show for its code to count as confirmed.

@@ -99,6 +99,15 @@ pub struct Expect {
     /// An import of trusted numbers (action `answer`): how many it trusted (the body's `trusted`).
     #[serde(default)]
     pub trusted: Option<u32>,
+    /// The refusal body's `captcha` object (what to solve, where the token goes), exactly;
+    /// `null`: the body has none.
+    #[serde(default, deserialize_with = "present")]
+    pub captcha: Option<serde_json::Value>,
+}
+
+/// A field that may be `null` yet present: `Some(Value::Null)`, told apart from an absent one.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<serde_json::Value>, D::Error> {
+    serde_json::Value::deserialize(d).map(Some)
 }
 
 /// One executed request and what did not match.
@@ -296,6 +305,8 @@ pub struct Observed {
     pub missing_inputs: Vec<String>,
     /// How many numbers an import trusted.
     pub trusted: Option<u32>,
+    /// The refusal body's `captcha` object as compact JSON, keys sorted.
+    pub captcha: Option<String>,
 }
 
 impl Observed {
@@ -317,8 +328,23 @@ impl Observed {
             risk: decision.risk,
             missing_inputs: decision.edge_inputs.missing.iter().map(|i| i.as_str().to_owned()).collect(),
             trusted: decision.trust_import.as_ref().map(|i| i.trusted),
+            captcha: decision
+                .error_body()
+                .and_then(|body| serde_json::from_str::<serde_json::Value>(&body).ok())
+                .and_then(|body| body_captcha(&body)),
         }
     }
+}
+
+/// The `captcha` object of a JSON refusal body (pumpguard's fields sit under `pumpguard` in
+/// Google's format), as compact JSON with sorted keys, so two spellings of one object compare
+/// equal.
+pub fn body_captcha(body: &serde_json::Value) -> Option<String> {
+    let ours = match body.get("pumpguard") {
+        Some(ours) if body.get("error").is_some_and(|e| e.is_object()) => ours,
+        _ => body,
+    };
+    ours.get("captcha").map(|c| c.to_string())
 }
 
 /// Differences between an expectation and an observed decision, one line each.
@@ -351,6 +377,10 @@ pub fn compare(expect: &Expect, got: &Observed) -> Vec<String> {
     }
     if let Some(trusted) = expect.trusted {
         check("trusted", trusted.to_string(), got.trusted.map(|t| t.to_string()).as_deref());
+    }
+    if let Some(captcha) = &expect.captcha {
+        let want = if captcha.is_null() { "none".to_owned() } else { captcha.to_string() };
+        check("captcha", want, got.captcha.as_deref());
     }
     if let Some(risk) = expect.risk {
         check("risk", risk.to_string(), got.risk.map(|r| r.to_string()).as_deref());

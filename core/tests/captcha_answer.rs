@@ -3,9 +3,11 @@
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // test code: failing loudly is the point
 
+mod support;
+
 use pumpguard_core::captcha::interpret_siteverify;
 use pumpguard_core::decision::TokenVerdict;
-use pumpguard_core::Policy;
+use pumpguard_core::{MemoryStore, Policy, Timestamp};
 use serde_json::json;
 
 fn policy(captcha: serde_json::Value) -> Result<Policy, pumpguard_core::config::ConfigErrors> {
@@ -99,4 +101,91 @@ fn an_action_the_answer_cannot_carry_is_refused_at_load() {
             "{good:?}"
         );
     }
+}
+
+#[test]
+fn a_site_key_is_a_public_key_or_the_policy_is_refused() {
+    let errors = |key: &str| match policy(json!({"provider": "turnstile", "secret": "s", "site_key": key})) {
+        Ok(_) => Vec::new(),
+        Err(errors) => errors.errors.iter().map(|e| format!("{}: {}", e.path, e.message)).collect(),
+    };
+    for bad in ["", "0x4AAA AAAA", "key\"}", &"k".repeat(129)] {
+        let found = errors(bad);
+        assert_eq!(found.len(), 1, "{bad:?}: {found:?}");
+        assert!(found[0].starts_with("captcha.site_key: must be 1 to 128"), "{bad:?}: {found:?}");
+    }
+    for good in
+        ["0x4AAAAAAABkMYinukE8nzY", "1x00000000000000000000AA", "6LeIxAcTAAAAAJcZVRqyHh71UMIEGNQ_MXjiZKhI"]
+    {
+        assert!(errors(good).is_empty(), "{good:?}");
+    }
+}
+
+/// The refusal of one challenged send on a route extracting as `extract`, parsed (an XML body
+/// as `{"xml": text}`).
+fn challenged_body(extract: serde_json::Value, headers: &[(&str, &str)], body: &str) -> serde_json::Value {
+    let doc = json!({
+        "version": 1, "default_region": "US",
+        "routes": [{"id": "otp", "kind": "send", "match": {"path": {"prefix": "/"}}, "extract": extract}],
+        "rules": [{"id": "human", "action": "challenge", "captcha": {}}],
+        "captcha": {"provider": "turnstile", "secret": "s", "site_key": "1x00000000000000000000AA",
+                    "expected_action": "sms_send"},
+    });
+    let policy = Policy::from_json(&doc.to_string()).unwrap();
+    let request = support::post("/otp", body, headers, 7);
+    let decision = policy.decide(&request, Timestamp::from_millis(0), &MemoryStore::new());
+    let text = decision.error_body().unwrap();
+    serde_json::from_str(&text).unwrap_or_else(|_| json!({"xml": text}))
+}
+
+#[test]
+fn a_challenge_refusal_names_what_to_solve_in_every_json_format() {
+    let json_body = [("content-type", "application/json")];
+    let hint = json!({"provider": "turnstile", "site_key": "1x00000000000000000000AA", "action": "sms_send",
+                      "token": {"header": "x-captcha"}});
+    let ours = challenged_body(
+        json!({"json_keys": ["phone"], "token": {"header": "x-captcha"}}),
+        &json_body,
+        r#"{"phone": "+14155550123"}"#,
+    );
+    assert_eq!((&ours["error"], &ours["captcha"]), (&json!("captcha_required"), &hint), "{ours}");
+    // Google's format keeps pumpguard's fields under `pumpguard`; AWS JSON and Twilio at the top.
+    let firebase = challenged_body(
+        json!({"preset": "firebase", "token": {"header": "x-captcha"}}),
+        &json_body,
+        r#"{"phoneNumber": "+14155550123"}"#,
+    );
+    assert_eq!(firebase["pumpguard"]["captcha"], hint, "{firebase}");
+    let cognito = challenged_body(
+        json!({"preset": "cognito", "token": {"header": "x-captcha"}}),
+        &[
+            ("content-type", "application/x-amz-json-1.1"),
+            ("x-amz-target", "AWSCognitoIdentityProviderService.SignUp"),
+        ],
+        r#"{"Username": "u", "UserAttributes": [{"Name": "phone_number", "Value": "+14155550123"}]}"#,
+    );
+    assert_eq!(cognito["captcha"], hint, "{cognito}");
+    // A preset route without a token source of its own names none: the API's SDK or the app
+    // places the token where the preset reads it.
+    let preset_token = challenged_body(
+        json!({"preset": "twilio_verify"}),
+        &[("content-type", "application/x-www-form-urlencoded")],
+        "To=%2B14155550123&Channel=sms",
+    );
+    assert_eq!(
+        preset_token["captcha"],
+        json!({"provider": "turnstile", "site_key": "1x00000000000000000000AA", "action": "sms_send"}),
+        "{preset_token}"
+    );
+    // SNS answers in XML: the object has no place there.
+    let sns = challenged_body(
+        json!({"preset": "sns_publish", "token": {"header": "x-captcha"}}),
+        &[("content-type", "application/x-www-form-urlencoded")],
+        "Action=Publish&PhoneNumber=%2B14155550123&Message=hi",
+    );
+    let xml = sns["xml"].as_str().unwrap();
+    assert!(
+        xml.contains("<PumpguardError>captcha_required</PumpguardError>") && !xml.contains("site_key"),
+        "{xml}"
+    );
 }

@@ -168,6 +168,9 @@ impl Policy {
             if let Some(action) = &captcha.expected_action {
                 crate::captcha::check_expected_action(captcha.provider, action, &mut errs);
             }
+            if let Some(key) = &captcha.site_key {
+                crate::captcha::check_site_key(key, &mut errs);
+            }
         }
         if doc.store.max_cas_retries > 100 {
             errs.push("store.max_cas_retries", "must be at most 100");
@@ -193,6 +196,15 @@ impl Policy {
             return Err(errs);
         }
         let edge_reads = crate::edge_inputs::RouteReads::of_routes(routes.len(), &rules);
+        let captcha = doc.captcha.as_ref().map(crate::captcha::Captcha::from);
+        let mut routes = routes;
+        if let Some(captcha) = &captcha {
+            for route in &mut routes {
+                let token =
+                    doc.routes.iter().find(|d| *d.id == *route.id).and_then(|d| d.extract.token.as_ref());
+                route.challenge_hint = Some(crate::captcha::challenge_hint(captcha, token));
+            }
+        }
         Ok(Policy {
             shadow: doc.shadow,
             parser: PhoneParser::new(default_region),
@@ -201,7 +213,7 @@ impl Policy {
             inputs: doc.inputs.clone(),
             safelist,
             rules,
-            captcha: doc.captcha.as_ref().map(crate::captcha::Captcha::from),
+            captcha,
             store: doc.store.clone(),
             uses_ja4h,
             uses_header_md5,

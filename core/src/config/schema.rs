@@ -986,6 +986,17 @@ pub enum CaptchaProvider {
     Hcaptcha,
 }
 
+impl CaptchaProvider {
+    /// The name as the policy spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaptchaProvider::Turnstile => "turnstile",
+            CaptchaProvider::Recaptcha => "recaptcha",
+            CaptchaProvider::Hcaptcha => "hcaptcha",
+        }
+    }
+}
+
 /// Token verification (JSON `captcha`): the core interprets the answer, the host makes the call.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Deserialize)]
@@ -1014,6 +1025,12 @@ pub struct CaptchaDoc {
     /// reCAPTCHA v3: minimum score to accept.
     #[serde(default)]
     pub min_score: Option<f64>,
+    /// The widget's public site key. When set, a `captcha_required` or `captcha_invalid` refusal
+    /// names it (with the provider, `expected_action` and where the route reads the token), so
+    /// a page or app can render the widget and retry without its own copy. 1 to 128 characters
+    /// of `A-Z a-z 0-9 _ -`; never the secret.
+    #[serde(default)]
+    pub site_key: Option<String>,
 }
 
 fn default_verify_timeout_ms() -> u32 {

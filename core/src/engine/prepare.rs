@@ -105,6 +105,7 @@ impl Policy {
         let mut decision = Decision::unguarded();
         decision.expose_findings = self.expose_findings;
         decision.refusal = route.refusal;
+        decision.challenge_hint = route.challenge_hint.clone();
         decision.route = Some(RouteInfo { index: route_index, id: route.id.clone(), kind: route.kind });
         let inputs = &self.inputs;
 
