@@ -17,12 +17,13 @@ import 'just/sim.just'
 import 'just/fleet.just'
 import 'just/ops.just'
 import 'just/metadata.just'
+import 'just/browser.just'
 
 # List the recipes.
 default:
     @just --list --unsorted
 
-# Install what builds and tests need (idempotent): Rust wasm targets and components, Envoy, the Worker toolchain, the SDKs of the real-client tests, Chromium for the simulator's report, Redis for the fleet tests, Prometheus and the ops Python tools, PyPI phonenumbers for the metadata oracle.
+# Install what builds and tests need (idempotent): Rust wasm targets and components, Envoy, the Worker toolchain, the SDKs of the real-client tests, Chromium for the simulator's report and the browser check, Redis for the fleet tests, Prometheus and the ops Python tools, PyPI phonenumbers for the metadata oracle.
 setup: setup-rust setup-envoy setup-worker setup-sdk setup-sim setup-fleet setup-ops setup-metadata
 
 # Rust wasm targets and the lint components.
@@ -55,8 +56,8 @@ test-examples:
     for policy in policies/*.json; do {{cargo}} run -q -p pumpguard-cli -- check "$policy"; done
     {{cargo}} run -q -p pumpguard-cli -- replay --policy examples/policy.json examples/traffic.jsonl > /dev/null
 
-# Every test: installs what they need (idempotent, quick once done), then lint, wasm builds, core + scenarios, the phone metadata against PyPI phonenumbers, CLI on the examples, alert rules, dashboard and policy schema, the simulator (report in Chromium, agreement with Envoy), every scenario through a real Envoy and a real workerd, every rule and dashboard query against a real Prometheus, fuzz and soak smokes, the real SDKs through both, and two Envoys sharing counters through the store service over Redis, then over Valkey.
-test: setup lint check-wasm test-core test-metadata test-examples test-ops test-sim test-filter test-worker e2e-envoy sim-envoy e2e-ops e2e-worker fuzz-smoke soak-smoke test-sdk e2e-fleet e2e-fleet-valkey soak-fleet-smoke
+# Every test: installs what they need (idempotent, quick once done), then lint, wasm builds, core + scenarios, the phone metadata against PyPI phonenumbers, CLI on the examples, alert rules, dashboard and policy schema, the simulator (report in Chromium, agreement with Envoy), every scenario through a real Envoy and a real workerd, a page answering challenges in Chromium through Envoy, every rule and dashboard query against a real Prometheus, fuzz and soak smokes, the real SDKs through both, and two Envoys sharing counters through the store service over Redis, then over Valkey.
+test: setup lint check-wasm test-core test-metadata test-examples test-ops test-sim test-filter test-worker e2e-envoy test-browser sim-envoy e2e-ops e2e-worker fuzz-smoke soak-smoke test-sdk e2e-fleet e2e-fleet-valkey soak-fleet-smoke
 
 # What CI runs: every test (which installs what it needs first).
 ready: test

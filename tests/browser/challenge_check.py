@@ -1,0 +1,197 @@
+#!/usr/bin/env python3
+"""A page answering pumpguard's challenges, in headless Chromium through a real Envoy.
+
+Serves tests/browser/page.html (a phone sign-in form using clients/browser/pumpguard.js, with a
+stand-in for Turnstile's script) beside the OTP route the filter guards, on one origin, and
+drives Chromium at it: a challenged send is answered by the widget the refusal names and
+reaches origin once with the token; a blocked number shows the guard's message without a
+widget; a user who does not solve is told so and origin sees nothing; a resend too soon shows
+the wait. Writes a screenshot of the challenged send to --work for a person to look at.
+
+Usage: challenge_check.py --envoy BIN --wasm envoy/pumpguard.wasm [--chromium BIN] [--work DIR]
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tests", "envoy"))
+import e2e as E  # noqa: E402
+import envoylib as L  # noqa: E402
+from envoylib import check  # noqa: E402
+
+SITE_KEY = "1x00000000000000000000AA"
+# What the page serves under /page/: the form, the helper as shipped, and the widget stand-in.
+PAGE_FILES = {
+    "/page/": ("tests/browser/page.html", "text/html; charset=utf-8"),
+    "/page/pumpguard.js": ("clients/browser/pumpguard.js", "text/javascript"),
+    "/page/fake-turnstile.js": ("tests/browser/fake-turnstile.js", "text/javascript"),
+}
+
+
+def policy():
+    return {
+        "version": 1, "default_region": "US",
+        "routes": [{"id": "otp-send", "kind": "send",
+                    "match": {"methods": ["POST"], "path": {"exact": "/api/otp/send"}},
+                    "extract": {"json_keys": ["phone"], "token": {"header": "cf-turnstile-response"}}}],
+        "rules": [
+            {"id": "geo", "action": "block", "country": {"allow": ["US", "GB"]}},
+            {"id": "resend-backoff", "action": "throttle",
+             "backoff": {"base_seconds": 30, "factor": 2, "max_seconds": 3600, "reset_after_seconds": 86400}},
+            {"id": "human", "action": "challenge", "captcha": {}},
+        ],
+        "captcha": {"provider": "turnstile", "secret": "test-secret", "site_key": SITE_KEY,
+                    "expected_action": "sms_send"},
+    }
+
+
+class PageServer:
+    """The site's static files, on loopback; Envoy routes /page/ here without the filter."""
+
+    def __init__(self):
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                rel, ctype = PAGE_FILES.get(self.path.split("?")[0], (None, None))
+                if rel is None:
+                    self.send_error(404)
+                    return
+                with open(os.path.join(ROOT, rel), "rb") as f:
+                    data = f.read()
+                self.send_response(200)
+                self.send_header("content-type", ctype)
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def visit(chromium, profile, url, screenshot=None):
+    """The page's DOM once its script is done (Chromium's virtual time runs the widget's timers
+    at once; the network is real)."""
+    argv = [chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+            f"--user-data-dir={profile}", "--virtual-time-budget=15000"]
+    if screenshot:
+        argv += [f"--screenshot={screenshot}", "--window-size=720,420"]
+    else:
+        argv += ["--dump-dom"]
+    r = subprocess.run(argv + [url], capture_output=True, text=True, timeout=120)
+    if r.returncode != 0:
+        raise RuntimeError(f"chromium exited {r.returncode}: {r.stderr[-1500:]}")
+    return r.stdout
+
+
+def status_of(dom):
+    """The status line's outcome, error, wait and text, as the page wrote them."""
+    m = re.search(r'<p id="status"([^>]*)>(.*?)</p>', dom, re.S)
+    if not m:
+        return {}
+    attrs = dict(re.findall(r'data-([a-z-]+)="([^"]*)"', m.group(1)))
+    return {**attrs, "text": m.group(2).strip()}
+
+
+def sends_to(origin_port, phone):
+    return [r for r in E.origin_requests(origin_port)
+            if r.get("path") == "/api/otp/send" and phone in (r.get("body") or "")]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--envoy", required=True)
+    ap.add_argument("--wasm", required=True)
+    ap.add_argument("--chromium", default=shutil.which("chromium") or "chromium")
+    ap.add_argument("--work", default=os.path.join(ROOT, "target", "browser-check"))
+    args = ap.parse_args()
+    shutil.rmtree(args.work, ignore_errors=True)
+    os.makedirs(args.work)
+
+    procs = L.Procs(args.work)
+    siteverify = E.Siteverify(slow_seconds=1.0)
+    pages = PageServer()
+    try:
+        proxy, admin, origin = L.free_port(), L.free_port(), L.free_port()
+        sv = {"cluster": "siteverify", "authority": "challenges.cloudflare.com", "path": "/turnstile/v0/siteverify"}
+        listener = L.listener("site", proxy, [L.wasm_filter(L.plugin_config(policy(), "site", sv, test_clock=False),
+                                                            args.wasm)], skip_prefixes=["/page/"])
+        routes = listener["filter_chains"][0]["filters"][0]["typed_config"]["route_config"]["virtual_hosts"][0]["routes"]
+        routes[0]["route"]["cluster"] = "pages"
+        config = L.bootstrap([listener], [L.cluster("origin", origin), L.cluster("siteverify", siteverify.port),
+                                          L.cluster("pages", pages.port)], admin)
+        cfg = os.path.join(args.work, "envoy.json")
+        with open(cfg, "w") as f:
+            json.dump(config, f, indent=1)
+        procs.start("origin", [sys.executable, os.path.join(ROOT, "tests/origin.py"), "--port", str(origin),
+                               "--log", os.path.join(args.work, "origin.jsonl")])
+        procs.start("envoy", [args.envoy, "-c", cfg, "--concurrency", "1", "-l", "warning",
+                              "--base-id", str(admin), "--disable-hot-restart"])
+        L.wait_http(f"http://127.0.0.1:{origin}/__origin/health", procs, "origin")
+        L.wait_envoy_ready(admin, procs)
+        profile = os.path.join(args.work, "chromium-profile")
+        page = f"http://127.0.0.1:{proxy}/page/"
+
+        phone = "+14155550123"
+        dom = visit(args.chromium, profile, f"{page}?phone=%2B14155550123")
+        got = status_of(dom)
+        sent = sends_to(origin, phone)
+        tokens = [dict((k.lower(), v) for k, v in r.get("headers", [])).get("cf-turnstile-response") for r in sent]
+        check("challenged send: the widget the refusal names (site key, action) answers it, and the code is sent",
+              got.get("outcome") == "origin" and got.get("text") == f"Code sent to {phone}."
+              and f'data-sitekey="{SITE_KEY}"' in dom and 'data-action="sms_send"' in dom,
+              f"{got} {dom[-1500:]}")
+        check("challenged send: origin saw it once, with the solved token (the unsolved try never reached it)",
+              tokens == ["pass!sms_send-1"], f"{tokens}")
+
+        dom = visit(args.chromium, profile, f"{page}?phone=%2B33612345678")
+        got = status_of(dom)
+        check("blocked number: the guard's message, no widget",
+              got.get("outcome") == "refused" and got.get("error") == "country_not_allowed"
+              and got.get("text") == "SMS to this destination country is not available."
+              and 'class="fake-turnstile' not in dom, f"{got}")
+
+        dom = visit(args.chromium, profile, f"{page}?phone=%2B14155550124&solve=no")
+        got = status_of(dom)
+        check("a user who does not solve is told so, and origin sees nothing",
+              got.get("outcome") == "unsolved" and got.get("error") == "captcha_required"
+              and not sends_to(origin, "+14155550124"), f"{got}")
+
+        dom = visit(args.chromium, profile, f"{page}?phone=%2B14155550125&sends=2")
+        got = status_of(dom)
+        check("a resend too soon shows the wait, after one code sent",
+              got.get("outcome") == "wait" and got.get("error") == "backoff" and got.get("retry-after") == "30"
+              and len(sends_to(origin, "+14155550125")) == 1, f"{got}")
+
+        shot = os.path.join(args.work, "challenged-send.png")
+        visit(args.chromium, profile, f"{page}?phone=%2B447400123456", screenshot=shot)
+        check("screenshot of a challenged send written", os.path.getsize(shot) > 5000, shot)
+        print(f"screenshot: {shot}")
+    except Exception:
+        procs.dump_logs()
+        raise
+    finally:
+        procs.stop()
+        pages.stop()
+        siteverify.stop()
+    print(f"browser: {L.RESULTS['passed']} passed, {L.RESULTS['failed']} failed")
+    sys.exit(1 if L.RESULTS["failed"] else 0)
+
+
+if __name__ == "__main__":
+    main()
