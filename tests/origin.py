@@ -11,6 +11,10 @@
   `--log`, so a test can check that origin saw nothing of a blocked request.
 - `GET /__origin/requests` returns the recorded requests; `GET /__origin/health` answers 200.
 
+- `--cors ORIGIN`: answers as a site's API does for pages of that origin: a preflight
+  (`OPTIONS` with `access-control-request-method`) with the methods and headers it allows, and
+  every answer with `access-control-allow-origin`.
+
 - `--demo`: also prints `would send SMS to <number>` for every request whose JSON or form body
   has a `phone` field (the demo's OTP endpoint), and `code confirmed for <number>` on
   `/api/otp/verify`.
@@ -68,6 +72,7 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     log_path = None
     demo = False
+    cors = None
 
     def log_message(self, fmt, *args):
         pass
@@ -80,6 +85,11 @@ class Handler(BaseHTTPRequestHandler):
             with LOCK:
                 data = json.dumps(SEEN).encode()
             return self.reply(200, data, [])
+        if self.cors and self.command == "OPTIONS" and self.headers.get("access-control-request-method"):
+            return self.reply(204, b"", self.cors_headers() + [
+                ("access-control-allow-methods", "POST"),
+                ("access-control-allow-headers", self.headers.get("access-control-request-headers", "")),
+                ("access-control-max-age", "600")])
         record = {
             "method": self.command,
             "path": self.path,
@@ -104,9 +114,13 @@ class Handler(BaseHTTPRequestHandler):
         extra = self.headers.get("x-test-origin-headers")
         if extra:
             reflected.extend(json.loads(extra).items())
+        reflected.extend(self.cors_headers())
         answer = self.headers.get("x-test-origin-body")
         answer = answer.encode() if answer is not None else json.dumps({"origin": "ok", "received_bytes": len(body)}).encode()
         self.reply(status, answer, reflected)
+
+    def cors_headers(self):
+        return [("access-control-allow-origin", self.cors), ("vary", "Origin")] if self.cors else []
 
     def reply(self, status, body, headers):
         self.send_response(status)
@@ -125,9 +139,11 @@ def main():
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--log")
     parser.add_argument("--demo", action="store_true", help="print the SMS the OTP endpoint would send")
+    parser.add_argument("--cors", help="the origin of pages that call this API from another origin")
     args = parser.parse_args()
     Handler.log_path = args.log
     Handler.demo = args.demo
+    Handler.cors = args.cors
     server = Server(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
     print(f"origin listening on 127.0.0.1:{args.port}", file=sys.stderr, flush=True)

@@ -149,6 +149,9 @@ pub(crate) fn observe(response: &Response) -> (Observed, Vec<String>) {
             .unwrap_or_default(),
         ..Observed::default()
     };
+    if !from_origin {
+        observed.allow_origin = response.header("access-control-allow-origin").map(str::to_owned);
+    }
     if !from_origin && response.body.trim_ascii_start().starts_with(b"<") {
         // AWS Query XML (SNS): pumpguard's fields are elements of <Error>.
         let body = String::from_utf8_lossy(&response.body);

@@ -66,7 +66,7 @@ export async function sendGuarded(url, init = {}, options = {}) {
 export async function readAnswer(response) {
   const decision = response.headers.get("x-pumpguard-decision");
   const base = { response, status: response.status, error: null, rule: null, retryAfter: null, message: null, captcha: null };
-  if (decision === null || decision === "allow") {
+  if (decision === "allow" || (decision === null && response.ok)) {
     return { ...base, outcome: Outcome.ORIGIN };
   }
   let body = null;
@@ -76,6 +76,12 @@ export async function readAnswer(response) {
     // An XML refusal (SNS) or an unreadable body: the status and headers still say enough.
   }
   const ours = body && typeof body.error === "object" && body.pumpguard ? body.pumpguard : body ?? {};
+  // Across origins the browser hides headers the reply does not expose (the policy's `cors`
+  // exposes them): a challenge still shows by its body; any other answer is taken as origin's.
+  const challenged = ours.captcha && typeof ours.captcha === "object" && /^captcha_(required|invalid)$/.test(ours.error);
+  if (decision === null && !challenged) {
+    return { ...base, outcome: Outcome.ORIGIN };
+  }
   const header = Number.parseInt(response.headers.get("retry-after") ?? "", 10);
   const retryAfter = Number.isFinite(ours.retry_after) ? ours.retry_after : Number.isFinite(header) ? header : null;
   return {

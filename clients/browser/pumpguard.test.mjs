@@ -145,3 +145,15 @@ test("the widget solver renders the provider's widget and removes it once answer
   await assert.rejects(widgetSolver("#c", { scope: {} })({ ...HINT, provider: "hcaptcha" }), /hcaptcha script is not loaded/);
   await assert.rejects(widgetSolver("#c", { scope: { turnstile } })({ provider: "turnstile" }), /no site key/);
 });
+
+test("a challenge whose headers the browser hides still shows by its body", async () => {
+  const hidden = new Response(JSON.stringify({ error: "captcha_required", message: "m", rule: "human", captcha: HINT }), {
+    status: 403,
+    headers: { "content-type": "application/json" },
+  });
+  const answer = await readAnswer(hidden);
+  assert.deepEqual([answer.outcome, answer.error, answer.captcha], [Outcome.REFUSED, "captcha_required", HINT]);
+  // Origin's own 403 without pumpguard's challenge stays origin's.
+  const theirs = await readAnswer(new Response('{"error":"forbidden"}', { status: 403 }));
+  assert.equal(theirs.outcome, Outcome.ORIGIN);
+});

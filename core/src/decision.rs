@@ -418,6 +418,9 @@ pub struct Decision {
     /// where the token goes), under a policy with a `captcha` section.
     #[serde(skip)]
     pub(crate) challenge_hint: Option<Arc<str>>,
+    /// CORS headers for a local reply to a page of an origin the policy's `cors` lists.
+    #[serde(skip)]
+    pub(crate) cors: Option<crate::cors::CorsReply>,
     /// Counter checks to run for real once the request is known to go to origin (see
     /// `Policy::commit`): until then they only ran against an overlay, so a refused request
     /// writes no counter.
@@ -474,6 +477,7 @@ impl Decision {
             phone_metadata: crate::phone::METADATA_VERSION,
             expose_findings: false,
             challenge_hint: None,
+            cors: None,
             refusal: RefusalFormat::Pumpguard,
             commits: Vec::new(),
             lookups: Vec::new(),
@@ -567,6 +571,16 @@ impl Decision {
             headers.push(("retry-after", seconds.to_string()));
         }
         headers.push(("x-pumpguard-decision", self.action.as_str().to_owned()));
+        if let Some(cors) = &self.cors {
+            headers.push(("access-control-allow-origin", cors.allow_origin.to_string()));
+            headers.push(("access-control-expose-headers", crate::cors::EXPOSED_HEADERS.to_owned()));
+            if cors.credentials {
+                headers.push(("access-control-allow-credentials", "true".to_owned()));
+            }
+            if &*cors.allow_origin != "*" {
+                headers.push(("vary", "Origin".to_owned()));
+            }
+        }
         if self.expose_findings {
             self.push_number_headers(&mut headers);
             if let Some(findings) = self.findings_header() {

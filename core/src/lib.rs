@@ -36,6 +36,7 @@
 pub mod block_cache;
 pub mod captcha;
 pub mod config;
+pub mod cors;
 pub mod decision;
 pub mod decision_log;
 pub mod edge_inputs;

@@ -103,6 +103,9 @@ pub struct Expect {
     /// `null`: the body has none.
     #[serde(default, deserialize_with = "present")]
     pub captcha: Option<serde_json::Value>,
+    /// A local reply's `Access-Control-Allow-Origin` (the policy's `cors`); `null`: none.
+    #[serde(default, deserialize_with = "present")]
+    pub allow_origin: Option<serde_json::Value>,
 }
 
 /// A field that may be `null` yet present: `Some(Value::Null)`, told apart from an absent one.
@@ -307,6 +310,8 @@ pub struct Observed {
     pub trusted: Option<u32>,
     /// The refusal body's `captcha` object as compact JSON, keys sorted.
     pub captcha: Option<String>,
+    /// A local reply's `Access-Control-Allow-Origin`.
+    pub allow_origin: Option<String>,
 }
 
 impl Observed {
@@ -332,6 +337,14 @@ impl Observed {
                 .error_body()
                 .and_then(|body| serde_json::from_str::<serde_json::Value>(&body).ok())
                 .and_then(|body| body_captcha(&body)),
+            allow_origin: if decision.action == Action::Allow {
+                None
+            } else {
+                decision
+                    .response_headers()
+                    .into_iter()
+                    .find_map(|(name, value)| (name == "access-control-allow-origin").then_some(value))
+            },
         }
     }
 }
@@ -381,6 +394,10 @@ pub fn compare(expect: &Expect, got: &Observed) -> Vec<String> {
     if let Some(captcha) = &expect.captcha {
         let want = if captcha.is_null() { "none".to_owned() } else { captcha.to_string() };
         check("captcha", want, got.captcha.as_deref());
+    }
+    if let Some(origin) = &expect.allow_origin {
+        let want = origin.as_str().map_or_else(|| "none".to_owned(), str::to_owned);
+        check("allow_origin", want, got.allow_origin.as_deref());
     }
     if let Some(risk) = expect.risk {
         check("risk", risk.to_string(), got.risk.map(|r| r.to_string()).as_deref());

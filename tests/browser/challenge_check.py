@@ -6,7 +6,8 @@ stand-in for Turnstile's script) beside the OTP route the filter guards, on one 
 drives Chromium at it: a challenged send is answered by the widget the refusal names and
 reaches origin once with the token; a blocked number shows the guard's message without a
 widget; a user who does not solve is told so and origin sees nothing; a resend too soon shows
-the wait. Writes a screenshot of the challenged send to --work for a person to look at.
+the wait; and the same page on another origin than the API reads the guard's refusals through
+the policy's `cors`. Writes a screenshot of the challenged send to --work for a person to look at.
 
 Usage: challenge_check.py --envoy BIN --wasm envoy/pumpguard.wasm [--chromium BIN] [--work DIR]
 """
@@ -36,7 +37,7 @@ PAGE_FILES = {
 }
 
 
-def policy():
+def policy(page_origin):
     return {
         "version": 1, "default_region": "US",
         "routes": [{"id": "otp-send", "kind": "send",
@@ -50,6 +51,7 @@ def policy():
         ],
         "captcha": {"provider": "turnstile", "secret": "test-secret", "site_key": SITE_KEY,
                     "expected_action": "sms_send"},
+        "cors": {"allow_origins": [page_origin]},
     }
 
 
@@ -126,20 +128,27 @@ def main():
     procs = L.Procs(args.work)
     siteverify = E.Siteverify(slow_seconds=1.0)
     pages = PageServer()
+    # The same page served straight from its own server is of another origin than the API.
+    page_origin = f"http://localhost:{pages.port}"
     try:
         proxy, admin, origin = L.free_port(), L.free_port(), L.free_port()
         sv = {"cluster": "siteverify", "authority": "challenges.cloudflare.com", "path": "/turnstile/v0/siteverify"}
-        listener = L.listener("site", proxy, [L.wasm_filter(L.plugin_config(policy(), "site", sv, test_clock=False),
+        listener = L.listener("site", proxy, [L.wasm_filter(L.plugin_config(policy(page_origin), "site", sv, test_clock=False),
                                                             args.wasm)], skip_prefixes=["/page/"])
         routes = listener["filter_chains"][0]["filters"][0]["typed_config"]["route_config"]["virtual_hosts"][0]["routes"]
         routes[0]["route"]["cluster"] = "pages"
-        config = L.bootstrap([listener], [L.cluster("origin", origin), L.cluster("siteverify", siteverify.port),
+        # The same policy without `cors`: what a page of another origin sees then.
+        bare_policy = {k: v for k, v in policy(page_origin).items() if k != "cors"}
+        no_cors = L.free_port()
+        bare = L.listener("no-cors", no_cors, [L.wasm_filter(L.plugin_config(bare_policy, "no-cors", sv, test_clock=False),
+                                                             args.wasm)])
+        config = L.bootstrap([listener, bare], [L.cluster("origin", origin), L.cluster("siteverify", siteverify.port),
                                           L.cluster("pages", pages.port)], admin)
         cfg = os.path.join(args.work, "envoy.json")
         with open(cfg, "w") as f:
             json.dump(config, f, indent=1)
         procs.start("origin", [sys.executable, os.path.join(ROOT, "tests/origin.py"), "--port", str(origin),
-                               "--log", os.path.join(args.work, "origin.jsonl")])
+                               "--log", os.path.join(args.work, "origin.jsonl"), "--cors", page_origin])
         procs.start("envoy", [args.envoy, "-c", cfg, "--concurrency", "1", "-l", "warning",
                               "--base-id", str(admin), "--disable-hot-restart"])
         L.wait_http(f"http://127.0.0.1:{origin}/__origin/health", procs, "origin")
@@ -177,6 +186,24 @@ def main():
         check("a resend too soon shows the wait, after one code sent",
               got.get("outcome") == "wait" and got.get("error") == "backoff" and got.get("retry-after") == "30"
               and len(sends_to(origin, "+14155550125")) == 1, f"{got}")
+
+        # From a page of another origin: the guard's refusals carry the policy's CORS headers,
+        # origin's answers (the preflight too) its own.
+        cross = f"{page_origin}/page/?api=http://127.0.0.1:{proxy}"
+        dom = visit(args.chromium, profile, f"{cross}&phone=%2B14155550126")
+        got = status_of(dom)
+        sent = sends_to(origin, "+14155550126")
+        check("another origin's page: the challenge is read and answered, the code sent once",
+              got.get("outcome") == "origin" and len(sent) == 1, f"{got} {len(sent)}")
+        dom = visit(args.chromium, profile, f"{cross}&phone=%2B33612345679")
+        got = status_of(dom)
+        check("another origin's page: a block's message and code are readable",
+              got.get("outcome") == "refused" and got.get("error") == "country_not_allowed", f"{got}")
+
+        dom = visit(args.chromium, profile, f"{page_origin}/page/?api=http://127.0.0.1:{no_cors}&phone=%2B33612345670")
+        got = status_of(dom)
+        check("another origin's page, a policy without cors: the browser hides the refusal (what cors is for)",
+              got.get("outcome") == "network-error", f"{got}")
 
         shot = os.path.join(args.work, "challenged-send.png")
         visit(args.chromium, profile, f"{page}?phone=%2B447400123456", screenshot=shot)

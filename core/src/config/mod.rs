@@ -63,6 +63,8 @@ pub struct Policy {
     pub(crate) edge_reads: Vec<crate::edge_inputs::RouteReads>,
     /// Where the site imports trusted numbers, and the index of the reputation rule they join.
     pub(crate) trust_import: Option<crate::trust_import::TrustImport>,
+    /// CORS headers on local replies to pages of the listed origins.
+    pub(crate) cors: Option<crate::cors::Cors>,
 }
 
 impl Policy {
@@ -172,6 +174,7 @@ impl Policy {
                 crate::captcha::check_site_key(key, &mut errs);
             }
         }
+        let cors = doc.cors.as_ref().and_then(|d| crate::cors::Cors::compile(d, &mut errs));
         if doc.store.max_cas_retries > 100 {
             errs.push("store.max_cas_retries", "must be at most 100");
         }
@@ -223,6 +226,7 @@ impl Policy {
             number_intel,
             edge_reads,
             trust_import,
+            cors,
         })
     }
 

@@ -65,6 +65,24 @@ pub struct PolicyDoc {
     /// from the first day: an authenticated `POST {"numbers": [...]}` the guard answers itself.
     #[serde(default)]
     pub trust_import: Option<TrustImportDoc>,
+    /// CORS headers on the guard's own replies, for pages that call the guarded routes from
+    /// another origin (without them the browser hides a refusal from the page).
+    #[serde(default)]
+    pub cors: Option<CorsDoc>,
+}
+
+/// CORS on the guard's own replies (JSON `cors`); origin's answers keep origin's headers.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorsDoc {
+    /// Origins whose requests get `Access-Control-Allow-Origin`, as browsers send them in
+    /// `Origin` (`https://www.example.com`, a port where not the scheme's); `"*"`: any origin.
+    pub allow_origins: Vec<String>,
+    /// Pages call with credentials (cookies): adds `Access-Control-Allow-Credentials: true`;
+    /// not with `"*"`.
+    #[serde(default)]
+    pub allow_credentials: bool,
 }
 
 /// Where and how the site imports trusted numbers (`docs/policy.md`, Trusted numbers).

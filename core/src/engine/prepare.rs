@@ -106,6 +106,7 @@ impl Policy {
         decision.expose_findings = self.expose_findings;
         decision.refusal = route.refusal;
         decision.challenge_hint = route.challenge_hint.clone();
+        decision.cors = self.cors.as_ref().and_then(|c| c.reply_for(req.header("origin")));
         decision.route = Some(RouteInfo { index: route_index, id: route.id.clone(), kind: route.kind });
         let inputs = &self.inputs;
 
