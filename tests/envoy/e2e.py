@@ -26,12 +26,11 @@ import socket
 import ssl
 import subprocess
 import sys
-import threading
 import time
 import traceback
 import urllib.parse
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import envoylib as L  # noqa: E402
@@ -94,23 +93,13 @@ class Siteverify:
                 ctype = "application/json"
                 if token.startswith("junk"):
                     status, data, ctype = 200, b"<html><body>502 Bad Gateway</body></html>", "text/html"
-                try:
-                    self.send_response(status)
-                    self.send_header("content-type", ctype)
-                    self.send_header("content-length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
+                L.answer(self, status, data, ctype)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = L.serve_loopback(Handler)
         self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
+        L.stop_server(self.server)
 
 
 # ---------------------------------------------------------------- HTTP helpers

@@ -12,8 +12,10 @@ import socket
 import subprocess
 import sys
 import time
+import threading
 import urllib.error
 import urllib.request
+from http.server import ThreadingHTTPServer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -64,6 +66,33 @@ def _ephemeral_range():
             return low, high
     except (OSError, ValueError):
         return 32768, 60999
+
+
+def serve_loopback(handler):
+    """`handler` (a BaseHTTPRequestHandler class) on a free 127.0.0.1 port, served from a daemon
+    thread: the test's fakes (siteverify, a site's pages). Its port is `server_address[1]`;
+    `stop_server` stops it."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def stop_server(server):
+    server.shutdown()
+    server.server_close()
+
+
+def answer(handler, status, data, ctype="application/json"):
+    """One whole answer from a fake's handler; a client that went away is no error."""
+    try:
+        handler.send_response(status)
+        handler.send_header("content-type", ctype)
+        handler.send_header("content-length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
 
 
 def siteverify_valid(token):

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import threading
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "envoy"))
 import envoylib as L  # noqa: E402
@@ -56,17 +56,10 @@ class Siteverify:
                     body = L.siteverify_valid(token)
                 else:
                     body = {"success": False, "error-codes": ["timeout-or-duplicate" if not fresh else "invalid-input-response"]}
-                data = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                L.answer(self, 200, json.dumps(body).encode())
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = L.serve_loopback(Handler)
         self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def forget(self):
         """A new run with the same seed draws the same tokens: each run starts with none seen."""
