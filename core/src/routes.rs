@@ -108,7 +108,7 @@ pub struct Route {
     /// The preset's calls that choose SMS MFA ([`crate::extract::Preset::sms_mfa_choices`]).
     pub sms_mfa_choices: Vec<Conditions>,
     /// The `captcha` object of a challenge refusal on this route, under a policy with a
-    /// `captcha` section ([`crate::captcha::challenge_hint`]).
+    /// `captcha` section: the provider, site key, action and where the route reads the token.
     pub challenge_hint: Option<Arc<str>>,
 }
 
