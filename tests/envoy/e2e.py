@@ -28,6 +28,7 @@ import subprocess
 import sys
 import time
 import traceback
+import urllib.error
 import urllib.parse
 import urllib.request
 from http.server import BaseHTTPRequestHandler
@@ -503,6 +504,20 @@ class Harness:
         self.ports["skip"] = L.free_port()
         listeners.append(L.listener("skip", self.ports["skip"], [L.wasm_filter(
             L.plugin_config(extra_policy(), "skip", sv), self.args.wasm)], skip_prefixes=["/static/"]))
+        # Envoy's own CORS filter before the wasm filter (Istio's corsPolicy is that filter), for
+        # two page origins; the policy's `cors` lists one of them.
+        self.ports["cors-filter"] = L.free_port()
+        cors_listener = L.listener("cors-filter", self.ports["cors-filter"], [
+            {"name": "envoy.filters.http.cors",
+             "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors"}},
+            L.wasm_filter(L.plugin_config({**extra_policy(), "cors": {"allow_origins": ["https://a.example"]}},
+                                          "cors-filter", sv), self.args.wasm)])
+        cors_listener["filter_chains"][0]["filters"][0]["typed_config"]["route_config"]["virtual_hosts"][0][
+            "typed_per_filter_config"] = {"envoy.filters.http.cors": {
+                "@type": "type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy",
+                "allow_origin_string_match": [{"exact": "https://a.example"}, {"exact": "https://b.example"}],
+                "allow_methods": "POST", "expose_headers": "x-pumpguard-decision, retry-after"}}
+        listeners.append(cors_listener)
         self.ports["bare"] = L.free_port()
         listeners.append(L.listener("bare", self.ports["bare"], []))
         # A deliberately small store (64 entries) for the eviction flood; a fixed seed keeps the
@@ -547,6 +562,8 @@ class Harness:
             self.check_captcha()
             self.check_number_intel()
             self.check_metrics()
+        if not self.args.only or "cors-filter" in self.args.only:
+            self.check_cors_filter()
         if not self.args.only or "geoip" in self.args.only:
             self.check_geoip()
         if not self.args.only or "evict" in self.args.only:
@@ -681,6 +698,29 @@ class Harness:
                             body=b'{"phone": "+2348031234567"}')
         check("other routes of that listener are still judged (block)",
               st == 403 and not origin_saw(self.origin_port, "skip-otp"), f"{st} {body[:200]}")
+
+    def check_cors_filter(self):
+        """Envoy's CORS filter before pumpguard's adds its headers to pumpguard's refusals too, and
+        sets them: beside the policy's `cors` a refusal still carries one of each
+        (docs/browser.md)."""
+        def refused_from(origin, test_id):
+            req = urllib.request.Request(
+                f"http://127.0.0.1:{self.ports['cors-filter']}/api/otp", data=b'{"phone": "+2348031234567"}',
+                method="POST", headers=dict(self.otp_headers(test_id, ip="198.51.100.44")) | {"origin": origin})
+            try:
+                with urllib.request.urlopen(req, timeout=10) as r:
+                    return r.status, r.headers
+            except urllib.error.HTTPError as e:
+                return e.code, e.headers
+
+        st, h = refused_from("https://b.example", "cors-b")
+        check("Envoy's CORS filter before the filter: its headers on a refusal to a page the policy does not list",
+              st == 403 and h.get_all("access-control-allow-origin") == ["https://b.example"]
+              and h.get("access-control-expose-headers") == "x-pumpguard-decision, retry-after", f"{st} {h.items()}")
+        st, h = refused_from("https://a.example", "cors-a")
+        check("Envoy's CORS filter and the policy's cors: one Access-Control-Allow-Origin, not two",
+              st == 403 and h.get_all("access-control-allow-origin") == ["https://a.example"]
+              and len(h.get_all("access-control-expose-headers")) == 1, f"{st} {h.items()}")
 
     def check_http2(self):
         try:
