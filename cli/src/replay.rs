@@ -84,6 +84,9 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
     let mut out = stdout.lock();
     let (mut records, mut bytes_read) = (0u64, 0u64);
     let mut judged = Vec::new();
+    // Requests no route guards that carry what looks like a phone number, per method and path:
+    // a route the policy misses (another path, another method) shows here.
+    let mut unguarded_with_numbers: BTreeMap<(String, String), u64> = BTreeMap::new();
     for (index, line) in BufReader::new(file).lines().enumerate() {
         let line_no = index + 1;
         let line = line.map_err(|e| format!("{traffic_path}:{line_no}: {e}"))?;
@@ -125,6 +128,10 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
             }
         } else {
             *by_action.entry("unguarded").or_default() += 1;
+            if carries_phone_number(&record.path, &owned.body) {
+                let path = record.path.split('?').next().unwrap_or_default().to_owned();
+                *unguarded_with_numbers.entry((record.method.clone(), path)).or_default() += 1;
+            }
         }
         let line = format!(
             "{{\"line\":{line_no},\"at_ms\":{},\"method\":{},\"path\":{},\"decision\":{}}}",
@@ -158,8 +165,55 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
             }
         }
     }
+    if !unguarded_with_numbers.is_empty() {
+        eprintln!(
+            "unguarded requests carrying a phone number (no route matched them: docs/policy.md#routes):"
+        );
+        let mut paths: Vec<_> = unguarded_with_numbers.into_iter().collect();
+        paths.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        for ((method, path), count) in paths.iter().take(MAX_UNGUARDED_PATHS) {
+            eprintln!("  {method} {path:<42} {count}");
+        }
+        if paths.len() > MAX_UNGUARDED_PATHS {
+            eprintln!("  … and {} more paths", paths.len() - MAX_UNGUARDED_PATHS);
+        }
+    }
     if let Some(path) = &args.report {
         crate::simulate::write_replay_report(path, &args.policy, judged)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// How many unguarded paths the summary names.
+const MAX_UNGUARDED_PATHS: usize = 10;
+
+/// Whether the query or body holds what an API takes for a phone number: `+` (or `%2B`) and
+/// 8 to 15 digits, separators allowed. A hint for the summary, not a rule: national numbers
+/// without `+` go unseen.
+fn carries_phone_number(path: &str, body: &[u8]) -> bool {
+    let query = path.split_once('?').map_or("", |(_, q)| q);
+    [query.as_bytes(), body].iter().any(|text| {
+        (0..text.len()).any(|start| {
+            let rest = &text[start..];
+            let digits_from = if rest.starts_with(b"+") {
+                1
+            } else if rest.len() >= 3 && rest[..3].eq_ignore_ascii_case(b"%2B") {
+                3
+            } else {
+                return false;
+            };
+            let mut digits = 0;
+            for &b in &rest[digits_from..] {
+                match b {
+                    b'0'..=b'9' => digits += 1,
+                    b' ' | b'-' | b'.' | b'(' | b')' if digits > 0 => {}
+                    _ => break,
+                }
+                if digits > 15 {
+                    return false;
+                }
+            }
+            digits >= 8
+        })
+    })
 }

@@ -161,6 +161,34 @@ fn replay_summarises_the_inputs_its_rules_read() {
 }
 
 #[test]
+fn replay_names_the_unguarded_paths_that_carry_phone_numbers() {
+    // The example traffic's send route under another path: the policy guards none of it.
+    let moved = std::fs::read_to_string(repo("examples/traffic.jsonl"))
+        .unwrap()
+        .replace("/api/otp/send", "/v1/sms/code");
+    // Every send but the one whose number is cut short (`+1415`): too few digits to tell.
+    let sends = moved.lines().filter(|l| l.contains("/v1/sms/code") && !l.contains(r#"+1415""#)).count();
+    assert_eq!(sends + 1, moved.matches("/v1/sms/code").count());
+    let traffic = scratch("moved.jsonl", &moved);
+    let out = pumpguard(&["replay", "--policy", &repo("policies/recommended.json"), &traffic]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("unguarded requests carrying a phone number"), "{stderr}");
+    assert!(
+        stderr.lines().any(|l| l.starts_with("  POST /v1/sms/code") && l.ends_with(&format!(" {sends}"))),
+        "{stderr}"
+    );
+    // A policy that guards every send names none.
+    let out = pumpguard(&[
+        "replay",
+        "--policy",
+        &repo("policies/recommended.json"),
+        &repo("examples/traffic.jsonl"),
+    ]);
+    assert!(!text(&out.stderr).contains("carrying a phone number"), "{}", text(&out.stderr));
+}
+
+#[test]
 fn replay_reports_the_line_of_a_bad_record() {
     let traffic = scratch("bad.jsonl", "{\"method\":\"POST\",\"host\":\"a\",\"path\":\"/\"}\nnot json\n");
     let out = pumpguard(&["replay", "--policy", &repo("examples/policy.json"), &traffic]);
