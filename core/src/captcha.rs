@@ -7,6 +7,8 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use crate::config::{CaptchaDoc, CaptchaProvider, ConfigErrors, InputOutcome};
+use crate::decision::{push_json_string, Action, Decision, Reason, ReasonCode, TokenCheck, TokenVerdict};
+use crate::extract::TokenSource;
 
 /// Token verification as the policy configures it, compiled from its `captcha` section.
 #[derive(Clone, Debug, PartialEq)]
@@ -43,8 +45,6 @@ impl From<&CaptchaDoc> for Captcha {
         }
     }
 }
-use crate::decision::{push_json_string, Action, Decision, Reason, ReasonCode, TokenCheck, TokenVerdict};
-use crate::extract::TokenSource;
 
 /// Load checks of `captcha.expected_action`: Turnstile takes 32 characters of letters, digits,
 /// `_` and `-`, reCAPTCHA letters, digits, `_` and `/`; hCaptcha's answer names no action, so

@@ -103,7 +103,7 @@ impl Policy {
             }
             region
         });
-        let routes = compile_routes(&doc.routes, &mut errs);
+        let mut routes = compile_routes(&doc.routes, &mut errs);
         check_inputs(&doc.inputs, &mut errs);
         check_invalid_number_challenge(doc, &mut errs);
         let mut safelist = PrefixSet::default();
@@ -200,7 +200,6 @@ impl Policy {
         }
         let edge_reads = crate::edge_inputs::RouteReads::of_routes(routes.len(), &rules);
         let captcha = doc.captcha.as_ref().map(crate::captcha::Captcha::from);
-        let mut routes = routes;
         if let Some(captcha) = &captcha {
             for route in &mut routes {
                 let token =
