@@ -149,7 +149,10 @@ pub(crate) fn observe(response: &Response) -> (Observed, Vec<String>) {
             .unwrap_or_default(),
         ..Observed::default()
     };
-    if !from_origin {
+    if from_origin {
+        // The test origin echoes the headers the guard added for it.
+        observed.token = response.header("x-pumpguard-captcha").map(str::to_owned);
+    } else {
         observed.allow_origin = response.header("access-control-allow-origin").map(str::to_owned);
     }
     if !from_origin && response.body.trim_ascii_start().starts_with(b"<") {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::config::{CaptchaDoc, CaptchaProvider, ConfigErrors, InputOutcome};
+use crate::config::{CaptchaDoc, CaptchaProvider, CaptchaVerify, ConfigErrors, InputOutcome};
 use crate::decision::{push_json_string, Action, Decision, Reason, ReasonCode, TokenCheck, TokenVerdict};
 use crate::extract::TokenSource;
 
@@ -29,6 +29,8 @@ pub struct Captcha {
     pub min_score: Option<f64>,
     /// The widget's public site key, named in challenge refusals.
     pub site_key: Option<String>,
+    /// Who verifies tokens: the guard, or origin (the guard then only requires one).
+    pub verify: CaptchaVerify,
 }
 
 impl From<&CaptchaDoc> for Captcha {
@@ -42,6 +44,7 @@ impl From<&CaptchaDoc> for Captcha {
             expected_action: doc.expected_action.clone(),
             min_score: doc.min_score,
             site_key: doc.site_key.clone(),
+            verify: doc.verify,
         }
     }
 }
@@ -58,6 +61,34 @@ pub(crate) fn check_expected_action(provider: CaptchaProvider, action: &str, err
     if action.is_empty() || action.len() > 32 || !action.bytes().all(allowed) {
         errs.push(PATH, "must be 1 to 32 characters of A-Z, a-z, 0-9, _, - and /");
     }
+}
+
+/// Load checks of `captcha.verify: origin`: the guard sees no siteverify answer, so nothing
+/// that reads one can hold.
+pub(crate) fn check_verified_by_origin(doc: &CaptchaDoc, errs: &mut ConfigErrors) {
+    let reads_answer = [
+        ("expected_hostname", doc.expected_hostname.is_some()),
+        ("expected_action", doc.expected_action.is_some()),
+        ("min_score", doc.min_score.is_some()),
+    ];
+    for (field, set) in reads_answer {
+        if set {
+            errs.push(
+                format!("captcha.{field}"),
+                "checks siteverify's answer, which the guard never sees under verify: origin; let origin check it",
+            );
+        }
+    }
+}
+
+/// A challenge the request's token answers without the guard verifying it (`captcha.verify:
+/// origin`): its reasons stop being enforced, and origin's verification is what stands.
+pub(crate) fn leave_to_origin(decision: &mut Decision) {
+    for reason in decision.reasons.iter_mut().filter(|r| r.enforced && r.action == Action::Challenge) {
+        reason.enforced = false;
+        reason.detail = Some("token present; origin verifies it (captcha.verify: origin)".to_owned());
+    }
+    decision.settle();
 }
 
 /// Load check of `captcha.site_key`: the providers' public keys are letters, digits, `_` and

@@ -436,6 +436,10 @@ pub struct Decision {
     /// The request's token was verified valid: a later challenge is already answered.
     #[serde(skip)]
     pub(crate) token_verified: bool,
+    /// The request carried a token the guard left unspent for origin to verify
+    /// (`captcha.verify: origin`).
+    #[serde(skip)]
+    pub(crate) token_left_to_origin: bool,
     /// Checks of `captcha_solver` limits, waiting for siteverify to name the solving device.
     #[serde(skip)]
     pub(crate) solver_checks: Vec<crate::solver::SolverCheck>,
@@ -483,6 +487,7 @@ impl Decision {
             lookups: Vec::new(),
             held_token: None,
             token_verified: false,
+            token_left_to_origin: false,
             solver_checks: Vec::new(),
             account: None,
             binding_confirm: None,
@@ -621,6 +626,13 @@ impl Decision {
         if let Some(missing) = self.missing_inputs_header() {
             headers.push(("x-pumpguard-missing-inputs", missing));
         }
+        // What became of the request's token: a verified one is spent (origin must not verify
+        // it again); one left to origin is origin's to verify.
+        if self.token_left_to_origin {
+            headers.push(("x-pumpguard-captcha", "unverified".to_owned()));
+        } else if self.token_verified {
+            headers.push(("x-pumpguard-captcha", "verified".to_owned()));
+        }
         headers
     }
 
@@ -656,13 +668,14 @@ impl Decision {
 }
 
 /// Every header name [`Decision::origin_headers`] may set.
-pub const DECISION_HEADERS: [&str; 6] = [
+pub const DECISION_HEADERS: [&str; 7] = [
     "x-pumpguard-decision",
     "x-pumpguard-country",
     "x-pumpguard-number-type",
     "x-pumpguard-findings",
     "x-pumpguard-risk",
     "x-pumpguard-missing-inputs",
+    "x-pumpguard-captcha",
 ];
 
 /// The log names only the inputs the request lacked: the ones read follow from the policy.
@@ -737,6 +750,7 @@ mod tests {
         let mut missing = crate::edge_inputs::EdgeInputSet::default();
         missing.insert(crate::edge_inputs::EdgeInput::ClientCountry);
         decision.edge_inputs = crate::edge_inputs::EdgeInputs { read: missing, missing };
+        decision.token_verified = true;
         let headers = decision.origin_headers();
         assert_eq!(headers.len(), DECISION_HEADERS.len());
         for (name, _) in headers {

@@ -106,6 +106,10 @@ pub struct Expect {
     /// A local reply's `Access-Control-Allow-Origin` (the policy's `cors`); `null`: none.
     #[serde(default, deserialize_with = "present")]
     pub allow_origin: Option<serde_json::Value>,
+    /// What origin is told of the request's token (`x-pumpguard-captcha`: `verified`, spent by
+    /// the guard; `unverified`, left to origin); `null`: nothing.
+    #[serde(default, deserialize_with = "present")]
+    pub token: Option<serde_json::Value>,
 }
 
 /// A field that may be `null` yet present: `Some(Value::Null)`, told apart from an absent one.
@@ -312,6 +316,8 @@ pub struct Observed {
     pub captcha: Option<String>,
     /// A local reply's `Access-Control-Allow-Origin`.
     pub allow_origin: Option<String>,
+    /// `x-pumpguard-captcha` on a request forwarded to origin.
+    pub token: Option<String>,
 }
 
 impl Observed {
@@ -337,6 +343,14 @@ impl Observed {
                 .error_body()
                 .and_then(|body| serde_json::from_str::<serde_json::Value>(&body).ok())
                 .and_then(|body| body_captcha(&body)),
+            token: if decision.action == Action::Allow {
+                decision
+                    .origin_headers()
+                    .into_iter()
+                    .find_map(|(name, value)| (name == "x-pumpguard-captcha").then_some(value))
+            } else {
+                None
+            },
             allow_origin: if decision.action == Action::Allow {
                 None
             } else {
@@ -394,6 +408,10 @@ pub fn compare(expect: &Expect, got: &Observed) -> Vec<String> {
     if let Some(captcha) = &expect.captcha {
         let want = if captcha.is_null() { "none".to_owned() } else { captcha.to_string() };
         check("captcha", want, got.captcha.as_deref());
+    }
+    if let Some(token) = &expect.token {
+        let want = token.as_str().map_or_else(|| "none".to_owned(), str::to_owned);
+        check("token", want, got.token.as_deref());
     }
     if let Some(origin) = &expect.allow_origin {
         let want = origin.as_str().map_or_else(|| "none".to_owned(), str::to_owned);

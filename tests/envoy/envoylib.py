@@ -196,7 +196,7 @@ ROUTER = {
 
 # The headers pumpguard sets for origin (core's DECISION_HEADERS).
 DECISION_HEADERS = ["x-pumpguard-decision", "x-pumpguard-country", "x-pumpguard-number-type", "x-pumpguard-findings",
-                    "x-pumpguard-risk", "x-pumpguard-missing-inputs"]
+                    "x-pumpguard-risk", "x-pumpguard-missing-inputs", "x-pumpguard-captcha"]
 
 
 def skip_route(prefix, cluster="origin"):

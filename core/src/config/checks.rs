@@ -1,8 +1,8 @@
 //! Document-wide checks: input bounds; what a challenge, risk, trust import or outcome rule needs elsewhere.
 
 use super::{
-    ConfigErrors, InputsDoc, IntelOutcome, InvalidNumberOutcome, PathMatchDoc, PolicyDoc, RiskThresholds,
-    RouteKind, RuleAction, RuleDoc, MAX_BODY_LIMIT, MAX_NUMBERS_LIMIT, MAX_RISK_WEIGHT,
+    CaptchaVerify, ConfigErrors, InputsDoc, IntelOutcome, InvalidNumberOutcome, PathMatchDoc, PolicyDoc,
+    RiskThresholds, RouteKind, RuleAction, RuleDoc, MAX_BODY_LIMIT, MAX_NUMBERS_LIMIT, MAX_RISK_WEIGHT,
 };
 
 /// `inputs.on_invalid_number: "challenge"` needs what a challenging rule needs: tokens to verify
@@ -212,6 +212,11 @@ pub(super) fn check_solver_rule(
         errs.push(
             format!("{at}.{part}"),
             "captcha_solver needs a top-level \"captcha\" section: the solver is named by siteverify",
+        );
+    } else if policy.captcha.as_ref().is_some_and(|c| c.verify == CaptchaVerify::Origin) {
+        errs.push(
+            format!("{at}.{part}"),
+            "captcha_solver is named by siteverify, which the guard does not call under captcha.verify: origin",
         );
     }
     if doc.action == RuleAction::Challenge {

@@ -173,6 +173,9 @@ impl Policy {
             if let Some(key) = &captcha.site_key {
                 crate::captcha::check_site_key(key, &mut errs);
             }
+            if captcha.verify == CaptchaVerify::Origin {
+                crate::captcha::check_verified_by_origin(captcha, &mut errs);
+            }
         }
         let cors = doc.cors.as_ref().and_then(|d| crate::cors::Cors::compile(d, &mut errs));
         if doc.store.max_cas_retries > 100 {
@@ -317,7 +320,28 @@ impl Policy {
             .chain(self.fresh_prefix_warnings())
             .chain(self.unbounded_account_warnings())
             .chain(self.unbound_account_warnings())
+            .chain(self.spent_token_warnings())
             .collect()
+    }
+
+    /// A Firebase route whose tokens the guard would verify: Google verifies what the SDK sends
+    /// (the site holds no secret for it), and a token is single-use, so a token the guard spent
+    /// fails Google's own check.
+    fn spent_token_warnings(&self) -> impl Iterator<Item = ConfigError> + '_ {
+        let guard_verifies = self.captcha.as_ref().is_some_and(|c| c.verify == CaptchaVerify::Guard);
+        self.routes
+            .iter()
+            .enumerate()
+            .filter(move |(_, route)| {
+                guard_verifies && route.preset == Some(crate::extract::Preset::Firebase)
+            })
+            .map(|(index, _)| ConfigError {
+                path: format!("routes[{index}].extract.preset"),
+                message: "Google verifies the tokens the Firebase SDKs send, and each is single-use: a \
+                          challenge the guard verifies spends it and Google then refuses the send; set \
+                          captcha.verify to \"origin\""
+                    .to_owned(),
+            })
     }
 
     /// A send route whose requests may name an account, with no `rate_limit` keyed by account

@@ -1004,6 +1004,18 @@ pub enum CaptchaProvider {
     Hcaptcha,
 }
 
+/// Who verifies a challenge's token (JSON `captcha.verify`).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaptchaVerify {
+    /// The guard calls siteverify; origin gets a spent token.
+    #[default]
+    Guard,
+    /// Origin (or the protected API) verifies the token; the guard only requires one.
+    Origin,
+}
+
 impl CaptchaProvider {
     /// The name as the policy spells it.
     pub fn as_str(self) -> &'static str {
@@ -1043,6 +1055,12 @@ pub struct CaptchaDoc {
     /// reCAPTCHA v3: minimum score to accept.
     #[serde(default)]
     pub min_score: Option<f64>,
+    /// Who verifies tokens: `guard` (siteverify, the default) or `origin`: origin or the API
+    /// behind the guard verifies them itself (Firebase's reCAPTCHA, a backend that calls
+    /// siteverify), and a token is single-use, so the guard must not spend it. A challenge is
+    /// then answered by a token's presence, and origin's verification is what stands.
+    #[serde(default)]
+    pub verify: CaptchaVerify,
     /// The widget's public site key. When set, a `captcha_required` or `captcha_invalid` refusal
     /// names it (with the provider, `expected_action` and where the route reads the token), so
     /// a page or app can render the widget and retry without its own copy. 1 to 128 characters

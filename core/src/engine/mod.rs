@@ -29,7 +29,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::captcha;
-use crate::config::{InputOutcome, Policy, RuleAction};
+use crate::config::{CaptchaVerify, InputOutcome, Policy, RuleAction};
 use crate::decision::{Action, Decision, Reason, ReasonCode, TokenCheck, TokenVerdict};
 use crate::fingerprint::{self, FingerprintKind};
 use crate::limit::{
@@ -593,6 +593,19 @@ impl Policy {
         let intel = self.fold_cached_intel(&mut decision, &checks, results);
         self.score_risk(&mut decision);
         decision.settle();
+        // Where origin verifies tokens, one is the answer to a challenge, now and for any the
+        // lookups ask for: spending it here would make origin's own verification fail.
+        let token = match token {
+            Some(_) if self.captcha.as_ref().is_some_and(|c| c.verify == CaptchaVerify::Origin) => {
+                decision.token_verified = true;
+                decision.token_left_to_origin = true;
+                if decision.action == Action::Challenge {
+                    captcha::leave_to_origin(&mut decision);
+                }
+                None
+            }
+            token => token,
+        };
         // Only a request that goes to origin, or may once its token verifies, counts. A
         // challenge without a token is a refusal like a block: counting it would let anyone who
         // never solves a challenge spend a real user's budget (a counter rule that challenges

@@ -137,10 +137,27 @@ impl Preset {
                     ("phoneNumber", ValueFilter::Any),
                     ("phoneEnrollmentInfo.phoneNumber", ValueFilter::Any),
                 ],
+                // What Google verifies before it sends: reCAPTCHA (classic or Enterprise), or
+                // the app's attestation (Play Integrity, SafetyNet, an APNs receipt), at the top
+                // of `sendVerificationCode` or under the second factor's enrolment or sign-in.
+                // Single-use and Google's to verify: policies over this preset set
+                // `captcha.verify: origin`.
                 token_json_paths: &[
                     "recaptchaToken",
-                    "phoneEnrollmentInfo.recaptchaToken",
                     "captchaResponse",
+                    "playIntegrityToken",
+                    "safetyNetToken",
+                    "iosReceipt",
+                    "phoneEnrollmentInfo.recaptchaToken",
+                    "phoneEnrollmentInfo.captchaResponse",
+                    "phoneEnrollmentInfo.playIntegrityToken",
+                    "phoneEnrollmentInfo.safetyNetToken",
+                    "phoneEnrollmentInfo.iosReceipt",
+                    "phoneSignInInfo.recaptchaToken",
+                    "phoneSignInInfo.captchaResponse",
+                    "phoneSignInInfo.playIntegrityToken",
+                    "phoneSignInInfo.safetyNetToken",
+                    "phoneSignInInfo.iosReceipt",
                 ],
                 // Second-factor sign-ins name the enrolled phone by its id only;
                 // `mfaEnrollment:start` names the user by its ID token's user id (a TOTP
