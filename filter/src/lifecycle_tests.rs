@@ -708,6 +708,8 @@ fn verified_token_resumes_the_request() {
     assert_eq!(stream.forwarded_body, US.as_bytes());
     let mut expected = allowed_us();
     expected.push(("x-pumpguard-findings", "captcha:captcha_required"));
+    // The token is spent: origin must not verify it again.
+    expected.push(("x-pumpguard-captcha", "verified"));
     assert_eq!(added(&stream), expected);
 }
 
