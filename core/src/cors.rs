@@ -16,12 +16,12 @@ pub(crate) const EXPOSED_HEADERS: &str = "x-pumpguard-decision, retry-after";
 /// The policy's `cors` section, compiled.
 #[derive(Clone, Debug)]
 pub struct Cors {
-    /// Listed origins, lower-cased (`https://www.example.com`).
+    /// Listed origins (`https://www.example.com`), compared without regard to case.
     origins: Vec<String>,
     /// `"*"`: every origin.
     any: bool,
     /// Pages call with credentials (cookies): `Access-Control-Allow-Credentials: true`.
-    pub(crate) credentials: bool,
+    credentials: bool,
 }
 
 /// What one local reply carries: the origin to allow, and whether credentials are.
@@ -59,7 +59,7 @@ impl Cors {
             }
         }
         (errs.errors.len() == before).then(|| Cors {
-            origins: doc.allow_origins.iter().filter(|o| *o != "*").map(|o| o.to_ascii_lowercase()).collect(),
+            origins: doc.allow_origins.iter().filter(|o| *o != "*").cloned().collect(),
             any,
             credentials: doc.allow_credentials,
         })
@@ -69,7 +69,8 @@ impl Cors {
     /// without one (not from a page of another origin) or from an origin not listed.
     pub(crate) fn reply_for(&self, origin: Option<&str>) -> Option<CorsReply> {
         let origin = origin?.trim();
-        if self.any && !self.credentials {
+        // `"*"` never goes with credentials (refused at load).
+        if self.any {
             return Some(CorsReply { allow_origin: Arc::from("*"), credentials: false });
         }
         self.origins
