@@ -179,20 +179,16 @@ pub(crate) fn observe(response: &Response) -> (Observed, Vec<String>) {
         }
     } else if !from_origin {
         match serde_json::from_slice::<serde_json::Value>(&response.body) {
-            Ok(body) => {
-                // Google's error format (Firebase) holds the API's error under `error`, and
-                // pumpguard's fields under `pumpguard`.
-                let body = match body.get("pumpguard") {
-                    Some(ours) if body.get("error").is_some_and(|e| e.is_object()) => ours.clone(),
-                    _ => body,
-                };
+            Ok(whole) => {
+                // Google's error format (Firebase) holds pumpguard's fields under `pumpguard`.
+                let body = scenario::pumpguard_fields(&whole);
                 let text = |key: &str| body.get(key).and_then(|v| v.as_str()).map(str::to_owned);
                 observed.error = text("error");
                 observed.rule = text("rule");
                 observed.retry_after = body.get("retry_after").and_then(|v| v.as_u64());
                 observed.trusted =
                     body.get("trusted").and_then(|v| v.as_u64()).and_then(|t| u32::try_from(t).ok());
-                observed.captcha = body.get("captcha").map(|c| c.to_string());
+                observed.captcha = scenario::body_captcha(&whole);
             }
             Err(e) => problems.push(format!("local reply body is not JSON ({e})")),
         }

@@ -363,15 +363,19 @@ impl Observed {
     }
 }
 
-/// The `captcha` object of a JSON refusal body (pumpguard's fields sit under `pumpguard` in
-/// Google's format), as compact JSON with sorted keys, so two spellings of one object compare
-/// equal.
-pub fn body_captcha(body: &serde_json::Value) -> Option<String> {
-    let ours = match body.get("pumpguard") {
+/// Pumpguard's own fields of a JSON refusal body: the body itself, or its `pumpguard` object in
+/// Google's format (whose `error` is the API's).
+pub fn pumpguard_fields(body: &serde_json::Value) -> &serde_json::Value {
+    match body.get("pumpguard") {
         Some(ours) if body.get("error").is_some_and(|e| e.is_object()) => ours,
         _ => body,
-    };
-    ours.get("captcha").map(|c| c.to_string())
+    }
+}
+
+/// The `captcha` object of a JSON refusal body as compact JSON with sorted keys, so two
+/// spellings of one object compare equal.
+pub fn body_captcha(body: &serde_json::Value) -> Option<String> {
+    pumpguard_fields(body).get("captcha").map(|c| c.to_string())
 }
 
 /// Differences between an expectation and an observed decision, one line each.
