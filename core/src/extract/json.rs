@@ -485,7 +485,9 @@ impl Scanner<'_> {
         }
         if ctx.nodes & self.plan.token_nodes != 0 {
             let token = decode_string(self.text, self.src, raw)?;
-            out.offer_token(token, || self.location(self.frames.len, None))?;
+            if !self.plan.token_placeholders.contains(&token.as_str()) {
+                out.offer_token(token, || self.location(self.frames.len, None))?;
+            }
         }
         if ctx.nodes & self.plan.account_nodes != 0 {
             let value = decode_string(self.text, self.src, raw)?;

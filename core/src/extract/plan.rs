@@ -83,6 +83,9 @@ pub(crate) struct JsonPlan {
     pub(crate) number_nodes: u64,
     /// Bits of nodes where the token is read.
     pub(crate) token_nodes: u64,
+    /// Values at a token node that stand for "no token": an SDK's placeholder beside the
+    /// real token (never a second token, so never ambiguous with it).
+    pub(crate) token_placeholders: &'static [&'static str],
     /// Bits of nodes where the account is read.
     pub(crate) account_nodes: u64,
     /// First bytes of every name an object key is compared with; set by [`JsonPlan::finish`].
@@ -116,6 +119,7 @@ impl Default for JsonPlan {
             pairs: Vec::new(),
             number_nodes: 0,
             token_nodes: 0,
+            token_placeholders: &[],
             account_nodes: 0,
             first_bytes: FirstBytes::default(),
         }

@@ -40,7 +40,12 @@ pub enum Preset {
     /// (`v1/accounts:sendVerificationCode`) and `phoneEnrollmentInfo.phoneNumber`
     /// (`v2/accounts/mfaEnrollment:start`). Token: `recaptchaToken`,
     /// `phoneEnrollmentInfo.recaptchaToken`, and `captchaResponse` (the JS SDK v10+ under
-    /// reCAPTCHA Enterprise, which sends no `recaptchaToken`). Account: `mfaEnrollmentId`
+    /// reCAPTCHA Enterprise, which sends no `recaptchaToken`; its `"NO_RECAPTCHA"`, sent beside
+    /// `recaptchaToken` where Enterprise is off, is no token), the app attestations
+    /// (`playIntegrityToken`, `safetyNetToken`, `iosReceipt`), at the top and under
+    /// `phoneEnrollmentInfo` / `phoneSignInInfo`. Paths as Google serves them, or under
+    /// `/identitytoolkit.googleapis.com/` (the JS SDK given the guard's host by
+    /// `connectAuthEmulator`). Account: `mfaEnrollmentId`
     /// (`v2/accounts/mfaSignIn:start`, which names the enrolled second factor, not its number)
     /// and the `user_id` claim of `idToken` (`v2/accounts/mfaEnrollment:start`).
     Firebase,
@@ -74,6 +79,8 @@ pub(crate) struct PresetSources {
     pub(crate) form_fields: &'static [(&'static str, ValueFilter)],
     pub(crate) query_params: &'static [(&'static str, ValueFilter)],
     pub(crate) token_json_paths: &'static [&'static str],
+    /// Values at those paths that say "no token" (an SDK's placeholder), read as absent.
+    pub(crate) token_placeholders: &'static [&'static str],
     /// Paths of the account, each with the claims to read when its value is a JSON Web Token
     /// (none: the value itself).
     pub(crate) account_json_paths: &'static [(&'static str, &'static [&'static str])],
@@ -99,6 +106,7 @@ impl Preset {
             form_fields: &[],
             query_params: &[],
             token_json_paths: &[],
+            token_placeholders: &[],
             account_json_paths: &[],
         };
         match self {
@@ -159,6 +167,10 @@ impl Preset {
                     "phoneSignInInfo.safetyNetToken",
                     "phoneSignInInfo.iosReceipt",
                 ],
+                // Where reCAPTCHA Enterprise is off for phone sign-in (the default) or failed
+                // in audit mode, the web and iOS SDKs send `captchaResponse: "NO_RECAPTCHA"`
+                // beside the real token (`recaptchaToken`, `iosReceipt`): not a second token.
+                token_placeholders: &["NO_RECAPTCHA"],
                 // Second-factor sign-ins name the enrolled phone by its id only;
                 // `mfaEnrollment:start` names the user by its ID token's user id (a TOTP
                 // enrolment carries no number at all).
@@ -415,6 +427,9 @@ impl Preset {
                 }]),
                 ..MatchDoc::default()
             }],
+            // Each call as Google serves it, and as the JS SDK asks for it of a host given to
+            // `connectAuthEmulator` (Google's host name as the first segment): how a page's
+            // Auth calls are routed through the guard (docs/recommended.md).
             Preset::Firebase => vec![MatchDoc {
                 methods: post(),
                 path: if send {
@@ -422,12 +437,18 @@ impl Preset {
                         "/v1/accounts:sendVerificationCode",
                         "/v2/accounts/mfaEnrollment:start",
                         "/v2/accounts/mfaSignIn:start",
+                        "/identitytoolkit.googleapis.com/v1/accounts:sendVerificationCode",
+                        "/identitytoolkit.googleapis.com/v2/accounts/mfaEnrollment:start",
+                        "/identitytoolkit.googleapis.com/v2/accounts/mfaSignIn:start",
                     ])
                 } else {
                     paths(&[
                         "/v1/accounts:signInWithPhoneNumber",
                         "/v2/accounts/mfaEnrollment:finalize",
                         "/v2/accounts/mfaSignIn:finalize",
+                        "/identitytoolkit.googleapis.com/v1/accounts:signInWithPhoneNumber",
+                        "/identitytoolkit.googleapis.com/v2/accounts/mfaEnrollment:finalize",
+                        "/identitytoolkit.googleapis.com/v2/accounts/mfaSignIn:finalize",
                     ])
                 },
                 ..MatchDoc::default()

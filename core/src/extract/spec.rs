@@ -497,6 +497,7 @@ fn add_preset(
     }
 
     if with_token {
+        json.token_placeholders = sources.token_placeholders;
         for p in sources.token_json_paths {
             if let Some(node) = compile_path(json, p, at, errs) {
                 json.mark_token(node);

@@ -883,9 +883,33 @@ fn preset_firebase() {
                 Err("ambiguous_field"),
             ),
             (Req::json(r#"{"phoneNumber": "+1", "phonenumber": "+2"}"#), Err("ambiguous_field")),
+            // The SDKs' "no Enterprise token" beside the real one, or alone: no token.
+            (
+                Req::json(
+                    r#"{"phoneNumber": "+1", "captchaResponse": "NO_RECAPTCHA", "recaptchaToken": "v2"}"#,
+                ),
+                found_with_token(&[("+1", "json:$.phoneNumber")], "v2"),
+            ),
+            (
+                Req::json(
+                    r#"{"phoneNumber": "+1", "recaptchaToken": "v2", "captchaResponse": "NO_RECAPTCHA"}"#,
+                ),
+                found_with_token(&[("+1", "json:$.phoneNumber")], "v2"),
+            ),
+            (
+                Req::json(r#"{"phoneNumber": "+1", "captchaResponse": "NO_RECAPTCHA"}"#),
+                found(&[("+1", "json:$.phoneNumber")]),
+            ),
+            // Only the exact placeholder: any other value is a token.
+            (
+                Req::json(
+                    r#"{"phoneNumber": "+1", "captchaResponse": "no_recaptcha", "recaptchaToken": "v2"}"#,
+                ),
+                Err("ambiguous_field"),
+            ),
         ],
     );
-    // An explicit token replaces the preset's.
+    // An explicit token replaces the preset's (and reads every value as it is).
     check_table(
         r#"{"preset": "firebase", "token": {"header": "cf-turnstile-response"}}"#,
         &[(
