@@ -23,6 +23,7 @@
 
 pub mod edge_country;
 pub mod logs;
+pub mod origin_prefixes;
 pub mod policy_source;
 pub mod reply;
 pub mod settings;

@@ -4,6 +4,7 @@
 
 use pumpguard_core::decision_log::DecisionLogLimits;
 
+use crate::origin_prefixes::OriginPrefixes;
 use crate::shard::{DEFAULT_SHARDS, MAX_SHARDS};
 use crate::sweep::{DEFAULT_SWEEP_EVERY_MS, MAX_SWEEP_EVERY_MS, MIN_SWEEP_EVERY_MS};
 
@@ -20,6 +21,9 @@ pub enum FailMode {
 pub struct Settings {
     /// Where allowed requests go: scheme, host and optional port (and base path), no trailing `/`.
     pub origin_url: Option<String>,
+    /// Path prefixes forwarded elsewhere than `origin_url` (an API addressed by host name in
+    /// the path, such as the Firebase JS SDK's through `connectAuthEmulator`).
+    pub origin_prefixes: OriginPrefixes,
     pub fail_mode: FailMode,
     pub shards: u32,
     pub shard_seed: u64,
@@ -69,6 +73,7 @@ pub mod names {
     pub const POLICY_KV: &str = "PUMPGUARD_POLICY_KV";
     pub const POLICY_KV_KEY: &str = "PUMPGUARD_POLICY_KEY";
     pub const ORIGIN_URL: &str = "PUMPGUARD_ORIGIN_URL";
+    pub const ORIGIN_PREFIXES: &str = "PUMPGUARD_ORIGIN_PREFIXES";
     pub const FAIL_MODE: &str = "PUMPGUARD_FAIL_MODE";
     pub const SHARDS: &str = "PUMPGUARD_SHARDS";
     pub const SHARD_SEED: &str = "PUMPGUARD_SHARD_SEED";
@@ -193,6 +198,14 @@ impl Settings {
             }
         };
         let origin_url = url(names::ORIGIN_URL, &mut warnings);
+        let origin_prefixes = match text(names::ORIGIN_PREFIXES) {
+            None => OriginPrefixes::default(),
+            Some(v) => OriginPrefixes::parse(&v).unwrap_or_else(|why| {
+                // Ignored whole: those paths then go to the origin URL, never to a guessed host.
+                warnings.push(format!("{}: {why}; ignored", names::ORIGIN_PREFIXES));
+                OriginPrefixes::default()
+            }),
+        };
         let siteverify_url = url(names::SITEVERIFY_URL, &mut warnings);
         let number_intel_url = url(names::NUMBER_INTEL_URL, &mut warnings).filter(|u| {
             let ok = pumpguard_core::intel::has_number_placeholder(u);
@@ -206,6 +219,7 @@ impl Settings {
         });
         let settings = Settings {
             origin_url,
+            origin_prefixes,
             fail_mode,
             shards,
             shard_seed,
@@ -227,8 +241,12 @@ impl Settings {
         (settings, warnings)
     }
 
-    /// The origin URL for a request path (path includes the query string).
+    /// The origin URL for a request path (path includes the query string): a configured
+    /// prefix's, else the origin URL's.
     pub fn origin_for(&self, path_and_query: &str) -> Option<String> {
+        if let Some(url) = self.origin_prefixes.target(path_and_query) {
+            return Some(url);
+        }
         let base = self.origin_url.as_deref()?;
         let mut url = String::with_capacity(base.len() + path_and_query.len());
         url.push_str(base);
@@ -290,8 +308,13 @@ mod tests {
             (names::SWEEP_EVERY_MS, "250"),
             (names::SHARD_TIMEOUT_MS, "150"),
             (names::NUMBER_INTEL_URL, "http://127.0.0.1:2/v2/PhoneNumbers/{e164}"),
+            (names::ORIGIN_PREFIXES, r#"{"/identitytoolkit.googleapis.com/": "http://127.0.0.1:3/"}"#),
         ]);
         assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(
+            s.origin_for("/identitytoolkit.googleapis.com/v1/accounts:lookup?key=k").as_deref(),
+            Some("http://127.0.0.1:3/v1/accounts:lookup?key=k")
+        );
         assert_eq!(s.number_intel_url.as_deref(), Some("http://127.0.0.1:2/v2/PhoneNumbers/{e164}"));
         assert_eq!(s.origin_for("/api/otp?a=1").as_deref(), Some("http://127.0.0.1:18080/api/otp?a=1"));
         assert_eq!(s.fail_mode, FailMode::Open);
@@ -316,8 +339,10 @@ mod tests {
             (names::SWEEP_EVERY_MS, "5"),
             (names::SHARD_TIMEOUT_MS, "0"),
             (names::NUMBER_INTEL_URL, "http://127.0.0.1:2/lookup"),
+            (names::ORIGIN_PREFIXES, r#"{"/a": "http://x"}"#),
         ]);
-        assert_eq!(warnings.len(), 7, "{warnings:?}");
+        assert_eq!(warnings.len(), 8, "{warnings:?}");
+        assert!(s.origin_prefixes.is_empty());
         assert_eq!(s.number_intel_url, None);
         assert_eq!(s.sweep_every_ms, DEFAULT_SWEEP_EVERY_MS);
         assert_eq!(s.shard_timeout_ms, DEFAULT_SHARD_TIMEOUT_MS);
