@@ -269,6 +269,13 @@ class Run:
                             {"phoneNumber": us(401), "recaptchaToken": "t"})
         self.report("firebase sendVerificationCode (US): forwarded", status == 200 and "sessionInfo" in body,
                     f"{status} {body}")
+        # As the JS SDK v10+ and the iOS SDK send it where reCAPTCHA Enterprise is off for phone
+        # sign-in: its "NO_RECAPTCHA" placeholder beside the real token.
+        status, body = post("/v1/accounts:sendVerificationCode?key=k",
+                            {"phoneNumber": us(402), "clientType": "CLIENT_TYPE_WEB", "captchaResponse": "NO_RECAPTCHA",
+                             "recaptchaVersion": "RECAPTCHA_ENTERPRISE", "recaptchaToken": "v2"})
+        self.report("firebase sendVerificationCode, Enterprise off (NO_RECAPTCHA beside recaptchaToken): forwarded",
+                    status == 200 and "sessionInfo" in body, f"{status} {body}")
         for path in ["/v1/accounts:sendVerificationCode?key=k", "/v1/accounts%3AsendVerificationCode?key=k"]:
             status, body = post(path, {"phoneNumber": NIGERIA, "captchaResponse": "t", "clientType": "CLIENT_TYPE_WEB",
                                        "recaptchaVersion": "RECAPTCHA_ENTERPRISE"})

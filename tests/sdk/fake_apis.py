@@ -4,17 +4,26 @@
 - Cognito (`X-Amz-Target: AWSCognitoIdentityProviderService.<Op>`): AWS JSON 1.1 success bodies.
 - SNS Query API (`Action=...` in the query or the urlencoded body): `<PublishResponse>` XML.
 - Twilio Verify (`/v2/Services/<sid>/Verifications` and `/VerificationCheck`): Verification JSON.
-- Firebase (`/v1/accounts:sendVerificationCode`): `{"sessionInfo": ...}`.
+- Firebase (`/v1/accounts:sendVerificationCode`, also under `/identitytoolkit.googleapis.com/`
+  where the JS SDK given this host by `connectAuthEmulator` sends it): `{"sessionInfo": ...}`;
+  for the JS SDK's whole sign-in also `v2/recaptchaConfig` (reCAPTCHA Enterprise enforced for
+  the API key `enterprise`, off for any other), `v1/recaptchaParams` (the v2 site key),
+  `accounts:signInWithPhoneNumber` (a user whose
+  number the session was sent to) and `accounts:lookup`.
+- With `--page-dir DIR`, `GET /page/NAME` serves DIR/NAME (the SDK's page and its scripts).
 
 Every request is recorded (method, path, headers, body); `GET /__origin/requests` returns them
 and `GET /__origin/health` answers 200. Listens on 127.0.0.1 only.
 
-Usage: fake_apis.py --port PORT
+Usage: fake_apis.py --port PORT [--page-dir DIR]
 """
 
 import argparse
+import base64
 import json
+import os
 import threading
+import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -75,12 +84,63 @@ def answer(method, path, headers, body):
             return 201, "application/json", json.dumps(verification(parts[2], form, "pending"))
         if parts[3] == "VerificationCheck":
             return 200, "application/json", json.dumps(verification(parts[2], form, "approved"))
-    if "accounts" in bare:
-        return 200, "application/json", json.dumps({"sessionInfo": "session"})
+    firebase = firebase_answer(bare, params, body)
+    if firebase is not None:
+        return 200, "application/json", json.dumps(firebase)
     return 404, "application/json", json.dumps({"error": "no such API"})
 
 
+def id_token(uid, phone):
+    """An ID token as Google writes one (unsigned here: the SDK only reads its claims)."""
+    def segment(doc):
+        return base64.urlsafe_b64encode(json.dumps(doc).encode()).decode().rstrip("=")
+    now = int(time.time())
+    claims = {"iss": "https://securetoken.google.com/example", "aud": "example", "auth_time": now,
+              "user_id": uid, "sub": uid, "iat": now, "exp": now + 3600, "phone_number": phone,
+              "firebase": {"identities": {"phone": [phone]}, "sign_in_provider": "phone"}}
+    return f"{segment({'alg': 'none', 'typ': 'JWT'})}.{segment(claims)}.c2lnbmF0dXJl"
+
+
+def firebase_answer(bare, params, body):
+    """Google's answer to an Identity Toolkit call, or None for a path that is none."""
+    try:
+        doc = json.loads(body or b"{}")
+    except ValueError:
+        doc = {}
+    doc = doc if isinstance(doc, dict) else {}
+    if bare.endswith("/v2/recaptchaConfig"):
+        if params.get("key") == "enterprise":
+            return {"recaptchaKey": "projects/example/keys/enterprise-site-key",
+                    "recaptchaEnforcementState": [{"provider": "PHONE_PROVIDER", "enforcementState": "ENFORCE"}]}
+        return {"recaptchaEnforcementState": []}
+    if bare.endswith("/v1/recaptchaParams"):
+        return {"kind": "identitytoolkit#GetRecaptchaParamResponse", "recaptchaSiteKey": "v2-site-key"}
+    if bare.endswith("accounts:signInWithPhoneNumber"):
+        phone = str(doc.get("sessionInfo", "")).removeprefix("session:")
+        uid = "uid" + "".join(c for c in phone if c.isdigit())
+        return {"idToken": id_token(uid, phone), "refreshToken": "refresh", "expiresIn": "3600",
+                "localId": uid, "isNewUser": True, "phoneNumber": phone}
+    if bare.endswith("accounts:lookup"):
+        token = str(doc.get("idToken", ""))
+        try:
+            claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+        except (IndexError, ValueError):
+            return {"users": []}
+        return {"users": [{"localId": claims.get("user_id"), "phoneNumber": claims.get("phone_number"),
+                           "providerUserInfo": [{"providerId": "phone", "rawId": claims.get("phone_number"),
+                                                 "phoneNumber": claims.get("phone_number")}],
+                           "lastLoginAt": "1767225600000", "createdAt": "1767225600000"}]}
+    if "accounts" in bare:
+        return {"sessionInfo": "session:" + str(doc.get("phoneNumber", ""))}
+    return None
+
+
+PAGE_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript", ".map": "application/json"}
+
+
 class Handler(BaseHTTPRequestHandler):
+    page_dir = None
+
     protocol_version = "HTTP/1.1"
 
     def log_message(self, *args):
@@ -94,12 +154,22 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/__origin/requests":
             with LOCK:
                 return self.reply(200, "application/json", json.dumps(SEEN).encode())
+        if self.page_dir and self.command == "GET" and self.path.startswith("/page/"):
+            return self.page(self.path.split("?")[0].removeprefix("/page/"))
         headers = {k.lower(): v for k, v in self.headers.items()}
         with LOCK:
             SEEN.append({"method": self.command, "path": self.path, "headers": headers,
                          "body": body.decode("utf-8", "replace")})
         status, ctype, text = answer(self.command, self.path, headers, body)
         self.reply(status, ctype, text.encode())
+
+    def page(self, name):
+        path = os.path.join(self.page_dir, name)
+        if "/" in name or name.startswith(".") or not os.path.isfile(path):
+            return self.reply(404, "text/plain", b"no such page")
+        with open(path, "rb") as f:
+            data = f.read()
+        return self.reply(200, PAGE_TYPES.get(os.path.splitext(name)[1], "application/octet-stream"), data)
 
     def reply(self, status, ctype, data):
         self.send_response(status)
@@ -115,7 +185,9 @@ class Handler(BaseHTTPRequestHandler):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--page-dir")
     args = parser.parse_args()
+    Handler.page_dir = args.page_dir
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.serve_forever()
 

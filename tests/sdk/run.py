@@ -1,18 +1,24 @@
 #!/usr/bin/env python3
-"""The real-SDK tier (`just test-sdk`): boto3 (Cognito, SNS), twilio (Verify) and the Firebase REST
-call against a real host guarding tests/sdk/policy.json, with tests/sdk/fake_apis.py as origin.
+"""The real-SDK tier (`just test-sdk`): boto3 (Cognito, SNS), twilio (Verify), the Firebase REST
+call and, with --firebase-sdk, the Firebase JS SDK signing in by phone in headless Chromium
+(tests/sdk/firebase_web.py), against a real host guarding tests/sdk/policy.json, with
+tests/sdk/fake_apis.py as origin.
 
 --host envoy: Envoy with the built filter (one listener); --host worker: the built Worker in
 workerd (tests/sdk/serve_worker.mjs). Every server listens on 127.0.0.1, starts detached and is
 stopped by PID. Prints one line per check and finally `sdk-<host>: N passed, M failed`.
 
-Usage: run.py --host envoy --envoy BIN --wasm FILE [--work DIR]
-       run.py --host worker [--work DIR]
+Usage: run.py --host envoy --envoy BIN --wasm FILE [--work DIR] [--firebase-sdk DIR [--chromium BIN]]
+       run.py --host worker [--work DIR] [--firebase-sdk DIR [--chromium BIN]]
+
+--firebase-sdk: a folder with the npm package's firebase-app.js, firebase-auth.js and a VERSION
+file (`just setup-firebase-sdk`).
 """
 
 import argparse
 import json
 import os
+import shutil
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -20,6 +26,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "envoy"))
 sys.path.insert(0, HERE)
 import envoylib as L  # noqa: E402
 import clients  # noqa: E402
+import firebase_web  # noqa: E402
 
 RESULTS = {"passed": 0, "failed": 0}
 
@@ -29,11 +36,20 @@ def report(name, ok, detail=""):
     print(("ok    " if ok else "FAIL  ") + name + ("" if ok or not detail else f"\n      {detail}"), flush=True)
 
 
+# Where the Firebase JS SDK's calls go: it asks the host `connectAuthEmulator` names for
+# /identitytoolkit.googleapis.com/v1/..., which the host forwards to Google as /v1/... (here the
+# fake Google of fake_apis.py), as docs/recommended.md configures Envoy and the Worker.
+GOOGLE_PREFIX = "/identitytoolkit.googleapis.com/"
+
+
 def start_envoy(args, procs, policy, origin_port):
     port, admin = L.free_port(), L.free_port()
     plugin = L.plugin_config(policy, "sdk", test_clock=False)
-    config = L.bootstrap([L.listener("sdk", port, [L.wasm_filter(plugin, args.wasm)])],
-                         [L.cluster("origin", origin_port)], admin)
+    listener = L.listener("sdk", port, [L.wasm_filter(plugin, args.wasm)])
+    routes = listener["filter_chains"][0]["filters"][0]["typed_config"]["route_config"]["virtual_hosts"][0]["routes"]
+    routes.insert(0, {"match": {"prefix": GOOGLE_PREFIX, "case_sensitive": False},
+                      "route": {"cluster": "origin", "prefix_rewrite": "/"}})
+    config = L.bootstrap([listener], [L.cluster("origin", origin_port)], admin)
     path = os.path.join(args.work, "envoy-sdk.json")
     with open(path, "w") as f:
         json.dump(config, f, indent=1)
@@ -47,8 +63,10 @@ def start_worker(args, procs, policy, origin_url):
     url_file = os.path.join(args.work, "worker-url")
     if os.path.exists(url_file):
         os.remove(url_file)
+    prefixes = {GOOGLE_PREFIX: f"{origin_url}/"}
     procs.start("worker", ["node", os.path.join(HERE, "serve_worker.mjs"), "--origin", origin_url,
-                           "--policy", json.dumps(policy), "--url-file", url_file],
+                           "--policy", json.dumps(policy), "--url-file", url_file,
+                           "--vars", json.dumps({"PUMPGUARD_ORIGIN_PREFIXES": json.dumps(prefixes)})],
                 cwd=os.path.join(L.ROOT, "tests", "worker"))
     for _ in range(600):
         if not procs.alive("worker"):
@@ -69,8 +87,12 @@ def main():
     ap.add_argument("--envoy")
     ap.add_argument("--wasm")
     ap.add_argument("--work", default=os.path.join(L.ROOT, "target", "sdk"))
+    ap.add_argument("--firebase-sdk")
+    ap.add_argument("--chromium", default=shutil.which("chromium") or "chromium")
     args = ap.parse_args()
-    args.work = os.path.join(args.work, args.host)
+    args.work = os.path.join(os.path.abspath(args.work), args.host)
+    if args.firebase_sdk:
+        args.firebase_sdk = os.path.abspath(args.firebase_sdk)
     os.makedirs(args.work, exist_ok=True)
     with open(os.path.join(HERE, "policy.json")) as f:
         policy = json.load(f)
@@ -78,7 +100,13 @@ def main():
     try:
         origin_port = L.free_port()
         origin = f"http://127.0.0.1:{origin_port}"
-        procs.start("fake-apis", [sys.executable, os.path.join(HERE, "fake_apis.py"), "--port", str(origin_port)])
+        fake_apis = [sys.executable, os.path.join(HERE, "fake_apis.py"), "--port", str(origin_port)]
+        if args.firebase_sdk:
+            page_dir = os.path.join(args.work, "page")
+            version = firebase_web.prepare_pages(args.firebase_sdk, page_dir)
+            print(f"Firebase JS SDK {version}", flush=True)
+            fake_apis += ["--page-dir", page_dir]
+        procs.start("fake-apis", fake_apis)
         L.wait_http(f"{origin}/__origin/health", procs, "fake-apis")
         if args.host == "envoy":
             url = start_envoy(args, procs, policy, origin_port)
@@ -86,6 +114,8 @@ def main():
             url = start_worker(args, procs, policy, origin)
         print(f"{args.host} ready at {url}", flush=True)
         clients.run_all(url, origin, report)
+        if args.firebase_sdk:
+            firebase_web.run(clients.Run(url, origin, report), args.chromium, args.work)
     except Exception as e:  # noqa: BLE001
         report(f"{args.host} harness", False, f"{type(e).__name__}: {e}")
     finally:

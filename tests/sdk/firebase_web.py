@@ -1,0 +1,134 @@
+"""The Firebase JS SDK as shipped, in headless Chromium, signing in by phone through the guard.
+
+tests/sdk/firebase-page.html runs `signInWithPhoneNumber` and `confirm` with the SDK's
+Auth calls sent to the guard's host (`connectAuthEmulator`: /identitytoolkit.googleapis.com/...),
+which forwards them to the fake Google of fake_apis.py as Google's own paths (/v1/...). What the checks hold the guard to: the bodies the SDK really builds
+(where reCAPTCHA Enterprise is off, `captchaResponse: "NO_RECAPTCHA"` beside the v2
+`recaptchaToken`; under Enterprise, its token alone) reach Google once each and the user is
+signed in; a refusal reaches the page as the SDK's own error code, with the guard's reason in
+its message, and nothing reaches Google.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+import urllib.parse
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SDK_FILES = ("firebase-app.js", "firebase-auth.js")
+RUNS = [0]
+
+
+def prepare_pages(sdk_dir, page_dir):
+    """Writes the page and the SDK's two scripts to `page_dir` (served by fake_apis.py under
+    /page/). The page maps the URL the auth script imports the app script from to the copy here."""
+    os.makedirs(page_dir, exist_ok=True)
+    with open(os.path.join(sdk_dir, "VERSION")) as f:
+        version = f.read().strip()
+    for name in SDK_FILES:
+        shutil.copy(os.path.join(sdk_dir, name), os.path.join(page_dir, name))
+    with open(os.path.join(HERE, "firebase-page.html")) as f:
+        page = f.read().replace("FIREBASE_VERSION", version)
+    with open(os.path.join(page_dir, "firebase.html"), "w") as f:
+        f.write(page)
+    return version
+
+
+def sign_in(run, chromium, profile, key, phones):
+    """The page's results for signing in each phone, in order, with a fresh browser profile. The
+    page posts them to origin (Chromium's virtual time would run the SDK's network timeouts
+    while its calls are in flight), so the browser runs until they arrive, then is stopped."""
+    shutil.rmtree(profile, ignore_errors=True)
+    RUNS[0] += 1
+    tag = str(RUNS[0])
+    query = urllib.parse.urlencode({"key": key, "phones": ",".join(phones), "code": "123456", "run": tag})
+    argv = [chromium, "--headless=new", "--no-sandbox", "--disable-gpu", f"--user-data-dir={profile}",
+            f"{run.url}/page/firebase.html?{query}"]
+    log_path = os.path.join(os.path.dirname(profile), "chromium.log")
+    log = open(log_path, "w")
+    browser = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            for r in run.origin_requests():
+                if r.get("method") == "POST" and r.get("path") == f"/page/results?run={tag}":
+                    return json.loads(r.get("body") or "null")
+            if browser.poll() is not None:
+                raise RuntimeError(f"chromium exited {browser.returncode} (its log: {log_path})")
+            time.sleep(0.2)
+        raise RuntimeError("the page posted no results within 60 s")
+    finally:
+        try:
+            os.killpg(browser.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        browser.wait(timeout=30)
+        log.close()
+
+
+def sends_of(requests, phone):
+    """What reached Google's sendVerificationCode for `phone`: path and parsed body."""
+    out = []
+    for r in requests:
+        if r.get("method") == "POST" and "accounts:sendVerificationCode" in r.get("path", ""):
+            try:
+                body = json.loads(r.get("body") or "{}")
+            except ValueError:
+                continue
+            if body.get("phoneNumber") == phone:
+                out.append((r["path"], body))
+    return out
+
+
+def confirms_of(requests, phone):
+    return [r for r in requests if "accounts:signInWithPhoneNumber" in r.get("path", "")
+            and phone in (r.get("body") or "")]
+
+
+def run(run, chromium, work):
+    """The checks, reported through `run.report`; `run` is clients.Run (its guard URL and origin)."""
+    report = run.report
+    profile = os.path.join(work, "chromium-profile")
+    default_flow, enterprise, blocked, twice = "+14155550601", "+14155550602", "+2348031234568", "+14155550603"
+
+    # reCAPTCHA Enterprise off for phone sign-in (every project's default).
+    results = sign_in(run, chromium, profile, "web", [default_flow])
+    seen = run.origin_requests()
+    sends = sends_of(seen, default_flow)
+    report("firebase JS SDK (Enterprise off): signed in", results == [{"phone": default_flow, "signedIn": default_flow}],
+           json.dumps(results))
+    body = sends[0][1] if sends else {}
+    report("firebase JS SDK (Enterprise off): Google got the send once, as the SDK built it "
+           "(captchaResponse NO_RECAPTCHA beside recaptchaToken)",
+           len(sends) == 1 and body.get("captchaResponse") == "NO_RECAPTCHA" and bool(body.get("recaptchaToken"))
+           and sends[0][0].startswith("/v1/accounts:sendVerificationCode?"),
+           json.dumps(sends))
+    report("firebase JS SDK (Enterprise off): the code's check reached Google", len(confirms_of(seen, default_flow)) == 1)
+
+    # reCAPTCHA Enterprise enforced: its token in captchaResponse, no recaptchaToken.
+    results = sign_in(run, chromium, profile, "enterprise", [enterprise])
+    sends = sends_of(run.origin_requests(), enterprise)
+    body = sends[0][1] if sends else {}
+    report("firebase JS SDK (Enterprise enforced): signed in", results == [{"phone": enterprise, "signedIn": enterprise}],
+           json.dumps(results))
+    report("firebase JS SDK (Enterprise enforced): Google got the send once, with the Enterprise token alone",
+           len(sends) == 1 and body.get("captchaResponse") not in (None, "", "NO_RECAPTCHA")
+           and "recaptchaToken" not in body, json.dumps(sends))
+
+    # Refusals: a country the policy does not serve, and a second send to one number at once.
+    before = len(run.origin_requests())
+    results = sign_in(run, chromium, profile, "web", [blocked, twice, twice])
+    seen = run.origin_requests()
+    first = results[0] if results else {}
+    report("firebase JS SDK: a blocked country is auth/operation-not-allowed with the guard's reason",
+           first.get("code") == "auth/operation-not-allowed"
+           and "pumpguard: country_not_allowed, rule geo" in first.get("message", ""), json.dumps(first))
+    report("firebase JS SDK: the blocked send never reached Google", not sends_of(seen[before:], blocked))
+    again = results[2] if len(results) > 2 else {}
+    report("firebase JS SDK: the same number again at once is auth/too-many-requests",
+           results[1:2] == [{"phone": twice, "signedIn": twice}] and again.get("code") == "auth/too-many-requests",
+           json.dumps(results))
+    report("firebase JS SDK: the throttled send never reached Google", len(sends_of(seen, twice)) == 1)
