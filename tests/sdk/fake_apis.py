@@ -8,7 +8,7 @@
   where the JS SDK given this host by `connectAuthEmulator` sends it): `{"sessionInfo": ...}`;
   for the JS SDK's whole sign-in also `v2/recaptchaConfig` (reCAPTCHA Enterprise enforced for
   the API key `enterprise`, off for any other), `v1/recaptchaParams` (the v2 site key),
-  `accounts:signInWithPhoneNumber` (a user whose
+  `accounts/mfaEnrollment:start` and `:finalize` (a phone second factor), `accounts:signInWithPhoneNumber` (a user whose
   number the session was sent to) and `accounts:lookup`.
 - With `--page-dir DIR`, `GET /page/NAME` serves DIR/NAME (the SDK's page and its scripts).
 
@@ -29,6 +29,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOCK = threading.Lock()
 SEEN = []
+# Second factors enrolled, per user id (the fake Google's only state).
+ENROLLED = {}
 
 
 def verification(sid, form, status):
@@ -101,6 +103,15 @@ def id_token(uid, phone):
     return f"{segment({'alg': 'none', 'typ': 'JWT'})}.{segment(claims)}.c2lnbmF0dXJl"
 
 
+def token_claims(token):
+    """The claims of an ID token id_token wrote, or {}."""
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(str(token).split(".")[1] + "=="))
+    except (IndexError, ValueError):
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
 def firebase_answer(bare, params, body):
     """Google's answer to an Identity Toolkit call, or None for a path that is none."""
     try:
@@ -120,15 +131,28 @@ def firebase_answer(bare, params, body):
         uid = "uid" + "".join(c for c in phone if c.isdigit())
         return {"idToken": id_token(uid, phone), "refreshToken": "refresh", "expiresIn": "3600",
                 "localId": uid, "isNewUser": True, "phoneNumber": phone}
+    if bare.endswith("/accounts/mfaEnrollment:start"):
+        info = doc.get("phoneEnrollmentInfo") if isinstance(doc.get("phoneEnrollmentInfo"), dict) else {}
+        return {"phoneSessionInfo": {"sessionInfo": "session:" + str(info.get("phoneNumber", ""))}}
+    if bare.endswith("/accounts/mfaEnrollment:finalize"):
+        claims = token_claims(doc.get("idToken"))
+        info = doc.get("phoneVerificationInfo") if isinstance(doc.get("phoneVerificationInfo"), dict) else {}
+        phone = str(info.get("sessionInfo", "")).removeprefix("session:")
+        uid = str(claims.get("user_id", ""))
+        with LOCK:
+            ENROLLED.setdefault(uid, []).append(phone)
+        return {"idToken": id_token(uid, str(claims.get("phone_number", ""))), "refreshToken": "refresh"}
     if bare.endswith("accounts:lookup"):
-        token = str(doc.get("idToken", ""))
-        try:
-            claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
-        except (IndexError, ValueError):
+        claims = token_claims(doc.get("idToken"))
+        if not claims:
             return {"users": []}
+        with LOCK:
+            second = list(ENROLLED.get(str(claims.get("user_id")), []))
         return {"users": [{"localId": claims.get("user_id"), "phoneNumber": claims.get("phone_number"),
                            "providerUserInfo": [{"providerId": "phone", "rawId": claims.get("phone_number"),
                                                  "phoneNumber": claims.get("phone_number")}],
+                           "mfaInfo": [{"mfaEnrollmentId": f"enrolment-{i}", "phoneInfo": p, "displayName": "phone",
+                                        "enrolledAt": "2026-01-01T00:00:00Z"} for i, p in enumerate(second)],
                            "lastLoginAt": "1767225600000", "createdAt": "1767225600000"}]}
     if "accounts" in bare:
         return {"sessionInfo": "session:" + str(doc.get("phoneNumber", ""))}

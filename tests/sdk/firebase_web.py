@@ -37,14 +37,15 @@ def prepare_pages(sdk_dir, page_dir):
     return version
 
 
-def sign_in(run, chromium, profile, key, phones):
+def sign_in(run, chromium, profile, key, phones, enroll=None):
     """The page's results for signing in each phone, in order, with a fresh browser profile. The
     page posts them to origin (Chromium's virtual time would run the SDK's network timeouts
     while its calls are in flight), so the browser runs until they arrive, then is stopped."""
     shutil.rmtree(profile, ignore_errors=True)
     RUNS[0] += 1
     tag = str(RUNS[0])
-    query = urllib.parse.urlencode({"key": key, "phones": ",".join(phones), "code": "123456", "run": tag})
+    query = urllib.parse.urlencode({"key": key, "phones": ",".join(phones), "code": "123456", "run": tag,
+                                    **({"enroll": enroll} if enroll else {})})
     argv = [chromium, "--headless=new", "--no-sandbox", "--disable-gpu", f"--user-data-dir={profile}",
             f"{run.url}/page/firebase.html?{query}"]
     log_path = os.path.join(os.path.dirname(profile), "chromium.log")
@@ -93,12 +94,14 @@ def run(run, chromium, work):
     report = run.report
     profile = os.path.join(work, "chromium-profile")
     default_flow, enterprise, blocked, twice = "+14155550601", "+14155550602", "+2348031234568", "+14155550603"
+    second_factor = "+14155550604"
 
-    # reCAPTCHA Enterprise off for phone sign-in (every project's default).
-    results = sign_in(run, chromium, profile, "web", [default_flow])
+    # reCAPTCHA Enterprise off for phone sign-in (every project's default); the user then
+    # enrols a second phone as its second factor.
+    results = sign_in(run, chromium, profile, "web", [default_flow], enroll=second_factor)
     seen = run.origin_requests()
     sends = sends_of(seen, default_flow)
-    report("firebase JS SDK (Enterprise off): signed in", results == [{"phone": default_flow, "signedIn": default_flow}],
+    report("firebase JS SDK (Enterprise off): signed in", results[:1] == [{"phone": default_flow, "signedIn": default_flow}],
            json.dumps(results))
     body = sends[0][1] if sends else {}
     report("firebase JS SDK (Enterprise off): Google got the send once, as the SDK built it "
@@ -107,6 +110,12 @@ def run(run, chromium, work):
            and sends[0][0].startswith("/v1/accounts:sendVerificationCode?"),
            json.dumps(sends))
     report("firebase JS SDK (Enterprise off): the code's check reached Google", len(confirms_of(seen, default_flow)) == 1)
+    enrolments = [json.loads(r.get("body") or "{}") for r in seen if "mfaEnrollment:start" in r.get("path", "")]
+    info = enrolments[0].get("phoneEnrollmentInfo", {}) if len(enrolments) == 1 else {}
+    report("firebase JS SDK: a second factor enrolled (mfaEnrollment:start with NO_RECAPTCHA beside recaptchaToken, "
+           "then finalize)", results[1:] == [{"enrolled": [second_factor]}] and info.get("phoneNumber") == second_factor
+           and info.get("captchaResponse") == "NO_RECAPTCHA" and bool(info.get("recaptchaToken")),
+           json.dumps({"results": results, "enrolments": enrolments}))
 
     # reCAPTCHA Enterprise enforced: its token in captchaResponse, no recaptchaToken.
     results = sign_in(run, chromium, profile, "enterprise", [enterprise])
