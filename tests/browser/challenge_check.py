@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A page answering pumpguard's challenges, in headless Chromium through a real Envoy.
+"""A page answering pumpguard's challenges, in headless Chromium through a real Envoy or the Worker.
 
 Serves tests/browser/page.html (a phone sign-in form using clients/browser/pumpguard.js, with a
 stand-in for Turnstile's script) beside the OTP route the filter guards, on one origin, and
@@ -9,7 +9,12 @@ widget; a user who does not solve is told so and origin sees nothing; a resend t
 the wait; and the same page on another origin than the API reads the guard's refusals through
 the policy's `cors`. Writes a screenshot of the challenged send to --work for a person to look at.
 
-Usage: challenge_check.py --envoy BIN --wasm envoy/pumpguard.wasm [--chromium BIN] [--work DIR]
+The guard is Envoy with the filter (--host envoy, the default) or the built Worker in workerd
+(--host worker); the page reaches it the same way on both: /page/ passes the guard unjudged to
+the page server (Envoy: a route without the filter; the Worker: PUMPGUARD_ORIGIN_PREFIXES).
+
+Usage: challenge_check.py [--host envoy] --envoy BIN --wasm envoy/pumpguard.wasm [--chromium BIN] [--work DIR]
+       challenge_check.py --host worker [--chromium BIN] [--work DIR]
 """
 
 import argparse
@@ -106,13 +111,49 @@ def sends_to(origin_port, phone):
             if r.get("path") == "/api/otp/send" and phone in (r.get("body") or "")]
 
 
+def start_envoy(args, procs, policies, pages_port, origin, siteverify_port):
+    """Envoy with one listener per policy; returns their URLs."""
+    admin = L.free_port()
+    sv = {"cluster": "siteverify", "authority": "challenges.cloudflare.com", "path": "/turnstile/v0/siteverify"}
+    listeners, urls = [], []
+    for i, policy in enumerate(policies):
+        port = L.free_port()
+        listener = L.listener(f"site-{i}", port, [L.wasm_filter(L.plugin_config(policy, f"site-{i}", sv, test_clock=False),
+                                                               args.wasm)], skip_prefixes=["/page/"])
+        routes = listener["filter_chains"][0]["filters"][0]["typed_config"]["route_config"]["virtual_hosts"][0]["routes"]
+        routes[0]["route"]["cluster"] = "pages"
+        listeners.append(listener)
+        urls.append(f"http://127.0.0.1:{port}")
+    config = L.bootstrap(listeners, [L.cluster("origin", origin), L.cluster("siteverify", siteverify_port),
+                                     L.cluster("pages", pages_port)], admin)
+    cfg = os.path.join(args.work, "envoy.json")
+    with open(cfg, "w") as f:
+        json.dump(config, f, indent=1)
+    procs.start("envoy", [args.envoy, "-c", cfg, "--concurrency", "1", "-l", "warning",
+                          "--base-id", str(admin), "--disable-hot-restart"])
+    L.wait_envoy_ready(admin, procs)
+    return urls
+
+
+def start_worker(args, procs, policies, pages_port, origin, siteverify_port):
+    """One Worker in workerd per policy; returns their URLs."""
+    settings = {"PUMPGUARD_SITEVERIFY_URL": f"http://127.0.0.1:{siteverify_port}/turnstile/v0/siteverify",
+                "PUMPGUARD_ORIGIN_PREFIXES": json.dumps({"/page/": f"http://127.0.0.1:{pages_port}/page/"})}
+    return [L.serve_worker(procs, args.work, f"worker-{i}", policy, f"http://127.0.0.1:{origin}", settings)
+            for i, policy in enumerate(policies)]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--envoy", required=True)
-    ap.add_argument("--wasm", required=True)
+    ap.add_argument("--host", choices=["envoy", "worker"], default="envoy")
+    ap.add_argument("--envoy")
+    ap.add_argument("--wasm")
     ap.add_argument("--chromium", default=shutil.which("chromium") or "chromium")
     ap.add_argument("--work", default=os.path.join(ROOT, "target", "browser-check"))
     args = ap.parse_args()
+    if args.host == "envoy" and not (args.envoy and args.wasm):
+        ap.error("--host envoy needs --envoy and --wasm")
+    args.work = os.path.join(os.path.abspath(args.work), args.host)
     shutil.rmtree(args.work, ignore_errors=True)
     os.makedirs(args.work)
 
@@ -122,30 +163,17 @@ def main():
     # The same page served straight from its own server is of another origin than the API.
     page_origin = f"http://localhost:{pages.port}"
     try:
-        proxy, admin, origin = L.free_port(), L.free_port(), L.free_port()
-        sv = {"cluster": "siteverify", "authority": "challenges.cloudflare.com", "path": "/turnstile/v0/siteverify"}
-        listener = L.listener("site", proxy, [L.wasm_filter(L.plugin_config(policy(page_origin), "site", sv, test_clock=False),
-                                                            args.wasm)], skip_prefixes=["/page/"])
-        routes = listener["filter_chains"][0]["filters"][0]["typed_config"]["route_config"]["virtual_hosts"][0]["routes"]
-        routes[0]["route"]["cluster"] = "pages"
-        # The same policy without `cors`: what a page of another origin sees then.
-        bare_policy = {k: v for k, v in policy(page_origin).items() if k != "cors"}
-        no_cors = L.free_port()
-        bare = L.listener("no-cors", no_cors, [L.wasm_filter(L.plugin_config(bare_policy, "no-cors", sv, test_clock=False),
-                                                             args.wasm)])
-        config = L.bootstrap([listener, bare], [L.cluster("origin", origin), L.cluster("siteverify", siteverify.port),
-                                          L.cluster("pages", pages.port)], admin)
-        cfg = os.path.join(args.work, "envoy.json")
-        with open(cfg, "w") as f:
-            json.dump(config, f, indent=1)
+        origin = L.free_port()
         procs.start("origin", [sys.executable, os.path.join(ROOT, "tests/origin.py"), "--port", str(origin),
                                "--log", os.path.join(args.work, "origin.jsonl"), "--cors", page_origin])
-        procs.start("envoy", [args.envoy, "-c", cfg, "--concurrency", "1", "-l", "warning",
-                              "--base-id", str(admin), "--disable-hot-restart"])
         L.wait_http(f"http://127.0.0.1:{origin}/__origin/health", procs, "origin")
-        L.wait_envoy_ready(admin, procs)
+        # The same policy without `cors`: what a page of another origin sees then.
+        bare_policy = {k: v for k, v in policy(page_origin).items() if k != "cors"}
+        start = start_envoy if args.host == "envoy" else start_worker
+        guard, no_cors = start(args, procs, [policy(page_origin), bare_policy], pages.port, origin, siteverify.port)
+        print(f"{args.host} ready at {guard}", flush=True)
         profile = os.path.join(args.work, "chromium-profile")
-        page = f"http://127.0.0.1:{proxy}/page/"
+        page = f"{guard}/page/"
 
         phone = "+14155550123"
         dom = visit(args.chromium, profile, f"{page}?phone=%2B14155550123")
@@ -180,7 +208,7 @@ def main():
 
         # From a page of another origin: the guard's refusals carry the policy's CORS headers,
         # origin's answers (the preflight too) its own.
-        cross = f"{page_origin}/page/?api=http://127.0.0.1:{proxy}"
+        cross = f"{page_origin}/page/?api={guard}"
         dom = visit(args.chromium, profile, f"{cross}&phone=%2B14155550126")
         got = status_of(dom)
         sent = sends_to(origin, "+14155550126")
@@ -191,7 +219,7 @@ def main():
         check("another origin's page: a block's message and code are readable",
               got.get("outcome") == "refused" and got.get("error") == "country_not_allowed", f"{got}")
 
-        dom = visit(args.chromium, profile, f"{page_origin}/page/?api=http://127.0.0.1:{no_cors}&phone=%2B33612345670")
+        dom = visit(args.chromium, profile, f"{page_origin}/page/?api={no_cors}&phone=%2B33612345670")
         got = status_of(dom)
         check("another origin's page, a policy without cors: the browser hides the refusal (what cors is for)",
               got.get("outcome") == "network-error", f"{got}")
@@ -207,7 +235,7 @@ def main():
         procs.stop()
         pages.stop()
         siteverify.stop()
-    print(f"browser: {L.RESULTS['passed']} passed, {L.RESULTS['failed']} failed")
+    print(f"browser-{args.host}: {L.RESULTS['passed']} passed, {L.RESULTS['failed']} failed")
     sys.exit(1 if L.RESULTS["failed"] else 0)
 
 

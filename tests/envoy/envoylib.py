@@ -1,4 +1,5 @@
-"""Shared pieces of the Envoy harness, demo and benchmark: config rendering and process control.
+"""Shared pieces of the Envoy harness, demo and benchmark: config rendering and process control
+(and the built Worker in workerd, for the Python tiers that run on both hosts).
 
 Envoy reads JSON as YAML, so configs are rendered as JSON from Python dicts. Every server
 listens on 127.0.0.1 only, starts detached (its own session), is recorded by PID and stopped by
@@ -414,3 +415,24 @@ def wait_envoy_ready(admin_port, procs, name="envoy"):
             pass
         time.sleep(0.1)
     raise RuntimeError("envoy never became ready")
+
+
+def serve_worker(procs, work, name, policy, origin_url, settings=None):
+    """Starts the built Worker in workerd (tests/worker/serve.mjs) as process `name` with the policy,
+    origin and further settings (name → value); returns its URL once it answers."""
+    url_file = os.path.join(work, f"{name}-url")
+    if os.path.exists(url_file):
+        os.remove(url_file)
+    procs.start(name, ["node", os.path.join(ROOT, "tests", "worker", "serve.mjs"), "--origin", origin_url,
+                       "--policy", json.dumps(policy), "--url-file", url_file, "--vars", json.dumps(settings or {})],
+                cwd=os.path.join(ROOT, "tests", "worker"))
+    for _ in range(600):
+        if not procs.alive(name):
+            raise RuntimeError(f"{name} exited before it was ready")
+        if os.path.exists(url_file):
+            with open(url_file) as f:
+                url = f.read().strip()
+            if url:
+                return url
+        time.sleep(0.1)
+    raise RuntimeError(f"{name} never became ready")

@@ -5,7 +5,7 @@ call and, with --firebase-sdk, the Firebase JS SDK signing in by phone in headle
 tests/sdk/fake_apis.py as origin.
 
 --host envoy: Envoy with the built filter (one listener); --host worker: the built Worker in
-workerd (tests/sdk/serve_worker.mjs). Every server listens on 127.0.0.1, starts detached and is
+workerd (tests/worker/serve.mjs). Every server listens on 127.0.0.1, starts detached and is
 stopped by PID. Prints one line per check and finally `sdk-<host>: N passed, M failed`.
 
 Usage: run.py --host envoy --envoy BIN --wasm FILE [--work DIR] [--firebase-sdk DIR [--chromium BIN]]
@@ -60,25 +60,9 @@ def start_envoy(args, procs, policy, origin_port):
 
 
 def start_worker(args, procs, policy, origin_url):
-    url_file = os.path.join(args.work, "worker-url")
-    if os.path.exists(url_file):
-        os.remove(url_file)
     prefixes = {GOOGLE_PREFIX: f"{origin_url}/"}
-    procs.start("worker", ["node", os.path.join(HERE, "serve_worker.mjs"), "--origin", origin_url,
-                           "--policy", json.dumps(policy), "--url-file", url_file,
-                           "--vars", json.dumps({"PUMPGUARD_ORIGIN_PREFIXES": json.dumps(prefixes)})],
-                cwd=os.path.join(L.ROOT, "tests", "worker"))
-    for _ in range(600):
-        if not procs.alive("worker"):
-            raise RuntimeError("the Worker exited before it was ready")
-        if os.path.exists(url_file):
-            with open(url_file) as f:
-                url = f.read().strip()
-            if url:
-                return url
-        import time
-        time.sleep(0.1)
-    raise RuntimeError("the Worker never became ready")
+    return L.serve_worker(procs, args.work, "worker", policy, origin_url,
+                          {"PUMPGUARD_ORIGIN_PREFIXES": json.dumps(prefixes)})
 
 
 def main():

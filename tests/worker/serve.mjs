@@ -1,12 +1,13 @@
-// Serves the built Worker in workerd for the real-SDK tier (tests/sdk/run.py): the policy,
-// origin and further settings (--vars, a JSON object of names to values) from the arguments,
-// no siteverify. Writes its URL to --url-file once ready and runs until it gets SIGTERM.
+// Serves the built Worker in workerd for the Python tiers (envoylib.serve_worker): the policy,
+// origin and further settings (--vars, a JSON object of names to values, such as
+// PUMPGUARD_SITEVERIFY_URL) from the arguments. Writes its URL to --url-file once ready and runs
+// until it gets SIGTERM.
 //
-// Usage: node serve_worker.mjs --policy JSON --origin URL --url-file FILE [--vars JSON]
+// Usage: node serve.mjs --policy JSON --origin URL --url-file FILE [--vars JSON]
 
 import fs from "node:fs";
 import { parseArgs } from "node:util";
-import { startWorker } from "../worker/harness.mjs";
+import { startWorker } from "./harness.mjs";
 
 const { values } = parseArgs({
   options: { policy: { type: "string" }, origin: { type: "string" }, "url-file": { type: "string" }, vars: { type: "string" } },
