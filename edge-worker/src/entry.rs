@@ -424,11 +424,11 @@ async fn forward(
     decision_headers: &[(&'static str, String)],
     body: Option<JsValue>,
 ) -> Result<web_sys::Response> {
-    let (url, to_configured_origin) = match settings.origin_for(&incoming.path_and_query) {
-        Some(url) => (url, true),
+    let (url, to_configured_origin, to_another_party) = match settings.origin_for(&incoming.path_and_query) {
+        Some((url, another_party)) => (url, true, another_party),
         // No origin configured: on a Cloudflare route, fetching the request's own URL reaches
         // the zone's origin.
-        None => (incoming.url.clone(), false),
+        None => (incoming.url.clone(), false, false),
     };
     let headers = web_sys::Headers::new()?;
     for (name, value) in &incoming.headers {
@@ -436,6 +436,9 @@ async fn forward(
         if DECISION_HEADER_NAMES.contains(&name_str)
             || NOT_FORWARDED.contains(&name_str)
             || (to_configured_origin && name_str == "host")
+            // The site's cookies (a parent domain's reach every subdomain) are never another
+            // party's to read.
+            || (to_another_party && name_str == "cookie")
         {
             continue;
         }

@@ -242,11 +242,15 @@ impl Settings {
     }
 
     /// The origin URL for a request path (path includes the query string): a configured
-    /// prefix's, else the origin URL's.
-    pub fn origin_for(&self, path_and_query: &str) -> Option<String> {
+    /// prefix's (with `true`: another party's API), else the origin URL's.
+    pub fn origin_for(&self, path_and_query: &str) -> Option<(String, bool)> {
         if let Some(url) = self.origin_prefixes.target(path_and_query) {
-            return Some(url);
+            return Some((url, true));
         }
+        self.origin_url_for(path_and_query).map(|url| (url, false))
+    }
+
+    fn origin_url_for(&self, path_and_query: &str) -> Option<String> {
         let base = self.origin_url.as_deref()?;
         let mut url = String::with_capacity(base.len() + path_and_query.len());
         url.push_str(base);
@@ -312,11 +316,14 @@ mod tests {
         ]);
         assert!(warnings.is_empty(), "{warnings:?}");
         assert_eq!(
-            s.origin_for("/identitytoolkit.googleapis.com/v1/accounts:lookup?key=k").as_deref(),
-            Some("http://127.0.0.1:3/v1/accounts:lookup?key=k")
+            s.origin_for("/identitytoolkit.googleapis.com/v1/accounts:lookup?key=k"),
+            Some(("http://127.0.0.1:3/v1/accounts:lookup?key=k".to_owned(), true))
         );
         assert_eq!(s.number_intel_url.as_deref(), Some("http://127.0.0.1:2/v2/PhoneNumbers/{e164}"));
-        assert_eq!(s.origin_for("/api/otp?a=1").as_deref(), Some("http://127.0.0.1:18080/api/otp?a=1"));
+        assert_eq!(
+            s.origin_for("/api/otp?a=1"),
+            Some(("http://127.0.0.1:18080/api/otp?a=1".to_owned(), false))
+        );
         assert_eq!(s.fail_mode, FailMode::Open);
         assert_eq!((s.shards, s.shard_seed), (4, 99));
         assert_eq!(s.test_clock_header.as_deref(), Some("x-pumpguard-test-now-ms"));

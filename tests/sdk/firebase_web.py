@@ -110,6 +110,12 @@ def run(run, chromium, work):
            and sends[0][0].startswith("/v1/accounts:sendVerificationCode?"),
            json.dumps(sends))
     report("firebase JS SDK (Enterprise off): the code's check reached Google", len(confirms_of(seen, default_flow)) == 1)
+    google = [r for r in seen if r.get("path", "").startswith(("/v1/", "/v2/"))]
+    leaked = [r["path"] for r in google if "site-secret" in json.dumps(r.get("headers", {}))]
+    page_calls = [r for r in seen if r.get("path", "").startswith("/page/results")]
+    report("firebase JS SDK: the site's cookie never reached Google (it did reach the site's own paths)",
+           bool(google) and not leaked and any("site-secret" in json.dumps(r.get("headers", {})) for r in page_calls),
+           f"leaked to {leaked}")
     enrolments = [json.loads(r.get("body") or "{}") for r in seen if "mfaEnrollment:start" in r.get("path", "")]
     info = enrolments[0].get("phoneEnrollmentInfo", {}) if len(enrolments) == 1 else {}
     report("firebase JS SDK: a second factor enrolled (mfaEnrollment:start with NO_RECAPTCHA beside recaptchaToken, "

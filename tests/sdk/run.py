@@ -48,7 +48,7 @@ def start_envoy(args, procs, policy, origin_port):
     listener = L.listener("sdk", port, [L.wasm_filter(plugin, args.wasm)])
     routes = listener["filter_chains"][0]["filters"][0]["typed_config"]["route_config"]["virtual_hosts"][0]["routes"]
     routes.insert(0, {"match": {"prefix": GOOGLE_PREFIX, "case_sensitive": False},
-                      "route": {"cluster": "origin", "prefix_rewrite": "/"}})
+                      "route": {"cluster": "origin", "prefix_rewrite": "/"}, "request_headers_to_remove": ["cookie"]})
     config = L.bootstrap([listener], [L.cluster("origin", origin_port)], admin)
     path = os.path.join(args.work, "envoy-sdk.json")
     with open(path, "w") as f:
