@@ -120,6 +120,30 @@ describe("forwarding", () => {
     });
   });
 
+  test("configured path prefixes go to their own origin without the cookie; a host named in any other path does not", async () => {
+    const other = await startOrigin();
+    try {
+      const vars = { PUMPGUARD_ORIGIN_PREFIXES: JSON.stringify({ "/other.example/": `${other.url}/base/` }) };
+      await withWorker({ policy: basePolicy([]), vars }, async (worker) => {
+        const seen = (await origin.requests()).length;
+        const get = (p) => fetch(`${worker.url}${p}`, { headers: { cookie: "site-session=secret", "x-custom": "kept" } });
+        assert.equal((await get("/other.example/v1/x?y=1")).status, 200);
+        assert.equal((await get("/OTHER.Example/v1/z")).status, 200);
+        assert.equal((await get("/evil.example/v1/x")).status, 200);
+        const header = (r, n) => r.headers.filter(([k]) => k === n).map(([, v]) => v);
+        const there = await other.requests();
+        assert.deepEqual(there.map((r) => r.path), ["/base/v1/x?y=1", "/base/v1/z"]);
+        assert.deepEqual(there.map((r) => header(r, "cookie")), [[], []], "the site's cookie is not another party's");
+        assert.deepEqual(header(there[0], "x-custom"), ["kept"]);
+        const here = await originRequestsSince(seen);
+        assert.deepEqual(here.map((r) => r.path), ["/evil.example/v1/x"]);
+        assert.deepEqual(header(here[0], "cookie"), ["site-session=secret"]);
+      });
+    } finally {
+      other.stop();
+    }
+  });
+
   test("a chunked guarded body is judged and forwarded intact", async () => {
     const policy = basePolicy([{ id: "no-gb", action: "block", country: { deny: ["GB"] } }]);
     await withWorker({ policy }, async (worker) => {
