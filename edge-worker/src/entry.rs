@@ -447,6 +447,12 @@ async fn forward(
     if to_configured_origin {
         headers.set("x-forwarded-host", &incoming.authority)?;
     }
+    if !to_another_party {
+        // Set, not appended: a client's own copy never reaches origin.
+        for (name, value) in settings.origin_headers.iter() {
+            headers.set(name, value)?;
+        }
+    }
     for (name, value) in decision_headers {
         headers.set(name, value)?;
     }

@@ -23,6 +23,7 @@
 
 pub mod edge_country;
 pub mod logs;
+pub mod origin_headers;
 pub mod origin_prefixes;
 pub mod policy_source;
 pub mod reply;

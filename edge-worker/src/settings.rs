@@ -4,6 +4,7 @@
 
 use pumpguard_core::decision_log::DecisionLogLimits;
 
+use crate::origin_headers::OriginHeaders;
 use crate::origin_prefixes::OriginPrefixes;
 use crate::shard::{DEFAULT_SHARDS, MAX_SHARDS};
 use crate::sweep::{DEFAULT_SWEEP_EVERY_MS, MAX_SWEEP_EVERY_MS, MIN_SWEEP_EVERY_MS};
@@ -24,6 +25,8 @@ pub struct Settings {
     /// Path prefixes forwarded elsewhere than `origin_url` (an API addressed by host name in
     /// the path, such as the Firebase JS SDK's through `connectAuthEmulator`).
     pub origin_prefixes: OriginPrefixes,
+    /// Headers set on every request to the site's origin (a secret that proves the guard).
+    pub origin_headers: OriginHeaders,
     pub fail_mode: FailMode,
     pub shards: u32,
     pub shard_seed: u64,
@@ -74,6 +77,7 @@ pub mod names {
     pub const POLICY_KV_KEY: &str = "PUMPGUARD_POLICY_KEY";
     pub const ORIGIN_URL: &str = "PUMPGUARD_ORIGIN_URL";
     pub const ORIGIN_PREFIXES: &str = "PUMPGUARD_ORIGIN_PREFIXES";
+    pub const ORIGIN_HEADERS: &str = "PUMPGUARD_ORIGIN_HEADERS";
     pub const FAIL_MODE: &str = "PUMPGUARD_FAIL_MODE";
     pub const SHARDS: &str = "PUMPGUARD_SHARDS";
     pub const SHARD_SEED: &str = "PUMPGUARD_SHARD_SEED";
@@ -217,9 +221,18 @@ impl Settings {
             }
             ok
         });
+        let origin_headers = match text(names::ORIGIN_HEADERS) {
+            None => OriginHeaders::default(),
+            Some(v) => OriginHeaders::parse(&v).unwrap_or_else(|why| {
+                // Origin then refuses what lacks them: loud, never a silent pass.
+                warnings.push(format!("{}: {why}; ignored", names::ORIGIN_HEADERS));
+                OriginHeaders::default()
+            }),
+        };
         let settings = Settings {
             origin_url,
             origin_prefixes,
+            origin_headers,
             fail_mode,
             shards,
             shard_seed,
@@ -313,8 +326,10 @@ mod tests {
             (names::SHARD_TIMEOUT_MS, "150"),
             (names::NUMBER_INTEL_URL, "http://127.0.0.1:2/v2/PhoneNumbers/{e164}"),
             (names::ORIGIN_PREFIXES, r#"{"/identitytoolkit.googleapis.com/": "http://127.0.0.1:3/"}"#),
+            (names::ORIGIN_HEADERS, r#"{"X-Origin-Verify": "s"}"#),
         ]);
         assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(s.origin_headers.iter().collect::<Vec<_>>(), vec![("x-origin-verify", "s")]);
         assert_eq!(
             s.origin_for("/identitytoolkit.googleapis.com/v1/accounts:lookup?key=k"),
             Some(("http://127.0.0.1:3/v1/accounts:lookup?key=k".to_owned(), true))
@@ -347,8 +362,11 @@ mod tests {
             (names::SHARD_TIMEOUT_MS, "0"),
             (names::NUMBER_INTEL_URL, "http://127.0.0.1:2/lookup"),
             (names::ORIGIN_PREFIXES, r#"{"/a": "http://x"}"#),
+            (names::ORIGIN_HEADERS, r#"{"host": "secret"}"#),
         ]);
-        assert_eq!(warnings.len(), 8, "{warnings:?}");
+        assert_eq!(warnings.len(), 9, "{warnings:?}");
+        assert!(warnings.iter().all(|w| !w.contains("secret")), "{warnings:?}");
+        assert!(s.origin_headers.is_empty());
         assert!(s.origin_prefixes.is_empty());
         assert_eq!(s.number_intel_url, None);
         assert_eq!(s.sweep_every_ms, DEFAULT_SWEEP_EVERY_MS);

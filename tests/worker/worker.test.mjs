@@ -120,13 +120,17 @@ describe("forwarding", () => {
     });
   });
 
-  test("configured path prefixes go to their own origin without the cookie; a host named in any other path does not", async () => {
+  test("configured path prefixes go to their own origin without the cookie or the origin headers; a host named in any other path does not", async () => {
     const other = await startOrigin();
     try {
-      const vars = { PUMPGUARD_ORIGIN_PREFIXES: JSON.stringify({ "/other.example/": `${other.url}/base/` }) };
+      const vars = {
+        PUMPGUARD_ORIGIN_PREFIXES: JSON.stringify({ "/other.example/": `${other.url}/base/` }),
+        PUMPGUARD_ORIGIN_HEADERS: JSON.stringify({ "X-Origin-Verify": "guard-secret" }),
+      };
       await withWorker({ policy: basePolicy([]), vars }, async (worker) => {
         const seen = (await origin.requests()).length;
-        const get = (p) => fetch(`${worker.url}${p}`, { headers: { cookie: "site-session=secret", "x-custom": "kept" } });
+        const get = (p) =>
+          fetch(`${worker.url}${p}`, { headers: { cookie: "site-session=secret", "x-custom": "kept", "x-origin-verify": "forged" } });
         assert.equal((await get("/other.example/v1/x?y=1")).status, 200);
         assert.equal((await get("/OTHER.Example/v1/z")).status, 200);
         assert.equal((await get("/evil.example/v1/x")).status, 200);
@@ -135,9 +139,11 @@ describe("forwarding", () => {
         assert.deepEqual(there.map((r) => r.path), ["/base/v1/x?y=1", "/base/v1/z"]);
         assert.deepEqual(there.map((r) => header(r, "cookie")), [[], []], "the site's cookie is not another party's");
         assert.deepEqual(header(there[0], "x-custom"), ["kept"]);
+        assert.deepEqual(header(there[0], "x-origin-verify"), ["forged"], "another party never gets the origin's secret");
         const here = await originRequestsSince(seen);
         assert.deepEqual(here.map((r) => r.path), ["/evil.example/v1/x"]);
         assert.deepEqual(header(here[0], "cookie"), ["site-session=secret"]);
+        assert.deepEqual(header(here[0], "x-origin-verify"), ["guard-secret"], "the client's copy is replaced");
       });
     } finally {
       other.stop();
