@@ -12,14 +12,11 @@ its message, and nothing reaches Google.
 import json
 import os
 import shutil
-import signal
-import subprocess
-import time
-import urllib.parse
+
+import browser
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SDK_FILES = ("firebase-app.js", "firebase-auth.js")
-RUNS = [0]
 
 
 def prepare_pages(sdk_dir, page_dir):
@@ -38,36 +35,10 @@ def prepare_pages(sdk_dir, page_dir):
 
 
 def sign_in(run, chromium, profile, key, phones, enroll=None):
-    """The page's results for signing in each phone, in order, with a fresh browser profile. The
-    page posts them to origin (Chromium's virtual time would run the SDK's network timeouts
-    while its calls are in flight), so the browser runs until they arrive, then is stopped."""
-    shutil.rmtree(profile, ignore_errors=True)
-    RUNS[0] += 1
-    tag = str(RUNS[0])
-    query = urllib.parse.urlencode({"key": key, "phones": ",".join(phones), "code": "123456", "run": tag,
-                                    **({"enroll": enroll} if enroll else {})})
-    argv = [chromium, "--headless=new", "--no-sandbox", "--disable-gpu", f"--user-data-dir={profile}",
-            f"{run.url}/page/firebase.html?{query}"]
-    log_path = os.path.join(os.path.dirname(profile), "chromium.log")
-    log = open(log_path, "w")
-    browser = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            for r in run.origin_requests():
-                if r.get("method") == "POST" and r.get("path") == f"/page/results?run={tag}":
-                    return json.loads(r.get("body") or "null")
-            if browser.poll() is not None:
-                raise RuntimeError(f"chromium exited {browser.returncode} (its log: {log_path})")
-            time.sleep(0.2)
-        raise RuntimeError("the page posted no results within 60 s")
-    finally:
-        try:
-            os.killpg(browser.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        browser.wait(timeout=30)
-        log.close()
+    """The page's results for signing in each phone, in order, with a fresh browser profile."""
+    return browser.run_page(run, chromium, profile, "firebase.html",
+                            {"key": key, "phones": ",".join(phones), "code": "123456",
+                             **({"enroll": enroll} if enroll else {})})
 
 
 def sends_of(requests, phone):

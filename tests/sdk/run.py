@@ -1,18 +1,19 @@
 #!/usr/bin/env python3
 """The real-SDK tier (`just test-sdk`): boto3 (Cognito, SNS), twilio (Verify), the Firebase REST
-call and, with --firebase-sdk, the Firebase JS SDK signing in by phone in headless Chromium
-(tests/sdk/firebase_web.py), against a real host guarding tests/sdk/policy.json, with
+call and, in headless Chromium, the Firebase JS SDK signing in by phone (--firebase-sdk,
+tests/sdk/firebase_web.py) and AWS Amplify signing users up (--amplify-sdk, tests/sdk/amplify_web.py), against a real host guarding tests/sdk/policy.json, with
 tests/sdk/fake_apis.py as origin.
 
 --host envoy: Envoy with the built filter (one listener); --host worker: the built Worker in
 workerd (tests/worker/serve.mjs). Every server listens on 127.0.0.1, starts detached and is
 stopped by PID. Prints one line per check and finally `sdk-<host>: N passed, M failed`.
 
-Usage: run.py --host envoy --envoy BIN --wasm FILE [--work DIR] [--firebase-sdk DIR [--chromium BIN]]
-       run.py --host worker [--work DIR] [--firebase-sdk DIR [--chromium BIN]]
+Usage: run.py --host envoy --envoy BIN --wasm FILE [--work DIR] [--firebase-sdk DIR] [--amplify-sdk FILE] [--chromium BIN]
+       run.py --host worker [--work DIR] [--firebase-sdk DIR] [--amplify-sdk FILE] [--chromium BIN]
 
 --firebase-sdk: a folder with the npm package's firebase-app.js, firebase-auth.js and a VERSION
-file (`just setup-firebase-sdk`).
+file (`just setup-firebase-sdk`). --amplify-sdk: Amplify's Auth bundled into one ES module
+(`just setup-amplify-sdk`).
 """
 
 import argparse
@@ -25,6 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "envoy"))
 sys.path.insert(0, HERE)
 import envoylib as L  # noqa: E402
+import amplify_web  # noqa: E402
 import clients  # noqa: E402
 import firebase_web  # noqa: E402
 
@@ -72,11 +74,14 @@ def main():
     ap.add_argument("--wasm")
     ap.add_argument("--work", default=os.path.join(L.ROOT, "target", "sdk"))
     ap.add_argument("--firebase-sdk")
+    ap.add_argument("--amplify-sdk")
     ap.add_argument("--chromium", default=shutil.which("chromium") or "chromium")
     args = ap.parse_args()
     args.work = os.path.join(os.path.abspath(args.work), args.host)
     if args.firebase_sdk:
         args.firebase_sdk = os.path.abspath(args.firebase_sdk)
+    if args.amplify_sdk:
+        args.amplify_sdk = os.path.abspath(args.amplify_sdk)
     os.makedirs(args.work, exist_ok=True)
     with open(os.path.join(HERE, "policy.json")) as f:
         policy = json.load(f)
@@ -85,10 +90,13 @@ def main():
         origin_port = L.free_port()
         origin = f"http://127.0.0.1:{origin_port}"
         fake_apis = [sys.executable, os.path.join(HERE, "fake_apis.py"), "--port", str(origin_port)]
+        page_dir = os.path.join(args.work, "page")
         if args.firebase_sdk:
-            page_dir = os.path.join(args.work, "page")
             version = firebase_web.prepare_pages(args.firebase_sdk, page_dir)
             print(f"Firebase JS SDK {version}", flush=True)
+        if args.amplify_sdk:
+            amplify_web.prepare_pages(args.amplify_sdk, page_dir)
+        if args.firebase_sdk or args.amplify_sdk:
             fake_apis += ["--page-dir", page_dir]
         procs.start("fake-apis", fake_apis)
         L.wait_http(f"{origin}/__origin/health", procs, "fake-apis")
@@ -100,6 +108,8 @@ def main():
         clients.run_all(url, origin, report)
         if args.firebase_sdk:
             firebase_web.run(clients.Run(url, origin, report), args.chromium, args.work)
+        if args.amplify_sdk:
+            amplify_web.run(clients.Run(url, origin, report), args.chromium, args.work)
     except Exception as e:  # noqa: BLE001
         report(f"{args.host} harness", False, f"{type(e).__name__}: {e}")
     finally:
