@@ -69,23 +69,27 @@ mod tests {
     #[test]
     fn prefixes_take_their_paths_and_nothing_else() {
         let Ok(p) = OriginPrefixes::parse(FIREBASE) else { panic!("parses") };
-        assert_eq!(
-            p.target("/identitytoolkit.googleapis.com/v1/accounts:sendVerificationCode?key=k").as_deref(),
-            Some("https://identitytoolkit.googleapis.com/v1/accounts:sendVerificationCode?key=k")
-        );
-        assert_eq!(
-            p.target("/IdentityToolkit.googleapis.com/v1/accounts:lookup").as_deref(),
-            Some("https://identitytoolkit.googleapis.com/v1/accounts:lookup")
-        );
-        assert_eq!(
-            p.target("/securetoken.googleapis.com/v1/token?key=k").as_deref(),
-            Some("https://securetoken.googleapis.com/v1/token?key=k")
-        );
-        // Whatever follows stays on the configured host.
-        assert_eq!(
-            p.target("/identitytoolkit.googleapis.com//evil.example/x").as_deref(),
-            Some("https://identitytoolkit.googleapis.com//evil.example/x")
-        );
+        for (path, url) in [
+            (
+                "/identitytoolkit.googleapis.com/v1/accounts:sendVerificationCode?key=k",
+                "https://identitytoolkit.googleapis.com/v1/accounts:sendVerificationCode?key=k",
+            ),
+            (
+                "/IdentityToolkit.googleapis.com/v1/accounts:lookup",
+                "https://identitytoolkit.googleapis.com/v1/accounts:lookup",
+            ),
+            (
+                "/securetoken.googleapis.com/v1/token?key=k",
+                "https://securetoken.googleapis.com/v1/token?key=k",
+            ),
+            // Whatever follows stays on the configured host.
+            (
+                "/identitytoolkit.googleapis.com//evil.example/x",
+                "https://identitytoolkit.googleapis.com//evil.example/x",
+            ),
+        ] {
+            assert_eq!(p.target(path).as_deref(), Some(url), "{path}");
+        }
         for other in ["/identitytoolkit.googleapis.com", "/evil.example/v1/x", "/api/otp", "/"] {
             assert_eq!(p.target(other), None, "{other}");
         }

@@ -120,18 +120,12 @@ def start_envoy(args, procs, policies, pages_port, origin, siteverify_port):
         port = L.free_port()
         listener = L.listener(f"site-{i}", port, [L.wasm_filter(L.plugin_config(policy, f"site-{i}", sv, test_clock=False),
                                                                args.wasm)], skip_prefixes=["/page/"])
-        routes = listener["filter_chains"][0]["filters"][0]["typed_config"]["route_config"]["virtual_hosts"][0]["routes"]
-        routes[0]["route"]["cluster"] = "pages"
+        L.routes_of(listener)[0]["route"]["cluster"] = "pages"
         listeners.append(listener)
         urls.append(f"http://127.0.0.1:{port}")
     config = L.bootstrap(listeners, [L.cluster("origin", origin), L.cluster("siteverify", siteverify_port),
                                      L.cluster("pages", pages_port)], admin)
-    cfg = os.path.join(args.work, "envoy.json")
-    with open(cfg, "w") as f:
-        json.dump(config, f, indent=1)
-    procs.start("envoy", [args.envoy, "-c", cfg, "--concurrency", "1", "-l", "warning",
-                          "--base-id", str(admin), "--disable-hot-restart"])
-    L.wait_envoy_ready(admin, procs)
+    L.serve_envoy(procs, args.envoy, args.work, config, admin, log_level="warning")
     return urls
 
 

@@ -241,6 +241,22 @@ def listener(name, port, http_filters, cluster="origin", codec="AUTO", trusted_h
     }
 
 
+def routes_of(listener):
+    """The route list of a listener `listener` rendered, to put routes before its catch-all."""
+    return listener["filter_chains"][0]["filters"][0]["typed_config"]["route_config"]["virtual_hosts"][0]["routes"]
+
+
+def serve_envoy(procs, envoy_bin, work, config, admin_port, log_level="info"):
+    """Writes `config` to WORK/envoy.json and starts Envoy on it (one worker thread) as process
+    `envoy`; returns once its admin says it is live."""
+    path = os.path.join(work, "envoy.json")
+    with open(path, "w") as f:
+        json.dump(config, f, indent=1)
+    procs.start("envoy", [envoy_bin, "-c", path, "--concurrency", "1", "-l", log_level,
+                          "--base-id", str(admin_port), "--disable-hot-restart"])
+    wait_envoy_ready(admin_port, procs)
+
+
 def cluster(name, port, http2=False, timeout="5s"):
     c = {
         "name": name,

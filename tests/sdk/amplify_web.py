@@ -18,10 +18,8 @@ import browser
 
 def prepare_pages(bundle, page_dir):
     """Writes the page and the bundle to `page_dir` (served by fake_apis.py under /page/)."""
-    os.makedirs(page_dir, exist_ok=True)
+    browser.copy_page("amplify-page.html", page_dir, "amplify.html")
     shutil.copy(bundle, os.path.join(page_dir, "amplify.js"))
-    shutil.copy(os.path.join(os.path.dirname(os.path.abspath(__file__)), "amplify-page.html"),
-                os.path.join(page_dir, "amplify.html"))
 
 
 def sign_ups_of(requests, phone):

@@ -14,6 +14,14 @@ import time
 import urllib.parse
 
 RUNS = [0]
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def copy_page(name, page_dir, served_as):
+    """Copies tests/sdk/NAME to PAGE_DIR/SERVED_AS, with the pages' shared reporting module."""
+    os.makedirs(page_dir, exist_ok=True)
+    shutil.copy(os.path.join(HERE, "page-results.js"), os.path.join(page_dir, "page-results.js"))
+    shutil.copy(os.path.join(HERE, name), os.path.join(page_dir, served_as))
 
 
 def run_page(run, chromium, profile, page, params, timeout_s=60):

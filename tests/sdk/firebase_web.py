@@ -15,7 +15,6 @@ import shutil
 
 import browser
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 SDK_FILES = ("firebase-app.js", "firebase-auth.js")
 
 
@@ -27,9 +26,11 @@ def prepare_pages(sdk_dir, page_dir):
         version = f.read().strip()
     for name in SDK_FILES:
         shutil.copy(os.path.join(sdk_dir, name), os.path.join(page_dir, name))
-    with open(os.path.join(HERE, "firebase-page.html")) as f:
+    browser.copy_page("firebase-page.html", page_dir, "firebase.html")
+    path = os.path.join(page_dir, "firebase.html")
+    with open(path) as f:
         page = f.read().replace("FIREBASE_VERSION", version)
-    with open(os.path.join(page_dir, "firebase.html"), "w") as f:
+    with open(path, "w") as f:
         f.write(page)
     return version
 

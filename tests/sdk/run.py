@@ -48,16 +48,10 @@ def start_envoy(args, procs, policy, origin_port):
     port, admin = L.free_port(), L.free_port()
     plugin = L.plugin_config(policy, "sdk", test_clock=False)
     listener = L.listener("sdk", port, [L.wasm_filter(plugin, args.wasm)])
-    routes = listener["filter_chains"][0]["filters"][0]["typed_config"]["route_config"]["virtual_hosts"][0]["routes"]
-    routes.insert(0, {"match": {"prefix": GOOGLE_PREFIX, "case_sensitive": False},
-                      "route": {"cluster": "origin", "prefix_rewrite": "/"}, "request_headers_to_remove": ["cookie"]})
-    config = L.bootstrap([listener], [L.cluster("origin", origin_port)], admin)
-    path = os.path.join(args.work, "envoy-sdk.json")
-    with open(path, "w") as f:
-        json.dump(config, f, indent=1)
-    procs.start("envoy", [args.envoy, "-c", path, "--concurrency", "1", "-l", "info",
-                          "--base-id", str(admin), "--disable-hot-restart"])
-    L.wait_envoy_ready(admin, procs)
+    L.routes_of(listener).insert(0, {"match": {"prefix": GOOGLE_PREFIX, "case_sensitive": False},
+                                     "route": {"cluster": "origin", "prefix_rewrite": "/"},
+                                     "request_headers_to_remove": ["cookie"]})
+    L.serve_envoy(procs, args.envoy, args.work, L.bootstrap([listener], [L.cluster("origin", origin_port)], admin), admin)
     return f"http://127.0.0.1:{port}"
 
 
