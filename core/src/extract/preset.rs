@@ -429,7 +429,7 @@ impl Preset {
             }],
             // Each call as Google serves it, and as the JS SDK asks for it of a host given to
             // `connectAuthEmulator` (Google's host name as the first segment): how a page's
-            // Auth calls are routed through the guard (docs/recommended.md).
+            // Auth calls are routed through the guard (docs/clients.md).
             Preset::Firebase => vec![MatchDoc {
                 methods: post(),
                 path: if send {
