@@ -242,7 +242,7 @@ def listener(name, port, http_filters, cluster="origin", codec="AUTO", trusted_h
 
 
 def routes_of(listener):
-    """The route list of a listener `listener` rendered, to put routes before its catch-all."""
+    """The routes of a listener as `listener()` renders it, to put routes before its catch-all."""
     return listener["filter_chains"][0]["filters"][0]["typed_config"]["route_config"]["virtual_hosts"][0]["routes"]
 
 

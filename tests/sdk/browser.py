@@ -17,11 +17,17 @@ RUNS = [0]
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def copy_page(name, page_dir, served_as):
-    """Copies tests/sdk/NAME to PAGE_DIR/SERVED_AS, with the pages' shared reporting module."""
+def copy_page(name, page_dir, served_as, replace=None):
+    """Copies tests/sdk/NAME to PAGE_DIR/SERVED_AS (each `replace` key put by its value), with
+    the pages' shared reporting module."""
     os.makedirs(page_dir, exist_ok=True)
     shutil.copy(os.path.join(HERE, "page-results.js"), os.path.join(page_dir, "page-results.js"))
-    shutil.copy(os.path.join(HERE, name), os.path.join(page_dir, served_as))
+    with open(os.path.join(HERE, name)) as f:
+        page = f.read()
+    for key, value in (replace or {}).items():
+        page = page.replace(key, value)
+    with open(os.path.join(page_dir, served_as), "w") as f:
+        f.write(page)
 
 
 def run_page(run, chromium, profile, page, params, timeout_s=60):

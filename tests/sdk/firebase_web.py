@@ -2,7 +2,8 @@
 
 tests/sdk/firebase-page.html runs `signInWithPhoneNumber` and `confirm` with the SDK's
 Auth calls sent to the guard's host (`connectAuthEmulator`: /identitytoolkit.googleapis.com/...),
-which forwards them to the fake Google of fake_apis.py as Google's own paths (/v1/...). What the checks hold the guard to: the bodies the SDK really builds
+which forwards them to the fake Google of fake_apis.py as Google's own paths (/v1/...). What
+the checks hold the guard to: the bodies the SDK really builds
 (where reCAPTCHA Enterprise is off, `captchaResponse: "NO_RECAPTCHA"` beside the v2
 `recaptchaToken`; under Enterprise, its token alone) reach Google once each and the user is
 signed in; a refusal reaches the page as the SDK's own error code, with the guard's reason in
@@ -26,12 +27,7 @@ def prepare_pages(sdk_dir, page_dir):
         version = f.read().strip()
     for name in SDK_FILES:
         shutil.copy(os.path.join(sdk_dir, name), os.path.join(page_dir, name))
-    browser.copy_page("firebase-page.html", page_dir, "firebase.html")
-    path = os.path.join(page_dir, "firebase.html")
-    with open(path) as f:
-        page = f.read().replace("FIREBASE_VERSION", version)
-    with open(path, "w") as f:
-        f.write(page)
+    browser.copy_page("firebase-page.html", page_dir, "firebase.html", {"FIREBASE_VERSION": version})
     return version
 
 

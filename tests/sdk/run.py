@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The real-SDK tier (`just test-sdk`): boto3 (Cognito, SNS), twilio (Verify), the Firebase REST
 call and, in headless Chromium, the Firebase JS SDK signing in by phone (--firebase-sdk,
-tests/sdk/firebase_web.py) and AWS Amplify signing users up (--amplify-sdk, tests/sdk/amplify_web.py), against a real host guarding tests/sdk/policy.json, with
+tests/sdk/firebase_web.py) and AWS Amplify signing users up (--amplify-sdk,
+tests/sdk/amplify_web.py), against a real host guarding tests/sdk/policy.json, with
 tests/sdk/fake_apis.py as origin.
 
 --host envoy: Envoy with the built filter (one listener); --host worker: the built Worker in
@@ -40,7 +41,7 @@ def report(name, ok, detail=""):
 
 # Where the Firebase JS SDK's calls go: it asks the host `connectAuthEmulator` names for
 # /identitytoolkit.googleapis.com/v1/..., which the host forwards to Google as /v1/... (here the
-# fake Google of fake_apis.py), as docs/recommended.md configures Envoy and the Worker.
+# fake Google of fake_apis.py), as docs/clients.md configures Envoy and the Worker.
 GOOGLE_PREFIX = "/identitytoolkit.googleapis.com/"
 
 
