@@ -268,6 +268,61 @@ fn choosing_sms_mfa_counts_and_a_phone_verification_proves() {
     assert_eq!(pool.sign_in("bot4@example.com", 23, 200, SMS_MFA).action, Action::Allow);
 }
 
+/// Cognito's answer to a sign-up by e-mail in a pool whose users sign in by e-mail: the user
+/// name it made is the `sub` it answers.
+fn by_email_as(sub: &str) -> String {
+    json!({"CodeDeliveryDetails": {"AttributeName": "email", "DeliveryMedium": "EMAIL", "Destination": "m***@e***"},
+           "UserConfirmed": false, "UserSub": sub})
+    .to_string()
+}
+
+/// An SRP sign-in's second step (Amplify's default sign-in): it names the user as Cognito's
+/// first answer did (`USER_ID_FOR_SRP`), which in a pool whose users sign in by e-mail is the
+/// `sub` the sign-up was answered, never the e-mail it carried.
+fn srp_sign_in(pool: &Pool<'_>, user: &str, at_s: u64) -> Decision {
+    let body = json!({"ChallengeName": "PASSWORD_VERIFIER", "ClientId": "c", "Session": "s",
+                      "ChallengeResponses": {"USERNAME": user, "PASSWORD_CLAIM_SECRET_BLOCK": "b",
+                                             "PASSWORD_CLAIM_SIGNATURE": "sig", "TIMESTAMP": "t"}});
+    pool.call("RespondToAuthChallenge", &body.to_string(), at_s, 200, SMS_MFA)
+}
+
+/// A pool whose users sign in by e-mail: the sign-up carries the e-mail, SRP sign-ins name the
+/// `sub` Cognito answered the sign-up. Both names are the account's: the count holds against
+/// either, its codes entered under the `sub` prove it, and a `sub` no sign-up was answered
+/// (or one too long to be Cognito's) binds nothing.
+#[test]
+fn srp_sign_ins_naming_the_sub_a_sign_up_was_answered_are_counted() {
+    let p = policy(&[]);
+    let pool = Pool { policy: &p, store: MemoryStore::new() };
+    let sub = |i: u64| format!("9a1c0e2b-0000-4000-8000-{i:012}");
+    for i in 0..6 {
+        assert_eq!(
+            pool.sign_up(&format!("bot{i}@example.com"), i, &by_email_as(&sub(i))).action,
+            Action::Allow
+        );
+    }
+    for i in 0..3 {
+        assert_eq!(srp_sign_in(&pool, &sub(i), 10 + i).action, Action::Allow);
+    }
+    // Past the count, by the `sub` (in any case) and by the e-mail alike.
+    assert!(refused_by_the_count(&srp_sign_in(&pool, &sub(3).to_uppercase(), 20)));
+    assert!(refused_by_the_count(&pool.sign_in("bot4@example.com", 21, 200, SMS_MFA)));
+    // The owner enters the code of an SRP sign-in, as Amplify sends it: by the `sub`.
+    let owner = "7f3e5d10-0000-4000-8000-000000000001";
+    pool.sign_up("owner@example.com", 30, &by_email_as(owner));
+    let body = json!({"ChallengeName": "SMS_MFA", "ClientId": "c", "Session": "s",
+                      "ChallengeResponses": {"USERNAME": owner, "SMS_MFA_CODE": "123456"}});
+    assert_eq!(
+        pool.call("RespondToAuthChallenge", &body.to_string(), 31, 200, SIGNED_IN).action,
+        Action::Allow
+    );
+    assert_eq!(srp_sign_in(&pool, owner, 32).action, Action::Allow);
+    // An answer naming no id the service could have made binds no id.
+    let long = "x".repeat(129);
+    pool.sign_up("long@example.com", 40, &by_email_as(&long));
+    assert_eq!(srp_sign_in(&pool, &long, 41).action, Action::Allow);
+}
+
 #[test]
 fn the_bound_sign_ins_rule_is_checked_at_load() {
     let load = |rules: serde_json::Value, preset: &str| {

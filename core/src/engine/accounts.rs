@@ -13,7 +13,7 @@ use crate::request::Request;
 use crate::rules::RuleKind;
 use crate::solver::solver_scope;
 
-use super::keys::{account_text, client_tag, conversion_scope_key, counter_key};
+use super::keys::{account_tag, account_text, client_tag, conversion_scope_key, counter_key};
 use super::{CheckOutcome, CounterCheck, CounterOp};
 
 /// The key an account's binding is recorded under, per rule.
@@ -34,6 +34,29 @@ fn binding_kind(kind: &RuleKind) -> Option<&'static str> {
 }
 
 impl Policy {
+    /// The same records for the id the service gave the user a sign-up made (Cognito's `sub`),
+    /// where a numberless call names the account and where its SMS MFA goes: in a pool whose
+    /// users sign in by e-mail, an SRP sign-in (Amplify's default) names that id, never the
+    /// e-mail the sign-up carried, and would otherwise find no number. The service made the
+    /// id, so no one can choose it to take over another account's records.
+    pub(super) fn user_id_bindings(&self, bindings: &[CounterCheck], id: &str) -> Vec<CounterCheck> {
+        let tag = account_tag(id);
+        bindings
+            .iter()
+            .filter_map(|check| {
+                let kind = match check.op {
+                    CounterOp::BindNumber { .. } => "bn:",
+                    CounterOp::BindSignInNumber { .. } => "bm:",
+                    _ => return None,
+                };
+                let rule = self.rules.get(usize::from(check.rule))?;
+                let key = account_key(kind, &rule.id, tag);
+                // A sign-up naming the user by its id already bound it.
+                (key != check.key).then(|| CounterCheck { key, ..check.clone() })
+            })
+            .collect()
+    }
+
     /// The bindings of a send on route `route` naming account `tag` and carrying `number`
     /// alone: what a confirmation naming the account credits, and the number the account's
     /// later sends go to.

@@ -128,18 +128,24 @@ impl Policy {
             // Recorded only once origin took the send, as far as its answer says what went: one
             // it refused (a user name taken, a password too weak, a wrong password) sent nothing.
             let route = decision.route.as_ref().and_then(|r| self.routes.get(r.index));
-            let answer = match route.and_then(|r| r.preset) {
+            let (answer, user_id) = match route.and_then(|r| r.preset) {
                 // Any other answer origin gave in taking the call (a phone change's) says the
                 // call was taken, and nothing went by SMS that the guard records.
                 Some(preset) if (200..300).contains(&response.status) => {
-                    match preset.answered_send(response.body) {
+                    let answer = preset.send_answer(response.body);
+                    let sent = match answer.sent {
                         AnsweredSend::Nothing => AnsweredSend::AcceptedOtherwise,
-                        answer => answer,
-                    }
+                        sent => sent,
+                    };
+                    (sent, answer.user_id)
                 }
-                _ => AnsweredSend::Nothing,
+                _ => (AnsweredSend::Nothing, None),
             };
-            return answered_bindings(&decision.bindings, answer);
+            let mut kept = answered_bindings(&decision.bindings, answer);
+            if let Some(id) = user_id {
+                kept.extend(self.user_id_bindings(&kept, &id));
+            }
+            return kept;
         }
         let mut checks = self.credited_checks(decision, response);
         // Behind the credits: `credit_checks` reads the first check to tell which kind they are.

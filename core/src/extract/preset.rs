@@ -51,7 +51,7 @@ pub enum Preset {
     Firebase,
 }
 
-/// What origin's answer to a send says went out ([`Preset::answered_send`]).
+/// What origin's answer to a send says went out ([`Preset::send_answer`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AnsweredSend {
     /// A sign-up's code, by SMS to the number it carried.
@@ -62,6 +62,21 @@ pub enum AnsweredSend {
     SignInCode,
     /// Nothing the guard records.
     Nothing,
+}
+
+/// The longest user id an answer may name that the guard records (Cognito's `sub` is a UUID):
+/// a longer value is no id the service made.
+const MAX_ANSWERED_USER_ID: usize = 128;
+
+/// What origin's successful answer to a send says ([`Preset::send_answer`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SendAnswer {
+    /// What went out.
+    pub sent: AnsweredSend,
+    /// The id the service gave the user the call made, folded as extraction folds account
+    /// names (Cognito's `UserSub`): a name the user's later calls may use instead of the one
+    /// the call carried (an SRP sign-in in a pool whose users sign in by e-mail names it).
+    pub user_id: Option<String>,
 }
 
 /// A name/value pair array a preset reads.
@@ -293,11 +308,24 @@ impl Preset {
     }
 
     /// What origin's successful answer to a call that [`Preset::binds_account`], or to a
-    /// password sign-in, says went out.
-    pub fn answered_send(self, body: Option<&[u8]>) -> AnsweredSend {
+    /// password sign-in, says: what went out, and the id of the user a sign-up made.
+    pub fn send_answer(self, body: Option<&[u8]>) -> SendAnswer {
         let Some(answer) = body.and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok()) else {
-            return AnsweredSend::Nothing;
+            return SendAnswer { sent: AnsweredSend::Nothing, user_id: None };
         };
+        let user_id = match self {
+            // Cognito names a sign-up's user by `UserSub`; in a pool whose users sign in by
+            // e-mail or phone it is also the user name, the one SRP sign-ins and tokens carry.
+            Preset::Cognito => answer["UserSub"]
+                .as_str()
+                .map(crate::extract::fold_account)
+                .filter(|id| !id.is_empty() && id.len() <= MAX_ANSWERED_USER_ID),
+            Preset::SnsPublish | Preset::TwilioVerify | Preset::Firebase => None,
+        };
+        SendAnswer { sent: self.answered_send(&answer), user_id }
+    }
+
+    fn answered_send(self, answer: &serde_json::Value) -> AnsweredSend {
         match self {
             Preset::Cognito => {
                 let delivery = &answer["CodeDeliveryDetails"];
