@@ -1,12 +1,15 @@
 """AWS Amplify's Auth category (v6, bundled as a site bundles it), in headless Chromium, signing
-users up through the guard.
+users up and in through the guard.
 
-tests/sdk/amplify-page.html calls `signUp` and `resendSignUpCode` with Amplify's
-`userPoolEndpoint` set to the guard's host, which forwards them to the fake Cognito of
-fake_apis.py. What the checks hold the guard to: a sign-up reaches Cognito once and Amplify
-reads its answer (a code sent by SMS); a refusal is Amplify's `ForbiddenException` with the
-guard's reason in its message, after one request (no retry), and reaches Cognito never; a
-resend by user name is judged as a send to the number the user signed up with.
+tests/sdk/amplify-page.html calls `signUp`, `resendSignUpCode`, `signIn` (Amplify's default,
+SRP) and `confirmSignIn` with Amplify's `userPoolEndpoint` set to the guard's host, which
+forwards them to the fake Cognito of fake_apis.py. What the checks hold the guard to: a sign-up
+reaches Cognito once and Amplify reads its answer (a code sent by SMS); a refusal is Amplify's
+`ForbiddenException` with the guard's reason in its message, after one request (no retry), and
+reaches Cognito never; a resend by user name is judged as a send to the number the user signed
+up with; an SRP sign-in, whose second step names the user by the `sub` Cognito answered the
+sign-up with (a pool whose users sign in by e-mail), is counted at the sign-up's number, and a
+user who entered a sign-in's code is spared that count.
 """
 
 import json
@@ -27,7 +30,50 @@ def sign_ups_of(requests, phone):
             and phone in (r.get("body") or "")]
 
 
+def targets_of(requests, op, text):
+    return [r for r in requests if r.get("headers", {}).get("x-amz-target", "").endswith("." + op)
+            and text in (r.get("body") or "")]
+
+
 def run(run, chromium, work):
+    sign_ups(run, chromium, work)
+    sign_ins(run, chromium, work)
+
+
+def sign_ins(run, chromium, work):
+    """On /mfa, whose route counts one SMS MFA code a day per number (tests/sdk/policy.json)."""
+    report = run.report
+    profile = os.path.join(work, "chromium-profile")
+    bot, owner = "amp-mfa1@example.com", "amp-mfa2@example.com"
+    steps = [f"signup:{bot}:+14155550751", f"signin:{bot}", f"signin:{bot}",
+             f"signup:{owner}:+14155550752", f"signin:{owner}", "confirm:123456", "signout", f"signin:{owner}"]
+    before = len(run.origin_requests())
+    results = browser.run_page(run, chromium, profile, "amplify.html", {"steps": ",".join(steps), "endpoint": "/mfa"})
+    seen = run.origin_requests()[before:]
+    got = [r for r in results if isinstance(r, dict) and "step" in r]
+    if len(got) != len(steps):
+        report("amplify sign-ins: a result per step", False, json.dumps(results))
+        return
+    verifiers = [r for r in targets_of(seen, "RespondToAuthChallenge", "PASSWORD_VERIFIER")]
+    bot_sub = json.loads(verifiers[0]["body"])["ChallengeResponses"]["USERNAME"] if verifiers else ""
+    report("amplify signIn (SRP): Cognito's PASSWORD_VERIFIER named the sub, not the e-mail; Amplify read an SMS code",
+           got[1].get("next") == "CONFIRM_SIGN_IN_WITH_SMS_CODE" and got[1].get("medium") == "SMS"
+           and got[1].get("calls") == 2 and bool(bot_sub) and "@" not in bot_sub, json.dumps(got[:2]))
+    third = got[2]
+    report("amplify signIn again, the number had its code of the day: ForbiddenException naming rate_limited, "
+           "rule users-sign-in-codes, after SRP's two requests",
+           third.get("name") == "ForbiddenException"
+           and "pumpguard: rate_limited, rule users-sign-in-codes" in third.get("message", "")
+           and third.get("calls") == 2, json.dumps(third))
+    report("amplify signIn refused: its PASSWORD_VERIFIER never reached Cognito",
+           len(targets_of(seen, "RespondToAuthChallenge", bot_sub)) == 1 if bot_sub else False)
+    report("amplify confirmSignIn with the SMS code: signed in",
+           got[5].get("next") == "DONE" and got[6].get("name") is None, json.dumps(got[4:7]))
+    report("amplify signIn of the user who entered a code: spared the count, an SMS code again",
+           got[7].get("next") == "CONFIRM_SIGN_IN_WITH_SMS_CODE", json.dumps(got[7]))
+
+
+def sign_ups(run, chromium, work):
     report = run.report
     profile = os.path.join(work, "chromium-profile")
     us, ng = "+14155550701", "+2348031234569"

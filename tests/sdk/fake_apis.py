@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """An origin that answers like the APIs the presets guard, so the real SDKs parse its answers.
 
-- Cognito (`X-Amz-Target: AWSCognitoIdentityProviderService.<Op>`): AWS JSON 1.1 success bodies.
+- Cognito (`X-Amz-Target: AWSCognitoIdentityProviderService.<Op>`): AWS JSON 1.1 success bodies
+  of a pool that verifies phone numbers, makes user names from e-mail addresses (the `sub` it
+  answers a sign-up with) and requires SMS MFA: SRP sign-ins (`PASSWORD_VERIFIER`, no proof
+  checked) and password sign-ins send a code, the code's answer signs the user in.
 - SNS Query API (`Action=...` in the query or the urlencoded body): `<PublishResponse>` XML.
 - Twilio Verify (`/v2/Services/<sid>/Verifications` and `/VerificationCheck`): Verification JSON.
 - Firebase (`/v1/accounts:sendVerificationCode`, also under `/identitytoolkit.googleapis.com/`
@@ -25,6 +28,7 @@ import os
 import threading
 import time
 import urllib.parse
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOCK = threading.Lock()
@@ -48,24 +52,60 @@ def verification(sid, form, status):
     }
 
 
+def cognito_sub(username):
+    """The user name Cognito makes a user in a pool whose users sign in by e-mail (its `sub`),
+    the same for every spelling of the name the sign-up carried."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "cognito:" + str(username).strip().lower()))
+
+
+def cognito_answer(op, doc):
+    """What a pool that verifies phone numbers, makes user names from e-mail addresses and
+    requires SMS MFA answers `op` with request `doc`."""
+    sms_mfa = {"ChallengeName": "SMS_MFA", "Session": "session",
+               "ChallengeParameters": {"CODE_DELIVERY_DELIVERY_MEDIUM": "SMS",
+                                       "CODE_DELIVERY_DESTINATION": "+*******0150"}}
+    params = doc.get("AuthParameters") or {}
+    responses = doc.get("ChallengeResponses") or {}
+    if op == "SignUp":
+        return {"CodeDeliveryDetails": {"AttributeName": "phone_number", "DeliveryMedium": "SMS",
+                                        "Destination": "+*******0101"},
+                "UserConfirmed": False, "UserSub": cognito_sub(doc.get("Username"))}
+    if op == "InitiateAuth" and doc.get("AuthFlow") == "USER_SRP_AUTH":
+        # SRP's first step: the user's name as Cognito holds it, and values of the right shape
+        # for the SDK to compute its proof with (the fake checks no proof).
+        sub = cognito_sub(params.get("USERNAME"))
+        return {"ChallengeName": "PASSWORD_VERIFIER", "Session": "session",
+                "ChallengeParameters": {"USERNAME": sub, "USER_ID_FOR_SRP": sub, "SALT": "5a17" * 8,
+                                        "SRP_B": "b" * 768, "SECRET_BLOCK": base64.b64encode(b"secret").decode()}}
+    if op == "InitiateAuth" and doc.get("AuthFlow") == "USER_PASSWORD_AUTH":
+        # A right password of a user with SMS MFA: the code went to the user's number.
+        return sms_mfa
+    if op == "RespondToAuthChallenge" and doc.get("ChallengeName") == "PASSWORD_VERIFIER":
+        return {**sms_mfa, "ChallengeParameters": {**sms_mfa["ChallengeParameters"],
+                                                   "USER_ID_FOR_SRP": responses.get("USERNAME", "")}}
+    if op == "RespondToAuthChallenge" and doc.get("ChallengeName") == "SMS_MFA":
+        user = responses.get("USERNAME", "")
+        now = int(time.time())
+        claims = {"sub": user, "username": user, "token_use": "access", "client_id": doc.get("ClientId", ""),
+                  "iat": now, "exp": now + 3600}
+        return {"AuthenticationResult": {"AccessToken": unsigned_jwt(claims),
+                                         "IdToken": unsigned_jwt({**claims, "token_use": "id", "aud": "client"}),
+                                         "RefreshToken": "refresh", "ExpiresIn": 3600, "TokenType": "Bearer"},
+                "ChallengeParameters": {}}
+    if op in ("InitiateAuth", "RespondToAuthChallenge"):
+        return {"ChallengeName": "SMS_OTP", "Session": "session"}
+    return {}
+
+
 def answer(method, path, headers, body):
     """(status, content type, body) of the API's success answer."""
     target = headers.get("x-amz-target", "")
     if target.startswith("AWSCognitoIdentityProviderService."):
-        op = target.split(".", 1)[1]
-        payload = {
-            # What a pool verifying phone numbers answers: the code went by SMS.
-            "SignUp": {"CodeDeliveryDetails": {"AttributeName": "phone_number", "DeliveryMedium": "SMS",
-                                               "Destination": "+*******0101"},
-                       "UserConfirmed": False, "UserSub": "00000000-0000-0000-0000-000000000000"},
-            "InitiateAuth": {"ChallengeName": "SMS_OTP", "Session": "session"},
-            "RespondToAuthChallenge": {"ChallengeName": "SMS_OTP", "Session": "session"},
-        }.get(op, {})
-        if op == "InitiateAuth" and '"USER_PASSWORD_AUTH"' in body.decode("utf-8", "replace"):
-            # A right password of a user with SMS MFA: the code went to the user's number.
-            payload = {"ChallengeName": "SMS_MFA", "Session": "session",
-                       "ChallengeParameters": {"CODE_DELIVERY_DELIVERY_MEDIUM": "SMS",
-                                               "CODE_DELIVERY_DESTINATION": "+*******0150"}}
+        try:
+            doc = json.loads(body or b"{}")
+        except ValueError:
+            doc = {}
+        payload = cognito_answer(target.split(".", 1)[1], doc if isinstance(doc, dict) else {})
         return 200, "application/x-amz-json-1.1", json.dumps(payload)
     bare, _, query = path.partition("?")
     params = dict(urllib.parse.parse_qsl(query))
@@ -92,15 +132,19 @@ def answer(method, path, headers, body):
     return 404, "application/json", json.dumps({"error": "no such API"})
 
 
-def id_token(uid, phone):
-    """An ID token as Google writes one (unsigned here: the SDK only reads its claims)."""
+def unsigned_jwt(claims):
+    """A JSON Web Token of `claims` (unsigned: the SDKs only read the claims)."""
     def segment(doc):
         return base64.urlsafe_b64encode(json.dumps(doc).encode()).decode().rstrip("=")
-    now = int(time.time())
-    claims = {"iss": "https://securetoken.google.com/example", "aud": "example", "auth_time": now,
-              "user_id": uid, "sub": uid, "iat": now, "exp": now + 3600, "phone_number": phone,
-              "firebase": {"identities": {"phone": [phone]}, "sign_in_provider": "phone"}}
     return f"{segment({'alg': 'none', 'typ': 'JWT'})}.{segment(claims)}.c2lnbmF0dXJl"
+
+
+def id_token(uid, phone):
+    """An ID token as Google writes one."""
+    now = int(time.time())
+    return unsigned_jwt({"iss": "https://securetoken.google.com/example", "aud": "example", "auth_time": now,
+                         "user_id": uid, "sub": uid, "iat": now, "exp": now + 3600, "phone_number": phone,
+                         "firebase": {"identities": {"phone": [phone]}, "sign_in_provider": "phone"}})
 
 
 def token_claims(token):

@@ -1,4 +1,6 @@
-// What the page imports of Amplify: the Cognito calls that send an SMS, bundled by
+// What the page imports of Amplify, as a site imports it (`aws-amplify`, whose `configure` wires
+// the Cognito token store the sign-in flows use): the Cognito calls that send an SMS (a sign-in's
+// SMS MFA code included) and what a sign-in needs around them, bundled by
 // `just setup-amplify-sdk` into target/amplify-sdk/amplify.js.
-export { Amplify } from "@aws-amplify/core";
-export { signUp, resendSignUpCode, resetPassword } from "@aws-amplify/auth";
+export { Amplify } from "aws-amplify";
+export { signUp, resendSignUpCode, resetPassword, signIn, confirmSignIn, signOut } from "aws-amplify/auth";
