@@ -177,7 +177,7 @@ fn run(policy: &Policy, args: &Args) -> Outcome {
 }
 
 fn main() -> Result<(), String> {
-    let args = cognito_day::parse_args("--resend-every", false, true)?;
+    let args = cognito_day::parse_args("--resend-every", false, true, false)?;
     let (shipped, unbound) = cognito_day::policies(&args.policy, "bound_number", args.imported)?;
     println!(
         "{}, seed {}: {} pumped numbers, a sign-up each every {} s, each account resending every {} s; {} real users",

@@ -17,7 +17,10 @@
 //! before the day (the guard saw the sign-ups), sign in one to four times in it, one sign-in in
 //! ten with a mistyped password first, and nine in ten enter the code. With `--on-real-numbers`
 //! the campaign makes its accounts for the first real users' numbers instead: what it costs
-//! them that their number's count is spent by others.
+//! them that their number's count is spent by others. With `--srp` every sign-in is Amplify's
+//! default one in a pool whose users sign in by e-mail: SRP, its second step
+//! (`RespondToAuthChallenge` answering `PASSWORD_VERIFIER`) naming the user by the `sub`
+//! Cognito answered the sign-up with, and the code entered under that name too.
 //!
 //! ```text
 //! cargo run -q -p pumpguard-cli --example mfa_sign_in_amplification -- policies/recommended-cognito.json
@@ -30,9 +33,8 @@ use std::collections::{BTreeMap, HashSet};
 use cognito_day::{numbers, Args, Rng, DAY_S};
 use pumpguard_core::{Action, MemoryStore, Policy};
 
-/// Cognito's answers: a sign-up whose code went by e-mail, a right password with SMS MFA, a
-/// wrong password, a right code, and an empty success.
-const SIGN_UP_BY_EMAIL: &str = r#"{"CodeDeliveryDetails": {"AttributeName": "email", "DeliveryMedium": "EMAIL", "Destination": "m***@m***"}, "UserConfirmed": false, "UserSub": "u"}"#;
+/// Cognito's answers: a right password with SMS MFA, a wrong password, a right code, and an
+/// empty success (a sign-up's: [`sign_up_answer`]).
 const SMS_MFA: &str = r#"{"ChallengeName": "SMS_MFA", "ChallengeParameters": {"CODE_DELIVERY_DELIVERY_MEDIUM": "SMS", "CODE_DELIVERY_DESTINATION": "+*******0000"}, "Session": "s"}"#;
 const WRONG_PASSWORD: &str = r#"{"__type": "NotAuthorizedException"}"#;
 const SIGNED_IN: &str = r#"{"AuthenticationResult": {"AccessToken": "t"}}"#;
@@ -85,8 +87,29 @@ struct Outcome {
     real_users_refused: HashSet<String>,
 }
 
-fn body(call: &Call) -> String {
+/// The `sub` Cognito makes user `user` (a UUID; here one per name).
+fn sub_of(user: &str) -> String {
+    let hash =
+        user.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    format!("{:08x}-0000-4000-8000-{:012x}", hash >> 32, hash & 0xffff_ffff_ffff)
+}
+
+/// Cognito's answer to a sign-up whose code went by e-mail: the `sub` it made the user.
+fn sign_up_answer(user: &str) -> String {
+    serde_json::json!({"CodeDeliveryDetails": {"AttributeName": "email", "DeliveryMedium": "EMAIL",
+        "Destination": "m***@m***"}, "UserConfirmed": false, "UserSub": sub_of(user)})
+    .to_string()
+}
+
+fn body(call: &Call, srp: bool) -> String {
+    // What an SRP sign-in's judged step and its code name the user by.
+    let sub = sub_of(&call.user);
     match call.op {
+        Op::SignIn { .. } if srp => serde_json::json!({"ClientId": "c", "ChallengeName": "PASSWORD_VERIFIER",
+            "Session": "s", "ChallengeResponses": {"USERNAME": sub, "PASSWORD_CLAIM_SECRET_BLOCK": "b",
+                "PASSWORD_CLAIM_SIGNATURE": "s", "TIMESTAMP": "t"}}),
+        Op::EnterCode if srp => serde_json::json!({"ClientId": "c", "ChallengeName": "SMS_MFA", "Session": "s",
+            "ChallengeResponses": {"USERNAME": sub, "SMS_MFA_CODE": "1"}}),
         Op::SignUp => serde_json::json!({"ClientId": "c", "Username": call.user,
             "UserAttributes": [{"Name": "email", "Value": call.user}, {"Name": "phone_number", "Value": call.number}]}),
         Op::ConfirmSignUp => {
@@ -101,14 +124,15 @@ fn body(call: &Call) -> String {
 }
 
 /// Cognito's answer to a call the guard let through.
-fn answer(op: Op) -> (u16, &'static str) {
-    match op {
-        Op::SignUp => (200, SIGN_UP_BY_EMAIL),
+fn answer(call: &Call) -> (u16, String) {
+    let (status, text) = match call.op {
+        Op::SignUp => return (200, sign_up_answer(&call.user)),
         Op::SignIn { right_password: true } => (200, SMS_MFA),
         Op::SignIn { right_password: false } => (400, WRONG_PASSWORD),
         Op::EnterCode => (200, SIGNED_IN),
         Op::ConfirmSignUp => (200, "{}"),
-    }
+    };
+    (status, text.to_owned())
 }
 
 /// One call through the guard and, when it lets it through, Cognito's answer recorded as a host
@@ -118,9 +142,13 @@ fn judge(
     store: &MemoryStore,
     call: &Call,
     client: std::net::IpAddr,
+    srp: bool,
 ) -> (Action, Vec<String>) {
+    let (status, text) = answer(call);
+    let target =
+        if srp && matches!(call.op, Op::SignIn { .. }) { "RespondToAuthChallenge" } else { call.op.target() };
     let decision =
-        cognito_day::call(policy, store, call.op.target(), &body(call), call.at_s, client, answer(call.op));
+        cognito_day::call(policy, store, target, &body(call, srp), call.at_s, client, (status, &text));
     let rules = decision
         .reasons
         .iter()
@@ -160,9 +188,9 @@ fn run(policy: &Policy, args: &Args) -> Outcome {
         let user = format!("r{n}@mail.example");
         let made =
             Call { at_s: 0, who: Who::Real, op: Op::SignUp, user: user.clone(), number: number.clone() };
-        let _ = judge(policy, &store, &made, rng.address());
+        let _ = judge(policy, &store, &made, rng.address(), args.srp);
         let confirmed = Call { op: Op::ConfirmSignUp, ..made };
-        let _ = judge(policy, &store, &confirmed, rng.address());
+        let _ = judge(policy, &store, &confirmed, rng.address(), args.srp);
         for _ in 0..1 + real.below(4) {
             let at_s = 60 + real.below(DAY_S - 60);
             let right_password = real.below(10) != 0;
@@ -179,7 +207,7 @@ fn run(policy: &Policy, args: &Args) -> Outcome {
     let mut refused_real: HashSet<String> = HashSet::new();
     while let Some(index) = (0..queue.len()).min_by_key(|&i| (queue[i].at_s, i)) {
         let call = queue.swap_remove(index);
-        let (action, rules) = judge(policy, &store, &call, rng.address());
+        let (action, rules) = judge(policy, &store, &call, rng.address(), args.srp);
         let allowed = action == Action::Allow;
         if !allowed {
             for rule in rules {
@@ -227,11 +255,17 @@ fn run(policy: &Policy, args: &Args) -> Outcome {
 }
 
 fn main() -> Result<(), String> {
-    let args = cognito_day::parse_args("--sign-in-every", true, false)?;
+    let args = cognito_day::parse_args("--sign-in-every", true, false, true)?;
     let (shipped, without) = cognito_day::policies(&args.policy, "bound_sign_ins", false)?;
     println!(
-        "{}, seed {}: {} pumped numbers, an account each every {} s, each signing in every {} s; {} real users",
-        args.policy, args.seed, args.numbers, args.sign_up_every, args.every, args.real_users
+        "{}, seed {}: {} pumped numbers, an account each every {} s, each signing in every {} s{}; {} real users",
+        args.policy,
+        args.seed,
+        args.numbers,
+        args.sign_up_every,
+        args.every,
+        if args.srp { " by SRP" } else { "" },
+        args.real_users
     );
     println!(
         "{:24} {:>13} {:>19} {:>22} {:>16}",

@@ -172,13 +172,18 @@ pub struct Args {
     pub made_before: usize,
     /// The site imports its accounts with their numbers (`--imported`).
     pub imported: bool,
+    /// Sign-ins as Amplify makes them by default, in a pool whose users sign in by e-mail
+    /// (`--srp`): SRP, whose second step names the user by the `sub` Cognito answered its
+    /// sign-up with, not by the e-mail.
+    pub srp: bool,
     pub seed: u64,
 }
 
 /// The command line's options; `every_flag` names the repeated call's pace (`--resend-every`),
 /// `on_real_numbers` whether the measurement can aim the campaign at real users' numbers,
-/// `legacy` whether it can give the campaign accounts made before the guard ran.
-pub fn parse_args(every_flag: &str, on_real_numbers: bool, legacy: bool) -> Result<Args, String> {
+/// `legacy` whether it can give the campaign accounts made before the guard ran, `srp` whether
+/// its sign-ins can be Amplify's SRP ones.
+pub fn parse_args(every_flag: &str, on_real_numbers: bool, legacy: bool, srp: bool) -> Result<Args, String> {
     let mut args = Args {
         policy: "policies/recommended-cognito.json".to_owned(),
         numbers: 20,
@@ -188,6 +193,7 @@ pub fn parse_args(every_flag: &str, on_real_numbers: bool, legacy: bool) -> Resu
         on_real_numbers: false,
         made_before: 0,
         imported: false,
+        srp: false,
         seed: 1,
     };
     let mut given = std::env::args().skip(1);
@@ -203,6 +209,7 @@ pub fn parse_args(every_flag: &str, on_real_numbers: bool, legacy: bool) -> Resu
             "--on-real-numbers" if on_real_numbers => args.on_real_numbers = true,
             "--made-before" if legacy => args.made_before = count(number(value(&arg)?)?)?,
             "--imported" if legacy => args.imported = true,
+            "--srp" if srp => args.srp = true,
             flag if flag == every_flag => args.every = number(value(&arg)?)?.max(1),
             _ if !arg.starts_with("--") => args.policy = arg,
             _ => return Err(format!("unknown option {arg}")),
