@@ -104,6 +104,16 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
     #[test]
+    fn origin_answers_never_panic(body in prop::collection::vec(any::<u8>(), 0..300), sub in "\\PC{0,140}") {
+        for preset in [Preset::Cognito, Preset::SnsPublish, Preset::TwilioVerify, Preset::Firebase] {
+            let _ = preset.send_answer(Some(&body));
+            let answer = serde_json::json!({"UserConfirmed": false, "UserSub": sub}).to_string();
+            let id = preset.send_answer(Some(answer.as_bytes())).user_id;
+            prop_assert!(id.is_none_or(|id| !id.is_empty() && id.len() <= 128 && id == fold_account(&id)));
+        }
+    }
+
+    #[test]
     fn arbitrary_bytes_never_panic(body in prop::collection::vec(any::<u8>(), 0..300), ct in 0usize..6) {
         let query = String::from_utf8_lossy(&body).into_owned();
         for ex in [everything(), form_token()] {

@@ -859,6 +859,33 @@ fn preset_twilio_verify() {
     );
 }
 
+/// What Cognito's answer to a sign-up says: the code's way, and the `sub` it made the user,
+/// folded as account names are, and only when it could be Cognito's.
+#[test]
+fn preset_cognito_send_answer() {
+    let answer = |body: &str| Preset::Cognito.send_answer(Some(body.as_bytes()));
+    let by_sms = r#"{"CodeDeliveryDetails": {"AttributeName": "phone_number", "DeliveryMedium": "SMS"},
+        "UserConfirmed": false, "UserSub": " 9A1C0E2B-0000-4000-8000-000000000001 "}"#;
+    assert_eq!(
+        answer(by_sms),
+        SendAnswer {
+            sent: AnsweredSend::CodeBySms,
+            user_id: Some("9a1c0e2b-0000-4000-8000-000000000001".to_owned())
+        }
+    );
+    let long = format!(r#"{{"UserConfirmed": true, "UserSub": "{}"}}"#, "x".repeat(129));
+    assert_eq!(answer(&long), SendAnswer { sent: AnsweredSend::AcceptedOtherwise, user_id: None });
+    for no_id in
+        [r#"{"UserSub": ""}"#, r#"{"UserSub": "  "}"#, r#"{"UserSub": 7}"#, r#"{"ChallengeName": "SMS_MFA"}"#]
+    {
+        assert_eq!(answer(no_id).user_id, None, "{no_id}");
+    }
+    assert_eq!(answer(r#"{"ChallengeName": "SMS_MFA"}"#).sent, AnsweredSend::SignInCode);
+    assert_eq!(Preset::Cognito.send_answer(Some(b"not json")).sent, AnsweredSend::Nothing);
+    assert_eq!(Preset::Cognito.send_answer(None).user_id, None);
+    assert_eq!(Preset::Firebase.send_answer(Some(by_sms.as_bytes())).user_id, None);
+}
+
 #[test]
 fn preset_firebase() {
     let send =
