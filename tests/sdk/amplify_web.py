@@ -1,13 +1,13 @@
 """AWS Amplify's Auth category (v6, bundled as a site bundles it), in headless Chromium, signing
 users up and in through the guard.
 
-tests/sdk/amplify-page.html calls `signUp`, `resendSignUpCode`, `signIn` (Amplify's default,
-SRP) and `confirmSignIn` with Amplify's `userPoolEndpoint` set to the guard's host, which
+tests/sdk/amplify-page.html calls `signUp`, `resendSignUpCode`, `resetPassword`, `signIn`
+(Amplify's default, SRP) and `confirmSignIn` with Amplify's `userPoolEndpoint` set to the guard's host, which
 forwards them to the fake Cognito of fake_apis.py. What the checks hold the guard to: a sign-up
 reaches Cognito once and Amplify reads its answer (a code sent by SMS); a refusal is Amplify's
 `ForbiddenException` with the guard's reason in its message, after one request (no retry), and
-reaches Cognito never; a resend by user name is judged as a send to the number the user signed
-up with; an SRP sign-in, whose second step names the user by the `sub` Cognito answered the
+reaches Cognito never; a resend or a reset by user name is judged as a send to the number the
+user signed up with, and a reset of a user the guard saw no sign-up of by the user's own limit; an SRP sign-in, whose second step names the user by the `sub` Cognito answered the
 sign-up with (a pool whose users sign in by e-mail), is counted at the sign-up's number, and a
 user who entered a sign-in's code is spared that count.
 """
@@ -78,7 +78,8 @@ def sign_ups(run, chromium, work):
     profile = os.path.join(work, "chromium-profile")
     us, ng = "+14155550701", "+2348031234569"
     before = len(run.origin_requests())
-    steps = [f"signup:amp-user1:{us}", f"signup:amp-user2:{ng}", f"signup:amp-user3:{us}", "resend:amp-user1"]
+    steps = [f"signup:amp-user1:{us}", f"signup:amp-user2:{ng}", f"signup:amp-user3:{us}", "resend:amp-user1",
+             "reset:amp-user1", "reset:amp-nobody@example.com", "reset:AMP-Nobody@example.com"]
     results = browser.run_page(run, chromium, profile, "amplify.html", {"steps": ",".join(steps)})
     seen = run.origin_requests()[before:]
     by_step = {r.get("step"): r for r in results if isinstance(r, dict)}
@@ -97,3 +98,11 @@ def sign_ups(run, chromium, work):
     report("amplify signUp (NG): never reached Cognito", not sign_ups_of(seen, ng))
     refused(steps[2], "rate_limited", "per-number", "signUp of the same number again")
     refused(steps[3], "rate_limited", "per-number", "resendSignUpCode by user name, judged as its sign-up's number")
+    refused(steps[4], "rate_limited", "per-number", "resetPassword by user name, judged as its sign-up's number")
+    reset = by_step.get(steps[5], {})
+    report("amplify resetPassword of a user the guard saw no sign-up of: Cognito got it once, Amplify read a code by SMS",
+           reset.get("next") == "CONFIRM_RESET_PASSWORD_WITH_CODE" and reset.get("medium") == "SMS"
+           and reset.get("calls") == 1 and len(targets_of(seen, "ForgotPassword", "amp-nobody@")) == 1, json.dumps(reset))
+    refused(steps[6], "rate_limited", "per-account", "resetPassword of the same user again, spelled otherwise")
+    report("amplify resetPassword refused: never reached Cognito",
+           not targets_of(seen, "ForgotPassword", "amp-user1") and not targets_of(seen, "ForgotPassword", "AMP-Nobody"))

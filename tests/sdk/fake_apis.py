@@ -70,6 +70,9 @@ def cognito_answer(op, doc):
         return {"CodeDeliveryDetails": {"AttributeName": "phone_number", "DeliveryMedium": "SMS",
                                         "Destination": "+*******0101"},
                 "UserConfirmed": False, "UserSub": cognito_sub(doc.get("Username"))}
+    if op == "ForgotPassword":
+        return {"CodeDeliveryDetails": {"AttributeName": "phone_number", "DeliveryMedium": "SMS",
+                                        "Destination": "+*******0101"}}
     if op == "InitiateAuth" and doc.get("AuthFlow") == "USER_SRP_AUTH":
         # SRP's first step: the user's name as Cognito holds it, and values of the right shape
         # for the SDK to compute its proof with (the fake checks no proof).
