@@ -12,7 +12,9 @@
   for the JS SDK's whole sign-in also `v2/recaptchaConfig` (reCAPTCHA Enterprise enforced for
   the API key `enterprise`, off for any other), `v1/recaptchaParams` (the v2 site key),
   `accounts/mfaEnrollment:start` and `:finalize` (a phone second factor), `accounts:signInWithPhoneNumber` (a user whose
-  number the session was sent to) and `accounts:lookup`.
+  number the session was sent to), `accounts:lookup`, and a second-factor sign-in:
+  `accounts:signInWithPassword` (every user has a phone second factor), `accounts/mfaSignIn:start`
+  and `:finalize`.
 - With `--page-dir DIR`, `GET /page/NAME` serves DIR/NAME (the SDK's page and its scripts).
 
 Every request is recorded (method, path, headers, body); `GET /__origin/requests` returns them
@@ -201,6 +203,17 @@ def firebase_answer(bare, params, body):
                            "mfaInfo": [{"mfaEnrollmentId": f"enrolment-{i}", "phoneInfo": p, "displayName": "phone",
                                         "enrolledAt": "2026-01-01T00:00:00Z"} for i, p in enumerate(second)],
                            "lastLoginAt": "1767225600000", "createdAt": "1767225600000"}]}
+    if bare.endswith("accounts:signInWithPassword"):
+        # A user with a phone second factor: the password is right, the second factor is due.
+        email = str(doc.get("email", ""))
+        return {"localId": "uid-" + email, "email": email, "mfaPendingCredential": "pending:" + email,
+                "mfaInfo": [{"mfaEnrollmentId": "enrolment-" + email, "phoneInfo": "+1******0605",
+                             "displayName": "phone", "enrolledAt": "2026-01-01T00:00:00Z"}]}
+    if bare.endswith("/accounts/mfaSignIn:start"):
+        return {"phoneResponseInfo": {"sessionInfo": "session:" + str(doc.get("mfaEnrollmentId", ""))}}
+    if bare.endswith("/accounts/mfaSignIn:finalize"):
+        email = str(doc.get("mfaPendingCredential", "")).removeprefix("pending:")
+        return {"idToken": id_token("uid-" + email, "+14155550605"), "refreshToken": "refresh"}
     if "accounts" in bare:
         return {"sessionInfo": "session:" + str(doc.get("phoneNumber", ""))}
     return None

@@ -1,6 +1,7 @@
 """The Firebase JS SDK as shipped, in headless Chromium, signing in by phone through the guard.
 
-tests/sdk/firebase-page.html runs `signInWithPhoneNumber` and `confirm` with the SDK's
+tests/sdk/firebase-page.html runs `signInWithPhoneNumber` and `confirm`, a second factor's
+enrolment and a second-factor sign-in (`signInWithEmailAndPassword`, then the resolver) with the SDK's
 Auth calls sent to the guard's host (`connectAuthEmulator`: /identitytoolkit.googleapis.com/...),
 which forwards them to the fake Google of fake_apis.py as Google's own paths (/v1/...). What
 the checks hold the guard to: the bodies the SDK really builds
@@ -115,3 +116,21 @@ def run(run, chromium, work):
            results[1:2] == [{"phone": twice, "signedIn": twice}] and again.get("code") == "auth/too-many-requests",
            json.dumps(results))
     report("firebase JS SDK: the throttled send never reached Google", len(sends_of(seen, twice)) == 1)
+
+    # A second-factor sign-in names the enrolment, never the number: judged by that account.
+    email = "mfa-user@example.com"
+    results = browser.run_page(run, chromium, profile, "firebase.html",
+                               {"key": "web", "code": "123456", "mfa": email, "mfaTimes": "2"})
+    starts = [json.loads(r.get("body") or "{}") for r in run.origin_requests()
+              if "mfaSignIn:start" in r.get("path", "") and email in (r.get("body") or "")]
+    info = starts[0].get("phoneSignInInfo", {}) if starts else {}
+    report("firebase JS SDK: a second-factor sign-in (mfaSignIn:start naming the enrolment, then finalize) signed in",
+           results[:1] == [{"mfa": email, "signedIn": "uid-" + email}]
+           and starts[:1] and starts[0].get("mfaEnrollmentId") == "enrolment-" + email
+           and info.get("captchaResponse") == "NO_RECAPTCHA" and bool(info.get("recaptchaToken")),
+           json.dumps({"results": results, "starts": starts}))
+    again = results[1] if len(results) > 1 else {}
+    report("firebase JS SDK: the same second factor again at once is auth/too-many-requests naming per-account, "
+           "and never reached Google",
+           again.get("code") == "auth/too-many-requests" and "rule per-account" in again.get("message", "")
+           and len(starts) == 1, json.dumps({"results": results, "starts": len(starts)}))
