@@ -54,8 +54,9 @@ def sign_ins(run, chromium, work):
     if len(got) != len(steps):
         report("amplify sign-ins: a result per step", False, json.dumps(results))
         return
-    verifiers = [r for r in targets_of(seen, "RespondToAuthChallenge", "PASSWORD_VERIFIER")]
+    verifiers = targets_of(seen, "RespondToAuthChallenge", "PASSWORD_VERIFIER")
     bot_sub = json.loads(verifiers[0]["body"])["ChallengeResponses"]["USERNAME"] if verifiers else ""
+    bot_verifiers = [r for r in verifiers if bot_sub and bot_sub in r.get("body", "")]
     report("amplify signIn (SRP): Cognito's PASSWORD_VERIFIER named the sub, not the e-mail; Amplify read an SMS code",
            got[1].get("next") == "CONFIRM_SIGN_IN_WITH_SMS_CODE" and got[1].get("medium") == "SMS"
            and got[1].get("calls") == 2 and bool(bot_sub) and "@" not in bot_sub, json.dumps(got[:2]))
@@ -65,8 +66,8 @@ def sign_ins(run, chromium, work):
            third.get("name") == "ForbiddenException"
            and "pumpguard: rate_limited, rule users-sign-in-codes" in third.get("message", "")
            and third.get("calls") == 2, json.dumps(third))
-    report("amplify signIn refused: its PASSWORD_VERIFIER never reached Cognito",
-           len(targets_of(seen, "RespondToAuthChallenge", bot_sub)) == 1 if bot_sub else False)
+    report("amplify signIn refused: its PASSWORD_VERIFIER never reached Cognito (the first one did)",
+           len(bot_verifiers) == 1, f"{len(bot_verifiers)} of the user's PASSWORD_VERIFIER calls reached Cognito")
     report("amplify confirmSignIn with the SMS code: signed in",
            got[5].get("next") == "DONE" and got[6].get("name") is None, json.dumps(got[4:7]))
     report("amplify signIn of the user who entered a code: spared the count, an SMS code again",
