@@ -2,14 +2,16 @@
 users up and in through the guard.
 
 tests/sdk/amplify-page.html calls `signUp`, `resendSignUpCode`, `resetPassword`, `signIn`
-(Amplify's default, SRP) and `confirmSignIn` with Amplify's `userPoolEndpoint` set to the guard's host, which
-forwards them to the fake Cognito of fake_apis.py. What the checks hold the guard to: a sign-up
-reaches Cognito once and Amplify reads its answer (a code sent by SMS); a refusal is Amplify's
-`ForbiddenException` with the guard's reason in its message, after one request (no retry), and
-reaches Cognito never; a resend or a reset by user name is judged as a send to the number the
-user signed up with, and a reset of a user the guard saw no sign-up of by the user's own limit; an SRP sign-in, whose second step names the user by the `sub` Cognito answered the
-sign-up with (a pool whose users sign in by e-mail), is counted at the sign-up's number, and a
-user who entered a sign-in's code is spared that count.
+(Amplify's default, SRP, and passwordless by SMS code) and `confirmSignIn` with Amplify's
+`userPoolEndpoint` set to the guard's host, which forwards them to the fake Cognito of
+fake_apis.py. What the checks hold the guard to: a sign-up reaches Cognito once and Amplify reads
+its answer (a code sent by SMS); a refusal is Amplify's `ForbiddenException` with the guard's
+reason in its message, after one request (no retry), and reaches Cognito never; a resend or a reset
+by user name is judged as a send to the number the user signed up with, and a reset of a user the
+guard saw no sign-up of by the user's own limit; an SRP sign-in, whose second step names the user
+by the `sub` Cognito answered the sign-up with (a pool whose users sign in by e-mail), is counted
+at the sign-up's number, and a user who entered a sign-in's code is spared that count; a
+passwordless sign-in is a send to the number it names.
 """
 
 import json
@@ -38,6 +40,35 @@ def targets_of(requests, op, text):
 def run(run, chromium, work):
     sign_ups(run, chromium, work)
     sign_ins(run, chromium, work)
+    passwordless(run, chromium, work)
+
+
+def passwordless(run, chromium, work):
+    """Passwordless sign-ins by SMS code (`USER_AUTH` asking for `SMS_OTP`) in a pool whose users
+    sign in by phone number: no password stands between a client and the SMS, so each is a send
+    to the number it names."""
+    report = run.report
+    profile = os.path.join(work, "chromium-profile")
+    us, ng = "+14155550761", "+2348031234570"
+    steps = [f"otp:{us}", "confirm:123456", "signout", f"otp:{us}", f"otp:{ng}"]
+    before = len(run.origin_requests())
+    results = browser.run_page(run, chromium, profile, "amplify.html", {"steps": ",".join(steps)})
+    seen = run.origin_requests()[before:]
+    got = [r for r in results if isinstance(r, dict) and "step" in r]
+    if len(got) != len(steps):
+        report("amplify passwordless: a result per step", False, json.dumps(results))
+        return
+    report("amplify signIn by SMS code (USER_AUTH, SMS_OTP): Cognito got it once, Amplify read the code's step; "
+           "confirmSignIn signed in",
+           got[0].get("next") == "CONFIRM_SIGN_IN_WITH_SMS_CODE" and got[0].get("calls") == 1
+           and got[1].get("next") == "DONE" and len(targets_of(seen, "InitiateAuth", us)) == 1, json.dumps(got[:2]))
+    for step, reason, rule, name in ((got[3], "rate_limited", "per-number", "the same number again at once"),
+                                     (got[4], "country_not_allowed", "geo", "a number of a country not served")):
+        report(f"amplify signIn by SMS code, {name}: ForbiddenException naming {reason}, rule {rule}, after one request",
+               step.get("name") == "ForbiddenException" and f"pumpguard: {reason}, rule {rule}" in step.get("message", "")
+               and step.get("calls") == 1, json.dumps(step))
+    report("amplify signIn by SMS code refused: never reached Cognito",
+           len(targets_of(seen, "InitiateAuth", us)) == 1 and not targets_of(seen, "InitiateAuth", ng))
 
 
 def sign_ins(run, chromium, work):

@@ -4,7 +4,8 @@
 - Cognito (`X-Amz-Target: AWSCognitoIdentityProviderService.<Op>`): AWS JSON 1.1 success bodies
   of a pool that verifies phone numbers, makes user names from e-mail addresses (the `sub` it
   answers a sign-up with) and requires SMS MFA: SRP sign-ins (`PASSWORD_VERIFIER`, no proof
-  checked) and password sign-ins send a code, the code's answer signs the user in.
+  checked), password sign-ins and passwordless ones (`USER_AUTH` asking for `SMS_OTP`) send a
+  code, the code's answer signs the user in.
 - SNS Query API (`Action=...` in the query or the urlencoded body): `<PublishResponse>` XML.
 - Twilio Verify (`/v2/Services/<sid>/Verifications` and `/VerificationCheck`): Verification JSON.
 - Firebase (`/v1/accounts:sendVerificationCode`, also under `/identitytoolkit.googleapis.com/`
@@ -88,7 +89,12 @@ def cognito_answer(op, doc):
     if op == "RespondToAuthChallenge" and doc.get("ChallengeName") == "PASSWORD_VERIFIER":
         return {**sms_mfa, "ChallengeParameters": {**sms_mfa["ChallengeParameters"],
                                                    "USER_ID_FOR_SRP": responses.get("USERNAME", "")}}
-    if op == "RespondToAuthChallenge" and doc.get("ChallengeName") == "SMS_MFA":
+    if op == "InitiateAuth" and doc.get("AuthFlow") == "USER_AUTH" and params.get("PREFERRED_CHALLENGE") == "SMS_OTP":
+        # Passwordless sign-in: a code to the user's number.
+        return {"ChallengeName": "SMS_OTP", "Session": "session",
+                "ChallengeParameters": {"CODE_DELIVERY_DELIVERY_MEDIUM": "SMS",
+                                        "CODE_DELIVERY_DESTINATION": "+*******0761"}}
+    if op == "RespondToAuthChallenge" and doc.get("ChallengeName") in ("SMS_MFA", "SMS_OTP"):
         user = responses.get("USERNAME", "")
         now = int(time.time())
         claims = {"sub": user, "username": user, "token_use": "access", "client_id": doc.get("ClientId", ""),
