@@ -55,6 +55,15 @@ def verification(sid, form, status):
     }
 
 
+def json_object(body):
+    """A request body's JSON object, or {} for any other body."""
+    try:
+        doc = json.loads(body or b"{}")
+    except ValueError:
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
 def cognito_sub(username):
     """The user name Cognito makes a user in a pool whose users sign in by e-mail (its `sub`),
     the same for every spelling of the name the sign-up carried."""
@@ -112,11 +121,7 @@ def answer(method, path, headers, body):
     """(status, content type, body) of the API's success answer."""
     target = headers.get("x-amz-target", "")
     if target.startswith("AWSCognitoIdentityProviderService."):
-        try:
-            doc = json.loads(body or b"{}")
-        except ValueError:
-            doc = {}
-        payload = cognito_answer(target.split(".", 1)[1], doc if isinstance(doc, dict) else {})
+        payload = cognito_answer(target.split(".", 1)[1], json_object(body))
         return 200, "application/x-amz-json-1.1", json.dumps(payload)
     bare, _, query = path.partition("?")
     params = dict(urllib.parse.parse_qsl(query))
@@ -169,11 +174,7 @@ def token_claims(token):
 
 def firebase_answer(bare, params, body):
     """Google's answer to an Identity Toolkit call, or None for a path that is none."""
-    try:
-        doc = json.loads(body or b"{}")
-    except ValueError:
-        doc = {}
-    doc = doc if isinstance(doc, dict) else {}
+    doc = json_object(body)
     if bare.endswith("/v2/recaptchaConfig"):
         if params.get("key") == "enterprise":
             return {"recaptchaKey": "projects/example/keys/enterprise-site-key",
