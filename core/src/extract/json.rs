@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 
-use super::names::{eq_folded, NameBuf};
+use super::names::{eq_folded, eq_folded_without_underscores, NameBuf};
 use super::path::{render, Spelled};
 use super::plan::{bits, Edge, JsonPlan, ValueFilter, MAX_PAIR_SPECS};
 use super::{Candidate, ExtractError, Extracted, Source};
@@ -371,13 +371,21 @@ impl Scanner<'_> {
         };
         if let Some(name) = name.filter(|n| plan.first_bytes.may_match(n)) {
             let mut new_keys = 0u64;
-            if let Some(i) = plan.keys.find(name) {
+            let found = plan.keys.find(name).or_else(|| {
+                plan.proto_names
+                    .then(|| plan.keys.iter().position(|k| eq_folded_without_underscores(name, k)))
+                    .flatten()
+            });
+            if let Some(i) = found {
                 ctx.key_hit = true;
                 new_keys = 1u64.checked_shl(i as u32).unwrap_or(0);
             }
             for node in bits(nodes).filter_map(|n| plan.node(n)) {
                 for (edge, child) in &node.edges {
-                    if matches!(edge, Edge::Key(k) if eq_folded(name, k)) {
+                    let hit = |k: &[u8]| {
+                        eq_folded(name, k) || (plan.proto_names && eq_folded_without_underscores(name, k))
+                    };
+                    if matches!(edge, Edge::Key(k) if hit(k)) {
                         ctx.nodes |= 1u64 << (child & 63);
                     }
                 }

@@ -68,6 +68,22 @@ pub(crate) fn eq_folded(candidate: &[u8], folded_name: &[u8]) -> bool {
     }
 }
 
+/// Whether request bytes (unfolded) fold to a configured name (folded) once every `_` is left
+/// out of both: a protobuf JSON parser (Google's APIs) reads a field by its lowerCamelCase name
+/// and by its proto name alike (`phoneNumber`, `phone_number`). A looser match than the
+/// parser's own (`phone_Number` too), which only makes the guard read more keys, never fewer.
+pub(crate) fn eq_folded_without_underscores(candidate: &[u8], folded_name: &[u8]) -> bool {
+    let mut request = Folded::new(candidate).filter(|&b| b != b'_');
+    let mut configured = folded_name.iter().copied().filter(|&b| b != b'_');
+    loop {
+        match (request.next(), configured.next()) {
+            (None, None) => return true,
+            (a, b) if a == b => {}
+            _ => return false,
+        }
+    }
+}
+
 /// Folds a configured name (which the caller has checked is non-empty and short enough).
 pub(crate) fn fold_owned(name: &str) -> Box<[u8]> {
     Folded::new(name.as_bytes()).collect()
@@ -173,6 +189,11 @@ mod tests {
         assert!(eq_folded("PHONE".as_bytes(), b"phone"));
         assert!(eq_folded("\u{212A}EY".as_bytes(), b"key"));
         assert!(!eq_folded(b"phones", b"phone"));
+        assert!(eq_folded_without_underscores(b"phone_number", b"phonenumber"));
+        assert!(eq_folded_without_underscores(b"Phone_Enrollment_Info", b"phoneenrollmentinfo"));
+        assert!(eq_folded_without_underscores(b"phoneNumber", b"phone_number"));
+        assert!(!eq_folded_without_underscores(b"phone_numbers", b"phonenumber"));
+        assert!(!eq_folded_without_underscores(b"phone", b"phonenumber"));
         assert!(!eq_folded(b"phon", b"phone"));
         assert!(eq_folded("\u{17F}m\u{17F}".as_bytes(), b"sms"));
         assert!(!eq_folded("\u{17F}m\u{17F}".as_bytes(), b"smt"));

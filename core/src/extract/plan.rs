@@ -90,6 +90,9 @@ pub(crate) struct JsonPlan {
     pub(crate) account_nodes: u64,
     /// First bytes of every name an object key is compared with; set by [`JsonPlan::finish`].
     pub(crate) first_bytes: FirstBytes,
+    /// Keys also match with their underscores left out: the API behind the route parses JSON
+    /// as protobuf does, by the field's proto name as well as its JSON name (Firebase).
+    pub(crate) proto_names: bool,
 }
 
 /// A set of bytes: the folded first bytes of configured names, so that most request keys are
@@ -122,6 +125,7 @@ impl Default for JsonPlan {
             token_placeholders: &[],
             account_nodes: 0,
             first_bytes: FirstBytes::default(),
+            proto_names: false,
         }
     }
 }
@@ -195,6 +199,9 @@ impl JsonPlan {
         // Lead bytes of the two non-ASCII letters that fold to ASCII (see `names`).
         first.insert(0xE2);
         first.insert(0xC5);
+        if self.proto_names {
+            first.insert(b'_');
+        }
         self.first_bytes = first;
     }
 

@@ -99,6 +99,9 @@ pub(crate) struct PresetSources {
     /// Paths of the account, each with the claims to read when its value is a JSON Web Token
     /// (none: the value itself).
     pub(crate) account_json_paths: &'static [(&'static str, &'static [&'static str])],
+    /// The API reads JSON as protobuf does: every key by its proto name too (`phone_number`
+    /// for `phoneNumber`), so the route's keys match with underscores left out.
+    pub(crate) proto_names: bool,
 }
 
 impl PresetSources {
@@ -123,6 +126,7 @@ impl Preset {
             token_json_paths: &[],
             token_placeholders: &[],
             account_json_paths: &[],
+            proto_names: false,
         };
         match self {
             Preset::Cognito => PresetSources {
@@ -190,6 +194,8 @@ impl Preset {
                 // `mfaEnrollment:start` names the user by its ID token's user id (a TOTP
                 // enrolment carries no number at all).
                 account_json_paths: &[("mfaEnrollmentId", &[]), ("idToken", &["user_id", "sub"])],
+                // Google's JSON is protobuf's: `{"phone_number": ...}` sends as `phoneNumber` does.
+                proto_names: true,
                 ..NONE
             },
         }

@@ -474,6 +474,7 @@ fn add_preset(
     errs: &mut ConfigErrors,
 ) {
     let sources = preset.sources();
+    json.proto_names |= sources.proto_names;
     for (p, filter) in sources.json_paths {
         if let Some(node) = compile_path(json, p, at, errs) {
             json.mark_number(node, *filter);

@@ -936,6 +936,33 @@ fn preset_firebase() {
             ),
         ],
     );
+    // Google parses JSON as protobuf does: each field by its proto name too, at every level.
+    check_table(
+        r#"{"preset": "firebase"}"#,
+        &[
+            (
+                Req::json(r#"{"phone_number": "+1", "recaptcha_token": "t"}"#),
+                found_with_token(&[("+1", "json:$.phone_number")], "t"),
+            ),
+            (
+                Req::json(r#"{"phone_enrollment_info": {"phoneNumber": "+2", "recaptcha_token": "t"}}"#),
+                found_with_token(&[("+2", "json:$.phone_enrollment_info.phoneNumber")], "t"),
+            ),
+            (Req::json(r#"{"phoneNumber": "+1", "phone_number": "+2"}"#), Err("ambiguous_field")),
+            (
+                Req::json(r#"{"phoneNumber": "+1", "recaptchaToken": "a", "recaptcha_token": "b"}"#),
+                Err("ambiguous_field"),
+            ),
+        ],
+    );
+    // Other APIs match keys by case alone: an underscore makes another key.
+    check_table(
+        r#"{"json_paths": ["phoneNumber"]}"#,
+        &[(
+            Req::json(r#"{"phoneNumber": "+1", "phone_number": "+2"}"#),
+            found(&[("+1", "json:$.phoneNumber")]),
+        )],
+    );
     // An explicit token replaces the preset's (and reads every value as it is).
     check_table(
         r#"{"preset": "firebase", "token": {"header": "cf-turnstile-response"}}"#,
