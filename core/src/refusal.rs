@@ -35,6 +35,13 @@ pub enum RefusalFormat {
     /// challenges, `INVALID_PHONE_NUMBER` / `MISSING_PHONE_NUMBER` / `INVALID_ARGUMENT` for
     /// input, `INTERNAL_ERROR` when a service was unavailable.
     Firebase,
+    /// Supabase Auth (GoTrue): `{"code": <status>, "error_code", "msg"}`, pumpguard's statuses.
+    /// supabase-js raises an `AuthApiError` whose `code` is `error_code`:
+    /// `over_sms_send_rate_limit` for throttles and timed blocks, `captcha_failed` for
+    /// challenges, `validation_failed` for input, `sms_send_failed` for other blocks,
+    /// `unexpected_failure` when a service was unavailable (503: supabase-js raises its
+    /// retryable error there, as for GoTrue's own 5xx).
+    Supabase,
 }
 
 impl RefusalFormat {
@@ -42,7 +49,7 @@ impl RefusalFormat {
     pub(crate) fn status(self, status: u16, code: Option<ReasonCode>) -> u16 {
         let input = code.is_some_and(ReasonCode::is_input);
         match self {
-            RefusalFormat::Pumpguard | RefusalFormat::Twilio => status,
+            RefusalFormat::Pumpguard | RefusalFormat::Twilio | RefusalFormat::Supabase => status,
             RefusalFormat::Firebase => 400,
             RefusalFormat::AwsJson | RefusalFormat::AwsQuery if input => 400,
             // No 429 and no 5xx: botocore retries both on its own.
@@ -53,7 +60,10 @@ impl RefusalFormat {
     /// The content type of the error body.
     pub(crate) fn content_type(self) -> &'static str {
         match self {
-            RefusalFormat::Pumpguard | RefusalFormat::Twilio | RefusalFormat::Firebase => "application/json",
+            RefusalFormat::Pumpguard
+            | RefusalFormat::Twilio
+            | RefusalFormat::Firebase
+            | RefusalFormat::Supabase => "application/json",
             RefusalFormat::AwsJson => "application/x-amz-json-1.1",
             RefusalFormat::AwsQuery => "text/xml",
         }
@@ -73,6 +83,13 @@ impl RefusalFormat {
                 }
                 _ if action == Action::Throttle || timed => "TOO_MANY_ATTEMPTS_TRY_LATER",
                 _ => "OPERATION_NOT_ALLOWED",
+            }),
+            RefusalFormat::Supabase => Some(match code {
+                _ if input => "validation_failed",
+                ReasonCode::StoreUnavailable | ReasonCode::CaptchaUnavailable => "unexpected_failure",
+                _ if action == Action::Challenge || code == ReasonCode::CaptchaInvalid => "captcha_failed",
+                _ if action == Action::Throttle || timed => "over_sms_send_rate_limit",
+                _ => "sms_send_failed",
             }),
             RefusalFormat::Pumpguard => None,
             RefusalFormat::AwsJson if input => Some("InvalidParameterException"),
@@ -146,6 +163,12 @@ pub(crate) fn body(decision: &Decision) -> Option<String> {
             body.push_str("{\"__type\":");
             push_json_string(&mut body, api_code);
             body.push_str(",\"message\":");
+            push_json_string(&mut body, &full_message(decision, code));
+            body.push(',');
+        }
+        (RefusalFormat::Supabase, Some(api_code)) => {
+            // GoTrue's error: supabase-js reads `error_code` and shows `msg`.
+            let _ = write!(body, "{{\"code\":{},\"error_code\":\"{api_code}\",\"msg\":", decision.status);
             push_json_string(&mut body, &full_message(decision, code));
             body.push(',');
         }
@@ -303,6 +326,24 @@ mod tests {
         assert_eq!(body["pumpguard"]["error"], "rate_limited");
         assert_eq!(body["pumpguard"]["rule"], "per-ip");
         assert_eq!(body["pumpguard"]["retry_after"], 60);
+    }
+
+    #[test]
+    fn supabase_throttle_is_a_gotrue_error_supabase_js_reads() {
+        let d = refusal(
+            "supabase",
+            &[("content-type", "application/json;charset=UTF-8")],
+            "/auth/v1/otp",
+            r#"{"phone": "14155550123", "create_user": true}"#,
+        );
+        assert_eq!(d.status, 429);
+        let body: serde_json::Value = serde_json::from_str(&d.error_body().unwrap()).unwrap();
+        assert_eq!(body["code"], 429);
+        assert_eq!(body["error_code"], "over_sms_send_rate_limit");
+        let message = body["msg"].as_str().unwrap();
+        assert!(message.contains("(pumpguard: rate_limited, rule per-ip, retry after 60 s)"), "{message}");
+        assert_eq!(body["error"], "rate_limited");
+        assert_eq!(body["retry_after"], 60);
     }
 
     #[test]

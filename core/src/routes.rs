@@ -107,6 +107,9 @@ pub struct Route {
     pub sign_in_code_answers: Vec<Conditions>,
     /// The preset's calls that choose SMS MFA ([`crate::extract::Preset::sms_mfa_choices`]).
     pub sms_mfa_choices: Vec<Conditions>,
+    /// The preset's calls that send an SMS only to a number they carry
+    /// ([`crate::extract::Preset::sends_only_to_carried_number`]).
+    pub sends_only_to_carried_number: Vec<Conditions>,
     /// The `captcha` object of a challenge refusal on this route, under a policy with a
     /// `captcha` section: the provider, site key, action and where the route reads the token.
     pub challenge_hint: Option<Arc<str>>,
@@ -214,6 +217,12 @@ impl Route {
     /// [`Route::signs_in_by_password`].
     pub fn chooses_sms_mfa(&self, req: &Request<'_>) -> bool {
         self.is_one_of(&self.sms_mfa_choices, req)
+    }
+
+    /// Whether `req` sends an SMS only to a number it carries, on the same terms as
+    /// [`Route::signs_in_by_password`]: a body the conditions cannot read is not such a call.
+    pub fn sends_only_to_carried_number(&self, req: &Request<'_>) -> bool {
+        self.is_one_of(&self.sends_only_to_carried_number, req)
     }
 
     /// Whether `req` names one call of the preset's API and meets one of `calls`.

@@ -120,6 +120,7 @@ pub(super) fn compile_routes(docs: &[RouteDoc], errs: &mut ConfigErrors) -> Vec<
                 password_sign_ins: preset_calls(Preset::password_sign_ins, errs),
                 sign_in_code_answers: preset_calls(Preset::sign_in_code_answers, errs),
                 sms_mfa_choices: preset_calls(Preset::sms_mfa_choices, errs),
+                sends_only_to_carried_number: preset_calls(Preset::sends_only_to_carried_number, errs),
                 challenge_hint: None,
                 success: ConfirmSuccess {
                     statuses: doc.success_status.clone(),

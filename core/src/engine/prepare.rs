@@ -178,6 +178,11 @@ impl Policy {
             decision.reasons.retain(|r| r.code != ReasonCode::InvalidNumber);
             decision.reasons.iter_mut().for_each(|r| r.enforced = false);
         }
+        // A call that sends only to a number it carries sends nothing without one (a Supabase
+        // e-mail sign-in or profile update): nothing to judge, whoever it names.
+        if extracted.numbers.is_empty() && !confirm && route.sends_only_to_carried_number(req) {
+            return self.finish(decision);
+        }
         // A request naming an account (a reset or a resend by user name) leaves the number to
         // the service that holds it: not a number the guard failed to find.
         if extracted.numbers.is_empty() && extracted.account.is_none() && !confirm {

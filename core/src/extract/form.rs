@@ -127,8 +127,9 @@ pub(crate) fn take_value(
     if hit.token {
         out.offer_token(value.clone(), || format!("field {}", label()))?;
     }
-    if !value.is_empty() && plan.filter(index).accepts(&value) {
-        out.numbers.push(Candidate::new(value, source(label())));
+    let filter = plan.filter(index);
+    if !value.is_empty() && filter.accepts(&value) {
+        out.numbers.push(Candidate::new(filter.reading(value), source(label())));
     } else if !value.is_empty() {
         // A user name or an e-mail address where a number may be (`plus_only`, Twilio's `To`
         // of an e-mail verification): the recipient is named another way, so it is the account.

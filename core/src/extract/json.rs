@@ -484,7 +484,7 @@ impl Scanner<'_> {
             let value = decode_string(self.text, self.src, raw)?;
             if !value.is_empty() && filter.accepts(&value) {
                 let path = self.location(self.frames.len, None);
-                out.numbers.push(Candidate::new(value, Source::Json(path)));
+                out.numbers.push(Candidate::new(filter.reading(value), Source::Json(path)));
             } else if !value.is_empty() {
                 // A user name or an e-mail address where a number may be: the recipient is
                 // named another way, so it is the request's account.
@@ -543,12 +543,12 @@ impl Scanner<'_> {
 
     fn on_number(&mut self, number: Number, ctx: &Ctx, out: &mut Extracted) -> Result<(), ExtractError> {
         let text = self.text.get(number.start..number.end).unwrap_or_default();
-        if self.number_filter(ctx).is_some_and(|filter| filter.accepts(text)) {
+        if let Some(filter) = self.number_filter(ctx).filter(|filter| filter.accepts(text)) {
             let path = self.location(self.frames.len, None);
             if !number.plain {
                 return Err(not_plain(text, &path));
             }
-            out.numbers.push(Candidate::new(text.to_owned(), Source::Json(path)));
+            out.numbers.push(Candidate::new(filter.reading(text.to_owned()), Source::Json(path)));
         }
         for (slot, pair) in self.pairs.iter_mut().enumerate().take(self.open_pairs) {
             let bit = 1u8 << (slot & 7);

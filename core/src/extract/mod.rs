@@ -232,6 +232,8 @@ pub struct Extractor {
     query: FieldPlan,
     /// Lower-cased header name of the token.
     token_header: Option<Box<str>>,
+    /// Claims of the `Authorization` bearer token that name the account (empty: none read).
+    bearer_claims: &'static [&'static str],
     /// Numbers split over a country part and a national part.
     split: split::SplitPlan,
 }
@@ -272,6 +274,17 @@ impl Extractor {
         if let Some(name) = &self.token_header {
             for (_, value) in req.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)) {
                 out.offer_token((*value).to_owned(), || format!("header {name}"))?;
+            }
+        }
+        if !self.bearer_claims.is_empty() {
+            for (_, value) in req.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case("authorization")) {
+                // A session names its user by a claim; a token without one (an API key) and
+                // another scheme name none. Two users in one request are ambiguous.
+                let token =
+                    value.trim().split_once(' ').filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"));
+                if let Some(account) = token.and_then(|(_, jwt)| jwt::claim(jwt, self.bearer_claims)) {
+                    out.offer_account(&account, || "header authorization".to_owned())?;
+                }
             }
         }
         match body_kind {

@@ -21,6 +21,10 @@ pub(crate) enum ValueFilter {
     LeadingPlus,
     /// Values with an `@` are e-mail addresses (Twilio Verify's `To` with `Channel=email`).
     NoAtSign,
+    /// Every value, read as an international number whether or not it starts with `+`:
+    /// Supabase Auth strips one leading `+` and reads the digits as E.164, so `2125551234` is a
+    /// Moroccan number there, never one of New York's under a default region.
+    International,
 }
 
 impl ValueFilter {
@@ -29,6 +33,15 @@ impl ValueFilter {
             ValueFilter::Any => true,
             ValueFilter::LeadingPlus => value.starts_with('+'),
             ValueFilter::NoAtSign => !value.contains('@'),
+            ValueFilter::International => true,
+        }
+    }
+
+    /// The text a value it accepts is parsed from: an international reading is given its `+`.
+    pub(crate) fn reading(self, value: String) -> String {
+        match self {
+            ValueFilter::International if !value.starts_with('+') => format!("+{value}"),
+            _ => value,
         }
     }
 
@@ -36,6 +49,10 @@ impl ValueFilter {
     pub(crate) fn either(a: Option<ValueFilter>, b: ValueFilter) -> ValueFilter {
         match a {
             Some(a) if a == b => a,
+            // The API reads the value one way: a source listed beside the preset's cannot
+            // bring back a reading in the default region.
+            Some(ValueFilter::International) => ValueFilter::International,
+            Some(_) if b == ValueFilter::International => b,
             Some(_) => ValueFilter::Any,
             None => b,
         }

@@ -49,6 +49,12 @@ pub enum Preset {
     /// (`v2/accounts/mfaSignIn:start`, which names the enrolled second factor, not its number)
     /// and the `user_id` claim of `idToken` (`v2/accounts/mfaEnrollment:start`).
     Firebase,
+    /// Supabase Auth (GoTrue) under `/auth/v1/` (JSON): `phone` (`/otp`, `/signup`, `/resend`,
+    /// `PUT /user`), read as an international number with or without its `+`, as GoTrue reads
+    /// it. Token: `gotrue_meta_security.captcha_token`. Account: the `sub` claim of the
+    /// `Authorization` bearer token (`PUT /user`, `/reauthenticate`, a factor's `/challenge`:
+    /// a signed-in user's calls; the anon key a client sends elsewhere has no `sub`).
+    Supabase,
 }
 
 /// What origin's answer to a send says went out ([`Preset::send_answer`]).
@@ -102,14 +108,20 @@ pub(crate) struct PresetSources {
     /// The API reads JSON as protobuf does: every key by its proto name too (`phone_number`
     /// for `phoneNumber`), so the route's keys match with underscores left out.
     pub(crate) proto_names: bool,
+    /// Claims of the `Authorization: Bearer` JSON Web Token that name the account, the first
+    /// one held; empty: the header names none.
+    pub(crate) bearer_claims: &'static [&'static str],
 }
 
 impl PresetSources {
     /// Whether requests may name an account here: account paths, or a source whose filter
     /// turns some values away (those name the recipient another way).
     pub(crate) fn names_accounts(&self) -> bool {
-        let filtered = |list: &[(&str, ValueFilter)]| list.iter().any(|(_, f)| *f != ValueFilter::Any);
+        let filtered = |list: &[(&str, ValueFilter)]| {
+            list.iter().any(|(_, f)| !matches!(f, ValueFilter::Any | ValueFilter::International))
+        };
         !self.account_json_paths.is_empty()
+            || !self.bearer_claims.is_empty()
             || filtered(self.json_paths)
             || filtered(self.form_fields)
             || filtered(self.query_params)
@@ -127,6 +139,7 @@ impl Preset {
             token_placeholders: &[],
             account_json_paths: &[],
             proto_names: false,
+            bearer_claims: &[],
         };
         match self {
             Preset::Cognito => PresetSources {
@@ -196,6 +209,17 @@ impl Preset {
                 account_json_paths: &[("mfaEnrollmentId", &[]), ("idToken", &["user_id", "sub"])],
                 // Google's JSON is protobuf's: `{"phone_number": ...}` sends as `phoneNumber` does.
                 proto_names: true,
+                ..NONE
+            },
+            Preset::Supabase => PresetSources {
+                // GoTrue strips one `+` and the spaces, then sends to the digits as E.164.
+                json_paths: &[("phone", ValueFilter::International)],
+                // hCaptcha or Turnstile, verified by GoTrue itself: policies over this preset
+                // set `captcha.verify: origin`.
+                token_json_paths: &["gotrue_meta_security.captcha_token"],
+                // A user's own calls carry its session; the anon key has no `sub`. GoTrue
+                // verifies the token, so a forged one sends nothing.
+                bearer_claims: &["sub"],
                 ..NONE
             },
         }
@@ -278,7 +302,7 @@ impl Preset {
             Preset::Cognito => {
                 req.header("x-amz-target").is_some_and(|first| only_target(req.headers, first))
             }
-            Preset::SnsPublish | Preset::TwilioVerify | Preset::Firebase => true,
+            Preset::SnsPublish | Preset::TwilioVerify | Preset::Firebase | Preset::Supabase => true,
         }
     }
 
@@ -294,7 +318,7 @@ impl Preset {
         match self {
             Preset::Cognito => only_target(req.headers, "AWSCognitoIdentityProviderService.SignUp"),
             Preset::Firebase => req.path_only().ends_with("/accounts/mfaEnrollment:start"),
-            Preset::SnsPublish | Preset::TwilioVerify => false,
+            Preset::SnsPublish | Preset::TwilioVerify | Preset::Supabase => false,
         }
     }
 
@@ -309,7 +333,7 @@ impl Preset {
         match self {
             Preset::Cognito => only_target(req.headers, "AWSCognitoIdentityProviderService.ConfirmSignUp"),
             Preset::Firebase => req.path_only().ends_with("/accounts/mfaEnrollment:finalize"),
-            Preset::SnsPublish | Preset::TwilioVerify => false,
+            Preset::SnsPublish | Preset::TwilioVerify | Preset::Supabase => false,
         }
     }
 
@@ -326,7 +350,7 @@ impl Preset {
                 .as_str()
                 .map(crate::extract::fold_account)
                 .filter(|id| !id.is_empty() && id.len() <= MAX_ANSWERED_USER_ID),
-            Preset::SnsPublish | Preset::TwilioVerify | Preset::Firebase => None,
+            Preset::SnsPublish | Preset::TwilioVerify | Preset::Firebase | Preset::Supabase => None,
         };
         SendAnswer { sent: self.answered_send(&answer), user_id }
     }
@@ -356,7 +380,7 @@ impl Preset {
                 Some(session) if !session.is_empty() => AnsweredSend::CodeBySms,
                 _ => AnsweredSend::Nothing,
             },
-            Preset::SnsPublish | Preset::TwilioVerify => AnsweredSend::Nothing,
+            Preset::SnsPublish | Preset::TwilioVerify | Preset::Supabase => AnsweredSend::Nothing,
         }
     }
 
@@ -367,7 +391,7 @@ impl Preset {
             Preset::Cognito => {
                 only_target(req.headers, "AWSCognitoIdentityProviderService.UpdateUserAttributes")
             }
-            Preset::SnsPublish | Preset::TwilioVerify | Preset::Firebase => false,
+            Preset::SnsPublish | Preset::TwilioVerify | Preset::Firebase | Preset::Supabase => false,
         }
     }
 
@@ -487,7 +511,64 @@ impl Preset {
                 },
                 ..MatchDoc::default()
             }],
+            // Under `/auth/v1/`, where Supabase serves it (hosted, and self-hosted behind its
+            // gateway); a GoTrue served at the root needs a `match` of the route's own.
+            Preset::Supabase if send => {
+                let call = |method: &str, list: &[&str]| MatchDoc {
+                    methods: vec![method.to_owned()],
+                    path: paths(list),
+                    ..MatchDoc::default()
+                };
+                vec![
+                    call(
+                        "POST",
+                        &[
+                            "/auth/v1/otp",
+                            "/auth/v1/signup",
+                            "/auth/v1/resend",
+                            "/auth/v1/factors/*/challenge",
+                        ],
+                    ),
+                    call("PUT", &["/auth/v1/user"]),
+                    call("GET", &["/auth/v1/reauthenticate"]),
+                ]
+            }
+            Preset::Supabase => {
+                vec![MatchDoc { methods: post(), path: paths(&["/auth/v1/verify"]), ..MatchDoc::default() }]
+            }
         }
+    }
+
+    /// The calls of the API that send an SMS only to a number they carry, as sets of request
+    /// conditions any of which may match: without one they send none (Supabase's e-mail
+    /// sign-ins, anonymous sign-ups, profile updates), and are left alone whatever
+    /// `inputs.on_no_number` says. Every other call without a number is judged as usual (a
+    /// Supabase resend of a phone change goes to the number the change named, whatever the
+    /// request carries). Safe only where the guard reads every spelling of the number the API
+    /// reads: GoTrue matches JSON keys as the guard does (case-insensitively), and a repeated
+    /// key is refused as ambiguous.
+    pub fn sends_only_to_carried_number(self) -> Vec<MatchDoc> {
+        let Preset::Supabase = self else { return Vec::new() };
+        let call = |method: &str, path: &str, json: Vec<JsonMatchDoc>| MatchDoc {
+            methods: vec![method.to_owned()],
+            path: Some(PathMatchDoc::AnyOf(vec![
+                PathMatchDoc::Pattern(format!("/auth/v1{path}")),
+                PathMatchDoc::Pattern(path.to_owned()),
+            ])),
+            json,
+            ..MatchDoc::default()
+        };
+        let not_phone_change = JsonMatchDoc {
+            field: "type".to_owned(),
+            any_of: Vec::new(),
+            none_of: vec!["phone_change".to_owned()],
+        };
+        vec![
+            call("POST", "/otp", Vec::new()),
+            call("POST", "/signup", Vec::new()),
+            call("POST", "/resend", vec![not_phone_change]),
+            call("PUT", "/user", Vec::new()),
+        ]
     }
 
     /// The calls of the API that sign in with a password, as sets of request conditions any of
@@ -527,6 +608,7 @@ impl Preset {
             Preset::SnsPublish => RefusalFormat::AwsQuery,
             Preset::TwilioVerify => RefusalFormat::Twilio,
             Preset::Firebase => RefusalFormat::Firebase,
+            Preset::Supabase => RefusalFormat::Supabase,
         }
     }
 }

@@ -304,7 +304,8 @@ impl ExtractSpec {
             return None;
         }
         json.finish();
-        Some(Extractor { json, form, query, token_header, split })
+        let bearer_claims = self.preset.map(|p| p.sources().bearer_claims).unwrap_or_default();
+        Some(Extractor { json, form, query, token_header, bearer_claims, split })
     }
 }
 

@@ -887,6 +887,67 @@ fn preset_cognito_send_answer() {
 }
 
 #[test]
+fn preset_supabase() {
+    // GoTrue strips one `+` and sends to the digits as E.164: the preset reads them so.
+    check_table(
+        r#"{"preset": "supabase"}"#,
+        &[
+            (Req::json(r#"{"phone": "2482510123"}"#), found(&[("+2482510123", "json:$.phone")])),
+            (Req::json(r#"{"phone": "+2482510123"}"#), found(&[("+2482510123", "json:$.phone")])),
+            (Req::json(r#"{"Phone": "44 7400 123456"}"#), found(&[("+44 7400 123456", "json:$.Phone")])),
+            (Req::json(r#"{"phone": 2482510123}"#), found(&[("+2482510123", "json:$.phone")])),
+            (
+                Req::json(r#"{"phone": "1", "gotrue_meta_security": {"captcha_token": "t"}}"#),
+                found_with_token(&[("+1", "json:$.phone")], "t"),
+            ),
+            (Req::json(r#"{"phone": "1", "PHONE": "2"}"#), Err("ambiguous_field")),
+            (Req::json(r#"{"email": "a@example.com"}"#), found(&[])),
+        ],
+    );
+    // A source listed beside the preset cannot bring back a reading in the default region.
+    check_table(
+        r#"{"preset": "supabase", "json_keys": ["phone"]}"#,
+        &[(Req::json(r#"{"phone": "2482510123"}"#), found(&[("+2482510123", "json:$.phone")]))],
+    );
+    // Without the preset the digits are read as they are (and, under a default region, as a
+    // national number there).
+    check_table(
+        r#"{"json_keys": ["phone"]}"#,
+        &[(Req::json(r#"{"phone": "2482510123"}"#), found(&[("2482510123", "json:$.phone")]))],
+    );
+}
+
+#[test]
+fn preset_supabase_account_is_the_bearer_tokens_sub() {
+    let ex = extractor(r#"{"preset": "supabase"}"#);
+    // {"sub": "User-1"} and {"role": "anon"}, unsigned: GoTrue verifies them, the guard reads.
+    let user = "Bearer e30.eyJzdWIiOiJVc2VyLTEifQ.c2ln";
+    let anon = "Bearer e30.eyJyb2xlIjoiYW5vbiJ9.c2ln";
+    let account = |headers: &[(&str, &str)]| {
+        let parts =
+            RequestParts { content_type: None, content_encoding: None, query: "", headers, body: b"" };
+        ex.extract(&parts).map(|x| x.account).map_err(|e| e.code())
+    };
+    assert_eq!(account(&[("authorization", user)]), Ok(Some("user-1".to_owned())));
+    assert_eq!(account(&[("Authorization", anon)]), Ok(None));
+    assert_eq!(account(&[("authorization", "Basic dTpw")]), Ok(None));
+    assert_eq!(account(&[("authorization", user), ("authorization", anon)]), Ok(Some("user-1".to_owned())));
+    assert_eq!(
+        account(&[("authorization", user), ("authorization", "bearer e30.eyJzdWIiOiJVc2VyLTIifQ.c2ln")]),
+        Err("ambiguous_field")
+    );
+    // Other presets read no header.
+    let parts = RequestParts {
+        content_type: None,
+        content_encoding: None,
+        query: "",
+        headers: &[("authorization", user)],
+        body: b"",
+    };
+    assert_eq!(extractor(r#"{"preset": "firebase"}"#).extract(&parts).map(|x| x.account).ok(), Some(None));
+}
+
+#[test]
 fn preset_firebase() {
     let send =
         r#"{"phoneNumber": "+16505550101", "recaptchaToken": "03AGdBq24PBCbwiDRaS_MJ7Z", "tenantId": "t-1"}"#;
