@@ -16,6 +16,7 @@
   number the session was sent to), `accounts:lookup`, and a second-factor sign-in:
   `accounts:signInWithPassword` (every user has a phone second factor), `accounts/mfaSignIn:start`
   and `:finalize`.
+- Supabase Auth (GoTrue) under `/auth/v1/`: fake_gotrue.py.
 - With `--page-dir DIR`, `GET /page/NAME` serves DIR/NAME (the SDK's page and its scripts).
 
 Every request is recorded (method, path, headers, body); `GET /__origin/requests` returns them
@@ -33,6 +34,8 @@ import time
 import urllib.parse
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import fake_gotrue
 
 LOCK = threading.Lock()
 SEEN = []
@@ -123,6 +126,9 @@ def answer(method, path, headers, body):
     if target.startswith("AWSCognitoIdentityProviderService."):
         payload = cognito_answer(target.split(".", 1)[1], json_object(body))
         return 200, "application/x-amz-json-1.1", json.dumps(payload)
+    gotrue = fake_gotrue.answer(method, path, headers, json_object(body))
+    if gotrue is not None:
+        return gotrue[0], "application/json", json.dumps(gotrue[1])
     bare, _, query = path.partition("?")
     params = dict(urllib.parse.parse_qsl(query))
     form = {}

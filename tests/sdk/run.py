@@ -2,19 +2,22 @@
 """The real-SDK tier (`just test-sdk`): boto3 (Cognito, SNS), twilio (Verify), the Firebase REST
 call and, in headless Chromium, the Firebase JS SDK signing in by phone (--firebase-sdk,
 tests/sdk/firebase_web.py) and AWS Amplify signing users up (--amplify-sdk,
-tests/sdk/amplify_web.py), against a real host guarding tests/sdk/policy.json, with
+tests/sdk/amplify_web.py), and supabase-js in Node signing a user in by phone (--supabase-sdk,
+tests/sdk/supabase_js.py), against a real host guarding tests/sdk/policy.json, with
 tests/sdk/fake_apis.py as origin.
 
 --host envoy: Envoy with the built filter (one listener); --host worker: the built Worker in
 workerd (tests/worker/serve.mjs). Every server listens on 127.0.0.1, starts detached and is
 stopped by PID. Prints one line per check and finally `sdk-<host>: N passed, M failed`.
 
-Usage: run.py --host envoy --envoy BIN --wasm FILE [--work DIR] [--firebase-sdk DIR] [--amplify-sdk FILE] [--chromium BIN]
-       run.py --host worker [--work DIR] [--firebase-sdk DIR] [--amplify-sdk FILE] [--chromium BIN]
+Usage: run.py --host envoy --envoy BIN --wasm FILE [--work DIR] [--firebase-sdk DIR] [--amplify-sdk FILE]
+                 [--supabase-sdk DIR] [--chromium BIN]
+       run.py --host worker [--work DIR] [--firebase-sdk DIR] [--amplify-sdk FILE] [--supabase-sdk DIR] [--chromium BIN]
 
 --firebase-sdk: a folder with the npm package's firebase-app.js, firebase-auth.js and a VERSION
 file (`just setup-firebase-sdk`). --amplify-sdk: Amplify's Auth bundled into one ES module
-(`just setup-amplify-sdk`).
+(`just setup-amplify-sdk`). --supabase-sdk: tests/sdk/supabase with its node_modules installed
+(`just setup-supabase-sdk`).
 """
 
 import argparse
@@ -30,6 +33,7 @@ import envoylib as L  # noqa: E402
 import amplify_web  # noqa: E402
 import clients  # noqa: E402
 import firebase_web  # noqa: E402
+import supabase_js  # noqa: E402
 
 RESULTS = {"passed": 0, "failed": 0}
 
@@ -70,6 +74,7 @@ def main():
     ap.add_argument("--work", default=os.path.join(L.ROOT, "target", "sdk"))
     ap.add_argument("--firebase-sdk")
     ap.add_argument("--amplify-sdk")
+    ap.add_argument("--supabase-sdk")
     ap.add_argument("--chromium", default=shutil.which("chromium") or "chromium")
     args = ap.parse_args()
     args.work = os.path.join(os.path.abspath(args.work), args.host)
@@ -77,6 +82,8 @@ def main():
         args.firebase_sdk = os.path.abspath(args.firebase_sdk)
     if args.amplify_sdk:
         args.amplify_sdk = os.path.abspath(args.amplify_sdk)
+    if args.supabase_sdk:
+        args.supabase_sdk = os.path.abspath(args.supabase_sdk)
     os.makedirs(args.work, exist_ok=True)
     with open(os.path.join(HERE, "policy.json")) as f:
         policy = json.load(f)
@@ -105,6 +112,8 @@ def main():
             firebase_web.run(clients.Run(url, origin, report), args.chromium, args.work)
         if args.amplify_sdk:
             amplify_web.run(clients.Run(url, origin, report), args.chromium, args.work)
+        if args.supabase_sdk:
+            supabase_js.run(clients.Run(url, origin, report), args.supabase_sdk)
     except Exception as e:  # noqa: BLE001
         report(f"{args.host} harness", False, f"{type(e).__name__}: {e}")
     finally:

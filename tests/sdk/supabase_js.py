@@ -1,0 +1,114 @@
+"""supabase-js (`@supabase/supabase-js`, pinned by tests/sdk/supabase/package-lock.json) in Node,
+signing a user in by phone through the guard, in front of the fake GoTrue of fake_gotrue.py.
+
+tests/sdk/supabase/check.mjs runs the calls on one client, as an app does (the session of a
+verified code carries to the calls after it), with `createClient` given the guard's URL. What the
+checks hold the guard to: a send reaches GoTrue once and supabase-js reads its answer; a refusal
+is supabase-js's `AuthApiError` with GoTrue's `error_code` and the guard's reason and rule in its
+message, after one request, and reaches GoTrue never; `phone` is read as GoTrue reads it (digits
+without `+` are E.164: "2482510123" is a Seychelles mobile, not a Michigan number); calls that
+carry no number and send none (an e-mail sign-in, a profile update) pass whatever
+`on_no_number` says; a signed-in user's numberless sends (a factor's challenge,
+`reauthenticate`) are counted by the user's `sub`; the CAPTCHA token supabase-js sends reaches
+GoTrue.
+"""
+
+import json
+import os
+import subprocess
+
+SEYCHELLES = "2482510123"  # +248 251 0123 to GoTrue; (248) 251-0123 under a US default region
+GAMBIA = "+2207012345"
+
+
+def us(n):
+    return f"+1415555{n:04d}"
+
+
+def steps():
+    otp, user, factor = us(701), us(702), us(704)
+    return [
+        ("otp", "signInWithOtp", {"phone": otp}),
+        ("otp Seychelles without +", "signInWithOtp", {"phone": SEYCHELLES}),
+        ("otp again at once", "signInWithOtp", {"phone": otp}),
+        ("otp by e-mail", "signInWithOtp", {"email": "ada@example.com"}),
+        ("verify", "verifyOtp", {"phone": otp, "token": "123456", "type": "sms"}),
+        ("profile update", "updateUser", {"data": {"name": "Ada"}}),
+        ("enrol a phone factor", "mfaEnroll", {"factorType": "phone", "phone": factor}),
+        ("factor challenge", "mfaChallenge", {"channel": "sms"}),
+        ("factor challenge again", "mfaChallenge", {"channel": "sms"}),
+        ("reauthenticate", "reauthenticate", {}),
+        ("phone change to Gambia", "updateUser", {"phone": GAMBIA}),
+        ("sign up", "signUp", {"phone": user, "password": "correct horse battery"}),
+        ("resend at once", "resend", {"type": "sms", "phone": user}),
+        ("otp with a CAPTCHA token", "signInWithOtp", {"phone": us(703), "options": {"captchaToken": "turnstile-token"}}),
+    ]
+
+
+def bodies(seen, method, call):
+    out = []
+    for r in seen:
+        if r["method"] == method and r["path"].split("?")[0] == f"/auth/v1/{call}":
+            try:
+                out.append(json.loads(r["body"] or "{}"))
+            except ValueError:
+                out.append({})
+    return out
+
+
+def run(run, node_dir):
+    report = run.report
+    plan = steps()
+    before = len(run.origin_requests())
+    proc = subprocess.run(
+        ["node", os.path.join(node_dir, "check.mjs"), run.url],
+        input=json.dumps([{"name": n, "call": c, "args": a} for n, c, a in plan]),
+        capture_output=True, text=True, timeout=60, cwd=node_dir)
+    try:
+        results = {r["name"]: r for r in json.loads(proc.stdout)}
+    except ValueError:
+        report("supabase-js: a result per call", False, f"exit {proc.returncode}: {proc.stderr[-2000:]}")
+        return
+    seen = run.origin_requests()[before:]
+    if len(results) != len(plan):
+        report("supabase-js: a result per call", False, json.dumps(results))
+        return
+
+    def passed(name, extra=True):
+        r = results[name]
+        report(f"supabase-js {name}: reached GoTrue, no error, one request",
+               r["error"] is None and r["attempts"] == 1 and extra, json.dumps(r))
+
+    def refused(name, status, code, reason, rule):
+        r = results[name]
+        e = r["error"] or {}
+        report(f"supabase-js {name}: AuthApiError {status} {code} naming {reason}, rule {rule}, one request",
+               e.get("name") == "AuthApiError" and e.get("status") == status and e.get("code") == code
+               and f"pumpguard: {reason}, rule {rule}" in e.get("message", "") and r["attempts"] == 1,
+               json.dumps(r))
+
+    otps = [b.get("phone") for b in bodies(seen, "POST", "otp")]
+    passed("otp", (results["otp"]["data"] or {}).get("messageId", "").startswith("SM"))
+    refused("otp Seychelles without +", 403, "sms_send_failed", "country_not_allowed", "geo")
+    refused("otp again at once", 429, "over_sms_send_rate_limit", "rate_limited", "per-number")
+    report("supabase-js refused sends never reached GoTrue",
+           otps.count(us(701)) == 1 and SEYCHELLES not in otps
+           and not any(GAMBIA in json.dumps(b) for b in bodies(seen, "PUT", "user")), json.dumps(otps))
+    passed("otp by e-mail")
+    session = (results["verify"]["data"] or {}).get("session") or {}
+    passed("verify", bool(session.get("access_token")))
+    passed("profile update")
+    passed("enrol a phone factor")
+    passed("factor challenge")
+    refused("factor challenge again", 429, "over_sms_send_rate_limit", "rate_limited", "per-account")
+    refused("reauthenticate", 429, "over_sms_send_rate_limit", "rate_limited", "per-account")
+    refused("phone change to Gambia", 403, "sms_send_failed", "country_not_allowed", "geo")
+    passed("sign up", ((results["sign up"]["data"] or {}).get("user") or {}).get("phone") == us(702)[1:])
+    refused("resend at once", 429, "over_sms_send_rate_limit", "rate_limited", "per-number")
+    tokens = [(b.get("gotrue_meta_security") or {}).get("captcha_token") for b in bodies(seen, "POST", "otp")
+              if b.get("phone") == us(703)]
+    passed("otp with a CAPTCHA token", tokens == ["turnstile-token"])
+    challenges = [r for r in seen if r["path"].startswith("/auth/v1/factors/") and r["path"].endswith("/challenge")]
+    report("supabase-js refused challenge and reauthenticate never reached GoTrue",
+           len(challenges) == 1 and not any(r["path"].startswith("/auth/v1/reauthenticate") for r in seen),
+           json.dumps([r["path"] for r in seen]))
