@@ -9,7 +9,8 @@ message, after one request, and reaches GoTrue never; `phone` is read as GoTrue 
 without `+` are E.164: "2482510123" is a Seychelles mobile, not a Michigan number); calls that
 carry no number and send none (an e-mail sign-in, a profile update) pass whatever
 `on_no_number` says; a signed-in user's numberless sends (a factor's challenge,
-`reauthenticate`) are counted by the user's `sub`; the CAPTCHA token supabase-js sends reaches
+`reauthenticate`) are counted by the user's `sub`, and a phone factor's enrolment is judged
+as a send to the number its challenges will go to; the CAPTCHA token supabase-js sends reaches
 GoTrue.
 """
 
@@ -34,6 +35,7 @@ def steps():
         ("otp by e-mail", "signInWithOtp", {"email": "ada@example.com"}),
         ("verify", "verifyOtp", {"phone": otp, "token": "123456", "type": "sms"}),
         ("profile update", "updateUser", {"data": {"name": "Ada"}}),
+        ("enrol a Gambian phone factor", "mfaEnroll", {"factorType": "phone", "phone": GAMBIA}),
         ("enrol a phone factor", "mfaEnroll", {"factorType": "phone", "phone": factor}),
         ("factor challenge", "mfaChallenge", {"channel": "sms"}),
         ("factor challenge again", "mfaChallenge", {"channel": "sms"}),
@@ -93,15 +95,17 @@ def run(run, node_dir):
     refused("otp again at once", 429, "over_sms_send_rate_limit", "rate_limited", "per-number")
     report("supabase-js refused sends never reached GoTrue",
            otps.count(us(701)) == 1 and SEYCHELLES not in otps
-           and not any(GAMBIA in json.dumps(b) for b in bodies(seen, "PUT", "user")), json.dumps(otps))
+           and not any(GAMBIA in json.dumps(b) for b in bodies(seen, "PUT", "user") + bodies(seen, "POST", "factors")),
+           json.dumps(otps))
     passed("otp by e-mail")
     session = (results["verify"]["data"] or {}).get("session") or {}
     passed("verify", bool(session.get("access_token")))
     passed("profile update")
+    refused("enrol a Gambian phone factor", 403, "sms_send_failed", "country_not_allowed", "geo")
     passed("enrol a phone factor")
     passed("factor challenge")
-    refused("factor challenge again", 429, "over_sms_send_rate_limit", "rate_limited", "per-account")
-    refused("reauthenticate", 429, "over_sms_send_rate_limit", "rate_limited", "per-account")
+    refused("factor challenge again", 429, "over_sms_send_rate_limit", "rate_limited", "per-user")
+    refused("reauthenticate", 429, "over_sms_send_rate_limit", "rate_limited", "per-user")
     refused("phone change to Gambia", 403, "sms_send_failed", "country_not_allowed", "geo")
     passed("sign up", ((results["sign up"]["data"] or {}).get("user") or {}).get("phone") == us(702)[1:])
     refused("resend at once", 429, "over_sms_send_rate_limit", "rate_limited", "per-number")

@@ -50,7 +50,8 @@ pub enum Preset {
     /// and the `user_id` claim of `idToken` (`v2/accounts/mfaEnrollment:start`).
     Firebase,
     /// Supabase Auth (GoTrue) under `/auth/v1/` (JSON): `phone` (`/otp`, `/signup`, `/resend`,
-    /// `PUT /user`), read as an international number with or without its `+`, as GoTrue reads
+    /// `PUT /user`, and `/factors`, a phone factor's enrolment: its challenges go to that number
+    /// and name none), read as an international number with or without its `+`, as GoTrue reads
     /// it. Token: `gotrue_meta_security.captcha_token`. Account: the `sub` claim of the
     /// `Authorization` bearer token (`PUT /user`, `/reauthenticate`, a factor's `/challenge`:
     /// a signed-in user's calls; the anon key a client sends elsewhere has no `sub`).
@@ -526,6 +527,7 @@ impl Preset {
                             "/auth/v1/otp",
                             "/auth/v1/signup",
                             "/auth/v1/resend",
+                            "/auth/v1/factors",
                             "/auth/v1/factors/*/challenge",
                         ],
                     ),
@@ -568,6 +570,9 @@ impl Preset {
             call("POST", "/signup", Vec::new()),
             call("POST", "/resend", vec![not_phone_change]),
             call("PUT", "/user", Vec::new()),
+            // A factor's enrolment sends nothing; a phone factor's names the number its
+            // challenges will go to, judged then (a TOTP factor's names none).
+            call("POST", "/factors", Vec::new()),
         ]
     }
 
