@@ -110,6 +110,9 @@ pub struct Route {
     /// The preset's calls that send an SMS only to a number they carry
     /// ([`crate::extract::Preset::sends_only_to_carried_number`]).
     pub sends_only_to_carried_number: Vec<Conditions>,
+    /// The preset's calls whose number names the user, not the recipient
+    /// ([`crate::extract::Preset::numbers_naming_the_account`]).
+    pub numbers_naming_the_account: Vec<Conditions>,
     /// The `captcha` object of a challenge refusal on this route, under a policy with a
     /// `captcha` section: the provider, site key, action and where the route reads the token.
     pub challenge_hint: Option<Arc<str>>,
@@ -223,6 +226,12 @@ impl Route {
     /// [`Route::signs_in_by_password`]: a body the conditions cannot read is not such a call.
     pub fn sends_only_to_carried_number(&self, req: &Request<'_>) -> bool {
         self.is_one_of(&self.sends_only_to_carried_number, req)
+    }
+
+    /// Whether `req`'s number names its user, not the recipient, on the same terms as
+    /// [`Route::signs_in_by_password`].
+    pub fn numbers_name_the_account(&self, req: &Request<'_>) -> bool {
+        self.is_one_of(&self.numbers_naming_the_account, req)
     }
 
     /// Whether `req` names one call of the preset's API and meets one of `calls`.

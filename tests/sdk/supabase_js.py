@@ -9,8 +9,9 @@ message, after one request, and reaches GoTrue never; `phone` is read as GoTrue 
 without `+` are E.164: "2482510123" is a Seychelles mobile, not a Michigan number); calls that
 carry no number and send none (an e-mail sign-in, a profile update) pass whatever
 `on_no_number` says; a signed-in user's numberless sends (a factor's challenge,
-`reauthenticate`) are counted by the user's `sub`, and a phone factor's enrolment is judged
-as a send to the number its challenges will go to; the CAPTCHA token supabase-js sends reaches
+`reauthenticate`) are counted by the user's `sub`, a phone factor's enrolment is judged as a
+send to the number its challenges will go to, and a resend of a phone change (naming the user
+by its phone) as a send to the number the change asked for; the CAPTCHA token supabase-js sends reaches
 GoTrue.
 """
 
@@ -28,13 +29,18 @@ def us(n):
 
 def steps():
     otp, user, factor = us(701), us(702), us(704)
+    # The user signed in is one whose number no send here named (the fake GoTrue takes any
+    # code): a resend naming it is then told from one judged as a send to that number.
+    signed_in = us(709)
     return [
         ("otp", "signInWithOtp", {"phone": otp}),
         ("otp Seychelles without +", "signInWithOtp", {"phone": SEYCHELLES}),
         ("otp again at once", "signInWithOtp", {"phone": otp}),
         ("otp by e-mail", "signInWithOtp", {"email": "ada@example.com"}),
-        ("verify", "verifyOtp", {"phone": otp, "token": "123456", "type": "sms"}),
+        ("verify", "verifyOtp", {"phone": signed_in, "token": "123456", "type": "sms"}),
         ("profile update", "updateUser", {"data": {"name": "Ada"}}),
+        ("phone change", "updateUser", {"phone": us(705)}),
+        ("resend of the phone change at once", "resend", {"type": "phone_change", "phone": signed_in}),
         ("enrol a Gambian phone factor", "mfaEnroll", {"factorType": "phone", "phone": GAMBIA}),
         ("enrol a phone factor", "mfaEnroll", {"factorType": "phone", "phone": factor}),
         ("factor challenge", "mfaChallenge", {"channel": "sms"}),
@@ -101,6 +107,11 @@ def run(run, node_dir):
     session = (results["verify"]["data"] or {}).get("session") or {}
     passed("verify", bool(session.get("access_token")))
     passed("profile update")
+    passed("phone change", ((results["phone change"]["data"] or {}).get("user") or {}).get("new_phone") == us(705)[1:])
+    # The resend names the user by its phone, which no send named; GoTrue sends to the pending
+    # number, which the change just sent a code: judged as a send to that number (judged as one
+    # to the phone it carries, before 2026-12-07, it reached GoTrue).
+    refused("resend of the phone change at once", 429, "over_sms_send_rate_limit", "rate_limited", "per-number")
     refused("enrol a Gambian phone factor", 403, "sms_send_failed", "country_not_allowed", "geo")
     passed("enrol a phone factor")
     passed("factor challenge")
@@ -113,6 +124,7 @@ def run(run, node_dir):
               if b.get("phone") == us(703)]
     passed("otp with a CAPTCHA token", tokens == ["turnstile-token"])
     challenges = [r for r in seen if r["path"].startswith("/auth/v1/factors/") and r["path"].endswith("/challenge")]
-    report("supabase-js refused challenge and reauthenticate never reached GoTrue",
-           len(challenges) == 1 and not any(r["path"].startswith("/auth/v1/reauthenticate") for r in seen),
+    report("supabase-js refused challenge, reauthenticate and resend never reached GoTrue",
+           len(challenges) == 1 and not any(r["path"].startswith("/auth/v1/reauthenticate") for r in seen)
+           and not any(b.get("type") == "phone_change" for b in bodies(seen, "POST", "resend")),
            json.dumps([r["path"] for r in seen]))

@@ -121,6 +121,7 @@ pub(super) fn compile_routes(docs: &[RouteDoc], errs: &mut ConfigErrors) -> Vec<
                 sign_in_code_answers: preset_calls(Preset::sign_in_code_answers, errs),
                 sms_mfa_choices: preset_calls(Preset::sms_mfa_choices, errs),
                 sends_only_to_carried_number: preset_calls(Preset::sends_only_to_carried_number, errs),
+                numbers_naming_the_account: preset_calls(Preset::numbers_naming_the_account, errs),
                 challenge_hint: None,
                 success: ConfirmSuccess {
                     statuses: doc.success_status.clone(),

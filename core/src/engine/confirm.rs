@@ -141,11 +141,12 @@ impl Policy {
                 }
                 _ => (AnsweredSend::Nothing, None),
             };
-            let mut kept = answered_bindings(&decision.bindings, answer);
-            if let Some(id) = user_id {
-                kept.extend(self.user_id_bindings(&kept, &id));
+            let kept = answered_bindings(&decision.bindings, answer);
+            let copies = user_id.map(|id| self.user_id_bindings(&kept, &id)).unwrap_or_default();
+            if route.and_then(|r| r.preset).is_some_and(|p| p.binds_under_answered_id_only()) {
+                return copies;
             }
-            return kept;
+            return kept.into_iter().chain(copies).collect();
         }
         let mut checks = self.credited_checks(decision, response);
         // Behind the credits: `credit_checks` reads the first check to tell which kind they are.

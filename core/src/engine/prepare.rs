@@ -122,7 +122,7 @@ impl Policy {
             headers: req.headers,
             body: req.body,
         };
-        let extracted = match route.extractor.extract(&parts) {
+        let mut extracted = match route.extractor.extract(&parts) {
             Ok(extracted) => extracted,
             Err(error) => {
                 let outcome = match &error {
@@ -177,6 +177,18 @@ impl Policy {
             // the route run on it.
             decision.reasons.retain(|r| r.code != ReasonCode::InvalidNumber);
             decision.reasons.iter_mut().for_each(|r| r.enforced = false);
+        }
+        // A number that names the user (a Supabase resend of a phone change finds the user by
+        // the phone it has and sends to the one the change asked for) is the request's account:
+        // judged as a send to the number that user is bound to, never as one to itself.
+        if !confirm && !numbers.is_empty() && route.numbers_name_the_account(req) {
+            if let [number] = numbers.as_slice() {
+                extracted.account = Some(crate::extract::fold_account(number.e164()));
+            }
+            decision.reasons.retain(|r| r.code != ReasonCode::InvalidNumber);
+            decision.numbers.clear();
+            numbers.clear();
+            extracted.numbers.clear();
         }
         // A call that sends only to a number it carries sends nothing without one (a Supabase
         // e-mail sign-in or profile update): nothing to judge, whoever it names.

@@ -249,6 +249,13 @@ fn cognito_call(op: &str, conditions: &[(&str, &[&str])]) -> MatchDoc {
     }
 }
 
+/// Whether the request's path is Supabase Auth's `call`, under `/auth/v1/` or at the root (a
+/// GoTrue served there, matched by the route's own `match`).
+fn is_supabase_call(req: &Request<'_>, call: &str) -> bool {
+    let path = req.path_only().trim_end_matches('/');
+    path.strip_suffix(call).is_some_and(|rest| rest.eq_ignore_ascii_case("/auth/v1/") || rest == "/")
+}
+
 /// Whether the request names one AWS operation, `target`, and no other.
 fn only_target(headers: &[(&str, &str)], target: &str) -> bool {
     let mut targets = headers.iter().filter(|(name, _)| name.eq_ignore_ascii_case("x-amz-target")).peekable();
@@ -291,9 +298,10 @@ const COGNITO_CHALLENGE_CONFIRMS: &[&str] = &["SMS_OTP", "SMS_MFA"];
 impl Preset {
     /// Whether the API's later sends name an account a call bound, never its number (Cognito's
     /// resends, resets and sign-ins by user name): the sends a `bound_number` rule judges.
-    /// Firebase's second-factor sign-ins name the enrolment, which no call binds.
+    /// Firebase's second-factor sign-ins name the enrolment, which no call binds. Supabase's
+    /// resend of a phone change names the user by its phone, bound by the change (`PUT /user`).
     pub fn sends_by_bound_account(self) -> bool {
-        matches!(self, Preset::Cognito)
+        matches!(self, Preset::Cognito | Preset::Supabase)
     }
 
     /// Whether the request names one call of the API and no other (for Cognito, one
@@ -319,8 +327,20 @@ impl Preset {
         match self {
             Preset::Cognito => only_target(req.headers, "AWSCognitoIdentityProviderService.SignUp"),
             Preset::Firebase => req.path_only().ends_with("/accounts/mfaEnrollment:start"),
-            Preset::SnsPublish | Preset::TwilioVerify | Preset::Supabase => false,
+            // A phone change: GoTrue holds the number as the user's pending one, where a resend
+            // of the change's code goes (`PUT /user` is GoTrue's only such call).
+            Preset::Supabase => req.method.eq_ignore_ascii_case("PUT") && is_supabase_call(req, "user"),
+            Preset::SnsPublish | Preset::TwilioVerify => false,
         }
+    }
+
+    /// Whether a binding call's records are kept only under the id its answer names, not under
+    /// the account the call named: a Supabase phone change binds the pending number to the
+    /// user's current phone, which a resend of the change names, and not to its `sub`, which
+    /// its other numberless sends name (`reauthenticate`, a factor's challenge), going to
+    /// other numbers.
+    pub fn binds_under_answered_id_only(self) -> bool {
+        matches!(self, Preset::Supabase)
     }
 
     /// Whether the call confirms the code of a call that [`Preset::binds_account`] (Cognito's
@@ -351,7 +371,14 @@ impl Preset {
                 .as_str()
                 .map(crate::extract::fold_account)
                 .filter(|id| !id.is_empty() && id.len() <= MAX_ANSWERED_USER_ID),
-            Preset::SnsPublish | Preset::TwilioVerify | Preset::Firebase | Preset::Supabase => None,
+            // A phone change answers the user, whose current phone (stored without its `+`)
+            // is the name a resend of the change's code finds the user by.
+            Preset::Supabase => answer["phone"]
+                .as_str()
+                .filter(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+                .map(|digits| format!("+{digits}"))
+                .filter(|id| id.len() <= MAX_ANSWERED_USER_ID),
+            Preset::SnsPublish | Preset::TwilioVerify | Preset::Firebase => None,
         };
         SendAnswer { sent: self.answered_send(&answer), user_id }
     }
@@ -381,7 +408,12 @@ impl Preset {
                 Some(session) if !session.is_empty() => AnsweredSend::CodeBySms,
                 _ => AnsweredSend::Nothing,
             },
-            Preset::SnsPublish | Preset::TwilioVerify | Preset::Supabase => AnsweredSend::Nothing,
+            // A phone change GoTrue took: the code went to the pending number it answers.
+            Preset::Supabase => match answer["new_phone"].as_str() {
+                Some(pending) if !pending.is_empty() => AnsweredSend::CodeBySms,
+                _ => AnsweredSend::Nothing,
+            },
+            Preset::SnsPublish | Preset::TwilioVerify => AnsweredSend::Nothing,
         }
     }
 
@@ -574,6 +606,28 @@ impl Preset {
             // challenges will go to, judged then (a TOTP factor's names none).
             call("POST", "/factors", Vec::new()),
         ]
+    }
+
+    /// The calls of the API whose number names the user, not the recipient, as sets of request
+    /// conditions any of which may match: Supabase's resend of a phone change finds the user by
+    /// the phone it has and sends the code to the one the change asked for (`PUT /user`, which
+    /// binds the user to it; its answer names the user's phone, under which the binding is kept
+    /// too). The number is then the request's account.
+    pub fn numbers_naming_the_account(self) -> Vec<MatchDoc> {
+        let Preset::Supabase = self else { return Vec::new() };
+        vec![MatchDoc {
+            methods: vec!["POST".to_owned()],
+            path: Some(PathMatchDoc::AnyOf(vec![
+                PathMatchDoc::Pattern("/auth/v1/resend".to_owned()),
+                PathMatchDoc::Pattern("/resend".to_owned()),
+            ])),
+            json: vec![JsonMatchDoc {
+                field: "type".to_owned(),
+                any_of: vec!["phone_change".to_owned()],
+                none_of: Vec::new(),
+            }],
+            ..MatchDoc::default()
+        }]
     }
 
     /// The calls of the API that sign in with a password, as sets of request conditions any of

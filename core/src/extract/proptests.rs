@@ -107,7 +107,7 @@ proptest! {
     fn origin_answers_never_panic(body in prop::collection::vec(any::<u8>(), 0..300), sub in "\\PC{0,140}") {
         for preset in [Preset::Cognito, Preset::SnsPublish, Preset::TwilioVerify, Preset::Firebase, Preset::Supabase] {
             let _ = preset.send_answer(Some(&body));
-            let answer = serde_json::json!({"UserConfirmed": false, "UserSub": sub}).to_string();
+            let answer = serde_json::json!({"UserConfirmed": false, "UserSub": sub, "phone": sub}).to_string();
             let id = preset.send_answer(Some(answer.as_bytes())).user_id;
             prop_assert!(id.is_none_or(|id| !id.is_empty() && id.len() <= 128 && id == fold_account(&id)));
         }

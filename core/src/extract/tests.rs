@@ -948,6 +948,24 @@ fn preset_supabase_account_is_the_bearer_tokens_sub() {
 }
 
 #[test]
+fn preset_supabase_send_answer() {
+    let answer = |body: &str| Preset::Supabase.send_answer(Some(body.as_bytes()));
+    // GoTrue's answer to a phone change: the user, its phone without `+`, the pending one.
+    let change = r#"{"id": "6f0b5c1e", "phone": "447400123456", "new_phone": "14155550150"}"#;
+    assert_eq!(
+        answer(change),
+        SendAnswer { sent: AnsweredSend::CodeBySms, user_id: Some("+447400123456".to_owned()) }
+    );
+    // A user with no phone yet: nothing names it but its `sub`; a change to nothing sent nothing.
+    assert_eq!(answer(r#"{"phone": "", "new_phone": "14155550150"}"#).user_id, None);
+    assert_eq!(answer(r#"{"phone": "447400123456"}"#).sent, AnsweredSend::Nothing);
+    for odd in [r#"{"phone": "+447400123456"}"#, r#"{"phone": "44 74"}"#, r#"{"phone": 447400123456}"#] {
+        assert_eq!(answer(odd).user_id, None, "{odd}");
+    }
+    assert_eq!(answer(&format!(r#"{{"phone": "{}"}}"#, "1".repeat(128))).user_id, None);
+}
+
+#[test]
 fn preset_firebase() {
     let send =
         r#"{"phoneNumber": "+16505550101", "recaptchaToken": "03AGdBq24PBCbwiDRaS_MJ7Z", "tenantId": "t-1"}"#;
