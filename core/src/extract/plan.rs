@@ -22,8 +22,8 @@ pub(crate) enum ValueFilter {
     /// Values with an `@` are e-mail addresses (Twilio Verify's `To` with `Channel=email`).
     NoAtSign,
     /// Every value, read as an international number whether or not it starts with `+`:
-    /// Supabase Auth strips one leading `+` and reads the digits as E.164, so `2125551234` is a
-    /// Moroccan number there, never one of New York's under a default region.
+    /// Supabase Auth strips one leading `+` and reads the digits as E.164, so `2482510123` is a
+    /// Seychelles mobile there, never the Michigan number a US default region reads.
     International,
 }
 
