@@ -10,7 +10,8 @@ reason in its message, after one request (no retry), and reaches Cognito never; 
 by user name is judged as a send to the number the user signed up with, and a reset of a user the
 guard saw no sign-up of by the user's own limit; an SRP sign-in, whose second step names the user
 by the `sub` Cognito answered the sign-up with (a pool whose users sign in by e-mail), is counted
-at the sign-up's number, and a user who entered a sign-in's code is spared that count; a
+at the sign-up's number, and a user who entered a sign-in's code is spared that count; a phone
+change is a send to the new number and moves that count there; a
 passwordless sign-in is a send to the number it names.
 """
 
@@ -40,7 +41,57 @@ def targets_of(requests, op, text):
 def run(run, chromium, work):
     sign_ups(run, chromium, work)
     sign_ins(run, chromium, work)
+    phone_changes(run, chromium, work)
     passwordless(run, chromium, work)
+
+
+def phone_changes(run, chromium, work):
+    """On /mfa (one SMS MFA code a day per number): a signed-in user's phone change
+    (`updateUserAttribute`, `UpdateUserAttributes` naming the user by its access token) is a send
+    to the new number and moves the user's SMS MFA there, so a campaign cannot sign an account up
+    with a throwaway number and move it to the one it pumps; a user who entered the new number's
+    code (`confirmUserAttribute`) proved it and is spared the count."""
+    report = run.report
+    profile = os.path.join(work, "chromium-profile")
+    mover, owner = "amp-mover@example.com", "amp-owner@example.com"
+    throwaway, pumped, ng = "+14155550756", "+14155550757", "+2348031234572"
+    own, new_own = "+14155550758", "+14155550759"
+    steps = [f"signup:{mover}:{throwaway}", f"signin:{mover}", "confirm:123456", f"phone:{ng}", f"phone:{pumped}",
+             f"phone:{pumped}", "signout", f"signin:{mover}", f"signin:{mover}",
+             f"signup:{owner}:{own}", f"signin:{owner}", "confirm:123456", f"phone:{new_own}", "verify:123456",
+             "signout", f"signin:{owner}", f"signin:{owner}"]
+    before = len(run.origin_requests())
+    results = browser.run_page(run, chromium, profile, "amplify.html", {"steps": ",".join(steps), "endpoint": "/mfa"})
+    seen = run.origin_requests()[before:]
+    got = [r for r in results if isinstance(r, dict) and "step" in r]
+    if len(got) != len(steps):
+        report("amplify phone changes: a result per step", False, json.dumps(results))
+        return
+
+    def refused(step, reason, rule, name, calls=1):
+        report(f"amplify {name}: ForbiddenException naming {reason}, rule {rule}, after {calls} request(s)",
+               step.get("name") == "ForbiddenException" and f"pumpguard: {reason}, rule {rule}" in step.get("message", "")
+               and step.get("calls") == calls, json.dumps(step))
+
+    refused(got[3], "country_not_allowed", "geo", "updateUserAttribute to a number of a country not served")
+    report("amplify updateUserAttribute (phone_number): Cognito got it once, Amplify read a code sent by SMS",
+           got[4].get("next") == "CONFIRM_ATTRIBUTE_WITH_CODE" and got[4].get("medium") == "SMS"
+           and got[4].get("calls") == 1 and len(targets_of(seen, "UpdateUserAttributes", pumped)) == 1, json.dumps(got[4]))
+    refused(got[5], "rate_limited", "per-number", "updateUserAttribute to the same number again at once")
+    report("amplify updateUserAttribute refused: never reached Cognito",
+           not targets_of(seen, "UpdateUserAttributes", ng) and len(targets_of(seen, "UpdateUserAttributes", pumped)) == 1)
+    # The throwaway's code was entered (a proven number): judged there, the sign-ins would be
+    # spared; judged at the number the change moved them to, the second is over its count.
+    report("amplify signIn after the phone change: an SMS code (the moved-to number's first of the day)",
+           got[7].get("next") == "CONFIRM_SIGN_IN_WITH_SMS_CODE", json.dumps(got[7]))
+    refused(got[8], "rate_limited", "users-sign-in-codes",
+            "signIn again, counted at the number the change moved SMS MFA to, not the proven throwaway", calls=2)
+    report("amplify confirmUserAttribute with the new number's code: forwarded, done",
+           got[13].get("name") is None and len(targets_of(seen, "VerifyUserAttribute", "123456")) == 1, json.dumps(got[13]))
+    # Its second sign-in is over the new number's count: only the proof spares it.
+    report("amplify signIn twice of a user who proved its new number: spared the count, an SMS code each time",
+           got[15].get("next") == "CONFIRM_SIGN_IN_WITH_SMS_CODE" and got[16].get("next") == "CONFIRM_SIGN_IN_WITH_SMS_CODE",
+           json.dumps([got[15], got[16]]))
 
 
 def passwordless(run, chromium, work):

@@ -117,6 +117,10 @@ def cognito_answer(op, doc):
                 "ChallengeParameters": {}}
     if op in ("InitiateAuth", "RespondToAuthChallenge"):
         return {"ChallengeName": "SMS_OTP", "Session": "session"}
+    if op == "UpdateUserAttributes" and any(a.get("Name") == "phone_number" for a in doc.get("UserAttributes") or []):
+        # A phone change: the new number is sent a code to verify it.
+        return {"CodeDeliveryDetailsList": [{"AttributeName": "phone_number", "DeliveryMedium": "SMS",
+                                             "Destination": "+*******0755"}]}
     return {}
 
 
