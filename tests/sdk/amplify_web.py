@@ -2,7 +2,8 @@
 users up and in through the guard.
 
 tests/sdk/amplify-page.html calls `signUp`, `resendSignUpCode`, `resetPassword`, `signIn`
-(Amplify's default, SRP, and passwordless by SMS code) and `confirmSignIn` with Amplify's
+(Amplify's default, SRP, and passwordless by SMS code), `confirmSignIn`, `updateUserAttribute`
+and `confirmUserAttribute` with Amplify's
 `userPoolEndpoint` set to the guard's host, which forwards them to the fake Cognito of
 fake_apis.py. What the checks hold the guard to: a sign-up reaches Cognito once and Amplify reads
 its answer (a code sent by SMS); a refusal is Amplify's `ForbiddenException` with the guard's
