@@ -110,7 +110,7 @@ def run(run, node_dir):
     passed("phone change", ((results["phone change"]["data"] or {}).get("user") or {}).get("new_phone") == us(705)[1:])
     # The resend names the user by its phone, which no send named; GoTrue sends to the pending
     # number, which the change just sent a code: judged as a send to that number (judged as one
-    # to the phone it carries, before 2026-12-07, it reached GoTrue).
+    # to the phone it carries, it would reach GoTrue).
     refused("resend of the phone change at once", 429, "over_sms_send_rate_limit", "rate_limited", "per-number")
     refused("enrol a Gambian phone factor", 403, "sms_send_failed", "country_not_allowed", "geo")
     passed("enrol a phone factor")
