@@ -39,6 +39,22 @@ def targets_of(requests, op, text):
             and text in (r.get("body") or "")]
 
 
+def page_steps(run, chromium, work, steps, what, endpoint=None):
+    """Runs `steps` on the page (through `endpoint`); `(results, requests origin saw)`, or `None`
+    after reporting that a step gave no result."""
+    query = {"steps": ",".join(steps)}
+    if endpoint:
+        query["endpoint"] = endpoint
+    before = len(run.origin_requests())
+    results = browser.run_page(run, chromium, os.path.join(work, "chromium-profile"), "amplify.html", query)
+    seen = run.origin_requests()[before:]
+    got = [r for r in results if isinstance(r, dict) and "step" in r]
+    if len(got) != len(steps):
+        run.report(f"amplify {what}: a result per step", False, json.dumps(results))
+        return None
+    return got, seen
+
+
 def run(run, chromium, work):
     sign_ups(run, chromium, work)
     sign_ins(run, chromium, work)
@@ -53,7 +69,6 @@ def phone_changes(run, chromium, work):
     with a throwaway number and move it to the one it pumps; a user who entered the new number's
     code (`confirmUserAttribute`) proved it and is spared the count."""
     report = run.report
-    profile = os.path.join(work, "chromium-profile")
     mover, owner = "amp-mover@example.com", "amp-owner@example.com"
     throwaway, pumped, ng = "+14155550756", "+14155550757", "+2348031234572"
     own, new_own = "+14155550758", "+14155550759"
@@ -61,13 +76,10 @@ def phone_changes(run, chromium, work):
              f"phone:{pumped}", "signout", f"signin:{mover}", f"signin:{mover}",
              f"signup:{owner}:{own}", f"signin:{owner}", "confirm:123456", f"phone:{new_own}", "verify:123456",
              "signout", f"signin:{owner}", f"signin:{owner}"]
-    before = len(run.origin_requests())
-    results = browser.run_page(run, chromium, profile, "amplify.html", {"steps": ",".join(steps), "endpoint": "/mfa"})
-    seen = run.origin_requests()[before:]
-    got = [r for r in results if isinstance(r, dict) and "step" in r]
-    if len(got) != len(steps):
-        report("amplify phone changes: a result per step", False, json.dumps(results))
+    ran = page_steps(run, chromium, work, steps, "phone changes", "/mfa")
+    if ran is None:
         return
+    got, seen = ran
 
     def refused(step, reason, rule, name, calls=1):
         report(f"amplify {name}: ForbiddenException naming {reason}, rule {rule}, after {calls} request(s)",
@@ -100,16 +112,12 @@ def passwordless(run, chromium, work):
     sign in by phone number: no password stands between a client and the SMS, so each is a send
     to the number it names."""
     report = run.report
-    profile = os.path.join(work, "chromium-profile")
     us, ng = "+14155550761", "+2348031234570"
     steps = [f"otp:{us}", "confirm:123456", "signout", f"otp:{us}", f"otp:{ng}"]
-    before = len(run.origin_requests())
-    results = browser.run_page(run, chromium, profile, "amplify.html", {"steps": ",".join(steps)})
-    seen = run.origin_requests()[before:]
-    got = [r for r in results if isinstance(r, dict) and "step" in r]
-    if len(got) != len(steps):
-        report("amplify passwordless: a result per step", False, json.dumps(results))
+    ran = page_steps(run, chromium, work, steps, "passwordless")
+    if ran is None:
         return
+    got, seen = ran
     report("amplify signIn by SMS code (USER_AUTH, SMS_OTP): Cognito got it once, Amplify read the code's step; "
            "confirmSignIn signed in",
            got[0].get("next") == "CONFIRM_SIGN_IN_WITH_SMS_CODE" and got[0].get("calls") == 1
@@ -126,17 +134,13 @@ def passwordless(run, chromium, work):
 def sign_ins(run, chromium, work):
     """On /mfa, whose route counts one SMS MFA code a day per number (tests/sdk/policy.json)."""
     report = run.report
-    profile = os.path.join(work, "chromium-profile")
     bot, owner = "amp-mfa1@example.com", "amp-mfa2@example.com"
     steps = [f"signup:{bot}:+14155550751", f"signin:{bot}", f"signin:{bot}",
              f"signup:{owner}:+14155550752", f"signin:{owner}", "confirm:123456", "signout", f"signin:{owner}"]
-    before = len(run.origin_requests())
-    results = browser.run_page(run, chromium, profile, "amplify.html", {"steps": ",".join(steps), "endpoint": "/mfa"})
-    seen = run.origin_requests()[before:]
-    got = [r for r in results if isinstance(r, dict) and "step" in r]
-    if len(got) != len(steps):
-        report("amplify sign-ins: a result per step", False, json.dumps(results))
+    ran = page_steps(run, chromium, work, steps, "sign-ins", "/mfa")
+    if ran is None:
         return
+    got, seen = ran
     verifiers = targets_of(seen, "RespondToAuthChallenge", "PASSWORD_VERIFIER")
     bot_sub = json.loads(verifiers[0]["body"])["ChallengeResponses"]["USERNAME"] if verifiers else ""
     bot_verifiers = [r for r in verifiers if bot_sub and bot_sub in r.get("body", "")]
