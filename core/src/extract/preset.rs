@@ -249,6 +249,20 @@ fn cognito_call(op: &str, conditions: &[(&str, &[&str])]) -> MatchDoc {
     }
 }
 
+/// The conditions of one Supabase Auth call (`path` from GoTrue's root), under `/auth/v1/` or at
+/// the root, with `json` conditions on its body.
+fn supabase_call(method: &str, path: &str, json: Vec<JsonMatchDoc>) -> MatchDoc {
+    MatchDoc {
+        methods: vec![method.to_owned()],
+        path: Some(PathMatchDoc::AnyOf(vec![
+            PathMatchDoc::Pattern(format!("/auth/v1{path}")),
+            PathMatchDoc::Pattern(path.to_owned()),
+        ])),
+        json,
+        ..MatchDoc::default()
+    }
+}
+
 /// Whether the request's path is Supabase Auth's `call`, under `/auth/v1/` or at the root (a
 /// GoTrue served there, matched by the route's own `match`).
 fn is_supabase_call(req: &Request<'_>, call: &str) -> bool {
@@ -583,15 +597,7 @@ impl Preset {
     /// key is refused as ambiguous.
     pub fn sends_only_to_carried_number(self) -> Vec<MatchDoc> {
         let Preset::Supabase = self else { return Vec::new() };
-        let call = |method: &str, path: &str, json: Vec<JsonMatchDoc>| MatchDoc {
-            methods: vec![method.to_owned()],
-            path: Some(PathMatchDoc::AnyOf(vec![
-                PathMatchDoc::Pattern(format!("/auth/v1{path}")),
-                PathMatchDoc::Pattern(path.to_owned()),
-            ])),
-            json,
-            ..MatchDoc::default()
-        };
+        let call = supabase_call;
         let not_phone_change = JsonMatchDoc {
             field: "type".to_owned(),
             any_of: Vec::new(),
@@ -615,19 +621,12 @@ impl Preset {
     /// too). The number is then the request's account.
     pub fn numbers_naming_the_account(self) -> Vec<MatchDoc> {
         let Preset::Supabase = self else { return Vec::new() };
-        vec![MatchDoc {
-            methods: vec!["POST".to_owned()],
-            path: Some(PathMatchDoc::AnyOf(vec![
-                PathMatchDoc::Pattern("/auth/v1/resend".to_owned()),
-                PathMatchDoc::Pattern("/resend".to_owned()),
-            ])),
-            json: vec![JsonMatchDoc {
-                field: "type".to_owned(),
-                any_of: vec!["phone_change".to_owned()],
-                none_of: Vec::new(),
-            }],
-            ..MatchDoc::default()
-        }]
+        let phone_change = JsonMatchDoc {
+            field: "type".to_owned(),
+            any_of: vec!["phone_change".to_owned()],
+            none_of: Vec::new(),
+        };
+        vec![supabase_call("POST", "/resend", vec![phone_change])]
     }
 
     /// The calls of the API that sign in with a password, as sets of request conditions any of
