@@ -42,6 +42,13 @@ pub enum RefusalFormat {
     /// `unexpected_failure` when a service was unavailable (503: supabase-js raises its
     /// retryable error there, as for GoTrue's own 5xx).
     Supabase,
+    /// Auth0 Authentication API: `{"error", "error_description"}` (the SDKs show
+    /// `error_description`, Lock maps `error`), pumpguard's fields under `pumpguard`, pumpguard's
+    /// statuses: `too_many_requests` for throttles and timed blocks, `invalid_captcha` for
+    /// challenges, `bad.phone_number` for a number that is missing or not one, `invalid_request`
+    /// for other input, `access_denied` for other blocks, `temporarily_unavailable` when a
+    /// service was unavailable.
+    Auth0,
 }
 
 impl RefusalFormat {
@@ -49,7 +56,10 @@ impl RefusalFormat {
     pub(crate) fn status(self, status: u16, code: Option<ReasonCode>) -> u16 {
         let input = code.is_some_and(ReasonCode::is_input);
         match self {
-            RefusalFormat::Pumpguard | RefusalFormat::Twilio | RefusalFormat::Supabase => status,
+            RefusalFormat::Pumpguard
+            | RefusalFormat::Twilio
+            | RefusalFormat::Supabase
+            | RefusalFormat::Auth0 => status,
             RefusalFormat::Firebase => 400,
             RefusalFormat::AwsJson | RefusalFormat::AwsQuery if input => 400,
             // No 429 and no 5xx: botocore retries both on its own.
@@ -63,7 +73,8 @@ impl RefusalFormat {
             RefusalFormat::Pumpguard
             | RefusalFormat::Twilio
             | RefusalFormat::Firebase
-            | RefusalFormat::Supabase => "application/json",
+            | RefusalFormat::Supabase
+            | RefusalFormat::Auth0 => "application/json",
             RefusalFormat::AwsJson => "application/x-amz-json-1.1",
             RefusalFormat::AwsQuery => "text/xml",
         }
@@ -90,6 +101,16 @@ impl RefusalFormat {
                 _ if action == Action::Challenge || code == ReasonCode::CaptchaInvalid => "captcha_failed",
                 _ if action == Action::Throttle || timed => "over_sms_send_rate_limit",
                 _ => "sms_send_failed",
+            }),
+            RefusalFormat::Auth0 => Some(match code {
+                ReasonCode::UnparseableNumber | ReasonCode::InvalidNumber | ReasonCode::NoNumber => {
+                    "bad.phone_number"
+                }
+                _ if input => "invalid_request",
+                ReasonCode::StoreUnavailable | ReasonCode::CaptchaUnavailable => "temporarily_unavailable",
+                _ if action == Action::Challenge || code == ReasonCode::CaptchaInvalid => "invalid_captcha",
+                _ if action == Action::Throttle || timed => "too_many_requests",
+                _ => "access_denied",
             }),
             RefusalFormat::Pumpguard => None,
             RefusalFormat::AwsJson if input => Some("InvalidParameterException"),
@@ -159,6 +180,13 @@ pub(crate) fn body(decision: &Decision) -> Option<String> {
                 ",\"errors\":[{{\"message\":\"{api_code}\",\"domain\":\"global\",\"reason\":\"invalid\"}}],\"status\":\"INVALID_ARGUMENT\"}},\"pumpguard\":{{"
             );
         }
+        (RefusalFormat::Auth0, Some(api_code)) => {
+            // The OAuth error Auth0 answers; its `error` is Auth0's code, so pumpguard's own
+            // fields sit beside it, under `pumpguard`, as in Google's format.
+            let _ = write!(body, "{{\"error\":\"{api_code}\",\"error_description\":");
+            push_json_string(&mut body, &full_message(decision, code));
+            body.push_str(",\"pumpguard\":{");
+        }
         (RefusalFormat::AwsJson, Some(api_code)) => {
             body.push_str("{\"__type\":");
             push_json_string(&mut body, api_code);
@@ -205,7 +233,7 @@ pub(crate) fn body(decision: &Decision) -> Option<String> {
         body.push_str(hint);
     }
     body.push('}');
-    if format == RefusalFormat::Firebase {
+    if matches!(format, RefusalFormat::Firebase | RefusalFormat::Auth0) {
         body.push('}');
     }
     Some(body)
@@ -344,6 +372,28 @@ mod tests {
         assert!(message.contains("(pumpguard: rate_limited, rule per-ip, retry after 60 s)"), "{message}");
         assert_eq!(body["error"], "rate_limited");
         assert_eq!(body["retry_after"], 60);
+    }
+
+    #[test]
+    fn auth0_throttle_is_an_oauth_error_with_pumpguards_fields_beside_it() {
+        let d = refusal(
+            "auth0",
+            &[("content-type", "application/json")],
+            "/passwordless/start",
+            r#"{"client_id": "c1", "connection": "sms", "phone_number": "+14155550123"}"#,
+        );
+        assert_eq!(d.status, 429);
+        let body: serde_json::Value = serde_json::from_str(&d.error_body().unwrap()).unwrap();
+        assert_eq!(body["error"], "too_many_requests");
+        let description = body["error_description"].as_str().unwrap();
+        assert!(
+            description.contains("(pumpguard: rate_limited, rule per-ip, retry after 60 s)"),
+            "{description}"
+        );
+        assert_eq!(body["pumpguard"]["error"], "rate_limited");
+        assert_eq!(body["pumpguard"]["rule"], "per-ip");
+        assert_eq!(body["pumpguard"]["retry_after"], 60);
+        assert_eq!(crate::scenario::pumpguard_fields(&body)["error"], "rate_limited");
     }
 
     #[test]

@@ -364,10 +364,10 @@ impl Observed {
 }
 
 /// Pumpguard's own fields of a JSON refusal body: the body itself, or its `pumpguard` object in
-/// Google's format (whose `error` is the API's).
+/// the formats whose `error` is the API's (Google's, Auth0's).
 pub fn pumpguard_fields(body: &serde_json::Value) -> &serde_json::Value {
     match body.get("pumpguard") {
-        Some(ours) if body.get("error").is_some_and(|e| e.is_object()) => ours,
+        Some(ours) if ours.is_object() => ours,
         _ => body,
     }
 }

@@ -25,6 +25,9 @@ pub(crate) enum ValueFilter {
     /// Supabase Auth strips one leading `+` and reads the digits as E.164, so `2482510123` is a
     /// Seychelles mobile there, never the Michigan number a US default region reads.
     International,
+    /// Values without an `@`, read as international numbers; those with one are e-mail
+    /// addresses (Auth0's passwordless `username` names the user by phone or by e-mail).
+    InternationalNoAtSign,
 }
 
 impl ValueFilter {
@@ -32,29 +35,41 @@ impl ValueFilter {
         match self {
             ValueFilter::Any => true,
             ValueFilter::LeadingPlus => value.starts_with('+'),
-            ValueFilter::NoAtSign => !value.contains('@'),
+            ValueFilter::NoAtSign | ValueFilter::InternationalNoAtSign => !value.contains('@'),
             ValueFilter::International => true,
         }
     }
 
+    /// Whether the values it accepts are read as international numbers.
+    fn international(self) -> bool {
+        matches!(self, ValueFilter::International | ValueFilter::InternationalNoAtSign)
+    }
+
     /// The text a value it accepts is parsed from: an international reading is given its `+`.
     pub(crate) fn reading(self, value: String) -> String {
-        match self {
-            ValueFilter::International if !value.starts_with('+') => format!("+{value}"),
-            _ => value,
+        if self.international() && !value.starts_with('+') {
+            format!("+{value}")
+        } else {
+            value
         }
     }
 
     /// Two sources reading the same place: the value is a candidate if either would take it.
     pub(crate) fn either(a: Option<ValueFilter>, b: ValueFilter) -> ValueFilter {
-        match a {
-            Some(a) if a == b => a,
+        let Some(a) = a else { return b };
+        if a == b {
+            a
+        } else if a.international() || b.international() {
             // The API reads the value one way: a source listed beside the preset's cannot
             // bring back a reading in the default region.
-            Some(ValueFilter::International) => ValueFilter::International,
-            Some(_) if b == ValueFilter::International => b,
-            Some(_) => ValueFilter::Any,
-            None => b,
+            let takes_addresses = |f: ValueFilter| matches!(f, ValueFilter::Any | ValueFilter::International);
+            if takes_addresses(a) || takes_addresses(b) {
+                ValueFilter::International
+            } else {
+                ValueFilter::InternationalNoAtSign
+            }
+        } else {
+            ValueFilter::Any
         }
     }
 }

@@ -56,6 +56,16 @@ pub enum Preset {
     /// `Authorization` bearer token (`PUT /user`, `/reauthenticate`, a factor's `/challenge`:
     /// a signed-in user's calls; the anon key a client sends elsewhere has no `sub`).
     Supabase,
+    /// Auth0 Authentication API (JSON or form-encoded), at the root of the tenant's (custom)
+    /// domain: `phone_number` (`/passwordless/start`, an SMS or voice factor's
+    /// `/mfa/associate`, the legacy `/passwordless/verify`) and, on the code's exchange
+    /// (`/oauth/token` and `/co/authenticate` with the passwordless OTP grant), `username`
+    /// unless it holds an `@` (then an e-mail address, the account), each read as an
+    /// international number with or without its `+`. Token: none (Auth0's own `captcha` is
+    /// Auth0's to verify). Account: `authenticator_id` (`/mfa/challenge`, which sends to the
+    /// factor it names and names no number) and the `sub` claim of the `Authorization` bearer
+    /// token (`/mfa/associate` with an access token; an `mfa_token` names no one).
+    Auth0,
 }
 
 /// What origin's answer to a send says went out ([`Preset::send_answer`]).
@@ -223,6 +233,25 @@ impl Preset {
                 bearer_claims: &["sub"],
                 ..NONE
             },
+            Preset::Auth0 => PresetSources {
+                // Auth0 wants E.164 and hands the digits to its SMS provider: a number without
+                // its `+` is never one of the default region's there.
+                json_paths: &[
+                    ("phone_number", ValueFilter::International),
+                    ("username", ValueFilter::InternationalNoAtSign),
+                ],
+                form_fields: &[
+                    ("phone_number", ValueFilter::International),
+                    ("username", ValueFilter::InternationalNoAtSign),
+                ],
+                // Auth0 reads its bodies; a number in the query is judged all the same, so a
+                // request that moves it there is never a quiet numberless call.
+                query_params: &[("phone_number", ValueFilter::International)],
+                // A challenge names the enrolled factor (`sms|dev_…`), not its number.
+                account_json_paths: &[("authenticator_id", &[])],
+                bearer_claims: &["sub"],
+                ..NONE
+            },
         }
     }
 }
@@ -268,6 +297,33 @@ fn supabase_call(method: &str, path: &str, json: Vec<JsonMatchDoc>) -> MatchDoc 
 fn is_supabase_call(req: &Request<'_>, call: &str) -> bool {
     let path = req.path_only().trim_end_matches('/');
     path.strip_suffix(call).is_some_and(|rest| rest.eq_ignore_ascii_case("/auth/v1/") || rest == "/")
+}
+
+/// The grant (and `credential_type`) of Auth0's passwordless code exchange.
+const AUTH0_PASSWORDLESS_OTP: &str = "http://auth0.com/oauth/grant-type/passwordless/otp";
+
+/// The conditions of one Auth0 call whose body field `field` (JSON, or form-encoded) holds
+/// one of `any_of`: two sets, one per body type.
+fn auth0_call_with(path: &str, field: &str, any_of: &str) -> [MatchDoc; 2] {
+    let at = || Some(PathMatchDoc::Pattern(path.to_owned()));
+    [
+        MatchDoc {
+            methods: vec!["POST".to_owned()],
+            path: at(),
+            json: vec![JsonMatchDoc {
+                field: field.to_owned(),
+                any_of: vec![any_of.to_owned()],
+                none_of: Vec::new(),
+            }],
+            ..MatchDoc::default()
+        },
+        MatchDoc {
+            methods: vec!["POST".to_owned()],
+            path: at(),
+            params: vec![ParamMatchDoc { name: field.to_owned(), any_of: vec![any_of.to_owned()] }],
+            ..MatchDoc::default()
+        },
+    ]
 }
 
 /// Whether the request names one AWS operation, `target`, and no other.
@@ -325,7 +381,11 @@ impl Preset {
             Preset::Cognito => {
                 req.header("x-amz-target").is_some_and(|first| only_target(req.headers, first))
             }
-            Preset::SnsPublish | Preset::TwilioVerify | Preset::Firebase | Preset::Supabase => true,
+            Preset::SnsPublish
+            | Preset::TwilioVerify
+            | Preset::Firebase
+            | Preset::Supabase
+            | Preset::Auth0 => true,
         }
     }
 
@@ -344,7 +404,7 @@ impl Preset {
             // A phone change: GoTrue holds the number as the user's pending one, where a resend
             // of the change's code goes (`PUT /user` is GoTrue's only such call).
             Preset::Supabase => req.method.eq_ignore_ascii_case("PUT") && is_supabase_call(req, "user"),
-            Preset::SnsPublish | Preset::TwilioVerify => false,
+            Preset::SnsPublish | Preset::TwilioVerify | Preset::Auth0 => false,
         }
     }
 
@@ -368,7 +428,7 @@ impl Preset {
         match self {
             Preset::Cognito => only_target(req.headers, "AWSCognitoIdentityProviderService.ConfirmSignUp"),
             Preset::Firebase => req.path_only().ends_with("/accounts/mfaEnrollment:finalize"),
-            Preset::SnsPublish | Preset::TwilioVerify | Preset::Supabase => false,
+            Preset::SnsPublish | Preset::TwilioVerify | Preset::Supabase | Preset::Auth0 => false,
         }
     }
 
@@ -392,7 +452,7 @@ impl Preset {
                 .filter(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
                 .map(|digits| format!("+{digits}"))
                 .filter(|id| id.len() <= MAX_ANSWERED_USER_ID),
-            Preset::SnsPublish | Preset::TwilioVerify | Preset::Firebase => None,
+            Preset::SnsPublish | Preset::TwilioVerify | Preset::Firebase | Preset::Auth0 => None,
         };
         SendAnswer { sent: self.answered_send(&answer), user_id }
     }
@@ -427,7 +487,7 @@ impl Preset {
                 Some(pending) if !pending.is_empty() => AnsweredSend::CodeBySms,
                 _ => AnsweredSend::Nothing,
             },
-            Preset::SnsPublish | Preset::TwilioVerify => AnsweredSend::Nothing,
+            Preset::SnsPublish | Preset::TwilioVerify | Preset::Auth0 => AnsweredSend::Nothing,
         }
     }
 
@@ -438,7 +498,11 @@ impl Preset {
             Preset::Cognito => {
                 only_target(req.headers, "AWSCognitoIdentityProviderService.UpdateUserAttributes")
             }
-            Preset::SnsPublish | Preset::TwilioVerify | Preset::Firebase | Preset::Supabase => false,
+            Preset::SnsPublish
+            | Preset::TwilioVerify
+            | Preset::Firebase
+            | Preset::Supabase
+            | Preset::Auth0 => false,
         }
     }
 
@@ -584,6 +648,39 @@ impl Preset {
             Preset::Supabase => {
                 vec![MatchDoc { methods: post(), path: paths(&["/auth/v1/verify"]), ..MatchDoc::default() }]
             }
+            // At the root, as a tenant's domain (or a custom domain proxied to it) serves them.
+            Preset::Auth0 if send => vec![
+                MatchDoc {
+                    methods: post(),
+                    path: paths(&["/passwordless/start", "/mfa/associate"]),
+                    ..MatchDoc::default()
+                },
+                // A challenge sends to its factor unless it asks for a one-time password from
+                // an app alone (`challenge_type` is a space-separated list; absent: any type).
+                MatchDoc {
+                    methods: post(),
+                    path: paths(&["/mfa/challenge"]),
+                    json: vec![JsonMatchDoc {
+                        field: "challenge_type".to_owned(),
+                        any_of: Vec::new(),
+                        none_of: vec!["otp".to_owned()],
+                    }],
+                    ..MatchDoc::default()
+                },
+            ],
+            // The passwordless code's exchange: the OTP grant at the token endpoint, its
+            // cross-origin form (auth0.js), and the legacy verify.
+            Preset::Auth0 => {
+                let mut sets =
+                    Vec::from(auth0_call_with("/oauth/token", "grant_type", AUTH0_PASSWORDLESS_OTP));
+                sets.extend(auth0_call_with("/co/authenticate", "credential_type", AUTH0_PASSWORDLESS_OTP));
+                sets.push(MatchDoc {
+                    methods: post(),
+                    path: paths(&["/passwordless/verify"]),
+                    ..MatchDoc::default()
+                });
+                sets
+            }
         }
     }
 
@@ -596,6 +693,19 @@ impl Preset {
     /// reads: GoTrue matches JSON keys as the guard does (case-insensitively), and a repeated
     /// key is refused as ambiguous.
     pub fn sends_only_to_carried_number(self) -> Vec<MatchDoc> {
+        if self == Preset::Auth0 {
+            // An e-mail's passwordless start; a one-time-password app's, an e-mail's or a push
+            // factor's enrolment. Auth0 reads `phone_number` by that name alone, from a JSON
+            // or form body, as the guard does (and from the query, where the guard looks too).
+            return vec![MatchDoc {
+                methods: vec!["POST".to_owned()],
+                path: Some(PathMatchDoc::AnyOf(vec![
+                    PathMatchDoc::Pattern("/passwordless/start".to_owned()),
+                    PathMatchDoc::Pattern("/mfa/associate".to_owned()),
+                ])),
+                ..MatchDoc::default()
+            }];
+        }
         let Preset::Supabase = self else { return Vec::new() };
         let call = supabase_call;
         let not_phone_change = JsonMatchDoc {
@@ -667,6 +777,7 @@ impl Preset {
             Preset::TwilioVerify => RefusalFormat::Twilio,
             Preset::Firebase => RefusalFormat::Firebase,
             Preset::Supabase => RefusalFormat::Supabase,
+            Preset::Auth0 => RefusalFormat::Auth0,
         }
     }
 }

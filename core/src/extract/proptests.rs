@@ -105,7 +105,7 @@ proptest! {
 
     #[test]
     fn origin_answers_never_panic(body in prop::collection::vec(any::<u8>(), 0..300), sub in "\\PC{0,140}") {
-        for preset in [Preset::Cognito, Preset::SnsPublish, Preset::TwilioVerify, Preset::Firebase, Preset::Supabase] {
+        for preset in [Preset::Cognito, Preset::SnsPublish, Preset::TwilioVerify, Preset::Firebase, Preset::Supabase, Preset::Auth0] {
             let _ = preset.send_answer(Some(&body));
             let answer = serde_json::json!({"UserConfirmed": false, "UserSub": sub, "phone": sub}).to_string();
             let id = preset.send_answer(Some(answer.as_bytes())).user_id;

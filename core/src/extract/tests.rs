@@ -966,6 +966,66 @@ fn preset_supabase_send_answer() {
 }
 
 #[test]
+fn preset_auth0() {
+    let start =
+        r#"{"client_id": "c1", "connection": "sms", "send": "code", "phone_number": "+447400123456"}"#;
+    check_table(
+        r#"{"preset": "auth0"}"#,
+        &[
+            (Req::json(start), found(&[("+447400123456", "json:$.phone_number")])),
+            // Auth0 hands the digits to its SMS provider as E.164: no default region.
+            (Req::json(r#"{"phone_number": "2482510123"}"#), found(&[("+2482510123", "json:$.phone_number")])),
+            (
+                Req::form("client_id=c1&connection=sms&phone_number=%2B447400123456"),
+                found(&[("+447400123456", "form:phone_number")]),
+            ),
+            (
+                Req { query: "phone_number=2482510123", ..Req::json("{}") },
+                found(&[("+2482510123", "query:phone_number")]),
+            ),
+            (Req::json(r#"{"phone_number": "+1", "Phone_Number": "+2"}"#), Err("ambiguous_field")),
+            (Req::form("phone_number=%2B1&phone_number=%2B2"), Err("ambiguous_field")),
+            // The code's exchange names the number as `username`; an e-mail there is no number.
+            (
+                Req::form("grant_type=http%3A%2F%2Fauth0.com%2Foauth%2Fgrant-type%2Fpasswordless%2Fotp&username=%2B447400123456&otp=123456&realm=sms"),
+                found(&[("+447400123456", "form:username")]),
+            ),
+            (Req::json(r#"{"username": "a@example.com", "otp": "1", "realm": "email"}"#), found(&[])),
+            (Req::json(r#"{"email": "a@example.com", "connection": "email"}"#), found(&[])),
+            (Req::json(r#"{"authenticator_types": ["otp"]}"#), found(&[])),
+        ],
+    );
+}
+
+#[test]
+fn preset_auth0_accounts() {
+    let ex = extractor(r#"{"preset": "auth0"}"#);
+    let account = |headers: &[(&str, &str)], body: &str| {
+        let parts = RequestParts {
+            content_type: Some("application/json"),
+            content_encoding: None,
+            query: "",
+            headers,
+            body: body.as_bytes(),
+        };
+        ex.extract(&parts).map(|x| x.account).map_err(|e| e.code())
+    };
+    let challenge = r#"{"client_id": "c1", "mfa_token": "opaque", "challenge_type": "oob", "authenticator_id": "sms|dev_NU1Ofuw3Cw0XCSvS"}"#;
+    assert_eq!(account(&[], challenge), Ok(Some("sms|dev_nu1ofuw3cw0xcsvs".to_owned())));
+    // An enrolment with an access token names its user; with an `mfa_token`, no one.
+    let access = "Bearer e30.eyJzdWIiOiJhdXRoMHw2NWYxIn0.c2ln";
+    let associate =
+        r#"{"authenticator_types": ["oob"], "oob_channels": ["sms"], "phone_number": "+447400123456"}"#;
+    assert_eq!(account(&[("authorization", access)], associate), Ok(Some("auth0|65f1".to_owned())));
+    assert_eq!(account(&[("authorization", "Bearer Fe26.2**opaque")], associate), Ok(None));
+    // An e-mail where the exchange names the user is its account.
+    assert_eq!(
+        account(&[], r#"{"username": "A@example.com", "otp": "1"}"#),
+        Ok(Some("a@example.com".to_owned()))
+    );
+}
+
+#[test]
 fn preset_firebase() {
     let send =
         r#"{"phoneNumber": "+16505550101", "recaptchaToken": "03AGdBq24PBCbwiDRaS_MJ7Z", "tenantId": "t-1"}"#;
