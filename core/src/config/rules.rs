@@ -179,8 +179,8 @@ pub(super) fn compile_rule(
                 errs.push(
                     format!("{at}.rate_limit.key[{j}]"),
                     "none of the rule's routes reads an account (extract.account_json_paths or \
-                     plus_only, or the cognito, firebase or twilio_verify preset), so the rule would \
-                     count nothing",
+                     plus_only, or the cognito, firebase, twilio_verify, supabase or auth0 preset), so \
+                     the rule would count nothing",
                 );
             }
         }
