@@ -39,17 +39,27 @@ impl Policy {
     /// users sign in by e-mail, an SRP sign-in (Amplify's default) names that id, never the
     /// e-mail the sign-up carried, and would otherwise find no number. The service made the
     /// id, so no one can choose it to take over another account's records.
-    pub(super) fn user_id_bindings(&self, bindings: &[CounterCheck], id: &str) -> Vec<CounterCheck> {
+    ///
+    /// With `sends_too` (a call whose records are kept under the answered id alone, such as
+    /// Auth0's `otp/challenge` under its session), the send's records a confirmation naming
+    /// the id credits are copied as well.
+    pub(super) fn user_id_bindings(
+        &self,
+        bindings: &[CounterCheck],
+        id: &str,
+        sends_too: bool,
+    ) -> Vec<CounterCheck> {
         let tag = account_tag(id);
         bindings
             .iter()
             .filter_map(|check| {
+                let rule = self.rules.get(usize::from(check.rule))?;
                 let kind = match check.op {
                     CounterOp::BindNumber { .. } => "bn:",
                     CounterOp::BindSignInNumber { .. } => "bm:",
+                    CounterOp::AccountSent { .. } if sends_too => binding_kind(&rule.kind)?,
                     _ => return None,
                 };
-                let rule = self.rules.get(usize::from(check.rule))?;
                 let key = account_key(kind, &rule.id, tag);
                 // A sign-up naming the user by its id already bound it.
                 (key != check.key).then(|| CounterCheck { key, ..check.clone() })

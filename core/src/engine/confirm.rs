@@ -142,8 +142,11 @@ impl Policy {
                 _ => (AnsweredSend::Nothing, None),
             };
             let kept = answered_bindings(&decision.bindings, answer);
-            let copies = user_id.map(|id| self.user_id_bindings(&kept, &id)).unwrap_or_default();
-            if route.and_then(|r| r.preset).is_some_and(|p| p.binds_under_answered_id_only()) {
+            let answered_only =
+                route.and_then(|r| r.preset).is_some_and(|p| p.binds_under_answered_id_only());
+            let copies =
+                user_id.map(|id| self.user_id_bindings(&kept, &id, answered_only)).unwrap_or_default();
+            if answered_only {
                 return copies;
             }
             return kept.into_iter().chain(copies).collect();

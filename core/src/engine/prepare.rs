@@ -279,6 +279,16 @@ impl Policy {
                     ));
                 }
             }
+            // A binding call naming no one, whose answer names what its code is later confirmed
+            // under (Auth0's `otp/challenge` and its session): planned under no name, the
+            // answer's id is the only one it is kept under.
+            (RouteKind::Send, None)
+                if binds && route.preset.is_some_and(|p| p.binds_under_answered_id_only()) =>
+            {
+                if let [number] = numbers.as_slice() {
+                    decision.bindings = self.plan_bindings(route_index, account_tag(""), number, req);
+                }
+            }
             (RouteKind::Confirm, Some(name)) => {
                 let binding = route.preset.is_some_and(|p| p.confirms_binding(req));
                 decision.binding_confirm = (binding && numbers.is_empty()).then(|| account_tag(name));

@@ -28,6 +28,9 @@ pub(crate) enum ValueFilter {
     /// Values without an `@`, read as international numbers; those with one are e-mail
     /// addresses (Auth0's passwordless `username` names the user by phone or by e-mail).
     InternationalNoAtSign,
+    /// No value: the field names the request's account (Auth0's `auth_session`, the challenge
+    /// a code's exchange names instead of the number).
+    Account,
 }
 
 impl ValueFilter {
@@ -37,6 +40,7 @@ impl ValueFilter {
             ValueFilter::LeadingPlus => value.starts_with('+'),
             ValueFilter::NoAtSign | ValueFilter::InternationalNoAtSign => !value.contains('@'),
             ValueFilter::International => true,
+            ValueFilter::Account => false,
         }
     }
 
@@ -57,8 +61,10 @@ impl ValueFilter {
     /// Two sources reading the same place: the value is a candidate if either would take it.
     pub(crate) fn either(a: Option<ValueFilter>, b: ValueFilter) -> ValueFilter {
         let Some(a) = a else { return b };
-        if a == b {
+        if a == b || b == ValueFilter::Account {
             a
+        } else if a == ValueFilter::Account {
+            b
         } else if a.international() || b.international() {
             // The API reads the value one way: a source listed beside the preset's cannot
             // bring back a reading in the default region.

@@ -57,14 +57,16 @@ pub enum Preset {
     /// a signed-in user's calls; the anon key a client sends elsewhere has no `sub`).
     Supabase,
     /// Auth0 Authentication API (JSON or form-encoded), at the root of the tenant's (custom)
-    /// domain: `phone_number` (`/passwordless/start`, an SMS or voice factor's
-    /// `/mfa/associate`, the legacy `/passwordless/verify`) and, on the code's exchange
-    /// (`/oauth/token` and `/co/authenticate` with the passwordless OTP grant), `username`
-    /// unless it holds an `@` (then an e-mail address, the account), each read as an
+    /// domain: `phone_number` (`/passwordless/start`, a database connection's `/otp/challenge`,
+    /// an SMS or voice factor's `/mfa/associate`, the legacy `/passwordless/verify`) and, on the
+    /// code's exchange (`/oauth/token` and `/co/authenticate` with the passwordless OTP grant),
+    /// `username` unless it holds an `@` (then an e-mail address, the account), each read as an
     /// international number with or without its `+`. Token: none (Auth0's own `captcha` is
     /// Auth0's to verify). Account: `authenticator_id` (`/mfa/challenge`, which sends to the
-    /// factor it names and names no number) and the `sub` claim of the `Authorization` bearer
-    /// token (`/mfa/associate` with an access token; an `mfa_token` names no one).
+    /// factor it names and names no number), `auth_session` (the exchange of an
+    /// `/otp/challenge`'s code names the challenge by the session its answer gave), and the
+    /// `sub` claim of the `Authorization` bearer token (`/mfa/associate` with an access token;
+    /// an `mfa_token` names no one).
     Auth0,
 }
 
@@ -84,6 +86,10 @@ pub enum AnsweredSend {
 /// The longest user id an answer may name that the guard records (Cognito's `sub` is a UUID):
 /// a longer value is no id the service made.
 const MAX_ANSWERED_USER_ID: usize = 128;
+
+/// The longest session an Auth0 answer may name that the guard records: opaque and Auth0's
+/// (its length is not documented), bounded so one answer cannot make a key of any size.
+const MAX_ANSWERED_SESSION: usize = 4096;
 
 /// What origin's successful answer to a send says ([`Preset::send_answer`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -236,13 +242,17 @@ impl Preset {
             Preset::Auth0 => PresetSources {
                 // Auth0 wants E.164 and hands the digits to its SMS provider: a number without
                 // its `+` is never one of the default region's there.
+                // The code of an `otp/challenge` is exchanged under the session its answer named
+                // (`auth_session`), which names the number no more: that session is the account.
                 json_paths: &[
                     ("phone_number", ValueFilter::International),
                     ("username", ValueFilter::InternationalNoAtSign),
+                    ("auth_session", ValueFilter::Account),
                 ],
                 form_fields: &[
                     ("phone_number", ValueFilter::International),
                     ("username", ValueFilter::InternationalNoAtSign),
+                    ("auth_session", ValueFilter::Account),
                 ],
                 // Auth0 reads its bodies; a number in the query is judged all the same, so a
                 // request that moves it there is never a quiet numberless call.
@@ -326,6 +336,12 @@ fn auth0_call_with(path: &str, field: &str, any_of: &str) -> [MatchDoc; 2] {
     ]
 }
 
+/// Whether the request's path is Auth0's `call` (a path from the domain's root).
+fn is_auth0_call(req: &Request<'_>, call: &str) -> bool {
+    req.method.eq_ignore_ascii_case("POST")
+        && req.path_only().trim_end_matches('/').eq_ignore_ascii_case(call)
+}
+
 /// Whether the request names one AWS operation, `target`, and no other.
 fn only_target(headers: &[(&str, &str)], target: &str) -> bool {
     let mut targets = headers.iter().filter(|(name, _)| name.eq_ignore_ascii_case("x-amz-target")).peekable();
@@ -404,7 +420,10 @@ impl Preset {
             // A phone change: GoTrue holds the number as the user's pending one, where a resend
             // of the change's code goes (`PUT /user` is GoTrue's only such call).
             Preset::Supabase => req.method.eq_ignore_ascii_case("PUT") && is_supabase_call(req, "user"),
-            Preset::SnsPublish | Preset::TwilioVerify | Preset::Auth0 => false,
+            // A database connection's challenge: its code is exchanged under the session its
+            // answer names (`auth_session`), not the number.
+            Preset::Auth0 => is_auth0_call(req, "/otp/challenge"),
+            Preset::SnsPublish | Preset::TwilioVerify => false,
         }
     }
 
@@ -413,8 +432,10 @@ impl Preset {
     /// user's current phone, which a resend of the change names, and not to its `sub`, which
     /// its other numberless sends name (`reauthenticate`, a factor's challenge), going to
     /// other numbers.
+    ///
+    /// An Auth0 `otp/challenge` names no one: its answer's session is the only name.
     pub fn binds_under_answered_id_only(self) -> bool {
-        matches!(self, Preset::Supabase)
+        matches!(self, Preset::Supabase | Preset::Auth0)
     }
 
     /// Whether the call confirms the code of a call that [`Preset::binds_account`] (Cognito's
@@ -428,7 +449,10 @@ impl Preset {
         match self {
             Preset::Cognito => only_target(req.headers, "AWSCognitoIdentityProviderService.ConfirmSignUp"),
             Preset::Firebase => req.path_only().ends_with("/accounts/mfaEnrollment:finalize"),
-            Preset::SnsPublish | Preset::TwilioVerify | Preset::Supabase | Preset::Auth0 => false,
+            // The exchange of an `otp/challenge`'s code names its session, not the number (one
+            // carrying the number, `username`, is credited by it).
+            Preset::Auth0 => is_auth0_call(req, "/oauth/token"),
+            Preset::SnsPublish | Preset::TwilioVerify | Preset::Supabase => false,
         }
     }
 
@@ -452,7 +476,12 @@ impl Preset {
                 .filter(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
                 .map(|digits| format!("+{digits}"))
                 .filter(|id| id.len() <= MAX_ANSWERED_USER_ID),
-            Preset::SnsPublish | Preset::TwilioVerify | Preset::Firebase | Preset::Auth0 => None,
+            // A challenge's session, opaque and Auth0's: the name its code is exchanged under.
+            Preset::Auth0 => answer["auth_session"]
+                .as_str()
+                .map(crate::extract::fold_account)
+                .filter(|id| !id.is_empty() && id.len() <= MAX_ANSWERED_SESSION),
+            Preset::SnsPublish | Preset::TwilioVerify | Preset::Firebase => None,
         };
         SendAnswer { sent: self.answered_send(&answer), user_id }
     }
@@ -487,7 +516,12 @@ impl Preset {
                 Some(pending) if !pending.is_empty() => AnsweredSend::CodeBySms,
                 _ => AnsweredSend::Nothing,
             },
-            Preset::SnsPublish | Preset::TwilioVerify | Preset::Auth0 => AnsweredSend::Nothing,
+            // A challenge Auth0 took: the code went to the number (by SMS or a call).
+            Preset::Auth0 => match answer["auth_session"].as_str() {
+                Some(session) if !session.is_empty() => AnsweredSend::CodeBySms,
+                _ => AnsweredSend::Nothing,
+            },
+            Preset::SnsPublish | Preset::TwilioVerify => AnsweredSend::Nothing,
         }
     }
 
@@ -652,7 +686,7 @@ impl Preset {
             Preset::Auth0 if send => vec![
                 MatchDoc {
                     methods: post(),
-                    path: paths(&["/passwordless/start", "/mfa/associate"]),
+                    path: paths(&["/passwordless/start", "/otp/challenge", "/mfa/associate"]),
                     ..MatchDoc::default()
                 },
                 // A challenge sends to its factor unless it asks for a one-time password from
@@ -694,13 +728,14 @@ impl Preset {
     /// key is refused as ambiguous.
     pub fn sends_only_to_carried_number(self) -> Vec<MatchDoc> {
         if self == Preset::Auth0 {
-            // An e-mail's passwordless start; a one-time-password app's, an e-mail's or a push
-            // factor's enrolment. Auth0 reads `phone_number` by that name alone, from a JSON
+            // An e-mail's passwordless start or challenge; a one-time-password app's, an
+            // e-mail's or a push factor's enrolment. Auth0 reads `phone_number` by that name alone, from a JSON
             // or form body, as the guard does (and from the query, where the guard looks too).
             return vec![MatchDoc {
                 methods: vec!["POST".to_owned()],
                 path: Some(PathMatchDoc::AnyOf(vec![
                     PathMatchDoc::Pattern("/passwordless/start".to_owned()),
+                    PathMatchDoc::Pattern("/otp/challenge".to_owned()),
                     PathMatchDoc::Pattern("/mfa/associate".to_owned()),
                 ])),
                 ..MatchDoc::default()

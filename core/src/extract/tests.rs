@@ -1026,6 +1026,36 @@ fn preset_auth0_accounts() {
 }
 
 #[test]
+fn preset_auth0_send_answer() {
+    let answer = |body: &str| Preset::Auth0.send_answer(Some(body.as_bytes()));
+    // An `otp/challenge` taken: the session its code is exchanged under.
+    assert_eq!(
+        answer(r#"{"auth_session": "Sess-A1"}"#),
+        SendAnswer { sent: AnsweredSend::CodeBySms, user_id: Some("sess-a1".to_owned()) }
+    );
+    assert_eq!(answer(r#"{"auth_session": ""}"#), SendAnswer { sent: AnsweredSend::Nothing, user_id: None });
+    assert_eq!(answer("{}").sent, AnsweredSend::Nothing);
+    assert_eq!(answer(&format!(r#"{{"auth_session": "{}"}}"#, "s".repeat(4097))).user_id, None);
+    // The exchange names the session as its account, from a form as from JSON.
+    let form = "grant_type=http%3A%2F%2Fauth0.com%2Foauth%2Fgrant-type%2Fpasswordless%2Fotp&auth_session=Sess-A1&otp=1";
+    let ex = extractor(r#"{"preset": "auth0"}"#);
+    for (content_type, body) in
+        [("application/x-www-form-urlencoded", form), ("application/json", r#"{"auth_session": "Sess-A1"}"#)]
+    {
+        let parts = RequestParts {
+            content_type: Some(content_type),
+            content_encoding: None,
+            query: "",
+            headers: &[],
+            body: body.as_bytes(),
+        };
+        let got = ex.extract(&parts).map_err(|e| e.code());
+        assert_eq!(got.as_ref().map(|x| x.account.clone()), Ok(Some("sess-a1".to_owned())), "{body}");
+        assert_eq!(got.map(|x| x.numbers.len()), Ok(0), "{body}");
+    }
+}
+
+#[test]
 fn preset_firebase() {
     let send =
         r#"{"phoneNumber": "+16505550101", "recaptchaToken": "03AGdBq24PBCbwiDRaS_MJ7Z", "tenantId": "t-1"}"#;
