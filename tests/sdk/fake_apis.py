@@ -17,6 +17,10 @@
   `accounts:signInWithPassword` (every user has a phone second factor), `accounts/mfaSignIn:start`
   and `:finalize`.
 - Supabase Auth (GoTrue) under `/auth/v1/`: fake_gotrue.py.
+- An Auth0 tenant's Authentication API at the root (discovery, `/passwordless/start`,
+  `/oauth/token`, `/mfa/associate`, `/mfa/authenticators`, `/mfa/challenge`): fake_auth0.py.
+  None of its paths is another fake's (none names `accounts`, is under `/v2/Services/`, carries
+  an `Action` or an `X-Amz-Target`), so no request needs its host to tell them apart.
 - With `--page-dir DIR`, `GET /page/NAME` serves DIR/NAME (the SDK's page and its scripts).
 
 Every request is recorded (method, path, headers, body); `GET /__origin/requests` returns them
@@ -35,6 +39,7 @@ import urllib.parse
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import fake_auth0
 import fake_gotrue
 
 LOCK = threading.Lock()
@@ -133,6 +138,9 @@ def answer(method, path, headers, body):
     gotrue = fake_gotrue.answer(method, path, headers, json_object(body))
     if gotrue is not None:
         return gotrue[0], "application/json", json.dumps(gotrue[1])
+    auth0 = fake_auth0.answer(method, path, headers, body)
+    if auth0 is not None:
+        return auth0[0], "application/json", json.dumps(auth0[1])
     bare, _, query = path.partition("?")
     params = dict(urllib.parse.parse_qsl(query))
     form = {}
