@@ -17,7 +17,7 @@
   `accounts:signInWithPassword` (every user has a phone second factor), `accounts/mfaSignIn:start`
   and `:finalize`.
 - Supabase Auth (GoTrue) under `/auth/v1/`: fake_gotrue.py.
-- An Auth0 tenant's Authentication API at the root (discovery, `/passwordless/start`,
+- An Auth0 tenant's Authentication API at the root (discovery, `/passwordless/start`, `/otp/challenge`,
   `/oauth/token`, `/mfa/associate`, `/mfa/authenticators`, `/mfa/challenge`): fake_auth0.py.
   None of its paths is another fake's (none names `accounts`, is under `/v2/Services/`, carries
   an `Action` or an `X-Amz-Target`), so no request needs its host to tell them apart.
