@@ -5,7 +5,7 @@ use std::sync::Arc;
 use crate::captcha;
 use crate::config::{InvalidNumberOutcome, Policy, RouteKind, RuleAction};
 use crate::decision::{Action, Decision, NumberFacts, Reason, ReasonCode, RouteInfo};
-use crate::extract::{ExtractError, RequestParts};
+use crate::extract::{ExtractError, PathBinding, RequestParts};
 use crate::limit::{pair_tag, pair_text, ConversionParams, ConversionScope, SignInNumber};
 use crate::phone::PhoneNumber;
 use crate::phone::PhoneParser;
@@ -190,6 +190,23 @@ impl Policy {
             numbers.clear();
             extracted.numbers.clear();
         }
+        // A call naming in its path what it sends to (a Supabase factor's challenge names the
+        // factor, bound to its number at enrolment): its binding is found under that name,
+        // while its account, which the user's limits count, stays the user.
+        let path_binding = match route.preset.map(|p| p.path_binding(req)) {
+            Some(PathBinding::Named(id)) => Some(id),
+            Some(PathBinding::Ambiguous(detail)) => {
+                decision.reasons.push(input_reason(
+                    ReasonCode::AmbiguousField,
+                    inputs.on_ambiguous,
+                    Some(detail),
+                ));
+                return self.finish(decision);
+            }
+            Some(PathBinding::None) | None => None,
+        };
+        // The name a binding is read, or confirmed, under.
+        let binding_name = path_binding.as_deref().or(extracted.account.as_deref());
         // A call that sends only to a number it carries sends nothing without one (a Supabase
         // e-mail sign-in or profile update): nothing to judge, whoever it names.
         if extracted.numbers.is_empty() && !confirm && route.sends_only_to_carried_number(req) {
@@ -197,7 +214,7 @@ impl Policy {
         }
         // A request naming an account (a reset or a resend by user name) leaves the number to
         // the service that holds it: not a number the guard failed to find.
-        if extracted.numbers.is_empty() && extracted.account.is_none() && !confirm {
+        if extracted.numbers.is_empty() && binding_name.is_none() && !confirm {
             decision.reasons.push(input_reason(ReasonCode::NoNumber, inputs.on_no_number, None));
         }
         // Unless the account is bound to one: the service sends to the account's number, so
@@ -214,7 +231,7 @@ impl Policy {
             _ => None,
         };
         let mut sign_in_number = None;
-        if let Some(name) = extracted.account.as_deref().filter(|_| !(confirm || binds)) {
+        if let Some(name) = binding_name.filter(|_| !(confirm || binds)) {
             // Asked only of a request naming an account: the conditions read the body again.
             let password = route.signs_in_by_password(req);
             let sign_in = password || (self.judges_sign_ins(route_index) && route.chooses_sms_mfa(req));
@@ -291,12 +308,15 @@ impl Policy {
             }
             (RouteKind::Confirm, Some(name)) => {
                 let binding = route.preset.is_some_and(|p| p.confirms_binding(req));
-                decision.binding_confirm = (binding && numbers.is_empty()).then(|| account_tag(name));
+                // The binding confirmed: the path's (a factor's verify names the factor), or
+                // the account's.
+                let bound = path_binding.as_deref().unwrap_or(name);
+                decision.binding_confirm = (binding && numbers.is_empty()).then(|| account_tag(bound));
                 decision.account = Some(name.to_owned());
                 // A sign-up's code, or a sign-in's SMS code, origin accepts proves the account
                 // reads its number: its password sign-ins are then spared the number's count.
                 decision.proof = if binding {
-                    self.plan_proof(account_tag(name), true)
+                    self.plan_proof(account_tag(bound), true)
                 } else if self.counts_sign_ins() && route.answers_sign_in_code(req) {
                     self.plan_proof(account_tag(name), false)
                 } else {
@@ -315,8 +335,11 @@ impl Policy {
         let mut solver_checks = Vec::new();
         // Worked out at the first `client` rule, shared by the others.
         let mut client_facts: Option<rules::ClientFacts> = None;
+        // A call that binds a number and sends nothing (a Supabase phone factor's enrolment) is
+        // judged by what the number is, never counted: the sends its binding names are.
+        let sends_nothing = route.preset.is_some_and(|p| p.binds_without_sending(req));
         for (index, rule) in self.rules.iter().enumerate() {
-            if !rule.routes.contains(&route_index) {
+            if !rule.routes.contains(&route_index) || (sends_nothing && rule.kind.is_stateful()) {
                 continue;
             }
             let enforced = !self.shadow && !rule.shadow && rule.action != RuleAction::Log;

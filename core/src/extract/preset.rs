@@ -51,8 +51,9 @@ pub enum Preset {
     Firebase,
     /// Supabase Auth (GoTrue) under `/auth/v1/` (JSON): `phone` (`/otp`, `/signup`, `/resend`,
     /// `PUT /user`, and `/factors`, a phone factor's enrolment: its challenges go to that number
-    /// and name none), read as an international number with or without its `+`, as GoTrue reads
-    /// it. Token: `gotrue_meta_security.captcha_token`. Account: the `sub` claim of the
+    /// and name only the factor, in their path, under whose id a `bound_number` rule keeps the
+    /// number), read as an international number with or without its `+`, as GoTrue reads it.
+    /// Token: `gotrue_meta_security.captcha_token`. Account: the `sub` claim of the
     /// `Authorization` bearer token (`PUT /user`, `/reauthenticate`, a factor's `/challenge`:
     /// a signed-in user's calls; the anon key a client sends elsewhere has no `sub`).
     Supabase,
@@ -79,6 +80,9 @@ pub enum AnsweredSend {
     AcceptedOtherwise,
     /// A password sign-in's SMS MFA code, to the number the service holds for the user.
     SignInCode,
+    /// Nothing sent yet, the number bound to the id the answer names (a Supabase phone factor's
+    /// enrolment: its challenges go there), every record of the call kept under that id.
+    Bound,
     /// Nothing the guard records.
     Nothing,
 }
@@ -342,6 +346,34 @@ fn is_auth0_call(req: &Request<'_>, call: &str) -> bool {
         && req.path_only().trim_end_matches('/').eq_ignore_ascii_case(call)
 }
 
+/// The factor call a Supabase request's path names (`<factor id>/challenge`,
+/// `<factor id>/verify`), under `/auth/v1/factors/` or at the root, in its plain reading.
+fn supabase_factor_call<'a>(req: &Request<'a>) -> Option<&'a str> {
+    factor_call(req.path_only())
+}
+
+fn factor_call(path: &str) -> Option<&str> {
+    let path = path.trim_end_matches('/');
+    let lower = |n: usize| path.get(..n).map(str::to_ascii_lowercase);
+    let rest = ["/auth/v1/factors/", "/factors/"].iter().find_map(|prefix| {
+        (lower(prefix.len()).as_deref() == Some(*prefix)).then(|| path.get(prefix.len()..))
+    })??;
+    let (id, call) = rest.split_once('/')?;
+    (!id.is_empty() && (call.eq_ignore_ascii_case("challenge") || call.eq_ignore_ascii_case("verify")))
+        .then_some(rest)
+}
+
+/// What a request's path names as the holder of its binding ([`Preset::path_binding`]).
+#[derive(Debug, PartialEq, Eq)]
+pub enum PathBinding {
+    /// None: the binding, if any, is the account's.
+    None,
+    /// One id, folded as accounts are.
+    Named(String),
+    /// Readings of the path that name different ids: which one origin acts on is its choice.
+    Ambiguous(String),
+}
+
 /// Whether the request names one AWS operation, `target`, and no other.
 fn only_target(headers: &[(&str, &str)], target: &str) -> bool {
     let mut targets = headers.iter().filter(|(name, _)| name.eq_ignore_ascii_case("x-amz-target")).peekable();
@@ -418,8 +450,12 @@ impl Preset {
             Preset::Cognito => only_target(req.headers, "AWSCognitoIdentityProviderService.SignUp"),
             Preset::Firebase => req.path_only().ends_with("/accounts/mfaEnrollment:start"),
             // A phone change: GoTrue holds the number as the user's pending one, where a resend
-            // of the change's code goes (`PUT /user` is GoTrue's only such call).
-            Preset::Supabase => req.method.eq_ignore_ascii_case("PUT") && is_supabase_call(req, "user"),
+            // of the change's code goes (`PUT /user`); a phone factor's enrolment: its
+            // challenges go to the number, naming the factor its answer gives.
+            Preset::Supabase => {
+                (req.method.eq_ignore_ascii_case("PUT") && is_supabase_call(req, "user"))
+                    || (req.method.eq_ignore_ascii_case("POST") && is_supabase_call(req, "factors"))
+            }
             // A database connection's challenge: its code is exchanged under the session its
             // answer names (`auth_session`), not the number.
             Preset::Auth0 => is_auth0_call(req, "/otp/challenge"),
@@ -427,11 +463,23 @@ impl Preset {
         }
     }
 
+    /// Whether the call binds the number it carries and sends nothing itself (a Supabase phone
+    /// factor's enrolment: the challenges naming the factor send the codes, each judged as a
+    /// send to that number). Judged by what the number is (country, type, lists), it counts
+    /// against no limit: counted too, a real user's first challenge would meet the backoff of
+    /// an enrolment that sent nothing.
+    pub fn binds_without_sending(self, req: &Request<'_>) -> bool {
+        matches!(self, Preset::Supabase)
+            && req.method.eq_ignore_ascii_case("POST")
+            && is_supabase_call(req, "factors")
+    }
+
     /// Whether a binding call's records are kept only under the id its answer names, not under
     /// the account the call named: a Supabase phone change binds the pending number to the
     /// user's current phone, which a resend of the change names, and not to its `sub`, which
     /// its other numberless sends name (`reauthenticate`, a factor's challenge), going to
-    /// other numbers.
+    /// other numbers; a phone factor's enrolment binds its number to the factor the answer
+    /// names, which its challenges name.
     ///
     /// An Auth0 `otp/challenge` names no one: its answer's session is the only name.
     pub fn binds_under_answered_id_only(self) -> bool {
@@ -452,7 +500,9 @@ impl Preset {
             // The exchange of an `otp/challenge`'s code names its session, not the number (one
             // carrying the number, `username`, is credited by it).
             Preset::Auth0 => is_auth0_call(req, "/oauth/token"),
-            Preset::SnsPublish | Preset::TwilioVerify | Preset::Supabase => false,
+            // A factor's verify names the factor (its path), whose enrolment bound its number.
+            Preset::Supabase => supabase_factor_call(req).is_some_and(|call| call.ends_with("/verify")),
+            Preset::SnsPublish | Preset::TwilioVerify => false,
         }
     }
 
@@ -466,6 +516,11 @@ impl Preset {
             // Cognito names a sign-up's user by `UserSub`; in a pool whose users sign in by
             // e-mail or phone it is also the user name, the one SRP sign-ins and tokens carry.
             Preset::Cognito => answer["UserSub"]
+                .as_str()
+                .map(crate::extract::fold_account)
+                .filter(|id| !id.is_empty() && id.len() <= MAX_ANSWERED_USER_ID),
+            // A phone factor's enrolment answers the factor, which its challenges name.
+            Preset::Supabase if answer["type"] == "phone" => answer["id"]
                 .as_str()
                 .map(crate::extract::fold_account)
                 .filter(|id| !id.is_empty() && id.len() <= MAX_ANSWERED_USER_ID),
@@ -511,6 +566,8 @@ impl Preset {
                 Some(session) if !session.is_empty() => AnsweredSend::CodeBySms,
                 _ => AnsweredSend::Nothing,
             },
+            // A phone factor enrolled: nothing sent, the number its challenges go to bound.
+            Preset::Supabase if answer["type"] == "phone" && answer["id"].is_string() => AnsweredSend::Bound,
             // A phone change GoTrue took: the code went to the pending number it answers.
             Preset::Supabase => match answer["new_phone"].as_str() {
                 Some(pending) if !pending.is_empty() => AnsweredSend::CodeBySms,
@@ -679,9 +736,11 @@ impl Preset {
                     call("GET", &["/auth/v1/reauthenticate"]),
                 ]
             }
-            Preset::Supabase => {
-                vec![MatchDoc { methods: post(), path: paths(&["/auth/v1/verify"]), ..MatchDoc::default() }]
-            }
+            Preset::Supabase => vec![MatchDoc {
+                methods: post(),
+                path: paths(&["/auth/v1/verify", "/auth/v1/factors/*/verify"]),
+                ..MatchDoc::default()
+            }],
             // At the root, as a tenant's domain (or a custom domain proxied to it) serves them.
             Preset::Auth0 if send => vec![
                 MatchDoc {
@@ -802,6 +861,30 @@ impl Preset {
                 &[("ChallengeName", &["SELECT_CHALLENGE"]), ("ChallengeResponses.ANSWER", PASSWORD_CHOICES)],
             ),
         ]
+    }
+
+    /// The name a call's binding is kept under when its path names it: a Supabase factor's
+    /// challenge and verify (`/factors/<id>/challenge`) name the factor, which its enrolment
+    /// bound to its number; the account stays the user its token names, so the user's own
+    /// limits count every factor's challenges. Read in every reading of the path a route
+    /// matches in ([`crate::routes::path_readings`]), so a spelling cannot hide the id.
+    pub fn path_binding(self, req: &Request<'_>) -> PathBinding {
+        let Preset::Supabase = self else { return PathBinding::None };
+        let mut found: Option<String> = None;
+        for reading in crate::routes::path_readings(req.path_only()) {
+            let Some(id) = factor_call(&reading).and_then(|rest| rest.split_once('/')).map(|(id, _)| id)
+            else {
+                continue;
+            };
+            let id = crate::extract::fold_account(id);
+            match &found {
+                Some(seen) if *seen != id => {
+                    return PathBinding::Ambiguous(format!("the path names factor {seen:?} and {id:?}"));
+                }
+                _ => found = Some(id),
+            }
+        }
+        found.map_or(PathBinding::None, PathBinding::Named)
     }
 
     /// The error format of the preset's API, for the route's refusals.

@@ -1056,6 +1056,44 @@ fn preset_auth0_send_answer() {
 }
 
 #[test]
+fn preset_supabase_factor_enrolment_binds_under_the_factor() {
+    let answer = |body: &str| Preset::Supabase.send_answer(Some(body.as_bytes()));
+    // GoTrue's answer to a phone factor's enrolment names the factor its challenges will name.
+    assert_eq!(
+        answer(r#"{"id": "0C1D-9", "type": "phone", "friendly_name": "", "phone": "+14155550160"}"#),
+        SendAnswer { sent: AnsweredSend::Bound, user_id: Some("0c1d-9".to_owned()) }
+    );
+    // A TOTP factor's binds nothing.
+    assert_eq!(answer(r#"{"id": "0c1d", "type": "totp", "totp": {}}"#).sent, AnsweredSend::Nothing);
+}
+
+#[test]
+fn preset_supabase_factor_calls_name_their_factor_in_every_reading() {
+    use crate::extract::PathBinding;
+    let request = |path| crate::Request {
+        method: "POST",
+        authority: "proj.supabase.co",
+        path,
+        version: crate::HttpVersion::Http11,
+        headers: &[],
+        body: b"",
+        body_truncated: false,
+        client_ip: None,
+        tls: Default::default(),
+        edge: Default::default(),
+    };
+    let at = |path: &'static str| Preset::Supabase.path_binding(&request(path));
+    assert_eq!(at("/auth/v1/factors/0C1D/challenge"), PathBinding::Named("0c1d".to_owned()));
+    assert_eq!(at("/factors/0c1d/verify?x=1"), PathBinding::Named("0c1d".to_owned()));
+    assert_eq!(at("//auth/v1/factors/0c1d/./challenge/"), PathBinding::Named("0c1d".to_owned()));
+    assert_eq!(at("/auth/v1/factors/0c1d/unenroll"), PathBinding::None);
+    assert_eq!(at("/auth/v1/factors"), PathBinding::None);
+    assert!(matches!(at("/auth/v1/factors/a%2F..%2Fb/challenge"), PathBinding::Ambiguous(_)));
+    // Other presets read no path.
+    assert_eq!(Preset::Auth0.path_binding(&request("/auth/v1/factors/0c1d/challenge")), PathBinding::None);
+}
+
+#[test]
 fn preset_firebase() {
     let send =
         r#"{"phoneNumber": "+16505550101", "recaptchaToken": "03AGdBq24PBCbwiDRaS_MJ7Z", "tenantId": "t-1"}"#;
