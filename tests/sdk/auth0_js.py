@@ -22,10 +22,9 @@ request without a number, and an app's (`otp`) challenge is not judged at all.
 """
 
 import json
-import os
-import subprocess
 
 import fake_auth0
+import node_steps
 
 NIGERIA = "+2348031234567"
 GAMBIA = "+2207012345"
@@ -90,20 +89,10 @@ def bodies(seen, method, path):
 def run(run, node_dir):
     report = run.report
     plan = steps()
-    before = len(run.origin_requests())
-    proc = subprocess.run(
-        ["node", os.path.join(node_dir, "check.mjs"), run.url, fake_auth0.DOMAIN],
-        input=json.dumps([{"name": n, "call": c, "args": a} for n, c, a in plan]),
-        capture_output=True, text=True, timeout=60, cwd=node_dir)
-    try:
-        results = {r["name"]: r for r in json.loads(proc.stdout)}
-    except ValueError:
-        report("auth0-auth-js: a result per call", False, f"exit {proc.returncode}: {proc.stderr[-2000:]}")
+    ran = node_steps.run_steps(run, node_dir, "auth0-auth-js", plan, fake_auth0.DOMAIN)
+    if ran is None:
         return
-    seen = run.origin_requests()[before:]
-    if len(results) != len(plan):
-        report("auth0-auth-js: a result per call", False, json.dumps(results))
-        return
+    results, seen = ran
 
     def data(name):
         return results[name]["data"] or {}

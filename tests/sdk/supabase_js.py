@@ -17,8 +17,8 @@ GoTrue.
 """
 
 import json
-import os
-import subprocess
+
+import node_steps
 
 SEYCHELLES = "2482510123"  # +248 251 0123 to GoTrue; (248) 251-0123 under a US default region
 GAMBIA = "+2207012345"
@@ -69,20 +69,10 @@ def bodies(seen, method, call):
 def run(run, node_dir):
     report = run.report
     plan = steps()
-    before = len(run.origin_requests())
-    proc = subprocess.run(
-        ["node", os.path.join(node_dir, "check.mjs"), run.url],
-        input=json.dumps([{"name": n, "call": c, "args": a} for n, c, a in plan]),
-        capture_output=True, text=True, timeout=60, cwd=node_dir)
-    try:
-        results = {r["name"]: r for r in json.loads(proc.stdout)}
-    except ValueError:
-        report("supabase-js: a result per call", False, f"exit {proc.returncode}: {proc.stderr[-2000:]}")
+    ran = node_steps.run_steps(run, node_dir, "supabase-js", plan)
+    if ran is None:
         return
-    seen = run.origin_requests()[before:]
-    if len(results) != len(plan):
-        report("supabase-js: a result per call", False, json.dumps(results))
-        return
+    results, seen = ran
 
     def passed(name, extra=True):
         r = results[name]
