@@ -62,10 +62,11 @@ fn proves(decision: &Decision) -> bool {
 }
 
 /// Which of a send's bindings origin's answer records: a sign-up whose code went by SMS, or a
-/// factor's enrolment that bound its number (its challenges send the codes), all of them; one taken otherwise (its code by e-mail, or none) only where its SMS MFA goes (a code
-/// sent by e-mail says nothing of the number, and crediting it would let a later confirmation
-/// credit a number that never had the code); a phone change, where SMS MFA goes from now on; a
-/// sign-in whose SMS code went, its charge to the number.
+/// factor's enrolment that bound its number (its challenges send the codes), all of them; one
+/// taken otherwise (its code by e-mail, or none) only where its SMS MFA goes (a code sent by
+/// e-mail says nothing of the number, and crediting it would let a later confirmation credit a
+/// number that never had the code); a phone change, where SMS MFA goes from now on; a sign-in
+/// whose SMS code went, its charge to the number.
 fn answered_bindings(bindings: &[CounterCheck], answer: AnsweredSend) -> Vec<CounterCheck> {
     let kept = bindings.iter().filter_map(|check| match (answer, check.op) {
         (AnsweredSend::CodeBySms | AnsweredSend::Bound, CounterOp::SignInCharge) => None,
