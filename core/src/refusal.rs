@@ -49,6 +49,11 @@ pub enum RefusalFormat {
     /// for other input, `access_denied` for other blocks, `temporarily_unavailable` when a
     /// service was unavailable.
     Auth0,
+    /// Vonage's API error (RFC 7807): `{"type": "https://developer.vonage.com/api-errors#<code>",
+    /// "title", "detail", "instance"}`, pumpguard's fields beside them, pumpguard's statuses:
+    /// `throttled` for throttles and timed blocks, `invalid-params` for input, `unavailable`
+    /// when a service was unavailable, `forbidden` for other refusals.
+    Vonage,
 }
 
 impl RefusalFormat {
@@ -59,7 +64,8 @@ impl RefusalFormat {
             RefusalFormat::Pumpguard
             | RefusalFormat::Twilio
             | RefusalFormat::Supabase
-            | RefusalFormat::Auth0 => status,
+            | RefusalFormat::Auth0
+            | RefusalFormat::Vonage => status,
             RefusalFormat::Firebase => 400,
             RefusalFormat::AwsJson | RefusalFormat::AwsQuery if input => 400,
             // No 429 and no 5xx: botocore retries both on its own.
@@ -75,6 +81,7 @@ impl RefusalFormat {
             | RefusalFormat::Firebase
             | RefusalFormat::Supabase
             | RefusalFormat::Auth0 => "application/json",
+            RefusalFormat::Vonage => "application/problem+json",
             RefusalFormat::AwsJson => "application/x-amz-json-1.1",
             RefusalFormat::AwsQuery => "text/xml",
         }
@@ -111,6 +118,12 @@ impl RefusalFormat {
                 _ if action == Action::Challenge || code == ReasonCode::CaptchaInvalid => "invalid_captcha",
                 _ if action == Action::Throttle || timed => "too_many_requests",
                 _ => "access_denied",
+            }),
+            RefusalFormat::Vonage => Some(match code {
+                _ if input => "invalid-params",
+                ReasonCode::StoreUnavailable | ReasonCode::CaptchaUnavailable => "unavailable",
+                _ if action == Action::Throttle || timed => "throttled",
+                _ => "forbidden",
             }),
             RefusalFormat::Pumpguard => None,
             RefusalFormat::AwsJson if input => Some("InvalidParameterException"),
@@ -186,6 +199,21 @@ pub(crate) fn body(decision: &Decision) -> Option<String> {
             let _ = write!(body, "{{\"error\":\"{api_code}\",\"error_description\":");
             push_json_string(&mut body, &full_message(decision, code));
             body.push_str(",\"pumpguard\":{");
+        }
+        (RefusalFormat::Vonage, Some(api_code)) => {
+            // A problem document: the SDKs keep the body, people read `title` and `detail`.
+            let title = match api_code {
+                "throttled" => "Rate Limit Hit",
+                "invalid-params" => "Invalid params",
+                "unavailable" => "Service Unavailable",
+                _ => "Forbidden",
+            };
+            let _ = write!(
+                body,
+                "{{\"type\":\"https://developer.vonage.com/api-errors#{api_code}\",\"title\":\"{title}\",\"detail\":"
+            );
+            push_json_string(&mut body, &full_message(decision, code));
+            body.push_str(",\"instance\":\"pumpguard\",");
         }
         (RefusalFormat::AwsJson, Some(api_code)) => {
             body.push_str("{\"__type\":");
@@ -394,6 +422,24 @@ mod tests {
         assert_eq!(body["pumpguard"]["rule"], "per-ip");
         assert_eq!(body["pumpguard"]["retry_after"], 60);
         assert_eq!(crate::scenario::pumpguard_fields(&body)["error"], "rate_limited");
+    }
+
+    #[test]
+    fn vonage_throttle_is_a_problem_document() {
+        let d = refusal(
+            "vonage_verify",
+            &[("content-type", "application/json")],
+            "/v2/verify",
+            r#"{"brand": "ACME", "workflow": [{"channel": "sms", "to": "14155550123"}]}"#,
+        );
+        assert_eq!(d.status, 429);
+        let body: serde_json::Value = serde_json::from_str(&d.error_body().unwrap()).unwrap();
+        assert_eq!(body["type"], "https://developer.vonage.com/api-errors#throttled");
+        assert_eq!(body["title"], "Rate Limit Hit");
+        let detail = body["detail"].as_str().unwrap();
+        assert!(detail.contains("(pumpguard: rate_limited, rule per-ip, retry after 60 s)"), "{detail}");
+        assert_eq!(body["error"], "rate_limited");
+        assert!(d.response_headers().contains(&("content-type", "application/problem+json".to_owned())));
     }
 
     #[test]

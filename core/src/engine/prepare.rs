@@ -306,19 +306,19 @@ impl Policy {
                     decision.bindings = self.plan_bindings(route_index, account_tag(""), number, req);
                 }
             }
-            (RouteKind::Confirm, Some(name)) => {
+            (RouteKind::Confirm, _) if binding_name.is_some() => {
                 let binding = route.preset.is_some_and(|p| p.confirms_binding(req));
-                // The binding confirmed: the path's (a factor's verify names the factor), or
-                // the account's.
-                let bound = path_binding.as_deref().unwrap_or(name);
-                decision.binding_confirm = (binding && numbers.is_empty()).then(|| account_tag(bound));
-                decision.account = Some(name.to_owned());
+                // The binding confirmed: the path's (a factor's verify, a Vonage check name
+                // what they confirm), or the account's.
+                let bound = account_tag(binding_name.unwrap_or_default());
+                decision.binding_confirm = (binding && numbers.is_empty()).then_some(bound);
+                decision.account = account.map(str::to_owned);
                 // A sign-up's code, or a sign-in's SMS code, origin accepts proves the account
                 // reads its number: its password sign-ins are then spared the number's count.
                 decision.proof = if binding {
-                    self.plan_proof(account_tag(bound), true)
+                    self.plan_proof(bound, true)
                 } else if self.counts_sign_ins() && route.answers_sign_in_code(req) {
-                    self.plan_proof(account_tag(name), false)
+                    account.and_then(|name| self.plan_proof(account_tag(name), false))
                 } else {
                     None
                 };

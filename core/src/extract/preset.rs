@@ -69,6 +69,13 @@ pub enum Preset {
     /// `sub` claim of the `Authorization` bearer token (`/mfa/associate` with an access token;
     /// an `mfa_token` names no one).
     Auth0,
+    /// Vonage Verify v2 (`POST /v2/verify`, JSON): the `to` of every `workflow` step, read as
+    /// an international number with or without its `+` (Vonage takes E.164 digits without it),
+    /// unless it holds an `@` (an e-mail step, whose address is then the account). A request's
+    /// next step (`/v2/verify/<request_id>/next_workflow`) and its code's check
+    /// (`/v2/verify/<request_id>`) name the request in their path, under whose id a
+    /// `bound_number` rule keeps the number the request sent to. Token: none.
+    VonageVerify,
 }
 
 /// What origin's answer to a send says went out ([`Preset::send_answer`]).
@@ -243,6 +250,12 @@ impl Preset {
                 bearer_claims: &["sub"],
                 ..NONE
             },
+            // Each step of the workflow sends to its `to` (SMS, voice, WhatsApp, RCS, silent
+            // authentication) or e-mails it.
+            Preset::VonageVerify => PresetSources {
+                json_paths: &[("workflow[*].to", ValueFilter::InternationalNoAtSign)],
+                ..NONE
+            },
             Preset::Auth0 => PresetSources {
                 // Auth0 wants E.164 and hands the digits to its SMS provider: a number without
                 // its `+` is never one of the default region's there.
@@ -363,6 +376,17 @@ fn factor_call(path: &str) -> Option<&str> {
         .then_some(rest)
 }
 
+/// The verification request a Vonage Verify path names and what of it is called: `("<id>",
+/// "")` for its code's check, `("<id>", "next_workflow")` for its next step; a template's path
+/// names none.
+fn vonage_request_call(path: &str) -> Option<(&str, &str)> {
+    let path = path.trim_end_matches('/');
+    let rest = path.get(..11).filter(|head| head.eq_ignore_ascii_case("/v2/verify/")).and(path.get(11..))?;
+    let (id, call) = rest.split_once('/').unwrap_or((rest, ""));
+    let named = !id.is_empty() && !id.eq_ignore_ascii_case("templates");
+    (named && (call.is_empty() || call.eq_ignore_ascii_case("next_workflow"))).then_some((id, call))
+}
+
 /// What a request's path names as the holder of its binding ([`Preset::path_binding`]).
 #[derive(Debug, PartialEq, Eq)]
 pub enum PathBinding {
@@ -419,7 +443,7 @@ impl Preset {
     /// Firebase's second-factor sign-ins name the enrolment, which no call binds. Supabase's
     /// resend of a phone change names the user by its phone, bound by the change (`PUT /user`).
     pub fn sends_by_bound_account(self) -> bool {
-        matches!(self, Preset::Cognito | Preset::Supabase)
+        matches!(self, Preset::Cognito | Preset::Supabase | Preset::VonageVerify)
     }
 
     /// Whether the request names one call of the API and no other (for Cognito, one
@@ -433,7 +457,8 @@ impl Preset {
             | Preset::TwilioVerify
             | Preset::Firebase
             | Preset::Supabase
-            | Preset::Auth0 => true,
+            | Preset::Auth0
+            | Preset::VonageVerify => true,
         }
     }
 
@@ -459,6 +484,11 @@ impl Preset {
             // A database connection's challenge: its code is exchanged under the session its
             // answer names (`auth_session`), not the number.
             Preset::Auth0 => is_auth0_call(req, "/otp/challenge"),
+            // A verification request: its next steps name the request its answer gives.
+            Preset::VonageVerify => {
+                req.method.eq_ignore_ascii_case("POST")
+                    && req.path_only().trim_end_matches('/').eq_ignore_ascii_case("/v2/verify")
+            }
             Preset::SnsPublish | Preset::TwilioVerify => false,
         }
     }
@@ -483,7 +513,7 @@ impl Preset {
     ///
     /// An Auth0 `otp/challenge` names no one: its answer's session is the only name.
     pub fn binds_under_answered_id_only(self) -> bool {
-        matches!(self, Preset::Supabase | Preset::Auth0)
+        matches!(self, Preset::Supabase | Preset::Auth0 | Preset::VonageVerify)
     }
 
     /// Whether the call confirms the code of a call that [`Preset::binds_account`] (Cognito's
@@ -500,6 +530,10 @@ impl Preset {
             // The exchange of an `otp/challenge`'s code names its session, not the number (one
             // carrying the number, `username`, is credited by it).
             Preset::Auth0 => is_auth0_call(req, "/oauth/token"),
+            // A code's check names the request (its path), whose number the request bound.
+            Preset::VonageVerify => {
+                vonage_request_call(req.path_only()).is_some_and(|(_, call)| call.is_empty())
+            }
             // A factor's verify names the factor (its path), whose enrolment bound its number.
             Preset::Supabase => supabase_factor_call(req).is_some_and(|call| call.ends_with("/verify")),
             Preset::SnsPublish | Preset::TwilioVerify => false,
@@ -532,6 +566,11 @@ impl Preset {
                 .map(|digits| format!("+{digits}"))
                 .filter(|id| id.len() <= MAX_ANSWERED_USER_ID),
             // A challenge's session, opaque and Auth0's: the name its code is exchanged under.
+            // A verification request taken: the id its next steps and its check name.
+            Preset::VonageVerify => answer["request_id"]
+                .as_str()
+                .map(crate::extract::fold_account)
+                .filter(|id| !id.is_empty() && id.len() <= MAX_ANSWERED_USER_ID),
             Preset::Auth0 => answer["auth_session"]
                 .as_str()
                 .map(crate::extract::fold_account)
@@ -574,6 +613,12 @@ impl Preset {
                 _ => AnsweredSend::Nothing,
             },
             // A challenge Auth0 took: the code went to the number (by SMS or a call).
+            // Vonage sent the first step's code (`request_id`; a silent authentication answers a
+            // `check_url` beside it).
+            Preset::VonageVerify => match answer["request_id"].as_str() {
+                Some(id) if !id.is_empty() => AnsweredSend::CodeBySms,
+                _ => AnsweredSend::Nothing,
+            },
             Preset::Auth0 => match answer["auth_session"].as_str() {
                 Some(session) if !session.is_empty() => AnsweredSend::CodeBySms,
                 _ => AnsweredSend::Nothing,
@@ -593,7 +638,8 @@ impl Preset {
             | Preset::TwilioVerify
             | Preset::Firebase
             | Preset::Supabase
-            | Preset::Auth0 => false,
+            | Preset::Auth0
+            | Preset::VonageVerify => false,
         }
     }
 
@@ -741,6 +787,17 @@ impl Preset {
                 path: paths(&["/auth/v1/verify", "/auth/v1/factors/*/verify"]),
                 ..MatchDoc::default()
             }],
+            // A request, and its move to the workflow's next step (which sends again).
+            Preset::VonageVerify if send => vec![MatchDoc {
+                methods: post(),
+                path: paths(&["/v2/verify", "/v2/verify/*/next_workflow"]),
+                ..MatchDoc::default()
+            }],
+            // A code's check (a template's creation, at `/v2/verify/templates`, matches too
+            // and credits nothing: no request of that id was bound).
+            Preset::VonageVerify => {
+                vec![MatchDoc { methods: post(), path: paths(&["/v2/verify/*"]), ..MatchDoc::default() }]
+            }
             // At the root, as a tenant's domain (or a custom domain proxied to it) serves them.
             Preset::Auth0 if send => vec![
                 MatchDoc {
@@ -786,6 +843,14 @@ impl Preset {
     /// reads: GoTrue matches JSON keys as the guard does (case-insensitively), and a repeated
     /// key is refused as ambiguous.
     pub fn sends_only_to_carried_number(self) -> Vec<MatchDoc> {
+        if self == Preset::VonageVerify {
+            // A workflow of e-mails alone; Vonage reads each step's `to`, as the guard does.
+            return vec![MatchDoc {
+                methods: vec!["POST".to_owned()],
+                path: Some(PathMatchDoc::Pattern("/v2/verify".to_owned())),
+                ..MatchDoc::default()
+            }];
+        }
         if self == Preset::Auth0 {
             // An e-mail's passwordless start or challenge; a one-time-password app's, an
             // e-mail's or a push factor's enrolment. Auth0 reads `phone_number` by that name alone, from a JSON
@@ -869,17 +934,25 @@ impl Preset {
     /// limits count every factor's challenges. Read in every reading of the path a route
     /// matches in ([`crate::routes::path_readings`]), so a spelling cannot hide the id.
     pub fn path_binding(self, req: &Request<'_>) -> PathBinding {
-        let Preset::Supabase = self else { return PathBinding::None };
+        let id_in = |reading: &str| -> Option<String> {
+            match self {
+                Preset::Supabase => {
+                    factor_call(reading).and_then(|rest| rest.split_once('/')).map(|(id, _)| id)
+                }
+                Preset::VonageVerify => vonage_request_call(reading).map(|(id, _)| id),
+                _ => None,
+            }
+            .map(crate::extract::fold_account)
+        };
+        if !matches!(self, Preset::Supabase | Preset::VonageVerify) {
+            return PathBinding::None;
+        }
         let mut found: Option<String> = None;
         for reading in crate::routes::path_readings(req.path_only()) {
-            let Some(id) = factor_call(&reading).and_then(|rest| rest.split_once('/')).map(|(id, _)| id)
-            else {
-                continue;
-            };
-            let id = crate::extract::fold_account(id);
+            let Some(id) = id_in(&reading) else { continue };
             match &found {
                 Some(seen) if *seen != id => {
-                    return PathBinding::Ambiguous(format!("the path names factor {seen:?} and {id:?}"));
+                    return PathBinding::Ambiguous(format!("the path names {seen:?} and {id:?}"));
                 }
                 _ => found = Some(id),
             }
@@ -896,6 +969,7 @@ impl Preset {
             Preset::Firebase => RefusalFormat::Firebase,
             Preset::Supabase => RefusalFormat::Supabase,
             Preset::Auth0 => RefusalFormat::Auth0,
+            Preset::VonageVerify => RefusalFormat::Vonage,
         }
     }
 }

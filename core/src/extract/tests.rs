@@ -1089,8 +1089,47 @@ fn preset_supabase_factor_calls_name_their_factor_in_every_reading() {
     assert_eq!(at("/auth/v1/factors/0c1d/unenroll"), PathBinding::None);
     assert_eq!(at("/auth/v1/factors"), PathBinding::None);
     assert!(matches!(at("/auth/v1/factors/a%2F..%2Fb/challenge"), PathBinding::Ambiguous(_)));
-    // Other presets read no path.
+    // Other presets read no path; Vonage Verify names the request its next steps and check go to.
     assert_eq!(Preset::Auth0.path_binding(&request("/auth/v1/factors/0c1d/challenge")), PathBinding::None);
+    let vonage = |path: &'static str| Preset::VonageVerify.path_binding(&request(path));
+    assert_eq!(vonage("/v2/verify/C1-A/next_workflow"), PathBinding::Named("c1-a".to_owned()));
+    assert_eq!(vonage("/V2/Verify/c1-a/"), PathBinding::Named("c1-a".to_owned()));
+    assert_eq!(vonage("/v2/verify/templates"), PathBinding::None);
+    assert_eq!(vonage("/v2/verify"), PathBinding::None);
+    assert!(matches!(vonage("/v2/verify/a%2F..%2Fb/next_workflow"), PathBinding::Ambiguous(_)));
+}
+
+#[test]
+fn preset_vonage_verify() {
+    let sms_then_voice = r#"{"brand": "ACME", "workflow": [{"channel": "sms", "to": "447700900000"}, {"channel": "voice", "to": "+2348031234567"}]}"#;
+    check_table(
+        r#"{"preset": "vonage_verify"}"#,
+        &[
+            // Every step's `to`, E.164 digits with or without `+`: a second step is a second number.
+            (
+                Req::json(sms_then_voice),
+                found(&[
+                    ("+447700900000", "json:$.workflow[0].to"),
+                    ("+2348031234567", "json:$.workflow[1].to"),
+                ]),
+            ),
+            (Req::json(r#"{"workflow": [{"channel": "email", "to": "ada@example.com"}]}"#), found(&[])),
+            (
+                Req::json(r#"{"workflow": [{"channel": "sms", "to": "1", "TO": "2"}]}"#),
+                Err("ambiguous_field"),
+            ),
+        ],
+    );
+    let answer = |body: &str| Preset::VonageVerify.send_answer(Some(body.as_bytes()));
+    // A request taken: the id its next steps and its check name.
+    assert_eq!(
+        answer(r#"{"request_id": "C11236F9-1C8E-4C8A-A0BF-7C2FEB4FD1A5"}"#),
+        SendAnswer {
+            sent: AnsweredSend::CodeBySms,
+            user_id: Some("c11236f9-1c8e-4c8a-a0bf-7c2feb4fd1a5".to_owned()),
+        }
+    );
+    assert_eq!(answer(r#"{"title": "Conflict"}"#), SendAnswer { sent: AnsweredSend::Nothing, user_id: None });
 }
 
 #[test]
