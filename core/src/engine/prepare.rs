@@ -281,10 +281,16 @@ impl Policy {
 
         let fingerprints = Fingerprints::of(self, req);
         let account = extracted.account.as_deref();
+        // The one number a binding call carries, however many times (a Vonage workflow texting
+        // a number, then calling it); a call carrying two binds neither.
+        let binding_number = match numbers.as_slice() {
+            [first, rest @ ..] if binds && rest.iter().all(|n| n.e164() == first.e164()) => Some(first),
+            _ => None,
+        };
         match (route.kind, account) {
             (RouteKind::Send, Some(name)) => {
                 // A call that binds is never judged by a bound number: its numbers are its own.
-                if let ([number], true) = (numbers.as_slice(), binds) {
+                if let Some(number) = binding_number {
                     decision.bindings = self.plan_bindings(route_index, account_tag(name), number, req);
                 }
                 if let Some(number) = &moved {
@@ -302,7 +308,7 @@ impl Policy {
             (RouteKind::Send, None)
                 if binds && route.preset.is_some_and(|p| p.binds_under_answered_id_only()) =>
             {
-                if let [number] = numbers.as_slice() {
+                if let Some(number) = binding_number {
                     decision.bindings = self.plan_bindings(route_index, account_tag(""), number, req);
                 }
             }
