@@ -21,6 +21,8 @@
   `/oauth/token`, `/mfa/associate`, `/mfa/authenticators`, `/mfa/challenge`): fake_auth0.py.
   None of its paths is another fake's (none names `accounts`, is under `/v2/Services/`, carries
   an `Action` or an `X-Amz-Target`), so no request needs its host to tell them apart.
+- Vonage Verify v2 under `/v2/verify` (a request, its `next_workflow`, its code's check, its
+  cancel): fake_vonage.py. Twilio's paths are under `/v2/Services/`, none under `/v2/verify`.
 - With `--page-dir DIR`, `GET /page/NAME` serves DIR/NAME (the SDK's page and its scripts).
 
 Every request is recorded (method, path, headers, body); `GET /__origin/requests` returns them
@@ -41,6 +43,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import fake_auth0
 import fake_gotrue
+import fake_vonage
 
 LOCK = threading.Lock()
 SEEN = []
@@ -141,6 +144,10 @@ def answer(method, path, headers, body):
     auth0 = fake_auth0.answer(method, path, headers, body)
     if auth0 is not None:
         return auth0[0], "application/json", json.dumps(auth0[1])
+    vonage = fake_vonage.answer(method, path, headers, body)
+    if vonage is not None:
+        status, ctype, doc = vonage
+        return status, ctype, "" if doc is None else json.dumps(doc)
     bare, _, query = path.partition("?")
     params = dict(urllib.parse.parse_qsl(query))
     form = {}
@@ -282,13 +289,16 @@ class Handler(BaseHTTPRequestHandler):
 
     def reply(self, status, ctype, data):
         self.send_response(status)
-        self.send_header("content-type", ctype)
-        self.send_header("content-length", str(len(data)))
+        if ctype is not None:
+            self.send_header("content-type", ctype)
+        if status != 204:
+            # A 204 has no body, and no length (RFC 9110).
+            self.send_header("content-length", str(len(data)))
         self.send_header("x-test-origin", "ok")
         self.end_headers()
         self.wfile.write(data)
 
-    do_GET = do_POST = do_PUT = handle_any
+    do_GET = do_POST = do_PUT = do_DELETE = handle_any
 
 
 def main():

@@ -1,5 +1,5 @@
 """Runs a Node SDK's check script (tests/sdk/<sdk>/check.mjs) on a plan of named calls and hands
-back what each returned, for the checks of supabase_js.py and auth0_js.py.
+back what each returned, for the checks of supabase_js.py, auth0_js.py and vonage_js.py.
 
 The script reads the steps as JSON on stdin and prints one result per step, in order; the calls
 go to the host under test at `run.url`.
