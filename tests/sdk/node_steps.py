@@ -27,3 +27,17 @@ def run_steps(run, node_dir, label, plan, *args):
         run.report(f"{label}: a result per call", False, json.dumps(results))
         return None
     return results, run.origin_requests()[before:]
+
+
+def json_bodies(seen, method, path):
+    """The JSON object bodies of the requests `seen` by origin with `method` at `path` (no
+    query), in order; a body that is not a JSON object reads as `{}`."""
+    out = []
+    for r in seen:
+        if r["method"] == method and r["path"].split("?")[0] == path:
+            try:
+                doc = json.loads(r["body"] or "{}")
+            except ValueError:
+                doc = {}
+            out.append(doc if isinstance(doc, dict) else {})
+    return out

@@ -56,14 +56,7 @@ def steps():
 
 
 def bodies(seen, method, call):
-    out = []
-    for r in seen:
-        if r["method"] == method and r["path"].split("?")[0] == f"/auth/v1/{call}":
-            try:
-                out.append(json.loads(r["body"] or "{}"))
-            except ValueError:
-                out.append({})
-    return out
+    return node_steps.json_bodies(seen, method, f"/auth/v1/{call}")
 
 
 def run(run, node_dir):

@@ -48,15 +48,7 @@ def steps():
 
 
 def bodies(seen, method, path):
-    out = []
-    for r in seen:
-        if r["method"] == method and r["path"].split("?")[0] == path:
-            try:
-                doc = json.loads(r["body"] or "{}")
-            except ValueError:
-                doc = {}
-            out.append(doc if isinstance(doc, dict) else {})
-    return out
+    return node_steps.json_bodies(seen, method, path)
 
 
 def refusal_ok(answer_type, reason, rule, body, retry_header):
