@@ -9,6 +9,19 @@ use crate::config::{HeaderMatchDoc, JsonMatchDoc, MatchDoc, ParamMatchDoc, PathM
 use crate::refusal::RefusalFormat;
 use crate::request::Request;
 
+mod auth0;
+mod cognito;
+mod supabase;
+mod vonage;
+
+use auth0::{auth0_call_with, is_auth0_call, AUTH0_PASSWORDLESS_OTP};
+use cognito::{
+    cognito_call, only_target, COGNITO_CHALLENGE_CONFIRMS, COGNITO_CHALLENGE_SENDS, COGNITO_CONFIRM_OPS,
+    COGNITO_FLOWS_SENDING_NOTHING, COGNITO_PASSWORD_FLOWS, COGNITO_SEND_OPS,
+};
+use supabase::{factor_call, is_supabase_call, supabase_call};
+use vonage::vonage_request_call;
+
 /// A request shape of a well-known API, named in the policy as `"preset": "cognito"` etc.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
@@ -283,110 +296,6 @@ impl Preset {
     }
 }
 
-/// The conditions of one Cognito operation whose JSON fields hold one of the values listed.
-fn cognito_call(op: &str, conditions: &[(&str, &[&str])]) -> MatchDoc {
-    MatchDoc {
-        methods: vec!["POST".to_owned()],
-        headers: vec![HeaderMatchDoc {
-            name: "x-amz-target".to_owned(),
-            equals: Some(format!("AWSCognitoIdentityProviderService.{op}")),
-            prefix: None,
-            any_of: None,
-        }],
-        json: conditions
-            .iter()
-            .map(|(field, any_of)| JsonMatchDoc {
-                field: (*field).to_owned(),
-                any_of: any_of.iter().map(|v| (*v).to_owned()).collect(),
-                none_of: Vec::new(),
-            })
-            .collect(),
-        ..MatchDoc::default()
-    }
-}
-
-/// The conditions of one Supabase Auth call (`path` from GoTrue's root), under `/auth/v1/` or at
-/// the root, with `json` conditions on its body.
-fn supabase_call(method: &str, path: &str, json: Vec<JsonMatchDoc>) -> MatchDoc {
-    MatchDoc {
-        methods: vec![method.to_owned()],
-        path: Some(PathMatchDoc::AnyOf(vec![
-            PathMatchDoc::Pattern(format!("/auth/v1{path}")),
-            PathMatchDoc::Pattern(path.to_owned()),
-        ])),
-        json,
-        ..MatchDoc::default()
-    }
-}
-
-/// Whether the request's path is Supabase Auth's `call`, under `/auth/v1/` or at the root (a
-/// GoTrue served there, matched by the route's own `match`).
-fn is_supabase_call(req: &Request<'_>, call: &str) -> bool {
-    let path = req.path_only().trim_end_matches('/');
-    path.strip_suffix(call).is_some_and(|rest| rest.eq_ignore_ascii_case("/auth/v1/") || rest == "/")
-}
-
-/// The grant (and `credential_type`) of Auth0's passwordless code exchange.
-const AUTH0_PASSWORDLESS_OTP: &str = "http://auth0.com/oauth/grant-type/passwordless/otp";
-
-/// The conditions of one Auth0 call whose body field `field` (JSON, or form-encoded) holds
-/// one of `any_of`: two sets, one per body type.
-fn auth0_call_with(path: &str, field: &str, any_of: &str) -> [MatchDoc; 2] {
-    let at = || Some(PathMatchDoc::Pattern(path.to_owned()));
-    [
-        MatchDoc {
-            methods: vec!["POST".to_owned()],
-            path: at(),
-            json: vec![JsonMatchDoc {
-                field: field.to_owned(),
-                any_of: vec![any_of.to_owned()],
-                none_of: Vec::new(),
-            }],
-            ..MatchDoc::default()
-        },
-        MatchDoc {
-            methods: vec!["POST".to_owned()],
-            path: at(),
-            params: vec![ParamMatchDoc { name: field.to_owned(), any_of: vec![any_of.to_owned()] }],
-            ..MatchDoc::default()
-        },
-    ]
-}
-
-/// Whether the request's path is Auth0's `call` (a path from the domain's root).
-fn is_auth0_call(req: &Request<'_>, call: &str) -> bool {
-    req.method.eq_ignore_ascii_case("POST")
-        && req.path_only().trim_end_matches('/').eq_ignore_ascii_case(call)
-}
-
-/// The factor call a Supabase request's path names (`<factor id>/challenge`,
-/// `<factor id>/verify`), under `/auth/v1/factors/` or at the root, in its plain reading.
-fn supabase_factor_call<'a>(req: &Request<'a>) -> Option<&'a str> {
-    factor_call(req.path_only())
-}
-
-fn factor_call(path: &str) -> Option<&str> {
-    let path = path.trim_end_matches('/');
-    let lower = |n: usize| path.get(..n).map(str::to_ascii_lowercase);
-    let rest = ["/auth/v1/factors/", "/factors/"].iter().find_map(|prefix| {
-        (lower(prefix.len()).as_deref() == Some(*prefix)).then(|| path.get(prefix.len()..))
-    })??;
-    let (id, call) = rest.split_once('/')?;
-    (!id.is_empty() && (call.eq_ignore_ascii_case("challenge") || call.eq_ignore_ascii_case("verify")))
-        .then_some(rest)
-}
-
-/// The verification request a Vonage Verify path names and what of it is called: `("<id>",
-/// "")` for its code's check, `("<id>", "next_workflow")` for its next step; a template's path
-/// names none.
-fn vonage_request_call(path: &str) -> Option<(&str, &str)> {
-    let path = path.trim_end_matches('/');
-    let rest = path.get(..11).filter(|head| head.eq_ignore_ascii_case("/v2/verify/")).and(path.get(11..))?;
-    let (id, call) = rest.split_once('/').unwrap_or((rest, ""));
-    let named = !id.is_empty() && !id.eq_ignore_ascii_case("templates");
-    (named && (call.is_empty() || call.eq_ignore_ascii_case("next_workflow"))).then_some((id, call))
-}
-
 /// What a request's path names as the holder of its binding ([`Preset::path_binding`]).
 #[derive(Debug, PartialEq, Eq)]
 pub enum PathBinding {
@@ -397,45 +306,6 @@ pub enum PathBinding {
     /// Readings of the path that name different ids: which one origin acts on is its choice.
     Ambiguous(String),
 }
-
-/// Whether the request names one AWS operation, `target`, and no other.
-fn only_target(headers: &[(&str, &str)], target: &str) -> bool {
-    let mut targets = headers.iter().filter(|(name, _)| name.eq_ignore_ascii_case("x-amz-target")).peekable();
-    targets.peek().is_some() && targets.all(|(_, value)| *value == target)
-}
-
-/// `X-Amz-Target` values of the Cognito operations that make Cognito send an SMS (besides
-/// `RespondToAuthChallenge` choosing one, and `InitiateAuth` signing in, below).
-const COGNITO_SEND_OPS: &[&str] = &[
-    "SignUp",
-    "ResendConfirmationCode",
-    "ForgotPassword",
-    "UpdateUserAttributes",
-    "GetUserAttributeVerificationCode",
-];
-
-/// `InitiateAuth` flows that never send an SMS: a token refresh (Amplify's, every hour for every
-/// user signed in), and the first step of SRP (its SMS goes with the answer to
-/// `PASSWORD_VERIFIER`, judged there). Every other flow, one Cognito adds later included, is a
-/// send.
-const COGNITO_FLOWS_SENDING_NOTHING: &[&str] = &["REFRESH_TOKEN_AUTH", "REFRESH_TOKEN", "USER_SRP_AUTH"];
-
-/// `InitiateAuth` flows that sign in with a password (or a custom challenge): an SMS follows
-/// only for a user with SMS MFA whose password was right.
-const COGNITO_PASSWORD_FLOWS: &[&str] =
-    &["USER_PASSWORD_AUTH", "ADMIN_USER_PASSWORD_AUTH", "ADMIN_NO_SRP_AUTH", "CUSTOM_AUTH"];
-
-/// `X-Amz-Target` values of the Cognito operations that confirm a code (besides
-/// `RespondToAuthChallenge` answering one, below).
-const COGNITO_CONFIRM_OPS: &[&str] = &["ConfirmSignUp", "ConfirmForgotPassword", "VerifyUserAttribute"];
-
-/// `RespondToAuthChallenge` sends an SMS when it answers `SELECT_CHALLENGE` (with `ANSWER:
-/// SMS_OTP`) or `SELECT_MFA_TYPE` (with `SMS_MFA`), or when a password it answers with
-/// (`PASSWORD_VERIFIER` of SRP, `NEW_PASSWORD_REQUIRED`) leads to SMS MFA; it confirms a code
-/// when it answers `SMS_OTP` or `SMS_MFA` with the code.
-const COGNITO_CHALLENGE_SENDS: &[&str] =
-    &["SELECT_CHALLENGE", "SELECT_MFA_TYPE", "PASSWORD_VERIFIER", "NEW_PASSWORD_REQUIRED"];
-const COGNITO_CHALLENGE_CONFIRMS: &[&str] = &["SMS_OTP", "SMS_MFA"];
 
 impl Preset {
     /// Whether the API's later sends name an account a call bound, never its number (Cognito's
@@ -535,7 +405,9 @@ impl Preset {
                 vonage_request_call(req.path_only()).is_some_and(|(_, call)| call.is_empty())
             }
             // A factor's verify names the factor (its path), whose enrolment bound its number.
-            Preset::Supabase => supabase_factor_call(req).is_some_and(|call| call.ends_with("/verify")),
+            Preset::Supabase => {
+                factor_call(req.path_only()).is_some_and(|(_, call)| call.eq_ignore_ascii_case("verify"))
+            }
             Preset::SnsPublish | Preset::TwilioVerify => false,
         }
     }
@@ -936,9 +808,7 @@ impl Preset {
     pub fn path_binding(self, req: &Request<'_>) -> PathBinding {
         let id_in = |reading: &str| -> Option<String> {
             match self {
-                Preset::Supabase => {
-                    factor_call(reading).and_then(|rest| rest.split_once('/')).map(|(id, _)| id)
-                }
+                Preset::Supabase => factor_call(reading).map(|(id, _)| id),
                 Preset::VonageVerify => vonage_request_call(reading).map(|(id, _)| id),
                 _ => None,
             }
