@@ -296,6 +296,12 @@ impl Preset {
     }
 }
 
+/// An id origin's answer names (a string), folded as accounts are; none when empty or longer
+/// than `max` (no id the service made).
+fn answered_id(value: &serde_json::Value, max: usize) -> Option<String> {
+    value.as_str().map(crate::extract::fold_account).filter(|id| !id.is_empty() && id.len() <= max)
+}
+
 /// What a request's path names as the holder of its binding ([`Preset::path_binding`]).
 #[derive(Debug, PartialEq, Eq)]
 pub enum PathBinding {
@@ -421,15 +427,9 @@ impl Preset {
         let user_id = match self {
             // Cognito names a sign-up's user by `UserSub`; in a pool whose users sign in by
             // e-mail or phone it is also the user name, the one SRP sign-ins and tokens carry.
-            Preset::Cognito => answer["UserSub"]
-                .as_str()
-                .map(crate::extract::fold_account)
-                .filter(|id| !id.is_empty() && id.len() <= MAX_ANSWERED_USER_ID),
+            Preset::Cognito => answered_id(&answer["UserSub"], MAX_ANSWERED_USER_ID),
             // A phone factor's enrolment answers the factor, which its challenges name.
-            Preset::Supabase if answer["type"] == "phone" => answer["id"]
-                .as_str()
-                .map(crate::extract::fold_account)
-                .filter(|id| !id.is_empty() && id.len() <= MAX_ANSWERED_USER_ID),
+            Preset::Supabase if answer["type"] == "phone" => answered_id(&answer["id"], MAX_ANSWERED_USER_ID),
             // A phone change answers the user, whose current phone (stored without its `+`)
             // is the name a resend of the change's code finds the user by.
             Preset::Supabase => answer["phone"]
@@ -437,16 +437,10 @@ impl Preset {
                 .filter(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
                 .map(|digits| format!("+{digits}"))
                 .filter(|id| id.len() <= MAX_ANSWERED_USER_ID),
-            // A challenge's session, opaque and Auth0's: the name its code is exchanged under.
             // A verification request taken: the id its next steps and its check name.
-            Preset::VonageVerify => answer["request_id"]
-                .as_str()
-                .map(crate::extract::fold_account)
-                .filter(|id| !id.is_empty() && id.len() <= MAX_ANSWERED_USER_ID),
-            Preset::Auth0 => answer["auth_session"]
-                .as_str()
-                .map(crate::extract::fold_account)
-                .filter(|id| !id.is_empty() && id.len() <= MAX_ANSWERED_SESSION),
+            Preset::VonageVerify => answered_id(&answer["request_id"], MAX_ANSWERED_USER_ID),
+            // A challenge's session, opaque and Auth0's: the name its code is exchanged under.
+            Preset::Auth0 => answered_id(&answer["auth_session"], MAX_ANSWERED_SESSION),
             Preset::SnsPublish | Preset::TwilioVerify | Preset::Firebase => None,
         };
         SendAnswer { sent: self.answered_send(&answer), user_id }
