@@ -54,6 +54,14 @@ pub enum RefusalFormat {
     /// `throttled` for throttles and timed blocks, `invalid-params` for input, `unavailable`
     /// when a service was unavailable, `forbidden` for other refusals.
     Vonage,
+    /// Clerk's Frontend API error: `{"errors": [{"message", "long_message", "code", "meta"}]}`
+    /// (clerk-js raises a `ClerkAPIResponseError` and its components show `long_message`),
+    /// pumpguard's fields under `pumpguard`, pumpguard's statuses: `too_many_requests` for
+    /// throttles and timed blocks, `captcha_invalid` for challenges,
+    /// `form_param_format_invalid` for a number that is not one, `form_param_missing` for
+    /// none, `form_param_invalid` for other input, `not_allowed_access` for other blocks,
+    /// `service_unavailable` when a service was unavailable.
+    Clerk,
 }
 
 impl RefusalFormat {
@@ -65,7 +73,8 @@ impl RefusalFormat {
             | RefusalFormat::Twilio
             | RefusalFormat::Supabase
             | RefusalFormat::Auth0
-            | RefusalFormat::Vonage => status,
+            | RefusalFormat::Vonage
+            | RefusalFormat::Clerk => status,
             RefusalFormat::Firebase => 400,
             RefusalFormat::AwsJson | RefusalFormat::AwsQuery if input => 400,
             // No 429 and no 5xx: botocore retries both on its own.
@@ -80,7 +89,8 @@ impl RefusalFormat {
             | RefusalFormat::Twilio
             | RefusalFormat::Firebase
             | RefusalFormat::Supabase
-            | RefusalFormat::Auth0 => "application/json",
+            | RefusalFormat::Auth0
+            | RefusalFormat::Clerk => "application/json",
             RefusalFormat::Vonage => "application/problem+json",
             RefusalFormat::AwsJson => "application/x-amz-json-1.1",
             RefusalFormat::AwsQuery => "text/xml",
@@ -118,6 +128,15 @@ impl RefusalFormat {
                 _ if action == Action::Challenge || code == ReasonCode::CaptchaInvalid => "invalid_captcha",
                 _ if action == Action::Throttle || timed => "too_many_requests",
                 _ => "access_denied",
+            }),
+            RefusalFormat::Clerk => Some(match code {
+                ReasonCode::UnparseableNumber | ReasonCode::InvalidNumber => "form_param_format_invalid",
+                ReasonCode::NoNumber => "form_param_missing",
+                _ if input => "form_param_invalid",
+                ReasonCode::StoreUnavailable | ReasonCode::CaptchaUnavailable => "service_unavailable",
+                _ if action == Action::Challenge || code == ReasonCode::CaptchaInvalid => "captcha_invalid",
+                _ if action == Action::Throttle || timed => "too_many_requests",
+                _ => "not_allowed_access",
             }),
             RefusalFormat::Vonage => Some(match code {
                 _ if input => "invalid-params",
@@ -200,6 +219,15 @@ pub(crate) fn body(decision: &Decision) -> Option<String> {
             push_json_string(&mut body, &full_message(decision, code));
             body.push_str(",\"pumpguard\":{");
         }
+        (RefusalFormat::Clerk, Some(api_code)) => {
+            // Clerk's error list: clerk-js reads `code` and shows `long_message`; pumpguard's
+            // own fields sit beside `errors`, under `pumpguard`.
+            let _ = write!(body, "{{\"errors\":[{{\"message\":");
+            push_json_string(&mut body, code.message());
+            body.push_str(",\"long_message\":");
+            push_json_string(&mut body, &full_message(decision, code));
+            let _ = write!(body, ",\"code\":\"{api_code}\",\"meta\":{{}}}}],\"pumpguard\":{{");
+        }
         (RefusalFormat::Vonage, Some(api_code)) => {
             // A problem document: the SDKs keep the body, people read `title` and `detail`.
             let title = match api_code {
@@ -261,7 +289,7 @@ pub(crate) fn body(decision: &Decision) -> Option<String> {
         body.push_str(hint);
     }
     body.push('}');
-    if matches!(format, RefusalFormat::Firebase | RefusalFormat::Auth0) {
+    if matches!(format, RefusalFormat::Firebase | RefusalFormat::Auth0 | RefusalFormat::Clerk) {
         body.push('}');
     }
     Some(body)
@@ -440,6 +468,23 @@ mod tests {
         assert!(detail.contains("(pumpguard: rate_limited, rule per-ip, retry after 60 s)"), "{detail}");
         assert_eq!(body["error"], "rate_limited");
         assert!(d.response_headers().contains(&("content-type", "application/problem+json".to_owned())));
+    }
+
+    #[test]
+    fn clerk_throttle_is_a_clerk_error_list_with_pumpguards_fields_beside_it() {
+        let d = refusal(
+            "clerk",
+            &[("content-type", "application/x-www-form-urlencoded")],
+            "/__clerk/v1/client/sign_ups?_clerk_js_version=5.117.0",
+            "phone_number=%2B14155550123&strategy=phone_code",
+        );
+        assert_eq!(d.status, 429);
+        let body: serde_json::Value = serde_json::from_str(&d.error_body().unwrap()).unwrap();
+        assert_eq!(body["errors"][0]["code"], "too_many_requests");
+        let long = body["errors"][0]["long_message"].as_str().unwrap();
+        assert!(long.contains("(pumpguard: rate_limited, rule per-ip, retry after 60 s)"), "{long}");
+        assert_eq!(body["pumpguard"]["error"], "rate_limited");
+        assert_eq!(crate::scenario::pumpguard_fields(&body)["rule"], "per-ip");
     }
 
     #[test]

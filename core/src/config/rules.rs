@@ -179,7 +179,7 @@ pub(super) fn compile_rule(
                 errs.push(
                     format!("{at}.rate_limit.key[{j}]"),
                     "none of the rule's routes reads an account (extract.account_json_paths or \
-                     plus_only, or the cognito, firebase, twilio_verify, supabase, auth0 or vonage_verify \
+                     plus_only, or the cognito, firebase, twilio_verify, supabase, auth0, vonage_verify or clerk \
                      preset), so the rule would count nothing",
                 );
             }
@@ -210,7 +210,7 @@ pub(super) fn compile_rule(
             errs.push(
                 format!("{at}.routes"),
                 "none of the rule's routes binds an account to a number (the cognito preset's \
-                 SignUp does, as do the supabase and vonage_verify presets), so no send would be \
+                 SignUp does, as do the supabase, vonage_verify and clerk presets), so no send would be \
                  judged by its account's number",
             );
         }

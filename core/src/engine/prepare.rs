@@ -5,7 +5,7 @@ use std::sync::Arc;
 use crate::captcha;
 use crate::config::{InvalidNumberOutcome, Policy, RouteKind, RuleAction};
 use crate::decision::{Action, Decision, NumberFacts, Reason, ReasonCode, RouteInfo};
-use crate::extract::{ExtractError, PathBinding, RequestParts};
+use crate::extract::{BindsWithoutSending, ExtractError, PathBinding, RequestParts};
 use crate::limit::{pair_tag, pair_text, ConversionParams, ConversionScope, SignInNumber};
 use crate::phone::PhoneNumber;
 use crate::phone::PhoneParser;
@@ -208,9 +208,28 @@ impl Policy {
         // The name a binding is read, or confirmed, under.
         let binding_name = path_binding.as_deref().or(extracted.account.as_deref());
         // A call that sends only to a number it carries sends nothing without one (a Supabase
-        // e-mail sign-in or profile update): nothing to judge, whoever it names.
-        if extracted.numbers.is_empty() && !confirm && route.sends_only_to_carried_number(req) {
+        // e-mail sign-in or profile update): nothing to judge, whoever it names. Nor does one
+        // whose preset reads it as sending no SMS (a Clerk call by an e-mail strategy).
+        if !confirm
+            && ((extracted.numbers.is_empty() && route.sends_only_to_carried_number(req))
+                || route.preset.is_some_and(|p| p.sends_nothing(req, !extracted.numbers.is_empty())))
+        {
             return self.finish(decision);
+        }
+        // A call its API sends to one number carrying two: which one origin sends to is its
+        // choice, and a binding of either would let the other go unjudged later.
+        if !confirm && route.preset.is_some_and(|p| p.sends_to_one_number()) {
+            if let [first, rest @ ..] = numbers.as_slice() {
+                if let Some(other) = rest.iter().find(|n| n.e164() != first.e164()) {
+                    let detail = format!("the call carries {} and {}", first.e164(), other.e164());
+                    decision.reasons.push(input_reason(
+                        ReasonCode::AmbiguousField,
+                        inputs.on_ambiguous,
+                        Some(detail),
+                    ));
+                    return self.finish(decision);
+                }
+            }
         }
         // A request naming an account (a reset or a resend by user name) leaves the number to
         // the service that holds it: not a number the guard failed to find.
@@ -224,7 +243,11 @@ impl Policy {
         // password sign-in sends an SMS only with MFA and the right password: it is left to the
         // account's own limits, and to the count of codes its sign-in number had where a
         // `bound_sign_ins` rule keeps one (as is a choice of SMS MFA, which is judged by both).
-        let binds = route.preset.is_some_and(|p| p.binds_account(req));
+        // A call binding only a number it carries, carrying none, asks for a code to the
+        // number its path names (a Clerk sign-up's update): judged as a send to it.
+        let binds = route.preset.is_some_and(|p| {
+            p.binds_account(req) && !(extracted.numbers.is_empty() && p.binds_only_carried_number(req))
+        });
         // A phone change carrying one number moves the account's SMS MFA there once origin took it.
         let moved = match numbers.as_slice() {
             [number] if route.preset.is_some_and(|p| p.moves_sign_in_number(req)) => Some(number.clone()),
@@ -254,6 +277,18 @@ impl Policy {
                 }
                 BoundNumber::Read { number, sign_in: record } => {
                     sign_in_number = record.filter(|_| sign_in);
+                    let unbound = number.is_none() && extracted.numbers.is_empty();
+                    if unbound
+                        && path_binding.is_some()
+                        && route.preset.is_some_and(|p| p.unbound_path_is_numberless(req))
+                    {
+                        let detail = format!("nothing is bound to {name:?}");
+                        decision.reasons.push(input_reason(
+                            ReasonCode::NoNumber,
+                            inputs.on_no_number,
+                            Some(detail),
+                        ));
+                    }
                     let fresh = |n: &PhoneNumber| !password && !numbers.iter().any(|m| m.e164() == n.e164());
                     if let Some(number) = number.filter(fresh) {
                         if !number.is_valid() {
@@ -343,9 +378,14 @@ impl Policy {
         let mut client_facts: Option<rules::ClientFacts> = None;
         // A call that binds a number and sends nothing (a Supabase phone factor's enrolment) is
         // judged by what the number is, never counted: the sends its binding names are.
-        let sends_nothing = route.preset.is_some_and(|p| p.binds_without_sending(req));
+        let sends_nothing = route.preset.map_or(BindsWithoutSending::No, |p| p.binds_without_sending(req));
         for (index, rule) in self.rules.iter().enumerate() {
-            if !rule.routes.contains(&route_index) || (sends_nothing && rule.kind.is_stateful()) {
+            let skipped = match sends_nothing {
+                BindsWithoutSending::No => false,
+                BindsWithoutSending::JudgedByNumber => rule.kind.is_stateful(),
+                BindsWithoutSending::Unjudged => true,
+            };
+            if !rule.routes.contains(&route_index) || skipped {
                 continue;
             }
             let enforced = !self.shadow && !rule.shadow && rule.action != RuleAction::Log;

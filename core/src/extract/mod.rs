@@ -31,7 +31,7 @@ mod tests;
 use core::fmt;
 
 pub(crate) use names::{eq_folded, fold_owned};
-pub use preset::{AnsweredSend, PathBinding, Preset, SendAnswer};
+pub use preset::{AnsweredSend, BindsWithoutSending, PathBinding, Preset, SendAnswer};
 pub(crate) use spec::is_header_name_byte;
 pub use spec::{ExtractSpec, NameValueSpec, SplitNumberSpec, TokenSource};
 

@@ -105,11 +105,37 @@ proptest! {
 
     #[test]
     fn origin_answers_never_panic(body in prop::collection::vec(any::<u8>(), 0..300), sub in "\\PC{0,140}") {
-        for preset in [Preset::Cognito, Preset::SnsPublish, Preset::TwilioVerify, Preset::Firebase, Preset::Supabase, Preset::Auth0] {
+        for preset in [Preset::Cognito, Preset::SnsPublish, Preset::TwilioVerify, Preset::Firebase, Preset::Supabase, Preset::Auth0, Preset::VonageVerify, Preset::Clerk] {
             let _ = preset.send_answer(Some(&body));
-            let answer = serde_json::json!({"UserConfirmed": false, "UserSub": sub, "phone": sub}).to_string();
+            let answer = serde_json::json!({"UserConfirmed": false, "UserSub": sub, "phone": sub, "request_id": sub, "response": {"id": sub}}).to_string();
             let id = preset.send_answer(Some(answer.as_bytes())).user_id;
             prop_assert!(id.is_none_or(|id| !id.is_empty() && id.len() <= 128 && id == fold_account(&id)));
+        }
+    }
+
+    /// What a Clerk request's path and strategy name, however they are spelt.
+    #[test]
+    fn clerk_calls_never_panic(path in "(/(v1|client|me|sign_ins|sign_ups|phone_numbers|sessions|verify|prepare_verification|attempt_first_factor|sia_1|%2F|\\.\\.|;x|\\PC{0,6})){0,8}", body in "((strategy|phone_number|identifier|%73trategy)=(phone_code|email_code|%2B1415555|oauth_x|\\PC{0,6})&?){0,4}") {
+        let headers = [("content-type", "application/x-www-form-urlencoded")];
+        for method in ["POST", "PATCH"] {
+            let req = crate::Request {
+                method,
+                authority: "www.example.com",
+                path: &path,
+                version: crate::HttpVersion::Http11,
+                headers: &headers,
+                body: body.as_bytes(),
+                body_truncated: false,
+                client_ip: None,
+                tls: Default::default(),
+                edge: Default::default(),
+            };
+            let _ = Preset::Clerk.path_binding(&req);
+            let _ = Preset::Clerk.sends_nothing(&req, false);
+            let _ = Preset::Clerk.binds_without_sending(&req);
+            let _ = Preset::Clerk.binds_account(&req);
+            let _ = Preset::Clerk.confirms_binding(&req);
+            let _ = Preset::Clerk.unbound_path_is_numberless(&req);
         }
     }
 

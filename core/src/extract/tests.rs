@@ -1218,3 +1218,132 @@ fn preset_firebase() {
         )],
     );
 }
+
+#[test]
+fn preset_clerk_numbers_and_accounts() {
+    check_table(
+        r#"{"preset": "clerk"}"#,
+        &[
+            // A sign-in's phone identifier; a sign-up's number, with or without its `+`.
+            (Req::form("identifier=%2B447700900000"), found(&[("+447700900000", "form:identifier")])),
+            (
+                Req::form("phone_number=2482510123&strategy=phone_code"),
+                found(&[("+2482510123", "form:phone_number")]),
+            ),
+            // An e-mail address or a user name is the account, never a number.
+            (Req::form("identifier=ada%40example.com&strategy=password"), found(&[])),
+            (Req::form("identifier=ada"), found(&[])),
+            // A number in a JSON body or the query is read all the same.
+            (
+                Req::json(r#"{"phone_number": "+14155550123"}"#),
+                found(&[("+14155550123", "json:$.phone_number")]),
+            ),
+            (
+                Req { query: "phone_number=%2B14155550123", ..Req::form("strategy=phone_code") },
+                found(&[("+14155550123", "query:phone_number")]),
+            ),
+            (Req::form("phone_number=%2B1&PHONE_NUMBER=%2B2"), Err("ambiguous_field")),
+        ],
+    );
+}
+
+#[test]
+fn preset_clerk_calls_name_their_ids_in_every_reading() {
+    use crate::extract::PathBinding;
+    let request = |path| crate::Request {
+        method: "POST",
+        authority: "www.example.com",
+        path,
+        version: crate::HttpVersion::Http11,
+        headers: &[],
+        body: b"",
+        body_truncated: false,
+        client_ip: None,
+        tls: Default::default(),
+        edge: Default::default(),
+    };
+    let at = |path: &'static str| Preset::Clerk.path_binding(&request(path));
+    let named = |id: &str| PathBinding::Named(id.to_owned());
+    assert_eq!(at("/__clerk/v1/client/sign_ups/SUA_1/prepare_verification?_method=POST"), named("sua_1"));
+    assert_eq!(at("/v1/client/sign_ins/sia_1/prepare_first_factor"), named("sia_1"));
+    assert_eq!(at("/auth/proxy/v1/client/sign_ins/sia_1/prepare_second_factor/"), named("sia_1"));
+    assert_eq!(at("/v1/client/sign_ups/sua_2"), named("sua_2"));
+    assert_eq!(at("/v1/me/phone_numbers/idn_1/attempt_verification"), named("idn_1"));
+    assert_eq!(at("/v1/client/sessions/sess_1/verify/prepare_first_factor"), named("sess_1"));
+    // Creations name no id; paths not under `v1/client` or `v1/me` are none of Clerk's calls.
+    assert_eq!(at("/__clerk/v1/client/sign_ups"), PathBinding::None);
+    assert_eq!(at("/v1/me/phone_numbers"), PathBinding::None);
+    assert_eq!(at("/v2/client/sign_ups/sua_1/prepare_verification"), PathBinding::None);
+    assert_eq!(at("/v1/client/sign_ups/sua_1/reset"), PathBinding::None);
+    // Readings naming two sign-ups (an encoded slash origin may decode) are ambiguous.
+    assert!(matches!(
+        at("/v1/client/sign_ups/sua_1%2F..%2Fsua_2/prepare_verification"),
+        PathBinding::Ambiguous(_)
+    ));
+    let answer = |body: &str| Preset::Clerk.send_answer(Some(body.as_bytes()));
+    assert_eq!(
+        answer(
+            r#"{"response": {"object": "sign_up_attempt", "id": "sua_2Nx"}, "client": {"id": "client_1"}}"#
+        ),
+        SendAnswer { sent: AnsweredSend::Bound, user_id: Some("sua_2nx".to_owned()) }
+    );
+    assert_eq!(
+        answer(r#"{"errors": [{"code": "form_identifier_not_found"}]}"#),
+        SendAnswer { sent: AnsweredSend::Nothing, user_id: None }
+    );
+}
+
+#[test]
+fn preset_clerk_reads_every_strategy_before_calling_a_call_quiet() {
+    let request = |path: &'static str,
+                   query: &'static str,
+                   content_type: &'static str,
+                   body: &'static str| { (path, query, content_type, body) };
+    let quiet = |(path, query, content_type, body): (&str, &str, &'static str, &'static str)| {
+        let full = if query.is_empty() { path.to_owned() } else { format!("{path}?{query}") };
+        let headers = [("content-type", content_type)];
+        let req = crate::Request {
+            method: "POST",
+            authority: "www.example.com",
+            path: &full,
+            version: crate::HttpVersion::Http11,
+            headers: &headers,
+            body: body.as_bytes(),
+            body_truncated: false,
+            client_ip: None,
+            tls: Default::default(),
+            edge: Default::default(),
+        };
+        Preset::Clerk.sends_nothing(&req, false)
+    };
+    let form = "application/x-www-form-urlencoded";
+    let prepare = "/v1/client/sign_ins/sia_1/prepare_first_factor";
+    assert!(quiet(request(prepare, "", form, "strategy=email_code&email_address_id=idn_1")));
+    assert!(quiet(request(prepare, "", form, "strategy=oauth_google")));
+    assert!(!quiet(request(prepare, "", form, "strategy=phone_code")));
+    assert!(!quiet(request(prepare, "", form, "strategy=reset_password_phone_code")));
+    // One reading naming an SMS strategy, an unknown one, or none at all: judged.
+    assert!(!quiet(request(prepare, "strategy=phone_code", form, "strategy=email_code")));
+    assert!(!quiet(request(prepare, "", form, "strategy=email_code&strategy=phone%5Fcode")));
+    assert!(!quiet(request(prepare, "", form, "strategy=sms")));
+    assert!(!quiet(request(prepare, "", form, "")));
+    assert!(!quiet(request(prepare, "", form, "strategy=email_code&strategy%5B%5D=phone_code")));
+    // A body that is not a form is not read: judged.
+    assert!(!quiet(request(prepare, "", "application/json", r#"{"strategy": "email_code"}"#)));
+    // A creation without an SMS strategy and without a number sends nothing; with an SMS
+    // strategy it sends to the user's number (a sign-in by e-mail address).
+    assert!(quiet(request("/v1/client/sign_ins", "", form, "identifier=ada%40example.com")));
+    assert!(!quiet(request(
+        "/v1/client/sign_ins",
+        "",
+        form,
+        "identifier=ada%40example.com&strategy=phone_code"
+    )));
+    // A user's number's verification has one strategy: always a send.
+    assert!(!quiet(request(
+        "/v1/me/phone_numbers/idn_1/prepare_verification",
+        "",
+        form,
+        "strategy=email_code"
+    )));
+}

@@ -10,11 +10,13 @@ use crate::refusal::RefusalFormat;
 use crate::request::Request;
 
 mod auth0;
+mod clerk;
 mod cognito;
 mod supabase;
 mod vonage;
 
 use auth0::{auth0_call_with, is_auth0_call, AUTH0_PASSWORDLESS_OTP};
+use clerk::{clerk_call, ClerkCall};
 use cognito::{
     cognito_call, only_target, COGNITO_CHALLENGE_CONFIRMS, COGNITO_CHALLENGE_SENDS, COGNITO_CONFIRM_OPS,
     COGNITO_FLOWS_SENDING_NOTHING, COGNITO_PASSWORD_FLOWS, COGNITO_SEND_OPS,
@@ -89,6 +91,19 @@ pub enum Preset {
     /// (`/v2/verify/<request_id>`) name the request in their path, under whose id a
     /// `bound_number` rule keeps the number the request sent to. Token: none.
     VonageVerify,
+    /// Clerk's Frontend API (form-encoded; at the Frontend API host's root, `/v1/...`, or under
+    /// the site's proxy path, `/__clerk/v1/...`). Numbers: `identifier` when it starts with `+`
+    /// (a sign-in; an e-mail address or user name is then the account) and `phone_number` (a
+    /// sign-up, its update, a signed-in user's new number), read as an international number
+    /// with or without its `+`, in the form, the query and a JSON body alike. A sign-in, a
+    /// sign-up and a user's number are created with the number and named by the id Clerk
+    /// answers (`sia_…`, `sua_…`, `idn_…`) in the path of the calls that send its codes
+    /// (`prepare_first_factor`, `prepare_second_factor`, `prepare_verification`), under which a
+    /// `bound_number` rule keeps the number. Calls whose `strategy` sends no SMS (an e-mail
+    /// code, a password, a passkey, OAuth) are left alone. Token: none (Clerk's own CAPTCHA is
+    /// Clerk's to verify). Account: a non-number `identifier`, and `_clerk_session_id` (a
+    /// signed-in user's calls).
+    Clerk,
 }
 
 /// What origin's answer to a send says went out ([`Preset::send_answer`]).
@@ -292,6 +307,26 @@ impl Preset {
                 bearer_claims: &["sub"],
                 ..NONE
             },
+            // Clerk takes a sign-in's phone `identifier` and a `phone_number` in E.164; an
+            // identifier without `+` is a user name or an e-mail address, the account. Read in
+            // a JSON body and the query too, so moving a number there hides nothing.
+            Preset::Clerk => PresetSources {
+                json_paths: &[
+                    ("identifier", ValueFilter::LeadingPlus),
+                    ("phone_number", ValueFilter::International),
+                ],
+                form_fields: &[
+                    ("identifier", ValueFilter::LeadingPlus),
+                    ("phone_number", ValueFilter::International),
+                ],
+                // clerk-js names a signed-in user's session in the query of its `/me` calls.
+                query_params: &[
+                    ("identifier", ValueFilter::LeadingPlus),
+                    ("phone_number", ValueFilter::International),
+                    ("_clerk_session_id", ValueFilter::Account),
+                ],
+                ..NONE
+            },
         }
     }
 }
@@ -319,7 +354,7 @@ impl Preset {
     /// Firebase's second-factor sign-ins name the enrolment, which no call binds. Supabase's
     /// resend of a phone change names the user by its phone, bound by the change (`PUT /user`).
     pub fn sends_by_bound_account(self) -> bool {
-        matches!(self, Preset::Cognito | Preset::Supabase | Preset::VonageVerify)
+        matches!(self, Preset::Cognito | Preset::Supabase | Preset::VonageVerify | Preset::Clerk)
     }
 
     /// Whether the request names one call of the API and no other (for Cognito, one
@@ -334,7 +369,8 @@ impl Preset {
             | Preset::Firebase
             | Preset::Supabase
             | Preset::Auth0
-            | Preset::VonageVerify => true,
+            | Preset::VonageVerify
+            | Preset::Clerk => true,
         }
     }
 
@@ -365,8 +401,49 @@ impl Preset {
                 req.method.eq_ignore_ascii_case("POST")
                     && req.path_only().trim_end_matches('/').eq_ignore_ascii_case("/v2/verify")
             }
+            // A sign-in, a sign-up (and its update) and a user's new number: their codes are
+            // sent by calls naming the id the answer gives.
+            Preset::Clerk => clerk_path(req)
+                .call()
+                .is_some_and(|(_, call)| call.creates() || call == ClerkCall::SignUpUpdate),
             Preset::SnsPublish | Preset::TwilioVerify => false,
         }
+    }
+
+    /// Whether a binding call binds only a number it carries: without one it asks for a code
+    /// to the number its path names (a Clerk sign-up's update with an SMS `strategy`), and is
+    /// judged as a send to that number.
+    pub fn binds_only_carried_number(self, req: &Request<'_>) -> bool {
+        self == Preset::Clerk
+            && clerk_path(req).call().is_some_and(|(_, call)| call == ClerkCall::SignUpUpdate)
+    }
+
+    /// Whether the call sends no SMS by what it names (a Clerk call whose `strategy` sends
+    /// none, or a creation without an SMS strategy carrying no number): nothing to judge,
+    /// whatever `inputs.on_no_number` says.
+    pub fn sends_nothing(self, req: &Request<'_>, carries_number: bool) -> bool {
+        self == Preset::Clerk
+            && clerk_path(req)
+                .call()
+                .is_some_and(|(_, call)| clerk::sends_nothing(call, clerk::strategy(req), carries_number))
+    }
+
+    /// Whether a call whose path names an id nothing is bound to is `no_number`: a Clerk
+    /// sign-up's or a user's number's code goes to the number the call that made it carried,
+    /// which the guard judged and bound, so an id nothing is bound to was made around the
+    /// guard (or before it), and its number cannot be judged. A sign-in's codes may go to a
+    /// number Clerk holds for the user (a sign-in by e-mail address): not such a call.
+    pub fn unbound_path_is_numberless(self, req: &Request<'_>) -> bool {
+        self == Preset::Clerk
+            && clerk_path(req)
+                .call()
+                .is_some_and(|(_, call)| matches!(call, ClerkCall::SignUpPrepare | ClerkCall::PhonePrepare))
+    }
+
+    /// Whether a call sends to one number however many it carries: two different ones are
+    /// ambiguous (which one origin sends to is its choice), and would bind neither.
+    pub fn sends_to_one_number(self) -> bool {
+        self == Preset::Clerk
     }
 
     /// Whether the call binds the number it carries and sends nothing itself (a Supabase phone
@@ -374,10 +451,29 @@ impl Preset {
     /// send to that number). Judged by what the number is (country, type, lists), it counts
     /// against no limit: counted too, a real user's first challenge would meet the backoff of
     /// an enrolment that sent nothing.
-    pub fn binds_without_sending(self, req: &Request<'_>) -> bool {
-        matches!(self, Preset::Supabase)
-            && req.method.eq_ignore_ascii_case("POST")
-            && is_supabase_call(req, "factors")
+    ///
+    /// A Clerk sign-in made without an SMS strategy (by password, or to choose a factor next)
+    /// is judged by nothing: no code may ever go, and a policy refusing the number's country
+    /// must not refuse a password sign-in. Its code, if any, goes at a preparation naming it.
+    pub fn binds_without_sending(self, req: &Request<'_>) -> BindsWithoutSending {
+        match self {
+            Preset::Supabase
+                if req.method.eq_ignore_ascii_case("POST") && is_supabase_call(req, "factors") =>
+            {
+                BindsWithoutSending::JudgedByNumber
+            }
+            Preset::Clerk => match clerk_path(req).call() {
+                Some((_, call)) if clerk::binds_without_sending(call, clerk::strategy(req)) => {
+                    if call == ClerkCall::SignInCreate {
+                        BindsWithoutSending::Unjudged
+                    } else {
+                        BindsWithoutSending::JudgedByNumber
+                    }
+                }
+                _ => BindsWithoutSending::No,
+            },
+            _ => BindsWithoutSending::No,
+        }
     }
 
     /// Whether a binding call's records are kept only under the id its answer names, not under
@@ -388,8 +484,10 @@ impl Preset {
     /// names, which its challenges name.
     ///
     /// An Auth0 `otp/challenge` names no one: its answer's session is the only name.
+    ///
+    /// Clerk's creations name no one (or a user's session): the id answered is the name.
     pub fn binds_under_answered_id_only(self) -> bool {
-        matches!(self, Preset::Supabase | Preset::Auth0 | Preset::VonageVerify)
+        matches!(self, Preset::Supabase | Preset::Auth0 | Preset::VonageVerify | Preset::Clerk)
     }
 
     /// Whether the call confirms the code of a call that [`Preset::binds_account`] (Cognito's
@@ -414,6 +512,11 @@ impl Preset {
             Preset::Supabase => {
                 factor_call(req.path_only()).is_some_and(|(_, call)| call.eq_ignore_ascii_case("verify"))
             }
+            // A sign-in's first factor by SMS, a sign-up's or a user's number's verification:
+            // each names, in its path, what the number was bound to.
+            Preset::Clerk => clerk_path(req)
+                .call()
+                .is_some_and(|(_, call)| clerk::confirms_binding(call, clerk::strategy(req))),
             Preset::SnsPublish | Preset::TwilioVerify => false,
         }
     }
@@ -441,6 +544,8 @@ impl Preset {
             Preset::VonageVerify => answered_id(&answer["request_id"], MAX_ANSWERED_USER_ID),
             // A challenge's session, opaque and Auth0's: the name its code is exchanged under.
             Preset::Auth0 => answered_id(&answer["auth_session"], MAX_ANSWERED_SESSION),
+            // The sign-in, sign-up or number made (`{"response": {"id": "sia_…"}, "client": …}`).
+            Preset::Clerk => answered_id(&answer["response"]["id"], MAX_ANSWERED_USER_ID),
             Preset::SnsPublish | Preset::TwilioVerify | Preset::Firebase => None,
         };
         SendAnswer { sent: self.answered_send(&answer), user_id }
@@ -489,6 +594,11 @@ impl Preset {
                 Some(session) if !session.is_empty() => AnsweredSend::CodeBySms,
                 _ => AnsweredSend::Nothing,
             },
+            // What Clerk made, its number bound to it whether or not a code went with it.
+            Preset::Clerk => match answer["response"]["id"].as_str() {
+                Some(id) if !id.is_empty() => AnsweredSend::Bound,
+                _ => AnsweredSend::Nothing,
+            },
             Preset::SnsPublish | Preset::TwilioVerify => AnsweredSend::Nothing,
         }
     }
@@ -505,7 +615,8 @@ impl Preset {
             | Preset::Firebase
             | Preset::Supabase
             | Preset::Auth0
-            | Preset::VonageVerify => false,
+            | Preset::VonageVerify
+            | Preset::Clerk => false,
         }
     }
 
@@ -684,6 +795,35 @@ impl Preset {
                     ..MatchDoc::default()
                 },
             ],
+            // At the Frontend API host's root and under Clerk's usual proxy path; a proxy
+            // elsewhere needs a `match` of the route's own (docs/clients.md lists the calls).
+            // Sign-ups' updates come as `POST ?_method=PATCH` from clerk-js, or as `PATCH`.
+            Preset::Clerk if send => {
+                let mut sets = clerk_calls(
+                    &["POST"],
+                    &[
+                        "client/sign_ins",
+                        "client/sign_ins/*/prepare_first_factor",
+                        "client/sign_ins/*/prepare_second_factor",
+                        "client/sign_ups",
+                        "client/sign_ups/*/prepare_verification",
+                        "me/phone_numbers",
+                        "me/phone_numbers/*/prepare_verification",
+                        "client/sessions/*/verify/prepare_first_factor",
+                        "client/sessions/*/verify/prepare_second_factor",
+                    ],
+                );
+                sets.extend(clerk_calls(&["POST", "PATCH"], &["client/sign_ups/*"]));
+                sets
+            }
+            Preset::Clerk => clerk_calls(
+                &["POST"],
+                &[
+                    "client/sign_ins/*/attempt_first_factor",
+                    "client/sign_ups/*/attempt_verification",
+                    "me/phone_numbers/*/attempt_verification",
+                ],
+            ),
             // The passwordless code's exchange: the OTP grant at the token endpoint, its
             // cross-origin form (auth0.js), and the legacy verify.
             Preset::Auth0 => {
@@ -808,6 +948,15 @@ impl Preset {
             }
             .map(crate::extract::fold_account)
         };
+        if self == Preset::Clerk {
+            return match clerk_path(req) {
+                ClerkPath::One(Some(id), _) => PathBinding::Named(id),
+                ClerkPath::Ambiguous => {
+                    PathBinding::Ambiguous("readings of the path name different Clerk calls".to_owned())
+                }
+                ClerkPath::One(None, _) | ClerkPath::None => PathBinding::None,
+            };
+        }
         if !matches!(self, Preset::Supabase | Preset::VonageVerify) {
             return PathBinding::None;
         }
@@ -834,6 +983,64 @@ impl Preset {
             Preset::Supabase => RefusalFormat::Supabase,
             Preset::Auth0 => RefusalFormat::Auth0,
             Preset::VonageVerify => RefusalFormat::Vonage,
+            Preset::Clerk => RefusalFormat::Clerk,
         }
     }
+}
+
+/// The conditions of Clerk calls (paths under `v1/`), at the root and under `/__clerk`.
+fn clerk_calls(methods: &[&str], calls: &[&str]) -> Vec<MatchDoc> {
+    let paths = calls
+        .iter()
+        .flat_map(|call| ["", "/__clerk"].map(|prefix| PathMatchDoc::Pattern(format!("{prefix}/v1/{call}"))))
+        .collect();
+    vec![MatchDoc {
+        methods: methods.iter().map(|m| (*m).to_owned()).collect(),
+        path: Some(PathMatchDoc::AnyOf(paths)),
+        ..MatchDoc::default()
+    }]
+}
+
+/// The Clerk call a request's path names, the same in every reading of it
+/// ([`crate::routes::path_readings`]), or none.
+fn clerk_path(req: &Request<'_>) -> ClerkPath {
+    let mut found: Option<(Option<String>, ClerkCall)> = None;
+    for reading in crate::routes::path_readings(req.path_only()) {
+        let Some((id, call)) = clerk_call(&reading) else { continue };
+        let named = (id.map(crate::extract::fold_account), call);
+        match &found {
+            Some(seen) if *seen != named => return ClerkPath::Ambiguous,
+            _ => found = Some(named),
+        }
+    }
+    found.map_or(ClerkPath::None, |(id, call)| ClerkPath::One(id, call))
+}
+
+/// What [`clerk_path`] finds.
+enum ClerkPath {
+    None,
+    One(Option<String>, ClerkCall),
+    /// Readings naming different calls or ids: the call is none the preset knows.
+    Ambiguous,
+}
+
+impl ClerkPath {
+    fn call(&self) -> Option<(Option<&str>, ClerkCall)> {
+        match self {
+            ClerkPath::One(id, call) => Some((id.as_deref(), *call)),
+            ClerkPath::None | ClerkPath::Ambiguous => None,
+        }
+    }
+}
+
+/// Whether a call that binds a number sends nothing itself ([`Preset::binds_without_sending`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BindsWithoutSending {
+    /// It sends (or binds nothing).
+    No,
+    /// It sends nothing, and is judged by what the number is (country, type, lists), counted
+    /// against no limit.
+    JudgedByNumber,
+    /// It sends nothing and may never lead to a code: judged by no rule.
+    Unjudged,
 }
