@@ -452,6 +452,14 @@ async fn forward(
         for (name, value) in settings.origin_headers.iter() {
             headers.set(name, value)?;
         }
+        // The client's address, as the guard read it; a client's own copy is dropped even
+        // when the address is unknown.
+        if let Some(name) = &settings.origin_client_ip_header {
+            match incoming.client_ip {
+                Some(ip) => headers.set(name, &ip.to_string())?,
+                None => headers.delete(name)?,
+            }
+        }
     }
     for (name, value) in decision_headers {
         headers.set(name, value)?;

@@ -69,6 +69,15 @@ impl OriginHeaders {
     }
 }
 
+/// Whether `name` (lower-case) may be set on requests to origin: a header name, neither one
+/// describing the request itself nor pumpguard's own.
+pub fn settable(name: &str) -> bool {
+    !name.is_empty()
+        && name.bytes().all(is_token_byte)
+        && !RESERVED.contains(&name)
+        && !name.starts_with("x-pumpguard-")
+}
+
 /// Headers that describe the request itself: setting them would break it.
 const RESERVED: &[&str] =
     &["host", "content-length", "content-type", "transfer-encoding", "connection", "cookie", "authorization"];

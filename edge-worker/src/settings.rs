@@ -27,6 +27,10 @@ pub struct Settings {
     pub origin_prefixes: OriginPrefixes,
     /// Headers set on every request to the site's origin (a secret that proves the guard).
     pub origin_headers: OriginHeaders,
+    /// The header set to the client's address on requests forwarded to the site's origin (a
+    /// managed API behind the site's proxy wants it: Clerk's `x-forwarded-for`, Auth0's
+    /// `true-client-ip`); a Worker's own requests carry none.
+    pub origin_client_ip_header: Option<String>,
     pub fail_mode: FailMode,
     pub shards: u32,
     pub shard_seed: u64,
@@ -78,6 +82,7 @@ pub mod names {
     pub const ORIGIN_URL: &str = "PUMPGUARD_ORIGIN_URL";
     pub const ORIGIN_PREFIXES: &str = "PUMPGUARD_ORIGIN_PREFIXES";
     pub const ORIGIN_HEADERS: &str = "PUMPGUARD_ORIGIN_HEADERS";
+    pub const ORIGIN_CLIENT_IP_HEADER: &str = "PUMPGUARD_ORIGIN_CLIENT_IP_HEADER";
     pub const FAIL_MODE: &str = "PUMPGUARD_FAIL_MODE";
     pub const SHARDS: &str = "PUMPGUARD_SHARDS";
     pub const SHARD_SEED: &str = "PUMPGUARD_SHARD_SEED";
@@ -229,10 +234,21 @@ impl Settings {
                 OriginHeaders::default()
             }),
         };
+        let origin_client_ip_header = header(names::ORIGIN_CLIENT_IP_HEADER).filter(|name| {
+            let ok = crate::origin_headers::settable(name);
+            if !ok {
+                warnings.push(format!(
+                    "{}: {name:?} is not a header the Worker may set; ignored",
+                    names::ORIGIN_CLIENT_IP_HEADER
+                ));
+            }
+            ok
+        });
         let settings = Settings {
             origin_url,
             origin_prefixes,
             origin_headers,
+            origin_client_ip_header,
             fail_mode,
             shards,
             shard_seed,
@@ -327,9 +343,11 @@ mod tests {
             (names::NUMBER_INTEL_URL, "http://127.0.0.1:2/v2/PhoneNumbers/{e164}"),
             (names::ORIGIN_PREFIXES, r#"{"/identitytoolkit.googleapis.com/": "http://127.0.0.1:3/"}"#),
             (names::ORIGIN_HEADERS, r#"{"X-Origin-Verify": "s"}"#),
+            (names::ORIGIN_CLIENT_IP_HEADER, "X-Forwarded-For"),
         ]);
         assert!(warnings.is_empty(), "{warnings:?}");
         assert_eq!(s.origin_headers.iter().collect::<Vec<_>>(), vec![("x-origin-verify", "s")]);
+        assert_eq!(s.origin_client_ip_header.as_deref(), Some("x-forwarded-for"));
         assert_eq!(
             s.origin_for("/identitytoolkit.googleapis.com/v1/accounts:lookup?key=k"),
             Some(("http://127.0.0.1:3/v1/accounts:lookup?key=k".to_owned(), true))
@@ -363,8 +381,10 @@ mod tests {
             (names::NUMBER_INTEL_URL, "http://127.0.0.1:2/lookup"),
             (names::ORIGIN_PREFIXES, r#"{"/a": "http://x"}"#),
             (names::ORIGIN_HEADERS, r#"{"host": "secret"}"#),
+            (names::ORIGIN_CLIENT_IP_HEADER, "cookie"),
         ]);
-        assert_eq!(warnings.len(), 9, "{warnings:?}");
+        assert_eq!(warnings.len(), 10, "{warnings:?}");
+        assert_eq!(s.origin_client_ip_header, None);
         assert!(warnings.iter().all(|w| !w.contains("secret")), "{warnings:?}");
         assert!(s.origin_headers.is_empty());
         assert!(s.origin_prefixes.is_empty());

@@ -150,6 +150,21 @@ describe("forwarding", () => {
     }
   });
 
+  test("the client's address reaches origin in the configured header, never a client's own copy", async () => {
+    const vars = { PUMPGUARD_ORIGIN_CLIENT_IP_HEADER: "X-Forwarded-For" };
+    await withWorker({ policy: basePolicy([]), vars }, async (worker) => {
+      const seen = (await origin.requests()).length;
+      const get = (headers) => fetch(`${worker.url}/v1/environment`, { headers });
+      assert.equal((await get({ "cf-connecting-ip": "198.51.100.23", "x-forwarded-for": "203.0.113.9" })).status, 200);
+      assert.equal((await get({ "x-forwarded-for": "203.0.113.9" })).status, 200);
+      const header = (r, n) => r.headers.filter(([k]) => k === n).map(([, v]) => v);
+      const here = await originRequestsSince(seen);
+      assert.deepEqual(header(here[0], "x-forwarded-for"), ["198.51.100.23"], "the guard's reading of the client, the forged one dropped");
+      // workerd gives a request without one the connection's address, as Cloudflare does.
+      assert.deepEqual(header(here[1], "x-forwarded-for"), ["127.0.0.1"], "the client's own copy never passed on");
+    });
+  });
+
   test("a chunked guarded body is judged and forwarded intact", async () => {
     const policy = basePolicy([{ id: "no-gb", action: "block", country: { deny: ["GB"] } }]);
     await withWorker({ policy }, async (worker) => {
