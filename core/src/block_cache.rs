@@ -185,6 +185,7 @@ mod tests {
         solver: None,
         trusted_for_ms: None,
         past_trusted_sends: false,
+        answered: false,
     });
 
     #[test]

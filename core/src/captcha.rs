@@ -91,6 +91,16 @@ pub(crate) fn leave_to_origin(decision: &mut Decision) {
     decision.settle();
 }
 
+/// A challenge answered by the token the call that made what the request names carried (a
+/// Clerk sign-up's, verified by origin then): lifted, and said so.
+pub(crate) fn answered_earlier(decision: &mut Decision) {
+    for reason in decision.reasons.iter_mut().filter(|r| r.enforced && r.action == Action::Challenge) {
+        reason.enforced = false;
+        reason.detail = Some("answered by the token of the call that made what the path names".to_owned());
+    }
+    decision.settle();
+}
+
 /// Load check of `captcha.site_key`: the providers' public keys are letters, digits, `_` and
 /// `-` (Turnstile `0x4AAAAAAA…`, reCAPTCHA 40 characters, hCaptcha a UUID).
 pub(crate) fn check_site_key(key: &str, errs: &mut ConfigErrors) {

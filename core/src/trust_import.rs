@@ -299,7 +299,7 @@ impl TrustImport {
     /// there verified or not), proven when verified.
     fn account_writes(&self, entry: &AccountEntry) -> impl Iterator<Item = CounterCheck> + '_ {
         let bound = self.bound.as_ref().filter(|_| entry.verified).map(|(rule, id)| {
-            let op = CounterOp::BindNumber { digits: entry.digits };
+            let op = CounterOp::BindNumber { digits: entry.digits, answered: false };
             CounterCheck::new(*rule, imported_account_key("bn:", id, &entry.name), op, None)
         });
         let sign_in = self.sign_ins.as_ref().map(|(rule, id)| {

@@ -76,6 +76,7 @@ impl Policy {
         tag: u128,
         number: &PhoneNumber,
         req: &Request<'_>,
+        answered: bool,
     ) -> Vec<CounterCheck> {
         let Ok(digits) = number.digits().parse::<u64>() else { return Vec::new() };
         let e164: Arc<str> = Arc::from(number.e164());
@@ -88,7 +89,7 @@ impl Policy {
                     return Some(CounterCheck::new(
                         u16::try_from(index).ok()?,
                         account_key("bn:", &rule.id, tag),
-                        CounterOp::BindNumber { digits },
+                        CounterOp::BindNumber { digits, answered },
                         Some(e164.clone()),
                     ));
                 }
@@ -136,6 +137,14 @@ impl Policy {
             _ => None,
         })?;
         self.parser.parse(&format!("+{digits}")).ok()
+    }
+
+    /// Whether [`Policy::plan_bound_read`]'s outcome says the call that made the binding carried
+    /// a token that still answers a challenge.
+    pub(super) fn bound_answered(&self, checks: &[CounterCheck], outcomes: &[CheckOutcome]) -> bool {
+        checks.iter().zip(outcomes).any(|(check, outcome)| {
+            matches!(outcome, CheckOutcome::Verdict(v) if check.op == CounterOp::BoundNumberRead && v.answered)
+        })
     }
 
     /// A confirmation naming only account `tag`: one check per rule a binding send recorded the

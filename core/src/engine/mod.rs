@@ -125,6 +125,10 @@ pub enum CounterOp {
     BindNumber {
         /// The number's E.164 digits as an integer.
         digits: u64,
+        /// The call carried a CAPTCHA token origin verifies: it answers the challenges of the
+        /// sends naming the binding for a while ([`crate::limit::CARRIED_ANSWER_MS`]).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        answered: bool,
     },
     /// Origin took a call naming an account and one number (a sign-up, however its code went;
     /// a phone change): where the account's SMS MFA codes go from now on (a `bound_sign_ins`
@@ -218,6 +222,9 @@ pub struct Prepared {
     remote_ip: Option<String>,
     /// `checks` only read the number the request's account is bound to.
     reads_bound: bool,
+    /// The call that made what the request's path names carried a token origin verified,
+    /// which answers this request's challenge ([`crate::limit::CARRIED_ANSWER_MS`]).
+    answered_earlier: bool,
 }
 
 impl Prepared {
@@ -548,8 +555,8 @@ impl Policy {
                 CounterOp::ConversionConfirmSolved => apply(&mut |b| take_sender(b, now, p.window_ms)),
                 _ => return CheckOutcome::Mismatch,
             },
-            (RuleKind::BoundNumber { keep_ms }, CounterOp::BindNumber { digits }) => {
-                apply(&mut |_| record_bound(now, *keep_ms, digits))
+            (RuleKind::BoundNumber { keep_ms }, CounterOp::BindNumber { digits, answered }) => {
+                apply(&mut |_| record_bound(now, *keep_ms, digits, answered))
             }
             (RuleKind::BoundSignIns(p), CounterOp::BindSignInNumber { digits, sign_up_by_sms, proven }) => {
                 apply(&mut |_| record_sign_in_number(now, p.keep_ms, digits, sign_up_by_sms, proven))
@@ -560,7 +567,7 @@ impl Policy {
             (RuleKind::BoundSignIns(_), CounterOp::SignInNumberRead) => apply(&mut read_sign_in_number),
             (RuleKind::BoundSignIns(p), CounterOp::SignInPeek) => apply(&mut |b| p.codes.peek(b, now)),
             (RuleKind::BoundSignIns(p), CounterOp::SignInCharge) => apply(&mut |b| p.codes.charge(b, now)),
-            (RuleKind::BoundNumber { .. }, CounterOp::BoundNumberRead) => apply(&mut read_bound),
+            (RuleKind::BoundNumber { .. }, CounterOp::BoundNumberRead) => apply(&mut |b| read_bound(b, now)),
             (RuleKind::NumberIntel(_), CounterOp::IntelRead) => apply(&mut crate::intel::read_step),
             (RuleKind::NumberIntel(_), CounterOp::IntelStore(facts)) => match &self.number_intel {
                 Some(provider) => apply(&mut |_| crate::intel::store_step(facts, provider.cache_ms, now)),
@@ -576,7 +583,7 @@ impl Policy {
 
     /// Step 3: folds counter results (in the order of `prepared.checks()`) into the decision.
     pub fn conclude(&self, prepared: Prepared, results: &[CheckOutcome]) -> Decision {
-        let Prepared { mut decision, checks, token, remote_ip, reads_bound } = prepared;
+        let Prepared { mut decision, checks, token, remote_ip, reads_bound, answered_earlier } = prepared;
         if decision.action == Action::Answer {
             // An import: its writes are already pending, nothing to judge.
             return decision;
@@ -601,6 +608,17 @@ impl Policy {
                 decision.token_left_to_origin = true;
                 if decision.action == Action::Challenge {
                     captcha::leave_to_origin(&mut decision);
+                }
+                None
+            }
+            // No token, but the call that made what the path names carried one origin took
+            // (a Clerk sign-up's, which its preparations never carry): answered there.
+            None if answered_earlier
+                && self.captcha.as_ref().is_some_and(|c| c.verify == CaptchaVerify::Origin) =>
+            {
+                if decision.action == Action::Challenge {
+                    decision.token_verified = true;
+                    captcha::answered_earlier(&mut decision);
                 }
                 None
             }

@@ -61,6 +61,8 @@ enum BoundNumber {
         number: Option<PhoneNumber>,
         /// The account's sign-in number (`bound_sign_ins`).
         sign_in: Option<(PhoneNumber, SignInNumber)>,
+        /// The call that bound the number carried a CAPTCHA token that still answers.
+        answered: bool,
     },
 }
 
@@ -89,7 +91,8 @@ impl Policy {
         }
         let number = self.bound_number(&read.checks, outcomes);
         let sign_in = self.sign_in_number(&read.checks, outcomes);
-        self.prepare_with(req, BoundNumber::Read { number, sign_in })
+        let answered = self.bound_answered(&read.checks, outcomes);
+        self.prepare_with(req, BoundNumber::Read { number, sign_in, answered })
     }
 
     fn prepare_with(&self, req: &Request<'_>, bound: BoundNumber) -> Prepared {
@@ -254,6 +257,9 @@ impl Policy {
             _ => None,
         };
         let mut sign_in_number = None;
+        // A challenge answered at the call that made what the path names (a Clerk sign-up's
+        // token, sent with the sign-up alone, answers its preparations for a while).
+        let mut answered_earlier = false;
         if let Some(name) = binding_name.filter(|_| !(confirm || binds)) {
             // Asked only of a request naming an account: the conditions read the body again.
             let password = route.signs_in_by_password(req);
@@ -272,11 +278,15 @@ impl Policy {
                             token: None,
                             remote_ip: None,
                             reads_bound: true,
+                            answered_earlier: false,
                         };
                     }
                 }
-                BoundNumber::Read { number, sign_in: record } => {
+                BoundNumber::Read { number, sign_in: record, answered } => {
                     sign_in_number = record.filter(|_| sign_in);
+                    answered_earlier = answered
+                        && path_binding.is_some()
+                        && route.preset.is_some_and(|p| p.carries_answer_to_bound_sends());
                     let unbound = number.is_none() && extracted.numbers.is_empty();
                     if unbound
                         && path_binding.is_some()
@@ -322,11 +332,16 @@ impl Policy {
             [first, rest @ ..] if binds && rest.iter().all(|n| n.e164() == first.e164()) => Some(first),
             _ => None,
         };
+        // A token on a binding call answers the challenges of the sends naming its binding,
+        // where the preset's later calls carry none.
+        let answers_later =
+            token.is_some() && route.preset.is_some_and(|p| p.carries_answer_to_bound_sends());
         match (route.kind, account) {
             (RouteKind::Send, Some(name)) => {
                 // A call that binds is never judged by a bound number: its numbers are its own.
                 if let Some(number) = binding_number {
-                    decision.bindings = self.plan_bindings(route_index, account_tag(name), number, req);
+                    decision.bindings =
+                        self.plan_bindings(route_index, account_tag(name), number, req, answers_later);
                 }
                 if let Some(number) = &moved {
                     decision.bindings.extend(self.plan_sign_in_number(
@@ -344,7 +359,8 @@ impl Policy {
                 if binds && route.preset.is_some_and(|p| p.binds_under_answered_id_only()) =>
             {
                 if let Some(number) = binding_number {
-                    decision.bindings = self.plan_bindings(route_index, account_tag(""), number, req);
+                    decision.bindings =
+                        self.plan_bindings(route_index, account_tag(""), number, req, answers_later);
                 }
             }
             (RouteKind::Confirm, _) if binding_name.is_some() => {
@@ -552,7 +568,7 @@ impl Policy {
         }
         decision.solver_checks = solver_checks;
         let remote_ip = token.as_ref().and(req.client_ip).map(|ip| ip.to_canonical().to_string());
-        Prepared { decision, checks, token, remote_ip, reads_bound: false }
+        Prepared { decision, checks, token, remote_ip, reads_bound: false, answered_earlier }
     }
 
     fn finish(&self, mut decision: Decision) -> Prepared {
@@ -683,7 +699,14 @@ fn plan_pair_checks(
 }
 
 fn final_decision(decision: Decision) -> Prepared {
-    Prepared { decision, checks: Vec::new(), token: None, remote_ip: None, reads_bound: false }
+    Prepared {
+        decision,
+        checks: Vec::new(),
+        token: None,
+        remote_ip: None,
+        reads_bound: false,
+        answered_earlier: false,
+    }
 }
 
 fn has_enforced_block(decision: &Decision) -> bool {

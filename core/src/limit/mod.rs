@@ -16,6 +16,7 @@ mod surge;
 
 pub use adjacent::AdjacentParams;
 pub use backoff::BackoffParams;
+pub use bound::CARRIED_ANSWER_MS;
 pub(crate) use bound::{read_bound, record_bound};
 pub(crate) use conversion::{record_binding, record_sender, take_sender, CONFLICTING_BINDINGS};
 pub use conversion::{ConversionBaseline, ConversionParams, ConversionScope};
@@ -73,6 +74,10 @@ pub struct CounterVerdict {
     /// window, so not trusted for this send.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub past_trusted_sends: bool,
+    /// A binding's read: the call that made it carried a CAPTCHA token origin verified, within
+    /// [`bound::CARRIED_ANSWER_MS`], so a challenge of a send naming it is answered.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub answered: bool,
 }
 
 impl CounterVerdict {
@@ -86,6 +91,7 @@ impl CounterVerdict {
         solver: None,
         trusted_for_ms: None,
         past_trusted_sends: false,
+        answered: false,
     };
 
     /// A refusal: the request would be accepted again in `retry_after_ms` milliseconds.

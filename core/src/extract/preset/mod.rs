@@ -440,6 +440,14 @@ impl Preset {
                 .is_some_and(|(_, call)| matches!(call, ClerkCall::SignUpPrepare | ClerkCall::PhonePrepare))
     }
 
+    /// Whether a CAPTCHA token on a binding call answers the challenges of the sends naming its
+    /// binding for a while ([`crate::limit::CARRIED_ANSWER_MS`]), where origin verifies tokens:
+    /// clerk-js sends Clerk's token with a sign-up's or a sign-in's creation alone, never with
+    /// the preparations that send the codes, so a challenge there could not be answered.
+    pub fn carries_answer_to_bound_sends(self) -> bool {
+        self == Preset::Clerk
+    }
+
     /// Whether a call sends to one number however many it carries: two different ones are
     /// ambiguous (which one origin sends to is its choice), and would bind neither.
     pub fn sends_to_one_number(self) -> bool {
