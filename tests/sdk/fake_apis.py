@@ -42,6 +42,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import fake_auth0
+import fake_clerk
 import fake_gotrue
 import fake_vonage
 
@@ -144,6 +145,9 @@ def answer(method, path, headers, body):
     auth0 = fake_auth0.answer(method, path, headers, body)
     if auth0 is not None:
         return auth0[0], "application/json", json.dumps(auth0[1])
+    clerk = fake_clerk.answer(method, path, headers, body)
+    if clerk is not None:
+        return clerk[0], "application/json", json.dumps(clerk[1])
     vonage = fake_vonage.answer(method, path, headers, body)
     if vonage is not None:
         status, ctype, doc = vonage

@@ -6,7 +6,9 @@ tests/sdk/amplify_web.py), supabase-js in Node signing a user in by phone (--sup
 tests/sdk/supabase_js.py), Auth0's @auth0/auth0-auth-js in Node signing users in by SMS and
 enrolling and challenging SMS factors (--auth0-sdk, tests/sdk/auth0_js.py), and Vonage's
 @vonage/verify2 in Node as a site's backend calls Verify v2 through the guard (--vonage-sdk,
-tests/sdk/vonage_js.py), against a real host guarding tests/sdk/policy.json, with
+tests/sdk/vonage_js.py), and Clerk's @clerk/clerk-js in Node signing users up and in by SMS and
+adding a user's number through the site's Frontend API proxy (--clerk-sdk,
+tests/sdk/clerk_js.py), against a real host guarding tests/sdk/policy.json, with
 tests/sdk/fake_apis.py as origin.
 
 --host envoy: Envoy with the built filter (one listener); --host worker: the built Worker in
@@ -14,16 +16,17 @@ workerd (tests/worker/serve.mjs). Every server listens on 127.0.0.1, starts deta
 stopped by PID. Prints one line per check and finally `sdk-<host>: N passed, M failed`.
 
 Usage: run.py --host envoy --envoy BIN --wasm FILE [--work DIR] [--firebase-sdk DIR] [--amplify-sdk FILE]
-                 [--supabase-sdk DIR] [--auth0-sdk DIR] [--vonage-sdk DIR] [--chromium BIN]
+                 [--supabase-sdk DIR] [--auth0-sdk DIR] [--vonage-sdk DIR] [--clerk-sdk DIR] [--chromium BIN]
        run.py --host worker [--work DIR] [--firebase-sdk DIR] [--amplify-sdk FILE] [--supabase-sdk DIR]
-                 [--auth0-sdk DIR] [--vonage-sdk DIR] [--chromium BIN]
+                 [--auth0-sdk DIR] [--vonage-sdk DIR] [--clerk-sdk DIR] [--chromium BIN]
 
 --firebase-sdk: a folder with the npm package's firebase-app.js, firebase-auth.js and a VERSION
 file (`just setup-firebase-sdk`). --amplify-sdk: Amplify's Auth bundled into one ES module
 (`just setup-amplify-sdk`). --supabase-sdk: tests/sdk/supabase with its node_modules installed
 (`just setup-supabase-sdk`). --auth0-sdk: tests/sdk/auth0 with its node_modules installed
 (`just setup-auth0-sdk`). --vonage-sdk: tests/sdk/vonage with its node_modules installed
-(`just setup-vonage-sdk`).
+(`just setup-vonage-sdk`). --clerk-sdk: tests/sdk/clerk with its node_modules installed
+(`just setup-clerk-sdk`).
 """
 
 import argparse
@@ -38,6 +41,7 @@ sys.path.insert(0, HERE)
 import envoylib as L  # noqa: E402
 import amplify_web  # noqa: E402
 import auth0_js  # noqa: E402
+import clerk_js  # noqa: E402
 import clients  # noqa: E402
 import firebase_web  # noqa: E402
 import supabase_js  # noqa: E402
@@ -85,6 +89,7 @@ def main():
     ap.add_argument("--supabase-sdk")
     ap.add_argument("--auth0-sdk")
     ap.add_argument("--vonage-sdk")
+    ap.add_argument("--clerk-sdk")
     ap.add_argument("--chromium", default=shutil.which("chromium") or "chromium")
     args = ap.parse_args()
     args.work = os.path.join(os.path.abspath(args.work), args.host)
@@ -98,6 +103,8 @@ def main():
         args.auth0_sdk = os.path.abspath(args.auth0_sdk)
     if args.vonage_sdk:
         args.vonage_sdk = os.path.abspath(args.vonage_sdk)
+    if args.clerk_sdk:
+        args.clerk_sdk = os.path.abspath(args.clerk_sdk)
     os.makedirs(args.work, exist_ok=True)
     with open(os.path.join(HERE, "policy.json")) as f:
         policy = json.load(f)
@@ -132,6 +139,8 @@ def main():
             auth0_js.run(clients.Run(url, origin, report), args.auth0_sdk)
         if args.vonage_sdk:
             vonage_js.run(clients.Run(url, origin, report), args.vonage_sdk)
+        if args.clerk_sdk:
+            clerk_js.run(clients.Run(url, origin, report), args.clerk_sdk)
     except Exception as e:  # noqa: BLE001
         report(f"{args.host} harness", False, f"{type(e).__name__}: {e}")
     finally:
