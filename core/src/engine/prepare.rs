@@ -269,8 +269,18 @@ impl Policy {
                 BoundNumber::Unread if !has_enforced_block(&decision) => {
                     let tag = account_tag(name);
                     let bound_read = (!password).then(|| self.plan_bound_read(route_index, tag));
+                    // Where the path names nothing bound, the account's binding: a Clerk sign-in
+                    // by e-mail address names the user's phone by its id (`phone_number_id`),
+                    // bound when the user added it. Read after the path's, which wins.
+                    let account_read = extracted
+                        .account
+                        .as_deref()
+                        .filter(|account| path_binding.as_deref().is_some_and(|path| path != *account))
+                        .filter(|_| !password)
+                        .map(|account| self.plan_bound_read(route_index, account_tag(account)));
                     let sign_in_read = sign_in.then(|| self.plan_sign_in_number_read(route_index, tag));
-                    let checks: Vec<_> = bound_read.into_iter().chain(sign_in_read).flatten().collect();
+                    let checks: Vec<_> =
+                        bound_read.into_iter().chain(account_read).chain(sign_in_read).flatten().collect();
                     if !checks.is_empty() {
                         return Prepared {
                             decision,

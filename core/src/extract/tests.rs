@@ -1233,6 +1233,8 @@ fn preset_clerk_numbers_and_accounts() {
             // An e-mail address or a user name is the account, never a number.
             (Req::form("identifier=ada%40example.com&strategy=password"), found(&[])),
             (Req::form("identifier=ada"), found(&[])),
+            // A preparation names the user's phone by its id: an account, never a number.
+            (Req::form("strategy=phone_code&phone_number_id=idn_2abc"), found(&[])),
             // A number in a JSON body or the query is read all the same.
             (
                 Req::json(r#"{"phone_number": "+14155550123"}"#),

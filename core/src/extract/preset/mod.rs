@@ -101,8 +101,9 @@ pub enum Preset {
     /// (`prepare_first_factor`, `prepare_second_factor`, `prepare_verification`), under which a
     /// `bound_number` rule keeps the number. Calls whose `strategy` sends no SMS (an e-mail
     /// code, a password, a passkey, OAuth) are left alone. Token: none (Clerk's own CAPTCHA is
-    /// Clerk's to verify). Account: a non-number `identifier`, and `_clerk_session_id` (a
-    /// signed-in user's calls).
+    /// Clerk's to verify). Account: a non-number `identifier`, `phone_number_id` (a
+    /// preparation naming the user's phone Clerk holds: judged as a send to the number bound
+    /// to it where the path's id has none), and `_clerk_session_id` (a signed-in user's calls).
     Clerk,
 }
 
@@ -314,15 +315,20 @@ impl Preset {
                 json_paths: &[
                     ("identifier", ValueFilter::LeadingPlus),
                     ("phone_number", ValueFilter::International),
+                    ("phone_number_id", ValueFilter::Account),
                 ],
+                // A preparation names the user's phone Clerk holds by its id: the account its
+                // codes count against where no number is bound (a sign-in by e-mail address).
                 form_fields: &[
                     ("identifier", ValueFilter::LeadingPlus),
                     ("phone_number", ValueFilter::International),
+                    ("phone_number_id", ValueFilter::Account),
                 ],
                 // clerk-js names a signed-in user's session in the query of its `/me` calls.
                 query_params: &[
                     ("identifier", ValueFilter::LeadingPlus),
                     ("phone_number", ValueFilter::International),
+                    ("phone_number_id", ValueFilter::Account),
                     ("_clerk_session_id", ValueFilter::Account),
                 ],
                 ..NONE
