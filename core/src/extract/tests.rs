@@ -83,6 +83,26 @@ fn check_table(spec: &str, table: &[(Req<'_>, Outcome)]) {
     }
 }
 
+/// A POST of `path` as the presets' path and call readers see it.
+pub(super) fn post<'a>(
+    path: &'a str,
+    headers: &'a [(&'a str, &'a str)],
+    body: &'a [u8],
+) -> crate::Request<'a> {
+    crate::Request {
+        method: "POST",
+        authority: "www.example.com",
+        path,
+        version: crate::HttpVersion::Http11,
+        headers,
+        body,
+        body_truncated: false,
+        client_ip: None,
+        tls: Default::default(),
+        edge: Default::default(),
+    }
+}
+
 // ---------------------------------------------------------------- configuration
 
 #[test]
@@ -1070,18 +1090,7 @@ fn preset_supabase_factor_enrolment_binds_under_the_factor() {
 #[test]
 fn preset_supabase_factor_calls_name_their_factor_in_every_reading() {
     use crate::extract::PathBinding;
-    let request = |path| crate::Request {
-        method: "POST",
-        authority: "proj.supabase.co",
-        path,
-        version: crate::HttpVersion::Http11,
-        headers: &[],
-        body: b"",
-        body_truncated: false,
-        client_ip: None,
-        tls: Default::default(),
-        edge: Default::default(),
-    };
+    let request = |path| post(path, &[], b"");
     let at = |path: &'static str| Preset::Supabase.path_binding(&request(path));
     assert_eq!(at("/auth/v1/factors/0C1D/challenge"), PathBinding::Named("0c1d".to_owned()));
     assert_eq!(at("/factors/0c1d/verify?x=1"), PathBinding::Named("0c1d".to_owned()));
@@ -1252,19 +1261,7 @@ fn preset_clerk_numbers_and_accounts() {
 #[test]
 fn preset_clerk_calls_name_their_ids_in_every_reading() {
     use crate::extract::PathBinding;
-    let request = |path| crate::Request {
-        method: "POST",
-        authority: "www.example.com",
-        path,
-        version: crate::HttpVersion::Http11,
-        headers: &[],
-        body: b"",
-        body_truncated: false,
-        client_ip: None,
-        tls: Default::default(),
-        edge: Default::default(),
-    };
-    let at = |path: &'static str| Preset::Clerk.path_binding(&request(path));
+    let at = |path: &'static str| Preset::Clerk.path_binding(&post(path, &[], b""));
     let named = |id: &str| PathBinding::Named(id.to_owned());
     assert_eq!(at("/__clerk/v1/client/sign_ups/SUA_1/prepare_verification?_method=POST"), named("sua_1"));
     assert_eq!(at("/v1/client/sign_ins/sia_1/prepare_first_factor"), named("sia_1"));
@@ -1297,55 +1294,28 @@ fn preset_clerk_calls_name_their_ids_in_every_reading() {
 
 #[test]
 fn preset_clerk_reads_every_strategy_before_calling_a_call_quiet() {
-    let request = |path: &'static str,
-                   query: &'static str,
-                   content_type: &'static str,
-                   body: &'static str| { (path, query, content_type, body) };
-    let quiet = |(path, query, content_type, body): (&str, &str, &'static str, &'static str)| {
+    let quiet = |path: &str, query: &str, content_type: &'static str, body: &'static str| {
         let full = if query.is_empty() { path.to_owned() } else { format!("{path}?{query}") };
-        let headers = [("content-type", content_type)];
-        let req = crate::Request {
-            method: "POST",
-            authority: "www.example.com",
-            path: &full,
-            version: crate::HttpVersion::Http11,
-            headers: &headers,
-            body: body.as_bytes(),
-            body_truncated: false,
-            client_ip: None,
-            tls: Default::default(),
-            edge: Default::default(),
-        };
-        Preset::Clerk.sends_nothing(&req, false)
+        Preset::Clerk.sends_nothing(&post(&full, &[("content-type", content_type)], body.as_bytes()), false)
     };
     let form = "application/x-www-form-urlencoded";
     let prepare = "/v1/client/sign_ins/sia_1/prepare_first_factor";
-    assert!(quiet(request(prepare, "", form, "strategy=email_code&email_address_id=idn_1")));
-    assert!(quiet(request(prepare, "", form, "strategy=oauth_google")));
-    assert!(!quiet(request(prepare, "", form, "strategy=phone_code")));
-    assert!(!quiet(request(prepare, "", form, "strategy=reset_password_phone_code")));
+    assert!(quiet(prepare, "", form, "strategy=email_code&email_address_id=idn_1"));
+    assert!(quiet(prepare, "", form, "strategy=oauth_google"));
+    assert!(!quiet(prepare, "", form, "strategy=phone_code"));
+    assert!(!quiet(prepare, "", form, "strategy=reset_password_phone_code"));
     // One reading naming an SMS strategy, an unknown one, or none at all: judged.
-    assert!(!quiet(request(prepare, "strategy=phone_code", form, "strategy=email_code")));
-    assert!(!quiet(request(prepare, "", form, "strategy=email_code&strategy=phone%5Fcode")));
-    assert!(!quiet(request(prepare, "", form, "strategy=sms")));
-    assert!(!quiet(request(prepare, "", form, "")));
-    assert!(!quiet(request(prepare, "", form, "strategy=email_code&strategy%5B%5D=phone_code")));
+    assert!(!quiet(prepare, "strategy=phone_code", form, "strategy=email_code"));
+    assert!(!quiet(prepare, "", form, "strategy=email_code&strategy=phone%5Fcode"));
+    assert!(!quiet(prepare, "", form, "strategy=sms"));
+    assert!(!quiet(prepare, "", form, ""));
+    assert!(!quiet(prepare, "", form, "strategy=email_code&strategy%5B%5D=phone_code"));
     // A body that is not a form is not read: judged.
-    assert!(!quiet(request(prepare, "", "application/json", r#"{"strategy": "email_code"}"#)));
+    assert!(!quiet(prepare, "", "application/json", r#"{"strategy": "email_code"}"#));
     // A creation without an SMS strategy and without a number sends nothing; with an SMS
     // strategy it sends to the user's number (a sign-in by e-mail address).
-    assert!(quiet(request("/v1/client/sign_ins", "", form, "identifier=ada%40example.com")));
-    assert!(!quiet(request(
-        "/v1/client/sign_ins",
-        "",
-        form,
-        "identifier=ada%40example.com&strategy=phone_code"
-    )));
+    assert!(quiet("/v1/client/sign_ins", "", form, "identifier=ada%40example.com"));
+    assert!(!quiet("/v1/client/sign_ins", "", form, "identifier=ada%40example.com&strategy=phone_code"));
     // A user's number's verification has one strategy: always a send.
-    assert!(!quiet(request(
-        "/v1/me/phone_numbers/idn_1/prepare_verification",
-        "",
-        form,
-        "strategy=email_code"
-    )));
+    assert!(!quiet("/v1/me/phone_numbers/idn_1/prepare_verification", "", form, "strategy=email_code"));
 }
