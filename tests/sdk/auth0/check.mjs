@@ -17,6 +17,7 @@
 //          "error": {"name", "code", "message", "statusCode", "cause", "body"} | null}]
 //   (`paths`: "METHOD /path" of each request the call sent; `body`: the error answer's JSON).
 import { AuthClient } from "@auth0/auth0-auth-js";
+import { runSteps } from "../node_steps.mjs";
 
 const [url, domain] = process.argv.slice(2);
 const steps = JSON.parse(await new Promise((done) => {
@@ -102,15 +103,13 @@ const calls = {
   mfaVerify: (args) => auth.mfa.verify({ factorType: "oob", oobCode, ...args, mfaToken }),
 };
 
-const results = [];
-for (const step of steps) {
-  attempts = 0;
-  paths = [];
-  let data = null;
-  let error = null;
-  try {
-    data = (await calls[step.call](step.args ?? {})) ?? null;
-  } catch (thrown) {
+const results = await runSteps(steps, calls, {
+  begin: () => {
+    attempts = 0;
+    paths = [];
+  },
+  observed: () => ({ attempts, paths }),
+  describe: async (thrown) => {
     let body = null;
     try {
       // Most errors carry the answer as `body`; a challenge's, in its `cause`.
@@ -119,7 +118,7 @@ for (const step of steps) {
     } catch {
       body = null;
     }
-    error = {
+    return {
       name: thrown.name,
       code: thrown.code ?? null,
       message: String(thrown.message),
@@ -127,7 +126,6 @@ for (const step of steps) {
       cause: thrown.cause ?? null,
       body,
     };
-  }
-  results.push({ name: step.name, attempts, paths, data, error });
-}
+  },
+});
 console.log(JSON.stringify(results));

@@ -28,6 +28,7 @@
 //   (`answers`: {"method", "path" (with its query), "status", "retryAfter", "body", "failed"} of
 //   each request the call sent; `failed`: why it got no answer).
 import { Clerk, isClerkAPIResponseError } from "@clerk/clerk-js";
+import { runSteps } from "../node_steps.mjs";
 
 const [url, frontendApi] = process.argv.slice(2);
 const steps = JSON.parse(await new Promise((done) => {
@@ -148,16 +149,14 @@ const calls = {
   phoneAttempt: async ({ code, ...args }) => phoneData(await phoneNamed(args).attemptVerification({ code })),
 };
 
-const results = [];
-for (const step of steps) {
-  attempts = 0;
-  answers = [];
-  let data = null;
-  let error = null;
-  try {
-    data = (await calls[step.call](step.args ?? {})) ?? null;
-  } catch (thrown) {
-    error = {
+const results = await runSteps(steps, calls, {
+  begin: () => {
+    attempts = 0;
+    answers = [];
+  },
+  observed: () => ({ attempts, answers }),
+  describe: async (thrown) => {
+    return {
       // The bundle is minified: the class's own `kind` names it.
       name: thrown.constructor?.kind ?? thrown.name,
       clerkAPIResponseError: isClerkAPIResponseError(thrown),
@@ -168,8 +167,7 @@ for (const step of steps) {
       errors: (thrown.errors ?? []).map((e) => ({ code: e.code, message: e.message, longMessage: e.longMessage,
                                                    meta: e.meta ?? null })),
     };
-  }
-  results.push({ name: step.name, attempts, answers, data, error });
-}
+  },
+});
 // The session's token refresh timers would keep Node running: exit once the results are out.
 process.stdout.write(`${JSON.stringify(results)}\n`, () => process.exit(0));

@@ -19,6 +19,7 @@
 import { generateKeyPairSync, randomUUID } from "node:crypto";
 import { Auth } from "@vonage/auth";
 import { Verify2 } from "@vonage/verify2";
+import { runSteps } from "../node_steps.mjs";
 
 const [url] = process.argv.slice(2);
 const steps = JSON.parse(await new Promise((done) => {
@@ -73,15 +74,13 @@ const calls = {
   cancel: ({ request }) => verify.cancel(requests[request]),
 };
 
-const results = [];
-for (const step of steps) {
-  attempts = 0;
-  answers = [];
-  let data = null;
-  let error = null;
-  try {
-    data = (await calls[step.call](step.args ?? {})) ?? null;
-  } catch (thrown) {
+const results = await runSteps(steps, calls, {
+  begin: () => {
+    attempts = 0;
+    answers = [];
+  },
+  observed: () => ({ attempts, answers }),
+  describe: async (thrown) => {
     // The SDK's VetchError keeps the Response, its body unread.
     const response = thrown.response;
     let body = null;
@@ -90,14 +89,13 @@ for (const step of steps) {
     } catch {
       body = null;
     }
-    error = {
+    return {
       name: thrown.constructor?.name ?? thrown.name,
       message: String(thrown.message),
       status: response?.status ?? null,
       contentType: response?.headers?.get("content-type") ?? null,
       body,
     };
-  }
-  results.push({ name: step.name, attempts, answers, data, error });
-}
+  },
+});
 console.log(JSON.stringify(results));
