@@ -16,3 +16,10 @@ export async function runSteps(steps, calls, { begin, observed, describe }) {
   }
   return results;
 }
+
+// The plan of steps the Python side writes to the check's stdin.
+export async function readSteps() {
+  let text = "";
+  for await (const chunk of process.stdin) text += chunk;
+  return JSON.parse(text);
+}

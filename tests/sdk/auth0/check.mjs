@@ -17,13 +17,10 @@
 //          "error": {"name", "code", "message", "statusCode", "cause", "body"} | null}]
 //   (`paths`: "METHOD /path" of each request the call sent; `body`: the error answer's JSON).
 import { AuthClient } from "@auth0/auth0-auth-js";
-import { runSteps } from "../node_steps.mjs";
+import { readSteps, runSteps } from "../node_steps.mjs";
 
 const [url, domain] = process.argv.slice(2);
-const steps = JSON.parse(await new Promise((done) => {
-  let text = "";
-  process.stdin.on("data", (chunk) => (text += chunk)).on("end", () => done(text));
-}));
+const steps = await readSteps();
 
 const tenant = `https://${domain}`;
 let attempts = 0;

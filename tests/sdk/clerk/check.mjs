@@ -28,13 +28,10 @@
 //   (`answers`: {"method", "path" (with its query), "status", "retryAfter", "body", "failed"} of
 //   each request the call sent; `failed`: why it got no answer).
 import { Clerk, isClerkAPIResponseError } from "@clerk/clerk-js";
-import { runSteps } from "../node_steps.mjs";
+import { readSteps, runSteps } from "../node_steps.mjs";
 
 const [url, frontendApi] = process.argv.slice(2);
-const steps = JSON.parse(await new Promise((done) => {
-  let text = "";
-  process.stdin.on("data", (chunk) => (text += chunk)).on("end", () => done(text));
-}));
+const steps = await readSteps();
 
 const proxyUrl = `${url}/__clerk`;
 // A production instance's publishable key: `pk_live_` and the Frontend API host and `$`, base64.

@@ -6,12 +6,10 @@
 //            "reauthenticate" | "resend" | "mfaEnroll" | "mfaChallenge", "args": {...}}]
 // Prints [{"name", "attempts", "data", "error": {"name", "status", "code", "message"} | null}].
 import { createClient } from "@supabase/supabase-js";
+import { readSteps } from "../node_steps.mjs";
 
 const url = process.argv[2];
-const steps = JSON.parse(await new Promise((done) => {
-  let text = "";
-  process.stdin.on("data", (chunk) => (text += chunk)).on("end", () => done(text));
-}));
+const steps = await readSteps();
 
 // The anon key is a JWT naming no user (role `anon`), as Supabase issues it; unsigned here.
 const segment = (doc) => Buffer.from(JSON.stringify(doc)).toString("base64url");

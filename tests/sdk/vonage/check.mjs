@@ -19,13 +19,10 @@
 import { generateKeyPairSync, randomUUID } from "node:crypto";
 import { Auth } from "@vonage/auth";
 import { Verify2 } from "@vonage/verify2";
-import { runSteps } from "../node_steps.mjs";
+import { readSteps, runSteps } from "../node_steps.mjs";
 
 const [url] = process.argv.slice(2);
-const steps = JSON.parse(await new Promise((done) => {
-  let text = "";
-  process.stdin.on("data", (chunk) => (text += chunk)).on("end", () => done(text));
-}));
+const steps = await readSteps();
 
 const parse = (text) => {
   try {
