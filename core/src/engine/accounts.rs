@@ -139,12 +139,15 @@ impl Policy {
         self.parser.parse(&format!("+{digits}")).ok()
     }
 
-    /// Whether [`Policy::plan_bound_read`]'s outcome says the call that made the binding carried
-    /// a token that still answers a challenge.
+    /// Whether the first [`Policy::plan_bound_read`]'s outcome (the path's binding, read before
+    /// the account's) says the call that made the binding carried a token that still answers a
+    /// challenge.
     pub(super) fn bound_answered(&self, checks: &[CounterCheck], outcomes: &[CheckOutcome]) -> bool {
-        checks.iter().zip(outcomes).any(|(check, outcome)| {
-            matches!(outcome, CheckOutcome::Verdict(v) if check.op == CounterOp::BoundNumberRead && v.answered)
-        })
+        checks
+            .iter()
+            .zip(outcomes)
+            .find(|(check, _)| check.op == CounterOp::BoundNumberRead)
+            .is_some_and(|(_, outcome)| matches!(outcome, CheckOutcome::Verdict(v) if v.answered))
     }
 
     /// A confirmation naming only account `tag`: one check per rule a binding send recorded the

@@ -294,9 +294,7 @@ impl Policy {
                 }
                 BoundNumber::Read { number, sign_in: record, answered } => {
                     sign_in_number = record.filter(|_| sign_in);
-                    answered_earlier = answered
-                        && path_binding.is_some()
-                        && route.preset.is_some_and(|p| p.carries_answer_to_bound_sends());
+                    answered_earlier = answered && path_binding.is_some();
                     let unbound = number.is_none() && extracted.numbers.is_empty();
                     if unbound
                         && path_binding.is_some()
@@ -342,10 +340,9 @@ impl Policy {
             [first, rest @ ..] if binds && rest.iter().all(|n| n.e164() == first.e164()) => Some(first),
             _ => None,
         };
-        // A token on a binding call answers the challenges of the sends naming its binding,
-        // where the preset's later calls carry none.
-        let answers_later =
-            token.is_some() && route.preset.is_some_and(|p| p.carries_answer_to_bound_sends());
+        // A token on a binding call origin verifies answers the challenges of the sends naming
+        // its binding, where the preset's later calls carry none.
+        let answers_later = token.is_some() && route.preset.is_some_and(|p| p.answer_carries_from(req));
         match (route.kind, account) {
             (RouteKind::Send, Some(name)) => {
                 // A call that binds is never judged by a bound number: its numbers are its own.

@@ -446,12 +446,15 @@ impl Preset {
                 .is_some_and(|(_, call)| matches!(call, ClerkCall::SignUpPrepare | ClerkCall::PhonePrepare))
     }
 
-    /// Whether a CAPTCHA token on a binding call answers the challenges of the sends naming its
-    /// binding for a while ([`crate::limit::CARRIED_ANSWER_MS`]), where origin verifies tokens:
-    /// clerk-js sends Clerk's token with a sign-up's or a sign-in's creation alone, never with
-    /// the preparations that send the codes, so a challenge there could not be answered.
-    pub fn carries_answer_to_bound_sends(self) -> bool {
+    /// Whether a CAPTCHA token on this binding call answers the challenges of the sends naming
+    /// its binding for a while ([`crate::limit::CARRIED_ANSWER_MS`]), where origin verifies
+    /// tokens: clerk-js sends Clerk's token with a sign-up's creation, never with the
+    /// preparations that send its codes, so a challenge there could not be answered. Only a
+    /// call whose token origin verifies: Clerk ignores a token on a sign-up's update, a
+    /// sign-in or a user's new number, so one there would answer nothing it had checked.
+    pub fn answer_carries_from(self, req: &Request<'_>) -> bool {
         self == Preset::Clerk
+            && clerk_path(req).call().is_some_and(|(_, call)| call == ClerkCall::SignUpCreate)
     }
 
     /// Whether a call sends to one number however many it carries: two different ones are
