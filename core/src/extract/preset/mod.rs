@@ -290,16 +290,8 @@ impl Preset {
                 // its `+` is never one of the default region's there.
                 // The code of an `otp/challenge` is exchanged under the session its answer named
                 // (`auth_session`), which names the number no more: that session is the account.
-                json_paths: &[
-                    ("phone_number", ValueFilter::International),
-                    ("username", ValueFilter::InternationalNoAtSign),
-                    ("auth_session", ValueFilter::Account),
-                ],
-                form_fields: &[
-                    ("phone_number", ValueFilter::International),
-                    ("username", ValueFilter::InternationalNoAtSign),
-                    ("auth_session", ValueFilter::Account),
-                ],
+                json_paths: AUTH0_BODY_FIELDS,
+                form_fields: AUTH0_BODY_FIELDS,
                 // Auth0 reads its bodies; a number in the query is judged all the same, so a
                 // request that moves it there is never a quiet numberless call.
                 query_params: &[("phone_number", ValueFilter::International)],
@@ -312,18 +304,8 @@ impl Preset {
             // identifier without `+` is a user name or an e-mail address, the account. Read in
             // a JSON body and the query too, so moving a number there hides nothing.
             Preset::Clerk => PresetSources {
-                json_paths: &[
-                    ("identifier", ValueFilter::LeadingPlus),
-                    ("phone_number", ValueFilter::International),
-                    ("phone_number_id", ValueFilter::Account),
-                ],
-                // A preparation names the user's phone Clerk holds by its id: the account its
-                // codes count against where no number is bound (a sign-in by e-mail address).
-                form_fields: &[
-                    ("identifier", ValueFilter::LeadingPlus),
-                    ("phone_number", ValueFilter::International),
-                    ("phone_number_id", ValueFilter::Account),
-                ],
+                json_paths: CLERK_FIELDS,
+                form_fields: CLERK_FIELDS,
                 // clerk-js names a signed-in user's session in the query of its `/me` calls.
                 query_params: &[
                     ("identifier", ValueFilter::LeadingPlus),
@@ -336,6 +318,23 @@ impl Preset {
         }
     }
 }
+
+/// Where Auth0 reads a body's number, its exchange's user and its challenge's session, in JSON
+/// and in a form alike.
+const AUTH0_BODY_FIELDS: &[(&str, ValueFilter)] = &[
+    ("phone_number", ValueFilter::International),
+    ("username", ValueFilter::InternationalNoAtSign),
+    ("auth_session", ValueFilter::Account),
+];
+
+/// Where Clerk reads a sign-in's identifier, a number, and the id of the user's phone a
+/// preparation names (the account its codes count against where no number is bound: a sign-in
+/// by e-mail address), in a form, JSON and the query alike.
+const CLERK_FIELDS: &[(&str, ValueFilter)] = &[
+    ("identifier", ValueFilter::LeadingPlus),
+    ("phone_number", ValueFilter::International),
+    ("phone_number_id", ValueFilter::Account),
+];
 
 /// An id origin's answer names (a string), folded as accounts are; none when empty or longer
 /// than `max` (no id the service made).
