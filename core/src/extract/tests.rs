@@ -1315,6 +1315,15 @@ fn preset_clerk_reads_every_strategy_before_calling_a_call_quiet() {
     // A creation without an SMS strategy and without a number sends nothing; with an SMS
     // strategy it sends to the user's number (a sign-in by e-mail address).
     assert!(quiet("/v1/client/sign_ins", "", form, "identifier=ada%40example.com"));
+    // A sign-up by OAuth names its provider twice; a field holding the word is another field.
+    assert!(quiet(
+        "/v1/client/sign_ups",
+        "",
+        form,
+        "strategy=oauth_google&external_account_strategy=oauth_google"
+    ));
+    assert!(!quiet(prepare, "", form, "strategy=email_code&%20strategy=phone_code"));
+    assert!(!quiet(prepare, "", form, "strategy=email_code&strategy.=phone_code"));
     assert!(!quiet("/v1/client/sign_ins", "", form, "identifier=ada%40example.com&strategy=phone_code"));
     // A user's number's verification has one strategy: always a send.
     assert!(!quiet("/v1/me/phone_numbers/idn_1/prepare_verification", "", form, "strategy=email_code"));

@@ -170,12 +170,23 @@ pub(super) fn strategy(req: &Request<'_>) -> Strategy {
                     return Strategy::Sms;
                 }
                 seen = Strategy::Other;
-            } else if name.windows(8).any(|w| w == b"strategy") {
+            } else if spells_strategy(&name) {
                 return Strategy::Sms;
             }
         }
     }
     seen
+}
+
+/// Whether a field name other than `strategy` is one some framework reads as it (`strategy[]`,
+/// ` strategy`, `strategy.`): its value cannot be told apart from the strategy's. Other names
+/// holding the word (`external_account_strategy`) are other fields.
+fn spells_strategy(name: &[u8]) -> bool {
+    let trimmed = name.trim_ascii();
+    let base =
+        trimmed.iter().position(|&b| b == b'[').map_or(trimmed, |i| trimmed.get(..i).unwrap_or(trimmed));
+    let base: Vec<u8> = base.iter().copied().filter(|b| !matches!(b, 0 | b'.')).collect();
+    base == b"strategy"
 }
 
 fn sends_no_sms(strategy: &str) -> bool {
